@@ -1,0 +1,119 @@
+//! The network seam: servers and links are generic over [`Net`], so the same code runs on real
+//! tokio sockets (the binaries pass [`TokioNet`]) and on turmoil's simulated ones (newtypes in
+//! `sim-tests`, so no production crate depends on turmoil).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A byte stream between two hosts.
+pub trait Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+    fn peer_addr(&self) -> io::Result<SocketAddr>;
+    /// Disable Nagle's algorithm where the stack has one.
+    fn set_nodelay(&self, _on: bool) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A bound listening socket.
+pub trait Listener: Send + Sync + 'static {
+    type Conn: Conn;
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Conn, SocketAddr)>> + Send;
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+/// A network: how to listen and how to connect.
+pub trait Net: Clone + Send + Sync + 'static {
+    type Conn: Conn;
+    type Listener: Listener<Conn = Self::Conn>;
+    fn bind(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send;
+    /// Connect to `host:port`; `host` may be a name or an address.
+    fn connect(&self, host: &str, port: u16)
+        -> impl Future<Output = io::Result<Self::Conn>> + Send;
+}
+
+/// The real network.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioNet;
+
+impl Conn for tokio::net::TcpStream {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        tokio::net::TcpStream::local_addr(self)
+    }
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        tokio::net::TcpStream::peer_addr(self)
+    }
+    fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        tokio::net::TcpStream::set_nodelay(self, on)
+    }
+}
+
+/// A tokio listener; IPv6 sockets are bound v6-only, as Redis does, so `bind * ::*` can hold
+/// both families on one port.
+pub struct TokioListener(tokio::net::TcpListener);
+
+impl Listener for TokioListener {
+    type Conn = tokio::net::TcpStream;
+    async fn accept(&self) -> io::Result<(Self::Conn, SocketAddr)> {
+        self.0.accept().await
+    }
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+impl Net for TokioNet {
+    type Conn = tokio::net::TcpStream;
+    type Listener = TokioListener;
+
+    async fn bind(&self, addr: SocketAddr) -> io::Result<TokioListener> {
+        let socket = if addr.is_ipv6() {
+            let s = tokio::net::TcpSocket::new_v6()?;
+            set_v6only(&s)?;
+            s
+        } else {
+            tokio::net::TcpSocket::new_v4()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        Ok(TokioListener(socket.listen(511)?))
+    }
+
+    async fn connect(&self, host: &str, port: u16) -> io::Result<Self::Conn> {
+        let s = tokio::net::TcpStream::connect((host, port)).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+}
+
+fn set_v6only(s: &tokio::net::TcpSocket) -> io::Result<()> {
+    socket2::SockRef::from(s).set_only_v6(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn tokio_net_round_trip() {
+        let net = TokioNet;
+        let l = net.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = tokio::spawn(async move {
+            let (mut c, _) = l.accept().await.unwrap();
+            let mut b = [0u8; 4];
+            c.read_exact(&mut b).await.unwrap();
+            c.write_all(&b).await.unwrap();
+        });
+        let mut c = net.connect("127.0.0.1", port).await.unwrap();
+        c.write_all(b"ping").await.unwrap();
+        let mut b = [0u8; 4];
+        c.read_exact(&mut b).await.unwrap();
+        assert_eq!(&b, b"ping");
+        t.await.unwrap();
+    }
+}

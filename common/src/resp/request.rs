@@ -1,0 +1,537 @@
+//! Decoding client requests: RESP multibulk frames (through `redis-protocol`) and inline
+//! commands, with Redis's limits enforced while the bytes arrive.
+//!
+//! `redis-protocol` parses a frame from scratch on every call and checks no limits, no CRLF after
+//! bulk payloads, and no inline commands (see ../shared/reference/rust-stack.md §3). So a small
+//! incremental scanner runs first: it validates the frame header by header as bytes arrive,
+//! remembering where it stopped, enforces the limits, and only hands a *complete, valid* frame to
+//! `redis_protocol::resp2::decode::decode_bytes_mut`, which splits it off the buffer and returns
+//! the frame together with its raw bytes (replication streams those and counts their length).
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::resp2::{decode::decode_bytes_mut, types::BytesFrame};
+use thiserror::Error;
+
+/// Longest inline command line, as Redis's `PROTO_INLINE_MAX_SIZE`.
+pub const INLINE_MAX: usize = 64 * 1024;
+/// Largest multibulk length Redis accepts (`INT_MAX`).
+pub const MULTIBULK_MAX: i64 = i32::MAX as i64;
+/// Limits for a client that has not authenticated yet (Redis 7.0.15).
+pub const UNAUTH_MULTIBULK_MAX: i64 = 10;
+pub const UNAUTH_BULK_MAX: i64 = 16384;
+
+/// A protocol violation. Display is the text after `-ERR ` in Redis's reply; the connection is
+/// closed after that reply is written.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProtoError {
+    #[error("Protocol error: invalid multibulk length")]
+    MultibulkLength,
+    #[error("Protocol error: invalid bulk length")]
+    BulkLength,
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthMultibulkLength,
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthBulkLength,
+    #[error("Protocol error: expected '$', got '{0}'")]
+    ExpectedDollar(char),
+    #[error("Protocol error: too big mbulk count string")]
+    MultibulkCountTooBig,
+    #[error("Protocol error: too big bulk count string")]
+    BulkCountTooBig,
+    #[error("Protocol error: too big inline request")]
+    InlineTooBig,
+    #[error("Protocol error: unbalanced quotes in request")]
+    UnbalancedQuotes,
+    #[error("Protocol error: expected '\\r\\n' after bulk payload")]
+    MissingCrlf,
+    #[error("Protocol error: {0}")]
+    Other(String),
+}
+
+/// Limits applied while decoding; the server fills them from its configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `proto-max-bulk-len`.
+    pub max_bulk_len: i64,
+    /// Apply the stricter limits of a client that has not authenticated yet.
+    pub unauthenticated: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+            unauthenticated: false,
+        }
+    }
+}
+
+/// One decoded command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The arguments, the command name first. Slices of `raw` for multibulk requests.
+    pub args: Vec<Bytes>,
+    /// Exactly the bytes this request occupied on the wire (inline requests included).
+    pub raw: Bytes,
+    pub inline: bool,
+}
+
+impl Request {
+    /// Bytes consumed from the stream by this request.
+    pub fn wire_len(&self) -> usize {
+        self.raw.len()
+    }
+}
+
+/// Where the scanner stopped inside a partial multibulk frame.
+#[derive(Debug, Default, Clone)]
+struct Partial {
+    /// Offset in the buffer of the next header to read.
+    pos: usize,
+    /// Arguments announced by the `*` header (None until it is read).
+    argc: Option<usize>,
+    /// Arguments completely scanned.
+    seen: usize,
+}
+
+/// Incremental request decoder. Feed it a buffer that the connection appends to; it removes
+/// complete requests from the front.
+#[derive(Debug, Default)]
+pub struct RequestDecoder {
+    partial: Partial,
+}
+
+impl RequestDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes of the buffer that belong to a request still being received (for `qbuf` and the
+    /// query-buffer limit the caller can use `buf.len()`).
+    pub fn is_mid_request(&self) -> bool {
+        self.partial.argc.is_some()
+    }
+
+    /// Decode the next complete request. `Ok(None)` means more bytes are needed (or the buffer
+    /// held only empty lines / empty multibulks, which Redis skips). After an error the
+    /// connection must be closed: the buffer is left in an unspecified state.
+    pub fn decode(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Request>, ProtoError> {
+        loop {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            if self.partial.argc.is_none() && buf[0] != b'*' {
+                match decode_inline(buf)? {
+                    Inline::Incomplete => return Ok(None),
+                    Inline::Empty => continue,
+                    Inline::Request(r) => return Ok(Some(r)),
+                }
+            }
+            match self.scan_multibulk(buf, limits)? {
+                Scan::Incomplete => return Ok(None),
+                Scan::Empty(n) => {
+                    // `*0\r\n` or `*-1\r\n`: Redis ignores it.
+                    let _ = buf.split_to(n);
+                    self.partial = Partial::default();
+                    continue;
+                }
+                Scan::Complete(n) => {
+                    self.partial = Partial::default();
+                    return Ok(Some(split_frame(buf, n)?));
+                }
+            }
+        }
+    }
+
+    fn scan_multibulk(&mut self, buf: &[u8], limits: &Limits) -> Result<Scan, ProtoError> {
+        let p = &mut self.partial;
+        if p.argc.is_none() {
+            let Some((line, next)) = read_line(buf, 0) else {
+                if buf.len() > INLINE_MAX {
+                    return Err(ProtoError::MultibulkCountTooBig);
+                }
+                return Ok(Scan::Incomplete);
+            };
+            let n = parse_len(&line[1..]).ok_or(ProtoError::MultibulkLength)?;
+            if n > MULTIBULK_MAX {
+                return Err(ProtoError::MultibulkLength);
+            }
+            if n <= 0 {
+                return Ok(Scan::Empty(next));
+            }
+            if limits.unauthenticated && n > UNAUTH_MULTIBULK_MAX {
+                return Err(ProtoError::UnauthMultibulkLength);
+            }
+            p.argc = Some(n as usize);
+            p.pos = next;
+        }
+        let argc = p.argc.unwrap_or(0);
+        while p.seen < argc {
+            let Some((line, data_start)) = read_line(buf, p.pos) else {
+                if buf.len() - p.pos > INLINE_MAX {
+                    return Err(ProtoError::BulkCountTooBig);
+                }
+                return Ok(Scan::Incomplete);
+            };
+            if line[0] != b'$' {
+                return Err(ProtoError::ExpectedDollar(line[0] as char));
+            }
+            let len = parse_len(&line[1..]).ok_or(ProtoError::BulkLength)?;
+            if len < 0 || len > limits.max_bulk_len {
+                return Err(ProtoError::BulkLength);
+            }
+            if limits.unauthenticated && len > UNAUTH_BULK_MAX {
+                return Err(ProtoError::UnauthBulkLength);
+            }
+            let end = data_start + len as usize;
+            if buf.len() < end + 2 {
+                return Ok(Scan::Incomplete);
+            }
+            if &buf[end..end + 2] != b"\r\n" {
+                return Err(ProtoError::MissingCrlf);
+            }
+            p.pos = end + 2;
+            p.seen += 1;
+        }
+        Ok(Scan::Complete(p.pos))
+    }
+}
+
+enum Scan {
+    Incomplete,
+    Empty(usize),
+    Complete(usize),
+}
+
+/// The line starting at `from` (without its CRLF, and never empty: a `*`/`$` header) and the
+/// offset just after its `\r\n`.
+fn read_line(buf: &[u8], from: usize) -> Option<(&[u8], usize)> {
+    let rest = &buf[from..];
+    let nl = rest.iter().position(|&b| b == b'\r')?;
+    if rest.len() < nl + 2 {
+        return None;
+    }
+    // A header line must end in CRLF; a lone '\r' makes the length unparsable below.
+    let line = &rest[..nl];
+    if line.is_empty() {
+        return Some((b"?", from + nl + 2));
+    }
+    Some((line, from + nl + 2))
+}
+
+/// Parse a decimal length as Redis's `string2ll` does (optional '-', no '+', no spaces).
+fn parse_len(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((d - b'0') as i64)?;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// Split a complete, validated multibulk frame of `n` bytes off `buf` with redis-protocol.
+fn split_frame(buf: &mut BytesMut, n: usize) -> Result<Request, ProtoError> {
+    // Decode exactly the validated bytes, so a following partial frame is never parsed here.
+    let mut frame_buf = buf.split_to(n);
+    let decoded =
+        decode_bytes_mut(&mut frame_buf).map_err(|e| ProtoError::Other(e.details().to_string()))?;
+    let Some((frame, consumed, raw)) = decoded else {
+        return Err(ProtoError::Other("incomplete frame after scan".into()));
+    };
+    debug_assert_eq!(consumed, n);
+    let BytesFrame::Array(items) = frame else {
+        return Err(ProtoError::Other("expected an array".into()));
+    };
+    let mut args = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            BytesFrame::BulkString(b) => args.push(b),
+            _ => return Err(ProtoError::Other("expected a bulk string".into())),
+        }
+    }
+    Ok(Request {
+        args,
+        raw,
+        inline: false,
+    })
+}
+
+/// An inline command: one line split like Redis's `sdssplitargs`. Empty lines are skipped
+/// (replicas send bare `\n` as keepalives).
+enum Inline {
+    Incomplete,
+    Empty,
+    Request(Request),
+}
+
+fn decode_inline(buf: &mut BytesMut) -> Result<Inline, ProtoError> {
+    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        if buf.len() > INLINE_MAX {
+            return Err(ProtoError::InlineTooBig);
+        }
+        return Ok(Inline::Incomplete);
+    };
+    let raw = buf.split_to(nl + 1).freeze();
+    let mut line = &raw[..nl];
+    if line.last() == Some(&b'\r') {
+        line = &line[..line.len() - 1];
+    }
+    let args = split_args(line).ok_or(ProtoError::UnbalancedQuotes)?;
+    if args.is_empty() {
+        return Ok(Inline::Empty);
+    }
+    Ok(Inline::Request(Request {
+        args: args.into_iter().map(Bytes::from).collect(),
+        raw,
+        inline: true,
+    }))
+}
+
+/// Redis's `sdssplitargs`: whitespace-separated arguments with "double quotes" (escapes
+/// `\n \r \t \b \a \\ \" \xHH`) and 'single quotes' (only `\'`). A closing quote must be
+/// followed by whitespace or the end. `None` on unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && is_space(line[i]) {
+            i += 1;
+        }
+        if i >= n {
+            return Some(out);
+        }
+        let mut cur = Vec::new();
+        let mut in_dq = false;
+        let mut in_sq = false;
+        loop {
+            if in_dq {
+                if i >= n {
+                    return None;
+                }
+                if line[i] == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && line[i + 2].is_ascii_hexdigit()
+                    && line[i + 3].is_ascii_hexdigit()
+                {
+                    cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
+                    i += 3;
+                } else if line[i] == b'\\' && i + 1 < n {
+                    i += 1;
+                    cur.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        c => c,
+                    });
+                } else if line[i] == b'"' {
+                    if i + 1 < n && !is_space(line[i + 1]) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(line[i]);
+                }
+            } else if in_sq {
+                if i >= n {
+                    return None;
+                }
+                if line[i] == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
+                    i += 1;
+                    cur.push(b'\'');
+                } else if line[i] == b'\'' {
+                    if i + 1 < n && !is_space(line[i + 1]) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(line[i]);
+                }
+            } else {
+                if i >= n {
+                    break;
+                }
+                match line[i] {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b'"' => in_dq = true,
+                    b'\'' => in_sq = true,
+                    c => cur.push(c),
+                }
+            }
+            i += 1;
+        }
+        out.push(cur);
+    }
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c)
+}
+
+fn hex(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => c - b'A' + 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8], limits: Limits) -> (Vec<Request>, Option<ProtoError>, usize) {
+        let mut d = RequestDecoder::new();
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        loop {
+            match d.decode(&mut buf, &limits) {
+                Ok(Some(r)) => out.push(r),
+                Ok(None) => return (out, None, buf.len()),
+                Err(e) => return (out, Some(e), buf.len()),
+            }
+        }
+    }
+
+    fn args(r: &Request) -> Vec<&[u8]> {
+        r.args.iter().map(|a| &a[..]).collect()
+    }
+
+    #[test]
+    fn multibulk_and_raw_bytes() {
+        let wire = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n";
+        let (reqs, err, left) = decode_all(wire, Limits::default());
+        assert_eq!(err, None);
+        assert_eq!(left, 0);
+        assert_eq!(args(&reqs[0]), vec![&b"GET"[..], b"k"]);
+        assert_eq!(&reqs[0].raw[..], b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        assert_eq!(reqs[1].wire_len(), 14);
+    }
+
+    #[test]
+    fn byte_by_byte_arrival() {
+        let wire = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\nPING\r\n";
+        let mut d = RequestDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for &b in wire.iter() {
+            buf.extend_from_slice(&[b]);
+            while let Some(r) = d.decode(&mut buf, &Limits::default()).unwrap() {
+                got.push(r);
+            }
+        }
+        assert_eq!(got.len(), 2);
+        assert_eq!(args(&got[0]), vec![&b"SET"[..], b"key", b"va\r\nl"]);
+        assert_eq!(args(&got[1]), vec![&b"PING"[..]]);
+        assert!(got[1].inline);
+    }
+
+    #[test]
+    fn inline_commands() {
+        let (reqs, err, _) = decode_all(
+            b"PING\r\n\r\n\nset k \"a b\\x41\\n\" 'it\\'s'\nECHO x\r\n",
+            Limits::default(),
+        );
+        assert_eq!(err, None);
+        assert_eq!(reqs.len(), 3);
+        assert_eq!(args(&reqs[1]), vec![&b"set"[..], b"k", b"a bA\n", b"it's"]);
+        assert_eq!(&reqs[2].raw[..], b"ECHO x\r\n");
+    }
+
+    #[test]
+    fn empty_multibulk_is_skipped() {
+        let (reqs, err, _) = decode_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n", Limits::default());
+        assert_eq!(err, None);
+        assert_eq!(reqs.len(), 1);
+    }
+
+    #[test]
+    fn protocol_errors_match_redis() {
+        let cases: &[(&[u8], ProtoError)] = &[
+            (b"*2147483648\r\n", ProtoError::MultibulkLength),
+            (b"*abc\r\n", ProtoError::MultibulkLength),
+            (b"*1\r\n$536870913\r\n", ProtoError::BulkLength),
+            (b"*1\r\n$-1\r\n", ProtoError::BulkLength),
+            (b"*1\r\n$abc\r\n", ProtoError::BulkLength),
+            (b"*1\r\nfoo\r\n", ProtoError::ExpectedDollar('f')),
+            (b"SET a \"b\r\n", ProtoError::UnbalancedQuotes),
+            (b"*1\r\n$3\r\nfooXY", ProtoError::MissingCrlf),
+        ];
+        for (input, want) in cases {
+            let (_, err, _) = decode_all(input, Limits::default());
+            assert_eq!(
+                err.as_ref(),
+                Some(want),
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        assert_eq!(
+            ProtoError::ExpectedDollar('f').to_string(),
+            "Protocol error: expected '$', got 'f'"
+        );
+    }
+
+    #[test]
+    fn huge_announced_lengths_do_not_allocate_or_error_early() {
+        let (reqs, err, left) = decode_all(b"*2147483647\r\n$536870912\r\n", Limits::default());
+        assert!(reqs.is_empty() && err.is_none());
+        assert_eq!(left, 25);
+    }
+
+    #[test]
+    fn unauthenticated_limits() {
+        let l = Limits {
+            unauthenticated: true,
+            ..Limits::default()
+        };
+        let (_, err, _) = decode_all(b"*100\r\n", l);
+        assert_eq!(err, Some(ProtoError::UnauthMultibulkLength));
+        let (_, err, _) = decode_all(b"*1\r\n$20000\r\n", l);
+        assert_eq!(err, Some(ProtoError::UnauthBulkLength));
+    }
+
+    #[test]
+    fn oversized_lines_are_refused() {
+        let long = vec![b'a'; INLINE_MAX + 1];
+        let (_, err, _) = decode_all(&long, Limits::default());
+        assert_eq!(err, Some(ProtoError::InlineTooBig));
+        let mut mb = b"*1".to_vec();
+        mb.extend(std::iter::repeat_n(b'1', INLINE_MAX + 1));
+        let (_, err, _) = decode_all(&mb, Limits::default());
+        assert_eq!(err, Some(ProtoError::MultibulkCountTooBig));
+    }
+
+    #[test]
+    fn split_args_like_sdssplitargs() {
+        assert_eq!(
+            split_args(b"  a  b ").unwrap(),
+            vec![b"a".to_vec(), b"b".to_vec()]
+        );
+        assert_eq!(split_args(b"\"\"").unwrap(), vec![Vec::<u8>::new()]);
+        assert!(split_args(b"\"a\"b").is_none());
+        assert!(split_args(b"'a").is_none());
+        assert_eq!(split_args(b"").unwrap(), Vec::<Vec<u8>>::new());
+    }
+}

@@ -1,0 +1,269 @@
+//! The client record: everything the server knows about one connection (Redis's `client`
+//! struct). It lives in the server state; the connection task owns only the socket.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use picket_common::resp::{Proto, ReplyBuf};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+pub type ClientId = u64;
+
+/// Client flags (the subset of Redis's that picket-server uses).
+pub mod cflags {
+    pub const MULTI: u32 = 1 << 0;
+    /// A watched key was modified: EXEC will fail.
+    pub const DIRTY_CAS: u32 = 1 << 1;
+    /// A command was refused while queueing: EXEC will fail with EXECABORT.
+    pub const DIRTY_EXEC: u32 = 1 << 2;
+    pub const MONITOR: u32 = 1 << 3;
+    pub const CLOSE_AFTER_REPLY: u32 = 1 << 4;
+    pub const CLOSE_ASAP: u32 = 1 << 5;
+    pub const REPLY_OFF: u32 = 1 << 6;
+    pub const REPLY_SKIP_NEXT: u32 = 1 << 7;
+    pub const REPLY_SKIP: u32 = 1 << 8;
+    pub const REPLICA: u32 = 1 << 9;
+    pub const MASTER: u32 = 1 << 10;
+    pub const BLOCKED: u32 = 1 << 11;
+    pub const NO_EVICT: u32 = 1 << 12;
+}
+
+/// Output-buffer limit classes of `client-output-buffer-limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientClass {
+    Normal,
+    Replica,
+    Pubsub,
+}
+
+/// A command queued by MULTI.
+#[derive(Clone)]
+pub struct Queued {
+    pub spec: &'static crate::command::CommandSpec,
+    pub args: Vec<Bytes>,
+}
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Queued({}, {} args)",
+            self.spec.full_name(),
+            self.args.len()
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct Client {
+    pub id: ClientId,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    /// A stable small number shown as `fd=` in CLIENT LIST.
+    pub fd: u64,
+    pub name: Option<Bytes>,
+    pub created: Instant,
+    pub last_interaction: Instant,
+    pub db: usize,
+    pub proto: Proto,
+    pub authenticated: bool,
+    pub user: &'static str,
+    pub flags: u32,
+    /// Commands queued since MULTI.
+    pub multi: Vec<Queued>,
+    pub multi_mem: usize,
+    /// WATCHed keys: (db, key, whether it was already expired when watched).
+    pub watched: Vec<(usize, Bytes, bool)>,
+    /// Subscribed channels and patterns, in a deterministic order.
+    pub channels: BTreeSet<Bytes>,
+    pub patterns: BTreeSet<Bytes>,
+    /// Replies and pushes waiting to be written by the connection task.
+    pub out: ReplyBuf,
+    /// Peak of `out` since the last cron sample (`client_recent_max_output_buffer`).
+    pub out_peak: usize,
+    /// Since when the soft output-buffer limit has been exceeded.
+    pub soft_limit_since: Option<Instant>,
+    /// Wakes the connection task: new output to write, or the client must be closed.
+    pub notify: Arc<Notify>,
+    /// Bytes received but not yet parsed into commands (`qbuf=`), updated by the connection.
+    pub qbuf: usize,
+    pub qbuf_peak: usize,
+    /// Full name of the last command (`client|list`).
+    pub last_cmd: String,
+    /// Set when the client must be closed; the reason is logged.
+    pub close_reason: Option<String>,
+}
+
+impl Client {
+    pub fn new(id: ClientId, addr: SocketAddr, laddr: SocketAddr, now: Instant) -> Self {
+        Client {
+            id,
+            addr,
+            laddr,
+            fd: id + 7,
+            name: None,
+            created: now,
+            last_interaction: now,
+            db: 0,
+            proto: Proto::Resp2,
+            authenticated: false,
+            user: "default",
+            flags: 0,
+            multi: Vec::new(),
+            multi_mem: 0,
+            watched: Vec::new(),
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
+            out: ReplyBuf::new(Proto::Resp2),
+            out_peak: 0,
+            soft_limit_since: None,
+            notify: Arc::new(Notify::new()),
+            qbuf: 0,
+            qbuf_peak: 0,
+            last_cmd: "NULL".into(),
+            close_reason: None,
+        }
+    }
+
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    pub fn in_multi(&self) -> bool {
+        self.has(cflags::MULTI)
+    }
+
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// A RESP2 client with subscriptions is in the restricted "subscribed" context.
+    pub fn in_pubsub_context(&self) -> bool {
+        self.proto == Proto::Resp2 && self.subscriptions() > 0
+    }
+
+    pub fn class(&self) -> ClientClass {
+        if self.has(cflags::REPLICA) && !self.has(cflags::MONITOR) {
+            ClientClass::Replica
+        } else if self.subscriptions() > 0 {
+            ClientClass::Pubsub
+        } else {
+            ClientClass::Normal
+        }
+    }
+
+    /// `CLIENT KILL TYPE` / `CLIENT LIST TYPE` name.
+    pub fn type_name(&self) -> &'static str {
+        if self.has(cflags::MASTER) {
+            "master"
+        } else {
+            match self.class() {
+                ClientClass::Replica => "replica",
+                ClientClass::Pubsub => "pubsub",
+                ClientClass::Normal => "normal",
+            }
+        }
+    }
+
+    /// Ask the connection task to close this client.
+    pub fn close_asap(&mut self, reason: impl Into<String>) {
+        if self.close_reason.is_none() {
+            self.close_reason = Some(reason.into());
+        }
+        self.flags |= cflags::CLOSE_ASAP;
+        self.notify.notify_one();
+    }
+
+    /// Queue an out-of-band message (pub/sub, MONITOR) and wake the connection task.
+    pub fn push_bytes(&mut self, b: &[u8]) {
+        self.out.raw(b);
+        self.out_peak = self.out_peak.max(self.out.len());
+        self.notify.notify_one();
+    }
+
+    /// The `flags=` letters of CLIENT LIST, in Redis's order.
+    pub fn flag_letters(&self) -> String {
+        let mut s = String::new();
+        if self.has(cflags::MONITOR) {
+            s.push('O');
+        } else if self.has(cflags::REPLICA) {
+            s.push('S');
+        }
+        if self.has(cflags::MASTER) {
+            s.push('M');
+        }
+        if self.subscriptions() > 0 {
+            s.push('P');
+        }
+        if self.has(cflags::MULTI) {
+            s.push('x');
+        }
+        if self.has(cflags::BLOCKED) {
+            s.push('b');
+        }
+        if self.has(cflags::DIRTY_CAS) {
+            s.push('d');
+        }
+        if self.has(cflags::CLOSE_AFTER_REPLY) {
+            s.push('c');
+        }
+        if self.has(cflags::CLOSE_ASAP) {
+            s.push('A');
+        }
+        if self.has(cflags::NO_EVICT) {
+            s.push('e');
+        }
+        if s.is_empty() {
+            s.push('N');
+        }
+        s
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, with Redis 7.0's fields in its order.
+    pub fn info_line(&self, now: Instant) -> String {
+        let age = now.saturating_duration_since(self.created).as_secs();
+        let idle = now
+            .saturating_duration_since(self.last_interaction)
+            .as_secs();
+        let name = self
+            .name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        let multi: i64 = if self.in_multi() {
+            self.multi.len() as i64
+        } else {
+            -1
+        };
+        let omem = self.out.len();
+        let tot_mem = std::mem::size_of::<Client>() + self.qbuf + omem + self.multi_mem;
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs=16384 rbp={} obl=0 oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            name,
+            age,
+            idle,
+            self.flag_letters(),
+            self.db,
+            self.channels.len(),
+            self.patterns.len(),
+            multi,
+            self.qbuf,
+            16384usize.saturating_sub(self.qbuf),
+            self.multi_mem,
+            self.qbuf_peak.max(1024),
+            usize::from(omem > 0),
+            omem,
+            tot_mem,
+            self.last_cmd,
+            self.user,
+            self.proto.number(),
+        )
+    }
+}

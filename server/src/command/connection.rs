@@ -1,0 +1,191 @@
+//! Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, RESET.
+
+use bytes::Bytes;
+use picket_common::resp::Proto;
+
+use super::args::{is, parse_i64};
+use super::{CmdError, CmdResult, Ctx};
+use crate::client::cflags;
+
+/// PING [message]
+pub fn ping(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() > 2 {
+        return Err(ctx.arity_error());
+    }
+    if ctx.client.in_pubsub_context() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(ctx.args.get(1).map(|b| &b[..]).unwrap_or(b""));
+    } else if let Some(msg) = ctx.args.get(1) {
+        ctx.out.bulk(msg);
+    } else {
+        ctx.out.simple("PONG");
+    }
+    Ok(())
+}
+
+/// ECHO message
+pub fn echo(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.bulk(&ctx.args[1]);
+    Ok(())
+}
+
+/// QUIT: reply OK, then close.
+pub fn quit(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.ok();
+    ctx.client.flags |= cflags::CLOSE_AFTER_REPLY;
+    Ok(())
+}
+
+/// Check a password for a user of Redis's default ACL (only `default` exists).
+fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &ctx.srv.cfg.requirepass {
+        None => true,
+        Some(p) => constant_time_eq(p, pass),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)) as usize;
+    }
+    diff == 0
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// AUTH [username] password
+pub fn auth(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let (user, pass): (&[u8], &[u8]) = if ctx.args.len() == 2 {
+        if ctx.srv.cfg.requirepass.is_none() {
+            return Err(CmdError::err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
+        }
+        (b"default", &ctx.args[1])
+    } else {
+        (&ctx.args[1], &ctx.args[2])
+    };
+    if check_credentials(ctx, user, pass) {
+        ctx.client.authenticated = true;
+        ctx.out.ok();
+        Ok(())
+    } else {
+        tracing::debug!(client = ctx.client.id, "AUTH failed");
+        Err(CmdError::Reply(WRONGPASS.into()))
+    }
+}
+
+/// Validate a client name as Redis's `clientSetName`.
+pub fn valid_client_name(name: &[u8]) -> Result<(), CmdError> {
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+pub fn hello(ctx: &mut Ctx) -> CmdResult {
+    let mut ver: Option<i64> = None;
+    if ctx.args.len() >= 2 {
+        let v = parse_i64(&ctx.args[1])
+            .ok_or_else(|| CmdError::err("Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(CmdError::code("NOPROTO", "unsupported protocol version"));
+        }
+        ver = Some(v);
+    }
+    let mut creds: Option<(Bytes, Bytes)> = None;
+    let mut name: Option<Bytes> = None;
+    let mut j = 2;
+    while j < ctx.args.len() {
+        let more = ctx.args.len() - 1 - j;
+        let opt = &ctx.args[j];
+        if is(opt, "auth") && more >= 2 {
+            creds = Some((ctx.args[j + 1].clone(), ctx.args[j + 2].clone()));
+            j += 3;
+        } else if is(opt, "setname") && more >= 1 {
+            name = Some(ctx.args[j + 1].clone());
+            j += 2;
+        } else {
+            return Err(CmdError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    if let Some((user, pass)) = creds {
+        if !check_credentials(ctx, &user, &pass) {
+            return Err(CmdError::Reply(WRONGPASS.into()));
+        }
+        ctx.client.authenticated = true;
+    }
+    if ctx.srv.requires_auth() && !ctx.client.authenticated {
+        return Err(CmdError::code("NOAUTH", "HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    if let Some(n) = name {
+        valid_client_name(&n)?;
+        ctx.client.name = if n.is_empty() { None } else { Some(n) };
+    }
+    if let Some(v) = ver {
+        let proto = if v == 3 { Proto::Resp3 } else { Proto::Resp2 };
+        ctx.client.proto = proto;
+        ctx.out.proto = proto;
+    }
+    ctx.out.map(7);
+    ctx.out.bulk(b"server");
+    ctx.out.bulk(b"redis");
+    ctx.out.bulk(b"version");
+    ctx.out.bulk(crate::REDIS_VERSION.as_bytes());
+    ctx.out.bulk(b"proto");
+    ctx.out.int(ctx.client.proto.number());
+    ctx.out.bulk(b"id");
+    ctx.out.int(ctx.client.id as i64);
+    ctx.out.bulk(b"mode");
+    ctx.out.bulk(b"standalone");
+    ctx.out.bulk(b"role");
+    ctx.out.bulk(b"master");
+    ctx.out.bulk(b"modules");
+    ctx.out.array(0);
+    Ok(())
+}
+
+/// SELECT index
+pub fn select(ctx: &mut Ctx) -> CmdResult {
+    let id = parse_i64(&ctx.args[1]).ok_or(CmdError::NotInteger)?;
+    if id < 0 || id as usize >= ctx.srv.dbs.len() {
+        return Err(CmdError::DbIndex);
+    }
+    ctx.client.db = id as usize;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// RESET: back to a fresh connection's state.
+pub fn reset(ctx: &mut Ctx) -> CmdResult {
+    super::multi::discard_transaction(ctx.client);
+    super::multi::unwatch_all(ctx.srv, ctx.client);
+    super::pubsub::unsubscribe_all(ctx.srv, ctx.client, false);
+    super::pubsub::unsubscribe_all(ctx.srv, ctx.client, true);
+    ctx.srv.monitors.remove(&ctx.client.id);
+    ctx.client.flags &= !(cflags::MONITOR
+        | cflags::REPLICA
+        | cflags::REPLY_OFF
+        | cflags::REPLY_SKIP
+        | cflags::REPLY_SKIP_NEXT
+        | cflags::NO_EVICT);
+    ctx.client.db = 0;
+    ctx.client.proto = Proto::Resp2;
+    ctx.out.proto = Proto::Resp2;
+    ctx.client.name = None;
+    ctx.client.authenticated = !ctx.srv.requires_auth();
+    ctx.out.simple("RESET");
+    Ok(())
+}

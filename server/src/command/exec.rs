@@ -1,0 +1,379 @@
+//! The command pipeline (seed 002's teller steps, Redis's `processCommand` + `call`):
+//! look up → checks in Redis's order → MULTI queueing → execute → slowlog, commandstats,
+//! MONITOR, propagation → reply.
+
+use bytes::Bytes;
+use picket_common::resp::ReplyBuf;
+use tokio::time::Instant;
+
+use super::args::shown;
+use super::error::CmdError;
+use super::{flags, CommandSpec};
+use crate::client::{cflags, Client, Queued};
+use crate::server::Server;
+
+/// What a command propagates besides (or instead of) its own arguments.
+#[derive(Debug, Default)]
+pub enum Propagate {
+    /// Its arguments, if it changed data (`dirty` grew).
+    #[default]
+    Args,
+    /// These commands instead (Redis's `rewriteClientCommandVector` / `alsoPropagate`).
+    Commands(Vec<Vec<Bytes>>),
+    /// Nothing, even if it changed data.
+    Nothing,
+    /// Its arguments even though it changed no data (PUBLISH reaches replicas' subscribers).
+    Force,
+}
+
+/// Everything a handler can reach.
+pub struct Ctx<'a> {
+    pub srv: &'a mut Server,
+    pub client: &'a mut Client,
+    pub out: &'a mut ReplyBuf,
+    pub args: &'a [Bytes],
+    pub spec: &'static CommandSpec,
+    pub propagate: Propagate,
+}
+
+impl Ctx<'_> {
+    /// The current database of the client.
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+
+    pub fn arg(&self, i: usize) -> &Bytes {
+        &self.args[i]
+    }
+
+    /// Replace what this command propagates.
+    pub fn propagate_as(&mut self, cmds: Vec<Vec<Bytes>>) {
+        self.propagate = Propagate::Commands(cmds);
+    }
+
+    /// Write pushes addressed to this client during its command (e.g. its own PUBLISH) into
+    /// its reply stream, before the command's reply.
+    pub fn flush_pushes(&mut self) {
+        if !self.srv.exec_pushes.is_empty() {
+            self.out.raw(&self.srv.exec_pushes);
+            self.srv.exec_pushes.clear();
+        }
+    }
+
+    /// A key changed: WATCH invalidation, keyspace event, dirty counter.
+    pub fn changed(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.client.db;
+        self.srv.signal_modified(db, key);
+        self.srv.notify(class, event, key, db);
+        self.srv.dirty += 1;
+    }
+
+    /// An arity error for this command, with its full name.
+    pub fn arity_error(&self) -> CmdError {
+        CmdError::Arity(self.spec.full_name())
+    }
+}
+
+/// What the connection should do after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Write the pending replies, then close (QUIT, protocol error, CLIENT KILL of self).
+    Close,
+}
+
+/// Process one request for `client`. Its replies go to `out`.
+pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: &[Bytes]) -> Flow {
+    client.last_interaction = srv.clock.now();
+    srv.update_time();
+    srv.executing = Some((client.id, client.proto));
+    srv.propagator.begin_unit();
+    let flow = process_inner(srv, client, out, args);
+    srv.propagator.end_unit();
+    if srv.exec_dirty_cas {
+        client.flags |= cflags::DIRTY_CAS;
+        srv.exec_dirty_cas = false;
+    }
+    if !srv.exec_pushes.is_empty() {
+        out.raw(&srv.exec_pushes);
+        srv.exec_pushes.clear();
+    }
+    srv.executing = None;
+    out.proto = client.proto;
+    if client.has(cflags::CLOSE_AFTER_REPLY) || client.has(cflags::CLOSE_ASAP) {
+        return Flow::Close;
+    }
+    flow
+}
+
+fn process_inner(
+    srv: &mut Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    args: &[Bytes],
+) -> Flow {
+    // 1. Look the command up (and its subcommand).
+    let spec = match super::resolve(args) {
+        Ok(spec) => spec,
+        Err(e) => {
+            reject(srv, client, out, None, &e.to_string());
+            return Flow::Continue;
+        }
+    };
+    let name = spec.full_name();
+    client.last_cmd.clear();
+    client.last_cmd.push_str(&name);
+    // 2. Arity.
+    if !spec.arity_ok(args.len()) {
+        reject(
+            srv,
+            client,
+            out,
+            Some(&name),
+            &CmdError::Arity(name.clone()).to_string(),
+        );
+        return Flow::Continue;
+    }
+    // 3. Authentication.
+    if srv.requires_auth() && !client.authenticated && !spec.has(flags::NO_AUTH) {
+        reject(srv, client, out, Some(&name), &CmdError::NoAuth.to_string());
+        return Flow::Continue;
+    }
+    // 4. The RESP2 subscribed context allows only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT, RESET.
+    if client.in_pubsub_context()
+        && !matches!(
+            spec.name,
+            "subscribe"
+                | "unsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "ping"
+                | "quit"
+                | "reset"
+                | "ssubscribe"
+                | "sunsubscribe"
+        )
+    {
+        let msg = format!(
+            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        );
+        reject(srv, client, out, Some(&name), &msg);
+        return Flow::Continue;
+    }
+    // 5. MULTI: queue everything but the transaction commands themselves.
+    if client.in_multi()
+        && !matches!(
+            spec.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    {
+        if spec.has(flags::NO_MULTI) {
+            let msg = "ERR Command not allowed inside a transaction".to_string();
+            reject(srv, client, out, Some(&name), &msg);
+            return Flow::Continue;
+        }
+        let mem: usize = args.iter().map(|a| a.len()).sum();
+        client.multi_mem += mem + std::mem::size_of_val(args);
+        client.multi.push(Queued {
+            spec,
+            args: args.to_vec(),
+        });
+        out.simple("QUEUED");
+        return Flow::Continue;
+    }
+    call(srv, client, out, spec, &name, args)
+}
+
+/// A command refused before execution: reply with the error, count it as rejected, and make
+/// a surrounding MULTI fail with EXECABORT (Redis's `rejectCommand`).
+fn reject(
+    srv: &mut Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    name: Option<&str>,
+    msg: &str,
+) {
+    if client.in_multi() {
+        client.flags |= cflags::DIRTY_EXEC;
+    }
+    if let Some(n) = name {
+        srv.stats.cmd(n).rejected += 1;
+    }
+    srv.stats.count_error(msg);
+    if !client.has(cflags::REPLY_OFF) && !client.has(cflags::REPLY_SKIP) {
+        out.error(msg);
+    }
+}
+
+/// Execute a command that passed the checks (also used by EXEC for queued commands).
+pub fn call(
+    srv: &mut Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    spec: &'static CommandSpec,
+    name: &str,
+    args: &[Bytes],
+) -> Flow {
+    let dirty_before = srv.dirty;
+    let start = Instant::now();
+    // CLIENT REPLY OFF/SKIP: what the command writes is dropped (checked after it runs, so
+    // that CLIENT REPLY ON itself answers).
+    let mark = out.len();
+    let skip_this = client.has(cflags::REPLY_SKIP);
+    let mut ctx = Ctx {
+        srv,
+        client,
+        out,
+        args,
+        spec,
+        propagate: Propagate::Args,
+    };
+    let result = (spec.handler)(&mut ctx);
+    let propagate = std::mem::take(&mut ctx.propagate);
+    let failed = if let Err(e) = result {
+        let msg = e.to_string();
+        ctx.srv.stats.count_error(&msg);
+        ctx.out.error(&msg);
+        true
+    } else {
+        false
+    };
+    let elapsed_us = start.elapsed().as_micros() as u64;
+    let srv = ctx.srv;
+    let client = ctx.client;
+    let out = ctx.out;
+    if skip_this || client.has(cflags::REPLY_OFF) {
+        out.buf.truncate(mark);
+    }
+
+    // CLIENT REPLY SKIP applies to the command after the one that set it.
+    if client.has(cflags::REPLY_SKIP) {
+        client.flags &= !cflags::REPLY_SKIP;
+    }
+    if client.has(cflags::REPLY_SKIP_NEXT) {
+        client.flags &= !cflags::REPLY_SKIP_NEXT;
+        client.flags |= cflags::REPLY_SKIP;
+    }
+
+    // Statistics.
+    let st = srv.stats.cmd(name);
+    st.calls += 1;
+    st.usec += elapsed_us;
+    if failed {
+        st.failed += 1;
+    }
+    srv.stats.total_commands_processed += 1;
+
+    // Slowlog.
+    let slower = srv.cfg.slowlog_log_slower_than;
+    if slower >= 0 && elapsed_us >= slower as u64 && !spec.has(flags::SKIP_SLOWLOG) {
+        let peer = client.addr.to_string();
+        let cname = client.name.clone().unwrap_or_default();
+        let max = srv.cfg.slowlog_max_len;
+        let t = srv.now_ms / 1000;
+        srv.slowlog.push(args, elapsed_us, t, peer, cname, max);
+    }
+
+    // MONITOR.
+    if !srv.monitors.is_empty() && !spec.has(flags::ADMIN) && !spec.has(flags::SKIP_MONITOR) {
+        feed_monitors(srv, client, spec, args);
+    }
+
+    // Propagation of the effects.
+    let db = client.db;
+    match propagate {
+        Propagate::Force => srv.propagator.feed(db, args),
+        _ if srv.dirty == dirty_before => {}
+        Propagate::Args => srv.propagator.feed(db, args),
+        Propagate::Commands(cmds) => {
+            for c in cmds {
+                srv.propagator.feed(db, &c);
+            }
+        }
+        Propagate::Nothing => {}
+    }
+    Flow::Continue
+}
+
+/// MONITOR's line: `+<unix s>.<us> [<db> <addr>] "arg" ...`.
+fn feed_monitors(srv: &mut Server, client: &Client, spec: &CommandSpec, args: &[Bytes]) {
+    let us = srv.clock.unix_us();
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        client.db,
+        client.addr
+    );
+    let redact = matches!(spec.name, "auth" | "hello") || spec.name == "migrate";
+    for (i, a) in args.iter().enumerate() {
+        line.push(' ');
+        if redact && i > 0 && (spec.name == "auth" || is_hello_secret(args, i)) {
+            line.push_str("\"(redacted)\"");
+        } else {
+            line.push_str(&repr(a));
+        }
+    }
+    let ids: Vec<_> = srv.monitors.iter().copied().collect();
+    for id in ids {
+        srv.deliver(id, &|o: &mut ReplyBuf| o.simple(&line));
+    }
+}
+
+fn is_hello_secret(args: &[Bytes], i: usize) -> bool {
+    // HELLO <ver> AUTH <user> <pass>: the user and password are redacted.
+    args.iter()
+        .position(|a| a.eq_ignore_ascii_case(b"auth"))
+        .is_some_and(|p| i == p + 1 || i == p + 2)
+}
+
+/// Redis's `sdscatrepr`: a quoted, escaped rendering of bytes.
+pub fn repr(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// The message for an unknown command, as Redis 7.0 formats it: arguments quoted, the list
+/// cut once it reaches 128 bytes.
+pub fn unknown_command(args: &[Bytes]) -> CmdError {
+    let mut list: Vec<u8> = Vec::new();
+    for a in &args[1..] {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        list.push(b'\'');
+        list.extend_from_slice(&a[..a.len().min(room)]);
+        list.extend_from_slice(b"' ");
+    }
+    CmdError::Reply(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        shown(&args[0]),
+        String::from_utf8_lossy(&list)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repr_like_sdscatrepr() {
+        assert_eq!(repr(b"a\"b\\c\n\x01 "), "\"a\\\"b\\\\c\\n\\x01 \"");
+    }
+}

@@ -1,0 +1,488 @@
+//! INFO: the sections and field names of Redis 7.0, in its order.
+
+use std::fmt::Write;
+
+use super::args::lower;
+use super::{CmdResult, Ctx};
+use crate::alloc;
+use crate::server::Server;
+use crate::stats::NetCounters;
+
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_EXTRA: &[&str] = &["commandstats"];
+
+/// Which sections a list of INFO arguments selects, in output order.
+fn selected(args: &[bytes::Bytes]) -> Vec<&'static str> {
+    let order: Vec<&'static str> = vec![
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "modules",
+        "commandstats",
+        "errorstats",
+        "cluster",
+        "keyspace",
+    ];
+    let mut want: Vec<&'static str> = Vec::new();
+    if args.is_empty() {
+        want.extend_from_slice(DEFAULT);
+    }
+    for a in args {
+        let s = lower(a);
+        match s.as_str() {
+            "default" => want.extend_from_slice(DEFAULT),
+            "all" | "everything" => {
+                want.extend_from_slice(DEFAULT);
+                want.extend_from_slice(ALL_EXTRA);
+            }
+            other => {
+                if let Some(n) = order.iter().find(|n| **n == other) {
+                    want.push(n);
+                }
+            }
+        }
+    }
+    order.into_iter().filter(|n| want.contains(n)).collect()
+}
+
+pub fn info(ctx: &mut Ctx) -> CmdResult {
+    let text = render(ctx.srv, &ctx.args[1..], ctx.client_count_hint());
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+impl Ctx<'_> {
+    /// Connected clients, the caller included.
+    pub fn client_count_hint(&self) -> usize {
+        self.srv.client_count()
+    }
+}
+
+/// The INFO text for the selected sections.
+pub fn render(srv: &Server, args: &[bytes::Bytes], connected: usize) -> String {
+    let mut out = String::new();
+    for (i, sec) in selected(args).into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        match sec {
+            "server" => server(srv, &mut out),
+            "clients" => clients(srv, &mut out, connected),
+            "memory" => memory(srv, &mut out),
+            "persistence" => persistence(srv, &mut out),
+            "stats" => stats(srv, &mut out),
+            "replication" => replication(srv, &mut out),
+            "cpu" => cpu(&mut out),
+            "modules" => out.push_str("# Modules\r\n"),
+            "commandstats" => commandstats(srv, &mut out),
+            "errorstats" => errorstats(srv, &mut out),
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "keyspace" => keyspace(srv, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+macro_rules! field {
+    ($out:expr, $name:expr, $val:expr) => {
+        let _ = write!($out, "{}:{}\r\n", $name, $val);
+    };
+}
+
+fn os_name() -> String {
+    // SAFETY: uname fills a zeroed struct it is given; the fields are NUL-terminated.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "unknown".into();
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!(
+        "{} {} {}",
+        field(&u.sysname),
+        field(&u.release),
+        field(&u.machine)
+    )
+}
+
+fn server(srv: &Server, out: &mut String) {
+    let up = srv.clock.uptime().as_secs();
+    out.push_str("# Server\r\n");
+    field!(out, "redis_version", crate::REDIS_VERSION);
+    field!(out, "picket_version", crate::PICKET_VERSION);
+    field!(out, "redis_git_sha1", "00000000");
+    field!(out, "redis_git_dirty", 0);
+    field!(out, "redis_build_id", "0000000000000000");
+    field!(out, "redis_mode", "standalone");
+    field!(out, "os", os_name());
+    field!(out, "arch_bits", usize::BITS);
+    field!(out, "monotonic_clock", "POSIX clock_gettime");
+    field!(out, "multiplexing_api", "epoll");
+    field!(out, "atomicvar_api", "c11-builtin");
+    field!(out, "gcc_version", "0.0.0");
+    field!(out, "process_id", std::process::id());
+    field!(out, "process_supervised", "no");
+    field!(out, "run_id", srv.run_id);
+    field!(
+        out,
+        "tcp_port",
+        srv.bound.first().map(|a| a.port()).unwrap_or(srv.cfg.port)
+    );
+    field!(out, "server_time_usec", srv.clock.unix_us());
+    field!(out, "uptime_in_seconds", up);
+    field!(out, "uptime_in_days", up / 86400);
+    field!(out, "hz", srv.cfg.hz);
+    field!(out, "configured_hz", srv.cfg.hz);
+    field!(out, "lru_clock", srv.lru_clock());
+    field!(out, "executable", srv.executable.display());
+    field!(
+        out,
+        "config_file",
+        srv.config
+            .file()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    field!(out, "io_threads_active", 0);
+}
+
+fn clients(srv: &Server, out: &mut String, connected: usize) {
+    let blocked = srv
+        .clients
+        .values()
+        .filter(|c| c.has(crate::client::cflags::BLOCKED))
+        .count();
+    out.push_str("# Clients\r\n");
+    field!(out, "connected_clients", connected);
+    field!(out, "cluster_connections", 0);
+    field!(out, "maxclients", srv.cfg.maxclients);
+    field!(
+        out,
+        "client_recent_max_input_buffer",
+        srv.stats.client_recent_max_input_buffer
+    );
+    field!(
+        out,
+        "client_recent_max_output_buffer",
+        srv.stats.client_recent_max_output_buffer
+    );
+    field!(out, "blocked_clients", blocked);
+    field!(out, "tracking_clients", 0);
+    field!(out, "clients_in_timeout_table", 0);
+}
+
+fn memory(srv: &Server, out: &mut String) {
+    let used = alloc::allocated() as u64;
+    let rss = alloc::rss() as u64;
+    let peak = (srv.stats.peak_memory as u64).max(used);
+    let clients_mem: u64 = srv
+        .clients
+        .values()
+        .map(|c| (c.out.len() + c.qbuf) as u64)
+        .sum();
+    let startup = srv.stats_startup_memory as u64;
+    let overhead = startup + clients_mem;
+    let dataset = used.saturating_sub(overhead);
+    let total = alloc::total_system_memory();
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
+    out.push_str("# Memory\r\n");
+    field!(out, "used_memory", used);
+    field!(out, "used_memory_human", alloc::human(used));
+    field!(out, "used_memory_rss", rss);
+    field!(out, "used_memory_rss_human", alloc::human(rss));
+    field!(out, "used_memory_peak", peak);
+    field!(out, "used_memory_peak_human", alloc::human(peak));
+    field!(
+        out,
+        "used_memory_peak_perc",
+        format!("{:.2}%", pct(used, peak))
+    );
+    field!(out, "used_memory_overhead", overhead);
+    field!(out, "used_memory_startup", startup);
+    field!(out, "used_memory_dataset", dataset);
+    field!(
+        out,
+        "used_memory_dataset_perc",
+        format!("{:.2}%", pct(dataset, used.saturating_sub(startup)))
+    );
+    field!(out, "allocator_allocated", used);
+    field!(out, "allocator_active", used);
+    field!(out, "allocator_resident", rss);
+    field!(out, "total_system_memory", total);
+    field!(out, "total_system_memory_human", alloc::human(total));
+    field!(out, "used_memory_lua", 0);
+    field!(out, "used_memory_vm_eval", 0);
+    field!(out, "used_memory_lua_human", "0B");
+    field!(out, "used_memory_scripts_eval", 0);
+    field!(out, "number_of_cached_scripts", 0);
+    field!(out, "number_of_functions", 0);
+    field!(out, "number_of_libraries", 0);
+    field!(out, "used_memory_vm_functions", 0);
+    field!(out, "used_memory_vm_total", 0);
+    field!(out, "used_memory_vm_total_human", "0B");
+    field!(out, "used_memory_functions", 0);
+    field!(out, "used_memory_scripts", 0);
+    field!(out, "used_memory_scripts_human", "0B");
+    field!(out, "maxmemory", 0);
+    field!(out, "maxmemory_human", "0B");
+    field!(out, "maxmemory_policy", "noeviction");
+    let frag = if used == 0 {
+        0.0
+    } else {
+        rss as f64 / used as f64
+    };
+    field!(out, "allocator_frag_ratio", "1.00");
+    field!(out, "allocator_frag_bytes", 0);
+    field!(out, "allocator_rss_ratio", format!("{frag:.2}"));
+    field!(out, "allocator_rss_bytes", rss.saturating_sub(used));
+    field!(out, "rss_overhead_ratio", "1.00");
+    field!(out, "rss_overhead_bytes", 0);
+    field!(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
+    field!(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
+    field!(out, "mem_not_counted_for_evict", 0);
+    field!(out, "mem_replication_backlog", 0);
+    field!(out, "mem_total_replication_buffers", 0);
+    field!(out, "mem_clients_slaves", 0);
+    field!(out, "mem_clients_normal", clients_mem);
+    field!(out, "mem_cluster_links", 0);
+    field!(out, "mem_aof_buffer", 0);
+    field!(out, "mem_allocator", "libc");
+    field!(out, "active_defrag_running", 0);
+    field!(out, "lazyfree_pending_objects", 0);
+    field!(out, "lazyfreed_objects", 0);
+}
+
+fn persistence(srv: &Server, out: &mut String) {
+    out.push_str("# Persistence\r\n");
+    field!(out, "loading", 0);
+    field!(out, "async_loading", 0);
+    field!(out, "current_cow_peak", 0);
+    field!(out, "current_cow_size", 0);
+    field!(out, "current_cow_size_age", 0);
+    field!(out, "current_fork_perc", "0.00");
+    field!(out, "current_save_keys_processed", 0);
+    field!(out, "current_save_keys_total", 0);
+    field!(out, "rdb_changes_since_last_save", srv.dirty);
+    field!(out, "rdb_bgsave_in_progress", 0);
+    field!(out, "rdb_last_save_time", srv.lastsave_s);
+    field!(out, "rdb_last_bgsave_status", "ok");
+    field!(out, "rdb_last_bgsave_time_sec", -1);
+    field!(out, "rdb_current_bgsave_time_sec", -1);
+    field!(out, "rdb_saves", 0);
+    field!(out, "rdb_last_cow_size", 0);
+    field!(out, "rdb_last_load_keys_expired", 0);
+    field!(out, "rdb_last_load_keys_loaded", 0);
+    field!(out, "aof_enabled", 0);
+    field!(out, "aof_rewrite_in_progress", 0);
+    field!(out, "aof_rewrite_scheduled", 0);
+    field!(out, "aof_last_rewrite_time_sec", -1);
+    field!(out, "aof_current_rewrite_time_sec", -1);
+    field!(out, "aof_last_bgrewrite_status", "ok");
+    field!(out, "aof_rewrites", 0);
+    field!(out, "aof_rewrites_consecutive_failures", 0);
+    field!(out, "aof_last_write_status", "ok");
+    field!(out, "aof_last_cow_size", 0);
+    field!(out, "module_fork_in_progress", 0);
+    field!(out, "module_fork_last_cow_size", 0);
+}
+
+fn stats(srv: &Server, out: &mut String) {
+    let s = &srv.stats;
+    let net = &srv.net;
+    out.push_str("# Stats\r\n");
+    field!(
+        out,
+        "total_connections_received",
+        s.total_connections_received
+    );
+    field!(out, "total_commands_processed", s.total_commands_processed);
+    field!(
+        out,
+        "instantaneous_ops_per_sec",
+        s.ops.value().round() as u64
+    );
+    field!(
+        out,
+        "total_net_input_bytes",
+        NetCounters::get(&net.input_bytes)
+    );
+    field!(
+        out,
+        "total_net_output_bytes",
+        NetCounters::get(&net.output_bytes)
+    );
+    field!(out, "total_net_repl_input_bytes", 0);
+    field!(out, "total_net_repl_output_bytes", 0);
+    field!(
+        out,
+        "instantaneous_input_kbps",
+        format!("{:.2}", s.net_in.value() / 1024.0)
+    );
+    field!(
+        out,
+        "instantaneous_output_kbps",
+        format!("{:.2}", s.net_out.value() / 1024.0)
+    );
+    field!(out, "instantaneous_input_repl_kbps", "0.00");
+    field!(out, "instantaneous_output_repl_kbps", "0.00");
+    field!(out, "rejected_connections", s.rejected_connections);
+    field!(out, "sync_full", 0);
+    field!(out, "sync_partial_ok", 0);
+    field!(out, "sync_partial_err", 0);
+    field!(out, "expired_keys", s.expired_keys);
+    field!(
+        out,
+        "expired_stale_perc",
+        format!("{:.2}", s.expired_stale_perc)
+    );
+    field!(
+        out,
+        "expired_time_cap_reached_count",
+        s.expired_time_cap_reached_count
+    );
+    field!(out, "expire_cycle_cpu_milliseconds", s.expire_cycle_cpu_ms);
+    field!(out, "evicted_keys", s.evicted_keys);
+    field!(out, "evicted_clients", 0);
+    field!(out, "total_eviction_exceeded_time", 0);
+    field!(out, "current_eviction_exceeded_time", 0);
+    field!(out, "keyspace_hits", s.keyspace_hits);
+    field!(out, "keyspace_misses", s.keyspace_misses);
+    field!(out, "pubsub_channels", srv.pubsub.channels.len());
+    field!(out, "pubsub_patterns", srv.pubsub.patterns.len());
+    field!(out, "pubsubshard_channels", 0);
+    field!(out, "latest_fork_usec", 0);
+    field!(out, "total_forks", 0);
+    field!(out, "migrate_cached_sockets", 0);
+    field!(out, "slave_expires_tracked_keys", 0);
+    field!(out, "active_defrag_hits", 0);
+    field!(out, "active_defrag_misses", 0);
+    field!(out, "active_defrag_key_hits", 0);
+    field!(out, "active_defrag_key_misses", 0);
+    field!(out, "total_active_defrag_time", 0);
+    field!(out, "current_active_defrag_time", 0);
+    field!(out, "tracking_total_keys", 0);
+    field!(out, "tracking_total_items", 0);
+    field!(out, "tracking_total_prefixes", 0);
+    field!(out, "unexpected_error_replies", s.unexpected_error_replies);
+    field!(out, "total_error_replies", s.total_error_replies);
+    field!(out, "dump_payload_sanitizations", 0);
+    field!(out, "total_reads_processed", NetCounters::get(&net.reads));
+    field!(out, "total_writes_processed", NetCounters::get(&net.writes));
+    field!(out, "io_threaded_reads_processed", 0);
+    field!(out, "io_threaded_writes_processed", 0);
+    field!(out, "reply_buffer_shrinks", 0);
+    field!(out, "reply_buffer_expands", 0);
+}
+
+fn replication(srv: &Server, out: &mut String) {
+    out.push_str("# Replication\r\n");
+    field!(out, "role", "master");
+    field!(out, "connected_slaves", 0);
+    field!(out, "master_failover_state", "no-failover");
+    field!(out, "master_replid", srv.replid);
+    field!(
+        out,
+        "master_replid2",
+        "0000000000000000000000000000000000000000"
+    );
+    field!(out, "master_repl_offset", srv.propagator.offset);
+    field!(out, "second_repl_offset", -1);
+    field!(out, "repl_backlog_active", 0);
+    field!(out, "repl_backlog_size", 1048576);
+    field!(out, "repl_backlog_first_byte_offset", 0);
+    field!(out, "repl_backlog_histlen", 0);
+}
+
+fn cpu(out: &mut String) {
+    let (sys, user) = rusage(libc::RUSAGE_SELF);
+    let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);
+    out.push_str("# CPU\r\n");
+    field!(out, "used_cpu_sys", format!("{sys:.6}"));
+    field!(out, "used_cpu_user", format!("{user:.6}"));
+    field!(out, "used_cpu_sys_children", format!("{csys:.6}"));
+    field!(out, "used_cpu_user_children", format!("{cuser:.6}"));
+    field!(out, "used_cpu_sys_main_thread", format!("{sys:.6}"));
+    field!(out, "used_cpu_user_main_thread", format!("{user:.6}"));
+}
+
+fn rusage(who: libc::c_int) -> (f64, f64) {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(who, &mut r) } != 0 {
+        return (0.0, 0.0);
+    }
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(r.ru_stime), t(r.ru_utime))
+}
+
+fn commandstats(srv: &Server, out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    for (name, st) in &srv.stats.commands {
+        if st.calls == 0 && st.rejected == 0 && st.failed == 0 {
+            continue;
+        }
+        let per = if st.calls == 0 {
+            0.0
+        } else {
+            st.usec as f64 / st.calls as f64
+        };
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+            name, st.calls, st.usec, per, st.rejected, st.failed
+        );
+    }
+}
+
+fn errorstats(srv: &Server, out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    for (code, n) in &srv.stats.errors {
+        let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+    }
+}
+
+fn keyspace(srv: &Server, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    for db in &srv.dbs {
+        if db.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "db{}:keys={},expires={},avg_ttl={}\r\n",
+            db.id,
+            db.len(),
+            db.expires.len(),
+            db.avg_ttl
+        );
+    }
+}

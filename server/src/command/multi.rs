@@ -1,0 +1,124 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+
+use super::exec::call;
+use super::{CmdError, CmdResult, Ctx};
+use crate::client::{cflags, Client};
+use crate::server::Server;
+
+pub fn multi(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.in_multi() {
+        return Err(CmdError::err("MULTI calls can not be nested"));
+    }
+    ctx.client.flags |= cflags::MULTI;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Forget the queued commands and the transaction flags.
+pub fn discard_transaction(client: &mut Client) {
+    client.multi.clear();
+    client.multi_mem = 0;
+    client.flags &= !(cflags::MULTI | cflags::DIRTY_CAS | cflags::DIRTY_EXEC);
+}
+
+pub fn discard(ctx: &mut Ctx) -> CmdResult {
+    if !ctx.client.in_multi() {
+        return Err(CmdError::err("DISCARD without MULTI"));
+    }
+    discard_transaction(ctx.client);
+    unwatch_all(ctx.srv, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Whether a key watched while it still existed has expired since (Redis's
+/// `isWatchedKeyExpired`).
+fn watched_key_expired(srv: &Server, client: &Client) -> bool {
+    client.watched.iter().any(|(db, key, expired_at_watch)| {
+        !expired_at_watch && srv.dbs[*db].is_expired(key, srv.now_ms)
+    })
+}
+
+pub fn exec(ctx: &mut Ctx) -> CmdResult {
+    if !ctx.client.in_multi() {
+        return Err(CmdError::err("EXEC without MULTI"));
+    }
+    if watched_key_expired(ctx.srv, ctx.client) {
+        ctx.client.flags |= cflags::DIRTY_CAS;
+    }
+    if ctx.client.has(cflags::DIRTY_EXEC) {
+        discard_transaction(ctx.client);
+        unwatch_all(ctx.srv, ctx.client);
+        return Err(CmdError::code(
+            "EXECABORT",
+            "Transaction discarded because of previous errors.",
+        ));
+    }
+    if ctx.client.has(cflags::DIRTY_CAS) {
+        discard_transaction(ctx.client);
+        unwatch_all(ctx.srv, ctx.client);
+        ctx.out.null_array();
+        return Ok(());
+    }
+    unwatch_all(ctx.srv, ctx.client);
+    let queued = std::mem::take(&mut ctx.client.multi);
+    discard_transaction(ctx.client);
+    ctx.out.array(queued.len());
+    for q in &queued {
+        let name = q.spec.full_name();
+        ctx.client.last_cmd.clear();
+        ctx.client.last_cmd.push_str(&name);
+        ctx.srv.update_time();
+        call(ctx.srv, ctx.client, ctx.out, q.spec, &name, &q.args);
+    }
+    ctx.client.last_cmd = "exec".into();
+    // The queued commands propagated their own effects.
+    ctx.propagate = super::exec::Propagate::Nothing;
+    Ok(())
+}
+
+pub fn watch(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.in_multi() {
+        return Err(CmdError::err("WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.client.db;
+    for key in &ctx.args[1..] {
+        if ctx
+            .client
+            .watched
+            .iter()
+            .any(|(d, k, _)| *d == db && k == key)
+        {
+            continue;
+        }
+        let expired = ctx.srv.dbs[db].is_expired(key, ctx.srv.now_ms);
+        ctx.client.watched.push((db, key.clone(), expired));
+        ctx.srv.dbs[db]
+            .watched
+            .entry(key.clone())
+            .or_default()
+            .push(ctx.client.id);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Drop every WATCH of a client.
+pub fn unwatch_all(srv: &mut Server, client: &mut Client) {
+    for (db, key, _) in client.watched.drain(..) {
+        let d = &mut srv.dbs[db];
+        if let Some(w) = d.watched.get_mut(&key) {
+            w.retain(|&id| id != client.id);
+            if w.is_empty() {
+                d.watched.remove(&key);
+            }
+        }
+    }
+    client.flags &= !cflags::DIRTY_CAS;
+}
+
+pub fn unwatch(ctx: &mut Ctx) -> CmdResult {
+    unwatch_all(ctx.srv, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}

@@ -1,0 +1,801 @@
+//! Server commands: DBSIZE, TIME, LASTSAVE, COMMAND, CONFIG, SLOWLOG, MONITOR, SHUTDOWN,
+//! DEBUG, ROLE.
+
+use bytes::Bytes;
+use picket_common::glob::string_match;
+
+use super::args::{float, int, is, lower, parse_i64};
+use super::client_cmd::help_reply;
+use super::keyspec::{Arg, BeginSearch, FindKeys, KeySpec};
+use super::{
+    all_commands, flags, lookup, lookup_sub, table, CmdError, CmdResult, CommandSpec, Ctx,
+};
+use crate::client::cflags;
+use crate::config::Allow;
+use crate::db::{idle_seconds, Value};
+use crate::server::ShutdownRequest;
+
+pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int(ctx.srv.dbs[ctx.client.db].len() as i64);
+    Ok(())
+}
+
+pub fn time(ctx: &mut Ctx) -> CmdResult {
+    let us = ctx.srv.clock.unix_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int((us / 1_000_000) as i64);
+    ctx.out.bulk_int((us % 1_000_000) as i64);
+    Ok(())
+}
+
+pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int(ctx.srv.lastsave_s);
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ COMMAND
+
+fn write_set(ctx: &mut Ctx, items: &[&str]) {
+    ctx.out.set(items.len());
+    for i in items {
+        ctx.out.simple(i);
+    }
+}
+
+fn write_keyspec(ctx: &mut Ctx, ks: &KeySpec) {
+    ctx.out.map(3 + usize::from(ks.notes.is_some()));
+    if let Some(n) = ks.notes {
+        ctx.out.bulk_str("notes");
+        ctx.out.bulk_str(n);
+    }
+    ctx.out.bulk_str("flags");
+    write_set(ctx, ks.flags);
+    ctx.out.bulk_str("begin_search");
+    ctx.out.map(2);
+    ctx.out.bulk_str("type");
+    match ks.begin {
+        BeginSearch::Index(i) => {
+            ctx.out.bulk_str("index");
+            ctx.out.bulk_str("spec");
+            ctx.out.map(1);
+            ctx.out.bulk_str("index");
+            ctx.out.int(i);
+        }
+        BeginSearch::Keyword { keyword, startfrom } => {
+            ctx.out.bulk_str("keyword");
+            ctx.out.bulk_str("spec");
+            ctx.out.map(2);
+            ctx.out.bulk_str("keyword");
+            ctx.out.bulk_str(keyword);
+            ctx.out.bulk_str("startfrom");
+            ctx.out.int(startfrom);
+        }
+        BeginSearch::Unknown => {
+            ctx.out.bulk_str("unknown");
+            ctx.out.bulk_str("spec");
+            ctx.out.map(0);
+        }
+    }
+    ctx.out.bulk_str("find_keys");
+    ctx.out.map(2);
+    ctx.out.bulk_str("type");
+    match ks.find {
+        FindKeys::Range {
+            lastkey,
+            keystep,
+            limit,
+        } => {
+            ctx.out.bulk_str("range");
+            ctx.out.bulk_str("spec");
+            ctx.out.map(3);
+            ctx.out.bulk_str("lastkey");
+            ctx.out.int(lastkey);
+            ctx.out.bulk_str("keystep");
+            ctx.out.int(keystep);
+            ctx.out.bulk_str("limit");
+            ctx.out.int(limit);
+        }
+        FindKeys::Keynum {
+            keynumidx,
+            firstkey,
+            keystep,
+        } => {
+            ctx.out.bulk_str("keynum");
+            ctx.out.bulk_str("spec");
+            ctx.out.map(3);
+            ctx.out.bulk_str("keynumidx");
+            ctx.out.int(keynumidx);
+            ctx.out.bulk_str("firstkey");
+            ctx.out.int(firstkey);
+            ctx.out.bulk_str("keystep");
+            ctx.out.int(keystep);
+        }
+        FindKeys::Unknown => {
+            ctx.out.bulk_str("unknown");
+            ctx.out.bulk_str("spec");
+            ctx.out.map(0);
+        }
+    }
+}
+
+/// One COMMAND INFO entry.
+fn write_info(ctx: &mut Ctx, c: &'static CommandSpec) {
+    ctx.out.array(10);
+    ctx.out.bulk_str(&c.full_name());
+    ctx.out.int(c.arity as i64);
+    let fl: Vec<&str> = flags::NAMES
+        .iter()
+        .filter(|(bit, _)| c.has(*bit))
+        .map(|(_, n)| *n)
+        .collect();
+    write_set(ctx, &fl);
+    ctx.out.int(c.keys.first as i64);
+    ctx.out.int(c.keys.last as i64);
+    ctx.out.int(c.keys.step as i64);
+    write_set(ctx, c.acl);
+    write_set(ctx, c.tips);
+    ctx.out.array(c.key_specs.len());
+    for ks in c.key_specs {
+        write_keyspec(ctx, ks);
+    }
+    ctx.out.array(c.subcommands.len());
+    for s in c.subcommands {
+        write_info(ctx, s);
+    }
+}
+
+/// COMMAND (no subcommand) is COMMAND INFO of everything.
+pub fn command_all(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.array(table::COMMANDS.len());
+    for c in table::COMMANDS {
+        write_info(ctx, c);
+    }
+    Ok(())
+}
+
+/// Find `name` or `parent|sub`.
+fn find_by_full_name(name: &[u8]) -> Option<&'static CommandSpec> {
+    match name.iter().position(|&b| b == b'|') {
+        Some(p) => lookup(&name[..p]).and_then(|c| lookup_sub(c, &name[p + 1..])),
+        None => lookup(name),
+    }
+}
+
+pub fn command_info(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() == 2 {
+        return command_all(ctx);
+    }
+    ctx.out.array(ctx.args.len() - 2);
+    for name in &ctx.args[2..] {
+        match find_by_full_name(name) {
+            Some(c) => write_info(ctx, c),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+pub fn command_count(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int(table::COMMANDS.len() as i64);
+    Ok(())
+}
+
+fn write_args(ctx: &mut Ctx, args: &[Arg]) {
+    ctx.out.array(args.len());
+    for a in args {
+        let n = 2
+            + usize::from(a.key_spec_index >= 0)
+            + usize::from(a.token.is_some())
+            + usize::from(a.summary.is_some())
+            + usize::from(a.since.is_some())
+            + usize::from(a.deprecated_since.is_some())
+            + usize::from(!a.flags.is_empty())
+            + usize::from(!a.args.is_empty());
+        ctx.out.map(n);
+        ctx.out.bulk_str("name");
+        ctx.out.bulk_str(a.name);
+        ctx.out.bulk_str("type");
+        ctx.out.bulk_str(a.typ);
+        if a.key_spec_index >= 0 {
+            ctx.out.bulk_str("key_spec_index");
+            ctx.out.int(a.key_spec_index);
+        }
+        if let Some(t) = a.token {
+            ctx.out.bulk_str("token");
+            ctx.out.bulk_str(t);
+        }
+        if let Some(s) = a.summary {
+            ctx.out.bulk_str("summary");
+            ctx.out.bulk_str(s);
+        }
+        if let Some(s) = a.since {
+            ctx.out.bulk_str("since");
+            ctx.out.bulk_str(s);
+        }
+        if let Some(s) = a.deprecated_since {
+            ctx.out.bulk_str("deprecated_since");
+            ctx.out.bulk_str(s);
+        }
+        if !a.flags.is_empty() {
+            ctx.out.bulk_str("flags");
+            write_set(ctx, a.flags);
+        }
+        if !a.args.is_empty() {
+            ctx.out.bulk_str("arguments");
+            write_args(ctx, a.args);
+        }
+    }
+}
+
+fn write_docs(ctx: &mut Ctx, c: &'static CommandSpec) {
+    let d = &c.doc;
+    let n = 3
+        + usize::from(!d.complexity.is_empty())
+        + usize::from(!d.doc_flags.is_empty())
+        + usize::from(d.deprecated_since.is_some())
+        + usize::from(d.replaced_by.is_some())
+        + usize::from(!d.history.is_empty())
+        + usize::from(!d.arguments.is_empty())
+        + usize::from(!c.subcommands.is_empty());
+    ctx.out.map(n);
+    ctx.out.bulk_str("summary");
+    ctx.out.bulk_str(d.summary);
+    ctx.out.bulk_str("since");
+    ctx.out.bulk_str(d.since);
+    ctx.out.bulk_str("group");
+    ctx.out.bulk_str(d.group);
+    if !d.complexity.is_empty() {
+        ctx.out.bulk_str("complexity");
+        ctx.out.bulk_str(d.complexity);
+    }
+    if !d.doc_flags.is_empty() {
+        ctx.out.bulk_str("doc_flags");
+        write_set(ctx, d.doc_flags);
+    }
+    if let Some(s) = d.deprecated_since {
+        ctx.out.bulk_str("deprecated_since");
+        ctx.out.bulk_str(s);
+    }
+    if let Some(s) = d.replaced_by {
+        ctx.out.bulk_str("replaced_by");
+        ctx.out.bulk_str(s);
+    }
+    if !d.history.is_empty() {
+        ctx.out.bulk_str("history");
+        ctx.out.array(d.history.len());
+        for (v, what) in d.history {
+            ctx.out.array(2);
+            ctx.out.bulk_str(v);
+            ctx.out.bulk_str(what);
+        }
+    }
+    if !d.arguments.is_empty() {
+        ctx.out.bulk_str("arguments");
+        write_args(ctx, d.arguments);
+    }
+    if !c.subcommands.is_empty() {
+        ctx.out.bulk_str("subcommands");
+        ctx.out.map(c.subcommands.len());
+        for s in c.subcommands {
+            ctx.out.bulk_str(&s.full_name());
+            write_docs(ctx, s);
+        }
+    }
+}
+
+pub fn command_docs(ctx: &mut Ctx) -> CmdResult {
+    let found: Vec<&'static CommandSpec> = if ctx.args.len() == 2 {
+        table::COMMANDS.iter().collect()
+    } else {
+        ctx.args[2..]
+            .iter()
+            .filter_map(|n| find_by_full_name(n))
+            .collect()
+    };
+    ctx.out.map(found.len());
+    for c in found {
+        ctx.out.bulk_str(&c.full_name());
+        write_docs(ctx, c);
+    }
+    Ok(())
+}
+
+pub fn command_list(ctx: &mut Ctx) -> CmdResult {
+    let a = ctx.args;
+    let filter: Option<(String, Bytes)> = match a.len() {
+        2 => None,
+        5 if is(&a[2], "filterby") => Some((lower(&a[3]), a[4].clone())),
+        _ => return Err(CmdError::Syntax),
+    };
+    let mut names = Vec::new();
+    for c in all_commands() {
+        let keep = match &filter {
+            None => true,
+            Some((kind, v)) => match kind.as_str() {
+                "module" => false,
+                "aclcat" => {
+                    let cat = format!("@{}", lower(v));
+                    c.acl.contains(&cat.as_str())
+                }
+                "pattern" => string_match(v, c.full_name().as_bytes(), true),
+                _ => return Err(CmdError::Syntax),
+            },
+        };
+        if keep {
+            names.push(c.full_name());
+        }
+    }
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk_str(&n);
+    }
+    Ok(())
+}
+
+/// The positions of the keys of a command, with the flags of the key spec that found each,
+/// as Redis's `getKeysUsingKeySpecs`.
+pub fn key_positions(c: &CommandSpec, args: &[Bytes]) -> Vec<(usize, &'static [&'static str])> {
+    let argc = args.len() as i64;
+    let mut out = Vec::new();
+    for ks in c.key_specs {
+        let first = match ks.begin {
+            BeginSearch::Index(i) => i,
+            BeginSearch::Keyword { keyword, startfrom } => {
+                let (from, to, step): (i64, i64, i64) = if startfrom >= 0 {
+                    (startfrom, argc - 1, 1)
+                } else {
+                    (argc + startfrom, 1, -1)
+                };
+                let mut found = None;
+                let mut i = from;
+                while (step > 0 && i <= to) || (step < 0 && i >= to) {
+                    if i >= 0 && i < argc && is(&args[i as usize], keyword) {
+                        found = Some(i + 1);
+                        break;
+                    }
+                    i += step;
+                }
+                match found {
+                    Some(f) => f,
+                    None => continue,
+                }
+            }
+            BeginSearch::Unknown => continue,
+        };
+        if first >= argc {
+            continue;
+        }
+        let (last, step) = match ks.find {
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
+                let last = if lastkey >= 0 {
+                    first + lastkey
+                } else if limit <= 1 {
+                    argc + lastkey
+                } else {
+                    first + ((argc - first) / limit) + lastkey
+                };
+                (last, keystep)
+            }
+            FindKeys::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                let idx = first + keynumidx;
+                let Some(n) = args.get(idx as usize).and_then(|a| parse_i64(a)) else {
+                    continue;
+                };
+                let start = first + firstkey;
+                out_range(
+                    &mut out,
+                    start,
+                    start + (n - 1) * keystep,
+                    keystep,
+                    argc,
+                    ks.flags,
+                );
+                continue;
+            }
+            FindKeys::Unknown => continue,
+        };
+        out_range(&mut out, first, last, step, argc, ks.flags);
+    }
+    out
+}
+
+fn out_range(
+    out: &mut Vec<(usize, &'static [&'static str])>,
+    first: i64,
+    last: i64,
+    step: i64,
+    argc: i64,
+    flags: &'static [&'static str],
+) {
+    let step = step.max(1);
+    let mut i = first;
+    while i <= last && i < argc {
+        if i > 0 {
+            out.push((i as usize, flags));
+        }
+        i += step;
+    }
+}
+
+fn getkeys_common(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
+    let cmd_args = &ctx.args[2..];
+    let Some(c) = super::resolve(cmd_args).ok() else {
+        return Err(CmdError::err("Invalid command specified"));
+    };
+    if !c.arity_ok(cmd_args.len()) {
+        return Err(CmdError::err(
+            "Invalid number of arguments specified for command",
+        ));
+    }
+    let keys = key_positions(c, cmd_args);
+    if keys.is_empty() {
+        return Err(CmdError::err("The command has no key arguments"));
+    }
+    ctx.out.array(keys.len());
+    for (i, fl) in keys {
+        if with_flags {
+            ctx.out.array(2);
+            ctx.out.bulk(&cmd_args[i]);
+            write_set(ctx, fl);
+        } else {
+            ctx.out.bulk(&cmd_args[i]);
+        }
+    }
+    Ok(())
+}
+
+pub fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
+    getkeys_common(ctx, false)
+}
+
+pub fn command_getkeysandflags(ctx: &mut Ctx) -> CmdResult {
+    getkeys_common(ctx, true)
+}
+
+pub fn command_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ CONFIG
+
+pub fn config_get(ctx: &mut Ctx) -> CmdResult {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pat in &ctx.args[2..] {
+        for (k, v) in ctx.srv.config.get(pat) {
+            if !pairs.iter().any(|(n, _)| *n == k) {
+                pairs.push((k, v));
+            }
+        }
+    }
+    ctx.out.map(pairs.len());
+    for (k, v) in pairs {
+        ctx.out.bulk_str(&k);
+        ctx.out.bulk_str(&v);
+    }
+    Ok(())
+}
+
+pub fn config_set(ctx: &mut Ctx) -> CmdResult {
+    let a = &ctx.args[2..];
+    if !a.len().is_multiple_of(2) {
+        return Err(ctx.arity_error());
+    }
+    let pairs: Vec<(String, String)> = a
+        .chunks(2)
+        .map(|p| {
+            (
+                String::from_utf8_lossy(&p[0]).into_owned(),
+                String::from_utf8_lossy(&p[1]).into_owned(),
+            )
+        })
+        .collect();
+    crate::config::config_set(ctx.srv, &pairs, ctx.client.addr.ip().is_loopback())
+        .map_err(CmdError::Reply)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
+    ctx.srv.config.rewrite().map_err(CmdError::Reply)?;
+    tracing::info!("CONFIG REWRITE executed with success.");
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
+    ctx.srv.stats.reset();
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn config_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ SLOWLOG
+
+pub fn slowlog_get(ctx: &mut Ctx) -> CmdResult {
+    let count = match ctx.args.get(2) {
+        None => 10,
+        Some(a) => match parse_i64(a) {
+            Some(n) if n >= -1 => n,
+            _ => return Err(CmdError::err("count should be greater than or equal to -1")),
+        },
+    };
+    let n = if count == -1 {
+        ctx.srv.slowlog.entries.len()
+    } else {
+        (count as usize).min(ctx.srv.slowlog.entries.len())
+    };
+    let entries: Vec<_> = ctx.srv.slowlog.entries.iter().take(n).cloned().collect();
+    ctx.out.array(entries.len());
+    for e in entries {
+        ctx.out.array(6);
+        ctx.out.int(e.id as i64);
+        ctx.out.int(e.time_s);
+        ctx.out.int(e.duration_us as i64);
+        ctx.out.array(e.args.len());
+        for a in &e.args {
+            ctx.out.bulk(a);
+        }
+        ctx.out.bulk_str(&e.peer);
+        ctx.out.bulk(&e.name);
+    }
+    Ok(())
+}
+
+pub fn slowlog_len(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int(ctx.srv.slowlog.entries.len() as i64);
+    Ok(())
+}
+
+pub fn slowlog_reset(ctx: &mut Ctx) -> CmdResult {
+    ctx.srv.slowlog.reset();
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn slowlog_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ MONITOR, SHUTDOWN, ROLE
+
+pub fn monitor(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.has(cflags::REPLICA) {
+        return Ok(());
+    }
+    ctx.client.flags |= cflags::REPLICA | cflags::MONITOR;
+    ctx.srv.monitors.insert(ctx.client.id);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
+    let mut req = ShutdownRequest::default();
+    let mut abort = false;
+    for a in &ctx.args[1..] {
+        if is(a, "nosave") {
+            req.nosave = true;
+        } else if is(a, "save") {
+            req.save = true;
+        } else if is(a, "now") || is(a, "force") {
+            // Nothing waits for replicas or saves yet: shutdown is already immediate.
+        } else if is(a, "abort") {
+            abort = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if (req.nosave && req.save) || (abort && ctx.args.len() > 2) {
+        return Err(CmdError::Syntax);
+    }
+    if abort {
+        return Err(CmdError::err("No shutdown in progress."));
+    }
+    tracing::warn!("User requested shutdown...");
+    ctx.srv.shutdown = Some(req);
+    ctx.client.close_asap("server shutdown");
+    Ok(())
+}
+
+pub fn role(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(ctx.srv.propagator.offset as i64);
+    ctx.out.array(0);
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ DEBUG
+
+const DEBUG_DENIED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+pub fn debug(ctx: &mut Ctx) -> CmdResult {
+    let allowed = match ctx.srv.cfg.enable_debug_command {
+        Allow::Yes => true,
+        Allow::No => false,
+        Allow::Local => ctx.client.addr.ip().is_loopback(),
+    };
+    if !allowed {
+        return Err(CmdError::Reply(DEBUG_DENIED.into()));
+    }
+    let sub = lower(&ctx.args[1]);
+    let a = ctx.args;
+    match (sub.as_str(), a.len()) {
+        ("help", 2) => {
+            help_reply(
+                ctx,
+                "DEBUG",
+                &[
+                    "OBJECT <key>",
+                    "    Show low level info about the `key` and associated value.",
+                    "POPULATE <count> [<prefix>] [<size>]",
+                    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                    "    it is used instead of the 'key' prefix. These are not propagated to",
+                    "    replicas. Cluster slots are not respected so keys not belonging to the",
+                    "    current node can be created in cluster mode.",
+                    "SET-ACTIVE-EXPIRE <0|1>",
+                    "    Setting it to 0 disables expiring keys in background when they are not",
+                    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                    "    default.",
+                    "SLEEP <seconds>",
+                    "    Stop the server for <seconds>. Decimals allowed.",
+                ],
+            );
+            Ok(())
+        }
+        ("sleep", 3) => {
+            let secs = float(&a[2])?;
+            if secs > 0.0 && secs.is_finite() {
+                // DEBUG SLEEP stalls the whole server on purpose, as in Redis.
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            }
+            ctx.out.ok();
+            Ok(())
+        }
+        ("set-active-expire", 3) => {
+            ctx.srv.active_expire_enabled = int(&a[2])? != 0;
+            ctx.out.ok();
+            Ok(())
+        }
+        ("object", 3) => {
+            let db = ctx.client.db;
+            let clock = ctx.srv.lru_clock();
+            let Some(e) = ctx.srv.dbs[db].get(&a[2]) else {
+                return Err(CmdError::NoSuchKey);
+            };
+            let line = format!(
+                "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+                e as *const _ as usize,
+                e.val.encoding(),
+                serialized_len(&e.val),
+                e.lru,
+                idle_seconds(e.lru, clock)
+            );
+            ctx.out.simple(&line);
+            Ok(())
+        }
+        ("populate", 3..=5) => {
+            let count = int(&a[2])?;
+            if count < 0 {
+                return Err(CmdError::NotInteger);
+            }
+            let prefix: &[u8] = a.get(3).map(|b| &b[..]).unwrap_or(b"key");
+            let size = match a.get(4) {
+                Some(s) => Some(int(s)?.max(0) as usize),
+                None => None,
+            };
+            let db = ctx.client.db;
+            let lru = ctx.srv.lru_clock();
+            for i in 0..count {
+                let mut key = prefix.to_vec();
+                key.push(b':');
+                key.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+                if ctx.srv.dbs[db].contains(&key) {
+                    continue;
+                }
+                let mut val = format!("value:{i}").into_bytes();
+                if let Some(sz) = size {
+                    val.resize(sz, 0);
+                }
+                ctx.srv.dbs[db].set(&key, Value::string(&val), lru, false);
+            }
+            ctx.out.ok();
+            Ok(())
+        }
+        _ => Err(CmdError::UnknownSubcommand {
+            cmd: "DEBUG".into(),
+            sub: String::from_utf8_lossy(&a[1]).into_owned(),
+        }),
+    }
+}
+
+/// The length of a value in an RDB dump, as DEBUG OBJECT reports it (uncompressed estimate).
+fn serialized_len(v: &Value) -> usize {
+    match v {
+        Value::Int(n) => {
+            if i8::try_from(*n).is_ok() {
+                2
+            } else if i16::try_from(*n).is_ok() {
+                3
+            } else if i32::try_from(*n).is_ok() {
+                5
+            } else {
+                v.str_len() + 1
+            }
+        }
+        _ => {
+            let len = v.str_len();
+            len + if len < 64 {
+                1
+            } else if len < 16384 {
+                2
+            } else {
+                5
+            }
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! picket-server's configuration: the directive table (one row per directive, as Redis's
+//! `standardConfig` table), the typed [`Settings`] the hot paths read, and the CONFIG SET
+//! side effects.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use picket_common::config::{
+    ConfigError, ConfigStore, CustomKind, Directive, Kind, RewriteLine, Value, BIND_LIST,
+    CLIENT_OUTPUT_BUFFER_LIMIT,
+};
+
+use crate::notify;
+use crate::server::Server;
+
+const I32: i64 = i32::MAX as i64;
+
+/// `notify-keyspace-events`: Redis's flag letters, stored in canonical order.
+#[derive(Debug)]
+pub struct NotifyKind;
+
+impl CustomKind for NotifyKind {
+    fn empty(&self) -> Value {
+        Value::Str(String::new())
+    }
+    fn set(&self, _current: &Value, args: &[String], _first: bool) -> Result<Value, String> {
+        let [s] = args else {
+            return Err("wrong number of arguments".into());
+        };
+        let f = notify::parse(s)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmd'.".to_string())?;
+        Ok(Value::Str(notify::to_string(f)))
+    }
+    fn display(&self, v: &Value) -> String {
+        match v {
+            Value::Str(s) => s.clone(),
+            _ => String::new(),
+        }
+    }
+    fn rewrite_lines(&self, v: &Value, default: &Value) -> Vec<RewriteLine> {
+        vec![RewriteLine {
+            args: vec![self.display(v)],
+            force: v != default,
+        }]
+    }
+    fn multi_arg(&self) -> bool {
+        false
+    }
+}
+
+static NOTIFY: NotifyKind = NotifyKind;
+
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+const ALLOW: &[&str] = &["no", "yes", "local"];
+
+/// Every directive picket-server accepts.
+pub static DIRECTIVES: &[Directive] = &[
+    Directive::new(
+        "bind",
+        Kind::Custom(&BIND_LIST),
+        "* -::*",
+        "Interfaces to listen on; a leading '-' makes an address optional.",
+    )
+    .immutable(),
+    Directive::new(
+        "port",
+        Kind::Int { min: 0, max: 65535 },
+        "6379",
+        "TCP port to listen on.",
+    )
+    .immutable(),
+    Directive::new(
+        "protected-mode",
+        Kind::Bool,
+        "yes",
+        "Refuse clients from non-loopback addresses while the default user has no password.",
+    ),
+    Directive::new(
+        "requirepass",
+        Kind::String,
+        "",
+        "Password of the default user; empty means none.",
+    ),
+    Directive::new(
+        "dir",
+        Kind::String,
+        ".",
+        "Working directory for files the server writes.",
+    )
+    .protected(),
+    Directive::new(
+        "timeout",
+        Kind::Int { min: 0, max: I32 },
+        "0",
+        "Close a normal client after this many idle seconds (0 = never).",
+    ),
+    Directive::new(
+        "tcp-keepalive",
+        Kind::Int { min: 0, max: I32 },
+        "300",
+        "TCP keepalive period in seconds (0 = off).",
+    ),
+    Directive::new(
+        "hz",
+        Kind::Int { min: 0, max: I32 },
+        "10",
+        "Frequency of periodic duties (expiry, timeouts, metrics), clamped to 1..500.",
+    ),
+    Directive::new(
+        "maxclients",
+        Kind::Int { min: 1, max: I32 },
+        "10000",
+        "Maximum number of connected clients.",
+    ),
+    Directive::new(
+        "databases",
+        Kind::Int { min: 1, max: I32 },
+        "16",
+        "Number of logical databases.",
+    )
+    .immutable(),
+    Directive::new(
+        "loglevel",
+        Kind::Enum(LOGLEVELS),
+        "notice",
+        "Log verbosity: debug, verbose, notice, warning, nothing.",
+    ),
+    Directive::new(
+        "logfile",
+        Kind::String,
+        "",
+        "Log file; empty means standard output.",
+    )
+    .immutable(),
+    Directive::new(
+        "pidfile",
+        Kind::String,
+        "",
+        "Write the process id to this file while running.",
+    )
+    .immutable(),
+    Directive::new(
+        "proto-max-bulk-len",
+        Kind::Memory {
+            min: 1024 * 1024,
+            max: i64::MAX,
+        },
+        "512mb",
+        "Largest bulk string a client may send.",
+    ),
+    Directive::new(
+        "client-query-buffer-limit",
+        Kind::Memory {
+            min: 1024 * 1024,
+            max: i64::MAX,
+        },
+        "1gb",
+        "Largest unparsed input buffered for one client.",
+    ),
+    Directive::new(
+        "client-output-buffer-limit",
+        Kind::Custom(&CLIENT_OUTPUT_BUFFER_LIMIT),
+        "normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60",
+        "Per class: hard limit, soft limit and soft seconds for pending output.",
+    ),
+    Directive::new(
+        "slowlog-log-slower-than",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        "10000",
+        "Log commands slower than this many microseconds (-1 = off).",
+    ),
+    Directive::new(
+        "slowlog-max-len",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        "Entries kept in the slow log.",
+    ),
+    Directive::new(
+        "enable-debug-command",
+        Kind::Enum(ALLOW),
+        "no",
+        "Allow DEBUG: no, yes, or local (loopback clients only).",
+    )
+    .immutable(),
+    Directive::new(
+        "enable-protected-configs",
+        Kind::Enum(ALLOW),
+        "no",
+        "Allow CONFIG SET of protected directives such as dir.",
+    )
+    .immutable(),
+    Directive::new(
+        "notify-keyspace-events",
+        Kind::Custom(&NOTIFY),
+        "",
+        "Keyspace event classes to publish (Redis's letters, e.g. KEA).",
+    ),
+    Directive::new(
+        "active-expire-effort",
+        Kind::Int { min: 1, max: 10 },
+        "1",
+        "Effort of the active expiry cycle, 1..10.",
+    ),
+];
+
+/// The server's configuration as typed values, rebuilt after every change.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub dir: String,
+    pub requirepass: Option<Bytes>,
+    pub protected_mode: bool,
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub hz: u32,
+    pub maxclients: usize,
+    pub databases: usize,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: u64,
+    /// normal, replica, pubsub.
+    pub obuf_limits: [BufferLimit; 3],
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: usize,
+    pub enable_debug_command: Allow,
+    pub enable_protected_configs: Allow,
+    pub notify_keyspace_events: u32,
+    pub active_expire_effort: u32,
+}
+
+/// One class of `client-output-buffer-limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BufferLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// `enable-debug-command` / `enable-protected-configs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allow {
+    No,
+    Yes,
+    Local,
+}
+
+fn allow(s: &str) -> Allow {
+    match s {
+        "yes" => Allow::Yes,
+        "local" => Allow::Local,
+        _ => Allow::No,
+    }
+}
+
+/// Applies a new `loglevel` to the logger.
+pub type LogLevelHook = Box<dyn Fn(&str) + Send>;
+
+/// The loaded configuration: the directive store and the file it came from.
+pub struct ConfigState {
+    store: ConfigStore,
+    /// Called when `loglevel` changes, to reload the log filter.
+    pub on_loglevel: Option<LogLevelHook>,
+}
+
+impl ConfigState {
+    /// Defaults, then the config file, then `--directive value` arguments.
+    pub fn load(file: Option<&Path>, args: &[String]) -> Result<Self, ConfigError> {
+        Ok(ConfigState {
+            store: ConfigStore::load(DIRECTIVES, file, args)?,
+            on_loglevel: None,
+        })
+    }
+
+    /// Only defaults and the given arguments (tests and the simulation).
+    pub fn from_args(args: &[&str]) -> Result<Self, ConfigError> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Self::load(None, &args)
+    }
+
+    pub fn store(&self) -> &ConfigStore {
+        &self.store
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        self.store.config_file().map(|f| f.path.as_path())
+    }
+
+    pub fn get(&self, pattern: &[u8]) -> Vec<(String, String)> {
+        self.store.get(pattern)
+    }
+
+    /// CONFIG REWRITE, with Redis's error replies.
+    pub fn rewrite(&self) -> Result<(), String> {
+        match self.store.rewrite() {
+            Ok(()) => Ok(()),
+            Err(ConfigError::NoConfigFile) => {
+                Err("ERR The server is running without a config file".into())
+            }
+            Err(e) => {
+                tracing::warn!("CONFIG REWRITE failed: {e}");
+                Err(format!("ERR Rewriting config file: {e}"))
+            }
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        let s = &self.store;
+        let limits = s.get_buffer_limits("client-output-buffer-limit");
+        let conv = |l: picket_common::config::BufferLimit| BufferLimit {
+            hard: l.hard_bytes,
+            soft: l.soft_bytes,
+            soft_seconds: l.soft_seconds,
+        };
+        let pass = s.get_str("requirepass");
+        Settings {
+            port: s.get_int("port") as u16,
+            bind: s.get_list("bind").to_vec(),
+            dir: s.get_str("dir").to_string(),
+            requirepass: if pass.is_empty() {
+                None
+            } else {
+                Some(Bytes::copy_from_slice(pass.as_bytes()))
+            },
+            protected_mode: s.get_bool("protected-mode"),
+            timeout: s.get_int("timeout") as u64,
+            tcp_keepalive: s.get_int("tcp-keepalive") as u64,
+            hz: s.get_int("hz").clamp(1, 500) as u32,
+            maxclients: s.get_int("maxclients") as usize,
+            databases: s.get_int("databases") as usize,
+            proto_max_bulk_len: s.get_int("proto-max-bulk-len"),
+            client_query_buffer_limit: s.get_int("client-query-buffer-limit") as u64,
+            obuf_limits: [
+                conv(limits.normal),
+                conv(limits.replica),
+                conv(limits.pubsub),
+            ],
+            slowlog_log_slower_than: s.get_int("slowlog-log-slower-than"),
+            slowlog_max_len: s.get_int("slowlog-max-len") as usize,
+            enable_debug_command: allow(s.get_str("enable-debug-command")),
+            enable_protected_configs: allow(s.get_str("enable-protected-configs")),
+            notify_keyspace_events: notify::parse(s.get_str("notify-keyspace-events")).unwrap_or(0),
+            active_expire_effort: s.get_int("active-expire-effort") as u32,
+        }
+    }
+}
+
+/// CONFIG SET name value [name value ...]: all or nothing, then refresh the typed settings.
+pub fn config_set(
+    srv: &mut Server,
+    pairs: &[(String, String)],
+    local_client: bool,
+) -> Result<(), String> {
+    let allow_protected = match srv.cfg.enable_protected_configs {
+        Allow::Yes => true,
+        Allow::Local => local_client,
+        Allow::No => false,
+    };
+    let on_loglevel = srv.config.on_loglevel.take();
+    let result = srv
+        .config
+        .store
+        .set_checked(pairs, allow_protected, |name, value| {
+            match (name, value) {
+                ("dir", Value::Str(d)) if !Path::new(d).is_dir() => {
+                    return Err("No such file or directory".to_string());
+                }
+                ("loglevel", Value::Str(level)) => {
+                    if let Some(f) = &on_loglevel {
+                        f(level);
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        });
+    srv.config.on_loglevel = on_loglevel;
+    let changed = result.map_err(|e| e.to_string())?;
+    srv.cfg = srv.config.settings();
+    if changed.contains(&"slowlog-max-len") {
+        let max = srv.cfg.slowlog_max_len;
+        srv.slowlog.trim(max);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_loads_with_defaults() {
+        let c = ConfigState::from_args(&[]).unwrap();
+        let s = c.settings();
+        assert_eq!(s.port, 6379);
+        assert_eq!(s.bind, vec!["*".to_string(), "-::*".to_string()]);
+        assert_eq!(s.obuf_limits[2].hard, 32 << 20);
+        assert!(s.requirepass.is_none());
+        assert_eq!(s.hz, 10);
+    }
+
+    #[test]
+    fn arguments_override_defaults() {
+        let c =
+            ConfigState::from_args(&["--port", "7777", "--notify-keyspace-events", "KEA"]).unwrap();
+        let s = c.settings();
+        assert_eq!(s.port, 7777);
+        assert_eq!(notify::to_string(s.notify_keyspace_events), "AKE");
+        assert!(ConfigState::from_args(&["--notify-keyspace-events", "Q"]).is_err());
+        assert!(ConfigState::from_args(&["--nosuch", "1"]).is_err());
+    }
+}

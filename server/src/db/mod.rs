@@ -1,0 +1,168 @@
+//! One logical database: the keyspace, the expiry table and the keys clients WATCH.
+//!
+//! Like Redis, expiry times live in a second dict so that active expiry scans only volatile
+//! keys. The dicts hash with a seed from the server's RNG, so iteration, SCAN and sampling
+//! orders are deterministic for a seed (and unpredictable from outside in production).
+
+pub mod dict;
+pub mod smallbytes;
+pub mod value;
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+pub use dict::Dict;
+pub use smallbytes::SmallBytes;
+pub use value::Value;
+
+use crate::client::ClientId;
+
+/// A keyspace entry: the value and its access metadata (LRU clock in seconds, 24 bits, as
+/// Redis's `robj.lru`).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub val: Value,
+    pub lru: u32,
+}
+
+impl Entry {
+    pub fn new(val: Value, lru: u32) -> Self {
+        Entry { val, lru }
+    }
+}
+
+/// Redis's LRU clock: seconds, modulo 2^24.
+pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+
+pub fn lru_clock(unix_ms: u64) -> u32 {
+    ((unix_ms / 1000) as u32) & LRU_CLOCK_MAX
+}
+
+/// Seconds since `lru` as OBJECT IDLETIME computes it (wrapping the 24-bit clock).
+pub fn idle_seconds(lru: u32, now_clock: u32) -> u64 {
+    if now_clock >= lru {
+        (now_clock - lru) as u64
+    } else {
+        (now_clock as u64 + (LRU_CLOCK_MAX as u64 - lru as u64)) + 1
+    }
+}
+
+pub struct Db {
+    pub id: usize,
+    pub keys: Dict<SmallBytes, Entry>,
+    /// Absolute unix time in ms at which a key expires.
+    pub expires: Dict<SmallBytes, i64>,
+    /// Keys watched by clients (WATCH), with the watchers in WATCH order.
+    pub watched: BTreeMap<Bytes, Vec<ClientId>>,
+    /// Where active expiry resumes its scan of `expires`.
+    pub expires_cursor: u64,
+    /// Running average TTL of sampled volatile keys (INFO keyspace `avg_ttl`).
+    pub avg_ttl: i64,
+}
+
+impl Db {
+    pub fn new(id: usize, seed: u64) -> Self {
+        Db {
+            id,
+            keys: Dict::with_seed(seed),
+            expires: Dict::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15),
+            watched: BTreeMap::new(),
+            expires_cursor: 0,
+            avg_ttl: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The entry without any expiry check.
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        self.keys.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.keys.get_mut(key)
+    }
+
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.keys.contains_key(key)
+    }
+
+    /// The key's expiry time (unix ms), if it has one.
+    pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get(key).copied()
+    }
+
+    /// Whether the key has an expiry time that has passed.
+    pub fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
+        matches!(self.expire_at(key), Some(when) if when <= now_ms)
+    }
+
+    /// Store a value: overwrite in place when the key exists (keeping its TTL only if
+    /// `keep_ttl`), else add it. Returns true if the key was new.
+    pub fn set(&mut self, key: &[u8], val: Value, lru: u32, keep_ttl: bool) -> bool {
+        let (e, inserted) = self.keys.get_or_insert_with(
+            key,
+            || SmallBytes::from(key),
+            || Entry::new(Value::Int(0), lru),
+        );
+        e.val = val;
+        e.lru = lru;
+        if !inserted && !keep_ttl {
+            self.expires.remove(key);
+        }
+        inserted
+    }
+
+    /// Remove a key and its TTL.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (_, e) = self.keys.remove(key)?;
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        Some(e)
+    }
+
+    /// Set the expiry time of an existing key.
+    pub fn set_expire(&mut self, key: &[u8], when_ms: i64) {
+        debug_assert!(self.keys.contains_key(key));
+        if let Some(t) = self.expires.get_mut(key) {
+            *t = when_ms;
+        } else {
+            self.expires.insert(SmallBytes::from(key), when_ms);
+        }
+    }
+
+    /// Remove the TTL of a key; true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        self.expires.remove(key).is_some()
+    }
+
+    /// Drop every key; returns how many there were.
+    pub fn clear(&mut self) -> usize {
+        let n = self.keys.len();
+        self.keys.clear();
+        self.expires.clear();
+        self.avg_ttl = 0;
+        self.expires_cursor = 0;
+        n
+    }
+
+    /// Periodic housekeeping of the hash tables: shrink sparse tables, and move a bounded amount
+    /// of incremental rehashing forward.
+    pub fn cron_tables(&mut self) {
+        self.keys.shrink_if_needed();
+        self.expires.shrink_if_needed();
+        self.keys.rehash_for_budget(100);
+        self.expires.rehash_for_budget(100);
+    }
+}

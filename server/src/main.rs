@@ -1,0 +1,186 @@
+//! `picket-server [CONFIG_FILE] [--directive value ...]`, in the argument style of
+//! redis-server.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use picket_common::clock::Clock;
+use picket_common::ids;
+use picket_common::net::TokioNet;
+use picket_server::config::ConfigState;
+use picket_server::{logging, start, Options, PICKET_VERSION, REDIS_VERSION};
+
+#[global_allocator]
+static ALLOC: picket_server::alloc::CountingAlloc = picket_server::alloc::CountingAlloc;
+
+fn usage() -> String {
+    "Usage: picket-server [/path/to/redis.conf | /path/to/picket.toml] [options]\n\
+     \x20      picket-server - (read config from stdin is not supported)\n\
+     \x20      picket-server -v or --version\n\
+     \x20      picket-server -h or --help\n\n\
+     Examples:\n\
+     \x20      picket-server (run the server with default config)\n\
+     \x20      picket-server /etc/picket/6379.conf\n\
+     \x20      picket-server --port 7777\n\
+     \x20      picket-server deploy/server.toml --loglevel verbose\n"
+        .to_string()
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    match argv.first().map(String::as_str) {
+        Some("-v") | Some("--version") => {
+            println!("Picket server v={PICKET_VERSION} (Redis {REDIS_VERSION} compatible)");
+            return ExitCode::SUCCESS;
+        }
+        Some("-h") | Some("--help") => {
+            print!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let (file, rest): (Option<PathBuf>, &[String]) = match argv.split_first() {
+        Some((f, rest)) if !f.starts_with('-') => (Some(PathBuf::from(f)), rest),
+        _ => (None, &argv[..]),
+    };
+    let mut config = match ConfigState::load(file.as_deref(), rest) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("picket-server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let settings = config.settings();
+    let loglevel = config.store().get_str("loglevel").to_string();
+    let logfile = config.store().get_str("logfile").to_string();
+    let handle = match logging::init(&loglevel, &logfile, 'M') {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("picket-server: can't open the log file '{logfile}': {e}");
+            return ExitCode::from(1);
+        }
+    };
+    config.on_loglevel = Some(Box::new(move |level: &str| {
+        let _ = handle.modify(|f| *f = logging::level_of(level));
+    }));
+    let pidfile = config.store().get_str("pidfile").to_string();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("picket-server: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(async move {
+        tracing::info!("oO0OoO0OoO0Oo Picket is starting oO0OoO0OoO0Oo");
+        tracing::info!(
+            "Picket version={PICKET_VERSION} (Redis {REDIS_VERSION} compatible), bits={}, pid={}, just started",
+            usize::BITS,
+            std::process::id()
+        );
+        match file.as_deref() {
+            Some(f) => tracing::info!("Configuration loaded from {}", f.display()),
+            None => tracing::warn!(
+                "No config file specified, using the default config. In order to specify a config file use picket-server /path/to/picket.conf"
+            ),
+        }
+        let opts = Options {
+            config,
+            seed: ids::os_seed(),
+            clock: Clock::system(),
+        };
+        let server = match start(TokioNet, opts).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("picket-server: {e}");
+                return 1u8;
+            }
+        };
+        if !pidfile.is_empty() {
+            if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+                tracing::warn!("Failed to write PID file {pidfile}: {e}");
+            }
+        }
+        tracing::info!("Server initialized");
+        tracing::info!("Running mode=standalone, port={}.", settings.port);
+        tracing::info!(
+            "Ready to accept connections tcp (pid={}, port={})",
+            std::process::id(),
+            server.addrs.first().map(|a| a.port()).unwrap_or(settings.port)
+        );
+        let waiter = server.wait();
+        tokio::pin!(waiter);
+        let mut signals = Signals::new();
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut waiter => break,
+                sig = signals.next() => match sig {
+                    Some(name) => {
+                        if server.shared.lock().shutdown.is_some() {
+                            tracing::warn!("You insist... exiting now.");
+                            return 1;
+                        }
+                        server.request_shutdown(name);
+                    }
+                    None => {
+                        // No signal handling available: just wait for SHUTDOWN.
+                        (&mut waiter).await;
+                        break;
+                    }
+                },
+            }
+        }
+        if !pidfile.is_empty() && Path::new(&pidfile).exists() {
+            let _ = std::fs::remove_file(&pidfile);
+        }
+        0
+    });
+    ExitCode::from(code)
+}
+
+/// SIGTERM and SIGINT as a stream of names.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) -> Option<&'static str> {
+        #[cfg(unix)]
+        {
+            match (&mut self.term, &mut self.int) {
+                (Some(t), Some(i)) => tokio::select! {
+                    biased;
+                    _ = t.recv() => Some("SIGTERM"),
+                    _ = i.recv() => Some("SIGINT"),
+                },
+                (Some(t), None) => t.recv().await.map(|_| "SIGTERM"),
+                (None, Some(i)) => i.recv().await.map(|_| "SIGINT"),
+                (None, None) => None,
+            }
+        }
+        #[cfg(not(unix))]
+        None
+    }
+}

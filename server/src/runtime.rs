@@ -1,0 +1,229 @@
+//! Starting and stopping the server: listeners, the accept loops, the cron task and graceful
+//! shutdown. Generic over [`Net`] so the simulation runs the same code on turmoil.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use picket_common::clock::Clock;
+use picket_common::net::{Conn, Listener, Net};
+use thiserror::Error;
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::client::{Client, ClientId};
+use crate::command::{multi, pubsub};
+use crate::config::ConfigState;
+use crate::cron;
+use crate::server::Server;
+use crate::stats::NetCounters;
+
+/// Redis 7.0's refusal for non-loopback clients in protected mode.
+pub const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("Could not create server TCP listening socket {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("bind: '{0}' is not a valid address")]
+    BadAddress(String),
+    #[error("no listening socket could be bound")]
+    NoListener,
+}
+
+/// What connection tasks share.
+pub struct Shared {
+    pub state: Mutex<Server>,
+    pub cancel: CancellationToken,
+    pub net: Arc<NetCounters>,
+    pub tracker: TaskTracker,
+}
+
+impl Shared {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Server> {
+        // A panic while holding the lock is a bug we do not want to turn into a dead server:
+        // the state is still consistent at command granularity, so keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forget a disconnected client: its subscriptions, WATCHes, MONITOR.
+    pub fn remove_client(&self, id: ClientId) {
+        let mut srv = self.lock();
+        let Some(mut c) = srv.clients.remove(&id) else {
+            return;
+        };
+        pubsub::unsubscribe_all(&mut srv, &mut c, false);
+        pubsub::unsubscribe_all(&mut srv, &mut c, true);
+        multi::unwatch_all(&mut srv, &mut c);
+        srv.monitors.remove(&id);
+        tracing::debug!(client = id, addr = %c.addr, "client closed");
+    }
+}
+
+/// Everything `start` needs besides the network.
+pub struct Options {
+    pub config: ConfigState,
+    /// Seed of every random choice of the server (run id, replication id, hash seeds).
+    pub seed: u64,
+    pub clock: Clock,
+}
+
+/// A running server.
+pub struct ServerHandle {
+    pub shared: Arc<Shared>,
+    /// The addresses the listeners are bound to.
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl ServerHandle {
+    /// Ask for a graceful shutdown, as on SIGTERM: the cron performs it.
+    pub fn request_shutdown(&self, signal: &'static str) {
+        let mut srv = self.shared.lock();
+        if srv.shutdown.is_none() {
+            tracing::warn!("Received {signal} scheduling shutdown...");
+            srv.shutdown = Some(crate::server::ShutdownRequest {
+                signal: Some(signal),
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Wait until the server has stopped (SHUTDOWN or a requested shutdown).
+    pub async fn wait(&self) {
+        self.shared.cancel.cancelled().await;
+        self.shared.tracker.close();
+        // Connection tasks end at the cancellation; give them a moment to close sockets.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.shared.tracker.wait()).await;
+        tracing::warn!("Picket is now ready to exit, bye bye...");
+    }
+}
+
+/// Resolve one `bind` entry: `*` (all IPv4), `::*` (all IPv6), an address; a leading `-`
+/// makes it optional (failure to bind is not fatal), as in Redis 7.
+fn bind_targets(bind: &[String], port: u16) -> Result<Vec<(SocketAddr, bool)>, StartError> {
+    let mut v = Vec::new();
+    for b in bind {
+        let (optional, addr) = match b.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, b.as_str()),
+        };
+        let ip: IpAddr = match addr {
+            "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            "::*" => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            other => other
+                .parse()
+                .map_err(|_| StartError::BadAddress(other.to_string()))?,
+        };
+        v.push((SocketAddr::new(ip, port), optional));
+    }
+    Ok(v)
+}
+
+/// Bind the listeners and start serving.
+pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartError> {
+    let mut server = Server::new(opts.config, opts.seed, opts.clock);
+    let targets = bind_targets(&server.cfg.bind, server.cfg.port)?;
+    let mut listeners = Vec::new();
+    for (addr, optional) in targets {
+        match net.bind(addr).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => {
+                tracing::debug!("optional bind {addr} failed: {e}");
+            }
+            Err(source) => {
+                return Err(StartError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Err(StartError::NoListener);
+    }
+    let addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    server.bound = addrs.clone();
+    server.stats_startup_memory = crate::alloc::allocated();
+    let net_counters = server.net.clone();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(server),
+        cancel: CancellationToken::new(),
+        net: net_counters,
+        tracker: TaskTracker::new(),
+    });
+    for l in listeners {
+        let sh = shared.clone();
+        shared.tracker.spawn(accept_loop(sh, l));
+    }
+    let sh = shared.clone();
+    shared.tracker.spawn(cron::run(sh));
+    Ok(ServerHandle { shared, addrs })
+}
+
+async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
+    let cancel = shared.cancel.clone();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((conn, peer)) => admit(&shared, conn, peer),
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Register an accepted connection, or refuse it (maxclients, protected mode) with Redis's
+/// error before closing.
+fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) {
+    let _ = conn.set_nodelay(true);
+    let laddr = conn.local_addr().unwrap_or(peer);
+    let mut srv = shared.lock();
+    srv.stats.total_connections_received += 1;
+    let refusal: Option<&'static [u8]> = if srv.client_count() >= srv.cfg.maxclients {
+        srv.stats.rejected_connections += 1;
+        Some(b"-ERR max number of clients reached\r\n")
+    } else if srv.cfg.protected_mode && !srv.requires_auth() && !peer.ip().is_loopback() {
+        tracing::warn!(
+            "Possible SECURITY ATTACK detected or protected mode refused connection from {peer}"
+        );
+        srv.stats.rejected_connections += 1;
+        Some(DENIED.as_bytes())
+    } else {
+        None
+    };
+    if let Some(msg) = refusal {
+        drop(srv);
+        shared.tracker.spawn(async move {
+            let mut conn = conn;
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn.write_all(msg)).await;
+            let _ = conn.shutdown().await;
+        });
+        return;
+    }
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    let now = srv.clock.now();
+    let mut client = Client::new(id, peer, laddr, now);
+    client.authenticated = !srv.requires_auth();
+    let notify = client.notify.clone();
+    srv.clients.insert(id, client);
+    drop(srv);
+    tracing::debug!(client = id, %peer, "accepted");
+    let sh = shared.clone();
+    shared
+        .tracker
+        .spawn(crate::conn::serve(sh, conn, id, notify));
+}

@@ -1,0 +1,343 @@
+//! The server state shared by every connection (Redis's `struct redisServer`), and the
+//! operations on it that commands use: keyspace lookups with lazy expiry, modification
+//! signals (WATCH, keyspace events, dirty counter), delivery of pushes to other clients.
+//!
+//! All of it sits behind one mutex: connection tasks decode outside the lock, execute a batch
+//! of commands under it, and write replies after releasing it (DESIGN.md, execution model).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use picket_common::clock::Clock;
+use picket_common::ids::{self, Rng};
+use picket_common::resp::{Proto, ReplyBuf};
+use rand::RngExt;
+use tokio::time::Instant;
+
+use crate::client::{cflags, Client, ClientClass, ClientId};
+use crate::config::ConfigState;
+use crate::config::Settings;
+use crate::db::{lru_clock, Db, Entry};
+use crate::notify;
+use crate::propagate::Propagator;
+use crate::pubsub::PubSub;
+use crate::slowlog::SlowLog;
+use crate::stats::{NetCounters, Stats};
+
+/// Why and how the server is going down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShutdownRequest {
+    pub nosave: bool,
+    pub save: bool,
+    pub signal: Option<&'static str>,
+}
+
+pub struct Server {
+    pub cfg: Settings,
+    pub config: ConfigState,
+    pub clock: Clock,
+    /// Unix ms cached at the start of each command (Redis's `server.mstime` snapshot), so one
+    /// command sees one time.
+    pub now_ms: i64,
+    pub dbs: Vec<Db>,
+    pub clients: BTreeMap<ClientId, Client>,
+    pub next_client_id: ClientId,
+    /// The client whose commands are running (its record is out of `clients` meanwhile), and
+    /// pushes addressed to it during its command (flushed into its reply).
+    pub executing: Option<(ClientId, Proto)>,
+    pub exec_pushes: BytesMut,
+    /// A key the executing client watches was modified by its own command.
+    pub exec_dirty_cas: bool,
+    pub pubsub: PubSub,
+    pub monitors: BTreeSet<ClientId>,
+    pub stats: Stats,
+    pub slowlog: SlowLog,
+    pub rng: Rng,
+    pub run_id: String,
+    pub replid: String,
+    /// Changes since the last save (Redis's `server.dirty`).
+    pub dirty: u64,
+    pub propagator: Propagator,
+    pub shutdown: Option<ShutdownRequest>,
+    /// Addresses the listeners are bound to.
+    pub bound: Vec<std::net::SocketAddr>,
+    pub started: Instant,
+    pub executable: PathBuf,
+    pub lastsave_s: i64,
+    pub active_expire_enabled: bool,
+    /// How many hz ticks the cron has run.
+    pub cronloops: u64,
+    /// Network counters, updated by connection tasks without the lock.
+    pub net: Arc<NetCounters>,
+    /// `used_memory` once the server was ready (INFO `used_memory_startup`).
+    pub stats_startup_memory: usize,
+}
+
+impl Server {
+    pub fn new(config: ConfigState, seed: u64, clock: Clock) -> Self {
+        let cfg = config.settings();
+        let mut rng = ids::seeded(seed);
+        let run_id = ids::random_hex40(&mut rng);
+        let replid = ids::random_hex40(&mut rng);
+        let dbs = (0..cfg.databases)
+            .map(|i| Db::new(i, rng.random()))
+            .collect();
+        let now_ms = clock.unix_ms() as i64;
+        Server {
+            cfg,
+            config,
+            clock,
+            now_ms,
+            dbs,
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            executing: None,
+            exec_pushes: BytesMut::new(),
+            exec_dirty_cas: false,
+            pubsub: PubSub::default(),
+            monitors: BTreeSet::new(),
+            stats: Stats::default(),
+            slowlog: SlowLog::default(),
+            rng,
+            run_id,
+            replid,
+            dirty: 0,
+            propagator: Propagator::default(),
+            shutdown: None,
+            bound: Vec::new(),
+            started: clock.now(),
+            executable: std::env::current_exe().unwrap_or_default(),
+            lastsave_s: now_ms / 1000,
+            active_expire_enabled: true,
+            cronloops: 0,
+            net: Arc::new(NetCounters::default()),
+            stats_startup_memory: 0,
+        }
+    }
+
+    /// Refresh the cached time (once per command).
+    pub fn update_time(&mut self) {
+        self.now_ms = self.clock.unix_ms() as i64;
+    }
+
+    pub fn lru_clock(&self) -> u32 {
+        lru_clock(self.now_ms as u64)
+    }
+
+    /// Random u64 from the server's seeded generator.
+    pub fn random_u64(&mut self) -> u64 {
+        self.rng.random()
+    }
+
+    // ---------------------------------------------------------------- keyspace
+
+    /// If `key` has expired, delete it (propagating DEL and firing the `expired` event) and
+    /// return true.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        if !self.dbs[db].is_expired(key, self.now_ms) {
+            return false;
+        }
+        self.delete_expired(db, key);
+        true
+    }
+
+    /// Delete a key found expired, by lookup or by the active cycle.
+    pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        if self.dbs[db].remove(key).is_none() {
+            return;
+        }
+        self.stats.expired_keys += 1;
+        let k = Bytes::copy_from_slice(key);
+        self.propagator
+            .feed_now(db, &[Bytes::from_static(b"DEL"), k.clone()]);
+        self.notify(notify::EXPIRED, "expired", &k, db);
+        self.signal_modified(db, &k);
+    }
+
+    /// Lookup for reading: lazy expiry, hit/miss statistics, LRU update.
+    pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(db, key);
+        let lru = self.lru_clock();
+        if !self.dbs[db].contains(key) {
+            self.stats.keyspace_misses += 1;
+            if self.cfg.notify_keyspace_events & notify::KEY_MISS != 0 {
+                let k = Bytes::copy_from_slice(key);
+                self.notify(notify::KEY_MISS, "keymiss", &k, db);
+            }
+            return None;
+        }
+        self.stats.keyspace_hits += 1;
+        let e = self.dbs[db].get_mut(key)?;
+        e.lru = lru;
+        Some(&*e)
+    }
+
+    /// Lookup for writing: lazy expiry and LRU update, no statistics.
+    pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key);
+        let lru = self.lru_clock();
+        let e = self.dbs[db].get_mut(key)?;
+        e.lru = lru;
+        Some(e)
+    }
+
+    /// Whether a key exists (after lazy expiry), without touching LRU or statistics.
+    pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
+        self.expire_if_needed(db, key);
+        self.dbs[db].contains(key)
+    }
+
+    /// Delete a key (DEL semantics: signals and notifications are the caller's).
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        self.expire_if_needed(db, key);
+        self.dbs[db].remove(key).is_some()
+    }
+
+    /// A key changed: invalidate WATCHes on it (Redis's `signalModifiedKey`).
+    pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        let Some(watchers) = self.dbs[db].watched.get(key) else {
+            return;
+        };
+        let watchers = watchers.clone();
+        for id in watchers {
+            self.mark_dirty_cas(id);
+        }
+    }
+
+    /// Invalidate the watched keys of `db` that exist in it (or in `also_in`): FLUSHDB,
+    /// FLUSHALL and SWAPDB, as Redis's `touchAllWatchedKeysInDb`.
+    pub fn touch_all_watched(&mut self, db: usize, also_in: Option<usize>) {
+        let keys: Vec<Bytes> = self.dbs[db].watched.keys().cloned().collect();
+        for k in keys {
+            let exists = self.dbs[db].contains(&k)
+                || also_in.is_some_and(|other| self.dbs[other].contains(&k));
+            if exists {
+                self.signal_modified(db, &k);
+            }
+        }
+    }
+
+    /// Publish a keyspace event if the configuration asks for its class.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        let flags = self.cfg.notify_keyspace_events;
+        if flags & class == 0 {
+            return;
+        }
+        if flags & notify::KEYSPACE != 0 {
+            let mut ch = format!("__keyspace@{db}__:").into_bytes();
+            ch.extend_from_slice(key);
+            self.publish(&ch, event.as_bytes());
+        }
+        if flags & notify::KEYEVENT != 0 {
+            let ch = format!("__keyevent@{db}__:{event}");
+            self.publish(ch.as_bytes(), key);
+        }
+    }
+
+    // ---------------------------------------------------------------- clients and pushes
+
+    /// Make a client's next EXEC fail because a key it watches changed. The executing client
+    /// is not in the registry: its flag is applied when its command returns.
+    pub fn mark_dirty_cas(&mut self, id: ClientId) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.flags |= cflags::DIRTY_CAS;
+        } else if self.executing.map(|(e, _)| e) == Some(id) {
+            self.exec_dirty_cas = true;
+        }
+    }
+
+    /// Write a push (pub/sub message, MONITOR line) to a client, in its protocol.
+    pub fn deliver(&mut self, id: ClientId, write: &dyn Fn(&mut ReplyBuf)) {
+        if let Some((exec_id, proto)) = self.executing {
+            if exec_id == id {
+                let mut rb = ReplyBuf {
+                    buf: std::mem::take(&mut self.exec_pushes),
+                    proto,
+                };
+                write(&mut rb);
+                self.exec_pushes = rb.buf;
+                return;
+            }
+        }
+        let now = self.clock.now();
+        let limits = self.cfg.obuf_limits;
+        if let Some(c) = self.clients.get_mut(&id) {
+            let before = c.out.len();
+            write(&mut c.out);
+            c.out_peak = c.out_peak.max(c.out.len());
+            if c.out.len() != before {
+                c.notify.notify_one();
+            }
+            check_output_limits(c, &limits, now);
+        }
+    }
+
+    /// PUBLISH: deliver to channel subscribers and matching patterns; returns receivers.
+    pub fn publish(&mut self, channel: &[u8], msg: &[u8]) -> usize {
+        let (direct, by_pattern) = self.pubsub.receivers(channel);
+        let n = direct.len() + by_pattern.len();
+        for id in direct {
+            self.deliver(id, &|o: &mut ReplyBuf| {
+                o.push(3);
+                o.bulk(b"message");
+                o.bulk(channel);
+                o.bulk(msg);
+            });
+        }
+        for (pat, id) in by_pattern {
+            self.deliver(id, &|o: &mut ReplyBuf| {
+                o.push(4);
+                o.bulk(b"pmessage");
+                o.bulk(&pat);
+                o.bulk(channel);
+                o.bulk(msg);
+            });
+        }
+        n
+    }
+
+    /// Number of connected clients (the executing one included).
+    pub fn client_count(&self) -> usize {
+        self.clients.len() + usize::from(self.executing.is_some())
+    }
+
+    /// Whether the default user needs a password.
+    pub fn requires_auth(&self) -> bool {
+        self.cfg.requirepass.is_some()
+    }
+}
+
+/// Close a client whose output buffer passed its class's hard limit, or its soft limit for
+/// longer than the configured seconds (Redis's `checkClientOutputBufferLimits`).
+pub fn check_output_limits(c: &mut Client, limits: &[crate::config::BufferLimit; 3], now: Instant) {
+    let lim = match c.class() {
+        ClientClass::Normal => limits[0],
+        ClientClass::Replica => limits[1],
+        ClientClass::Pubsub => limits[2],
+    };
+    let used = c.out.len() as u64;
+    if lim.hard > 0 && used >= lim.hard {
+        c.close_asap(format!(
+            "client {} scheduled to be closed ASAP for overcoming of output buffer limits",
+            c.id
+        ));
+        return;
+    }
+    if lim.soft > 0 && used >= lim.soft {
+        match c.soft_limit_since {
+            None => c.soft_limit_since = Some(now),
+            Some(since) => {
+                if now.saturating_duration_since(since).as_secs() >= lim.soft_seconds {
+                    c.close_asap(format!(
+                        "client {} scheduled to be closed ASAP for overcoming of output buffer limits",
+                        c.id
+                    ));
+                }
+            }
+        }
+    } else {
+        c.soft_limit_since = None;
+    }
+}

@@ -1,0 +1,386 @@
+//! Shared harness of the integration tests: start the real `picket-server` binary (and, for
+//! differential tests, Debian's `redis-server` 7.0) on a free port, and talk RESP to them with
+//! a small blocking client that shows every reply exactly.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use redis_protocol::resp3::decode::complete::decode_bytes_mut;
+use redis_protocol::resp3::types::BytesFrame;
+
+/// A reply, normalised for comparison (RESP2 and RESP3 types kept apart).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Nil,
+    NilArray,
+    Array(Vec<Reply>),
+    Map(Vec<(Reply, Reply)>),
+    Set(Vec<Reply>),
+    Push(Vec<Reply>),
+    Double(String),
+    Bool(bool),
+    Verbatim(String, Vec<u8>),
+    BigNumber(String),
+}
+
+impl Reply {
+    pub fn bulk(s: &str) -> Reply {
+        Reply::Bulk(s.as_bytes().to_vec())
+    }
+    pub fn simple(s: &str) -> Reply {
+        Reply::Simple(s.to_string())
+    }
+    pub fn ok() -> Reply {
+        Reply::simple("OK")
+    }
+    pub fn err(s: &str) -> Reply {
+        Reply::Error(s.to_string())
+    }
+    pub fn arr(v: Vec<Reply>) -> Reply {
+        Reply::Array(v)
+    }
+    pub fn bulks(v: &[&str]) -> Reply {
+        Reply::Array(v.iter().map(|s| Reply::bulk(s)).collect())
+    }
+    /// The text of a bulk, simple or verbatim string.
+    pub fn text(&self) -> String {
+        match self {
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8_lossy(b).into_owned(),
+            Reply::Simple(s) | Reply::Error(s) | Reply::Double(s) => s.clone(),
+            Reply::Int(n) => n.to_string(),
+            other => panic!("not a string reply: {other:?}"),
+        }
+    }
+    pub fn int(&self) -> i64 {
+        match self {
+            Reply::Int(n) => *n,
+            other => panic!("not an integer reply: {other:?}"),
+        }
+    }
+    pub fn items(&self) -> Vec<Reply> {
+        match self {
+            Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => v.clone(),
+            Reply::Map(v) => v.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect(),
+            other => panic!("not a collection reply: {other:?}"),
+        }
+    }
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+}
+
+fn convert(f: BytesFrame) -> Reply {
+    match f {
+        BytesFrame::SimpleString { data, .. } => {
+            Reply::Simple(String::from_utf8_lossy(&data).into())
+        }
+        BytesFrame::SimpleError { data, .. } => Reply::Error(data.to_string()),
+        BytesFrame::BlobError { data, .. } => Reply::Error(String::from_utf8_lossy(&data).into()),
+        BytesFrame::Number { data, .. } => Reply::Int(data),
+        BytesFrame::BlobString { data, .. } => Reply::Bulk(data.to_vec()),
+        BytesFrame::Null => Reply::Nil,
+        BytesFrame::Array { data, .. } => Reply::Array(data.into_iter().map(convert).collect()),
+        BytesFrame::Set { data, .. } => Reply::Set(data.into_iter().map(convert).collect()),
+        BytesFrame::Push { data, .. } => Reply::Push(data.into_iter().map(convert).collect()),
+        BytesFrame::Map { data, .. } => Reply::Map(
+            data.into_iter()
+                .map(|(k, v)| (convert(k), convert(v)))
+                .collect(),
+        ),
+        BytesFrame::Double { data, .. } => Reply::Double(format!("{data}")),
+        BytesFrame::Boolean { data, .. } => Reply::Bool(data),
+        BytesFrame::VerbatimString { data, format, .. } => {
+            Reply::Verbatim(format!("{format:?}").to_lowercase(), data.to_vec())
+        }
+        BytesFrame::BigNumber { data, .. } => {
+            Reply::BigNumber(String::from_utf8_lossy(&data).into())
+        }
+        other => panic!("unexpected frame {other:?}"),
+    }
+}
+
+/// A blocking RESP connection.
+pub struct Conn {
+    pub stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Conn {
+    pub fn connect(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Conn {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Send a command (arguments as bytes) and read its reply.
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
+        self.send(args);
+        self.read()
+    }
+
+    /// `c.q("SET k v")`: split on spaces (no quoting), send, read.
+    pub fn q(&mut self, line: &str) -> Reply {
+        let args: Vec<&str> = line.split(' ').filter(|s| !s.is_empty()).collect();
+        self.cmd(&args)
+    }
+
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            let a = a.as_ref();
+            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            b.extend_from_slice(a);
+            b.extend_from_slice(b"\r\n");
+        }
+        self.stream.write_all(&b).expect("write");
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Read one reply (RESP2 or RESP3).
+    pub fn read(&mut self) -> Reply {
+        self.try_read().expect("reply")
+    }
+
+    /// Read one reply, or None if the connection closed or nothing came within the timeout.
+    pub fn try_read(&mut self) -> Option<Reply> {
+        loop {
+            if !self.buf.is_empty() {
+                // RESP3 decoding accepts RESP2 too, except `$-1`/`*-1` which it reads as null.
+                if self.buf.starts_with(b"$-1\r\n") {
+                    let _ = self.buf.split_to(5);
+                    return Some(Reply::Nil);
+                }
+                if self.buf.starts_with(b"*-1\r\n") {
+                    let _ = self.buf.split_to(5);
+                    return Some(Reply::NilArray);
+                }
+                if let Ok(Some((frame, _, _))) = decode_bytes_mut(&mut self.buf) {
+                    return Some(convert(frame));
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// Whether the server closed the connection (EOF or reset within 3 s; data before the
+    /// close is drained).
+    pub fn is_closed(&mut self) -> bool {
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .ok();
+        let mut b = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut b) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    return false
+                }
+                Err(_) => return true,
+            }
+        }
+    }
+
+    pub fn set_timeout(&self, d: Duration) {
+        self.stream.set_read_timeout(Some(d)).ok();
+    }
+}
+
+/// A server process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+    pub is_redis: bool,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn wait_ready(port: u16, child: &mut Child, log: &PathBuf) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("server exited early ({status}):\n{text}");
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("server on port {port} did not start");
+}
+
+pub fn picket_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_picket-server")
+}
+
+impl Server {
+    /// Start picket-server with extra `--directive value` arguments.
+    pub fn start(extra: &[&str]) -> Server {
+        Self::start_with(picket_bin(), None, extra, false)
+    }
+
+    /// Start picket-server with a config file as first argument.
+    pub fn start_with_file(file: &std::path::Path, extra: &[&str]) -> Server {
+        Self::start_with(picket_bin(), Some(file), extra, false)
+    }
+
+    /// Start Debian's redis-server 7.0 with the same arguments, or None when it is not
+    /// installed (a loud message; a failure under PICKET_REQUIRE_REDIS=1).
+    pub fn redis(extra: &[&str]) -> Option<Server> {
+        let bin = which("redis-server")?;
+        let mut args = vec!["--save", "", "--appendonly", "no"];
+        args.extend_from_slice(extra);
+        Some(Self::start_with(&bin, None, &args, true))
+    }
+
+    fn start_with(
+        bin: &str,
+        file: Option<&std::path::Path>,
+        extra: &[&str],
+        is_redis: bool,
+    ) -> Server {
+        for _attempt in 0..5 {
+            let port = free_port();
+            let dir = tempfile::tempdir().expect("tempdir");
+            let log = dir.path().join("server.log");
+            let logf = std::fs::File::create(&log).expect("log");
+            let mut cmd = Command::new(bin);
+            if let Some(f) = file {
+                cmd.arg(f);
+            }
+            cmd.arg("--port")
+                .arg(port.to_string())
+                .arg("--dir")
+                .arg(dir.path())
+                .args(extra)
+                .stdout(Stdio::from(logf.try_clone().expect("log")))
+                .stderr(Stdio::from(logf));
+            let mut child = cmd.spawn().expect("spawn server");
+            // Retry on a port race: the free port was taken before the server bound it.
+            std::thread::sleep(Duration::from_millis(30));
+            if let Ok(Some(_)) = child.try_wait() {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                if text.contains("in use") {
+                    continue;
+                }
+            }
+            wait_ready(port, &mut child, &log);
+            return Server {
+                child,
+                port,
+                dir,
+                log,
+                is_redis,
+            };
+        }
+        panic!("could not start {bin}");
+    }
+
+    pub fn conn(&self) -> Conn {
+        Conn::connect(self.port)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// The path of a program, or None with a loud message (or a panic when
+/// PICKET_REQUIRE_REDIS=1, as in CI).
+pub fn which(prog: &str) -> Option<String> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(prog))
+            .find(|p| p.is_file())
+            .map(|p| p.to_string_lossy().into_owned())
+    });
+    if found.is_none() {
+        if std::env::var("PICKET_REQUIRE_REDIS").as_deref() == Ok("1") {
+            panic!("{prog} is required (PICKET_REQUIRE_REDIS=1) but not installed: apt-get install redis-server redis-tools");
+        }
+        eprintln!("\n*** SKIPPING: {prog} not found; install redis-server and redis-tools (apt) to run the comparison with Redis 7.0 ***\n");
+    }
+    found
+}
+
+/// A picket-server and a Redis 7.0 started with the same arguments, for differential tests.
+pub struct Pair {
+    pub picket: Server,
+    pub redis: Server,
+}
+
+impl Pair {
+    pub fn start(extra: &[&str]) -> Option<Pair> {
+        let redis = Server::redis(extra)?;
+        let picket = Server::start(extra);
+        Some(Pair { picket, redis })
+    }
+
+    /// Run the same commands on both, over one connection each, and assert every reply is
+    /// equal. Returns the replies.
+    pub fn same(&self, cmds: &[&[&str]]) -> Vec<Reply> {
+        let mut p = self.picket.conn();
+        let mut r = self.redis.conn();
+        let mut out = Vec::new();
+        for c in cmds {
+            let a = p.cmd(c);
+            let b = r.cmd(c);
+            assert_eq!(
+                a, b,
+                "command {c:?}: picket (left) and redis (right) differ"
+            );
+            out.push(a);
+        }
+        out
+    }
+}
+
+/// Run `redis-cli` against a port; None when redis-cli is missing (see [`which`]).
+pub fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
+    let bin = which("redis-cli")?;
+    let out = Command::new(bin)
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("run redis-cli");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}

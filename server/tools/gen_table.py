@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Generate server/src/command/table.rs: the command table.
+
+The metadata of each command (arity, flags, legacy key positions, ACL categories, tips, key
+specifications, and the COMMAND DOCS text: summary, since, group, complexity, history,
+arguments) is read from a running Redis 7.0 (`COMMAND INFO` / `COMMAND DOCS`), so that our
+COMMAND replies, arity checks and flags are exactly Redis's. The handlers are ours: HANDLERS
+below maps each implemented command (and subcommand) to its Rust function. Commands not in
+HANDLERS are not in the table (they get "unknown command").
+
+Usage: redis-server --port 7000 --save "" &   # Debian's redis-server 7.0
+       python3 server/tools/gen_table.py 7000 > server/src/command/table.rs
+"""
+import socket
+import sys
+
+HANDLERS = {
+    # connection
+    "ping": "connection::ping", "echo": "connection::echo", "quit": "connection::quit",
+    "hello": "connection::hello", "auth": "connection::auth", "select": "connection::select",
+    "reset": "connection::reset",
+    "client": {
+        "id": "client_cmd::id", "setname": "client_cmd::setname", "getname": "client_cmd::getname",
+        "list": "client_cmd::list", "info": "client_cmd::info", "kill": "client_cmd::kill",
+        "reply": "client_cmd::reply", "help": "client_cmd::help", "no-evict": "client_cmd::no_evict",
+    },
+    # server
+    "dbsize": "server_cmds::dbsize", "time": "server_cmds::time", "lastsave": "server_cmds::lastsave",
+    "info": "info::info", "monitor": "server_cmds::monitor", "shutdown": "server_cmds::shutdown",
+    "debug": "server_cmds::debug", "role": "server_cmds::role",
+    "flushdb": "keys::flushdb", "flushall": "keys::flushall", "swapdb": "keys::swapdb",
+    "command": {
+        "": "server_cmds::command_all",
+        "count": "server_cmds::command_count", "info": "server_cmds::command_info",
+        "docs": "server_cmds::command_docs", "list": "server_cmds::command_list",
+        "getkeys": "server_cmds::command_getkeys", "getkeysandflags": "server_cmds::command_getkeysandflags",
+        "help": "server_cmds::command_help",
+    },
+    "config": {
+        "get": "server_cmds::config_get", "set": "server_cmds::config_set",
+        "rewrite": "server_cmds::config_rewrite", "resetstat": "server_cmds::config_resetstat",
+        "help": "server_cmds::config_help",
+    },
+    "slowlog": {
+        "get": "server_cmds::slowlog_get", "len": "server_cmds::slowlog_len",
+        "reset": "server_cmds::slowlog_reset", "help": "server_cmds::slowlog_help",
+    },
+    # strings
+    "set": "strings::set", "get": "strings::get", "getset": "strings::getset", "getdel": "strings::getdel",
+    "getex": "strings::getex", "mset": "strings::mset", "msetnx": "strings::msetnx", "mget": "strings::mget",
+    "append": "strings::append", "strlen": "strings::strlen", "incr": "strings::incr", "decr": "strings::decr",
+    "incrby": "strings::incrby", "decrby": "strings::decrby", "incrbyfloat": "strings::incrbyfloat",
+    "setnx": "strings::setnx", "setex": "strings::setex", "psetex": "strings::psetex",
+    "getrange": "strings::getrange", "substr": "strings::getrange", "setrange": "strings::setrange",
+    "setbit": "strings::setbit", "getbit": "strings::getbit", "bitcount": "strings::bitcount",
+    "bitpos": "strings::bitpos", "bitop": "strings::bitop",
+    # keys
+    "del": "keys::del", "unlink": "keys::del", "exists": "keys::exists", "type": "keys::type_",
+    "expire": "keys::expire", "pexpire": "keys::pexpire", "expireat": "keys::expireat",
+    "pexpireat": "keys::pexpireat", "ttl": "keys::ttl", "pttl": "keys::pttl",
+    "expiretime": "keys::expiretime", "pexpiretime": "keys::pexpiretime", "persist": "keys::persist",
+    "rename": "keys::rename", "renamenx": "keys::renamenx", "copy": "keys::copy", "move": "keys::move_",
+    "touch": "keys::touch", "keys": "keys::keys", "scan": "keys::scan", "randomkey": "keys::randomkey",
+    "object": {
+        "encoding": "keys::object_encoding", "freq": "keys::object_freq",
+        "idletime": "keys::object_idletime", "refcount": "keys::object_refcount", "help": "keys::object_help",
+    },
+    # pub/sub
+    "subscribe": "pubsub::subscribe", "unsubscribe": "pubsub::unsubscribe",
+    "psubscribe": "pubsub::psubscribe", "punsubscribe": "pubsub::punsubscribe", "publish": "pubsub::publish",
+    "pubsub": {
+        "channels": "pubsub::pubsub_channels", "numsub": "pubsub::pubsub_numsub",
+        "numpat": "pubsub::pubsub_numpat", "help": "pubsub::pubsub_help",
+    },
+    # transactions
+    "multi": "multi::multi", "exec": "multi::exec", "discard": "multi::discard",
+    "watch": "multi::watch", "unwatch": "multi::unwatch",
+}
+
+FLAGS = {
+    "write": "WRITE", "readonly": "READONLY", "denyoom": "DENYOOM", "admin": "ADMIN", "pubsub": "PUBSUB",
+    "noscript": "NOSCRIPT", "blocking": "BLOCKING", "loading": "LOADING", "stale": "STALE",
+    "skip_monitor": "SKIP_MONITOR", "skip_slowlog": "SKIP_SLOWLOG", "fast": "FAST", "no_auth": "NO_AUTH",
+    "may_replicate": "MAY_REPLICATE", "no_mandatory_keys": "NO_MANDATORY_KEYS", "no_multi": "NO_MULTI",
+    "movablekeys": "MOVABLEKEYS", "allow_busy": "ALLOW_BUSY", "no_async_loading": "NO_ASYNC_LOADING",
+    "sentinel": "SENTINEL", "only_sentinel": "ONLY_SENTINEL", "protected": "PROTECTED",
+}
+
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.f = self.s.makefile("rb")
+
+    def cmd(self, *args):
+        b = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a.encode() if isinstance(a, str) else a
+            b += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(b)
+        return self.read()
+
+    def read(self):
+        line = self.f.readline()
+        t, rest = line[:1], line[1:-2]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            raise RuntimeError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2].decode()
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise RuntimeError("unexpected %r" % line)
+
+
+def pairs(lst):
+    return {lst[i]: lst[i + 1] for i in range(0, len(lst), 2)}
+
+
+def rs(s):
+    if s is None:
+        return "None"
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def opt(s):
+    return "None" if s is None else "Some(%s)" % rs(s)
+
+
+def strs(lst):
+    return "&[" + ", ".join(rs(x) for x in lst) + "]"
+
+
+def keyspec(ks, ind):
+    d = pairs(ks)
+    b = pairs(d["begin_search"])
+    bspec = pairs(b["spec"]) if b.get("spec") else {}
+    if b["type"] == "index":
+        begin = "BeginSearch::Index(%d)" % bspec["index"]
+    elif b["type"] == "keyword":
+        begin = "BeginSearch::Keyword { keyword: %s, startfrom: %d }" % (rs(bspec["keyword"]), bspec["startfrom"])
+    else:
+        begin = "BeginSearch::Unknown"
+    fk = pairs(d["find_keys"])
+    fspec = pairs(fk["spec"]) if fk.get("spec") else {}
+    if fk["type"] == "range":
+        find = "FindKeys::Range { lastkey: %d, keystep: %d, limit: %d }" % (fspec["lastkey"], fspec["keystep"], fspec["limit"])
+    elif fk["type"] == "keynum":
+        find = "FindKeys::Keynum { keynumidx: %d, firstkey: %d, keystep: %d }" % (fspec["keynumidx"], fspec["firstkey"], fspec["keystep"])
+    else:
+        find = "FindKeys::Unknown"
+    return "%sKeySpec { notes: %s, flags: %s, begin: %s, find: %s }" % (
+        ind, opt(d.get("notes")), strs(d["flags"]), begin, find)
+
+
+def argument(a, ind):
+    d = pairs(a)
+    sub = d.get("arguments") or []
+    inner = "&[]" if not sub else "&[\n" + ",\n".join(argument(x, ind + "    ") for x in sub) + ",\n" + ind + "]"
+    return ("%sArg { name: %s, typ: %s, key_spec_index: %d, token: %s, summary: %s, since: %s, "
+            "flags: %s, deprecated_since: %s, display: %s, args: %s }") % (
+        ind, rs(d["name"]), rs(d["type"]), d.get("key_spec_index", -1), opt(d.get("token")),
+        opt(d.get("summary")), opt(d.get("since")), strs(d.get("flags") or []),
+        opt(d.get("deprecated_since")), opt(d.get("display")), inner)
+
+
+def spec(info, docs, handler, parent, ind):
+    name, arity, flags, first, last, step, acl, tips, keyspecs, subs = info
+    short = name.split("|")[-1]
+    d = pairs(docs)
+    fl = " | ".join("flags::" + FLAGS[f] for f in flags) or "0"
+    ks = "&[]" if not keyspecs else "&[\n" + ",\n".join(keyspec(k, ind + "        ") for k in keyspecs) + ",\n" + ind + "    ]"
+    hist = d.get("history") or []
+    hist_s = "&[" + ", ".join("(%s, %s)" % (rs(h[0]), rs(h[1])) for h in hist) + "]"
+    args = d.get("arguments") or []
+    args_s = "&[]" if not args else "&[\n" + ",\n".join(argument(x, ind + "        ") for x in args) + ",\n" + ind + "    ]"
+    if isinstance(handler, dict):
+        subdocs = pairs(d.get("subcommands") or [])
+        children = []
+        for sinfo in sorted(subs, key=lambda x: x[0]):
+            sname = sinfo[0].split("|")[1]
+            if sname in handler:
+                children.append(spec(sinfo, subdocs[sinfo[0]], handler[sname], short, ind + "        "))
+        missing = set(handler) - {s[0].split("|")[1] for s in subs} - {""}
+        if missing:
+            raise SystemExit("no such subcommands of %s in the reference: %s" % (name, missing))
+        sub_s = "&[\n" + ",\n".join(children) + ",\n" + ind + "    ]"
+        handler_s = handler.get("", "container")
+    else:
+        sub_s = "&[]"
+        handler_s = handler
+    return """%sCommandSpec {
+%s    name: %s,
+%s    parent: %s,
+%s    arity: %d,
+%s    flags: %s,
+%s    keys: Keys::range(%d, %d, %d),
+%s    acl: %s,
+%s    tips: %s,
+%s    key_specs: %s,
+%s    doc: Doc {
+%s        summary: %s,
+%s        since: %s,
+%s        group: %s,
+%s        complexity: %s,
+%s        doc_flags: %s,
+%s        deprecated_since: %s,
+%s        replaced_by: %s,
+%s        history: %s,
+%s        arguments: %s,
+%s    },
+%s    handler: %s,
+%s    subcommands: %s,
+%s}""" % (ind, ind, rs(short), ind, opt(parent), ind, arity, ind, fl, ind, first, last, step,
+           ind, strs(acl), ind, strs(tips), ind, ks, ind, ind, rs(d.get("summary", "")), ind, rs(d.get("since", "")),
+           ind, rs(d.get("group", "")), ind, rs(d.get("complexity", "")), ind, strs(d.get("doc_flags") or []),
+           ind, opt(d.get("deprecated_since")), ind, opt(d.get("replaced_by")), ind, hist_s, ind, args_s, ind,
+           ind, handler_s, ind, sub_s, ind)
+
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 7000
+    c = Conn(port)
+    version = c.cmd("INFO", "server").split("redis_version:")[1].split("\r\n")[0]
+    names = sorted(HANDLERS)
+    infos = c.cmd("COMMAND", "INFO", *names)
+    docs = pairs(c.cmd("COMMAND", "DOCS", *names))
+    out = []
+    for n, info in zip(names, infos):
+        if info is None:
+            raise SystemExit("the reference has no command %r" % n)
+        out.append(spec(info, docs[n], HANDLERS[n], None, "    "))
+    print("""// @generated by server/tools/gen_table.py from Redis %s's COMMAND INFO and COMMAND DOCS.
+// Do not edit by hand: add a command to HANDLERS in the script and run it again.
+// Metadata (arity, flags, key specs, docs) is Redis's; the handlers are ours.
+
+#![allow(clippy::all)]
+
+use super::keyspec::{Arg, BeginSearch, Doc, FindKeys, KeySpec};
+use super::{client_cmd, connection, flags, info, keys, multi, pubsub, server_cmds, strings};
+use super::{container, CommandSpec, Keys};
+
+/// Every command, sorted by name.
+pub static COMMANDS: &[CommandSpec] = &[
+%s,
+];""" % (version, ",\n".join(out)))
+
+
+main()
