@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use crate::client::{cflags, Client, ClientClass, ClientId};
 use crate::config::ConfigState;
 use crate::config::Settings;
-use crate::db::{lru_clock, Db, Entry};
+use crate::db::{lru_clock, Db, Entry, Value};
 use crate::notify;
 use crate::propagate::Propagator;
 use crate::pubsub::PubSub;
@@ -187,6 +187,18 @@ impl Server {
     pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
         self.expire_if_needed(db, key);
         self.dbs[db].contains(key)
+    }
+
+    /// Store a value (Redis's `setKey`): overwrite (keeping the TTL only if `keep_ttl`) or add;
+    /// a new key fires the `new` keyspace event. Returns true if the key was new. WATCH
+    /// invalidation, the command's own event and `dirty` are the caller's (`Ctx::changed`).
+    pub fn set_key(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) -> bool {
+        let lru = self.lru_clock();
+        let inserted = self.dbs[db].set(key, val, lru, keep_ttl);
+        if inserted && self.cfg.notify_keyspace_events & notify::NEW != 0 {
+            self.notify(notify::NEW, "new", key, db);
+        }
+        inserted
     }
 
     /// Delete a key (DEL semantics: signals and notifications are the caller's).
