@@ -1,3 +1,49 @@
 //! Deterministic simulation of Picket deployments on turmoil.
+//!
+//! The real server code runs on simulated hosts: [`SimNet`] implements picket's `Net` over
+//! turmoil's sockets (newtypes here, so no production crate depends on turmoil). Each scenario
+//! takes a seed; a failure prints the seed and the command that replays it.
 #[cfg(not(tokio_unstable))]
 compile_error!("sim-tests need `--cfg tokio_unstable` (set in .cargo/config.toml): without it turmoil cannot seed tokio's scheduler and seeds do not replay");
+
+pub mod client;
+pub mod net;
+pub mod seeds;
+
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The simulated wall clock starts here (2026-01-01T00:00:00Z), so runs do not depend on
+/// the real date.
+pub const EPOCH_MS: u64 = 1_767_225_600_000;
+
+/// A turmoil builder with Picket's defaults: explicit epoch and seed, 1 ms ticks, generous
+/// TCP capacity.
+pub fn builder(seed: u64, duration: Duration) -> turmoil::Builder {
+    let mut b = turmoil::Builder::new();
+    b.rng_seed(seed)
+        .epoch(UNIX_EPOCH + Duration::from_millis(EPOCH_MS))
+        .simulation_duration(duration)
+        .tick_duration(Duration::from_millis(1))
+        .tcp_capacity(4096)
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(5));
+    b
+}
+
+/// Run picket-server on the current simulated host, with `args` on top of simulation
+/// defaults (port 6379, protected mode off since clients come from other hosts), until it
+/// shuts down.
+pub async fn run_server(seed: u64, args: &[&str]) -> turmoil::Result {
+    // turmoil binds only the unspecified address of the simulation's IP version (IPv4).
+    let mut all = vec!["--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no"];
+    all.extend_from_slice(args);
+    let config = picket_server::config::ConfigState::from_args(&all)?;
+    let opts = picket_server::Options {
+        config,
+        seed,
+        clock: picket_common::clock::Clock::starting_at(EPOCH_MS),
+    };
+    let handle = picket_server::start(net::SimNet, opts).await?;
+    handle.wait().await;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of picket-server and Redis 7.0 in the same run.
+
+Throughput: redis-benchmark (SET, GET, INCR, MSET, PING; 50 clients; pipeline 1 and 16)
+against both servers, alternating runs so machine noise hits both alike; the median of
+--runs repetitions is reported, with the ratio picket/redis (target >= 1.0).
+Memory: DEBUG POPULATE 1000000 on both, then used_memory and RSS, and the ratio.
+
+Usage: bench/run.sh [--requests N] [--runs R] [--keys K]
+"""
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_ready(port, proc):
+    for _ in range(500):
+        if proc.poll() is not None:
+            sys.exit("server on port %d exited early" % port)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    sys.exit("server on port %d did not start" % port)
+
+
+def start(binary, extra, workdir):
+    port = free_port()
+    args = [binary, "--port", str(port), "--save", "", "--appendonly", "no",
+            "--enable-debug-command", "yes", "--dir", workdir] + extra
+    if "picket" in os.path.basename(binary):
+        # picket-server has no persistence directives yet: drop them.
+        for d in ("--save", "--appendonly"):
+            i = args.index(d)
+            del args[i:i + 2]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(port, proc)
+    return port, proc
+
+
+def cli(port, *args):
+    out = subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True, text=True)
+    return out.stdout
+
+
+def info_field(port, section, field):
+    for line in cli(port, "INFO", section).splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1])
+    return 0
+
+
+def rss_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def bench(port, tests, requests, pipeline):
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-P", str(pipeline),
+         "-t", tests, "-r", "100000", "--csv"],
+        capture_output=True, text=True)
+    rps = {}
+    for line in out.stdout.splitlines():
+        parts = [p.strip('"') for p in line.split(",")]
+        if len(parts) >= 2 and parts[0] != "test":
+            try:
+                rps[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return rps
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--picket", default=os.path.join(ROOT, "target", "release", "picket-server"))
+    ap.add_argument("--redis", default="redis-server")
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--keys", type=int, default=1000000)
+    ap.add_argument("--tests", default="ping,set,get,incr,mset")
+    ap.add_argument("--picket-args", default="")
+    a = ap.parse_args()
+    work = tempfile.mkdtemp()
+    rport, rproc = start(a.redis, [], work)
+    pport, pproc = start(a.picket, a.picket_args.split(), work)
+    print("redis-server pid %d port %d, picket-server pid %d port %d" % (rproc.pid, rport, pproc.pid, pport))
+    try:
+        print("\n== Throughput (requests/s, 50 clients, median of %d runs) ==" % a.runs)
+        print("%-14s %4s %12s %12s %8s" % ("test", "P", "redis", "picket", "ratio"))
+        for pipeline in (1, 16):
+            samples = {"redis": {}, "picket": {}}
+            for _ in range(a.runs):
+                for name, port in (("redis", rport), ("picket", pport)):
+                    for test, v in bench(port, a.tests, a.requests, pipeline).items():
+                        samples[name].setdefault(test, []).append(v)
+            for test in samples["redis"]:
+                r = statistics.median(samples["redis"][test])
+                p = statistics.median(samples["picket"].get(test, [0]))
+                print("%-14s %4d %12.0f %12.0f %8.2f" % (test, pipeline, r, p, p / r if r else 0))
+            sys.stdout.flush()
+
+        print("\n== Memory for %d keys (DEBUG POPULATE) ==" % a.keys)
+        print("%-8s %14s %14s %14s" % ("server", "used_memory", "RSS", "bytes/key"))
+        res = {}
+        for name, port, proc in (("redis", rport, rproc), ("picket", pport, pproc)):
+            cli(port, "FLUSHALL")
+            base = info_field(port, "memory", "used_memory")
+            cli(port, "DEBUG", "POPULATE", str(a.keys))
+            time.sleep(0.5)
+            used = info_field(port, "memory", "used_memory")
+            rss = rss_of(proc.pid)
+            res[name] = (used, rss)
+            print("%-8s %14d %14d %14.1f" % (name, used, rss, (used - base) / a.keys))
+        print("ratio picket/redis: used_memory %.2f, RSS %.2f" % (
+            res["picket"][0] / res["redis"][0], res["picket"][1] / res["redis"][1]))
+    finally:
+        for p in (rproc, pproc):
+            p.terminate()
+            p.wait()
+
+
+main()

@@ -1,0 +1,113 @@
+//! A minimal RESP client for workloads on simulated hosts: send a command, read one reply.
+//! (redis-rs works in the simulation too, but a pub/sub subscriber and exact reply shapes
+//! are simpler with our own.)
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use redis_protocol::resp2::decode::decode_bytes_mut;
+use redis_protocol::resp2::types::BytesFrame;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::net::SimConn;
+use picket_common::net::Net;
+
+/// A reply as text, for assertions and traces: `+OK`, `$v`, `:1`, `-ERR ...`, `nil`,
+/// `[a,b]`.
+pub fn show(f: &BytesFrame) -> String {
+    match f {
+        BytesFrame::SimpleString(s) => format!("+{}", String::from_utf8_lossy(s)),
+        BytesFrame::Error(e) => format!("-{e}"),
+        BytesFrame::Integer(n) => format!(":{n}"),
+        BytesFrame::BulkString(b) => format!("${}", String::from_utf8_lossy(b)),
+        BytesFrame::Null => "nil".into(),
+        BytesFrame::Array(v) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(",")),
+    }
+}
+
+pub struct SimClient {
+    conn: SimConn,
+    buf: BytesMut,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("timed out")]
+    Timeout,
+    #[error("connection closed")]
+    Closed,
+}
+
+impl SimClient {
+    pub async fn connect(host: &str, port: u16) -> Result<Self, ClientError> {
+        let conn = crate::net::SimNet.connect(host, port).await?;
+        Ok(SimClient {
+            conn,
+            buf: BytesMut::new(),
+        })
+    }
+
+    pub async fn send(&mut self, args: &[&str]) -> Result<(), ClientError> {
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            b.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
+        }
+        self.conn.write_all(&b).await?;
+        Ok(())
+    }
+
+    /// Read one reply, waiting at most `within` (simulated time).
+    pub async fn read(&mut self, within: Duration) -> Result<BytesFrame, ClientError> {
+        tokio::time::timeout(within, async {
+            loop {
+                if let Some((f, _, _)) =
+                    decode_bytes_mut(&mut self.buf).map_err(|e| ClientError::Protocol(e.to_string()))?
+                {
+                    return Ok(f);
+                }
+                let n = self.conn.read_buf(&mut self.buf).await?;
+                if n == 0 {
+                    return Err(ClientError::Closed);
+                }
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout)?
+    }
+
+    /// Send a command and read its reply (5 s deadline: the simulated network has no
+    /// retransmit, so every wait needs one).
+    pub async fn cmd(&mut self, args: &[&str]) -> Result<BytesFrame, ClientError> {
+        self.send(args).await?;
+        self.read(Duration::from_secs(5)).await
+    }
+}
+
+/// Convenience for the trace of a command: its reply as text, or the error.
+pub async fn cmd_text(c: &mut SimClient, args: &[&str]) -> String {
+    match c.cmd(args).await {
+        Ok(f) => show(&f),
+        Err(e) => format!("!{e}"),
+    }
+}
+
+/// Re-exported so tests need not depend on redis-protocol directly.
+pub use redis_protocol::resp2::types::BytesFrame as Frame;
+
+impl SimClient {
+    /// Connect, retrying for up to `within` while the server host is still starting.
+    pub async fn connect_retry(host: &str, port: u16, within: Duration) -> Result<Self, ClientError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match Self::connect(host, port).await {
+                Ok(c) => return Ok(c),
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+}
