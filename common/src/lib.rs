@@ -8,3 +8,4 @@ pub mod glob;
 pub mod ids;
 pub mod net;
 pub mod resp;
+pub mod sds;

@@ -1,6 +1,6 @@
 //! redis-server-style command-line directives: `--port 6380 --save "" --bind 127.0.0.1 ::1`.
 
-use super::syntax::split_args;
+use crate::sds::split_args;
 use super::{ConfigError, Location, RawDirective};
 
 /// Parses command-line arguments (without the program name and config file) as Redis

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::syntax::{bare_or_repr, repr, split_args};
+use crate::sds::{bare_or_repr, repr, split_args};
 use super::{
     value_lines, ConfigError, ConfigStore, Directive, Kind, Location, RawDirective, RewriteLine,
 };

@@ -1,7 +1,7 @@
 //! The custom (multi-argument) kinds both binaries need: `save`, `client-output-buffer-limit`
 //! and a space-separated list (`bind`), with the typed values the server reads.
 
-use super::syntax::{format_memory, memtoull, strtoll_whole};
+use crate::sds::{format_memory, memtoull, strtoll_whole};
 use super::{CustomKind, RewriteLine, Value};
 
 /// One `save <seconds> <changes>` point.
@@ -301,7 +301,7 @@ mod tests {
     use super::*;
 
     fn args(s: &str) -> Vec<String> {
-        super::super::syntax::split_spaces(s)
+        crate::sds::split_spaces(s)
     }
 
     #[test]

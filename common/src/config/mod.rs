@@ -24,7 +24,6 @@ mod conf;
 pub mod kinds;
 mod rewrite;
 mod runtime;
-pub mod syntax;
 mod toml_file;
 
 #[cfg(test)]
@@ -298,7 +297,7 @@ impl ConfigStore {
                     return Err(ConfigError::Table(format!("'{name}' is defined twice")));
                 }
             }
-            let args = syntax::split_args(d.default.as_bytes())
+            let args = crate::sds::split_args(d.default.as_bytes())
                 .and_then(|a| {
                     a.into_iter()
                         .map(|a| String::from_utf8(a).ok())
@@ -509,12 +508,12 @@ fn parse_value(
         },
         Kind::Int { min, max } => {
             let n =
-                syntax::string2ll(one()).ok_or("argument couldn't be parsed into an integer")?;
+                crate::sds::string2ll(one().as_bytes()).ok_or("argument couldn't be parsed into an integer")?;
             check_range(i128::from(n), min, max)?;
             Ok(Value::Int(n))
         }
         Kind::Memory { min, max } => {
-            let n = syntax::memtoull(one()).ok_or("argument must be a memory value")?;
+            let n = crate::sds::memtoull(one()).ok_or("argument must be a memory value")?;
             check_range(i128::from(n), min, max)?;
             // In range of two i64 bounds, so it fits.
             Ok(Value::Int(i64::try_from(n).unwrap_or(i64::MAX)))
@@ -569,7 +568,7 @@ fn value_lines(d: &Directive, v: &Value, default: &Value) -> Vec<RewriteLine> {
     let force = v != default;
     let arg = match (d.kind, v) {
         (Kind::Custom(k), v) => return k.rewrite_lines(v, default),
-        (Kind::Memory { .. }, Value::Int(n)) if *n >= 0 => syntax::format_memory(n.unsigned_abs()),
+        (Kind::Memory { .. }, Value::Int(n)) if *n >= 0 => crate::sds::format_memory(n.unsigned_abs()),
         (_, v) => display_value(d, v),
     };
     vec![RewriteLine {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::syntax::split_spaces;
+use crate::sds::split_spaces;
 use super::{display_value, parse_value, ConfigStore, Value};
 
 /// A failed CONFIG SET. Display is Redis 7.0's full error reply line, `ERR` included.

@@ -152,7 +152,7 @@ fn to_toml(d: &Directive, lines: &[Vec<String>]) -> te::Value {
         let a = first.first().map(String::as_str).unwrap_or_default();
         return match d.kind {
             Kind::Bool => te::Value::from(a == "yes"),
-            Kind::Int { .. } | Kind::Memory { .. } => match super::syntax::string2ll(a) {
+            Kind::Int { .. } | Kind::Memory { .. } => match crate::sds::string2ll(a.as_bytes()) {
                 Some(n) => te::Value::from(n),
                 None => te::Value::from(a),
             },

@@ -5,4 +5,4 @@ pub mod reply;
 pub mod request;
 
 pub use reply::{format_double, Deferred, Proto, ReplyBuf};
-pub use request::{split_args, Limits, ProtoError, Request, RequestDecoder};
+pub use request::{Limits, ProtoError, Request, RequestDecoder};

@@ -292,7 +292,7 @@ fn decode_inline(buf: &mut BytesMut) -> Result<Inline, ProtoError> {
     if line.last() == Some(&b'\r') {
         line = &line[..line.len() - 1];
     }
-    let args = split_args(line).ok_or(ProtoError::UnbalancedQuotes)?;
+    let args = crate::sds::split_args(line).ok_or(ProtoError::UnbalancedQuotes)?;
     if args.is_empty() {
         return Ok(Inline::Empty);
     }
@@ -301,100 +301,6 @@ fn decode_inline(buf: &mut BytesMut) -> Result<Inline, ProtoError> {
         raw,
         inline: true,
     }))
-}
-
-/// Redis's `sdssplitargs`: whitespace-separated arguments with "double quotes" (escapes
-/// `\n \r \t \b \a \\ \" \xHH`) and 'single quotes' (only `\'`). A closing quote must be
-/// followed by whitespace or the end. `None` on unbalanced quotes.
-pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let n = line.len();
-    loop {
-        while i < n && is_space(line[i]) {
-            i += 1;
-        }
-        if i >= n {
-            return Some(out);
-        }
-        let mut cur = Vec::new();
-        let mut in_dq = false;
-        let mut in_sq = false;
-        loop {
-            if in_dq {
-                if i >= n {
-                    return None;
-                }
-                if line[i] == b'\\'
-                    && i + 3 < n
-                    && line[i + 1] == b'x'
-                    && line[i + 2].is_ascii_hexdigit()
-                    && line[i + 3].is_ascii_hexdigit()
-                {
-                    cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
-                    i += 3;
-                } else if line[i] == b'\\' && i + 1 < n {
-                    i += 1;
-                    cur.push(match line[i] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
-                        c => c,
-                    });
-                } else if line[i] == b'"' {
-                    if i + 1 < n && !is_space(line[i + 1]) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(line[i]);
-                }
-            } else if in_sq {
-                if i >= n {
-                    return None;
-                }
-                if line[i] == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
-                    i += 1;
-                    cur.push(b'\'');
-                } else if line[i] == b'\'' {
-                    if i + 1 < n && !is_space(line[i + 1]) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(line[i]);
-                }
-            } else {
-                if i >= n {
-                    break;
-                }
-                match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
-                    b'"' => in_dq = true,
-                    b'\'' => in_sq = true,
-                    c => cur.push(c),
-                }
-            }
-            i += 1;
-        }
-        out.push(cur);
-    }
-}
-
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c)
-}
-
-fn hex(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => c - b'A' + 10,
-    }
 }
 
 #[cfg(test)]
@@ -521,17 +427,5 @@ mod tests {
         mb.extend(std::iter::repeat_n(b'1', INLINE_MAX + 1));
         let (_, err, _) = decode_all(&mb, Limits::default());
         assert_eq!(err, Some(ProtoError::MultibulkCountTooBig));
-    }
-
-    #[test]
-    fn split_args_like_sdssplitargs() {
-        assert_eq!(
-            split_args(b"  a  b ").unwrap(),
-            vec![b"a".to_vec(), b"b".to_vec()]
-        );
-        assert_eq!(split_args(b"\"\"").unwrap(), vec![Vec::<u8>::new()]);
-        assert!(split_args(b"\"a\"b").is_none());
-        assert!(split_args(b"'a").is_none());
-        assert_eq!(split_args(b"").unwrap(), Vec::<Vec<u8>>::new());
     }
 }

@@ -1,5 +1,5 @@
-//! Redis's string helpers that define the configuration syntax: `sdssplitargs` (config
-//! lines), `sdscatrepr` (quoting on rewrite), `sdssplitlen` on spaces (multi-argument
+//! Redis's string helpers, shared by the protocol and the configuration: `sdssplitargs`
+//! (inline commands, config lines), `sdscatrepr` (MONITOR, quoting on rewrite), `sdssplitlen` on spaces (multi-argument
 //! CONFIG SET values), `memtoull`, `string2ll`, `strtoll` and the memory formatting of
 //! CONFIG REWRITE.
 
@@ -147,8 +147,10 @@ pub fn split_spaces(s: &str) -> Vec<String> {
 }
 
 /// Redis `string2ll`: a strict decimal `i64` (no sign but `-`, no leading zeros or spaces).
-pub fn string2ll(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
+pub fn string2ll(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
     if b == b"0" {
         return Some(0);
     }
@@ -355,10 +357,10 @@ mod tests {
 
     #[test]
     fn string2ll_is_strict() {
-        assert_eq!(string2ll("0"), Some(0));
-        assert_eq!(string2ll("-1"), Some(-1));
-        assert_eq!(string2ll("9223372036854775807"), Some(i64::MAX));
-        assert_eq!(string2ll("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(string2ll(b"0"), Some(0));
+        assert_eq!(string2ll(b"-1"), Some(-1));
+        assert_eq!(string2ll(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(string2ll(b"-9223372036854775808"), Some(i64::MIN));
         for bad in [
             "",
             "-",
@@ -371,7 +373,7 @@ mod tests {
             "9223372036854775808",
             "abc",
         ] {
-            assert_eq!(string2ll(bad), None, "{bad:?}");
+            assert_eq!(string2ll(bad.as_bytes()), None, "{bad:?}");
         }
     }
 
