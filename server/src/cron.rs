@@ -146,7 +146,7 @@ pub fn active_expire_cycle(srv: &mut Server) {
                 cursor = db.expires.scan(cursor, |k: &SmallBytes, when: &i64| {
                     sampled += 1;
                     let ttl = *when - now_ms;
-                    if ttl <= 0 {
+                    if now_ms > *when {
                         expired_keys.push(Bytes::copy_from_slice(k));
                     } else {
                         ttl_sum += ttl;

@@ -60,14 +60,6 @@ impl Propagator {
         }
     }
 
-    /// Emit an effect at once, outside any unit: keys deleted because they expired are
-    /// propagated this way, before the command that found them.
-    pub fn feed_now(&mut self, db: usize, args: &[Bytes]) {
-        if self.enabled {
-            self.emit(Some(db), args);
-        }
-    }
-
     fn emit(&mut self, db: Option<usize>, args: &[Bytes]) {
         let start = self.pending.len();
         if let Some(db) = db {
@@ -155,8 +147,7 @@ mod tests {
         let one = p.take();
         assert!(!one.windows(5).any(|w| w == b"MULTI"));
         p.begin_unit();
-        p.feed(0, &set);
-        p.feed_now(0, &[Bytes::from_static(b"DEL"), Bytes::from_static(b"x")]);
+        p.feed(0, &[Bytes::from_static(b"DEL"), Bytes::from_static(b"x")]);
         p.feed(0, &set);
         p.end_unit();
         let s = p.take();
@@ -164,7 +155,7 @@ mod tests {
         let del = text.find("DEL").unwrap();
         let multi = text.find("MULTI").unwrap();
         let exec = text.find("EXEC").unwrap();
-        assert!(del < multi && multi < exec);
+        assert!(multi < del && del < exec);
     }
 
     #[test]

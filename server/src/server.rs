@@ -50,6 +50,9 @@ pub struct Server {
     pub exec_pushes: BytesMut,
     /// A key the executing client watches was modified by its own command.
     pub exec_dirty_cas: bool,
+    /// WATCHes made while their key was already logically expired (client, db, key), as
+    /// Redis's `watchedKey.expired`: deleting such a key is no logical change.
+    pub watched_expired: BTreeSet<(ClientId, usize, Bytes)>,
     pub pubsub: PubSub,
     pub monitors: BTreeSet<ClientId>,
     pub stats: Stats,
@@ -96,6 +99,7 @@ impl Server {
             executing: None,
             exec_pushes: BytesMut::new(),
             exec_dirty_cas: false,
+            watched_expired: BTreeSet::new(),
             pubsub: PubSub::default(),
             monitors: BTreeSet::new(),
             stats: Stats::default(),
@@ -150,8 +154,10 @@ impl Server {
         }
         self.stats.expired_keys += 1;
         let k = Bytes::copy_from_slice(key);
+        // Inside a command this joins its execution unit (Redis 7.0 replicates
+        // `MULTI / DEL k / <command> / EXEC`); from the active expiry cycle it goes alone.
         self.propagator
-            .feed_now(db, &[Bytes::from_static(b"DEL"), k.clone()]);
+            .feed(db, &[Bytes::from_static(b"DEL"), k.clone()]);
         self.notify(notify::EXPIRED, "expired", &k, db);
         self.signal_modified(db, &k);
     }
@@ -208,25 +214,54 @@ impl Server {
     }
 
     /// A key changed: invalidate WATCHes on it (Redis's `signalModifiedKey`).
+    /// Called after the change: a watched key that was already expired when watched and is
+    /// now gone was only deleted, which changes nothing logically (Redis 7.0's
+    /// `touchWatchedKey`).
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
         let Some(watchers) = self.dbs[db].watched.get(key) else {
             return;
         };
         let watchers = watchers.clone();
+        let exists = self.dbs[db].contains(key);
+        let key = Bytes::copy_from_slice(key);
         for id in watchers {
+            if !exists && self.watched_expired.remove(&(id, db, key.clone())) {
+                continue;
+            }
             self.mark_dirty_cas(id);
         }
     }
 
-    /// Invalidate the watched keys of `db` that exist in it (or in `also_in`): FLUSHDB,
-    /// FLUSHALL and SWAPDB, as Redis's `touchAllWatchedKeysInDb`.
+    /// Invalidate the watched keys of `db` that exist in it (or in `also_in`, the database
+    /// that replaces it): FLUSHDB, FLUSHALL and SWAPDB, as Redis's `touchAllWatchedKeysInDb`,
+    /// called before the change. Keys that were expired when watched and stay expired or
+    /// disappear are no logical change.
     pub fn touch_all_watched(&mut self, db: usize, also_in: Option<usize>) {
         let keys: Vec<Bytes> = self.dbs[db].watched.keys().cloned().collect();
+        let now = self.now_ms;
         for k in keys {
-            let exists = self.dbs[db].contains(&k)
-                || also_in.is_some_and(|other| self.dbs[other].contains(&k));
-            if exists {
-                self.signal_modified(db, &k);
+            let exists_here = self.dbs[db].contains(&k);
+            let in_other = also_in.filter(|&o| self.dbs[o].contains(&k));
+            if !exists_here && in_other.is_none() {
+                continue;
+            }
+            let expired_in_other = in_other.is_some_and(|o| self.dbs[o].is_expired(&k, now));
+            let watchers = self.dbs[db].watched.get(&k).cloned().unwrap_or_default();
+            for id in watchers {
+                let wk = (id, db, k.clone());
+                if self.watched_expired.contains(&wk) {
+                    if in_other.is_none() {
+                        self.watched_expired.remove(&wk);
+                        continue;
+                    }
+                    if expired_in_other {
+                        continue;
+                    }
+                } else if !exists_here && expired_in_other {
+                    self.watched_expired.insert(wk);
+                    continue;
+                }
+                self.mark_dirty_cas(id);
             }
         }
     }
@@ -330,26 +365,26 @@ pub fn check_output_limits(c: &mut Client, limits: &[crate::config::BufferLimit;
         ClientClass::Pubsub => limits[2],
     };
     let used = c.out.len() as u64;
-    if lim.hard > 0 && used >= lim.hard {
-        c.close_asap(format!(
-            "client {} scheduled to be closed ASAP for overcoming of output buffer limits",
-            c.id
-        ));
-        return;
-    }
-    if lim.soft > 0 && used >= lim.soft {
+    let over = if lim.hard > 0 && used >= lim.hard {
+        true
+    } else if lim.soft > 0 && used >= lim.soft {
+        // The first time the soft limit is seen reached only starts its clock.
         match c.soft_limit_since {
-            None => c.soft_limit_since = Some(now),
-            Some(since) => {
-                if now.saturating_duration_since(since).as_secs() >= lim.soft_seconds {
-                    c.close_asap(format!(
-                        "client {} scheduled to be closed ASAP for overcoming of output buffer limits",
-                        c.id
-                    ));
-                }
+            None => {
+                c.soft_limit_since = Some(now);
+                false
             }
+            Some(since) => now.saturating_duration_since(since).as_secs() >= lim.soft_seconds,
         }
     } else {
         c.soft_limit_since = None;
+        false
+    };
+    if over && !c.has(cflags::CLOSE_ASAP) {
+        tracing::warn!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            c.info_line(now)
+        );
+        c.close_asap("output buffer limits");
     }
 }

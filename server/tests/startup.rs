@@ -58,7 +58,10 @@ fn bad_value_in_a_toml_file_names_file_line_and_directive() {
     std::fs::write(&path, "port = 6390\nmaxclients = \"lots\"\n").unwrap();
     let (code, _, err) = run(&[path.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.trim().contains(&format!("{}:2", path.display())), "{err}");
+    assert!(
+        err.trim().contains(&format!("{}:2", path.display())),
+        "{err}"
+    );
     assert!(err.contains("maxclients"), "{err}");
 }
 
@@ -113,9 +116,15 @@ fn toml_config_file() {
         c.q("CONFIG GET notify-keyspace-events"),
         Reply::bulks(&["notify-keyspace-events", "AKE"])
     );
-    assert_eq!(c.q("CONFIG GET slowlog-max-len"), Reply::bulks(&["slowlog-max-len", "7"]));
+    assert_eq!(
+        c.q("CONFIG GET slowlog-max-len"),
+        Reply::bulks(&["slowlog-max-len", "7"])
+    );
     let info = c.q("INFO server").text();
-    assert!(info.contains(&format!("config_file:{}", path.display())), "{info}");
+    assert!(
+        info.contains(&format!("config_file:{}", path.display())),
+        "{info}"
+    );
 }
 
 #[test]
@@ -151,7 +160,10 @@ fn pidfile_and_logfile() {
     assert!(ready.contains(&format!("pid={}", s.child.id())), "{ready}");
     assert!(ready.contains(&format!("port={}", s.port)), "{ready}");
     // Redis's log line shape: "<pid>:M <date> * <message>".
-    assert!(ready.starts_with(&format!("{}:M ", s.child.id())), "{ready}");
+    assert!(
+        ready.starts_with(&format!("{}:M ", s.child.id())),
+        "{ready}"
+    );
     let mut c = s.conn();
     c.send(&["SHUTDOWN"]);
     assert!(c.try_read().is_none(), "SHUTDOWN does not reply");

@@ -1,7 +1,7 @@
 //! redis-server-style command-line directives: `--port 6380 --save "" --bind 127.0.0.1 ::1`.
 
-use crate::sds::split_args;
 use super::{ConfigError, Location, RawDirective};
+use crate::sds::split_args;
 
 /// Parses command-line arguments (without the program name and config file) as Redis
 /// does: each `--name` starts a directive and the following arguments are its values. The

@@ -1,33 +1,881 @@
-//! Keyspace commands (being written).
+//! Keyspace commands (Redis 7.0's `db.c`, `expire.c` and OBJECT from `object.c`): DEL,
+//! UNLINK, EXISTS, TYPE, TOUCH, the EXPIRE and TTL families, PERSIST, RENAME(NX), COPY, MOVE,
+//! SWAPDB, FLUSHDB, FLUSHALL, KEYS, SCAN, RANDOMKEY and OBJECT.
+//!
+//! Every command is written against `Value`'s generic methods (`type_name`, `encoding`,
+//! `clone`), so new value types need nothing here.
+
+use bytes::Bytes;
+use picket_common::glob::string_match;
+use rand::RngExt;
+
+use super::args::{int, is, parse_i64};
+use super::client_cmd::help_reply;
+use super::exec::Propagate;
 use super::{CmdError, CmdResult, Ctx};
-macro_rules! pending { ($($n:ident),*) => { $(pub fn $n(_ctx: &mut Ctx) -> CmdResult { Err(CmdError::err("pending")) })* } }
-pending!(
-    flushdb,
-    flushall,
-    swapdb,
-    del,
-    exists,
-    type_,
-    expire,
-    pexpire,
-    expireat,
-    pexpireat,
-    ttl,
-    pttl,
-    expiretime,
-    pexpiretime,
-    persist,
-    rename,
-    renamenx,
-    copy,
-    move_,
-    touch,
-    keys,
-    scan,
-    randomkey,
-    object_encoding,
-    object_freq,
-    object_idletime,
-    object_refcount,
-    object_help
-);
+use crate::db::{idle_seconds, SmallBytes, Value};
+use crate::notify;
+use crate::server::Server;
+
+// ------------------------------------------------------------------------------ helpers
+
+/// Redis's `lookupKeyReadWithFlags(LOOKUP_NOTOUCH)`: lazy expiry and hit/miss statistics
+/// (and, if `notify_miss`, the `keymiss` event), without touching the LRU clock. Used by
+/// EXISTS, TYPE, TTL, SCAN's TYPE filter and (without the event) OBJECT.
+fn lookup_notouch(srv: &mut Server, db: usize, key: &[u8], notify_miss: bool) -> bool {
+    srv.expire_if_needed(db, key);
+    if srv.dbs[db].contains(key) {
+        srv.stats.keyspace_hits += 1;
+        return true;
+    }
+    srv.stats.keyspace_misses += 1;
+    if notify_miss && srv.cfg.notify_keyspace_events & notify::KEY_MISS != 0 {
+        srv.notify(notify::KEY_MISS, "keymiss", key, db);
+    }
+    false
+}
+
+/// Redis's `getIntFromObjectOrReply`: an integer in the C `int` range. With `msg`, every
+/// failure is `ERR <msg>`; without, Redis's two generic messages.
+fn int32(arg: &[u8], msg: Option<&str>) -> Result<i64, CmdError> {
+    let Some(v) = parse_i64(arg) else {
+        return Err(msg.map_or(CmdError::NotInteger, CmdError::err));
+    };
+    if v < i32::MIN as i64 || v > i32::MAX as i64 {
+        return Err(msg.map_or_else(
+            || {
+                CmdError::err(
+                    "value is out of range, value must between -2147483648 and 2147483647",
+                )
+            },
+            CmdError::err,
+        ));
+    }
+    Ok(v)
+}
+
+/// A database index as `selectDb` accepts it.
+fn db_index(srv: &Server, id: i64) -> Result<usize, CmdError> {
+    if id < 0 || id as u64 >= srv.dbs.len() as u64 {
+        return Err(CmdError::DbIndex);
+    }
+    Ok(id as usize)
+}
+
+/// `ERR source and destination objects are the same` (Redis's `shared.sameobjecterr`).
+fn same_object() -> CmdError {
+    CmdError::err("source and destination objects are the same")
+}
+
+/// Signal (WATCH) and notify a change of `key` in `db`, which may not be the client's; the
+/// caller counts it in `dirty`.
+fn changed_in(srv: &mut Server, db: usize, event: &str, key: &[u8]) {
+    srv.signal_modified(db, key);
+    srv.notify(notify::GENERIC, event, key, db);
+}
+
+// ------------------------------------------------------------------------------ DEL, EXISTS ...
+
+/// DEL key [key ...] and UNLINK key [key ...] (values are freed at once either way).
+pub fn del(ctx: &mut Ctx) -> CmdResult {
+    let db = ctx.db();
+    let mut n = 0;
+    for i in 1..ctx.args.len() {
+        let key = ctx.args[i].clone();
+        if ctx.srv.delete(db, &key) {
+            ctx.changed(notify::GENERIC, "del", &key);
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+/// EXISTS key [key ...]: a key named twice counts twice.
+pub fn exists(ctx: &mut Ctx) -> CmdResult {
+    let db = ctx.db();
+    let n = ctx.args[1..]
+        .iter()
+        .filter(|k| lookup_notouch(ctx.srv, db, k, true))
+        .count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// TYPE key
+pub fn type_(ctx: &mut Ctx) -> CmdResult {
+    let db = ctx.db();
+    let name = if lookup_notouch(ctx.srv, db, &ctx.args[1], true) {
+        ctx.srv.dbs[db]
+            .get(&ctx.args[1])
+            .map_or("none", |e| e.val.type_name())
+    } else {
+        "none"
+    };
+    ctx.out.simple(name);
+    Ok(())
+}
+
+/// TOUCH key [key ...]: a read lookup of each (LRU and statistics).
+pub fn touch(ctx: &mut Ctx) -> CmdResult {
+    let db = ctx.db();
+    let n = ctx.args[1..]
+        .iter()
+        .filter(|k| ctx.srv.lookup_read(db, k).is_some())
+        .count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ EXPIRE family
+
+const EXPIRE_NX: u8 = 1;
+const EXPIRE_XX: u8 = 2;
+const EXPIRE_GT: u8 = 4;
+const EXPIRE_LT: u8 = 8;
+
+/// Redis's `parseExtendedExpireArgumentsOrReply`.
+fn expire_flags(opts: &[Bytes]) -> Result<u8, CmdError> {
+    let mut flags = 0;
+    for opt in opts {
+        flags |= if is(opt, "nx") {
+            EXPIRE_NX
+        } else if is(opt, "xx") {
+            EXPIRE_XX
+        } else if is(opt, "gt") {
+            EXPIRE_GT
+        } else if is(opt, "lt") {
+            EXPIRE_LT
+        } else {
+            // `%s` of a C string: the option up to its first NUL byte.
+            let shown = opt.split(|&b| b == 0).next().unwrap_or_default();
+            return Err(CmdError::err(format!(
+                "Unsupported option {}",
+                String::from_utf8_lossy(shown)
+            )));
+        };
+    }
+    if flags & EXPIRE_NX != 0 && flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT) != 0 {
+        return Err(CmdError::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if flags & EXPIRE_GT != 0 && flags & EXPIRE_LT != 0 {
+        return Err(CmdError::err(
+            "GT and LT options at the same time are not compatible",
+        ));
+    }
+    Ok(flags)
+}
+
+/// Redis's `expireGenericCommand`: `basetime` is now (relative forms) or 0 (absolute forms).
+fn expire_generic(ctx: &mut Ctx, basetime: i64, seconds: bool) -> CmdResult {
+    let flags = expire_flags(&ctx.args[3..])?;
+    let invalid = || CmdError::InvalidExpire(ctx.spec.full_name());
+    let mut when = int(&ctx.args[2])?;
+    if seconds {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
+            return Err(invalid());
+        }
+        when *= 1000;
+    }
+    if when > i64::MAX - basetime {
+        return Err(invalid());
+    }
+    when += basetime;
+
+    let db = ctx.db();
+    let key = ctx.args[1].clone();
+    if ctx.srv.lookup_write(db, &key).is_none() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if flags != 0 {
+        let current = ctx.srv.dbs[db].expire_at(&key);
+        let refused = (flags & EXPIRE_NX != 0 && current.is_some())
+            || (flags & EXPIRE_XX != 0 && current.is_none())
+            // No TTL counts as an infinite one: GT always fails, LT always passes.
+            || (flags & EXPIRE_GT != 0 && current.is_none_or(|c| when <= c))
+            || (flags & EXPIRE_LT != 0 && current.is_some_and(|c| when >= c));
+        if refused {
+            ctx.out.int(0);
+            return Ok(());
+        }
+    }
+    if when <= ctx.srv.now_ms {
+        // Already expired: delete now and replicate an explicit DEL.
+        ctx.srv.dbs[db].remove(&key);
+        ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
+        ctx.changed(notify::GENERIC, "del", &key);
+    } else {
+        ctx.srv.dbs[db].set_expire(&key, when);
+        // Replicas get the absolute time: PEXPIREAT key <ms> [options].
+        if ctx.spec.name != "pexpireat" {
+            let mut cmd = ctx.args.to_vec();
+            cmd[0] = Bytes::from_static(b"PEXPIREAT");
+            cmd[2] = Bytes::from(itoa::Buffer::new().format(when).to_owned());
+            ctx.propagate_as(vec![cmd]);
+        }
+        ctx.changed(notify::GENERIC, "expire", &key);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// EXPIRE key seconds [NX|XX|GT|LT]
+pub fn expire(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.srv.now_ms;
+    expire_generic(ctx, now, true)
+}
+
+/// PEXPIRE key milliseconds [NX|XX|GT|LT]
+pub fn pexpire(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.srv.now_ms;
+    expire_generic(ctx, now, false)
+}
+
+/// EXPIREAT key unix-time-seconds [NX|XX|GT|LT]
+pub fn expireat(ctx: &mut Ctx) -> CmdResult {
+    expire_generic(ctx, 0, true)
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]
+pub fn pexpireat(ctx: &mut Ctx) -> CmdResult {
+    expire_generic(ctx, 0, false)
+}
+
+/// Redis's `ttlGenericCommand`: -2 without the key, -1 without a TTL.
+fn ttl_generic(ctx: &mut Ctx, ms: bool, absolute: bool) -> CmdResult {
+    let db = ctx.db();
+    if !lookup_notouch(ctx.srv, db, &ctx.args[1], true) {
+        ctx.out.int(-2);
+        return Ok(());
+    }
+    let Some(at) = ctx.srv.dbs[db].expire_at(&ctx.args[1]) else {
+        ctx.out.int(-1);
+        return Ok(());
+    };
+    let t = if absolute {
+        at
+    } else {
+        at.saturating_sub(ctx.srv.now_ms)
+    }
+    .max(0);
+    // Rounded to the nearest second, without overflow near i64::MAX (as Redis's build does).
+    let v = if ms {
+        t
+    } else {
+        ((t as i128 + 500) / 1000) as i64
+    };
+    ctx.out.int(v);
+    Ok(())
+}
+
+/// TTL key
+pub fn ttl(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, false, false)
+}
+
+/// PTTL key
+pub fn pttl(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, true, false)
+}
+
+/// EXPIRETIME key
+pub fn expiretime(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, false, true)
+}
+
+/// PEXPIRETIME key
+pub fn pexpiretime(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, true, true)
+}
+
+/// PERSIST key
+pub fn persist(ctx: &mut Ctx) -> CmdResult {
+    let db = ctx.db();
+    let key = ctx.args[1].clone();
+    let removed = ctx.srv.lookup_write(db, &key).is_some() && ctx.srv.dbs[db].persist(&key);
+    if removed {
+        ctx.changed(notify::GENERIC, "persist", &key);
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ RENAME, COPY, MOVE
+
+/// Redis's `renameGenericCommand`: the value and its TTL move to the new name.
+fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
+    let db = ctx.db();
+    let src = ctx.args[1].clone();
+    let dst = ctx.args[2].clone();
+    if ctx.srv.lookup_write(db, &src).is_none() {
+        return Err(CmdError::NoSuchKey);
+    }
+    if src == dst {
+        if nx {
+            ctx.out.int(0);
+        } else {
+            ctx.out.ok();
+        }
+        return Ok(());
+    }
+    let expire = ctx.srv.dbs[db].expire_at(&src);
+    if ctx.srv.lookup_write(db, &dst).is_some() {
+        if nx {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        ctx.srv.dbs[db].remove(&dst);
+    }
+    let Some(entry) = ctx.srv.dbs[db].remove(&src) else {
+        // The lookup above found it and nothing removed it since.
+        return Err(CmdError::NoSuchKey);
+    };
+    ctx.srv.set_key(db, &dst, entry.val, false);
+    if let Some(at) = expire {
+        ctx.srv.dbs[db].set_expire(&dst, at);
+    }
+    ctx.srv.signal_modified(db, &src);
+    ctx.srv.signal_modified(db, &dst);
+    ctx.srv.notify(notify::GENERIC, "rename_from", &src, db);
+    ctx.srv.notify(notify::GENERIC, "rename_to", &dst, db);
+    ctx.srv.dirty += 1;
+    if nx {
+        ctx.out.int(1);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+/// RENAME key newkey
+pub fn rename(ctx: &mut Ctx) -> CmdResult {
+    rename_generic(ctx, false)
+}
+
+/// RENAMENX key newkey
+pub fn renamenx(ctx: &mut Ctx) -> CmdResult {
+    rename_generic(ctx, true)
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+pub fn copy(ctx: &mut Ctx) -> CmdResult {
+    let src_db = ctx.db();
+    let mut dst_db = src_db;
+    let mut replace = false;
+    let mut j = 3;
+    while j < ctx.args.len() {
+        let more = ctx.args.len() - j - 1;
+        if is(&ctx.args[j], "replace") {
+            replace = true;
+        } else if is(&ctx.args[j], "db") && more >= 1 {
+            let id = int32(&ctx.args[j + 1], None)?;
+            dst_db = db_index(ctx.srv, id)?;
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let src = ctx.args[1].clone();
+    let dst = ctx.args[2].clone();
+    if src_db == dst_db && src == dst {
+        return Err(same_object());
+    }
+    let Some(val) = ctx.srv.lookup_read(src_db, &src).map(|e| e.val.clone()) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let expire = ctx.srv.dbs[src_db].expire_at(&src);
+    if ctx.srv.lookup_write(dst_db, &dst).is_some() {
+        if !replace {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        ctx.srv.dbs[dst_db].remove(&dst);
+    }
+    ctx.srv.set_key(dst_db, &dst, val, false);
+    if let Some(at) = expire {
+        ctx.srv.dbs[dst_db].set_expire(&dst, at);
+    }
+    changed_in(ctx.srv, dst_db, "copy_to", &dst);
+    ctx.srv.dirty += 1;
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// MOVE key db
+pub fn move_(ctx: &mut Ctx) -> CmdResult {
+    let src_db = ctx.db();
+    let id = int32(&ctx.args[2], None)?;
+    let dst_db = db_index(ctx.srv, id)?;
+    if src_db == dst_db {
+        return Err(same_object());
+    }
+    let key = ctx.args[1].clone();
+    if ctx.srv.lookup_write(src_db, &key).is_none() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let expire = ctx.srv.dbs[src_db].expire_at(&key);
+    if ctx.srv.lookup_write(dst_db, &key).is_some() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let Some(entry) = ctx.srv.dbs[src_db].remove(&key) else {
+        // The lookup above found it and nothing removed it since.
+        ctx.out.int(0);
+        return Ok(());
+    };
+    ctx.srv.set_key(dst_db, &key, entry.val, false);
+    if let Some(at) = expire {
+        ctx.srv.dbs[dst_db].set_expire(&key, at);
+    }
+    ctx.srv.signal_modified(src_db, &key);
+    ctx.srv.signal_modified(dst_db, &key);
+    ctx.srv.notify(notify::GENERIC, "move_from", &key, src_db);
+    ctx.srv.notify(notify::GENERIC, "move_to", &key, dst_db);
+    ctx.srv.dirty += 1;
+    ctx.out.int(1);
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ SWAPDB, FLUSH*
+
+/// SWAPDB index1 index2: clients stay in their database and see the other's data; WATCHes of
+/// keys present in either are invalidated.
+pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
+    let a = int32(&ctx.args[1], Some("invalid first DB index"))?;
+    let b = int32(&ctx.args[2], Some("invalid second DB index"))?;
+    let a = db_index(ctx.srv, a)?;
+    let b = db_index(ctx.srv, b)?;
+    if a != b {
+        ctx.srv.touch_all_watched(a, Some(b));
+        ctx.srv.touch_all_watched(b, Some(a));
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (left, right) = ctx.srv.dbs.split_at_mut(hi);
+        left[lo].swap_data(&mut right[0]);
+    }
+    ctx.srv.dirty += 1;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// The optional `ASYNC|SYNC` of FLUSHDB and FLUSHALL (both free at once here).
+fn flush_mode(ctx: &Ctx) -> CmdResult {
+    match ctx.args.len() {
+        1 => Ok(()),
+        2 if is(&ctx.args[1], "sync") || is(&ctx.args[1], "async") => Ok(()),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// FLUSHDB [ASYNC|SYNC]: always propagated, even when the database was empty.
+pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
+    flush_mode(ctx)?;
+    let db = ctx.db();
+    ctx.srv.touch_all_watched(db, None);
+    let n = ctx.srv.dbs[db].clear();
+    ctx.srv.dirty += n as u64;
+    ctx.propagate = Propagate::Force;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FLUSHALL [ASYNC|SYNC]: always propagated. Redis 7.0 without save points adds the number of
+/// removed keys to the dirty counter (and, with save points, saves; persistence is not here).
+pub fn flushall(ctx: &mut Ctx) -> CmdResult {
+    flush_mode(ctx)?;
+    let mut n = 0;
+    for db in 0..ctx.srv.dbs.len() {
+        ctx.srv.touch_all_watched(db, None);
+        n += ctx.srv.dbs[db].clear();
+    }
+    ctx.srv.dirty += n as u64;
+    ctx.propagate = Propagate::Force;
+    ctx.out.ok();
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ KEYS, SCAN, RANDOMKEY
+
+/// KEYS pattern: logically expired keys are skipped (not deleted).
+pub fn keys(ctx: &mut Ctx) -> CmdResult {
+    let pattern = &ctx.args[1];
+    let all = &pattern[..] == b"*";
+    let now = ctx.srv.now_ms;
+    let db = &ctx.srv.dbs[ctx.client.db];
+    let head = ctx.out.deferred();
+    let mut n = 0;
+    for (k, _) in db.keys.iter() {
+        if (all || string_match(pattern, k, false)) && !db.is_expired(k, now) {
+            ctx.out.bulk(k);
+            n += 1;
+        }
+    }
+    ctx.out.finish_array(head, n);
+    Ok(())
+}
+
+/// A SCAN cursor as Redis parses it with `strtoul`: optional sign (a negative value wraps),
+/// decimal digits, nothing after; the empty string is 0; leading space refused.
+fn parse_cursor(s: &[u8]) -> Option<u64> {
+    // Redis hands the C string to strtoul: it ends at the first NUL byte.
+    let s = s.split(|&b| b == 0).next().unwrap_or_default();
+    let Some(&first) = s.first() else {
+        return Some(0);
+    };
+    if matches!(first, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        return None;
+    }
+    let (neg, digits) = match first {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type], as Redis's `scanGenericCommand`:
+/// COUNT buckets' worth of keys are collected (at most 10×COUNT bucket visits), then filtered
+/// by pattern, type and expiry (expired keys are deleted on the way).
+pub fn scan(ctx: &mut Ctx) -> CmdResult {
+    let mut cursor = parse_cursor(&ctx.args[1]).ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let mut count: i64 = 10;
+    let mut pattern: Option<&[u8]> = None;
+    let mut type_name: Option<&[u8]> = None;
+    let args = ctx.args;
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - i;
+        if is(&args[i], "count") && more >= 2 {
+            count = int(&args[i + 1])?;
+            if count < 1 {
+                return Err(CmdError::Syntax);
+            }
+        } else if is(&args[i], "match") && more >= 2 {
+            let p = &args[i + 1][..];
+            pattern = if p == b"*" { None } else { Some(p) };
+        } else if is(&args[i], "type") && more >= 2 {
+            type_name = Some(&args[i + 1][..]);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+
+    let db = ctx.db();
+    let mut found: Vec<SmallBytes> = Vec::new();
+    {
+        let dict = &ctx.srv.dbs[db].keys;
+        let want = count as u64 as usize;
+        let mut max_iterations = count.saturating_mul(10);
+        loop {
+            cursor = dict.scan(cursor, |k, _| found.push(k.clone()));
+            if cursor == 0 || max_iterations == 0 {
+                break;
+            }
+            max_iterations -= 1;
+            if found.len() >= want {
+                break;
+            }
+        }
+    }
+    found.retain(|k| {
+        if let Some(p) = pattern {
+            if !string_match(p, k, false) {
+                return false;
+            }
+        }
+        if let Some(t) = type_name {
+            // A key that expired is "none" here, deleted by this lookup, and then not filtered
+            // as expired: Redis 7.0 returns it for TYPE none.
+            let name = if lookup_notouch(ctx.srv, db, k, true) {
+                ctx.srv.dbs[db].get(k).map_or("none", |e| e.val.type_name())
+            } else {
+                "none"
+            };
+            if !t.eq_ignore_ascii_case(name.as_bytes()) {
+                return false;
+            }
+        }
+        !ctx.srv.expire_if_needed(db, k)
+    });
+    ctx.out.array(2);
+    // `addReplyBulkLongLong` of the unsigned cursor.
+    ctx.out.bulk_int(cursor as i64);
+    ctx.out.array(found.len());
+    for k in &found {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+/// RANDOMKEY: a fair random key; expired keys drawn are deleted and another is drawn.
+pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
+    let db = ctx.db();
+    let all_volatile = ctx.srv.dbs[db].keys.len() == ctx.srv.dbs[db].expires.len();
+    let mut tries = 100;
+    loop {
+        let key = {
+            let Server { dbs, rng, .. } = &mut *ctx.srv;
+            let mut rand = || rng.random::<u64>();
+            match dbs[db].keys.random_entry(&mut rand) {
+                Some((k, _)) => k.clone(),
+                None => {
+                    ctx.out.null();
+                    return Ok(());
+                }
+            }
+        };
+        // On a master an expired key is deleted here, and another is drawn.
+        if ctx.srv.dbs[db].expire_at(&key).is_some() && ctx.srv.expire_if_needed(db, &key) {
+            // An expired key that stays (a replica waits for its master's DEL) could be drawn
+            // forever when every key is volatile: after 100 tries Redis returns it anyway.
+            if all_volatile && ctx.srv.dbs[db].contains(&key) {
+                tries -= 1;
+                if tries == 0 {
+                    ctx.out.bulk(&key);
+                    return Ok(());
+                }
+            }
+            continue;
+        }
+        ctx.out.bulk(&key);
+        return Ok(());
+    }
+}
+
+// ------------------------------------------------------------------------------ OBJECT
+
+/// Redis's `objectCommandLookup`: expiry and statistics, no LRU touch, no `keymiss` event.
+/// Writes the null reply when the key is missing.
+fn object_lookup(ctx: &mut Ctx) -> Option<usize> {
+    let db = ctx.db();
+    if lookup_notouch(ctx.srv, db, &ctx.args[2], false) {
+        Some(db)
+    } else {
+        ctx.out.null();
+        None
+    }
+}
+
+/// OBJECT ENCODING key
+pub fn object_encoding(ctx: &mut Ctx) -> CmdResult {
+    let Some(db) = object_lookup(ctx) else {
+        return Ok(());
+    };
+    match ctx.srv.dbs[db].get(&ctx.args[2]) {
+        Some(e) => ctx.out.bulk_str(e.val.encoding()),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// OBJECT FREQ key: no LFU policy exists here (Redis's default `noeviction` is not LFU).
+pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
+    if object_lookup(ctx).is_none() {
+        return Ok(());
+    }
+    Err(CmdError::err(
+        "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+    ))
+}
+
+/// OBJECT IDLETIME key: seconds since the last access, without counting this one.
+pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
+    let Some(db) = object_lookup(ctx) else {
+        return Ok(());
+    };
+    let clock = ctx.srv.lru_clock();
+    match ctx.srv.dbs[db].get(&ctx.args[2]) {
+        Some(e) => ctx.out.int(idle_seconds(e.lru, clock) as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// Redis's `OBJ_SHARED_REFCOUNT`: the refcount of the shared integers 0..9999.
+const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+/// Redis's `OBJ_SHARED_INTEGERS`.
+const SHARED_INTEGERS: i64 = 10000;
+
+/// OBJECT REFCOUNT key: Redis stores small integers as shared objects.
+pub fn object_refcount(ctx: &mut Ctx) -> CmdResult {
+    let Some(db) = object_lookup(ctx) else {
+        return Ok(());
+    };
+    match ctx.srv.dbs[db].get(&ctx.args[2]) {
+        Some(e) => {
+            let shared = matches!(e.val, Value::Int(n) if (0..SHARED_INTEGERS).contains(&n));
+            ctx.out.int(if shared { SHARED_REFCOUNT } else { 1 });
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// OBJECT HELP
+pub fn object_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_like_strtoul() {
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"+12"), Some(12));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(parse_cursor(b"1 "), None);
+        assert_eq!(parse_cursor(b"-"), None);
+        assert_eq!(parse_cursor(b"0x10"), None);
+        assert_eq!(parse_cursor(b"7\0junk"), Some(7));
+    }
+
+    /// Runs commands on an in-process server and returns what they propagated, as text.
+    struct Harness {
+        srv: Server,
+        client: crate::client::Client,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let config = crate::config::ConfigState::from_args(&[]).expect("config");
+            let clock = picket_common::clock::Clock::starting_at(1_700_000_000_000);
+            let mut srv = Server::new(config, 7, clock);
+            srv.propagator.enabled = true;
+            let addr = "127.0.0.1:1".parse().expect("addr");
+            let client = crate::client::Client::new(1, addr, addr, clock.now());
+            Harness { srv, client }
+        }
+
+        /// Run `line` (split on spaces); returns the reply and the propagated commands, each
+        /// as its arguments joined by spaces.
+        fn run(&mut self, line: &str) -> (String, Vec<String>) {
+            let args: Vec<Bytes> = line
+                .split(' ')
+                .map(|a| Bytes::from(a.to_string()))
+                .collect();
+            let mut out = picket_common::resp::ReplyBuf::default();
+            super::super::exec::process(&mut self.srv, &mut self.client, &mut out, &args);
+            let reply = String::from_utf8_lossy(&out.take()).into_owned();
+            let stream = self.srv.propagator.take();
+            let text = String::from_utf8_lossy(&stream).into_owned();
+            // Keep only the argument lines of the RESP stream.
+            let mut cmds = Vec::new();
+            let mut lines = text.split("\r\n").peekable();
+            while let Some(l) = lines.next() {
+                if let Some(n) = l.strip_prefix('*') {
+                    let n: usize = n.parse().expect("count");
+                    let mut parts = Vec::new();
+                    for _ in 0..n {
+                        lines.next();
+                        parts.push(lines.next().expect("arg").to_string());
+                    }
+                    if parts[0] != "SELECT" {
+                        cmds.push(parts.join(" "));
+                    }
+                }
+            }
+            (reply, cmds)
+        }
+    }
+
+    #[test]
+    fn propagation_as_redis() {
+        let mut h = Harness::new();
+        assert_eq!(h.run("DEL nokey").1, Vec::<String>::new());
+        h.srv.set_key(0, b"k", Value::string(b"v"), false);
+        // Relative and second-based times become PEXPIREAT <abs ms>, options kept.
+        let (reply, cmds) = h.run("EXPIRE k 100 NX");
+        assert_eq!(reply, ":1\r\n");
+        let now = h.srv.now_ms;
+        assert_eq!(cmds, vec![format!("PEXPIREAT k {} NX", now + 100_000)]);
+        let (_, cmds) = h.run("pexpire k 5000");
+        assert_eq!(cmds, vec![format!("PEXPIREAT k {}", h.srv.now_ms + 5000)]);
+        assert_eq!(
+            h.run("EXPIREAT k 4102444800").1,
+            vec!["PEXPIREAT k 4102444800000"]
+        );
+        assert_eq!(
+            h.run("pexpireat k 4102444800001 GT").1,
+            vec!["pexpireat k 4102444800001 GT"]
+        );
+        // A refused option changes nothing and propagates nothing.
+        assert_eq!(h.run("EXPIRE k 1 GT").1, Vec::<String>::new());
+        assert_eq!(h.run("PERSIST k").1, vec!["PERSIST k"]);
+        // A time in the past deletes the key: DEL.
+        assert_eq!(h.run("EXPIRE k -1").1, vec!["DEL k"]);
+        assert!(!h.srv.dbs[0].contains(b"k"));
+        // FLUSHDB and FLUSHALL propagate even when there was nothing to remove.
+        assert_eq!(h.run("FLUSHDB").1, vec!["FLUSHDB"]);
+        assert_eq!(h.run("FLUSHALL ASYNC").1, vec!["FLUSHALL ASYNC"]);
+        // A key found expired by a lookup is deleted with a DEL of its own.
+        h.srv.set_key(0, b"old", Value::string(b"v"), false);
+        h.srv.dbs[0].set_expire(b"old", 1);
+        let (reply, cmds) = h.run("DEL old");
+        assert_eq!(reply, ":0\r\n");
+        assert_eq!(cmds, vec!["DEL old"]);
+        h.srv.set_key(0, b"a", Value::string(b"1"), false);
+        assert_eq!(h.run("RENAME a b").1, vec!["RENAME a b"]);
+        assert_eq!(h.run("COPY b c DB 2").1, vec!["COPY b c DB 2"]);
+        assert_eq!(h.run("MOVE b 3").1, vec!["MOVE b 3"]);
+        assert_eq!(h.run("MOVE b 3").1, Vec::<String>::new());
+        assert_eq!(h.run("SWAPDB 2 3").1, vec!["SWAPDB 2 3"]);
+        assert_eq!(h.run("RENAME zz b").1, Vec::<String>::new());
+    }
+
+    #[test]
+    fn expire_option_rules() {
+        let b = |v: &[&str]| {
+            v.iter()
+                .map(|s| Bytes::from(s.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(expire_flags(&b(&["nx"])), Ok(EXPIRE_NX));
+        assert_eq!(expire_flags(&b(&["XX", "gt"])), Ok(EXPIRE_XX | EXPIRE_GT));
+        assert!(expire_flags(&b(&["nx", "lt"])).is_err());
+        assert!(expire_flags(&b(&["gt", "lt"])).is_err());
+        assert_eq!(
+            expire_flags(&b(&["foo"])),
+            Err(CmdError::err("Unsupported option foo"))
+        );
+    }
+}

@@ -1,30 +1,935 @@
-//! String commands (being written).
+//! String commands, as Redis 7.0's `t_string.c` and the string half of `bitops.c`: SET and its
+//! variants, GET and its variants, counters, ranges and bits.
+//!
+//! Each handler follows Redis's order of checks (argument parsing, then key lookup and type,
+//! then value checks), because that order decides which error a client sees.
+
+use std::borrow::Cow;
+use std::os::raw::{c_char, c_int};
+
+use bytes::Bytes;
+
+use super::args::{int, parse_i64};
 use super::{CmdError, CmdResult, Ctx};
-macro_rules! pending { ($($n:ident),*) => { $(pub fn $n(_ctx: &mut Ctx) -> CmdResult { Err(CmdError::err("pending")) })* } }
-pending!(
-    set,
-    get,
-    getset,
-    getdel,
-    getex,
-    mset,
-    msetnx,
-    mget,
-    append,
-    strlen,
-    incr,
-    decr,
-    incrby,
-    decrby,
-    incrbyfloat,
-    setnx,
-    setex,
-    psetex,
-    getrange,
-    setrange,
-    setbit,
-    getbit,
-    bitcount,
-    bitpos,
-    bitop
-);
+use crate::db::{Entry, Value};
+use crate::notify;
+use crate::server::Server;
+
+// ------------------------------------------------------------------------------------ helpers
+
+/// An argument as C sees it: Redis compares option names with `strcasecmp` and `opt[n] == '\0'`,
+/// so an argument is cut at its first NUL byte.
+fn cstr(a: &[u8]) -> &[u8] {
+    match a.iter().position(|&b| b == 0) {
+        Some(i) => &a[..i],
+        None => a,
+    }
+}
+
+fn kw(a: &[u8], word: &str) -> bool {
+    cstr(a).eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// A string value for reading (Redis's `lookupKeyRead` + `checkType`): hit/miss statistics,
+/// lazy expiry, WRONGTYPE for another type.
+fn read_string<'s>(
+    srv: &'s mut Server,
+    db: usize,
+    key: &[u8],
+) -> Result<Option<&'s Value>, CmdError> {
+    match srv.lookup_read(db, key) {
+        None => Ok(None),
+        Some(e) if !e.val.is_string() => Err(CmdError::WrongType),
+        Some(e) => Ok(Some(&e.val)),
+    }
+}
+
+/// A string entry for writing (Redis's `lookupKeyWrite` + `checkType`).
+fn write_string<'s>(
+    srv: &'s mut Server,
+    db: usize,
+    key: &[u8],
+) -> Result<Option<&'s mut Entry>, CmdError> {
+    match srv.lookup_write(db, key) {
+        None => Ok(None),
+        Some(e) if !e.val.is_string() => Err(CmdError::WrongType),
+        Some(e) => Ok(Some(e)),
+    }
+}
+
+/// Redis's `checkStringLength`: a string may not grow beyond `proto-max-bulk-len` (`max`).
+/// (Redis exempts its master link and AOF loading; picket has neither yet.)
+fn check_string_length(total: usize, max: i64) -> CmdResult {
+    if total as u128 > max.max(0) as u128 {
+        return Err(CmdError::StringTooLong);
+    }
+    Ok(())
+}
+
+fn bytes_of(n: i64) -> Bytes {
+    Bytes::from(itoa::Buffer::new().format(n).to_owned())
+}
+
+/// GET's body (Redis's `getGenericCommand`): reply with the value or null. Returns whether the
+/// key existed.
+fn get_generic(ctx: &mut Ctx, key: &[u8]) -> Result<bool, CmdError> {
+    let db = ctx.client.db;
+    match read_string(ctx.srv, db, key)? {
+        None => {
+            ctx.out.null();
+            Ok(false)
+        }
+        Some(v) => {
+            ctx.out.bulk(&v.bytes());
+            Ok(true)
+        }
+    }
+}
+
+// ------------------------------------------------------------------------ SET and GETEX options
+
+const NX: u32 = 1 << 0;
+const XX: u32 = 1 << 1;
+const GET: u32 = 1 << 2;
+const KEEPTTL: u32 = 1 << 3;
+const PERSIST: u32 = 1 << 4;
+const EX: u32 = 1 << 5;
+const PX: u32 = 1 << 6;
+const EXAT: u32 = 1 << 7;
+const PXAT: u32 = 1 << 8;
+const ANY_EXPIRE: u32 = EX | PX | EXAT | PXAT;
+
+/// Redis's `parseExtendedStringArgumentsOrReply`: SET's options from argument 3, or GETEX's from
+/// argument 2. An option may repeat (the last expiry wins); conflicting ones are a syntax error.
+fn parse_extended(args: &[Bytes], is_set: bool) -> Result<(u32, Option<&Bytes>), CmdError> {
+    let mut flags = 0u32;
+    let mut expire = None;
+    let mut j = if is_set { 3 } else { 2 };
+    while j < args.len() {
+        let opt = cstr(&args[j]);
+        let has_next = j + 1 < args.len();
+        let lower = opt.to_ascii_lowercase();
+        let exp_kind = match lower.as_slice() {
+            b"ex" => EX,
+            b"px" => PX,
+            b"exat" => EXAT,
+            b"pxat" => PXAT,
+            _ => 0,
+        };
+        if lower == b"nx" && flags & XX == 0 && is_set {
+            flags |= NX;
+        } else if lower == b"xx" && flags & NX == 0 && is_set {
+            flags |= XX;
+        } else if lower == b"get" && is_set {
+            flags |= GET;
+        } else if lower == b"keepttl" && flags & (PERSIST | ANY_EXPIRE) == 0 && is_set {
+            flags |= KEEPTTL;
+        } else if lower == b"persist" && !is_set && flags & (ANY_EXPIRE | KEEPTTL) == 0 {
+            flags |= PERSIST;
+        } else if exp_kind != 0
+            && flags & (KEEPTTL | PERSIST | (ANY_EXPIRE & !exp_kind)) == 0
+            && has_next
+        {
+            flags |= exp_kind;
+            expire = Some(&args[j + 1]);
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    Ok((flags, expire))
+}
+
+/// Redis's `getExpireMillisecondsOrReply`: the absolute expiry time in unix ms. EX and PX are
+/// relative to the command's time; overflow and values ≤ 0 are "invalid expire time".
+fn expire_ms(ctx: &Ctx, flags: u32, arg: &[u8]) -> Result<i64, CmdError> {
+    let invalid = || CmdError::InvalidExpire(ctx.spec.full_name());
+    let mut ms = int(arg)?;
+    let seconds = flags & (EX | EXAT) != 0;
+    if ms <= 0 || (seconds && ms > i64::MAX / 1000) {
+        return Err(invalid());
+    }
+    if seconds {
+        ms *= 1000;
+    }
+    if flags & (EX | PX) != 0 {
+        // Redis adds in C and checks the sign, so an overflow wraps to a negative time.
+        ms = ms.wrapping_add(ctx.srv.now_ms);
+    }
+    if ms <= 0 {
+        return Err(invalid());
+    }
+    Ok(ms)
+}
+
+/// What SET-like commands answer: SET's OK/null, or SETNX's 1/0.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SetReply {
+    Ok,
+    Int,
+}
+
+/// Redis's `setGenericCommand`, shared by SET, SETNX, SETEX and PSETEX.
+fn set_generic(
+    ctx: &mut Ctx,
+    flags: u32,
+    key: &Bytes,
+    val: &Bytes,
+    expire: Option<&Bytes>,
+    reply: SetReply,
+) -> CmdResult {
+    let db = ctx.client.db;
+    let when = match expire {
+        Some(e) => Some(expire_ms(ctx, flags, e)?),
+        None => None,
+    };
+    if flags & GET != 0 {
+        get_generic(ctx, key)?;
+    }
+    let found = ctx.srv.lookup_write(db, key).is_some();
+    if (flags & NX != 0 && found) || (flags & XX != 0 && !found) {
+        if flags & GET == 0 {
+            match reply {
+                SetReply::Ok => ctx.out.null(),
+                SetReply::Int => ctx.out.int(0),
+            }
+        }
+        return Ok(());
+    }
+    ctx.srv
+        .set_key(db, key, Value::string(val), flags & KEEPTTL != 0);
+    ctx.changed(notify::STRING, "set", key);
+    if let Some(when) = when {
+        ctx.srv.dbs[db].set_expire(key, when);
+        ctx.srv.notify(notify::GENERIC, "expire", key, db);
+        // Replicas and the AOF get an absolute time: SET key value PXAT <ms>.
+        ctx.propagate_as(vec![vec![
+            Bytes::from_static(b"SET"),
+            key.clone(),
+            val.clone(),
+            Bytes::from_static(b"PXAT"),
+            bytes_of(when),
+        ]]);
+    } else if flags & GET != 0 {
+        // Propagate without the GET option(s).
+        let argv = ctx
+            .args
+            .iter()
+            .enumerate()
+            .filter(|(j, a)| !(*j >= 3 && kw(a, "get")))
+            .map(|(_, a)| a.clone())
+            .collect();
+        ctx.propagate_as(vec![argv]);
+    }
+    if flags & GET == 0 {
+        match reply {
+            SetReply::Ok => ctx.out.ok(),
+            SetReply::Int => ctx.out.int(1),
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ SET family
+
+/// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
+pub fn set(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let (flags, expire) = parse_extended(args, true)?;
+    set_generic(ctx, flags, &args[1], &args[2], expire, SetReply::Ok)
+}
+
+/// SETNX key value
+pub fn setnx(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    set_generic(ctx, NX, &args[1], &args[2], None, SetReply::Int)
+}
+
+/// SETEX key seconds value
+pub fn setex(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    set_generic(ctx, EX, &args[1], &args[3], Some(&args[2]), SetReply::Ok)
+}
+
+/// PSETEX key milliseconds value
+pub fn psetex(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    set_generic(ctx, PX, &args[1], &args[3], Some(&args[2]), SetReply::Ok)
+}
+
+/// GET key
+pub fn get(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    get_generic(ctx, &args[1]).map(|_| ())
+}
+
+/// GETSET key value: GET, then SET (propagated as SET).
+pub fn getset(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let key = &args[1];
+    get_generic(ctx, key)?;
+    ctx.srv.set_key(db, key, Value::string(&args[2]), false);
+    ctx.changed(notify::STRING, "set", key);
+    ctx.propagate_as(vec![vec![
+        Bytes::from_static(b"SET"),
+        key.clone(),
+        args[2].clone(),
+    ]]);
+    Ok(())
+}
+
+/// GETDEL key: GET, then delete (propagated as DEL).
+pub fn getdel(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let key = &args[1];
+    if get_generic(ctx, key)? && ctx.srv.dbs[db].remove(key).is_some() {
+        ctx.changed(notify::GENERIC, "del", key);
+        ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
+    }
+    Ok(())
+}
+
+/// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
+pub fn getex(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let key = &args[1];
+    let (flags, expire) = parse_extended(args, false)?;
+    let Some(val) = read_string(ctx.srv, db, key)? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let val = val.bytes().into_owned();
+    let when = match expire {
+        Some(e) => Some(expire_ms(ctx, flags, e)?),
+        None => None,
+    };
+    ctx.out.bulk(&val);
+    match when {
+        // An absolute time already past deletes the key (Redis's `checkAlreadyExpired`).
+        Some(t) if flags & (EXAT | PXAT) != 0 && t <= ctx.srv.now_ms => {
+            ctx.srv.dbs[db].remove(key);
+            ctx.changed(notify::GENERIC, "del", key);
+            ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
+        }
+        Some(t) => {
+            ctx.srv.dbs[db].set_expire(key, t);
+            ctx.changed(notify::GENERIC, "expire", key);
+            ctx.propagate_as(vec![vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                key.clone(),
+                bytes_of(t),
+            ]]);
+        }
+        None if flags & PERSIST != 0 && ctx.srv.dbs[db].persist(key) => {
+            ctx.changed(notify::GENERIC, "persist", key);
+            ctx.propagate_as(vec![vec![Bytes::from_static(b"PERSIST"), key.clone()]]);
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// MSET key value [key value ...]
+pub fn mset(ctx: &mut Ctx) -> CmdResult {
+    mset_generic(ctx, false)
+}
+
+/// MSETNX key value [key value ...]: all or nothing, 0 if any key exists.
+pub fn msetnx(ctx: &mut Ctx) -> CmdResult {
+    mset_generic(ctx, true)
+}
+
+fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    if args.len().is_multiple_of(2) {
+        return Err(ctx.arity_error());
+    }
+    if nx && args[1..].iter().step_by(2).any(|k| ctx.srv.exists(db, k)) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    for pair in args[1..].chunks_exact(2) {
+        // setKey looks the key up for writing first (an expired key is deleted, then added).
+        ctx.srv.exists(db, &pair[0]);
+        ctx.srv
+            .set_key(db, &pair[0], Value::string(&pair[1]), false);
+        ctx.changed(notify::STRING, "set", &pair[0]);
+    }
+    if nx {
+        ctx.out.int(1);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+/// MGET key [key ...]: null for missing keys and for values that are not strings.
+pub fn mget(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    ctx.out.array(args.len() - 1);
+    for key in &args[1..] {
+        match ctx.srv.lookup_read(db, key) {
+            Some(e) if e.val.is_string() => ctx.out.bulk(&e.val.bytes()),
+            _ => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------ in-place changes
+
+/// APPEND key value
+pub fn append(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let (key, add) = (&args[1], &args[2]);
+    let max = ctx.srv.cfg.proto_max_bulk_len;
+    let total = match write_string(ctx.srv, db, key)? {
+        None => {
+            ctx.srv.set_key(db, key, Value::string(add), false);
+            add.len()
+        }
+        Some(e) => {
+            check_string_length(e.val.str_len() + add.len(), max)?;
+            let mut data = std::mem::replace(&mut e.val, Value::Int(0)).into_vec();
+            data.extend_from_slice(add);
+            let n = data.len();
+            e.val = Value::raw(data);
+            n
+        }
+    };
+    ctx.changed(notify::STRING, "append", key);
+    ctx.out.int(total as i64);
+    Ok(())
+}
+
+/// STRLEN key
+pub fn strlen(ctx: &mut Ctx) -> CmdResult {
+    let db = ctx.client.db;
+    let n = read_string(ctx.srv, db, &ctx.args[1])?.map_or(0, |v| v.str_len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// GETRANGE key start end (and SUBSTR).
+pub fn getrange(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let mut start = int(&args[2])?;
+    let mut end = int(&args[3])?;
+    let Some(v) = read_string(ctx.srv, db, &args[1])? else {
+        ctx.out.bulk(b"");
+        return Ok(());
+    };
+    let s = v.bytes();
+    let len = s.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        ctx.out.bulk(b"");
+        return Ok(());
+    }
+    if start < 0 {
+        start = len.wrapping_add(start);
+    }
+    if end < 0 {
+        end = len.wrapping_add(end);
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        ctx.out.bulk(b"");
+    } else {
+        ctx.out.bulk(&s[start as usize..=end as usize]);
+    }
+    Ok(())
+}
+
+/// SETRANGE key offset value
+pub fn setrange(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let (key, piece) = (&args[1], &args[3]);
+    let offset = int(&args[2])?;
+    if offset < 0 {
+        return Err(CmdError::err("offset is out of range"));
+    }
+    let offset = offset as usize;
+    let needed = offset.saturating_add(piece.len());
+    let max = ctx.srv.cfg.proto_max_bulk_len;
+    let len = match write_string(ctx.srv, db, key)? {
+        None => {
+            if piece.is_empty() {
+                ctx.out.int(0);
+                return Ok(());
+            }
+            check_string_length(needed, max)?;
+            let mut data = vec![0u8; needed];
+            data[offset..].copy_from_slice(piece);
+            ctx.srv.set_key(db, key, Value::raw(data), false);
+            needed
+        }
+        Some(e) => {
+            if piece.is_empty() {
+                ctx.out.int(e.val.str_len() as i64);
+                return Ok(());
+            }
+            check_string_length(needed, max)?;
+            // Like Redis's dbUnshareStringValue: the value becomes "raw".
+            let mut data = std::mem::replace(&mut e.val, Value::Int(0)).into_vec();
+            if data.len() < needed {
+                data.resize(needed, 0);
+            }
+            data[offset..needed].copy_from_slice(piece);
+            let n = data.len();
+            e.val = Value::raw(data);
+            n
+        }
+    };
+    ctx.changed(notify::STRING, "setrange", key);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+// --------------------------------------------------------------------------------- counters
+
+/// INCR key
+pub fn incr(ctx: &mut Ctx) -> CmdResult {
+    incr_decr(ctx, 1)
+}
+
+/// DECR key
+pub fn decr(ctx: &mut Ctx) -> CmdResult {
+    incr_decr(ctx, -1)
+}
+
+/// INCRBY key increment
+pub fn incrby(ctx: &mut Ctx) -> CmdResult {
+    let by = int(&ctx.args[2])?;
+    incr_decr(ctx, by)
+}
+
+/// DECRBY key decrement
+pub fn decrby(ctx: &mut Ctx) -> CmdResult {
+    let by = int(&ctx.args[2])?;
+    if by == i64::MIN {
+        return Err(CmdError::err("decrement would overflow"));
+    }
+    incr_decr(ctx, -by)
+}
+
+/// Redis's `incrDecrCommand`: the value (0 when missing) must be a 64-bit integer; the TTL stays.
+fn incr_decr(ctx: &mut Ctx, by: i64) -> CmdResult {
+    let db = ctx.client.db;
+    let key = &ctx.args[1];
+    let old = match write_string(ctx.srv, db, key)? {
+        None => 0,
+        Some(e) => e.val.as_int().ok_or(CmdError::NotInteger)?,
+    };
+    let new = old.checked_add(by).ok_or(CmdError::Overflow)?;
+    ctx.srv.set_key(db, key, Value::Int(new), true);
+    ctx.changed(notify::STRING, "incrby", key);
+    ctx.out.int(new);
+    Ok(())
+}
+
+/// Why a `long double` addition failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LdAddError {
+    /// The stored value is not a valid float.
+    Current,
+    /// The increment is not a valid float.
+    Increment,
+    /// The sum is NaN or infinite.
+    NanOrInf,
+}
+
+extern "C" {
+    /// See longdouble.c: `current + increment` printed as Redis's `ld2string(LD_STR_HUMAN)`.
+    fn picket_ld_add(
+        current: *const c_char,
+        current_len: usize,
+        increment: *const c_char,
+        increment_len: usize,
+        out: *mut c_char,
+        outlen: usize,
+    ) -> c_int;
+}
+
+/// Redis's `MAX_LONG_DOUBLE_CHARS`: the output buffer the C side requires.
+const LD_MAX_CHARS: usize = 5 * 1024;
+
+/// `current + increment` in C `long double`, as INCRBYFLOAT and HINCRBYFLOAT compute it
+/// (operands parsed by Redis's `string2ld`, result printed with `%.17Lf` and trimmed). `None`
+/// counts as 0. The result is what Redis gives on the same platform.
+pub(crate) fn long_double_add(
+    current: Option<&[u8]>,
+    increment: &[u8],
+) -> Result<Vec<u8>, LdAddError> {
+    let mut out = vec![0u8; LD_MAX_CHARS];
+    let (cur_ptr, cur_len) = match current {
+        Some(c) => (c.as_ptr() as *const c_char, c.len()),
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: `cur_ptr`/`cur_len` and `increment` describe live, readable byte slices (or a
+    // null pointer, which the C side treats as "missing"), and the C side reads at most
+    // `len` bytes of each (it copies them into its own buffer after checking the length).
+    // `out` is writable for `out.len()` bytes and the C side writes at most that many
+    // (snprintf bounded by LD_MAX_CHARS, which it checks `outlen` against). Nothing is
+    // retained after the call.
+    let n = unsafe {
+        picket_ld_add(
+            cur_ptr,
+            cur_len,
+            increment.as_ptr() as *const c_char,
+            increment.len(),
+            out.as_mut_ptr() as *mut c_char,
+            out.len(),
+        )
+    };
+    match n {
+        -1 => Err(LdAddError::Current),
+        -2 => Err(LdAddError::Increment),
+        // -3, and -4 (buffer too small) which cannot happen with LD_MAX_CHARS.
+        n if n < 0 => Err(LdAddError::NanOrInf),
+        n => {
+            out.truncate((n as usize).min(LD_MAX_CHARS));
+            Ok(out)
+        }
+    }
+}
+
+/// INCRBYFLOAT key increment (propagated as SET key result KEEPTTL).
+pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let key = &args[1];
+    let current: Option<Vec<u8>> =
+        write_string(ctx.srv, db, key)?.map(|e| e.val.bytes().into_owned());
+    let sum = long_double_add(current.as_deref(), &args[2]).map_err(|e| match e {
+        LdAddError::Current | LdAddError::Increment => CmdError::NotFloat,
+        LdAddError::NanOrInf => CmdError::err("increment would produce NaN or Infinity"),
+    })?;
+    ctx.srv.set_key(db, key, Value::plain(&sum), true);
+    ctx.changed(notify::STRING, "incrbyfloat", key);
+    ctx.out.bulk(&sum);
+    ctx.propagate_as(vec![vec![
+        Bytes::from_static(b"SET"),
+        key.clone(),
+        Bytes::from(sum),
+        Bytes::from_static(b"KEEPTTL"),
+    ]]);
+    Ok(())
+}
+
+// -------------------------------------------------------------------------------------- bits
+
+const BIT_OFFSET_ERR: &str = "bit offset is not an integer or out of range";
+
+/// Redis's `getBitOffsetFromArgument` (no `#` form): 0 ≤ offset and offset / 8 below
+/// `proto-max-bulk-len` (2^32 bits by default).
+fn bit_offset(srv: &Server, arg: &[u8]) -> Result<u64, CmdError> {
+    match parse_i64(arg) {
+        Some(v) if v >= 0 && (v >> 3) < srv.cfg.proto_max_bulk_len => Ok(v as u64),
+        _ => Err(CmdError::err(BIT_OFFSET_ERR)),
+    }
+}
+
+/// SETBIT key offset value: the previous bit.
+pub fn setbit(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let key = &args[1];
+    let offset = bit_offset(ctx.srv, &args[2])?;
+    let on = match parse_i64(&args[3]) {
+        Some(v) if v & !1 == 0 => v as u8,
+        _ => return Err(CmdError::err("bit is not an integer or out of range")),
+    };
+    let byte = (offset >> 3) as usize;
+    let shift = 7 - (offset & 7) as u8;
+    let (old, dirty) = match write_string(ctx.srv, db, key)? {
+        None => {
+            let mut data = vec![0u8; byte + 1];
+            data[byte] |= on << shift;
+            ctx.srv.set_key(db, key, Value::raw(data), false);
+            (0, true)
+        }
+        Some(e) => {
+            // Like Redis's dbUnshareStringValue, the value becomes "raw" even if unchanged.
+            let mut data = std::mem::replace(&mut e.val, Value::Int(0)).into_vec();
+            let grew = data.len() < byte + 1;
+            if grew {
+                data.resize(byte + 1, 0);
+            }
+            let old = (data[byte] >> shift) & 1;
+            data[byte] = (data[byte] & !(1 << shift)) | (on << shift);
+            e.val = Value::raw(data);
+            (old, grew || old != on)
+        }
+    };
+    if dirty {
+        ctx.changed(notify::STRING, "setbit", key);
+    }
+    ctx.out.int(old as i64);
+    Ok(())
+}
+
+/// GETBIT key offset
+pub fn getbit(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let offset = bit_offset(ctx.srv, &args[2])?;
+    let bit = match read_string(ctx.srv, db, &args[1])? {
+        None => 0,
+        Some(v) => {
+            let s = v.bytes();
+            let byte = (offset >> 3) as usize;
+            s.get(byte).map_or(0, |b| (b >> (7 - (offset & 7))) & 1)
+        }
+    };
+    ctx.out.int(bit as i64);
+    Ok(())
+}
+
+/// The value of bit `i` (0 = most significant bit of the first byte).
+fn bit_at(p: &[u8], i: i64) -> u8 {
+    (p[(i >> 3) as usize] >> (7 - (i & 7))) & 1
+}
+
+fn popcount(p: &[u8]) -> i64 {
+    let mut chunks = p.chunks_exact(8);
+    let mut n = 0i64;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        n += u64::from_ne_bytes(w).count_ones() as i64;
+    }
+    n + chunks
+        .remainder()
+        .iter()
+        .map(|b| b.count_ones() as i64)
+        .sum::<i64>()
+}
+
+/// Whether a BYTE/BIT unit argument says BIT.
+fn unit_is_bit(a: &[u8]) -> Result<bool, CmdError> {
+    if kw(a, "bit") {
+        Ok(true)
+    } else if kw(a, "byte") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+/// Normalise a start/end pair against a length as Redis's bit commands do: negative counts
+/// from the end, then both clamped to [0, len-1]. Returns the inclusive range in bits, or
+/// None when it is empty.
+fn bit_range(start: i64, end: i64, len_bytes: i64, is_bit: bool) -> Option<(i64, i64)> {
+    let len = if is_bit { len_bytes * 8 } else { len_bytes };
+    let fix = |i: i64| if i < 0 { len.wrapping_add(i).max(0) } else { i };
+    let (start, end) = (fix(start), fix(end).min(len - 1));
+    if start > end {
+        None
+    } else if is_bit {
+        Some((start, end))
+    } else {
+        Some((start * 8, end * 8 + 7))
+    }
+}
+
+/// BITCOUNT key [start end [BYTE | BIT]]
+pub fn bitcount(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    // Redis 7.0 looks the key up first: a missing key counts 0 whatever the other arguments.
+    let Some(v) = read_string(ctx.srv, db, &args[1])? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let p = v.bytes();
+    let len = p.len() as i64;
+    let range = match args.len() {
+        2 => bit_range(0, -1, len, false),
+        4 | 5 => {
+            let start = int(&args[2])?;
+            let end = int(&args[3])?;
+            if start < 0 && end < 0 && start > end {
+                ctx.out.int(0);
+                return Ok(());
+            }
+            let is_bit = args.len() == 5 && unit_is_bit(&args[4])?;
+            bit_range(start, end, len, is_bit)
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let count = match range {
+        None => 0,
+        Some((first, last)) => {
+            let (sb, eb) = ((first >> 3) as usize, (last >> 3) as usize);
+            let head = !(0xffu16 >> (first & 7)) as u8; // bits before the first one
+            let tail = (0xffu16 >> ((last & 7) + 1)) as u8; // bits after the last one
+            popcount(&p[sb..=eb])
+                - (p[sb] & head).count_ones() as i64
+                - (p[eb] & tail).count_ones() as i64
+        }
+    };
+    ctx.out.int(count);
+    Ok(())
+}
+
+/// BITPOS key bit [start [end [BYTE | BIT]]]
+pub fn bitpos(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let want = match int(&args[2])? {
+        b @ (0 | 1) => b as u8,
+        _ => return Err(CmdError::err("The bit argument must be 1 or 0.")),
+    };
+    // A missing key is an infinite run of clear bits.
+    let Some(v) = read_string(ctx.srv, db, &args[1])? else {
+        ctx.out.int(if want == 1 { -1 } else { 0 });
+        return Ok(());
+    };
+    let p = v.bytes();
+    let len = p.len() as i64;
+    let mut end_given = false;
+    let range = match args.len() {
+        3 => bit_range(0, -1, len, false),
+        4..=6 => {
+            let start = int(&args[3])?;
+            let is_bit = args.len() == 6 && unit_is_bit(&args[5])?;
+            // Without an end the range runs to the end of the string (only the BYTE form
+            // can omit it).
+            let end = if args.len() >= 5 {
+                end_given = true;
+                int(&args[4])?
+            } else {
+                -1
+            };
+            bit_range(start, end, len, is_bit)
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let pos = match range {
+        None => -1,
+        Some((first, last)) => match find_bit(&p, want, first, last) {
+            Some(i) => i,
+            // Looking for a clear bit without an explicit end: the string continues with
+            // zeros, so the answer is the first bit after the range.
+            None if want == 0 && !end_given => last + 1,
+            None => -1,
+        },
+    };
+    ctx.out.int(pos);
+    Ok(())
+}
+
+/// The first bit equal to `want` in bits `first..=last` of `p`.
+fn find_bit(p: &[u8], want: u8, first: i64, last: i64) -> Option<i64> {
+    let mut i = first;
+    while i <= last && i & 7 != 0 {
+        if bit_at(p, i) == want {
+            return Some(i);
+        }
+        i += 1;
+    }
+    // Whole bytes: skip those without the wanted bit.
+    let skip = if want == 1 { 0x00 } else { 0xff };
+    let whole_end = ((last + 1) >> 3) as usize; // bytes fully inside the range end here
+    let from = (i >> 3) as usize;
+    if from < whole_end {
+        if let Some(k) = p[from..whole_end].iter().position(|&b| b != skip) {
+            let b = p[from + k];
+            let bits = if want == 1 { b } else { !b };
+            return Some((from + k) as i64 * 8 + bits.leading_zeros() as i64);
+        }
+        i = whole_end as i64 * 8;
+    }
+    while i <= last {
+        if bit_at(p, i) == want {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// BITOP AND | OR | XOR | NOT destkey key [key ...]: the length of the result; an empty result
+/// deletes the destination.
+pub fn bitop(ctx: &mut Ctx) -> CmdResult {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Op {
+        And,
+        Or,
+        Xor,
+        Not,
+    }
+    let args = ctx.args;
+    let db = ctx.client.db;
+    let op = match cstr(&args[1]).to_ascii_lowercase().as_slice() {
+        b"and" => Op::And,
+        b"or" => Op::Or,
+        b"xor" => Op::Xor,
+        b"not" => Op::Not,
+        _ => return Err(CmdError::Syntax),
+    };
+    if op == Op::Not && args.len() != 4 {
+        return Err(CmdError::err(
+            "BITOP NOT must be called with a single source key.",
+        ));
+    }
+    let target = &args[2];
+    let mut sources: Vec<Cow<'static, [u8]>> = Vec::with_capacity(args.len() - 3);
+    for key in &args[3..] {
+        match read_string(ctx.srv, db, key)? {
+            None => sources.push(Cow::Borrowed(b"")),
+            Some(v) => sources.push(Cow::Owned(v.bytes().into_owned())),
+        }
+    }
+    let maxlen = sources.iter().map(|s| s.len()).max().unwrap_or(0);
+    if maxlen == 0 {
+        // Redis's dbDelete: no expiry check here.
+        if ctx.srv.dbs[db].remove(target).is_some() {
+            ctx.changed(notify::GENERIC, "del", target);
+        }
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let mut res = vec![0u8; maxlen];
+    res[..sources[0].len()].copy_from_slice(&sources[0]);
+    match op {
+        Op::Not => res.iter_mut().for_each(|b| *b = !*b),
+        Op::And => {
+            for s in &sources[1..] {
+                for (i, b) in res.iter_mut().enumerate() {
+                    *b &= s.get(i).copied().unwrap_or(0);
+                }
+            }
+        }
+        Op::Or | Op::Xor => {
+            for s in &sources[1..] {
+                for (b, x) in res.iter_mut().zip(s.iter()) {
+                    if op == Op::Or {
+                        *b |= x;
+                    } else {
+                        *b ^= x;
+                    }
+                }
+            }
+        }
+    }
+    // setKey looks the destination up for writing first (an expired one is deleted, then added).
+    ctx.srv.exists(db, target);
+    ctx.srv.set_key(db, target, Value::raw(res), false);
+    ctx.changed(notify::STRING, "set", target);
+    ctx.out.int(maxlen as i64);
+    Ok(())
+}

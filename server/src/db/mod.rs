@@ -39,12 +39,13 @@ pub fn lru_clock(unix_ms: u64) -> u32 {
     ((unix_ms / 1000) as u32) & LRU_CLOCK_MAX
 }
 
-/// Seconds since `lru` as OBJECT IDLETIME computes it (wrapping the 24-bit clock).
+/// Seconds since `lru` as OBJECT IDLETIME computes it (Redis's `estimateObjectIdleTime`,
+/// wrapping the 24-bit clock).
 pub fn idle_seconds(lru: u32, now_clock: u32) -> u64 {
     if now_clock >= lru {
         (now_clock - lru) as u64
     } else {
-        (now_clock as u64 + (LRU_CLOCK_MAX as u64 - lru as u64)) + 1
+        now_clock as u64 + (LRU_CLOCK_MAX as u64 - lru as u64)
     }
 }
 
@@ -102,9 +103,10 @@ impl Db {
         self.expires.get(key).copied()
     }
 
-    /// Whether the key has an expiry time that has passed.
+    /// Whether the key has an expiry time that has passed (Redis's `keyIsExpired`: a key
+    /// whose time is exactly now is still alive).
     pub fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
-        matches!(self.expire_at(key), Some(when) if when <= now_ms)
+        matches!(self.expire_at(key), Some(when) if now_ms > when)
     }
 
     /// Store a value: overwrite in place when the key exists (keeping its TTL only if
@@ -145,6 +147,16 @@ impl Db {
     /// Remove the TTL of a key; true if it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
         self.expires.remove(key).is_some()
+    }
+
+    /// Exchange the data of two databases (SWAPDB, as Redis's `dbSwapDatabases`): keys, expiry
+    /// table, average TTL and active-expiry cursor. The ids and the watched keys stay, so
+    /// clients remain in the database they selected.
+    pub fn swap_data(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.keys, &mut other.keys);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.avg_ttl, &mut other.avg_ttl);
+        std::mem::swap(&mut self.expires_cursor, &mut other.expires_cursor);
     }
 
     /// Drop every key; returns how many there were.

@@ -108,6 +108,18 @@ fn convert(f: BytesFrame) -> Reply {
     }
 }
 
+fn convert2(f: redis_protocol::resp2::types::BytesFrame) -> Reply {
+    use redis_protocol::resp2::types::BytesFrame as F2;
+    match f {
+        F2::SimpleString(s) => Reply::Simple(String::from_utf8_lossy(&s).into()),
+        F2::Error(e) => Reply::Error(e.to_string()),
+        F2::Integer(n) => Reply::Int(n),
+        F2::BulkString(b) => Reply::Bulk(b.to_vec()),
+        F2::Null => Reply::Nil,
+        F2::Array(v) => Reply::Array(v.into_iter().map(convert2).collect()),
+    }
+}
+
 /// A blocking RESP connection.
 pub struct Conn {
     pub stream: TcpStream,
@@ -163,17 +175,21 @@ impl Conn {
     pub fn try_read(&mut self) -> Option<Reply> {
         loop {
             if !self.buf.is_empty() {
-                // RESP3 decoding accepts RESP2 too, except `$-1`/`*-1` which it reads as null.
-                if self.buf.starts_with(b"$-1\r\n") {
-                    let _ = self.buf.split_to(5);
-                    return Some(Reply::Nil);
-                }
+                // A top-level null array stays distinct from a null bulk string.
                 if self.buf.starts_with(b"*-1\r\n") {
                     let _ = self.buf.split_to(5);
                     return Some(Reply::NilArray);
                 }
-                if let Ok(Some((frame, _, _))) = decode_bytes_mut(&mut self.buf) {
-                    return Some(convert(frame));
+                // RESP2 first (it knows `$-1` and `*-1`, also nested); RESP3-only frames make
+                // it fail, and then the RESP3 decoder reads them.
+                match redis_protocol::resp2::decode::decode_bytes_mut(&mut self.buf) {
+                    Ok(Some((frame, _, _))) => return Some(convert2(frame)),
+                    Ok(None) => {}
+                    Err(_) => {
+                        if let Ok(Some((frame, _, _))) = decode_bytes_mut(&mut self.buf) {
+                            return Some(convert(frame));
+                        }
+                    }
                 }
             }
             let mut chunk = [0u8; 65536];
