@@ -12,6 +12,16 @@ use tokio::time::Instant;
 
 pub type ClientId = u64;
 
+/// Whether a peer counts as local for protected mode and the `local` settings: exactly
+/// 127.0.0.1 or ::1, as Redis compares the address text (127.0.0.2 is not local).
+pub fn is_local(addr: &SocketAddr) -> bool {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    match addr.ip().to_canonical() {
+        IpAddr::V4(ip) => ip == Ipv4Addr::LOCALHOST,
+        IpAddr::V6(ip) => ip == Ipv6Addr::LOCALHOST,
+    }
+}
+
 /// Client flags (the subset of Redis's that picket-server uses).
 pub mod cflags {
     pub const MULTI: u32 = 1 << 0;
@@ -29,6 +39,8 @@ pub mod cflags {
     pub const MASTER: u32 = 1 << 10;
     pub const BLOCKED: u32 = 1 << 11;
     pub const NO_EVICT: u32 = 1 << 12;
+    /// The client expects one reply per command (inside EXEC): no blocking, no MONITOR.
+    pub const DENY_BLOCKING: u32 = 1 << 13;
 }
 
 /// Output-buffer limit classes of `client-output-buffer-limit`.
@@ -75,11 +87,13 @@ pub struct Client {
     /// Commands queued since MULTI.
     pub multi: Vec<Queued>,
     pub multi_mem: usize,
-    /// WATCHed keys: (db, key, whether it was already expired when watched).
-    pub watched: Vec<(usize, Bytes, bool)>,
-    /// Subscribed channels and patterns, in a deterministic order.
+    /// WATCHed keys: (db, key); the watcher entries live in the db's `watched`.
+    pub watched: Vec<(usize, Bytes)>,
+    /// Subscribed channels (Redis keeps a dict: any order will do, this one is
+    /// deterministic) and patterns (a list in Redis 7.0: PUNSUBSCRIBE answers in
+    /// subscription order).
     pub channels: BTreeSet<Bytes>,
-    pub patterns: BTreeSet<Bytes>,
+    pub patterns: Vec<Bytes>,
     /// Replies and pushes waiting to be written by the connection task.
     pub out: ReplyBuf,
     /// Peak of `out` since the last cron sample (`client_recent_max_output_buffer`).
@@ -116,7 +130,7 @@ impl Client {
             multi_mem: 0,
             watched: Vec::new(),
             channels: BTreeSet::new(),
-            patterns: BTreeSet::new(),
+            patterns: Vec::new(),
             out: ReplyBuf::new(Proto::Resp2),
             out_peak: 0,
             soft_limit_since: None,

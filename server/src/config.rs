@@ -28,12 +28,12 @@ impl CustomKind for NotifyKind {
             return Err("wrong number of arguments".into());
         };
         let f = notify::parse(s)
-            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmd'.".to_string())?;
-        Ok(Value::Str(notify::to_string(f)))
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?;
+        Ok(Value::Str(notify::to_canonical(f)))
     }
     fn display(&self, v: &Value) -> String {
         match v {
-            Value::Str(s) => s.clone(),
+            Value::Str(s) => notify::to_string(notify::parse(s).unwrap_or(0)),
             _ => String::new(),
         }
     }
@@ -50,7 +50,7 @@ impl CustomKind for NotifyKind {
 
 static NOTIFY: NotifyKind = NotifyKind;
 
-const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 const ALLOW: &[&str] = &["no", "yes", "local"];
 
 /// Every directive picket-server accepts.
@@ -108,7 +108,10 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     Directive::new(
         "maxclients",
-        Kind::Int { min: 1, max: I32 },
+        Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
         "10000",
         "Maximum number of connected clients.",
     ),
@@ -123,7 +126,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "loglevel",
         Kind::Enum(LOGLEVELS),
         "notice",
-        "Log verbosity: debug, verbose, notice, warning, nothing.",
+        "Log verbosity: debug, verbose, notice, warning.",
     ),
     Directive::new(
         "logfile",
@@ -271,10 +274,23 @@ pub struct ConfigState {
 impl ConfigState {
     /// Defaults, then the config file, then `--directive value` arguments.
     pub fn load(file: Option<&Path>, args: &[String]) -> Result<Self, ConfigError> {
-        Ok(ConfigState {
+        let mut state = ConfigState {
             store: ConfigStore::load(DIRECTIVES, file, args)?,
             on_loglevel: None,
-        })
+        };
+        state.clamp_hz();
+        Ok(state)
+    }
+
+    /// `hz` accepts 0..INT_MAX but stores it capped to 1..500, as Redis's `updateHZ`, so that
+    /// CONFIG GET and CONFIG REWRITE show the value in use.
+    fn clamp_hz(&mut self) {
+        let hz = self.store.get_int("hz");
+        let capped = hz.clamp(1, 500);
+        if capped != hz {
+            let pair = [("hz".to_string(), capped.to_string())];
+            let _ = self.store.set_checked(&pair, true, |_, _| Ok(()));
+        }
     }
 
     /// Only defaults and the given arguments (tests and the simulation).
@@ -381,6 +397,9 @@ pub fn config_set(
         });
     srv.config.on_loglevel = on_loglevel;
     let changed = result.map_err(|e| e.to_string())?;
+    if changed.contains(&"hz") {
+        srv.config.clamp_hz();
+    }
     srv.cfg = srv.config.settings();
     if changed.contains(&"slowlog-max-len") {
         let max = srv.cfg.slowlog_max_len;

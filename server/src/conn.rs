@@ -11,7 +11,9 @@ use tokio::sync::Notify;
 
 use crate::client::{cflags, ClientId};
 use crate::command::exec::{process, Flow};
+use crate::guard::{self, Guard};
 use crate::runtime::Shared;
+use crate::server::check_output_limits;
 
 /// Read buffer growth step (Redis's `PROTO_IOBUF_LEN`).
 const READ_CHUNK: usize = 16 * 1024;
@@ -37,22 +39,33 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                     max_bulk_len: srv.cfg.proto_max_bulk_len,
                     unauthenticated: !client.authenticated && srv.requires_auth(),
                 };
-                match decoder.decode(&mut buf, &limits) {
+                let decoded = match guard::check(&buf) {
+                    Guard::Decode => decoder.decode(&mut buf, &limits),
+                    Guard::Wait => Ok(None),
+                    Guard::Error(e) => Err(e),
+                };
+                match decoded {
                     Ok(Some(req)) => {
                         if process(srv, &mut client, &mut out, &req.args) == Flow::Close {
                             close = true;
                         }
+                        // Replies not yet written count against the output buffer limit
+                        // of the client's class (`normal` for most).
+                        let now = srv.clock.now();
+                        check_output_limits(&mut client, out.len(), &srv.cfg.obuf_limits, now);
                     }
                     Ok(None) => break,
                     Err(e) => {
                         let msg = format!("ERR {e}");
                         srv.stats.count_error(&msg);
                         out.error(&msg);
-                        tracing::info!(
-                            "Protocol error ({}) from client: id={} addr={}",
-                            e,
-                            client.id,
-                            client.addr
+                        // Redis logs these at verbose level, with the start of the input.
+                        let what = e.to_string();
+                        tracing::debug!(
+                            "Protocol error ({}) from client: {}. Query buffer during protocol error: '{}'",
+                            what.strip_prefix("Protocol error: ").unwrap_or(&what),
+                            client.info_line(srv.clock.now()),
+                            String::from_utf8_lossy(&buf[..buf.len().min(128)]).escape_debug()
                         );
                         close = true;
                     }
@@ -72,7 +85,12 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
             if let Some(reason) = client.close_reason.take() {
                 tracing::debug!(client = client.id, "{reason}");
             }
-            close = close || client.has(cflags::CLOSE_ASAP);
+            // A client closed ASAP (killed, over its output limit) gets nothing more, as
+            // Redis frees it with its pending replies; QUIT and protocol errors reply first.
+            if client.has(cflags::CLOSE_ASAP) {
+                close = true;
+                out.buf.clear();
+            }
             let output = out.take();
             client.out = out;
             srv.clients.insert(id, client);
@@ -83,15 +101,31 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
         };
         if !output.is_empty() {
             let n = output.len();
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => break,
-                r = conn.write_all(&output) => {
-                    if r.is_err() {
-                        break;
+            let write = conn.write_all(&output);
+            tokio::pin!(write);
+            // A peer that does not read blocks the write: keep listening for the client
+            // being closed meanwhile (killed, or over its output buffer limit).
+            let mut woken = false;
+            let written = loop {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break false,
+                    r = &mut write => break r.is_ok(),
+                    _ = notify.notified() => {
+                        if closing(&shared, id) {
+                            break false;
+                        }
+                        // New pushes arrived meanwhile: collect them right after this write.
+                        woken = true;
                     }
-                    shared.net.add_output(n);
                 }
+            };
+            if !written {
+                break;
+            }
+            shared.net.add_output(n);
+            if woken && !close && !eof {
+                continue;
             }
         }
         if close || eof {
@@ -115,4 +149,13 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
     }
     let _ = conn.shutdown().await;
     shared.remove_client(id);
+}
+
+/// Whether the client was asked to close while its connection was busy writing.
+fn closing(shared: &Shared, id: ClientId) -> bool {
+    shared
+        .lock()
+        .clients
+        .get(&id)
+        .is_none_or(|c| c.has(cflags::CLOSE_ASAP))
 }

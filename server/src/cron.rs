@@ -102,7 +102,8 @@ fn clients_cron(srv: &mut Server) {
             c.close_asap("idle timeout");
             continue;
         }
-        check_output_limits(c, &limits, now);
+        let used = c.out.len();
+        check_output_limits(c, used, &limits, now);
     }
     srv.stats.client_recent_max_input_buffer = max_in;
     srv.stats.client_recent_max_output_buffer = max_out;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod conn;
 pub mod cron;
 pub mod db;
+pub mod guard;
 pub mod logging;
 pub mod notify;
 pub mod propagate;

@@ -45,7 +45,17 @@ pub fn parse(s: &str) -> Option<u32> {
     Some(f)
 }
 
-/// The canonical string CONFIG GET shows.
+/// The string stored for the configuration: [`to_string`], plus `n` when `A` hides it, so
+/// that no flag is lost.
+pub fn to_canonical(f: u32) -> String {
+    let mut s = to_string(f);
+    if f & ALL == ALL && f & NEW != 0 {
+        s.push('n');
+    }
+    s
+}
+
+/// The string CONFIG GET shows (Redis's `keyspaceEventsFlagsToString`).
 pub fn to_string(f: u32) -> String {
     let mut s = String::new();
     if f & ALL == ALL {
@@ -62,18 +72,15 @@ pub fn to_string(f: u32) -> String {
             (EVICTED, 'e'),
             (STREAM, 't'),
             (MODULE, 'd'),
+            // As Redis 7.0: `n` is only shown without `A` (and lost from the text with it).
+            (NEW, 'n'),
         ] {
             if f & bit != 0 {
                 s.push(c);
             }
         }
     }
-    for (bit, c) in [
-        (KEYSPACE, 'K'),
-        (KEYEVENT, 'E'),
-        (KEY_MISS, 'm'),
-        (NEW, 'n'),
-    ] {
+    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
         if f & bit != 0 {
             s.push(c);
         }
@@ -91,5 +98,12 @@ mod tests {
         assert_eq!(to_string(parse("Ex$").unwrap()), "$xE");
         assert_eq!(parse("Q"), None);
         assert_eq!(parse(""), Some(0));
+        assert_eq!(to_string(parse("Ex$lshzxetdmn").unwrap()), "$lshzxetdnEm");
+        assert_eq!(to_string(parse("AKEmn").unwrap()), "AKEm");
+        assert_eq!(to_canonical(parse("AKEmn").unwrap()), "AKEmn");
+        assert_eq!(
+            parse("AKEmn"),
+            parse(&to_canonical(parse("AKEmn").unwrap()))
+        );
     }
 }

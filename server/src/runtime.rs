@@ -195,10 +195,10 @@ fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) {
     let refusal: Option<&'static [u8]> = if srv.client_count() >= srv.cfg.maxclients {
         srv.stats.rejected_connections += 1;
         Some(b"-ERR max number of clients reached\r\n")
-    } else if srv.cfg.protected_mode && !srv.requires_auth() && !peer.ip().is_loopback() {
-        tracing::warn!(
-            "Possible SECURITY ATTACK detected or protected mode refused connection from {peer}"
-        );
+    } else if srv.cfg.protected_mode && !srv.requires_auth() && !crate::client::is_local(&peer) {
+        // Redis refuses silently; its "Possible SECURITY ATTACK" warning is about HTTP
+        // requests, not protected mode.
+        tracing::debug!("Protected mode refused connection from {peer}");
         srv.stats.rejected_connections += 1;
         Some(DENIED.as_bytes())
     } else {

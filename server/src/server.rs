@@ -52,7 +52,6 @@ pub struct Server {
     pub exec_dirty_cas: bool,
     /// WATCHes made while their key was already logically expired (client, db, key), as
     /// Redis's `watchedKey.expired`: deleting such a key is no logical change.
-    pub watched_expired: BTreeSet<(ClientId, usize, Bytes)>,
     pub pubsub: PubSub,
     pub monitors: BTreeSet<ClientId>,
     pub stats: Stats,
@@ -76,6 +75,8 @@ pub struct Server {
     pub net: Arc<NetCounters>,
     /// `used_memory` once the server was ready (INFO `used_memory_startup`).
     pub stats_startup_memory: usize,
+    /// When the POST / Host: warning was last logged (at most once a minute).
+    pub security_warned_ms: i64,
 }
 
 impl Server {
@@ -99,7 +100,6 @@ impl Server {
             executing: None,
             exec_pushes: BytesMut::new(),
             exec_dirty_cas: false,
-            watched_expired: BTreeSet::new(),
             pubsub: PubSub::default(),
             monitors: BTreeSet::new(),
             stats: Stats::default(),
@@ -118,6 +118,7 @@ impl Server {
             cronloops: 0,
             net: Arc::new(NetCounters::default()),
             stats_startup_memory: 0,
+            security_warned_ms: i64::MIN / 2,
         }
     }
 
@@ -218,16 +219,20 @@ impl Server {
     /// now gone was only deleted, which changes nothing logically (Redis 7.0's
     /// `touchWatchedKey`).
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
-        let Some(watchers) = self.dbs[db].watched.get(key) else {
+        let exists = self.dbs[db].contains(key);
+        let Some(watchers) = self.dbs[db].watched.get_mut(key) else {
             return;
         };
-        let watchers = watchers.clone();
-        let exists = self.dbs[db].contains(key);
-        let key = Bytes::copy_from_slice(key);
-        for id in watchers {
-            if !exists && self.watched_expired.remove(&(id, db, key.clone())) {
+        let mut dirty = Vec::new();
+        for w in watchers.iter_mut() {
+            if w.expired && !exists {
+                // An already expired key was deleted: logically nothing changed.
+                w.expired = false;
                 continue;
             }
+            dirty.push(w.client);
+        }
+        for id in dirty {
             self.mark_dirty_cas(id);
         }
     }
@@ -246,21 +251,25 @@ impl Server {
                 continue;
             }
             let expired_in_other = in_other.is_some_and(|o| self.dbs[o].is_expired(&k, now));
-            let watchers = self.dbs[db].watched.get(&k).cloned().unwrap_or_default();
-            for id in watchers {
-                let wk = (id, db, k.clone());
-                if self.watched_expired.contains(&wk) {
-                    if in_other.is_none() {
-                        self.watched_expired.remove(&wk);
+            let mut dirty = Vec::new();
+            if let Some(watchers) = self.dbs[db].watched.get_mut(&k) {
+                for w in watchers.iter_mut() {
+                    if w.expired {
+                        if in_other.is_none() {
+                            w.expired = false;
+                            continue;
+                        }
+                        if expired_in_other {
+                            continue;
+                        }
+                    } else if !exists_here && expired_in_other {
+                        w.expired = true;
                         continue;
                     }
-                    if expired_in_other {
-                        continue;
-                    }
-                } else if !exists_here && expired_in_other {
-                    self.watched_expired.insert(wk);
-                    continue;
+                    dirty.push(w.client);
                 }
+            }
+            for id in dirty {
                 self.mark_dirty_cas(id);
             }
         }
@@ -311,13 +320,18 @@ impl Server {
         let now = self.clock.now();
         let limits = self.cfg.obuf_limits;
         if let Some(c) = self.clients.get_mut(&id) {
+            // A client being closed gets nothing more (Redis's `prepareClientToWrite`).
+            if c.has(cflags::CLOSE_ASAP) {
+                return;
+            }
             let before = c.out.len();
             write(&mut c.out);
             c.out_peak = c.out_peak.max(c.out.len());
             if c.out.len() != before {
                 c.notify.notify_one();
             }
-            check_output_limits(c, &limits, now);
+            let used = c.out.len();
+            check_output_limits(c, used, &limits, now);
         }
     }
 
@@ -356,15 +370,21 @@ impl Server {
     }
 }
 
-/// Close a client whose output buffer passed its class's hard limit, or its soft limit for
-/// longer than the configured seconds (Redis's `checkClientOutputBufferLimits`).
-pub fn check_output_limits(c: &mut Client, limits: &[crate::config::BufferLimit; 3], now: Instant) {
+/// Close a client whose pending output (`used` bytes) passed its class's hard limit, or its
+/// soft limit for longer than the configured seconds (Redis's
+/// `checkClientOutputBufferLimits`).
+pub fn check_output_limits(
+    c: &mut Client,
+    used: usize,
+    limits: &[crate::config::BufferLimit; 3],
+    now: Instant,
+) {
     let lim = match c.class() {
         ClientClass::Normal => limits[0],
         ClientClass::Replica => limits[1],
         ClientClass::Pubsub => limits[2],
     };
-    let used = c.out.len() as u64;
+    let used = used as u64;
     let over = if lim.hard > 0 && used >= lim.hard {
         true
     } else if lim.soft > 0 && used >= lim.soft {

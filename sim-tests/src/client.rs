@@ -64,8 +64,8 @@ impl SimClient {
     pub async fn read(&mut self, within: Duration) -> Result<BytesFrame, ClientError> {
         tokio::time::timeout(within, async {
             loop {
-                if let Some((f, _, _)) =
-                    decode_bytes_mut(&mut self.buf).map_err(|e| ClientError::Protocol(e.to_string()))?
+                if let Some((f, _, _)) = decode_bytes_mut(&mut self.buf)
+                    .map_err(|e| ClientError::Protocol(e.to_string()))?
                 {
                     return Ok(f);
                 }
@@ -100,7 +100,11 @@ pub use redis_protocol::resp2::types::BytesFrame as Frame;
 
 impl SimClient {
     /// Connect, retrying for up to `within` while the server host is still starting.
-    pub async fn connect_retry(host: &str, port: u16, within: Duration) -> Result<Self, ClientError> {
+    pub async fn connect_retry(
+        host: &str,
+        port: u16,
+        within: Duration,
+    ) -> Result<Self, ClientError> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             match Self::connect(host, port).await {

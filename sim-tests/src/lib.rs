@@ -35,7 +35,14 @@ pub fn builder(seed: u64, duration: Duration) -> turmoil::Builder {
 /// shuts down.
 pub async fn run_server(seed: u64, args: &[&str]) -> turmoil::Result {
     // turmoil binds only the unspecified address of the simulation's IP version (IPv4).
-    let mut all = vec!["--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no"];
+    let mut all = vec![
+        "--port",
+        "6379",
+        "--bind",
+        "0.0.0.0",
+        "--protected-mode",
+        "no",
+    ];
     all.extend_from_slice(args);
     let config = picket_server::config::ConfigState::from_args(&all)?;
     let opts = picket_server::Options {

@@ -38,7 +38,12 @@ pub fn init_logs() {
 
 /// Run `scenario` for every seed; on the first failure, panic with the seed and the command
 /// that replays it.
-pub fn sweep(test_binary: &str, test_name: &str, default: u64, scenario: impl Fn(u64) -> Result<(), String>) {
+pub fn sweep(
+    test_binary: &str,
+    test_name: &str,
+    default: u64,
+    scenario: impl Fn(u64) -> Result<(), String>,
+) {
     init_logs();
     for seed in seeds(default) {
         if let Err(e) = scenario(seed) {

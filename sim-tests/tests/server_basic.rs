@@ -13,7 +13,10 @@ type Trace = Arc<Mutex<Vec<String>>>;
 
 fn record(trace: &Trace, what: String) {
     let t = turmoil::sim_elapsed().unwrap_or_default().as_millis();
-    trace.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{t}ms {what}"));
+    trace
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(format!("{t}ms {what}"));
 }
 
 /// SET/GET and expiry; returns the client's trace.
@@ -58,46 +61,56 @@ fn kv_and_expiry(seed: u64) -> Result<Vec<String>, String> {
 
 #[test]
 fn set_get_and_expiry_in_simulated_time() {
-    sweep("server_basic", "set_get_and_expiry_in_simulated_time", 5, |seed| {
-        kv_and_expiry(seed).map(|_| ())
-    });
+    sweep(
+        "server_basic",
+        "set_get_and_expiry_in_simulated_time",
+        5,
+        |seed| kv_and_expiry(seed).map(|_| ()),
+    );
 }
 
 #[test]
 fn publish_reaches_a_subscriber_on_a_third_host() {
-    sweep("server_basic", "publish_reaches_a_subscriber_on_a_third_host", 5, |seed| {
-        let mut sim = builder(seed, Duration::from_secs(30)).build();
-        sim.host("server", move || run_server(seed, &[]));
-        sim.client("subscriber", async {
-            let mut c = SimClient::connect_retry("server", 6379, Duration::from_secs(2)).await?;
-            c.send(&["SUBSCRIBE", "news"]).await?;
-            let confirm = show(&c.read(Duration::from_secs(5)).await?);
-            if confirm != "[$subscribe,$news,:1]" {
-                return Err(format!("confirmation: {confirm}").into());
-            }
-            let msg = show(&c.read(Duration::from_secs(10)).await?);
-            if msg != "[$message,$news,$hello]" {
-                return Err(format!("message: {msg}").into());
-            }
-            Ok(())
-        });
-        sim.client("publisher", async {
-            let mut c = SimClient::connect_retry("server", 6379, Duration::from_secs(2)).await?;
-            // Wait until the subscriber is registered, then publish once.
-            for _ in 0..100 {
-                if cmd_text(&mut c, &["PUBSUB", "NUMSUB", "news"]).await == "[$news,:1]" {
-                    let n = cmd_text(&mut c, &["PUBLISH", "news", "hello"]).await;
-                    if n != ":1" {
-                        return Err(format!("PUBLISH reached {n}").into());
-                    }
-                    return Ok(());
+    sweep(
+        "server_basic",
+        "publish_reaches_a_subscriber_on_a_third_host",
+        5,
+        |seed| {
+            let mut sim = builder(seed, Duration::from_secs(30)).build();
+            sim.host("server", move || run_server(seed, &[]));
+            sim.client("subscriber", async {
+                let mut c =
+                    SimClient::connect_retry("server", 6379, Duration::from_secs(2)).await?;
+                c.send(&["SUBSCRIBE", "news"]).await?;
+                let confirm = show(&c.read(Duration::from_secs(5)).await?);
+                if confirm != "[$subscribe,$news,:1]" {
+                    return Err(format!("confirmation: {confirm}").into());
                 }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err("the subscriber never subscribed".into())
-        });
-        sim.run().map_err(|e| e.to_string())
-    });
+                let msg = show(&c.read(Duration::from_secs(10)).await?);
+                if msg != "[$message,$news,$hello]" {
+                    return Err(format!("message: {msg}").into());
+                }
+                Ok(())
+            });
+            sim.client("publisher", async {
+                let mut c =
+                    SimClient::connect_retry("server", 6379, Duration::from_secs(2)).await?;
+                // Wait until the subscriber is registered, then publish once.
+                for _ in 0..100 {
+                    if cmd_text(&mut c, &["PUBSUB", "NUMSUB", "news"]).await == "[$news,:1]" {
+                        let n = cmd_text(&mut c, &["PUBLISH", "news", "hello"]).await;
+                        if n != ":1" {
+                            return Err(format!("PUBLISH reached {n}").into());
+                        }
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err("the subscriber never subscribed".into())
+            });
+            sim.run().map_err(|e| e.to_string())
+        },
+    );
 }
 
 #[test]

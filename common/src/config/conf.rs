@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::sds::{bare_or_repr, repr, split_args};
 use super::{
     value_lines, ConfigError, ConfigStore, Directive, Kind, Location, RawDirective, RewriteLine,
 };
+use crate::sds::{bare_or_repr, repr, split_args};
 
 /// Includes nested deeper than this are refused (Redis recurses until the stack ends).
 const MAX_INCLUDE_DEPTH: usize = 16;

@@ -1,8 +1,8 @@
 //! The custom (multi-argument) kinds both binaries need: `save`, `client-output-buffer-limit`
 //! and a space-separated list (`bind`), with the typed values the server reads.
 
-use crate::sds::{format_memory, memtoull, strtoll_whole};
 use super::{CustomKind, RewriteLine, Value};
+use crate::sds::{format_memory, memtoull, strtoll_whole};
 
 /// One `save <seconds> <changes>` point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -507,8 +507,8 @@ fn parse_value(
             _ => Err("argument must be 'yes' or 'no'".into()),
         },
         Kind::Int { min, max } => {
-            let n =
-                crate::sds::string2ll(one().as_bytes()).ok_or("argument couldn't be parsed into an integer")?;
+            let n = crate::sds::string2ll(one().as_bytes())
+                .ok_or("argument couldn't be parsed into an integer")?;
             check_range(i128::from(n), min, max)?;
             Ok(Value::Int(n))
         }
@@ -568,7 +568,9 @@ fn value_lines(d: &Directive, v: &Value, default: &Value) -> Vec<RewriteLine> {
     let force = v != default;
     let arg = match (d.kind, v) {
         (Kind::Custom(k), v) => return k.rewrite_lines(v, default),
-        (Kind::Memory { .. }, Value::Int(n)) if *n >= 0 => crate::sds::format_memory(n.unsigned_abs()),
+        (Kind::Memory { .. }, Value::Int(n)) if *n >= 0 => {
+            crate::sds::format_memory(n.unsigned_abs())
+        }
         (_, v) => display_value(d, v),
     };
     vec![RewriteLine {

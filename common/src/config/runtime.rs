@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::sds::split_spaces;
 use super::{display_value, parse_value, ConfigStore, Value};
+use crate::sds::split_spaces;
 
 /// A failed CONFIG SET. Display is Redis 7.0's full error reply line, `ERR` included.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -102,17 +102,24 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
         }
         ver = Some(v);
     }
-    let mut creds: Option<(Bytes, Bytes)> = None;
-    let mut name: Option<Bytes> = None;
+    // Redis 7.0 applies AUTH and SETNAME as it reads them: an option that fails stops the
+    // command, but what came before it stays done (even the name of an unauthenticated
+    // client).
     let mut j = 2;
     while j < ctx.args.len() {
         let more = ctx.args.len() - 1 - j;
         let opt = &ctx.args[j];
         if is(opt, "auth") && more >= 2 {
-            creds = Some((ctx.args[j + 1].clone(), ctx.args[j + 2].clone()));
+            let (user, pass) = (ctx.args[j + 1].clone(), ctx.args[j + 2].clone());
+            if !check_credentials(ctx, &user, &pass) {
+                return Err(CmdError::Reply(WRONGPASS.into()));
+            }
+            ctx.client.authenticated = true;
             j += 3;
         } else if is(opt, "setname") && more >= 1 {
-            name = Some(ctx.args[j + 1].clone());
+            let n: Bytes = ctx.args[j + 1].clone();
+            valid_client_name(&n)?;
+            ctx.client.name = if n.is_empty() { None } else { Some(n) };
             j += 2;
         } else {
             return Err(CmdError::err(format!(
@@ -121,18 +128,8 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
             )));
         }
     }
-    if let Some((user, pass)) = creds {
-        if !check_credentials(ctx, &user, &pass) {
-            return Err(CmdError::Reply(WRONGPASS.into()));
-        }
-        ctx.client.authenticated = true;
-    }
     if ctx.srv.requires_auth() && !ctx.client.authenticated {
         return Err(CmdError::code("NOAUTH", "HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
-    }
-    if let Some(n) = name {
-        valid_client_name(&n)?;
-        ctx.client.name = if n.is_empty() { None } else { Some(n) };
     }
     if let Some(v) = ver {
         let proto = if v == 3 { Proto::Resp3 } else { Proto::Resp2 };
@@ -175,12 +172,12 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     super::pubsub::unsubscribe_all(ctx.srv, ctx.client, false);
     super::pubsub::unsubscribe_all(ctx.srv, ctx.client, true);
     ctx.srv.monitors.remove(&ctx.client.id);
+    // As Redis's `clearClientConnectionState`: CLIENT NO-EVICT survives a RESET.
     ctx.client.flags &= !(cflags::MONITOR
         | cflags::REPLICA
         | cflags::REPLY_OFF
         | cflags::REPLY_SKIP
-        | cflags::REPLY_SKIP_NEXT
-        | cflags::NO_EVICT);
+        | cflags::REPLY_SKIP_NEXT);
     ctx.client.db = 0;
     ctx.client.proto = Proto::Resp2;
     ctx.out.proto = Proto::Resp2;

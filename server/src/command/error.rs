@@ -26,6 +26,9 @@ pub enum CmdError {
     StringTooLong,
     #[error("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")]
     UnknownSubcommand { cmd: String, sub: String },
+    /// Redis's `addReplySubcommandSyntaxError`, for commands that check their own arguments.
+    #[error("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP.")]
+    SubcommandSyntax { cmd: String, sub: String },
     #[error("NOAUTH Authentication required.")]
     NoAuth,
     /// Any other reply; the string carries its code (`ERR ...`, `NOPROTO ...`).

@@ -72,6 +72,15 @@ impl Ctx<'_> {
     pub fn arity_error(&self) -> CmdError {
         CmdError::Arity(self.spec.full_name())
     }
+
+    /// Bad arguments to a subcommand that checks them itself (`SLOWLOG GET 1 2`, `DEBUG
+    /// SLEEP`): the subcommand as typed, the command in capitals.
+    pub fn subcommand_syntax_error(&self) -> CmdError {
+        CmdError::SubcommandSyntax {
+            cmd: String::from_utf8_lossy(&self.args[0]).to_ascii_uppercase(),
+            sub: shown(&self.args[1]),
+        }
+    }
 }
 
 /// What the connection should do after a command.
@@ -95,11 +104,19 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
         srv.exec_dirty_cas = false;
     }
     if !srv.exec_pushes.is_empty() {
+        // Pushes are written even under CLIENT REPLY OFF, as Redis's CLIENT_PUSHING.
         out.raw(&srv.exec_pushes);
         srv.exec_pushes.clear();
     }
     srv.executing = None;
     out.proto = client.proto;
+    // CLIENT REPLY SKIP silences the command after the one that set it, whatever became of
+    // that command (Redis's `resetClient`).
+    client.flags &= !cflags::REPLY_SKIP;
+    if client.has(cflags::REPLY_SKIP_NEXT) {
+        client.flags &= !cflags::REPLY_SKIP_NEXT;
+        client.flags |= cflags::REPLY_SKIP;
+    }
     if client.has(cflags::CLOSE_AFTER_REPLY) || client.has(cflags::CLOSE_ASAP) {
         return Flow::Close;
     }
@@ -112,6 +129,16 @@ fn process_inner(
     out: &mut ReplyBuf,
     args: &[Bytes],
 ) -> Flow {
+    // An HTTP request sent to the port (cross protocol scripting): drop the connection and
+    // whatever it was owed, as Redis's `securityWarningCommand`.
+    if args[0].eq_ignore_ascii_case(b"post") || args[0].eq_ignore_ascii_case(b"host:") {
+        if srv.now_ms - srv.security_warned_ms > 60_000 {
+            srv.security_warned_ms = srv.now_ms;
+            tracing::warn!("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.");
+        }
+        client.close_asap("security warning");
+        return Flow::Close;
+    }
     // 1. Look the command up (and its subcommand).
     let spec = match super::resolve(args) {
         Ok(spec) => spec,
@@ -172,13 +199,18 @@ fn process_inner(
             reject(srv, client, out, Some(&name), &msg);
             return Flow::Continue;
         }
-        let mem: usize = args.iter().map(|a| a.len()).sum();
-        client.multi_mem += mem + std::mem::size_of_val(args);
-        client.multi.push(Queued {
-            spec,
-            args: args.to_vec(),
-        });
-        out.simple("QUEUED");
+        // A transaction already doomed keeps nothing (Redis's `queueMultiCommand`).
+        if !client.has(cflags::DIRTY_CAS) && !client.has(cflags::DIRTY_EXEC) {
+            let mem: usize = args.iter().map(|a| a.len()).sum();
+            client.multi_mem += mem + std::mem::size_of_val(args);
+            client.multi.push(Queued {
+                spec,
+                args: args.to_vec(),
+            });
+        }
+        if !replies_suppressed(client) {
+            out.simple("QUEUED");
+        }
         return Flow::Continue;
     }
     call(srv, client, out, spec, &name, args)
@@ -199,10 +231,29 @@ fn reject(
     if let Some(n) = name {
         srv.stats.cmd(n).rejected += 1;
     }
+    // A refused EXEC discards the transaction and says why (Redis's `execCommandAbort`),
+    // with or without a MULTI; "ERR " is not repeated after "because of:".
+    let abort;
+    let msg = if name == Some("exec") {
+        super::multi::discard_transaction(client);
+        super::multi::unwatch_all(srv, client);
+        abort = format!(
+            "EXECABORT Transaction discarded because of: {}",
+            msg.strip_prefix("ERR ").unwrap_or(msg)
+        );
+        abort.as_str()
+    } else {
+        msg
+    };
     srv.stats.count_error(msg);
-    if !client.has(cflags::REPLY_OFF) && !client.has(cflags::REPLY_SKIP) {
+    if !replies_suppressed(client) {
         out.error(msg);
     }
+}
+
+/// CLIENT REPLY OFF, or SKIP for this command: replies (and pushes) are dropped.
+fn replies_suppressed(client: &Client) -> bool {
+    client.has(cflags::REPLY_OFF) || client.has(cflags::REPLY_SKIP)
 }
 
 /// Execute a command that passed the checks (also used by EXEC for queued commands).
@@ -216,10 +267,11 @@ pub fn call(
 ) -> Flow {
     let dirty_before = srv.dirty;
     let start = Instant::now();
-    // CLIENT REPLY OFF/SKIP: what the command writes is dropped (checked after it runs, so
-    // that CLIENT REPLY ON itself answers).
+    // CLIENT REPLY OFF/SKIP: what the command writes is dropped if replies are off before
+    // and after it runs (so CLIENT REPLY ON answers, and an EXEC keeps what its queued
+    // commands wrote before one of them turned replies off).
     let mark = out.len();
-    let skip_this = client.has(cflags::REPLY_SKIP);
+    let suppressed_before = replies_suppressed(client);
     let mut ctx = Ctx {
         srv,
         client,
@@ -242,17 +294,8 @@ pub fn call(
     let srv = ctx.srv;
     let client = ctx.client;
     let out = ctx.out;
-    if skip_this || client.has(cflags::REPLY_OFF) {
+    if suppressed_before && replies_suppressed(client) {
         out.buf.truncate(mark);
-    }
-
-    // CLIENT REPLY SKIP applies to the command after the one that set it.
-    if client.has(cflags::REPLY_SKIP) {
-        client.flags &= !cflags::REPLY_SKIP;
-    }
-    if client.has(cflags::REPLY_SKIP_NEXT) {
-        client.flags &= !cflags::REPLY_SKIP_NEXT;
-        client.flags |= cflags::REPLY_SKIP;
     }
 
     // Statistics.

@@ -15,6 +15,7 @@ use bytes::Bytes;
 
 mod client_cmd;
 mod connection;
+mod debug;
 mod info;
 mod keys;
 pub(crate) mod multi;

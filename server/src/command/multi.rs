@@ -3,6 +3,7 @@
 use super::exec::call;
 use super::{CmdError, CmdResult, Ctx};
 use crate::client::{cflags, Client};
+use crate::db::Watcher;
 use crate::server::Server;
 
 pub fn multi(ctx: &mut Ctx) -> CmdResult {
@@ -34,8 +35,13 @@ pub fn discard(ctx: &mut Ctx) -> CmdResult {
 /// Whether a key watched while it still existed has expired since (Redis's
 /// `isWatchedKeyExpired`).
 fn watched_key_expired(srv: &Server, client: &Client) -> bool {
-    client.watched.iter().any(|(db, key, expired_at_watch)| {
-        !expired_at_watch && srv.dbs[*db].is_expired(key, srv.now_ms)
+    client.watched.iter().any(|(db, key)| {
+        let expired_when_watched = srv.dbs[*db]
+            .watched
+            .get(key)
+            .and_then(|ws| ws.iter().find(|w| w.client == client.id))
+            .is_some_and(|w| w.expired);
+        !expired_when_watched && srv.dbs[*db].is_expired(key, srv.now_ms)
     })
 }
 
@@ -64,6 +70,8 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     let queued = std::mem::take(&mut ctx.client.multi);
     discard_transaction(ctx.client);
     ctx.out.array(queued.len());
+    let deny_before = ctx.client.flags & cflags::DENY_BLOCKING;
+    ctx.client.flags |= cflags::DENY_BLOCKING;
     for q in &queued {
         let name = q.spec.full_name();
         ctx.client.last_cmd.clear();
@@ -71,6 +79,7 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
         ctx.srv.update_time();
         call(ctx.srv, ctx.client, ctx.out, q.spec, &name, &q.args);
     }
+    ctx.client.flags = (ctx.client.flags & !cflags::DENY_BLOCKING) | deny_before;
     ctx.client.last_cmd = "exec".into();
     // The queued commands propagated their own effects.
     ctx.propagate = super::exec::Propagate::Nothing;
@@ -83,21 +92,19 @@ pub fn watch(ctx: &mut Ctx) -> CmdResult {
     }
     let db = ctx.client.db;
     for key in &ctx.args[1..] {
-        if ctx
-            .client
-            .watched
-            .iter()
-            .any(|(d, k, _)| *d == db && k == key)
-        {
+        if ctx.client.watched.iter().any(|(d, k)| *d == db && k == key) {
             continue;
         }
         let expired = ctx.srv.dbs[db].is_expired(key, ctx.srv.now_ms);
-        ctx.client.watched.push((db, key.clone(), expired));
+        ctx.client.watched.push((db, key.clone()));
         ctx.srv.dbs[db]
             .watched
             .entry(key.clone())
             .or_default()
-            .push(ctx.client.id);
+            .push(Watcher {
+                client: ctx.client.id,
+                expired,
+            });
     }
     ctx.out.ok();
     Ok(())
@@ -105,10 +112,10 @@ pub fn watch(ctx: &mut Ctx) -> CmdResult {
 
 /// Drop every WATCH of a client.
 pub fn unwatch_all(srv: &mut Server, client: &mut Client) {
-    for (db, key, _) in client.watched.drain(..) {
+    for (db, key) in client.watched.drain(..) {
         let d = &mut srv.dbs[db];
         if let Some(w) = d.watched.get_mut(&key) {
-            w.retain(|&id| id != client.id);
+            w.retain(|w| w.client != client.id);
             if w.is_empty() {
                 d.watched.remove(&key);
             }

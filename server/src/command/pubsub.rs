@@ -33,7 +33,8 @@ pub fn subscribe(ctx: &mut Ctx) -> CmdResult {
 
 pub fn psubscribe(ctx: &mut Ctx) -> CmdResult {
     for pat in &ctx.args[1..] {
-        if ctx.client.patterns.insert(pat.clone()) {
+        if !ctx.client.patterns.contains(pat) {
+            ctx.client.patterns.push(pat.clone());
             PubSub::subscribe(&mut ctx.srv.pubsub.patterns, pat, ctx.client.id);
         }
         confirm(
@@ -47,12 +48,18 @@ pub fn psubscribe(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn unsubscribe_one(srv: &mut Server, client: &mut Client, name: &Bytes, pattern: bool) {
-    let (mine, map) = if pattern {
-        (&mut client.patterns, &mut srv.pubsub.patterns)
+    let was = if pattern {
+        let pos = client.patterns.iter().position(|p| p == name);
+        pos.map(|i| client.patterns.remove(i)).is_some()
     } else {
-        (&mut client.channels, &mut srv.pubsub.channels)
+        client.channels.remove(name)
     };
-    if mine.remove(name) {
+    if was {
+        let map = if pattern {
+            &mut srv.pubsub.patterns
+        } else {
+            &mut srv.pubsub.channels
+        };
         PubSub::unsubscribe(map, name, client.id);
     }
 }
@@ -66,7 +73,7 @@ pub fn unsubscribe_all_to(
     mut out: Option<&mut ReplyBuf>,
 ) {
     let names: Vec<Bytes> = if pattern {
-        client.patterns.iter().cloned().collect()
+        client.patterns.to_vec()
     } else {
         client.channels.iter().cloned().collect()
     };
@@ -129,7 +136,7 @@ pub fn publish(ctx: &mut Ctx) -> CmdResult {
 
 pub fn pubsub_channels(ctx: &mut Ctx) -> CmdResult {
     if ctx.args.len() > 3 {
-        return Err(ctx.arity_error());
+        return Err(ctx.subcommand_syntax_error());
     }
     let pat = ctx.args.get(2);
     let names: Vec<&Bytes> = ctx

@@ -1,18 +1,17 @@
 //! Server commands: DBSIZE, TIME, LASTSAVE, COMMAND, CONFIG, SLOWLOG, MONITOR, SHUTDOWN,
-//! DEBUG, ROLE.
+//! ROLE; DEBUG is in `debug.rs`.
 
 use bytes::Bytes;
 use picket_common::glob::string_match;
 
-use super::args::{float, int, is, lower, parse_i64};
+use super::args::{is, lower, parse_i64};
 use super::client_cmd::help_reply;
+pub use super::debug::debug;
 use super::keyspec::{Arg, BeginSearch, FindKeys, KeySpec};
 use super::{
     all_commands, flags, lookup, lookup_sub, table, CmdError, CmdResult, CommandSpec, Ctx,
 };
 use crate::client::cflags;
-use crate::config::Allow;
-use crate::db::{idle_seconds, Value};
 use crate::server::ShutdownRequest;
 
 pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
@@ -133,7 +132,11 @@ fn write_info(ctx: &mut Ctx, c: &'static CommandSpec) {
     ctx.out.int(c.keys.last as i64);
     ctx.out.int(c.keys.step as i64);
     write_set(ctx, c.acl);
-    write_set(ctx, c.tips);
+    // Tips are bulk strings, unlike flags and categories.
+    ctx.out.set(c.tips.len());
+    for t in c.tips {
+        ctx.out.bulk_str(t);
+    }
     ctx.out.array(c.key_specs.len());
     for ks in c.key_specs {
         write_keyspec(ctx, ks);
@@ -169,7 +172,7 @@ pub fn command_info(ctx: &mut Ctx) -> CmdResult {
     for name in &ctx.args[2..] {
         match find_by_full_name(name) {
             Some(c) => write_info(ctx, c),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())
@@ -435,7 +438,11 @@ fn getkeys_common(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
             "Invalid number of arguments specified for command",
         ));
     }
-    let keys = key_positions(c, cmd_args);
+    let keys = if c.name == "set" && c.parent.is_none() {
+        set_get_keys(cmd_args)
+    } else {
+        key_positions(c, cmd_args)
+    };
     if keys.is_empty() {
         return Err(CmdError::err("The command has no key arguments"));
     }
@@ -450,6 +457,16 @@ fn getkeys_common(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// SET's key spec has `variable_flags`, so Redis asks its `setGetKeys` instead: the key is
+/// only overwritten unless a `GET` option also reads it.
+fn set_get_keys(args: &[Bytes]) -> Vec<(usize, &'static [&'static str])> {
+    if args.iter().skip(3).any(|a| is(a, "get")) {
+        vec![(1, &["RW", "access", "update"])]
+    } else {
+        vec![(1, &["OW", "update"])]
+    }
 }
 
 pub fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
@@ -491,14 +508,9 @@ pub fn command_help(ctx: &mut Ctx) -> CmdResult {
 // ------------------------------------------------------------------------------ CONFIG
 
 pub fn config_get(ctx: &mut Ctx) -> CmdResult {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for pat in &ctx.args[2..] {
-        for (k, v) in ctx.srv.config.get(pat) {
-            if !pairs.iter().any(|(n, _)| *n == k) {
-                pairs.push((k, v));
-            }
-        }
-    }
+    // All patterns at once: a directive named twice (`hz HZ h?`) is answered once.
+    let patterns: Vec<&[u8]> = ctx.args[2..].iter().map(|a| &a[..]).collect();
+    let pairs = ctx.srv.config.store().get_many(&patterns);
     ctx.out.map(pairs.len());
     for (k, v) in pairs {
         ctx.out.bulk_str(&k);
@@ -510,7 +522,7 @@ pub fn config_get(ctx: &mut Ctx) -> CmdResult {
 pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     let a = &ctx.args[2..];
     if !a.len().is_multiple_of(2) {
-        return Err(ctx.arity_error());
+        return Err(CmdError::Syntax);
     }
     let pairs: Vec<(String, String)> = a
         .chunks(2)
@@ -521,7 +533,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             )
         })
         .collect();
-    crate::config::config_set(ctx.srv, &pairs, ctx.client.addr.ip().is_loopback())
+    crate::config::config_set(ctx.srv, &pairs, crate::client::is_local(&ctx.client.addr))
         .map_err(CmdError::Reply)?;
     ctx.out.ok();
     Ok(())
@@ -561,6 +573,9 @@ pub fn config_help(ctx: &mut Ctx) -> CmdResult {
 // ------------------------------------------------------------------------------ SLOWLOG
 
 pub fn slowlog_get(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() > 3 {
+        return Err(ctx.subcommand_syntax_error());
+    }
     let count = match ctx.args.get(2) {
         None => 10,
         Some(a) => match parse_i64(a) {
@@ -623,6 +638,12 @@ pub fn slowlog_help(ctx: &mut Ctx) -> CmdResult {
 // ------------------------------------------------------------------------------ MONITOR, SHUTDOWN, ROLE
 
 pub fn monitor(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.has(cflags::DENY_BLOCKING) {
+        // Inside EXEC the client expects one reply per command.
+        return Err(CmdError::err(
+            "MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
     if ctx.client.has(cflags::REPLICA) {
         return Ok(());
     }
@@ -667,135 +688,4 @@ pub fn role(ctx: &mut Ctx) -> CmdResult {
     ctx.out.int(ctx.srv.propagator.offset as i64);
     ctx.out.array(0);
     Ok(())
-}
-
-// ------------------------------------------------------------------------------ DEBUG
-
-const DEBUG_DENIED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
-
-pub fn debug(ctx: &mut Ctx) -> CmdResult {
-    let allowed = match ctx.srv.cfg.enable_debug_command {
-        Allow::Yes => true,
-        Allow::No => false,
-        Allow::Local => ctx.client.addr.ip().is_loopback(),
-    };
-    if !allowed {
-        return Err(CmdError::Reply(DEBUG_DENIED.into()));
-    }
-    let sub = lower(&ctx.args[1]);
-    let a = ctx.args;
-    match (sub.as_str(), a.len()) {
-        ("help", 2) => {
-            help_reply(
-                ctx,
-                "DEBUG",
-                &[
-                    "OBJECT <key>",
-                    "    Show low level info about the `key` and associated value.",
-                    "POPULATE <count> [<prefix>] [<size>]",
-                    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
-                    "    it is used instead of the 'key' prefix. These are not propagated to",
-                    "    replicas. Cluster slots are not respected so keys not belonging to the",
-                    "    current node can be created in cluster mode.",
-                    "SET-ACTIVE-EXPIRE <0|1>",
-                    "    Setting it to 0 disables expiring keys in background when they are not",
-                    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-                    "    default.",
-                    "SLEEP <seconds>",
-                    "    Stop the server for <seconds>. Decimals allowed.",
-                ],
-            );
-            Ok(())
-        }
-        ("sleep", 3) => {
-            let secs = float(&a[2])?;
-            if secs > 0.0 && secs.is_finite() {
-                // DEBUG SLEEP stalls the whole server on purpose, as in Redis.
-                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
-            }
-            ctx.out.ok();
-            Ok(())
-        }
-        ("set-active-expire", 3) => {
-            ctx.srv.active_expire_enabled = int(&a[2])? != 0;
-            ctx.out.ok();
-            Ok(())
-        }
-        ("object", 3) => {
-            let db = ctx.client.db;
-            let clock = ctx.srv.lru_clock();
-            let Some(e) = ctx.srv.dbs[db].get(&a[2]) else {
-                return Err(CmdError::NoSuchKey);
-            };
-            let line = format!(
-                "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-                e as *const _ as usize,
-                e.val.encoding(),
-                serialized_len(&e.val),
-                e.lru,
-                idle_seconds(e.lru, clock)
-            );
-            ctx.out.simple(&line);
-            Ok(())
-        }
-        ("populate", 3..=5) => {
-            let count = int(&a[2])?;
-            if count < 0 {
-                return Err(CmdError::NotInteger);
-            }
-            let prefix: &[u8] = a.get(3).map(|b| &b[..]).unwrap_or(b"key");
-            let size = match a.get(4) {
-                Some(s) => Some(int(s)?.max(0) as usize),
-                None => None,
-            };
-            let db = ctx.client.db;
-            let lru = ctx.srv.lru_clock();
-            for i in 0..count {
-                let mut key = prefix.to_vec();
-                key.push(b':');
-                key.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
-                if ctx.srv.dbs[db].contains(&key) {
-                    continue;
-                }
-                let mut val = format!("value:{i}").into_bytes();
-                if let Some(sz) = size {
-                    val.resize(sz, 0);
-                }
-                ctx.srv.dbs[db].set(&key, Value::string(&val), lru, false);
-            }
-            ctx.out.ok();
-            Ok(())
-        }
-        _ => Err(CmdError::UnknownSubcommand {
-            cmd: "DEBUG".into(),
-            sub: String::from_utf8_lossy(&a[1]).into_owned(),
-        }),
-    }
-}
-
-/// The length of a value in an RDB dump, as DEBUG OBJECT reports it (uncompressed estimate).
-fn serialized_len(v: &Value) -> usize {
-    match v {
-        Value::Int(n) => {
-            if i8::try_from(*n).is_ok() {
-                2
-            } else if i16::try_from(*n).is_ok() {
-                3
-            } else if i32::try_from(*n).is_ok() {
-                5
-            } else {
-                v.str_len() + 1
-            }
-        }
-        _ => {
-            let len = v.str_len();
-            len + if len < 64 {
-                1
-            } else if len < 16384 {
-                2
-            } else {
-                5
-            }
-        }
-    }
 }

@@ -5,16 +5,24 @@
 //! orders are deterministic for a seed (and unpredictable from outside in production).
 
 pub mod dict;
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod smallbytes;
 pub mod value;
+pub mod zset;
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
 pub use dict::Dict;
+pub use hash::Hash;
+pub use list::List;
+pub use set::Set;
 pub use smallbytes::SmallBytes;
 pub use value::Value;
+pub use zset::ZSet;
 
 use crate::client::ClientId;
 
@@ -49,13 +57,22 @@ pub fn idle_seconds(lru: u32, now_clock: u32) -> u64 {
     }
 }
 
+/// A client watching a key (Redis's `watchedKey`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watcher {
+    pub client: ClientId,
+    /// The key had already expired when it was watched: its deletion is no logical change,
+    /// and it does not fail EXEC by expiring (Redis 7.0's `wk->expired`).
+    pub expired: bool,
+}
+
 pub struct Db {
     pub id: usize,
     pub keys: Dict<SmallBytes, Entry>,
     /// Absolute unix time in ms at which a key expires.
     pub expires: Dict<SmallBytes, i64>,
     /// Keys watched by clients (WATCH), with the watchers in WATCH order.
-    pub watched: BTreeMap<Bytes, Vec<ClientId>>,
+    pub watched: BTreeMap<Bytes, Vec<Watcher>>,
     /// Where active expiry resumes its scan of `expires`.
     pub expires_cursor: u64,
     /// Running average TTL of sampled volatile keys (INFO keyspace `avg_ttl`).

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use super::{Hash, List, Set, ZSet};
 use crate::command::args::parse_i64;
 
 /// Longest string stored inline.
@@ -14,7 +15,7 @@ pub const INLINE_MAX: usize = 21;
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`.
 pub const EMBSTR_MAX: usize = 44;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Value {
     /// A string holding a canonical integer ("int" encoding).
     Int(i64),
@@ -25,7 +26,14 @@ pub enum Value {
         buf: [u8; INLINE_MAX],
     },
     /// A longer string.
-    Big { data: Vec<u8>, raw: bool },
+    Big {
+        data: Vec<u8>,
+        raw: bool,
+    },
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 /// The type names TYPE reports.
@@ -82,6 +90,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Small { .. } | Value::Big { .. } => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -103,24 +115,31 @@ impl Value {
                     "embstr"
                 }
             }
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
-    /// The bytes of a string value (formatted for "int").
+    /// The bytes of a string value (formatted for "int"); empty for other types, which
+    /// callers check with [`Value::is_string`] first.
     pub fn bytes(&self) -> Cow<'_, [u8]> {
         match self {
             Value::Int(n) => Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec()),
             Value::Small { len, buf, .. } => Cow::Borrowed(&buf[..*len as usize]),
             Value::Big { data, .. } => Cow::Borrowed(data),
+            _ => Cow::Borrowed(&[]),
         }
     }
 
-    /// Length in bytes of a string value.
+    /// Length in bytes of a string value (0 for other types).
     pub fn str_len(&self) -> usize {
         match self {
             Value::Int(n) => itoa::Buffer::new().format(*n).len(),
             Value::Small { len, .. } => *len as usize,
             Value::Big { data, .. } => data.len(),
+            _ => 0,
         }
     }
 
@@ -136,6 +155,7 @@ impl Value {
                     None
                 }
             }
+            _ => None,
         }
     }
 
@@ -151,7 +171,23 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Big { data, .. } => data.capacity(),
+            Value::List(l) => std::mem::size_of::<List>() + l.mem_usage(),
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.mem_usage(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.mem_usage(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.mem_usage(),
             _ => 0,
+        }
+    }
+
+    /// Number of elements of a collection (1 for a string), e.g. for lazy-free decisions and
+    /// DEBUG OBJECT.
+    pub fn elements(&self) -> usize {
+        match self {
+            Value::List(l) => l.len(),
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+            _ => 1,
         }
     }
 }
