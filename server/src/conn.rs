@@ -11,7 +11,6 @@ use tokio::sync::Notify;
 
 use crate::client::{cflags, ClientId};
 use crate::command::exec::{process, Flow};
-use crate::guard::{self, Guard};
 use crate::runtime::Shared;
 use crate::server::check_output_limits;
 
@@ -39,12 +38,7 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                     max_bulk_len: srv.cfg.proto_max_bulk_len,
                     unauthenticated: !client.authenticated && srv.requires_auth(),
                 };
-                let decoded = match guard::check(&buf) {
-                    Guard::Decode => decoder.decode(&mut buf, &limits),
-                    Guard::Wait => Ok(None),
-                    Guard::Error(e) => Err(e),
-                };
-                match decoded {
+                match decoder.decode(&mut buf, &limits) {
                     Ok(Some(req)) => {
                         if process(srv, &mut client, &mut out, &req.args) == Flow::Close {
                             close = true;

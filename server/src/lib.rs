@@ -10,7 +10,6 @@ pub mod config;
 pub mod conn;
 pub mod cron;
 pub mod db;
-pub mod guard;
 pub mod logging;
 pub mod notify;
 pub mod propagate;

@@ -12,6 +12,8 @@ use bytes::{Bytes, BytesMut};
 use redis_protocol::resp2::{decode::decode_bytes_mut, types::BytesFrame};
 use thiserror::Error;
 
+use crate::sds::string2ll;
+
 /// Longest inline command line, as Redis's `PROTO_INLINE_MAX_SIZE`.
 pub const INLINE_MAX: usize = 64 * 1024;
 /// Largest multibulk length Redis accepts (`INT_MAX`).
@@ -156,7 +158,7 @@ impl RequestDecoder {
                 }
                 return Ok(Scan::Incomplete);
             };
-            let n = parse_len(&line[1..]).ok_or(ProtoError::MultibulkLength)?;
+            let n = string2ll(&line[1..]).ok_or(ProtoError::MultibulkLength)?;
             if n > MULTIBULK_MAX {
                 return Err(ProtoError::MultibulkLength);
             }
@@ -171,16 +173,21 @@ impl RequestDecoder {
         }
         let argc = p.argc.unwrap_or(0);
         while p.seen < argc {
+            if p.pos >= buf.len() {
+                return Ok(Scan::Incomplete);
+            }
             let Some((line, data_start)) = read_line(buf, p.pos) else {
                 if buf.len() - p.pos > INLINE_MAX {
                     return Err(ProtoError::BulkCountTooBig);
                 }
                 return Ok(Scan::Incomplete);
             };
-            if line[0] != b'$' {
-                return Err(ProtoError::ExpectedDollar(line[0] as char));
+            // An empty line: Redis looks at the byte where the '$' should be, the CR.
+            let first = line.first().copied().unwrap_or(b'\r');
+            if first != b'$' {
+                return Err(ProtoError::ExpectedDollar(first as char));
             }
-            let len = parse_len(&line[1..]).ok_or(ProtoError::BulkLength)?;
+            let len = string2ll(&line[1..]).ok_or(ProtoError::BulkLength)?;
             if len < 0 || len > limits.max_bulk_len {
                 return Err(ProtoError::BulkLength);
             }
@@ -207,42 +214,16 @@ enum Scan {
     Complete(usize),
 }
 
-/// The line starting at `from` (without its CRLF, and never empty: a `*`/`$` header) and the
-/// offset just after its `\r\n`.
+/// The header line starting at `from` (without its CRLF) and the offset just after it.
+/// `None` while it is incomplete. Like Redis's `strchr`, the search for the CR stops at a NUL
+/// byte: such a header never completes, and the caller's size limit ends the wait.
 fn read_line(buf: &[u8], from: usize) -> Option<(&[u8], usize)> {
     let rest = &buf[from..];
-    let nl = rest.iter().position(|&b| b == b'\r')?;
-    if rest.len() < nl + 2 {
+    let cr = rest.iter().position(|&b| b == b'\r' || b == 0)?;
+    if rest[cr] == 0 || rest.len() < cr + 2 {
         return None;
     }
-    // A header line must end in CRLF; a lone '\r' makes the length unparsable below.
-    let line = &rest[..nl];
-    if line.is_empty() {
-        return Some((b"?", from + nl + 2));
-    }
-    Some((line, from + nl + 2))
-}
-
-/// Parse a decimal length as Redis's `string2ll` does (optional '-', no '+', no spaces).
-fn parse_len(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((d - b'0') as i64)?;
-    }
-    Some(if neg { -v } else { v })
+    Some((&rest[..cr], from + cr + 2))
 }
 
 /// Split a complete, validated multibulk frame of `n` bytes off `buf` with redis-protocol.
@@ -281,12 +262,19 @@ enum Inline {
 }
 
 fn decode_inline(buf: &mut BytesMut) -> Result<Inline, ProtoError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+    // Redis finds the newline with `strchr`, which stops at a NUL: a NUL before the newline
+    // leaves the line incomplete until the buffer passes the inline limit. A line is never
+    // longer than the limit either (Redis never holds more of it than that).
+    let found = buf.iter().position(|&b| b == b'\n' || b == 0);
+    let Some(nl) = found.filter(|&i| buf[i] == b'\n') else {
         if buf.len() > INLINE_MAX {
             return Err(ProtoError::InlineTooBig);
         }
         return Ok(Inline::Incomplete);
     };
+    if nl > INLINE_MAX {
+        return Err(ProtoError::InlineTooBig);
+    }
     let raw = buf.split_to(nl + 1).freeze();
     let mut line = &raw[..nl];
     if line.last() == Some(&b'\r') {
@@ -404,6 +392,37 @@ mod tests {
         let (reqs, err, left) = decode_all(b"*2147483647\r\n$536870912\r\n", Limits::default());
         assert!(reqs.is_empty() && err.is_none());
         assert_eq!(left, 25);
+    }
+
+    #[test]
+    fn redis_edge_cases_of_headers_and_lines() {
+        // string2ll: "-0" is not a length.
+        let (_, err, _) = decode_all(b"*-0\r\n", Limits::default());
+        assert_eq!(err, Some(ProtoError::MultibulkLength));
+        let (_, err, _) = decode_all(b"*\r\n", Limits::default());
+        assert_eq!(err, Some(ProtoError::MultibulkLength));
+        // An empty bulk header: Redis reports the CR it found (shown as a space).
+        let (_, err, _) = decode_all(b"*1\r\n\r\n", Limits::default());
+        assert_eq!(err, Some(ProtoError::ExpectedDollar('\r')));
+        // A NUL before the end of a line or header: wait, then "too big" past 64 KB.
+        for input in [&b"PI\x00NG\r\n"[..], b"*1\x00\r\n", b"*1\r\n$4\x00\r\nPING\r\n"] {
+            let (reqs, err, left) = decode_all(input, Limits::default());
+            assert!(reqs.is_empty() && err.is_none() && left == input.len(), "{input:?}");
+        }
+        let mut big = b"PI\x00NG".to_vec();
+        big.resize(INLINE_MAX + 10, b'x');
+        assert_eq!(decode_all(&big, Limits::default()).1, Some(ProtoError::InlineTooBig));
+        let mut big = b"*1\r\n$\x00".to_vec();
+        big.resize(INLINE_MAX + 10, b'x');
+        assert_eq!(decode_all(&big, Limits::default()).1, Some(ProtoError::BulkCountTooBig));
+        // A complete inline line longer than the limit is refused too.
+        let mut long = vec![b'a'; INLINE_MAX + 5];
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(decode_all(&long, Limits::default()).1, Some(ProtoError::InlineTooBig));
+        // NULs inside bulk payloads are data.
+        let (reqs, err, _) = decode_all(b"*1\r\n$3\r\na\x00b\r\n", Limits::default());
+        assert!(err.is_none());
+        assert_eq!(&reqs[0].args[0][..], b"a\x00b");
     }
 
     #[test]

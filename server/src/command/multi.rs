@@ -67,6 +67,8 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     unwatch_all(ctx.srv, ctx.client);
+    // The clock stays as it was when EXEC started: the transaction sees one time, as
+    // Redis's nested `call()` keeps `server.mstime`.
     let queued = std::mem::take(&mut ctx.client.multi);
     discard_transaction(ctx.client);
     ctx.out.array(queued.len());
@@ -76,7 +78,6 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
         let name = q.spec.full_name();
         ctx.client.last_cmd.clear();
         ctx.client.last_cmd.push_str(&name);
-        ctx.srv.update_time();
         call(ctx.srv, ctx.client, ctx.out, q.spec, &name, &q.args);
     }
     ctx.client.flags = (ctx.client.flags & !cflags::DENY_BLOCKING) | deny_before;
