@@ -405,20 +405,36 @@ mod tests {
         let (_, err, _) = decode_all(b"*1\r\n\r\n", Limits::default());
         assert_eq!(err, Some(ProtoError::ExpectedDollar('\r')));
         // A NUL before the end of a line or header: wait, then "too big" past 64 KB.
-        for input in [&b"PI\x00NG\r\n"[..], b"*1\x00\r\n", b"*1\r\n$4\x00\r\nPING\r\n"] {
+        for input in [
+            &b"PI\x00NG\r\n"[..],
+            b"*1\x00\r\n",
+            b"*1\r\n$4\x00\r\nPING\r\n",
+        ] {
             let (reqs, err, left) = decode_all(input, Limits::default());
-            assert!(reqs.is_empty() && err.is_none() && left == input.len(), "{input:?}");
+            assert!(
+                reqs.is_empty() && err.is_none() && left == input.len(),
+                "{input:?}"
+            );
         }
         let mut big = b"PI\x00NG".to_vec();
         big.resize(INLINE_MAX + 10, b'x');
-        assert_eq!(decode_all(&big, Limits::default()).1, Some(ProtoError::InlineTooBig));
+        assert_eq!(
+            decode_all(&big, Limits::default()).1,
+            Some(ProtoError::InlineTooBig)
+        );
         let mut big = b"*1\r\n$\x00".to_vec();
         big.resize(INLINE_MAX + 10, b'x');
-        assert_eq!(decode_all(&big, Limits::default()).1, Some(ProtoError::BulkCountTooBig));
+        assert_eq!(
+            decode_all(&big, Limits::default()).1,
+            Some(ProtoError::BulkCountTooBig)
+        );
         // A complete inline line longer than the limit is refused too.
         let mut long = vec![b'a'; INLINE_MAX + 5];
         long.extend_from_slice(b"\r\n");
-        assert_eq!(decode_all(&long, Limits::default()).1, Some(ProtoError::InlineTooBig));
+        assert_eq!(
+            decode_all(&long, Limits::default()).1,
+            Some(ProtoError::InlineTooBig)
+        );
         // NULs inside bulk payloads are data.
         let (reqs, err, _) = decode_all(b"*1\r\n$3\r\na\x00b\r\n", Limits::default());
         assert!(err.is_none());
