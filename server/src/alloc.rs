@@ -3,20 +3,55 @@
 //! The binary installs it with `#[global_allocator]`; without it the counter stays at 0.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+/// Per-thread counters of allocated bytes, so the hot path needs no atomic read-modify-write:
+/// each thread owns one slot and updates it with a plain load and store. Threads past the
+/// last slot share it with atomic adds. `allocated()` sums the slots.
+const SLOTS: usize = 64;
+static COUNTERS: [AtomicIsize; SLOTS] = [const { AtomicIsize::new(0) }; SLOTS];
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's slot (`usize::MAX` until assigned). Const-initialised: touching it never
+    /// allocates, which the allocator itself relies on.
+    static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+#[inline]
+fn count(delta: isize) {
+    let slot = SLOT
+        .try_with(|s| {
+            let mut i = s.get();
+            if i == usize::MAX {
+                i = NEXT_SLOT.fetch_add(1, Ordering::Relaxed).min(SLOTS - 1);
+                s.set(i);
+            }
+            i
+        })
+        // During thread teardown the thread-local is gone: use the shared last slot.
+        .unwrap_or(SLOTS - 1);
+    let c = &COUNTERS[slot];
+    if slot == SLOTS - 1 {
+        c.fetch_add(delta, Ordering::Relaxed);
+    } else {
+        // Only this thread writes this slot.
+        c.store(c.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
+    }
+}
 
 /// The system allocator, counting.
 pub struct CountingAlloc;
 
-// SAFETY: every method forwards to `System` with the same arguments and only adds counting.
+// SAFETY: every method forwards to `System` with the same arguments and only adds counting,
+// which neither allocates nor panics.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            count(layout.size() as isize);
         }
         p
     }
@@ -24,14 +59,14 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) };
-        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        count(-(layout.size() as isize));
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            count(layout.size() as isize);
         }
         p
     }
@@ -40,16 +75,16 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
-            ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
+            count(new_size as isize - layout.size() as isize);
         }
         p
     }
 }
 
-/// Bytes currently allocated through [`CountingAlloc`].
+/// Bytes currently allocated through [`CountingAlloc`] (0 when it is not installed).
 pub fn allocated() -> usize {
-    ALLOCATED.load(Ordering::Relaxed)
+    let total: isize = COUNTERS.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+    total.max(0) as usize
 }
 
 /// Resident set size of the process, from /proc (0 where unavailable).

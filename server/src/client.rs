@@ -63,7 +63,7 @@ impl std::fmt::Debug for Queued {
         write!(
             f,
             "Queued({}, {} args)",
-            self.spec.full_name(),
+            self.spec.full_name,
             self.args.len()
         )
     }
@@ -106,7 +106,7 @@ pub struct Client {
     pub qbuf: usize,
     pub qbuf_peak: usize,
     /// Full name of the last command (`client|list`).
-    pub last_cmd: String,
+    pub last_cmd: &'static str,
     /// Set when the client must be closed; the reason is logged.
     pub close_reason: Option<String>,
 }
@@ -137,7 +137,7 @@ impl Client {
             notify: Arc::new(Notify::new()),
             qbuf: 0,
             qbuf_peak: 0,
-            last_cmd: "NULL".into(),
+            last_cmd: "NULL",
             close_reason: None,
         }
     }

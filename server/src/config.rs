@@ -205,6 +205,13 @@ pub static DIRECTIVES: &[Directive] = &[
         "Keyspace event classes to publish (Redis's letters, e.g. KEA).",
     ),
     Directive::new(
+        "io-threads",
+        Kind::Int { min: 1, max: 128 },
+        "1",
+        "Threads serving clients: 1 runs everything on one thread as Redis does; more spreads request parsing and socket I/O over a thread pool (commands still execute one at a time).",
+    )
+    .immutable(),
+    Directive::new(
         "active-expire-effort",
         Kind::Int { min: 1, max: 10 },
         "1",

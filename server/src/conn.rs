@@ -32,6 +32,7 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                 break;
             };
             let mut out = std::mem::take(&mut client.out);
+            srv.clock_hint = None;
             let mut close = client.has(cflags::CLOSE_ASAP);
             while !close {
                 let limits = Limits {

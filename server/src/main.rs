@@ -65,10 +65,16 @@ fn main() -> ExitCode {
     }));
     let pidfile = config.store().get_str("pidfile").to_string();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `io-threads 1` (the default, as Redis) runs the server on this one thread.
+    let io_threads = config.store().get_int("io-threads").max(1) as usize;
+    let mut builder = if io_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(io_threads);
+        b
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("picket-server: cannot start the runtime: {e}");

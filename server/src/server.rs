@@ -48,6 +48,9 @@ pub struct Server {
     /// pushes addressed to it during its command (flushed into its reply).
     pub executing: Option<(ClientId, Proto)>,
     pub exec_pushes: BytesMut,
+    /// The last clock reading of the current batch of commands (the end of the previous
+    /// command), reused as the next command's start; cleared before each batch.
+    pub clock_hint: Option<Instant>,
     /// A key the executing client watches was modified by its own command.
     pub exec_dirty_cas: bool,
     /// WATCHes made while their key was already logically expired (client, db, key), as
@@ -99,6 +102,7 @@ impl Server {
             next_client_id: 1,
             executing: None,
             exec_pushes: BytesMut::new(),
+            clock_hint: None,
             exec_dirty_cas: false,
             pubsub: PubSub::default(),
             monitors: BTreeSet::new(),

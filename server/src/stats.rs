@@ -75,7 +75,8 @@ pub struct Stats {
     pub keyspace_misses: u64,
     pub total_error_replies: u64,
     pub unexpected_error_replies: u64,
-    pub commands: BTreeMap<String, CmdStat>,
+    /// Indexed by `CommandSpec::id`.
+    pub commands: Vec<CmdStat>,
     pub errors: BTreeMap<String, u64>,
     pub ops: InstMetric,
     pub net_in: InstMetric,
@@ -90,14 +91,12 @@ pub struct Stats {
 const MAX_ERROR_CODES: usize = 128;
 
 impl Stats {
-    pub fn cmd(&mut self, full_name: &str) -> &mut CmdStat {
-        if !self.commands.contains_key(full_name) {
-            self.commands
-                .insert(full_name.to_string(), CmdStat::default());
+    /// The counters of a command (by `CommandSpec::id`).
+    pub fn cmd(&mut self, id: usize) -> &mut CmdStat {
+        if self.commands.len() <= id {
+            self.commands.resize(id + 1, CmdStat::default());
         }
-        self.commands
-            .get_mut(full_name)
-            .expect("inserted just above")
+        &mut self.commands[id]
     }
 
     /// Count an error reply by its code (first word), as Redis's `afterErrorReply`.

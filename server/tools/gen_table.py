@@ -169,9 +169,14 @@ def argument(a, ind):
         opt(d.get("deprecated_since")), opt(d.get("display")), inner)
 
 
+COUNTER = [0]
+
+
 def spec(info, docs, handler, parent, ind):
     name, arity, flags, first, last, step, acl, tips, keyspecs, subs = info
     short = name.split("|")[-1]
+    cid = COUNTER[0]
+    COUNTER[0] += 1
     d = pairs(docs)
     fl = " | ".join("flags::" + FLAGS[f] for f in flags) or "0"
     ks = "&[]" if not keyspecs else "&[\n" + ",\n".join(keyspec(k, ind + "        ") for k in keyspecs) + ",\n" + ind + "    ]"
@@ -196,6 +201,8 @@ def spec(info, docs, handler, parent, ind):
         handler_s = handler
     return """%sCommandSpec {
 %s    name: %s,
+%s    full_name: %s,
+%s    id: %d,
 %s    parent: %s,
 %s    arity: %d,
 %s    flags: %s,
@@ -216,7 +223,7 @@ def spec(info, docs, handler, parent, ind):
 %s    },
 %s    handler: %s,
 %s    subcommands: %s,
-%s}""" % (ind, ind, rs(short), ind, opt(parent), ind, arity, ind, fl, ind, first, last, step,
+%s}""" % (ind, ind, rs(short), ind, rs(name), ind, cid, ind, opt(parent), ind, arity, ind, fl, ind, first, last, step,
            ind, strs(acl), ind, strs(tips), ind, ks, ind, ind, rs(d.get("summary", "")), ind, rs(d.get("since", "")),
            ind, rs(d.get("group", "")), ind, rs(d.get("complexity", "")), ind, strs(d.get("doc_flags") or []),
            ind, opt(d.get("deprecated_since")), ind, opt(d.get("replaced_by")), ind, hist_s, ind, args_s, ind,
@@ -248,7 +255,10 @@ use super::{container, CommandSpec, Keys};
 /// Every command, sorted by name.
 pub static COMMANDS: &[CommandSpec] = &[
 %s,
-];""" % (version, ",\n".join(out)))
+];
+
+/// Number of commands and subcommands (the range of `CommandSpec::id`).
+pub const COMMAND_IDS: usize = %d;""" % (version, ",\n".join(out), COUNTER[0]))
 
 
 main()

@@ -5,25 +5,12 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use redis_protocol::resp2::decode::decode_bytes_mut;
-use redis_protocol::resp2::types::BytesFrame;
+use picket_common::net::Net;
+use picket_common::resp::frame::decode_reply;
+pub use picket_common::resp::frame::{show, Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::SimConn;
-use picket_common::net::Net;
-
-/// A reply as text, for assertions and traces: `+OK`, `$v`, `:1`, `-ERR ...`, `nil`,
-/// `[a,b]`.
-pub fn show(f: &BytesFrame) -> String {
-    match f {
-        BytesFrame::SimpleString(s) => format!("+{}", String::from_utf8_lossy(s)),
-        BytesFrame::Error(e) => format!("-{e}"),
-        BytesFrame::Integer(n) => format!(":{n}"),
-        BytesFrame::BulkString(b) => format!("${}", String::from_utf8_lossy(b)),
-        BytesFrame::Null => "nil".into(),
-        BytesFrame::Array(v) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(",")),
-    }
-}
 
 pub struct SimClient {
     conn: SimConn,
@@ -61,11 +48,11 @@ impl SimClient {
     }
 
     /// Read one reply, waiting at most `within` (simulated time).
-    pub async fn read(&mut self, within: Duration) -> Result<BytesFrame, ClientError> {
+    pub async fn read(&mut self, within: Duration) -> Result<Frame, ClientError> {
         tokio::time::timeout(within, async {
             loop {
-                if let Some((f, _, _)) = decode_bytes_mut(&mut self.buf)
-                    .map_err(|e| ClientError::Protocol(e.to_string()))?
+                if let Some((f, _)) =
+                    decode_reply(&mut self.buf).map_err(|e| ClientError::Protocol(e.to_string()))?
                 {
                     return Ok(f);
                 }
@@ -81,7 +68,7 @@ impl SimClient {
 
     /// Send a command and read its reply (5 s deadline: the simulated network has no
     /// retransmit, so every wait needs one).
-    pub async fn cmd(&mut self, args: &[&str]) -> Result<BytesFrame, ClientError> {
+    pub async fn cmd(&mut self, args: &[&str]) -> Result<Frame, ClientError> {
         self.send(args).await?;
         self.read(Duration::from_secs(5)).await
     }
@@ -94,9 +81,6 @@ pub async fn cmd_text(c: &mut SimClient, args: &[&str]) -> String {
         Err(e) => format!("!{e}"),
     }
 }
-
-/// Re-exported so tests need not depend on redis-protocol directly.
-pub use redis_protocol::resp2::types::BytesFrame as Frame;
 
 impl SimClient {
     /// Connect, retrying for up to `within` while the server host is still starting.

@@ -1,6 +1,7 @@
 //! RESP framing shared by both binaries: request decoding with Redis's limits, and reply
 //! writing in RESP2 or RESP3.
 
+pub mod frame;
 pub mod reply;
 pub mod request;
 

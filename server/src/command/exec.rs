@@ -70,7 +70,7 @@ impl Ctx<'_> {
 
     /// An arity error for this command, with its full name.
     pub fn arity_error(&self) -> CmdError {
-        CmdError::Arity(self.spec.full_name())
+        CmdError::Arity(self.spec.full_name.to_string())
     }
 
     /// Bad arguments to a subcommand that checks them itself (`SLOWLOG GET 1 2`, `DEBUG
@@ -93,8 +93,11 @@ pub enum Flow {
 
 /// Process one request for `client`. Its replies go to `out`.
 pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: &[Bytes]) -> Flow {
-    client.last_interaction = srv.clock.now();
-    srv.update_time();
+    // Within a batch the previous command's end serves as this one's start: one clock read
+    // per command gives idle time, cached unix time and duration.
+    let now = *srv.clock_hint.get_or_insert_with(Instant::now);
+    client.last_interaction = now;
+    srv.now_ms = srv.clock.unix_ms_at(now) as i64;
     srv.executing = Some((client.id, client.proto));
     srv.propagator.begin_unit();
     let flow = process_inner(srv, client, out, args);
@@ -147,23 +150,21 @@ fn process_inner(
             return Flow::Continue;
         }
     };
-    let name = spec.full_name();
-    client.last_cmd.clear();
-    client.last_cmd.push_str(&name);
+    client.last_cmd = spec.full_name;
     // 2. Arity.
     if !spec.arity_ok(args.len()) {
         reject(
             srv,
             client,
             out,
-            Some(&name),
-            &CmdError::Arity(name.clone()).to_string(),
+            Some(spec),
+            &CmdError::Arity(spec.full_name.to_string()).to_string(),
         );
         return Flow::Continue;
     }
     // 3. Authentication.
     if srv.requires_auth() && !client.authenticated && !spec.has(flags::NO_AUTH) {
-        reject(srv, client, out, Some(&name), &CmdError::NoAuth.to_string());
+        reject(srv, client, out, Some(spec), &CmdError::NoAuth.to_string());
         return Flow::Continue;
     }
     // 4. The RESP2 subscribed context allows only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT, RESET.
@@ -182,9 +183,10 @@ fn process_inner(
         )
     {
         let msg = format!(
-            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.full_name
         );
-        reject(srv, client, out, Some(&name), &msg);
+        reject(srv, client, out, Some(spec), &msg);
         return Flow::Continue;
     }
     // 5. MULTI: queue everything but the transaction commands themselves.
@@ -196,7 +198,7 @@ fn process_inner(
     {
         if spec.has(flags::NO_MULTI) {
             let msg = "ERR Command not allowed inside a transaction".to_string();
-            reject(srv, client, out, Some(&name), &msg);
+            reject(srv, client, out, Some(spec), &msg);
             return Flow::Continue;
         }
         // A transaction already doomed keeps nothing (Redis's `queueMultiCommand`).
@@ -213,7 +215,7 @@ fn process_inner(
         }
         return Flow::Continue;
     }
-    call(srv, client, out, spec, &name, args)
+    call(srv, client, out, spec, args)
 }
 
 /// A command refused before execution: reply with the error, count it as rejected, and make
@@ -222,19 +224,19 @@ fn reject(
     srv: &mut Server,
     client: &mut Client,
     out: &mut ReplyBuf,
-    name: Option<&str>,
+    spec: Option<&'static CommandSpec>,
     msg: &str,
 ) {
     if client.in_multi() {
         client.flags |= cflags::DIRTY_EXEC;
     }
-    if let Some(n) = name {
-        srv.stats.cmd(n).rejected += 1;
+    if let Some(c) = spec {
+        srv.stats.cmd(c.id).rejected += 1;
     }
     // A refused EXEC discards the transaction and says why (Redis's `execCommandAbort`),
     // with or without a MULTI; "ERR " is not repeated after "because of:".
     let abort;
-    let msg = if name == Some("exec") {
+    let msg = if spec.is_some_and(|c| c.full_name == "exec") {
         super::multi::discard_transaction(client);
         super::multi::unwatch_all(srv, client);
         abort = format!(
@@ -262,11 +264,11 @@ pub fn call(
     client: &mut Client,
     out: &mut ReplyBuf,
     spec: &'static CommandSpec,
-    name: &str,
     args: &[Bytes],
 ) -> Flow {
     let dirty_before = srv.dirty;
-    let start = Instant::now();
+    // A command starts when the previous one (or `process`) read the clock.
+    let start = *srv.clock_hint.get_or_insert_with(Instant::now);
     // CLIENT REPLY OFF/SKIP: what the command writes is dropped if replies are off before
     // and after it runs (so CLIENT REPLY ON answers, and an EXEC keeps what its queued
     // commands wrote before one of them turned replies off).
@@ -290,7 +292,9 @@ pub fn call(
     } else {
         false
     };
-    let elapsed_us = start.elapsed().as_micros() as u64;
+    let end = Instant::now();
+    ctx.srv.clock_hint = Some(end);
+    let elapsed_us = end.saturating_duration_since(start).as_micros() as u64;
     let srv = ctx.srv;
     let client = ctx.client;
     let out = ctx.out;
@@ -299,7 +303,7 @@ pub fn call(
     }
 
     // Statistics.
-    let st = srv.stats.cmd(name);
+    let st = srv.stats.cmd(spec.id);
     st.calls += 1;
     st.usec += elapsed_us;
     if failed {

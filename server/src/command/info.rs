@@ -446,10 +446,12 @@ fn rusage(who: libc::c_int) -> (f64, f64) {
 
 fn commandstats(srv: &Server, out: &mut String) {
     out.push_str("# Commandstats\r\n");
-    for (name, st) in &srv.stats.commands {
-        if st.calls == 0 && st.rejected == 0 && st.failed == 0 {
-            continue;
-        }
+    let mut rows: Vec<(&str, &crate::stats::CmdStat)> = super::all_commands()
+        .filter_map(|c| srv.stats.commands.get(c.id).map(|st| (c.full_name, st)))
+        .filter(|(_, st)| st.calls > 0 || st.rejected > 0 || st.failed > 0)
+        .collect();
+    rows.sort_by_key(|(name, _)| *name);
+    for (name, st) in rows {
         let per = if st.calls == 0 {
             0.0
         } else {

@@ -171,7 +171,7 @@ fn expire_flags(opts: &[Bytes]) -> Result<u8, CmdError> {
 /// Redis's `expireGenericCommand`: `basetime` is now (relative forms) or 0 (absolute forms).
 fn expire_generic(ctx: &mut Ctx, basetime: i64, seconds: bool) -> CmdResult {
     let flags = expire_flags(&ctx.args[3..])?;
-    let invalid = || CmdError::InvalidExpire(ctx.spec.full_name());
+    let invalid = || CmdError::InvalidExpire(ctx.spec.full_name.to_string());
     let mut when = int(&ctx.args[2])?;
     if seconds {
         if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {

@@ -130,6 +130,10 @@ impl Keys {
 pub struct CommandSpec {
     /// Lowercase name; for a subcommand, the subcommand alone (`get` of `config`).
     pub name: &'static str,
+    /// The name Redis uses in messages and statistics: `get`, `config|get`.
+    pub full_name: &'static str,
+    /// Index of the command among all commands and subcommands (for per-command stats).
+    pub id: usize,
     /// For a subcommand, its container (`config`).
     pub parent: Option<&'static str>,
     /// Redis arity: `n` exactly n arguments (the name included), `-n` at least n.
@@ -163,14 +167,6 @@ impl CommandSpec {
             argc >= -self.arity
         }
     }
-
-    /// `get`, or `config|get` for a subcommand.
-    pub fn full_name(&self) -> String {
-        match self.parent {
-            Some(p) => format!("{p}|{}", self.name),
-            None => self.name.to_string(),
-        }
-    }
 }
 
 /// The handler of a container command (CONFIG, CLIENT ...) is reached only without a
@@ -179,8 +175,10 @@ fn container(ctx: &mut Ctx) -> CmdResult {
     Err(ctx.arity_error())
 }
 
-fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+type Index = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| table::COMMANDS.iter().map(|c| (c.name, c)).collect())
 }
 

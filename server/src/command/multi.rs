@@ -75,13 +75,11 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     let deny_before = ctx.client.flags & cflags::DENY_BLOCKING;
     ctx.client.flags |= cflags::DENY_BLOCKING;
     for q in &queued {
-        let name = q.spec.full_name();
-        ctx.client.last_cmd.clear();
-        ctx.client.last_cmd.push_str(&name);
-        call(ctx.srv, ctx.client, ctx.out, q.spec, &name, &q.args);
+        ctx.client.last_cmd = q.spec.full_name;
+        call(ctx.srv, ctx.client, ctx.out, q.spec, &q.args);
     }
     ctx.client.flags = (ctx.client.flags & !cflags::DENY_BLOCKING) | deny_before;
-    ctx.client.last_cmd = "exec".into();
+    ctx.client.last_cmd = "exec";
     // The queued commands propagated their own effects.
     ctx.propagate = super::exec::Propagate::Nothing;
     Ok(())

@@ -120,7 +120,7 @@ fn write_keyspec(ctx: &mut Ctx, ks: &KeySpec) {
 /// One COMMAND INFO entry.
 fn write_info(ctx: &mut Ctx, c: &'static CommandSpec) {
     ctx.out.array(10);
-    ctx.out.bulk_str(&c.full_name());
+    ctx.out.bulk_str(c.full_name);
     ctx.out.int(c.arity as i64);
     let fl: Vec<&str> = flags::NAMES
         .iter()
@@ -280,7 +280,7 @@ fn write_docs(ctx: &mut Ctx, c: &'static CommandSpec) {
         ctx.out.bulk_str("subcommands");
         ctx.out.map(c.subcommands.len());
         for s in c.subcommands {
-            ctx.out.bulk_str(&s.full_name());
+            ctx.out.bulk_str(s.full_name);
             write_docs(ctx, s);
         }
     }
@@ -297,7 +297,7 @@ pub fn command_docs(ctx: &mut Ctx) -> CmdResult {
     };
     ctx.out.map(found.len());
     for c in found {
-        ctx.out.bulk_str(&c.full_name());
+        ctx.out.bulk_str(c.full_name);
         write_docs(ctx, c);
     }
     Ok(())
@@ -320,12 +320,12 @@ pub fn command_list(ctx: &mut Ctx) -> CmdResult {
                     let cat = format!("@{}", lower(v));
                     c.acl.contains(&cat.as_str())
                 }
-                "pattern" => string_match(v, c.full_name().as_bytes(), true),
+                "pattern" => string_match(v, c.full_name.as_bytes(), true),
                 _ => return Err(CmdError::Syntax),
             },
         };
         if keep {
-            names.push(c.full_name());
+            names.push(c.full_name);
         }
     }
     ctx.out.array(names.len());

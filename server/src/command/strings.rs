@@ -144,7 +144,7 @@ fn parse_extended(args: &[Bytes], is_set: bool) -> Result<(u32, Option<&Bytes>),
 /// Redis's `getExpireMillisecondsOrReply`: the absolute expiry time in unix ms. EX and PX are
 /// relative to the command's time; overflow and values ≤ 0 are "invalid expire time".
 fn expire_ms(ctx: &Ctx, flags: u32, arg: &[u8]) -> Result<i64, CmdError> {
-    let invalid = || CmdError::InvalidExpire(ctx.spec.full_name());
+    let invalid = || CmdError::InvalidExpire(ctx.spec.full_name.to_string());
     let mut ms = int(arg)?;
     let seconds = flags & (EX | EXAT) != 0;
     if ms <= 0 || (seconds && ms > i64::MAX / 1000) {

@@ -12,6 +12,8 @@ use super::{container, CommandSpec, Keys};
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "append",
+        full_name: "append",
+        id: 0,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -40,6 +42,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "auth",
+        full_name: "auth",
+        id: 1,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -66,6 +70,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "bitcount",
+        full_name: "bitcount",
+        id: 2,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -101,6 +107,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "bitop",
+        full_name: "bitop",
+        id: 3,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -131,6 +139,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "bitpos",
+        full_name: "bitpos",
+        id: 4,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -169,6 +179,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "client",
+        full_name: "client",
+        id: 5,
         parent: None,
         arity: -2,
         flags: 0,
@@ -191,6 +203,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[
             CommandSpec {
                 name: "getname",
+                full_name: "client|getname",
+                id: 6,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -214,6 +228,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "help",
+                full_name: "client|help",
+                id: 7,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -237,6 +253,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "id",
+                full_name: "client|id",
+                id: 8,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -260,6 +278,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "info",
+                full_name: "client|info",
+                id: 9,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -283,6 +303,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "kill",
+                full_name: "client|kill",
+                id: 10,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -324,6 +346,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "list",
+                full_name: "client|list",
+                id: 11,
                 parent: Some("client"),
                 arity: -2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -357,6 +381,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "no-evict",
+                full_name: "client|no-evict",
+                id: 12,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -385,6 +411,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "reply",
+                full_name: "client|reply",
+                id: 13,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -414,6 +442,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "setname",
+                full_name: "client|setname",
+                id: 14,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -441,6 +471,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "command",
+        full_name: "command",
+        id: 15,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -463,6 +495,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[
             CommandSpec {
                 name: "count",
+                full_name: "command|count",
+                id: 16,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -486,6 +520,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "docs",
+                full_name: "command|docs",
+                id: 17,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -511,6 +547,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "getkeys",
+                full_name: "command|getkeys",
+                id: 18,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -534,6 +572,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "getkeysandflags",
+                full_name: "command|getkeysandflags",
+                id: 19,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -557,6 +597,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "help",
+                full_name: "command|help",
+                id: 20,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -580,6 +622,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "info",
+                full_name: "command|info",
+                id: 21,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -605,6 +649,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "list",
+                full_name: "command|list",
+                id: 22,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -636,6 +682,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "config",
+        full_name: "config",
+        id: 23,
         parent: None,
         arity: -2,
         flags: 0,
@@ -658,6 +706,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[
             CommandSpec {
                 name: "get",
+                full_name: "config|get",
+                id: 24,
                 parent: Some("config"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -685,6 +735,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "help",
+                full_name: "config|help",
+                id: 25,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -708,6 +760,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "resetstat",
+                full_name: "config|resetstat",
+                id: 26,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -731,6 +785,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "rewrite",
+                full_name: "config|rewrite",
+                id: 27,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -754,6 +810,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "set",
+                full_name: "config|set",
+                id: 28,
                 parent: Some("config"),
                 arity: -4,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -784,6 +842,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "copy",
+        full_name: "copy",
+        id: 29,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -815,6 +875,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "dbsize",
+        full_name: "dbsize",
+        id: 30,
         parent: None,
         arity: 1,
         flags: flags::READONLY | flags::FAST,
@@ -838,6 +900,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "debug",
+        full_name: "debug",
+        id: 31,
         parent: None,
         arity: -2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -861,6 +925,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "decr",
+        full_name: "decr",
+        id: 32,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -888,6 +954,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "decrby",
+        full_name: "decrby",
+        id: 33,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -916,6 +984,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "del",
+        full_name: "del",
+        id: 34,
         parent: None,
         arity: -2,
         flags: flags::WRITE,
@@ -943,6 +1013,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "discard",
+        full_name: "discard",
+        id: 35,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -966,6 +1038,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "echo",
+        full_name: "echo",
+        id: 36,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -991,6 +1065,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "exec",
+        full_name: "exec",
+        id: 37,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::SKIP_SLOWLOG,
@@ -1014,6 +1090,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "exists",
+        full_name: "exists",
+        id: 38,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -1041,6 +1119,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "expire",
+        full_name: "expire",
+        id: 39,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1075,6 +1155,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "expireat",
+        full_name: "expireat",
+        id: 40,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1109,6 +1191,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "expiretime",
+        full_name: "expiretime",
+        id: 41,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1136,6 +1220,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "flushall",
+        full_name: "flushall",
+        id: 42,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1164,6 +1250,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "flushdb",
+        full_name: "flushdb",
+        id: 43,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1192,6 +1280,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "get",
+        full_name: "get",
+        id: 44,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1219,6 +1309,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "getbit",
+        full_name: "getbit",
+        id: 45,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1247,6 +1339,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "getdel",
+        full_name: "getdel",
+        id: 46,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -1274,6 +1368,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "getex",
+        full_name: "getex",
+        id: 47,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -1308,6 +1404,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "getrange",
+        full_name: "getrange",
+        id: 48,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -1337,6 +1435,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "getset",
+        full_name: "getset",
+        id: 49,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1365,6 +1465,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "hello",
+        full_name: "hello",
+        id: 50,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -1397,6 +1499,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "incr",
+        full_name: "incr",
+        id: 51,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1424,6 +1528,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "incrby",
+        full_name: "incrby",
+        id: 52,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1452,6 +1558,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "incrbyfloat",
+        full_name: "incrbyfloat",
+        id: 53,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1480,6 +1588,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "info",
+        full_name: "info",
+        id: 54,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -1505,6 +1615,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "keys",
+        full_name: "keys",
+        id: 55,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -1530,6 +1642,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "lastsave",
+        full_name: "lastsave",
+        id: 56,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -1553,6 +1667,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "mget",
+        full_name: "mget",
+        id: 57,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -1580,6 +1696,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "monitor",
+        full_name: "monitor",
+        id: 58,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1603,6 +1721,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "move",
+        full_name: "move",
+        id: 59,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -1631,6 +1751,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "mset",
+        full_name: "mset",
+        id: 60,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -1661,6 +1783,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "msetnx",
+        full_name: "msetnx",
+        id: 61,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -1691,6 +1815,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "multi",
+        full_name: "multi",
+        id: 62,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -1714,6 +1840,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "object",
+        full_name: "object",
+        id: 63,
         parent: None,
         arity: -2,
         flags: 0,
@@ -1736,6 +1864,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[
             CommandSpec {
                 name: "encoding",
+                full_name: "object|encoding",
+                id: 64,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -1763,6 +1893,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "freq",
+                full_name: "object|freq",
+                id: 65,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -1790,6 +1922,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "help",
+                full_name: "object|help",
+                id: 66,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -1813,6 +1947,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "idletime",
+                full_name: "object|idletime",
+                id: 67,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -1840,6 +1976,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "refcount",
+                full_name: "object|refcount",
+                id: 68,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -1869,6 +2007,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "persist",
+        full_name: "persist",
+        id: 69,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -1896,6 +2036,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "pexpire",
+        full_name: "pexpire",
+        id: 70,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1930,6 +2072,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "pexpireat",
+        full_name: "pexpireat",
+        id: 71,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1964,6 +2108,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "pexpiretime",
+        full_name: "pexpiretime",
+        id: 72,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1991,6 +2137,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "ping",
+        full_name: "ping",
+        id: 73,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -2016,6 +2164,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "psetex",
+        full_name: "psetex",
+        id: 74,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2045,6 +2195,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "psubscribe",
+        full_name: "psubscribe",
+        id: 75,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -2072,6 +2224,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "pttl",
+        full_name: "pttl",
+        id: 76,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2099,6 +2253,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "publish",
+        full_name: "publish",
+        id: 77,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -2125,6 +2281,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "pubsub",
+        full_name: "pubsub",
+        id: 78,
         parent: None,
         arity: -2,
         flags: 0,
@@ -2147,6 +2305,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[
             CommandSpec {
                 name: "channels",
+                full_name: "pubsub|channels",
+                id: 79,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -2172,6 +2332,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "help",
+                full_name: "pubsub|help",
+                id: 80,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -2195,6 +2357,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "numpat",
+                full_name: "pubsub|numpat",
+                id: 81,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -2218,6 +2382,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "numsub",
+                full_name: "pubsub|numsub",
+                id: 82,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -2245,6 +2411,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "punsubscribe",
+        full_name: "punsubscribe",
+        id: 83,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -2270,6 +2438,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "quit",
+        full_name: "quit",
+        id: 84,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -2293,6 +2463,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "randomkey",
+        full_name: "randomkey",
+        id: 85,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -2316,6 +2488,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "rename",
+        full_name: "rename",
+        id: 86,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -2345,6 +2519,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "renamenx",
+        full_name: "renamenx",
+        id: 87,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -2374,6 +2550,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "reset",
+        full_name: "reset",
+        id: 88,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -2397,6 +2575,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "role",
+        full_name: "role",
+        id: 89,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -2420,6 +2600,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "scan",
+        full_name: "scan",
+        id: 90,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2448,6 +2630,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "select",
+        full_name: "select",
+        id: 91,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -2473,6 +2657,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "set",
+        full_name: "set",
+        id: 92,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2513,6 +2699,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "setbit",
+        full_name: "setbit",
+        id: 93,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2542,6 +2730,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "setex",
+        full_name: "setex",
+        id: 94,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2571,6 +2761,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "setnx",
+        full_name: "setnx",
+        id: 95,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2599,6 +2791,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "setrange",
+        full_name: "setrange",
+        id: 96,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2628,6 +2822,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "shutdown",
+        full_name: "shutdown",
+        id: 97,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -2659,6 +2855,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "slowlog",
+        full_name: "slowlog",
+        id: 98,
         parent: None,
         arity: -2,
         flags: 0,
@@ -2681,6 +2879,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[
             CommandSpec {
                 name: "get",
+                full_name: "slowlog|get",
+                id: 99,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -2706,6 +2906,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "help",
+                full_name: "slowlog|help",
+                id: 100,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -2729,6 +2931,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "len",
+                full_name: "slowlog|len",
+                id: 101,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -2752,6 +2956,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "reset",
+                full_name: "slowlog|reset",
+                id: 102,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -2777,6 +2983,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "strlen",
+        full_name: "strlen",
+        id: 103,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2804,6 +3012,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "subscribe",
+        full_name: "subscribe",
+        id: 104,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -2829,6 +3039,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "substr",
+        full_name: "substr",
+        id: 105,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2858,6 +3070,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "swapdb",
+        full_name: "swapdb",
+        id: 106,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -2884,6 +3098,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "time",
+        full_name: "time",
+        id: 107,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -2907,6 +3123,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "touch",
+        full_name: "touch",
+        id: 108,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -2934,6 +3152,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "ttl",
+        full_name: "ttl",
+        id: 109,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2961,6 +3181,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "type",
+        full_name: "type",
+        id: 110,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2988,6 +3210,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "unlink",
+        full_name: "unlink",
+        id: 111,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -3015,6 +3239,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "unsubscribe",
+        full_name: "unsubscribe",
+        id: 112,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3040,6 +3266,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "unwatch",
+        full_name: "unwatch",
+        id: 113,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3063,6 +3291,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "watch",
+        full_name: "watch",
+        id: 114,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3089,3 +3319,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
 ];
+
+/// Number of commands and subcommands (the range of `CommandSpec::id`).
+pub const COMMAND_IDS: usize = 115;
