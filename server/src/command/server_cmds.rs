@@ -330,7 +330,7 @@ pub fn command_list(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.out.array(names.len());
     for n in names {
-        ctx.out.bulk_str(&n);
+        ctx.out.bulk_str(n);
     }
     Ok(())
 }
