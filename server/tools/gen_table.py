@@ -27,7 +27,7 @@ HANDLERS = {
     # server
     "dbsize": "server_cmds::dbsize", "time": "server_cmds::time", "lastsave": "server_cmds::lastsave",
     "info": "info::info", "monitor": "server_cmds::monitor", "shutdown": "server_cmds::shutdown",
-    "debug": "server_cmds::debug", "role": "server_cmds::role",
+    "debug": "debug::debug", "role": "server_cmds::role",
     "flushdb": "keys::flushdb", "flushall": "keys::flushall", "swapdb": "keys::swapdb",
     "command": {
         "": "server_cmds::command_all",
@@ -52,13 +52,13 @@ HANDLERS = {
     "incrby": "strings::incrby", "decrby": "strings::decrby", "incrbyfloat": "strings::incrbyfloat",
     "setnx": "strings::setnx", "setex": "strings::setex", "psetex": "strings::psetex",
     "getrange": "strings::getrange", "substr": "strings::getrange", "setrange": "strings::setrange",
-    "setbit": "strings::setbit", "getbit": "strings::getbit", "bitcount": "strings::bitcount",
-    "bitpos": "strings::bitpos", "bitop": "strings::bitop",
+    "setbit": "bitops::setbit", "getbit": "bitops::getbit", "bitcount": "bitops::bitcount",
+    "bitpos": "bitops::bitpos", "bitop": "bitops::bitop",
     # keys
     "del": "keys::del", "unlink": "keys::del", "exists": "keys::exists", "type": "keys::type_",
-    "expire": "keys::expire", "pexpire": "keys::pexpire", "expireat": "keys::expireat",
-    "pexpireat": "keys::pexpireat", "ttl": "keys::ttl", "pttl": "keys::pttl",
-    "expiretime": "keys::expiretime", "pexpiretime": "keys::pexpiretime", "persist": "keys::persist",
+    "expire": "expire::expire", "pexpire": "expire::pexpire", "expireat": "expire::expireat",
+    "pexpireat": "expire::pexpireat", "ttl": "expire::ttl", "pttl": "expire::pttl",
+    "expiretime": "expire::expiretime", "pexpiretime": "expire::pexpiretime", "persist": "expire::persist",
     "rename": "keys::rename", "renamenx": "keys::renamenx", "copy": "keys::copy", "move": "keys::move_",
     "touch": "keys::touch", "keys": "keys::keys", "scan": "keys::scan", "randomkey": "keys::randomkey",
     "object": {
@@ -249,7 +249,10 @@ def main():
 #![allow(clippy::all)]
 
 use super::keyspec::{Arg, BeginSearch, Doc, FindKeys, KeySpec};
-use super::{client_cmd, connection, flags, info, keys, multi, pubsub, server_cmds, strings};
+use super::{
+    bitops, client_cmd, connection, debug, expire, flags, info, keys, multi, pubsub, server_cmds,
+    strings,
+};
 use super::{container, CommandSpec, Keys};
 
 /// Every command, sorted by name.

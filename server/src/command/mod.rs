@@ -13,9 +13,11 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
+mod bitops;
 mod client_cmd;
 mod connection;
 mod debug;
+mod expire;
 mod info;
 mod keys;
 pub(crate) mod multi;

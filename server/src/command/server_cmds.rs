@@ -6,7 +6,6 @@ use picket_common::glob::string_match;
 
 use super::args::{is, lower, parse_i64};
 use super::client_cmd::help_reply;
-pub use super::debug::debug;
 use super::keyspec::{Arg, BeginSearch, FindKeys, KeySpec};
 use super::{
     all_commands, flags, lookup, lookup_sub, table, CmdError, CmdResult, CommandSpec, Ctx,

@@ -5,7 +5,10 @@
 #![allow(clippy::all)]
 
 use super::keyspec::{Arg, BeginSearch, Doc, FindKeys, KeySpec};
-use super::{client_cmd, connection, flags, info, keys, multi, pubsub, server_cmds, strings};
+use super::{
+    bitops, client_cmd, connection, debug, expire, flags, info, keys, multi, pubsub, server_cmds,
+    strings,
+};
 use super::{container, CommandSpec, Keys};
 
 /// Every command, sorted by name.
@@ -102,7 +105,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             ] },
         ],
         },
-        handler: strings::bitcount,
+        handler: bitops::bitcount,
         subcommands: &[],
     },
     CommandSpec {
@@ -134,7 +137,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             Arg { name: "key", typ: "key", key_spec_index: 1, token: None, summary: None, since: None, flags: &["multiple"], deprecated_since: None, display: None, args: &[] },
         ],
         },
-        handler: strings::bitop,
+        handler: bitops::bitop,
         subcommands: &[],
     },
     CommandSpec {
@@ -174,7 +177,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             ] },
         ],
         },
-        handler: strings::bitpos,
+        handler: bitops::bitpos,
         subcommands: &[],
     },
     CommandSpec {
@@ -920,7 +923,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             history: &[],
             arguments: &[],
         },
-        handler: server_cmds::debug,
+        handler: debug::debug,
         subcommands: &[],
     },
     CommandSpec {
@@ -1150,7 +1153,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             ] },
         ],
         },
-        handler: keys::expire,
+        handler: expire::expire,
         subcommands: &[],
     },
     CommandSpec {
@@ -1186,7 +1189,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             ] },
         ],
         },
-        handler: keys::expireat,
+        handler: expire::expireat,
         subcommands: &[],
     },
     CommandSpec {
@@ -1215,7 +1218,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
         ],
         },
-        handler: keys::expiretime,
+        handler: expire::expiretime,
         subcommands: &[],
     },
     CommandSpec {
@@ -1334,7 +1337,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             Arg { name: "offset", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
         ],
         },
-        handler: strings::getbit,
+        handler: bitops::getbit,
         subcommands: &[],
     },
     CommandSpec {
@@ -2031,7 +2034,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
         ],
         },
-        handler: keys::persist,
+        handler: expire::persist,
         subcommands: &[],
     },
     CommandSpec {
@@ -2067,7 +2070,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             ] },
         ],
         },
-        handler: keys::pexpire,
+        handler: expire::pexpire,
         subcommands: &[],
     },
     CommandSpec {
@@ -2103,7 +2106,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             ] },
         ],
         },
-        handler: keys::pexpireat,
+        handler: expire::pexpireat,
         subcommands: &[],
     },
     CommandSpec {
@@ -2132,7 +2135,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
         ],
         },
-        handler: keys::pexpiretime,
+        handler: expire::pexpiretime,
         subcommands: &[],
     },
     CommandSpec {
@@ -2248,7 +2251,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
         ],
         },
-        handler: keys::pttl,
+        handler: expire::pttl,
         subcommands: &[],
     },
     CommandSpec {
@@ -2725,7 +2728,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             Arg { name: "value", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
         ],
         },
-        handler: strings::setbit,
+        handler: bitops::setbit,
         subcommands: &[],
     },
     CommandSpec {
@@ -3176,7 +3179,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
         ],
         },
-        handler: keys::ttl,
+        handler: expire::ttl,
         subcommands: &[],
     },
     CommandSpec {
