@@ -107,6 +107,8 @@ pub struct Client {
     pub qbuf_peak: usize,
     /// Full name of the last command (`client|list`).
     pub last_cmd: &'static str,
+    /// Waiting for keys (a blocking command that found nothing).
+    pub blocked: Option<crate::blocking::Blocked>,
     /// Set when the client must be closed; the reason is logged.
     pub close_reason: Option<String>,
 }
@@ -138,6 +140,7 @@ impl Client {
             qbuf: 0,
             qbuf_peak: 0,
             last_cmd: "NULL",
+            blocked: None,
             close_reason: None,
         }
     }

@@ -205,6 +205,47 @@ pub static DIRECTIVES: &[Directive] = &[
         "Keyspace event classes to publish (Redis's letters, e.g. KEA).",
     ),
     Directive::new(
+        "hash-max-listpack-entries",
+        Kind::Int { min: 0, max: i64::MAX },
+        "512",
+        "A hash with more fields than this is stored as a hash table (listpack encoding below).",
+    )
+    .alias(&["hash-max-ziplist-entries"]),
+    Directive::new(
+        "hash-max-listpack-value",
+        Kind::Int { min: 0, max: i64::MAX },
+        "64",
+        "A hash with a field or value longer than this many bytes is stored as a hash table.",
+    )
+    .alias(&["hash-max-ziplist-value"]),
+    Directive::new(
+        "set-max-intset-entries",
+        Kind::Int { min: 0, max: i64::MAX },
+        "512",
+        "A set of integers with more members than this is stored as a hash table (intset below).",
+    ),
+    Directive::new(
+        "zset-max-listpack-entries",
+        Kind::Int { min: 0, max: i64::MAX },
+        "128",
+        "A sorted set with more members than this is stored as a skiplist (listpack below).",
+    )
+    .alias(&["zset-max-ziplist-entries"]),
+    Directive::new(
+        "zset-max-listpack-value",
+        Kind::Int { min: 0, max: i64::MAX },
+        "64",
+        "A sorted set with a member longer than this many bytes is stored as a skiplist.",
+    )
+    .alias(&["zset-max-ziplist-value"]),
+    Directive::new(
+        "list-max-listpack-size",
+        Kind::Int { min: i32::MIN as i64, max: I32 },
+        "-2",
+        "Size of the nodes of lists saved in RDB files (as Redis's quicklist: -1..-5 = 4..64 KB, positive = entries).",
+    )
+    .alias(&["list-max-ziplist-size"]),
+    Directive::new(
         "io-threads",
         Kind::Int { min: 1, max: 128 },
         "1",
@@ -242,6 +283,13 @@ pub struct Settings {
     pub enable_protected_configs: Allow,
     pub notify_keyspace_events: u32,
     pub active_expire_effort: u32,
+    /// Encoding thresholds of collections (Redis's `*-max-listpack-*` directives).
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+    pub list_max_listpack_size: i64,
 }
 
 /// One class of `client-output-buffer-limit`.
@@ -369,6 +417,12 @@ impl ConfigState {
             enable_protected_configs: allow(s.get_str("enable-protected-configs")),
             notify_keyspace_events: notify::parse(s.get_str("notify-keyspace-events")).unwrap_or(0),
             active_expire_effort: s.get_int("active-expire-effort") as u32,
+            hash_max_listpack_entries: s.get_int("hash-max-listpack-entries") as usize,
+            hash_max_listpack_value: s.get_int("hash-max-listpack-value") as usize,
+            set_max_intset_entries: s.get_int("set-max-intset-entries") as usize,
+            zset_max_listpack_entries: s.get_int("zset-max-listpack-entries") as usize,
+            zset_max_listpack_value: s.get_int("zset-max-listpack-value") as usize,
+            list_max_listpack_size: s.get_int("list-max-listpack-size"),
         }
     }
 }

@@ -25,7 +25,7 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
     let mut eof = false;
     loop {
         // Run whatever is decodable, and collect output, under the lock.
-        let (output, close) = {
+        let (output, close, blocked) = {
             let mut guard = shared.state.lock().unwrap_or_else(|e| e.into_inner());
             let srv = &mut *guard;
             let Some(mut client) = srv.clients.remove(&id) else {
@@ -34,7 +34,17 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
             let mut out = std::mem::take(&mut client.out);
             srv.clock_hint = None;
             let mut close = client.has(cflags::CLOSE_ASAP);
-            while !close {
+            // A blocked client whose deadline passed gets its time-out reply.
+            let now = tokio::time::Instant::now();
+            if client
+                .blocked
+                .as_ref()
+                .is_some_and(|b| b.deadline.is_some_and(|d| d <= now))
+            {
+                crate::blocking::timed_out(srv, &mut client, &mut out);
+            }
+            // A blocked client's further input waits until it is served.
+            while !close && client.blocked.is_none() {
                 let limits = Limits {
                     max_bulk_len: srv.cfg.proto_max_bulk_len,
                     unauthenticated: !client.authenticated && srv.requires_auth(),
@@ -87,12 +97,13 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                 out.buf.clear();
             }
             let output = out.take();
+            let blocked = client.blocked.as_ref().map(|b| b.deadline);
             client.out = out;
             srv.clients.insert(id, client);
             if srv.shutdown.is_some() {
                 cancel.cancel();
             }
-            (output, close)
+            (output, close, blocked)
         };
         if !output.is_empty() {
             let n = output.len();
@@ -129,10 +140,18 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }
+        // A blocked client with a deadline wakes up to time out.
+        let deadline = async move {
+            match blocked {
+                Some(Some(d)) => tokio::time::sleep_until(d).await,
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
             _ = notify.notified() => {}
+            _ = deadline => {}
             r = conn.read_buf(&mut buf) => match r {
                 Ok(0) | Err(_) => {
                     // Run what was received before the peer closed (a pipeline ending in QUIT).

@@ -4,6 +4,7 @@
 //! [`runtime::start`] with the real network; the simulation calls it with turmoil's.
 
 pub mod alloc;
+pub mod blocking;
 pub mod client;
 pub mod command;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod runtime;
 pub mod server;
 pub mod slowlog;
 pub mod stats;
+pub mod testkit;
 
 pub use runtime::{start, Options, ServerHandle, StartError};
 

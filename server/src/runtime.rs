@@ -56,6 +56,7 @@ impl Shared {
         let Some(mut c) = srv.clients.remove(&id) else {
             return;
         };
+        crate::blocking::unblock(&mut srv, &mut c);
         pubsub::unsubscribe_all(&mut srv, &mut c, false);
         pubsub::unsubscribe_all(&mut srv, &mut c, true);
         multi::unwatch_all(&mut srv, &mut c);

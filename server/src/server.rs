@@ -48,6 +48,14 @@ pub struct Server {
     /// pushes addressed to it during its command (flushed into its reply).
     pub executing: Option<(ClientId, Proto)>,
     pub exec_pushes: BytesMut,
+    /// Clients blocked on keys, per (db, key), in the order they blocked.
+    pub blocking: BTreeMap<(usize, Bytes), crate::blocking::Queue>,
+    /// Keys that got data this command, whose waiters are served after it.
+    pub ready_keys: Vec<(usize, Bytes)>,
+    /// A blocked client's command is being executed again (not counted as a new call).
+    pub reprocessing: bool,
+    /// The re-executed command blocked again (found nothing): the client keeps waiting.
+    pub reblocked: bool,
     /// The last clock reading of the current batch of commands (the end of the previous
     /// command), reused as the next command's start; cleared before each batch.
     pub clock_hint: Option<Instant>,
@@ -103,6 +111,10 @@ impl Server {
             executing: None,
             exec_pushes: BytesMut::new(),
             clock_hint: None,
+            blocking: BTreeMap::new(),
+            ready_keys: Vec::new(),
+            reprocessing: false,
+            reblocked: false,
             exec_dirty_cas: false,
             pubsub: PubSub::default(),
             monitors: BTreeSet::new(),
@@ -205,7 +217,9 @@ impl Server {
     /// invalidation, the command's own event and `dirty` are the caller's (`Ctx::changed`).
     pub fn set_key(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) -> bool {
         let lru = self.lru_clock();
+        let type_name = val.type_name();
         let inserted = self.dbs[db].set(key, val, lru, keep_ttl);
+        self.signal_ready(db, key, type_name);
         if inserted && self.cfg.notify_keyspace_events & notify::NEW != 0 {
             self.notify(notify::NEW, "new", key, db);
         }

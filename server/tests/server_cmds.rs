@@ -27,7 +27,6 @@ const MISSING_SUBCOMMANDS: &[&str] = &[
     "client|unpause",
     "client|tracking",
     "client|trackinginfo",
-    "client|unblock",
     "pubsub|shardchannels",
     "pubsub|shardnumsub",
 ];

@@ -1459,89 +1459,44 @@ fn differential_random_walk() {
 /// The effects picket propagates, checked in-process against the replication stream of Redis
 /// 7.0.15 for the same commands (recorded with `redis-cli --replica`).
 mod propagation {
-    use bytes::Bytes;
-    use picket_common::clock::Clock;
-    use picket_common::resp::{Proto, ReplyBuf};
-    use picket_server::client::Client;
-    use picket_server::command::exec;
-    use picket_server::config::ConfigState;
-    use picket_server::server::Server;
+    use picket_server::client::ClientId;
+    use picket_server::testkit::TestServer;
 
     struct Node {
-        srv: Server,
-        client: Client,
+        t: TestServer,
+        id: ClientId,
     }
 
     impl Node {
         fn new() -> Node {
-            let config = ConfigState::from_args(&[]).expect("default config");
-            let mut srv = Server::new(config, 7, Clock::starting_at(1_700_000_000_000));
-            srv.propagator.enabled = true;
-            let addr = "127.0.0.1:1".parse().expect("addr");
-            let client = Client::new(1, addr, addr, tokio::time::Instant::now());
-            Node { srv, client }
+            let mut t = TestServer::new(&[]);
+            let id = t.connect();
+            Node { t, id }
         }
 
         /// Run a command; return its reply and the commands it propagated (SELECT left out),
         /// with `$NOW` standing for the command's time.
         fn run(&mut self, line: &str) -> (String, Vec<String>) {
-            let args: Vec<Bytes> = line
-                .split(' ')
-                .map(|s| {
-                    if s == "''" {
-                        Bytes::new()
-                    } else {
-                        Bytes::copy_from_slice(s.as_bytes())
-                    }
-                })
-                .collect();
-            let mut out = ReplyBuf::new(Proto::Resp2);
-            exec::process(&mut self.srv, &mut self.client, &mut out, &args);
-            let now = self.srv.now_ms;
-            let stream = self.srv.propagator.take();
-            let effects = parse_stream(&stream)
+            let reply = self.t.line(self.id, line);
+            let now = self.t.srv.now_ms;
+            let effects = self
+                .t
+                .propagated()
                 .into_iter()
-                .filter(|c| !c[0].eq_ignore_ascii_case("select"))
                 .map(|c| {
-                    c.iter()
+                    c.split(' ')
                         .map(|a| match a.parse::<i64>() {
                             Ok(n) if n > now - 1_000_000_000 && n < now + 1_000_000_000 => {
                                 format!("$NOW{:+}", n - now)
                             }
-                            _ => a.clone(),
+                            _ => a.to_string(),
                         })
                         .collect::<Vec<_>>()
                         .join(" ")
                 })
                 .collect();
-            (String::from_utf8_lossy(&out.take()).into_owned(), effects)
+            (reply, effects)
         }
-    }
-
-    fn parse_stream(mut s: &[u8]) -> Vec<Vec<String>> {
-        fn line<'a>(s: &mut &'a [u8]) -> &'a [u8] {
-            let end = s.windows(2).position(|w| w == b"\r\n").expect("CRLF");
-            let l = &s[..end];
-            *s = &s[end + 2..];
-            l
-        }
-        let mut cmds = Vec::new();
-        while !s.is_empty() {
-            let head = line(&mut s);
-            assert_eq!(head[0], b'*');
-            let n: usize = std::str::from_utf8(&head[1..]).unwrap().parse().unwrap();
-            let mut cmd = Vec::new();
-            for _ in 0..n {
-                let len: usize = std::str::from_utf8(&line(&mut s)[1..])
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-                cmd.push(String::from_utf8_lossy(&s[..len]).into_owned());
-                s = &s[len + 2..];
-            }
-            cmds.push(cmd);
-        }
-        cmds
     }
 
     #[test]

@@ -23,6 +23,7 @@ HANDLERS = {
         "id": "client_cmd::id", "setname": "client_cmd::setname", "getname": "client_cmd::getname",
         "list": "client_cmd::list", "info": "client_cmd::info", "kill": "client_cmd::kill",
         "reply": "client_cmd::reply", "help": "client_cmd::help", "no-evict": "client_cmd::no_evict",
+        "unblock": "client_cmd::unblock",
     },
     # server
     "dbsize": "server_cmds::dbsize", "time": "server_cmds::time", "lastsave": "server_cmds::lastsave",
@@ -72,6 +73,16 @@ HANDLERS = {
         "channels": "pubsub::pubsub_channels", "numsub": "pubsub::pubsub_numsub",
         "numpat": "pubsub::pubsub_numpat", "help": "pubsub::pubsub_help",
     },
+    # lists
+    "lpush": "lists::lpush", "rpush": "lists::rpush", "lpushx": "lists::lpushx", "rpushx": "lists::rpushx", "lpop": "lists::lpop", "rpop": "lists::rpop", "llen": "lists::llen", "lrange": "lists::lrange", "lindex": "lists::lindex", "lset": "lists::lset", "linsert": "lists::linsert", "lrem": "lists::lrem", "ltrim": "lists::ltrim", "lpos": "lists::lpos", "rpoplpush": "lists::rpoplpush", "lmove": "lists::lmove", "lmpop": "lists::lmpop", "blpop": "lists::blpop", "brpop": "lists::brpop", "blmove": "lists::blmove", "brpoplpush": "lists::brpoplpush", "blmpop": "lists::blmpop",
+    # hashes
+    "hset": "hashes::hset", "hsetnx": "hashes::hsetnx", "hget": "hashes::hget", "hmset": "hashes::hmset", "hmget": "hashes::hmget", "hgetall": "hashes::hgetall", "hdel": "hashes::hdel", "hexists": "hashes::hexists", "hlen": "hashes::hlen", "hkeys": "hashes::hkeys", "hvals": "hashes::hvals", "hincrby": "hashes::hincrby", "hincrbyfloat": "hashes::hincrbyfloat", "hstrlen": "hashes::hstrlen", "hrandfield": "hashes::hrandfield", "hscan": "hashes::hscan",
+    # sets
+    "sadd": "sets::sadd", "srem": "sets::srem", "smembers": "sets::smembers", "sismember": "sets::sismember", "smismember": "sets::smismember", "scard": "sets::scard", "spop": "sets::spop", "srandmember": "sets::srandmember", "smove": "sets::smove", "sinter": "sets::sinter", "sintercard": "sets::sintercard", "sunion": "sets::sunion", "sdiff": "sets::sdiff", "sinterstore": "sets::sinterstore", "sunionstore": "sets::sunionstore", "sdiffstore": "sets::sdiffstore", "sscan": "sets::sscan",
+    # zsets
+    "zadd": "zsets::zadd", "zincrby": "zsets::zincrby", "zscore": "zsets::zscore", "zmscore": "zsets::zmscore", "zcard": "zsets::zcard", "zcount": "zsets::zcount", "zlexcount": "zsets::zlexcount", "zrange": "zsets::zrange", "zrangestore": "zsets::zrangestore", "zrangebyscore": "zsets::zrangebyscore", "zrevrangebyscore": "zsets::zrevrangebyscore", "zrangebylex": "zsets::zrangebylex", "zrevrangebylex": "zsets::zrevrangebylex", "zrevrange": "zsets::zrevrange", "zrank": "zsets::zrank", "zrevrank": "zsets::zrevrank", "zrem": "zsets::zrem", "zremrangebyscore": "zsets::zremrangebyscore", "zremrangebyrank": "zsets::zremrangebyrank", "zremrangebylex": "zsets::zremrangebylex", "zpopmin": "zsets::zpopmin", "zpopmax": "zsets::zpopmax", "zmpop": "zsets::zmpop", "bzpopmin": "zsets::bzpopmin", "bzpopmax": "zsets::bzpopmax", "bzmpop": "zsets::bzmpop", "zunion": "zsets::zunion", "zinter": "zsets::zinter", "zdiff": "zsets::zdiff", "zunionstore": "zsets::zunionstore", "zinterstore": "zsets::zinterstore", "zdiffstore": "zsets::zdiffstore", "zintercard": "zsets::zintercard", "zrandmember": "zsets::zrandmember", "zscan": "zsets::zscan",
+    # sort
+    "sort": "sort::sort", "sort_ro": "sort::sort_ro",
     # transactions
     "multi": "multi::multi", "exec": "multi::exec", "discard": "multi::discard",
     "watch": "multi::watch", "unwatch": "multi::unwatch",
@@ -250,8 +261,8 @@ def main():
 
 use super::keyspec::{Arg, BeginSearch, Doc, FindKeys, KeySpec};
 use super::{
-    bitops, client_cmd, connection, debug, expire, flags, info, keys, multi, pubsub, server_cmds,
-    strings,
+    bitops, client_cmd, connection, debug, expire, flags, hashes, info, keys, lists, multi, pubsub,
+    server_cmds, sets, sort, strings, zsets,
 };
 use super::{container, CommandSpec, Keys};
 

@@ -304,3 +304,8 @@ pub fn no_evict(ctx: &mut Ctx) -> CmdResult {
     ctx.out.ok();
     Ok(())
 }
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+pub fn unblock(ctx: &mut Ctx) -> CmdResult {
+    crate::blocking::client_unblock(ctx)
+}

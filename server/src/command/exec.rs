@@ -89,6 +89,8 @@ pub enum Flow {
     Continue,
     /// Write the pending replies, then close (QUIT, protocol error, CLIENT KILL of self).
     Close,
+    /// The client blocked: process no more of its input until it is served or times out.
+    Blocked,
 }
 
 /// Process one request for `client`. Its replies go to `out`.
@@ -113,6 +115,10 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     }
     srv.executing = None;
     out.proto = client.proto;
+    // Clients blocked on keys this command filled are served now, each as its own unit.
+    if !srv.ready_keys.is_empty() {
+        crate::blocking::serve_ready_keys(srv);
+    }
     // CLIENT REPLY SKIP silences the command after the one that set it, whatever became of
     // that command (Redis's `resetClient`).
     client.flags &= !cflags::REPLY_SKIP;
@@ -122,6 +128,9 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     }
     if client.has(cflags::CLOSE_AFTER_REPLY) || client.has(cflags::CLOSE_ASAP) {
         return Flow::Close;
+    }
+    if client.blocked.is_some() {
+        return Flow::Blocked;
     }
     flow
 }
@@ -302,18 +311,23 @@ pub fn call(
         out.buf.truncate(mark);
     }
 
-    // Statistics.
+    // Statistics. A blocked client's command run again when a key got data is the same
+    // call: it adds time, not a call, and is not logged or shown to MONITOR again.
+    let reprocessing = srv.reprocessing;
     let st = srv.stats.cmd(spec.id);
-    st.calls += 1;
     st.usec += elapsed_us;
-    if failed {
-        st.failed += 1;
+    if !reprocessing {
+        st.calls += 1;
+        srv.stats.total_commands_processed += 1;
     }
-    srv.stats.total_commands_processed += 1;
+    if failed {
+        srv.stats.cmd(spec.id).failed += 1;
+    }
 
     // Slowlog.
     let slower = srv.cfg.slowlog_log_slower_than;
-    if slower >= 0 && elapsed_us >= slower as u64 && !spec.has(flags::SKIP_SLOWLOG) {
+    if !reprocessing && slower >= 0 && elapsed_us >= slower as u64 && !spec.has(flags::SKIP_SLOWLOG)
+    {
         let peer = client.addr.to_string();
         let cname = client.name.clone().unwrap_or_default();
         let max = srv.cfg.slowlog_max_len;
@@ -322,7 +336,11 @@ pub fn call(
     }
 
     // MONITOR.
-    if !srv.monitors.is_empty() && !spec.has(flags::ADMIN) && !spec.has(flags::SKIP_MONITOR) {
+    if !reprocessing
+        && !srv.monitors.is_empty()
+        && !spec.has(flags::ADMIN)
+        && !spec.has(flags::SKIP_MONITOR)
+    {
         feed_monitors(srv, client, spec, args);
     }
 

@@ -280,6 +280,9 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         let (lo, hi) = (a.min(b), a.max(b));
         let (left, right) = ctx.srv.dbs.split_at_mut(hi);
         left[lo].swap_data(&mut right[0]);
+        // Clients blocked on keys that now hold data are served after the command.
+        ctx.srv.signal_ready_db(a);
+        ctx.srv.signal_ready_db(b);
     }
     ctx.srv.dirty += 1;
     ctx.out.ok();
@@ -595,51 +598,23 @@ mod tests {
     }
 
     /// Runs commands on an in-process server and returns what they propagated, as text.
+    /// One client of an in-process server; `run` gives the reply and the propagated
+    /// commands.
     struct Harness {
-        srv: Server,
-        client: crate::client::Client,
+        t: crate::testkit::TestServer,
+        id: crate::client::ClientId,
     }
 
     impl Harness {
         fn new() -> Self {
-            let config = crate::config::ConfigState::from_args(&[]).expect("config");
-            let clock = picket_common::clock::Clock::starting_at(1_700_000_000_000);
-            let mut srv = Server::new(config, 7, clock);
-            srv.propagator.enabled = true;
-            let addr = "127.0.0.1:1".parse().expect("addr");
-            let client = crate::client::Client::new(1, addr, addr, clock.now());
-            Harness { srv, client }
+            let mut t = crate::testkit::TestServer::new(&[]);
+            let id = t.connect();
+            Harness { t, id }
         }
 
-        /// Run `line` (split on spaces); returns the reply and the propagated commands, each
-        /// as its arguments joined by spaces.
         fn run(&mut self, line: &str) -> (String, Vec<String>) {
-            let args: Vec<Bytes> = line
-                .split(' ')
-                .map(|a| Bytes::from(a.to_string()))
-                .collect();
-            let mut out = picket_common::resp::ReplyBuf::default();
-            super::super::exec::process(&mut self.srv, &mut self.client, &mut out, &args);
-            let reply = String::from_utf8_lossy(&out.take()).into_owned();
-            let stream = self.srv.propagator.take();
-            let text = String::from_utf8_lossy(&stream).into_owned();
-            // Keep only the argument lines of the RESP stream.
-            let mut cmds = Vec::new();
-            let mut lines = text.split("\r\n").peekable();
-            while let Some(l) = lines.next() {
-                if let Some(n) = l.strip_prefix('*') {
-                    let n: usize = n.parse().expect("count");
-                    let mut parts = Vec::new();
-                    for _ in 0..n {
-                        lines.next();
-                        parts.push(lines.next().expect("arg").to_string());
-                    }
-                    if parts[0] != "SELECT" {
-                        cmds.push(parts.join(" "));
-                    }
-                }
-            }
-            (reply, cmds)
+            let reply = self.t.line(self.id, line);
+            (reply, self.t.propagated())
         }
     }
 
@@ -647,14 +622,14 @@ mod tests {
     fn propagation_as_redis() {
         let mut h = Harness::new();
         assert_eq!(h.run("DEL nokey").1, Vec::<String>::new());
-        h.srv.set_key(0, b"k", Value::string(b"v"), false);
+        h.t.srv.set_key(0, b"k", Value::string(b"v"), false);
         // Relative and second-based times become PEXPIREAT <abs ms>, options kept.
         let (reply, cmds) = h.run("EXPIRE k 100 NX");
         assert_eq!(reply, ":1\r\n");
-        let now = h.srv.now_ms;
+        let now = h.t.srv.now_ms;
         assert_eq!(cmds, vec![format!("PEXPIREAT k {} NX", now + 100_000)]);
         let (_, cmds) = h.run("pexpire k 5000");
-        assert_eq!(cmds, vec![format!("PEXPIREAT k {}", h.srv.now_ms + 5000)]);
+        assert_eq!(cmds, vec![format!("PEXPIREAT k {}", h.t.srv.now_ms + 5000)]);
         assert_eq!(
             h.run("EXPIREAT k 4102444800").1,
             vec!["PEXPIREAT k 4102444800000"]
@@ -668,17 +643,17 @@ mod tests {
         assert_eq!(h.run("PERSIST k").1, vec!["PERSIST k"]);
         // A time in the past deletes the key: DEL.
         assert_eq!(h.run("EXPIRE k -1").1, vec!["DEL k"]);
-        assert!(!h.srv.dbs[0].contains(b"k"));
+        assert!(!h.t.srv.dbs[0].contains(b"k"));
         // FLUSHDB and FLUSHALL propagate even when there was nothing to remove.
         assert_eq!(h.run("FLUSHDB").1, vec!["FLUSHDB"]);
         assert_eq!(h.run("FLUSHALL ASYNC").1, vec!["FLUSHALL ASYNC"]);
         // A key found expired by a lookup is deleted with a DEL of its own.
-        h.srv.set_key(0, b"old", Value::string(b"v"), false);
-        h.srv.dbs[0].set_expire(b"old", 1);
+        h.t.srv.set_key(0, b"old", Value::string(b"v"), false);
+        h.t.srv.dbs[0].set_expire(b"old", 1);
         let (reply, cmds) = h.run("DEL old");
         assert_eq!(reply, ":0\r\n");
         assert_eq!(cmds, vec!["DEL old"]);
-        h.srv.set_key(0, b"a", Value::string(b"1"), false);
+        h.t.srv.set_key(0, b"a", Value::string(b"1"), false);
         assert_eq!(h.run("RENAME a b").1, vec!["RENAME a b"]);
         assert_eq!(h.run("COPY b c DB 2").1, vec!["COPY b c DB 2"]);
         assert_eq!(h.run("MOVE b 3").1, vec!["MOVE b 3"]);

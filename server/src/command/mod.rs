@@ -18,12 +18,17 @@ mod client_cmd;
 mod connection;
 mod debug;
 mod expire;
+mod hashes;
 mod info;
 mod keys;
+mod lists;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
 mod server_cmds;
+mod sets;
+mod sort;
 mod strings;
+mod zsets;
 
 pub use error::{CmdError, CmdResult};
 pub use exec::Ctx;
@@ -149,6 +154,12 @@ pub struct CommandSpec {
     pub doc: keyspec::Doc,
     pub handler: Handler,
     pub subcommands: &'static [CommandSpec],
+}
+
+impl std::fmt::Debug for CommandSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CommandSpec({})", self.full_name)
+    }
 }
 
 impl CommandSpec {

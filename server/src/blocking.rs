@@ -1,0 +1,282 @@
+//! Blocking commands: clients waiting for keys (BLPOP, BRPOP, BLMOVE, BLMPOP, BZPOPMIN, ...).
+//!
+//! A blocking command that finds nothing to serve calls [`Ctx::block_on_keys`]: the client is
+//! registered in FIFO queues per key and its connection stops processing input (it keeps
+//! reading, so a disconnection is noticed). Whenever a command creates one of those keys with
+//! the wanted type, the key is marked ready ([`Server::signal_ready`]); after that command
+//! (at the end of its execution unit, so also after EXEC) [`serve_ready_keys`] re-executes the
+//! waiting clients' commands in the order they blocked, each as its own unit, so what they do
+//! is propagated as the plain command (`LPOP`, `LMOVE`, `ZPOPMIN`). A client whose command
+//! still finds nothing (another got the data first) stays blocked in its place. Time-outs
+//! are watched by each connection task, with the deadline kept here; CLIENT UNBLOCK and
+//! disconnection remove a waiter.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use picket_common::resp::ReplyBuf;
+use tokio::time::Instant;
+
+use crate::client::{cflags, Client, ClientId};
+use crate::command::args::{is, parse_i64};
+use crate::command::exec::call;
+use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::server::Server;
+
+/// Why and until when a client is blocked.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    pub db: usize,
+    pub keys: Vec<Bytes>,
+    /// The value type (TYPE name) that can serve the client: "list" or "zset".
+    pub want: &'static str,
+    /// None: wait forever.
+    pub deadline: Option<Instant>,
+    pub spec: &'static CommandSpec,
+    pub args: Vec<Bytes>,
+}
+
+/// Parse a blocking command's timeout in seconds (a float, as Redis's
+/// `getTimeoutFromObjectOrReply`): 0 means forever.
+pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
+    let not_float = || CmdError::err("timeout is not a float or out of range");
+    let secs = crate::command::args::parse_f64(arg).ok_or_else(not_float)?;
+    let ms = (secs * 1000.0) as i64;
+    if ms < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    if !secs.is_finite() || ms == i64::MAX {
+        return Err(CmdError::err("timeout is out of range"));
+    }
+    Ok(if ms == 0 {
+        None
+    } else {
+        Some(Duration::from_millis(ms as u64))
+    })
+}
+
+impl Ctx<'_> {
+    /// Whether the command may block: not inside MULTI/EXEC (where Redis answers as if the
+    /// time-out had expired at once).
+    pub fn can_block(&self) -> bool {
+        !self.client.has(cflags::DENY_BLOCKING)
+    }
+
+    /// Block the client until one of `keys` (in its current db) holds a value of type
+    /// `want`, or `timeout` passes. The command writes no reply now. When the client is
+    /// already blocked (its command is being re-executed because a key became ready, but
+    /// found nothing), it keeps its place and deadline.
+    pub fn block_on_keys(&mut self, keys: &[Bytes], want: &'static str, timeout: Option<Duration>) {
+        if self.client.blocked.is_some() {
+            self.srv.reblocked = true;
+            return;
+        }
+        let db = self.client.db;
+        for k in keys {
+            let q = self.srv.blocking.entry((db, k.clone())).or_default();
+            if !q.contains(&self.client.id) {
+                q.push_back(self.client.id);
+            }
+        }
+        self.client.blocked = Some(Blocked {
+            db,
+            keys: keys.to_vec(),
+            want,
+            deadline: timeout.map(|t| Instant::now() + t),
+            spec: self.spec,
+            args: self.args.to_vec(),
+        });
+        self.client.flags |= cflags::BLOCKED;
+    }
+}
+
+impl Server {
+    /// A key was created or replaced with a value of type `type_name`: if clients wait for
+    /// it, serve them after the current command (Redis's `signalKeyAsReady`).
+    pub fn signal_ready(&mut self, db: usize, key: &[u8], type_name: &'static str) {
+        if self.blocking.is_empty() || !matches!(type_name, "list" | "zset") {
+            return;
+        }
+        let k = (db, Bytes::copy_from_slice(key));
+        if self.blocking.contains_key(&k) && !self.ready_keys.contains(&k) {
+            self.ready_keys.push(k);
+        }
+    }
+
+    /// Every waited-for key of `db` that exists now is ready (SWAPDB, as Redis's
+    /// `scanDatabaseForReadyKeys`).
+    pub fn signal_ready_db(&mut self, db: usize) {
+        let keys: Vec<Bytes> = self
+            .blocking
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for k in keys {
+            if let Some(t) = self.dbs[db].get(&k).map(|e| e.val.type_name()) {
+                self.signal_ready(db, &k, t);
+            }
+        }
+    }
+
+    /// Number of clients blocked on keys.
+    pub fn blocked_clients(&self) -> usize {
+        self.clients
+            .values()
+            .filter(|c| c.blocked.is_some())
+            .count()
+    }
+}
+
+/// Remove a client from the queues of the keys it waits for, and clear its blocked state.
+pub fn unblock(srv: &mut Server, client: &mut Client) {
+    let Some(b) = client.blocked.take() else {
+        return;
+    };
+    client.flags &= !cflags::BLOCKED;
+    for k in b.keys {
+        let slot = (b.db, k);
+        if let Some(q) = srv.blocking.get_mut(&slot) {
+            q.retain(|&id| id != client.id);
+            if q.is_empty() {
+                srv.blocking.remove(&slot);
+            }
+        }
+    }
+}
+
+/// The reply a blocked client gets when its time-out passes or CLIENT UNBLOCK ... TIMEOUT
+/// ends the wait: a null array, as Redis 7.0 for lists and sorted sets.
+fn reply_timed_out(out: &mut ReplyBuf) {
+    out.null_array();
+}
+
+/// End a client's wait because its deadline passed (called by its connection task).
+pub fn timed_out(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf) {
+    if client.blocked.is_none() {
+        return;
+    }
+    unblock(srv, client);
+    reply_timed_out(out);
+}
+
+/// Serve the clients waiting for keys that became ready, in the order they blocked, until no
+/// ready key is left (serving one may make another ready, e.g. BLMOVE).
+pub fn serve_ready_keys(srv: &mut Server) {
+    while !srv.ready_keys.is_empty() {
+        let ready = std::mem::take(&mut srv.ready_keys);
+        for (db, key) in ready {
+            let waiters: Vec<ClientId> = match srv.blocking.get(&(db, key.clone())) {
+                Some(q) => q.iter().copied().collect(),
+                None => continue,
+            };
+            for id in waiters {
+                let Some(found) = srv.dbs[db].get(&key).map(|e| e.val.type_name()) else {
+                    break;
+                };
+                let Some(mut client) = srv.clients.remove(&id) else {
+                    continue;
+                };
+                if client.blocked.as_ref().is_some_and(|b| b.want == found) {
+                    reexecute(srv, &mut client);
+                }
+                srv.clients.insert(id, client);
+            }
+        }
+    }
+}
+
+/// Run a blocked client's command again, as its own execution unit, with the reply going
+/// to its output.
+fn reexecute(srv: &mut Server, client: &mut Client) {
+    let Some(b) = client.blocked.as_ref() else {
+        return;
+    };
+    let (spec, args) = (b.spec, b.args.clone());
+    let mut out = std::mem::take(&mut client.out);
+    let saved_db = client.db;
+    client.db = b.db;
+    srv.executing = Some((client.id, client.proto));
+    srv.reprocessing = true;
+    srv.reblocked = false;
+    srv.clock_hint = None;
+    srv.propagator.begin_unit();
+    call(srv, client, &mut out, spec, &args);
+    srv.propagator.end_unit();
+    srv.reprocessing = false;
+    srv.executing = None;
+    if !srv.reblocked {
+        unblock(srv, client);
+    }
+    client.db = saved_db;
+    if !srv.exec_pushes.is_empty() {
+        out.raw(&srv.exec_pushes);
+        srv.exec_pushes.clear();
+    }
+    client.out = out;
+    client.notify.notify_one();
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
+    let a = ctx.args;
+    if a.len() > 4 {
+        return Err(ctx.subcommand_syntax_error());
+    }
+    let id = parse_i64(&a[2]).ok_or(CmdError::NotInteger)?;
+    let with_error = match a.get(3) {
+        None => false,
+        Some(m) if is(m, "timeout") => false,
+        Some(m) if is(m, "error") => true,
+        Some(_) => {
+            return Err(CmdError::err(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let srv = &mut *ctx.srv;
+    let unblocked = match srv.clients.remove(&(id as ClientId)) {
+        Some(mut c) => {
+            let was = c.blocked.is_some();
+            if was {
+                unblock(srv, &mut c);
+                if with_error {
+                    c.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                } else {
+                    reply_timed_out(&mut c.out);
+                }
+                c.notify.notify_one();
+            }
+            srv.clients.insert(c.id, c);
+            was
+        }
+        None => false,
+    };
+    ctx.out.int(unblocked as i64);
+    Ok(())
+}
+
+/// The queues of one key, for tests and INFO.
+pub type Queue = VecDeque<ClientId>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_like_redis() {
+        assert_eq!(parse_timeout(b"0").unwrap(), None);
+        assert_eq!(
+            parse_timeout(b"0.1").unwrap(),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(
+            parse_timeout(b"1.5").unwrap(),
+            Some(Duration::from_millis(1500))
+        );
+        assert!(parse_timeout(b"-1").is_err());
+        assert!(parse_timeout(b"abc").is_err());
+        assert!(parse_timeout(b"inf").is_err());
+    }
+}
