@@ -13,6 +13,7 @@ pub mod cron;
 pub mod db;
 pub mod logging;
 pub mod notify;
+pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod runtime;

@@ -1,0 +1,3 @@
+//! Persistence: RDB snapshots (and, next, the AOF).
+
+pub mod rdb;

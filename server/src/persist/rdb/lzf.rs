@@ -1,0 +1,157 @@
+//! LZF (Marc Lehmann's liblzf format), which Redis uses to compress strings in RDB files.
+//!
+//! The stream is a sequence of runs: a control byte below 32 starts `ctrl + 1` literal bytes;
+//! otherwise it is a back reference of length `(ctrl >> 5) + 2` (7 means an extra length byte
+//! follows) at distance `((ctrl & 31) << 8 | next byte) + 1`.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum LzfError {
+    #[error("compressed data is truncated")]
+    Truncated,
+    #[error("back reference before the start of the output")]
+    BadReference,
+    #[error("decompressed length differs from the declared length")]
+    LengthMismatch,
+}
+
+/// Decompress `input`, which must expand to exactly `expected` bytes.
+pub fn decompress(input: &[u8], expected: usize) -> Result<Vec<u8>, LzfError> {
+    let mut out = Vec::with_capacity(expected);
+    let mut i = 0;
+    while i < input.len() {
+        let ctrl = input[i] as usize;
+        i += 1;
+        if ctrl < 32 {
+            let len = ctrl + 1;
+            let lit = input.get(i..i + len).ok_or(LzfError::Truncated)?;
+            out.extend_from_slice(lit);
+            i += len;
+        } else {
+            let mut len = ctrl >> 5;
+            if len == 7 {
+                len += *input.get(i).ok_or(LzfError::Truncated)? as usize;
+                i += 1;
+            }
+            let low = *input.get(i).ok_or(LzfError::Truncated)? as usize;
+            i += 1;
+            let dist = ((ctrl & 0x1f) << 8) + low + 1;
+            let start = out.len().checked_sub(dist).ok_or(LzfError::BadReference)?;
+            // The reference may overlap what it produces: copy byte by byte.
+            for k in 0..len + 2 {
+                let b = out[start + k];
+                out.push(b);
+            }
+        }
+        if out.len() > expected {
+            return Err(LzfError::LengthMismatch);
+        }
+    }
+    if out.len() != expected {
+        return Err(LzfError::LengthMismatch);
+    }
+    Ok(out)
+}
+
+const HLOG: u32 = 14;
+const MAX_LIT: usize = 32;
+const MAX_OFF: usize = 1 << 13;
+const MAX_REF: usize = (1 << 8) + (1 << 3);
+
+/// Compress `input`; `None` when the result would not be smaller than `max_len` bytes (Redis
+/// then stores the string as it is).
+pub fn compress(input: &[u8], max_len: usize) -> Option<Vec<u8>> {
+    let n = input.len();
+    if n < 4 {
+        return None;
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(max_len.min(n));
+    let mut table = vec![0usize; 1 << HLOG];
+    let hash = |i: usize| -> usize {
+        let v = (input[i] as u32) << 16 | (input[i + 1] as u32) << 8 | input[i + 2] as u32;
+        (v.wrapping_mul(0x9e37_79b1) >> (32 - HLOG)) as usize
+    };
+    let mut lit_start = 0usize; // first byte of the pending literal run
+    let mut i = 0usize;
+    let flush_literals = |out: &mut Vec<u8>, from: usize, to: usize| {
+        let mut s = from;
+        while s < to {
+            let run = (to - s).min(MAX_LIT);
+            out.push((run - 1) as u8);
+            out.extend_from_slice(&input[s..s + run]);
+            s += run;
+        }
+    };
+    while i + 2 < n {
+        let h = hash(i);
+        let cand = table[h];
+        table[h] = i + 1; // 0 means empty
+        if cand > 0 {
+            let r = cand - 1;
+            let off = i - r - 1;
+            if r < i && off < MAX_OFF && input[r..r + 3] == input[i..i + 3] {
+                let max = (n - i).min(MAX_REF);
+                let mut len = 3;
+                while len < max && input[r + len] == input[i + len] {
+                    len += 1;
+                }
+                flush_literals(&mut out, lit_start, i);
+                let l = len - 2;
+                if l < 7 {
+                    out.push(((off >> 8) as u8) | ((l as u8) << 5));
+                } else {
+                    out.push(((off >> 8) as u8) | (7 << 5));
+                    out.push((l - 7) as u8);
+                }
+                out.push(off as u8);
+                if out.len() >= max_len {
+                    return None;
+                }
+                i += len;
+                lit_start = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    flush_literals(&mut out, lit_start, n);
+    if out.len() >= max_len {
+        return None;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trips_and_compresses_repetition() {
+        let data: Vec<u8> = b"abcabcabcabcabcabcabcabcabcabcabcabc-hello-hello-hello".repeat(50);
+        let c = compress(&data, data.len()).unwrap();
+        assert!(c.len() < data.len() / 5);
+        assert_eq!(decompress(&c, data.len()).unwrap(), data);
+        assert!(compress(b"abcdefgh", 8).is_none());
+    }
+
+    #[test]
+    fn decodes_hand_made_streams() {
+        // Literal "ab", then a reference of length 4 to distance 2 ("abab").
+        let stream = [1, b'a', b'b', (2 << 5), 1];
+        assert_eq!(decompress(&stream, 6).unwrap(), b"ababab");
+        assert_eq!(decompress(&[5, b'a'], 6), Err(LzfError::Truncated));
+        assert_eq!(decompress(&[(1 << 5), 9], 3), Err(LzfError::BadReference));
+        assert_eq!(decompress(&[0, b'a'], 2), Err(LzfError::LengthMismatch));
+    }
+
+    proptest! {
+        #[test]
+        fn any_input_round_trips(data in proptest::collection::vec(0u8..4, 0..3000)) {
+            if let Some(c) = compress(&data, data.len()) {
+                prop_assert_eq!(decompress(&c, data.len()).unwrap(), data);
+            }
+        }
+    }
+}
