@@ -37,26 +37,43 @@ pub struct Blocked {
     pub args: Vec<Bytes>,
 }
 
-/// Parse a blocking command's timeout in seconds (a float, as Redis's
-/// `getTimeoutFromObjectOrReply`): 0 means forever.
+/// Parse a blocking command's timeout in seconds (a float, as Redis 7.0's
+/// `getTimeoutFromObjectOrReply`): milliseconds rounded up, so 0.0001 is 1 ms; 0 means
+/// forever. Redis converts the product to a C `long long`: infinity and values past its
+/// range come out negative there, hence its "timeout is negative" for them.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let not_float = || CmdError::err("timeout is not a float or out of range");
     let secs = crate::command::args::parse_f64(arg).ok_or_else(not_float)?;
-    let ms = (secs * 1000.0) as i64;
-    if ms < 0 {
+    let ms = (secs * 1000.0).ceil();
+    // `i64::MAX as f64` is 2^63, the first value past a `long long`; NaN and the infinities
+    // are outside the range too.
+    if !(0.0..i64::MAX as f64).contains(&ms) {
         return Err(CmdError::err("timeout is negative"));
     }
-    if !secs.is_finite() || ms == i64::MAX {
-        return Err(CmdError::err("timeout is out of range"));
-    }
-    Ok(if ms == 0 {
+    Ok(if ms == 0.0 {
         None
     } else {
-        Some(Duration::from_millis(ms as u64))
+        // Far deadlines are as good as forever; keep the Instant arithmetic in range.
+        Some(Duration::from_millis(
+            (ms as u64).min(100 * 365 * 86_400_000),
+        ))
     })
 }
 
 impl Ctx<'_> {
+    /// `keys` in the order a blocking command should try them: when it runs again because
+    /// a key got data, that key first (Redis serves a waiter from the key that became ready).
+    pub fn serve_order(&self, keys: &[Bytes]) -> Vec<Bytes> {
+        let mut v = keys.to_vec();
+        if let Some(k) = &self.srv.serving_key {
+            if let Some(i) = v.iter().position(|x| x == k) {
+                let k = v.remove(i);
+                v.insert(0, k);
+            }
+        }
+        v
+    }
+
     /// Whether the command may block: not inside MULTI/EXEC (where Redis answers as if the
     /// time-out had expired at once).
     pub fn can_block(&self) -> bool {
@@ -179,7 +196,9 @@ pub fn serve_ready_keys(srv: &mut Server) {
                     continue;
                 };
                 if client.blocked.as_ref().is_some_and(|b| b.want == found) {
+                    srv.serving_key = Some(key.clone());
                     reexecute(srv, &mut client);
+                    srv.serving_key = None;
                 }
                 srv.clients.insert(id, client);
             }
@@ -202,7 +221,13 @@ fn reexecute(srv: &mut Server, client: &mut Client) {
     srv.reblocked = false;
     srv.clock_hint = None;
     srv.propagator.begin_unit();
+    // Redis 7.0 propagates what a served BLPOP/BRPOP/BLMOVE/BRPOPLPUSH did without counting
+    // it as a change (`serveClientBlockedOnList`); the multi-pops count their elements.
+    let dirty = srv.dirty;
     call(srv, client, &mut out, spec, &args);
+    if matches!(spec.name, "blpop" | "brpop" | "blmove" | "brpoplpush") {
+        srv.dirty = dirty;
+    }
     srv.propagator.end_unit();
     srv.reprocessing = false;
     srv.executing = None;
@@ -275,6 +300,16 @@ mod tests {
             parse_timeout(b"1.5").unwrap(),
             Some(Duration::from_millis(1500))
         );
+        assert_eq!(
+            parse_timeout(b"0.0001").unwrap(),
+            Some(Duration::from_millis(1))
+        );
+        assert_eq!(
+            parse_timeout(b"inf").unwrap_err().to_string(),
+            "ERR timeout is negative"
+        );
+        // (Redis computes in long double: exactly at the edge, f64 rounds up to 2^63.)
+        assert!(parse_timeout(b"9223372036854000").unwrap().is_some());
         assert!(parse_timeout(b"-1").is_err());
         assert!(parse_timeout(b"abc").is_err());
         assert!(parse_timeout(b"inf").is_err());

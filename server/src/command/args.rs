@@ -1,5 +1,7 @@
 //! Parsing command arguments exactly as Redis does (`string2ll`, `strtold` rules, options).
 
+use bytes::Bytes;
+
 use super::error::CmdError;
 
 /// Redis's `string2ll`: optional '-', digits, no leading zeros (except "0"), no spaces, fits
@@ -93,6 +95,81 @@ pub fn is(arg: &[u8], kw: &str) -> bool {
     arg.eq_ignore_ascii_case(kw.as_bytes())
 }
 
+/// An argument as C sees it: Redis hands arguments to C string functions (`strcasecmp`,
+/// `strtod`, `strtoul`, `opt[n] == '\0'`), so an argument ends at its first NUL byte.
+pub fn cstr(a: &[u8]) -> &[u8] {
+    match a.iter().position(|&b| b == 0) {
+        Some(i) => &a[..i],
+        None => a,
+    }
+}
+
+/// An option name compared as Redis does with `strcasecmp`: case-insensitively, the argument
+/// cut at its first NUL byte (unlike [`is`], which compares the whole argument).
+pub fn kw(a: &[u8], word: &str) -> bool {
+    cstr(a).eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// C's `isspace` in the C locale.
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// A SCAN cursor as Redis parses it with `strtoul` (SCAN, HSCAN, SSCAN, ZSCAN): optional sign
+/// (a negative value wraps), decimal digits, nothing after; the empty string is 0; a leading
+/// space refused; the C string ends at a NUL byte. None (overflow, anything else) is Redis's
+/// `ERR invalid cursor`.
+pub fn parse_cursor(s: &[u8]) -> Option<u64> {
+    let s = cstr(s);
+    let Some(&first) = s.first() else {
+        return Some(0);
+    };
+    if is_space(first) {
+        return None;
+    }
+    let (neg, digits) = match first {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// The `[MATCH pattern] [COUNT count]` options of HSCAN and ZSCAN from `args[from..]`, as
+/// Redis's `scanGenericCommand` parses them: (COUNT, default 10; the pattern, None for `*`).
+/// A COUNT below 1 is a syntax error.
+pub fn scan_options(args: &[Bytes], from: usize) -> Result<(i64, Option<&[u8]>), CmdError> {
+    let mut count: i64 = 10;
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = from;
+    while i < args.len() {
+        let more = args.len() - i;
+        if kw(&args[i], "count") && more >= 2 {
+            count = int(&args[i + 1])?;
+            if count < 1 {
+                return Err(CmdError::Syntax);
+            }
+        } else if kw(&args[i], "match") && more >= 2 {
+            let p = &args[i + 1][..];
+            pattern = if p == b"*" { None } else { Some(p) };
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok((count, pattern))
+}
+
 /// Lowercase a command or option name for messages and lookups.
 pub fn lower(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).to_ascii_lowercase()
@@ -132,5 +209,30 @@ mod tests {
         assert_eq!(parse_f64(b"0x10"), Some(16.0));
         assert_eq!(parse_f64(b"abc"), None);
         assert_eq!(parse_f64(b""), None);
+    }
+
+    #[test]
+    fn cursors_like_strtoul() {
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"+17"), Some(17));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        assert_eq!(parse_cursor(b"12\0junk"), Some(12));
+        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(parse_cursor(b"1 "), None);
+        assert_eq!(parse_cursor(b"1x"), None);
+        assert_eq!(parse_cursor(b"-"), None);
+        assert_eq!(parse_cursor(b"abc"), None);
+    }
+
+    #[test]
+    fn c_strings() {
+        assert_eq!(cstr(b"ab\0cd"), b"ab");
+        assert_eq!(cstr(b"ab"), b"ab");
+        assert!(kw(b"COUNT\0x", "count"));
+        assert!(!kw(b"COUNTx", "count"));
+        assert!(!is(b"COUNT\0x", "count"));
     }
 }

@@ -3,8 +3,9 @@
 
 use std::borrow::Cow;
 
+use super::args::{cstr, kw};
 use super::args::{int, parse_i64};
-use super::strings::{cstr, kw, read_string, write_string};
+use super::strings::{read_string, write_string};
 use super::{CmdError, CmdResult, Ctx};
 use crate::db::Value;
 use crate::notify;

@@ -8,26 +8,13 @@ use std::os::raw::{c_char, c_int};
 
 use bytes::Bytes;
 
-use super::args::int;
+use super::args::{cstr, int, kw};
 use super::{CmdError, CmdResult, Ctx};
 use crate::db::{Entry, Value};
 use crate::notify;
 use crate::server::Server;
 
 // ------------------------------------------------------------------------------------ helpers
-
-/// An argument as C sees it: Redis compares option names with `strcasecmp` and `opt[n] == '\0'`,
-/// so an argument is cut at its first NUL byte.
-pub(super) fn cstr(a: &[u8]) -> &[u8] {
-    match a.iter().position(|&b| b == 0) {
-        Some(i) => &a[..i],
-        None => a,
-    }
-}
-
-pub(super) fn kw(a: &[u8], word: &str) -> bool {
-    cstr(a).eq_ignore_ascii_case(word.as_bytes())
-}
 
 /// A string value for reading (Redis's `lookupKeyRead` + `checkType`): hit/miss statistics,
 /// lazy expiry, WRONGTYPE for another type.

@@ -366,7 +366,8 @@ pub struct Pair {
 impl Pair {
     pub fn start(extra: &[&str]) -> Option<Pair> {
         let redis = Server::redis(extra)?;
-        let picket = Server::start(extra);
+        // The same arguments as the reference gets (persistence off), so defaults compare.
+        let picket = Server::start(&[&["--save", "", "--appendonly", "no"], extra].concat());
         Some(Pair { picket, redis })
     }
 

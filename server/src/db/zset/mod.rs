@@ -1,0 +1,554 @@
+//! Sorted set values, as Redis 7.0's `t_zset.c` stores them.
+//!
+//! Small sets are a vector sorted by (score, member), Redis's `listpack` encoding. Redis keeps an
+//! integral listpack score as an integer, so a score of -0 reads back as 0 there (and ZSCAN
+//! shows such scores in integer form, see [`listpack_score_text`]); the vector does the same.
+//!
+//! A set converts for good to the `skiplist` encoding when a new member would make it longer
+//! than `zset-max-listpack-entries` or a new member is longer than `zset-max-listpack-value`
+//! bytes ([`ZSet::insert`]); results of the *STORE commands are built big and shrunk when they
+//! fit ([`ZSet::shrink_if_fits`]), as Redis decides.
+//!
+//! The big encoding is what Redis uses: a skiplist whose links carry spans (how many nodes they
+//! jump), giving O(log n) rank and range-by-rank, plus a dict from member to score
+//! ([`SkipList`], in `skiplist.rs`: an arena of nodes linked by index). A skiplist rather than
+//! an order-statistic tree because its searches are Redis's own: finding the first and last
+//! member of a range by descending the levels gives the same answers as Redis even when the
+//! predicate is not monotonic (lex ranges over members of different scores).
+//!
+//! API for other modules: [`ZSet::iter`] (ascending (member, score)) and [`ZSet::iter_from`]
+//! (from a rank, either way) to read in order; [`ZSet::from_pairs`] to load (RDB: any order,
+//! checked, the encoding chosen as Redis's loader does); [`ZSet::from_sorted`] for computed
+//! results; [`ZSet::insert`] / [`ZSet::set_score`] / [`ZSet::remove`] to change one member;
+//! [`ZSet::convert_to_skiplist`] (SORT converts). Not emulated: Redis's 1 GB listpack size
+//! cap (`lpSafeToAdd`).
+
+mod skiplist;
+
+use std::cmp::Ordering;
+
+use super::SmallBytes;
+use skiplist::NIL;
+pub use skiplist::{SkipList, MAX_LEVEL};
+
+/// A source of seeds for new dicts and skiplists (the server's RNG).
+pub type Seed<'a> = &'a mut dyn FnMut() -> u64;
+
+/// The encoding thresholds (`zset-max-listpack-entries`, `zset-max-listpack-value`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_entries: usize,
+    pub max_value: usize,
+}
+
+/// A score interval (Redis's `zrangespec`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreRange {
+    pub min: f64,
+    pub max: f64,
+    pub minex: bool,
+    pub maxex: bool,
+}
+
+impl ScoreRange {
+    pub fn gte_min(&self, v: f64) -> bool {
+        if self.minex {
+            v > self.min
+        } else {
+            v >= self.min
+        }
+    }
+
+    pub fn lte_max(&self, v: f64) -> bool {
+        if self.maxex {
+            v < self.max
+        } else {
+            v <= self.max
+        }
+    }
+
+    /// A range that can hold nothing.
+    pub fn is_empty(&self) -> bool {
+        self.min > self.max || (self.min == self.max && (self.minex || self.maxex))
+    }
+}
+
+/// One end of a lex range: `-`, `+`, or a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LexBound {
+    Min,
+    Max,
+    Value(Vec<u8>),
+}
+
+/// A lex interval (Redis's `zlexrangespec`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexRange {
+    pub min: LexBound,
+    pub minex: bool,
+    pub max: LexBound,
+    pub maxex: bool,
+}
+
+/// Redis's `sdscmplex` of a member with a bound.
+fn cmp_lex(v: &[u8], b: &LexBound) -> Ordering {
+    match b {
+        LexBound::Min => Ordering::Greater,
+        LexBound::Max => Ordering::Less,
+        LexBound::Value(b) => v.cmp(b),
+    }
+}
+
+impl LexRange {
+    pub fn gte_min(&self, v: &[u8]) -> bool {
+        let c = cmp_lex(v, &self.min);
+        if self.minex {
+            c == Ordering::Greater
+        } else {
+            c != Ordering::Less
+        }
+    }
+
+    pub fn lte_max(&self, v: &[u8]) -> bool {
+        let c = cmp_lex(v, &self.max);
+        if self.maxex {
+            c == Ordering::Less
+        } else {
+            c != Ordering::Greater
+        }
+    }
+
+    /// A range that can hold nothing (`sdscmplex(min, max)`).
+    pub fn is_empty(&self) -> bool {
+        use LexBound::*;
+        let c = match (&self.min, &self.max) {
+            (a, b) if a == b => Ordering::Equal,
+            (Min, _) | (_, Max) => Ordering::Less,
+            (Max, _) | (_, Min) => Ordering::Greater,
+            (Value(a), Value(b)) => a.cmp(b),
+        };
+        c == Ordering::Greater || (c == Ordering::Equal && (self.minex || self.maxex))
+    }
+}
+
+/// The score as a listpack stores it: an integral score is an integer, so -0 is 0.
+fn lp_score(s: f64) -> f64 {
+    if s == 0.0 {
+        0.0
+    } else {
+        s
+    }
+}
+
+/// How ZSCAN shows the score of a listpack-encoded set: integral scores that Redis stores as
+/// integers (`double2ll`) in decimal, others as `%.17g`.
+pub fn listpack_score_text(s: f64) -> String {
+    const HALF: f64 = (i64::MAX / 2) as f64;
+    if (-HALF..=HALF).contains(&s) && s.fract() == 0.0 {
+        itoa::Buffer::new().format(s as i64).to_string()
+    } else {
+        picket_common::resp::format_double(s)
+    }
+}
+
+/// Why a loaded sorted set is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadError {
+    Duplicate,
+    NanScore,
+}
+
+// ---------------------------------------------------------------------------------- the value
+
+#[derive(Debug, Clone)]
+pub enum ZSet {
+    /// Sorted by (score, member); no score is -0.
+    Listpack(Vec<(SmallBytes, f64)>),
+    Skiplist(Box<SkipList>),
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet::Listpack(Vec::new())
+    }
+}
+
+/// Members with their scores in order, from a rank, up or down.
+pub enum Iter<'a> {
+    Up(std::slice::Iter<'a, (SmallBytes, f64)>),
+    Down(std::iter::Rev<std::slice::Iter<'a, (SmallBytes, f64)>>),
+    Skip {
+        sl: &'a SkipList,
+        cur: u32,
+        rev: bool,
+    },
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], f64);
+
+    fn next(&mut self) -> Option<(&'a [u8], f64)> {
+        match self {
+            Iter::Up(it) => it.next().map(|(m, s)| (m.as_bytes(), *s)),
+            Iter::Down(it) => it.next().map(|(m, s)| (m.as_bytes(), *s)),
+            Iter::Skip { sl, cur, rev } => {
+                if *cur == NIL {
+                    return None;
+                }
+                let (m, s, next) = sl.step(*cur, *rev);
+                *cur = next;
+                Some((m, s))
+            }
+        }
+    }
+}
+
+impl ZSet {
+    /// An empty skiplist-encoded set.
+    pub fn new_skiplist(seed: u64) -> ZSet {
+        ZSet::Skiplist(Box::new(SkipList::new(seed)))
+    }
+
+    /// The empty set ZADD creates for a new key whose first member is `first_len` bytes long.
+    pub fn for_first_member(first_len: usize, lim: Limits, seed: Seed) -> ZSet {
+        if lim.max_entries == 0 || lim.max_value < first_len {
+            ZSet::new_skiplist(seed())
+        } else {
+            ZSet::Listpack(Vec::new())
+        }
+    }
+
+    /// A loaded set (RDB): `pairs` in any order; `compact` when the file had it as a
+    /// listpack/ziplist. As Redis's loader: a compact set longer than `max_entries` becomes a
+    /// skiplist, a skiplist that fits both limits becomes a listpack. Duplicates and NaN scores
+    /// are refused.
+    pub fn from_pairs(
+        mut pairs: Vec<(SmallBytes, f64)>,
+        compact: bool,
+        lim: Limits,
+        seed: Seed,
+    ) -> Result<ZSet, LoadError> {
+        if pairs.iter().any(|(_, s)| s.is_nan()) {
+            return Err(LoadError::NanScore);
+        }
+        pairs.sort_by(|a, b| {
+            a.1.partial_cmp(&b.1)
+                .unwrap_or(Ordering::Equal)
+                .then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
+        });
+        let mut sorted_members: Vec<&[u8]> = pairs.iter().map(|(m, _)| m.as_bytes()).collect();
+        sorted_members.sort_unstable();
+        if sorted_members.windows(2).any(|w| w[0] == w[1]) {
+            return Err(LoadError::Duplicate);
+        }
+        if compact && pairs.len() <= lim.max_entries {
+            return Ok(ZSet::from_sorted(
+                pairs,
+                Limits {
+                    max_value: usize::MAX,
+                    ..lim
+                },
+                seed,
+            ));
+        }
+        Ok(ZSet::from_sorted(pairs, lim, seed))
+    }
+
+    /// A set from pairs already sorted by (score, member), members distinct, scores not NaN
+    /// (results of the set algebra): a listpack when the length and the longest member fit
+    /// the limits, else a skiplist (Redis's `zsetConvertToListpackIfNeeded`).
+    pub fn from_sorted(mut pairs: Vec<(SmallBytes, f64)>, lim: Limits, seed: Seed) -> ZSet {
+        let fits =
+            pairs.len() <= lim.max_entries && pairs.iter().all(|(m, _)| m.len() <= lim.max_value);
+        if fits {
+            for p in pairs.iter_mut() {
+                p.1 = lp_score(p.1);
+            }
+            return ZSet::Listpack(pairs);
+        }
+        ZSet::Skiplist(Box::new(SkipList::from_sorted(seed(), pairs)))
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZSet::Listpack(v) => v.len(),
+            ZSet::Skiplist(sl) => sl.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            ZSet::Listpack(_) => "listpack",
+            ZSet::Skiplist(_) => "skiplist",
+        }
+    }
+
+    /// Heap bytes owned by the sorted set.
+    pub fn mem_usage(&self) -> usize {
+        match self {
+            ZSet::Listpack(v) => {
+                v.capacity() * std::mem::size_of::<(SmallBytes, f64)>()
+                    + v.iter().map(|(m, _)| m.heap_size()).sum::<usize>()
+            }
+            ZSet::Skiplist(sl) => std::mem::size_of::<SkipList>() + sl.mem_usage(),
+        }
+    }
+
+    /// Members with their scores in (score, member) order, lowest first (SORT, RDB saving).
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_from(0, false)
+    }
+
+    /// Members from 0-based ascending `rank` on, upwards, or downwards when `rev`.
+    pub fn iter_from(&self, rank: usize, rev: bool) -> Iter<'_> {
+        match self {
+            ZSet::Listpack(v) => {
+                if rev {
+                    let end = if rank < v.len() { rank + 1 } else { 0 };
+                    Iter::Down(v[..end].iter().rev())
+                } else {
+                    Iter::Up(v[rank.min(v.len())..].iter())
+                }
+            }
+            ZSet::Skiplist(sl) => Iter::Skip {
+                sl,
+                cur: sl.node_at(rank),
+                rev,
+            },
+        }
+    }
+
+    /// The member at 0-based ascending `rank`.
+    pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
+        self.iter_from(rank, false).next()
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Listpack(v) => v
+                .iter()
+                .find(|(m, _)| m.as_bytes() == member)
+                .map(|(_, s)| *s),
+            ZSet::Skiplist(sl) => sl.score(member),
+        }
+    }
+
+    /// 0-based ascending rank of a member.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        match self {
+            ZSet::Listpack(v) => v.iter().position(|(m, _)| m.as_bytes() == member),
+            ZSet::Skiplist(sl) => {
+                let s = sl.score(member)?;
+                Some(sl.rank_of(s, member) - 1)
+            }
+        }
+    }
+
+    /// Rank of the first member whose score is in the range (Redis's `z*FirstInRange`).
+    pub fn first_in_score(&self, r: &ScoreRange) -> Option<usize> {
+        match self {
+            ZSet::Listpack(v) => {
+                let (first, last) = (v.first()?, v.last()?);
+                if r.is_empty() || !r.gte_min(last.1) || !r.lte_max(first.1) {
+                    return None;
+                }
+                let i = v.partition_point(|(_, s)| !r.gte_min(*s));
+                v.get(i).filter(|(_, s)| r.lte_max(*s)).map(|_| i)
+            }
+            ZSet::Skiplist(sl) => sl.first_in_score(r),
+        }
+    }
+
+    /// Rank of the last member whose score is in the range.
+    pub fn last_in_score(&self, r: &ScoreRange) -> Option<usize> {
+        match self {
+            ZSet::Listpack(v) => {
+                let (first, last) = (v.first()?, v.last()?);
+                if r.is_empty() || !r.gte_min(last.1) || !r.lte_max(first.1) {
+                    return None;
+                }
+                let i = v.partition_point(|(_, s)| r.lte_max(*s)).checked_sub(1)?;
+                r.gte_min(v[i].1).then_some(i)
+            }
+            ZSet::Skiplist(sl) => sl.last_in_score(r),
+        }
+    }
+
+    /// Rank of the first member in the lex range. The listpack is scanned from the start as
+    /// Redis does, so even members of different scores give Redis's answer.
+    pub fn first_in_lex(&self, r: &LexRange) -> Option<usize> {
+        match self {
+            ZSet::Listpack(v) => {
+                let (first, last) = (v.first()?, v.last()?);
+                if r.is_empty() || !r.gte_min(&last.0) || !r.lte_max(&first.0) {
+                    return None;
+                }
+                let i = v.iter().position(|(m, _)| r.gte_min(m))?;
+                r.lte_max(&v[i].0).then_some(i)
+            }
+            ZSet::Skiplist(sl) => sl.first_in_lex(r),
+        }
+    }
+
+    /// Rank of the last member in the lex range (scanned from the end in a listpack).
+    pub fn last_in_lex(&self, r: &LexRange) -> Option<usize> {
+        match self {
+            ZSet::Listpack(v) => {
+                let (first, last) = (v.first()?, v.last()?);
+                if r.is_empty() || !r.gte_min(&last.0) || !r.lte_max(&first.0) {
+                    return None;
+                }
+                let i = v.iter().rposition(|(m, _)| r.lte_max(m))?;
+                r.gte_min(&v[i].0).then_some(i)
+            }
+            ZSet::Skiplist(sl) => sl.last_in_lex(r),
+        }
+    }
+
+    /// Add a member that is not in the set (Redis's `zsetAdd` for a new element): a listpack
+    /// converts first when the member would make it too long, or is itself too long.
+    pub fn insert(&mut self, member: &[u8], score: f64, lim: Limits, seed: Seed) {
+        if let ZSet::Listpack(v) = self {
+            if v.len() < lim.max_entries && member.len() <= lim.max_value {
+                let s = lp_score(score);
+                let at =
+                    v.partition_point(|(m, ms)| *ms < s || (*ms == s && m.as_bytes() < member));
+                v.insert(at, (SmallBytes::from(member), s));
+                return;
+            }
+            self.convert_to_skiplist(seed);
+        }
+        if let ZSet::Skiplist(sl) = self {
+            sl.insert(member, score);
+        }
+    }
+
+    /// Change the score of a member from `cur` (its score) to `new`.
+    pub fn set_score(&mut self, member: &[u8], cur: f64, new: f64) {
+        match self {
+            ZSet::Listpack(v) => {
+                if let Some(i) = v.iter().position(|(m, _)| m.as_bytes() == member) {
+                    let (m, _) = v.remove(i);
+                    let s = lp_score(new);
+                    let at =
+                        v.partition_point(|(x, xs)| *xs < s || (*xs == s && x.as_bytes() < member));
+                    v.insert(at, (m, s));
+                }
+            }
+            ZSet::Skiplist(sl) => sl.update_score(member, cur, new),
+        }
+    }
+
+    /// Remove a member; true if it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self {
+            ZSet::Listpack(v) => match v.iter().position(|(m, _)| m.as_bytes() == member) {
+                Some(i) => {
+                    v.remove(i);
+                    true
+                }
+                None => false,
+            },
+            ZSet::Skiplist(sl) => sl.remove(member).is_some(),
+        }
+    }
+
+    /// Remove and return the member at 0-based ascending `rank`.
+    pub fn remove_at(&mut self, rank: usize) -> Option<(SmallBytes, f64)> {
+        match self {
+            ZSet::Listpack(v) => (rank < v.len()).then(|| v.remove(rank)),
+            ZSet::Skiplist(sl) => sl.remove_at(rank),
+        }
+    }
+
+    /// Remove the members of ranks `lo..=hi` (0-based, ascending, within the set); returns
+    /// how many.
+    pub fn remove_ranks(&mut self, lo: usize, hi: usize) -> usize {
+        if lo > hi || lo >= self.len() {
+            return 0;
+        }
+        let hi = hi.min(self.len() - 1);
+        match self {
+            ZSet::Listpack(v) => {
+                v.drain(lo..=hi);
+            }
+            ZSet::Skiplist(sl) => {
+                for _ in lo..=hi {
+                    sl.remove_at(lo);
+                }
+            }
+        }
+        hi - lo + 1
+    }
+
+    /// Convert a listpack to a skiplist (Redis's `zsetConvert`).
+    pub fn convert_to_skiplist(&mut self, seed: Seed) {
+        if let ZSet::Listpack(v) = self {
+            let sl = SkipList::from_sorted(seed(), std::mem::take(v));
+            *self = ZSet::Skiplist(Box::new(sl));
+        }
+    }
+
+    /// Redis's `zsetConvertToListpackIfNeeded`: a skiplist whose length and longest member
+    /// fit the limits becomes a listpack (results of ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE).
+    pub fn shrink_if_fits(&mut self, lim: Limits) {
+        if let ZSet::Skiplist(sl) = self {
+            if sl.len() <= lim.max_entries && sl.longest_member() <= lim.max_value {
+                let v = self
+                    .iter()
+                    .map(|(m, s)| (SmallBytes::from(m), lp_score(s)))
+                    .collect();
+                *self = ZSet::Listpack(v);
+            }
+        }
+    }
+
+    /// A random member: a fair dict pick for a skiplist (Redis's `dictGetFairRandomKey`), a
+    /// uniform one in a listpack.
+    pub fn random(&self, rand: &mut dyn FnMut() -> u64) -> Option<(&[u8], f64)> {
+        match self {
+            ZSet::Listpack(v) => {
+                if v.is_empty() {
+                    return None;
+                }
+                let (m, s) = &v[(rand() % v.len() as u64) as usize];
+                Some((m.as_bytes(), *s))
+            }
+            ZSet::Skiplist(sl) => sl.random(rand),
+        }
+    }
+
+    /// One ZSCAN step over a skiplist's dict (member, score); a listpack is visited whole and
+    /// the returned cursor is 0.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], f64)) -> u64 {
+        match self {
+            ZSet::Listpack(v) => {
+                for (m, s) in v {
+                    f(m, *s);
+                }
+                0
+            }
+            ZSet::Skiplist(sl) => sl.scan(cursor, f),
+        }
+    }
+
+    /// Check the internal invariants (tests).
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            ZSet::Listpack(v) => {
+                for w in v.windows(2) {
+                    let ((a, sa), (b, sb)) = (&w[0], &w[1]);
+                    if !(sa < sb || (sa == sb && a.as_bytes() < b.as_bytes())) {
+                        return Err("listpack out of order".into());
+                    }
+                }
+                Ok(())
+            }
+            ZSet::Skiplist(sl) => sl.check(),
+        }
+    }
+}
