@@ -45,11 +45,6 @@ def start(binary, extra, workdir):
     port = free_port()
     args = [binary, "--port", str(port), "--save", "", "--appendonly", "no",
             "--enable-debug-command", "yes", "--dir", workdir] + extra
-    if "picket" in os.path.basename(binary):
-        # picket-server has no persistence directives yet: drop them.
-        for d in ("--save", "--appendonly"):
-            i = args.index(d)
-            del args[i:i + 2]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, proc)
     return port, proc
@@ -140,4 +135,5 @@ def main():
             p.wait()
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -41,6 +41,8 @@ pub mod cflags {
     pub const NO_EVICT: u32 = 1 << 12;
     /// The client expects one reply per command (inside EXEC): no blocking, no MONITOR.
     pub const DENY_BLOCKING: u32 = 1 << 13;
+    /// The client that replays the AOF at start-up: no LOADING, MISCONF or OOM refusals.
+    pub const LOADER: u32 = 1 << 14;
 }
 
 /// Output-buffer limit classes of `client-output-buffer-limit`.

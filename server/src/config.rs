@@ -6,8 +6,8 @@ use std::path::Path;
 
 use bytes::Bytes;
 use picket_common::config::{
-    ConfigError, ConfigStore, CustomKind, Directive, Kind, RewriteLine, Value, BIND_LIST,
-    CLIENT_OUTPUT_BUFFER_LIMIT,
+    ConfigError, ConfigStore, CustomKind, Directive, Kind, RewriteLine, SavePoint, Value,
+    BIND_LIST, CLIENT_OUTPUT_BUFFER_LIMIT, SAVE,
 };
 
 use crate::notify;
@@ -205,6 +205,117 @@ pub static DIRECTIVES: &[Directive] = &[
         "Keyspace event classes to publish (Redis's letters, e.g. KEA).",
     ),
     Directive::new(
+        "save",
+        Kind::Custom(&SAVE),
+        "3600 1 300 100 60 10000",
+        "Save points: snapshot after <seconds> if at least <changes> writes happened; \"\" disables.",
+    ),
+    Directive::new(
+        "dbfilename",
+        Kind::String,
+        "dump.rdb",
+        "File name of the RDB snapshot, in `dir`.",
+    )
+    .protected(),
+    Directive::new(
+        "rdbcompression",
+        Kind::Bool,
+        "yes",
+        "Compress strings longer than 20 bytes with LZF in RDB files.",
+    ),
+    Directive::new(
+        "rdbchecksum",
+        Kind::Bool,
+        "yes",
+        "End RDB files with a CRC64 checksum (and check it on load).",
+    ),
+    Directive::new(
+        "stop-writes-on-bgsave-error",
+        Kind::Bool,
+        "yes",
+        "Refuse writes (MISCONF) after a failed background save until a save succeeds.",
+    ),
+    Directive::new(
+        "appendonly",
+        Kind::Bool,
+        "no",
+        "Log every write to the append-only file (and load it, not the RDB, at start).",
+    ),
+    Directive::new(
+        "appendfilename",
+        Kind::String,
+        "appendonly.aof",
+        "Base name of the AOF files.",
+    )
+    .immutable(),
+    Directive::new(
+        "appenddirname",
+        Kind::String,
+        "appendonlydir",
+        "Directory, in `dir`, of the AOF files and their manifest.",
+    )
+    .immutable(),
+    Directive::new(
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        "everysec",
+        "When the AOF is fsynced: after every write batch, once a second, or when the OS decides.",
+    ),
+    Directive::new(
+        "aof-use-rdb-preamble",
+        Kind::Bool,
+        "yes",
+        "Write the AOF base as an RDB (else as commands).",
+    ),
+    Directive::new(
+        "aof-load-truncated",
+        Kind::Bool,
+        "yes",
+        "Load an AOF whose last command is cut (a crash mid-write), dropping that command.",
+    ),
+    Directive::new(
+        "auto-aof-rewrite-percentage",
+        Kind::Int { min: 0, max: I32 },
+        "100",
+        "Rewrite the AOF when it grew by this percentage since the last rewrite (0 = never).",
+    ),
+    Directive::new(
+        "auto-aof-rewrite-min-size",
+        Kind::Memory { min: 0, max: i64::MAX },
+        "64mb",
+        "Do not auto-rewrite an AOF smaller than this.",
+    ),
+    Directive::new(
+        "maxmemory",
+        Kind::Memory { min: 0, max: i64::MAX },
+        "0",
+        "Memory limit for the dataset (0 = none); past it, keys are evicted by the policy or writes refused.",
+    ),
+    Directive::new(
+        "maxmemory-policy",
+        Kind::Enum(crate::evict::Policy::NAMES),
+        "noeviction",
+        "How to make room past maxmemory: volatile-/allkeys- lru, lfu, random; volatile-ttl; noeviction.",
+    ),
+    Directive::new(
+        "maxmemory-samples",
+        Kind::Int { min: 1, max: 64 },
+        "5",
+        "Keys sampled per database to choose each eviction victim.",
+    ),
+    Directive::new(
+        "lfu-log-factor",
+        Kind::Int { min: 0, max: I32 },
+        "10",
+        "How slowly the LFU counter grows with accesses.",
+    ),
+    Directive::new(
+        "lfu-decay-time",
+        Kind::Int { min: 0, max: I32 },
+        "1",
+        "Minutes after which an idle key's LFU counter is decremented by one (0 = never).",
+    ),
+    Directive::new(
         "hash-max-listpack-entries",
         Kind::Int { min: 0, max: i64::MAX },
         "512",
@@ -290,6 +401,15 @@ pub struct Settings {
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
     pub list_max_listpack_size: i64,
+    /// RDB save points (seconds, changes).
+    pub save: Vec<SavePoint>,
+    pub dbfilename: String,
+    pub stop_writes_on_bgsave_error: bool,
+    pub maxmemory: u64,
+    pub maxmemory_policy: crate::evict::Policy,
+    pub maxmemory_samples: usize,
+    pub lfu_log_factor: i64,
+    pub lfu_decay_time: i64,
 }
 
 /// One class of `client-output-buffer-limit`.
@@ -423,6 +543,14 @@ impl ConfigState {
             zset_max_listpack_entries: s.get_int("zset-max-listpack-entries") as usize,
             zset_max_listpack_value: s.get_int("zset-max-listpack-value") as usize,
             list_max_listpack_size: s.get_int("list-max-listpack-size"),
+            save: s.get_save_points("save").to_vec(),
+            dbfilename: s.get_str("dbfilename").to_string(),
+            stop_writes_on_bgsave_error: s.get_bool("stop-writes-on-bgsave-error"),
+            maxmemory: s.get_int("maxmemory") as u64,
+            maxmemory_policy: crate::evict::Policy::parse(s.get_str("maxmemory-policy")),
+            maxmemory_samples: s.get_int("maxmemory-samples") as usize,
+            lfu_log_factor: s.get_int("lfu-log-factor"),
+            lfu_decay_time: s.get_int("lfu-decay-time"),
         }
     }
 }
@@ -458,6 +586,21 @@ pub fn config_set(
         });
     srv.config.on_loglevel = on_loglevel;
     let changed = result.map_err(|e| e.to_string())?;
+    if changed.contains(&"appendonly") {
+        let on = srv.config.store.get_bool("appendonly");
+        if let Err(e) = crate::persist::aof::set_enabled(srv, on) {
+            let back = if on { "no" } else { "yes" };
+            let _ = srv.config.store.set_checked(
+                &[("appendonly".to_string(), back.to_string())],
+                true,
+                |_, _| Ok(()),
+            );
+            srv.cfg = srv.config.settings();
+            return Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
+            ));
+        }
+    }
     if changed.contains(&"hz") {
         srv.config.clamp_hz();
     }

@@ -31,25 +31,21 @@ pub async fn run(shared: Arc<Shared>) {
         let mut srv = shared.lock();
         tick(&mut srv);
         if let Some(req) = srv.shutdown {
-            prepare_for_shutdown(&mut srv, req);
-            shared.cancel.cancel();
-            break;
+            if req.prepared || crate::persist::save::prepare_for_shutdown(&mut srv, req) {
+                for c in srv.clients.values_mut() {
+                    c.close_asap("server shutdown");
+                }
+                shared.cancel.cancel();
+                break;
+            }
+            tracing::warn!("{} received but errors trying to shut down the server, check the logs for more information", req.signal.unwrap_or("Shutdown"));
+            srv.shutdown = None;
         }
         if srv.cfg.hz != hz {
             hz = srv.cfg.hz;
             ticker = tokio::time::interval(period(hz));
             ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         }
-    }
-}
-
-/// Last words before exit (persistence will hook in here).
-fn prepare_for_shutdown(srv: &mut Server, req: crate::server::ShutdownRequest) {
-    if let Some(sig) = req.signal {
-        tracing::warn!("User requested shutdown... ({sig})");
-    }
-    for c in srv.clients.values_mut() {
-        c.close_asap("server shutdown");
     }
 }
 
@@ -69,6 +65,15 @@ pub fn tick(srv: &mut Server) {
     srv.stats.peak_memory = srv.stats.peak_memory.max(crate::alloc::allocated());
 
     clients_cron(srv);
+    crate::persist::save::check_save_points(srv);
+    crate::persist::aof::flush(srv);
+    if let Some(aof) = srv.aof.as_mut() {
+        aof.fsync_if_due();
+    }
+    crate::persist::aof::check_auto_rewrite(srv);
+    if srv.cfg.maxmemory > 0 {
+        crate::evict::perform_evictions(srv);
+    }
     if srv.active_expire_enabled {
         active_expire_cycle(srv);
     }

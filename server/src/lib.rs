@@ -11,6 +11,7 @@ pub mod config;
 pub mod conn;
 pub mod cron;
 pub mod db;
+pub mod evict;
 pub mod logging;
 pub mod notify;
 pub mod persist;

@@ -145,6 +145,10 @@ fn main() -> ExitCode {
         if !pidfile.is_empty() && Path::new(&pidfile).exists() {
             let _ = std::fs::remove_file(&pidfile);
         }
+        if let Some(e) = server.fatal() {
+            eprintln!("picket-server: {e}");
+            return 1;
+        }
         0
     });
     ExitCode::from(code)

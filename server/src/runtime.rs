@@ -33,6 +33,8 @@ pub enum StartError {
     BadAddress(String),
     #[error("no listening socket could be bound")]
     NoListener,
+    #[error("{0}")]
+    Load(String),
 }
 
 /// What connection tasks share.
@@ -91,6 +93,11 @@ impl ServerHandle {
                 ..Default::default()
             });
         }
+    }
+
+    /// The fatal error that stopped the server, if any (a corrupt RDB at start-up).
+    pub fn fatal(&self) -> Option<String> {
+        self.shared.lock().fatal.clone()
     }
 
     /// Wait until the server has stopped (SHUTDOWN or a requested shutdown).
@@ -159,6 +166,16 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
         net: net_counters,
         tracker: TaskTracker::new(),
     });
+    shared.lock().shared = Arc::downgrade(&shared);
+    // Load the dataset while clients may already connect (they get -LOADING meanwhile).
+    let plan = crate::persist::startup_sources(&shared.lock()).map_err(StartError::Load)?;
+    if let Some((sources, aof)) = plan {
+        shared.lock().rdb.loading = true;
+        let sh = shared.clone();
+        shared
+            .tracker
+            .spawn(crate::persist::loader::load_task(sh, sources, aof));
+    }
     for l in listeners {
         let sh = shared.clone();
         shared.tracker.spawn(accept_loop(sh, l));

@@ -31,7 +31,10 @@ use crate::stats::{NetCounters, Stats};
 pub struct ShutdownRequest {
     pub nosave: bool,
     pub save: bool,
+    pub force: bool,
     pub signal: Option<&'static str>,
+    /// The final save (if any) is done: the server may stop now.
+    pub prepared: bool,
 }
 
 pub struct Server {
@@ -52,6 +55,8 @@ pub struct Server {
     pub blocking: BTreeMap<(usize, Bytes), crate::blocking::Queue>,
     /// Keys that got data this command, whose waiters are served after it.
     pub ready_keys: Vec<(usize, Bytes)>,
+    /// The key whose data a re-executed blocked command is being served from.
+    pub serving_key: Option<Bytes>,
     /// A blocked client's command is being executed again (not counted as a new call).
     pub reprocessing: bool,
     /// The re-executed command blocked again (found nothing): the client keeps waiting.
@@ -70,6 +75,16 @@ pub struct Server {
     pub rng: Rng,
     pub run_id: String,
     pub replid: String,
+    /// The database where random eviction looks next.
+    pub evict_next_db: usize,
+    /// The append-only file, when `appendonly` is on (and loaded).
+    pub aof: Option<crate::persist::aof::Aof>,
+    /// RDB persistence state.
+    pub rdb: crate::persist::save::RdbState,
+    /// The running server, for commands that start background tasks (BGSAVE).
+    pub shared: std::sync::Weak<crate::runtime::Shared>,
+    /// A fatal error (a corrupt RDB at start-up): the process must exit with an error.
+    pub fatal: Option<String>,
     /// Changes since the last save (Redis's `server.dirty`).
     pub dirty: u64,
     pub propagator: Propagator,
@@ -113,6 +128,7 @@ impl Server {
             clock_hint: None,
             blocking: BTreeMap::new(),
             ready_keys: Vec::new(),
+            serving_key: None,
             reprocessing: false,
             reblocked: false,
             exec_dirty_cas: false,
@@ -123,6 +139,11 @@ impl Server {
             rng,
             run_id,
             replid,
+            evict_next_db: 0,
+            aof: None,
+            rdb: Default::default(),
+            shared: std::sync::Weak::new(),
+            fatal: None,
             dirty: 0,
             propagator: Propagator::default(),
             shutdown: None,
@@ -182,17 +203,17 @@ impl Server {
     /// Lookup for reading: lazy expiry, hit/miss statistics, LRU update.
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
         self.expire_if_needed(db, key);
-        let lru = self.lru_clock();
-        if !self.dbs[db].contains(key) {
+        let Some(old) = self.dbs[db].get(key).map(|e| e.lru) else {
             self.stats.keyspace_misses += 1;
             if self.cfg.notify_keyspace_events & notify::KEY_MISS != 0 {
                 let k = Bytes::copy_from_slice(key);
                 self.notify(notify::KEY_MISS, "keymiss", &k, db);
             }
             return None;
-        }
+        };
+        let lru = crate::evict::touch(self, old);
         self.stats.keyspace_hits += 1;
-        let e = self.dbs[db].get_mut(key)?;
+        let e = self.dbs[db].get_mut_metadata(key)?;
         e.lru = lru;
         Some(&*e)
     }
@@ -200,7 +221,8 @@ impl Server {
     /// Lookup for writing: lazy expiry and LRU update, no statistics.
     pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(db, key);
-        let lru = self.lru_clock();
+        let old = self.dbs[db].get(key)?.lru;
+        let lru = crate::evict::touch(self, old);
         let e = self.dbs[db].get_mut(key)?;
         e.lru = lru;
         Some(e)
@@ -216,7 +238,7 @@ impl Server {
     /// a new key fires the `new` keyspace event. Returns true if the key was new. WATCH
     /// invalidation, the command's own event and `dirty` are the caller's (`Ctx::changed`).
     pub fn set_key(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) -> bool {
-        let lru = self.lru_clock();
+        let lru = crate::evict::initial(self);
         let type_name = val.type_name();
         let inserted = self.dbs[db].set(key, val, lru, keep_ttl);
         self.signal_ready(db, key, type_name);

@@ -27,6 +27,7 @@ HANDLERS = {
     },
     # server
     "dbsize": "server_cmds::dbsize", "time": "server_cmds::time", "lastsave": "server_cmds::lastsave",
+    "save": "server_cmds::save", "bgsave": "server_cmds::bgsave", "bgrewriteaof": "server_cmds::bgrewriteaof",
     "info": "info::info", "monitor": "server_cmds::monitor", "shutdown": "server_cmds::shutdown",
     "debug": "debug::debug", "role": "server_cmds::role",
     "flushdb": "keys::flushdb", "flushall": "keys::flushall", "swapdb": "keys::swapdb",

@@ -30,8 +30,14 @@ impl CustomKind for SaveKind {
         args: &[String],
         first_in_source: bool,
     ) -> Result<Value, String> {
+        // A single argument holding the pairs (`--save "900 1"` on redis-server's command
+        // line) is split on spaces, as Redis does.
+        let split: Vec<String>;
         let args = if args.len() == 1 && args[0].is_empty() {
             &[][..]
+        } else if args.len() == 1 && args[0].contains(' ') {
+            split = args[0].split(' ').map(str::to_string).collect();
+            &split[..]
         } else {
             args
         };

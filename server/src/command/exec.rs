@@ -12,6 +12,8 @@ use super::{flags, CommandSpec};
 use crate::client::{cflags, Client, Queued};
 use crate::server::Server;
 
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
 /// What a command propagates besides (or instead of) its own arguments.
 #[derive(Debug, Default)]
 pub enum Propagate {
@@ -176,7 +178,34 @@ fn process_inner(
         reject(srv, client, out, Some(spec), &CmdError::NoAuth.to_string());
         return Flow::Continue;
     }
-    // 4. The RESP2 subscribed context allows only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT, RESET.
+    // 4. Past maxmemory: evict by the policy; if that cannot make room, commands that may
+    // grow memory are refused.
+    let loader = client.has(cflags::LOADER);
+    if !loader
+        && srv.cfg.maxmemory > 0
+        && !crate::evict::perform_evictions(srv)
+        && spec.has(flags::DENYOOM)
+    {
+        reject(
+            srv,
+            client,
+            out,
+            Some(spec),
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        );
+        return Flow::Continue;
+    }
+    // 4b. A failed background save stops writes (and PING), as Redis's MISCONF.
+    if !loader
+        && srv.cfg.stop_writes_on_bgsave_error
+        && !srv.cfg.save.is_empty()
+        && !srv.rdb.last_bgsave_ok
+        && (spec.is_write() || spec.name == "ping")
+    {
+        reject(srv, client, out, Some(spec), MISCONF);
+        return Flow::Continue;
+    }
+    // 5. The RESP2 subscribed context allows only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT, RESET.
     if client.in_pubsub_context()
         && !matches!(
             spec.name,
@@ -198,7 +227,18 @@ fn process_inner(
         reject(srv, client, out, Some(spec), &msg);
         return Flow::Continue;
     }
-    // 5. MULTI: queue everything but the transaction commands themselves.
+    // 6. While the dataset loads, only commands flagged `loading` run.
+    if srv.rdb.loading && !loader && !spec.has(flags::LOADING) {
+        reject(
+            srv,
+            client,
+            out,
+            Some(spec),
+            "LOADING Redis is loading the dataset in memory",
+        );
+        return Flow::Continue;
+    }
+    // 7. MULTI: queue everything but the transaction commands themselves.
     if client.in_multi()
         && !matches!(
             spec.name,
@@ -348,7 +388,8 @@ pub fn call(
     let db = client.db;
     match propagate {
         Propagate::Force => srv.propagator.feed(db, args),
-        _ if srv.dirty == dirty_before => {}
+        // Only a command that changed data (dirty grew: SAVE lowers it) propagates.
+        _ if srv.dirty <= dirty_before => {}
         Propagate::Args => srv.propagator.feed(db, args),
         Propagate::Commands(cmds) => {
             for c in cmds {

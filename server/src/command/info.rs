@@ -252,9 +252,13 @@ fn memory(srv: &Server, out: &mut String) {
     field!(out, "used_memory_functions", 0);
     field!(out, "used_memory_scripts", 0);
     field!(out, "used_memory_scripts_human", "0B");
-    field!(out, "maxmemory", 0);
-    field!(out, "maxmemory_human", "0B");
-    field!(out, "maxmemory_policy", "noeviction");
+    field!(out, "maxmemory", srv.cfg.maxmemory);
+    field!(out, "maxmemory_human", alloc::human(srv.cfg.maxmemory));
+    field!(
+        out,
+        "maxmemory_policy",
+        srv.config.store().get_str("maxmemory-policy")
+    );
     let frag = if used == 0 {
         0.0
     } else {
@@ -282,9 +286,31 @@ fn memory(srv: &Server, out: &mut String) {
 }
 
 fn persistence(srv: &Server, out: &mut String) {
+    let r = &srv.rdb;
+    let loading_secs = r
+        .loading_started
+        .map(|t| t.elapsed().as_secs())
+        .unwrap_or(0);
     out.push_str("# Persistence\r\n");
-    field!(out, "loading", 0);
+    field!(out, "loading", u8::from(r.loading));
     field!(out, "async_loading", 0);
+    if r.loading {
+        let perc = if r.loading_total_bytes == 0 {
+            0.0
+        } else {
+            r.loading_loaded_bytes as f64 * 100.0 / r.loading_total_bytes as f64
+        };
+        field!(
+            out,
+            "loading_start_time",
+            srv.clock.unix_ms() / 1000 - loading_secs
+        );
+        field!(out, "loading_total_bytes", r.loading_total_bytes);
+        field!(out, "loading_rdb_used_mem", 0);
+        field!(out, "loading_loaded_bytes", r.loading_loaded_bytes);
+        field!(out, "loading_loaded_perc", format!("{perc:.2}"));
+        field!(out, "loading_eta_seconds", 1);
+    }
     field!(out, "current_cow_peak", 0);
     field!(out, "current_cow_size", 0);
     field!(out, "current_cow_size_age", 0);
@@ -292,27 +318,79 @@ fn persistence(srv: &Server, out: &mut String) {
     field!(out, "current_save_keys_processed", 0);
     field!(out, "current_save_keys_total", 0);
     field!(out, "rdb_changes_since_last_save", srv.dirty);
-    field!(out, "rdb_bgsave_in_progress", 0);
+    field!(
+        out,
+        "rdb_bgsave_in_progress",
+        u8::from(r.bgsave_started.is_some())
+    );
     field!(out, "rdb_last_save_time", srv.lastsave_s);
-    field!(out, "rdb_last_bgsave_status", "ok");
-    field!(out, "rdb_last_bgsave_time_sec", -1);
-    field!(out, "rdb_current_bgsave_time_sec", -1);
-    field!(out, "rdb_saves", 0);
+    field!(
+        out,
+        "rdb_last_bgsave_status",
+        if r.last_bgsave_ok { "ok" } else { "err" }
+    );
+    field!(out, "rdb_last_bgsave_time_sec", r.last_bgsave_time_sec);
+    field!(
+        out,
+        "rdb_current_bgsave_time_sec",
+        r.bgsave_started
+            .map(|(t, _)| t.elapsed().as_secs() as i64)
+            .unwrap_or(-1)
+    );
+    field!(out, "rdb_saves", r.saves);
     field!(out, "rdb_last_cow_size", 0);
-    field!(out, "rdb_last_load_keys_expired", 0);
-    field!(out, "rdb_last_load_keys_loaded", 0);
-    field!(out, "aof_enabled", 0);
-    field!(out, "aof_rewrite_in_progress", 0);
+    field!(out, "rdb_last_load_keys_expired", r.last_load_keys_expired);
+    field!(out, "rdb_last_load_keys_loaded", r.last_load_keys_loaded);
+    let aof = srv.aof.as_ref();
+    field!(out, "aof_enabled", u8::from(aof.is_some()));
+    field!(
+        out,
+        "aof_rewrite_in_progress",
+        u8::from(aof.is_some_and(|a| a.rewrite_started.is_some()))
+    );
     field!(out, "aof_rewrite_scheduled", 0);
-    field!(out, "aof_last_rewrite_time_sec", -1);
-    field!(out, "aof_current_rewrite_time_sec", -1);
-    field!(out, "aof_last_bgrewrite_status", "ok");
-    field!(out, "aof_rewrites", 0);
+    field!(
+        out,
+        "aof_last_rewrite_time_sec",
+        aof.map_or(-1, |a| a.last_rewrite_time_sec)
+    );
+    field!(
+        out,
+        "aof_current_rewrite_time_sec",
+        aof.and_then(|a| a.rewrite_started)
+            .map_or(-1, |t| t.elapsed().as_secs() as i64)
+    );
+    field!(
+        out,
+        "aof_last_bgrewrite_status",
+        if aof.is_none_or(|a| a.last_rewrite_ok) {
+            "ok"
+        } else {
+            "err"
+        }
+    );
+    field!(out, "aof_rewrites", aof.map_or(0, |a| a.rewrites));
     field!(out, "aof_rewrites_consecutive_failures", 0);
-    field!(out, "aof_last_write_status", "ok");
+    field!(
+        out,
+        "aof_last_write_status",
+        if aof.is_none_or(|a| a.last_write_error.is_none()) {
+            "ok"
+        } else {
+            "err"
+        }
+    );
     field!(out, "aof_last_cow_size", 0);
     field!(out, "module_fork_in_progress", 0);
     field!(out, "module_fork_last_cow_size", 0);
+    if let Some(a) = aof {
+        field!(out, "aof_current_size", a.base_size + a.current_size);
+        field!(out, "aof_base_size", a.base_size);
+        field!(out, "aof_pending_rewrite", 0);
+        field!(out, "aof_buffer_length", 0);
+        field!(out, "aof_pending_bio_fsync", 0);
+        field!(out, "aof_delayed_fsync", 0);
+    }
 }
 
 fn stats(srv: &Server, out: &mut String) {

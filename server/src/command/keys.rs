@@ -8,7 +8,7 @@
 use picket_common::glob::string_match;
 use rand::RngExt;
 
-use super::args::{int, is, parse_i64};
+use super::args::{int, is, parse_cursor, parse_i64};
 use super::client_cmd::help_reply;
 use super::exec::Propagate;
 use super::{CmdError, CmdResult, Ctx};
@@ -345,35 +345,6 @@ pub fn keys(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// A SCAN cursor as Redis parses it with `strtoul`: optional sign (a negative value wraps),
-/// decimal digits, nothing after; the empty string is 0; leading space refused.
-fn parse_cursor(s: &[u8]) -> Option<u64> {
-    // Redis hands the C string to strtoul: it ends at the first NUL byte.
-    let s = s.split(|&b| b == 0).next().unwrap_or_default();
-    let Some(&first) = s.first() else {
-        return Some(0);
-    };
-    if matches!(first, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-        return None;
-    }
-    let (neg, digits) = match first {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type], as Redis's `scanGenericCommand`:
 /// COUNT buckets' worth of keys are collected (at most 10×COUNT bucket visits), then filtered
 /// by pattern, type and expiry (expired keys are deleted on the way).
@@ -510,14 +481,24 @@ pub fn object_encoding(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// OBJECT FREQ key: no LFU policy exists here (Redis's default `noeviction` is not LFU).
+/// OBJECT FREQ key: the LFU counter (with an LFU policy only).
 pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
-    if object_lookup(ctx).is_none() {
+    let Some(db) = object_lookup(ctx) else {
         return Ok(());
+    };
+    if !ctx.srv.cfg.maxmemory_policy.is_lfu() {
+        return Err(CmdError::err(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
     }
-    Err(CmdError::err(
-        "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-    ))
+    let (now, decay) = (ctx.srv.now_ms, ctx.srv.cfg.lfu_decay_time);
+    match ctx.srv.dbs[db].get(&ctx.args[2]) {
+        Some(e) => ctx
+            .out
+            .int(crate::evict::lfu_counter(e.lru, now, decay) as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
 }
 
 /// OBJECT IDLETIME key: seconds since the last access, without counting this one.
@@ -525,6 +506,11 @@ pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     let Some(db) = object_lookup(ctx) else {
         return Ok(());
     };
+    if ctx.srv.cfg.maxmemory_policy.is_lfu() {
+        return Err(CmdError::err(
+            "An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
+    }
     let clock = ctx.srv.lru_clock();
     match ctx.srv.dbs[db].get(&ctx.args[2]) {
         Some(e) => ctx.out.int(idle_seconds(e.lru, clock) as i64),

@@ -661,8 +661,10 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
             req.nosave = true;
         } else if is(a, "save") {
             req.save = true;
-        } else if is(a, "now") || is(a, "force") {
-            // Nothing waits for replicas or saves yet: shutdown is already immediate.
+        } else if is(a, "force") {
+            req.force = true;
+        } else if is(a, "now") {
+            // Nothing waits for replicas yet: shutdown is already immediate.
         } else if is(a, "abort") {
             abort = true;
         } else {
@@ -676,8 +678,53 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::err("No shutdown in progress."));
     }
     tracing::warn!("User requested shutdown...");
+    if !crate::persist::save::prepare_for_shutdown(ctx.srv, req) && !req.force {
+        return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
+    }
+    req.prepared = true;
     ctx.srv.shutdown = Some(req);
     ctx.client.close_asap("server shutdown");
+    Ok(())
+}
+
+/// SAVE: a snapshot now, in the foreground.
+pub fn save(ctx: &mut Ctx) -> CmdResult {
+    if ctx.srv.rdb.bgsave_started.is_some() {
+        return Err(CmdError::err("Background save already in progress"));
+    }
+    crate::persist::save::save_now(ctx.srv).map_err(|_| CmdError::Reply("ERR".into()))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// BGSAVE [SCHEDULE]
+pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
+    match ctx.args.get(1) {
+        None => {}
+        Some(a) if is(a, "schedule") => {}
+        Some(_) => return Err(CmdError::Syntax),
+    }
+    crate::persist::save::start_bgsave(ctx.srv).map_err(CmdError::err)?;
+    // Inside EXEC Redis defers the fork and says so.
+    if ctx.client.has(cflags::DENY_BLOCKING) {
+        ctx.out.simple("Background saving scheduled");
+    } else {
+        ctx.out.simple("Background saving started");
+    }
+    Ok(())
+}
+
+/// BGREWRITEAOF
+pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
+    if ctx.srv.aof.is_none() {
+        // Redis 7.0 rewrites even with appendonly off; picket keeps no AOF then.
+        return Err(CmdError::err(
+            "Background append only file rewriting is only possible with appendonly yes",
+        ));
+    }
+    crate::persist::aof::start_rewrite(ctx.srv).map_err(CmdError::err)?;
+    ctx.out
+        .simple("Background append only file rewriting started");
     Ok(())
 }
 

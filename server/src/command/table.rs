@@ -72,9 +72,61 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "bgrewriteaof",
+        full_name: "bgrewriteaof",
+        id: 2,
+        parent: None,
+        arity: 1,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "Asynchronously rewrite the append-only file",
+            since: "1.0.0",
+            group: "server",
+            complexity: "O(1)",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        handler: server_cmds::bgrewriteaof,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "bgsave",
+        full_name: "bgsave",
+        id: 3,
+        parent: None,
+        arity: -1,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "Asynchronously save the dataset to disk",
+            since: "1.0.0",
+            group: "server",
+            complexity: "O(1)",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[("3.2.2", "Added the `SCHEDULE` option.")],
+            arguments: &[
+            Arg { name: "schedule", typ: "pure-token", key_spec_index: -1, token: Some("SCHEDULE"), summary: None, since: Some("3.2.2"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        handler: server_cmds::bgsave,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "bitcount",
         full_name: "bitcount",
-        id: 2,
+        id: 4,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -111,7 +163,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitop",
         full_name: "bitop",
-        id: 3,
+        id: 5,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -143,7 +195,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitpos",
         full_name: "bitpos",
-        id: 4,
+        id: 6,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -183,7 +235,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blmove",
         full_name: "blmove",
-        id: 5,
+        id: 7,
         parent: None,
         arity: 6,
         flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT | flags::BLOCKING,
@@ -223,7 +275,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blmpop",
         full_name: "blmpop",
-        id: 6,
+        id: 8,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -259,7 +311,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blpop",
         full_name: "blpop",
-        id: 7,
+        id: 9,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING,
@@ -289,7 +341,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "brpop",
         full_name: "brpop",
-        id: 8,
+        id: 10,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING,
@@ -319,7 +371,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "brpoplpush",
         full_name: "brpoplpush",
-        id: 9,
+        id: 11,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT | flags::BLOCKING,
@@ -351,7 +403,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzmpop",
         full_name: "bzmpop",
-        id: 10,
+        id: 12,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -387,7 +439,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzpopmax",
         full_name: "bzpopmax",
-        id: 11,
+        id: 13,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING | flags::FAST,
@@ -417,7 +469,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzpopmin",
         full_name: "bzpopmin",
-        id: 12,
+        id: 14,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING | flags::FAST,
@@ -447,7 +499,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "client",
         full_name: "client",
-        id: 13,
+        id: 15,
         parent: None,
         arity: -2,
         flags: 0,
@@ -471,7 +523,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getname",
                 full_name: "client|getname",
-                id: 14,
+                id: 16,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -496,7 +548,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "client|help",
-                id: 15,
+                id: 17,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -521,7 +573,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "id",
                 full_name: "client|id",
-                id: 16,
+                id: 18,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -546,7 +598,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "info",
                 full_name: "client|info",
-                id: 17,
+                id: 19,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -571,7 +623,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "client|kill",
-                id: 18,
+                id: 20,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -614,7 +666,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "client|list",
-                id: 19,
+                id: 21,
                 parent: Some("client"),
                 arity: -2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -649,7 +701,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "no-evict",
                 full_name: "client|no-evict",
-                id: 20,
+                id: 22,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -679,7 +731,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reply",
                 full_name: "client|reply",
-                id: 21,
+                id: 23,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -710,7 +762,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "setname",
                 full_name: "client|setname",
-                id: 22,
+                id: 24,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -737,7 +789,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "unblock",
                 full_name: "client|unblock",
-                id: 23,
+                id: 25,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -770,7 +822,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "command",
         full_name: "command",
-        id: 24,
+        id: 26,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -794,7 +846,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "count",
                 full_name: "command|count",
-                id: 25,
+                id: 27,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -819,7 +871,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "docs",
                 full_name: "command|docs",
-                id: 26,
+                id: 28,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -846,7 +898,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getkeys",
                 full_name: "command|getkeys",
-                id: 27,
+                id: 29,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -871,7 +923,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getkeysandflags",
                 full_name: "command|getkeysandflags",
-                id: 28,
+                id: 30,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -896,7 +948,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "command|help",
-                id: 29,
+                id: 31,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -921,7 +973,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "info",
                 full_name: "command|info",
-                id: 30,
+                id: 32,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -948,7 +1000,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "command|list",
-                id: 31,
+                id: 33,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -981,7 +1033,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "config",
         full_name: "config",
-        id: 32,
+        id: 34,
         parent: None,
         arity: -2,
         flags: 0,
@@ -1005,7 +1057,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "config|get",
-                id: 33,
+                id: 35,
                 parent: Some("config"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1034,7 +1086,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "config|help",
-                id: 34,
+                id: 36,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -1059,7 +1111,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "resetstat",
                 full_name: "config|resetstat",
-                id: 35,
+                id: 37,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1084,7 +1136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "rewrite",
                 full_name: "config|rewrite",
-                id: 36,
+                id: 38,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1109,7 +1161,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "set",
                 full_name: "config|set",
-                id: 37,
+                id: 39,
                 parent: Some("config"),
                 arity: -4,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1141,7 +1193,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "copy",
         full_name: "copy",
-        id: 38,
+        id: 40,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -1174,7 +1226,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dbsize",
         full_name: "dbsize",
-        id: 39,
+        id: 41,
         parent: None,
         arity: 1,
         flags: flags::READONLY | flags::FAST,
@@ -1199,7 +1251,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "debug",
         full_name: "debug",
-        id: 40,
+        id: 42,
         parent: None,
         arity: -2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1224,7 +1276,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decr",
         full_name: "decr",
-        id: 41,
+        id: 43,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1253,7 +1305,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decrby",
         full_name: "decrby",
-        id: 42,
+        id: 44,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1283,7 +1335,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "del",
         full_name: "del",
-        id: 43,
+        id: 45,
         parent: None,
         arity: -2,
         flags: flags::WRITE,
@@ -1312,7 +1364,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "discard",
         full_name: "discard",
-        id: 44,
+        id: 46,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -1337,7 +1389,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "echo",
         full_name: "echo",
-        id: 45,
+        id: 47,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -1364,7 +1416,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exec",
         full_name: "exec",
-        id: 46,
+        id: 48,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::SKIP_SLOWLOG,
@@ -1389,7 +1441,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         full_name: "exists",
-        id: 47,
+        id: 49,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -1418,7 +1470,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         full_name: "expire",
-        id: 48,
+        id: 50,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1454,7 +1506,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         full_name: "expireat",
-        id: 49,
+        id: 51,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1490,7 +1542,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expiretime",
         full_name: "expiretime",
-        id: 50,
+        id: 52,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1519,7 +1571,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushall",
         full_name: "flushall",
-        id: 51,
+        id: 53,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1549,7 +1601,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         full_name: "flushdb",
-        id: 52,
+        id: 54,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1579,7 +1631,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         full_name: "get",
-        id: 53,
+        id: 55,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1608,7 +1660,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         full_name: "getbit",
-        id: 54,
+        id: 56,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1638,7 +1690,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         full_name: "getdel",
-        id: 55,
+        id: 57,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -1667,7 +1719,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         full_name: "getex",
-        id: 56,
+        id: 58,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -1703,7 +1755,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         full_name: "getrange",
-        id: 57,
+        id: 59,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -1734,7 +1786,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         full_name: "getset",
-        id: 58,
+        id: 60,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1764,7 +1816,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         full_name: "hdel",
-        id: 59,
+        id: 61,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1794,7 +1846,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         full_name: "hello",
-        id: 60,
+        id: 62,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -1828,7 +1880,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         full_name: "hexists",
-        id: 61,
+        id: 63,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1858,7 +1910,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         full_name: "hget",
-        id: 62,
+        id: 64,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1888,7 +1940,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         full_name: "hgetall",
-        id: 63,
+        id: 65,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -1917,7 +1969,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         full_name: "hincrby",
-        id: 64,
+        id: 66,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1948,7 +2000,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         full_name: "hincrbyfloat",
-        id: 65,
+        id: 67,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1979,7 +2031,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         full_name: "hkeys",
-        id: 66,
+        id: 68,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2008,7 +2060,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         full_name: "hlen",
-        id: 67,
+        id: 69,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2037,7 +2089,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         full_name: "hmget",
-        id: 68,
+        id: 70,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -2067,7 +2119,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         full_name: "hmset",
-        id: 69,
+        id: 71,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2100,7 +2152,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         full_name: "hrandfield",
-        id: 70,
+        id: 72,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2133,7 +2185,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         full_name: "hscan",
-        id: 71,
+        id: 73,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2165,7 +2217,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         full_name: "hset",
-        id: 72,
+        id: 74,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2198,7 +2250,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         full_name: "hsetnx",
-        id: 73,
+        id: 75,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2229,7 +2281,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         full_name: "hstrlen",
-        id: 74,
+        id: 76,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2259,7 +2311,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         full_name: "hvals",
-        id: 75,
+        id: 77,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2288,7 +2340,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         full_name: "incr",
-        id: 76,
+        id: 78,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2317,7 +2369,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         full_name: "incrby",
-        id: 77,
+        id: 79,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2347,7 +2399,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         full_name: "incrbyfloat",
-        id: 78,
+        id: 80,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2377,7 +2429,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         full_name: "info",
-        id: 79,
+        id: 81,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -2404,7 +2456,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         full_name: "keys",
-        id: 80,
+        id: 82,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2431,7 +2483,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lastsave",
         full_name: "lastsave",
-        id: 81,
+        id: 83,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -2456,7 +2508,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 82,
+        id: 84,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -2486,7 +2538,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 83,
+        id: 85,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2521,7 +2573,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 84,
+        id: 86,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2550,7 +2602,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 85,
+        id: 87,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2589,7 +2641,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 86,
+        id: 88,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -2624,7 +2676,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 87,
+        id: 89,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2654,7 +2706,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 88,
+        id: 90,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2687,7 +2739,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 89,
+        id: 91,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2717,7 +2769,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 90,
+        id: 92,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2747,7 +2799,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 91,
+        id: 93,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2778,7 +2830,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 92,
+        id: 94,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -2809,7 +2861,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 93,
+        id: 95,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2840,7 +2892,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 94,
+        id: 96,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -2871,7 +2923,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 95,
+        id: 97,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -2900,7 +2952,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 96,
+        id: 98,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -2925,7 +2977,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 97,
+        id: 99,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -2955,7 +3007,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 98,
+        id: 100,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2987,7 +3039,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 99,
+        id: 101,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3019,7 +3071,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 100,
+        id: 102,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3044,7 +3096,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 101,
+        id: 103,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3068,7 +3120,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 102,
+                id: 104,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3097,7 +3149,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 103,
+                id: 105,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3126,7 +3178,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 104,
+                id: 106,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3151,7 +3203,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 105,
+                id: 107,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3180,7 +3232,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 106,
+                id: 108,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3211,7 +3263,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 107,
+        id: 109,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -3240,7 +3292,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 108,
+        id: 110,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3276,7 +3328,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 109,
+        id: 111,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3312,7 +3364,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 110,
+        id: 112,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3341,7 +3393,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 111,
+        id: 113,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -3368,7 +3420,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 112,
+        id: 114,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3399,7 +3451,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 113,
+        id: 115,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3428,7 +3480,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 114,
+        id: 116,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3457,7 +3509,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 115,
+        id: 117,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -3485,7 +3537,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 116,
+        id: 118,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3509,7 +3561,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 117,
+                id: 119,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3536,7 +3588,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 118,
+                id: 120,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3561,7 +3613,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 119,
+                id: 121,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3586,7 +3638,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 120,
+                id: 122,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3615,7 +3667,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 121,
+        id: 123,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3642,7 +3694,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 122,
+        id: 124,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3667,7 +3719,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 123,
+        id: 125,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -3692,7 +3744,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 124,
+        id: 126,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -3723,7 +3775,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 125,
+        id: 127,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3754,7 +3806,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 126,
+        id: 128,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3779,7 +3831,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 127,
+        id: 129,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -3804,7 +3856,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 128,
+        id: 130,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -3834,7 +3886,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 129,
+        id: 131,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3865,7 +3917,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 130,
+        id: 132,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3895,7 +3947,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 131,
+        id: 133,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3925,7 +3977,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 132,
+        id: 134,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3953,9 +4005,34 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "save",
+        full_name: "save",
+        id: 135,
+        parent: None,
+        arity: 1,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "Synchronously save the dataset to disk",
+            since: "1.0.0",
+            group: "server",
+            complexity: "O(N) where N is the total number of keys in all databases",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        handler: server_cmds::save,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 133,
+        id: 136,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -3985,7 +4062,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 134,
+        id: 137,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4014,7 +4091,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 135,
+        id: 138,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4043,7 +4120,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 136,
+        id: 139,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4074,7 +4151,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 137,
+        id: 140,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4101,7 +4178,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 138,
+        id: 141,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4143,7 +4220,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 139,
+        id: 142,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4174,7 +4251,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 140,
+        id: 143,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4205,7 +4282,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 141,
+        id: 144,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4235,7 +4312,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 142,
+        id: 145,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4266,7 +4343,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 143,
+        id: 146,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -4299,7 +4376,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 144,
+        id: 147,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4328,7 +4405,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 145,
+        id: 148,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4359,7 +4436,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 146,
+        id: 149,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4390,7 +4467,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 147,
+        id: 150,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -4420,7 +4497,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 148,
+        id: 151,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4444,7 +4521,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 149,
+                id: 152,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4471,7 +4548,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 150,
+                id: 153,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4496,7 +4573,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 151,
+                id: 154,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4521,7 +4598,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 152,
+                id: 155,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4548,7 +4625,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 153,
+        id: 156,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -4577,7 +4654,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 154,
+        id: 157,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -4607,7 +4684,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 155,
+        id: 158,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -4639,7 +4716,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 156,
+        id: 159,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -4682,7 +4759,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 157,
+        id: 160,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4723,7 +4800,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 158,
+        id: 161,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4753,7 +4830,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 159,
+        id: 162,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4783,7 +4860,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 160,
+        id: 163,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -4813,7 +4890,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 161,
+        id: 164,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -4845,7 +4922,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 162,
+        id: 165,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4874,7 +4951,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 163,
+        id: 166,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4901,7 +4978,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 164,
+        id: 167,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -4932,7 +5009,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 165,
+        id: 168,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4961,7 +5038,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 166,
+        id: 169,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4992,7 +5069,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 167,
+        id: 170,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5020,7 +5097,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 168,
+        id: 171,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5045,7 +5122,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 169,
+        id: 172,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -5074,7 +5151,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 170,
+        id: 173,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5103,7 +5180,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 171,
+        id: 174,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5132,7 +5209,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 172,
+        id: 175,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5161,7 +5238,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 173,
+        id: 176,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5188,7 +5265,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 174,
+        id: 177,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5213,7 +5290,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 175,
+        id: 178,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5242,7 +5319,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 176,
+        id: 179,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5285,7 +5362,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 177,
+        id: 180,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5314,7 +5391,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 178,
+        id: 181,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5345,7 +5422,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 179,
+        id: 182,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5376,7 +5453,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 180,
+        id: 183,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5408,7 +5485,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 181,
+        id: 184,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5439,7 +5516,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 182,
+        id: 185,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5476,7 +5553,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 183,
+        id: 186,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5507,7 +5584,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 184,
+        id: 187,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5545,7 +5622,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 185,
+        id: 188,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5576,7 +5653,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 186,
+        id: 189,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -5611,7 +5688,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 187,
+        id: 190,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5641,7 +5718,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 188,
+        id: 191,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5671,7 +5748,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 189,
+        id: 192,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5701,7 +5778,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 190,
+        id: 193,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5734,7 +5811,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 191,
+        id: 194,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -5775,7 +5852,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 192,
+        id: 195,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -5810,7 +5887,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 193,
+        id: 196,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -5846,7 +5923,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 194,
+        id: 197,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5888,7 +5965,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 195,
+        id: 198,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -5918,7 +5995,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 196,
+        id: 199,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5948,7 +6025,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 197,
+        id: 200,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -5979,7 +6056,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 198,
+        id: 201,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6010,7 +6087,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 199,
+        id: 202,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6041,7 +6118,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 200,
+        id: 203,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6073,7 +6150,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 201,
+        id: 204,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6108,7 +6185,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 202,
+        id: 205,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6144,7 +6221,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 203,
+        id: 206,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6174,7 +6251,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 204,
+        id: 207,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6206,7 +6283,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 205,
+        id: 208,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6236,7 +6313,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 206,
+        id: 209,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6273,7 +6350,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 207,
+        id: 210,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6311,4 +6388,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 208;
+pub const COMMAND_IDS: usize = 211;

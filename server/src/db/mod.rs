@@ -12,7 +12,7 @@ pub mod smallbytes;
 pub mod value;
 pub mod zset;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
 
@@ -57,6 +57,112 @@ pub fn idle_seconds(lru: u32, now_clock: u32) -> u64 {
     }
 }
 
+/// A database's part of a point-in-time snapshot (BGSAVE, replication's full sync).
+///
+/// Instead of copying the keyspace (or forking, as Redis does, which the simulation cannot),
+/// the snapshot walks the frozen buckets of the key dict in order, a bounded chunk at a time.
+/// A key about to change in a bucket the walk has not reached yet is first copied as it was
+/// (its pre-image, with its TTL), or recorded as absent if it did not exist; the walk then
+/// skips it. So the snapshot is exactly the data at its start, and no command waits for more
+/// than one chunk.
+#[derive(Debug)]
+pub struct DbSnapshot {
+    /// The database index this data had when the snapshot started (SWAPDB moves data).
+    pub db: usize,
+    /// Buckets below this one have been written.
+    pub cursor: usize,
+    /// Keys whose state at the snapshot is settled: captured in `preimages`, or absent then.
+    handled: HashSet<SmallBytes, foldhash::fast::FixedState>,
+    /// Keys changed before the walk reached them, as they were: (key, value, expiry).
+    pub preimages: Vec<(SmallBytes, Value, Option<i64>)>,
+    /// FLUSHDB/FLUSHALL took the data away: the snapshot walks the dicts it was handed.
+    pub detached: Option<(Dict<SmallBytes, Entry>, Dict<SmallBytes, i64>)>,
+    pub keys_at_start: usize,
+    pub expires_at_start: usize,
+}
+
+impl Db {
+    /// Start this database's part of a snapshot.
+    pub fn start_snapshot(&mut self) {
+        self.keys.freeze();
+        self.expires.freeze();
+        self.snap = Some(Box::new(DbSnapshot {
+            db: self.id,
+            cursor: 0,
+            handled: HashSet::with_hasher(foldhash::fast::FixedState::with_seed(0)),
+            preimages: Vec::new(),
+            detached: None,
+            keys_at_start: self.keys.len(),
+            expires_at_start: self.expires.len(),
+        }));
+    }
+
+    /// End it (done or abandoned).
+    pub fn end_snapshot(&mut self) {
+        self.snap = None;
+        self.keys.unfreeze();
+        self.expires.unfreeze();
+    }
+
+    /// A key is about to change: if a snapshot has not written it yet, keep what it was.
+    fn before_change(&mut self, key: &[u8]) {
+        let Some(snap) = self.snap.as_mut() else {
+            return;
+        };
+        if snap.detached.is_some() || self.keys.bucket_of(key) < snap.cursor {
+            return;
+        }
+        if snap.handled.contains(key) {
+            return;
+        }
+        snap.handled.insert(SmallBytes::from(key));
+        if let Some(e) = self.keys.get(key) {
+            let expire = self.expires.get(key).copied();
+            snap.preimages
+                .push((SmallBytes::from(key), e.val.clone(), expire));
+        }
+    }
+
+    /// Write up to about `budget` keys of the snapshot through `f` (key, value, expiry):
+    /// pre-images first, then the next buckets of the walk. Returns true when this database
+    /// is complete.
+    pub fn snapshot_step(
+        &mut self,
+        budget: usize,
+        mut f: impl FnMut(&[u8], &Value, Option<i64>),
+    ) -> bool {
+        let Some(snap) = self.snap.as_mut() else {
+            return true;
+        };
+        let mut done = 0;
+        for (k, v, exp) in snap.preimages.drain(..) {
+            f(&k, &v, exp);
+            done += 1;
+        }
+        let (keys, expires) = match &snap.detached {
+            Some((k, e)) => (k, e),
+            None => (&self.keys, &self.expires),
+        };
+        let total = keys.buckets();
+        while snap.cursor < total && done < budget {
+            keys.for_each_in_bucket(snap.cursor, |k, e| {
+                if snap.handled.contains(k.as_bytes()) {
+                    return;
+                }
+                let exp = if expires.is_empty() {
+                    None
+                } else {
+                    expires.get(k).copied()
+                };
+                f(k, &e.val, exp);
+                done += 1;
+            });
+            snap.cursor += 1;
+        }
+        snap.cursor >= total && snap.preimages.is_empty()
+    }
+}
+
 /// A client watching a key (Redis's `watchedKey`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Watcher {
@@ -73,6 +179,8 @@ pub struct Db {
     pub expires: Dict<SmallBytes, i64>,
     /// Keys watched by clients (WATCH), with the watchers in WATCH order.
     pub watched: BTreeMap<Bytes, Vec<Watcher>>,
+    /// A snapshot being written (BGSAVE, full sync), if any.
+    pub snap: Option<Box<DbSnapshot>>,
     /// Where active expiry resumes its scan of `expires`.
     pub expires_cursor: u64,
     /// Running average TTL of sampled volatile keys (INFO keyspace `avg_ttl`).
@@ -88,6 +196,7 @@ impl Db {
             watched: BTreeMap::new(),
             expires_cursor: 0,
             avg_ttl: 0,
+            snap: None,
         }
     }
 
@@ -104,7 +213,14 @@ impl Db {
         self.keys.get(key)
     }
 
+    /// The entry, to change its value: a snapshot in progress first keeps what it was.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.before_change(key);
+        self.keys.get_mut(key)
+    }
+
+    /// The entry, to update its access metadata only (LRU/LFU), which snapshots ignore.
+    pub fn get_mut_metadata(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.keys.get_mut(key)
     }
 
@@ -129,6 +245,7 @@ impl Db {
     /// Store a value: overwrite in place when the key exists (keeping its TTL only if
     /// `keep_ttl`), else add it. Returns true if the key was new.
     pub fn set(&mut self, key: &[u8], val: Value, lru: u32, keep_ttl: bool) -> bool {
+        self.before_change(key);
         let (e, inserted) = self.keys.get_or_insert_with(
             key,
             || SmallBytes::from(key),
@@ -144,6 +261,7 @@ impl Db {
 
     /// Remove a key and its TTL.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.before_change(key);
         let (_, e) = self.keys.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -154,6 +272,7 @@ impl Db {
     /// Set the expiry time of an existing key.
     pub fn set_expire(&mut self, key: &[u8], when_ms: i64) {
         debug_assert!(self.keys.contains_key(key));
+        self.before_change(key);
         if let Some(t) = self.expires.get_mut(key) {
             *t = when_ms;
         } else {
@@ -163,6 +282,7 @@ impl Db {
 
     /// Remove the TTL of a key; true if it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
+        self.before_change(key);
         self.expires.remove(key).is_some()
     }
 
@@ -174,11 +294,23 @@ impl Db {
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.avg_ttl, &mut other.avg_ttl);
         std::mem::swap(&mut self.expires_cursor, &mut other.expires_cursor);
+        // A snapshot in progress follows its data.
+        std::mem::swap(&mut self.snap, &mut other.snap);
     }
 
     /// Drop every key; returns how many there were.
     pub fn clear(&mut self) -> usize {
         let n = self.keys.len();
+        if let Some(snap) = self.snap.as_mut().filter(|s| s.detached.is_none()) {
+            // A snapshot in progress keeps the data as it was, in O(1).
+            let seed = self.keys.seed();
+            let keys = std::mem::replace(&mut self.keys, Dict::with_seed(seed));
+            let expires = std::mem::replace(
+                &mut self.expires,
+                Dict::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15),
+            );
+            snap.detached = Some((keys, expires));
+        }
         self.keys.clear();
         self.expires.clear();
         self.avg_ttl = 0;

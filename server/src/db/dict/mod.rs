@@ -59,6 +59,10 @@ pub struct Dict<K, V> {
     /// Next bucket of table 0 to move; `Some` exactly while rehashing (table 1 allocated).
     rehash_idx: Option<usize>,
     resize_allowed: bool,
+    seed: u64,
+    /// A snapshot walks the buckets in order: no rehashing, growing or shrinking meanwhile
+    /// (only the first allocation of an empty table).
+    frozen: bool,
     hasher: FixedState,
 }
 
@@ -168,6 +172,8 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
             ht: [Table::empty(), Table::empty()],
             rehash_idx: None,
             resize_allowed: true,
+            seed,
+            frozen: false,
             hasher: FixedState::with_seed(seed),
         }
     }
@@ -365,6 +371,9 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
             self.ht[0] = Table::with_size(INITIAL_SIZE);
             return;
         }
+        if self.frozen {
+            return;
+        }
         let used = self.ht[0].used;
         if used >= size && (self.resize_allowed || used / size > FORCE_RESIZE_RATIO) {
             self.expand(used.saturating_add(1));
@@ -404,15 +413,52 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
         let size = self.bucket_count();
         let used = self.len();
         let needs = size > INITIAL_SIZE && used.saturating_mul(100) / size < MIN_FILL_PERCENT;
-        if !needs || !self.resize_allowed || self.is_rehashing() {
+        if !needs || !self.resize_allowed || self.frozen || self.is_rehashing() {
             return false;
         }
         self.expand(self.ht[0].used.max(INITIAL_SIZE))
     }
 
+    /// The hash seed (to make an empty dict that hashes alike).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Freeze the layout for a snapshot: finish any rehashing now, then no resizing or
+    /// rehashing until [`Dict::unfreeze`], so every key stays in its bucket.
+    pub fn freeze(&mut self) {
+        while self.rehash(1 << 20) {}
+        self.frozen = true;
+    }
+
+    pub fn unfreeze(&mut self) {
+        self.frozen = false;
+    }
+
+    /// Number of buckets of the (frozen) table.
+    pub fn buckets(&self) -> usize {
+        debug_assert!(!self.is_rehashing());
+        self.ht[0].size()
+    }
+
+    /// The bucket `key` lives in (or would live in), in the frozen table.
+    pub fn bucket_of(&self, key: &[u8]) -> usize {
+        debug_assert!(!self.is_rehashing());
+        self.ht[0].index(self.hash(key))
+    }
+
+    /// Visit the entries of one bucket of the (frozen) table.
+    pub fn for_each_in_bucket(&self, bucket: usize, mut f: impl FnMut(&K, &V)) {
+        let mut node = self.ht[0].buckets.get(bucket).and_then(Option::as_deref);
+        while let Some(n) = node {
+            f(&n.key, &n.value);
+            node = n.next.as_deref();
+        }
+    }
+
     /// One incremental rehash step (Redis's `_dictRehashStep`); nothing when not rehashing.
     pub fn rehash_step(&mut self) {
-        if self.is_rehashing() {
+        if self.is_rehashing() && !self.frozen {
             self.rehash(1);
         }
     }
@@ -722,6 +768,8 @@ impl<K: Clone, V: Clone> Clone for Dict<K, V> {
             ht: [clone_table(&self.ht[0]), clone_table(&self.ht[1])],
             rehash_idx: self.rehash_idx,
             resize_allowed: self.resize_allowed,
+            seed: self.seed,
+            frozen: self.frozen,
             hasher: self.hasher.clone(),
         }
     }

@@ -368,7 +368,7 @@ impl Writer {
 }
 
 /// CRC-64 as Redis computes it over the file (Jones polynomial, reflected).
-pub const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+pub static CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,109 @@
+//! A snapshot as commands (an AOF base with `aof-use-rdb-preamble no`), as Redis's
+//! `rewriteAppendOnlyFileRio`: one command per key, collections in batches of 64 items, then
+//! PEXPIREAT for keys with a TTL.
+
+use bytes::Bytes;
+
+use super::snapshot::{Sink, Snapshot};
+use crate::db::{Hash, Set, Value};
+use crate::propagate::encode;
+use crate::server::Server;
+
+/// Redis's `AOF_REWRITE_ITEMS_PER_CMD`.
+const ITEMS_PER_CMD: usize = 64;
+
+#[derive(Default)]
+pub struct CommandSink {
+    buf: bytes::BytesMut,
+}
+
+fn b(s: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(s)
+}
+
+impl CommandSink {
+    fn batched(&mut self, cmd: &'static [u8], key: &[u8], items: impl Iterator<Item = Vec<Bytes>>) {
+        let mut args = vec![Bytes::from_static(cmd), b(key)];
+        let mut n = 0;
+        for it in items {
+            args.extend(it);
+            n += 1;
+            if n == ITEMS_PER_CMD {
+                encode(&mut self.buf, &args);
+                args.truncate(2);
+                n = 0;
+            }
+        }
+        if n > 0 {
+            encode(&mut self.buf, &args);
+        }
+    }
+}
+
+impl Sink for CommandSink {
+    fn begin_db(&mut self, db: usize, _keys: usize, _expires: usize) {
+        encode(
+            &mut self.buf,
+            &[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())],
+        );
+    }
+
+    fn entry(&mut self, key: &[u8], value: &Value, expire_ms: Option<i64>) {
+        match value {
+            Value::Int(_) | Value::Small { .. } | Value::Big { .. } => {
+                encode(
+                    &mut self.buf,
+                    &[Bytes::from_static(b"SET"), b(key), b(&value.bytes())],
+                );
+            }
+            Value::List(l) => self.batched(b"RPUSH", key, l.items.iter().map(|i| vec![b(i)])),
+            Value::Set(s) => match s.as_ref() {
+                Set::Intset(v) => self.batched(
+                    b"SADD",
+                    key,
+                    v.iter().map(|i| vec![Bytes::from(i.to_string())]),
+                ),
+                Set::Table(d) => self.batched(b"SADD", key, d.keys().map(|k| vec![b(k)])),
+            },
+            Value::Hash(h) => match h.as_ref() {
+                Hash::Listpack(v) => {
+                    self.batched(b"HMSET", key, v.iter().map(|(f, x)| vec![b(f), b(x)]))
+                }
+                Hash::Table(d) => {
+                    self.batched(b"HMSET", key, d.iter().map(|(f, x)| vec![b(f), b(x)]))
+                }
+            },
+            Value::ZSet(z) => self.batched(
+                b"ZADD",
+                key,
+                z.iter()
+                    .map(|(m, s)| vec![Bytes::from(picket_common::resp::format_double(s)), b(m)]),
+            ),
+        }
+        if let Some(t) = expire_ms {
+            encode(
+                &mut self.buf,
+                &[
+                    Bytes::from_static(b"PEXPIREAT"),
+                    b(key),
+                    Bytes::from(t.to_string()),
+                ],
+            );
+        }
+    }
+
+    fn finish(&mut self) {}
+
+    fn take(&mut self) -> Vec<u8> {
+        self.buf.split().to_vec()
+    }
+}
+
+/// Convenience for the AOF rewrite: a snapshot that writes commands.
+pub struct CommandWriter;
+
+impl CommandWriter {
+    pub fn begin(srv: &mut Server) -> Snapshot {
+        Snapshot::begin_with(srv, Box::new(CommandSink::default()))
+    }
+}

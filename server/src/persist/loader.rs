@@ -1,0 +1,380 @@
+//! Loading the dataset at start-up (the RDB, or the AOF's base and incremental files), a
+//! bounded number of keys or commands per lock hold, so clients that connect meanwhile get
+//! `-LOADING` instead of waiting on the lock. A corrupt file stops the server with a message
+//! naming the file and offset; nothing is written. A command cut at the end of the last AOF
+//! file (a crash mid-write) is dropped when `aof-load-truncated` allows it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::persist::load::to_value;
+use crate::persist::rdb::read::{Item, Parser};
+use crate::runtime::Shared;
+
+const KEYS_PER_STEP: usize = 1000;
+
+/// What to load, in order.
+pub enum Source {
+    Rdb {
+        path: PathBuf,
+        data: Vec<u8>,
+    },
+    /// A stream of commands (AOF); `last` for the last file of the AOF.
+    Commands {
+        path: PathBuf,
+        data: Vec<u8>,
+        last: bool,
+    },
+}
+
+impl Source {
+    /// An AOF file: an RDB preamble or commands, by its first bytes.
+    pub fn aof_file(path: PathBuf, data: Vec<u8>, last: bool) -> Source {
+        if data.starts_with(b"REDIS") {
+            Source::Rdb { path, data }
+        } else {
+            Source::Commands { path, data, last }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Source::Rdb { data, .. } | Source::Commands { data, .. } => data.len(),
+        }
+    }
+}
+
+fn fail(shared: &Shared, msg: String) {
+    tracing::error!("{msg}");
+    let mut srv = shared.lock();
+    srv.fatal = Some(msg);
+    srv.rdb.loading = false;
+    drop(srv);
+    shared.cancel.cancel();
+}
+
+/// Load `sources`, then, for an AOF, open it for appending (`aof` is its manifest).
+pub async fn load_task(
+    shared: Arc<Shared>,
+    sources: Vec<Source>,
+    aof: Option<Option<crate::persist::aof::Manifest>>,
+) {
+    let started = Instant::now();
+    let total: usize = sources.iter().map(Source::len).sum();
+    {
+        let mut srv = shared.lock();
+        srv.rdb.loading = true;
+        srv.rdb.loading_started = Some(started);
+        srv.rdb.loading_total_bytes = total as u64;
+    }
+    let mut st = State {
+        db: 0,
+        loaded: 0,
+        expired: 0,
+    };
+    let mut done_bytes = 0usize;
+    for source in sources {
+        let ok = match &source {
+            Source::Rdb { path, data } => {
+                load_rdb(&shared, path, data, &mut st, done_bytes, total).await
+            }
+            Source::Commands { path, data, last } => {
+                load_commands(&shared, path, data, *last, done_bytes).await
+            }
+        };
+        if !ok {
+            return;
+        }
+        done_bytes += source.len();
+    }
+    let mut srv = shared.lock();
+    srv.rdb.loading = false;
+    srv.rdb.last_load_keys_loaded = st.loaded;
+    srv.rdb.last_load_keys_expired = st.expired;
+    if let Some(manifest) = aof {
+        match crate::persist::aof::Aof::open(&mut srv, manifest) {
+            Ok(a) => {
+                srv.aof = Some(a);
+                srv.propagator.enabled = true;
+                srv.propagator.reset_selected_db();
+            }
+            Err(e) => {
+                drop(srv);
+                fail(&shared, format!("Can't open the append-only file: {e}"));
+                return;
+            }
+        }
+    }
+    tracing::info!(
+        "DB loaded from {}: {:.3} seconds",
+        if srv.aof.is_some() {
+            "append only file"
+        } else {
+            "disk"
+        },
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn load_rdb(
+    shared: &Arc<Shared>,
+    path: &Path,
+    data: &[u8],
+    st: &mut State,
+    before: usize,
+    total: usize,
+) -> bool {
+    let mut parser = match Parser::new(data) {
+        Ok(p) => p,
+        Err(e) => {
+            fail(
+                shared,
+                format!(
+                    "Bad file format reading the RDB file {}: {e}",
+                    path.display()
+                ),
+            );
+            return false;
+        }
+    };
+    let mut last_log = Instant::now();
+    let loaded_before = st.loaded;
+    loop {
+        match step(shared, &mut parser, st, data.len(), before) {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!(
+                    "Done loading RDB {}, keys loaded: {}, keys expired: {}.",
+                    path.display(),
+                    st.loaded - loaded_before,
+                    st.expired
+                );
+                return true;
+            }
+            Err(e) => {
+                fail(
+                    shared,
+                    format!(
+                        "Bad file format reading the RDB file {}: {e}",
+                        path.display()
+                    ),
+                );
+                return false;
+            }
+        }
+        if last_log.elapsed().as_secs() >= 1 {
+            last_log = Instant::now();
+            tracing::info!(
+                "Loading: {:.0}% ({} keys)",
+                (before + parser.offset()) as f64 * 100.0 / total.max(1) as f64,
+                st.loaded
+            );
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Loading state of one AOF file: the rest of its bytes, and a client of its own.
+struct CommandLoad {
+    buf: bytes::BytesMut,
+    decoder: picket_common::resp::RequestDecoder,
+    fake: crate::client::Client,
+    consumed: usize,
+    multi_start: Option<usize>,
+}
+
+enum Progress {
+    More,
+    End,
+    Failed(String),
+}
+
+impl CommandLoad {
+    /// Run up to 1000 commands under one lock hold.
+    fn step(&mut self, shared: &Shared, path: &std::path::Path, before: usize) -> Progress {
+        use picket_common::resp::{Limits, ReplyBuf};
+        let limits = Limits {
+            max_bulk_len: i64::MAX,
+            unauthenticated: false,
+        };
+        let mut srv = shared.lock();
+        for _ in 0..1000 {
+            let start = self.consumed;
+            match self.decoder.decode(&mut self.buf, &limits) {
+                Ok(Some(req)) => {
+                    self.consumed += req.wire_len();
+                    if req.args[0].eq_ignore_ascii_case(b"multi") {
+                        self.multi_start = Some(start);
+                    } else if req.args[0].eq_ignore_ascii_case(b"exec") {
+                        self.multi_start = None;
+                    }
+                    if crate::command::resolve(&req.args).is_err() {
+                        let name = String::from_utf8_lossy(&req.args[0]).into_owned();
+                        return Progress::Failed(format!(
+                            "Unknown command '{name}' reading the append only file {} at offset {start}",
+                            path.display()
+                        ));
+                    }
+                    let mut out = ReplyBuf::default();
+                    srv.clock_hint = None;
+                    crate::command::exec::process(&mut srv, &mut self.fake, &mut out, &req.args);
+                }
+                Ok(None) => return Progress::End,
+                Err(e) => {
+                    return Progress::Failed(format!(
+                        "Bad file format reading the append only file {} at offset {}: {e}",
+                        path.display(),
+                        self.consumed
+                    ))
+                }
+            }
+        }
+        srv.rdb.loading_loaded_bytes = (before + self.consumed) as u64;
+        Progress::More
+    }
+}
+
+/// Run the commands of an AOF file through the command pipeline, as a client of its own.
+async fn load_commands(
+    shared: &Arc<Shared>,
+    path: &PathBuf,
+    data: &[u8],
+    last: bool,
+    before: usize,
+) -> bool {
+    let addr = ([127, 0, 0, 1], 0).into();
+    let fake = {
+        let srv = shared.lock();
+        let mut c = crate::client::Client::new(0, addr, addr, srv.clock.now());
+        c.authenticated = true;
+        c.flags |= crate::client::cflags::LOADER;
+        c
+    };
+    let mut load = CommandLoad {
+        buf: bytes::BytesMut::from(data),
+        decoder: picket_common::resp::RequestDecoder::new(),
+        fake,
+        consumed: 0,
+        multi_start: None,
+    };
+    loop {
+        match load.step(shared, path, before) {
+            Progress::More => tokio::task::yield_now().await,
+            Progress::End => {
+                return finish_commands(shared, path, data, load.consumed, last, load.multi_start)
+            }
+            Progress::Failed(msg) => {
+                fail(shared, msg);
+                return false;
+            }
+        }
+    }
+}
+
+/// The end of an AOF file: complete, or cut mid-command / mid-transaction.
+fn finish_commands(
+    shared: &Shared,
+    path: &PathBuf,
+    data: &[u8],
+    consumed: usize,
+    last: bool,
+    multi_start: Option<usize>,
+) -> bool {
+    let valid = multi_start.unwrap_or(consumed);
+    if valid == data.len() {
+        return true;
+    }
+    let allowed = last && shared.lock().config.store().get_bool("aof-load-truncated");
+    if !allowed {
+        fail(shared, format!(
+            "Bad file format reading the append only file {}: unexpected end of file at offset {valid}. Make a backup of your AOF, then truncate it or set aof-load-truncated yes",
+            path.display()
+        ));
+        return false;
+    }
+    tracing::warn!(
+        "!!! Warning: short read while loading the AOF file {}!!! AOF loaded anyway because aof-load-truncated is enabled; truncating it at offset {valid}",
+        path.display()
+    );
+    if let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) {
+        let _ = f.set_len(valid as u64);
+    }
+    true
+}
+
+struct State {
+    db: usize,
+    loaded: u64,
+    expired: u64,
+}
+
+/// Load up to `KEYS_PER_STEP` items under one lock hold; true when the file is done.
+fn step(
+    shared: &Shared,
+    parser: &mut Parser,
+    st: &mut State,
+    total: usize,
+    before: usize,
+) -> Result<bool, String> {
+    let mut srv = shared.lock();
+    for _ in 0..KEYS_PER_STEP {
+        let at = parser.offset();
+        let item = match parser.next_item() {
+            None => return Ok(true),
+            Some(Err(e)) => return Err(e.to_string()),
+            Some(Ok(i)) => i,
+        };
+        match item {
+            Item::Aux(k, v) => {
+                if k == b"redis-ver" {
+                    tracing::info!(
+                        "Loading RDB produced by version {}",
+                        String::from_utf8_lossy(&v)
+                    );
+                }
+            }
+            Item::SelectDb(n) => {
+                if n as usize >= srv.dbs.len() {
+                    return Err(format!(
+                        "the file selects database {n} at offset {at} but the server has {} databases",
+                        srv.dbs.len()
+                    ));
+                }
+                st.db = n as usize;
+            }
+            Item::ResizeDb { keys, .. } => {
+                // Pre-size the table (bounded: the count comes from the file).
+                let n = (keys as usize).min(total);
+                srv.dbs[st.db].keys.expand(n);
+            }
+            Item::Key {
+                key,
+                value,
+                expire_ms,
+                ..
+            } => {
+                if expire_ms.is_some_and(|t| t < srv.now_ms) {
+                    // As a master, Redis drops keys already expired when loading.
+                    st.expired += 1;
+                    continue;
+                }
+                let seed = srv.random_u64();
+                let v = to_value(value, &srv.cfg, seed, at).map_err(|e| e.to_string())?;
+                let lru = srv.lru_clock();
+                let db = st.db;
+                if !srv.dbs[db].set(&key, v, lru, false) {
+                    return Err(format!("duplicate key at offset {at}"));
+                }
+                if let Some(t) = expire_ms {
+                    srv.dbs[db].set_expire(&key, t);
+                }
+                st.loaded += 1;
+            }
+            Item::Eof => {}
+        }
+    }
+    srv.rdb.loading_loaded_bytes = (before + parser.offset()) as u64;
+    Ok(false)
+}

@@ -1,0 +1,262 @@
+//! SAVE, BGSAVE and save points: writing the keyspace to `dir`/`dbfilename` atomically
+//! (temporary file, fsync, rename, fsync of the directory), the background save running
+//! as a task that takes the lock one bounded step at a time.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::persist::snapshot::{Snapshot, STEP_KEYS};
+use crate::runtime::Shared;
+use crate::server::Server;
+
+/// RDB persistence state, as INFO persistence reports it.
+#[derive(Debug)]
+pub struct RdbState {
+    /// A background save is running (started at, unix seconds).
+    pub bgsave_started: Option<(Instant, i64)>,
+    /// Ask the running background save to stop (SHUTDOWN, FLUSHALL...).
+    pub bgsave_cancel: bool,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_time_sec: i64,
+    /// When the last background save was tried (unix ms), for the retry delay.
+    pub last_bgsave_try_ms: i64,
+    pub saves: u64,
+    /// Loading the dataset at start-up.
+    pub loading: bool,
+    pub loading_started: Option<Instant>,
+    pub loading_total_bytes: u64,
+    pub loading_loaded_bytes: u64,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
+}
+
+impl Default for RdbState {
+    fn default() -> Self {
+        RdbState {
+            bgsave_started: None,
+            bgsave_cancel: false,
+            last_bgsave_ok: true,
+            last_bgsave_time_sec: -1,
+            last_bgsave_try_ms: 0,
+            saves: 0,
+            loading: false,
+            loading_started: None,
+            loading_total_bytes: 0,
+            loading_loaded_bytes: 0,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
+        }
+    }
+}
+
+/// Redis's `CONFIG_BGSAVE_RETRY_DELAY`: after a failed background save, save points wait
+/// this long before trying again.
+const RETRY_DELAY_MS: i64 = 5000;
+
+/// Where the RDB file lives.
+pub fn rdb_path(srv: &Server) -> PathBuf {
+    Path::new(&srv.cfg.dir).join(&srv.cfg.dbfilename)
+}
+
+fn temp_path(dir: &Path, tag: &str) -> PathBuf {
+    dir.join(format!("temp-{}-{}.rdb", tag, std::process::id()))
+}
+
+/// Make a finished temporary file the RDB: fsync it, rename it over the target, fsync the
+/// directory so the rename survives a crash.
+fn publish(file: std::fs::File, tmp: &Path, target: &Path) -> std::io::Result<()> {
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(tmp, target)?;
+    if let Some(dir) = target.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Record a finished save.
+fn saved(srv: &mut Server, dirty_at_start: u64) {
+    srv.dirty = srv.dirty.saturating_sub(dirty_at_start);
+    srv.lastsave_s = srv.clock.unix_ms() as i64 / 1000;
+    srv.rdb.last_bgsave_ok = true;
+    srv.rdb.saves += 1;
+}
+
+/// SAVE: the whole snapshot now, blocking the server (as Redis's SAVE does).
+pub fn save_now(srv: &mut Server) -> std::io::Result<()> {
+    let target = rdb_path(srv);
+    let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
+    let tmp = temp_path(&dir, "save");
+    let dirty = srv.dirty;
+    let bytes = Snapshot::whole(srv);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        publish(f, &tmp, &target)
+    })();
+    match result {
+        Ok(()) => {
+            saved(srv, dirty);
+            tracing::info!("DB saved on disk");
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            srv.rdb.last_bgsave_ok = false;
+            tracing::warn!("Failed saving the DB: {e}");
+            Err(e)
+        }
+    }
+}
+
+/// Start a background save, unless one is running. The bytes are produced in bounded steps
+/// under the lock; the file writes happen outside it.
+pub fn start_bgsave(srv: &mut Server) -> Result<(), &'static str> {
+    if srv.rdb.bgsave_started.is_some() {
+        return Err("Background save already in progress");
+    }
+    let Some(shared) = srv.shared.upgrade() else {
+        return Err("server is not running");
+    };
+    let snap = Snapshot::begin(srv);
+    srv.rdb.bgsave_started = Some((Instant::now(), srv.clock.unix_ms() as i64 / 1000));
+    srv.rdb.bgsave_cancel = false;
+    srv.rdb.last_bgsave_try_ms = srv.now_ms;
+    let target = rdb_path(srv);
+    tracing::info!("Background saving started");
+    let tracker = shared.tracker.clone();
+    tracker.spawn(bgsave_task(shared, snap, target));
+    Ok(())
+}
+
+async fn bgsave_task(shared: Arc<Shared>, mut snap: Snapshot, target: PathBuf) {
+    let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
+    let tmp = temp_path(&dir, "bgsave");
+    let started = Instant::now();
+    let mut file = match std::fs::File::create(&tmp) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::warn!(
+                "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
+                tmp.display(),
+                dir.display()
+            );
+            None
+        }
+    };
+    let mut error: Option<String> = None;
+    loop {
+        let (bytes, done, cancelled) = {
+            let mut srv = shared.lock();
+            if srv.rdb.bgsave_cancel || file.is_none() {
+                (Vec::new(), true, true)
+            } else {
+                let b = snap.step(&mut srv, STEP_KEYS);
+                (b, snap.is_done(), false)
+            }
+        };
+        if cancelled {
+            error = Some(error.unwrap_or_else(|| "cancelled".into()));
+            break;
+        }
+        if let Some(f) = file.as_mut() {
+            if let Err(e) = f.write_all(&bytes) {
+                error = Some(format!("Write error saving DB on disk: {e}"));
+                break;
+            }
+        }
+        if done {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    if error.is_none() {
+        if let Some(f) = file.take() {
+            if let Err(e) = publish(f, &tmp, &target) {
+                error = Some(format!(
+                    "Error moving temp DB file on the final destination: {e}"
+                ));
+            }
+        }
+    }
+    let mut srv = shared.lock();
+    srv.rdb.bgsave_started = None;
+    srv.rdb.last_bgsave_time_sec = started.elapsed().as_secs() as i64;
+    match error {
+        None => {
+            let dirty = snap.dirty_at_start;
+            saved(&mut srv, dirty);
+            tracing::info!(
+                "Background saving terminated with success ({} keys, {} bytes)",
+                snap.keys_written,
+                snap.bytes_written
+            );
+        }
+        Some(e) => {
+            snap.abort(&mut srv);
+            let _ = std::fs::remove_file(&tmp);
+            if !srv.rdb.bgsave_cancel {
+                srv.rdb.last_bgsave_ok = false;
+                tracing::warn!("Background saving error: {e}");
+            } else {
+                tracing::info!("Background saving stopped");
+            }
+            srv.rdb.bgsave_cancel = false;
+        }
+    }
+}
+
+/// Before exiting (SHUTDOWN, SIGTERM): stop a background save, and save if save points are
+/// configured (or SAVE was asked), unless NOSAVE or still loading. Returns whether the
+/// server may exit: false when the final save failed (it exits anyway when forced).
+pub fn prepare_for_shutdown(srv: &mut Server, req: crate::server::ShutdownRequest) -> bool {
+    if let Some(sig) = req.signal {
+        tracing::warn!("User requested shutdown... ({sig})");
+    }
+    if srv.rdb.bgsave_started.is_some() {
+        tracing::warn!("There is a background save in progress. Stopping it!");
+        srv.rdb.bgsave_cancel = true;
+    }
+    crate::persist::aof::flush(srv);
+    if let Some(aof) = srv.aof.as_mut() {
+        tracing::info!("Calling fsync() on the AOF file.");
+        let _ = aof.file.sync_all();
+    }
+    let save = !srv.rdb.loading && (req.save || (!req.nosave && !srv.cfg.save.is_empty()));
+    if save {
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        if save_now(srv).is_err() {
+            tracing::warn!("Error trying to save the DB, can't exit.");
+            return false;
+        }
+    }
+    true
+}
+
+/// Save points (cron): start a background save when some point is reached.
+pub fn check_save_points(srv: &mut Server) {
+    if srv.rdb.bgsave_started.is_some() || srv.rdb.loading || srv.cfg.save.is_empty() {
+        return;
+    }
+    let now_s = srv.now_ms / 1000;
+    let retry_ok =
+        srv.rdb.last_bgsave_ok || srv.now_ms - srv.rdb.last_bgsave_try_ms > RETRY_DELAY_MS;
+    let point =
+        srv.cfg.save.iter().find(|p| {
+            srv.dirty >= p.changes as u64 && now_s - srv.lastsave_s > p.seconds && retry_ok
+        });
+    if let Some(p) = point {
+        tracing::info!("{} changes in {} seconds. Saving...", p.changes, p.seconds);
+        let _ = start_bgsave(srv);
+    }
+}
