@@ -123,20 +123,22 @@ impl Db {
         }
     }
 
-    /// Write up to about `budget` keys of the snapshot through `f` (key, value, expiry):
-    /// pre-images first, then the next buckets of the walk. Returns true when this database
-    /// is complete.
+    /// Write up to about `budget` keys of the snapshot through `f` (key, value, expiry),
+    /// which returns true when the step has produced enough (the walk then stops after the
+    /// current bucket): pre-images first, then the next buckets of the walk. Returns true
+    /// when this database is complete.
     pub fn snapshot_step(
         &mut self,
         budget: usize,
-        mut f: impl FnMut(&[u8], &Value, Option<i64>),
+        mut f: impl FnMut(&[u8], &Value, Option<i64>) -> bool,
     ) -> bool {
         let Some(snap) = self.snap.as_mut() else {
             return true;
         };
         let mut done = 0;
+        let mut full = false;
         for (k, v, exp) in snap.preimages.drain(..) {
-            f(&k, &v, exp);
+            full |= f(&k, &v, exp);
             done += 1;
         }
         let (keys, expires) = match &snap.detached {
@@ -144,7 +146,7 @@ impl Db {
             None => (&self.keys, &self.expires),
         };
         let total = keys.buckets();
-        while snap.cursor < total && done < budget {
+        while snap.cursor < total && done < budget && !full {
             keys.for_each_in_bucket(snap.cursor, |k, e| {
                 if snap.handled.contains(k.as_bytes()) {
                     return;
@@ -154,7 +156,7 @@ impl Db {
                 } else {
                     expires.get(k).copied()
                 };
-                f(k, &e.val, exp);
+                full |= f(k, &e.val, exp);
                 done += 1;
             });
             snap.cursor += 1;

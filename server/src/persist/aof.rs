@@ -17,12 +17,15 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use thiserror::Error;
 use tokio::time::Instant;
 
-use crate::persist::snapshot::{Snapshot, STEP_KEYS};
+use crate::persist::bgfile::BackgroundFile;
+use crate::persist::save::write_snapshot;
+use crate::persist::snapshot::Snapshot;
 use crate::runtime::Shared;
 use crate::server::Server;
 
@@ -175,6 +178,9 @@ pub struct Aof {
     pub fsync: Fsync,
     pub last_fsync: Instant,
     pub unsynced: bool,
+    /// An `everysec` fsync runs on a blocking thread (as Redis's bio thread): set while it
+    /// does, so they do not pile up on a slow disk.
+    pub fsync_running: Arc<AtomicBool>,
     /// Bytes in the current incremental file, and in all of them plus the base at the last
     /// rewrite (for auto-aof-rewrite-percentage).
     pub current_size: u64,
@@ -274,6 +280,7 @@ impl Aof {
             fsync: Fsync::parse(srv.config.store().get_str("appendfsync")),
             last_fsync: Instant::now(),
             unsynced: false,
+            fsync_running: Arc::new(AtomicBool::new(false)),
             current_size: 0,
             base_size,
             rewrite_started: None,
@@ -321,8 +328,29 @@ impl Aof {
             && self.unsynced
             && self.last_fsync.elapsed().as_millis() >= 1000
         {
-            if let Err(e) = self.file.sync_data() {
-                tracing::warn!("Can't fsync the AOF file: {e}");
+            if self.fsync_running.load(Ordering::Acquire) {
+                return;
+            }
+            let file = match self.file.try_clone() {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!("Can't fsync the AOF file: {e}");
+                    return;
+                }
+            };
+            let running = self.fsync_running.clone();
+            running.store(true, Ordering::Release);
+            // Off the runtime thread: an fsync can take long, and every client waits for
+            // this thread. (In a simulation without a runtime there is no disk: sync here.)
+            let job = move || {
+                if let Err(e) = file.sync_data() {
+                    tracing::warn!("Can't fsync the AOF file: {e}");
+                }
+                running.store(false, Ordering::Release);
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => drop(h.spawn_blocking(job)),
+                Err(_) => job(),
             }
             self.unsynced = false;
             self.last_fsync = Instant::now();
@@ -435,45 +463,26 @@ async fn rewrite_task(shared: Arc<Shared>, mut snap: Snapshot, incr_seq: u64, pr
     let ext = if preamble { "rdb" } else { "aof" };
     let name = format!("{filename}.{base_seq}.base.{ext}");
     let tmp = dir.join(format!("temp-rewriteaof-{}.aof", std::process::id()));
-    let mut file = match File::create(&tmp) {
-        Ok(f) => Some(f),
+    let error = match BackgroundFile::create(&tmp) {
+        Ok(file) => {
+            let target = dir.join(&name);
+            let e = write_snapshot(&shared, &mut snap, file, &target, |srv| srv.aof.is_none());
+            if let Some(e) = e.await {
+                tracing::warn!("AOF rewrite: {e}");
+                true
+            } else {
+                false
+            }
+        }
         Err(e) => {
             tracing::warn!("Opening the temp file for AOF rewrite failed: {e}");
-            None
+            true
         }
     };
-    let mut error = file.is_none();
-    let mut size = 0u64;
-    while !error {
-        let (bytes, done) = {
-            let mut srv = shared.lock();
-            if srv.aof.is_none() {
-                error = true;
-                break;
-            }
-            let b = snap.step(&mut srv, STEP_KEYS);
-            (b, snap.is_done())
-        };
-        size += bytes.len() as u64;
-        if let Some(f) = file.as_mut() {
-            if f.write_all(&bytes).is_err() {
-                error = true;
-            }
-        }
-        if done {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    if !error {
-        if let Some(f) = file.take() {
-            error = f.sync_all().is_err() || std::fs::rename(&tmp, dir.join(&name)).is_err();
-        }
-    }
+    let size = snap.bytes_written;
     let mut srv = shared.lock();
     if error {
         snap.abort(&mut srv);
-        let _ = std::fs::remove_file(&tmp);
     }
     let Some(aof) = srv.aof.as_mut() else { return };
     let started = aof.rewrite_started.take();

@@ -97,6 +97,10 @@ impl Sink for CommandSink {
     fn take(&mut self) -> Vec<u8> {
         self.buf.split().to_vec()
     }
+
+    fn pending(&self) -> usize {
+        self.buf.len()
+    }
 }
 
 /// Convenience for the AOF rewrite: a snapshot that writes commands.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use crate::persist::bgfile::BackgroundFile;
 use crate::persist::snapshot::{Snapshot, STEP_KEYS};
 use crate::runtime::Shared;
 use crate::server::Server;
@@ -143,52 +144,22 @@ async fn bgsave_task(shared: Arc<Shared>, mut snap: Snapshot, target: PathBuf) {
     let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
     let tmp = temp_path(&dir, "bgsave");
     let started = Instant::now();
-    let mut file = match std::fs::File::create(&tmp) {
-        Ok(f) => Some(f),
+    let error = match BackgroundFile::create(&tmp) {
+        Ok(file) => {
+            write_snapshot(&shared, &mut snap, file, &target, |srv| {
+                srv.rdb.bgsave_cancel
+            })
+            .await
+        }
         Err(e) => {
             tracing::warn!(
                 "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
                 tmp.display(),
                 dir.display()
             );
-            None
+            Some(format!("Failed opening the temp RDB file: {e}"))
         }
     };
-    let mut error: Option<String> = None;
-    loop {
-        let (bytes, done, cancelled) = {
-            let mut srv = shared.lock();
-            if srv.rdb.bgsave_cancel || file.is_none() {
-                (Vec::new(), true, true)
-            } else {
-                let b = snap.step(&mut srv, STEP_KEYS);
-                (b, snap.is_done(), false)
-            }
-        };
-        if cancelled {
-            error = Some(error.unwrap_or_else(|| "cancelled".into()));
-            break;
-        }
-        if let Some(f) = file.as_mut() {
-            if let Err(e) = f.write_all(&bytes) {
-                error = Some(format!("Write error saving DB on disk: {e}"));
-                break;
-            }
-        }
-        if done {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    if error.is_none() {
-        if let Some(f) = file.take() {
-            if let Err(e) = publish(f, &tmp, &target) {
-                error = Some(format!(
-                    "Error moving temp DB file on the final destination: {e}"
-                ));
-            }
-        }
-    }
     let mut srv = shared.lock();
     srv.rdb.bgsave_started = None;
     srv.rdb.last_bgsave_time_sec = started.elapsed().as_secs() as i64;
@@ -204,7 +175,6 @@ async fn bgsave_task(shared: Arc<Shared>, mut snap: Snapshot, target: PathBuf) {
         }
         Some(e) => {
             snap.abort(&mut srv);
-            let _ = std::fs::remove_file(&tmp);
             if !srv.rdb.bgsave_cancel {
                 srv.rdb.last_bgsave_ok = false;
                 tracing::warn!("Background saving error: {e}");
@@ -214,6 +184,45 @@ async fn bgsave_task(shared: Arc<Shared>, mut snap: Snapshot, target: PathBuf) {
             srv.rdb.bgsave_cancel = false;
         }
     }
+}
+
+/// Produce the snapshot step by step under the lock and hand the bytes to the writer
+/// thread; then publish the file as `target`. Returns the error, if any (a save that
+/// `cancelled` stops is one).
+pub async fn write_snapshot(
+    shared: &Arc<Shared>,
+    snap: &mut Snapshot,
+    mut file: BackgroundFile,
+    target: &Path,
+    cancelled: impl Fn(&Server) -> bool,
+) -> Option<String> {
+    loop {
+        let step = {
+            let mut srv = shared.lock();
+            if cancelled(&srv) {
+                None
+            } else {
+                Some((snap.step(&mut srv, STEP_KEYS), snap.is_done()))
+            }
+        };
+        let Some((bytes, done)) = step else {
+            file.abort().await;
+            return Some("cancelled".into());
+        };
+        if file.write(bytes).await.is_err() {
+            let e = file.abort().await;
+            let e = e.map(|e| e.to_string()).unwrap_or_default();
+            return Some(format!("Write error saving DB on disk: {e}"));
+        }
+        if done {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    file.publish(target)
+        .await
+        .err()
+        .map(|e| format!("Error moving temp DB file on the final destination: {e}"))
 }
 
 /// Before exiting (SHUTDOWN, SIGTERM): stop a background save, and save if save points are

@@ -9,7 +9,10 @@ use crate::persist::rdb::write::RdbWriter;
 use crate::server::Server;
 
 /// Keys written per step: small enough that no command waits long for the lock.
-pub const STEP_KEYS: usize = 1000;
+pub const STEP_KEYS: usize = 256;
+/// Bytes produced per step at most (but whole keys: one big value may exceed it), so steps
+/// over big values stay short too.
+pub const STEP_BYTES: usize = 256 * 1024;
 
 /// Where a snapshot's entries go.
 pub trait Sink: Send {
@@ -20,6 +23,8 @@ pub trait Sink: Send {
     fn finish(&mut self);
     /// The bytes produced so far (all of them once finished).
     fn take(&mut self) -> Vec<u8>;
+    /// Bytes produced and not taken yet.
+    fn pending(&self) -> usize;
 }
 
 /// The RDB form, as Redis 7.0 writes it.
@@ -64,6 +69,10 @@ impl Sink for RdbSink {
     fn finish(&mut self) {
         self.rdb.w.u8(op::EOF);
         self.finished = true;
+    }
+
+    fn pending(&self) -> usize {
+        self.rdb.w.buf.len()
     }
 
     fn take(&mut self) -> Vec<u8> {
@@ -157,9 +166,13 @@ impl Snapshot {
             let complete = db.snapshot_step(left, |k, v, exp| {
                 sink.entry(k, v, exp);
                 n += 1;
+                sink.pending() >= STEP_BYTES
             });
             self.keys_written += n as u64;
             left = left.saturating_sub(n.max(1));
+            if self.sink.pending() >= STEP_BYTES {
+                left = 0;
+            }
             if complete {
                 db.end_snapshot();
                 self.next += 1;

@@ -424,10 +424,11 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
         self.seed
     }
 
-    /// Freeze the layout for a snapshot: finish any rehashing now, then no resizing or
-    /// rehashing until [`Dict::unfreeze`], so every key stays in its bucket.
+    /// Freeze the layout for a snapshot: no resizing or rehashing until [`Dict::unfreeze`], so
+    /// every key stays in its bucket. A rehash in progress stays half done (finishing it here
+    /// would stall the server for as long as it takes): the walk then covers the buckets of
+    /// table 0 not yet moved and all of table 1, where new keys go meanwhile.
     pub fn freeze(&mut self) {
-        while self.rehash(1 << 20) {}
         self.frozen = true;
     }
 
@@ -435,21 +436,38 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
         self.frozen = false;
     }
 
-    /// Number of buckets of the (frozen) table.
+    /// Number of buckets of the (frozen) layout: table 0's, then table 1's while rehashing.
     pub fn buckets(&self) -> usize {
-        debug_assert!(!self.is_rehashing());
-        self.ht[0].size()
+        match self.rehash_idx {
+            Some(_) => self.ht[0].size() + self.ht[1].size(),
+            None => self.ht[0].size(),
+        }
     }
 
-    /// The bucket `key` lives in (or would live in), in the frozen table.
+    /// The bucket (numbered as in [`Dict::buckets`]) where `key` is, or would be inserted, in
+    /// the frozen layout. While rehashing, a key still in table 0 is at its bucket there; any
+    /// other key is (or will be, when inserted) in table 1.
     pub fn bucket_of(&self, key: &[u8]) -> usize {
-        debug_assert!(!self.is_rehashing());
-        self.ht[0].index(self.hash(key))
+        let hash = self.hash(key);
+        let Some(rehash_idx) = self.rehash_idx else {
+            return self.ht[0].index(hash);
+        };
+        let index0 = self.ht[0].index(hash);
+        if index0 >= rehash_idx && find_node(self.ht[0].head(hash), key).is_some() {
+            return index0;
+        }
+        self.ht[0].size() + self.ht[1].index(hash)
     }
 
-    /// Visit the entries of one bucket of the (frozen) table.
+    /// Visit the entries of one bucket (numbered as in [`Dict::buckets`]) of the frozen layout.
     pub fn for_each_in_bucket(&self, bucket: usize, mut f: impl FnMut(&K, &V)) {
-        let mut node = self.ht[0].buckets.get(bucket).and_then(Option::as_deref);
+        let size0 = self.ht[0].size();
+        let (table, index) = if bucket < size0 {
+            (&self.ht[0], bucket)
+        } else {
+            (&self.ht[1], bucket - size0)
+        };
+        let mut node = table.buckets.get(index).and_then(Option::as_deref);
         while let Some(n) = node {
             f(&n.key, &n.value);
             node = n.next.as_deref();
@@ -467,6 +485,9 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
     /// from the old table to the new one, as Redis's `dictRehash`. Returns whether rehashing
     /// remains.
     pub fn rehash_for_budget(&mut self, n_buckets: usize) -> bool {
+        if self.frozen {
+            return self.is_rehashing();
+        }
         self.rehash(n_buckets)
     }
 

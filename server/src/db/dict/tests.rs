@@ -577,3 +577,89 @@ fn bench_against_std_hashmap() {
     println!("  RSS {map_bytes:.1} B/entry");
     black_box((d, m));
 }
+
+/// A snapshot-style walk of a frozen dict: every bucket in order; before changing a key, the
+/// walker is told (as `Db::before_change` does) and, when the key's bucket is still ahead,
+/// records the key as settled with its old value. Returns what the walk saw: exactly the
+/// contents at freeze time.
+fn frozen_walk(
+    d: &mut Dict<Vec<u8>, u64>,
+    rng: &mut Rng,
+    changes_per_bucket: u64,
+) -> HashMap<Vec<u8>, u64> {
+    d.freeze();
+    let mut seen: HashMap<Vec<u8>, u64> = HashMap::new();
+    let mut settled: HashSet<Vec<u8>> = HashSet::new();
+    let mut cursor = 0;
+    while cursor < d.buckets() {
+        d.for_each_in_bucket(cursor, |k, v| {
+            if !settled.contains(k) {
+                assert!(seen.insert(k.clone(), *v).is_none(), "key walked twice");
+            }
+        });
+        cursor += 1;
+        for _ in 0..changes_per_bucket {
+            let k = key(rng.below(3000));
+            if d.bucket_of(&k) >= cursor && settled.insert(k.clone()) {
+                if let Some(v) = d.get(&k) {
+                    seen.insert(k.clone(), *v);
+                }
+            }
+            if rng.below(3) == 0 {
+                d.remove(&k);
+            } else {
+                d.insert(k, 1_000_000);
+            }
+        }
+    }
+    d.unfreeze();
+    seen
+}
+
+#[test]
+fn a_frozen_walk_sees_the_contents_at_freeze_time_even_mid_rehash() {
+    for (seed, rehash_steps) in [(1u64, None), (2, Some(0)), (3, Some(7)), (4, Some(300))] {
+        let mut rng = Rng(seed);
+        let mut d: Dict<Vec<u8>, u64> = Dict::with_seed(seed);
+        for i in 0..1000 {
+            d.insert(key(i), i);
+        }
+        if let Some(n) = rehash_steps {
+            assert!(d.expand(4096));
+            d.rehash_for_budget(n);
+            assert!(d.is_rehashing());
+        }
+        let before: HashMap<Vec<u8>, u64> = d.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let rehashing = d.is_rehashing();
+        let seen = frozen_walk(&mut d, &mut rng, 2);
+        assert_eq!(seen, before, "seed {seed}");
+        check(&d);
+        if rehashing {
+            // Frozen: nothing moved; thawed, the rehash goes on.
+            assert!(d.is_rehashing());
+            while d.rehash_for_budget(100) {}
+        }
+        check(&d);
+    }
+}
+
+#[test]
+fn a_frozen_dict_neither_rehashes_nor_resizes() {
+    let mut d: Dict<Vec<u8>, u64> = Dict::with_seed(9);
+    for i in 0..100 {
+        d.insert(key(i), i);
+    }
+    assert!(d.expand(1024));
+    d.freeze();
+    let idx = d.rehash_idx;
+    for i in 100..2000 {
+        d.insert(key(i), i);
+    }
+    assert!(d.rehash_for_budget(100));
+    assert_eq!(d.rehash_idx, idx);
+    assert!(!d.shrink_if_needed());
+    d.unfreeze();
+    while d.rehash_for_budget(100) {}
+    check(&d);
+    assert_eq!(d.len(), 2000);
+}
