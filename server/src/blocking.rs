@@ -35,6 +35,8 @@ pub struct Blocked {
     pub deadline: Option<Instant>,
     pub spec: &'static CommandSpec,
     pub args: Vec<Bytes>,
+    /// WAIT: the offset to be acknowledged and by how many replicas.
+    pub wait: Option<(u64, usize)>,
 }
 
 /// Parse a blocking command's timeout in seconds (a float, as Redis 7.0's
@@ -103,6 +105,7 @@ impl Ctx<'_> {
             deadline: timeout.map(|t| Instant::now() + t),
             spec: self.spec,
             args: self.args.to_vec(),
+            wait: None,
         });
         self.client.flags |= cflags::BLOCKED;
     }
@@ -165,8 +168,14 @@ pub fn unblock(srv: &mut Server, client: &mut Client) {
 
 /// The reply a blocked client gets when its time-out passes or CLIENT UNBLOCK ... TIMEOUT
 /// ends the wait: a null array, as Redis 7.0 for lists and sorted sets.
-fn reply_timed_out(out: &mut ReplyBuf) {
-    out.null_array();
+fn reply_timed_out(srv: &Server, client: &Client, out: &mut ReplyBuf) {
+    // WAIT answers with the replicas that acknowledged so far.
+    match client.blocked.as_ref().and_then(|b| b.wait) {
+        Some((offset, _)) => {
+            out.int(crate::replication::master::count_acks(srv, offset, None) as i64)
+        }
+        None => out.null_array(),
+    }
 }
 
 /// End a client's wait because its deadline passed (called by its connection task).
@@ -174,8 +183,8 @@ pub fn timed_out(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf) {
     if client.blocked.is_none() {
         return;
     }
+    reply_timed_out(srv, client, out);
     unblock(srv, client);
-    reply_timed_out(out);
 }
 
 /// Serve the clients waiting for keys that became ready, in the order they blocked, until no
@@ -265,12 +274,14 @@ pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
         Some(mut c) => {
             let was = c.blocked.is_some();
             if was {
-                unblock(srv, &mut c);
                 if with_error {
                     c.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
                 } else {
-                    reply_timed_out(&mut c.out);
+                    let mut out = std::mem::take(&mut c.out);
+                    reply_timed_out(srv, &c, &mut out);
+                    c.out = out;
                 }
+                unblock(srv, &mut c);
                 c.notify.notify_one();
             }
             srv.clients.insert(c.id, c);

@@ -113,6 +113,10 @@ pub struct Client {
     pub blocked: Option<crate::blocking::Blocked>,
     /// Set when the client must be closed; the reason is logged.
     pub close_reason: Option<String>,
+    /// What a replica told with REPLCONF, and its replication state once it synced.
+    pub replica: Option<Box<crate::replication::master::ReplicaState>>,
+    /// The replication offset after this client's last command (WAIT waits for it).
+    pub woff: u64,
 }
 
 impl Client {
@@ -144,6 +148,8 @@ impl Client {
             last_cmd: "NULL",
             blocked: None,
             close_reason: None,
+            replica: None,
+            woff: 0,
         }
     }
 

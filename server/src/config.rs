@@ -53,8 +53,11 @@ static NOTIFY: NotifyKind = NotifyKind;
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 const ALLOW: &[&str] = &["no", "yes", "local"];
 
-/// Every directive picket-server accepts.
-pub static DIRECTIVES: &[Directive] = &[
+/// Every directive picket-server accepts: the core rows below, then replication's.
+pub static DIRECTIVES: std::sync::LazyLock<Vec<Directive>> =
+    std::sync::LazyLock::new(|| [CORE, crate::replication::config::DIRECTIVES].concat());
+
+static CORE: &[Directive] = &[
     Directive::new(
         "bind",
         Kind::Custom(&BIND_LIST),
@@ -410,6 +413,7 @@ pub struct Settings {
     pub maxmemory_samples: usize,
     pub lfu_log_factor: i64,
     pub lfu_decay_time: i64,
+    pub repl: crate::replication::config::ReplSettings,
 }
 
 /// One class of `client-output-buffer-limit`.
@@ -450,11 +454,27 @@ impl ConfigState {
     /// Defaults, then the config file, then `--directive value` arguments.
     pub fn load(file: Option<&Path>, args: &[String]) -> Result<Self, ConfigError> {
         let mut state = ConfigState {
-            store: ConfigStore::load(DIRECTIVES, file, args)?,
+            store: ConfigStore::load(&DIRECTIVES, file, args)?,
             on_loglevel: None,
         };
         state.clamp_hz();
+        state.clamp_backlog_size();
         Ok(state)
+    }
+
+    /// `repl-backlog-size` is at least 16kb, as Redis's `resizeReplicationBacklog` makes it
+    /// (CONFIG GET shows the size in use).
+    fn clamp_backlog_size(&mut self) {
+        let min = crate::replication::config::BACKLOG_MIN as i64;
+        if self.store.get_int("repl-backlog-size") < min {
+            self.store
+                .set_internal("repl-backlog-size", picket_common::config::Value::Int(min));
+        }
+    }
+
+    /// Mutable access for state that commands change (REPLICAOF sets `replicaof`).
+    pub fn store_mut(&mut self) -> &mut ConfigStore {
+        &mut self.store
     }
 
     /// `hz` accepts 0..INT_MAX but stores it capped to 1..500, as Redis's `updateHZ`, so that
@@ -551,6 +571,7 @@ impl ConfigState {
             maxmemory_samples: s.get_int("maxmemory-samples") as usize,
             lfu_log_factor: s.get_int("lfu-log-factor"),
             lfu_decay_time: s.get_int("lfu-decay-time"),
+            repl: crate::replication::config::ReplSettings::from_store(s),
         }
     }
 }
@@ -604,7 +625,19 @@ pub fn config_set(
     if changed.contains(&"hz") {
         srv.config.clamp_hz();
     }
+    if changed.contains(&"repl-backlog-size") {
+        srv.config.clamp_backlog_size();
+    }
     srv.cfg = srv.config.settings();
+    if changed.contains(&"repl-backlog-size") {
+        let size = srv.cfg.repl.backlog_size;
+        if let Some(b) = srv.repl.backlog.as_mut() {
+            b.resize(size);
+        }
+    }
+    if changed.contains(&"min-replicas-to-write") || changed.contains(&"min-replicas-max-lag") {
+        crate::replication::master::refresh_good_replicas(srv);
+    }
     if changed.contains(&"slowlog-max-len") {
         let max = srv.cfg.slowlog_max_len;
         srv.slowlog.trim(max);

@@ -96,12 +96,13 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                 close = true;
                 out.buf.clear();
             }
-            // Writes reach the AOF (fsynced under `always`) before their replies go out.
-            crate::persist::aof::flush(srv);
             let output = out.take();
             let blocked = client.blocked.as_ref().map(|b| b.deadline);
             client.out = out;
             srv.clients.insert(id, client);
+            // Writes reach the AOF (fsynced under `always`) before their replies go out, and
+            // the replicas; ACKs that arrived answer WAITs.
+            crate::replication::after_batch(srv);
             if srv.shutdown.is_some_and(|r| r.prepared) {
                 cancel.cancel();
             }

@@ -66,15 +66,18 @@ pub fn tick(srv: &mut Server) {
 
     clients_cron(srv);
     crate::persist::save::check_save_points(srv);
-    crate::persist::aof::flush(srv);
+    crate::replication::master::cron(srv);
+    crate::replication::after_batch(srv);
     if let Some(aof) = srv.aof.as_mut() {
         aof.fsync_if_due();
     }
     crate::persist::aof::check_auto_rewrite(srv);
-    if srv.cfg.maxmemory > 0 {
+    let replica = srv.repl.is_replica();
+    if srv.cfg.maxmemory > 0 && !(replica && srv.cfg.repl.ignore_maxmemory) {
         crate::evict::perform_evictions(srv);
     }
-    if srv.active_expire_enabled {
+    // A replica's keys expire by its master's DELs.
+    if srv.active_expire_enabled && !replica {
         active_expire_cycle(srv);
     }
     for db in &mut srv.dbs {

@@ -17,6 +17,7 @@ pub mod notify;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;
+pub mod replication;
 pub mod runtime;
 pub mod server;
 pub mod slowlog;

@@ -81,6 +81,11 @@ impl Propagator {
         self.selected_db = None;
     }
 
+    /// The database the stream has selected, if any.
+    pub fn selected_db(&self) -> Option<usize> {
+        self.selected_db
+    }
+
     /// Take the bytes produced since the last call.
     pub fn take(&mut self) -> BytesMut {
         self.pending.split()

@@ -63,6 +63,7 @@ impl Shared {
         pubsub::unsubscribe_all(&mut srv, &mut c, true);
         multi::unwatch_all(&mut srv, &mut c);
         srv.monitors.remove(&id);
+        crate::replication::master::forget_replica(&mut srv, &c);
         tracing::debug!(client = id, addr = %c.addr, "client closed");
     }
 }
@@ -182,6 +183,19 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
     }
     let sh = shared.clone();
     shared.tracker.spawn(cron::run(sh));
+    // The replication link follows `replicaof` (the directive, then REPLICAOF).
+    {
+        let mut srv = shared.lock();
+        if let Some((host, port)) = crate::replication::config::replicaof(srv.config.store()) {
+            crate::replication::replica::set_master(&mut srv, &host, port);
+            // A fresh start has no history of its own to continue, unless the RDB has one.
+            srv.repl.have_history = false;
+        }
+    }
+    let sh = shared.clone();
+    shared
+        .tracker
+        .spawn(crate::replication::replica::run(sh, net));
     Ok(ServerHandle { shared, addrs })
 }
 

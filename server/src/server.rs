@@ -74,7 +74,7 @@ pub struct Server {
     pub slowlog: SlowLog,
     pub rng: Rng,
     pub run_id: String,
-    pub replid: String,
+    pub repl: crate::replication::Repl,
     /// The database where random eviction looks next.
     pub evict_next_db: usize,
     /// The append-only file, when `appendonly` is on (and loaded).
@@ -138,7 +138,7 @@ impl Server {
             slowlog: SlowLog::default(),
             rng,
             run_id,
-            replid,
+            repl: crate::replication::Repl::new(replid),
             evict_next_db: 0,
             aof: None,
             rdb: Default::default(),
@@ -177,9 +177,15 @@ impl Server {
 
     /// If `key` has expired, delete it (propagating DEL and firing the `expired` event) and
     /// return true.
+    ///
+    /// A replica never deletes: its master sends the DEL. Its master's stream sees the key
+    /// as it is; other clients see an expired key as missing (true).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         if !self.dbs[db].is_expired(key, self.now_ms) {
             return false;
+        }
+        if self.repl.is_replica() {
+            return !self.repl.applying;
         }
         self.delete_expired(db, key);
         true
@@ -202,8 +208,13 @@ impl Server {
 
     /// Lookup for reading: lazy expiry, hit/miss statistics, LRU update.
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
-        self.expire_if_needed(db, key);
-        let Some(old) = self.dbs[db].get(key).map(|e| e.lru) else {
+        let expired = self.expire_if_needed(db, key);
+        let found = if expired {
+            None
+        } else {
+            self.dbs[db].get(key).map(|e| e.lru)
+        };
+        let Some(old) = found else {
             self.stats.keyspace_misses += 1;
             if self.cfg.notify_keyspace_events & notify::KEY_MISS != 0 {
                 let k = Bytes::copy_from_slice(key);
@@ -220,7 +231,9 @@ impl Server {
 
     /// Lookup for writing: lazy expiry and LRU update, no statistics.
     pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
         let old = self.dbs[db].get(key)?.lru;
         let lru = crate::evict::touch(self, old);
         let e = self.dbs[db].get_mut(key)?;
@@ -230,8 +243,7 @@ impl Server {
 
     /// Whether a key exists (after lazy expiry), without touching LRU or statistics.
     pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
-        self.expire_if_needed(db, key);
-        self.dbs[db].contains(key)
+        !self.expire_if_needed(db, key) && self.dbs[db].contains(key)
     }
 
     /// Store a value (Redis's `setKey`): overwrite (keeping the TTL only if `keep_ttl`) or add;
@@ -250,8 +262,8 @@ impl Server {
 
     /// Delete a key (DEL semantics: signals and notifications are the caller's).
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
-        self.expire_if_needed(db, key);
-        self.dbs[db].remove(key).is_some()
+        let expired = self.expire_if_needed(db, key);
+        self.dbs[db].remove(key).is_some() && !expired
     }
 
     /// A key changed: invalidate WATCHes on it (Redis's `signalModifiedKey`).

@@ -12,6 +12,8 @@ use crate::server::Server;
 
 pub struct TestServer {
     pub srv: Server,
+    /// The replication offset up to which `propagated` has shown the stream.
+    seen: u64,
 }
 
 impl TestServer {
@@ -20,8 +22,10 @@ impl TestServer {
     pub fn new(args: &[&str]) -> TestServer {
         let config = ConfigState::from_args(args).expect("test configuration");
         let mut srv = Server::new(config, 7, Clock::starting_at(1_700_000_000_000));
+        // A backlog makes the server a master with a replication stream to look at.
+        srv.repl.ensure_backlog(1 << 26);
         srv.propagator.enabled = true;
-        TestServer { srv }
+        TestServer { srv, seen: 0 }
     }
 
     /// Connect a client; returns its id.
@@ -67,7 +71,16 @@ impl TestServer {
     /// The commands propagated since the last call, `SELECT`s left out, each as its
     /// arguments joined by spaces.
     pub fn propagated(&mut self) -> Vec<String> {
-        parse_stream(&self.srv.propagator.take())
+        crate::replication::feed(&mut self.srv);
+        let bytes = self
+            .srv
+            .repl
+            .backlog
+            .as_ref()
+            .map(|b| b.since(self.seen + 1))
+            .unwrap_or_default();
+        self.seen = self.srv.repl.offset;
+        parse_stream(&bytes)
             .into_iter()
             .filter(|c| !c[0].eq_ignore_ascii_case("select"))
             .map(|c| c.join(" "))

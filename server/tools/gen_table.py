@@ -29,7 +29,10 @@ HANDLERS = {
     "dbsize": "server_cmds::dbsize", "time": "server_cmds::time", "lastsave": "server_cmds::lastsave",
     "save": "server_cmds::save", "bgsave": "server_cmds::bgsave", "bgrewriteaof": "server_cmds::bgrewriteaof",
     "info": "info::info", "monitor": "server_cmds::monitor", "shutdown": "server_cmds::shutdown",
-    "debug": "debug::debug", "role": "server_cmds::role",
+    "debug": "debug::debug", "role": "replication_cmds::role",
+    "replicaof": "replication_cmds::replicaof", "slaveof": "replication_cmds::replicaof",
+    "sync": "replication_cmds::sync", "psync": "replication_cmds::psync",
+    "replconf": "replication_cmds::replconf", "wait": "replication_cmds::wait",
     "flushdb": "keys::flushdb", "flushall": "keys::flushall", "swapdb": "keys::swapdb",
     "command": {
         "": "server_cmds::command_all",
@@ -263,6 +266,7 @@ def main():
 use super::keyspec::{Arg, BeginSearch, Doc, FindKeys, KeySpec};
 use super::{
     bitops, client_cmd, connection, debug, expire, flags, hashes, info, keys, lists, multi, pubsub,
+    replication_cmds,
     server_cmds, sets, sort, strings, zsets,
 };
 use super::{container, CommandSpec, Keys};

@@ -421,6 +421,19 @@ impl ConfigStore {
         Some((&self.table[i], &self.values[i]))
     }
 
+    /// Set a value from the program itself (state that commands change, such as the master
+    /// REPLICAOF picked), bypassing CONFIG SET's checks: CONFIG GET and CONFIG REWRITE then
+    /// show it. Returns false for an unknown name.
+    pub fn set_internal(&mut self, name: &str, value: Value) -> bool {
+        match self.lookup(name) {
+            Some((i, _)) => {
+                self.values[i] = value;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The current value of `name`. A name not in the table is a programming error:
     /// debug builds panic, release builds get `None`.
     pub fn value(&self, name: &str) -> Option<&Value> {

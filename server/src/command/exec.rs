@@ -117,6 +117,9 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     }
     srv.executing = None;
     out.proto = client.proto;
+    // The effects go to the stream now, so the client's write offset is known (WAIT).
+    crate::replication::feed(srv);
+    client.woff = srv.repl.offset;
     // Clients blocked on keys this command filled are served now, each as its own unit.
     if !srv.ready_keys.is_empty() {
         crate::blocking::serve_ready_keys(srv);
@@ -179,13 +182,13 @@ fn process_inner(
         return Flow::Continue;
     }
     // 4. Past maxmemory: evict by the policy; if that cannot make room, commands that may
-    // grow memory are refused.
-    let loader = client.has(cflags::LOADER);
-    if !loader
-        && srv.cfg.maxmemory > 0
-        && !crate::evict::perform_evictions(srv)
-        && spec.has(flags::DENYOOM)
-    {
+    // grow memory are refused. The master's stream and the AOF loader are obeyed.
+    let loader = client.has(cflags::LOADER) || client.has(cflags::MASTER);
+    let replica = srv.repl.is_replica();
+    let is_write =
+        spec.is_write() || (spec.name == "exec" && client.multi.iter().any(|q| q.spec.is_write()));
+    let evicts = srv.cfg.maxmemory > 0 && !(replica && srv.cfg.repl.ignore_maxmemory);
+    if !loader && evicts && !crate::evict::perform_evictions(srv) && spec.has(flags::DENYOOM) {
         reject(
             srv,
             client,
@@ -197,12 +200,25 @@ fn process_inner(
     }
     // 4b. A failed background save stops writes (and PING), as Redis's MISCONF.
     if !loader
+        && !replica
         && srv.cfg.stop_writes_on_bgsave_error
         && !srv.cfg.save.is_empty()
         && !srv.rdb.last_bgsave_ok
-        && (spec.is_write() || spec.name == "ping")
+        && (is_write || spec.name == "ping")
     {
         reject(srv, client, out, Some(spec), MISCONF);
+        return Flow::Continue;
+    }
+    // 4c. min-replicas-to-write.
+    if is_write && !crate::replication::master::enough_good_replicas(srv) {
+        let msg = "NOREPLICAS Not enough good replicas to write.";
+        reject(srv, client, out, Some(spec), msg);
+        return Flow::Continue;
+    }
+    // 4d. A read-only replica takes writes only from its master.
+    if replica && !loader && is_write && srv.cfg.repl.read_only {
+        let msg = "READONLY You can't write against a read only replica.";
+        reject(srv, client, out, Some(spec), msg);
         return Flow::Continue;
     }
     // 5. The RESP2 subscribed context allows only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT, RESET.
@@ -225,6 +241,13 @@ fn process_inner(
             spec.full_name
         );
         reject(srv, client, out, Some(spec), &msg);
+        return Flow::Continue;
+    }
+    // 5b. A replica whose link is down may refuse stale reads (replica-serve-stale-data no).
+    if replica && !srv.repl.link_up() && !srv.cfg.repl.serve_stale_data && !spec.has(flags::STALE) {
+        let msg =
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+        reject(srv, client, out, Some(spec), msg);
         return Flow::Continue;
     }
     // 6. While the dataset loads, only commands flagged `loading` run.

@@ -273,7 +273,11 @@ fn memory(srv: &Server, out: &mut String) {
     field!(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
     field!(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
     field!(out, "mem_not_counted_for_evict", 0);
-    field!(out, "mem_replication_backlog", 0);
+    field!(
+        out,
+        "mem_replication_backlog",
+        srv.repl.backlog.as_ref().map_or(0, |b| b.histlen())
+    );
     field!(out, "mem_total_replication_buffers", 0);
     field!(out, "mem_clients_slaves", 0);
     field!(out, "mem_clients_normal", clients_mem);
@@ -433,9 +437,9 @@ fn stats(srv: &Server, out: &mut String) {
     field!(out, "instantaneous_input_repl_kbps", "0.00");
     field!(out, "instantaneous_output_repl_kbps", "0.00");
     field!(out, "rejected_connections", s.rejected_connections);
-    field!(out, "sync_full", 0);
-    field!(out, "sync_partial_ok", 0);
-    field!(out, "sync_partial_err", 0);
+    field!(out, "sync_full", srv.repl.stat_sync_full);
+    field!(out, "sync_partial_ok", srv.repl.stat_sync_partial_ok);
+    field!(out, "sync_partial_err", srv.repl.stat_sync_partial_err);
     field!(out, "expired_keys", s.expired_keys);
     field!(
         out,
@@ -482,22 +486,83 @@ fn stats(srv: &Server, out: &mut String) {
 }
 
 fn replication(srv: &Server, out: &mut String) {
+    let r = &srv.repl;
+    let now = srv.clock.now();
     out.push_str("# Replication\r\n");
-    field!(out, "role", "master");
-    field!(out, "connected_slaves", 0);
+    match &r.master {
+        None => {
+            field!(out, "role", "master");
+        }
+        Some(m) => {
+            field!(out, "role", "slave");
+            field!(out, "master_host", m.host);
+            field!(out, "master_port", m.port);
+            let up = m.state == crate::replication::LinkState::Connected;
+            field!(out, "master_link_status", if up { "up" } else { "down" });
+            let last_io = if m.has_client && up {
+                m.last_io
+                    .map_or(-1, |t| now.saturating_duration_since(t).as_secs() as i64)
+            } else {
+                -1
+            };
+            field!(out, "master_last_io_seconds_ago", last_io);
+            let syncing = m.state == crate::replication::LinkState::Sync;
+            field!(out, "master_sync_in_progress", u8::from(syncing));
+            field!(out, "slave_read_repl_offset", r.offset);
+            field!(out, "slave_repl_offset", r.offset);
+            if syncing {
+                let total = m.sync_total;
+                let read = m.sync_read as i64;
+                field!(out, "master_sync_total_bytes", total);
+                field!(out, "master_sync_read_bytes", read);
+                field!(out, "master_sync_left_bytes", (total - read).max(-1));
+                let perc = if total > 0 {
+                    read as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
+                field!(out, "master_sync_perc", format!("{perc:.2}"));
+                let io = m
+                    .sync_last_io
+                    .map_or(0, |t| now.saturating_duration_since(t).as_secs());
+                field!(out, "master_sync_last_io_seconds_ago", io);
+            }
+            if !up {
+                let down = m
+                    .down_since
+                    .map_or(-1, |t| now.saturating_duration_since(t).as_secs() as i64);
+                field!(out, "master_link_down_since_seconds", down);
+            }
+            field!(out, "slave_priority", srv.cfg.repl.priority);
+            field!(out, "slave_read_only", u8::from(srv.cfg.repl.read_only));
+            field!(out, "replica_announced", u8::from(srv.cfg.repl.announced));
+        }
+    }
+    let rows = crate::replication::master::replica_rows(srv);
+    field!(out, "connected_slaves", rows.len());
+    let min = &srv.cfg.repl;
+    if min.min_replicas_to_write > 0 && min.min_replicas_max_lag_s > 0 {
+        field!(out, "min_slaves_good_slaves", r.good_replicas);
+    }
+    for (i, (ip, port, state, off, lag)) in rows.iter().enumerate() {
+        out.push_str(&format!(
+            "slave{i}:ip={ip},port={port},state={},offset={off},lag={lag}\r\n",
+            state.info_name()
+        ));
+    }
     field!(out, "master_failover_state", "no-failover");
-    field!(out, "master_replid", srv.replid);
-    field!(
-        out,
-        "master_replid2",
-        "0000000000000000000000000000000000000000"
-    );
-    field!(out, "master_repl_offset", srv.propagator.offset);
-    field!(out, "second_repl_offset", -1);
-    field!(out, "repl_backlog_active", 0);
-    field!(out, "repl_backlog_size", 1048576);
-    field!(out, "repl_backlog_first_byte_offset", 0);
-    field!(out, "repl_backlog_histlen", 0);
+    field!(out, "master_replid", r.replid);
+    field!(out, "master_replid2", r.replid2);
+    field!(out, "master_repl_offset", r.offset);
+    field!(out, "second_repl_offset", r.second_offset);
+    let (active, size, first, hist) = match &r.backlog {
+        Some(b) => (1, b.size(), b.first_byte_offset(), b.histlen()),
+        None => (0, srv.cfg.repl.backlog_size, 0, 0),
+    };
+    field!(out, "repl_backlog_active", active);
+    field!(out, "repl_backlog_size", size);
+    field!(out, "repl_backlog_first_byte_offset", first);
+    field!(out, "repl_backlog_histlen", hist);
 }
 
 fn cpu(out: &mut String) {

@@ -22,8 +22,8 @@ use crate::server::Server;
 /// (and, if `notify_miss`, the `keymiss` event), without touching the LRU clock. Used by
 /// EXISTS, TYPE, TTL, SCAN's TYPE filter and (without the event) OBJECT.
 pub(super) fn lookup_notouch(srv: &mut Server, db: usize, key: &[u8], notify_miss: bool) -> bool {
-    srv.expire_if_needed(db, key);
-    if srv.dbs[db].contains(key) {
+    // (On a replica an expired key stays until its master's DEL, but is not found.)
+    if !srv.expire_if_needed(db, key) && srv.dbs[db].contains(key) {
         srv.stats.keyspace_hits += 1;
         return true;
     }

@@ -24,6 +24,7 @@ mod keys;
 mod lists;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
+mod replication_cmds;
 mod server_cmds;
 mod sets;
 mod sort;

@@ -727,11 +727,3 @@ pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
         .simple("Background append only file rewriting started");
     Ok(())
 }
-
-pub fn role(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(ctx.srv.propagator.offset as i64);
-    ctx.out.array(0);
-    Ok(())
-}

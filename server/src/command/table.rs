@@ -7,6 +7,7 @@
 use super::keyspec::{Arg, BeginSearch, Doc, FindKeys, KeySpec};
 use super::{
     bitops, client_cmd, connection, debug, expire, flags, hashes, info, keys, lists, multi, pubsub,
+    replication_cmds,
     server_cmds, sets, sort, strings, zsets,
 };
 use super::{container, CommandSpec, Keys};
@@ -3478,9 +3479,37 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "psync",
+        full_name: "psync",
+        id: 116,
+        parent: None,
+        arity: -3,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "Internal command used for replication",
+            since: "2.8.0",
+            group: "server",
+            complexity: "",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "replicationid", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "offset", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        handler: replication_cmds::psync,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 116,
+        id: 117,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3509,7 +3538,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 117,
+        id: 118,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -3537,7 +3566,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 118,
+        id: 119,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3561,7 +3590,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 119,
+                id: 120,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3588,7 +3617,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 120,
+                id: 121,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3613,7 +3642,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 121,
+                id: 122,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3638,7 +3667,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 122,
+                id: 123,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3667,7 +3696,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 123,
+        id: 124,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3694,7 +3723,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 124,
+        id: 125,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3719,7 +3748,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 125,
+        id: 126,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -3744,7 +3773,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 126,
+        id: 127,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -3775,7 +3804,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 127,
+        id: 128,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3804,9 +3833,70 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "replconf",
+        full_name: "replconf",
+        id: 129,
+        parent: None,
+        arity: -1,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "An internal command for configuring the replication stream",
+            since: "3.0.0",
+            group: "server",
+            complexity: "O(1)",
+            doc_flags: &["syscmd"],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        handler: replication_cmds::replconf,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "replicaof",
+        full_name: "replicaof",
+        id: 130,
+        parent: None,
+        arity: 3,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "Make the server a replica of another instance, or promote it as master.",
+            since: "5.0.0",
+            group: "server",
+            complexity: "O(1)",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "args", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                Arg { name: "host-port", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "host", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "port", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ] },
+                Arg { name: "no-one", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "no", typ: "pure-token", key_spec_index: -1, token: Some("NO"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "one", typ: "pure-token", key_spec_index: -1, token: Some("ONE"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ] },
+            ] },
+        ],
+        },
+        handler: replication_cmds::replicaof,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 128,
+        id: 131,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3831,7 +3921,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 129,
+        id: 132,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -3850,13 +3940,13 @@ pub static COMMANDS: &[CommandSpec] = &[
             history: &[],
             arguments: &[],
         },
-        handler: server_cmds::role,
+        handler: replication_cmds::role,
         subcommands: &[],
     },
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 130,
+        id: 133,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -3886,7 +3976,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 131,
+        id: 134,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3917,7 +4007,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 132,
+        id: 135,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3947,7 +4037,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 133,
+        id: 136,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3977,7 +4067,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 134,
+        id: 137,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4007,7 +4097,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 135,
+        id: 138,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4032,7 +4122,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 136,
+        id: 139,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4062,7 +4152,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 137,
+        id: 140,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4091,7 +4181,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 138,
+        id: 141,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4120,7 +4210,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 139,
+        id: 142,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4151,7 +4241,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 140,
+        id: 143,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4178,7 +4268,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 141,
+        id: 144,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4220,7 +4310,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 142,
+        id: 145,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4251,7 +4341,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 143,
+        id: 146,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4282,7 +4372,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 144,
+        id: 147,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4312,7 +4402,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 145,
+        id: 148,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4343,7 +4433,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 146,
+        id: 149,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -4376,7 +4466,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 147,
+        id: 150,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4405,7 +4495,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 148,
+        id: 151,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4436,7 +4526,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 149,
+        id: 152,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4467,7 +4557,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 150,
+        id: 153,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -4495,9 +4585,45 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "slaveof",
+        full_name: "slaveof",
+        id: 154,
+        parent: None,
+        arity: 3,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "Make the server a replica of another instance, or promote it as master.",
+            since: "1.0.0",
+            group: "server",
+            complexity: "O(1)",
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("5.0.0"),
+            replaced_by: Some("`REPLICAOF`"),
+            history: &[],
+            arguments: &[
+            Arg { name: "args", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                Arg { name: "host-port", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "host", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "port", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ] },
+                Arg { name: "no-one", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "no", typ: "pure-token", key_spec_index: -1, token: Some("NO"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "one", typ: "pure-token", key_spec_index: -1, token: Some("ONE"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ] },
+            ] },
+        ],
+        },
+        handler: replication_cmds::replicaof,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 151,
+        id: 155,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4521,7 +4647,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 152,
+                id: 156,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4548,7 +4674,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 153,
+                id: 157,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4573,7 +4699,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 154,
+                id: 158,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4598,7 +4724,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 155,
+                id: 159,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4625,7 +4751,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 156,
+        id: 160,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -4654,7 +4780,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 157,
+        id: 161,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -4684,7 +4810,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 158,
+        id: 162,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -4716,7 +4842,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 159,
+        id: 163,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -4759,7 +4885,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 160,
+        id: 164,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4800,7 +4926,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 161,
+        id: 165,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4830,7 +4956,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 162,
+        id: 166,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4860,7 +4986,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 163,
+        id: 167,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -4890,7 +5016,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 164,
+        id: 168,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -4922,7 +5048,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 165,
+        id: 169,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4951,7 +5077,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 166,
+        id: 170,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4978,7 +5104,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 167,
+        id: 171,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5009,7 +5135,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 168,
+        id: 172,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5038,7 +5164,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 169,
+        id: 173,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5069,7 +5195,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 170,
+        id: 174,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5095,9 +5221,34 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "sync",
+        full_name: "sync",
+        id: 175,
+        parent: None,
+        arity: 1,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "Internal command used for replication",
+            since: "1.0.0",
+            group: "server",
+            complexity: "",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        handler: replication_cmds::sync,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "time",
         full_name: "time",
-        id: 171,
+        id: 176,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5122,7 +5273,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 172,
+        id: 177,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -5151,7 +5302,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 173,
+        id: 178,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5180,7 +5331,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 174,
+        id: 179,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5209,7 +5360,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 175,
+        id: 180,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5238,7 +5389,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 176,
+        id: 181,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5265,7 +5416,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 177,
+        id: 182,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5288,9 +5439,37 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "wait",
+        full_name: "wait",
+        id: 183,
+        parent: None,
+        arity: 3,
+        flags: flags::NOSCRIPT,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow", "@connection"],
+        tips: &["request_policy:all_shards", "response_policy:agg_min"],
+        key_specs: &[],
+        doc: Doc {
+            summary: "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+            since: "3.0.0",
+            group: "generic",
+            complexity: "O(1)",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "numreplicas", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "timeout", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        handler: replication_cmds::wait,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 178,
+        id: 184,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5319,7 +5498,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 179,
+        id: 185,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5362,7 +5541,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 180,
+        id: 186,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5391,7 +5570,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 181,
+        id: 187,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5422,7 +5601,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 182,
+        id: 188,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5453,7 +5632,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 183,
+        id: 189,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5485,7 +5664,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 184,
+        id: 190,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5516,7 +5695,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 185,
+        id: 191,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5553,7 +5732,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 186,
+        id: 192,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5584,7 +5763,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 187,
+        id: 193,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5622,7 +5801,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 188,
+        id: 194,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5653,7 +5832,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 189,
+        id: 195,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -5688,7 +5867,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 190,
+        id: 196,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5718,7 +5897,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 191,
+        id: 197,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5748,7 +5927,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 192,
+        id: 198,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5778,7 +5957,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 193,
+        id: 199,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5811,7 +5990,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 194,
+        id: 200,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -5852,7 +6031,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 195,
+        id: 201,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -5887,7 +6066,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 196,
+        id: 202,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -5923,7 +6102,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 197,
+        id: 203,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5965,7 +6144,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 198,
+        id: 204,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -5995,7 +6174,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 199,
+        id: 205,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6025,7 +6204,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 200,
+        id: 206,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6056,7 +6235,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 201,
+        id: 207,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6087,7 +6266,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 202,
+        id: 208,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6118,7 +6297,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 203,
+        id: 209,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6150,7 +6329,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 204,
+        id: 210,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6185,7 +6364,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 205,
+        id: 211,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6221,7 +6400,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 206,
+        id: 212,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6251,7 +6430,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 207,
+        id: 213,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6283,7 +6462,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 208,
+        id: 214,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6313,7 +6492,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 209,
+        id: 215,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6350,7 +6529,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 210,
+        id: 216,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6388,4 +6567,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 211;
+pub const COMMAND_IDS: usize = 217;

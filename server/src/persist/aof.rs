@@ -384,7 +384,7 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
             let _ = aof.file.sync_all();
             tracing::info!("Append only file disabled");
         }
-        srv.propagator.enabled = false;
+        srv.propagator.enabled = srv.repl.backlog.is_some();
     }
     Ok(())
 }
@@ -392,10 +392,11 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
 /// The commands a write changed since the last call go to the AOF (called after each batch
 /// of commands and each cron tick, under the lock).
 pub fn flush(srv: &mut Server) {
-    if srv.propagator.pending.is_empty() {
+    crate::replication::feed(srv);
+    if srv.repl.aof_buf.is_empty() {
         return;
     }
-    let bytes = srv.propagator.take();
+    let bytes = srv.repl.aof_buf.split();
     if let Some(aof) = srv.aof.as_mut() {
         aof.append(&bytes);
     }
@@ -407,9 +408,11 @@ pub fn start_rewrite(srv: &mut Server) -> Result<(), &'static str> {
     let Some(shared) = srv.shared.upgrade() else {
         return Err("server is not running");
     };
-    if srv.rdb.bgsave_started.is_some() {
+    if crate::replication::master::snapshot_busy(srv) {
         return Err("Background save already in progress");
     }
+    // What came before the snapshot belongs to the old incremental file.
+    flush(srv);
     let Some(aof) = srv.aof.as_mut() else {
         return Err("AOF is disabled");
     };

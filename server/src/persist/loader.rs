@@ -73,11 +73,15 @@ pub async fn load_task(
         db: 0,
         loaded: 0,
         expired: 0,
+        keep_expired: shared.lock().repl.is_replica(),
+        info: LoadInfo::default(),
     };
+    let mut rdb_loaded = false;
     let mut done_bytes = 0usize;
     for source in sources {
         let ok = match &source {
             Source::Rdb { path, data } => {
+                rdb_loaded = aof.is_none();
                 load_rdb(&shared, path, data, &mut st, done_bytes, total).await
             }
             Source::Commands { path, data, last } => {
@@ -93,6 +97,9 @@ pub async fn load_task(
     srv.rdb.loading = false;
     srv.rdb.last_load_keys_loaded = st.loaded;
     srv.rdb.last_load_keys_expired = st.expired;
+    if rdb_loaded {
+        crate::replication::restore_from_rdb(&mut srv, &st.info);
+    }
     if let Some(manifest) = aof {
         match crate::persist::aof::Aof::open(&mut srv, manifest) {
             Ok(a) => {
@@ -308,6 +315,50 @@ struct State {
     db: usize,
     loaded: u64,
     expired: u64,
+    /// A replica keeps keys that are already expired: its master deletes them.
+    keep_expired: bool,
+    info: LoadInfo,
+}
+
+/// The replication info an RDB carries (aux fields `repl-id`, `repl-offset`,
+/// `repl-stream-db`).
+#[derive(Debug, Default, Clone)]
+pub struct LoadInfo {
+    pub repl_id: Option<String>,
+    pub repl_offset: Option<u64>,
+    pub repl_stream_db: Option<usize>,
+    pub keys: u64,
+}
+
+/// Load an RDB received from a master (the databases are already empty), a bounded number
+/// of keys per lock hold. Keys already expired are kept: the master will DEL them.
+pub async fn load_rdb_bytes(shared: &Arc<Shared>, data: &[u8]) -> Result<LoadInfo, String> {
+    let mut parser = Parser::new(data).map_err(|e| e.to_string())?;
+    let mut st = State {
+        db: 0,
+        loaded: 0,
+        expired: 0,
+        keep_expired: true,
+        info: LoadInfo::default(),
+    };
+    let mut last_log = Instant::now();
+    loop {
+        if step(shared, &mut parser, &mut st, data.len(), 0)? {
+            break;
+        }
+        if last_log.elapsed().as_secs() >= 1 {
+            last_log = Instant::now();
+            tracing::info!(
+                "Loading: {:.0}% ({} keys)",
+                parser.offset() as f64 * 100.0 / data.len().max(1) as f64,
+                st.loaded
+            );
+        }
+        tokio::task::yield_now().await;
+    }
+    st.info.keys = st.loaded;
+    tracing::info!("Done loading RDB, keys loaded: {}.", st.loaded);
+    Ok(st.info)
 }
 
 /// Load up to `KEYS_PER_STEP` items under one lock hold; true when the file is done.
@@ -328,6 +379,13 @@ fn step(
         };
         match item {
             Item::Aux(k, v) => {
+                let text = String::from_utf8_lossy(&v).into_owned();
+                match &k[..] {
+                    b"repl-id" if text.len() == 40 => st.info.repl_id = Some(text),
+                    b"repl-offset" => st.info.repl_offset = text.parse().ok(),
+                    b"repl-stream-db" => st.info.repl_stream_db = text.parse().ok(),
+                    _ => {}
+                }
                 if k == b"redis-ver" {
                     tracing::info!(
                         "Loading RDB produced by version {}",
@@ -355,7 +413,7 @@ fn step(
                 expire_ms,
                 ..
             } => {
-                if expire_ms.is_some_and(|t| t < srv.now_ms) {
+                if !st.keep_expired && expire_ms.is_some_and(|t| t < srv.now_ms) {
                     // As a master, Redis drops keys already expired when loading.
                     st.expired += 1;
                     continue;

@@ -123,7 +123,7 @@ pub fn save_now(srv: &mut Server) -> std::io::Result<()> {
 /// Start a background save, unless one is running. The bytes are produced in bounded steps
 /// under the lock; the file writes happen outside it.
 pub fn start_bgsave(srv: &mut Server) -> Result<(), &'static str> {
-    if srv.rdb.bgsave_started.is_some() {
+    if crate::replication::master::snapshot_busy(srv) {
         return Err("Background save already in progress");
     }
     let Some(shared) = srv.shared.upgrade() else {
@@ -141,32 +141,12 @@ pub fn start_bgsave(srv: &mut Server) -> Result<(), &'static str> {
 }
 
 async fn bgsave_task(shared: Arc<Shared>, mut snap: Snapshot, target: PathBuf) {
-    let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
-    let tmp = temp_path(&dir, "bgsave");
-    let started = Instant::now();
-    let error = match BackgroundFile::create(&tmp) {
-        Ok(file) => {
-            write_snapshot(&shared, &mut snap, file, &target, |srv| {
-                srv.rdb.bgsave_cancel
-            })
-            .await
-        }
-        Err(e) => {
-            tracing::warn!(
-                "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
-                tmp.display(),
-                dir.display()
-            );
-            Some(format!("Failed opening the temp RDB file: {e}"))
-        }
-    };
+    let error = save_snapshot_to(&shared, &mut snap, &target, |srv| srv.rdb.bgsave_cancel).await;
     let mut srv = shared.lock();
-    srv.rdb.bgsave_started = None;
-    srv.rdb.last_bgsave_time_sec = started.elapsed().as_secs() as i64;
+    let dirty = snap.dirty_at_start;
     match error {
         None => {
-            let dirty = snap.dirty_at_start;
-            saved(&mut srv, dirty);
+            finish_bgsave(&mut srv, true, dirty);
             tracing::info!(
                 "Background saving terminated with success ({} keys, {} bytes)",
                 snap.keys_written,
@@ -176,13 +156,49 @@ async fn bgsave_task(shared: Arc<Shared>, mut snap: Snapshot, target: PathBuf) {
         Some(e) => {
             snap.abort(&mut srv);
             if !srv.rdb.bgsave_cancel {
-                srv.rdb.last_bgsave_ok = false;
+                finish_bgsave(&mut srv, false, dirty);
                 tracing::warn!("Background saving error: {e}");
             } else {
+                srv.rdb.bgsave_started = None;
                 tracing::info!("Background saving stopped");
             }
             srv.rdb.bgsave_cancel = false;
         }
+    }
+}
+
+/// Write a snapshot to `target` through a temporary file in its directory (BGSAVE, and a
+/// replica's disk-based full sync). Returns the error, if any.
+pub async fn save_snapshot_to(
+    shared: &Arc<Shared>,
+    snap: &mut Snapshot,
+    target: &Path,
+    cancelled: impl Fn(&Server) -> bool,
+) -> Option<String> {
+    let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
+    let tmp = temp_path(&dir, "bgsave");
+    match BackgroundFile::create(&tmp) {
+        Ok(file) => write_snapshot(shared, snap, file, target, cancelled).await,
+        Err(e) => {
+            tracing::warn!(
+                "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
+                tmp.display(),
+                dir.display()
+            );
+            Some(format!("Failed opening the temp RDB file: {e}"))
+        }
+    }
+}
+
+/// A background save ended: its state for INFO, LASTSAVE and MISCONF.
+pub fn finish_bgsave(srv: &mut Server, ok: bool, dirty_at_start: u64) {
+    if let Some((started, _)) = srv.rdb.bgsave_started.take() {
+        srv.rdb.last_bgsave_time_sec = started.elapsed().as_secs() as i64;
+    }
+    if ok {
+        saved(srv, dirty_at_start);
+    } else {
+        srv.rdb.last_bgsave_ok = false;
     }
 }
 

@@ -43,9 +43,14 @@ impl RdbSink {
         rdb.aux_int("redis-bits", usize::BITS as i64);
         rdb.aux_int("ctime", srv.clock.unix_ms() as i64 / 1000);
         rdb.aux_int("used-mem", crate::alloc::allocated() as i64);
-        rdb.aux_int("repl-stream-db", 0);
-        rdb.aux("repl-id", srv.replid.as_bytes());
-        rdb.aux_int("repl-offset", srv.propagator.offset as i64);
+        let stream_db = if srv.repl.is_replica() {
+            srv.repl.master_db
+        } else {
+            srv.propagator.selected_db().unwrap_or(0)
+        };
+        rdb.aux_int("repl-stream-db", stream_db as i64);
+        rdb.aux("repl-id", srv.repl.replid.as_bytes());
+        rdb.aux_int("repl-offset", srv.repl.offset as i64);
         rdb.aux_int("aof-base", 0);
         RdbSink {
             rdb,

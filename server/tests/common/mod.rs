@@ -270,12 +270,12 @@ pub fn picket_bin() -> &'static str {
 impl Server {
     /// Start picket-server with extra `--directive value` arguments.
     pub fn start(extra: &[&str]) -> Server {
-        Self::start_with(picket_bin(), None, extra, false)
+        Self::start_with(picket_bin(), None, extra, false, None)
     }
 
     /// Start picket-server with a config file as first argument.
     pub fn start_with_file(file: &std::path::Path, extra: &[&str]) -> Server {
-        Self::start_with(picket_bin(), Some(file), extra, false)
+        Self::start_with(picket_bin(), Some(file), extra, false, None)
     }
 
     /// Start Debian's redis-server 7.0 with the same arguments, or None when it is not
@@ -284,7 +284,12 @@ impl Server {
         let bin = which("redis-server")?;
         let mut args = vec!["--save", "", "--appendonly", "no"];
         args.extend_from_slice(extra);
-        Some(Self::start_with(&bin, None, &args, true))
+        Some(Self::start_with(&bin, None, &args, true, None))
+    }
+
+    /// Start picket-server on a given port (a restart where the old one ran).
+    pub fn start_on_port(port: u16, extra: &[&str]) -> Server {
+        Self::start_with(picket_bin(), None, extra, false, Some(port))
     }
 
     fn start_with(
@@ -292,9 +297,10 @@ impl Server {
         file: Option<&std::path::Path>,
         extra: &[&str],
         is_redis: bool,
+        fixed_port: Option<u16>,
     ) -> Server {
         for _attempt in 0..5 {
-            let port = free_port();
+            let port = fixed_port.unwrap_or_else(free_port);
             let dir = tempfile::tempdir().expect("tempdir");
             let log = dir.path().join("server.log");
             let logf = std::fs::File::create(&log).expect("log");

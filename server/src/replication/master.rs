@@ -1,0 +1,799 @@
+//! The master side: replicas attach with SYNC/PSYNC, get a partial resynchronization from
+//! the backlog or a full one from a snapshot (streamed diskless, or written to disk first),
+//! then the command stream. REPLCONF, WAIT, min-replicas and the replication cron live here.
+//!
+//! A replica is an ordinary connection whose output is the replication stream: everything
+//! for it (the RDB, then the stream) goes to its client's output buffer, which its
+//! connection task writes, so the output buffer limits of the `replica` class apply.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::time::Instant;
+
+use super::{feed, LinkState};
+use crate::client::{cflags, Client, ClientId};
+use crate::command::args::parse_i64;
+use crate::command::{CmdError, CmdResult, Ctx};
+use crate::config::BufferLimit;
+use crate::persist::snapshot::{Snapshot, STEP_KEYS};
+use crate::runtime::Shared;
+use crate::server::{check_output_limits, Server};
+
+/// A replica's state, as INFO names it (`wait_bgsave`, `send_bulk`, `online`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RState {
+    /// Waiting for a full synchronization to start.
+    WaitBgsaveStart,
+    /// Its snapshot is being produced (disk) or streamed (diskless).
+    WaitBgsaveEnd,
+    /// The RDB file is being sent (disk).
+    SendBulk,
+    Online,
+}
+
+impl RState {
+    pub fn info_name(self) -> &'static str {
+        match self {
+            RState::WaitBgsaveStart | RState::WaitBgsaveEnd => "wait_bgsave",
+            RState::SendBulk => "send_bulk",
+            RState::Online => "online",
+        }
+    }
+}
+
+/// What the master knows about a replica connection (REPLCONF, then SYNC/PSYNC).
+#[derive(Debug)]
+pub struct ReplicaState {
+    pub state: RState,
+    pub listening_port: u16,
+    pub announced_ip: Option<String>,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    /// Legacy SYNC: no +FULLRESYNC line.
+    pub legacy: bool,
+    pub ack_off: u64,
+    pub ack_time: Instant,
+    /// The stream produced while the replica's RDB is being sent.
+    pub pending: BytesMut,
+    /// Diskless: the stream starts with the replica's first ACK (it has loaded the RDB).
+    pub start_stream_on_ack: bool,
+    /// The RDB header went out: no more newline keepalives.
+    pub header_sent: bool,
+}
+
+impl ReplicaState {
+    pub fn new(now: Instant) -> Self {
+        ReplicaState {
+            state: RState::WaitBgsaveStart,
+            listening_port: 0,
+            announced_ip: None,
+            capa_eof: false,
+            capa_psync2: false,
+            legacy: false,
+            ack_off: 0,
+            ack_time: now,
+            pending: BytesMut::new(),
+            start_stream_on_ack: false,
+            header_sent: false,
+        }
+    }
+}
+
+/// The address a replica is known by: its announced ip, or its peer address.
+pub fn replica_ip(c: &Client) -> String {
+    c.replica
+        .as_ref()
+        .and_then(|r| r.announced_ip.clone())
+        .unwrap_or_else(|| c.addr.ip().to_canonical().to_string())
+}
+
+/// Give stream bytes to one replica, according to its state.
+pub fn stream_to(c: &mut Client, bytes: &[u8], limits: &[BufferLimit; 3], now: Instant) {
+    if !c.has(cflags::REPLICA) || c.has(cflags::CLOSE_ASAP) {
+        return;
+    }
+    let Some(r) = c.replica.as_mut() else { return };
+    let used = match r.state {
+        // Its snapshot is not taken yet: these bytes will be in it.
+        RState::WaitBgsaveStart => return,
+        RState::Online if !r.start_stream_on_ack => {
+            c.out.raw(bytes);
+            c.out_peak = c.out_peak.max(c.out.len());
+            c.notify.notify_one();
+            c.out.len()
+        }
+        _ => {
+            r.pending.extend_from_slice(bytes);
+            r.pending.len() + c.out.len()
+        }
+    };
+    check_output_limits(c, used, limits, now);
+}
+
+/// Start streaming to a replica whose RDB is delivered: what was produced meanwhile first.
+fn go_online(c: &mut Client) {
+    let Some(r) = c.replica.as_mut() else { return };
+    r.state = RState::Online;
+    r.start_stream_on_ack = false;
+    let pending = r.pending.split();
+    if !pending.is_empty() {
+        c.out.raw(&pending);
+    }
+    c.notify.notify_one();
+}
+
+/// Whether a snapshot is being produced (only one at a time: they freeze the databases).
+pub fn snapshot_busy(srv: &Server) -> bool {
+    srv.rdb.bgsave_started.is_some()
+        || srv.repl.sync_running
+        || srv
+            .aof
+            .as_ref()
+            .is_some_and(|a| a.rewrite_started.is_some())
+}
+
+/// Recount the good replicas (online, ACKed within `min-replicas-max-lag`).
+pub fn refresh_good_replicas(srv: &mut Server) {
+    let now = srv.clock.now();
+    let max_lag = srv.cfg.repl.min_replicas_max_lag_s;
+    let ids: Vec<ClientId> = srv.repl.replicas.iter().copied().collect();
+    srv.repl.good_replicas = ids
+        .iter()
+        .filter_map(|id| srv.clients.get(id))
+        .filter_map(|c| c.replica.as_ref())
+        .filter(|r| {
+            r.state == RState::Online
+                && now.saturating_duration_since(r.ack_time).as_secs() <= max_lag
+        })
+        .count();
+}
+
+/// Whether writes are allowed by `min-replicas-to-write` (Redis's `checkGoodReplicasStatus`).
+pub fn enough_good_replicas(srv: &Server) -> bool {
+    let r = &srv.cfg.repl;
+    srv.repl.is_replica()
+        || r.min_replicas_to_write == 0
+        || r.min_replicas_max_lag_s == 0
+        || srv.repl.good_replicas >= r.min_replicas_to_write
+}
+
+/// Online replicas that acknowledged `offset` (WAIT), the executing client included.
+pub fn count_acks(srv: &Server, offset: u64, also: Option<&Client>) -> usize {
+    srv.repl
+        .replicas
+        .iter()
+        .filter_map(|id| srv.clients.get(id))
+        .chain(also.filter(|c| c.has(cflags::REPLICA)))
+        .filter_map(|c| c.replica.as_ref())
+        .filter(|r| r.state == RState::Online && r.ack_off >= offset)
+        .count()
+}
+
+/// Answer the WAITs whose replicas acknowledged enough.
+pub fn serve_waits(srv: &mut Server) {
+    let waiting: Vec<(ClientId, u64, usize)> = srv
+        .clients
+        .values()
+        .filter_map(|c| {
+            c.blocked
+                .as_ref()
+                .and_then(|b| b.wait)
+                .map(|(off, n)| (c.id, off, n))
+        })
+        .collect();
+    for (id, off, n) in waiting {
+        let acks = count_acks(srv, off, None);
+        if acks >= n {
+            if let Some(mut c) = srv.clients.remove(&id) {
+                crate::blocking::unblock(srv, &mut c);
+                c.out.int(acks as i64);
+                c.notify.notify_one();
+                srv.clients.insert(id, c);
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ commands
+
+/// SYNC
+pub fn sync(ctx: &mut Ctx) -> CmdResult {
+    attach(ctx, None)
+}
+
+/// PSYNC replid offset
+pub fn psync(ctx: &mut Ctx) -> CmdResult {
+    let replid = String::from_utf8_lossy(&ctx.args[1]).into_owned();
+    let offset = parse_i64(&ctx.args[2]).ok_or(CmdError::NotInteger)?;
+    attach(ctx, Some((replid, offset)))
+}
+
+fn attach(ctx: &mut Ctx, psync: Option<(String, i64)>) -> CmdResult {
+    // A replica asking again is ignored, as Redis does.
+    if ctx.client.has(cflags::REPLICA) {
+        return Ok(());
+    }
+    let srv = &mut *ctx.srv;
+    if srv.repl.is_replica() && !srv.repl.link_up() {
+        return Err(CmdError::Reply(
+            "NOMASTERLINK Can't SYNC while not connected with my master".into(),
+        ));
+    }
+    let now = srv.clock.now();
+    let who = format!("{}:{}", replica_ip(ctx.client), listening_port(ctx.client));
+    tracing::info!("Replica {who} asks for synchronization");
+    // The offset must include everything executed so far.
+    feed(srv);
+    let state = ctx
+        .client
+        .replica
+        .get_or_insert_with(|| Box::new(ReplicaState::new(now)));
+    state.ack_time = now;
+    if let Some((replid, offset)) = &psync {
+        if let Some(from) = partial_ok(srv, replid, *offset) {
+            let Some(backlog) = srv.repl.backlog.as_ref() else {
+                return Ok(());
+            };
+            let data = backlog.since(from);
+            let line = if state.capa_psync2 {
+                format!("+CONTINUE {}\r\n", srv.repl.replid)
+            } else {
+                "+CONTINUE\r\n".to_string()
+            };
+            ctx.out.raw(line.as_bytes());
+            ctx.out.raw(&data);
+            state.state = RState::Online;
+            state.header_sent = true;
+            state.ack_off = from.saturating_sub(1);
+            ctx.client.flags |= cflags::REPLICA;
+            srv.repl.replicas.insert(ctx.client.id);
+            srv.repl.no_replicas_since = None;
+            srv.repl.stat_sync_partial_ok += 1;
+            tracing::info!(
+                "Partial resynchronization request from {who} accepted. Sending {} bytes of backlog starting from offset {from}.",
+                data.len()
+            );
+            refresh_good_replicas(srv);
+            return Ok(());
+        }
+        if replid != "?" {
+            srv.repl.stat_sync_partial_err += 1;
+        }
+        tracing::info!("Full resync requested by replica {who}");
+    }
+    state.legacy = psync.is_none();
+    state.state = RState::WaitBgsaveStart;
+    ctx.client.flags |= cflags::REPLICA;
+    srv.repl.replicas.insert(ctx.client.id);
+    srv.repl.no_replicas_since = None;
+    srv.repl.stat_sync_full += 1;
+    if srv.repl.backlog.is_none() {
+        // A new history begins with the first replica of a master.
+        if !srv.repl.is_replica() {
+            srv.repl.replid = picket_common::ids::random_hex40(&mut srv.rng);
+            srv.repl.clear_replid2();
+        }
+        let size = srv.cfg.repl.backlog_size;
+        srv.repl.ensure_backlog(size);
+        srv.propagator.enabled = true;
+        tracing::info!(
+            "Replication backlog created, my new replication IDs are '{}' and '{}'",
+            srv.repl.replid,
+            srv.repl.replid2
+        );
+    }
+    srv.repl.waiting_since.get_or_insert(now);
+    Ok(())
+}
+
+fn listening_port(c: &Client) -> u16 {
+    c.replica.as_ref().map_or(0, |r| r.listening_port)
+}
+
+/// The offset to continue from, if a partial resynchronization can serve this request.
+fn partial_ok(srv: &Server, replid: &str, offset: i64) -> Option<u64> {
+    let r = &srv.repl;
+    let known = replid == r.replid || (replid == r.replid2 && offset <= r.second_offset);
+    if !known {
+        if replid != "?" {
+            if replid != r.replid && replid != r.replid2 {
+                tracing::info!("Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{replid}', my replication IDs are '{}' and '{}')", r.replid, r.replid2);
+            } else {
+                tracing::info!("Partial resynchronization not accepted: Requested offset for second ID was {offset}, but I can reply up to {}", r.second_offset);
+            }
+        }
+        return None;
+    }
+    let b = r.backlog.as_ref()?;
+    if offset < 0 || !b.covers(offset as u64) {
+        tracing::info!(
+            "Unable to partial resync with replica: lack of backlog (Replica request was: {offset})."
+        );
+        return None;
+    }
+    Some(offset as u64)
+}
+
+/// REPLCONF option value [option value ...]
+pub fn replconf(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len().is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    let now = ctx.srv.clock.now();
+    let mut i = 1;
+    while i + 1 < ctx.args.len() {
+        let opt = String::from_utf8_lossy(&ctx.args[i]).to_ascii_lowercase();
+        let val = &ctx.args[i + 1];
+        i += 2;
+        match opt.as_str() {
+            "listening-port" => {
+                let p = parse_i64(val).ok_or(CmdError::NotInteger)?;
+                state(ctx.client, now).listening_port = p.clamp(0, 65535) as u16;
+            }
+            "ip-address" => {
+                if val.len() >= 46 {
+                    return Err(CmdError::err(format!(
+                        "REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                        val.len()
+                    )));
+                }
+                state(ctx.client, now).announced_ip =
+                    Some(String::from_utf8_lossy(val).into_owned());
+            }
+            "capa" => {
+                let st = state(ctx.client, now);
+                if val.eq_ignore_ascii_case(b"eof") {
+                    st.capa_eof = true;
+                } else if val.eq_ignore_ascii_case(b"psync2") {
+                    st.capa_psync2 = true;
+                }
+            }
+            "ack" => {
+                // Only replicas ACK; never a reply.
+                let Some(off) = parse_i64(val) else {
+                    return Ok(());
+                };
+                if !ctx.client.has(cflags::REPLICA) {
+                    return Ok(());
+                }
+                let Some(st) = ctx.client.replica.as_mut() else {
+                    return Ok(());
+                };
+                if off > st.ack_off as i64 {
+                    st.ack_off = off as u64;
+                }
+                st.ack_time = now;
+                if st.state == RState::Online && st.start_stream_on_ack {
+                    // The client's output is `ctx.out` while its command runs.
+                    st.start_stream_on_ack = false;
+                    let pending = st.pending.split();
+                    ctx.out.raw(&pending);
+                }
+                ctx.srv.repl.acks_changed = true;
+                return Ok(());
+            }
+            "getack" => {
+                // From our master: answer with an ACK (the link does it).
+                if ctx.client.has(cflags::MASTER) {
+                    ctx.srv.repl.ack_requested = true;
+                }
+                return Ok(());
+            }
+            "rdb-only" | "rdb-filter-only" => {}
+            _ => {
+                return Err(CmdError::err(format!(
+                    "Unrecognized REPLCONF option: {}",
+                    String::from_utf8_lossy(&ctx.args[i - 2])
+                )))
+            }
+        }
+    }
+    ctx.out.simple("OK");
+    Ok(())
+}
+
+fn state(c: &mut Client, now: Instant) -> &mut ReplicaState {
+    c.replica
+        .get_or_insert_with(|| Box::new(ReplicaState::new(now)))
+}
+
+/// WAIT numreplicas timeout
+pub fn wait(ctx: &mut Ctx) -> CmdResult {
+    if ctx.srv.repl.is_replica() {
+        return Err(CmdError::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
+    let n = parse_i64(&ctx.args[1]).ok_or(CmdError::NotInteger)?;
+    let ms = parse_i64(&ctx.args[2])
+        .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    let offset = ctx.client.woff;
+    let acks = count_acks(ctx.srv, offset, None);
+    if acks as i64 >= n || !ctx.can_block() {
+        ctx.out.int(acks as i64);
+        return Ok(());
+    }
+    let deadline = (ms > 0).then(|| Instant::now() + Duration::from_millis(ms as u64));
+    ctx.client.blocked = Some(crate::blocking::Blocked {
+        db: ctx.client.db,
+        keys: Vec::new(),
+        want: "wait",
+        deadline,
+        spec: ctx.spec,
+        args: ctx.args.to_vec(),
+        wait: Some((offset, n.max(0) as usize)),
+    });
+    ctx.client.flags |= cflags::BLOCKED;
+    ctx.srv.repl.get_ack = true;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ cron and full syncs
+
+/// Once a second (and at every tick for starting syncs): start waiting full syncs,
+/// keepalives, in-band PINGs, timeouts, backlog expiry, good replica count.
+pub fn cron(srv: &mut Server) {
+    maybe_start_sync(srv);
+    let now = srv.clock.now();
+    if srv
+        .repl
+        .last_cron
+        .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
+    {
+        return;
+    }
+    srv.repl.last_cron = Some(now);
+    srv.repl.cron_loops += 1;
+    let ids: Vec<ClientId> = srv.repl.replicas.iter().copied().collect();
+    // In-band PING, every repl-ping-replica-period seconds (part of the stream: offsets move).
+    let period = srv.cfg.repl.ping_period_s.max(1);
+    if !ids.is_empty() && !srv.repl.is_replica() && srv.repl.cron_loops.is_multiple_of(period) {
+        feed(srv);
+        let mut b = BytesMut::new();
+        crate::propagate::encode(&mut b, &[bytes::Bytes::from_static(b"PING")]);
+        super::feed_stream(srv, &b);
+    }
+    let timeout = srv.cfg.repl.timeout_s;
+    for id in &ids {
+        let Some(c) = srv.clients.get_mut(id) else {
+            continue;
+        };
+        let Some(r) = c.replica.as_ref() else {
+            continue;
+        };
+        if matches!(r.state, RState::WaitBgsaveStart | RState::WaitBgsaveEnd) && !r.header_sent {
+            // Keepalive while the snapshot is prepared (not part of the stream).
+            c.out.raw(b"\n");
+            c.notify.notify_one();
+        } else if r.state == RState::Online
+            && now.saturating_duration_since(r.ack_time).as_secs() > timeout
+        {
+            tracing::warn!(
+                "Disconnecting timedout replica (streaming sync): {}:{}",
+                replica_ip(c),
+                listening_port(c)
+            );
+            c.close_asap("replica timeout");
+        }
+    }
+    // Without replicas for repl-backlog-ttl, a master frees its backlog (and its history).
+    if srv.repl.replicas.is_empty() && !srv.repl.is_replica() && srv.repl.backlog.is_some() {
+        let since = *srv.repl.no_replicas_since.get_or_insert(now);
+        let ttl = srv.cfg.repl.backlog_ttl_s;
+        if ttl > 0 && now.saturating_duration_since(since).as_secs() >= ttl {
+            srv.repl.replid = picket_common::ids::random_hex40(&mut srv.rng);
+            srv.repl.clear_replid2();
+            srv.repl.backlog = None;
+            srv.propagator.enabled = srv.aof.is_some();
+            tracing::info!(
+                "Replication backlog freed after {ttl} seconds without connected replicas."
+            );
+        }
+    }
+    refresh_good_replicas(srv);
+}
+
+/// Start a full synchronization for the replicas waiting for one, when no snapshot is being
+/// produced (and, diskless, after `repl-diskless-sync-delay` for more replicas to come).
+fn maybe_start_sync(srv: &mut Server) {
+    let waiting: Vec<ClientId> = srv
+        .repl
+        .replicas
+        .iter()
+        .copied()
+        .filter(|id| {
+            srv.clients.get(id).is_some_and(|c| {
+                !c.has(cflags::CLOSE_ASAP)
+                    && c.replica
+                        .as_ref()
+                        .is_some_and(|r| r.state == RState::WaitBgsaveStart)
+            })
+        })
+        .collect();
+    if waiting.is_empty() {
+        srv.repl.waiting_since = None;
+        return;
+    }
+    if snapshot_busy(srv) {
+        return;
+    }
+    let Some(shared) = srv.shared.upgrade() else {
+        return;
+    };
+    let cfg = &srv.cfg.repl;
+    let diskless = cfg.diskless_sync
+        && waiting.iter().all(|id| {
+            srv.clients
+                .get(id)
+                .and_then(|c| c.replica.as_ref())
+                .is_some_and(|r| r.capa_eof && !r.legacy)
+        });
+    let now = srv.clock.now();
+    if diskless {
+        let since = *srv.repl.waiting_since.get_or_insert(now);
+        let max = cfg.diskless_sync_max_replicas;
+        let delay = Duration::from_secs(cfg.diskless_sync_delay_s);
+        let enough = max > 0 && waiting.len() >= max;
+        if !enough && now.saturating_duration_since(since) < delay {
+            return;
+        }
+    }
+    srv.repl.waiting_since = None;
+    // The snapshot holds everything up to here; the stream after it goes to the replicas.
+    feed(srv);
+    let offset = srv.repl.offset;
+    let line = format!("+FULLRESYNC {} {offset}\r\n", srv.repl.replid);
+    srv.propagator.reset_selected_db();
+    for id in &waiting {
+        if let Some(c) = srv.clients.get_mut(id) {
+            if let Some(r) = c.replica.as_mut() {
+                r.state = RState::WaitBgsaveEnd;
+                r.pending.clear();
+                if !r.legacy {
+                    c.out.raw(line.as_bytes());
+                    c.notify.notify_one();
+                }
+            }
+        }
+    }
+    let snap = Snapshot::begin(srv);
+    srv.repl.sync_running = true;
+    let tracker = shared.tracker.clone();
+    if diskless {
+        tracing::info!(
+            "Starting BGSAVE for SYNC with target: replicas sockets ({} replicas)",
+            waiting.len()
+        );
+        let mark = picket_common::ids::random_hex40(&mut srv.rng);
+        tracker.spawn(diskless_task(shared, snap, waiting, mark));
+    } else {
+        tracing::info!("Starting BGSAVE for SYNC with target: disk");
+        srv.rdb.bgsave_started = Some((Instant::now(), srv.clock.unix_ms() as i64 / 1000));
+        srv.rdb.last_bgsave_try_ms = srv.now_ms;
+        let target = crate::persist::save::rdb_path(srv);
+        tracker.spawn(disk_task(shared, snap, waiting, target));
+    }
+}
+
+/// Output held for a replica before the sync waits for its connection to catch up.
+const SYNC_OUT_HIGH: usize = 8 << 20;
+
+/// The replicas of a sync that are still connected.
+fn alive(srv: &Server, ids: &[ClientId]) -> Vec<ClientId> {
+    ids.iter()
+        .copied()
+        .filter(|id| {
+            srv.clients
+                .get(id)
+                .is_some_and(|c| !c.has(cflags::CLOSE_ASAP) && c.replica.is_some())
+        })
+        .collect()
+}
+
+/// Append to the output of each replica of a sync.
+fn send_all(srv: &mut Server, ids: &[ClientId], bytes: &[u8]) {
+    for id in ids {
+        if let Some(c) = srv.clients.get_mut(id) {
+            c.out.raw(bytes);
+            c.notify.notify_one();
+        }
+    }
+}
+
+/// Wait until the replicas' connections have written most of what they hold.
+async fn drain(shared: &Shared, ids: &[ClientId]) {
+    loop {
+        let full = {
+            let srv = shared.lock();
+            ids.iter()
+                .filter_map(|id| srv.clients.get(id))
+                .any(|c| c.out.len() > SYNC_OUT_HIGH && !c.has(cflags::CLOSE_ASAP))
+        };
+        if !full || shared.cancel.is_cancelled() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Diskless: the RDB goes straight to the replicas' sockets, between `$EOF:<mark>` and
+/// the mark.
+async fn diskless_task(shared: Arc<Shared>, mut snap: Snapshot, ids: Vec<ClientId>, mark: String) {
+    {
+        let mut srv = shared.lock();
+        let header = format!("$EOF:{mark}\r\n");
+        for id in &ids {
+            if let Some(c) = srv.clients.get_mut(id) {
+                if let Some(r) = c.replica.as_mut() {
+                    r.header_sent = true;
+                }
+                c.out.raw(header.as_bytes());
+                c.notify.notify_one();
+            }
+        }
+    }
+    let mut ids = ids;
+    loop {
+        let done = {
+            let mut srv = shared.lock();
+            ids = alive(&srv, &ids);
+            if ids.is_empty() || shared.cancel.is_cancelled() {
+                snap.abort(&mut srv);
+                srv.repl.sync_running = false;
+                tracing::warn!("Diskless rdb transfer, no replica left: aborting");
+                return;
+            }
+            let bytes = snap.step(&mut srv, STEP_KEYS);
+            send_all(&mut srv, &ids, &bytes);
+            if snap.is_done() {
+                send_all(&mut srv, &ids, mark.as_bytes());
+                let now = srv.clock.now();
+                for id in &ids {
+                    if let Some(c) = srv.clients.get_mut(id) {
+                        if let Some(r) = c.replica.as_mut() {
+                            r.state = RState::Online;
+                            r.start_stream_on_ack = true;
+                            r.ack_time = now;
+                        }
+                    }
+                }
+                srv.repl.sync_running = false;
+                tracing::info!(
+                    "Diskless rdb transfer done: {} keys, {} bytes",
+                    snap.keys_written,
+                    snap.bytes_written
+                );
+                true
+            } else {
+                false
+            }
+        };
+        if done {
+            return;
+        }
+        drain(&shared, &ids).await;
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Disk: a background save to the RDB file, then the file as `$<len>\r\n<bytes>`.
+async fn disk_task(
+    shared: Arc<Shared>,
+    mut snap: Snapshot,
+    ids: Vec<ClientId>,
+    target: std::path::PathBuf,
+) {
+    let error = crate::persist::save::save_snapshot_to(&shared, &mut snap, &target, |srv| {
+        srv.rdb.bgsave_cancel
+    })
+    .await;
+    let data = if error.is_none() {
+        match std::fs::read(&target) {
+            Ok(d) => Ok(d),
+            Err(e) => Err(format!("reading {}: {e}", target.display())),
+        }
+    } else {
+        Err(error.unwrap_or_default())
+    };
+    let data = {
+        let mut srv = shared.lock();
+        srv.repl.sync_running = false;
+        let dirty = snap.dirty_at_start;
+        crate::persist::save::finish_bgsave(&mut srv, data.is_ok(), dirty);
+        match data {
+            Ok(d) => {
+                let header = format!("${}\r\n", d.len());
+                for id in &ids {
+                    if let Some(c) = srv.clients.get_mut(id) {
+                        if let Some(r) = c.replica.as_mut() {
+                            r.state = RState::SendBulk;
+                            r.header_sent = true;
+                        }
+                        c.out.raw(header.as_bytes());
+                        c.notify.notify_one();
+                    }
+                }
+                d
+            }
+            Err(e) => {
+                snap.abort(&mut srv);
+                tracing::warn!("SYNC failed. BGSAVE child returned an error: {e}");
+                for id in &ids {
+                    if let Some(c) = srv.clients.get_mut(id) {
+                        c.close_asap("full sync failed");
+                    }
+                }
+                return;
+            }
+        }
+    };
+    let mut ids = ids;
+    for chunk in data.chunks(1 << 20) {
+        {
+            let mut srv = shared.lock();
+            ids = alive(&srv, &ids);
+            if ids.is_empty() {
+                return;
+            }
+            send_all(&mut srv, &ids, chunk);
+        }
+        drain(&shared, &ids).await;
+    }
+    let mut srv = shared.lock();
+    let now = srv.clock.now();
+    for id in alive(&srv, &ids) {
+        if let Some(c) = srv.clients.get_mut(&id) {
+            if let Some(r) = c.replica.as_mut() {
+                r.ack_time = now;
+            }
+            go_online(c);
+            tracing::info!(
+                "Synchronization with replica {}:{} succeeded",
+                replica_ip(c),
+                listening_port(c)
+            );
+        }
+    }
+}
+
+/// A replica client is gone: forget it.
+pub fn forget_replica(srv: &mut Server, c: &Client) {
+    if srv.repl.replicas.remove(&c.id) {
+        tracing::info!(
+            "Connection with replica {}:{} lost.",
+            replica_ip(c),
+            listening_port(c)
+        );
+        if srv.repl.replicas.is_empty() {
+            srv.repl.no_replicas_since = Some(srv.clock.now());
+        }
+        refresh_good_replicas(srv);
+    }
+}
+
+/// INFO replication's master part and ROLE's replica list: (ip, port, state, offset, lag).
+pub fn replica_rows(srv: &Server) -> Vec<(String, u16, RState, u64, u64)> {
+    let now = srv.clock.now();
+    srv.repl
+        .replicas
+        .iter()
+        .filter_map(|id| srv.clients.get(id))
+        .filter_map(|c| {
+            let r = c.replica.as_ref()?;
+            let lag = if r.state == RState::Online {
+                now.saturating_duration_since(r.ack_time).as_secs()
+            } else {
+                0
+            };
+            Some((replica_ip(c), r.listening_port, r.state, r.ack_off, lag))
+        })
+        .collect()
+}
+
+/// The link state name of ROLE on a replica.
+pub fn link_state_name(s: LinkState) -> &'static str {
+    s.name()
+}

@@ -1,0 +1,962 @@
+//! The replica side: the handshake as a pure state machine ([`Handshake`]), and the link
+//! task that drives it over the network, receives and loads the RDB of a full
+//! synchronization, then applies the master's command stream, acknowledging its offset.
+//!
+//! Handshake (Redis 7.0's `syncWithMaster`): `PING` → `AUTH [user] pass` (with masterauth) →
+//! `REPLCONF listening-port <port>` → `REPLCONF ip-address <ip>` (with replica-announce-ip)
+//! → `REPLCONF capa eof capa psync2` → `PSYNC <replid> <offset+1>` (or `PSYNC ? -1` without
+//! a history), falling back to `SYNC` when the master does not know PSYNC.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use picket_common::net::{Conn, Net};
+use picket_common::resp::{Limits, ReplyBuf, RequestDecoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+use super::{LinkState, MasterLink};
+use crate::client::{cflags, Client};
+use crate::runtime::Shared;
+use crate::server::Server;
+
+/// What the handshake needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeParams {
+    pub masteruser: String,
+    pub masterauth: String,
+    pub listening_port: u16,
+    pub announce_ip: String,
+    /// (replid, next offset) to continue from, or None for `PSYNC ? -1`.
+    pub psync_from: Option<(String, u64)>,
+}
+
+/// The outcome of PSYNC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PsyncReply {
+    /// Full synchronization: the master's replid and the offset of the snapshot.
+    Full { replid: String, offset: u64 },
+    /// Partial: continue; a new replid when the master's history changed.
+    Continue { new_replid: Option<String> },
+    /// A legacy SYNC was sent: the payload follows without a reply line.
+    LegacySync,
+}
+
+/// What the link task does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HsAction {
+    /// Write these commands, then feed the reply lines as they come.
+    Send(Vec<Vec<Bytes>>),
+    /// Read the next reply line.
+    Read,
+    /// The handshake is over.
+    Done(PsyncReply),
+    /// Give up this attempt (the link retries later), with the reason for the log.
+    Fail(String),
+    /// The master is busy (loading, or without its own master): try again later.
+    Retry(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Pong,
+    Auth,
+    Port,
+    Ip,
+    Capa,
+    Psync,
+}
+
+/// The handshake state machine: pure, fed with the master's reply lines.
+#[derive(Debug)]
+pub struct Handshake {
+    params: HandshakeParams,
+    expect: std::collections::VecDeque<Expect>,
+}
+
+fn cmd(parts: &[&str]) -> Vec<Bytes> {
+    parts
+        .iter()
+        .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+        .collect()
+}
+
+impl Handshake {
+    /// Start: the first thing to send is PING.
+    pub fn start(params: HandshakeParams) -> (Handshake, HsAction) {
+        let mut hs = Handshake {
+            params,
+            expect: Default::default(),
+        };
+        hs.expect.push_back(Expect::Pong);
+        (hs, HsAction::Send(vec![cmd(&["PING"])]))
+    }
+
+    /// Feed one reply line (without CRLF).
+    pub fn on_line(&mut self, line: &[u8]) -> HsAction {
+        let text = String::from_utf8_lossy(line).into_owned();
+        let Some(&expect) = self.expect.front() else {
+            return HsAction::Fail("unexpected reply".into());
+        };
+        // The master may send newlines to keep the link alive while it prepares.
+        if line.is_empty() {
+            return HsAction::Read;
+        }
+        self.expect.pop_front();
+        match expect {
+            Expect::Pong => {
+                // -NOAUTH / -NOPERM / -ERR operation not permitted are fine: AUTH follows.
+                if text.starts_with('-')
+                    && !text.starts_with("-NOAUTH")
+                    && !text.starts_with("-NOPERM")
+                    && !text.starts_with("-ERR operation not permitted")
+                {
+                    return HsAction::Fail(format!("Error reply to PING from master: '{text}'"));
+                }
+                let p = &self.params;
+                let mut out = Vec::new();
+                if !p.masterauth.is_empty() {
+                    if p.masteruser.is_empty() {
+                        out.push(cmd(&["AUTH", &p.masterauth]));
+                    } else {
+                        out.push(cmd(&["AUTH", &p.masteruser, &p.masterauth]));
+                    }
+                    self.expect.push_back(Expect::Auth);
+                }
+                out.push(cmd(&[
+                    "REPLCONF",
+                    "listening-port",
+                    &p.listening_port.to_string(),
+                ]));
+                self.expect.push_back(Expect::Port);
+                if !p.announce_ip.is_empty() {
+                    out.push(cmd(&["REPLCONF", "ip-address", &p.announce_ip]));
+                    self.expect.push_back(Expect::Ip);
+                }
+                out.push(cmd(&["REPLCONF", "capa", "eof", "capa", "psync2"]));
+                self.expect.push_back(Expect::Capa);
+                HsAction::Send(out)
+            }
+            Expect::Auth => {
+                if text.starts_with('-') {
+                    return HsAction::Fail(format!("Unable to AUTH to MASTER: {text}"));
+                }
+                HsAction::Read
+            }
+            // Errors are ignored: old masters do not know these options.
+            Expect::Port | Expect::Ip => HsAction::Read,
+            Expect::Capa => {
+                let (id, off) = match &self.params.psync_from {
+                    Some((id, off)) => (id.clone(), off.to_string()),
+                    None => ("?".to_string(), "-1".to_string()),
+                };
+                self.expect.push_back(Expect::Psync);
+                HsAction::Send(vec![cmd(&["PSYNC", &id, &off])])
+            }
+            Expect::Psync => parse_psync_reply(&text),
+        }
+    }
+}
+
+/// Interpret the reply to PSYNC (Redis's `slaveTryPartialResynchronization`).
+pub fn parse_psync_reply(text: &str) -> HsAction {
+    if let Some(rest) = text.strip_prefix("+FULLRESYNC") {
+        let mut it = rest.split_whitespace();
+        let replid = it.next().unwrap_or("");
+        let offset = it.next().and_then(|o| o.parse::<u64>().ok());
+        return match (replid.len() == 40, offset) {
+            (true, Some(offset)) => HsAction::Done(PsyncReply::Full {
+                replid: replid.to_string(),
+                offset,
+            }),
+            // Malformed: a full sync without a usable history.
+            _ => HsAction::Done(PsyncReply::Full {
+                replid: String::new(),
+                offset: 0,
+            }),
+        };
+    }
+    if let Some(rest) = text.strip_prefix("+CONTINUE") {
+        let id = rest.trim();
+        let new_replid = (id.len() == 40).then(|| id.to_string());
+        return HsAction::Done(PsyncReply::Continue { new_replid });
+    }
+    if text.starts_with("-NOMASTERLINK") || text.starts_with("-LOADING") {
+        return HsAction::Retry(format!(
+            "Master is currently unable to PSYNC but should be in the future: {text}"
+        ));
+    }
+    if text.starts_with("-ERR") || text.starts_with('-') {
+        // A master that does not know PSYNC: the legacy SYNC.
+        return HsAction::Send(vec![cmd(&["SYNC"])]);
+    }
+    HsAction::Fail(format!("Unexpected reply to PSYNC from master: {text}"))
+}
+
+// ------------------------------------------------------------------ the link task
+
+/// Why one link attempt ended.
+enum End {
+    /// REPLICAOF changed (or the server stops): do not retry this master.
+    Changed,
+    /// Connection or protocol failure: retry after a pause.
+    Failed(String),
+    /// The link was up and broke: reconnect at once.
+    Lost(String),
+}
+
+/// The replication link: follows `srv.repl.master`, reconnecting as needed.
+pub async fn run<N: Net>(shared: Arc<Shared>, net: N) {
+    let cancel = shared.cancel.clone();
+    let wake = shared.lock().repl.wake.clone();
+    loop {
+        let target = {
+            let srv = shared.lock();
+            srv.repl
+                .master
+                .as_ref()
+                .map(|m| (m.host.clone(), m.port, srv.repl.generation))
+        };
+        let Some((host, port, gen)) = target else {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = wake.notified() => continue,
+            }
+        };
+        let end = tokio::select! {
+            _ = cancel.cancelled() => return,
+            e = link(&shared, &net, &host, port, gen) => e,
+        };
+        let pause = {
+            let mut srv = shared.lock();
+            if srv.repl.generation != gen {
+                continue;
+            }
+            let now = srv.clock.now();
+            let history = srv.repl.have_history;
+            if let Some(m) = srv.repl.master.as_mut() {
+                if m.state == LinkState::Connected {
+                    m.down_since = Some(now);
+                }
+                m.state = LinkState::Connect;
+                m.has_client = m.has_client && history;
+            }
+            match end {
+                End::Changed => false,
+                End::Lost(why) => {
+                    tracing::warn!("Connection with master lost: {why}");
+                    false
+                }
+                End::Failed(why) => {
+                    tracing::warn!("{why}");
+                    true
+                }
+            }
+        };
+        if pause {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
+/// Whether REPLICAOF moved on since `gen`.
+fn changed(shared: &Shared, gen: u64) -> bool {
+    shared.lock().repl.generation != gen
+}
+
+fn set_state(shared: &Shared, gen: u64, state: LinkState) -> bool {
+    let mut srv = shared.lock();
+    if srv.repl.generation != gen {
+        return false;
+    }
+    if let Some(m) = srv.repl.master.as_mut() {
+        m.state = state;
+    }
+    true
+}
+
+/// Read until `buf` holds a line; returns it without CRLF.
+async fn read_line<C: Conn>(
+    conn: &mut C,
+    buf: &mut BytesMut,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    loop {
+        if let Some(i) = buf.iter().position(|&b| b == b'\n') {
+            let mut line = buf.split_to(i + 1).to_vec();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Ok(line);
+        }
+        if buf.len() > 64 * 1024 {
+            return Err("reply line too long".into());
+        }
+        read_more(conn, buf, timeout).await?;
+    }
+}
+
+async fn read_more<C: Conn>(
+    conn: &mut C,
+    buf: &mut BytesMut,
+    timeout: Duration,
+) -> Result<usize, String> {
+    buf.reserve(64 * 1024);
+    match tokio::time::timeout(timeout, conn.read_buf(buf)).await {
+        Err(_) => Err("Timeout connecting to the MASTER...".into()),
+        Ok(Ok(0)) => Err("connection closed by the master".into()),
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(e)) => Err(e.to_string()),
+    }
+}
+
+fn encode_all(cmds: &[Vec<Bytes>]) -> BytesMut {
+    let mut b = BytesMut::new();
+    for c in cmds {
+        crate::propagate::encode(&mut b, c);
+    }
+    b
+}
+
+/// One connection to the master: handshake, sync, stream, until it ends.
+async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen: u64) -> End {
+    let (timeout, params) = {
+        let mut srv = shared.lock();
+        let r = &srv.cfg.repl;
+        let timeout = Duration::from_secs(r.timeout_s.max(1));
+        let listening_port = if r.announce_port != 0 {
+            r.announce_port
+        } else {
+            srv.cfg.port
+        };
+        let params = HandshakeParams {
+            masteruser: r.masteruser.clone(),
+            masterauth: r.masterauth.clone(),
+            listening_port,
+            announce_ip: r.announce_ip.clone(),
+            psync_from: srv
+                .repl
+                .have_history
+                .then(|| (srv.repl.replid.clone(), srv.repl.offset + 1)),
+        };
+        if let Some(m) = srv.repl.master.as_mut() {
+            m.state = LinkState::Connecting;
+        }
+        tracing::info!("Connecting to MASTER {host}:{port}");
+        (timeout, params)
+    };
+    let mut conn = match tokio::time::timeout(timeout, net.connect(host, port)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            return End::Failed(format!(
+                "Error condition on socket for SYNC: {e} ({host}:{port})"
+            ))
+        }
+        Err(_) => return End::Failed("Timeout connecting to the MASTER...".into()),
+    };
+    if !set_state(shared, gen, LinkState::Handshake) {
+        return End::Changed;
+    }
+    tracing::info!("MASTER <-> REPLICA sync started");
+    let mut buf = BytesMut::new();
+    let (mut hs, mut action) = Handshake::start(params);
+    let reply = loop {
+        match action {
+            HsAction::Send(cmds) => {
+                if let Err(e) = conn.write_all(&encode_all(&cmds)).await {
+                    return End::Failed(format!("Error writing to MASTER: {e}"));
+                }
+                if cmds.len() == 1 && cmds[0][0] == "SYNC" {
+                    action = HsAction::Done(PsyncReply::LegacySync);
+                    continue;
+                }
+            }
+            HsAction::Read => {}
+            HsAction::Done(r) => break r,
+            HsAction::Fail(why) => return End::Failed(why),
+            HsAction::Retry(why) => return End::Failed(why),
+        }
+        let line = match read_line(&mut conn, &mut buf, timeout).await {
+            Ok(l) => l,
+            Err(e) => return End::Failed(format!("Error reading from MASTER: {e}")),
+        };
+        if changed(shared, gen) {
+            return End::Changed;
+        }
+        action = hs.on_line(&line);
+    };
+    match reply {
+        PsyncReply::Continue { new_replid } => {
+            let mut srv = shared.lock();
+            if srv.repl.generation != gen {
+                return End::Changed;
+            }
+            if let Some(id) = new_replid {
+                if id != srv.repl.replid {
+                    srv.repl.shift_replid(id.clone());
+                    tracing::info!("Master replication ID changed to {id}");
+                    disconnect_replicas(&mut srv);
+                }
+            }
+            let size = srv.cfg.repl.backlog_size;
+            srv.repl.ensure_backlog(size);
+            tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+        }
+        PsyncReply::Full { replid, offset } => {
+            tracing::info!("Full resync from master: {replid}:{offset}");
+            if let Err(e) =
+                full_sync(shared, &mut conn, &mut buf, gen, timeout, replid, offset).await
+            {
+                return e;
+            }
+        }
+        PsyncReply::LegacySync => {
+            if let Err(e) =
+                full_sync(shared, &mut conn, &mut buf, gen, timeout, String::new(), 0).await
+            {
+                return e;
+            }
+        }
+    }
+    stream(shared, conn, buf, gen, timeout).await
+}
+
+/// Close this server's own replicas (its history changed: they must resync with it).
+pub fn disconnect_replicas(srv: &mut Server) {
+    let ids: Vec<_> = srv.repl.replicas.iter().copied().collect();
+    for id in ids {
+        if let Some(c) = srv.clients.get_mut(&id) {
+            c.close_asap("replication history changed");
+        }
+    }
+}
+
+/// Receive the RDB of a full synchronization and load it.
+async fn full_sync<C: Conn>(
+    shared: &Arc<Shared>,
+    conn: &mut C,
+    buf: &mut BytesMut,
+    gen: u64,
+    timeout: Duration,
+    replid: String,
+    offset: u64,
+) -> Result<(), End> {
+    if !set_state(shared, gen, LinkState::Sync) {
+        return Err(End::Changed);
+    }
+    // The bulk header, after any newline keepalives.
+    let header = loop {
+        let line = read_line(conn, buf, timeout)
+            .await
+            .map_err(|e| End::Failed(format!("I/O error reading bulk count from MASTER: {e}")))?;
+        if changed(shared, gen) {
+            return Err(End::Changed);
+        }
+        if line.is_empty() {
+            continue;
+        }
+        break String::from_utf8_lossy(&line).into_owned();
+    };
+    if header.starts_with('-') {
+        return Err(End::Failed(format!(
+            "MASTER aborted replication with an error: {header}"
+        )));
+    }
+    let Some(spec) = header.strip_prefix('$') else {
+        return Err(End::Failed(format!(
+            "Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"
+        )));
+    };
+    let mark = spec.strip_prefix("EOF:").map(|m| m.as_bytes().to_vec());
+    let len: Option<usize> = if mark.is_some() {
+        None
+    } else {
+        Some(
+            spec.parse()
+                .map_err(|_| End::Failed(format!("Bad bulk length from MASTER: '{spec}'")))?,
+        )
+    };
+    if mark.as_ref().is_some_and(|m| m.len() != 40) {
+        return Err(End::Failed(format!("Bad EOF mark from MASTER: '{spec}'")));
+    }
+    {
+        let mut srv = shared.lock();
+        let now = srv.clock.now();
+        if let Some(m) = srv.repl.master.as_mut() {
+            m.sync_total = len.map_or(-1, |l| l as i64);
+            m.sync_read = 0;
+            m.sync_last_io = Some(now);
+            m.last_io = Some(now);
+        }
+        tracing::info!(
+            "MASTER <-> REPLICA sync: receiving {} from master to disk",
+            len.map_or("streamed RDB".to_string(), |l| format!("{l} bytes"))
+        );
+    }
+    let mut data: Vec<u8> = Vec::new();
+    loop {
+        if let Some(l) = len {
+            if buf.len() + data.len() >= l {
+                let need = l - data.len();
+                data.extend_from_slice(&buf.split_to(need));
+                break;
+            }
+        }
+        data.extend_from_slice(&buf.split());
+        if let Some(m) = &mark {
+            if data.len() >= 40 && data.ends_with(m) {
+                data.truncate(data.len() - 40);
+                break;
+            }
+        }
+        let n = read_more(conn, buf, timeout)
+            .await
+            .map_err(|e| End::Failed(format!("I/O error trying to sync with MASTER: {e}")))?;
+        let mut srv = shared.lock();
+        if srv.repl.generation != gen {
+            return Err(End::Changed);
+        }
+        let now = srv.clock.now();
+        if let Some(m) = srv.repl.master.as_mut() {
+            m.sync_read += n as u64;
+            m.sync_last_io = Some(now);
+            m.last_io = Some(now);
+        }
+    }
+    tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
+    {
+        let mut srv = shared.lock();
+        if srv.repl.generation != gen {
+            return Err(End::Changed);
+        }
+        // A new history: our own replicas must resync with us.
+        disconnect_replicas(&mut srv);
+        srv.repl.backlog = None;
+        for db in srv.dbs.iter_mut() {
+            db.clear();
+        }
+        srv.rdb.loading = true;
+    }
+    tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    let loaded = crate::persist::loader::load_rdb_bytes(shared, &data).await;
+    let mut srv = shared.lock();
+    srv.rdb.loading = false;
+    match loaded {
+        Err(e) => {
+            tracing::warn!("Failed trying to load the MASTER synchronization DB from socket: {e}");
+            for db in srv.dbs.iter_mut() {
+                db.clear();
+            }
+            srv.repl.have_history = false;
+            Err(End::Failed("full sync load failed".into()))
+        }
+        Ok(info) => {
+            // The master's history is ours now.
+            let (id, off) = if replid.is_empty() {
+                (
+                    info.repl_id.unwrap_or_default(),
+                    info.repl_offset.unwrap_or(0),
+                )
+            } else {
+                (replid, offset)
+            };
+            srv.repl.replid = if id.is_empty() {
+                picket_common::ids::random_hex40(&mut srv.rng)
+            } else {
+                id
+            };
+            srv.repl.offset = off;
+            srv.repl.clear_replid2();
+            let size = srv.cfg.repl.backlog_size;
+            srv.repl.ensure_backlog(size);
+            srv.propagator.enabled = true;
+            srv.repl.have_history = true;
+            srv.repl.master_db = 0;
+            srv.dirty += 1;
+            tracing::info!("MASTER <-> REPLICA sync: Finished with success");
+            // An AOF restarts from the new data.
+            if srv.aof.is_some() {
+                drop(srv);
+                let mut srv = shared.lock();
+                if let Err(e) = crate::persist::aof::start_rewrite(&mut srv) {
+                    tracing::warn!("Can't rewrite the AOF after the full sync: {e}");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Apply the master's stream, acknowledging the offset every second and on GETACK.
+async fn stream<C: Conn>(
+    shared: &Arc<Shared>,
+    conn: C,
+    mut buf: BytesMut,
+    gen: u64,
+    timeout: Duration,
+) -> End {
+    let (mut rd, mut wr) = tokio::io::split(conn);
+    let (mut master, wake) = {
+        let mut srv = shared.lock();
+        if srv.repl.generation != gen {
+            return End::Changed;
+        }
+        let now = srv.clock.now();
+        let db = srv.repl.master_db;
+        let host_port = srv.repl.master.as_ref().map(|m| (m.host.clone(), m.port));
+        if let Some(m) = srv.repl.master.as_mut() {
+            m.state = LinkState::Connected;
+            m.down_since = None;
+            m.has_client = true;
+            m.last_io = Some(now);
+        }
+        if let Some((h, p)) = host_port {
+            tracing::info!("MASTER <-> REPLICA sync: link with {h}:{p} is up");
+        }
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut c = Client::new(0, addr, addr, now);
+        c.authenticated = true;
+        c.flags |= cflags::MASTER;
+        c.db = db;
+        (c, srv.repl.wake.clone())
+    };
+    // The first ACK at once: a diskless master starts the stream on it.
+    let first = ack_bytes(shared.lock().repl.offset);
+    if let Err(e) = wr.write_all(&first).await {
+        return End::Lost(e.to_string());
+    }
+    let mut decoder = RequestDecoder::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let mut last_io = Instant::now();
+    loop {
+        // Apply what is complete, under one lock hold per batch.
+        if !buf.is_empty() {
+            let (acks, end) = apply(shared, &mut master, &mut decoder, &mut buf, gen);
+            for off in acks {
+                if let Err(e) = wr.write_all(&ack_bytes(off)).await {
+                    return End::Lost(e.to_string());
+                }
+            }
+            if let Some(e) = end {
+                save_master_db(shared, &master, gen);
+                return e;
+            }
+        }
+        buf.reserve(64 * 1024);
+        tokio::select! {
+            r = rd.read_buf(&mut buf) => match r {
+                Ok(0) => {
+                    save_master_db(shared, &master, gen);
+                    return End::Lost("connection closed".into());
+                }
+                Err(e) => {
+                    save_master_db(shared, &master, gen);
+                    return End::Lost(e.to_string());
+                }
+                Ok(_) => {
+                    last_io = Instant::now();
+                    let mut srv = shared.lock();
+                    let now = srv.clock.now();
+                    if let Some(m) = srv.repl.master.as_mut() {
+                        m.last_io = Some(now);
+                    }
+                }
+            },
+            _ = ticker.tick() => {
+                if last_io.elapsed() > timeout {
+                    save_master_db(shared, &master, gen);
+                    return End::Lost("MASTER timeout: no data nor PING received...".into());
+                }
+                let off = shared.lock().repl.offset;
+                if let Err(e) = wr.write_all(&ack_bytes(off)).await {
+                    return End::Lost(e.to_string());
+                }
+            }
+            _ = wake.notified() => {
+                if changed(shared, gen) {
+                    return End::Changed;
+                }
+            }
+        }
+    }
+}
+
+fn save_master_db(shared: &Shared, master: &Client, gen: u64) {
+    let mut srv = shared.lock();
+    if srv.repl.generation == gen {
+        srv.repl.master_db = master.db;
+    }
+}
+
+fn ack_bytes(offset: u64) -> BytesMut {
+    encode_all(&[cmd(&["REPLCONF", "ACK", &offset.to_string()])])
+}
+
+/// Apply the complete commands in `buf`; returns the ACK offsets to send, and the end of
+/// the link if the stream is bad or REPLICAOF changed.
+fn apply(
+    shared: &Shared,
+    master: &mut Client,
+    decoder: &mut RequestDecoder,
+    buf: &mut BytesMut,
+    gen: u64,
+) -> (Vec<u64>, Option<End>) {
+    let mut srv = shared.lock();
+    if srv.repl.generation != gen {
+        return (Vec::new(), Some(End::Changed));
+    }
+    let limits = Limits {
+        max_bulk_len: i64::MAX,
+        unauthenticated: false,
+    };
+    let mut acks = Vec::new();
+    srv.clock_hint = None;
+    let mut end = None;
+    loop {
+        match decoder.decode(buf, &limits) {
+            Ok(Some(req)) => {
+                let mut out = ReplyBuf::default();
+                srv.repl.applying = true;
+                srv.repl.ack_requested = false;
+                crate::command::exec::process(&mut srv, master, &mut out, &req.args);
+                srv.repl.applying = false;
+                if std::mem::take(&mut srv.repl.ack_requested) {
+                    // The GETACK's own bytes are not counted yet.
+                    acks.push(srv.repl.offset);
+                }
+                // Sub-replicas and the backlog get exactly the bytes received.
+                super::feed_stream(&mut srv, &req.raw);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                end = Some(End::Lost(format!("Protocol error from MASTER: {e}")));
+                break;
+            }
+        }
+    }
+    super::after_batch(&mut srv);
+    (acks, end)
+}
+
+/// REPLICAOF host port: follow a master. Returns false if it already is this one.
+pub fn set_master(srv: &mut Server, host: &str, port: u16) -> bool {
+    if let Some(m) = &srv.repl.master {
+        if m.host.eq_ignore_ascii_case(host) && m.port == port {
+            return false;
+        }
+    }
+    let was_master = srv.repl.master.is_none();
+    // A former master continues its own history with the new master if it can.
+    if was_master {
+        crate::replication::feed(srv);
+        srv.repl.have_history = true;
+        srv.repl.master_db = 0;
+    }
+    disconnect_replicas(srv);
+    unblock_all(srv, "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
+    srv.repl.master = Some(MasterLink {
+        host: host.to_string(),
+        port,
+        state: LinkState::Connect,
+        last_io: None,
+        down_since: None,
+        has_client: false,
+        sync_total: 0,
+        sync_read: 0,
+        sync_last_io: None,
+    });
+    srv.repl.generation += 1;
+    srv.repl.wake.notify_one();
+    set_config(srv, Some((host, port)));
+    true
+}
+
+/// REPLICAOF NO ONE: become a master, keeping the history for the replicas.
+pub fn unset_master(srv: &mut Server) {
+    if srv.repl.master.take().is_none() {
+        return;
+    }
+    let id = picket_common::ids::random_hex40(&mut srv.rng);
+    srv.repl.shift_replid(id);
+    disconnect_replicas(srv);
+    srv.propagator.reset_selected_db();
+    let size = srv.cfg.repl.backlog_size;
+    srv.repl.ensure_backlog(size);
+    srv.propagator.enabled = true;
+    srv.repl.generation += 1;
+    srv.repl.wake.notify_one();
+    set_config(srv, None);
+    tracing::info!(
+        "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
+        srv.repl.replid2,
+        srv.repl.second_offset,
+        srv.repl.replid
+    );
+}
+
+fn set_config(srv: &mut Server, master: Option<(&str, u16)>) {
+    let v = match master {
+        Some((h, p)) => picket_common::config::Value::List(vec![h.to_string(), p.to_string()]),
+        None => picket_common::config::Value::List(Vec::new()),
+    };
+    srv.config.store_mut().set_internal("replicaof", v);
+}
+
+/// End every blocking wait with an error (the instance changed role).
+fn unblock_all(srv: &mut Server, msg: &str) {
+    let ids: Vec<_> = srv
+        .clients
+        .values()
+        .filter(|c| c.blocked.is_some())
+        .map(|c| c.id)
+        .collect();
+    for id in ids {
+        if let Some(mut c) = srv.clients.remove(&id) {
+            crate::blocking::unblock(srv, &mut c);
+            c.out.error(msg);
+            c.notify.notify_one();
+            srv.clients.insert(id, c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> HandshakeParams {
+        HandshakeParams {
+            masteruser: String::new(),
+            masterauth: String::new(),
+            listening_port: 6380,
+            announce_ip: String::new(),
+            psync_from: None,
+        }
+    }
+
+    fn names(a: &HsAction) -> Vec<String> {
+        match a {
+            HsAction::Send(cmds) => cmds
+                .iter()
+                .map(|c| {
+                    c.iter()
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect(),
+            other => panic!("expected Send, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn handshake_in_redis_order() {
+        let (mut hs, a) = Handshake::start(params());
+        assert_eq!(names(&a), ["PING"]);
+        let a = hs.on_line(b"+PONG");
+        assert_eq!(
+            names(&a),
+            [
+                "REPLCONF listening-port 6380",
+                "REPLCONF capa eof capa psync2"
+            ]
+        );
+        assert_eq!(hs.on_line(b"+OK"), HsAction::Read);
+        assert_eq!(names(&hs.on_line(b"+OK")), ["PSYNC ? -1"]);
+        // Keepalive newlines before the reply are skipped.
+        assert_eq!(hs.on_line(b""), HsAction::Read);
+        let id = "a".repeat(40);
+        assert_eq!(
+            hs.on_line(format!("+FULLRESYNC {id} 42").as_bytes()),
+            HsAction::Done(PsyncReply::Full {
+                replid: id,
+                offset: 42
+            })
+        );
+    }
+
+    #[test]
+    fn auth_ip_and_psync_continuation() {
+        let mut p = params();
+        p.masterauth = "secret".into();
+        p.masteruser = "repl".into();
+        p.announce_ip = "10.0.0.5".into();
+        p.psync_from = Some(("b".repeat(40), 101));
+        let (mut hs, _) = Handshake::start(p);
+        let a = hs.on_line(b"-NOAUTH Authentication required.");
+        assert_eq!(
+            names(&a),
+            [
+                "AUTH repl secret",
+                "REPLCONF listening-port 6380",
+                "REPLCONF ip-address 10.0.0.5",
+                "REPLCONF capa eof capa psync2"
+            ]
+        );
+        assert_eq!(hs.on_line(b"+OK"), HsAction::Read);
+        // Errors to REPLCONF are ignored.
+        assert_eq!(hs.on_line(b"-ERR unknown"), HsAction::Read);
+        assert_eq!(hs.on_line(b"+OK"), HsAction::Read);
+        assert_eq!(
+            names(&hs.on_line(b"+OK")),
+            [format!("PSYNC {} 101", "b".repeat(40))]
+        );
+        assert_eq!(
+            hs.on_line(b"+CONTINUE"),
+            HsAction::Done(PsyncReply::Continue { new_replid: None })
+        );
+    }
+
+    #[test]
+    fn auth_failure_and_bad_ping_abort() {
+        let mut p = params();
+        p.masterauth = "x".into();
+        let (mut hs, _) = Handshake::start(p);
+        hs.on_line(b"+PONG");
+        assert!(matches!(
+            hs.on_line(b"-WRONGPASS invalid"),
+            HsAction::Fail(_)
+        ));
+        let (mut hs, _) = Handshake::start(params());
+        assert!(matches!(hs.on_line(b"-ERR weird"), HsAction::Fail(_)));
+    }
+
+    #[test]
+    fn psync_replies() {
+        let id = "c".repeat(40);
+        assert_eq!(
+            parse_psync_reply(&format!("+CONTINUE {id}")),
+            HsAction::Done(PsyncReply::Continue {
+                new_replid: Some(id)
+            })
+        );
+        assert!(matches!(
+            parse_psync_reply("-NOMASTERLINK Can't SYNC while not connected with my master"),
+            HsAction::Retry(_)
+        ));
+        assert!(matches!(
+            parse_psync_reply("-LOADING Redis is loading the dataset in memory"),
+            HsAction::Retry(_)
+        ));
+        // An old master without PSYNC: legacy SYNC.
+        assert_eq!(
+            parse_psync_reply("-ERR unknown command 'PSYNC'"),
+            HsAction::Send(vec![cmd(&["SYNC"])])
+        );
+        // A malformed FULLRESYNC still means a full sync.
+        assert_eq!(
+            parse_psync_reply("+FULLRESYNC short"),
+            HsAction::Done(PsyncReply::Full {
+                replid: String::new(),
+                offset: 0
+            })
+        );
+    }
+}
