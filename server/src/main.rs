@@ -39,6 +39,10 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
+    // `picket-server sentinel.conf --sentinel`, as redis-server: run picket-sentinel.
+    if argv.iter().any(|a| a == "--sentinel") {
+        return run_sentinel(&argv);
+    }
     let (file, rest): (Option<PathBuf>, &[String]) = match argv.split_first() {
         Some((f, rest)) if !f.starts_with('-') => (Some(PathBuf::from(f)), rest),
         _ => (None, &argv[..]),
@@ -192,5 +196,19 @@ impl Signals {
         }
         #[cfg(not(unix))]
         None
+    }
+}
+
+/// Sentinel mode: hand over to the picket-sentinel binary installed beside this one.
+fn run_sentinel(argv: &[String]) -> ExitCode {
+    let me = std::env::current_exe().unwrap_or_default();
+    let bin = me.with_file_name("picket-sentinel");
+    let args: Vec<&String> = argv.iter().filter(|a| *a != "--sentinel").collect();
+    match std::process::Command::new(&bin).args(args).status() {
+        Ok(st) => ExitCode::from(st.code().unwrap_or(1).clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("picket-server: sentinel mode needs {} ({e})", bin.display());
+            ExitCode::from(1)
+        }
     }
 }

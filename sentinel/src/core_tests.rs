@@ -1,0 +1,407 @@
+//! Unit tests of the core: pure inputs → actions.
+
+use super::*;
+
+const ME: &str = "1111111111111111111111111111111111111111";
+const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const C: &str = "cccccccccccccccccccccccccccccccccccccccc";
+
+fn core() -> Core {
+    let mut c = Core::new(ME.into(), picket_common::ids::seeded(1));
+    c.announce_ip = "10.0.0.9".into();
+    let m = c.monitor("m", Addr::new("10.0.0.1", 6379), 2, 0);
+    m.down_after = 1000;
+    c.take_actions();
+    c
+}
+
+fn events(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Event { kind, msg, .. } => Some(format!("{kind} {msg}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn add_sentinel(c: &mut Core, id: &str, port: u16, now: Ms) {
+    let hello = format!("10.0.0.{port},{port},{id},0,m,10.0.0.1,6379,0");
+    let a = c.step(now, Input::Hello(hello));
+    assert!(
+        events(&a).iter().any(|e| e.starts_with("+sentinel ")),
+        "{a:?}"
+    );
+    c.step(
+        now,
+        Input::Connected(Target::Sentinel("m".into(), id.into())),
+    );
+}
+
+fn master_info(replicas: &[(&str, u16)]) -> String {
+    let mut t = format!(
+        "# Server\r\nrun_id:{}\r\n# Replication\r\nrole:master\r\nconnected_slaves:{}\r\n",
+        "9".repeat(40),
+        replicas.len()
+    );
+    for (i, (ip, port)) in replicas.iter().enumerate() {
+        t.push_str(&format!(
+            "slave{i}:ip={ip},port={port},state=online,offset=10,lag=0\r\n"
+        ));
+    }
+    t
+}
+
+fn replica_info(runid: &str, priority: i64, offset: u64) -> String {
+    format!("run_id:{runid}\r\nrole:slave\r\nmaster_host:10.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_priority:{priority}\r\nslave_repl_offset:{offset}\r\nreplica_announced:1\r\n")
+}
+
+#[test]
+fn sdown_after_down_after_and_back() {
+    let mut c = core();
+    let t = Target::Master("m".into());
+    c.step(0, Input::Connected(t.clone()));
+    // PING sent at 0 and never answered.
+    let a = c.step(500, Input::Tick);
+    assert!(!events(&a).iter().any(|e| e.starts_with("+sdown")));
+    let a = c.step(1200, Input::Tick);
+    assert!(
+        events(&a).contains(&"+sdown master m 10.0.0.1 6379".to_string()),
+        "{a:?}"
+    );
+    // Invalid replies (-MISCONF) keep it down; +PONG brings it back.
+    c.step(1300, Input::PingReply(t.clone(), "-MISCONF x".into()));
+    let a = c.step(1400, Input::Tick);
+    assert!(!events(&a).iter().any(|e| e.starts_with("-sdown")));
+    c.step(1500, Input::PingReply(t, "+PONG".into()));
+    let a = c.step(1600, Input::Tick);
+    assert!(
+        events(&a).contains(&"-sdown master m 10.0.0.1 6379".to_string()),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn odown_needs_quorum_including_self() {
+    let mut c = core();
+    add_sentinel(&mut c, A, 26380, 0);
+    add_sentinel(&mut c, B, 26381, 0);
+    let t = Target::Master("m".into());
+    c.step(0, Input::Connected(t));
+    let a = c.step(1200, Input::Tick);
+    assert!(!events(&a).iter().any(|e| e.starts_with("+odown")));
+    // Asks the others while SDOWN.
+    assert!(a
+        .iter()
+        .any(|x| matches!(x, Action::AskMasterDown { runid, .. } if runid == "*")));
+    c.step(
+        1250,
+        Input::MasterDownReply {
+            from: Target::Sentinel("m".into(), A.into()),
+            down: true,
+            leader: "*".into(),
+            epoch: 0,
+        },
+    );
+    let a = c.step(1300, Input::Tick);
+    assert!(
+        events(&a).contains(&"+odown master m 10.0.0.1 6379 #quorum 2/2".to_string()),
+        "{a:?}"
+    );
+    // Its answer ages out after 5 s: no longer ODOWN.
+    let mut seen = false;
+    let mut t = 1300;
+    while t < 7500 {
+        t += 100;
+        seen |= events(&c.step(t, Input::Tick))
+            .iter()
+            .any(|e| e.starts_with("-odown"));
+    }
+    assert!(seen);
+}
+
+#[test]
+fn one_vote_per_epoch_first_come_first_served() {
+    let mut c = core();
+    let (l, e) = c.vote_leader(0, "m", 1, A);
+    assert_eq!((l.as_deref(), e), (Some(A), 1));
+    let a = c.take_actions();
+    assert!(events(&a).contains(&"+new-epoch 1".to_string()));
+    assert!(events(&a).contains(&format!("+vote-for-leader {A} 1")));
+    // Another candidate in the same epoch gets the existing vote.
+    let (l, e) = c.vote_leader(0, "m", 1, B);
+    assert_eq!((l.as_deref(), e), (Some(A), 1));
+    assert!(events(&c.take_actions()).is_empty());
+}
+
+#[test]
+fn epochs_from_the_future_are_adopted_and_older_requests_get_the_current_vote() {
+    let mut c = core();
+    let (l, e) = c.vote_leader(0, "m", 7, B);
+    assert_eq!((l.as_deref(), e), (Some(B), 7));
+    assert_eq!(c.current_epoch, 7);
+    c.take_actions();
+    // A request for an older epoch changes nothing.
+    let (l, e) = c.vote_leader(0, "m", 3, A);
+    assert_eq!((l.as_deref(), e), (Some(B), 7));
+    assert_eq!(c.current_epoch, 7);
+    assert!(events(&c.take_actions()).is_empty());
+    // is-master-down-by-addr carries the vote.
+    let (down, leader, epoch) = c.is_master_down_by_addr(0, &Addr::new("10.0.0.1", 6379), 8, C);
+    assert!(!down);
+    assert_eq!((leader.as_str(), epoch), (C, 8));
+    let (_, leader, _) = c.is_master_down_by_addr(0, &Addr::new("10.9.9.9", 1), 9, C);
+    assert_eq!(leader, "*");
+}
+
+#[test]
+fn split_votes_elect_nobody() {
+    let mut c = core();
+    for (id, p) in [(A, 26380), (B, 26381), (C, 26382)] {
+        add_sentinel(&mut c, id, p, 0);
+    }
+    c.current_epoch = 1;
+    // Two for A, two for B (us included): 2 of 4 is no majority.
+    let m = c.masters.get_mut("m").unwrap();
+    for (id, v) in [(A, A), (B, B), (C, B)] {
+        let s = m.sentinels.get_mut(id).unwrap();
+        s.leader = Some(v.into());
+        s.leader_epoch = 1;
+    }
+    m.sentinels.get_mut(C).unwrap().leader = Some(A.into());
+    // Votes: A (from A, C) = 2, B (from B) = 1; we vote for the most voted: A → 3 of 4.
+    assert_eq!(c.get_leader(0, "m", 1).as_deref(), Some(A));
+    // A real split: our vote already went to B in this epoch.
+    let mut c = core();
+    for (id, p) in [(A, 26380), (B, 26381), (C, 26382)] {
+        add_sentinel(&mut c, id, p, 0);
+    }
+    c.current_epoch = 1;
+    c.vote_leader(0, "m", 1, B);
+    let m = c.masters.get_mut("m").unwrap();
+    for (id, v) in [(A, A), (B, B), (C, A)] {
+        let s = m.sentinels.get_mut(id).unwrap();
+        s.leader = Some(v.into());
+        s.leader_epoch = 1;
+    }
+    assert_eq!(c.get_leader(0, "m", 1), None);
+}
+
+#[test]
+fn replica_selection_order_and_exclusions() {
+    let mut c = core();
+    let mt = Target::Master("m".into());
+    c.step(0, Input::Connected(mt.clone()));
+    c.step(
+        0,
+        Input::InfoReply(
+            mt,
+            master_info(&[
+                ("10.0.0.2", 6379),
+                ("10.0.0.3", 6379),
+                ("10.0.0.4", 6379),
+                ("10.0.0.5", 6379),
+            ]),
+        ),
+    );
+    let cases = [
+        ("10.0.0.2:6379", "2".repeat(40), 100, 50),
+        ("10.0.0.3:6379", "4".repeat(40), 100, 90),
+        ("10.0.0.4:6379", "3".repeat(40), 100, 90),
+        ("10.0.0.5:6379", "1".repeat(40), 0, 1000),
+    ];
+    for (k, runid, prio, off) in &cases {
+        let t = Target::Replica("m".into(), k.to_string());
+        c.step(10, Input::Connected(t.clone()));
+        c.step(10, Input::PingReply(t.clone(), "+PONG".into()));
+        c.step(10, Input::InfoReply(t, replica_info(runid, *prio, *off)));
+    }
+    // Priority 0 is never chosen; equal priority: higher offset; equal offset: smaller runid.
+    assert_eq!(c.select_replica(20, "m").as_deref(), Some("10.0.0.4:6379"));
+    // A lower priority number wins over offsets.
+    let t = Target::Replica("m".into(), "10.0.0.2:6379".into());
+    c.step(
+        20,
+        Input::InfoReply(t, replica_info(&"2".repeat(40), 10, 50)),
+    );
+    assert_eq!(c.select_replica(30, "m").as_deref(), Some("10.0.0.2:6379"));
+    // A disconnected one is excluded.
+    c.step(
+        30,
+        Input::Disconnected(Target::Replica("m".into(), "10.0.0.2:6379".into())),
+    );
+    assert_eq!(c.select_replica(40, "m").as_deref(), Some("10.0.0.4:6379"));
+}
+
+#[test]
+fn hellos_add_sentinels_and_newer_configs_switch_the_master() {
+    let mut c = core();
+    let a = c.step(
+        0,
+        Input::Hello(format!("10.0.0.7,26379,{A},3,m,10.0.0.1,6379,0")),
+    );
+    let ev = events(&a);
+    assert!(
+        ev.contains(&format!(
+            "+sentinel sentinel {A} 10.0.0.7 26379 @ m 10.0.0.1 6379"
+        )),
+        "{ev:?}"
+    );
+    assert!(ev.contains(&"+new-epoch 3".to_string()));
+    assert!(a.contains(&Action::Flush));
+    // Our own hello is ignored; a malformed one too.
+    assert!(c
+        .step(
+            0,
+            Input::Hello(format!("10.0.0.9,26379,{ME},3,m,10.0.0.1,6379,0"))
+        )
+        .is_empty());
+    assert!(c.step(0, Input::Hello("1,2,3".into())).is_empty());
+    // A newer config epoch with another address: follow it.
+    let a = c.step(
+        10,
+        Input::Hello(format!("10.0.0.7,26379,{A},3,m,10.0.0.2,6380,3")),
+    );
+    let ev = events(&a);
+    assert!(
+        ev.contains(&"+switch-master m 10.0.0.1 6379 10.0.0.2 6380".to_string()),
+        "{ev:?}"
+    );
+    assert_eq!(c.masters["m"].inst.addr, Addr::new("10.0.0.2", 6380));
+    assert!(c.masters["m"].replicas.contains_key("10.0.0.1:6379"));
+    assert_eq!(c.masters["m"].config_epoch, 3);
+}
+
+#[test]
+fn tilt_when_the_timer_jumps() {
+    let mut c = core();
+    c.step(0, Input::Tick);
+    let a = c.step(5000, Input::Tick);
+    assert!(events(&a).contains(&"+tilt #tilt mode entered".to_string()));
+    // In TILT, is-master-down-by-addr answers 0 even for a down master.
+    c.masters.get_mut("m").unwrap().inst.sdown_since = Some(1);
+    let (down, _, _) = c.is_master_down_by_addr(5000, &Addr::new("10.0.0.1", 6379), 0, "*");
+    assert!(!down);
+    let mut t = 5000;
+    let mut exited = false;
+    while t < 40_000 {
+        t += 100;
+        exited |= events(&c.step(t, Input::Tick)).contains(&"-tilt #tilt mode exited".to_string());
+    }
+    assert!(exited);
+}
+
+#[test]
+fn the_whole_failover_as_actions() {
+    let mut c = core();
+    add_sentinel(&mut c, A, 26380, 0);
+    let mt = Target::Master("m".into());
+    c.step(0, Input::Connected(mt.clone()));
+    c.step(
+        0,
+        Input::InfoReply(
+            mt.clone(),
+            master_info(&[("10.0.0.2", 6379), ("10.0.0.3", 6379)]),
+        ),
+    );
+    let r2 = Target::Replica("m".into(), "10.0.0.2:6379".into());
+    let r3 = Target::Replica("m".into(), "10.0.0.3:6379".into());
+    let mut now = 0;
+    let mut all = Vec::new();
+    let step = |c: &mut Core, now: u64, i: Input, all: &mut Vec<Action>| {
+        let a = c.step(now, i);
+        all.extend(a.clone());
+        a
+    };
+    for t in [&r2, &r3] {
+        step(&mut c, 0, Input::Connected(t.clone()), &mut all);
+    }
+    // The master stops answering; the replicas answer; A agrees and votes for us.
+    while now < 4000 {
+        now += 100;
+        for (t, id, off) in [(&r2, "2", 10), (&r3, "3", 20)] {
+            step(
+                &mut c,
+                now,
+                Input::PingReply(t.clone(), "+PONG".into()),
+                &mut all,
+            );
+            step(
+                &mut c,
+                now,
+                Input::InfoReply(t.clone(), replica_info(&id.repeat(40), 100, off)),
+                &mut all,
+            );
+        }
+        let a = step(&mut c, now, Input::Tick, &mut all);
+        for x in &a {
+            if let Action::AskMasterDown { epoch, runid, .. } = x {
+                let leader = if runid == "*" {
+                    "*".to_string()
+                } else {
+                    runid.clone()
+                };
+                step(
+                    &mut c,
+                    now,
+                    Input::MasterDownReply {
+                        from: Target::Sentinel("m".into(), A.into()),
+                        down: true,
+                        leader,
+                        epoch: *epoch,
+                    },
+                    &mut all,
+                );
+            }
+            if let Action::ReplicaOf(t, None) = x {
+                assert_eq!(t, &r3, "the replica with the highest offset is promoted");
+                // It reports master from now on.
+                let info = format!("run_id:{}\r\nrole:master\r\n", "3".repeat(40));
+                step(&mut c, now, Input::InfoReply(r3.clone(), info), &mut all);
+            }
+            if let Action::ReplicaOf(t, Some(to)) = x {
+                assert_eq!(t, &r2);
+                assert_eq!(to, &Addr::new("10.0.0.3", 6379));
+                let info = format!("run_id:{}\r\nrole:slave\r\nmaster_host:10.0.0.3\r\nmaster_port:6379\r\nmaster_link_status:up\r\n", "2".repeat(40));
+                step(
+                    &mut c,
+                    now + 50,
+                    Input::InfoReply(r2.clone(), info),
+                    &mut all,
+                );
+            }
+        }
+    }
+    let ev: Vec<String> = events(&all)
+        .iter()
+        .map(|e| e.split(' ').next().unwrap().to_string())
+        .collect();
+    let mut it = ev.iter();
+    for want in [
+        "+sdown",
+        "+odown",
+        "+new-epoch",
+        "+try-failover",
+        "+vote-for-leader",
+        "+elected-leader",
+        "+failover-state-select-slave",
+        "+selected-slave",
+        "+failover-state-send-slaveof-noone",
+        "+failover-state-wait-promotion",
+        "+promoted-slave",
+        "+failover-state-reconf-slaves",
+        "+slave-reconf-sent",
+        "+slave-reconf-inprog",
+        "+slave-reconf-done",
+        "+failover-end",
+        "+switch-master",
+    ] {
+        assert!(
+            it.any(|e| e == want),
+            "{want} missing or out of order: {ev:?}"
+        );
+    }
+    assert_eq!(c.masters["m"].inst.addr, Addr::new("10.0.0.3", 6379));
+    assert_eq!(c.masters["m"].config_epoch, 1);
+}

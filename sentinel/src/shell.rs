@@ -1,0 +1,716 @@
+//! The thin I/O shell around [`Core`]: the timer, one link task per monitored instance
+//! (a command connection, and for masters and replicas a pub/sub connection for hellos),
+//! the client-facing command server, event publishing, scripts and state saving.
+//! Generic over [`Net`] so the simulation runs the same code on turmoil.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use picket_common::net::{Conn, Listener, Net};
+use picket_common::resp::frame::{decode_reply, Frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::ServerSettings;
+use crate::core::{Action, Addr, Core, Input, Level, Target};
+
+/// A command for a link task.
+#[derive(Debug, Clone)]
+enum LinkCmd {
+    Ping,
+    Info,
+    Publish(String),
+    Ask {
+        ip: String,
+        port: u16,
+        epoch: u64,
+        runid: String,
+    },
+    ReplicaOf(Option<Addr>),
+}
+
+struct LinkHandle {
+    addr: Addr,
+    tx: mpsc::UnboundedSender<LinkCmd>,
+    cancel: CancellationToken,
+}
+
+/// A client of the command server subscribed to events.
+pub struct Subscriber {
+    pub channels: BTreeSet<String>,
+    pub patterns: BTreeSet<String>,
+    pub tx: mpsc::UnboundedSender<(Option<String>, String, String)>,
+    pub resp3: bool,
+}
+
+/// What every task shares.
+pub struct Shared {
+    pub core: Mutex<Core>,
+    pub settings: Mutex<ServerSettings>,
+    pub config_path: PathBuf,
+    pub started: Instant,
+    pub inputs: mpsc::UnboundedSender<Input>,
+    /// Actions produced by commands (SENTINEL MONITOR, RESET, FAILOVER...).
+    pub actions: mpsc::UnboundedSender<Vec<Action>>,
+    links: Mutex<BTreeMap<Target, LinkHandle>>,
+    pub subscribers: Mutex<BTreeMap<u64, Subscriber>>,
+    pub next_client: Mutex<u64>,
+    pub cancel: CancellationToken,
+    pub tracker: TaskTracker,
+    pub pending_scripts: Mutex<u64>,
+    /// INFO-CACHE: (target, ms at reply, text) kept in the instances themselves.
+    pub bound: Mutex<Vec<std::net::SocketAddr>>,
+}
+
+impl Shared {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn settings(&self) -> std::sync::MutexGuard<'_, ServerSettings> {
+        self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Milliseconds since start on the (possibly simulated) monotonic clock.
+    pub fn now(&self) -> u64 {
+        Instant::now()
+            .saturating_duration_since(self.started)
+            .as_millis() as u64
+    }
+
+    /// Save the state into the config file.
+    pub fn flush(&self, core: &Core) -> bool {
+        let s = self.settings().clone();
+        match crate::config::rewrite(&self.config_path, core, &s) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(
+                    "WARNING: Sentinel was not able to save the new configuration on disk!!!: {e}"
+                );
+                false
+            }
+        }
+    }
+
+    /// Publish an event to the command server's subscribers.
+    pub fn publish(&self, channel: &str, msg: &str) -> usize {
+        let subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        for s in subs.values() {
+            if s.channels.contains(channel) {
+                let _ = s.tx.send((None, channel.to_string(), msg.to_string()));
+                n += 1;
+            }
+            for p in &s.patterns {
+                if picket_common::glob::string_match_str(p, channel, false) {
+                    let _ =
+                        s.tx.send((Some(p.clone()), channel.to_string(), msg.to_string()));
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+}
+
+/// Start the Sentinel: the timer/driver task, and the listeners.
+pub async fn start<N: Net>(
+    net: N,
+    core: Core,
+    settings: ServerSettings,
+    config_path: PathBuf,
+) -> std::io::Result<Arc<Shared>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (atx, arx) = mpsc::unbounded_channel();
+    let port = settings.port;
+    let binds = settings.bind.clone();
+    let shared = Arc::new(Shared {
+        core: Mutex::new(core),
+        settings: Mutex::new(settings),
+        config_path,
+        started: Instant::now(),
+        inputs: tx,
+        actions: atx,
+        links: Mutex::new(BTreeMap::new()),
+        subscribers: Mutex::new(BTreeMap::new()),
+        next_client: Mutex::new(1),
+        cancel: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+        pending_scripts: Mutex::new(0),
+        bound: Mutex::new(Vec::new()),
+    });
+    let mut listeners = Vec::new();
+    for b in &binds {
+        let (optional, a) = match b.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, b.as_str()),
+        };
+        let ip: std::net::IpAddr = match a {
+            "*" => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            "::*" => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            x => x.parse().map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("bad bind address {x}"),
+                )
+            })?,
+        };
+        match net.bind(std::net::SocketAddr::new(ip, port)).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => tracing::debug!("optional bind {a} failed: {e}"),
+            Err(e) => return Err(e),
+        }
+    }
+    *shared.bound.lock().unwrap_or_else(|e| e.into_inner()) = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    for l in listeners {
+        let sh = shared.clone();
+        shared.tracker.spawn(accept_loop(sh, l));
+    }
+    // The initial actions (monitor lines) and the timer.
+    let first = shared.lock().take_actions();
+    let sh = shared.clone();
+    let n = net.clone();
+    shared.tracker.spawn(async move {
+        execute(&sh, &n, first);
+        driver(sh, n, rx, arx).await;
+    });
+    Ok(shared)
+}
+
+/// The timer and the inputs, one at a time through the core.
+async fn driver<N: Net>(
+    shared: Arc<Shared>,
+    net: N,
+    mut rx: mpsc::UnboundedReceiver<Input>,
+    mut arx: mpsc::UnboundedReceiver<Vec<Action>>,
+) {
+    let cancel = shared.cancel.clone();
+    loop {
+        // Redis randomizes the timer (hz 10..19) so sentinels do not act in lockstep.
+        let jitter = {
+            use rand::RngExt;
+            shared.lock().rng.random::<u64>() % 50
+        };
+        let sleep = tokio::time::sleep(Duration::from_millis(50 + jitter));
+        tokio::pin!(sleep);
+        let mut inputs = Vec::new();
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = &mut sleep => inputs.push(Input::Tick),
+            Some(a) = arx.recv() => {
+                execute(&shared, &net, a);
+                continue;
+            }
+            Some(i) = rx.recv() => {
+                inputs.push(i);
+                while let Ok(i) = rx.try_recv() {
+                    inputs.push(i);
+                }
+            }
+        }
+        for input in inputs {
+            let now = shared.now();
+            let actions = shared.lock().step(now, input);
+            execute(&shared, &net, actions);
+        }
+    }
+}
+
+/// Carry out the core's actions.
+pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
+    let mut flush = false;
+    for a in actions {
+        match a {
+            Action::Connect(t, addr) => connect(shared, net, t, addr),
+            Action::Disconnect(t) => {
+                let mut links = shared.links.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(h) = links.remove(&t) {
+                    h.cancel.cancel();
+                }
+            }
+            Action::Ping(t) => send(shared, &t, LinkCmd::Ping),
+            Action::Info(t) => send(shared, &t, LinkCmd::Info),
+            Action::Hello(t, p) => send(shared, &t, LinkCmd::Publish(p)),
+            Action::AskMasterDown {
+                to,
+                master_ip,
+                master_port,
+                epoch,
+                runid,
+            } => send(
+                shared,
+                &to,
+                LinkCmd::Ask {
+                    ip: master_ip,
+                    port: master_port,
+                    epoch,
+                    runid,
+                },
+            ),
+            Action::ReplicaOf(t, addr) => send(shared, &t, LinkCmd::ReplicaOf(addr)),
+            Action::Event {
+                level,
+                kind,
+                msg,
+                master,
+            } => event(shared, level, &kind, &msg, master.as_deref()),
+            Action::ReconfigScript {
+                master,
+                role,
+                from,
+                to,
+            } => {
+                let script = shared
+                    .lock()
+                    .masters
+                    .get(&master)
+                    .and_then(|m| m.client_reconfig_script.clone());
+                if let Some(s) = script {
+                    let args = vec![
+                        master,
+                        role.to_string(),
+                        "start".into(),
+                        from.host,
+                        from.port.to_string(),
+                        to.host,
+                        to.port.to_string(),
+                    ];
+                    run_script(shared, s, args);
+                }
+            }
+            Action::Flush => flush = true,
+            Action::Crash => {
+                tracing::warn!("Simulated failure: exiting with 99");
+                std::process::exit(99);
+            }
+        }
+    }
+    if flush {
+        let core = shared.lock();
+        shared.flush(&core);
+    }
+}
+
+fn event(shared: &Arc<Shared>, level: Level, kind: &str, msg: &str, master: Option<&str>) {
+    match level {
+        Level::Debug => {
+            tracing::debug!("{kind} {msg}");
+            return;
+        }
+        Level::Verbose => tracing::debug!("{kind} {msg}"),
+        Level::Notice => tracing::info!("{kind} {msg}"),
+        Level::Warning => tracing::warn!("{kind} {msg}"),
+    }
+    shared.publish(kind, msg);
+    if level == Level::Warning {
+        let script = master.and_then(|m| {
+            shared
+                .lock()
+                .masters
+                .get(m)
+                .and_then(|m| m.notification_script.clone())
+        });
+        if let Some(s) = script {
+            run_script(shared, s, vec![kind.to_string(), msg.to_string()]);
+        }
+    }
+}
+
+/// Run a script in the background (at most 60 s), as Redis's script queue.
+fn run_script(shared: &Arc<Shared>, path: String, args: Vec<String>) {
+    *shared
+        .pending_scripts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) += 1;
+    let sh = shared.clone();
+    shared.tracker.spawn(async move {
+        let child = tokio::process::Command::new(&path)
+            .args(&args)
+            .kill_on_drop(true)
+            .spawn();
+        match child {
+            Ok(mut c) => match tokio::time::timeout(Duration::from_secs(60), c.wait()).await {
+                Ok(Ok(st)) if !st.success() => {
+                    tracing::warn!("-script-error {path} {}", st.code().unwrap_or(-1))
+                }
+                Err(_) => {
+                    let _ = c.kill().await;
+                    tracing::warn!("-script-timeout {path}");
+                }
+                _ => {}
+            },
+            Err(e) => tracing::warn!("-script-error {path}: {e}"),
+        }
+        *sh.pending_scripts.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+    });
+}
+
+fn send(shared: &Shared, t: &Target, cmd: LinkCmd) {
+    let links = shared.links.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(h) = links.get(t) {
+        let _ = h.tx.send(cmd);
+    }
+}
+
+fn connect<N: Net>(shared: &Arc<Shared>, net: &N, t: Target, addr: Addr) {
+    let mut links = shared.links.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(h) = links.get(&t) {
+        if h.addr == addr && !h.cancel.is_cancelled() {
+            return;
+        }
+        h.cancel.cancel();
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cancel = shared.cancel.child_token();
+    links.insert(
+        t.clone(),
+        LinkHandle {
+            addr: addr.clone(),
+            tx,
+            cancel: cancel.clone(),
+        },
+    );
+    drop(links);
+    let sh = shared.clone();
+    let n = net.clone();
+    shared.tracker.spawn(link_task(sh, n, t, addr, rx, cancel));
+}
+
+/// Encode a command.
+fn encode(args: &[&str]) -> Vec<u8> {
+    let mut b = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        b.extend_from_slice(a.as_bytes());
+        b.extend_from_slice(b"\r\n");
+    }
+    b
+}
+
+/// Read one reply.
+async fn read_reply<C: Conn>(conn: &mut C, buf: &mut BytesMut, within: Duration) -> Option<Frame> {
+    tokio::time::timeout(within, async {
+        loop {
+            match decode_reply(buf) {
+                Ok(Some((f, _))) => return Some(f),
+                Ok(None) => {}
+                Err(_) => return None,
+            }
+            buf.reserve(16 * 1024);
+            match conn.read_buf(buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+fn frame_text(f: &Frame) -> String {
+    picket_common::resp::frame::show(f)
+}
+
+fn frame_bytes(f: &Frame) -> Option<Bytes> {
+    match f {
+        Frame::BulkString(b) | Frame::SimpleString(b) => Some(b.clone()),
+        _ => None,
+    }
+}
+
+/// Name a command as renamed for this master (`rename-command`).
+fn cmd_name(renamed: &BTreeMap<String, String>, name: &str) -> String {
+    renamed
+        .get(&name.to_ascii_lowercase())
+        .cloned()
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// AUTH (user, password), command renames, and the first 8 characters of our id.
+type LinkParams = (
+    Option<(Option<String>, String)>,
+    BTreeMap<String, String>,
+    String,
+);
+
+/// AUTH arguments and renames for a target.
+fn link_params(shared: &Shared, t: &Target) -> LinkParams {
+    let core = shared.lock();
+    let myid8: String = core.myid.chars().take(8).collect();
+    let Some(m) = core.masters.get(t.master()) else {
+        return (None, BTreeMap::new(), myid8);
+    };
+    let auth = match t {
+        Target::Sentinel(..) => {
+            let s = shared.settings();
+            s.sentinel_pass
+                .clone()
+                .or_else(|| s.requirepass.clone())
+                .map(|p| (s.sentinel_user.clone(), p))
+        }
+        _ => m.auth_pass.clone().map(|p| (m.auth_user.clone(), p)),
+    };
+    let renamed = if matches!(t, Target::Sentinel(..)) {
+        BTreeMap::new()
+    } else {
+        m.renamed.clone()
+    };
+    (auth, renamed, myid8)
+}
+
+async fn open<N: Net>(
+    net: &N,
+    addr: &Addr,
+    auth: &Option<(Option<String>, String)>,
+    renamed: &BTreeMap<String, String>,
+    name: &str,
+) -> Option<(N::Conn, BytesMut)> {
+    let mut c = tokio::time::timeout(Duration::from_secs(5), net.connect(&addr.host, addr.port))
+        .await
+        .ok()?
+        .ok()?;
+    let mut buf = BytesMut::new();
+    let mut cmds = Vec::new();
+    if let Some((user, pass)) = auth {
+        let a = cmd_name(renamed, "AUTH");
+        cmds.push(match user {
+            Some(u) => encode(&[&a, u, pass]),
+            None => encode(&[&a, pass]),
+        });
+    }
+    let client = cmd_name(renamed, "CLIENT");
+    cmds.push(encode(&[&client, "SETNAME", name]));
+    for c2 in &cmds {
+        c.write_all(c2).await.ok()?;
+    }
+    for _ in &cmds {
+        // Errors (an unknown CLIENT on an old server, a bad password) are not fatal here:
+        // the instance will look down if it refuses our PINGs.
+        read_reply(&mut c, &mut buf, Duration::from_secs(5)).await?;
+    }
+    Some((c, buf))
+}
+
+async fn link_task<N: Net>(
+    shared: Arc<Shared>,
+    net: N,
+    t: Target,
+    addr: Addr,
+    mut rx: mpsc::UnboundedReceiver<LinkCmd>,
+    cancel: CancellationToken,
+) {
+    let inputs = shared.inputs.clone();
+    loop {
+        let (auth, renamed, myid8) = link_params(&shared, &t);
+        let cmd_name_ = format!("sentinel-{myid8}-cmd");
+        let opened = tokio::select! {
+            _ = cancel.cancelled() => return,
+            o = open(&net, &addr, &auth, &renamed, &cmd_name_) => o,
+        };
+        let Some((mut conn, mut buf)) = opened else {
+            let _ = inputs.send(Input::Disconnected(t.clone()));
+            // Drop queued commands and retry.
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            while rx.try_recv().is_ok() {}
+            continue;
+        };
+        // Our address as the peer sees it, for hellos without announce-ip.
+        if let Ok(local) = conn.local_addr() {
+            let mut core = shared.lock();
+            let announce = shared.settings().announce_ip.clone();
+            if core.announce_ip.is_empty() && announce.is_empty() {
+                core.announce_ip = local.ip().to_canonical().to_string();
+            }
+        }
+        let _ = inputs.send(Input::Connected(t.clone()));
+        // The pub/sub link of a master or replica: hellos from the other sentinels.
+        let sub_cancel = cancel.child_token();
+        if !matches!(t, Target::Sentinel(..)) {
+            let sh = shared.clone();
+            let n = net.clone();
+            let a = addr.clone();
+            let (auth, renamed) = (auth.clone(), renamed.clone());
+            let sc = sub_cancel.clone();
+            let name = format!("sentinel-{myid8}-pubsub");
+            shared.tracker.spawn(async move {
+                pubsub_task(sh, n, a, auth, renamed, name, sc).await;
+            });
+        }
+        let ok = loop {
+            let cmd = tokio::select! {
+                _ = cancel.cancelled() => { sub_cancel.cancel(); return; }
+                c = rx.recv() => match c { Some(c) => c, None => { sub_cancel.cancel(); return; } },
+            };
+            let (bytes, n_replies) = match &cmd {
+                LinkCmd::Ping => (encode(&[&cmd_name(&renamed, "PING")]), 1),
+                LinkCmd::Info => (encode(&[&cmd_name(&renamed, "INFO")]), 1),
+                LinkCmd::Publish(p) => (
+                    encode(&[&cmd_name(&renamed, "PUBLISH"), "__sentinel__:hello", p]),
+                    1,
+                ),
+                LinkCmd::Ask {
+                    ip,
+                    port,
+                    epoch,
+                    runid,
+                } => (
+                    encode(&[
+                        "SENTINEL",
+                        "is-master-down-by-addr",
+                        ip,
+                        &port.to_string(),
+                        &epoch.to_string(),
+                        runid,
+                    ]),
+                    1,
+                ),
+                LinkCmd::ReplicaOf(to) => {
+                    let (h, p) = match to {
+                        Some(a) => (a.host.clone(), a.port.to_string()),
+                        None => ("NO".to_string(), "ONE".to_string()),
+                    };
+                    let mut b = encode(&[&cmd_name(&renamed, "MULTI")]);
+                    b.extend(encode(&[&cmd_name(&renamed, "SLAVEOF"), &h, &p]));
+                    b.extend(encode(&[&cmd_name(&renamed, "CONFIG"), "REWRITE"]));
+                    b.extend(encode(&[
+                        &cmd_name(&renamed, "CLIENT"),
+                        "KILL",
+                        "TYPE",
+                        "normal",
+                    ]));
+                    b.extend(encode(&[
+                        &cmd_name(&renamed, "CLIENT"),
+                        "KILL",
+                        "TYPE",
+                        "pubsub",
+                    ]));
+                    b.extend(encode(&[&cmd_name(&renamed, "EXEC")]));
+                    (b, 6)
+                }
+            };
+            if conn.write_all(&bytes).await.is_err() {
+                break false;
+            }
+            let mut last = None;
+            for _ in 0..n_replies {
+                match read_reply(&mut conn, &mut buf, Duration::from_secs(30)).await {
+                    Some(f) => last = Some(f),
+                    None => break,
+                }
+            }
+            let Some(reply) = last else { break false };
+            let input = match cmd {
+                LinkCmd::Ping => {
+                    let line = frame_text(&reply);
+                    Some(Input::PingReply(t.clone(), line))
+                }
+                LinkCmd::Info => frame_bytes(&reply)
+                    .map(|b| Input::InfoReply(t.clone(), String::from_utf8_lossy(&b).into_owned())),
+                LinkCmd::Ask { .. } => match &reply {
+                    Frame::Array(items) if items.len() == 3 => {
+                        let down = matches!(items[0], Frame::Integer(1));
+                        let leader = frame_bytes(&items[1])
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                            .unwrap_or_else(|| "*".into());
+                        let epoch = match items[2] {
+                            Frame::Integer(e) => e.max(0) as u64,
+                            _ => 0,
+                        };
+                        Some(Input::MasterDownReply {
+                            from: t.clone(),
+                            down,
+                            leader,
+                            epoch,
+                        })
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(i) = input {
+                let _ = inputs.send(i);
+            }
+        };
+        let _ = ok;
+        sub_cancel.cancel();
+        let _ = inputs.send(Input::Disconnected(t.clone()));
+        while rx.try_recv().is_ok() {}
+        // Reconnect at once (the failed-connect path waits).
+    }
+}
+
+async fn pubsub_task<N: Net>(
+    shared: Arc<Shared>,
+    net: N,
+    addr: Addr,
+    auth: Option<(Option<String>, String)>,
+    renamed: BTreeMap<String, String>,
+    name: String,
+    cancel: CancellationToken,
+) {
+    let inputs = shared.inputs.clone();
+    let opened = tokio::select! {
+        _ = cancel.cancelled() => return,
+        o = open(&net, &addr, &auth, &renamed, &name) => o,
+    };
+    let Some((mut conn, mut buf)) = opened else {
+        return;
+    };
+    let sub = encode(&[&cmd_name(&renamed, "SUBSCRIBE"), "__sentinel__:hello"]);
+    if conn.write_all(&sub).await.is_err() {
+        return;
+    }
+    loop {
+        let f = tokio::select! {
+            _ = cancel.cancelled() => return,
+            // No message for 6 s (we receive our own hellos every 2 s): a dead link.
+            f = read_reply(&mut conn, &mut buf, Duration::from_secs(6)) => f,
+        };
+        let Some(f) = f else { return };
+        let items = match f {
+            Frame::Array(v) => v,
+            _ => continue,
+        };
+        if items.len() == 3 {
+            if let (Some(kind), Some(msg)) = (frame_bytes(&items[0]), frame_bytes(&items[2])) {
+                if &kind[..] == b"message" {
+                    let _ = inputs.send(Input::Hello(String::from_utf8_lossy(&msg).into_owned()));
+                }
+            }
+        }
+    }
+}
+
+async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
+    let cancel = shared.cancel.clone();
+    loop {
+        let r = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = listener.accept() => r,
+        };
+        match r {
+            Ok((conn, peer)) => {
+                let _ = conn.set_nodelay(true);
+                let sh = shared.clone();
+                shared.tracker.spawn(crate::commands::serve(sh, conn, peer));
+            }
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
