@@ -64,6 +64,9 @@ pub struct Shared {
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
     pub pending_scripts: Mutex<u64>,
+    /// Test hook (the simulation's "stalled process"): the timer sleeps this many ms once,
+    /// as if the process had been stopped, so the next tick sees the jump (TILT).
+    pub stall_ms: Arc<std::sync::atomic::AtomicU64>,
     /// INFO-CACHE: (target, ms at reply, text) kept in the instances themselves.
     pub bound: Mutex<Vec<std::net::SocketAddr>>,
 }
@@ -143,6 +146,7 @@ pub async fn start<N: Net>(
         cancel: CancellationToken::new(),
         tracker: TaskTracker::new(),
         pending_scripts: Mutex::new(0),
+        stall_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         bound: Mutex::new(Vec::new()),
     });
     let mut listeners = Vec::new();
@@ -195,6 +199,10 @@ async fn driver<N: Net>(
 ) {
     let cancel = shared.cancel.clone();
     loop {
+        let stall = shared.stall_ms.swap(0, std::sync::atomic::Ordering::SeqCst);
+        if stall > 0 {
+            tokio::time::sleep(Duration::from_millis(stall)).await;
+        }
         // Redis randomizes the timer (hz 10..19) so sentinels do not act in lockstep.
         let jitter = {
             use rand::RngExt;
@@ -604,9 +612,22 @@ async fn link_task<N: Net>(
             if conn.write_all(&bytes).await.is_err() {
                 break false;
             }
+            // A reply that does not come in time means a dead link (Redis closes a link
+            // whose PING is pending for more than half of down-after): reconnect rather
+            // than queue behind it.
+            let wait = if n_replies > 1 {
+                Duration::from_secs(10)
+            } else {
+                let down_after = shared
+                    .lock()
+                    .masters
+                    .get(t.master())
+                    .map_or(30_000, |m| m.down_after);
+                Duration::from_millis((down_after / 2).clamp(500, 5000))
+            };
             let mut last = None;
             for _ in 0..n_replies {
-                match read_reply(&mut conn, &mut buf, Duration::from_secs(30)).await {
+                match read_reply(&mut conn, &mut buf, wait).await {
                     Some(f) => last = Some(f),
                     None => break,
                 }

@@ -7,6 +7,7 @@
 compile_error!("sim-tests need `--cfg tokio_unstable` (set in .cargo/config.toml): without it turmoil cannot seed tokio's scheduler and seeds do not replay");
 
 pub mod client;
+pub mod ha;
 pub mod net;
 pub mod seeds;
 
