@@ -786,16 +786,14 @@ pub const SCENARIOS: &[&str] = &[
     "fenced-writes",
     "sentinel-stall",
     "slow-links",
+    "most-up-to-date-promoted",
 ];
 
 /// A scenario's settings, fault schedule, time of the fault and expectations.
 pub type Plan = (Settings, Vec<(Duration, Fault)>, Option<Duration>, Expect);
 
 /// A scenario's settings, fault schedule, fault time and expectations.
-pub fn scenario(
-    name: &str,
-    base: &Settings,
-) -> Option<Plan> {
+pub fn scenario(name: &str, base: &Settings) -> Option<Plan> {
     let mut s = base.clone();
     let sec = Duration::from_secs;
     let all_but = |h: &str, s: &Settings| -> Vec<String> {
@@ -915,6 +913,20 @@ pub fn scenario(
             vec![
                 (sec(6), Fault::Stall("t1".into(), sec(4))),
                 (fault, Fault::Crash("s1".into())),
+            ]
+        }
+        "most-up-to-date-promoted" => {
+            // s3 stops receiving the stream 4 s before the crash: s2 has the larger offset
+            // and must be the one promoted.
+            e.failover_within_ms = Some(bound);
+            e.never_master = Some("s3".into());
+            vec![
+                (sec(8), Fault::Hold(vec!["s1".into()], vec!["s3".into()])),
+                (fault, Fault::Crash("s1".into())),
+                (
+                    sec(20),
+                    Fault::Release(vec!["s1".into()], vec!["s3".into()]),
+                ),
             ]
         }
         "slow-links" => {

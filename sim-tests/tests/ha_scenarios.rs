@@ -92,3 +92,12 @@ fn stalled_sentinel_enters_tilt_and_the_others_fail_over() {
 fn slow_links_cause_no_false_failover() {
     scenario("slow-links", "slow_links_cause_no_false_failover", 3);
 }
+
+#[test]
+fn the_most_up_to_date_replica_is_promoted() {
+    scenario(
+        "most-up-to-date-promoted",
+        "the_most_up_to_date_replica_is_promoted",
+        3,
+    );
+}
