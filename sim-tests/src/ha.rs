@@ -787,6 +787,7 @@ pub const SCENARIOS: &[&str] = &[
     "sentinel-stall",
     "slow-links",
     "most-up-to-date-promoted",
+    "sentinel-lost-disk",
 ];
 
 /// A scenario's settings, fault schedule, time of the fault and expectations.
@@ -927,6 +928,15 @@ pub fn scenario(name: &str, base: &Settings) -> Option<Plan> {
                     sec(20),
                     Fault::Release(vec!["s1".into()], vec!["s3".into()]),
                 ),
+            ]
+        }
+        "sentinel-lost-disk" => {
+            // After a failover, a sentinel loses its state file and restarts from the
+            // original configuration: it learns the current master from the others' hellos.
+            e.failover_within_ms = Some(bound);
+            vec![
+                (fault, Fault::Crash("s1".into())),
+                (sec(24), Fault::LoseDisk("t1".into())),
             ]
         }
         "slow-links" => {

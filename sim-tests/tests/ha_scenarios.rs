@@ -101,3 +101,12 @@ fn the_most_up_to_date_replica_is_promoted() {
         3,
     );
 }
+
+#[test]
+fn sentinel_that_lost_its_disk_relearns_the_master() {
+    scenario(
+        "sentinel-lost-disk",
+        "sentinel_that_lost_its_disk_relearns_the_master",
+        3,
+    );
+}
