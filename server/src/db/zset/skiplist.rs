@@ -14,13 +14,21 @@ pub const MAX_LEVEL: usize = 32;
 /// No node: the end of a level, or no predecessor.
 pub(super) const NIL: u32 = u32::MAX;
 
+/// One link. It keeps the score of the node it points to, so a descent compares scores
+/// without touching the next node (one cache miss per hop instead of two: the nodes' level
+/// arrays live in their own allocations); the node itself is read only on a score tie.
 #[derive(Debug, Clone, Copy)]
 struct Level {
     next: u32,
     span: u32,
+    nscore: f64,
 }
 
-const EMPTY_LEVEL: Level = Level { next: NIL, span: 0 };
+const EMPTY_LEVEL: Level = Level {
+    next: NIL,
+    span: 0,
+    nscore: 0.0,
+};
 
 #[derive(Clone)]
 struct Node {
@@ -38,6 +46,8 @@ type At = Option<u32>;
 #[derive(Clone)]
 pub struct SkipList {
     nodes: Vec<Node>,
+    /// Nodes linked into the list (the arena may briefly hold one unlinked node).
+    linked: usize,
     head: [Level; MAX_LEVEL],
     level: usize,
     tail: u32,
@@ -68,6 +78,7 @@ impl SkipList {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         SkipList {
             nodes: Vec::new(),
+            linked: 0,
             head: [EMPTY_LEVEL; MAX_LEVEL],
             level: 1,
             tail: NIL,
@@ -102,6 +113,14 @@ impl SkipList {
         &self.nodes[x as usize]
     }
 
+    /// Whether the node `l` points to sorts before (score, member).
+    #[inline]
+    fn before(&self, l: Level, score: f64, member: &[u8]) -> bool {
+        l.next != NIL
+            && (l.nscore < score
+                || (l.nscore == score && self.node(l.next).member.as_bytes() < member))
+    }
+
     /// Redis's `zslRandomLevel`: each level with probability 1/4.
     fn random_level(&mut self) -> usize {
         let mut level = 1;
@@ -126,7 +145,7 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let l = self.lv(x, i);
-                if l.next != NIL && less(self.node(l.next), score, member) {
+                if self.before(l, score, member) {
                     x = Some(l.next);
                 } else {
                     break;
@@ -139,60 +158,82 @@ impl SkipList {
 
     /// Link a new node (Redis's `zslInsert`); the dict is the caller's.
     fn link(&mut self, member: SmallBytes, score: f64) {
+        let level = self.random_level();
+        let xi = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            member,
+            score,
+            back: NIL,
+            levels: vec![EMPTY_LEVEL; level].into_boxed_slice(),
+        });
+        self.link_node(xi);
+    }
+
+    /// Link node `xi` of the arena (not linked: new, or unlinked to change its score) at its
+    /// place for its score and member, with its own number of levels.
+    fn link_node(&mut self, xi: u32) {
+        let (score, level) = {
+            let n = self.node(xi);
+            (n.score, n.levels.len())
+        };
         let mut update = [None; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x: At = None;
-        for i in (0..self.level).rev() {
-            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
-            loop {
-                let l = self.lv(x, i);
-                if l.next != NIL && less(self.node(l.next), score, &member) {
-                    rank[i] += l.span;
-                    x = Some(l.next);
-                } else {
-                    break;
+        {
+            let member = self.node(xi).member.as_bytes();
+            for i in (0..self.level).rev() {
+                rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+                loop {
+                    let l = self.lv(x, i);
+                    if self.before(l, score, member) {
+                        rank[i] += l.span;
+                        x = Some(l.next);
+                    } else {
+                        break;
+                    }
                 }
+                update[i] = x;
             }
-            update[i] = x;
         }
-        let level = self.random_level();
         if level > self.level {
+            // Linked nodes, this one excluded.
+            let linked = self.linked as u32;
             for i in self.level..level {
                 rank[i] = 0;
                 update[i] = None;
-                self.head[i].span = self.nodes.len() as u32;
+                self.head[i].span = linked;
             }
             self.level = level;
         }
-        let xi = self.nodes.len() as u32;
-        let mut levels = vec![EMPTY_LEVEL; level].into_boxed_slice();
-        for (i, l) in levels.iter_mut().enumerate() {
+        for i in 0..level {
             let u = self.lv(update[i], i);
-            l.next = u.next;
-            l.span = u.span - (rank[0] - rank[i]);
+            let l = Level {
+                next: u.next,
+                nscore: u.nscore,
+                span: u.span - (rank[0] - rank[i]),
+            };
+            self.nodes[xi as usize].levels[i] = l;
             let um = self.lv_mut(update[i], i);
             um.next = xi;
+            um.nscore = score;
             um.span = rank[0] - rank[i] + 1;
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
             self.lv_mut(u, i).span += 1;
         }
-        let next0 = levels[0].next;
-        self.nodes.push(Node {
-            member,
-            score,
-            back: update[0].unwrap_or(NIL),
-            levels,
-        });
+        let next0 = self.node(xi).levels[0].next;
+        self.nodes[xi as usize].back = update[0].unwrap_or(NIL);
         if next0 != NIL {
             self.nodes[next0 as usize].back = xi;
         } else {
             self.tail = xi;
         }
+        self.linked += 1;
     }
 
     /// Unlink node `x` given its predecessors (Redis's `zslDeleteNode`); it stays in the arena.
     fn unlink(&mut self, x: u32, update: &[At; MAX_LEVEL]) {
+        self.linked -= 1;
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let xl = self.node(x).levels.get(i).copied();
             let ul = self.lv_mut(u, i);
@@ -200,6 +241,7 @@ impl SkipList {
                 Some(xl) if ul.next == x => {
                     ul.span = ul.span + xl.span - 1;
                     ul.next = xl.next;
+                    ul.nscore = xl.nscore;
                 }
                 _ => ul.span -= 1,
             }
@@ -316,10 +358,16 @@ impl SkipList {
         let fwd_ok = n.levels[0].next == NIL || self.node(n.levels[0].next).score > new;
         if back_ok && fwd_ok {
             self.nodes[x as usize].score = new;
+            // The links into it carry its score.
+            let lvls = self.node(x).levels.len();
+            for (i, &u) in update.iter().enumerate().take(lvls) {
+                self.lv_mut(u, i).nscore = new;
+            }
         } else {
+            // Re-link the same node (its slot and levels) at its new place: no arena move.
             self.unlink(x, &update);
-            let node = self.free(x);
-            self.link(node.member, new);
+            self.nodes[x as usize].score = new;
+            self.link_node(x);
         }
         if let Some(s) = self.dict.get_mut(member) {
             *s = new;
@@ -364,8 +412,9 @@ impl SkipList {
                 if l.next == NIL {
                     break;
                 }
-                let n = self.node(l.next);
-                if n.score < score || (n.score == score && n.member.as_bytes() <= member) {
+                if l.nscore < score
+                    || (l.nscore == score && self.node(l.next).member.as_bytes() <= member)
+                {
                     rank += l.span as usize;
                     x = Some(l.next);
                 } else {
@@ -501,6 +550,13 @@ impl SkipList {
 
     /// Check every invariant (tests): order, spans, back links, tail, dict.
     pub fn check(&self) -> Result<(), String> {
+        if self.linked != self.nodes.len() {
+            return Err(format!(
+                "{} linked of {} nodes",
+                self.linked,
+                self.nodes.len()
+            ));
+        }
         let n = self.nodes.len();
         for i in 0..self.level {
             let mut x: At = None;
@@ -511,6 +567,9 @@ impl SkipList {
                     break;
                 }
                 pos += l.span as usize;
+                if l.nscore.to_bits() != self.node(l.next).score.to_bits() {
+                    return Err(format!("level {i}: stale score on the link to {}", l.next));
+                }
                 let rank = self.rank_of(self.node(l.next).score, &self.node(l.next).member);
                 if rank != pos {
                     return Err(format!("level {i}: span sum {pos}, rank {rank}"));
