@@ -1,0 +1,59 @@
+//! docs/config-reference.md is generated from picket-server's directive table, so it cannot
+//! drift: this test regenerates it and fails when the committed file differs.
+//! `PICKET_REGENERATE_DOCS=1 cargo test -p picket-server --test config_reference` rewrites it.
+
+use std::path::PathBuf;
+
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn generate() -> String {
+    let mut out = String::from(
+        "# picket-server configuration reference\n\n\
+         Generated from the directive table (`server/src/config.rs` and\n\
+         `server/src/replication/config.rs`) by `server/tests/config_reference.rs`; do not edit\n\
+         by hand. Every directive works in a redis.conf-style file, in a TOML file (same\n\
+         names as keys), as a `--name value` argument, and with `CONFIG GET`; those marked\n\
+         *runtime* also with `CONFIG SET`.\n\n\
+         | directive | default | runtime | also named | description |\n\
+         |---|---|---|---|---|\n",
+    );
+    let mut rows: Vec<_> = picket_server::config::DIRECTIVES.iter().collect();
+    rows.sort_by_key(|d| d.name);
+    for d in rows {
+        let default = if d.default.is_empty() {
+            "\"\"".to_string()
+        } else {
+            format!("`{}`", d.default)
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            d.name,
+            default,
+            if d.mutable { "yes" } else { "no" },
+            d.aliases
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            escape(d.doc)
+        ));
+    }
+    out
+}
+
+#[test]
+fn config_reference_matches_the_directive_table() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/config-reference.md");
+    let want = generate();
+    if std::env::var("PICKET_REGENERATE_DOCS").as_deref() == Ok("1") {
+        std::fs::write(&path, &want).expect("write docs/config-reference.md");
+        return;
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/config-reference.md is out of date: run PICKET_REGENERATE_DOCS=1 cargo test -p picket-server --test config_reference"
+    );
+}
