@@ -204,11 +204,9 @@ fn run_sentinel(argv: &[String]) -> ExitCode {
     let me = std::env::current_exe().unwrap_or_default();
     let bin = me.with_file_name("picket-sentinel");
     let args: Vec<&String> = argv.iter().filter(|a| *a != "--sentinel").collect();
-    match std::process::Command::new(&bin).args(args).status() {
-        Ok(st) => ExitCode::from(st.code().unwrap_or(1).clamp(0, 255) as u8),
-        Err(e) => {
-            eprintln!("picket-server: sentinel mode needs {} ({e})", bin.display());
-            ExitCode::from(1)
-        }
-    }
+    // Replace this process (signals, pid files and supervisors then see the Sentinel).
+    use std::os::unix::process::CommandExt;
+    let e = std::process::Command::new(&bin).args(args).exec();
+    eprintln!("picket-server: sentinel mode needs {} ({e})", bin.display());
+    ExitCode::from(1)
 }
