@@ -1,0 +1,459 @@
+//! The failover state machine, replica selection, the address switch and RESET.
+
+use rand::RngExt;
+
+use super::*;
+
+impl Core {
+    // ------------------------------------------------------------------ failover
+
+    pub(super) fn failover_step(&mut self, now: Ms, name: &str) {
+        self.start_failover_if_needed(now, name);
+        let Some(state) = self.masters.get(name).map(|m| m.failover_state) else {
+            return;
+        };
+        match state {
+            FailoverState::None => {}
+            FailoverState::WaitStart => self.fo_wait_start(now, name),
+            FailoverState::SelectSlave => self.fo_select_slave(now, name),
+            FailoverState::SendSlaveofNoone => self.fo_send_slaveof_noone(now, name),
+            FailoverState::WaitPromotion => {
+                let timeout = self.masters[name].failover_timeout;
+                if now.saturating_sub(self.masters[name].failover_state_change) > timeout {
+                    self.abort_failover(name, "-failover-abort-slave-timeout");
+                }
+            }
+            FailoverState::ReconfSlaves => self.fo_reconf_slaves(now, name),
+            FailoverState::UpdateConfig => self.switch_to_promoted(now, name),
+        }
+    }
+
+    pub(super) fn start_failover_if_needed(&mut self, now: Ms, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        if m.odown_since.is_none() || m.in_failover() {
+            return;
+        }
+        if now.saturating_sub(m.failover_start_time) < 2 * m.failover_timeout
+            && m.failover_start_time != 0
+        {
+            return;
+        }
+        self.start_failover(now, name);
+    }
+
+    pub(super) fn start_failover(&mut self, now: Ms, name: &str) {
+        self.current_epoch += 1;
+        let epoch = self.current_epoch;
+        let jitter = self.rng.random::<u64>() % 1000;
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        m.failover_state = FailoverState::WaitStart;
+        m.failover_state_change = now;
+        m.failover_epoch = epoch;
+        m.failover_start_time = now + jitter;
+        let at = Core::at_master(m);
+        self.event(Level::Warning, "+new-epoch", epoch.to_string(), Some(name));
+        self.event(Level::Warning, "+try-failover", at, Some(name));
+        self.out.push(Action::Flush);
+        // Ask for votes at once.
+        self.ask_others(now, name, true);
+    }
+
+    pub(super) fn set_state(&mut self, now: Ms, name: &str, st: FailoverState, event: &str) {
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        m.failover_state = st;
+        m.failover_state_change = now;
+        let at = Core::at_master(m);
+        self.event(Level::Warning, event, at, Some(name));
+    }
+
+    pub(super) fn fo_wait_start(&mut self, now: Ms, name: &str) {
+        let epoch = self.masters[name].failover_epoch;
+        let forced = self.masters[name].force_failover;
+        let leader = self.get_leader(now, name, epoch);
+        let me = leader.as_deref() == Some(self.myid.as_str());
+        if !me && !forced {
+            let m = &self.masters[name];
+            let timeout = self.timers.election_timeout.min(m.failover_timeout);
+            if now.saturating_sub(m.failover_start_time) > timeout {
+                self.abort_failover(name, "-failover-abort-not-elected");
+            }
+            return;
+        }
+        let at = Core::at_master(&self.masters[name]);
+        self.event(Level::Warning, "+elected-leader", at, Some(name));
+        if self.sim.crash_after_election {
+            self.out.push(Action::Crash);
+        }
+        self.set_state(
+            now,
+            name,
+            FailoverState::SelectSlave,
+            "+failover-state-select-slave",
+        );
+    }
+
+    /// The replica to promote (Redis's `sentinelSelectSlave`).
+    pub fn select_replica(&self, now: Ms, name: &str) -> Option<String> {
+        let m = self.masters.get(name)?;
+        let t = &self.timers;
+        let info_validity = if m.inst.sdown_since.is_some() {
+            5 * t.ping_period
+        } else {
+            3 * t.info_period
+        };
+        let max_link_down =
+            m.inst.sdown_since.map_or(0, |s| now.saturating_sub(s)) + 10 * m.down_after;
+        let mut c: Vec<(&String, &Instance)> = m
+            .replicas
+            .iter()
+            .filter(|(_, r)| {
+                r.sdown_since.is_none()
+                    && r.connected
+                    && now.saturating_sub(r.last_avail) <= 5 * t.ping_period
+                    && r.priority != 0
+                    && r.info_refresh
+                        .is_some_and(|i| now.saturating_sub(i) <= info_validity)
+                    && r.master_link_down_ms <= max_link_down
+            })
+            .collect();
+        c.sort_by(|a, b| {
+            a.1.priority
+                .cmp(&b.1.priority)
+                .then(b.1.repl_offset.cmp(&a.1.repl_offset))
+                .then(match (&a.1.runid, &b.1.runid) {
+                    (Some(x), Some(y)) => x.cmp(y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
+        });
+        c.first().map(|(k, _)| (*k).clone())
+    }
+
+    pub(super) fn fo_select_slave(&mut self, now: Ms, name: &str) {
+        match self.select_replica(now, name) {
+            None => {
+                self.abort_failover(name, "-failover-abort-no-good-slave");
+            }
+            Some(k) => {
+                let Some(m) = self.masters.get_mut(name) else {
+                    return;
+                };
+                let Some(r) = m.replicas.get_mut(&k) else {
+                    return;
+                };
+                r.promoted = true;
+                let msg = Core::at_child("slave", &m.replicas[&k], m);
+                self.event(Level::Warning, "+selected-slave", msg, Some(name));
+                self.set_state(
+                    now,
+                    name,
+                    FailoverState::SendSlaveofNoone,
+                    "+failover-state-send-slaveof-noone",
+                );
+            }
+        }
+    }
+
+    pub(super) fn fo_send_slaveof_noone(&mut self, now: Ms, name: &str) {
+        let m = &self.masters[name];
+        let Some((k, r)) = m.replicas.iter().find(|(_, r)| r.promoted) else {
+            return;
+        };
+        if !r.connected {
+            if now.saturating_sub(m.failover_state_change) > m.failover_timeout {
+                self.abort_failover(name, "-failover-abort-slave-timeout");
+            }
+            return;
+        }
+        let t = Target::Replica(name.to_string(), k.clone());
+        let msg = Core::at_child("slave", r, m);
+        self.out.push(Action::ReplicaOf(t, None));
+        self.set_state(
+            now,
+            name,
+            FailoverState::WaitPromotion,
+            "+failover-state-wait-promotion",
+        );
+        let _ = msg;
+    }
+
+    pub(super) fn fo_reconf_slaves(&mut self, now: Ms, name: &str) {
+        let timers = self.timers.clone();
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        let Some(promoted) = m.promoted().map(|p| p.addr.clone()) else {
+            return;
+        };
+        let mut out = Vec::new();
+        let m_ro = m.clone();
+        let mut in_progress = m
+            .replicas
+            .values()
+            .filter(|r| !r.promoted && (r.reconf_sent || r.reconf_inprog))
+            .count() as u32;
+        for (k, r) in m.replicas.iter_mut() {
+            if r.promoted || r.reconf_done {
+                continue;
+            }
+            // Sent too long ago: consider it done.
+            if r.reconf_sent && now.saturating_sub(r.reconf_sent_time) > timers.slave_reconf_timeout
+            {
+                r.reconf_sent = false;
+                r.reconf_done = true;
+                in_progress = in_progress.saturating_sub(1);
+                out.push(Action::Event {
+                    level: Level::Notice,
+                    kind: "-slave-reconf-sent-timeout".into(),
+                    msg: Core::at_child("slave", r, &m_ro),
+                    master: Some(name.to_string()),
+                });
+                continue;
+            }
+            if r.reconf_sent || r.reconf_inprog {
+                continue;
+            }
+            if in_progress >= m_ro.parallel_syncs.max(1) {
+                break;
+            }
+            if !r.connected || r.sdown_since.is_some() {
+                continue;
+            }
+            r.reconf_sent = true;
+            r.reconf_sent_time = now;
+            in_progress += 1;
+            out.push(Action::ReplicaOf(
+                Target::Replica(name.to_string(), k.clone()),
+                Some(promoted.clone()),
+            ));
+            out.push(Action::Event {
+                level: Level::Notice,
+                kind: "+slave-reconf-sent".into(),
+                msg: Core::at_child("slave", r, &m_ro),
+                master: Some(name.to_string()),
+            });
+        }
+        self.out.append(&mut out);
+        // Done when every replica not down is reconfigured, or on timeout.
+        let m = &self.masters[name];
+        let pending = m
+            .replicas
+            .values()
+            .filter(|r| !r.promoted && !r.reconf_done && r.sdown_since.is_none())
+            .count();
+        let timed_out = now.saturating_sub(m.failover_state_change) > m.failover_timeout;
+        if pending == 0 || timed_out {
+            let at = Core::at_master(m);
+            if timed_out && pending > 0 {
+                self.event(
+                    Level::Warning,
+                    "+failover-end-for-timeout",
+                    at.clone(),
+                    Some(name),
+                );
+                // Best effort for the rest.
+                let m = self.masters.get_mut(name).expect("checked above");
+                let mut out = Vec::new();
+                let m_ro = m.clone();
+                for (k, r) in m.replicas.iter_mut() {
+                    if !r.promoted && !r.reconf_done && !r.reconf_sent {
+                        r.reconf_sent = true;
+                        out.push(Action::ReplicaOf(
+                            Target::Replica(name.to_string(), k.clone()),
+                            Some(promoted.clone()),
+                        ));
+                        out.push(Action::Event {
+                            level: Level::Notice,
+                            kind: "+slave-reconf-sent-be".into(),
+                            msg: Core::at_child("slave", r, &m_ro),
+                            master: Some(name.to_string()),
+                        });
+                    }
+                }
+                self.out.append(&mut out);
+            }
+            self.event(Level::Warning, "+failover-end", at, Some(name));
+            let m = self.masters.get_mut(name).expect("checked above");
+            m.failover_state = FailoverState::UpdateConfig;
+            m.failover_state_change = now;
+        }
+    }
+
+    pub(super) fn abort_failover(&mut self, name: &str, event: &str) {
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        if m.failover_state > FailoverState::WaitPromotion {
+            return;
+        }
+        m.failover_state = FailoverState::None;
+        m.force_failover = false;
+        for r in m.replicas.values_mut() {
+            r.promoted = false;
+        }
+        let at = Core::at_master(m);
+        self.event(Level::Warning, event, at, Some(name));
+    }
+
+    /// The failover is done: the promoted replica is the master (Redis's
+    /// `sentinelFailoverSwitchToPromotedSlave`).
+    pub(super) fn switch_to_promoted(&mut self, now: Ms, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let Some(p) = m.promoted().map(|p| p.addr.clone()) else {
+            return;
+        };
+        self.switch_master(now, name, p);
+    }
+
+    /// Move a master to a new address: `+switch-master`, its replicas become the old
+    /// master and the other replicas (Redis's `sentinelResetMasterAndChangeAddress`).
+    pub fn switch_master(&mut self, now: Ms, name: &str, to: Addr) {
+        let timers = self.timers.clone();
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        let old = m.inst.addr.clone();
+        let mut replicas: Vec<Addr> = m
+            .replicas
+            .values()
+            .map(|r| r.addr.clone())
+            .filter(|a| *a != to)
+            .collect();
+        if old != to && !replicas.contains(&old) {
+            replicas.push(old.clone());
+        }
+        let msg = format!("{name} {} {} {} {}", old.host, old.port, to.host, to.port);
+        // Reset the master.
+        let mut fresh = Master::new(name, to.clone(), m.quorum, &timers, now);
+        fresh.down_after = m.down_after;
+        fresh.failover_timeout = m.failover_timeout;
+        fresh.parallel_syncs = m.parallel_syncs;
+        fresh.auth_pass = m.auth_pass.clone();
+        fresh.auth_user = m.auth_user.clone();
+        fresh.notification_script = m.notification_script.clone();
+        fresh.client_reconfig_script = m.client_reconfig_script.clone();
+        fresh.reboot_down_after = m.reboot_down_after;
+        fresh.renamed = m.renamed.clone();
+        fresh.config_epoch = m.config_epoch;
+        fresh.leader = m.leader.clone();
+        fresh.leader_epoch = m.leader_epoch;
+        fresh.failover_start_time = m.failover_start_time;
+        fresh.sentinels = m
+            .sentinels
+            .iter()
+            .map(|(k, s)| {
+                let mut s = s.clone();
+                s.master_down = false;
+                s.leader = None;
+                (k.clone(), s)
+            })
+            .collect();
+        replicas.sort();
+        for a in &replicas {
+            fresh
+                .replicas
+                .insert(a.name(), Instance::new(a.name(), a.clone(), now));
+        }
+        *m = fresh;
+        self.out
+            .push(Action::Disconnect(Target::Master(name.to_string())));
+        self.out.push(Action::Connect(
+            Target::Master(name.to_string()),
+            to.clone(),
+        ));
+        self.event(Level::Warning, "+switch-master", msg, Some(name));
+        let m = &self.masters[name];
+        let mut adds = Vec::new();
+        for (k, r) in &m.replicas {
+            // Fresh links, as Redis creates new instances.
+            adds.push(Action::Disconnect(Target::Replica(
+                name.to_string(),
+                k.clone(),
+            )));
+            adds.push(Action::Connect(
+                Target::Replica(name.to_string(), k.clone()),
+                r.addr.clone(),
+            ));
+            adds.push(Action::Event {
+                level: Level::Notice,
+                kind: "+slave".into(),
+                msg: Core::at_child("slave", r, m),
+                master: Some(name.to_string()),
+            });
+        }
+        self.out.append(&mut adds);
+        self.out.push(Action::Flush);
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    /// SENTINEL FAILOVER: start a failover without agreement.
+    pub fn force_failover(&mut self, now: Ms, name: &str) -> Result<(), &'static str> {
+        let m = self
+            .masters
+            .get(name)
+            .ok_or("No such master with that name")?;
+        if m.in_failover() {
+            return Err("-INPROG Failover already in progress");
+        }
+        if self.select_replica(now, name).is_none() {
+            return Err("-NOGOODSLAVE No suitable replica to promote");
+        }
+        self.start_failover(now, name);
+        if let Some(m) = self.masters.get_mut(name) {
+            m.force_failover = true;
+        }
+        Ok(())
+    }
+
+    /// SENTINEL RESET for one master: forget replicas and sentinels.
+    pub fn reset_master(&mut self, now: Ms, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let addr = m.inst.addr.clone();
+        let old: Vec<Target> = m
+            .replicas
+            .keys()
+            .map(|k| Target::Replica(name.into(), k.clone()))
+            .chain(
+                m.sentinels
+                    .keys()
+                    .map(|k| Target::Sentinel(name.into(), k.clone())),
+            )
+            .collect();
+        for t in old {
+            self.out.push(Action::Disconnect(t));
+        }
+        let timers = self.timers.clone();
+        let m = self.masters.get_mut(name).expect("checked");
+        let mut fresh = Master::new(name, addr.clone(), m.quorum, &timers, now);
+        fresh.down_after = m.down_after;
+        fresh.failover_timeout = m.failover_timeout;
+        fresh.parallel_syncs = m.parallel_syncs;
+        fresh.auth_pass = m.auth_pass.clone();
+        fresh.auth_user = m.auth_user.clone();
+        fresh.notification_script = m.notification_script.clone();
+        fresh.client_reconfig_script = m.client_reconfig_script.clone();
+        fresh.reboot_down_after = m.reboot_down_after;
+        fresh.renamed = m.renamed.clone();
+        fresh.config_epoch = m.config_epoch;
+        *m = fresh;
+        let at = Core::at_master(m);
+        self.out
+            .push(Action::Disconnect(Target::Master(name.into())));
+        self.out
+            .push(Action::Connect(Target::Master(name.into()), addr));
+        self.event(Level::Warning, "+reset-master", at, Some(name));
+        self.out.push(Action::Flush);
+    }
+}

@@ -1,0 +1,242 @@
+//! INFO replies: what Sentinel reads from them, replica discovery, reboots, the promoted
+//! replica's promotion, conversions and reconfiguration progress.
+
+use super::*;
+
+impl Core {
+    // ------------------------------------------------------------------ INFO
+
+    pub(super) fn info_reply(&mut self, now: Ms, t: &Target, text: &str) {
+        let tilt = self.tilt_since.is_some();
+        let name = t.master().to_string();
+        let Some(inst) = self.instance_mut(t) else {
+            return;
+        };
+        let info = parse_info(text);
+        inst.info_refresh = Some(now);
+        inst.info = Some(text.to_string());
+        let old_runid = inst.runid.clone();
+        if let Some(id) = info.run_id.clone() {
+            inst.runid = Some(id);
+        }
+        let reported = info.role;
+        if reported != inst.role {
+            inst.role = reported;
+            inst.role_time = now;
+        }
+        inst.master_link_down_ms = info.link_down_ms;
+        inst.master_link_up = info.link_up;
+        inst.master_host = info.master_host.clone();
+        inst.master_port = info.master_port;
+        if let Some(p) = info.priority {
+            inst.priority = p;
+        }
+        inst.repl_offset = info.repl_offset;
+        inst.announced = info.announced;
+        let mut events = Vec::new();
+        if let Target::Master(_) = t {
+            if let (Some(old), Some(new)) = (old_runid, info.run_id.as_ref()) {
+                if old != *new {
+                    inst.reboot_since = Some(now);
+                    events.push(("+reboot", ()));
+                }
+            }
+        }
+        // Replicas listed by a master.
+        if let Target::Master(_) = t {
+            if reported == Role::Master {
+                let m = self.masters.get_mut(&name).expect("instance exists");
+                let mut new = Vec::new();
+                for a in &info.replicas {
+                    let k = a.name();
+                    if !m.replicas.contains_key(&k) {
+                        m.replicas
+                            .insert(k.clone(), Instance::new(k.clone(), a.clone(), now));
+                        new.push(k);
+                    }
+                }
+                let added: Vec<(String, String, Addr)> = new
+                    .into_iter()
+                    .map(|k| {
+                        let r = &m.replicas[&k];
+                        (k.clone(), Core::at_child("slave", r, m), r.addr.clone())
+                    })
+                    .collect();
+                for (k, msg, addr) in added {
+                    self.out.push(Action::Connect(
+                        Target::Replica(name.clone(), k.clone()),
+                        addr,
+                    ));
+                    self.event(Level::Notice, "+slave", msg, Some(&name));
+                    self.out.push(Action::Flush);
+                }
+            }
+            if !events.is_empty() {
+                let at = Core::at_master(&self.masters[&name]);
+                self.event(Level::Warning, "+reboot", at, Some(&name));
+            }
+        }
+        if tilt {
+            return;
+        }
+        let Target::Replica(_, rk) = t else { return };
+        let m = self.masters.get(&name).expect("instance exists");
+        let r = &m.replicas[rk];
+        // The promoted replica became a master: the failover goes on.
+        if reported == Role::Master
+            && r.promoted
+            && m.failover_state == FailoverState::WaitPromotion
+        {
+            let epoch = m.failover_epoch;
+            let msg = Core::at_child("slave", r, m);
+            let from = m.inst.addr.clone();
+            let to = r.addr.clone();
+            let m = self.masters.get_mut(&name).expect("instance exists");
+            m.config_epoch = epoch;
+            self.out.push(Action::Flush);
+            self.event(Level::Warning, "+promoted-slave", msg, Some(&name));
+            if self.sim.crash_after_promotion {
+                self.out.push(Action::Crash);
+            }
+            self.set_state(
+                now,
+                &name,
+                FailoverState::ReconfSlaves,
+                "+failover-state-reconf-slaves",
+            );
+            self.out.push(Action::ReconfigScript {
+                master: name.clone(),
+                role: "leader",
+                from,
+                to,
+            });
+            // Hellos at once so the others learn the new configuration.
+            if let Some(m) = self.masters.get_mut(&name) {
+                m.inst.last_hello_sent = None;
+                for x in m.replicas.values_mut() {
+                    x.last_hello_sent = None;
+                }
+                for x in m.sentinels.values_mut() {
+                    x.last_hello_sent = None;
+                }
+            }
+            return;
+        }
+        // A replica that reports being a master outside a failover is converted back, if
+        // the master looks sane.
+        let master_sane = m.inst.role == Role::Master
+            && m.inst.sdown_since.is_none()
+            && m.inst
+                .info_refresh
+                .is_some_and(|i| now.saturating_sub(i) < 2 * self.timers.info_period);
+        if reported == Role::Master
+            && !r.promoted
+            && !m.in_failover()
+            && master_sane
+            && now.saturating_sub(r.role_time) > 4 * self.timers.publish_period
+        {
+            let msg = Core::at_child("slave", r, m);
+            let addr = m.inst.addr.clone();
+            self.out.push(Action::ReplicaOf(t.clone(), Some(addr)));
+            self.event(Level::Notice, "+convert-to-slave", msg, Some(&name));
+            return;
+        }
+        // Replicas being reconfigured during our failover.
+        if m.failover_state == FailoverState::ReconfSlaves && !r.promoted {
+            let Some(p) = m.promoted().map(|p| p.addr.clone()) else {
+                return;
+            };
+            let follows =
+                r.master_host.as_deref() == Some(p.host.as_str()) && r.master_port == p.port;
+            let msg = Core::at_child("slave", r, m);
+            let (sent, inprog, up) = (r.reconf_sent, r.reconf_inprog, r.master_link_up);
+            let m = self.masters.get_mut(&name).expect("instance exists");
+            let r = m.replicas.get_mut(rk).expect("instance exists");
+            if sent && follows {
+                r.reconf_sent = false;
+                r.reconf_inprog = true;
+                self.event(
+                    Level::Notice,
+                    "+slave-reconf-inprog",
+                    msg.clone(),
+                    Some(&name),
+                );
+            }
+            let m = self.masters.get_mut(&name).expect("instance exists");
+            let r = m.replicas.get_mut(rk).expect("instance exists");
+            if (inprog || sent) && follows && up {
+                r.reconf_inprog = false;
+                r.reconf_done = true;
+                self.event(Level::Notice, "+slave-reconf-done", msg, Some(&name));
+            }
+        }
+    }
+}
+
+/// What Sentinel reads from INFO.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InfoFields {
+    pub run_id: Option<String>,
+    pub role: Role,
+    pub replicas: Vec<Addr>,
+    pub master_host: Option<String>,
+    pub master_port: u16,
+    pub link_up: bool,
+    pub link_down_ms: u64,
+    pub priority: Option<i64>,
+    pub repl_offset: u64,
+    pub announced: bool,
+}
+
+/// Parse the INFO fields Sentinel uses (Redis's `sentinelRefreshInstanceInfo`).
+pub fn parse_info(text: &str) -> InfoFields {
+    let mut f = InfoFields {
+        announced: true,
+        ..Default::default()
+    };
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        match k {
+            "run_id" if v.len() == 40 => f.run_id = Some(v.to_string()),
+            "role" => {
+                f.role = match v {
+                    "master" => Role::Master,
+                    "slave" => Role::Slave,
+                    _ => Role::Unknown,
+                }
+            }
+            "master_host" => f.master_host = Some(v.to_string()),
+            "master_port" => f.master_port = v.parse().unwrap_or(0),
+            "master_link_status" => f.link_up = v == "up",
+            "master_link_down_since_seconds" => {
+                f.link_down_ms = v.parse::<i64>().map_or(0, |s| (s.max(0) as u64) * 1000)
+            }
+            "slave_priority" => f.priority = v.parse().ok(),
+            "slave_repl_offset" => f.repl_offset = v.parse().unwrap_or(0),
+            "replica_announced" => f.announced = v != "0",
+            k if k.starts_with("slave")
+                && k[5..].chars().all(|c| c.is_ascii_digit())
+                && k.len() > 5 =>
+            {
+                // ip=..,port=..,state=..,offset=..,lag=..
+                let mut ip = None;
+                let mut port = None;
+                for kv in v.split(',') {
+                    if let Some(x) = kv.strip_prefix("ip=") {
+                        ip = Some(x.to_string());
+                    } else if let Some(x) = kv.strip_prefix("port=") {
+                        port = x.parse::<u16>().ok();
+                    }
+                }
+                if let (Some(ip), Some(port)) = (ip, port) {
+                    f.replicas.push(Addr::new(ip, port));
+                }
+            }
+            _ => {}
+        }
+    }
+    f
+}

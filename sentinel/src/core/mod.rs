@@ -1,0 +1,661 @@
+//! The Sentinel's decisions, as a pure state machine: [`Core::step`] takes the time and one
+//! input (a timer tick, a reply, a hello, a link going up or down) and returns the actions
+//! the shell must perform (send PING/INFO/hello, ask peers, reconfigure servers, publish an
+//! event, save the state). No I/O and no clock reads here: the same inputs give the same
+//! actions, which is what the unit tests and the simulation rely on.
+//!
+//! The rules are Redis 7.0's `sentinel.c` (see `../shared/reference/redis-ha.md` §2).
+
+use std::collections::BTreeMap;
+
+use picket_common::ids::Rng;
+
+/// Milliseconds on the shell's monotonic clock.
+pub type Ms = u64;
+
+/// Timer periods (`SENTINEL DEBUG` changes them), in ms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timers {
+    pub info_period: Ms,
+    pub ping_period: Ms,
+    pub ask_period: Ms,
+    pub publish_period: Ms,
+    pub default_down_after: Ms,
+    pub tilt_trigger: Ms,
+    pub tilt_period: Ms,
+    pub slave_reconf_timeout: Ms,
+    pub min_link_reconnect_period: Ms,
+    pub default_failover_timeout: Ms,
+    pub election_timeout: Ms,
+    pub script_max_runtime: Ms,
+    pub script_retry_delay: Ms,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            info_period: 10_000,
+            ping_period: 1_000,
+            ask_period: 1_000,
+            publish_period: 2_000,
+            default_down_after: 30_000,
+            tilt_trigger: 2_000,
+            tilt_period: 30_000,
+            slave_reconf_timeout: 10_000,
+            min_link_reconnect_period: 15_000,
+            default_failover_timeout: 180_000,
+            election_timeout: 10_000,
+            script_max_runtime: 60_000,
+            script_retry_delay: 30_000,
+        }
+    }
+}
+
+impl Timers {
+    /// `SENTINEL DEBUG` names, in Redis's order.
+    pub const NAMES: [&'static str; 13] = [
+        "info-period",
+        "ping-period",
+        "ask-period",
+        "publish-period",
+        "default-down-after",
+        "tilt-trigger",
+        "tilt-period",
+        "slave-reconf-timeout",
+        "min-link-reconnect-period",
+        "default-failover-timeout",
+        "election-timeout",
+        "script-max-runtime",
+        "script-retry-delay",
+    ];
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Ms> {
+        Some(match name {
+            "info-period" => &mut self.info_period,
+            "ping-period" => &mut self.ping_period,
+            "ask-period" => &mut self.ask_period,
+            "publish-period" => &mut self.publish_period,
+            "default-down-after" => &mut self.default_down_after,
+            "tilt-trigger" => &mut self.tilt_trigger,
+            "tilt-period" => &mut self.tilt_period,
+            "slave-reconf-timeout" => &mut self.slave_reconf_timeout,
+            "min-link-reconnect-period" => &mut self.min_link_reconnect_period,
+            "default-failover-timeout" => &mut self.default_failover_timeout,
+            "election-timeout" => &mut self.election_timeout,
+            "script-max-runtime" => &mut self.script_max_runtime,
+            "script-retry-delay" => &mut self.script_retry_delay,
+            _ => return None,
+        })
+    }
+}
+
+/// A host and port.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Addr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Addr {
+    pub fn new(host: impl Into<String>, port: u16) -> Addr {
+        Addr {
+            host: host.into(),
+            port,
+        }
+    }
+
+    /// `ip:port`, IPv6 in brackets (a replica's name).
+    pub fn name(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Which instance an input or action is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    Master(String),
+    /// Master name, replica name (`ip:port`).
+    Replica(String, String),
+    /// Master name, sentinel run id. (Redis shares one link per sentinel across masters;
+    /// the shell may do the same keyed by address.)
+    Sentinel(String, String),
+}
+
+impl Target {
+    pub fn master(&self) -> &str {
+        match self {
+            Target::Master(m) | Target::Replica(m, _) | Target::Sentinel(m, _) => m,
+        }
+    }
+}
+
+/// The role an instance reports in INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    #[default]
+    Unknown,
+    Master,
+    Slave,
+}
+
+/// One monitored instance (master, replica or other sentinel): link state and what INFO
+/// told about it.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub name: String,
+    pub addr: Addr,
+    pub runid: Option<String>,
+    pub connected: bool,
+    pub link_since: Ms,
+    /// When the oldest unanswered PING was sent (Redis's `act_ping_time`), None if none.
+    pub act_ping: Option<Ms>,
+    pub last_ping: Option<Ms>,
+    pub last_pong: Option<Ms>,
+    /// Last valid PING reply (`last_avail_time`).
+    pub last_avail: Ms,
+    pub last_hello_sent: Option<Ms>,
+    pub sdown_since: Option<Ms>,
+    // INFO
+    pub info_refresh: Option<Ms>,
+    pub info: Option<String>,
+    pub role: Role,
+    pub role_time: Ms,
+    pub master_link_down_ms: u64,
+    pub master_link_up: bool,
+    pub master_host: Option<String>,
+    pub master_port: u16,
+    pub priority: i64,
+    pub repl_offset: u64,
+    pub announced: bool,
+    // replica flags during a failover
+    pub promoted: bool,
+    pub reconf_sent: bool,
+    pub reconf_inprog: bool,
+    pub reconf_done: bool,
+    pub reconf_sent_time: Ms,
+    // sentinels
+    pub last_hello: Option<Ms>,
+    pub leader: Option<String>,
+    pub leader_epoch: u64,
+    pub master_down: bool,
+    pub last_master_down_reply: Option<Ms>,
+    pub last_ask: Option<Ms>,
+    pub info_sent: Option<Ms>,
+    /// Masters: reboot seen (`run_id` changed) at this time.
+    pub reboot_since: Option<Ms>,
+}
+
+impl Instance {
+    pub fn new(name: String, addr: Addr, now: Ms) -> Instance {
+        Instance {
+            name,
+            addr,
+            runid: None,
+            connected: false,
+            link_since: now,
+            act_ping: Some(now),
+            last_ping: None,
+            last_pong: None,
+            last_avail: now,
+            last_hello_sent: None,
+            sdown_since: None,
+            info_refresh: None,
+            info: None,
+            role: Role::Unknown,
+            role_time: now,
+            master_link_down_ms: 0,
+            master_link_up: false,
+            master_host: None,
+            master_port: 0,
+            priority: 100,
+            repl_offset: 0,
+            announced: true,
+            promoted: false,
+            reconf_sent: false,
+            reconf_inprog: false,
+            reconf_done: false,
+            reconf_sent_time: 0,
+            last_hello: None,
+            leader: None,
+            leader_epoch: 0,
+            master_down: false,
+            last_master_down_reply: None,
+            last_ask: None,
+            info_sent: None,
+            reboot_since: None,
+        }
+    }
+}
+
+/// The failover state machine (Redis's `failover_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailoverState {
+    None,
+    WaitStart,
+    SelectSlave,
+    SendSlaveofNoone,
+    WaitPromotion,
+    ReconfSlaves,
+    UpdateConfig,
+}
+
+impl FailoverState {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailoverState::None => "none",
+            FailoverState::WaitStart => "wait_start",
+            FailoverState::SelectSlave => "select_slave",
+            FailoverState::SendSlaveofNoone => "send_slaveof_noone",
+            FailoverState::WaitPromotion => "wait_promotion",
+            FailoverState::ReconfSlaves => "reconf_slaves",
+            FailoverState::UpdateConfig => "update_config",
+        }
+    }
+}
+
+/// A monitored master with its replicas and the other sentinels that monitor it.
+#[derive(Debug, Clone)]
+pub struct Master {
+    pub inst: Instance,
+    pub quorum: u32,
+    pub down_after: Ms,
+    pub failover_timeout: Ms,
+    pub parallel_syncs: u32,
+    pub auth_pass: Option<String>,
+    pub auth_user: Option<String>,
+    pub notification_script: Option<String>,
+    pub client_reconfig_script: Option<String>,
+    pub reboot_down_after: Ms,
+    pub renamed: BTreeMap<String, String>,
+    pub config_epoch: u64,
+    /// This sentinel's vote for this master (`leader`, `leader_epoch`).
+    pub leader: Option<String>,
+    pub leader_epoch: u64,
+    pub odown_since: Option<Ms>,
+    pub failover_state: FailoverState,
+    pub failover_epoch: u64,
+    pub failover_state_change: Ms,
+    pub failover_start_time: Ms,
+    pub force_failover: bool,
+    pub replicas: BTreeMap<String, Instance>,
+    pub sentinels: BTreeMap<String, Instance>,
+}
+
+impl Master {
+    pub fn new(name: &str, addr: Addr, quorum: u32, timers: &Timers, now: Ms) -> Master {
+        Master {
+            inst: Instance::new(name.to_string(), addr, now),
+            quorum,
+            down_after: timers.default_down_after,
+            failover_timeout: timers.default_failover_timeout,
+            parallel_syncs: 1,
+            auth_pass: None,
+            auth_user: None,
+            notification_script: None,
+            client_reconfig_script: None,
+            reboot_down_after: 0,
+            renamed: BTreeMap::new(),
+            config_epoch: 0,
+            leader: None,
+            leader_epoch: 0,
+            odown_since: None,
+            failover_state: FailoverState::None,
+            failover_epoch: 0,
+            failover_state_change: 0,
+            failover_start_time: 0,
+            force_failover: false,
+            replicas: BTreeMap::new(),
+            sentinels: BTreeMap::new(),
+        }
+    }
+
+    pub fn in_failover(&self) -> bool {
+        self.failover_state != FailoverState::None
+    }
+
+    /// The promoted replica, once one was selected.
+    pub fn promoted(&self) -> Option<&Instance> {
+        self.replicas.values().find(|r| r.promoted)
+    }
+
+    /// The address clients should use: the promoted replica once the failover reconfigures
+    /// the others (Redis's `sentinelGetCurrentMasterAddress`).
+    pub fn current_addr(&self) -> Addr {
+        if self.failover_state >= FailoverState::ReconfSlaves {
+            if let Some(p) = self.promoted() {
+                return p.addr.clone();
+            }
+        }
+        self.inst.addr.clone()
+    }
+
+    /// Comma-separated flags, Redis's order.
+    pub fn flags(&self) -> String {
+        let mut f = Vec::new();
+        if self.inst.sdown_since.is_some() {
+            f.push("s_down");
+        }
+        if self.odown_since.is_some() {
+            f.push("o_down");
+        }
+        f.push("master");
+        if !self.inst.connected {
+            f.push("disconnected");
+        }
+        if self.in_failover() {
+            f.push("failover_in_progress");
+        }
+        if self.force_failover {
+            f.push("force_failover");
+        }
+        f.join(",")
+    }
+}
+
+/// Flags of a replica or sentinel.
+pub fn instance_flags(i: &Instance, sentinel: bool) -> String {
+    let mut f = Vec::new();
+    if i.sdown_since.is_some() {
+        f.push("s_down");
+    }
+    f.push(if sentinel { "sentinel" } else { "slave" });
+    if !i.connected {
+        f.push("disconnected");
+    }
+    if i.master_down {
+        f.push("master_down");
+    }
+    if i.promoted {
+        f.push("promoted");
+    }
+    if i.reconf_sent {
+        f.push("reconf_sent");
+    }
+    if i.reconf_inprog {
+        f.push("reconf_inprog");
+    }
+    if i.reconf_done {
+        f.push("reconf_done");
+    }
+    f.join(",")
+}
+
+/// Event levels: debug ones are only logged, warning ones run the notification script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open (or keep) the links of an instance.
+    Connect(Target, Addr),
+    /// Close the links of an instance (it was removed or its auth changed).
+    Disconnect(Target),
+    Ping(Target),
+    Info(Target),
+    /// PUBLISH __sentinel__:hello <payload> through the instance.
+    Hello(Target, String),
+    /// SENTINEL is-master-down-by-addr to a peer.
+    AskMasterDown {
+        to: Target,
+        master_ip: String,
+        master_port: u16,
+        epoch: u64,
+        runid: String,
+    },
+    /// Reconfigure a server: `MULTI; REPLICAOF <addr>|NO ONE; CONFIG REWRITE; CLIENT KILL
+    /// TYPE normal; CLIENT KILL TYPE pubsub; EXEC`.
+    ReplicaOf(Target, Option<Addr>),
+    /// Publish (and log) an event; `master` is the master name for the scripts.
+    Event {
+        level: Level,
+        kind: String,
+        msg: String,
+        master: Option<String>,
+    },
+    /// Run the client reconfig script: master, role (leader|observer), state, from, to.
+    ReconfigScript {
+        master: String,
+        role: &'static str,
+        from: Addr,
+        to: Addr,
+    },
+    /// Save the state (config rewrite).
+    Flush,
+    /// SENTINEL SIMULATE-FAILURE reached its point: the process exits with 99.
+    Crash,
+}
+
+/// Inputs from the shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The periodic timer.
+    Tick,
+    Connected(Target),
+    Disconnected(Target),
+    /// The first line of a PING reply (`+PONG`, `-LOADING ...`).
+    PingReply(Target, String),
+    InfoReply(Target, String),
+    /// A hello received on a link (pub/sub message, or PUBLISH from a peer).
+    Hello(String),
+    /// Reply to is-master-down-by-addr from a peer.
+    MasterDownReply {
+        from: Target,
+        down: bool,
+        leader: String,
+        epoch: u64,
+    },
+}
+
+/// Simulated failures (SENTINEL SIMULATE-FAILURE).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimFailure {
+    pub crash_after_election: bool,
+    pub crash_after_promotion: bool,
+}
+
+/// The whole Sentinel state.
+#[derive(Debug)]
+pub struct Core {
+    pub myid: String,
+    pub current_epoch: u64,
+    pub masters: BTreeMap<String, Master>,
+    pub timers: Timers,
+    pub tilt_since: Option<Ms>,
+    pub previous_tick: Option<Ms>,
+    /// The address this sentinel announces in hellos (announce-ip or the link's local
+    /// address, filled by the shell) and its port.
+    pub announce_ip: String,
+    pub announce_port: u16,
+    pub sim: SimFailure,
+    pub rng: Rng,
+    out: Vec<Action>,
+}
+
+/// The SDOWN check, as Redis: no valid reply for longer than down-after.
+fn check_sdown(
+    inst: &mut Instance,
+    down_after: Ms,
+    now: Ms,
+    out: &mut Vec<Action>,
+    ev: &dyn Fn(&Instance) -> String,
+) -> bool {
+    let elapsed = match inst.act_ping {
+        Some(t) if inst.connected => now.saturating_sub(t),
+        _ if !inst.connected => now.saturating_sub(inst.last_avail),
+        _ => 0,
+    };
+    let down = elapsed > down_after;
+    if down && inst.sdown_since.is_none() {
+        inst.sdown_since = Some(now);
+        out.push(Action::Event {
+            level: Level::Warning,
+            kind: "+sdown".into(),
+            msg: ev(inst),
+            master: None,
+        });
+        return true;
+    }
+    if !down && inst.sdown_since.is_some() {
+        inst.sdown_since = None;
+        out.push(Action::Event {
+            level: Level::Warning,
+            kind: "-sdown".into(),
+            msg: ev(inst),
+            master: None,
+        });
+    }
+    false
+}
+
+impl Core {
+    pub fn new(myid: String, rng: Rng) -> Core {
+        Core {
+            myid,
+            current_epoch: 0,
+            masters: BTreeMap::new(),
+            timers: Timers::default(),
+            tilt_since: None,
+            previous_tick: None,
+            announce_ip: String::new(),
+            announce_port: 26379,
+            sim: SimFailure::default(),
+            rng,
+            out: Vec::new(),
+        }
+    }
+
+    pub(super) fn event(&mut self, level: Level, kind: &str, msg: String, master: Option<&str>) {
+        self.out.push(Action::Event {
+            level,
+            kind: kind.to_string(),
+            msg,
+            master: master.map(str::to_string),
+        });
+    }
+
+    /// `%@` for a master: `master <name> <ip> <port>`.
+    pub fn at_master(m: &Master) -> String {
+        format!(
+            "master {} {} {}",
+            m.inst.name, m.inst.addr.host, m.inst.addr.port
+        )
+    }
+
+    /// `%@` for a replica or sentinel: `<type> <name> <ip> <port> @ <master> <ip> <port>`.
+    pub fn at_child(kind: &str, i: &Instance, m: &Master) -> String {
+        format!(
+            "{kind} {} {} {} @ {} {} {}",
+            i.name, i.addr.host, i.addr.port, m.inst.name, m.inst.addr.host, m.inst.addr.port
+        )
+    }
+
+    /// Add a master (config `monitor` or SENTINEL MONITOR).
+    pub fn monitor(&mut self, name: &str, addr: Addr, quorum: u32, now: Ms) -> &mut Master {
+        let m = Master::new(name, addr.clone(), quorum, &self.timers, now);
+        self.out
+            .push(Action::Connect(Target::Master(name.to_string()), addr));
+        self.masters.entry(name.to_string()).or_insert(m)
+    }
+
+    /// Run one input; returns the actions.
+    pub fn step(&mut self, now: Ms, input: Input) -> Vec<Action> {
+        match input {
+            Input::Tick => self.tick(now),
+            Input::Connected(t) => {
+                if let Some(i) = self.instance_mut(&t) {
+                    i.connected = true;
+                    i.link_since = now;
+                    i.act_ping = Some(now);
+                }
+                // A first PING at once.
+                self.out.push(Action::Ping(t.clone()));
+                if let Some(i) = self.instance_mut(&t) {
+                    i.last_ping = Some(now);
+                }
+                if !matches!(t, Target::Sentinel(..)) {
+                    self.out.push(Action::Info(t));
+                }
+            }
+            Input::Disconnected(t) => {
+                if let Some(i) = self.instance_mut(&t) {
+                    i.connected = false;
+                    i.act_ping = None;
+                }
+            }
+            Input::PingReply(t, line) => self.ping_reply(now, &t, &line),
+            Input::InfoReply(t, text) => self.info_reply(now, &t, &text),
+            Input::Hello(payload) => self.hello(now, &payload),
+            Input::MasterDownReply {
+                from,
+                down,
+                leader,
+                epoch,
+            } => self.master_down_reply(now, &from, down, &leader, epoch),
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Queue actions to hand out with the next `take_actions`.
+    pub fn push_actions(&mut self, mut a: Vec<Action>) {
+        self.out.append(&mut a);
+    }
+
+    /// Actions produced outside `step` (monitor, commands).
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn instance_mut(&mut self, t: &Target) -> Option<&mut Instance> {
+        match t {
+            Target::Master(m) => self.masters.get_mut(m).map(|m| &mut m.inst),
+            Target::Replica(m, r) => self.masters.get_mut(m)?.replicas.get_mut(r),
+            Target::Sentinel(m, s) => self.masters.get_mut(m)?.sentinels.get_mut(s),
+        }
+    }
+
+    pub fn instance(&self, t: &Target) -> Option<&Instance> {
+        match t {
+            Target::Master(m) => self.masters.get(m).map(|m| &m.inst),
+            Target::Replica(m, r) => self.masters.get(m)?.replicas.get(r),
+            Target::Sentinel(m, s) => self.masters.get(m)?.sentinels.get(s),
+        }
+    }
+
+    pub(super) fn ping_reply(&mut self, now: Ms, t: &Target, line: &str) {
+        let Some(i) = self.instance_mut(t) else {
+            return;
+        };
+        let valid = line.starts_with("+PONG")
+            || line.starts_with("-LOADING")
+            || line.starts_with("-MASTERDOWN");
+        i.last_pong = Some(now);
+        if valid {
+            i.last_avail = now;
+            i.act_ping = None;
+            if matches!(t, Target::Master(_)) {
+                i.reboot_since = None;
+            }
+        }
+    }
+}
+
+mod detect;
+mod failover;
+mod hello;
+mod info;
+
+pub use info::{parse_info, InfoFields};
+
+#[cfg(test)]
+#[path = "../core_tests.rs"]
+mod tests;
