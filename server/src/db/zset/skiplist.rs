@@ -471,6 +471,44 @@ impl SkipList {
         (next != NIL).then(|| (rank, self.node(next)))
     }
 
+    /// `first_where` for a condition on the score alone: compares the scores the links
+    /// carry, without visiting the nodes it skips.
+    fn first_where_score(&self, out: impl Fn(f64) -> bool) -> Option<(usize, &Node)> {
+        let mut rank = 0usize;
+        let mut x: At = None;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.lv(x, i);
+                if l.next != NIL && out(l.nscore) {
+                    rank += l.span as usize;
+                    x = Some(l.next);
+                } else {
+                    break;
+                }
+            }
+        }
+        let next = self.lv(x, 0).next;
+        (next != NIL).then(|| (rank, self.node(next)))
+    }
+
+    /// `last_where` for a condition on the score alone.
+    fn last_where_score(&self, inside: impl Fn(f64) -> bool) -> Option<(usize, &Node)> {
+        let mut rank = 0usize;
+        let mut x: At = None;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.lv(x, i);
+                if l.next != NIL && inside(l.nscore) {
+                    rank += l.span as usize;
+                    x = Some(l.next);
+                } else {
+                    break;
+                }
+            }
+        }
+        x.map(|x| (rank - 1, self.node(x)))
+    }
+
     /// The last node reached descending while `inside` holds: (0-based rank, node).
     fn last_where(&self, inside: impl Fn(&Node) -> bool) -> Option<(usize, &Node)> {
         let mut rank = 0usize;
@@ -503,7 +541,7 @@ impl SkipList {
         if r.is_empty() || !r.gte_min(last.score) || !r.lte_max(first.score) {
             return None;
         }
-        let (rank, n) = self.first_where(|n| !r.gte_min(n.score))?;
+        let (rank, n) = self.first_where_score(|s| !r.gte_min(s))?;
         r.lte_max(n.score).then_some(rank)
     }
 
@@ -513,7 +551,7 @@ impl SkipList {
         if r.is_empty() || !r.gte_min(last.score) || !r.lte_max(first.score) {
             return None;
         }
-        let (rank, n) = self.last_where(|n| r.lte_max(n.score))?;
+        let (rank, n) = self.last_where_score(|s| r.lte_max(s))?;
         r.gte_min(n.score).then_some(rank)
     }
 
