@@ -1,6 +1,7 @@
 //! The client-facing command server of a Sentinel: PING, INFO, ROLE, AUTH, HELLO, CLIENT,
 //! pub/sub for the events, PUBLISH (hellos only), SHUTDOWN, COMMAND, and the SENTINEL
-//! family with Redis 7.0's replies (instance maps in its field order, RESP2 and RESP3).
+//! family (`commands/sentinel.rs`) with Redis 7.0's replies (instance maps in its field
+//! order, RESP2 and RESP3).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,8 +12,10 @@ use picket_common::resp::{Limits, Proto, ReplyBuf, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::core::{instance_flags, Addr, Core, Input, Instance, Master, Timers};
+use crate::core::Input;
 use crate::shell::{Shared, Subscriber};
+
+mod sentinel;
 
 struct Session {
     id: u64,
@@ -276,7 +279,7 @@ fn dispatch(
             Some("docs") => out.map(0),
             _ => out.array(0),
         },
-        "sentinel" => sentinel(shared, s, out, args),
+        "sentinel" => sentinel::command(shared, out, args),
         _ => {
             let mut list = String::new();
             for a in &args[1..] {
@@ -346,7 +349,8 @@ fn hello(shared: &Shared, s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
     }
     s.proto = proto;
     out.proto = proto;
-    out.map(7);
+    // As Redis in sentinel mode: no "role" field.
+    out.map(6);
     out.bulk(b"server");
     out.bulk(b"redis");
     out.bulk(b"version");
@@ -357,25 +361,58 @@ fn hello(shared: &Shared, s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
     out.int(s.id as i64);
     out.bulk(b"mode");
     out.bulk(b"sentinel");
-    out.bulk(b"role");
-    out.bulk(b"master");
     out.bulk(b"modules");
     out.array(0);
 }
 
 fn client(s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
-    let sub = args.get(1).map(lower).unwrap_or_default();
-    match (sub.as_str(), args.len()) {
-        ("setname", 3) => {
-            s.name = Some(text(&args[2]));
+    let Some(sub) = args.get(1).map(lower) else {
+        out.error("ERR wrong number of arguments for 'client' command");
+        return;
+    };
+    let n = args.len();
+    // (arity as Redis's command table: exact when positive, a minimum when negative)
+    let arity: i64 = match sub.as_str() {
+        "setname" => 3,
+        "getname" | "id" | "info" | "help" => 2,
+        "list" => -2,
+        "kill" => -3,
+        _ => {
+            out.error(&format!(
+                "ERR unknown subcommand '{}'. Try CLIENT HELP.",
+                text(&args[1])
+            ));
+            return;
+        }
+    };
+    if (arity > 0 && n as i64 != arity) || (arity < 0 && (n as i64) < -arity) {
+        out.error(&format!(
+            "ERR wrong number of arguments for 'client|{sub}' command"
+        ));
+        return;
+    }
+    match sub.as_str() {
+        "setname" => {
+            let name = text(&args[2]);
+            if name.bytes().any(|b| !(b'!'..=b'~').contains(&b)) {
+                out.error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
+                return;
+            }
+            s.name = (!name.is_empty()).then_some(name);
             out.ok();
         }
-        ("getname", 2) => match &s.name {
+        "getname" => match &s.name {
             Some(n) => out.bulk(n.as_bytes()),
             None => out.null(),
         },
-        ("id", 2) => out.int(s.id as i64),
-        ("info", 2) | ("list", 2) => {
+        "id" => out.int(s.id as i64),
+        "info" | "list" => {
+            if sub == "list" && n > 2 {
+                out.error("ERR syntax error");
+                return;
+            }
             let line = format!(
                 "id={} addr={} name={} db=0 cmd=client|{sub}\n",
                 s.id,
@@ -384,11 +421,28 @@ fn client(s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
             );
             out.verbatim("txt", line.as_bytes());
         }
-        ("kill", _) => out.int(0),
-        _ => out.error(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            args.get(1).map(text).unwrap_or_default()
-        )),
+        "kill" => out.int(0),
+        _ => {
+            let lines = [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "LIST",
+                "    Return information about client connections.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            out.array(lines.len());
+            for l in lines {
+                out.simple(l);
+            }
+        }
     }
 }
 
@@ -463,670 +517,6 @@ fn info(shared: &Shared, out: &mut ReplyBuf, args: &[Bytes]) {
     while t.ends_with("\r\n\r\n") {
         t.truncate(t.len() - 2);
     }
-    out.verbatim("txt", t.as_bytes());
-}
-
-/// An instance map, Redis's field order.
-fn fields(
-    core: &Core,
-    m: &Master,
-    inst: &Instance,
-    kind: u8,
-    now: u64,
-) -> Vec<(&'static str, String)> {
-    let ago = |t: Option<u64>| t.map_or(0, |t| now.saturating_sub(t)).to_string();
-    let mut f: Vec<(&'static str, String)> = vec![
-        ("name", inst.name.clone()),
-        ("ip", inst.addr.host.clone()),
-        ("port", inst.addr.port.to_string()),
-        ("runid", inst.runid.clone().unwrap_or_default()),
-        (
-            "flags",
-            match kind {
-                0 => m.flags(),
-                1 => instance_flags(inst, false),
-                _ => instance_flags(inst, true),
-            },
-        ),
-        ("link-pending-commands", "0".into()),
-        ("link-refcount", "1".into()),
-    ];
-    if kind == 0 && m.in_failover() {
-        f.push(("failover-state", m.failover_state.name().into()));
-    }
-    f.push(("last-ping-sent", ago(inst.act_ping)));
-    f.push((
-        "last-ok-ping-reply",
-        now.saturating_sub(inst.last_avail).to_string(),
-    ));
-    f.push((
-        "last-ping-reply",
-        ago(inst.last_pong.or(Some(inst.link_since))),
-    ));
-    if let Some(t) = inst.sdown_since {
-        f.push(("s-down-time", now.saturating_sub(t).to_string()));
-    }
-    if kind == 0 {
-        if let Some(t) = m.odown_since {
-            f.push(("o-down-time", now.saturating_sub(t).to_string()));
-        }
-    }
-    f.push(("down-after-milliseconds", m.down_after.to_string()));
-    if kind < 2 {
-        f.push(("info-refresh", ago(inst.info_refresh)));
-        f.push((
-            "role-reported",
-            match inst.role {
-                crate::core::Role::Slave => "slave",
-                crate::core::Role::Master => "master",
-                crate::core::Role::Unknown => {
-                    if kind == 0 {
-                        "master"
-                    } else {
-                        "slave"
-                    }
-                }
-            }
-            .into(),
-        ));
-        f.push((
-            "role-reported-time",
-            now.saturating_sub(inst.role_time).to_string(),
-        ));
-    }
-    match kind {
-        0 => {
-            f.push(("config-epoch", m.config_epoch.to_string()));
-            f.push(("num-slaves", m.replicas.len().to_string()));
-            f.push(("num-other-sentinels", m.sentinels.len().to_string()));
-            f.push(("quorum", m.quorum.to_string()));
-            f.push(("failover-timeout", m.failover_timeout.to_string()));
-            f.push(("parallel-syncs", m.parallel_syncs.to_string()));
-            if let Some(s) = &m.notification_script {
-                f.push(("notification-script", s.clone()));
-            }
-            if let Some(s) = &m.client_reconfig_script {
-                f.push(("client-reconfig-script", s.clone()));
-            }
-        }
-        1 => {
-            f.push((
-                "master-link-down-time",
-                inst.master_link_down_ms.to_string(),
-            ));
-            f.push((
-                "master-link-status",
-                if inst.master_link_up { "ok" } else { "err" }.into(),
-            ));
-            f.push((
-                "master-host",
-                inst.master_host.clone().unwrap_or_else(|| "?".into()),
-            ));
-            f.push(("master-port", inst.master_port.to_string()));
-            f.push(("slave-priority", inst.priority.to_string()));
-            f.push(("slave-repl-offset", inst.repl_offset.to_string()));
-            f.push(("replica-announced", u8::from(inst.announced).to_string()));
-        }
-        _ => {
-            f.push(("last-hello-message", ago(inst.last_hello)));
-            f.push((
-                "voted-leader",
-                inst.leader.clone().unwrap_or_else(|| "?".into()),
-            ));
-            f.push(("voted-leader-epoch", inst.leader_epoch.to_string()));
-        }
-    }
-    let _ = core;
-    f
-}
-
-fn reply_map(out: &mut ReplyBuf, f: &[(&'static str, String)]) {
-    out.map(f.len());
-    for (k, v) in f {
-        out.bulk(k.as_bytes());
-        out.bulk(v.as_bytes());
-    }
-}
-
-fn no_master(out: &mut ReplyBuf) {
-    out.error("ERR No such master with that name");
-}
-
-fn sentinel(shared: &Arc<Shared>, s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
-    let _ = s;
-    let Some(sub) = args.get(1).map(lower) else {
-        out.error("ERR wrong number of arguments for 'sentinel' command");
-        return;
-    };
-    let n = args.len();
-    let arity = |out: &mut ReplyBuf| {
-        out.error(&format!(
-            "ERR wrong number of arguments for 'sentinel|{sub}' command"
-        ))
-    };
-    let now = shared.now();
-    let mut core = shared.lock();
-    let mut after: Vec<crate::core::Action> = Vec::new();
-    match sub.as_str() {
-        "masters" => {
-            if n != 2 {
-                return arity(out);
-            }
-            out.array(core.masters.len());
-            for m in core.masters.values() {
-                reply_map(out, &fields(&core, m, &m.inst, 0, now));
-            }
-        }
-        "master" => {
-            if n != 3 {
-                return arity(out);
-            }
-            match core.masters.get(&text(&args[2])) {
-                Some(m) => reply_map(out, &fields(&core, m, &m.inst, 0, now)),
-                None => no_master(out),
-            }
-        }
-        "replicas" | "slaves" => {
-            if n != 3 {
-                return arity(out);
-            }
-            match core.masters.get(&text(&args[2])) {
-                Some(m) => {
-                    out.array(m.replicas.len());
-                    for r in m.replicas.values() {
-                        reply_map(out, &fields(&core, m, r, 1, now));
-                    }
-                }
-                None => no_master(out),
-            }
-        }
-        "sentinels" => {
-            if n != 3 {
-                return arity(out);
-            }
-            match core.masters.get(&text(&args[2])) {
-                Some(m) => {
-                    out.array(m.sentinels.len());
-                    for x in m.sentinels.values() {
-                        reply_map(out, &fields(&core, m, x, 2, now));
-                    }
-                }
-                None => no_master(out),
-            }
-        }
-        "get-master-addr-by-name" => {
-            if n != 3 {
-                return arity(out);
-            }
-            match core.masters.get(&text(&args[2])) {
-                Some(m) => {
-                    let a = m.current_addr();
-                    out.array(2);
-                    out.bulk(a.host.as_bytes());
-                    out.bulk(a.port.to_string().as_bytes());
-                }
-                None => out.null_array(),
-            }
-        }
-        "is-master-down-by-addr" => {
-            if n != 6 {
-                return arity(out);
-            }
-            let (Ok(port), Ok(epoch)) =
-                (text(&args[3]).parse::<u16>(), text(&args[4]).parse::<u64>())
-            else {
-                out.error("ERR value is not an integer or out of range");
-                return;
-            };
-            let addr = Addr::new(text(&args[2]), port);
-            let (down, leader, e) = core.is_master_down_by_addr(now, &addr, epoch, &text(&args[5]));
-            out.array(3);
-            out.int(i64::from(down));
-            out.bulk(leader.as_bytes());
-            out.int(e as i64);
-            after = core.take_actions();
-        }
-        "reset" => {
-            if n != 3 {
-                return arity(out);
-            }
-            let pat = text(&args[2]);
-            let names: Vec<String> = core
-                .masters
-                .keys()
-                .filter(|k| picket_common::glob::string_match_str(&pat, k, false))
-                .cloned()
-                .collect();
-            for k in &names {
-                core.reset_master(now, k);
-            }
-            out.int(names.len() as i64);
-            after = core.take_actions();
-        }
-        "failover" => {
-            if n != 3 {
-                return arity(out);
-            }
-            match core.force_failover(now, &text(&args[2])) {
-                Ok(()) => out.ok(),
-                Err(e) if e.starts_with('-') => out.error(&e[1..]),
-                Err(e) => out.error(&format!("ERR {e}")),
-            }
-            after = core.take_actions();
-        }
-        "ckquorum" => {
-            if n != 3 {
-                return arity(out);
-            }
-            let Some(m) = core.masters.get(&text(&args[2])) else {
-                return no_master(out);
-            };
-            let voters = m.sentinels.len() + 1;
-            let usable = 1 + m
-                .sentinels
-                .values()
-                .filter(|x| x.sdown_since.is_none())
-                .count();
-            let majority = voters / 2 + 1;
-            if usable < m.quorum as usize {
-                out.error(&format!("NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master"));
-            } else if usable < majority {
-                out.error(&format!("NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the majority and authorize a failover"));
-            } else {
-                out.simple(&format!(
-                    "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"
-                ));
-            }
-        }
-        "flushconfig" => {
-            if n != 2 {
-                return arity(out);
-            }
-            if shared.flush(&core) {
-                out.ok();
-            } else {
-                out.error("ERR Failed to save config file. Check server logs.");
-            }
-        }
-        "monitor" => {
-            if n != 6 {
-                return arity(out);
-            }
-            let name = text(&args[2]);
-            let ip = text(&args[3]);
-            let Ok(port) = text(&args[4]).parse::<u16>() else {
-                out.error("ERR Invalid port number");
-                return;
-            };
-            let quorum = text(&args[5]).parse::<i64>().unwrap_or(0);
-            if quorum <= 0 {
-                out.error("ERR Quorum must be 1 or greater.");
-                return;
-            }
-            if !shared.settings().resolve_hostnames && ip.parse::<std::net::IpAddr>().is_err() {
-                out.error("ERR Invalid IP address or hostname specified");
-                return;
-            }
-            if core.masters.contains_key(&name) {
-                out.error("ERR Duplicated master name");
-                return;
-            }
-            let m = core.monitor(&name, Addr::new(ip.clone(), port), quorum as u32, now);
-            let msg = format!("{} quorum {quorum}", Core::at_master(m));
-            tracing::warn!("+monitor {msg}");
-            shared.publish("+monitor", &msg);
-            after = core.take_actions();
-            shared.flush(&core);
-            out.ok();
-        }
-        "remove" => {
-            if n != 3 {
-                return arity(out);
-            }
-            let name = text(&args[2]);
-            match core.masters.remove(&name) {
-                Some(m) => {
-                    let msg = Core::at_master(&m);
-                    tracing::warn!("-monitor {msg}");
-                    shared.publish("-monitor", &msg);
-                    after.push(crate::core::Action::Disconnect(
-                        crate::core::Target::Master(name.clone()),
-                    ));
-                    for k in m.replicas.keys() {
-                        after.push(crate::core::Action::Disconnect(
-                            crate::core::Target::Replica(name.clone(), k.clone()),
-                        ));
-                    }
-                    for k in m.sentinels.keys() {
-                        after.push(crate::core::Action::Disconnect(
-                            crate::core::Target::Sentinel(name.clone(), k.clone()),
-                        ));
-                    }
-                    shared.flush(&core);
-                    out.ok();
-                }
-                None => no_master(out),
-            }
-        }
-        "set" => {
-            if n < 5 || n.is_multiple_of(2) {
-                return arity(out);
-            }
-            let name = text(&args[2]);
-            let deny = shared.settings().deny_scripts_reconfig;
-            let Some(m) = core.masters.get_mut(&name) else {
-                return no_master(out);
-            };
-            let mut i = 3;
-            let mut events = Vec::new();
-            let mut relink = false;
-            while i + 1 < n {
-                let opt = lower(&args[i]);
-                let val = text(&args[i + 1]);
-                let known = [
-                    "down-after-milliseconds",
-                    "failover-timeout",
-                    "parallel-syncs",
-                    "notification-script",
-                    "client-reconfig-script",
-                    "auth-pass",
-                    "auth-user",
-                    "quorum",
-                    "master-reboot-down-after-period",
-                ];
-                if opt == "rename-command" {
-                    if i + 2 >= n {
-                        out.error(&format!(
-                            "ERR Unknown option or number of arguments for SENTINEL SET '{opt}'"
-                        ));
-                        return;
-                    }
-                    let to = text(&args[i + 2]);
-                    m.renamed.insert(val.to_ascii_lowercase(), to.clone());
-                    events.push(format!("{} {opt} {val} {to}", Core::at_master(m)));
-                    relink = true;
-                    i += 3;
-                    continue;
-                }
-                if !known.contains(&opt.as_str()) {
-                    out.error(&format!(
-                        "ERR Unknown option or number of arguments for SENTINEL SET '{opt}'"
-                    ));
-                    return;
-                }
-                if opt.ends_with("-script") {
-                    if deny {
-                        out.error("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file for more info.");
-                        return;
-                    }
-                    if !val.is_empty() && !is_executable(&val) {
-                        out.error("ERR Notification script seems non existing or non executable");
-                        return;
-                    }
-                }
-                if let Err(_e) =
-                    crate::config::apply_option(m, &opt, std::slice::from_ref(&val), now)
-                {
-                    out.error(&format!(
-                        "ERR Invalid argument '{val}' for SENTINEL SET '{opt}'"
-                    ));
-                    return;
-                }
-                let shown = if opt == "auth-pass" {
-                    "******".to_string()
-                } else {
-                    val.clone()
-                };
-                events.push(format!("{} {opt} {shown}", Core::at_master(m)));
-                if opt.starts_with("auth-") {
-                    relink = true;
-                }
-                i += 2;
-            }
-            if relink {
-                let addr = m.inst.addr.clone();
-                after.push(crate::core::Action::Disconnect(
-                    crate::core::Target::Master(name.clone()),
-                ));
-                after.push(crate::core::Action::Connect(
-                    crate::core::Target::Master(name.clone()),
-                    addr,
-                ));
-                for (k, r) in &m.replicas {
-                    after.push(crate::core::Action::Disconnect(
-                        crate::core::Target::Replica(name.clone(), k.clone()),
-                    ));
-                    after.push(crate::core::Action::Connect(
-                        crate::core::Target::Replica(name.clone(), k.clone()),
-                        r.addr.clone(),
-                    ));
-                }
-            }
-            for e in events {
-                tracing::warn!("+set {e}");
-                shared.publish("+set", &e);
-            }
-            if shared.flush(&core) {
-                out.ok();
-            } else {
-                out.error("ERR Failed to save config file. Check server logs.");
-            }
-        }
-        "config" => {
-            let op = args.get(2).map(lower).unwrap_or_default();
-            let mut st = shared.settings();
-            match (op.as_str(), n) {
-                ("get", 4) => {
-                    let pat = text(&args[3]);
-                    let all = [
-                        (
-                            "resolve-hostnames",
-                            if st.resolve_hostnames { "yes" } else { "no" }.to_string(),
-                        ),
-                        (
-                            "announce-hostnames",
-                            if st.announce_hostnames { "yes" } else { "no" }.to_string(),
-                        ),
-                        ("announce-ip", st.announce_ip.clone()),
-                        ("announce-port", st.announce_port.to_string()),
-                        (
-                            "sentinel-user",
-                            st.sentinel_user.clone().unwrap_or_default(),
-                        ),
-                        (
-                            "sentinel-pass",
-                            st.sentinel_pass.clone().unwrap_or_default(),
-                        ),
-                    ];
-                    let hits: Vec<_> = all
-                        .iter()
-                        .filter(|(k, _)| picket_common::glob::string_match_str(&pat, k, true))
-                        .collect();
-                    out.map(hits.len());
-                    for (k, v) in hits {
-                        out.bulk(k.as_bytes());
-                        out.bulk(v.as_bytes());
-                    }
-                }
-                ("set", 5) => {
-                    let k = lower(&args[3]);
-                    let v = text(&args[4]);
-                    let yn = |v: &str| match v.to_ascii_lowercase().as_str() {
-                        "yes" => Some(true),
-                        "no" => Some(false),
-                        _ => None,
-                    };
-                    let ok = match k.as_str() {
-                        "resolve-hostnames" => yn(&v).map(|b| st.resolve_hostnames = b).is_some(),
-                        "announce-hostnames" => yn(&v).map(|b| st.announce_hostnames = b).is_some(),
-                        "announce-ip" => {
-                            st.announce_ip = v.clone();
-                            core.announce_ip = v.clone();
-                            true
-                        }
-                        "announce-port" => v
-                            .parse::<u16>()
-                            .map(|p| {
-                                st.announce_port = p;
-                                if p != 0 {
-                                    core.announce_port = p;
-                                }
-                            })
-                            .is_ok(),
-                        "sentinel-user" => {
-                            st.sentinel_user = (!v.is_empty()).then_some(v.clone());
-                            true
-                        }
-                        "sentinel-pass" => {
-                            st.sentinel_pass = (!v.is_empty()).then_some(v.clone());
-                            true
-                        }
-                        _ => {
-                            out.error(&format!(
-                                "ERR Invalid argument '{k}' to SENTINEL CONFIG SET"
-                            ));
-                            return;
-                        }
-                    };
-                    drop(st);
-                    if !ok {
-                        out.error(&format!(
-                            "ERR Invalid value '{v}' to SENTINEL CONFIG SET '{k}'"
-                        ));
-                        return;
-                    }
-                    shared.flush(&core);
-                    out.ok();
-                }
-                _ => arity(out),
-            }
-        }
-        "myid" => {
-            if n != 2 {
-                return arity(out);
-            }
-            out.bulk(core.myid.as_bytes());
-        }
-        "info-cache" => {
-            let names: Vec<String> = if n > 2 {
-                args[2..]
-                    .iter()
-                    .map(text)
-                    .filter(|k| core.masters.contains_key(k))
-                    .collect()
-            } else {
-                core.masters.keys().cloned().collect()
-            };
-            out.array(names.len() * 2);
-            for k in names {
-                let m = &core.masters[&k];
-                out.bulk(k.as_bytes());
-                let insts: Vec<&Instance> = std::iter::once(&m.inst)
-                    .chain(m.replicas.values())
-                    .collect();
-                out.array(insts.len());
-                for i in insts {
-                    out.array(2);
-                    out.int(i.info_refresh.map_or(0, |t| now.saturating_sub(t)) as i64);
-                    match &i.info {
-                        Some(t) => out.bulk(t.as_bytes()),
-                        None => out.null(),
-                    }
-                }
-            }
-        }
-        "simulate-failure" => {
-            for a in &args[2..] {
-                match lower(a).as_str() {
-                    "crash-after-election" => core.sim.crash_after_election = true,
-                    "crash-after-promotion" => core.sim.crash_after_promotion = true,
-                    "help" => {
-                        out.array(2);
-                        out.bulk(b"crash-after-election");
-                        out.bulk(b"crash-after-promotion");
-                        return;
-                    }
-                    _ => {
-                        out.error("ERR Unknown failure simulation specified");
-                        return;
-                    }
-                }
-            }
-            out.ok();
-        }
-        "debug" => {
-            if n == 2 {
-                let t = core.timers.clone();
-                let mut tt = t.clone();
-                out.map(Timers::NAMES.len());
-                for name in Timers::NAMES {
-                    out.bulk(name.to_ascii_uppercase().as_bytes());
-                    out.bulk(tt.get_mut(name).map_or(0, |v| *v).to_string().as_bytes());
-                }
-                return;
-            }
-            if !n.is_multiple_of(2) {
-                return arity(out);
-            }
-            let mut i = 2;
-            while i + 1 < n {
-                let name = lower(&args[i]);
-                let v = text(&args[i + 1]).parse::<u64>().ok().filter(|v| *v > 0);
-                match (core.timers.get_mut(&name), v) {
-                    (Some(slot), Some(v)) => *slot = v,
-                    _ => {
-                        out.error(&format!(
-                            "ERR Unknown option or number of arguments for SENTINEL DEBUG '{name}'"
-                        ));
-                        return;
-                    }
-                }
-                i += 2;
-            }
-            out.ok();
-        }
-        "pending-scripts" => out.array(0),
-        "help" => {
-            let lines = [
-                "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "CKQUORUM <master-name>",
-                "CONFIG SET|GET <param> [<value>]",
-                "DEBUG [<param> <value> ...]",
-                "GET-MASTER-ADDR-BY-NAME <master-name>",
-                "FAILOVER <master-name>",
-                "FLUSHCONFIG",
-                "INFO-CACHE <master-name>",
-                "IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>",
-                "MASTER <master-name>",
-                "MASTERS",
-                "MONITOR <name> <ip> <port> <quorum>",
-                "MYID",
-                "PENDING-SCRIPTS",
-                "REMOVE <master-name>",
-                "REPLICAS <master-name>",
-                "RESET <pattern>",
-                "SENTINELS <master-name>",
-                "SET <master-name> <option> <value> [<option> <value> ...]",
-                "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
-                "HELP",
-            ];
-            out.array(lines.len());
-            for l in lines {
-                out.simple(l);
-            }
-        }
-        _ => out.error(&format!(
-            "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
-            text(&args[1])
-        )),
-    }
-    drop(core);
-    if !after.is_empty() {
-        let _ = shared.actions.send(after);
-    }
-}
-
-fn is_executable(path: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    // A plain bulk string in RESP3 too (Redis's sentinelInfoCommand).
+    out.bulk(t.as_bytes());
 }

@@ -2,7 +2,8 @@
 //! directives a Sentinel accepts (port, bind, dir, logfile, requirepass, ...). The file is
 //! also the state store: [`rewrite`] keeps the user's other lines and comments in place and
 //! replaces the `sentinel` lines with the current state, atomically (temporary file, fsync,
-//! rename, directory fsync), as Redis's `sentinelFlushConfig`.
+//! rename, directory fsync), as Redis's `sentinelFlushConfig`. A file named `*.toml` holds
+//! the same settings as TOML ([`toml`]); both forms become the same [`Directive`]s.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::core::{Addr, Core, Master, Timers};
+
+pub mod toml;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -45,6 +48,9 @@ pub struct ServerSettings {
     pub announce_hostnames: bool,
     pub sentinel_user: Option<String>,
     pub sentinel_pass: Option<String>,
+    /// Not a directive: the address found from the links before `SENTINEL CONFIG SET
+    /// announce-ip` replaced it, announced again when announce-ip is cleared.
+    pub detected_ip: String,
 }
 
 impl Default for ServerSettings {
@@ -65,6 +71,7 @@ impl Default for ServerSettings {
             announce_hostnames: false,
             sentinel_user: None,
             sentinel_pass: None,
+            detected_ip: String::new(),
         }
     }
 }
@@ -102,49 +109,105 @@ fn yes_no(v: &str) -> Option<bool> {
     }
 }
 
-/// Parse the text of a config file, then `--directive value` arguments (as extra lines).
-pub fn parse(text: &str, args: &[String]) -> Result<Loaded, ConfigError> {
-    let mut all: Vec<String> = text.lines().map(str::to_string).collect();
-    // Command-line options: `--port 26380 --sentinel monitor m 127.0.0.1 6379 2`.
-    let mut cur: Option<String> = None;
-    // A bare `--sentinel` is redis-server's mode flag, not a directive.
-    let flush = |c: String, all: &mut Vec<String>| {
-        if c != "sentinel" {
-            all.push(c);
-        }
-    };
-    for a in args {
-        if let Some(name) = a.strip_prefix("--") {
-            if let Some(c) = cur.take() {
-                flush(c, &mut all);
-            }
-            cur = Some(name.to_string());
-        } else if let Some(c) = cur.as_mut() {
-            c.push(' ');
-            c.push_str(&picket_common::sds::bare_or_repr(a));
-        }
-    }
-    if let Some(c) = cur {
-        flush(c, &mut all);
-    }
-    let mut l = Loaded::default();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, raw) in all.iter().enumerate() {
-        let n = i + 1;
+/// One directive of a source: its line (for errors), the text shown in errors, and its
+/// words (`port 26379`, `sentinel monitor m 127.0.0.1 6379 2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive {
+    pub line: usize,
+    pub text: String,
+    pub words: Vec<String>,
+}
+
+/// The directives of redis.conf-style text.
+fn conf_directives(text: &str) -> Result<Vec<Directive>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let Some(words) = picket_common::sds::split_args(line.as_bytes()) else {
-            return Err(bad(n, raw, "Unbalanced quotes in configuration line"));
+            return Err(bad(i + 1, raw, "Unbalanced quotes in configuration line"));
         };
-        let w: Vec<String> = words
+        let words: Vec<String> = words
             .into_iter()
             .map(|x| String::from_utf8_lossy(&x).into_owned())
             .collect();
-        if w.is_empty() {
-            continue;
+        if !words.is_empty() {
+            out.push(Directive {
+                line: i + 1,
+                text: raw.to_string(),
+                words,
+            });
         }
+    }
+    Ok(out)
+}
+
+/// Command-line options as directives after the file's last line: `--port 26380
+/// --sentinel monitor m 127.0.0.1 6379 2`. A bare `--sentinel` is redis-server's mode
+/// flag, not a directive.
+fn arg_directives(args: &[String], first_line: usize) -> Vec<Directive> {
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for a in args {
+        if let Some(name) = a.strip_prefix("--") {
+            groups.push(vec![name.to_string()]);
+        } else if let Some(g) = groups.last_mut() {
+            g.push(a.clone());
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|g| g.len() > 1 || g[0] != "sentinel")
+        .enumerate()
+        .map(|(i, words)| Directive {
+            line: first_line + i,
+            text: words
+                .iter()
+                .map(|w| picket_common::sds::bare_or_repr(w))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words,
+        })
+        .collect()
+}
+
+/// Whether a config file is TOML (by its `.toml` extension) rather than redis.conf lines.
+pub fn is_toml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+}
+
+/// Parse the text of a redis.conf-style config file, then `--directive value` arguments
+/// (as extra lines).
+pub fn parse(text: &str, args: &[String]) -> Result<Loaded, ConfigError> {
+    let mut all = conf_directives(text)?;
+    all.extend(arg_directives(args, text.lines().count() + 1));
+    load(&all)
+}
+
+/// Parse a TOML config file (see [`toml`]), then `--directive value` arguments.
+pub fn parse_toml(text: &str, args: &[String]) -> Result<Loaded, ConfigError> {
+    let mut all = toml::directives(text)?;
+    all.extend(arg_directives(args, text.lines().count() + 1));
+    load(&all)
+}
+
+/// Parse a config file in the format its name says.
+pub fn parse_file(path: &Path, text: &str, args: &[String]) -> Result<Loaded, ConfigError> {
+    if is_toml(path) {
+        parse_toml(text, args)
+    } else {
+        parse(text, args)
+    }
+}
+
+/// Apply directives in order.
+fn load(all: &[Directive]) -> Result<Loaded, ConfigError> {
+    let mut l = Loaded::default();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for d in all {
+        let (n, raw, w) = (d.line, d.text.as_str(), &d.words);
         let name = w[0].to_ascii_lowercase();
         let s = &mut l.server;
         let one = |w: &[String]| -> Result<String, ConfigError> {
@@ -154,19 +217,19 @@ pub fn parse(text: &str, args: &[String]) -> Result<Loaded, ConfigError> {
             Ok(w[1].clone())
         };
         match name.as_str() {
-            "port" => s.port = one(&w)?.parse().map_err(|_| bad(n, raw, "Invalid port"))?,
+            "port" => s.port = one(w)?.parse().map_err(|_| bad(n, raw, "Invalid port"))?,
             "bind" => s.bind = w[1..].to_vec(),
-            "dir" => s.dir = one(&w)?,
-            "logfile" => s.logfile = one(&w)?,
-            "loglevel" => s.loglevel = one(&w)?,
+            "dir" => s.dir = one(w)?,
+            "logfile" => s.logfile = one(w)?,
+            "loglevel" => s.loglevel = one(w)?,
             "requirepass" => {
-                let p = one(&w)?;
+                let p = one(w)?;
                 s.requirepass = (!p.is_empty()).then_some(p);
             }
-            "pidfile" => s.pidfile = one(&w)?,
+            "pidfile" => s.pidfile = one(w)?,
             "protected-mode" => {
-                s.protected_mode = yes_no(&one(&w)?)
-                    .ok_or_else(|| bad(n, raw, "argument must be 'yes' or 'no'"))?
+                s.protected_mode =
+                    yes_no(&one(w)?).ok_or_else(|| bad(n, raw, "argument must be 'yes' or 'no'"))?
             }
             "daemonize" | "supervised" | "maxclients" | "timeout" | "tcp-keepalive" | "hz"
             | "user" | "acllog-max-len" => {}
@@ -396,7 +459,7 @@ pub fn state_lines(core: &Core, s: &ServerSettings) -> Vec<String> {
         out.push(format!(
             "sentinel monitor {} {} {} {}",
             q(name),
-            a.host,
+            q(&a.host),
             a.port,
             m.quorum
         ));
@@ -461,16 +524,17 @@ pub fn state_lines(core: &Core, s: &ServerSettings) -> Vec<String> {
             out.push(format!(
                 "sentinel known-replica {} {} {}",
                 q(name),
-                r.addr.host,
+                q(&r.addr.host),
                 r.addr.port
             ));
         }
         for (id, s) in &m.sentinels {
             out.push(format!(
-                "sentinel known-sentinel {} {} {} {id}",
+                "sentinel known-sentinel {} {} {} {}",
                 q(name),
-                s.addr.host,
-                s.addr.port
+                q(&s.addr.host),
+                s.addr.port,
+                q(id)
             ));
         }
         for (from, to) in &m.renamed {
@@ -539,7 +603,11 @@ pub fn rewrite(path: &Path, core: &Core, s: &ServerSettings) -> Result<(), Confi
         source,
     };
     let old = std::fs::read_to_string(path).unwrap_or_default();
-    let text = rewritten(&old, &state_lines(core, s));
+    let text = if is_toml(path) {
+        toml::rewritten(&old, core, s)?
+    } else {
+        rewritten(&old, &state_lines(core, s))
+    };
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
     f.write_all(text.as_bytes()).map_err(io)?;
@@ -616,6 +684,28 @@ mod tests {
         let l = parse("", &args).unwrap();
         assert_eq!(l.server.port, 26390);
         assert_eq!(l.masters[0].1.addr, Some((Addr::new("10.0.0.1", 6379), 1)));
+    }
+
+    #[test]
+    fn state_lines_quote_what_would_not_read_back() {
+        let l = parse("sentinel monitor m 127.0.0.1 6379 2\n", &[]).unwrap();
+        let mut c = crate::core_from(&l, 1, 0).unwrap();
+        let id = "0123456789012345678901234567890123456789";
+        let mut s = crate::core::Instance::new(id.into(), Addr::new("", 26379), 0);
+        s.runid = Some(id.into());
+        c.masters
+            .get_mut("m")
+            .unwrap()
+            .sentinels
+            .insert(id.into(), s);
+        let lines = state_lines(&c, &l.server);
+        assert!(
+            lines.contains(&format!("sentinel known-sentinel m \"\" 26379 {id}")),
+            "{lines:?}"
+        );
+        let back = parse(&lines.join("\n"), &[]).unwrap();
+        let c2 = crate::core_from(&back, 1, 0).unwrap();
+        assert_eq!(c2.masters["m"].sentinels[id].addr, Addr::new("", 26379));
     }
 
     #[test]

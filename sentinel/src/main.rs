@@ -1,4 +1,5 @@
-//! `picket-sentinel CONFIG_FILE [--directive value ...]`, as `redis-sentinel`.
+//! `picket-sentinel CONFIG_FILE [--directive value ...]`, as `redis-sentinel`. The file is
+//! redis.conf-style lines, or TOML when its name ends in `.toml` (see `config::toml`).
 
 use std::process::ExitCode;
 
@@ -13,7 +14,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("-h") | Some("--help") | None => {
-            eprintln!("Usage: picket-sentinel /path/to/sentinel.conf [--port 26379] [--sentinel monitor <name> <ip> <port> <quorum>] ...");
+            eprintln!("Usage: picket-sentinel /path/to/sentinel.conf|sentinel.toml [--port 26379] [--sentinel monitor <name> <ip> <port> <quorum>] ...");
             return if argv.is_empty() {
                 eprintln!("Sentinel needs config file on disk to save state. Exiting...");
                 ExitCode::from(1)
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let rest: Vec<String> = argv[1..].to_vec();
-    let loaded = match config::parse(&text, &rest) {
+    let loaded = match config::parse_file(&path, &text, &rest) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");

@@ -559,8 +559,15 @@ async fn link_task<N: Net>(
         }
         let ok = loop {
             let cmd = tokio::select! {
+                biased;
                 _ = cancel.cancelled() => { sub_cancel.cancel(); return; }
                 c = rx.recv() => match c { Some(c) => c, None => { sub_cancel.cancel(); return; } },
+                // A peer that closed an idle link (a killed process) is noticed now, as
+                // Redis's event loop does, not at the next PING.
+                r = conn.read_buf(&mut buf) => match r {
+                    Ok(0) | Err(_) => break false,
+                    Ok(_) => continue,
+                },
             };
             let (bytes, n_replies) = match &cmd {
                 LinkCmd::Ping => (encode(&[&cmd_name(&renamed, "PING")]), 1),

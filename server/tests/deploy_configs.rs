@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use common::{Reply, Server};
 
 fn settings(file: &str) -> BTreeMap<String, String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(file);
     // Not the shared port 6379, no files written in the working tree.
     let s = Server::start_with_file(&path, &["--appendonly", "no", "--save", ""]);
     let mut c = s.conn();
@@ -31,9 +33,19 @@ fn settings(file: &str) -> BTreeMap<String, String> {
 fn toml_and_conf_forms_agree() {
     let toml = settings("deploy/server.toml");
     let conf = settings("deploy/server.conf");
-    assert_eq!(toml.get("min-replicas-to-write").map(String::as_str), Some("1"));
-    assert_eq!(toml.get("repl-backlog-size").map(String::as_str), Some("16777216"));
+    assert_eq!(
+        toml.get("min-replicas-to-write").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(
+        toml.get("repl-backlog-size").map(String::as_str),
+        Some("16777216")
+    );
     for (k, v) in &toml {
-        assert_eq!(conf.get(k), Some(v), "{k} differs between server.toml and server.conf");
+        assert_eq!(
+            conf.get(k),
+            Some(v),
+            "{k} differs between server.toml and server.conf"
+        );
     }
 }

@@ -543,6 +543,13 @@ pub fn run(
         let ips: Vec<String> = map.into_values().collect();
         checker(s2, ips, o).await
     });
+    let all_hosts: Vec<String> = servers
+        .iter()
+        .chain(&sentinels)
+        .cloned()
+        .chain((0..s.clients).map(|c| format!("c{}", c + 1)))
+        .chain(["watcher".to_string(), "checker".to_string()])
+        .collect();
     let mut pending: Vec<(Duration, Fault)> = faults.to_vec();
     pending.sort_by_key(|f| f.0);
     let mut applied = Vec::new();
@@ -552,8 +559,8 @@ pub fn run(
             let (at, f) = pending.remove(0);
             applied.push(format!("{}ms {f:?}", at.as_millis()));
             match f {
-                Fault::Crash(h) => sim.crash(h.as_str()),
-                Fault::Restart(h) => sim.bounce(h.as_str()),
+                Fault::Crash(h) => power_off(&mut sim, &h, &all_hosts),
+                Fault::Restart(h) => power_on(&mut sim, &h, &all_hosts),
                 Fault::CrashMaster => {
                     let o = obs.lock().unwrap_or_else(|e| e.into_inner());
                     let ip = o.master_changes.last().map(|(_, a)| split(a).0);
@@ -565,7 +572,7 @@ pub fn run(
                     drop(o);
                     if let Some(h) = host {
                         applied.push(format!("  = crash {h}"));
-                        sim.crash(h.as_str());
+                        power_off(&mut sim, &h, &all_hosts);
                     }
                 }
                 Fault::Stall(h, d) => {
@@ -588,8 +595,9 @@ pub fn run(
                     }
                 }
                 Fault::LoseDisk(h) => {
+                    power_off(&mut sim, &h, &all_hosts);
                     let _ = std::fs::remove_dir_all(dir.join(&h));
-                    sim.bounce(h.as_str());
+                    power_on(&mut sim, &h, &all_hosts);
                 }
                 Fault::Partition(a, b) => {
                     for x in a.iter().map(String::as_str) {
@@ -640,6 +648,25 @@ pub fn run(
     let _ = std::fs::remove_dir_all(&dir);
     let o = obs.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Ok((o, applied))
+}
+
+/// A crash is a power-off: the host's links go silent (no resets reach the peers, which
+/// notice by their timeouts, as with a machine that loses power) and it stops. (turmoil
+/// sends the resets of a crashed host's sockets in an order that varies from run to run,
+/// which would break replay by seed.)
+fn power_off(sim: &mut turmoil::Sim<'_>, h: &str, all: &[String]) {
+    for o in all.iter().filter(|o| o.as_str() != h) {
+        sim.partition(h, o.as_str());
+    }
+    sim.crash(h);
+}
+
+/// Start a crashed host again (its files are kept) and reconnect its links.
+fn power_on(sim: &mut turmoil::Sim<'_>, h: &str, all: &[String]) {
+    for o in all.iter().filter(|o| o.as_str() != h) {
+        sim.repair(h, o.as_str());
+    }
+    sim.bounce(h);
 }
 
 /// What a scenario requires of a run.

@@ -13,7 +13,7 @@ impl Core {
         let (ip, port, runid, epoch, mname, mip, mport, mepoch) = (
             parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7],
         );
-        if runid == self.myid {
+        if runid == self.myid || ip.is_empty() || mip.is_empty() {
             return;
         }
         let (Ok(port), Ok(epoch), Ok(mport), Ok(mepoch)) = (

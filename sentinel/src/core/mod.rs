@@ -490,9 +490,9 @@ fn check_sdown(
     ev: &dyn Fn(&Instance) -> String,
 ) -> bool {
     let elapsed = match inst.act_ping {
-        Some(t) if inst.connected => now.saturating_sub(t),
-        _ if !inst.connected => now.saturating_sub(inst.last_avail),
-        _ => 0,
+        Some(t) => now.saturating_sub(t),
+        None if !inst.connected => now.saturating_sub(inst.last_avail),
+        None => 0,
     };
     let down = elapsed > down_after;
     if down && inst.sdown_since.is_none() {
@@ -589,7 +589,9 @@ impl Core {
             Input::Disconnected(t) => {
                 if let Some(i) = self.instance_mut(&t) {
                     i.connected = false;
-                    i.act_ping = None;
+                    if i.act_ping.is_none() {
+                        i.act_ping = Some(now);
+                    }
                 }
             }
             Input::PingReply(t, line) => self.ping_reply(now, &t, &line),
@@ -642,7 +644,7 @@ impl Core {
         if valid {
             i.last_avail = now;
             i.act_ping = None;
-            if matches!(t, Target::Master(_)) {
+            if matches!(t, Target::Master(_)) && line.starts_with("+PONG") {
                 i.reboot_since = None;
             }
         }

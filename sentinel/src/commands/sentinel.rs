@@ -1,0 +1,805 @@
+//! The SENTINEL command family, with Redis 7.0's replies and errors: instance maps in
+//! Redis's field order (a flat array in RESP2, a map in RESP3), SET / CONFIG / DEBUG /
+//! SIMULATE-FAILURE / MONITOR / REMOVE / RESET / INFO-CACHE / IS-MASTER-DOWN-BY-ADDR.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use picket_common::resp::ReplyBuf;
+
+use super::{lower, text};
+use crate::core::{instance_flags, Action, Addr, Core, Instance, Level, Master, Target, Timers};
+use crate::shell::Shared;
+
+/// An instance map, Redis's field order.
+fn fields(
+    core: &Core,
+    m: &Master,
+    inst: &Instance,
+    kind: u8,
+    now: u64,
+) -> Vec<(&'static str, String)> {
+    let ago = |t: Option<u64>| t.map_or(0, |t| now.saturating_sub(t)).to_string();
+    let mut f: Vec<(&'static str, String)> = vec![
+        ("name", inst.name.clone()),
+        ("ip", inst.addr.host.clone()),
+        ("port", inst.addr.port.to_string()),
+        ("runid", inst.runid.clone().unwrap_or_default()),
+        (
+            "flags",
+            match kind {
+                0 => m.flags(),
+                1 => instance_flags(inst, false),
+                _ => instance_flags(inst, true),
+            },
+        ),
+        ("link-pending-commands", "0".into()),
+        ("link-refcount", "1".into()),
+    ];
+    if kind == 0 && m.in_failover() {
+        f.push(("failover-state", m.failover_state.name().into()));
+    }
+    f.push(("last-ping-sent", ago(inst.act_ping)));
+    f.push((
+        "last-ok-ping-reply",
+        now.saturating_sub(inst.last_avail).to_string(),
+    ));
+    f.push((
+        "last-ping-reply",
+        ago(inst.last_pong.or(Some(inst.link_since))),
+    ));
+    if let Some(t) = inst.sdown_since {
+        f.push(("s-down-time", now.saturating_sub(t).to_string()));
+    }
+    if kind == 0 {
+        if let Some(t) = m.odown_since {
+            f.push(("o-down-time", now.saturating_sub(t).to_string()));
+        }
+    }
+    f.push(("down-after-milliseconds", m.down_after.to_string()));
+    if kind < 2 {
+        f.push(("info-refresh", ago(inst.info_refresh)));
+        f.push((
+            "role-reported",
+            match inst.role {
+                crate::core::Role::Slave => "slave",
+                crate::core::Role::Master => "master",
+                crate::core::Role::Unknown => {
+                    if kind == 0 {
+                        "master"
+                    } else {
+                        "slave"
+                    }
+                }
+            }
+            .into(),
+        ));
+        f.push((
+            "role-reported-time",
+            now.saturating_sub(inst.role_time).to_string(),
+        ));
+    }
+    match kind {
+        0 => {
+            f.push(("config-epoch", m.config_epoch.to_string()));
+            f.push(("num-slaves", m.replicas.len().to_string()));
+            f.push(("num-other-sentinels", m.sentinels.len().to_string()));
+            f.push(("quorum", m.quorum.to_string()));
+            f.push(("failover-timeout", m.failover_timeout.to_string()));
+            f.push(("parallel-syncs", m.parallel_syncs.to_string()));
+            if let Some(s) = &m.notification_script {
+                f.push(("notification-script", s.clone()));
+            }
+            if let Some(s) = &m.client_reconfig_script {
+                f.push(("client-reconfig-script", s.clone()));
+            }
+        }
+        1 => {
+            f.push((
+                "master-link-down-time",
+                inst.master_link_down_ms.to_string(),
+            ));
+            f.push((
+                "master-link-status",
+                if inst.master_link_up { "ok" } else { "err" }.into(),
+            ));
+            f.push((
+                "master-host",
+                inst.master_host.clone().unwrap_or_else(|| "?".into()),
+            ));
+            f.push(("master-port", inst.master_port.to_string()));
+            f.push(("slave-priority", inst.priority.to_string()));
+            f.push(("slave-repl-offset", inst.repl_offset.to_string()));
+            f.push(("replica-announced", u8::from(inst.announced).to_string()));
+        }
+        _ => {
+            f.push(("last-hello-message", ago(inst.last_hello)));
+            f.push((
+                "voted-leader",
+                inst.leader.clone().unwrap_or_else(|| "?".into()),
+            ));
+            f.push(("voted-leader-epoch", inst.leader_epoch.to_string()));
+        }
+    }
+    let _ = core;
+    f
+}
+
+fn reply_map(out: &mut ReplyBuf, f: &[(&'static str, String)]) {
+    out.map(f.len());
+    for (k, v) in f {
+        out.bulk(k.as_bytes());
+        out.bulk(v.as_bytes());
+    }
+}
+
+fn no_master(out: &mut ReplyBuf) {
+    out.error("ERR No such master with that name");
+}
+
+/// SENTINEL <subcommand> ...
+pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) {
+    let Some(sub) = args.get(1).map(lower) else {
+        out.error("ERR wrong number of arguments for 'sentinel' command");
+        return;
+    };
+    let n = args.len();
+    let arity = |out: &mut ReplyBuf| {
+        out.error(&format!(
+            "ERR wrong number of arguments for 'sentinel|{sub}' command"
+        ))
+    };
+    let now = shared.now();
+    let mut core = shared.lock();
+    let mut after: Vec<Action> = Vec::new();
+    match sub.as_str() {
+        "masters" => {
+            if n != 2 {
+                return arity(out);
+            }
+            out.array(core.masters.len());
+            for m in core.masters.values() {
+                reply_map(out, &fields(&core, m, &m.inst, 0, now));
+            }
+        }
+        "master" => {
+            if n != 3 {
+                return arity(out);
+            }
+            match core.masters.get(&text(&args[2])) {
+                Some(m) => reply_map(out, &fields(&core, m, &m.inst, 0, now)),
+                None => no_master(out),
+            }
+        }
+        "replicas" | "slaves" => {
+            if n != 3 {
+                return arity(out);
+            }
+            match core.masters.get(&text(&args[2])) {
+                Some(m) => {
+                    out.array(m.replicas.len());
+                    for r in m.replicas.values() {
+                        reply_map(out, &fields(&core, m, r, 1, now));
+                    }
+                }
+                None => no_master(out),
+            }
+        }
+        "sentinels" => {
+            if n != 3 {
+                return arity(out);
+            }
+            match core.masters.get(&text(&args[2])) {
+                Some(m) => {
+                    out.array(m.sentinels.len());
+                    for x in m.sentinels.values() {
+                        reply_map(out, &fields(&core, m, x, 2, now));
+                    }
+                }
+                None => no_master(out),
+            }
+        }
+        "get-master-addr-by-name" => {
+            if n != 3 {
+                return arity(out);
+            }
+            match core.masters.get(&text(&args[2])) {
+                Some(m) => {
+                    let a = m.current_addr();
+                    out.array(2);
+                    out.bulk(a.host.as_bytes());
+                    out.bulk(a.port.to_string().as_bytes());
+                }
+                None => out.null_array(),
+            }
+        }
+        "is-master-down-by-addr" => {
+            if n != 6 {
+                return arity(out);
+            }
+            let (Ok(port), Ok(epoch)) =
+                (text(&args[3]).parse::<u16>(), text(&args[4]).parse::<u64>())
+            else {
+                out.error("ERR value is not an integer or out of range");
+                return;
+            };
+            let addr = Addr::new(text(&args[2]), port);
+            let (down, leader, e) = core.is_master_down_by_addr(now, &addr, epoch, &text(&args[5]));
+            out.array(3);
+            out.int(i64::from(down));
+            out.bulk(leader.as_bytes());
+            out.int(e as i64);
+            after = core.take_actions();
+        }
+        "reset" => {
+            if n != 3 {
+                return arity(out);
+            }
+            let pat = text(&args[2]);
+            let names: Vec<String> = core
+                .masters
+                .keys()
+                .filter(|k| picket_common::glob::string_match_str(&pat, k, false))
+                .cloned()
+                .collect();
+            for k in &names {
+                core.reset_master(now, k);
+            }
+            out.int(names.len() as i64);
+            after = core.take_actions();
+        }
+        "failover" => {
+            if n != 3 {
+                return arity(out);
+            }
+            match core.force_failover(now, &text(&args[2])) {
+                Ok(()) => out.ok(),
+                Err(e) if e.starts_with('-') => out.error(&e[1..]),
+                Err(e) => out.error(&format!("ERR {e}")),
+            }
+            after = core.take_actions();
+        }
+        "ckquorum" => {
+            if n != 3 {
+                return arity(out);
+            }
+            let Some(m) = core.masters.get(&text(&args[2])) else {
+                return no_master(out);
+            };
+            let voters = m.sentinels.len() + 1;
+            let usable = 1 + m
+                .sentinels
+                .values()
+                .filter(|x| x.sdown_since.is_none())
+                .count();
+            let majority = voters / 2 + 1;
+            if usable < m.quorum as usize {
+                out.error(&format!("NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master"));
+            } else if usable < majority {
+                out.error(&format!("NOQUORUM {usable} usable Sentinels. Not enough available Sentinels to reach the majority and authorize a failover"));
+            } else {
+                out.simple(&format!(
+                    "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"
+                ));
+            }
+        }
+        "flushconfig" => {
+            if n != 2 {
+                return arity(out);
+            }
+            if shared.flush(&core) {
+                out.ok();
+            } else {
+                out.error("ERR Failed to save config file. Check server logs.");
+            }
+        }
+        "monitor" => {
+            if n != 6 {
+                return arity(out);
+            }
+            let name = text(&args[2]);
+            let ip = text(&args[3]);
+            // Redis's checks, in its order.
+            let Ok(quorum) = text(&args[5]).parse::<i64>() else {
+                out.error("ERR Invalid quorum");
+                return;
+            };
+            let Ok(port) = text(&args[4]).parse::<i64>() else {
+                out.error("ERR Invalid port");
+                return;
+            };
+            if quorum <= 0 {
+                out.error("ERR Quorum must be 1 or greater.");
+                return;
+            }
+            if !shared.settings().resolve_hostnames && ip.parse::<std::net::IpAddr>().is_err() {
+                out.error("ERR Invalid IP address or hostname specified");
+                return;
+            }
+            let Ok(port) = u16::try_from(port) else {
+                out.error("ERR Invalid port number.");
+                return;
+            };
+            if core.masters.contains_key(&name) {
+                out.error("ERR Duplicate master name.");
+                return;
+            }
+            let m = core.monitor(&name, Addr::new(ip.clone(), port), quorum as u32, now);
+            let msg = format!("{} quorum {quorum}", Core::at_master(m));
+            after = core.take_actions();
+            after.push(warning("+monitor", msg, &name));
+            shared.flush(&core);
+            out.ok();
+        }
+        "remove" => {
+            if n != 3 {
+                return arity(out);
+            }
+            let name = text(&args[2]);
+            match core.masters.remove(&name) {
+                Some(m) => {
+                    after.push(warning("-monitor", Core::at_master(&m), &name));
+                    after.push(Action::Disconnect(Target::Master(name.clone())));
+                    for k in m.replicas.keys() {
+                        after.push(Action::Disconnect(Target::Replica(name.clone(), k.clone())));
+                    }
+                    for k in m.sentinels.keys() {
+                        after.push(Action::Disconnect(Target::Sentinel(
+                            name.clone(),
+                            k.clone(),
+                        )));
+                    }
+                    shared.flush(&core);
+                    out.ok();
+                }
+                None => no_master(out),
+            }
+        }
+        "set" => {
+            if n < 5 {
+                return arity(out);
+            }
+            sentinel_set(shared, &mut core, args, now, out, &mut after);
+        }
+        "config" => {
+            if n < 3 {
+                return arity(out);
+            }
+            match (lower(&args[2]).as_str(), n) {
+                ("get", 4) => config_get(&shared.settings(), &text(&args[3]), out),
+                ("set", 5) => {
+                    if config_set(shared, &mut core, &text(&args[3]), &text(&args[4]), out) {
+                        shared.flush(&core);
+                        out.ok();
+                    }
+                }
+                _ => out.error(
+                    "ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.",
+                ),
+            }
+        }
+        "myid" => {
+            if n != 2 {
+                return arity(out);
+            }
+            out.bulk(core.myid.as_bytes());
+        }
+        "info-cache" => {
+            if n < 3 {
+                return arity(out);
+            }
+            let mut names: Vec<String> = Vec::new();
+            for k in args[2..].iter().map(text) {
+                if core.masters.contains_key(&k) && !names.contains(&k) {
+                    names.push(k);
+                }
+            }
+            out.array(names.len() * 2);
+            for k in names {
+                let m = &core.masters[&k];
+                out.bulk(k.as_bytes());
+                let insts: Vec<&Instance> = std::iter::once(&m.inst)
+                    .chain(m.replicas.values())
+                    .collect();
+                out.array(insts.len());
+                for i in insts {
+                    out.array(2);
+                    out.int(i.info_refresh.map_or(0, |t| now.saturating_sub(t)) as i64);
+                    match &i.info {
+                        Some(t) => out.bulk(t.as_bytes()),
+                        None => out.null(),
+                    }
+                }
+            }
+        }
+        "simulate-failure" => {
+            if n < 3 {
+                return arity(out);
+            }
+            // As Redis: the flags are cleared first, so `SIMULATE-FAILURE HELP` disarms.
+            core.sim = Default::default();
+            for a in &args[2..] {
+                match lower(a).as_str() {
+                    "crash-after-election" => {
+                        tracing::warn!("Failure simulation: this Sentinel will crash after being successfully elected as failover leader");
+                        core.sim.crash_after_election = true
+                    }
+                    "crash-after-promotion" => {
+                        tracing::warn!("Failure simulation: this Sentinel will crash after promoting the selected replica to master");
+                        core.sim.crash_after_promotion = true
+                    }
+                    "help" => {
+                        out.array(2);
+                        out.bulk(b"crash-after-election");
+                        out.bulk(b"crash-after-promotion");
+                        return;
+                    }
+                    _ => {
+                        out.error("ERR Unknown failure simulation specified");
+                        return;
+                    }
+                }
+            }
+            out.ok();
+        }
+        "debug" => sentinel_debug(&mut core, args, out),
+        "pending-scripts" => {
+            if n != 2 {
+                return arity(out);
+            }
+            out.array(0)
+        }
+        "help" => {
+            if n != 2 {
+                return arity(out);
+            }
+            out.array(SENTINEL_HELP.len());
+            for l in SENTINEL_HELP {
+                out.simple(l);
+            }
+        }
+        _ => out.error(&format!(
+            "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
+            text(&args[1])
+        )),
+    }
+    drop(core);
+    if !after.is_empty() {
+        let _ = shared.actions.send(after);
+    }
+}
+
+fn is_executable(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A WARNING-level event about a master, for the shell to log, publish and hand to the
+/// master's notification script (as Redis's `sentinelEvent`).
+fn warning(kind: &str, msg: String, master: &str) -> Action {
+    Action::Event {
+        level: Level::Warning,
+        kind: kind.to_string(),
+        msg,
+        master: Some(master.to_string()),
+    }
+}
+
+/// SENTINEL SET <name> <option> <value> [<option> <value> ...], as Redis 7.0: options are
+/// applied in order, each one announced with `+set`; an error stops at that option (those
+/// before it stay applied and are saved). `rename-command` takes two values.
+fn sentinel_set(
+    shared: &Shared,
+    core: &mut Core,
+    args: &[Bytes],
+    now: u64,
+    out: &mut ReplyBuf,
+    after: &mut Vec<Action>,
+) {
+    let n = args.len();
+    let name = text(&args[2]);
+    let deny = shared.settings().deny_scripts_reconfig;
+    let Some(m) = core.masters.get_mut(&name) else {
+        return no_master(out);
+    };
+    let mut changes = 0;
+    let mut relink = false;
+    let mut error = None;
+    let mut j = 3;
+    while j < n {
+        let raw = text(&args[j]);
+        let opt = raw.to_ascii_lowercase();
+        let more = n - 1 - j;
+        let value = args.get(j + 1).map(text).unwrap_or_default();
+        let invalid = |v: &str| format!("ERR Invalid argument '{v}' for SENTINEL SET '{raw}'");
+        let int = value.parse::<i64>().ok();
+        let shown = match opt.as_str() {
+            "rename-command" if more > 1 => {
+                let to = text(&args[j + 2]);
+                if value.is_empty() || to.is_empty() {
+                    error = Some(invalid(""));
+                    break;
+                }
+                // A rename to the same name removes the rename.
+                m.renamed.remove(&value.to_ascii_lowercase());
+                if !value.eq_ignore_ascii_case(&to) {
+                    m.renamed.insert(value.to_ascii_lowercase(), to.clone());
+                }
+                relink = true;
+                j += 1;
+                format!("{value} {to}")
+            }
+            "down-after-milliseconds" | "failover-timeout" | "parallel-syncs" | "quorum"
+                if more > 0 =>
+            {
+                if int.is_none_or(|v| v <= 0) {
+                    error = Some(invalid(&value));
+                    break;
+                }
+                let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                value
+            }
+            "master-reboot-down-after-period" if more > 0 => {
+                if int.is_none_or(|v| v < 0) {
+                    error = Some(invalid(&value));
+                    break;
+                }
+                let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                value
+            }
+            "notification-script" | "client-reconfig-script" if more > 0 => {
+                if deny {
+                    error = Some("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration".to_string());
+                    break;
+                }
+                if !value.is_empty() && !is_executable(&value) {
+                    error = Some(if opt == "notification-script" {
+                        "ERR Notification script seems non existing or non executable".to_string()
+                    } else {
+                        "ERR Client reconfiguration script seems non existing or non executable"
+                            .to_string()
+                    });
+                    break;
+                }
+                let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                value
+            }
+            "auth-pass" | "auth-user" if more > 0 => {
+                let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                relink = true;
+                if opt == "auth-pass" {
+                    "******".to_string()
+                } else {
+                    value
+                }
+            }
+            _ => {
+                error = Some(format!(
+                    "ERR Unknown option or number of arguments for SENTINEL SET '{raw}'"
+                ));
+                break;
+            }
+        };
+        j += 2;
+        changes += 1;
+        after.push(warning(
+            "+set",
+            format!("{} {raw} {shown}", Core::at_master(m)),
+            &name,
+        ));
+    }
+    if relink {
+        // New credentials or command names: fresh links to the master and its replicas.
+        let mut targets = vec![(Target::Master(name.clone()), m.inst.addr.clone())];
+        for (k, r) in &m.replicas {
+            targets.push((Target::Replica(name.clone(), k.clone()), r.addr.clone()));
+        }
+        for (t, addr) in targets {
+            after.push(Action::Disconnect(t.clone()));
+            after.push(Action::Connect(t, addr));
+        }
+    }
+    let saved = changes == 0 || shared.flush(core);
+    match error {
+        Some(e) => out.error(&e),
+        None if saved => out.ok(),
+        None => out.error("ERR Failed to save config file. Check server logs."),
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+/// SENTINEL CONFIG GET <glob>.
+fn config_get(st: &crate::config::ServerSettings, pat: &str, out: &mut ReplyBuf) {
+    let all = [
+        ("resolve-hostnames", yes_no(st.resolve_hostnames)),
+        ("announce-hostnames", yes_no(st.announce_hostnames)),
+        ("announce-ip", st.announce_ip.clone()),
+        ("announce-port", st.announce_port.to_string()),
+        (
+            "sentinel-user",
+            st.sentinel_user.clone().unwrap_or_default(),
+        ),
+        (
+            "sentinel-pass",
+            st.sentinel_pass.clone().unwrap_or_default(),
+        ),
+    ];
+    let hits: Vec<_> = all
+        .iter()
+        .filter(|(k, _)| picket_common::glob::string_match_str(pat, k, true))
+        .collect();
+    out.map(hits.len());
+    for (k, v) in hits {
+        out.bulk(k.as_bytes());
+        out.bulk(v.as_bytes());
+    }
+}
+
+/// SENTINEL CONFIG SET <param> <value>; false (with the error replied) when refused.
+fn config_set(shared: &Shared, core: &mut Core, k: &str, v: &str, out: &mut ReplyBuf) -> bool {
+    let key = k.to_ascii_lowercase();
+    let mut st = shared.settings();
+    let yn = match v.to_ascii_lowercase().as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    };
+    let ok = match key.as_str() {
+        "resolve-hostnames" => yn.map(|b| st.resolve_hostnames = b).is_some(),
+        "announce-hostnames" => yn.map(|b| st.announce_hostnames = b).is_some(),
+        "announce-ip" => {
+            if st.announce_ip.is_empty() {
+                // Remember the address found from the links, to announce it again when
+                // announce-ip is cleared.
+                st.detected_ip = core.announce_ip.clone();
+            }
+            st.announce_ip = v.to_string();
+            if !v.is_empty() {
+                core.announce_ip = v.to_string();
+            } else if !st.detected_ip.is_empty() {
+                core.announce_ip = st.detected_ip.clone();
+            }
+            true
+        }
+        "announce-port" => v
+            .parse::<u16>()
+            .map(|p| {
+                st.announce_port = p;
+                core.announce_port = if p != 0 { p } else { st.port };
+            })
+            .is_ok(),
+        "sentinel-user" => {
+            st.sentinel_user = (!v.is_empty()).then(|| v.to_string());
+            true
+        }
+        "sentinel-pass" => {
+            st.sentinel_pass = (!v.is_empty()).then(|| v.to_string());
+            true
+        }
+        _ => {
+            out.error(&format!(
+                "ERR Invalid argument '{k}' to SENTINEL CONFIG SET"
+            ));
+            return false;
+        }
+    };
+    if !ok {
+        out.error(&format!(
+            "ERR Invalid value '{v}' to SENTINEL CONFIG SET '{k}'"
+        ));
+    }
+    ok
+}
+
+/// `SENTINEL DEBUG` parameters in the order Redis lists them.
+const DEBUG_ORDER: [&str; 13] = [
+    "info-period",
+    "ping-period",
+    "ask-period",
+    "publish-period",
+    "default-down-after",
+    "default-failover-timeout",
+    "tilt-trigger",
+    "tilt-period",
+    "slave-reconf-timeout",
+    "min-link-reconnect-period",
+    "election-timeout",
+    "script-max-runtime",
+    "script-retry-delay",
+];
+
+/// SENTINEL DEBUG: no arguments list the timers; `<param> <ms> ...` set them in order.
+fn sentinel_debug(core: &mut Core, args: &[Bytes], out: &mut ReplyBuf) {
+    let n = args.len();
+    if n == 2 {
+        let mut t: Timers = core.timers.clone();
+        out.map(DEBUG_ORDER.len());
+        for name in DEBUG_ORDER {
+            out.bulk(name.to_ascii_uppercase().as_bytes());
+            out.bulk(t.get_mut(name).map_or(0, |v| *v).to_string().as_bytes());
+        }
+        return;
+    }
+    let mut j = 2;
+    while j < n {
+        let raw = text(&args[j]);
+        let more = n - 1 - j;
+        let Some(slot) = core
+            .timers
+            .get_mut(&raw.to_ascii_lowercase())
+            .filter(|_| more > 0)
+        else {
+            out.error(&format!(
+                "ERR Unknown option or number of arguments for SENTINEL DEBUG '{raw}'"
+            ));
+            return;
+        };
+        let v = text(&args[j + 1]);
+        match v.parse::<i64>() {
+            Ok(ms) if ms > 0 => *slot = ms as u64,
+            _ => {
+                out.error(&format!(
+                    "ERR Invalid argument '{v}' for SENTINEL DEBUG '{raw}'"
+                ));
+                return;
+            }
+        }
+        j += 2;
+    }
+    out.ok();
+}
+
+const SENTINEL_HELP: &[&str] = &[
+    "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CKQUORUM <master-name>",
+    "    Check if the current Sentinel configuration is able to reach the quorum",
+    "    needed to failover a master and the majority needed to authorize the",
+    "    failover.",
+    "CONFIG SET <param> <value>",
+    "    Set a global Sentinel configuration parameter.",
+    "CONFIG GET <param>",
+    "    Get global Sentinel configuration parameter.",
+    "DEBUG [<param> <value> ...]",
+    "    Show a list of configurable time parameters and their values (milliseconds).",
+    "    Or update current configurable parameters values (one or more).",
+    "GET-MASTER-ADDR-BY-NAME <master-name>",
+    "    Return the ip and port number of the master with that name.",
+    "FAILOVER <master-name>",
+    "    Manually failover a master node without asking for agreement from other",
+    "    Sentinels",
+    "FLUSHCONFIG",
+    "    Force Sentinel to rewrite its configuration on disk, including the current",
+    "    Sentinel state.",
+    "INFO-CACHE <master-name>",
+    "    Return last cached INFO output from masters and all its replicas.",
+    "IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>",
+    "    Check if the master specified by ip:port is down from current Sentinel's",
+    "    point of view.",
+    "MASTER <master-name>",
+    "    Show the state and info of the specified master.",
+    "MASTERS",
+    "    Show a list of monitored masters and their state.",
+    "MONITOR <name> <ip> <port> <quorum>",
+    "    Start monitoring a new master with the specified name, ip, port and quorum.",
+    "MYID",
+    "    Return the ID of the Sentinel instance.",
+    "PENDING-SCRIPTS",
+    "    Get pending scripts information.",
+    "REMOVE <master-name>",
+    "    Remove master from Sentinel's monitor list.",
+    "REPLICAS <master-name>",
+    "    Show a list of replicas for this master and their state.",
+    "RESET <pattern>",
+    "    Reset masters for specific master name matching this pattern.",
+    "SENTINELS <master-name>",
+    "    Show a list of Sentinel instances for this master and their state.",
+    "SET <master-name> <option> <value> [<option> <value> ...]",
+    "    Set configuration parameters for certain masters.",
+    "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
+    "    Simulate a Sentinel crash.",
+    "HELP",
+    "    Prints this help.",
+];

@@ -1,0 +1,283 @@
+//! Unit tests of the TOML config: parsing every setting, errors with their line, and the
+//! rewrite that keeps the user's text.
+
+use super::super::{parse_toml, Loaded};
+use super::*;
+use crate::core::Addr;
+
+const ID: &str = "0123456789012345678901234567890123456789";
+const PEER: &str = "abcdefabcdefabcdefabcdefabcdefabcdefabcd";
+
+fn example() -> String {
+    format!(
+        r#"# Picket sentinel
+port = 26380   # the client port
+bind = ["127.0.0.1"]
+dir = "/tmp"
+logfile = ""
+requirepass = "pw"
+
+[sentinel]
+myid = "{ID}"
+current-epoch = 3
+deny-scripts-reconfig = "no"   # tests set scripts
+announce-ip = "10.0.0.9"
+announce-port = 26390
+resolve-hostnames = false
+announce-hostnames = false
+sentinel-user = "su"
+sentinel-pass = "sp"
+
+# the production master
+[masters.mymaster]
+host = "10.0.0.1"
+port = 6379
+quorum = 2
+down-after-milliseconds = 5000 # fast
+failover-timeout = 60000
+parallel-syncs = 2
+auth-pass = "secret"
+auth-user = "bob"
+notification-script = "/bin/true"
+client-reconfig-script = "/bin/true"
+master-reboot-down-after-period = 1000
+rename-command = {{ CONFIG = "xconfig", SLAVEOF = "xslaveof" }}
+config-epoch = 2
+leader-epoch = 3
+known-replicas = ["10.0.0.2:6379", "[::1]:6380"]
+known-sentinels = ["10.0.0.5:26379 {PEER}"]
+"#
+    )
+}
+
+fn loaded(text: &str) -> Loaded {
+    parse_toml(text, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn parses_every_setting() {
+    let l = loaded(&example());
+    let s = &l.server;
+    assert_eq!(s.port, 26380);
+    assert_eq!(s.bind, vec!["127.0.0.1".to_string()]);
+    assert_eq!(s.dir, "/tmp");
+    assert_eq!(s.requirepass.as_deref(), Some("pw"));
+    assert_eq!(l.myid.as_deref(), Some(ID));
+    assert_eq!(l.current_epoch, 3);
+    assert!(!s.deny_scripts_reconfig);
+    assert_eq!(s.announce_ip, "10.0.0.9");
+    assert_eq!(s.announce_port, 26390);
+    assert_eq!(s.sentinel_user.as_deref(), Some("su"));
+    assert_eq!(s.sentinel_pass.as_deref(), Some("sp"));
+    let (name, m) = &l.masters[0];
+    assert_eq!(name, "mymaster");
+    assert_eq!(m.addr, Some((Addr::new("10.0.0.1", 6379), 2)));
+    let opts: Vec<String> = m
+        .opts
+        .iter()
+        .map(|(k, v)| format!("{k} {}", v.join(" ")))
+        .collect();
+    assert_eq!(
+        opts,
+        [
+            "down-after-milliseconds 5000",
+            "failover-timeout 60000",
+            "parallel-syncs 2",
+            "auth-pass secret",
+            "auth-user bob",
+            "notification-script /bin/true",
+            "client-reconfig-script /bin/true",
+            "master-reboot-down-after-period 1000",
+            "rename-command CONFIG xconfig",
+            "rename-command SLAVEOF xslaveof",
+            "config-epoch 2",
+            "leader-epoch 3",
+            "known-replica 10.0.0.2 6379",
+            "known-replica ::1 6380",
+            &format!("known-sentinel 10.0.0.5 26379 {PEER}"),
+        ]
+    );
+    // The core built from it.
+    let c = crate::core_from(&l, 1, 0).unwrap();
+    let m = &c.masters["mymaster"];
+    assert_eq!(m.down_after, 5000);
+    assert_eq!(m.renamed.get("config").map(String::as_str), Some("xconfig"));
+    assert_eq!(m.replicas.len(), 2);
+    assert!(m.sentinels.contains_key(PEER));
+}
+
+#[test]
+fn other_spellings_and_command_line_arguments() {
+    let text = format!(
+        "bind = \"127.0.0.1 -::1\"\n[masters.m]\nhost = \"1.2.3.4\"\nport = 6379\nquorum = 1\nrename-command = [[\"CONFIG\", \"xc\"], \"INFO xi\"]\nknown-sentinels = [{{ ip = \"1.2.3.5\", port = 26379, runid = \"{PEER}\" }}]\n[sentinel]\ndeny-scripts-reconfig = true\n"
+    );
+    let args: Vec<String> = ["--port", "26391"].iter().map(|s| s.to_string()).collect();
+    let l = parse_toml(&text, &args).unwrap();
+    assert_eq!(l.server.port, 26391);
+    assert_eq!(l.server.bind, ["127.0.0.1", "-::1"]);
+    assert!(l.server.deny_scripts_reconfig);
+    let opts: Vec<String> = l.masters[0]
+        .1
+        .opts
+        .iter()
+        .map(|(k, v)| format!("{k} {}", v.join(" ")))
+        .collect();
+    assert_eq!(
+        opts,
+        [
+            "rename-command CONFIG xc",
+            "rename-command INFO xi",
+            &format!("known-sentinel 1.2.3.5 26379 {PEER}"),
+        ]
+    );
+}
+
+#[test]
+fn bad_settings_name_their_line() {
+    for (text, line, want) in [
+        ("port = 1\nnonsense = 2\n", 2, "Bad directive"),
+        ("port = \"x\"\n", 1, "Invalid port"),
+        (
+            "port = 1.5\n",
+            1,
+            "must be a string, an integer or a boolean",
+        ),
+        (
+            "[sentinel]\nbogus = 1\n",
+            2,
+            "Unknown sentinel directive 'bogus'",
+        ),
+        ("[sentinel]\nmyid = \"xyz\"\n", 2, "Malformed Sentinel id"),
+        (
+            "[masters.m]\nhost = \"h\"\nport = 1\n",
+            1,
+            "'host', 'port' and 'quorum' are required",
+        ),
+        (
+            "[masters.m]\nhost = \"h\"\nport = 1\nquorum = 0\n",
+            1,
+            "Quorum must be 1 or greater.",
+        ),
+        (
+            "[masters.m]\nhost = \"h\"\nport = 1\nquorum = 1\nbogus = 2\n",
+            5,
+            "Unknown sentinel directive 'bogus'",
+        ),
+        (
+            "[masters.m]\nhost = \"h\"\nport = 1\nquorum = 1\nknown-replicas = [\"nope\"]\n",
+            5,
+            "Bad address",
+        ),
+        ("port = [\n", 1, "TOML parse error"),
+        ("masters = 3\n", 1, "'masters' must be a table"),
+    ] {
+        let e = parse_toml(text, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains(want) && e.contains(&format!("at line {line}\n")),
+            "{text:?}: {e}"
+        );
+    }
+}
+
+fn core_of(text: &str) -> Core {
+    crate::core_from(&loaded(text), 7, 0).unwrap()
+}
+
+#[test]
+fn rewrite_keeps_comments_and_other_keys_and_updates_the_state() {
+    let old = example();
+    let l = loaded(&old);
+    let mut c = crate::core_from(&l, 7, 0).unwrap();
+    // Nothing changed: the text is the same, byte for byte.
+    let same_text = rewritten(&old, &c, &l.server).unwrap();
+    assert_eq!(same_text, old);
+    // State changes: a new epoch, a switch to a replica, a new sentinel, removed scripts.
+    c.current_epoch = 9;
+    c.switch_master(0, "mymaster", Addr::new("10.0.0.2", 6379));
+    let m = c.masters.get_mut("mymaster").unwrap();
+    m.config_epoch = 9;
+    m.notification_script = None;
+    m.down_after = 30_000;
+    m.renamed.remove("slaveof");
+    let mut s = l.server.clone();
+    s.deny_scripts_reconfig = true;
+    s.announce_ip.clear();
+    let text = rewritten(&old, &c, &s).unwrap();
+    // The user's lines and comments are in place.
+    assert!(text.starts_with("# Picket sentinel\nport = 26380   # the client port\n"));
+    assert!(
+        text.contains("deny-scripts-reconfig = \"yes\"   # tests set scripts\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# the production master\n[masters.mymaster]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("down-after-milliseconds = 30000 # fast\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("requirepass = \"pw\"\nlogfile") || text.contains("requirepass = \"pw\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("host = \"10.0.0.2\"\n"), "{text}");
+    assert!(text.contains("current-epoch = 9\n"), "{text}");
+    assert!(text.contains("config-epoch = 9\n"), "{text}");
+    assert!(!text.contains("notification-script"), "{text}");
+    assert!(!text.contains("announce-ip"), "{text}");
+    assert!(
+        text.contains("rename-command = { CONFIG = \"xconfig\" }"),
+        "{text}"
+    );
+    // The old master is now a known replica; the promoted one is not.
+    assert!(text.contains("\"10.0.0.1:6379\""), "{text}");
+    assert!(!text.contains("\"10.0.0.2:6379\""), "{text}");
+    // And it reads back as the same state.
+    let back = loaded(&text);
+    let c2 = crate::core_from(&back, 7, 0).unwrap();
+    let m2 = &c2.masters["mymaster"];
+    assert_eq!(m2.inst.addr, Addr::new("10.0.0.2", 6379));
+    assert_eq!(m2.config_epoch, 9);
+    assert_eq!(c2.current_epoch, 9);
+    assert_eq!(m2.replicas.len(), 2);
+    assert_eq!(m2.sentinels.len(), 1);
+    assert!(back.server.deny_scripts_reconfig);
+}
+
+#[test]
+fn rewrite_of_a_minimal_file_adds_the_state_tables() {
+    let old =
+        "# mine\nport = 26379\n\n[masters.m]\nhost = \"127.0.0.1\"\nport = 6379\nquorum = 2\n";
+    let mut c = core_of(old);
+    let m = c.masters.get_mut("m").unwrap();
+    let a = Addr::new("127.0.0.1", 6380);
+    m.replicas
+        .insert(a.name(), crate::core::Instance::new(a.name(), a, 0));
+    let s = loaded(old).server;
+    let text = rewritten(old, &c, &s).unwrap();
+    assert!(text.starts_with("# mine\nport = 26379\n"), "{text}");
+    assert!(
+        text.contains(&format!("[sentinel]\nmyid = \"{}\"\n", c.myid)),
+        "{text}"
+    );
+    assert!(
+        text.contains("known-replicas = [\"127.0.0.1:6380\"]\n"),
+        "{text}"
+    );
+    assert!(!text.contains("down-after-milliseconds"), "{text}");
+    // A second master, then the first removed.
+    c.monitor("other", Addr::new("127.0.0.2", 6379), 1, 0);
+    c.masters.remove("m");
+    let text2 = rewritten(&text, &c, &s).unwrap();
+    assert!(!text2.contains("[masters.m]"), "{text2}");
+    assert!(
+        text2.contains("[masters.other]\nhost = \"127.0.0.2\"\n"),
+        "{text2}"
+    );
+    let back = loaded(&text2);
+    assert_eq!(back.masters.len(), 1);
+    assert_eq!(back.myid.as_deref(), Some(c.myid.as_str()));
+    // Saving again changes nothing.
+    assert_eq!(rewritten(&text2, &c, &s).unwrap(), text2);
+}
