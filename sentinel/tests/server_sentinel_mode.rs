@@ -67,3 +67,23 @@ fn picket_server_runs_the_sentinel_with_the_flag() {
     let text = std::fs::read_to_string(&conf).unwrap();
     assert!(text.contains("sentinel myid "), "{text}");
 }
+
+#[test]
+fn deploy_sentinel_configs_parse_alike() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let load = |name: &str| {
+        let p = root.join("deploy").join(name);
+        let text = std::fs::read_to_string(&p).unwrap();
+        picket_sentinel::config::parse_file(&p, &text, &[]).unwrap()
+    };
+    let (toml, conf) = (load("sentinel.toml"), load("sentinel.conf"));
+    assert_eq!(toml.server.port, conf.server.port);
+    assert_eq!(toml.masters.len(), 1);
+    assert_eq!(toml.masters[0].0, conf.masters[0].0);
+    assert_eq!(toml.masters[0].1.addr, conf.masters[0].1.addr);
+    let mut a = toml.masters[0].1.opts.clone();
+    let mut b = conf.masters[0].1.opts.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
