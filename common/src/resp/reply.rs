@@ -263,6 +263,11 @@ pub fn format_g(d: f64, precision: usize) -> String {
         };
     }
     let p = precision.max(1);
+    // Integers that fit the precision print as themselves (the common case of sorted-set
+    // scores): no need for the exact decimal expansion below.
+    if d.fract() == 0.0 && d.abs() < 9.007_199_254_740_992e15 && d.abs() < 10f64.powi(p as i32) {
+        return itoa::Buffer::new().format(d as i64).to_string();
+    }
     // Scientific form with p significant digits: "d.ddddde[-]x", correctly rounded.
     let sci = format!("{:.*e}", p - 1, d);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -344,6 +349,14 @@ mod tests {
         assert_eq!(format_double(0.00001), "1.0000000000000001e-05");
         assert_eq!(format_double(3.0e-300), "3.0000000000000002e-300");
         assert_eq!(format_g(100.0, 6), "100");
+        // The integer fast path agrees with printf's %.17g / %.6g.
+        assert_eq!(format_g(123.0, 17), "123");
+        assert_eq!(format_g(-5.0, 17), "-5");
+        assert_eq!(format_g(999999.0, 6), "999999");
+        assert_eq!(format_g(1000000.0, 6), "1e+06");
+        assert_eq!(format_g(1e16, 17), "10000000000000000");
+        assert_eq!(format_g(1e17, 17), "1e+17");
+        assert_eq!(format_g(9007199254740992.0, 17), "9007199254740992");
         assert_eq!(format_g(1234567.0, 6), "1.23457e+06");
     }
 }
