@@ -231,7 +231,8 @@ static CORE: &[Directive] = &[
         Kind::Bool,
         "yes",
         "End RDB files with a CRC64 checksum (and check it on load).",
-    ),
+    )
+    .immutable(),
     Directive::new(
         "stop-writes-on-bgsave-error",
         Kind::Bool,
@@ -587,6 +588,15 @@ pub fn config_set(
         Allow::Local => local_client,
         Allow::No => false,
     };
+    // Redis's DENY_LOADING_CONFIG: switching the AOF on (its base would miss the keys not
+    // loaded yet) or moving `dir` while the dataset loads.
+    if srv.rdb.loading
+        && pairs
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("appendonly") || k.eq_ignore_ascii_case("dir"))
+    {
+        return Err("LOADING Redis is loading the dataset in memory".to_string());
+    }
     let on_loglevel = srv.config.on_loglevel.take();
     let result = srv
         .config

@@ -79,6 +79,26 @@ pub fn initial(srv: &Server) -> u32 {
     }
 }
 
+/// The `lru` field of a key loaded from an RDB, with the idle time or LFU counter the file
+/// saved for it, if any (Redis's `objectSetLRUOrLFU`); else that of a new entry.
+pub fn loaded(srv: &Server, idle_s: Option<u64>, freq: Option<u8>) -> u32 {
+    let lfu = srv.cfg.maxmemory_policy.is_lfu();
+    match (lfu, idle_s, freq) {
+        (true, _, Some(f)) => (lfu_minutes(srv.now_ms) << 8) | f as u32,
+        (false, Some(idle), _) => {
+            let clock = srv.lru_clock() as u64;
+            let idle = idle.min(LRU_CLOCK_MAX as u64);
+            // Wrap around the 24-bit clock as `idle_seconds` unwraps it.
+            (if idle <= clock {
+                clock - idle
+            } else {
+                LRU_CLOCK_MAX as u64 - (idle - clock)
+            }) as u32
+        }
+        _ => initial(srv),
+    }
+}
+
 /// The LFU counter after decay (Redis's `LFUDecrAndReturn`).
 pub fn lfu_counter(lru: u32, now_ms: i64, decay_time: i64) -> u8 {
     let ldt = lru >> 8;
@@ -189,16 +209,22 @@ fn pick(srv: &mut Server, policy: Policy) -> Option<(usize, Bytes)> {
             }
             continue;
         }
+        // The sampling walk gives up on a sparse table and may return nothing: Redis then
+        // samples again while the dict holds keys; one random entry does (it always finds one).
         let candidates: Vec<(Bytes, Option<&Entry>, Option<i64>)> = if volatile {
-            db.expires
-                .sample(samples, &mut rand)
-                .into_iter()
+            let mut s = db.expires.sample(samples, &mut rand);
+            if s.is_empty() {
+                s.extend(db.expires.random_entry(&mut rand));
+            }
+            s.into_iter()
                 .map(|(k, t)| (Bytes::copy_from_slice(k), db.keys.get(k), Some(*t)))
                 .collect()
         } else {
-            db.keys
-                .sample(samples, &mut rand)
-                .into_iter()
+            let mut s = db.keys.sample(samples, &mut rand);
+            if s.is_empty() {
+                s.extend(db.keys.random_entry(&mut rand));
+            }
+            s.into_iter()
                 .map(|(k, e)| (Bytes::copy_from_slice(k), Some(e), None))
                 .collect()
         };
@@ -222,6 +248,18 @@ fn pick(srv: &mut Server, policy: Policy) -> Option<(usize, Bytes)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loaded_keys_keep_their_idle_time_or_counter() {
+        let mut t = crate::testkit::TestServer::new(&[]);
+        let clock = t.srv.lru_clock();
+        assert_eq!(idle_seconds(loaded(&t.srv, Some(100), None), clock), 100);
+        assert_eq!(loaded(&t.srv, None, Some(9)), clock);
+        t.srv.cfg.maxmemory_policy = Policy::AllKeysLfu;
+        let now = t.srv.now_ms;
+        assert_eq!(lfu_counter(loaded(&t.srv, None, Some(9)), now, 1), 9);
+        assert_eq!(lfu_counter(loaded(&t.srv, Some(100), None), now, 1), 5);
+    }
 
     #[test]
     fn lfu_counter_decays_one_per_period() {

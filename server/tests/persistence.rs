@@ -1,61 +1,15 @@
 //! RDB persistence with the real binary: BGSAVE isolation while writes go on, restart from
 //! the file, interoperability with Redis 7.0 both ways, corrupt files, save points,
-//! SHUTDOWN/SIGTERM saves, MISCONF.
+//! SHUTDOWN/SIGTERM saves, MISCONF, LOADING. (maxmemory is in eviction.rs.)
 
 mod common;
-use std::collections::BTreeMap;
+mod persist_util;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Conn, Reply, Server};
-
-/// Everything a key holds, comparable across servers: type, value, absolute expiry.
-fn dump(c: &mut Conn) -> BTreeMap<Vec<u8>, (String, String, i64)> {
-    let mut out = BTreeMap::new();
-    let mut cursor = "0".to_string();
-    loop {
-        let r = c.cmd(&["SCAN", &cursor, "COUNT", "1000"]).items();
-        cursor = r[0].text();
-        for k in r[1].items() {
-            let Reply::Bulk(key) = k else { panic!() };
-            let t = c.cmd(&[&b"TYPE"[..], &key]).text();
-            let value = match t.as_str() {
-                "string" => c.cmd(&[&b"GET"[..], &key]).text(),
-                "list" => format!("{:?}", c.cmd(&[&b"LRANGE"[..], &key, b"0", b"-1"])),
-                "set" => {
-                    let mut m: Vec<String> = c
-                        .cmd(&[&b"SMEMBERS"[..], &key])
-                        .items()
-                        .iter()
-                        .map(|r| r.text())
-                        .collect();
-                    m.sort();
-                    format!("{m:?}")
-                }
-                "hash" => {
-                    let items = c.cmd(&[&b"HGETALL"[..], &key]).items();
-                    let mut pairs: Vec<(String, String)> = items
-                        .chunks(2)
-                        .map(|p| (p[0].text(), p[1].text()))
-                        .collect();
-                    pairs.sort();
-                    format!("{pairs:?}")
-                }
-                "zset" => format!(
-                    "{:?}",
-                    c.cmd(&[&b"ZRANGE"[..], &key, b"0", b"-1", b"WITHSCORES"])
-                ),
-                other => panic!("type {other}"),
-            };
-            let exp = c.cmd(&[&b"PEXPIRETIME"[..], &key]).int();
-            out.insert(key, (t, value, exp));
-        }
-        if cursor == "0" {
-            return out;
-        }
-    }
-}
+use persist_util::{assert_same, check_rdb, dump, populate_all, wait_loaded};
 
 fn wait_bgsave_done(c: &mut Conn) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -75,12 +29,7 @@ fn start_on(dir: &Path, extra: &[&str]) -> Server {
     let mut args = vec!["--dir", dir.to_str().unwrap()];
     args.extend_from_slice(extra);
     let s = Server::start(&args);
-    let mut c = s.conn();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !c.q("INFO persistence").text().contains("\r\nloading:0\r\n") {
-        assert!(Instant::now() < deadline, "never finished loading");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_loaded(&mut s.conn());
     s
 }
 
@@ -137,41 +86,72 @@ fn restart_keeps_every_key_type_and_ttl() {
     assert_eq!(c.q("SAVE"), Reply::ok());
     let t = start_on(s.dir.path(), &[]);
     let mut d = t.conn();
-    assert_eq!(dump(&mut d), before);
+    assert_same(&before, &dump(&mut d), true, "picket restarted on its RDB");
     d.q("SELECT 5");
     assert_eq!(d.q("GET in5"), Reply::bulk("five"));
     let info = d.q("INFO persistence").text();
     assert!(info.contains("rdb_last_load_keys_loaded:9"), "{info}");
 }
 
+/// (a) An RDB picket writes (compressed and checksummed, and neither) passes redis-check-rdb
+/// and loads in Redis 7.0 with every key, type, value, TTL and encoding equal; (b) an RDB
+/// Redis writes (likewise both ways) loads in picket with everything equal, OBJECT ENCODING
+/// included. The data set has every type in its small and large encodings.
 #[test]
-fn redis_loads_what_picket_saves_and_back() {
-    let Some(r) = Server::redis(&[]) else { return };
-    let s = Server::start(&[]);
-    let mut c = s.conn();
-    populate(&mut c);
-    let ours = dump(&mut c);
-    c.q("SAVE");
-    let file = s.dir.path().join("dump.rdb");
-    if let Some(check) = common::which("redis-check-rdb") {
-        let out = Command::new(check).arg(&file).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("RDB looks OK"), "{text}");
+fn rdb_interop_with_redis_every_type_and_encoding() {
+    for (compression, checksum) in [("yes", "yes"), ("no", "no")] {
+        let args = ["--rdbcompression", compression, "--rdbchecksum", checksum];
+        let Some(r) = Server::redis(&args) else {
+            return;
+        };
+        let p = Server::start(&[&args[..], &["--save", ""]].concat());
+        let (mut pc, mut rc) = (p.conn(), r.conn());
+        populate_all(&mut pc);
+        populate_all(&mut rc);
+        let ours = dump(&mut pc);
+        let theirs = dump(&mut rc);
+        let encodings: std::collections::BTreeSet<&str> =
+            ours.values().map(|k| k.encoding.as_str()).collect();
+        let all = [
+            "embstr",
+            "hashtable",
+            "int",
+            "intset",
+            "listpack",
+            "quicklist",
+            "raw",
+            "skiplist",
+        ];
+        assert_eq!(
+            encodings,
+            all.into_iter().collect(),
+            "the data set's encodings"
+        );
+        // The same commands give the same data, in the same encodings.
+        assert_same(
+            &ours,
+            &theirs,
+            true,
+            "picket (left) and redis (right), same commands",
+        );
+        // rdbchecksum is immutable, as in Redis.
+        let set = ["CONFIG", "SET", "rdbchecksum", "yes"];
+        assert_eq!(pc.cmd(&set), rc.cmd(&set));
+        // (a) Redis loads picket's file.
+        assert_eq!(pc.q("SAVE"), Reply::ok());
+        check_rdb(&p.dir.path().join("dump.rdb"));
+        let dir = p.dir.path().to_str().unwrap();
+        let r2 = Server::redis(&["--dir", dir]).unwrap();
+        let mut c2 = r2.conn();
+        wait_loaded(&mut c2);
+        let what = format!("picket's RDB ({args:?}, left) loaded by redis (right)");
+        assert_same(&ours, &dump(&mut c2), true, &what);
+        // (b) Picket loads Redis's file.
+        assert_eq!(rc.q("SAVE"), Reply::ok());
+        let p2 = start_on(r.dir.path(), &[]);
+        let what = format!("redis's RDB ({args:?}, left) loaded by picket (right)");
+        assert_same(&theirs, &dump(&mut p2.conn()), true, &what);
     }
-    // Redis 7.0 loads picket's file with every key equal.
-    drop(r);
-    let r = Server::redis(&["--dir", s.dir.path().to_str().unwrap()]).unwrap();
-    let mut rc = r.conn();
-    assert_eq!(dump(&mut rc), ours);
-    // And picket loads what Redis saves (into the same dir).
-    rc.q("SET written-by redis");
-    assert_eq!(rc.q("SAVE"), Reply::ok());
-    let theirs = dump(&mut rc);
-    drop(rc);
-    drop(r);
-    let t = start_on(s.dir.path(), &[]);
-    let mut tc = t.conn();
-    assert_eq!(dump(&mut tc), theirs);
 }
 
 #[test]
@@ -314,49 +294,113 @@ fn misconf_after_a_failed_save() {
     assert_eq!(c.q("SET b 2"), Reply::ok());
 }
 
+/// While a big RDB loads at start-up, data commands (and PING, as in Redis 7.0) get
+/// `-LOADING`, commands flagged `loading` (INFO, ECHO, CONFIG) work, and INFO persistence
+/// shows `loading:1` with Redis's `loading_*` fields.
 #[test]
-fn maxmemory_noeviction_and_lru_eviction() {
-    let s = Server::start(&["--enable-debug-command", "yes"]);
+fn clients_get_loading_while_a_big_rdb_loads() {
+    let mut s = Server::start(&["--enable-debug-command", "yes", "--save", ""]);
     let mut c = s.conn();
-    c.q("DEBUG POPULATE 100000 key 100");
-    c.q("CONFIG SET maxmemory 1mb");
+    assert_eq!(c.q("DEBUG POPULATE 2000000"), Reply::ok());
+    assert_eq!(c.q("SAVE"), Reply::ok());
+    drop(c);
+    let size = std::fs::metadata(s.dir.path().join("dump.rdb"))
+        .unwrap()
+        .len();
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    let t = Server::start(&["--dir", s.dir.path().to_str().unwrap()]);
+    let mut c = t.conn();
+    let info = c.q("INFO persistence").text();
+    assert!(info.contains("\r\nloading:1\r\n"), "not loading: {info}");
+    let loading = Reply::err("LOADING Redis is loading the dataset in memory");
+    assert_eq!(c.q("GET key:1"), loading);
+    assert_eq!(c.q("SET a b"), loading);
+    assert_eq!(c.q("DBSIZE"), loading);
+    assert_eq!(c.q("PING"), loading);
+    assert_eq!(c.q("ECHO hi"), Reply::bulk("hi"));
+    assert_eq!(c.q("CONFIG GET save").items().len(), 2);
+    // Switching the AOF on (or moving `dir`) waits for the end of loading, as in Redis.
+    assert_eq!(c.q("CONFIG SET appendonly yes"), loading);
+    assert_eq!(c.q("CONFIG SET maxmemory 0"), Reply::ok());
+    // The fields Redis 7.0.15 shows while loading.
+    let fields: Vec<(String, String)> = info
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| k.starts_with("loading_"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
-        c.q("SET x y"),
-        Reply::err("OOM command not allowed when used memory > 'maxmemory'.")
+        names,
+        [
+            "loading_start_time",
+            "loading_total_bytes",
+            "loading_rdb_used_mem",
+            "loading_loaded_bytes",
+            "loading_loaded_perc",
+            "loading_eta_seconds"
+        ],
+        "{info}"
     );
-    // Reads still work; commands that do not grow memory too.
-    assert_eq!(c.q("GET key:1").text().len(), 100);
-    assert_eq!(c.q("DEL key:1"), Reply::Int(1));
-    c.q("CONFIG SET maxmemory-policy allkeys-lru");
-    c.q("CONFIG SET maxmemory 8mb");
-    assert_eq!(c.q("SET x y"), Reply::ok());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let info = c.q("INFO memory").text();
-        let used: u64 = info
-            .lines()
-            .find_map(|l| l.strip_prefix("used_memory:"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        // (INFO's own reply is allocated while it measures: allow a little over.)
-        if used <= 8 * 1024 * 1024 + 64 * 1024 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "eviction never caught up: {used}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(fields[1].1, size.to_string());
+    // Progress is reported as it goes.
+    let loaded = |c: &mut Conn| -> Option<u64> {
+        let info = c.q("INFO persistence").text();
+        info.lines()
+            .find_map(|l| l.strip_prefix("loading_loaded_bytes:"))
+            .map(|v| v.trim().parse().unwrap())
+    };
+    let first = loaded(&mut c).expect("still loading");
+    std::thread::sleep(Duration::from_millis(100));
+    if let Some(later) = loaded(&mut c) {
+        assert!(later > first, "{first} then {later}");
     }
-    assert!(c.q("DBSIZE").int() < 99999);
-    let evicted = c.q("INFO stats").text();
-    assert!(!evicted.contains("evicted_keys:0\r"), "{evicted}");
-    // LFU: OBJECT FREQ reports the counter; IDLETIME refuses.
-    c.q("CONFIG SET maxmemory 0");
-    c.q("CONFIG SET maxmemory-policy allkeys-lfu");
-    c.q("SET f v");
-    assert_eq!(c.q("OBJECT FREQ f"), Reply::Int(5));
-    assert!(c.q("OBJECT IDLETIME f").is_error());
+    wait_loaded(&mut c);
+    assert_eq!(c.q("DBSIZE"), Reply::Int(2_000_000));
+    assert_eq!(c.q("PING"), Reply::simple("PONG"));
+    assert!(!c.q("INFO persistence").text().contains("loading_"));
+}
+
+/// Redis saves each key's LFU counter (or LRU idle time) under an LFU (LRU) policy, and
+/// loading keeps them: picket reports the same OBJECT FREQ / IDLETIME as Redis after loading
+/// Redis's file, and a new key's counter without one.
+#[test]
+fn lfu_counters_and_idle_times_survive_a_redis_rdb() {
+    for policy in ["allkeys-lfu", "allkeys-lru"] {
+        let args = ["--maxmemory-policy", policy, "--lfu-log-factor", "0"];
+        let Some(r) = Server::redis(&args) else {
+            return;
+        };
+        let mut rc = r.conn();
+        rc.q("SET hot v");
+        rc.q("SET cold v");
+        for _ in 0..10 {
+            rc.q("GET hot");
+        }
+        if policy == "allkeys-lru" {
+            std::thread::sleep(Duration::from_millis(1100));
+            rc.q("GET hot");
+        }
+        assert_eq!(rc.q("SAVE"), Reply::ok());
+        let p = start_on(r.dir.path(), &args);
+        let mut pc = p.conn();
+        for key in ["hot", "cold"] {
+            let q = if policy == "allkeys-lfu" {
+                format!("OBJECT FREQ {key}")
+            } else {
+                format!("OBJECT IDLETIME {key}")
+            };
+            let (ours, theirs) = (pc.q(&q).int(), rc.q(&q).int());
+            assert!(
+                (ours - theirs).abs() <= 1,
+                "{policy} {key}: picket {ours}, redis {theirs}"
+            );
+        }
+        if policy == "allkeys-lfu" {
+            assert_eq!(pc.q("OBJECT FREQ hot"), Reply::Int(15));
+        } else {
+            assert!(pc.q("OBJECT IDLETIME cold").int() >= 1);
+        }
+    }
 }

@@ -298,23 +298,6 @@ fn persistence(srv: &Server, out: &mut String) {
     out.push_str("# Persistence\r\n");
     field!(out, "loading", u8::from(r.loading));
     field!(out, "async_loading", 0);
-    if r.loading {
-        let perc = if r.loading_total_bytes == 0 {
-            0.0
-        } else {
-            r.loading_loaded_bytes as f64 * 100.0 / r.loading_total_bytes as f64
-        };
-        field!(
-            out,
-            "loading_start_time",
-            srv.clock.unix_ms() / 1000 - loading_secs
-        );
-        field!(out, "loading_total_bytes", r.loading_total_bytes);
-        field!(out, "loading_rdb_used_mem", 0);
-        field!(out, "loading_loaded_bytes", r.loading_loaded_bytes);
-        field!(out, "loading_loaded_perc", format!("{perc:.2}"));
-        field!(out, "loading_eta_seconds", 1);
-    }
     field!(out, "current_cow_peak", 0);
     field!(out, "current_cow_size", 0);
     field!(out, "current_cow_size_age", 0);
@@ -350,9 +333,15 @@ fn persistence(srv: &Server, out: &mut String) {
     field!(
         out,
         "aof_rewrite_in_progress",
-        u8::from(aof.is_some_and(|a| a.rewrite_started.is_some()))
+        u8::from(
+            aof.is_some_and(|a| a.rewrite_started.is_some()) || r.aof_off_rewrite.started.is_some()
+        )
     );
-    field!(out, "aof_rewrite_scheduled", 0);
+    field!(
+        out,
+        "aof_rewrite_scheduled",
+        u8::from(aof.is_some_and(|a| a.rewrite_scheduled) || r.aof_off_rewrite.scheduled)
+    );
     field!(
         out,
         "aof_last_rewrite_time_sec",
@@ -394,6 +383,24 @@ fn persistence(srv: &Server, out: &mut String) {
         field!(out, "aof_buffer_length", 0);
         field!(out, "aof_pending_bio_fsync", 0);
         field!(out, "aof_delayed_fsync", 0);
+    }
+    // Redis prints the loading block last.
+    if r.loading {
+        let perc = if r.loading_total_bytes == 0 {
+            0.0
+        } else {
+            r.loading_loaded_bytes as f64 * 100.0 / r.loading_total_bytes as f64
+        };
+        field!(
+            out,
+            "loading_start_time",
+            srv.clock.unix_ms() / 1000 - loading_secs
+        );
+        field!(out, "loading_total_bytes", r.loading_total_bytes);
+        field!(out, "loading_rdb_used_mem", r.loading_rdb_used_mem);
+        field!(out, "loading_loaded_bytes", r.loading_loaded_bytes);
+        field!(out, "loading_loaded_perc", format!("{perc:.2}"));
+        field!(out, "loading_eta_seconds", r.loading_eta_seconds());
     }
 }
 

@@ -699,12 +699,25 @@ pub fn save(ctx: &mut Ctx) -> CmdResult {
 
 /// BGSAVE [SCHEDULE]
 pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
-    match ctx.args.get(1) {
-        None => {}
-        Some(a) if is(a, "schedule") => {}
+    let schedule = match ctx.args.get(1) {
+        None => false,
+        Some(a) if is(a, "schedule") => true,
         Some(_) => return Err(CmdError::Syntax),
+    };
+    let srv = &mut *ctx.srv;
+    if srv.rdb.bgsave_started.is_some() || srv.repl.sync_running {
+        return Err(CmdError::err("Background save already in progress"));
     }
-    crate::persist::save::start_bgsave(ctx.srv).map_err(CmdError::err)?;
+    // Another background snapshot (an AOF rewrite) runs: later, if asked.
+    if crate::persist::save::busy(srv) {
+        if !schedule {
+            return Err(CmdError::err(crate::persist::save::AOF_CHILD_ACTIVE));
+        }
+        srv.rdb.bgsave_scheduled = true;
+        ctx.out.simple("Background saving scheduled");
+        return Ok(());
+    }
+    crate::persist::save::start_bgsave(srv).map_err(CmdError::err)?;
     // Inside EXEC Redis defers the fork and says so.
     if ctx.client.has(cflags::DENY_BLOCKING) {
         ctx.out.simple("Background saving scheduled");
@@ -714,16 +727,18 @@ pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// BGREWRITEAOF
+/// BGREWRITEAOF: a new base from a snapshot, in the background. With the AOF off, Redis
+/// 7.0 writes one anyway (a base and a manifest naming only it).
 pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
-    if ctx.srv.aof.is_none() {
-        // Redis 7.0 rewrites even with appendonly off; picket keeps no AOF then.
-        return Err(CmdError::err(
-            "Background append only file rewriting is only possible with appendonly yes",
-        ));
+    use crate::persist::aof::RewriteStart;
+    let r = crate::persist::aof::start_rewrite(ctx.srv).map_err(CmdError::err)?;
+    // Inside EXEC Redis defers the rewrite and says so.
+    if r == RewriteStart::Scheduled || ctx.client.has(cflags::DENY_BLOCKING) {
+        ctx.out
+            .simple("Background append only file rewriting scheduled");
+    } else {
+        ctx.out
+            .simple("Background append only file rewriting started");
     }
-    crate::persist::aof::start_rewrite(ctx.srv).map_err(CmdError::err)?;
-    ctx.out
-        .simple("Background append only file rewriting started");
     Ok(())
 }

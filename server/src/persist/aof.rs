@@ -13,6 +13,11 @@
 //! BGREWRITEAOF opens a new incremental file at once and writes a new base from a
 //! point-in-time snapshot; when it is done the manifest switches to them atomically and the
 //! old files are deleted.
+//!
+//! `CONFIG SET appendonly yes` does not write the base in the foreground: as Redis's
+//! AOF_WAIT_REWRITE, writes go to a temporary incremental file while a background rewrite
+//! writes the base, and the new manifest names both once it is done. BGREWRITEAOF with the
+//! AOF off writes a base and a manifest naming only it, as Redis 7.0 does.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -23,10 +28,12 @@ use std::sync::Arc;
 use thiserror::Error;
 use tokio::time::Instant;
 
-use crate::persist::bgfile::BackgroundFile;
-use crate::persist::save::write_snapshot;
+use crate::persist::aof_commands::CommandSink;
+use crate::persist::aof_rewrite::base_ext;
+pub use crate::persist::aof_rewrite::{
+    check_auto_rewrite, start_rewrite, OffRewrite, RewriteStart, REWRITE_IN_PROGRESS,
+};
 use crate::persist::snapshot::Snapshot;
-use crate::runtime::Shared;
 use crate::server::Server;
 
 #[derive(Debug, Error)]
@@ -42,6 +49,13 @@ pub enum AofError {
         line: usize,
         what: String,
     },
+    #[error("{0}")]
+    Rewrite(&'static str),
+}
+
+/// The incremental file of an AOF waiting for its first base (Redis's name).
+pub(super) fn temp_incr_name(filename: &str) -> String {
+    format!("temp-{filename}.incr")
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AofError + '_ {
@@ -159,11 +173,11 @@ impl Manifest {
         out
     }
 
-    fn next_base_seq(&self) -> u64 {
+    pub(super) fn next_base_seq(&self) -> u64 {
         self.base.as_ref().map_or(0, |b| b.seq) + 1
     }
 
-    fn next_incr_seq(&self) -> u64 {
+    pub(super) fn next_incr_seq(&self) -> u64 {
         self.incrs.iter().map(|f| f.seq).max().unwrap_or(0) + 1
     }
 }
@@ -190,6 +204,17 @@ pub struct Aof {
     pub last_rewrite_time_sec: i64,
     pub rewrites: u64,
     pub last_write_error: Option<String>,
+    /// Switched on by CONFIG SET and not written yet (Redis's AOF_WAIT_REWRITE): writes go
+    /// to a temporary incremental file, and `manifest` is the old one, whose files the first
+    /// rewrite replaces.
+    pub wait_rewrite: bool,
+    /// A rewrite asked while another snapshot ran (or to retry the first base): the cron
+    /// starts it.
+    pub rewrite_scheduled: bool,
+    pub rewrite_failed_at: Option<Instant>,
+    /// The epoch of the running rewrite's snapshot: its task applies its result only while
+    /// this AOF still waits for it.
+    pub rewrite_epoch: u64,
 }
 
 /// The directory of the AOF files.
@@ -197,7 +222,7 @@ pub fn aof_dir(srv: &Server) -> PathBuf {
     Path::new(&srv.cfg.dir).join(srv.config.store().get_str("appenddirname"))
 }
 
-fn write_atomic(path: &Path, data: &[u8]) -> Result<(), AofError> {
+pub(super) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), AofError> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(data).map_err(io(&tmp))?;
@@ -213,7 +238,7 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), AofError> {
 }
 
 impl Aof {
-    fn manifest_path(dir: &Path, filename: &str) -> PathBuf {
+    pub(super) fn manifest_path(dir: &Path, filename: &str) -> PathBuf {
         dir.join(format!("{filename}.manifest"))
     }
 
@@ -224,7 +249,7 @@ impl Aof {
         )
     }
 
-    fn open_incr(dir: &Path, name: &str) -> Result<File, AofError> {
+    pub(super) fn open_incr(dir: &Path, name: &str) -> Result<File, AofError> {
         let p = dir.join(name);
         OpenOptions::new()
             .create(true)
@@ -252,9 +277,14 @@ impl Aof {
         let mut manifest = existing.unwrap_or_default();
         let mut base_size = 0;
         if manifest.base.is_none() && manifest.incrs.is_empty() {
-            let name = format!("{filename}.1.base.rdb");
+            let preamble = srv.config.store().get_bool("aof-use-rdb-preamble");
+            let name = format!("{filename}.1.base.{}", base_ext(preamble));
             tracing::info!("Creating AOF base file {name} on server start");
-            let bytes = Snapshot::whole(srv);
+            let bytes = if preamble {
+                Snapshot::whole(srv)
+            } else {
+                Snapshot::whole_with(srv, Box::new(CommandSink::default()))
+            };
             base_size = bytes.len() as u64;
             write_atomic(&dir.join(&name), &bytes)?;
             manifest.base = Some(AofFile {
@@ -288,6 +318,10 @@ impl Aof {
             last_rewrite_time_sec: -1,
             rewrites: 0,
             last_write_error: None,
+            wait_rewrite: false,
+            rewrite_scheduled: false,
+            rewrite_failed_at: None,
+            rewrite_epoch: 0,
         };
         aof.save_manifest()?;
         Ok(aof)
@@ -358,30 +392,65 @@ impl Aof {
     }
 }
 
-/// CONFIG SET appendonly: start (a new AOF from the current data) or stop the AOF.
+/// CONFIG SET appendonly: start or stop the AOF. Starting does not block: writes go to a
+/// temporary incremental file while a background rewrite writes the base (scheduled when
+/// another snapshot runs); the manifest names them once the base is done.
 pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
     if on && srv.aof.is_none() {
-        let existing =
-            Aof::read_manifest(&aof_dir(srv), srv.config.store().get_str("appendfilename"))?;
-        // The files of an AOF switched off earlier are stale: start from the current data.
-        let aof = Aof::open(srv, None)?;
-        if let Some(old) = existing {
-            for f in old.base.iter().chain(&old.incrs).chain(&old.history) {
-                if !aof.manifest.incrs.iter().any(|x| x.name == f.name)
-                    && aof.manifest.base.as_ref().is_none_or(|b| b.name != f.name)
-                {
-                    let _ = std::fs::remove_file(aof.dir.join(&f.name));
-                }
-            }
-            aof.save_manifest()?;
-        }
+        let dir = aof_dir(srv);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let filename = srv.config.store().get_str("appendfilename").to_string();
+        // The files of an AOF switched off earlier are stale: the first rewrite replaces them.
+        let existing = Aof::read_manifest(&dir, &filename)?.unwrap_or_default();
+        let tmp = dir.join(temp_incr_name(&filename));
+        let file = File::create(&tmp).map_err(io(&tmp))?;
+        // A rewrite with the AOF off gives way to this one.
+        srv.rdb.aof_off_rewrite = OffRewrite::default();
+        srv.aof = Some(Aof {
+            dir,
+            filename,
+            manifest: existing,
+            file,
+            fsync: Fsync::parse(srv.config.store().get_str("appendfsync")),
+            last_fsync: Instant::now(),
+            unsynced: false,
+            fsync_running: Arc::new(AtomicBool::new(false)),
+            current_size: 0,
+            base_size: 0,
+            rewrite_started: None,
+            last_rewrite_ok: true,
+            last_rewrite_time_sec: -1,
+            rewrites: 0,
+            last_write_error: None,
+            wait_rewrite: true,
+            rewrite_scheduled: false,
+            rewrite_failed_at: None,
+            rewrite_epoch: 0,
+        });
         srv.propagator.enabled = true;
         srv.propagator.reset_selected_db();
-        srv.aof = Some(aof);
-        tracing::info!("Append only file enabled");
+        match start_rewrite(srv) {
+            Ok(RewriteStart::Started) => {}
+            Ok(RewriteStart::Scheduled) => tracing::warn!(
+                "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible."
+            ),
+            Err(e) => {
+                tracing::warn!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation: {e}");
+                let _ = std::fs::remove_file(&tmp);
+                srv.aof = None;
+                srv.propagator.enabled = srv.repl.backlog.is_some();
+                return Err(AofError::Rewrite(e));
+            }
+        }
     } else if !on {
         if let Some(aof) = srv.aof.take() {
             let _ = aof.file.sync_all();
+            if aof.rewrite_started.is_some() {
+                tracing::info!("Killing running AOF rewrite");
+            }
+            if aof.wait_rewrite {
+                let _ = std::fs::remove_file(aof.dir.join(temp_incr_name(&aof.filename)));
+            }
             tracing::info!("Append only file disabled");
         }
         srv.propagator.enabled = srv.repl.backlog.is_some();
@@ -399,151 +468,6 @@ pub fn flush(srv: &mut Server) {
     let bytes = srv.repl.aof_buf.split();
     if let Some(aof) = srv.aof.as_mut() {
         aof.append(&bytes);
-    }
-}
-
-/// BGREWRITEAOF: switch writes to a new incremental file now, and write a new base from a
-/// snapshot in the background.
-pub fn start_rewrite(srv: &mut Server) -> Result<(), &'static str> {
-    let Some(shared) = srv.shared.upgrade() else {
-        return Err("server is not running");
-    };
-    if crate::replication::master::snapshot_busy(srv) {
-        return Err("Background save already in progress");
-    }
-    // What came before the snapshot belongs to the old incremental file.
-    flush(srv);
-    let Some(aof) = srv.aof.as_mut() else {
-        return Err("AOF is disabled");
-    };
-    if aof.rewrite_started.is_some() {
-        return Err("Background append only file rewriting already in progress");
-    }
-    let seq = aof.manifest.next_incr_seq();
-    let name = format!("{}.{seq}.incr.aof", aof.filename);
-    match Aof::open_incr(&aof.dir, &name) {
-        Ok(f) => {
-            let _ = aof.file.sync_data();
-            aof.file = f;
-            aof.current_size = 0;
-        }
-        Err(e) => {
-            tracing::warn!("Can't open the new AOF incr file: {e}");
-            return Err("Can't open a new AOF file");
-        }
-    }
-    aof.manifest.incrs.push(AofFile {
-        name,
-        seq,
-        kind: 'i',
-    });
-    if let Err(e) = aof.save_manifest() {
-        tracing::warn!("Can't persist the AOF manifest: {e}");
-    }
-    aof.rewrite_started = Some(Instant::now());
-    let preamble = srv.config.store().get_bool("aof-use-rdb-preamble");
-    let snap = if preamble {
-        Snapshot::begin(srv)
-    } else {
-        crate::persist::aof_commands::CommandWriter::begin(srv)
-    };
-    tracing::info!("Background append only file rewriting started");
-    let tracker = shared.tracker.clone();
-    tracker.spawn(rewrite_task(shared, snap, seq, preamble));
-    Ok(())
-}
-
-async fn rewrite_task(shared: Arc<Shared>, mut snap: Snapshot, incr_seq: u64, preamble: bool) {
-    let (dir, filename, base_seq) = {
-        let srv = shared.lock();
-        let Some(aof) = srv.aof.as_ref() else { return };
-        (
-            aof.dir.clone(),
-            aof.filename.clone(),
-            aof.manifest.next_base_seq(),
-        )
-    };
-    let ext = if preamble { "rdb" } else { "aof" };
-    let name = format!("{filename}.{base_seq}.base.{ext}");
-    let tmp = dir.join(format!("temp-rewriteaof-{}.aof", std::process::id()));
-    let error = match BackgroundFile::create(&tmp) {
-        Ok(file) => {
-            let target = dir.join(&name);
-            let e = write_snapshot(&shared, &mut snap, file, &target, |srv| srv.aof.is_none());
-            if let Some(e) = e.await {
-                tracing::warn!("AOF rewrite: {e}");
-                true
-            } else {
-                false
-            }
-        }
-        Err(e) => {
-            tracing::warn!("Opening the temp file for AOF rewrite failed: {e}");
-            true
-        }
-    };
-    let size = snap.bytes_written;
-    let mut srv = shared.lock();
-    if error {
-        snap.abort(&mut srv);
-    }
-    let Some(aof) = srv.aof.as_mut() else { return };
-    let started = aof.rewrite_started.take();
-    aof.last_rewrite_time_sec = started.map_or(-1, |t| t.elapsed().as_secs() as i64);
-    if error {
-        aof.last_rewrite_ok = false;
-        tracing::warn!("Background AOF rewrite failed");
-        return;
-    }
-    // The new base replaces the old base and the incremental files before `incr_seq`.
-    let mut history = Vec::new();
-    if let Some(mut old) = aof.manifest.base.take() {
-        old.kind = 'h';
-        history.push(old);
-    }
-    let (old_incrs, keep): (Vec<AofFile>, Vec<AofFile>) =
-        aof.manifest.incrs.drain(..).partition(|f| f.seq < incr_seq);
-    history.extend(old_incrs.into_iter().map(|mut f| {
-        f.kind = 'h';
-        f
-    }));
-    aof.manifest.incrs = keep;
-    aof.manifest.base = Some(AofFile {
-        name,
-        seq: base_seq,
-        kind: 'b',
-    });
-    aof.manifest.history = history;
-    if let Err(e) = aof.save_manifest() {
-        tracing::warn!("Can't persist the AOF manifest: {e}");
-        aof.last_rewrite_ok = false;
-        return;
-    }
-    for h in std::mem::take(&mut aof.manifest.history) {
-        let _ = std::fs::remove_file(aof.dir.join(&h.name));
-    }
-    let _ = aof.save_manifest();
-    aof.base_size = size;
-    aof.last_rewrite_ok = true;
-    aof.rewrites += 1;
-    tracing::info!("Background AOF rewrite terminated with success");
-}
-
-/// Auto rewrite (cron): when the AOF grew past `auto-aof-rewrite-percentage` of its size at
-/// the last rewrite, and past `auto-aof-rewrite-min-size`.
-pub fn check_auto_rewrite(srv: &mut Server) {
-    let perc = srv.config.store().get_int("auto-aof-rewrite-percentage");
-    let min = srv.config.store().get_int("auto-aof-rewrite-min-size") as u64;
-    let Some(aof) = srv.aof.as_ref() else { return };
-    if perc <= 0 || aof.rewrite_started.is_some() || srv.rdb.bgsave_started.is_some() {
-        return;
-    }
-    let total = aof.base_size + aof.current_size;
-    let base = aof.base_size.max(1);
-    let growth = (total.saturating_sub(base)) * 100 / base;
-    if total >= min && growth >= perc as u64 {
-        tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
-        let _ = start_rewrite(srv);
     }
 }
 

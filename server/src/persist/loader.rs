@@ -68,6 +68,10 @@ pub async fn load_task(
         srv.rdb.loading = true;
         srv.rdb.loading_started = Some(started);
         srv.rdb.loading_total_bytes = total as u64;
+        srv.rdb.loading_loaded_bytes = 0;
+        srv.rdb.loading_rdb_used_mem = 0;
+        srv.rdb.last_load_keys_loaded = 0;
+        srv.rdb.last_load_keys_expired = 0;
     }
     let mut st = State {
         db: 0,
@@ -94,6 +98,7 @@ pub async fn load_task(
         done_bytes += source.len();
     }
     let mut srv = shared.lock();
+    allow_resizing(&mut srv);
     srv.rdb.loading = false;
     srv.rdb.last_load_keys_loaded = st.loaded;
     srv.rdb.last_load_keys_expired = st.expired;
@@ -209,6 +214,27 @@ impl CommandLoad {
         let mut srv = shared.lock();
         for _ in 0..1000 {
             let start = self.consumed;
+            match self.buf.first() {
+                None => return Progress::End,
+                // An annotation (`#TS:<unix time>` with aof-timestamp-enabled): skipped, as
+                // Redis does. One cut at the end is a cut command.
+                Some(b'#') => match self.buf.iter().position(|&b| b == b'\n') {
+                    Some(nl) => {
+                        let _ = self.buf.split_to(nl + 1);
+                        self.consumed += nl + 1;
+                        continue;
+                    }
+                    None => return Progress::End,
+                },
+                Some(b'*') => {}
+                // Redis reads only multibulk commands from an AOF (no inline commands).
+                Some(_) => {
+                    return Progress::Failed(format!(
+                        "Bad file format reading the append only file {} at offset {start}: not a command",
+                        path.display()
+                    ))
+                }
+            }
             match self.decoder.decode(&mut self.buf, &limits) {
                 Ok(Some(req)) => {
                     self.consumed += req.wire_len();
@@ -343,8 +369,13 @@ pub async fn load_rdb_bytes(shared: &Arc<Shared>, data: &[u8]) -> Result<LoadInf
     };
     let mut last_log = Instant::now();
     loop {
-        if step(shared, &mut parser, &mut st, data.len(), 0)? {
-            break;
+        match step(shared, &mut parser, &mut st, data.len(), 0) {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => {
+                allow_resizing(&mut shared.lock());
+                return Err(e);
+            }
         }
         if last_log.elapsed().as_secs() >= 1 {
             last_log = Instant::now();
@@ -357,8 +388,17 @@ pub async fn load_rdb_bytes(shared: &Arc<Shared>, data: &[u8]) -> Result<LoadInf
         tokio::task::yield_now().await;
     }
     st.info.keys = st.loaded;
+    allow_resizing(&mut shared.lock());
     tracing::info!("Done loading RDB, keys loaded: {}.", st.loaded);
     Ok(st.info)
+}
+
+/// After loading: the tables pre-sized from RESIZEDB may resize again.
+fn allow_resizing(srv: &mut crate::server::Server) {
+    for db in srv.dbs.iter_mut() {
+        db.keys.set_resize_allowed(true);
+        db.expires.set_resize_allowed(true);
+    }
 }
 
 /// Load up to `KEYS_PER_STEP` items under one lock hold; true when the file is done.
@@ -381,6 +421,7 @@ fn step(
             Item::Aux(k, v) => {
                 let text = String::from_utf8_lossy(&v).into_owned();
                 match &k[..] {
+                    b"used-mem" => srv.rdb.loading_rdb_used_mem = text.parse().unwrap_or(0),
                     b"repl-id" if text.len() == 40 => st.info.repl_id = Some(text),
                     b"repl-offset" => st.info.repl_offset = text.parse().ok(),
                     b"repl-stream-db" => st.info.repl_stream_db = text.parse().ok(),
@@ -402,16 +443,21 @@ fn step(
                 }
                 st.db = n as usize;
             }
-            Item::ResizeDb { keys, .. } => {
-                // Pre-size the table (bounded: the count comes from the file).
-                let n = (keys as usize).min(total);
-                srv.dbs[st.db].keys.expand(n);
+            Item::ResizeDb { keys, expires } => {
+                // Pre-size the tables (bounded: the counts come from the file), and keep the
+                // cron from shrinking them while they fill (Redis runs no cron while loading).
+                let db = &mut srv.dbs[st.db];
+                db.keys.expand((keys as usize).min(total));
+                db.expires.expand((expires as usize).min(total));
+                db.keys.set_resize_allowed(false);
+                db.expires.set_resize_allowed(false);
             }
             Item::Key {
                 key,
                 value,
                 expire_ms,
-                ..
+                idle,
+                freq,
             } => {
                 if !st.keep_expired && expire_ms.is_some_and(|t| t < srv.now_ms) {
                     // As a master, Redis drops keys already expired when loading.
@@ -420,7 +466,7 @@ fn step(
                 }
                 let seed = srv.random_u64();
                 let v = to_value(value, &srv.cfg, seed, at).map_err(|e| e.to_string())?;
-                let lru = srv.lru_clock();
+                let lru = crate::evict::loaded(&srv, idle, freq);
                 let db = st.db;
                 if !srv.dbs[db].set(&key, v, lru, false) {
                     return Err(format!("duplicate key at offset {at}"));
@@ -434,5 +480,9 @@ fn step(
         }
     }
     srv.rdb.loading_loaded_bytes = (before + parser.offset()) as u64;
+    if srv.rdb.loading {
+        // INFO shows the count growing while loading, as Redis.
+        srv.rdb.last_load_keys_loaded = st.loaded;
+    }
     Ok(false)
 }

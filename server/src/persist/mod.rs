@@ -2,6 +2,7 @@
 
 pub mod aof;
 pub mod aof_commands;
+pub mod aof_rewrite;
 pub mod bgfile;
 pub mod load;
 pub mod loader;

@@ -30,8 +30,30 @@ pub struct RdbState {
     pub loading_started: Option<Instant>,
     pub loading_total_bytes: u64,
     pub loading_loaded_bytes: u64,
+    /// The `used-mem` aux field of the RDB being loaded (INFO `loading_rdb_used_mem`).
+    pub loading_rdb_used_mem: u64,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// BGSAVE SCHEDULE while another snapshot ran: started by the cron when possible.
+    pub bgsave_scheduled: bool,
+    /// Counts the snapshots begun (see `Snapshot::is_current`).
+    pub snapshot_epoch: u64,
+    /// A BGREWRITEAOF with the AOF off (Redis 7.0 writes a base anyway).
+    pub aof_off_rewrite: crate::persist::aof::OffRewrite,
+}
+
+impl RdbState {
+    /// INFO `loading_eta_seconds`, as Redis computes it.
+    pub fn loading_eta_seconds(&self) -> u64 {
+        let elapsed = self.loading_started.map_or(0, |t| t.elapsed().as_secs());
+        if elapsed == 0 {
+            return 1;
+        }
+        let remaining = self
+            .loading_total_bytes
+            .saturating_sub(self.loading_loaded_bytes);
+        elapsed.saturating_mul(remaining) / (self.loading_loaded_bytes + 1)
+    }
 }
 
 impl Default for RdbState {
@@ -47,8 +69,12 @@ impl Default for RdbState {
             loading_started: None,
             loading_total_bytes: 0,
             loading_loaded_bytes: 0,
+            loading_rdb_used_mem: 0,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
+            bgsave_scheduled: false,
+            snapshot_epoch: 0,
+            aof_off_rewrite: Default::default(),
         }
     }
 }
@@ -120,11 +146,23 @@ pub fn save_now(srv: &mut Server) -> std::io::Result<()> {
     }
 }
 
+/// Whether a background snapshot runs (BGSAVE, full sync, AOF rewrite with the AOF on or
+/// off): another must wait.
+pub fn busy(srv: &Server) -> bool {
+    crate::replication::master::snapshot_busy(srv) || srv.rdb.aof_off_rewrite.started.is_some()
+}
+
+/// Redis's reply to BGSAVE while an AOF rewrite runs.
+pub const AOF_CHILD_ACTIVE: &str = "Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
+
 /// Start a background save, unless one is running. The bytes are produced in bounded steps
 /// under the lock; the file writes happen outside it.
 pub fn start_bgsave(srv: &mut Server) -> Result<(), &'static str> {
-    if crate::replication::master::snapshot_busy(srv) {
+    if srv.rdb.bgsave_started.is_some() || srv.repl.sync_running {
         return Err("Background save already in progress");
+    }
+    if busy(srv) {
+        return Err(AOF_CHILD_ACTIVE);
     }
     let Some(shared) = srv.shared.upgrade() else {
         return Err("server is not running");
@@ -135,6 +173,7 @@ pub fn start_bgsave(srv: &mut Server) -> Result<(), &'static str> {
     srv.rdb.last_bgsave_try_ms = srv.now_ms;
     let target = rdb_path(srv);
     tracing::info!("Background saving started");
+    srv.rdb.bgsave_scheduled = false;
     let tracker = shared.tracker.clone();
     tracker.spawn(bgsave_task(shared, snap, target));
     Ok(())
@@ -215,7 +254,7 @@ pub async fn write_snapshot(
     loop {
         let step = {
             let mut srv = shared.lock();
-            if cancelled(&srv) {
+            if cancelled(&srv) || !snap.is_current(&srv) {
                 None
             } else {
                 Some((snap.step(&mut srv, STEP_KEYS), snap.is_done()))
@@ -252,6 +291,15 @@ pub fn prepare_for_shutdown(srv: &mut Server, req: crate::server::ShutdownReques
         tracing::warn!("There is a background save in progress. Stopping it!");
         srv.rdb.bgsave_cancel = true;
     }
+    // The AOF switched on by CONFIG SET is not written yet: exiting would lose the data.
+    if srv.aof.as_ref().is_some_and(|a| a.wait_rewrite) {
+        if req.force {
+            tracing::warn!("Writing initial AOF. Exit anyway.");
+        } else {
+            tracing::warn!("Writing initial AOF, can't exit.");
+            return false;
+        }
+    }
     crate::persist::aof::flush(srv);
     if let Some(aof) = srv.aof.as_mut() {
         tracing::info!("Calling fsync() on the AOF file.");
@@ -268,9 +316,21 @@ pub fn prepare_for_shutdown(srv: &mut Server, req: crate::server::ShutdownReques
     true
 }
 
-/// Save points (cron): start a background save when some point is reached.
+/// Save points (cron): start a background save when some point is reached, or when one
+/// was scheduled (BGSAVE SCHEDULE).
 pub fn check_save_points(srv: &mut Server) {
-    if srv.rdb.bgsave_started.is_some() || srv.rdb.loading || srv.cfg.save.is_empty() {
+    if srv.rdb.loading || busy(srv) {
+        return;
+    }
+    if srv.rdb.bgsave_scheduled {
+        let retry_ok =
+            srv.rdb.last_bgsave_ok || srv.now_ms - srv.rdb.last_bgsave_try_ms > RETRY_DELAY_MS;
+        if retry_ok {
+            let _ = start_bgsave(srv);
+        }
+        return;
+    }
+    if srv.cfg.save.is_empty() {
         return;
     }
     let now_s = srv.now_ms / 1000;

@@ -30,7 +30,7 @@ pub trait Sink: Send {
 /// The RDB form, as Redis 7.0 writes it.
 pub struct RdbSink {
     rdb: RdbWriter,
-    digest: crc::Digest<'static, u64>,
+    digest: crc::Digest<'static, u64, crate::persist::rdb::codec::Crc64Table>,
     checksum: bool,
     list_fill: i64,
     finished: bool,
@@ -107,6 +107,9 @@ pub struct Snapshot {
     /// Changes made before the snapshot started (`server.dirty` then).
     pub dirty_at_start: u64,
     done: bool,
+    /// Which snapshot this is (`RdbState::snapshot_epoch` when it began). The databases
+    /// hold one snapshot at a time: a newer one supersedes this one (see `begin_with`).
+    epoch: u64,
 }
 
 impl Snapshot {
@@ -116,7 +119,20 @@ impl Snapshot {
         Snapshot::begin_with(srv, sink)
     }
 
+    /// Start a snapshot with any sink. The databases hold one snapshot at a time, and the
+    /// callers wait until none runs (`snapshot_busy`), except a full synchronization during
+    /// a BGREWRITEAOF with the AOF off (which only persistence knows of): that rewrite is
+    /// then superseded, gives up, and is tried again later.
     pub fn begin_with(srv: &mut Server, sink: Box<dyn Sink>) -> Snapshot {
+        if srv.dbs.iter().any(|d| d.snap.is_some()) {
+            tracing::warn!("A new snapshot supersedes the one in progress");
+            for db in srv.dbs.iter_mut() {
+                if db.snap.is_some() {
+                    db.end_snapshot();
+                }
+            }
+        }
+        srv.rdb.snapshot_epoch += 1;
         let mut order = Vec::new();
         for db in srv.dbs.iter_mut() {
             if !db.is_empty() {
@@ -133,6 +149,7 @@ impl Snapshot {
             bytes_written: 0,
             dirty_at_start: srv.dirty,
             done: false,
+            epoch: srv.rdb.snapshot_epoch,
         }
     }
 
@@ -140,9 +157,23 @@ impl Snapshot {
         self.done
     }
 
+    /// The snapshot's identity (to tell whether a rewrite's state is still its own).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether the databases still hold this snapshot (a newer one supersedes it).
+    pub fn is_current(&self, srv: &Server) -> bool {
+        srv.rdb.snapshot_epoch == self.epoch
+    }
+
     /// Write about `budget` keys; returns the next bytes (the end of the output once
     /// everything is written: then `is_done`).
     pub fn step(&mut self, srv: &mut Server, budget: usize) -> Vec<u8> {
+        if !self.is_current(srv) {
+            // Superseded: the databases' snapshot state is another's now.
+            return Vec::new();
+        }
         let mut left = budget;
         while !self.done && left > 0 {
             let Some(&orig) = self.order.get(self.next) else {
@@ -188,8 +219,12 @@ impl Snapshot {
         bytes
     }
 
-    /// Give up (write error, shutdown): release the databases.
+    /// Give up (write error, shutdown): release the databases (unless superseded: then
+    /// they hold another snapshot).
     pub fn abort(self, srv: &mut Server) {
+        if !self.is_current(srv) {
+            return;
+        }
         for db in srv.dbs.iter_mut() {
             if db.snap.is_some() {
                 db.end_snapshot();
@@ -197,13 +232,27 @@ impl Snapshot {
         }
     }
 
-    /// The whole output at once (SAVE, tests): everything under one lock.
+    /// The whole RDB at once (SAVE, the first AOF base): everything under one lock, read
+    /// straight from the databases, so a background snapshot in progress is left alone.
     pub fn whole(srv: &mut Server) -> Vec<u8> {
-        let mut s = Snapshot::begin(srv);
+        let sink: Box<dyn Sink> = Box::new(RdbSink::new(srv));
+        Self::whole_with(srv, sink)
+    }
+
+    /// The whole output of any sink at once.
+    pub fn whole_with(srv: &Server, mut sink: Box<dyn Sink>) -> Vec<u8> {
         let mut out = Vec::new();
-        while !s.is_done() {
-            out.extend_from_slice(&s.step(srv, usize::MAX));
+        for db in srv.dbs.iter().filter(|d| !d.is_empty()) {
+            sink.begin_db(db.id, db.keys.len(), db.expires.len());
+            for (k, e) in db.keys.iter() {
+                sink.entry(k, &e.val, db.expire_at(k));
+                if sink.pending() >= STEP_BYTES {
+                    out.extend_from_slice(&sink.take());
+                }
+            }
         }
+        sink.finish();
+        out.extend_from_slice(&sink.take());
         out
     }
 }
@@ -241,5 +290,73 @@ fn write_zset(w: &mut RdbWriter, key: &[u8], expire: Option<i64>, z: &ZSet) {
         w.zset_listpack(key, expire, z.iter());
     } else {
         w.zset(key, expire, z.len(), z.iter());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persist::rdb::read::{Item, Parser};
+    use crate::testkit::TestServer;
+
+    /// The keys of an RDB file.
+    fn keys(rdb: &[u8]) -> Vec<Vec<u8>> {
+        let mut p = Parser::new(rdb).unwrap();
+        let mut out = Vec::new();
+        while let Some(item) = p.next_item() {
+            if let Item::Key { key, .. } = item.unwrap() {
+                out.push(key);
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn filled() -> TestServer {
+        let mut t = TestServer::new(&[]);
+        let c = t.connect();
+        for i in 0..2000 {
+            t.line(c, &format!("SET k{i} {i}"));
+        }
+        t
+    }
+
+    fn run_to_end(s: &mut Snapshot, srv: &mut Server) -> Vec<u8> {
+        let mut out = Vec::new();
+        while !s.is_done() {
+            out.extend(s.step(srv, 100));
+        }
+        out
+    }
+
+    #[test]
+    fn a_newer_snapshot_supersedes_an_older_one() {
+        let mut t = filled();
+        let mut old = Snapshot::begin(&mut t.srv);
+        let _ = old.step(&mut t.srv, 100);
+        let mut new = Snapshot::begin(&mut t.srv);
+        assert!(!old.is_current(&t.srv) && new.is_current(&t.srv));
+        // The old one produces nothing more, and giving it up leaves the new one alone.
+        assert!(old.step(&mut t.srv, 100).is_empty());
+        old.abort(&mut t.srv);
+        let c = t.connect();
+        t.line(c, "SET k1 changed");
+        t.line(c, "DEL k2");
+        let rdb = run_to_end(&mut new, &mut t.srv);
+        assert_eq!(keys(&rdb).len(), 2000);
+    }
+
+    #[test]
+    fn whole_leaves_a_background_snapshot_alone() {
+        let mut t = filled();
+        let mut bg = Snapshot::begin(&mut t.srv);
+        let mut rdb = bg.step(&mut t.srv, 100);
+        let c = t.connect();
+        t.line(c, "DEL k1999");
+        let whole = Snapshot::whole(&mut t.srv);
+        assert_eq!(keys(&whole).len(), 1999);
+        assert!(bg.is_current(&t.srv));
+        rdb.extend(run_to_end(&mut bg, &mut t.srv));
+        assert_eq!(keys(&rdb).len(), 2000);
     }
 }

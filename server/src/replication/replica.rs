@@ -580,12 +580,13 @@ async fn full_sync<C: Conn>(
             srv.repl.master_db = 0;
             srv.dirty += 1;
             tracing::info!("MASTER <-> REPLICA sync: Finished with success");
-            // An AOF restarts from the new data.
+            // The AOF restarts from the new data (Redis's `restartAOFAfterSYNC`): a rewrite
+            // already running has a base from before the sync, so it is dropped too.
             if srv.aof.is_some() {
-                drop(srv);
-                let mut srv = shared.lock();
-                if let Err(e) = crate::persist::aof::start_rewrite(&mut srv) {
-                    tracing::warn!("Can't rewrite the AOF after the full sync: {e}");
+                let off = crate::persist::aof::set_enabled(&mut srv, false);
+                if let Err(e) = off.and_then(|()| crate::persist::aof::set_enabled(&mut srv, true))
+                {
+                    tracing::warn!("Failed enabling the AOF after successful master synchronization! Trying it again in one second: {e}");
                 }
             }
             Ok(())

@@ -368,7 +368,10 @@ impl Writer {
 }
 
 /// CRC-64 as Redis computes it over the file (Jones polynomial, reflected).
-pub static CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+/// Slice-by-16 tables, as Redis's `crcspeed`: several times faster than a byte at a time on
+/// the hundreds of megabytes of a big file.
+pub type Crc64Table = crc::Table<16>;
+pub static CRC64: crc::Crc<u64, Crc64Table> = crc::Crc::<u64, Crc64Table>::new(&crc::CRC_64_REDIS);
 
 #[cfg(test)]
 mod tests {

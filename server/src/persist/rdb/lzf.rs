@@ -26,6 +26,9 @@ pub fn decompress(input: &[u8], expected: usize) -> Result<Vec<u8>, LzfError> {
         if ctrl < 32 {
             let len = ctrl + 1;
             let lit = input.get(i..i + len).ok_or(LzfError::Truncated)?;
+            if out.len() + len > expected {
+                return Err(LzfError::LengthMismatch);
+            }
             out.extend_from_slice(lit);
             i += len;
         } else {
@@ -38,14 +41,19 @@ pub fn decompress(input: &[u8], expected: usize) -> Result<Vec<u8>, LzfError> {
             i += 1;
             let dist = ((ctrl & 0x1f) << 8) + low + 1;
             let start = out.len().checked_sub(dist).ok_or(LzfError::BadReference)?;
-            // The reference may overlap what it produces: copy byte by byte.
-            for k in 0..len + 2 {
-                let b = out[start + k];
-                out.push(b);
+            let mut left = len + 2;
+            if out.len() + left > expected {
+                return Err(LzfError::LengthMismatch);
             }
-        }
-        if out.len() > expected {
-            return Err(LzfError::LengthMismatch);
+            // The reference may overlap what it produces: the output repeats with period
+            // `dist`, so copy it in pieces of at most `dist` bytes.
+            let mut from = start;
+            while left > 0 {
+                let n = left.min(dist);
+                out.extend_from_within(from..from + n);
+                from += n;
+                left -= n;
+            }
         }
     }
     if out.len() != expected {
@@ -67,10 +75,13 @@ pub fn compress(input: &[u8], max_len: usize) -> Option<Vec<u8>> {
         return None;
     }
     let mut out: Vec<u8> = Vec::with_capacity(max_len.min(n));
-    let mut table = vec![0usize; 1 << HLOG];
+    // The hash table: no bigger than the input needs (a table of 2^14 slots for every short
+    // string would cost far more to clear than to compress it).
+    let hlog = n.next_power_of_two().trailing_zeros().clamp(6, HLOG);
+    let mut table = vec![0u32; 1 << hlog];
     let hash = |i: usize| -> usize {
         let v = (input[i] as u32) << 16 | (input[i + 1] as u32) << 8 | input[i + 2] as u32;
-        (v.wrapping_mul(0x9e37_79b1) >> (32 - HLOG)) as usize
+        (v.wrapping_mul(0x9e37_79b1) >> (32 - hlog)) as usize
     };
     let mut lit_start = 0usize; // first byte of the pending literal run
     let mut i = 0usize;
@@ -85,8 +96,8 @@ pub fn compress(input: &[u8], max_len: usize) -> Option<Vec<u8>> {
     };
     while i + 2 < n {
         let h = hash(i);
-        let cand = table[h];
-        table[h] = i + 1; // 0 means empty
+        let cand = table[h] as usize;
+        table[h] = (i + 1) as u32; // 0 means empty
         if cand > 0 {
             let r = cand - 1;
             let off = i - r - 1;
@@ -144,6 +155,27 @@ mod tests {
         assert_eq!(decompress(&[5, b'a'], 6), Err(LzfError::Truncated));
         assert_eq!(decompress(&[(1 << 5), 9], 3), Err(LzfError::BadReference));
         assert_eq!(decompress(&[0, b'a'], 2), Err(LzfError::LengthMismatch));
+        // An overlapping reference repeats its period: "abc" then 10 more at distance 3.
+        let stream = [2, b'a', b'b', b'c', (7 << 5), 1, 2];
+        assert_eq!(decompress(&stream, 13).unwrap(), b"abcabcabcabca");
+        // Output past the declared length is refused before it is written.
+        assert_eq!(decompress(&stream, 12), Err(LzfError::LengthMismatch));
+    }
+
+    #[test]
+    fn big_inputs_round_trip_with_far_references() {
+        let mut x = 7u64;
+        let noise: Vec<u8> = (0..5000)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                (x >> 56) as u8
+            })
+            .collect();
+        // Repeats at distances below and beyond what a reference can reach (8 KB).
+        let data = [&noise[..], &noise[..], &vec![0u8; 20000], &noise[..]].concat();
+        let c = compress(&data, data.len()).unwrap();
+        assert!(c.len() < data.len() / 2, "{}", c.len());
+        assert_eq!(decompress(&c, data.len()).unwrap(), data);
     }
 
     proptest! {
