@@ -57,7 +57,10 @@ impl Core {
                 return;
             }
             if kind != 2 {
-                let period = if kind == 1 && (master_failing || i.master_link_down_ms != 0) {
+                let period = if kind == 1 && (i.reconf_sent || i.reconf_inprog) {
+                    // A replica being moved to the new master: watch it closely.
+                    200
+                } else if kind == 1 && (master_failing || i.master_link_down_ms != 0) {
                     1000
                 } else {
                     timers.info_period

@@ -174,7 +174,10 @@ impl Core {
         }
         let t = Target::Replica(name.to_string(), k.clone());
         let msg = Core::at_child("slave", r, m);
-        self.out.push(Action::ReplicaOf(t, None));
+        self.out.push(Action::ReplicaOf(t.clone(), None));
+        // Ask for its INFO right behind the reconfiguration (the link answers in order):
+        // the promotion is seen at once, not at the next 1 s INFO round as in Redis.
+        self.out.push(Action::Info(t));
         self.set_state(
             now,
             name,
@@ -233,6 +236,7 @@ impl Core {
                 Target::Replica(name.to_string(), k.clone()),
                 Some(promoted.clone()),
             ));
+            out.push(Action::Info(Target::Replica(name.to_string(), k.clone())));
             out.push(Action::Event {
                 level: Level::Notice,
                 kind: "+slave-reconf-sent".into(),
