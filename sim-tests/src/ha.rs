@@ -757,7 +757,9 @@ pub fn check(
     if expect.no_lost_writes && lost > 0 {
         failures.push(format!("{lost} acknowledged writes lost"));
     }
-    // Split brain: time during which two servers both acknowledged writes.
+    // Split brain: once the sentinels moved the master elsewhere, how long a deposed master
+    // still acknowledged writes (two servers acting as master), plus any overlap of two
+    // servers' acknowledgement windows.
     let mut spans: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for op in &acked {
         let e = spans
@@ -766,8 +768,20 @@ pub fn check(
         e.0 = e.0.min(op.at_ms);
         e.1 = e.1.max(op.at_ms);
     }
-    let v: Vec<(u64, u64)> = spans.values().copied().collect();
     let mut split = 0;
+    for (i, (t, addr)) in o.master_changes.iter().enumerate() {
+        if i == 0 {
+            continue;
+        }
+        let deposed = &o.master_changes[i - 1].1;
+        if deposed == addr {
+            continue;
+        }
+        if let Some((_, last)) = spans.get(deposed.as_str()) {
+            split += last.saturating_sub(*t);
+        }
+    }
+    let v: Vec<(u64, u64)> = spans.values().copied().collect();
     for i in 0..v.len() {
         for j in i + 1..v.len() {
             let lo = v[i].0.max(v[j].0);
