@@ -337,17 +337,7 @@ impl Core {
         }
         let msg = format!("{name} {} {} {} {}", old.host, old.port, to.host, to.port);
         // Reset the master.
-        let mut fresh = Master::new(name, to.clone(), m.quorum, &timers, now);
-        fresh.down_after = m.down_after;
-        fresh.failover_timeout = m.failover_timeout;
-        fresh.parallel_syncs = m.parallel_syncs;
-        fresh.auth_pass = m.auth_pass.clone();
-        fresh.auth_user = m.auth_user.clone();
-        fresh.notification_script = m.notification_script.clone();
-        fresh.client_reconfig_script = m.client_reconfig_script.clone();
-        fresh.reboot_down_after = m.reboot_down_after;
-        fresh.renamed = m.renamed.clone();
-        fresh.config_epoch = m.config_epoch;
+        let mut fresh = m.reset_at(to.clone(), &timers, now);
         fresh.leader = m.leader.clone();
         fresh.leader_epoch = m.leader_epoch;
         fresh.failover_start_time = m.failover_start_time;
@@ -440,18 +430,7 @@ impl Core {
         }
         let timers = self.timers.clone();
         let m = self.masters.get_mut(name).expect("checked");
-        let mut fresh = Master::new(name, addr.clone(), m.quorum, &timers, now);
-        fresh.down_after = m.down_after;
-        fresh.failover_timeout = m.failover_timeout;
-        fresh.parallel_syncs = m.parallel_syncs;
-        fresh.auth_pass = m.auth_pass.clone();
-        fresh.auth_user = m.auth_user.clone();
-        fresh.notification_script = m.notification_script.clone();
-        fresh.client_reconfig_script = m.client_reconfig_script.clone();
-        fresh.reboot_down_after = m.reboot_down_after;
-        fresh.renamed = m.renamed.clone();
-        fresh.config_epoch = m.config_epoch;
-        *m = fresh;
+        *m = m.reset_at(addr.clone(), &timers, now);
         let at = Core::at_master(m);
         self.out
             .push(Action::Disconnect(Target::Master(name.into())));

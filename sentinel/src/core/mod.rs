@@ -313,6 +313,24 @@ impl Master {
         }
     }
 
+    /// The same master, configured as now (options, scripts, auth, renames, config epoch),
+    /// at `addr` and with no runtime state: no replicas, sentinels, votes or failover
+    /// (Redis's `sentinelResetMaster`).
+    pub fn reset_at(&self, addr: Addr, timers: &Timers, now: Ms) -> Master {
+        let mut m = Master::new(&self.inst.name, addr, self.quorum, timers, now);
+        m.down_after = self.down_after;
+        m.failover_timeout = self.failover_timeout;
+        m.parallel_syncs = self.parallel_syncs;
+        m.auth_pass = self.auth_pass.clone();
+        m.auth_user = self.auth_user.clone();
+        m.notification_script = self.notification_script.clone();
+        m.client_reconfig_script = self.client_reconfig_script.clone();
+        m.reboot_down_after = self.reboot_down_after;
+        m.renamed = self.renamed.clone();
+        m.config_epoch = self.config_epoch;
+        m
+    }
+
     pub fn in_failover(&self) -> bool {
         self.failover_state != FailoverState::None
     }
