@@ -36,7 +36,46 @@ struct Node {
     score: f64,
     /// Previous node at level 0, NIL for the first.
     back: u32,
-    levels: Box<[Level]>,
+    levels: Levels,
+}
+
+/// A node's levels: up to two inline (15 nodes in 16 have one or two, with p = 1/4), so a
+/// descent touches one cache line per hop for them instead of following a pointer.
+#[derive(Clone)]
+enum Levels {
+    Inline([Level; 2], u8),
+    Heap(Box<[Level]>),
+}
+
+impl Levels {
+    fn new(n: usize) -> Levels {
+        if n <= 2 {
+            Levels::Inline([EMPTY_LEVEL; 2], n as u8)
+        } else {
+            Levels::Heap(vec![EMPTY_LEVEL; n].into_boxed_slice())
+        }
+    }
+}
+
+impl std::ops::Deref for Levels {
+    type Target = [Level];
+    #[inline]
+    fn deref(&self) -> &[Level] {
+        match self {
+            Levels::Inline(a, n) => &a[..*n as usize],
+            Levels::Heap(b) => b,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Levels {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [Level] {
+        match self {
+            Levels::Inline(a, n) => &mut a[..*n as usize],
+            Levels::Heap(b) => b,
+        }
+    }
 }
 
 /// Where a search stopped at one level: the header (None) or a node.
@@ -164,7 +203,7 @@ impl SkipList {
             member,
             score,
             back: NIL,
-            levels: vec![EMPTY_LEVEL; level].into_boxed_slice(),
+            levels: Levels::new(level),
         });
         self.link_node(xi);
     }
@@ -580,7 +619,13 @@ impl SkipList {
             + self
                 .nodes
                 .iter()
-                .map(|n| n.levels.len() * std::mem::size_of::<Level>() + n.member.heap_size())
+                .map(|n| {
+                    let heap = match &n.levels {
+                        Levels::Inline(..) => 0,
+                        Levels::Heap(b) => b.len() * std::mem::size_of::<Level>(),
+                    };
+                    heap + n.member.heap_size()
+                })
                 .sum::<usize>()
             + self.dict.mem_usage()
             + self.dict.keys().map(SmallBytes::heap_size).sum::<usize>()
