@@ -87,3 +87,36 @@ def fill(c, keys):
         c.read()
 
 
+
+
+class LatencyProbe:
+    """A client that sends SET in a loop and records every round trip, on a thread.
+    `start()` waits 0.3 s to warm up; `stop()` returns the round trips (seconds) since
+    then."""
+
+    def __init__(self, port):
+        import threading
+        self.port = port
+        self.lat = []
+        self.stop_ev = threading.Event()
+        self.th = threading.Thread(target=self._run)
+
+    def _run(self):
+        pc = Conn(self.port)
+        i = 0
+        while not self.stop_ev.is_set():
+            t0 = time.perf_counter()
+            pc.cmd("SET", "probe:%d" % (i % 1000), "x")
+            self.lat.append(time.perf_counter() - t0)
+            i += 1
+
+    def start(self):
+        self.th.start()
+        time.sleep(0.3)
+        self.base = len(self.lat)
+        return self
+
+    def stop(self):
+        self.stop_ev.set()
+        self.th.join()
+        return self.lat[self.base:]

@@ -16,11 +16,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import Conn, fill, free_port, start, wait_loaded, ROOT  # noqa: E402
+from benchlib import Conn, LatencyProbe, fill, free_port, start, wait_loaded, ROOT  # noqa: E402
 
 
 def measure(name, binary, keys, extra):
@@ -34,31 +33,14 @@ def measure(name, binary, keys, extra):
     c.cmd("SAVE")
     save_s = time.time() - t
     size = os.path.getsize(os.path.join(work, "dump.rdb"))
-    # BGSAVE while a client keeps writing: the longest round trip.
-    lat = []
-    stop = threading.Event()
-
-    def probe():
-        pc = Conn(port)
-        i = 0
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            pc.cmd("SET", "probe:%d" % (i % 1000), "x")
-            lat.append(time.perf_counter() - t0)
-            i += 1
-
-    th = threading.Thread(target=probe)
-    th.start()
-    time.sleep(0.3)
-    base = len(lat)
+    # The longest round trip a writing client sees meanwhile.
+    probe = LatencyProbe(port).start()
     t = time.time()
     c.cmd("BGSAVE")
     while "rdb_bgsave_in_progress:1" in c.cmd("INFO", "persistence") or time.time() - t < 0.2:
         time.sleep(0.005)
     bgsave_s = time.time() - t
-    stop.set()
-    th.join()
-    during = lat[base:]
+    during = probe.stop()
     c.cmd("SHUTDOWN", "NOSAVE") if False else None
     p.terminate()
     p.wait()

@@ -17,11 +17,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import Conn, fill, free_port, start, ROOT  # noqa: E402
+from benchlib import Conn, LatencyProbe, fill, free_port, start, ROOT  # noqa: E402
 
 
 def info(c, section, field):
@@ -45,30 +44,13 @@ def measure(binary, keys):
     mc, rc = Conn(pm), Conn(pr)
     fill(mc, keys)
     n = int(mc.cmd("DBSIZE"))
-    lat = []
-    stop = threading.Event()
-
-    def probe():
-        pc = Conn(pm)
-        i = 0
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            pc.cmd("SET", "probe:%d" % (i % 1000), "x")
-            lat.append(time.perf_counter() - t0)
-            i += 1
-
-    th = threading.Thread(target=probe)
-    th.start()
-    time.sleep(0.3)
-    base = len(lat)
+    probe = LatencyProbe(pm).start()
     t = time.time()
     rc.cmd("REPLICAOF", "127.0.0.1", pm)
     while not caught_up(mc, rc):
         time.sleep(0.01)
     sync_s = time.time() - t
-    stop.set()
-    th.join()
-    during = lat[base:]
+    during = probe.stop()
     # Lag under load.
     samples = []
     bench = subprocess.Popen(["redis-benchmark", "-p", str(pm), "-t", "set", "-n", "1000000", "-c", "50",

@@ -580,60 +580,18 @@ pub fn run(
                         x.store(d.as_millis() as u64, std::sync::atomic::Ordering::SeqCst);
                     }
                 }
-                Fault::Latency(a, b, d) => {
-                    for x in a.iter().map(String::as_str) {
-                        for y in b.iter().map(String::as_str) {
-                            sim.set_link_latency(x, y, d);
-                        }
-                    }
-                }
-                Fault::Loss(a, b, r) => {
-                    for x in a.iter().map(String::as_str) {
-                        for y in b.iter().map(String::as_str) {
-                            sim.set_link_fail_rate(x, y, r);
-                        }
-                    }
-                }
+                Fault::Latency(a, b, d) => pairs(&a, &b, |x, y| sim.set_link_latency(x, y, d)),
+                Fault::Loss(a, b, r) => pairs(&a, &b, |x, y| sim.set_link_fail_rate(x, y, r)),
                 Fault::LoseDisk(h) => {
                     power_off(&mut sim, &h, &all_hosts);
                     let _ = std::fs::remove_dir_all(dir.join(&h));
                     power_on(&mut sim, &h, &all_hosts);
                 }
-                Fault::Partition(a, b) => {
-                    for x in a.iter().map(String::as_str) {
-                        for y in b.iter().map(String::as_str) {
-                            sim.partition(x, y);
-                        }
-                    }
-                }
-                Fault::Repair(a, b) => {
-                    for x in a.iter().map(String::as_str) {
-                        for y in b.iter().map(String::as_str) {
-                            sim.repair(x, y);
-                        }
-                    }
-                }
-                Fault::PartitionOneWay(a, b) => {
-                    for x in a.iter().map(String::as_str) {
-                        for y in b.iter().map(String::as_str) {
-                            sim.partition_oneway(x, y);
-                        }
-                    }
-                }
-                Fault::Hold(a, b) => {
-                    for x in a.iter().map(String::as_str) {
-                        for y in b.iter().map(String::as_str) {
-                            sim.hold(x, y);
-                        }
-                    }
-                }
-                Fault::Release(a, b) => {
-                    for x in a.iter().map(String::as_str) {
-                        for y in b.iter().map(String::as_str) {
-                            sim.release(x, y);
-                        }
-                    }
-                }
+                Fault::Partition(a, b) => pairs(&a, &b, |x, y| sim.partition(x, y)),
+                Fault::Repair(a, b) => pairs(&a, &b, |x, y| sim.repair(x, y)),
+                Fault::PartitionOneWay(a, b) => pairs(&a, &b, |x, y| sim.partition_oneway(x, y)),
+                Fault::Hold(a, b) => pairs(&a, &b, |x, y| sim.hold(x, y)),
+                Fault::Release(a, b) => pairs(&a, &b, |x, y| sim.release(x, y)),
             }
         }
         match sim.step() {
@@ -659,6 +617,15 @@ fn power_off(sim: &mut turmoil::Sim<'_>, h: &str, all: &[String]) {
         sim.partition(h, o.as_str());
     }
     sim.crash(h);
+}
+
+/// Apply `f` to every (host of `a`, host of `b`) pair.
+fn pairs(a: &[String], b: &[String], mut f: impl FnMut(&str, &str)) {
+    for x in a {
+        for y in b {
+            f(x, y);
+        }
+    }
 }
 
 /// Start a crashed host again (its files are kept) and reconnect its links.
