@@ -1,10 +1,22 @@
 //! The `skiplist` encoding of a sorted set, as Redis's `zskiplist` plus its member → score
 //! dict: links carry spans (how many nodes they jump), giving O(log n) rank and
-//! range-by-rank. Nodes live in an arena (`Vec<Node>`) and link by `u32` index, without
-//! `unsafe`; removing a node moves the last node of the arena into its slot and fixes the
-//! links to it (found by one more O(log n) descent), so the arena never has holes. Node
-//! levels come from a xorshift generator seeded from the server's RNG, like the dict's hash
-//! seed.
+//! range-by-rank. Node levels come from a xorshift generator seeded from the server's RNG,
+//! like the dict's hash seed.
+//!
+//! Layout, chosen so that a descent costs one cache miss per hop and no `unsafe`:
+//!
+//! - `lv` is an arena of levels. A node with `k` levels owns `k` consecutive slots, and its id
+//!   is the index of the first one, so level `i` of node `x` is `lv[x + i]`: a hop reads one
+//!   16-byte slot. Each link also carries the score of the node it points to, so a descent
+//!   compares scores without touching the node it skips.
+//! - `nodes` runs parallel to `lv`: the member, score and back link of node `x` are
+//!   `nodes[x]` (the other slots of a block hold an empty filler). It is read on a score tie,
+//!   when a search ends, and when walking the list.
+//! - Removing a node puts its block on a free list for its size (threaded through the blocks'
+//!   first `next`), which new nodes of that size take first; a block at the arena's end is
+//!   cut off instead. Ids never move while a node lives, so removing never re-links other
+//!   nodes. When more than half the arena is free (and it is not tiny), it is compacted in
+//!   list order: O(live nodes), paid for by the removals that freed that much.
 
 use super::{LexRange, ScoreRange};
 use crate::db::{Dict, SmallBytes};
@@ -13,10 +25,10 @@ use crate::db::{Dict, SmallBytes};
 pub const MAX_LEVEL: usize = 32;
 /// No node: the end of a level, or no predecessor.
 pub(super) const NIL: u32 = u32::MAX;
+/// Arenas up to this many slots are never compacted.
+const COMPACT_MIN_SLOTS: usize = 1024;
 
-/// One link. It keeps the score of the node it points to, so a descent compares scores
-/// without touching the next node (one cache miss per hop instead of two: the nodes' level
-/// arrays live in their own allocations); the node itself is read only on a score tie.
+/// One link: the next node at this level, how many nodes it jumps, and that node's score.
 #[derive(Debug, Clone, Copy)]
 struct Level {
     next: u32,
@@ -30,50 +42,24 @@ const EMPTY_LEVEL: Level = Level {
     nscore: 0.0,
 };
 
+/// A node's payload, at the index of its first level slot.
 #[derive(Clone)]
 struct Node {
     member: SmallBytes,
     score: f64,
     /// Previous node at level 0, NIL for the first.
     back: u32,
-    levels: Levels,
+    /// Levels of the node; 0 in the other slots of a block and in free blocks.
+    nlev: u8,
 }
 
-/// A node's levels: up to two inline (15 nodes in 16 have one or two, with p = 1/4), so a
-/// descent touches one cache line per hop for them instead of following a pointer.
-#[derive(Clone)]
-enum Levels {
-    Inline([Level; 2], u8),
-    Heap(Box<[Level]>),
-}
-
-impl Levels {
-    fn new(n: usize) -> Levels {
-        if n <= 2 {
-            Levels::Inline([EMPTY_LEVEL; 2], n as u8)
-        } else {
-            Levels::Heap(vec![EMPTY_LEVEL; n].into_boxed_slice())
-        }
-    }
-}
-
-impl std::ops::Deref for Levels {
-    type Target = [Level];
-    #[inline]
-    fn deref(&self) -> &[Level] {
-        match self {
-            Levels::Inline(a, n) => &a[..*n as usize],
-            Levels::Heap(b) => b,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Levels {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut [Level] {
-        match self {
-            Levels::Inline(a, n) => &mut a[..*n as usize],
-            Levels::Heap(b) => b,
+impl Node {
+    fn filler() -> Node {
+        Node {
+            member: SmallBytes::default(),
+            score: 0.0,
+            back: NIL,
+            nlev: 0,
         }
     }
 }
@@ -84,8 +70,14 @@ type At = Option<u32>;
 /// The skiplist encoding: nodes in (score, member) order with spans, and member → score.
 #[derive(Clone)]
 pub struct SkipList {
+    lv: Vec<Level>,
+    /// Parallel to `lv`.
     nodes: Vec<Node>,
-    /// Nodes linked into the list (the arena may briefly hold one unlinked node).
+    /// Heads of the free-block lists by block size (index = levels), linked through
+    /// `lv[block].next`.
+    free: [u32; MAX_LEVEL + 1],
+    free_slots: usize,
+    /// Nodes linked into the list (a node being moved is briefly unlinked).
     linked: usize,
     head: [Level; MAX_LEVEL],
     level: usize,
@@ -96,12 +88,7 @@ pub struct SkipList {
 
 impl std::fmt::Debug for SkipList {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "SkipList(len {}, level {})",
-            self.nodes.len(),
-            self.level
-        )
+        write!(f, "SkipList(len {}, level {})", self.linked, self.level)
     }
 }
 
@@ -116,7 +103,10 @@ impl SkipList {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         SkipList {
+            lv: Vec::new(),
             nodes: Vec::new(),
+            free: [NIL; MAX_LEVEL + 1],
+            free_slots: 0,
             linked: 0,
             head: [EMPTY_LEVEL; MAX_LEVEL],
             level: 1,
@@ -127,29 +117,38 @@ impl SkipList {
     }
 
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.linked
     }
 
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.linked == 0
     }
 
-    fn lv(&self, at: At, i: usize) -> Level {
+    #[inline]
+    fn lvl(&self, at: At, i: usize) -> Level {
         match at {
             None => self.head[i],
-            Some(x) => self.nodes[x as usize].levels[i],
+            Some(x) => self.lv[x as usize + i],
         }
     }
 
-    fn lv_mut(&mut self, at: At, i: usize) -> &mut Level {
+    #[inline]
+    fn lvl_mut(&mut self, at: At, i: usize) -> &mut Level {
         match at {
             None => &mut self.head[i],
-            Some(x) => &mut self.nodes[x as usize].levels[i],
+            Some(x) => &mut self.lv[x as usize + i],
         }
     }
 
+    #[inline]
     fn node(&self, x: u32) -> &Node {
         &self.nodes[x as usize]
+    }
+
+    /// Levels of the live node `x`.
+    fn levels(&self, x: u32) -> &[Level] {
+        let start = x as usize;
+        &self.lv[start..start + self.node(x).nlev as usize]
     }
 
     /// Whether the node `l` points to sorts before (score, member).
@@ -177,13 +176,99 @@ impl SkipList {
         }
     }
 
+    /// A block of `nlev` slots for a new node (from the free list of that size, else at the
+    /// arena's end); returns its id. The node is not linked.
+    fn alloc(&mut self, member: SmallBytes, score: f64, nlev: usize) -> u32 {
+        let node = Node {
+            member,
+            score,
+            back: NIL,
+            nlev: nlev as u8,
+        };
+        let x = self.free[nlev];
+        if x != NIL {
+            self.free[nlev] = self.lv[x as usize].next;
+            self.free_slots -= nlev;
+            self.lv[x as usize..x as usize + nlev].fill(EMPTY_LEVEL);
+            self.nodes[x as usize] = node;
+            return x;
+        }
+        let start = self.lv.len();
+        // Ids are u32 with NIL reserved: 2^32 slots would be 64 GiB of levels alone, beyond
+        // what a sorted set can reach (Redis caps a set's length at 2^32 too).
+        assert!(start + nlev < NIL as usize, "sorted set arena full");
+        self.lv.resize(start + nlev, EMPTY_LEVEL);
+        self.nodes.push(node);
+        self.nodes.resize_with(start + nlev, Node::filler);
+        start as u32
+    }
+
+    /// Give back the block of the unlinked node `x`; returns its payload. May compact the
+    /// arena, which renumbers every node.
+    fn release(&mut self, x: u32) -> Node {
+        let node = std::mem::replace(&mut self.nodes[x as usize], Node::filler());
+        let nlev = node.nlev as usize;
+        let end = x as usize + nlev;
+        if end == self.lv.len() {
+            self.lv.truncate(x as usize);
+            self.nodes.truncate(x as usize);
+        } else {
+            self.lv[x as usize].next = self.free[nlev];
+            self.free[nlev] = x;
+            self.free_slots += nlev;
+        }
+        if self.lv.len() > COMPACT_MIN_SLOTS && self.free_slots * 2 > self.lv.len() {
+            self.compact();
+        }
+        if self.linked == 0 {
+            self.lv = Vec::new();
+            self.nodes = Vec::new();
+            self.free = [NIL; MAX_LEVEL + 1];
+            self.free_slots = 0;
+        }
+        node
+    }
+
+    /// Rebuild the arena without free blocks, nodes in list order (every node is linked).
+    fn compact(&mut self) {
+        let live = self.lv.len() - self.free_slots;
+        let mut map = vec![NIL; self.lv.len()];
+        let mut lv = Vec::with_capacity(live);
+        let mut nodes = Vec::with_capacity(live);
+        let mut x = self.head[0].next;
+        while x != NIL {
+            let xs = x as usize;
+            let nlev = self.nodes[xs].nlev as usize;
+            map[xs] = lv.len() as u32;
+            lv.extend_from_slice(&self.lv[xs..xs + nlev]);
+            nodes.push(std::mem::replace(&mut self.nodes[xs], Node::filler()));
+            nodes.resize_with(lv.len(), Node::filler);
+            x = self.lv[xs].next;
+        }
+        let remap = |v: u32| if v == NIL { NIL } else { map[v as usize] };
+        for l in lv.iter_mut() {
+            l.next = remap(l.next);
+        }
+        for n in nodes.iter_mut().filter(|n| n.nlev > 0) {
+            n.back = remap(n.back);
+        }
+        for h in self.head.iter_mut() {
+            h.next = remap(h.next);
+        }
+        self.tail = remap(self.tail);
+        self.lv = lv;
+        self.nodes = nodes;
+        self.free = [NIL; MAX_LEVEL + 1];
+        self.free_slots = 0;
+    }
+
     /// The last node before (score, member) at every level.
     fn find_update(&self, score: f64, member: &[u8]) -> [At; MAX_LEVEL] {
         let mut update = [None; MAX_LEVEL];
         let mut x: At = None;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
+                let l = self.lvl(x, i);
                 if self.before(l, score, member) {
                     x = Some(l.next);
                 } else {
@@ -198,22 +283,16 @@ impl SkipList {
     /// Link a new node (Redis's `zslInsert`); the dict is the caller's.
     fn link(&mut self, member: SmallBytes, score: f64) {
         let level = self.random_level();
-        let xi = self.nodes.len() as u32;
-        self.nodes.push(Node {
-            member,
-            score,
-            back: NIL,
-            levels: Levels::new(level),
-        });
-        self.link_node(xi);
+        let x = self.alloc(member, score, level);
+        self.link_node(x);
     }
 
-    /// Link node `xi` of the arena (not linked: new, or unlinked to change its score) at its
-    /// place for its score and member, with its own number of levels.
+    /// Link node `xi` (not linked: new, or unlinked to change its score) at its place for its
+    /// score and member, with its own number of levels.
     fn link_node(&mut self, xi: u32) {
         let (score, level) = {
             let n = self.node(xi);
-            (n.score, n.levels.len())
+            (n.score, n.nlev as usize)
         };
         let mut update = [None; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
@@ -223,7 +302,7 @@ impl SkipList {
             for i in (0..self.level).rev() {
                 rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
                 loop {
-                    let l = self.lv(x, i);
+                    let l = self.lvl(x, i);
                     if self.before(l, score, member) {
                         rank[i] += l.span;
                         x = Some(l.next);
@@ -245,22 +324,21 @@ impl SkipList {
             self.level = level;
         }
         for i in 0..level {
-            let u = self.lv(update[i], i);
-            let l = Level {
+            let u = self.lvl(update[i], i);
+            self.lv[xi as usize + i] = Level {
                 next: u.next,
                 nscore: u.nscore,
                 span: u.span - (rank[0] - rank[i]),
             };
-            self.nodes[xi as usize].levels[i] = l;
-            let um = self.lv_mut(update[i], i);
+            let um = self.lvl_mut(update[i], i);
             um.next = xi;
             um.nscore = score;
             um.span = rank[0] - rank[i] + 1;
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
-            self.lv_mut(u, i).span += 1;
+            self.lvl_mut(u, i).span += 1;
         }
-        let next0 = self.node(xi).levels[0].next;
+        let next0 = self.lv[xi as usize].next;
         self.nodes[xi as usize].back = update[0].unwrap_or(NIL);
         if next0 != NIL {
             self.nodes[next0 as usize].back = xi;
@@ -270,12 +348,13 @@ impl SkipList {
         self.linked += 1;
     }
 
-    /// Unlink node `x` given its predecessors (Redis's `zslDeleteNode`); it stays in the arena.
+    /// Unlink node `x` given its predecessors (Redis's `zslDeleteNode`); its block stays.
     fn unlink(&mut self, x: u32, update: &[At; MAX_LEVEL]) {
         self.linked -= 1;
+        let nlev = self.node(x).nlev as usize;
         for (i, &u) in update.iter().enumerate().take(self.level) {
-            let xl = self.node(x).levels.get(i).copied();
-            let ul = self.lv_mut(u, i);
+            let xl = (i < nlev).then(|| self.lv[x as usize + i]);
+            let ul = self.lvl_mut(u, i);
             match xl {
                 Some(xl) if ul.next == x => {
                     ul.span = ul.span + xl.span - 1;
@@ -285,7 +364,7 @@ impl SkipList {
                 _ => ul.span -= 1,
             }
         }
-        let (next0, back) = (self.node(x).levels[0].next, self.node(x).back);
+        let (next0, back) = (self.lv[x as usize].next, self.node(x).back);
         if next0 != NIL {
             self.nodes[next0 as usize].back = back;
         } else {
@@ -296,33 +375,13 @@ impl SkipList {
         }
     }
 
-    /// Drop the unlinked node `x` from the arena: the last node moves into its slot and the
-    /// links to it are redirected. Returns the node.
-    fn free(&mut self, x: u32) -> Node {
-        let last = (self.nodes.len() - 1) as u32;
-        if x != last {
-            let update = {
-                let n = self.node(last);
-                self.find_update(n.score, n.member.as_bytes())
-            };
-            let lvls = self.node(last).levels.len();
-            for (i, &u) in update.iter().enumerate().take(lvls) {
-                self.lv_mut(u, i).next = x;
-            }
-            let next0 = self.node(last).levels[0].next;
-            if next0 != NIL {
-                self.nodes[next0 as usize].back = x;
-            } else {
-                self.tail = x;
-            }
-        }
-        self.nodes.swap_remove(x as usize)
-    }
-
     /// A skiplist of `pairs`, already sorted by (score, member), members distinct.
     pub(super) fn from_sorted(seed: u64, pairs: Vec<(SmallBytes, f64)>) -> SkipList {
         let mut sl = SkipList::new(seed);
         sl.dict.expand(pairs.len());
+        // About 4/3 slots per node.
+        sl.lv.reserve(pairs.len() + pairs.len() / 3);
+        sl.nodes.reserve(pairs.len() + pairs.len() / 3);
         for (m, s) in pairs {
             sl.dict.insert(m.clone(), s);
             sl.link(m, s);
@@ -346,13 +405,22 @@ impl SkipList {
     /// Node `x`'s member and score, and the node after it (before it when `rev`).
     pub(super) fn step(&self, x: u32, rev: bool) -> (&[u8], f64, u32) {
         let n = self.node(x);
-        let next = if rev { n.back } else { n.levels[0].next };
+        let next = if rev {
+            n.back
+        } else {
+            self.lv[x as usize].next
+        };
         (n.member.as_bytes(), n.score, next)
     }
 
     /// The length of the longest member.
     pub(super) fn longest_member(&self) -> usize {
-        self.nodes.iter().map(|n| n.member.len()).max().unwrap_or(0)
+        self.nodes
+            .iter()
+            .filter(|n| n.nlev > 0)
+            .map(|n| n.member.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// A fair random member (Redis's `dictGetFairRandomKey`).
@@ -369,6 +437,11 @@ impl SkipList {
 
     /// Add a member that is not in the set.
     pub fn insert(&mut self, member: &[u8], score: f64) {
+        // Redis's ZADD of a new member rehashes two buckets of a growing dict (its `dictFind`
+        // and its `dictAdd` each take a step); the lookup before this one could not (`&self`),
+        // so step here. Fewer steps would leave the dict rehashing for longer, every lookup
+        // meanwhile searching both tables.
+        self.dict.rehash_step();
         self.link(SmallBytes::from(member), score);
         self.dict.insert(SmallBytes::from(member), score);
     }
@@ -381,9 +454,9 @@ impl SkipList {
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let (_, score) = self.dict.remove(member)?;
         let update = self.find_update(score, member);
-        let x = self.lv(update[0], 0).next;
+        let x = self.lvl(update[0], 0).next;
         self.unlink(x, &update);
-        self.free(x);
+        self.release(x);
         Some(score)
     }
 
@@ -391,19 +464,19 @@ impl SkipList {
     /// the order is unchanged).
     pub fn update_score(&mut self, member: &[u8], cur: f64, new: f64) {
         let update = self.find_update(cur, member);
-        let x = self.lv(update[0], 0).next;
-        let n = self.node(x);
-        let back_ok = n.back == NIL || self.node(n.back).score < new;
-        let fwd_ok = n.levels[0].next == NIL || self.node(n.levels[0].next).score > new;
+        let x = self.lvl(update[0], 0).next;
+        let (back, lvls) = (self.node(x).back, self.node(x).nlev as usize);
+        let next0 = self.lv[x as usize].next;
+        let back_ok = back == NIL || self.node(back).score < new;
+        let fwd_ok = next0 == NIL || self.node(next0).score > new;
         if back_ok && fwd_ok {
             self.nodes[x as usize].score = new;
             // The links into it carry its score.
-            let lvls = self.node(x).levels.len();
             for (i, &u) in update.iter().enumerate().take(lvls) {
-                self.lv_mut(u, i).nscore = new;
+                self.lvl_mut(u, i).nscore = new;
             }
         } else {
-            // Re-link the same node (its slot and levels) at its new place: no arena move.
+            // Re-link the same node (its block and levels) at its new place.
             self.unlink(x, &update);
             self.nodes[x as usize].score = new;
             self.link_node(x);
@@ -415,7 +488,7 @@ impl SkipList {
 
     /// Remove the member at 0-based `rank`.
     pub(super) fn remove_at(&mut self, rank: usize) -> Option<(SmallBytes, f64)> {
-        if rank >= self.nodes.len() {
+        if rank >= self.len() {
             return None;
         }
         let target = rank as u32 + 1;
@@ -424,7 +497,7 @@ impl SkipList {
         let mut x: At = None;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
+                let l = self.lvl(x, i);
                 if l.next != NIL && traversed + l.span < target {
                     traversed += l.span;
                     x = Some(l.next);
@@ -434,9 +507,9 @@ impl SkipList {
             }
             update[i] = x;
         }
-        let x = self.lv(update[0], 0).next;
+        let x = self.lvl(update[0], 0).next;
         self.unlink(x, &update);
-        let node = self.free(x);
+        let node = self.release(x);
         self.dict.remove(node.member.as_bytes());
         Some((node.member, node.score))
     }
@@ -445,9 +518,11 @@ impl SkipList {
     pub(super) fn rank_of(&self, score: f64, member: &[u8]) -> usize {
         let mut rank = 0usize;
         let mut x: At = None;
+        // The score of `x`: its member is compared only when the score is the one sought.
+        let mut xscore = f64::NAN;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
+                let l = self.lvl(x, i);
                 if l.next == NIL {
                     break;
                 }
@@ -456,12 +531,13 @@ impl SkipList {
                 {
                     rank += l.span as usize;
                     x = Some(l.next);
+                    xscore = l.nscore;
                 } else {
                     break;
                 }
             }
             if let Some(xi) = x {
-                if self.node(xi).member.as_bytes() == member {
+                if xscore == score && self.node(xi).member.as_bytes() == member {
                     return rank;
                 }
             }
@@ -475,7 +551,7 @@ impl SkipList {
         let mut x: At = None;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
+                let l = self.lvl(x, i);
                 if l.next != NIL && traversed + l.span as usize <= rank {
                     traversed += l.span as usize;
                     x = Some(l.next);
@@ -497,7 +573,7 @@ impl SkipList {
         let mut x: At = None;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
+                let l = self.lvl(x, i);
                 if l.next != NIL && out(self.node(l.next)) {
                     rank += l.span as usize;
                     x = Some(l.next);
@@ -506,7 +582,7 @@ impl SkipList {
                 }
             }
         }
-        let next = self.lv(x, 0).next;
+        let next = self.lvl(x, 0).next;
         (next != NIL).then(|| (rank, self.node(next)))
     }
 
@@ -517,7 +593,7 @@ impl SkipList {
         let mut x: At = None;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
+                let l = self.lvl(x, i);
                 if l.next != NIL && out(l.nscore) {
                     rank += l.span as usize;
                     x = Some(l.next);
@@ -526,7 +602,7 @@ impl SkipList {
                 }
             }
         }
-        let next = self.lv(x, 0).next;
+        let next = self.lvl(x, 0).next;
         (next != NIL).then(|| (rank, self.node(next)))
     }
 
@@ -536,7 +612,7 @@ impl SkipList {
         let mut x: At = None;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
+                let l = self.lvl(x, i);
                 if l.next != NIL && inside(l.nscore) {
                     rank += l.span as usize;
                     x = Some(l.next);
@@ -554,7 +630,7 @@ impl SkipList {
         let mut x: At = None;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.lv(x, i);
+                let l = self.lvl(x, i);
                 if l.next != NIL && inside(self.node(l.next)) {
                     rank += l.span as usize;
                     x = Some(l.next);
@@ -565,7 +641,6 @@ impl SkipList {
         }
         x.map(|x| (rank - 1, self.node(x)))
     }
-
     fn first_last(&self) -> Option<(&Node, &Node)> {
         let first = self.head[0].next;
         if first == NIL {
@@ -615,39 +690,34 @@ impl SkipList {
     }
 
     pub(super) fn mem_usage(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>()
+        self.lv.capacity() * std::mem::size_of::<Level>()
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
             + self
                 .nodes
                 .iter()
-                .map(|n| {
-                    let heap = match &n.levels {
-                        Levels::Inline(..) => 0,
-                        Levels::Heap(b) => b.len() * std::mem::size_of::<Level>(),
-                    };
-                    heap + n.member.heap_size()
-                })
+                .map(|n| n.member.heap_size())
                 .sum::<usize>()
             + self.dict.mem_usage()
             + self.dict.keys().map(SmallBytes::heap_size).sum::<usize>()
     }
 
-    /// Check every invariant (tests): order, spans, back links, tail, dict.
+    /// Check every invariant (tests): order, spans, scores on the links, back links, tail,
+    /// dict, and the arena's accounting (every slot is in a live block or a free one).
     pub fn check(&self) -> Result<(), String> {
-        if self.linked != self.nodes.len() {
-            return Err(format!(
-                "{} linked of {} nodes",
-                self.linked,
-                self.nodes.len()
-            ));
+        let n = self.linked;
+        if self.lv.len() != self.nodes.len() {
+            return Err("arena and payloads differ in length".into());
         }
-        let n = self.nodes.len();
         for i in 0..self.level {
             let mut x: At = None;
             let mut pos = 0usize;
             loop {
-                let l = self.lv(x, i);
+                let l = self.lvl(x, i);
                 if l.next == NIL {
                     break;
+                }
+                if (self.node(l.next).nlev as usize) <= i {
+                    return Err(format!("level {i}: link to {} without that level", l.next));
                 }
                 pos += l.span as usize;
                 if l.nscore.to_bits() != self.node(l.next).score.to_bits() {
@@ -663,6 +733,7 @@ impl SkipList {
         let mut x = self.head[0].next;
         let mut prev = NIL;
         let mut count = 0;
+        let mut live_slots = 0;
         while x != NIL {
             let node = self.node(x);
             if node.back != prev {
@@ -678,12 +749,31 @@ impl SkipList {
             {
                 return Err(format!("dict disagrees at {count}"));
             }
+            live_slots += self.levels(x).len();
             prev = x;
-            x = node.levels[0].next;
+            x = self.lv[x as usize].next;
             count += 1;
         }
         if count != n || self.dict.len() != n || self.tail != prev {
             return Err(format!("length {count} / {n} / {}", self.dict.len()));
+        }
+        let mut free_slots = 0;
+        for (size, &first) in self.free.iter().enumerate() {
+            let mut b = first;
+            while b != NIL {
+                if self.node(b).nlev != 0 || b as usize + size > self.lv.len() {
+                    return Err(format!("free block {b} of size {size} is not free"));
+                }
+                free_slots += size;
+                b = self.lv[b as usize].next;
+            }
+        }
+        if free_slots != self.free_slots || live_slots + free_slots != self.lv.len() {
+            return Err(format!(
+                "arena of {}: {live_slots} live + {free_slots} free slots (counted {})",
+                self.lv.len(),
+                self.free_slots
+            ));
         }
         Ok(())
     }
