@@ -109,6 +109,9 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
             (output, close, blocked)
         };
         if !output.is_empty() {
+            // Let every other connection with input ready run its commands first, then write:
+            // Redis's order (read and execute for all ready clients, write in `beforeSleep`).
+            tokio::task::yield_now().await;
             let n = output.len();
             let write = conn.write_all(&output);
             tokio::pin!(write);
