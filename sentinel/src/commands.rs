@@ -486,12 +486,12 @@ fn info(shared: &Shared, out: &mut ReplyBuf, args: &[Bytes]) {
             core.tilt_since
                 .map_or(-1, |s| (now.saturating_sub(s) / 1000) as i64)
         ));
+        let (running, queued) = {
+            let q = shared.script_queue();
+            (q.running(), q.len())
+        };
         t.push_str(&format!(
-            "sentinel_running_scripts:{}\r\nsentinel_scripts_queue_length:0\r\n",
-            *shared
-                .pending_scripts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+            "sentinel_running_scripts:{running}\r\nsentinel_scripts_queue_length:{queued}\r\n"
         ));
         t.push_str(&format!(
             "sentinel_simulate_failure_flags:{}\r\n",

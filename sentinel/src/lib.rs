@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod config;
 pub mod core;
+pub mod scripts;
 pub mod shell;
 
 use std::path::PathBuf;

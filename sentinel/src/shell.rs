@@ -63,7 +63,8 @@ pub struct Shared {
     pub next_client: Mutex<u64>,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
-    pub pending_scripts: Mutex<u64>,
+    /// Notification and client-reconfig script runs (Redis's script queue).
+    pub scripts: Mutex<crate::scripts::Queue>,
     /// Test hook (the simulation's "stalled process"): the timer sleeps this many ms once,
     /// as if the process had been stopped, so the next tick sees the jump (TILT).
     pub stall_ms: Arc<std::sync::atomic::AtomicU64>,
@@ -145,7 +146,7 @@ pub async fn start<N: Net>(
         next_client: Mutex::new(1),
         cancel: CancellationToken::new(),
         tracker: TaskTracker::new(),
-        pending_scripts: Mutex::new(0),
+        scripts: Mutex::new(crate::scripts::Queue::default()),
         stall_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         bound: Mutex::new(Vec::new()),
     });
@@ -216,6 +217,7 @@ async fn driver<N: Net>(
             _ = &mut sleep => inputs.push(Input::Tick),
             Some(a) = arx.recv() => {
                 execute(&shared, &net, a);
+                run_pending_scripts(&shared);
                 continue;
             }
             Some(i) = rx.recv() => {
@@ -230,6 +232,7 @@ async fn driver<N: Net>(
             let actions = shared.lock().step(now, input);
             execute(&shared, &net, actions);
         }
+        run_pending_scripts(&shared);
     }
 }
 
@@ -333,33 +336,81 @@ fn event(shared: &Arc<Shared>, level: Level, kind: &str, msg: &str, master: Opti
     }
 }
 
-/// Run a script in the background (at most 60 s), as Redis's script queue.
+/// Queue a script run; it starts at the driver's next turn.
 fn run_script(shared: &Arc<Shared>, path: String, args: Vec<String>) {
-    *shared
-        .pending_scripts
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) += 1;
-    let sh = shared.clone();
-    shared.tracker.spawn(async move {
-        let child = tokio::process::Command::new(&path)
-            .args(&args)
+    let mut argv = vec![path];
+    argv.extend(args);
+    shared.script_queue().schedule(argv);
+}
+
+impl Shared {
+    pub fn script_queue(&self) -> std::sync::MutexGuard<'_, crate::scripts::Queue> {
+        self.scripts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Start the queued scripts that are due (Redis's `sentinelRunPendingScripts`). Each child is
+/// watched by a task that kills it after `script-max-runtime` and reports how it ended.
+fn run_pending_scripts(shared: &Arc<Shared>) {
+    let now = shared.now();
+    let due = shared.script_queue().due(now);
+    for (id, argv) in due {
+        let child = tokio::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn();
-        match child {
-            Ok(mut c) => match tokio::time::timeout(Duration::from_secs(60), c.wait()).await {
-                Ok(Ok(st)) if !st.success() => {
-                    tracing::warn!("-script-error {path} {}", st.code().unwrap_or(-1))
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                // Redis's child exits with 2 when exec fails; a spawn error here covers both
+                // that and a failed fork, reported as Redis reports a failed fork.
+                tracing::debug!("script {} could not start: {e}", argv[0]);
+                let msg = shared.script_queue().spawn_failed(id);
+                if let Some(msg) = msg {
+                    event(shared, Level::Warning, "-script-error", &msg, None);
                 }
+                continue;
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        shared.script_queue().started(id, pid);
+        tracing::debug!("+script-child {pid}");
+        let max_runtime = Duration::from_millis(shared.lock().timers.script_max_runtime);
+        let sh = shared.clone();
+        shared.tracker.spawn(async move {
+            let status = match tokio::time::timeout(max_runtime, child.wait()).await {
+                Ok(st) => st,
                 Err(_) => {
-                    let _ = c.kill().await;
-                    tracing::warn!("-script-timeout {path}");
+                    let msg = format!("{} {pid}", argv[0]);
+                    event(&sh, Level::Warning, "-script-timeout", &msg, None);
+                    let _ = child.start_kill();
+                    child.wait().await
                 }
-                _ => {}
-            },
-            Err(e) => tracing::warn!("-script-error {path}: {e}"),
-        }
-        *sh.pending_scripts.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-    });
+            };
+            let exit = match status {
+                Ok(st) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    match (st.code(), st.signal()) {
+                        (Some(c), _) => crate::scripts::Exit::Code(c),
+                        (None, Some(sig)) => crate::scripts::Exit::Signal(sig),
+                        (None, None) => crate::scripts::Exit::Code(-1),
+                    }
+                }
+                Err(_) => crate::scripts::Exit::Code(-1),
+            };
+            let (c, sig) = match exit {
+                crate::scripts::Exit::Code(c) => (c, 0),
+                crate::scripts::Exit::Signal(s) => (0, s),
+            };
+            tracing::debug!("-script-child {pid} {c} {sig}");
+            let (now, delay) = (sh.now(), sh.lock().timers.script_retry_delay);
+            let failed = sh.script_queue().finished(id, exit, now, delay);
+            if let Some(msg) = failed {
+                event(&sh, Level::Warning, "-script-error", &msg, None);
+            }
+        });
+    }
 }
 
 fn send(shared: &Shared, t: &Target, cmd: LinkCmd) {

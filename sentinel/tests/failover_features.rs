@@ -364,3 +364,115 @@ fn master_reboot_down_after_period_with_picket_sentinels() {
     let Some(redis) = redis_bin() else { return };
     reboot_scenario(&redis, true);
 }
+
+/// The script queue as Redis's: a notification script that exits 1 is retried after
+/// `script-retry-delay`; one that outlives `script-max-runtime` gets `-script-timeout` and
+/// SIGKILL and is retried with the delay doubled; one that exits 2 gives `-script-error
+/// <path> 0 2`. SENTINEL PENDING-SCRIPTS and INFO show the queue meanwhile.
+#[test]
+fn failing_scripts_are_retried_timed_out_and_reported() {
+    script_queue(None);
+}
+
+/// The same script queue scenario with redis-sentinel 7.0 (the reference for the replies and
+/// payloads above).
+#[test]
+fn redis_sentinel_retries_times_out_and_reports_scripts_alike() {
+    let Some(redis) = redis_bin() else { return };
+    script_queue(Some(&redis));
+}
+
+fn script_queue(redis: Option<&Path>) {
+    let mut srv = servers(None, &[]);
+    let master = srv[0].port;
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let script = dir.path().join("flaky.sh");
+    // Only +sdown of the master counts; run 1 exits 1, run 2 hangs, run 3 exits 2.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = \"+sdown\" ] && [ \"${{2%% *}}\" = master ] || exit 0\n\
+             echo x >> '{runs}'\nn=$(wc -l < '{runs}')\n\
+             [ \"$n\" -eq 1 ] && exit 1\n[ \"$n\" -eq 2 ] && exec sleep 30\nexit 2\n",
+            runs = runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = script.display().to_string();
+    let s = sentinel(
+        redis,
+        free_port(),
+        master,
+        2,
+        &format!("sentinel notification-script mymaster {path}\n"),
+    );
+    assert_eq!(
+        cmd(
+            s.port,
+            &[
+                "SENTINEL",
+                "DEBUG",
+                "script-retry-delay",
+                "700",
+                "script-max-runtime",
+                "1500"
+            ]
+        ),
+        R::S("OK".into())
+    );
+    // The script also runs (and exits 0) for the start-up +monitor event.
+    wait_for("an empty queue", 10, || {
+        cmd(s.port, &["SENTINEL", "PENDING-SCRIPTS"]) == R::A(vec![])
+    });
+    let rx = events(s.port);
+    let mut seen = Vec::new();
+    srv[0].kill9();
+    wait_event(&rx, &mut seen, "+sdown", 20, |m| m.starts_with("master "));
+
+    // After run 1 exits 1: scheduled again, with a delay, one run done.
+    let mut job = R::A(vec![]);
+    wait_for("the job waiting for its retry", 10, || {
+        job = cmd(s.port, &["SENTINEL", "PENDING-SCRIPTS"]);
+        job.items().first().is_some_and(|j| {
+            j.field("flags").as_deref() == Some("scheduled")
+                && j.field("retry-num").as_deref() == Some("1")
+        })
+    });
+    let j = &job.items()[0];
+    assert_eq!(j.keys(), ["argv", "flags", "pid", "run-delay", "retry-num"]);
+    assert_eq!(j.field("pid").as_deref(), Some("0"));
+    let delay: u64 = j.field("run-delay").unwrap().parse().unwrap();
+    assert!(delay <= 700, "run-delay {delay}");
+    let argv: Vec<String> = j.items()[1].items().iter().map(R::s).collect();
+    assert_eq!(argv[0], path);
+    assert_eq!(argv[1], "+sdown");
+    assert_eq!(argv[2], format!("master mymaster 127.0.0.1 {master}"));
+
+    // Run 2 hangs: running, with its pid, counted by INFO; then killed.
+    wait_for("the second run", 10, || {
+        job = cmd(s.port, &["SENTINEL", "PENDING-SCRIPTS"]);
+        job.items().first().is_some_and(|j| {
+            j.field("flags").as_deref() == Some("running")
+                && j.field("retry-num").as_deref() == Some("2")
+        })
+    });
+    let j = &job.items()[0];
+    assert_eq!(j.keys(), ["argv", "flags", "pid", "run-time", "retry-num"]);
+    let pid = j.field("pid").unwrap();
+    assert_ne!(pid, "0");
+    assert_eq!(info_field(s.port, "sentinel_running_scripts"), "1");
+    assert_eq!(info_field(s.port, "sentinel_scripts_queue_length"), "1");
+    let timeout = wait_event(&rx, &mut seen, "-script-timeout", 10, |_| true);
+    assert_eq!(timeout, format!("{path} {pid}"));
+
+    // Run 3 exits 2: reported, and the queue is empty.
+    let err = wait_event(&rx, &mut seen, "-script-error", 10, |_| true);
+    assert_eq!(err, format!("{path} 0 2"));
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 3);
+    wait_for("the queue to empty", 5, || {
+        cmd(s.port, &["SENTINEL", "PENDING-SCRIPTS"]) == R::A(vec![])
+    });
+    assert_eq!(info_field(s.port, "sentinel_scripts_queue_length"), "0");
+}

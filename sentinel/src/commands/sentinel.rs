@@ -138,6 +138,33 @@ fn no_master(out: &mut ReplyBuf) {
 }
 
 /// SENTINEL <subcommand> ...
+/// SENTINEL PENDING-SCRIPTS: one map per queued job, as Redis's.
+fn pending_scripts(shared: &Shared, now: u64, out: &mut ReplyBuf) {
+    let q = shared.script_queue();
+    out.array(q.len());
+    for j in q.jobs() {
+        out.map(5);
+        out.bulk(b"argv");
+        out.array(j.argv.len());
+        for a in &j.argv {
+            out.bulk(a.as_bytes());
+        }
+        out.bulk(b"flags");
+        out.bulk(if j.running { b"running" } else { b"scheduled" });
+        out.bulk(b"pid");
+        out.bulk(j.pid.to_string().as_bytes());
+        if j.running {
+            out.bulk(b"run-time");
+            out.bulk(now.saturating_sub(j.start_time).to_string().as_bytes());
+        } else {
+            out.bulk(b"run-delay");
+            out.bulk(j.start_time.saturating_sub(now).to_string().as_bytes());
+        }
+        out.bulk(b"retry-num");
+        out.bulk(j.retry_num.to_string().as_bytes());
+    }
+}
+
 pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) {
     let Some(sub) = args.get(1).map(lower) else {
         out.error("ERR wrong number of arguments for 'sentinel' command");
@@ -447,7 +474,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             if n != 2 {
                 return arity(out);
             }
-            out.array(0)
+            pending_scripts(shared, now, out);
         }
         "help" => {
             if n != 2 {
