@@ -476,3 +476,43 @@ fn script_queue(redis: Option<&Path>) {
     });
     assert_eq!(info_field(s.port, "sentinel_scripts_queue_length"), "0");
 }
+
+/// A replica that restarts (new run id) is reported as `+reboot` with the replica's
+/// description, as Redis Sentinel does for every instance, not only masters.
+fn replica_reboot(redis: Option<&Path>) {
+    let mut srv = servers(None, &[]);
+    let (master, replica) = (srv[0].port, srv[1].port);
+    let s = sentinel(redis, free_port(), master, 2, "");
+    assert_eq!(
+        cmd(s.port, &["SENTINEL", "DEBUG", "info-period", "500"]),
+        R::S("OK".into())
+    );
+    // Both replicas known, with the run ids their INFO gave.
+    wait_for("the replicas' run ids", 20, || {
+        let r = cmd(s.port, &["SENTINEL", "REPLICAS", "mymaster"]).items();
+        r.len() == 2
+            && r.iter()
+                .all(|i| i.field("runid").is_some_and(|id| id.len() == 40))
+    });
+    let rx = events(s.port);
+    srv[1].kill9();
+    srv[1] = server(None, replica, Some(master), &[]);
+    let mut seen = Vec::new();
+    let at = format!("slave 127.0.0.1:{replica} 127.0.0.1 {replica} @ mymaster 127.0.0.1 {master}");
+    wait_event(&rx, &mut seen, "+reboot", 20, |m| m == at);
+    assert!(
+        !seen.iter().any(|(k, _)| k == "+sdown"),
+        "a quick restart is no failure: {seen:?}"
+    );
+}
+
+#[test]
+fn replica_reboot_is_reported() {
+    replica_reboot(None);
+}
+
+#[test]
+fn redis_sentinel_reports_replica_reboot_alike() {
+    let Some(redis) = redis_bin() else { return };
+    replica_reboot(Some(&redis));
+}

@@ -33,14 +33,23 @@ impl Core {
         }
         inst.repl_offset = info.repl_offset;
         inst.announced = info.announced;
-        let mut events = Vec::new();
-        if let Target::Master(_) = t {
-            if let (Some(old), Some(new)) = (old_runid, info.run_id.as_ref()) {
-                if old != *new {
+        // A new run id: the instance restarted. Redis reports it (NOTICE) for masters and
+        // replicas, before what the rest of the reply says (run_id comes first in INFO); a
+        // master is marked for master-reboot-down-after-period when that is set.
+        let rebooted = matches!((&old_runid, &info.run_id), (Some(old), Some(new)) if old != new);
+        if rebooted {
+            let m = &self.masters[&name];
+            let at = match t {
+                Target::Replica(_, rk) => Core::at_child("slave", &m.replicas[rk], m),
+                _ => Core::at_master(m),
+            };
+            let mark = matches!(t, Target::Master(_)) && m.reboot_down_after != 0;
+            if mark {
+                if let Some(inst) = self.instance_mut(t) {
                     inst.reboot_since = Some(now);
-                    events.push(("+reboot", ()));
                 }
             }
+            self.event(Level::Notice, "+reboot", at, Some(&name));
         }
         // Replicas listed by a master.
         if let Target::Master(_) = t {
@@ -70,10 +79,6 @@ impl Core {
                     self.event(Level::Notice, "+slave", msg, Some(&name));
                     self.out.push(Action::Flush);
                 }
-            }
-            if !events.is_empty() {
-                let at = Core::at_master(&self.masters[&name]);
-                self.event(Level::Warning, "+reboot", at, Some(&name));
             }
         }
         if tilt {
