@@ -8,8 +8,14 @@
 //! `script-max-runtime` gets `-script-timeout <path> <pid>` and SIGKILL (and is then retried,
 //! having died by a signal). SENTINEL PENDING-SCRIPTS lists the queue.
 //!
-//! [`Queue`] is the bookkeeping alone, on a millisecond clock the caller passes in; the shell
-//! spawns the processes and reports how they ended.
+//! [`Queue`] is the bookkeeping alone, on a millisecond clock the caller passes in;
+//! [`run_pending`] spawns the processes and reports how they ended.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::Level;
+use crate::shell::Shared;
 
 /// Redis's `SENTINEL_SCRIPT_MAX_QUEUE`.
 pub const MAX_QUEUE: usize = 256;
@@ -141,6 +147,70 @@ impl Queue {
     /// The queue in order (SENTINEL PENDING-SCRIPTS).
     pub fn jobs(&self) -> &[Job] {
         &self.jobs
+    }
+}
+
+/// Start the queued scripts that are due (Redis's `sentinelRunPendingScripts`). Each child is
+/// watched by a task that kills it after `script-max-runtime` and reports how it ended.
+pub(crate) fn run_pending(shared: &Arc<Shared>) {
+    let now = shared.now();
+    let due = shared.script_queue().due(now);
+    for (id, argv) in due {
+        let child = tokio::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                // Redis's child exits with 2 when exec fails; a spawn error here covers both
+                // that and a failed fork, reported as Redis reports a failed fork.
+                tracing::debug!("script {} could not start: {e}", argv[0]);
+                let msg = shared.script_queue().spawn_failed(id);
+                if let Some(msg) = msg {
+                    crate::shell::event(shared, Level::Warning, "-script-error", &msg, None);
+                }
+                continue;
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        shared.script_queue().started(id, pid);
+        tracing::debug!("+script-child {pid}");
+        let max_runtime = Duration::from_millis(shared.lock().timers.script_max_runtime);
+        let sh = shared.clone();
+        shared.tracker.spawn(async move {
+            let status = match tokio::time::timeout(max_runtime, child.wait()).await {
+                Ok(st) => st,
+                Err(_) => {
+                    let msg = format!("{} {pid}", argv[0]);
+                    crate::shell::event(&sh, Level::Warning, "-script-timeout", &msg, None);
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            let exit = match status {
+                Ok(st) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    match (st.code(), st.signal()) {
+                        (Some(c), _) => Exit::Code(c),
+                        (None, Some(sig)) => Exit::Signal(sig),
+                        (None, None) => Exit::Code(-1),
+                    }
+                }
+                Err(_) => Exit::Code(-1),
+            };
+            let (c, sig) = match exit {
+                Exit::Code(c) => (c, 0),
+                Exit::Signal(s) => (0, s),
+            };
+            tracing::debug!("-script-child {pid} {c} {sig}");
+            let (now, delay) = (sh.now(), sh.lock().timers.script_retry_delay);
+            let failed = sh.script_queue().finished(id, exit, now, delay);
+            if let Some(msg) = failed {
+                crate::shell::event(&sh, Level::Warning, "-script-error", &msg, None);
+            }
+        });
     }
 }
 

@@ -217,7 +217,7 @@ async fn driver<N: Net>(
             _ = &mut sleep => inputs.push(Input::Tick),
             Some(a) = arx.recv() => {
                 execute(&shared, &net, a);
-                run_pending_scripts(&shared);
+                crate::scripts::run_pending(&shared);
                 continue;
             }
             Some(i) = rx.recv() => {
@@ -232,7 +232,7 @@ async fn driver<N: Net>(
             let actions = shared.lock().step(now, input);
             execute(&shared, &net, actions);
         }
-        run_pending_scripts(&shared);
+        crate::scripts::run_pending(&shared);
     }
 }
 
@@ -311,7 +311,13 @@ pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
     }
 }
 
-fn event(shared: &Arc<Shared>, level: Level, kind: &str, msg: &str, master: Option<&str>) {
+pub(crate) fn event(
+    shared: &Arc<Shared>,
+    level: Level,
+    kind: &str,
+    msg: &str,
+    master: Option<&str>,
+) {
     match level {
         Level::Debug => {
             tracing::debug!("{kind} {msg}");
@@ -346,70 +352,6 @@ fn run_script(shared: &Arc<Shared>, path: String, args: Vec<String>) {
 impl Shared {
     pub fn script_queue(&self) -> std::sync::MutexGuard<'_, crate::scripts::Queue> {
         self.scripts.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Start the queued scripts that are due (Redis's `sentinelRunPendingScripts`). Each child is
-/// watched by a task that kills it after `script-max-runtime` and reports how it ended.
-fn run_pending_scripts(shared: &Arc<Shared>) {
-    let now = shared.now();
-    let due = shared.script_queue().due(now);
-    for (id, argv) in due {
-        let child = tokio::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn();
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                // Redis's child exits with 2 when exec fails; a spawn error here covers both
-                // that and a failed fork, reported as Redis reports a failed fork.
-                tracing::debug!("script {} could not start: {e}", argv[0]);
-                let msg = shared.script_queue().spawn_failed(id);
-                if let Some(msg) = msg {
-                    event(shared, Level::Warning, "-script-error", &msg, None);
-                }
-                continue;
-            }
-        };
-        let pid = child.id().unwrap_or(0);
-        shared.script_queue().started(id, pid);
-        tracing::debug!("+script-child {pid}");
-        let max_runtime = Duration::from_millis(shared.lock().timers.script_max_runtime);
-        let sh = shared.clone();
-        shared.tracker.spawn(async move {
-            let status = match tokio::time::timeout(max_runtime, child.wait()).await {
-                Ok(st) => st,
-                Err(_) => {
-                    let msg = format!("{} {pid}", argv[0]);
-                    event(&sh, Level::Warning, "-script-timeout", &msg, None);
-                    let _ = child.start_kill();
-                    child.wait().await
-                }
-            };
-            let exit = match status {
-                Ok(st) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    match (st.code(), st.signal()) {
-                        (Some(c), _) => crate::scripts::Exit::Code(c),
-                        (None, Some(sig)) => crate::scripts::Exit::Signal(sig),
-                        (None, None) => crate::scripts::Exit::Code(-1),
-                    }
-                }
-                Err(_) => crate::scripts::Exit::Code(-1),
-            };
-            let (c, sig) = match exit {
-                crate::scripts::Exit::Code(c) => (c, 0),
-                crate::scripts::Exit::Signal(s) => (0, s),
-            };
-            tracing::debug!("-script-child {pid} {c} {sig}");
-            let (now, delay) = (sh.now(), sh.lock().timers.script_retry_delay);
-            let failed = sh.script_queue().finished(id, exit, now, delay);
-            if let Some(msg) = failed {
-                event(&sh, Level::Warning, "-script-error", &msg, None);
-            }
-        });
     }
 }
 

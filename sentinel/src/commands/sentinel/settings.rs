@@ -1,0 +1,241 @@
+//! SENTINEL SET (per-master options) and SENTINEL CONFIG GET / SET (the sentinel's own
+//! settings), with Redis 7.0's replies, errors and `+set` events.
+
+use bytes::Bytes;
+use picket_common::resp::ReplyBuf;
+
+use super::no_master;
+use crate::commands::text;
+use crate::core::{Action, Core, Level, Target};
+use crate::shell::Shared;
+
+fn is_executable(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A WARNING-level event about a master, for the shell to log, publish and hand to the
+/// master's notification script (as Redis's `sentinelEvent`).
+pub(super) fn warning(kind: &str, msg: String, master: &str) -> Action {
+    Action::Event {
+        level: Level::Warning,
+        kind: kind.to_string(),
+        msg,
+        master: Some(master.to_string()),
+    }
+}
+
+/// SENTINEL SET <name> <option> <value> [<option> <value> ...], as Redis 7.0: options are
+/// applied in order, each one announced with `+set`; an error stops at that option (those
+/// before it stay applied and are saved). `rename-command` takes two values.
+pub(super) fn sentinel_set(
+    shared: &Shared,
+    core: &mut Core,
+    args: &[Bytes],
+    now: u64,
+    out: &mut ReplyBuf,
+    after: &mut Vec<Action>,
+) {
+    let n = args.len();
+    let name = text(&args[2]);
+    let deny = shared.settings().deny_scripts_reconfig;
+    let Some(m) = core.masters.get_mut(&name) else {
+        return no_master(out);
+    };
+    let mut changes = 0;
+    let mut relink = false;
+    let mut error = None;
+    let mut j = 3;
+    while j < n {
+        let raw = text(&args[j]);
+        let opt = raw.to_ascii_lowercase();
+        let more = n - 1 - j;
+        let value = args.get(j + 1).map(text).unwrap_or_default();
+        let invalid = |v: &str| format!("ERR Invalid argument '{v}' for SENTINEL SET '{raw}'");
+        let int = value.parse::<i64>().ok();
+        let shown = match opt.as_str() {
+            "rename-command" if more > 1 => {
+                let to = text(&args[j + 2]);
+                if value.is_empty() || to.is_empty() {
+                    error = Some(invalid(""));
+                    break;
+                }
+                // A rename to the same name removes the rename.
+                m.renamed.remove(&value.to_ascii_lowercase());
+                if !value.eq_ignore_ascii_case(&to) {
+                    m.renamed.insert(value.to_ascii_lowercase(), to.clone());
+                }
+                relink = true;
+                j += 1;
+                format!("{value} {to}")
+            }
+            "down-after-milliseconds" | "failover-timeout" | "parallel-syncs" | "quorum"
+                if more > 0 =>
+            {
+                if int.is_none_or(|v| v <= 0) {
+                    error = Some(invalid(&value));
+                    break;
+                }
+                let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                value
+            }
+            "master-reboot-down-after-period" if more > 0 => {
+                if int.is_none_or(|v| v < 0) {
+                    error = Some(invalid(&value));
+                    break;
+                }
+                let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                value
+            }
+            "notification-script" | "client-reconfig-script" if more > 0 => {
+                if deny {
+                    error = Some("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration".to_string());
+                    break;
+                }
+                if !value.is_empty() && !is_executable(&value) {
+                    error = Some(if opt == "notification-script" {
+                        "ERR Notification script seems non existing or non executable".to_string()
+                    } else {
+                        "ERR Client reconfiguration script seems non existing or non executable"
+                            .to_string()
+                    });
+                    break;
+                }
+                let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                value
+            }
+            "auth-pass" | "auth-user" if more > 0 => {
+                let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                relink = true;
+                if opt == "auth-pass" {
+                    "******".to_string()
+                } else {
+                    value
+                }
+            }
+            _ => {
+                error = Some(format!(
+                    "ERR Unknown option or number of arguments for SENTINEL SET '{raw}'"
+                ));
+                break;
+            }
+        };
+        j += 2;
+        changes += 1;
+        after.push(warning(
+            "+set",
+            format!("{} {raw} {shown}", Core::at_master(m)),
+            &name,
+        ));
+    }
+    if relink {
+        // New credentials or command names: fresh links to the master and its replicas.
+        let mut targets = vec![(Target::Master(name.clone()), m.inst.addr.clone())];
+        for (k, r) in &m.replicas {
+            targets.push((Target::Replica(name.clone(), k.clone()), r.addr.clone()));
+        }
+        for (t, addr) in targets {
+            after.push(Action::Disconnect(t.clone()));
+            after.push(Action::Connect(t, addr));
+        }
+    }
+    let saved = changes == 0 || shared.flush(core);
+    match error {
+        Some(e) => out.error(&e),
+        None if saved => out.ok(),
+        None => out.error("ERR Failed to save config file. Check server logs."),
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+/// SENTINEL CONFIG GET <glob>.
+pub(super) fn config_get(st: &crate::config::ServerSettings, pat: &str, out: &mut ReplyBuf) {
+    let all = [
+        ("resolve-hostnames", yes_no(st.resolve_hostnames)),
+        ("announce-hostnames", yes_no(st.announce_hostnames)),
+        ("announce-ip", st.announce_ip.clone()),
+        ("announce-port", st.announce_port.to_string()),
+        (
+            "sentinel-user",
+            st.sentinel_user.clone().unwrap_or_default(),
+        ),
+        (
+            "sentinel-pass",
+            st.sentinel_pass.clone().unwrap_or_default(),
+        ),
+    ];
+    let hits: Vec<_> = all
+        .iter()
+        .filter(|(k, _)| picket_common::glob::string_match_str(pat, k, true))
+        .collect();
+    out.map(hits.len());
+    for (k, v) in hits {
+        out.bulk(k.as_bytes());
+        out.bulk(v.as_bytes());
+    }
+}
+
+/// SENTINEL CONFIG SET <param> <value>; false (with the error replied) when refused.
+pub(super) fn config_set(
+    shared: &Shared,
+    core: &mut Core,
+    k: &str,
+    v: &str,
+    out: &mut ReplyBuf,
+) -> bool {
+    let key = k.to_ascii_lowercase();
+    let mut st = shared.settings();
+    let yn = match v.to_ascii_lowercase().as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    };
+    let ok = match key.as_str() {
+        "resolve-hostnames" => yn.map(|b| st.resolve_hostnames = b).is_some(),
+        "announce-hostnames" => yn.map(|b| st.announce_hostnames = b).is_some(),
+        "announce-ip" => {
+            if st.announce_ip.is_empty() {
+                // Remember the address found from the links, to announce it again when
+                // announce-ip is cleared.
+                st.detected_ip = core.announce_ip.clone();
+            }
+            st.announce_ip = v.to_string();
+            if !v.is_empty() {
+                core.announce_ip = v.to_string();
+            } else if !st.detected_ip.is_empty() {
+                core.announce_ip = st.detected_ip.clone();
+            }
+            true
+        }
+        "announce-port" => v
+            .parse::<u16>()
+            .map(|p| {
+                st.announce_port = p;
+                core.announce_port = if p != 0 { p } else { st.port };
+            })
+            .is_ok(),
+        "sentinel-user" => {
+            st.sentinel_user = (!v.is_empty()).then(|| v.to_string());
+            true
+        }
+        "sentinel-pass" => {
+            st.sentinel_pass = (!v.is_empty()).then(|| v.to_string());
+            true
+        }
+        _ => {
+            out.error(&format!(
+                "ERR Invalid argument '{k}' to SENTINEL CONFIG SET"
+            ));
+            return false;
+        }
+    };
+    if !ok {
+        out.error(&format!(
+            "ERR Invalid value '{v}' to SENTINEL CONFIG SET '{k}'"
+        ));
+    }
+    ok
+}
