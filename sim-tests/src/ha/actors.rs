@@ -1,0 +1,343 @@
+//! The hosts' programs: a sentinel host, the Sentinel-aware writer clients, the watcher
+//! that records master changes, and the checker that reads every server at the end.
+
+use super::*;
+
+pub(super) fn server_host(i: usize) -> String {
+    format!("s{}", i + 1)
+}
+
+pub(super) fn sentinel_host(i: usize) -> String {
+    format!("t{}", i + 1)
+}
+
+/// A directory for the hosts' files, unique per run.
+pub(super) fn run_dir(seed: u64) -> PathBuf {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("picket-sim-{}-{seed}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("sim dir");
+    d
+}
+
+pub(super) async fn run_sentinel(
+    seed: u64,
+    dir: PathBuf,
+    master_ip: String,
+    s: Settings,
+    host: String,
+    stalls: Stalls,
+) -> turmoil::Result {
+    std::fs::create_dir_all(&dir)?;
+    let conf = dir.join("sentinel.conf");
+    if !conf.exists() {
+        std::fs::write(
+            &conf,
+            format!(
+                "port 26379\nbind 0.0.0.0\nsentinel monitor mymaster {master_ip} 6379 {}\nsentinel down-after-milliseconds mymaster {}\nsentinel failover-timeout mymaster {}\n",
+                s.quorum, s.down_after_ms, s.failover_timeout_ms
+            ),
+        )?;
+    }
+    let text = std::fs::read_to_string(&conf)?;
+    let loaded = picket_sentinel::config::parse(&text, &[])?;
+    let core = picket_sentinel::core_from(&loaded, seed, 0)?;
+    let shared =
+        picket_sentinel::shell::start(crate::net::SimNet, core, loaded.server.clone(), conf)
+            .await?;
+    {
+        let core = shared.lock();
+        shared.flush(&core);
+    }
+    stalls
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(host, shared.stall_ms.clone());
+    shared.cancel.cancelled().await;
+    Ok(())
+}
+
+pub(super) fn frame_str(f: &Frame) -> Option<String> {
+    match f {
+        Frame::BulkString(b) | Frame::SimpleString(b) => {
+            Some(String::from_utf8_lossy(b).into_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Ask the sentinels where the master is (the first that answers).
+pub(super) async fn resolve(sentinels: usize) -> Option<String> {
+    for i in 0..sentinels {
+        let Ok(Ok(mut c)) = tokio::time::timeout(
+            Duration::from_millis(500),
+            SimClient::connect(&sentinel_host(i), 26379),
+        )
+        .await
+        else {
+            continue;
+        };
+        if let Ok(Frame::Array(v)) = c
+            .cmd(&["SENTINEL", "get-master-addr-by-name", "mymaster"])
+            .await
+        {
+            if v.len() == 2 {
+                if let (Some(h), Some(p)) = (frame_str(&v[0]), frame_str(&v[1])) {
+                    return Some(format!("{h}:{p}"));
+                }
+            }
+        }
+    }
+    None
+}
+
+pub(super) fn split(addr: &str) -> (String, u16) {
+    let (h, p) = addr.rsplit_once(':').unwrap_or((addr, "6379"));
+    (h.to_string(), p.parse().unwrap_or(6379))
+}
+
+/// A Sentinel-aware writer: resolve, check ROLE, SET a unique key (and WAIT), record.
+pub(super) async fn writer(id: usize, s: Settings, obs: Arc<Mutex<Observed>>) -> turmoil::Result {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut n = 0u64;
+    let mut conn: Option<(String, SimClient)> = None;
+    while turmoil::sim_elapsed().unwrap_or_default() < s.writes_until {
+        if conn.is_none() {
+            let Some(addr) = resolve(s.sentinels).await else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            let (h, p) = split(&addr);
+            match tokio::time::timeout(Duration::from_millis(500), SimClient::connect(&h, p)).await
+            {
+                Ok(Ok(mut c)) => {
+                    let role = c.cmd(&["ROLE"]).await;
+                    let is_master = matches!(&role, Ok(Frame::Array(v)) if v.first().and_then(frame_str).as_deref() == Some("master"));
+                    if is_master {
+                        conn = Some((addr, c));
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                }
+                _ => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            }
+        }
+        let Some((addr, c)) = conn.as_mut() else {
+            continue;
+        };
+        n += 1;
+        let key = format!("c{id}:{n}");
+        let at_ms = turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64;
+        let r = c.cmd(&["SET", &key, "v"]).await;
+        let mut outcome = match &r {
+            Ok(Frame::SimpleString(_)) => Outcome::Ok,
+            Ok(Frame::Error(_)) => Outcome::Fail,
+            Ok(_) => Outcome::Unknown,
+            Err(_) => Outcome::Unknown,
+        };
+        if outcome == Outcome::Ok && s.wait_replicas > 0 {
+            let w = c.cmd(&["WAIT", &s.wait_replicas.to_string(), "1000"]).await;
+            outcome = match w {
+                Ok(Frame::Integer(k)) if k as usize >= s.wait_replicas => Outcome::Ok,
+                // Written on the master but not acknowledged by enough replicas.
+                _ => Outcome::Unknown,
+            };
+        }
+        let server = addr.clone();
+        obs.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .history
+            .push(Op {
+                at_ms,
+                client: id,
+                key,
+                outcome,
+                server,
+            });
+        // A READONLY or a dead link: re-resolve.
+        if outcome != Outcome::Ok {
+            conn = None;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Watches the master address as the first sentinel reports it.
+pub(super) async fn watcher(s: Settings, obs: Arc<Mutex<Observed>>) -> turmoil::Result {
+    let mut last: Option<String> = None;
+    while turmoil::sim_elapsed().unwrap_or_default() < s.duration - Duration::from_secs(2) {
+        if obs.lock().unwrap_or_else(|e| e.into_inner()).done {
+            break;
+        }
+        if let Ok(Ok(mut c)) =
+            tokio::time::timeout(Duration::from_millis(300), SimClient::connect("t1", 26379)).await
+        {
+            if info_fields(&mut c, "sentinel")
+                .await
+                .get("sentinel_tilt")
+                .map(String::as_str)
+                == Some("1")
+            {
+                obs.lock().unwrap_or_else(|e| e.into_inner()).tilt_seen = true;
+            }
+        }
+        if let Some(a) = resolve(1).await {
+            if last.as_ref() != Some(&a) {
+                let t = turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64;
+                obs.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .master_changes
+                    .push((t, a.clone()));
+                last = Some(a);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+pub(super) async fn info_fields(c: &mut SimClient, section: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    if let Ok(f) = c.cmd(&["INFO", section]).await {
+        if let Some(t) = frame_str(&f) {
+            for l in t.split("\r\n") {
+                if let Some((k, v)) = l.split_once(':') {
+                    m.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    }
+    m
+}
+
+pub(super) async fn keys(c: &mut SimClient) -> BTreeSet<String> {
+    match c.cmd(&["KEYS", "*"]).await {
+        Ok(Frame::Array(v)) => v.iter().filter_map(frame_str).collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// After the faults: what the sentinels agree on, and whether every reachable server
+/// converged to the final master.
+pub(super) async fn checker(
+    s: Settings,
+    ips: Vec<String>,
+    obs: Arc<Mutex<Observed>>,
+) -> turmoil::Result {
+    tokio::time::sleep(s.writes_until + s.settle).await;
+    // The sentinels agree on one master and one epoch (retry while they converge).
+    let mut agree = false;
+    let mut master = None;
+    let mut epochs = Vec::new();
+    for _ in 0..50 {
+        let mut addrs = BTreeSet::new();
+        epochs.clear();
+        let mut all = true;
+        for i in 0..s.sentinels {
+            let Ok(Ok(mut c)) = tokio::time::timeout(
+                Duration::from_millis(500),
+                SimClient::connect(&sentinel_host(i), 26379),
+            )
+            .await
+            else {
+                continue;
+            };
+            let a = c
+                .cmd(&["SENTINEL", "get-master-addr-by-name", "mymaster"])
+                .await;
+            match a {
+                Ok(Frame::Array(v)) if v.len() == 2 => {
+                    addrs.insert(format!(
+                        "{}:{}",
+                        frame_str(&v[0]).unwrap_or_default(),
+                        frame_str(&v[1]).unwrap_or_default()
+                    ));
+                }
+                _ => all = false,
+            }
+            if let Ok(Frame::Array(v)) = c.cmd(&["SENTINEL", "master", "mymaster"]).await {
+                let kv: Vec<String> = v.iter().filter_map(frame_str).collect();
+                if let Some(p) = kv.iter().position(|k| k == "config-epoch") {
+                    epochs.push(kv.get(p + 1).cloned().unwrap_or_default());
+                }
+            }
+        }
+        let same_epoch = epochs.windows(2).all(|w| w[0] == w[1]);
+        if all && addrs.len() == 1 && same_epoch {
+            agree = true;
+            master = addrs.into_iter().next();
+            break;
+        }
+        master = addrs.into_iter().next();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut converged = Vec::new();
+    let mut final_keys = BTreeSet::new();
+    if let Some(m) = &master {
+        let (mh, mp) = split(m);
+        // Retry: replicas may still be syncing.
+        for _ in 0..75 {
+            converged.clear();
+            let Ok(Ok(mut mc)) =
+                tokio::time::timeout(Duration::from_secs(1), SimClient::connect(&mh, mp)).await
+            else {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            };
+            let minfo = info_fields(&mut mc, "replication").await;
+            let moff = minfo.get("master_repl_offset").cloned().unwrap_or_default();
+            final_keys = keys(&mut mc).await;
+            let mut all_ok = true;
+            for ip in &ips {
+                if *ip == mh {
+                    continue;
+                }
+                let Ok(Ok(mut c)) =
+                    tokio::time::timeout(Duration::from_millis(500), SimClient::connect(ip, 6379))
+                        .await
+                else {
+                    // A crashed server that stays down does not count.
+                    continue;
+                };
+                let info = info_fields(&mut c, "replication").await;
+                let ok = info.get("role").map(String::as_str) == Some("slave")
+                    && info.get("master_host") == Some(&mh)
+                    && info.get("master_link_status").map(String::as_str) == Some("up")
+                    && info.get("slave_repl_offset") == Some(&moff)
+                    && keys(&mut c).await == final_keys;
+                all_ok &= ok;
+                converged.push((
+                    ip.clone(),
+                    ok,
+                    format!(
+                        "role={:?} master={:?} link={:?} offset={:?} vs {moff}",
+                        info.get("role"),
+                        info.get("master_host"),
+                        info.get("master_link_status"),
+                        info.get("slave_repl_offset")
+                    ),
+                ));
+            }
+            if all_ok {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let mut o = obs.lock().unwrap_or_else(|e| e.into_inner());
+    o.final_master = master;
+    o.sentinels_agree = agree;
+    o.epochs = epochs;
+    o.converged = converged;
+    o.final_keys = final_keys;
+    o.done = true;
+    Ok(())
+}

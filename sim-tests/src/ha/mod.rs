@@ -1,0 +1,308 @@
+//! Whole HA deployments in one turmoil simulation: servers, sentinels and clients on their
+//! own hosts, running the real picket-server and picket-sentinel code; fault injection on
+//! a schedule; Sentinel-aware clients that record a history; checkers applied to every
+//! scenario; and the named scenarios the tests and `picket-sim` run over many seeds.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use picket_common::resp::frame::Frame;
+
+use crate::client::{show, SimClient};
+use crate::{builder, run_server};
+
+mod actors;
+mod scenarios;
+
+use actors::*;
+pub use scenarios::*;
+
+/// Everything a deployment can be configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub servers: usize,
+    pub sentinels: usize,
+    pub quorum: u32,
+    pub down_after_ms: u64,
+    pub failover_timeout_ms: u64,
+    /// `min-replicas-to-write` on every server (0: off).
+    pub min_replicas: usize,
+    /// Clients WAIT for this many replicas after each write (0: no WAIT).
+    pub wait_replicas: usize,
+    pub clients: usize,
+    /// `replica-priority` per server (index 0 is the first master).
+    pub priorities: Vec<i64>,
+    /// How long the simulation runs.
+    pub duration: Duration,
+    /// Writes stop at this time; checks start after `settle`.
+    pub writes_until: Duration,
+    pub settle: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            servers: 3,
+            sentinels: 3,
+            quorum: 2,
+            down_after_ms: 1000,
+            failover_timeout_ms: 10_000,
+            min_replicas: 0,
+            wait_replicas: 0,
+            clients: 2,
+            priorities: vec![100; 3],
+            duration: Duration::from_secs(120),
+            writes_until: Duration::from_secs(32),
+            settle: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A fault, applied at a simulated time.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Crash(String),
+    Restart(String),
+    /// Symmetric partition between two groups of hosts.
+    Partition(Vec<String>, Vec<String>),
+    Repair(Vec<String>, Vec<String>),
+    /// One-way: messages from the first group to the second are dropped.
+    PartitionOneWay(Vec<String>, Vec<String>),
+    Hold(Vec<String>, Vec<String>),
+    Release(Vec<String>, Vec<String>),
+    /// Lose the host's files (sentinel state), then restart it.
+    LoseDisk(String),
+    /// Crash the server that is the master now (as the watcher last saw it).
+    CrashMaster,
+    /// Freeze a sentinel's timer for this long, as a stopped process (it enters TILT).
+    Stall(String, Duration),
+    /// Extra latency on the links between two groups.
+    Latency(Vec<String>, Vec<String>, Duration),
+    /// turmoil's message loss rate on the links between two groups.
+    Loss(Vec<String>, Vec<String>, f64),
+}
+
+/// One operation in a client's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    pub at_ms: u64,
+    pub client: usize,
+    pub key: String,
+    pub outcome: Outcome,
+    /// The server that answered (`ip:port`).
+    pub server: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Fail,
+    Unknown,
+}
+
+/// What a run observed; the checkers read it.
+#[derive(Debug, Default, Clone)]
+pub struct Observed {
+    pub history: Vec<Op>,
+    /// (ms, master address) each time the watcher saw the address change.
+    pub master_changes: Vec<(u64, String)>,
+    /// Final state, collected by the checker host.
+    pub final_master: Option<String>,
+    pub sentinels_agree: bool,
+    pub epochs: Vec<String>,
+    pub converged: Vec<(String, bool, String)>,
+    pub final_keys: BTreeSet<String>,
+    pub notes: Vec<String>,
+    /// Server host name → IP.
+    pub host_ips: BTreeMap<String, String>,
+    /// The checker finished: the other observers stop.
+    pub done: bool,
+    /// The first sentinel reported TILT at some point.
+    pub tilt_seen: bool,
+}
+
+type Stalls = Arc<Mutex<BTreeMap<String, Arc<std::sync::atomic::AtomicU64>>>>;
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub seed: u64,
+    pub fault_at_ms: Option<u64>,
+    pub detection_ms: Option<u64>,
+    pub switch_ms: Option<u64>,
+    pub lost_writes: usize,
+    pub acked_writes: usize,
+    pub split_brain_ms: u64,
+    pub failures: Vec<String>,
+    pub trace_hash: u64,
+}
+
+/// Run one deployment with a fault schedule.
+pub fn run(
+    seed: u64,
+    s: &Settings,
+    faults: &[(Duration, Fault)],
+) -> Result<(Observed, Vec<String>), String> {
+    let mut sim = builder(seed, s.duration).build();
+    let dir = run_dir(seed);
+    let obs: Arc<Mutex<Observed>> = Arc::default();
+    let stalls: Stalls = Arc::default();
+    let servers: Vec<String> = (0..s.servers).map(server_host).collect();
+    let sentinels: Vec<String> = (0..s.sentinels).map(sentinel_host).collect();
+    for (i, h) in servers.iter().enumerate() {
+        let s2 = s.clone();
+        let master = servers[0].clone();
+        let hseed = seed.wrapping_mul(31).wrapping_add(i as u64);
+        sim.host(h.as_str(), move || {
+            let s = s2.clone();
+            let master = master.clone();
+            async move {
+                let prio = s.priorities.get(i).copied().unwrap_or(100).to_string();
+                let minr = s.min_replicas.to_string();
+                let mut args: Vec<String> = vec![
+                    "--repl-diskless-sync-delay".into(),
+                    "0".into(),
+                    "--replica-priority".into(),
+                    prio,
+                    "--min-replicas-to-write".into(),
+                    minr,
+                    "--repl-timeout".into(),
+                    "5".into(),
+                ];
+                if i != 0 {
+                    let ip = turmoil::lookup(master.as_str()).to_string();
+                    args.extend(["--replicaof".into(), format!("{ip} 6379")]);
+                }
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                run_server(hseed, &refs).await
+            }
+        });
+    }
+    for (i, h) in sentinels.iter().enumerate() {
+        let s2 = s.clone();
+        let d = dir.join(h);
+        let master = servers[0].clone();
+        let hseed = seed.wrapping_mul(131).wrapping_add(100 + i as u64);
+        let (host, st) = (h.clone(), stalls.clone());
+        sim.host(h.as_str(), move || {
+            let s = s2.clone();
+            let d = d.clone();
+            let master = master.clone();
+            let (host, st) = (host.clone(), st.clone());
+            async move {
+                let ip = turmoil::lookup(master.as_str()).to_string();
+                run_sentinel(hseed, d, ip, s, host, st).await
+            }
+        });
+    }
+    for c in 0..s.clients {
+        let (s2, o) = (s.clone(), obs.clone());
+        sim.client(format!("c{}", c + 1), writer(c, s2, o));
+    }
+    let (s2, o) = (s.clone(), obs.clone());
+    sim.client("watcher", watcher(s2, o));
+    let (s2, o) = (s.clone(), obs.clone());
+    let ips: Vec<String> = servers.clone();
+    sim.client("checker", async move {
+        let map: BTreeMap<String, String> = ips
+            .iter()
+            .map(|h| (h.clone(), turmoil::lookup(h.as_str()).to_string()))
+            .collect();
+        o.lock().unwrap_or_else(|e| e.into_inner()).host_ips = map.clone();
+        let ips: Vec<String> = map.into_values().collect();
+        checker(s2, ips, o).await
+    });
+    let all_hosts: Vec<String> = servers
+        .iter()
+        .chain(&sentinels)
+        .cloned()
+        .chain((0..s.clients).map(|c| format!("c{}", c + 1)))
+        .chain(["watcher".to_string(), "checker".to_string()])
+        .collect();
+    let mut pending: Vec<(Duration, Fault)> = faults.to_vec();
+    pending.sort_by_key(|f| f.0);
+    let mut applied = Vec::new();
+    loop {
+        let t = sim.elapsed();
+        while pending.first().is_some_and(|(at, _)| *at <= t) {
+            let (at, f) = pending.remove(0);
+            applied.push(format!("{}ms {f:?}", at.as_millis()));
+            match f {
+                Fault::Crash(h) => power_off(&mut sim, &h, &all_hosts),
+                Fault::Restart(h) => power_on(&mut sim, &h, &all_hosts),
+                Fault::CrashMaster => {
+                    let o = obs.lock().unwrap_or_else(|e| e.into_inner());
+                    let ip = o.master_changes.last().map(|(_, a)| split(a).0);
+                    let host = o
+                        .host_ips
+                        .iter()
+                        .find(|(_, v)| Some(*v) == ip.as_ref())
+                        .map(|(k, _)| k.clone());
+                    drop(o);
+                    if let Some(h) = host {
+                        applied.push(format!("  = crash {h}"));
+                        power_off(&mut sim, &h, &all_hosts);
+                    }
+                }
+                Fault::Stall(h, d) => {
+                    if let Some(x) = stalls.lock().unwrap_or_else(|e| e.into_inner()).get(&h) {
+                        x.store(d.as_millis() as u64, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+                Fault::Latency(a, b, d) => pairs(&a, &b, |x, y| sim.set_link_latency(x, y, d)),
+                Fault::Loss(a, b, r) => pairs(&a, &b, |x, y| sim.set_link_fail_rate(x, y, r)),
+                Fault::LoseDisk(h) => {
+                    power_off(&mut sim, &h, &all_hosts);
+                    let _ = std::fs::remove_dir_all(dir.join(&h));
+                    power_on(&mut sim, &h, &all_hosts);
+                }
+                Fault::Partition(a, b) => pairs(&a, &b, |x, y| sim.partition(x, y)),
+                Fault::Repair(a, b) => pairs(&a, &b, |x, y| sim.repair(x, y)),
+                Fault::PartitionOneWay(a, b) => pairs(&a, &b, |x, y| sim.partition_oneway(x, y)),
+                Fault::Hold(a, b) => pairs(&a, &b, |x, y| sim.hold(x, y)),
+                Fault::Release(a, b) => pairs(&a, &b, |x, y| sim.release(x, y)),
+            }
+        }
+        match sim.step() {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e.to_string());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = obs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok((o, applied))
+}
+
+/// A crash is a power-off: the host's links go silent (no resets reach the peers, which
+/// notice by their timeouts, as with a machine that loses power) and it stops. (turmoil
+/// sends the resets of a crashed host's sockets in an order that varies from run to run,
+/// which would break replay by seed.)
+fn power_off(sim: &mut turmoil::Sim<'_>, h: &str, all: &[String]) {
+    for o in all.iter().filter(|o| o.as_str() != h) {
+        sim.partition(h, o.as_str());
+    }
+    sim.crash(h);
+}
+
+/// Apply `f` to every (host of `a`, host of `b`) pair.
+fn pairs(a: &[String], b: &[String], mut f: impl FnMut(&str, &str)) {
+    for x in a {
+        for y in b {
+            f(x, y);
+        }
+    }
+}
+
+/// Start a crashed host again (its files are kept) and reconnect its links.
+fn power_on(sim: &mut turmoil::Sim<'_>, h: &str, all: &[String]) {
+    for o in all.iter().filter(|o| o.as_str() != h) {
+        sim.repair(h, o.as_str());
+    }
+    sim.bounce(h);
+}

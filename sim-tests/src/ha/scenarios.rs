@@ -1,0 +1,354 @@
+//! The checkers applied to every run, and the named scenarios (fault plans with what each
+//! requires).
+
+use super::*;
+
+/// What a scenario requires of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// A failover must happen (the master address changes), within this bound after the
+    /// fault.
+    pub failover_within_ms: Option<u64>,
+    /// No failover may happen.
+    pub no_failover: bool,
+    /// Acknowledged writes lost must be zero.
+    pub no_lost_writes: bool,
+    /// This server host must not be the final master.
+    pub never_master: Option<String>,
+    /// The first sentinel must have entered TILT.
+    pub tilt: bool,
+}
+
+fn fnv(h: &mut u64, s: &str) {
+    for b in s.bytes() {
+        *h ^= b as u64;
+        *h = h.wrapping_mul(0x100000001b3);
+    }
+}
+
+/// Apply the checkers to a run.
+pub fn check(
+    seed: u64,
+    s: &Settings,
+    fault_at: Option<Duration>,
+    expect: &Expect,
+    o: &Observed,
+    applied: &[String],
+) -> Report {
+    let mut failures = Vec::new();
+    if !o.sentinels_agree {
+        failures.push(format!(
+            "sentinels do not agree on one master and epoch (master {:?}, epochs {:?})",
+            o.final_master, o.epochs
+        ));
+    }
+    for (ip, ok, why) in &o.converged {
+        if !ok {
+            failures.push(format!(
+                "server {ip} did not converge to the final master: {why}"
+            ));
+        }
+    }
+    let first = o.master_changes.first().map(|x| x.1.clone());
+    let switch = fault_at.and_then(|f| {
+        o.master_changes
+            .iter()
+            .find(|(t, a)| *t >= f.as_millis() as u64 && Some(a) != first.as_ref())
+            .map(|(t, _)| t - f.as_millis() as u64)
+    });
+    if let Some(bound) = expect.failover_within_ms {
+        match switch {
+            None => failures.push("no failover happened".into()),
+            Some(t) if t > bound => {
+                failures.push(format!("failover took {t} ms > bound {bound} ms"))
+            }
+            _ => {}
+        }
+    }
+    if expect.tilt && !o.tilt_seen {
+        failures.push("the stalled sentinel never reported TILT".into());
+    }
+    if expect.no_failover && o.master_changes.len() > 1 {
+        failures.push(format!("a failover happened: {:?}", o.master_changes));
+    }
+    if let (Some(h), Some(m)) = (&expect.never_master, &o.final_master) {
+        let ip = o.host_ips.get(h).cloned().unwrap_or_default();
+        let ever = o.master_changes.iter().any(|(_, a)| split(a).0 == ip);
+        if m.starts_with(&format!("{ip}:")) || ever {
+            failures.push(format!("{h} ({ip}) became master"));
+        }
+    }
+    // Lost acknowledged writes: acked but absent from the final master.
+    let acked: Vec<&Op> = o
+        .history
+        .iter()
+        .filter(|op| op.outcome == Outcome::Ok)
+        .collect();
+    let lost = acked
+        .iter()
+        .filter(|op| !o.final_keys.contains(&op.key))
+        .count();
+    if expect.no_lost_writes && lost > 0 {
+        failures.push(format!("{lost} acknowledged writes lost"));
+    }
+    // Split brain: once the sentinels moved the master elsewhere, how long a deposed master
+    // still acknowledged writes (two servers acting as master), plus any overlap of two
+    // servers' acknowledgement windows.
+    let mut spans: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for op in &acked {
+        let e = spans
+            .entry(op.server.as_str())
+            .or_insert((op.at_ms, op.at_ms));
+        e.0 = e.0.min(op.at_ms);
+        e.1 = e.1.max(op.at_ms);
+    }
+    let mut split = 0;
+    for (i, (t, addr)) in o.master_changes.iter().enumerate() {
+        if i == 0 {
+            continue;
+        }
+        let deposed = &o.master_changes[i - 1].1;
+        if deposed == addr {
+            continue;
+        }
+        if let Some((_, last)) = spans.get(deposed.as_str()) {
+            split += last.saturating_sub(*t);
+        }
+    }
+    let v: Vec<(u64, u64)> = spans.values().copied().collect();
+    for i in 0..v.len() {
+        for j in i + 1..v.len() {
+            let lo = v[i].0.max(v[j].0);
+            let hi = v[i].1.min(v[j].1);
+            split += hi.saturating_sub(lo);
+        }
+    }
+    let mut h = 0xcbf29ce484222325u64;
+    for op in &o.history {
+        fnv(&mut h, &format!("{op:?}"));
+    }
+    for c in &o.master_changes {
+        fnv(&mut h, &format!("{c:?}"));
+    }
+    for a in applied {
+        fnv(&mut h, a);
+    }
+    let _ = s;
+    Report {
+        seed,
+        fault_at_ms: fault_at.map(|f| f.as_millis() as u64),
+        detection_ms: None,
+        switch_ms: switch,
+        lost_writes: lost,
+        acked_writes: acked.len(),
+        split_brain_ms: split,
+        failures,
+        trace_hash: h,
+    }
+}
+
+/// The named scenarios.
+pub const SCENARIOS: &[&str] = &[
+    "master-crash",
+    "master-partitioned",
+    "master-isolated-from-sentinels",
+    "sentinel-crash-during-election",
+    "no-quorum",
+    "priority-zero",
+    "flapping-links",
+    "cascading-failures",
+    "sentinel-restart",
+    "fenced-writes",
+    "sentinel-stall",
+    "slow-links",
+    "most-up-to-date-promoted",
+    "sentinel-lost-disk",
+];
+
+/// A scenario's settings, fault schedule, time of the fault and expectations.
+pub type Plan = (Settings, Vec<(Duration, Fault)>, Option<Duration>, Expect);
+
+/// A scenario's settings, fault schedule, fault time and expectations.
+pub fn scenario(name: &str, base: &Settings) -> Option<Plan> {
+    let mut s = base.clone();
+    let sec = Duration::from_secs;
+    let all_but = |h: &str, s: &Settings| -> Vec<String> {
+        (0..s.servers)
+            .map(server_host)
+            .chain((0..s.sentinels).map(sentinel_host))
+            .chain((0..s.clients).map(|c| format!("c{}", c + 1)))
+            .chain(["watcher".to_string(), "checker".to_string()])
+            .filter(|x| x != h)
+            .collect()
+    };
+    let sentinels: Vec<String> = (0..s.sentinels).map(sentinel_host).collect();
+    let bound = s.down_after_ms + 2 * s.failover_timeout_ms + 5000;
+    // After the sentinels' second INFO round (10 s): they know every replica, as they would
+    // in any deployment that has run for a while (replicas are learned only from INFO).
+    let fault = sec(12);
+    let mut e = Expect::default();
+    let f: Vec<(Duration, Fault)> = match name {
+        "master-crash" => {
+            e.failover_within_ms = Some(bound);
+            vec![(fault, Fault::Crash("s1".into()))]
+        }
+        "master-partitioned" => {
+            // Cut off from everyone; after the heal it must be demoted.
+            e.failover_within_ms = Some(bound);
+            let others = all_but("s1", &s);
+            vec![
+                (fault, Fault::Partition(vec!["s1".into()], others.clone())),
+                (sec(26), Fault::Repair(vec!["s1".into()], others)),
+            ]
+        }
+        "master-isolated-from-sentinels" => {
+            // The clients still reach it: the split-brain window is measured.
+            e.failover_within_ms = Some(bound);
+            let cut: Vec<String> = sentinels
+                .iter()
+                .cloned()
+                .chain(["s2".into(), "s3".into()])
+                .collect();
+            vec![
+                (fault, Fault::Partition(vec!["s1".into()], cut.clone())),
+                (sec(26), Fault::Repair(vec!["s1".into()], cut)),
+            ]
+        }
+        "sentinel-crash-during-election" => {
+            e.failover_within_ms = Some(bound);
+            vec![
+                (fault, Fault::Crash("s1".into())),
+                (
+                    fault + Duration::from_millis(s.down_after_ms + 200),
+                    Fault::Crash("t1".into()),
+                ),
+                (sec(30), Fault::Restart("t1".into())),
+            ]
+        }
+        "no-quorum" => {
+            s.quorum = 3;
+            e.no_failover = true;
+            vec![
+                (sec(4), Fault::Crash("t3".into())),
+                (fault, Fault::Crash("s1".into())),
+                (sec(30), Fault::Restart("s1".into())),
+            ]
+        }
+        "priority-zero" => {
+            s.priorities = vec![100, 0, 100];
+            e.failover_within_ms = Some(bound);
+            e.never_master = Some("s2".into());
+            vec![(fault, Fault::Crash("s1".into()))]
+        }
+        "flapping-links" => {
+            let mut v = Vec::new();
+            let mut t = fault;
+            for k in 0..12 {
+                let f = if k % 2 == 0 {
+                    Fault::Partition(vec!["s1".into()], sentinels.clone())
+                } else {
+                    Fault::Repair(vec!["s1".into()], sentinels.clone())
+                };
+                v.push((t, f));
+                t += Duration::from_millis(s.down_after_ms * 7 / 10);
+            }
+            v.push((t, Fault::Repair(vec!["s1".into()], sentinels.clone())));
+            v
+        }
+        "cascading-failures" => {
+            e.failover_within_ms = Some(bound);
+            // The first failover's winner is crashed later too; the last server remains.
+            s.duration = sec(150);
+            s.writes_until = sec(58);
+            vec![
+                (fault, Fault::Crash("s1".into())),
+                (sec(38), Fault::CrashMaster),
+            ]
+        }
+        "sentinel-restart" => {
+            e.failover_within_ms = Some(bound);
+            vec![
+                (fault, Fault::Crash("s1".into())),
+                (sec(30), Fault::Restart("t1".into())),
+                (sec(31), Fault::Restart("t2".into())),
+            ]
+        }
+        "fenced-writes" => {
+            // min-replicas-to-write plus WAIT on all replicas: no acknowledged write lost.
+            s.min_replicas = 1;
+            s.wait_replicas = 2;
+            e.failover_within_ms = Some(bound);
+            e.no_lost_writes = true;
+            vec![(fault, Fault::Crash("s1".into()))]
+        }
+        "sentinel-stall" => {
+            // A stopped sentinel process: TILT, no action from it meanwhile; a later master
+            // crash is still handled by the others.
+            e.tilt = true;
+            e.failover_within_ms = Some(bound);
+            vec![
+                (sec(6), Fault::Stall("t1".into(), sec(4))),
+                (fault, Fault::Crash("s1".into())),
+            ]
+        }
+        "most-up-to-date-promoted" => {
+            // s3 stops receiving the stream 4 s before the crash: s2 has the larger offset
+            // and must be the one promoted.
+            e.failover_within_ms = Some(bound);
+            e.never_master = Some("s3".into());
+            vec![
+                (sec(8), Fault::Hold(vec!["s1".into()], vec!["s3".into()])),
+                (fault, Fault::Crash("s1".into())),
+                (
+                    sec(20),
+                    Fault::Release(vec!["s1".into()], vec!["s3".into()]),
+                ),
+            ]
+        }
+        "sentinel-lost-disk" => {
+            // After a failover, a sentinel loses its state file and restarts from the
+            // original configuration: it learns the current master from the others' hellos.
+            e.failover_within_ms = Some(bound);
+            vec![
+                (fault, Fault::Crash("s1".into())),
+                (sec(24), Fault::LoseDisk("t1".into())),
+            ]
+        }
+        "slow-links" => {
+            // 200 ms more on every link of the master: slower, but no false failover.
+            e.no_failover = true;
+            let others = all_but("s1", &s);
+            vec![
+                (
+                    sec(5),
+                    Fault::Latency(
+                        vec!["s1".into()],
+                        others.clone(),
+                        Duration::from_millis(200),
+                    ),
+                ),
+                (
+                    sec(25),
+                    Fault::Latency(vec!["s1".into()], others, Duration::from_millis(1)),
+                ),
+            ]
+        }
+        _ => return None,
+    };
+    Some((s, f, Some(fault), e))
+}
+
+/// Run a named scenario for one seed.
+pub fn run_scenario(name: &str, seed: u64, base: &Settings) -> Result<Report, String> {
+    let (s, faults, at, expect) =
+        scenario(name, base).ok_or_else(|| format!("unknown scenario {name}"))?;
+    let (o, applied) = run(seed, &s, &faults)?;
+    let mut r = check(seed, &s, at, &expect, &o, &applied);
+    if !r.failures.is_empty() {
+        r.failures.push(format!("faults: {applied:?}"));
+        r.failures
+            .push(format!("master changes: {:?}", o.master_changes));
+    }
+    let _ = show;
+    Ok(r)
+}
