@@ -13,6 +13,7 @@
 
 pub mod backlog;
 pub mod config;
+pub mod handshake;
 pub mod master;
 pub mod replica;
 
