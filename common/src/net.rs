@@ -30,10 +30,22 @@ pub trait Net: Clone + Send + Sync + 'static {
     type Conn: Conn;
     type Listener: Listener<Conn = Self::Conn>;
     fn bind(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send;
+    /// Like [`Net::bind`] with the length of the queue of pending connections (`listen(2)`'s
+    /// backlog, Redis's `tcp-backlog`). Networks without such a queue ignore it.
+    fn bind_with_backlog(
+        &self,
+        addr: SocketAddr,
+        _backlog: u32,
+    ) -> impl Future<Output = io::Result<Self::Listener>> + Send {
+        self.bind(addr)
+    }
     /// Connect to `host:port`; `host` may be a name or an address.
     fn connect(&self, host: &str, port: u16)
         -> impl Future<Output = io::Result<Self::Conn>> + Send;
 }
+
+/// The listen backlog of [`Net::bind`]: Redis's default `tcp-backlog`.
+pub const DEFAULT_BACKLOG: u32 = 511;
 
 /// The real network.
 #[derive(Debug, Clone, Copy, Default)]
@@ -70,6 +82,10 @@ impl Net for TokioNet {
     type Listener = TokioListener;
 
     async fn bind(&self, addr: SocketAddr) -> io::Result<TokioListener> {
+        self.bind_with_backlog(addr, DEFAULT_BACKLOG).await
+    }
+
+    async fn bind_with_backlog(&self, addr: SocketAddr, backlog: u32) -> io::Result<TokioListener> {
         let socket = if addr.is_ipv6() {
             let s = tokio::net::TcpSocket::new_v6()?;
             set_v6only(&s)?;
@@ -79,7 +95,7 @@ impl Net for TokioNet {
         };
         socket.set_reuseaddr(true)?;
         socket.bind(addr)?;
-        Ok(TokioListener(socket.listen(511)?))
+        Ok(TokioListener(socket.listen(backlog)?))
     }
 
     async fn connect(&self, host: &str, port: u16) -> io::Result<Self::Conn> {

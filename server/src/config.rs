@@ -10,8 +10,16 @@ use picket_common::config::{
     BIND_LIST, CLIENT_OUTPUT_BUFFER_LIMIT, SAVE,
 };
 
+use crate::command::rename::Renames;
 use crate::notify;
 use crate::server::Server;
+use acl_user::DefaultUserPassword;
+
+pub mod acl_user;
+pub mod compat;
+pub mod kinds;
+
+pub use kinds::ShutdownFlags;
 
 const I32: i64 = i32::MAX as i64;
 
@@ -53,9 +61,16 @@ static NOTIFY: NotifyKind = NotifyKind;
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 const ALLOW: &[&str] = &["no", "yes", "local"];
 
-/// Every directive picket-server accepts: the core rows below, then replication's.
-pub static DIRECTIVES: std::sync::LazyLock<Vec<Directive>> =
-    std::sync::LazyLock::new(|| [CORE, crate::replication::config::DIRECTIVES].concat());
+/// Every directive picket-server accepts: the core rows below, replication's, then the
+/// rest of Redis 7.0's ([`compat`]).
+pub static DIRECTIVES: std::sync::LazyLock<Vec<Directive>> = std::sync::LazyLock::new(|| {
+    [
+        CORE,
+        crate::replication::config::DIRECTIVES,
+        compat::DIRECTIVES,
+    ]
+    .concat()
+});
 
 static CORE: &[Directive] = &[
     Directive::new(
@@ -414,6 +429,12 @@ pub struct Settings {
     pub maxmemory_samples: usize,
     pub lfu_log_factor: i64,
     pub lfu_decay_time: i64,
+    /// The cron advances the rehashing of the keyspace's tables.
+    pub activerehashing: bool,
+    /// The listen backlog of the listening sockets.
+    pub tcp_backlog: u32,
+    pub shutdown_on_sigterm: ShutdownFlags,
+    pub shutdown_on_sigint: ShutdownFlags,
     pub repl: crate::replication::config::ReplSettings,
 }
 
@@ -449,14 +470,29 @@ pub struct ConfigState {
     store: ConfigStore,
     /// Called when `loglevel` changes, to reload the log filter.
     pub on_loglevel: Option<LogLevelHook>,
+    /// The command names as the `rename-command` lines left them.
+    pub renames: Renames,
+    /// The supervisor the process talks to (INFO `process_supervised`): `no`, `systemd`.
+    pub process_supervised: &'static str,
 }
 
 impl ConfigState {
     /// Defaults, then the config file, then `--directive value` arguments.
     pub fn load(file: Option<&Path>, args: &[String]) -> Result<Self, ConfigError> {
+        let mut store = ConfigStore::load(&DIRECTIVES, file, args)?;
+        acl_user::default_user_agrees(&mut store, args)?;
+        // Each line was checked when it was read, by replaying the lines before it.
+        let renames = store
+            .value("rename-command")
+            .map(|v| Renames::from_pairs(kinds::rename_pairs(v)))
+            .transpose()
+            .map_err(|e| ConfigError::Table(format!("rename-command: {e}")))?
+            .unwrap_or_default();
         let mut state = ConfigState {
-            store: ConfigStore::load(&DIRECTIVES, file, args)?,
+            store,
             on_loglevel: None,
+            renames,
+            process_supervised: "no",
         };
         state.clamp_hz();
         state.clamp_backlog_size();
@@ -572,6 +608,10 @@ impl ConfigState {
             maxmemory_samples: s.get_int("maxmemory-samples") as usize,
             lfu_log_factor: s.get_int("lfu-log-factor"),
             lfu_decay_time: s.get_int("lfu-decay-time"),
+            activerehashing: s.get_bool("activerehashing"),
+            tcp_backlog: u32::try_from(s.get_int("tcp-backlog")).unwrap_or(u32::MAX),
+            shutdown_on_sigterm: ShutdownFlags::parse(s.get_str("shutdown-on-sigterm")),
+            shutdown_on_sigint: ShutdownFlags::parse(s.get_str("shutdown-on-sigint")),
             repl: crate::replication::config::ReplSettings::from_store(s),
         }
     }
@@ -617,6 +657,17 @@ pub fn config_set(
         });
     srv.config.on_loglevel = on_loglevel;
     let changed = result.map_err(|e| e.to_string())?;
+    for name in &changed {
+        let inert = srv
+            .config
+            .store
+            .find(name)
+            .map(|(d, _)| d.doc.starts_with(compat::INERT));
+        if inert == Some(true) {
+            let shown = srv.config.store.display(name).unwrap_or_default();
+            tracing::info!("CONFIG SET {name} {shown}: accepted, but it has no effect in picket");
+        }
+    }
     if changed.contains(&"appendonly") {
         let on = srv.config.store.get_bool("appendonly");
         if let Err(e) = crate::persist::aof::set_enabled(srv, on) {
@@ -630,6 +681,18 @@ pub fn config_set(
             return Err(format!(
                 "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
             ));
+        }
+    }
+    // A `user default` line of the file follows the password (CONFIG REWRITE writes it).
+    if changed.contains(&"requirepass") {
+        let store = &mut srv.config.store;
+        if store
+            .value("user")
+            .and_then(DefaultUserPassword::of)
+            .is_some()
+        {
+            let user = DefaultUserPassword::for_requirepass(store.get_str("requirepass"));
+            store.set_internal("user", user);
         }
     }
     if changed.contains(&"hz") {

@@ -31,7 +31,11 @@ pub async fn run(shared: Arc<Shared>) {
         let mut srv = shared.lock();
         tick(&mut srv);
         if let Some(req) = srv.shutdown {
-            if req.prepared || crate::persist::save::prepare_for_shutdown(&mut srv, req) {
+            // FORCE (shutdown-on-sigterm force) exits even when the final save failed.
+            if req.prepared
+                || crate::persist::save::prepare_for_shutdown(&mut srv, req)
+                || req.force
+            {
                 for c in srv.clients.values_mut() {
                     c.close_asap("server shutdown");
                 }
@@ -80,8 +84,17 @@ pub fn tick(srv: &mut Server) {
     if srv.active_expire_enabled && !replica {
         active_expire_cycle(srv);
     }
-    for db in &mut srv.dbs {
-        db.cron_tables();
+    if srv.cfg.activerehashing {
+        for db in &mut srv.dbs {
+            db.cron_tables();
+        }
+    } else {
+        // Without active rehashing the cron still shrinks tables, as Redis's
+        // `tryResizeHashTables`; rehashing then advances only on access.
+        for db in &mut srv.dbs {
+            db.keys.shrink_if_needed();
+            db.expires.shrink_if_needed();
+        }
     }
 }
 

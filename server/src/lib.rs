@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod server;
 pub mod slowlog;
 pub mod stats;
+pub mod supervise;
 pub mod testkit;
 
 pub use runtime::{start, Options, ServerHandle, StartError};

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use picket_common::clock::Clock;
+use picket_common::config::Value;
 use picket_common::ids;
 use picket_common::net::TokioNet;
-use picket_server::config::ConfigState;
+use picket_server::config::{compat, ConfigState};
+use picket_server::supervise::{self, Supervision};
 use picket_server::{logging, start, Options, PICKET_VERSION, REDIS_VERSION};
 
 #[global_allocator]
@@ -54,6 +56,40 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // As Redis: supervision first (a supervised server does not daemonize), then
+    // `daemonize yes` detaches before anything is logged or bound.
+    let (supervision, supervision_log) =
+        supervise::detect(config.store().get_str("supervised"), |k| {
+            std::env::var(k).ok()
+        });
+    let background = config.store().get_bool("daemonize") && supervision == Supervision::None;
+    if background && std::env::var_os(supervise::DAEMON_ENV).is_none() {
+        // The daemon's errors go nowhere: check the log file here, as Redis does while
+        // reading the configuration.
+        let logfile = config.store().get_str("logfile");
+        if !logfile.is_empty() {
+            let open = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(logfile);
+            if let Err(e) = open {
+                eprintln!("picket-server: can't open the log file '{logfile}': {e}");
+                return ExitCode::from(1);
+            }
+        }
+        return match supervise::spawn_daemon() {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("picket-server: can't start in the background: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if background && config.store().get_str("pidfile").is_empty() {
+        let default = Value::Str(supervise::DEFAULT_PIDFILE.to_string());
+        config.store_mut().set_internal("pidfile", default);
+    }
+    config.process_supervised = supervision.info_name();
     let settings = config.settings();
     let loglevel = config.store().get_str("loglevel").to_string();
     let logfile = config.store().get_str("logfile").to_string();
@@ -68,6 +104,8 @@ fn main() -> ExitCode {
         let _ = handle.modify(|f| *f = logging::level_of(level));
     }));
     let pidfile = config.store().get_str("pidfile").to_string();
+    let inert = compat::inert_settings(config.store());
+    let is_replica = picket_server::replication::config::replicaof(config.store()).is_some();
 
     // `io-threads 1` (the default, as Redis) runs the server on this one thread.
     let io_threads = config.store().get_int("io-threads").max(1) as usize;
@@ -98,6 +136,15 @@ fn main() -> ExitCode {
                 "No config file specified, using the default config. In order to specify a config file use picket-server /path/to/picket.conf"
             ),
         }
+        for (level, msg) in &supervision_log {
+            match *level {
+                tracing::Level::WARN => tracing::warn!("{msg}"),
+                _ => tracing::debug!("{msg}"),
+            }
+        }
+        for line in &inert {
+            tracing::warn!("'{line}' has no effect in picket (see docs/config-reference.md)");
+        }
         let opts = Options {
             config,
             seed: ids::os_seed(),
@@ -116,6 +163,9 @@ fn main() -> ExitCode {
                 tracing::warn!("Failed to write PID file {pidfile}: {e}");
             }
         }
+        if let Some(w) = supervise::backlog_warning(settings.tcp_backlog) {
+            tracing::warn!("{w}");
+        }
         tracing::info!("Server initialized");
         tracing::info!("Running mode=standalone, port={}.", settings.port);
         tracing::info!(
@@ -123,18 +173,32 @@ fn main() -> ExitCode {
             std::process::id(),
             server.addrs.first().map(|a| a.port()).unwrap_or(settings.port)
         );
+        supervision.notify(if is_replica {
+            "STATUS=Ready to accept connections in read-only mode. Waiting for MASTER <-> REPLICA sync\n"
+        } else {
+            "STATUS=Ready to accept connections\n"
+        });
+        supervision.notify("READY=1\n");
         let waiter = server.wait();
         tokio::pin!(waiter);
         let mut signals = Signals::new();
+        // systemd hears STOPPING=1 once, when a signal asks for the shutdown or the server
+        // stopped (SHUTDOWN).
+        let mut stopping = false;
         loop {
             tokio::select! {
                 biased;
                 _ = &mut waiter => break,
                 sig = signals.next() => match sig {
                     Some(name) => {
-                        if server.shared.lock().shutdown.is_some() {
+                        // A second SIGINT means "now", as in Redis (not a second SIGTERM).
+                        if name == "SIGINT" && server.shared.lock().shutdown.is_some() {
                             tracing::warn!("You insist... exiting now.");
                             return 1;
+                        }
+                        if !stopping {
+                            stopping = true;
+                            supervision.notify("STOPPING=1\n");
                         }
                         server.request_shutdown(name);
                     }
@@ -145,6 +209,9 @@ fn main() -> ExitCode {
                     }
                 },
             }
+        }
+        if !stopping {
+            supervision.notify("STOPPING=1\n");
         }
         if !pidfile.is_empty() && Path::new(&pidfile).exists() {
             let _ = std::fs::remove_file(&pidfile);
@@ -158,12 +225,16 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// SIGTERM and SIGINT as a stream of names.
+/// SIGTERM and SIGINT as a stream of names. SIGHUP is ignored, as Redis ignores it (a
+/// daemon outlives the terminal it was started from).
 struct Signals {
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     int: Option<tokio::signal::unix::Signal>,
+    /// Kept registered so that SIGHUP is caught (and ignored) instead of killing the process.
+    #[cfg(unix)]
+    _hup: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
@@ -174,6 +245,7 @@ impl Signals {
             Signals {
                 term: signal(SignalKind::terminate()).ok(),
                 int: signal(SignalKind::interrupt()).ok(),
+                _hup: signal(SignalKind::hangup()).ok(),
             }
         }
         #[cfg(not(unix))]

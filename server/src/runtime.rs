@@ -84,14 +84,23 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Ask for a graceful shutdown, as on SIGTERM: the cron performs it.
+    /// Ask for a graceful shutdown, as on SIGTERM: the cron performs it, with the flags of
+    /// `shutdown-on-sigterm` (or `shutdown-on-sigint` for "SIGINT").
     pub fn request_shutdown(&self, signal: &'static str) {
         let mut srv = self.shared.lock();
         if srv.shutdown.is_none() {
             tracing::warn!("Received {signal} scheduling shutdown...");
+            let flags = if signal == "SIGINT" {
+                srv.cfg.shutdown_on_sigint
+            } else {
+                srv.cfg.shutdown_on_sigterm
+            };
             srv.shutdown = Some(crate::server::ShutdownRequest {
                 signal: Some(signal),
-                ..Default::default()
+                save: flags.save,
+                nosave: flags.nosave,
+                force: flags.force,
+                prepared: false,
             });
         }
     }
@@ -138,7 +147,7 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
     let targets = bind_targets(&server.cfg.bind, server.cfg.port)?;
     let mut listeners = Vec::new();
     for (addr, optional) in targets {
-        match net.bind(addr).await {
+        match net.bind_with_backlog(addr, server.cfg.tcp_backlog).await {
             Ok(l) => listeners.push(l),
             Err(e) if optional => {
                 tracing::debug!("optional bind {addr} failed: {e}");

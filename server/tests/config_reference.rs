@@ -11,11 +11,15 @@ fn escape(s: &str) -> String {
 fn generate() -> String {
     let mut out = String::from(
         "# picket-server configuration reference\n\n\
-         Generated from the directive table (`server/src/config.rs` and\n\
-         `server/src/replication/config.rs`) by `server/tests/config_reference.rs`; do not edit\n\
-         by hand. Every directive works in a redis.conf-style file, in a TOML file (same\n\
-         names as keys), as a `--name value` argument, and with `CONFIG GET`; those marked\n\
-         *runtime* also with `CONFIG SET`.\n\n\
+         Generated from the directive table (`server/src/config.rs`,\n\
+         `server/src/replication/config.rs` and `server/src/config/compat.rs`) by\n\
+         `server/tests/config_reference.rs`; do not edit by hand. Every directive works in a\n\
+         redis.conf-style file, in a TOML file (same names as keys), as a `--name value`\n\
+         argument, and with `CONFIG GET`; those marked *runtime* also with `CONFIG SET`;\n\
+         those marked *file only* neither with `CONFIG GET` nor `CONFIG SET`, as in Redis, and\n\
+         `CONFIG REWRITE` leaves their lines as written. The table holds all 192 parameters\n\
+         Redis 7.0 lists in `CONFIG GET *`, with Redis's defaults; a directive without effect\n\
+         in picket says so (and a value other than its default is logged at start-up).\n\n\
          | directive | default | runtime | also named | description |\n\
          |---|---|---|---|---|\n",
     );
@@ -31,7 +35,13 @@ fn generate() -> String {
             "| `{}` | {} | {} | {} | {} |\n",
             d.name,
             default,
-            if d.mutable { "yes" } else { "no" },
+            if d.file_only {
+                "file only"
+            } else if d.mutable {
+                "yes"
+            } else {
+                "no"
+            },
             d.aliases
                 .iter()
                 .map(|a| format!("`{a}`"))

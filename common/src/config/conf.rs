@@ -166,7 +166,9 @@ pub(crate) fn existing_lines(lines: Vec<RewriteLine>) -> Vec<RewriteLine> {
 /// Redis's CONFIG REWRITE on redis.conf text: comments and unrelated lines stay; each
 /// directive's lines are replaced in place by its current value ([`existing_lines`]; extra
 /// old lines are blanked, extra new lines follow the last old one); directives that differ from their
-/// default and are not in the file are appended after [`SIGNATURE`]; lines that do not
+/// default and are not in the file are appended after [`SIGNATURE`]; file-only directives
+/// are never appended, and their lines are kept as written when their kind gives no lines
+/// (`rename-command`, like `include`); lines that do not
 /// parse or name no known directive become `# ??? <line>`; runs of blank lines collapse.
 pub(crate) fn rewrite_conf(store: &ConfigStore, old: &[u8]) -> Vec<u8> {
     let table = store.table;
@@ -205,6 +207,11 @@ pub(crate) fn rewrite_conf(store: &ConfigStore, old: &[u8]) -> Vec<u8> {
     let mut appended = Vec::new();
     for (i, d) in table.iter().enumerate() {
         let lines = existing_lines(value_lines(d, &store.values[i], &store.defaults[i]));
+        // A file-only directive is never appended, and its lines stay as written unless its
+        // kind rewrites them (`rename-command` does not, `user` does).
+        if d.file_only && (lines.is_empty() || positions[i].is_empty()) {
+            continue;
+        }
         let Some(&last) = positions[i].last() else {
             appended.extend(
                 lines

@@ -112,8 +112,19 @@ pub struct Directive {
     /// Redis 7.0 "protected config" (`dir`, `dbfilename`): CONFIG SET needs
     /// `enable-protected-configs`.
     pub protected: bool,
+    /// Only in config files and on the command line, like Redis's `rename-command`,
+    /// `user` or `loadmodule`: CONFIG GET does not list it, CONFIG SET does not know it, and
+    /// CONFIG REWRITE never appends it; the lines a file has are kept as written when its
+    /// kind gives no [`CustomKind::rewrite_lines`], else replaced by them.
+    pub file_only: bool,
+    /// A check of every new value after its kind parsed it (Redis's `is_valid_fn`), in
+    /// files, on the command line and in CONFIG SET alike; the error is the reason shown.
+    pub check: Option<Check>,
     pub doc: &'static str,
 }
+
+/// See [`Directive::check`].
+pub type Check = fn(&Value) -> Result<(), String>;
 
 impl Directive {
     /// A mutable, unprotected directive without aliases.
@@ -130,6 +141,8 @@ impl Directive {
             default,
             mutable: true,
             protected: false,
+            file_only: false,
+            check: None,
             doc,
         }
     }
@@ -148,6 +161,23 @@ impl Directive {
     pub const fn protected(self) -> Self {
         Directive {
             protected: true,
+            ..self
+        }
+    }
+
+    /// See [`Directive::file_only`]. Such a directive is also immutable.
+    pub const fn file_only(self) -> Self {
+        Directive {
+            file_only: true,
+            mutable: false,
+            ..self
+        }
+    }
+
+    /// Adds a check of new values (see [`Directive::check`]).
+    pub const fn check(self, check: Check) -> Self {
+        Directive {
+            check: Some(check),
             ..self
         }
     }
@@ -490,6 +520,17 @@ impl ConfigStore {
         }
     }
 
+    /// The directives whose value is not the default, with their CONFIG GET form, in
+    /// table order.
+    pub fn changed(&self) -> Vec<(&'static Directive, String)> {
+        self.table
+            .iter()
+            .zip(self.values.iter().zip(&self.defaults))
+            .filter(|(_, (v, def))| v != def)
+            .map(|(d, (v, _))| (d, display_value(d, v)))
+            .collect()
+    }
+
     /// The CONFIG GET form of a directive's value.
     pub fn display(&self, name: &str) -> Option<String> {
         let (i, _) = self.lookup(name)?;
@@ -505,8 +546,22 @@ fn mismatch<T>(name: &str, got: Option<&Value>, fallback: T) -> T {
     fallback
 }
 
-/// Parses arguments for `d` (exactly one for non-multi-arg kinds, checked by callers).
+/// Parses arguments for `d` (exactly one for non-multi-arg kinds, checked by callers), then
+/// runs the directive's check.
 fn parse_value(
+    d: &Directive,
+    current: &Value,
+    args: &[String],
+    first: bool,
+) -> Result<Value, String> {
+    let v = parse_kind(d, current, args, first)?;
+    if let Some(check) = d.check {
+        check(&v)?;
+    }
+    Ok(v)
+}
+
+fn parse_kind(
     d: &Directive,
     current: &Value,
     args: &[String],

@@ -55,9 +55,9 @@ impl ConfigStore {
     /// Redis 7.0 CONFIG GET with several arguments. An argument without `*?[` is looked up
     /// exactly (case-insensitively, names and aliases) and answered under the spelling
     /// given; a pattern is glob-matched case-insensitively against every name and alias and
-    /// answered under the table's spelling. A name or alias appears once (the first
-    /// argument that found it decides the spelling). Redis answers in hash order; this
-    /// answers in table order, each name before its aliases.
+    /// answered under the table's spelling; file-only directives are never listed. A name
+    /// or alias appears once (the first argument that found it decides the spelling). Redis
+    /// answers in hash order; this answers in table order, each name before its aliases.
     pub fn get_many(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
         let mut found: BTreeMap<(usize, usize), String> = BTreeMap::new();
         for &p in patterns {
@@ -66,11 +66,16 @@ impl ConfigStore {
                     continue;
                 };
                 if let Some(slot) = self.lookup(name) {
-                    found.entry(slot).or_insert_with(|| name.to_string());
+                    if !self.table[slot.0].file_only {
+                        found.entry(slot).or_insert_with(|| name.to_string());
+                    }
                 }
                 continue;
             }
             for (i, d) in self.table.iter().enumerate() {
+                if d.file_only {
+                    continue;
+                }
                 for (slot, name) in d.slots() {
                     if crate::glob::string_match(p, name.as_bytes(), true) {
                         found.entry((i, slot)).or_insert_with(|| name.to_string());
@@ -115,7 +120,8 @@ impl ConfigStore {
     ) -> Result<Vec<&'static str>, ConfigSetError> {
         let mut targets: Vec<(usize, usize)> = Vec::with_capacity(pairs.len());
         for (name, _) in pairs {
-            let Some((i, slot)) = self.lookup(name) else {
+            let Some((i, slot)) = self.lookup(name).filter(|&(i, _)| !self.table[i].file_only)
+            else {
                 return Err(ConfigSetError::UnknownOption(name.clone()));
             };
             let d = &self.table[i];

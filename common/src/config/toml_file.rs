@@ -211,6 +211,11 @@ pub(crate) fn rewrite_toml(
             .iter()
             .filter(|k| store.lookup(k).map(|(j, _)| j) == Some(i))
             .collect();
+        // File-only directives are never added, and are left as written when their kind
+        // gives no lines (`rename-command`).
+        if d.file_only && (lines.is_empty() || matching.is_empty()) {
+            continue;
+        }
         let Some((first, others)) = matching.split_first() else {
             let forced: Vec<Vec<String>> = lines
                 .into_iter()

@@ -156,8 +156,9 @@ fn process_inner(
         client.close_asap("security warning");
         return Flow::Close;
     }
-    // 1. Look the command up (and its subcommand).
-    let spec = match super::resolve(args) {
+    // 1. Look the command up (and its subcommand), under the names `rename-command` gave.
+    let trusted = client.has(cflags::LOADER) || client.has(cflags::MASTER);
+    let spec = match super::resolve_renamed(&srv.config.renames, args, trusted) {
         Ok(spec) => spec,
         Err(e) => {
             reject(srv, client, out, None, &e.to_string());

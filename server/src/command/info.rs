@@ -144,7 +144,7 @@ fn server(srv: &Server, out: &mut String) {
     field!(out, "atomicvar_api", "c11-builtin");
     field!(out, "gcc_version", "0.0.0");
     field!(out, "process_id", std::process::id());
-    field!(out, "process_supervised", "no");
+    field!(out, "process_supervised", srv.config.process_supervised);
     field!(out, "run_id", srv.run_id);
     field!(
         out,

@@ -5,6 +5,7 @@ pub mod args;
 pub mod error;
 pub mod exec;
 pub mod keyspec;
+pub mod rename;
 #[rustfmt::skip]
 pub mod table;
 
@@ -220,14 +221,37 @@ pub fn lookup_sub(parent: &CommandSpec, name: &[u8]) -> Option<&'static CommandS
 /// Resolve a request to the command (or subcommand) that handles it, or the error Redis
 /// gives for an unknown command or subcommand.
 pub fn resolve(args: &[Bytes]) -> Result<&'static CommandSpec, CmdError> {
-    let Some(spec) = lookup(&args[0]) else {
+    resolve_found(lookup(&args[0]), args)
+}
+
+/// [`resolve`] with the config file's `rename-command` lines applied. A `trusted` sender
+/// (the master's stream, the AOF loader) may also use the table's own names: effects a
+/// master rewrites (DEL for an expired key, PEXPIREAT, SELECT, MULTI/EXEC) carry them, and
+/// a master without the rename sends them too.
+pub fn resolve_renamed(
+    renames: &rename::Renames,
+    args: &[Bytes],
+    trusted: bool,
+) -> Result<&'static CommandSpec, CmdError> {
+    let spec = renames
+        .lookup(&args[0])
+        .or_else(|| if trusted { lookup(&args[0]) } else { None });
+    resolve_found(spec, args)
+}
+
+fn resolve_found(
+    spec: Option<&'static CommandSpec>,
+    args: &[Bytes],
+) -> Result<&'static CommandSpec, CmdError> {
+    let Some(spec) = spec else {
         return Err(exec::unknown_command(args));
     };
     if spec.subcommands.is_empty() || args.len() < 2 {
         return Ok(spec);
     }
+    // Redis names the container as typed (a renamed CONFIG is "Try CFG HELP.").
     lookup_sub(spec, &args[1]).ok_or_else(|| CmdError::UnknownSubcommand {
-        cmd: spec.name.to_ascii_uppercase(),
+        cmd: String::from_utf8_lossy(&args[0]).to_ascii_uppercase(),
         sub: args::shown(&args[1]),
     })
 }

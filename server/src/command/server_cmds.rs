@@ -146,20 +146,34 @@ fn write_info(ctx: &mut Ctx, c: &'static CommandSpec) {
     }
 }
 
+/// The commands of the table that `rename-command` left reachable (Redis iterates its
+/// command dictionary, where a disabled command is gone and a renamed one stays).
+fn reachable(ctx: &Ctx) -> Vec<&'static CommandSpec> {
+    let renames = &ctx.srv.config.renames;
+    table::COMMANDS
+        .iter()
+        .filter(|c| renames.is_reachable(c))
+        .collect()
+}
+
 /// COMMAND (no subcommand) is COMMAND INFO of everything.
 pub fn command_all(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.array(table::COMMANDS.len());
-    for c in table::COMMANDS {
+    let all = reachable(ctx);
+    ctx.out.array(all.len());
+    for c in all {
         write_info(ctx, c);
     }
     Ok(())
 }
 
-/// Find `name` or `parent|sub`.
-fn find_by_full_name(name: &[u8]) -> Option<&'static CommandSpec> {
+/// Find `name` or `parent|sub`, under the names `rename-command` gave.
+fn find_by_full_name(ctx: &Ctx, name: &[u8]) -> Option<&'static CommandSpec> {
+    let renames = &ctx.srv.config.renames;
     match name.iter().position(|&b| b == b'|') {
-        Some(p) => lookup(&name[..p]).and_then(|c| lookup_sub(c, &name[p + 1..])),
-        None => lookup(name),
+        Some(p) => renames
+            .lookup(&name[..p])
+            .and_then(|c| lookup_sub(c, &name[p + 1..])),
+        None => renames.lookup(name),
     }
 }
 
@@ -169,7 +183,7 @@ pub fn command_info(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.out.array(ctx.args.len() - 2);
     for name in &ctx.args[2..] {
-        match find_by_full_name(name) {
+        match find_by_full_name(ctx, name) {
             Some(c) => write_info(ctx, c),
             None => ctx.out.null(),
         }
@@ -178,7 +192,8 @@ pub fn command_info(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn command_count(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.int(table::COMMANDS.len() as i64);
+    let n = reachable(ctx).len();
+    ctx.out.int(n as i64);
     Ok(())
 }
 
@@ -287,11 +302,11 @@ fn write_docs(ctx: &mut Ctx, c: &'static CommandSpec) {
 
 pub fn command_docs(ctx: &mut Ctx) -> CmdResult {
     let found: Vec<&'static CommandSpec> = if ctx.args.len() == 2 {
-        table::COMMANDS.iter().collect()
+        reachable(ctx)
     } else {
         ctx.args[2..]
             .iter()
-            .filter_map(|n| find_by_full_name(n))
+            .filter_map(|n| find_by_full_name(ctx, n))
             .collect()
     };
     ctx.out.map(found.len());
@@ -310,7 +325,12 @@ pub fn command_list(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(CmdError::Syntax),
     };
     let mut names = Vec::new();
+    let renames = &ctx.srv.config.renames;
     for c in all_commands() {
+        let top = c.parent.and_then(|p| lookup(p.as_bytes())).unwrap_or(c);
+        if !renames.is_reachable(top) {
+            continue;
+        }
         let keep = match &filter {
             None => true,
             Some((kind, v)) => match kind.as_str() {
@@ -429,7 +449,7 @@ fn out_range(
 
 fn getkeys_common(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
     let cmd_args = &ctx.args[2..];
-    let Some(c) = super::resolve(cmd_args).ok() else {
+    let Some(c) = super::resolve_renamed(&ctx.srv.config.renames, cmd_args, false).ok() else {
         return Err(CmdError::err("Invalid command specified"));
     };
     if !c.arity_ok(cmd_args.len()) {

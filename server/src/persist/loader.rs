@@ -243,7 +243,9 @@ impl CommandLoad {
                     } else if req.args[0].eq_ignore_ascii_case(b"exec") {
                         self.multi_start = None;
                     }
-                    if crate::command::resolve(&req.args).is_err() {
+                    if crate::command::resolve_renamed(&srv.config.renames, &req.args, true)
+                        .is_err()
+                    {
                         let name = String::from_utf8_lossy(&req.args[0]).into_owned();
                         return Progress::Failed(format!(
                             "Unknown command '{name}' reading the append only file {} at offset {start}",

@@ -309,8 +309,12 @@ pub fn prepare_for_shutdown(srv: &mut Server, req: crate::server::ShutdownReques
     if save {
         tracing::info!("Saving the final RDB snapshot before exiting.");
         if save_now(srv).is_err() {
-            tracing::warn!("Error trying to save the DB, can't exit.");
-            return false;
+            if req.force {
+                tracing::warn!("Error trying to save the DB. Exit anyway.");
+            } else {
+                tracing::warn!("Error trying to save the DB, can't exit.");
+                return false;
+            }
         }
     }
     true

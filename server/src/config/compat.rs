@@ -1,0 +1,638 @@
+//! The rest of Redis 7.0's directives, so that an existing redis.conf (Debian's stock one
+//! included) loads unchanged: process control (daemonize, supervised, signals), the listen
+//! backlog, `rename-command`, and the directives of features picket does not have. Names,
+//! types, defaults, ranges, aliases, mutability and error texts are Redis 7.0.15's.
+//!
+//! A directive that would change what the server does in a way picket cannot honour (a unix
+//! socket, TLS, cluster mode, modules, ACL users other than a full-access default user) is
+//! refused at start-up and by CONFIG SET. The others without an effect are accepted and
+//! stored (CONFIG GET, SET and REWRITE work as in Redis); their description starts with
+//! [`INERT`] and says why, and a value other than the default is logged at start-up
+//! ([`inert_settings`]).
+
+use picket_common::config::{ConfigStore, Directive, Kind};
+
+use super::acl_user::UserKind;
+use super::kinds::{
+    self, MemoryOrPercent, Octal, OomScoreValues, Percentiles, Refused, RenameCommandKind,
+    ShutdownFlagsKind, SynonymEnum,
+};
+
+const I32: i64 = i32::MAX as i64;
+const I64: i64 = i64::MAX;
+const PORT: Kind = Kind::Int { min: 0, max: 65535 };
+
+/// How the description of a directive without effect starts.
+pub const INERT: &str = "Accepted for compatibility; no effect in picket";
+
+/// A row of a directive picket accepts and stores but does not act on.
+macro_rules! inert {
+    ($name:literal, $kind:expr, $default:literal, $why:literal) => {
+        Directive::new(
+            $name,
+            $kind,
+            $default,
+            concat!(
+                "Accepted for compatibility; no effect in picket: ",
+                $why,
+                "."
+            ),
+        )
+    };
+}
+
+static OOM_SCORE_ADJ: SynonymEnum = SynonymEnum {
+    names: &["no", "yes", "relative", "absolute"],
+    shown_as: &[("relative", "yes")],
+};
+static MAXMEMORY_CLIENTS: MemoryOrPercent = MemoryOrPercent { max_percent: 100 };
+static PERCENTILES: Percentiles = Percentiles;
+static OOM_SCORE_VALUES: OomScoreValues = OomScoreValues;
+static SHUTDOWN_FLAGS: ShutdownFlagsKind = ShutdownFlagsKind;
+static SOCKET_PERM: Octal = Octal { max: 0o777 };
+static RENAME_COMMAND: RenameCommandKind = RenameCommandKind;
+static LOADMODULE: Refused = Refused {
+    reason: "not supported by picket: modules cannot be loaded",
+};
+static USER: UserKind = UserKind;
+
+const ALLOW: &[&str] = &["no", "yes", "local"];
+const SUPERVISED: &[&str] = &["upstart", "systemd", "auto", "no"];
+const SYSLOG_FACILITY: &[&str] = &[
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
+/// The compatibility rows of the directive table.
+pub static DIRECTIVES: &[Directive] = &[
+    // ------------------------------------------------------------------ process and network
+    Directive::new(
+        "daemonize",
+        Kind::Bool,
+        "no",
+        "Run in the background: picket starts itself again with the same arguments in a new process group, standard input and output on /dev/null, and exits 0. Not when supervised by systemd. A daemon without a pidfile writes /var/run/picket.pid (Redis writes /var/run/redis.pid).",
+    )
+    .immutable(),
+    Directive::new(
+        "supervised",
+        Kind::Enum(SUPERVISED),
+        "no",
+        "systemd: once listening, send READY=1 and a STATUS line to $NOTIFY_SOCKET (and STOPPING=1 at shutdown); auto: the same when NOTIFY_SOCKET is set; upstart is not supported (logged, then run unsupervised); no: nothing.",
+    )
+    .immutable(),
+    Directive::new(
+        "tcp-backlog",
+        Kind::Int { min: 0, max: I32 },
+        "511",
+        "Length of the queue of connections not yet accepted on each listening socket (the kernel caps it at net.core.somaxconn).",
+    )
+    .immutable(),
+    Directive::new(
+        "shutdown-on-sigterm",
+        Kind::Custom(&SHUTDOWN_FLAGS),
+        "default",
+        "What SIGTERM does: default (save if save points are set), or any of save, nosave, now, force as SHUTDOWN takes them (now changes nothing: picket never waits for replicas).",
+    ),
+    Directive::new(
+        "shutdown-on-sigint",
+        Kind::Custom(&SHUTDOWN_FLAGS),
+        "default",
+        "What SIGINT does, as shutdown-on-sigterm; a second SIGINT during the shutdown exits at once.",
+    ),
+    inert!(
+        "shutdown-timeout",
+        Kind::Int { min: 0, max: I32 },
+        "10",
+        "picket does not wait for replicas to catch up before shutting down"
+    ),
+    Directive::new(
+        "unixsocket",
+        Kind::String,
+        "",
+        "Unix socket to listen on: picket listens on TCP only and refuses any value but \"\".",
+    )
+    .immutable()
+    .check(kinds::no_unixsocket),
+    inert!(
+        "unixsocketperm",
+        Kind::Custom(&SOCKET_PERM),
+        "0",
+        "there is no unix socket"
+    )
+    .immutable(),
+    inert!(
+        "bind-source-addr",
+        Kind::String,
+        "",
+        "connections to a master use the source address the OS picks"
+    ),
+    inert!(
+        "socket-mark-id",
+        Kind::Int {
+            min: 0,
+            max: u32::MAX as i64
+        },
+        "0",
+        "picket sets no socket mark"
+    )
+    .immutable(),
+    inert!(
+        "io-threads-do-reads",
+        Kind::Bool,
+        "no",
+        "with io-threads above 1 the threads always read and parse requests too"
+    )
+    .immutable(),
+    // ------------------------------------------------------------------ commands
+    Directive::new(
+        "rename-command",
+        Kind::Custom(&RENAME_COMMAND),
+        "",
+        "Config file and command line only: rename-command <name> <new-name> makes a command known under another name only, or under none with \"\"; lines apply in order. The master's stream and the AOF may still use the original names.",
+    )
+    .file_only(),
+    Directive::new(
+        "loadmodule",
+        Kind::Custom(&LOADMODULE),
+        "",
+        "Refused: picket cannot load Redis modules.",
+    )
+    .file_only(),
+    Directive::new(
+        "user",
+        Kind::Custom(&USER),
+        "",
+        "Config file and command line only: picket has no ACL users, so only `user default on <password> ~* &* +@all` (what requirepass gives, and what Redis's CONFIG REWRITE writes) is accepted; its password (nopass, >password or #sha256) must agree with requirepass, or sets it. CONFIG REWRITE writes it back as Redis does. Other user lines are refused.",
+    )
+    .file_only(),
+    inert!(
+        "lua-replicate-commands",
+        Kind::String,
+        "",
+        "deprecated in Redis, which ignores it too; config file and command line only"
+    )
+    .file_only(),
+    inert!(
+        "list-max-ziplist-entries",
+        Kind::String,
+        "",
+        "deprecated in Redis, which ignores it too; config file and command line only"
+    )
+    .file_only(),
+    inert!(
+        "list-max-ziplist-value",
+        Kind::String,
+        "",
+        "deprecated in Redis, which ignores it too; config file and command line only"
+    )
+    .file_only(),
+    inert!(
+        "enable-module-command",
+        Kind::Enum(ALLOW),
+        "no",
+        "there is no MODULE command"
+    )
+    .immutable(),
+    inert!(
+        "busy-reply-threshold",
+        Kind::Int { min: 0, max: I64 },
+        "5000",
+        "picket runs no scripts or functions"
+    )
+    .alias(&["lua-time-limit"]),
+    // ------------------------------------------------------------------ ACL
+    Directive::new(
+        "aclfile",
+        Kind::String,
+        "",
+        "ACL file to load users from: picket has no ACL users and refuses any value but \"\".",
+    )
+    .immutable()
+    .check(kinds::no_aclfile),
+    inert!(
+        "acl-pubsub-default",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        "resetchannels",
+        "there are no ACL users"
+    ),
+    inert!(
+        "acllog-max-len",
+        Kind::Int { min: 0, max: I64 },
+        "128",
+        "there is no ACL log"
+    ),
+    // ------------------------------------------------------------------ TLS
+    Directive::new(
+        "tls-port",
+        PORT,
+        "0",
+        "Port for TLS connections: picket has no TLS and refuses any value but 0.",
+    )
+    .check(kinds::no_tls_port),
+    Directive::new(
+        "tls-replication",
+        Kind::Bool,
+        "no",
+        "TLS on replication links: picket has no TLS and refuses yes.",
+    )
+    .check(kinds::no_tls_replication),
+    inert!("tls-cluster", Kind::Bool, "no", "picket has no TLS"),
+    inert!(
+        "tls-auth-clients",
+        Kind::Enum(&["no", "yes", "optional"]),
+        "yes",
+        "picket has no TLS"
+    ),
+    inert!("tls-cert-file", Kind::String, "", "picket has no TLS"),
+    inert!("tls-key-file", Kind::String, "", "picket has no TLS"),
+    inert!("tls-key-file-pass", Kind::String, "", "picket has no TLS"),
+    inert!("tls-client-cert-file", Kind::String, "", "picket has no TLS"),
+    inert!("tls-client-key-file", Kind::String, "", "picket has no TLS"),
+    inert!(
+        "tls-client-key-file-pass",
+        Kind::String,
+        "",
+        "picket has no TLS"
+    ),
+    inert!("tls-dh-params-file", Kind::String, "", "picket has no TLS"),
+    inert!("tls-ca-cert-file", Kind::String, "", "picket has no TLS"),
+    inert!("tls-ca-cert-dir", Kind::String, "", "picket has no TLS"),
+    inert!("tls-protocols", Kind::String, "", "picket has no TLS"),
+    inert!("tls-ciphers", Kind::String, "", "picket has no TLS"),
+    inert!("tls-ciphersuites", Kind::String, "", "picket has no TLS"),
+    inert!(
+        "tls-prefer-server-ciphers",
+        Kind::Bool,
+        "no",
+        "picket has no TLS"
+    ),
+    inert!("tls-session-caching", Kind::Bool, "yes", "picket has no TLS"),
+    inert!(
+        "tls-session-cache-size",
+        Kind::Int { min: 0, max: I32 },
+        "20480",
+        "picket has no TLS"
+    ),
+    inert!(
+        "tls-session-cache-timeout",
+        Kind::Int { min: 0, max: I32 },
+        "300",
+        "picket has no TLS"
+    ),
+    // ------------------------------------------------------------------ cluster
+    Directive::new(
+        "cluster-enabled",
+        Kind::Bool,
+        "no",
+        "Redis Cluster mode: picket has none (use replication with Sentinel) and refuses yes.",
+    )
+    .immutable()
+    .check(kinds::no_cluster),
+    inert!(
+        "cluster-config-file",
+        Kind::String,
+        "nodes.conf",
+        "there is no cluster mode"
+    )
+    .immutable(),
+    inert!("cluster-port", PORT, "0", "there is no cluster mode").immutable(),
+    inert!(
+        "cluster-node-timeout",
+        Kind::Int { min: 0, max: I64 },
+        "15000",
+        "there is no cluster mode"
+    ),
+    inert!("cluster-announce-ip", Kind::String, "", "there is no cluster mode"),
+    inert!(
+        "cluster-announce-hostname",
+        Kind::String,
+        "",
+        "there is no cluster mode"
+    )
+    .check(kinds::valid_hostname),
+    inert!("cluster-announce-port", PORT, "0", "there is no cluster mode"),
+    inert!("cluster-announce-bus-port", PORT, "0", "there is no cluster mode"),
+    inert!("cluster-announce-tls-port", PORT, "0", "there is no cluster mode"),
+    inert!(
+        "cluster-preferred-endpoint-type",
+        Kind::Enum(&["ip", "hostname", "unknown-endpoint"]),
+        "ip",
+        "there is no cluster mode"
+    ),
+    inert!(
+        "cluster-require-full-coverage",
+        Kind::Bool,
+        "yes",
+        "there is no cluster mode"
+    ),
+    inert!(
+        "cluster-allow-reads-when-down",
+        Kind::Bool,
+        "no",
+        "there is no cluster mode"
+    ),
+    inert!(
+        "cluster-allow-pubsubshard-when-down",
+        Kind::Bool,
+        "yes",
+        "there is no cluster mode"
+    ),
+    inert!(
+        "cluster-allow-replica-migration",
+        Kind::Bool,
+        "yes",
+        "there is no cluster mode"
+    ),
+    inert!(
+        "cluster-migration-barrier",
+        Kind::Int { min: 0, max: I32 },
+        "1",
+        "there is no cluster mode"
+    ),
+    inert!(
+        "cluster-replica-no-failover",
+        Kind::Bool,
+        "no",
+        "there is no cluster mode"
+    )
+    .alias(&["cluster-slave-no-failover"]),
+    inert!(
+        "cluster-replica-validity-factor",
+        Kind::Int { min: 0, max: I32 },
+        "10",
+        "there is no cluster mode"
+    )
+    .alias(&["cluster-slave-validity-factor"]),
+    inert!(
+        "cluster-link-sendbuf-limit",
+        Kind::Memory { min: 0, max: I64 },
+        "0",
+        "there is no cluster mode"
+    ),
+    // ------------------------------------------------------------------ memory
+    Directive::new(
+        "activerehashing",
+        Kind::Bool,
+        "yes",
+        "Let the cron rehash the keyspace's hash tables a little each tick (rehashing also advances on every access).",
+    ),
+    Directive::new(
+        "activedefrag",
+        Kind::Bool,
+        "no",
+        "Active defragmentation: picket has none and refuses yes, as Debian's Redis does (no defragmenting allocator).",
+    )
+    .check(kinds::no_active_defrag),
+    inert!(
+        "active-defrag-ignore-bytes",
+        Kind::Memory { min: 1, max: I64 },
+        "100mb",
+        "there is no active defragmentation"
+    ),
+    inert!(
+        "active-defrag-threshold-lower",
+        Kind::Int { min: 0, max: 1000 },
+        "10",
+        "there is no active defragmentation"
+    ),
+    inert!(
+        "active-defrag-threshold-upper",
+        Kind::Int { min: 0, max: 1000 },
+        "100",
+        "there is no active defragmentation"
+    ),
+    inert!(
+        "active-defrag-cycle-min",
+        Kind::Int { min: 1, max: 99 },
+        "1",
+        "there is no active defragmentation"
+    ),
+    inert!(
+        "active-defrag-cycle-max",
+        Kind::Int { min: 1, max: 99 },
+        "25",
+        "there is no active defragmentation"
+    ),
+    inert!(
+        "active-defrag-max-scan-fields",
+        Kind::Int { min: 1, max: I64 },
+        "1000",
+        "there is no active defragmentation"
+    ),
+    inert!(
+        "jemalloc-bg-thread",
+        Kind::Bool,
+        "yes",
+        "picket does not use jemalloc"
+    ),
+    inert!(
+        "disable-thp",
+        Kind::Bool,
+        "yes",
+        "picket leaves transparent huge pages as the system sets them"
+    )
+    .immutable(),
+    inert!(
+        "maxmemory-clients",
+        Kind::Custom(&MAXMEMORY_CLIENTS),
+        "0",
+        "picket does not evict clients for their memory (output buffer limits still apply)"
+    ),
+    inert!(
+        "maxmemory-eviction-tenacity",
+        Kind::Int { min: 0, max: 100 },
+        "10",
+        "eviction works on at most 10000 keys per command, without a time budget"
+    ),
+    inert!("lazyfree-lazy-eviction", Kind::Bool, "no", "picket frees deleted, expired, evicted and flushed values at once (only latency differs)"),
+    inert!("lazyfree-lazy-expire", Kind::Bool, "no", "picket frees deleted, expired, evicted and flushed values at once (only latency differs)"),
+    inert!("lazyfree-lazy-server-del", Kind::Bool, "no", "picket frees deleted, expired, evicted and flushed values at once (only latency differs)"),
+    inert!("lazyfree-lazy-user-del", Kind::Bool, "no", "picket frees deleted, expired, evicted and flushed values at once (only latency differs)"),
+    inert!("lazyfree-lazy-user-flush", Kind::Bool, "no", "picket frees deleted, expired, evicted and flushed values at once (only latency differs)"),
+    inert!(
+        "oom-score-adj",
+        Kind::Custom(&OOM_SCORE_ADJ),
+        "no",
+        "picket does not change its OOM score"
+    ),
+    inert!(
+        "oom-score-adj-values",
+        Kind::Custom(&OOM_SCORE_VALUES),
+        "0 200 800",
+        "picket does not change its OOM score"
+    ),
+    // ------------------------------------------------------------------ data types
+    inert!(
+        "list-compress-depth",
+        Kind::Int { min: 0, max: I32 },
+        "0",
+        "lists are not compressed, in memory or in RDB files"
+    ),
+    inert!(
+        "hll-sparse-max-bytes",
+        Kind::Memory { min: 0, max: I64 },
+        "3000",
+        "picket has no HyperLogLog commands"
+    ),
+    inert!(
+        "stream-node-max-bytes",
+        Kind::Memory { min: 0, max: I64 },
+        "4096",
+        "picket has no stream commands"
+    ),
+    inert!(
+        "stream-node-max-entries",
+        Kind::Int { min: 0, max: I64 },
+        "100",
+        "picket has no stream commands"
+    ),
+    inert!(
+        "tracking-table-max-keys",
+        Kind::Int { min: 0, max: I64 },
+        "1000000",
+        "picket has no client-side caching (CLIENT TRACKING)"
+    ),
+    inert!(
+        "sanitize-dump-payload",
+        Kind::Enum(&["no", "yes", "clients"]),
+        "no",
+        "picket has no RESTORE command"
+    ),
+    // ------------------------------------------------------------------ persistence
+    inert!(
+        "no-appendfsync-on-rewrite",
+        Kind::Bool,
+        "no",
+        "the AOF is fsynced per appendfsync during background saves and rewrites too"
+    ),
+    inert!(
+        "aof-rewrite-incremental-fsync",
+        Kind::Bool,
+        "yes",
+        "a rewritten AOF is fsynced once, when complete"
+    ),
+    inert!(
+        "rdb-save-incremental-fsync",
+        Kind::Bool,
+        "yes",
+        "an RDB file is fsynced once, when complete"
+    ),
+    inert!(
+        "aof-timestamp-enabled",
+        Kind::Bool,
+        "no",
+        "picket writes no timestamp annotations in the AOF"
+    ),
+    inert!(
+        "aof-disable-auto-gc",
+        Kind::Bool,
+        "no",
+        "AOF files a rewrite made obsolete are always deleted"
+    ),
+    inert!(
+        "rdb-del-sync-files",
+        Kind::Bool,
+        "no",
+        "RDB files written for replication are kept, as with no"
+    ),
+    inert!(
+        "replica-ignore-disk-write-errors",
+        Kind::Bool,
+        "no",
+        "a replica applies its master's writes whatever its own last save did"
+    ),
+    inert!(
+        "propagation-error-behavior",
+        Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+        "ignore",
+        "errors of commands from the master or the AOF are ignored, as with ignore"
+    ),
+    // ------------------------------------------------------------------ logging and monitoring
+    inert!("syslog-enabled", Kind::Bool, "no", "picket logs to logfile or standard output only").immutable(),
+    inert!("syslog-ident", Kind::String, "redis", "picket logs to logfile or standard output only").immutable(),
+    inert!(
+        "syslog-facility",
+        Kind::Enum(SYSLOG_FACILITY),
+        "local0",
+        "picket logs to logfile or standard output only"
+    )
+    .immutable(),
+    inert!(
+        "always-show-logo",
+        Kind::Bool,
+        "no",
+        "picket logs no ASCII-art logo"
+    )
+    .immutable(),
+    inert!(
+        "set-proc-title",
+        Kind::Bool,
+        "yes",
+        "picket does not change its process title"
+    )
+    .immutable(),
+    inert!(
+        "proc-title-template",
+        Kind::String,
+        "\"{title} {listen-addr} {server-mode}\"",
+        "picket does not change its process title"
+    )
+    .check(kinds::valid_proc_title),
+    inert!(
+        "crash-log-enabled",
+        Kind::Bool,
+        "yes",
+        "picket writes no crash report"
+    ),
+    inert!(
+        "crash-memcheck-enabled",
+        Kind::Bool,
+        "yes",
+        "picket runs no memory test after a crash"
+    ),
+    inert!(
+        "latency-monitor-threshold",
+        Kind::Int { min: 0, max: I64 },
+        "0",
+        "there is no latency monitor (LATENCY)"
+    ),
+    inert!(
+        "latency-tracking",
+        Kind::Bool,
+        "yes",
+        "INFO has no latencystats section"
+    ),
+    inert!(
+        "latency-tracking-info-percentiles",
+        Kind::Custom(&PERCENTILES),
+        "50 99 99.9",
+        "INFO has no latencystats section"
+    ),
+    inert!(
+        "dynamic-hz",
+        Kind::Bool,
+        "yes",
+        "the cron runs at exactly hz, whatever the number of clients"
+    ),
+    inert!(
+        "ignore-warnings",
+        Kind::String,
+        "",
+        "picket checks for no kernel bugs (Redis's ARM64-COW-BUG warning)"
+    ),
+    inert!("server_cpulist", Kind::String, "", "picket sets no CPU affinity").immutable(),
+    inert!("bio_cpulist", Kind::String, "", "picket sets no CPU affinity").immutable(),
+    inert!("aof_rewrite_cpulist", Kind::String, "", "picket sets no CPU affinity").immutable(),
+    inert!("bgsave_cpulist", Kind::String, "", "picket sets no CPU affinity").immutable(),
+];
+
+/// The settings of directives without effect whose value is not the default, as
+/// `name value` lines for a start-up warning (file-only ones too: they are not listed by
+/// CONFIG GET, so the log is where an operator learns they do nothing).
+pub fn inert_settings(store: &ConfigStore) -> Vec<String> {
+    store
+        .changed()
+        .into_iter()
+        .filter(|(d, _)| d.doc.starts_with(INERT))
+        .map(|(d, v)| format!("{} {v}", d.name))
+        .collect()
+}
