@@ -37,6 +37,8 @@ pub struct Blocked {
     pub args: Vec<Bytes>,
     /// WAIT: the offset to be acknowledged and by how many replicas.
     pub wait: Option<(u64, usize)>,
+    /// Held by a client pause (`pause.rs`): the command runs again when the pause ends.
+    pub postponed: bool,
 }
 
 /// Parse a blocking command's timeout in seconds (a float, as Redis 7.0's
@@ -106,6 +108,7 @@ impl Ctx<'_> {
             spec: self.spec,
             args: self.args.to_vec(),
             wait: None,
+            postponed: false,
         });
         self.client.flags |= cflags::BLOCKED;
     }
@@ -272,7 +275,9 @@ pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
     let srv = &mut *ctx.srv;
     let unblocked = match srv.clients.remove(&(id as ClientId)) {
         Some(mut c) => {
-            let was = c.blocked.is_some();
+            // A client held by a pause is not waiting for keys: it is not unblocked (Redis
+            // 7.0.15 crashes here; later versions answer 0).
+            let was = c.blocked.as_ref().is_some_and(|b| !b.postponed);
             if was {
                 if with_error {
                     c.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");

@@ -33,7 +33,8 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
             };
             let mut out = std::mem::take(&mut client.out);
             srv.clock_hint = None;
-            let mut close = client.has(cflags::CLOSE_ASAP);
+            // (CLOSE_AFTER_REPLY: a held QUIT that ran when a pause ended.)
+            let mut close = client.has(cflags::CLOSE_ASAP) || client.has(cflags::CLOSE_AFTER_REPLY);
             // A blocked client whose deadline passed gets its time-out reply.
             let now = tokio::time::Instant::now();
             if client

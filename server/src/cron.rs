@@ -69,6 +69,7 @@ pub fn tick(srv: &mut Server) {
     srv.stats.peak_memory = srv.stats.peak_memory.max(crate::alloc::allocated());
 
     clients_cron(srv);
+    crate::pause::cron(srv);
     crate::persist::save::check_save_points(srv);
     crate::replication::master::cron(srv);
     crate::replication::after_batch(srv);
@@ -81,7 +82,7 @@ pub fn tick(srv: &mut Server) {
         crate::evict::perform_evictions(srv);
     }
     // A replica's keys expire by its master's DELs.
-    if srv.active_expire_enabled && !replica {
+    if srv.active_expire_enabled && !replica && !srv.pauses.writes_paused(srv.now_ms) {
         active_expire_cycle(srv);
     }
     if srv.cfg.activerehashing {

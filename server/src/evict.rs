@@ -145,7 +145,8 @@ pub fn over_limit(srv: &Server) -> bool {
 /// left under the policy, or `noeviction`): then commands that grow memory get OOM (Redis's
 /// `performEvictions` returning EVICT_FAIL; EVICT_RUNNING lets them through).
 pub fn perform_evictions(srv: &mut Server) -> bool {
-    if !over_limit(srv) {
+    // A paused server keeps its dataset as it is (Redis 7.0).
+    if !over_limit(srv) || srv.pauses.writes_paused(srv.now_ms) {
         return true;
     }
     let policy = srv.cfg.maxmemory_policy;

@@ -14,6 +14,7 @@ pub mod db;
 pub mod evict;
 pub mod logging;
 pub mod notify;
+pub mod pause;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;

@@ -59,6 +59,7 @@ impl Shared {
             return;
         };
         crate::blocking::unblock(&mut srv, &mut c);
+        crate::pause::forget(&mut srv, id);
         pubsub::unsubscribe_all(&mut srv, &mut c, false);
         pubsub::unsubscribe_all(&mut srv, &mut c, true);
         multi::unwatch_all(&mut srv, &mut c);

@@ -55,6 +55,8 @@ pub struct Server {
     pub blocking: BTreeMap<(usize, Bytes), crate::blocking::Queue>,
     /// Keys that got data this command, whose waiters are served after it.
     pub ready_keys: Vec<(usize, Bytes)>,
+    /// CLIENT PAUSE and FAILOVER's write pause, and the clients they hold.
+    pub pauses: crate::pause::Pauses,
     /// The key whose data a re-executed blocked command is being served from.
     pub serving_key: Option<Bytes>,
     /// A blocked client's command is being executed again (not counted as a new call).
@@ -128,6 +130,7 @@ impl Server {
             clock_hint: None,
             blocking: BTreeMap::new(),
             ready_keys: Vec::new(),
+            pauses: Default::default(),
             serving_key: None,
             reprocessing: false,
             reblocked: false,
@@ -186,6 +189,10 @@ impl Server {
         }
         if self.repl.is_replica() {
             return !self.repl.applying;
+        }
+        // While writes are paused the key reads as missing but stays (Redis 7.0).
+        if self.pauses.writes_paused(self.now_ms) {
+            return true;
         }
         self.delete_expired(db, key);
         true

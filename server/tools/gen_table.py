@@ -23,7 +23,7 @@ HANDLERS = {
         "id": "client_cmd::id", "setname": "client_cmd::setname", "getname": "client_cmd::getname",
         "list": "client_cmd::list", "info": "client_cmd::info", "kill": "client_cmd::kill",
         "reply": "client_cmd::reply", "help": "client_cmd::help", "no-evict": "client_cmd::no_evict",
-        "unblock": "client_cmd::unblock",
+        "unblock": "client_cmd::unblock", "pause": "client_cmd::pause", "unpause": "client_cmd::unpause",
     },
     # server
     "dbsize": "server_cmds::dbsize", "time": "server_cmds::time", "lastsave": "server_cmds::lastsave",

@@ -309,3 +309,13 @@ pub fn no_evict(ctx: &mut Ctx) -> CmdResult {
 pub fn unblock(ctx: &mut Ctx) -> CmdResult {
     crate::blocking::client_unblock(ctx)
 }
+
+/// CLIENT PAUSE timeout [WRITE|ALL]
+pub fn pause(ctx: &mut Ctx) -> CmdResult {
+    crate::pause::client_pause(ctx)
+}
+
+/// CLIENT UNPAUSE
+pub fn unpause(ctx: &mut Ctx) -> CmdResult {
+    crate::pause::client_unpause(ctx)
+}

@@ -124,6 +124,8 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     if !srv.ready_keys.is_empty() {
         crate::blocking::serve_ready_keys(srv);
     }
+    // A pause that ended (CLIENT UNPAUSE) lets the clients it held run, after this command.
+    crate::pause::after_command(srv);
     // CLIENT REPLY SKIP silences the command after the one that set it, whatever became of
     // that command (Redis's `resetClient`).
     client.flags &= !cflags::REPLY_SKIP;
@@ -261,6 +263,11 @@ fn process_inner(
             "LOADING Redis is loading the dataset in memory",
         );
         return Flow::Continue;
+    }
+    // 6b. A client pause holds the command (before MULTI would queue it, as Redis).
+    if crate::pause::must_wait(srv, client, spec) {
+        crate::pause::hold(srv, client, spec, args);
+        return Flow::Blocked;
     }
     // 7. MULTI: queue everything but the transaction commands themselves.
     if client.in_multi()

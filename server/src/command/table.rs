@@ -730,9 +730,40 @@ pub static COMMANDS: &[CommandSpec] = &[
                 subcommands: &[],
             },
             CommandSpec {
+                name: "pause",
+                full_name: "client|pause",
+                id: 23,
+                parent: Some("client"),
+                arity: -3,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous", "@connection"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Stop processing commands from clients for some time",
+                    since: "2.9.50",
+                    group: "connection",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option.")],
+                    arguments: &[
+                    Arg { name: "timeout", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "mode", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: Some("6.2.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[
+                        Arg { name: "write", typ: "pure-token", key_spec_index: -1, token: Some("WRITE"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "all", typ: "pure-token", key_spec_index: -1, token: Some("ALL"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                ],
+                },
+                handler: client_cmd::pause,
+                subcommands: &[],
+            },
+            CommandSpec {
                 name: "reply",
                 full_name: "client|reply",
-                id: 23,
+                id: 24,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -763,7 +794,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "setname",
                 full_name: "client|setname",
-                id: 24,
+                id: 25,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -790,7 +821,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "unblock",
                 full_name: "client|unblock",
-                id: 25,
+                id: 26,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -818,12 +849,37 @@ pub static COMMANDS: &[CommandSpec] = &[
                 handler: client_cmd::unblock,
                 subcommands: &[],
             },
+            CommandSpec {
+                name: "unpause",
+                full_name: "client|unpause",
+                id: 27,
+                parent: Some("client"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous", "@connection"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Resume processing of clients that were paused",
+                    since: "6.2.0",
+                    group: "connection",
+                    complexity: "O(N) Where N is the number of paused clients",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                handler: client_cmd::unpause,
+                subcommands: &[],
+            },
         ],
     },
     CommandSpec {
         name: "command",
         full_name: "command",
-        id: 26,
+        id: 28,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -847,7 +903,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "count",
                 full_name: "command|count",
-                id: 27,
+                id: 29,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -872,7 +928,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "docs",
                 full_name: "command|docs",
-                id: 28,
+                id: 30,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -899,7 +955,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getkeys",
                 full_name: "command|getkeys",
-                id: 29,
+                id: 31,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -924,7 +980,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getkeysandflags",
                 full_name: "command|getkeysandflags",
-                id: 30,
+                id: 32,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -949,7 +1005,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "command|help",
-                id: 31,
+                id: 33,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -974,7 +1030,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "info",
                 full_name: "command|info",
-                id: 32,
+                id: 34,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -1001,7 +1057,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "command|list",
-                id: 33,
+                id: 35,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -1034,7 +1090,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "config",
         full_name: "config",
-        id: 34,
+        id: 36,
         parent: None,
         arity: -2,
         flags: 0,
@@ -1058,7 +1114,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "config|get",
-                id: 35,
+                id: 37,
                 parent: Some("config"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1087,7 +1143,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "config|help",
-                id: 36,
+                id: 38,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -1112,7 +1168,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "resetstat",
                 full_name: "config|resetstat",
-                id: 37,
+                id: 39,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1137,7 +1193,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "rewrite",
                 full_name: "config|rewrite",
-                id: 38,
+                id: 40,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1162,7 +1218,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "set",
                 full_name: "config|set",
-                id: 39,
+                id: 41,
                 parent: Some("config"),
                 arity: -4,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1194,7 +1250,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "copy",
         full_name: "copy",
-        id: 40,
+        id: 42,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -1227,7 +1283,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dbsize",
         full_name: "dbsize",
-        id: 41,
+        id: 43,
         parent: None,
         arity: 1,
         flags: flags::READONLY | flags::FAST,
@@ -1252,7 +1308,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "debug",
         full_name: "debug",
-        id: 42,
+        id: 44,
         parent: None,
         arity: -2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1277,7 +1333,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decr",
         full_name: "decr",
-        id: 43,
+        id: 45,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1306,7 +1362,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decrby",
         full_name: "decrby",
-        id: 44,
+        id: 46,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1336,7 +1392,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "del",
         full_name: "del",
-        id: 45,
+        id: 47,
         parent: None,
         arity: -2,
         flags: flags::WRITE,
@@ -1365,7 +1421,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "discard",
         full_name: "discard",
-        id: 46,
+        id: 48,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -1390,7 +1446,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "echo",
         full_name: "echo",
-        id: 47,
+        id: 49,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -1417,7 +1473,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exec",
         full_name: "exec",
-        id: 48,
+        id: 50,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::SKIP_SLOWLOG,
@@ -1442,7 +1498,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         full_name: "exists",
-        id: 49,
+        id: 51,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -1471,7 +1527,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         full_name: "expire",
-        id: 50,
+        id: 52,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1507,7 +1563,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         full_name: "expireat",
-        id: 51,
+        id: 53,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1543,7 +1599,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expiretime",
         full_name: "expiretime",
-        id: 52,
+        id: 54,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1572,7 +1628,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushall",
         full_name: "flushall",
-        id: 53,
+        id: 55,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1602,7 +1658,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         full_name: "flushdb",
-        id: 54,
+        id: 56,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1632,7 +1688,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         full_name: "get",
-        id: 55,
+        id: 57,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1661,7 +1717,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         full_name: "getbit",
-        id: 56,
+        id: 58,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1691,7 +1747,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         full_name: "getdel",
-        id: 57,
+        id: 59,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -1720,7 +1776,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         full_name: "getex",
-        id: 58,
+        id: 60,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -1756,7 +1812,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         full_name: "getrange",
-        id: 59,
+        id: 61,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -1787,7 +1843,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         full_name: "getset",
-        id: 60,
+        id: 62,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1817,7 +1873,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         full_name: "hdel",
-        id: 61,
+        id: 63,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1847,7 +1903,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         full_name: "hello",
-        id: 62,
+        id: 64,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -1881,7 +1937,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         full_name: "hexists",
-        id: 63,
+        id: 65,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1911,7 +1967,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         full_name: "hget",
-        id: 64,
+        id: 66,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1941,7 +1997,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         full_name: "hgetall",
-        id: 65,
+        id: 67,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -1970,7 +2026,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         full_name: "hincrby",
-        id: 66,
+        id: 68,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2001,7 +2057,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         full_name: "hincrbyfloat",
-        id: 67,
+        id: 69,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2032,7 +2088,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         full_name: "hkeys",
-        id: 68,
+        id: 70,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2061,7 +2117,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         full_name: "hlen",
-        id: 69,
+        id: 71,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2090,7 +2146,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         full_name: "hmget",
-        id: 70,
+        id: 72,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -2120,7 +2176,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         full_name: "hmset",
-        id: 71,
+        id: 73,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2153,7 +2209,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         full_name: "hrandfield",
-        id: 72,
+        id: 74,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2186,7 +2242,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         full_name: "hscan",
-        id: 73,
+        id: 75,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2218,7 +2274,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         full_name: "hset",
-        id: 74,
+        id: 76,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2251,7 +2307,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         full_name: "hsetnx",
-        id: 75,
+        id: 77,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2282,7 +2338,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         full_name: "hstrlen",
-        id: 76,
+        id: 78,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2312,7 +2368,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         full_name: "hvals",
-        id: 77,
+        id: 79,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2341,7 +2397,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         full_name: "incr",
-        id: 78,
+        id: 80,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2370,7 +2426,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         full_name: "incrby",
-        id: 79,
+        id: 81,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2400,7 +2456,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         full_name: "incrbyfloat",
-        id: 80,
+        id: 82,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2430,7 +2486,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         full_name: "info",
-        id: 81,
+        id: 83,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -2457,7 +2513,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         full_name: "keys",
-        id: 82,
+        id: 84,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2484,7 +2540,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lastsave",
         full_name: "lastsave",
-        id: 83,
+        id: 85,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -2509,7 +2565,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 84,
+        id: 86,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -2539,7 +2595,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 85,
+        id: 87,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2574,7 +2630,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 86,
+        id: 88,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2603,7 +2659,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 87,
+        id: 89,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2642,7 +2698,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 88,
+        id: 90,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -2677,7 +2733,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 89,
+        id: 91,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2707,7 +2763,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 90,
+        id: 92,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2740,7 +2796,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 91,
+        id: 93,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2770,7 +2826,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 92,
+        id: 94,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2800,7 +2856,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 93,
+        id: 95,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2831,7 +2887,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 94,
+        id: 96,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -2862,7 +2918,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 95,
+        id: 97,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2893,7 +2949,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 96,
+        id: 98,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -2924,7 +2980,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 97,
+        id: 99,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -2953,7 +3009,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 98,
+        id: 100,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -2978,7 +3034,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 99,
+        id: 101,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3008,7 +3064,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 100,
+        id: 102,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3040,7 +3096,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 101,
+        id: 103,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3072,7 +3128,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 102,
+        id: 104,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3097,7 +3153,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 103,
+        id: 105,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3121,7 +3177,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 104,
+                id: 106,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3150,7 +3206,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 105,
+                id: 107,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3179,7 +3235,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 106,
+                id: 108,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3204,7 +3260,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 107,
+                id: 109,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3233,7 +3289,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 108,
+                id: 110,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3264,7 +3320,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 109,
+        id: 111,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -3293,7 +3349,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 110,
+        id: 112,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3329,7 +3385,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 111,
+        id: 113,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3365,7 +3421,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 112,
+        id: 114,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3394,7 +3450,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 113,
+        id: 115,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -3421,7 +3477,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 114,
+        id: 116,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3452,7 +3508,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 115,
+        id: 117,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3481,7 +3537,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 116,
+        id: 118,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -3509,7 +3565,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 117,
+        id: 119,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3538,7 +3594,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 118,
+        id: 120,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -3566,7 +3622,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 119,
+        id: 121,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3590,7 +3646,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 120,
+                id: 122,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3617,7 +3673,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 121,
+                id: 123,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3642,7 +3698,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 122,
+                id: 124,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3667,7 +3723,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 123,
+                id: 125,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3696,7 +3752,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 124,
+        id: 126,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3723,7 +3779,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 125,
+        id: 127,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3748,7 +3804,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 126,
+        id: 128,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -3773,7 +3829,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 127,
+        id: 129,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -3804,7 +3860,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 128,
+        id: 130,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3835,7 +3891,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 129,
+        id: 131,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -3860,7 +3916,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 130,
+        id: 132,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -3896,7 +3952,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 131,
+        id: 133,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3921,7 +3977,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 132,
+        id: 134,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -3946,7 +4002,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 133,
+        id: 135,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -3976,7 +4032,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 134,
+        id: 136,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4007,7 +4063,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 135,
+        id: 137,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4037,7 +4093,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 136,
+        id: 138,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4067,7 +4123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 137,
+        id: 139,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4097,7 +4153,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 138,
+        id: 140,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4122,7 +4178,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 139,
+        id: 141,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4152,7 +4208,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 140,
+        id: 142,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4181,7 +4237,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 141,
+        id: 143,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4210,7 +4266,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 142,
+        id: 144,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4241,7 +4297,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 143,
+        id: 145,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4268,7 +4324,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 144,
+        id: 146,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4310,7 +4366,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 145,
+        id: 147,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4341,7 +4397,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 146,
+        id: 148,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4372,7 +4428,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 147,
+        id: 149,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4402,7 +4458,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 148,
+        id: 150,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4433,7 +4489,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 149,
+        id: 151,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -4466,7 +4522,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 150,
+        id: 152,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4495,7 +4551,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 151,
+        id: 153,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4526,7 +4582,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 152,
+        id: 154,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4557,7 +4613,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 153,
+        id: 155,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -4587,7 +4643,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 154,
+        id: 156,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4623,7 +4679,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 155,
+        id: 157,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4647,7 +4703,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 156,
+                id: 158,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4674,7 +4730,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 157,
+                id: 159,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4699,7 +4755,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 158,
+                id: 160,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4724,7 +4780,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 159,
+                id: 161,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4751,7 +4807,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 160,
+        id: 162,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -4780,7 +4836,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 161,
+        id: 163,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -4810,7 +4866,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 162,
+        id: 164,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -4842,7 +4898,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 163,
+        id: 165,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -4885,7 +4941,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 164,
+        id: 166,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4926,7 +4982,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 165,
+        id: 167,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4956,7 +5012,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 166,
+        id: 168,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4986,7 +5042,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 167,
+        id: 169,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5016,7 +5072,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 168,
+        id: 170,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -5048,7 +5104,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 169,
+        id: 171,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5077,7 +5133,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 170,
+        id: 172,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5104,7 +5160,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 171,
+        id: 173,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5135,7 +5191,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 172,
+        id: 174,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5164,7 +5220,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 173,
+        id: 175,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5195,7 +5251,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 174,
+        id: 176,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5223,7 +5279,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 175,
+        id: 177,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5248,7 +5304,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 176,
+        id: 178,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5273,7 +5329,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 177,
+        id: 179,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -5302,7 +5358,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 178,
+        id: 180,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5331,7 +5387,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 179,
+        id: 181,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5360,7 +5416,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 180,
+        id: 182,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5389,7 +5445,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 181,
+        id: 183,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5416,7 +5472,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 182,
+        id: 184,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5441,7 +5497,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 183,
+        id: 185,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -5469,7 +5525,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 184,
+        id: 186,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5498,7 +5554,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 185,
+        id: 187,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5541,7 +5597,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 186,
+        id: 188,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5570,7 +5626,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 187,
+        id: 189,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5601,7 +5657,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 188,
+        id: 190,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5632,7 +5688,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 189,
+        id: 191,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5664,7 +5720,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 190,
+        id: 192,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5695,7 +5751,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 191,
+        id: 193,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5732,7 +5788,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 192,
+        id: 194,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5763,7 +5819,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 193,
+        id: 195,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5801,7 +5857,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 194,
+        id: 196,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5832,7 +5888,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 195,
+        id: 197,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -5867,7 +5923,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 196,
+        id: 198,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5897,7 +5953,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 197,
+        id: 199,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5927,7 +5983,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 198,
+        id: 200,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5957,7 +6013,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 199,
+        id: 201,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5990,7 +6046,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 200,
+        id: 202,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6031,7 +6087,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 201,
+        id: 203,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6066,7 +6122,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 202,
+        id: 204,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6102,7 +6158,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 203,
+        id: 205,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6144,7 +6200,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 204,
+        id: 206,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6174,7 +6230,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 205,
+        id: 207,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6204,7 +6260,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 206,
+        id: 208,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6235,7 +6291,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 207,
+        id: 209,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6266,7 +6322,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 208,
+        id: 210,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6297,7 +6353,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 209,
+        id: 211,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6329,7 +6385,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 210,
+        id: 212,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6364,7 +6420,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 211,
+        id: 213,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6400,7 +6456,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 212,
+        id: 214,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6430,7 +6486,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 213,
+        id: 215,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6462,7 +6518,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 214,
+        id: 216,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6492,7 +6548,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 215,
+        id: 217,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6529,7 +6585,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 216,
+        id: 218,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6567,4 +6623,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 217;
+pub const COMMAND_IDS: usize = 219;

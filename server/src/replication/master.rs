@@ -425,6 +425,7 @@ pub fn wait(ctx: &mut Ctx) -> CmdResult {
         spec: ctx.spec,
         args: ctx.args.to_vec(),
         wait: Some((offset, n.max(0) as usize)),
+        postponed: false,
     });
     ctx.client.flags |= cflags::BLOCKED;
     ctx.srv.repl.get_ack = true;
