@@ -72,6 +72,7 @@ pub fn tick(srv: &mut Server) {
     crate::pause::cron(srv);
     crate::persist::save::check_save_points(srv);
     crate::replication::master::cron(srv);
+    crate::replication::failover::update(srv);
     crate::replication::after_batch(srv);
     if let Some(aof) = srv.aof.as_mut() {
         aof.fsync_if_due();

@@ -33,6 +33,7 @@ HANDLERS = {
     "replicaof": "replication_cmds::replicaof", "slaveof": "replication_cmds::replicaof",
     "sync": "replication_cmds::sync", "psync": "replication_cmds::psync",
     "replconf": "replication_cmds::replconf", "wait": "replication_cmds::wait",
+    "failover": "replication_cmds::failover",
     "flushdb": "keys::flushdb", "flushall": "keys::flushall", "swapdb": "keys::swapdb",
     "command": {
         "": "server_cmds::command_all",

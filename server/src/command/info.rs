@@ -557,7 +557,7 @@ fn replication(srv: &Server, out: &mut String) {
             state.info_name()
         ));
     }
-    field!(out, "master_failover_state", "no-failover");
+    field!(out, "master_failover_state", r.failover.state.name());
     field!(out, "master_replid", r.replid);
     field!(out, "master_replid2", r.replid2);
     field!(out, "master_repl_offset", r.offset);

@@ -73,3 +73,8 @@ pub fn role(ctx: &mut Ctx) -> CmdResult {
     }
     Ok(())
 }
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]
+pub fn failover(ctx: &mut Ctx) -> CmdResult {
+    crate::replication::failover::failover(ctx)
+}

@@ -1626,9 +1626,42 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "failover",
+        full_name: "failover",
+        id: 55,
+        parent: None,
+        arity: -1,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "Start a coordinated failover between this server and one of its replicas.",
+            since: "6.2.0",
+            group: "server",
+            complexity: "O(1)",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "target", typ: "block", key_spec_index: -1, token: Some("TO"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "host", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "port", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "force", typ: "pure-token", key_spec_index: -1, token: Some("FORCE"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "abort", typ: "pure-token", key_spec_index: -1, token: Some("ABORT"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "milliseconds", typ: "integer", key_spec_index: -1, token: Some("TIMEOUT"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        handler: replication_cmds::failover,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "flushall",
         full_name: "flushall",
-        id: 55,
+        id: 56,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1658,7 +1691,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         full_name: "flushdb",
-        id: 56,
+        id: 57,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1688,7 +1721,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         full_name: "get",
-        id: 57,
+        id: 58,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1717,7 +1750,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         full_name: "getbit",
-        id: 58,
+        id: 59,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1747,7 +1780,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         full_name: "getdel",
-        id: 59,
+        id: 60,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -1776,7 +1809,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         full_name: "getex",
-        id: 60,
+        id: 61,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -1812,7 +1845,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         full_name: "getrange",
-        id: 61,
+        id: 62,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -1843,7 +1876,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         full_name: "getset",
-        id: 62,
+        id: 63,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1873,7 +1906,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         full_name: "hdel",
-        id: 63,
+        id: 64,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1903,7 +1936,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         full_name: "hello",
-        id: 64,
+        id: 65,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -1937,7 +1970,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         full_name: "hexists",
-        id: 65,
+        id: 66,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1967,7 +2000,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         full_name: "hget",
-        id: 66,
+        id: 67,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1997,7 +2030,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         full_name: "hgetall",
-        id: 67,
+        id: 68,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2026,7 +2059,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         full_name: "hincrby",
-        id: 68,
+        id: 69,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2057,7 +2090,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         full_name: "hincrbyfloat",
-        id: 69,
+        id: 70,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2088,7 +2121,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         full_name: "hkeys",
-        id: 70,
+        id: 71,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2117,7 +2150,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         full_name: "hlen",
-        id: 71,
+        id: 72,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2146,7 +2179,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         full_name: "hmget",
-        id: 72,
+        id: 73,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -2176,7 +2209,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         full_name: "hmset",
-        id: 73,
+        id: 74,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2209,7 +2242,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         full_name: "hrandfield",
-        id: 74,
+        id: 75,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2242,7 +2275,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         full_name: "hscan",
-        id: 75,
+        id: 76,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2274,7 +2307,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         full_name: "hset",
-        id: 76,
+        id: 77,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2307,7 +2340,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         full_name: "hsetnx",
-        id: 77,
+        id: 78,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2338,7 +2371,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         full_name: "hstrlen",
-        id: 78,
+        id: 79,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2368,7 +2401,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         full_name: "hvals",
-        id: 79,
+        id: 80,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2397,7 +2430,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         full_name: "incr",
-        id: 80,
+        id: 81,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2426,7 +2459,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         full_name: "incrby",
-        id: 81,
+        id: 82,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2456,7 +2489,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         full_name: "incrbyfloat",
-        id: 82,
+        id: 83,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2486,7 +2519,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         full_name: "info",
-        id: 83,
+        id: 84,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -2513,7 +2546,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         full_name: "keys",
-        id: 84,
+        id: 85,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2540,7 +2573,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lastsave",
         full_name: "lastsave",
-        id: 85,
+        id: 86,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -2565,7 +2598,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 86,
+        id: 87,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -2595,7 +2628,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 87,
+        id: 88,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2630,7 +2663,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 88,
+        id: 89,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2659,7 +2692,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 89,
+        id: 90,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2698,7 +2731,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 90,
+        id: 91,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -2733,7 +2766,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 91,
+        id: 92,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2763,7 +2796,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 92,
+        id: 93,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2796,7 +2829,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 93,
+        id: 94,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2826,7 +2859,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 94,
+        id: 95,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2856,7 +2889,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 95,
+        id: 96,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2887,7 +2920,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 96,
+        id: 97,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -2918,7 +2951,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 97,
+        id: 98,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2949,7 +2982,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 98,
+        id: 99,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -2980,7 +3013,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 99,
+        id: 100,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -3009,7 +3042,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 100,
+        id: 101,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3034,7 +3067,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 101,
+        id: 102,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3064,7 +3097,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 102,
+        id: 103,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3096,7 +3129,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 103,
+        id: 104,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3128,7 +3161,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 104,
+        id: 105,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3153,7 +3186,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 105,
+        id: 106,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3177,7 +3210,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 106,
+                id: 107,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3206,7 +3239,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 107,
+                id: 108,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3235,7 +3268,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 108,
+                id: 109,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3260,7 +3293,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 109,
+                id: 110,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3289,7 +3322,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 110,
+                id: 111,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3320,7 +3353,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 111,
+        id: 112,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -3349,7 +3382,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 112,
+        id: 113,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3385,7 +3418,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 113,
+        id: 114,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3421,7 +3454,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 114,
+        id: 115,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3450,7 +3483,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 115,
+        id: 116,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -3477,7 +3510,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 116,
+        id: 117,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3508,7 +3541,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 117,
+        id: 118,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3537,7 +3570,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 118,
+        id: 119,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -3565,7 +3598,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 119,
+        id: 120,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3594,7 +3627,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 120,
+        id: 121,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -3622,7 +3655,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 121,
+        id: 122,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3646,7 +3679,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 122,
+                id: 123,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3673,7 +3706,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 123,
+                id: 124,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3698,7 +3731,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 124,
+                id: 125,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3723,7 +3756,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 125,
+                id: 126,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3752,7 +3785,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 126,
+        id: 127,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3779,7 +3812,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 127,
+        id: 128,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3804,7 +3837,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 128,
+        id: 129,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -3829,7 +3862,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 129,
+        id: 130,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -3860,7 +3893,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 130,
+        id: 131,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3891,7 +3924,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 131,
+        id: 132,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -3916,7 +3949,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 132,
+        id: 133,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -3952,7 +3985,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 133,
+        id: 134,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3977,7 +4010,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 134,
+        id: 135,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -4002,7 +4035,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 135,
+        id: 136,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4032,7 +4065,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 136,
+        id: 137,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4063,7 +4096,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 137,
+        id: 138,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4093,7 +4126,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 138,
+        id: 139,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4123,7 +4156,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 139,
+        id: 140,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4153,7 +4186,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 140,
+        id: 141,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4178,7 +4211,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 141,
+        id: 142,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4208,7 +4241,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 142,
+        id: 143,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4237,7 +4270,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 143,
+        id: 144,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4266,7 +4299,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 144,
+        id: 145,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4297,7 +4330,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 145,
+        id: 146,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4324,7 +4357,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 146,
+        id: 147,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4366,7 +4399,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 147,
+        id: 148,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4397,7 +4430,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 148,
+        id: 149,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4428,7 +4461,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 149,
+        id: 150,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4458,7 +4491,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 150,
+        id: 151,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4489,7 +4522,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 151,
+        id: 152,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -4522,7 +4555,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 152,
+        id: 153,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4551,7 +4584,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 153,
+        id: 154,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4582,7 +4615,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 154,
+        id: 155,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4613,7 +4646,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 155,
+        id: 156,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -4643,7 +4676,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 156,
+        id: 157,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4679,7 +4712,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 157,
+        id: 158,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4703,7 +4736,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 158,
+                id: 159,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4730,7 +4763,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 159,
+                id: 160,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4755,7 +4788,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 160,
+                id: 161,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4780,7 +4813,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 161,
+                id: 162,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4807,7 +4840,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 162,
+        id: 163,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -4836,7 +4869,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 163,
+        id: 164,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -4866,7 +4899,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 164,
+        id: 165,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -4898,7 +4931,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 165,
+        id: 166,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -4941,7 +4974,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 166,
+        id: 167,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4982,7 +5015,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 167,
+        id: 168,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5012,7 +5045,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 168,
+        id: 169,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5042,7 +5075,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 169,
+        id: 170,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5072,7 +5105,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 170,
+        id: 171,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -5104,7 +5137,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 171,
+        id: 172,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5133,7 +5166,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 172,
+        id: 173,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5160,7 +5193,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 173,
+        id: 174,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5191,7 +5224,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 174,
+        id: 175,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5220,7 +5253,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 175,
+        id: 176,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5251,7 +5284,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 176,
+        id: 177,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5279,7 +5312,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 177,
+        id: 178,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5304,7 +5337,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 178,
+        id: 179,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5329,7 +5362,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 179,
+        id: 180,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -5358,7 +5391,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 180,
+        id: 181,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5387,7 +5420,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 181,
+        id: 182,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5416,7 +5449,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 182,
+        id: 183,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5445,7 +5478,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 183,
+        id: 184,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5472,7 +5505,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 184,
+        id: 185,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5497,7 +5530,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 185,
+        id: 186,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -5525,7 +5558,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 186,
+        id: 187,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5554,7 +5587,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 187,
+        id: 188,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5597,7 +5630,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 188,
+        id: 189,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5626,7 +5659,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 189,
+        id: 190,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5657,7 +5690,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 190,
+        id: 191,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5688,7 +5721,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 191,
+        id: 192,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5720,7 +5753,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 192,
+        id: 193,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5751,7 +5784,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 193,
+        id: 194,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5788,7 +5821,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 194,
+        id: 195,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5819,7 +5852,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 195,
+        id: 196,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5857,7 +5890,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 196,
+        id: 197,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5888,7 +5921,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 197,
+        id: 198,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -5923,7 +5956,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 198,
+        id: 199,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5953,7 +5986,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 199,
+        id: 200,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5983,7 +6016,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 200,
+        id: 201,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6013,7 +6046,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 201,
+        id: 202,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6046,7 +6079,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 202,
+        id: 203,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6087,7 +6120,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 203,
+        id: 204,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6122,7 +6155,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 204,
+        id: 205,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6158,7 +6191,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 205,
+        id: 206,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6200,7 +6233,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 206,
+        id: 207,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6230,7 +6263,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 207,
+        id: 208,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6260,7 +6293,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 208,
+        id: 209,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6291,7 +6324,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 209,
+        id: 210,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6322,7 +6355,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 210,
+        id: 211,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6353,7 +6386,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 211,
+        id: 212,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6385,7 +6418,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 212,
+        id: 213,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6420,7 +6453,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 213,
+        id: 214,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6456,7 +6489,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 214,
+        id: 215,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6486,7 +6519,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 215,
+        id: 216,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6518,7 +6551,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 216,
+        id: 217,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6548,7 +6581,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 217,
+        id: 218,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6585,7 +6618,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 218,
+        id: 219,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6623,4 +6656,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 219;
+pub const COMMAND_IDS: usize = 220;

@@ -15,6 +15,9 @@ pub struct HandshakeParams {
     pub announce_ip: String,
     /// (replid, next offset) to continue from, or None for `PSYNC ? -1`.
     pub psync_from: Option<(String, u64)>,
+    /// This server is handing over to the master it connects to (FAILOVER): PSYNC carries
+    /// `FAILOVER`.
+    pub failover: bool,
 }
 
 /// The outcome of PSYNC.
@@ -137,9 +140,20 @@ impl Handshake {
                     None => ("?".to_string(), "-1".to_string()),
                 };
                 self.expect.push_back(Expect::Psync);
-                HsAction::Send(vec![cmd(&["PSYNC", &id, &off])])
+                if self.params.failover {
+                    HsAction::Send(vec![cmd(&["PSYNC", &id, &off, "FAILOVER"])])
+                } else {
+                    HsAction::Send(vec![cmd(&["PSYNC", &id, &off])])
+                }
             }
-            Expect::Psync => parse_psync_reply(&text),
+            // A FAILOVER hand-over takes only a resynchronization as a yes (no SYNC fallback).
+            Expect::Psync => match parse_psync_reply(&text) {
+                HsAction::Done(r) if r != PsyncReply::LegacySync => HsAction::Done(r),
+                _ if self.params.failover => {
+                    HsAction::Fail(format!("Failover target rejected psync request: {text}"))
+                }
+                other => other,
+            },
         }
     }
 }
@@ -190,6 +204,7 @@ mod tests {
             listening_port: 6380,
             announce_ip: String::new(),
             psync_from: None,
+            failover: false,
         }
     }
 

@@ -216,6 +216,15 @@ fn attach(ctx: &mut Ctx, psync: Option<(String, i64)>) -> CmdResult {
         return Ok(());
     }
     let srv = &mut *ctx.srv;
+    // `PSYNC <replid> <offset> FAILOVER`: our master hands over to us (FAILOVER).
+    if psync.is_some() && ctx.args.len() > 3 && ctx.args[3].eq_ignore_ascii_case(b"failover") {
+        super::failover::psync_request(srv, &ctx.args[1])?;
+    }
+    if srv.repl.failover.state != super::failover::State::None {
+        return Err(CmdError::Reply(
+            "NOMASTERLINK Can't SYNC while failing over".into(),
+        ));
+    }
     if srv.repl.is_replica() && !srv.repl.link_up() {
         return Err(CmdError::Reply(
             "NOMASTERLINK Can't SYNC while not connected with my master".into(),
@@ -288,7 +297,7 @@ fn attach(ctx: &mut Ctx, psync: Option<(String, i64)>) -> CmdResult {
     Ok(())
 }
 
-fn listening_port(c: &Client) -> u16 {
+pub fn listening_port(c: &Client) -> u16 {
     c.replica.as_ref().map_or(0, |r| r.listening_port)
 }
 

@@ -13,6 +13,7 @@
 
 pub mod backlog;
 pub mod config;
+pub mod failover;
 pub mod handshake;
 pub mod master;
 pub mod replica;
@@ -123,6 +124,8 @@ pub struct Repl {
     pub stat_sync_full: u64,
     pub stat_sync_partial_ok: u64,
     pub stat_sync_partial_err: u64,
+    /// A FAILOVER this master is running.
+    pub failover: failover::Failover,
 }
 
 impl Repl {
@@ -154,6 +157,7 @@ impl Repl {
             stat_sync_full: 0,
             stat_sync_partial_ok: 0,
             stat_sync_partial_err: 0,
+            failover: Default::default(),
         }
     }
 
@@ -251,6 +255,7 @@ pub fn after_batch(srv: &mut Server) {
     if std::mem::take(&mut srv.repl.acks_changed) {
         master::refresh_good_replicas(srv);
         master::serve_waits(srv);
+        failover::update(srv);
     }
     crate::persist::aof::flush(srv);
 }

@@ -75,6 +75,12 @@ pub async fn run<N: Net>(shared: Arc<Shared>, net: N) {
                 }
                 End::Failed(why) => {
                     tracing::warn!("{why}");
+                    // A FAILOVER hand-over that did not get its PSYNC answered is over:
+                    // this server is a master again.
+                    if srv.repl.failover.state == super::failover::State::InProgress {
+                        super::failover::psync_answered(&mut srv, false);
+                        continue;
+                    }
                     true
                 }
             }
@@ -169,6 +175,7 @@ async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen:
                 .repl
                 .have_history
                 .then(|| (srv.repl.replid.clone(), srv.repl.offset + 1)),
+            failover: srv.repl.failover.state == super::failover::State::InProgress,
         };
         if let Some(m) = srv.repl.master.as_mut() {
             m.state = LinkState::Connecting;
@@ -190,6 +197,7 @@ async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen:
     }
     tracing::info!("MASTER <-> REPLICA sync started");
     let mut buf = BytesMut::new();
+    let failover = params.failover;
     let (mut hs, mut action) = Handshake::start(params);
     let reply = loop {
         match action {
@@ -216,6 +224,13 @@ async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen:
         }
         action = hs.on_line(&line);
     };
+    if failover {
+        let mut srv = shared.lock();
+        if srv.repl.generation != gen {
+            return End::Changed;
+        }
+        super::failover::psync_answered(&mut srv, true);
+    }
     match reply {
         PsyncReply::Continue { new_replid } => {
             let mut srv = shared.lock();
@@ -640,7 +655,10 @@ fn unblock_all(srv: &mut Server, msg: &str) {
     let ids: Vec<_> = srv
         .clients
         .values()
-        .filter(|c| c.blocked.is_some())
+        // Clients held by a pause are not waiting for keys: their command starts over when
+        // the pause ends (and is refused then if it is a write), as Redis's
+        // `disconnectAllBlockedClients`.
+        .filter(|c| c.blocked.as_ref().is_some_and(|b| !b.postponed))
         .map(|c| c.id)
         .collect();
     for id in ids {
