@@ -404,4 +404,145 @@ fn the_whole_failover_as_actions() {
     }
     assert_eq!(c.masters["m"].inst.addr, Addr::new("10.0.0.3", 6379));
     assert_eq!(c.masters["m"].config_epoch, 1);
+    // The master was down: it was never asked to hand over.
+    assert!(
+        !all.iter().any(|a| matches!(a, Action::Switchover { .. })),
+        "{all:?}"
+    );
+}
+
+/// A core monitoring a reachable master with two replicas (offsets 10 and 20), all
+/// answering; returns it with the replica targets.
+fn healthy(now: Ms) -> (Core, Target, Target, Target) {
+    let mut c = core();
+    let mt = Target::Master("m".into());
+    c.step(now, Input::Connected(mt.clone()));
+    c.step(
+        now,
+        Input::InfoReply(
+            mt.clone(),
+            master_info(&[("10.0.0.2", 6379), ("10.0.0.3", 6379)]),
+        ),
+    );
+    let r2 = Target::Replica("m".into(), "10.0.0.2:6379".into());
+    let r3 = Target::Replica("m".into(), "10.0.0.3:6379".into());
+    for (t, id, off) in [(&r2, "2", 10), (&r3, "3", 20)] {
+        c.step(now, Input::Connected(t.clone()));
+        c.step(now, Input::PingReply(t.clone(), "+PONG".into()));
+        c.step(
+            now,
+            Input::InfoReply(t.clone(), replica_info(&id.repeat(40), 100, off)),
+        );
+    }
+    c.step(now, Input::PingReply(mt.clone(), "+PONG".into()));
+    (c, mt, r2, r3)
+}
+
+/// Tick until an action matches.
+fn tick_until(c: &mut Core, now: &mut Ms, f: impl Fn(&Action) -> bool) -> Vec<Action> {
+    let mut all = Vec::new();
+    for _ in 0..100 {
+        *now += 100;
+        let a = c.step(*now, Input::Tick);
+        let hit = a.iter().any(&f);
+        all.extend(a);
+        if hit {
+            return all;
+        }
+    }
+    panic!("no such action: {all:?}");
+}
+
+#[test]
+fn manual_failover_of_a_reachable_master_hands_over_with_failover() {
+    let mut now = 1000;
+    let (mut c, mt, r2, r3) = healthy(now);
+    c.force_failover(now, "m").unwrap();
+    let a = tick_until(&mut c, &mut now, |a| matches!(a, Action::Switchover { .. }));
+    assert!(
+        !a.iter().any(|x| matches!(x, Action::ReplicaOf(_, None))),
+        "no SLAVEOF NO ONE while the master hands over: {a:?}"
+    );
+    let Some(Action::Switchover {
+        master,
+        to,
+        timeout_ms,
+    }) = a.iter().find(|x| matches!(x, Action::Switchover { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(master, &mt);
+    assert_eq!(
+        to,
+        &Addr::new("10.0.0.3", 6379),
+        "the most up-to-date replica"
+    );
+    assert!((1000..=10_000).contains(timeout_ms));
+    let ev = events(&a);
+    assert!(ev
+        .iter()
+        .any(|e| e.starts_with("+failover-state-wait-promotion")));
+    // The master accepts; the replica reports itself master.
+    let a = c.step(
+        now,
+        Input::SwitchoverReply {
+            master: "m".into(),
+            result: Ok(()),
+        },
+    );
+    assert!(a.contains(&Action::Info(r3.clone())), "{a:?}");
+    let info = format!("run_id:{}\r\nrole:master\r\n", "3".repeat(40));
+    let a = c.step(now, Input::InfoReply(r3.clone(), info));
+    assert!(events(&a).iter().any(|e| e.starts_with("+promoted-slave")));
+    // Both servers then get what Sentinel's promotion gives: CONFIG REWRITE and clients
+    // dropped, the old master as a replica of the new one.
+    assert!(a.contains(&Action::ReplicaOf(r3.clone(), None)), "{a:?}");
+    assert!(
+        a.contains(&Action::ReplicaOf(
+            mt.clone(),
+            Some(Addr::new("10.0.0.3", 6379))
+        )),
+        "{a:?}"
+    );
+    // The other replica is reconfigured as usual.
+    let a = tick_until(
+        &mut c,
+        &mut now,
+        |a| matches!(a, Action::ReplicaOf(t, Some(_)) if *t == r2),
+    );
+    assert!(events(&a)
+        .iter()
+        .any(|e| e.starts_with("+slave-reconf-sent")));
+}
+
+#[test]
+fn a_master_refusing_failover_gets_the_classic_promotion() {
+    let mut now = 1000;
+    let (mut c, _mt, _r2, r3) = healthy(now);
+    c.force_failover(now, "m").unwrap();
+    tick_until(&mut c, &mut now, |a| matches!(a, Action::Switchover { .. }));
+    let a = c.step(
+        now,
+        Input::SwitchoverReply {
+            master: "m".into(),
+            result: Err("-ERR unknown command 'FAILOVER'".into()),
+        },
+    );
+    assert!(a.contains(&Action::ReplicaOf(r3.clone(), None)), "{a:?}");
+    // A late second answer changes nothing.
+    let a = c.step(
+        now,
+        Input::SwitchoverReply {
+            master: "m".into(),
+            result: Err("-ERR again".into()),
+        },
+    );
+    assert!(a.is_empty(), "{a:?}");
+    let info = format!("run_id:{}\r\nrole:master\r\n", "3".repeat(40));
+    let a = c.step(now, Input::InfoReply(r3.clone(), info));
+    assert!(events(&a).iter().any(|e| e.starts_with("+promoted-slave")));
+    assert!(
+        !a.iter().any(|x| matches!(x, Action::ReplicaOf(..))),
+        "the classic path already reconfigured it: {a:?}"
+    );
 }

@@ -33,6 +33,11 @@ enum LinkCmd {
         runid: String,
     },
     ReplicaOf(Option<Addr>),
+    /// FAILOVER TO <ip> <port> TIMEOUT <ms> FORCE, to a master.
+    Switchover {
+        to: Addr,
+        timeout_ms: u64,
+    },
 }
 
 struct LinkHandle {
@@ -268,6 +273,11 @@ pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
                 },
             ),
             Action::ReplicaOf(t, addr) => send(shared, &t, LinkCmd::ReplicaOf(addr)),
+            Action::Switchover {
+                master,
+                to,
+                timeout_ms,
+            } => send(shared, &master, LinkCmd::Switchover { to, timeout_ms }),
             Action::Event {
                 level,
                 kind,
@@ -608,6 +618,18 @@ async fn link_task<N: Net>(
                     b.extend(encode(&[&cmd_name(&renamed, "EXEC")]));
                     (b, 6)
                 }
+                LinkCmd::Switchover { to, timeout_ms } => (
+                    encode(&[
+                        &cmd_name(&renamed, "FAILOVER"),
+                        "TO",
+                        &to.host,
+                        &to.port.to_string(),
+                        "TIMEOUT",
+                        &timeout_ms.to_string(),
+                        "FORCE",
+                    ]),
+                    1,
+                ),
             };
             if conn.write_all(&bytes).await.is_err() {
                 break false;
@@ -659,6 +681,13 @@ async fn link_task<N: Net>(
                     }
                     _ => None,
                 },
+                LinkCmd::Switchover { .. } => Some(Input::SwitchoverReply {
+                    master: t.master().to_string(),
+                    result: match frame_text(&reply) {
+                        s if s == "+OK" || s == "OK" => Ok(()),
+                        s => Err(s),
+                    },
+                }),
                 _ => None,
             };
             if let Some(i) = input {

@@ -173,18 +173,65 @@ impl Core {
             return;
         }
         let t = Target::Replica(name.to_string(), k.clone());
-        let msg = Core::at_child("slave", r, m);
-        self.out.push(Action::ReplicaOf(t.clone(), None));
-        // Ask for its INFO right behind the reconfiguration (the link answers in order):
-        // the promotion is seen at once, not at the next 1 s INFO round as in Redis.
-        self.out.push(Action::Info(t));
+        // A manual failover of a master we can reach hands over with the master's own
+        // FAILOVER (Redis 6.2+): writes are held until the replica has them all, so none
+        // that was acknowledged is lost (Redis Sentinel's SLAVEOF NO ONE loses those the
+        // master took after the replica's last sync, redis/redis#6062). The classic
+        // promotion remains for a master that is down or refuses.
+        let switchover = m.force_failover && m.inst.connected && m.inst.sdown_since.is_none();
+        if switchover {
+            let to = r.addr.clone();
+            let timeout_ms = (m.failover_timeout / 4).clamp(1000, 10_000);
+            self.out.push(Action::Switchover {
+                master: Target::Master(name.to_string()),
+                to,
+                timeout_ms,
+            });
+            if let Some(m) = self.masters.get_mut(name) {
+                m.switchover = true;
+            }
+        } else {
+            self.out.push(Action::ReplicaOf(t.clone(), None));
+            // Ask for its INFO right behind the reconfiguration (the link answers in
+            // order): the promotion is seen at once, not at the next 1 s INFO round.
+            self.out.push(Action::Info(t));
+        }
         self.set_state(
             now,
             name,
             FailoverState::WaitPromotion,
             "+failover-state-wait-promotion",
         );
-        let _ = msg;
+    }
+
+    /// The master answered our FAILOVER: on a refusal (an old server without FAILOVER, a
+    /// replica not online...) promote the replica the classic way.
+    pub(super) fn switchover_reply(&mut self, _now: Ms, name: &str, result: Result<(), String>) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        if !m.switchover || m.failover_state != FailoverState::WaitPromotion {
+            return;
+        }
+        let Err(why) = result else {
+            // Accepted: the promotion shows in the replica's INFO.
+            if let Some((k, _)) = m.replicas.iter().find(|(_, r)| r.promoted) {
+                self.out
+                    .push(Action::Info(Target::Replica(name.to_string(), k.clone())));
+            }
+            return;
+        };
+        let Some((k, r)) = m.replicas.iter().find(|(_, r)| r.promoted) else {
+            return;
+        };
+        let msg = format!("{} {why}", Core::at_child("slave", r, m));
+        let t = Target::Replica(name.to_string(), k.clone());
+        if let Some(m) = self.masters.get_mut(name) {
+            m.switchover = false;
+        }
+        self.event(Level::Debug, "-switchover-refused", msg, Some(name));
+        self.out.push(Action::ReplicaOf(t.clone(), None));
+        self.out.push(Action::Info(t));
     }
 
     pub(super) fn fo_reconf_slaves(&mut self, now: Ms, name: &str) {
@@ -299,6 +346,7 @@ impl Core {
         }
         m.failover_state = FailoverState::None;
         m.force_failover = false;
+        m.switchover = false;
         for r in m.replicas.values_mut() {
             r.promoted = false;
         }

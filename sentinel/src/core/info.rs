@@ -98,6 +98,17 @@ impl Core {
             let to = r.addr.clone();
             let m = self.masters.get_mut(&name).expect("instance exists");
             m.config_epoch = epoch;
+            if std::mem::take(&mut m.switchover) {
+                // FAILOVER swapped the roles; what Sentinel's own promotion also does is
+                // still to do: both servers record their role (CONFIG REWRITE) and drop
+                // their clients, which then find the new master through us.
+                let rk = Target::Replica(name.clone(), rk.clone());
+                self.out.push(Action::ReplicaOf(rk, None));
+                self.out.push(Action::ReplicaOf(
+                    Target::Master(name.clone()),
+                    Some(to.clone()),
+                ));
+            }
             self.out.push(Action::Flush);
             self.event(Level::Warning, "+promoted-slave", msg, Some(&name));
             if self.sim.crash_after_promotion {

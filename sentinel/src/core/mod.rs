@@ -281,6 +281,9 @@ pub struct Master {
     pub failover_state_change: Ms,
     pub failover_start_time: Ms,
     pub force_failover: bool,
+    /// This failover hands over with the master's FAILOVER command (a reachable master,
+    /// SENTINEL FAILOVER): waiting for its answer, or for the promotion it makes.
+    pub switchover: bool,
     pub replicas: BTreeMap<String, Instance>,
     pub sentinels: BTreeMap<String, Instance>,
 }
@@ -308,6 +311,7 @@ impl Master {
             failover_state_change: 0,
             failover_start_time: 0,
             force_failover: false,
+            switchover: false,
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
         }
@@ -433,6 +437,13 @@ pub enum Action {
     /// Reconfigure a server: `MULTI; REPLICAOF <addr>|NO ONE; CONFIG REWRITE; CLIENT KILL
     /// TYPE normal; CLIENT KILL TYPE pubsub; EXEC`.
     ReplicaOf(Target, Option<Addr>),
+    /// Ask the master for a coordinated hand-over to a replica: `FAILOVER TO <ip> <port>
+    /// TIMEOUT <ms> FORCE` (writes held until the replica has them all, at most that long).
+    Switchover {
+        master: Target,
+        to: Addr,
+        timeout_ms: u64,
+    },
     /// Publish (and log) an event; `master` is the master name for the scripts.
     Event {
         level: Level,
@@ -471,6 +482,12 @@ pub enum Input {
         down: bool,
         leader: String,
         epoch: u64,
+    },
+    /// The master's answer to FAILOVER: `Ok(())` when it started the hand-over, else the
+    /// error line.
+    SwitchoverReply {
+        master: String,
+        result: Result<(), String>,
     },
 }
 
@@ -621,6 +638,9 @@ impl Core {
                 leader,
                 epoch,
             } => self.master_down_reply(now, &from, down, &leader, epoch),
+            Input::SwitchoverReply { master, result } => {
+                self.switchover_reply(now, &master, result)
+            }
         }
         std::mem::take(&mut self.out)
     }
