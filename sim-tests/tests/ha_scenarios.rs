@@ -110,3 +110,12 @@ fn sentinel_that_lost_its_disk_relearns_the_master() {
         3,
     );
 }
+
+#[test]
+fn manual_switchover_loses_no_acknowledged_write() {
+    scenario(
+        "manual-switchover",
+        "manual_switchover_loses_no_acknowledged_write",
+        3,
+    );
+}

@@ -82,6 +82,8 @@ pub enum Fault {
     Latency(Vec<String>, Vec<String>, Duration),
     /// turmoil's message loss rate on the links between two groups.
     Loss(Vec<String>, Vec<String>, f64),
+    /// An operator's `SENTINEL FAILOVER mymaster`, sent to this sentinel.
+    ManualFailover(String),
 }
 
 /// One operation in a client's history.
@@ -263,6 +265,15 @@ pub fn run(
                 Fault::PartitionOneWay(a, b) => pairs(&a, &b, |x, y| sim.partition_oneway(x, y)),
                 Fault::Hold(a, b) => pairs(&a, &b, |x, y| sim.hold(x, y)),
                 Fault::Release(a, b) => pairs(&a, &b, |x, y| sim.release(x, y)),
+                Fault::ManualFailover(h) => {
+                    let name = format!("operator{}", applied.len());
+                    sim.client(name, async move {
+                        let mut c = SimClient::connect(&h, 26379).await?;
+                        let r = c.cmd(&["SENTINEL", "FAILOVER", "mymaster"]).await?;
+                        tracing::info!("SENTINEL FAILOVER: {}", show(&r));
+                        Ok(())
+                    });
+                }
             }
         }
         match sim.step() {

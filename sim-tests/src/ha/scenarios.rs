@@ -163,6 +163,7 @@ pub const SCENARIOS: &[&str] = &[
     "slow-links",
     "most-up-to-date-promoted",
     "sentinel-lost-disk",
+    "manual-switchover",
 ];
 
 /// A scenario's settings, fault schedule, time of the fault and expectations.
@@ -191,6 +192,13 @@ pub fn scenario(name: &str, base: &Settings) -> Option<Plan> {
         "master-crash" => {
             e.failover_within_ms = Some(bound);
             vec![(fault, Fault::Crash("s1".into()))]
+        }
+        "manual-switchover" => {
+            // SENTINEL FAILOVER while the clients write, with no fencing configured: the
+            // master hands over with FAILOVER, so not one acknowledged write may be lost.
+            e.failover_within_ms = Some(bound);
+            e.no_lost_writes = true;
+            vec![(fault, Fault::ManualFailover(sentinel_host(0)))]
         }
         "master-partitioned" => {
             // Cut off from everyone; after the heal it must be demoted.
