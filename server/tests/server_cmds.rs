@@ -23,8 +23,6 @@ fn same_lines(pair: &Pair, lines: &[&str]) {
 const MISSING_SUBCOMMANDS: &[&str] = &[
     "client|caching",
     "client|getredir",
-    "client|pause",
-    "client|unpause",
     "client|tracking",
     "client|trackinginfo",
     "pubsub|shardchannels",
