@@ -47,6 +47,10 @@ HANDLERS = {
         "rewrite": "server_cmds::config_rewrite", "resetstat": "server_cmds::config_resetstat",
         "help": "server_cmds::config_help",
     },
+    "memory": {
+        "doctor": "memory::doctor", "help": "memory::help", "malloc-stats": "memory::malloc_stats",
+        "purge": "memory::purge", "stats": "memory::stats", "usage": "memory::usage",
+    },
     "slowlog": {
         "get": "server_cmds::slowlog_get", "len": "server_cmds::slowlog_len",
         "reset": "server_cmds::slowlog_reset", "help": "server_cmds::slowlog_help",
@@ -266,7 +270,7 @@ def main():
 
 use super::keyspec::{Arg, BeginSearch, Doc, FindKeys, KeySpec};
 use super::{
-    bitops, client_cmd, connection, debug, expire, flags, hashes, info, keys, lists, multi, pubsub,
+    bitops, client_cmd, connection, debug, expire, flags, hashes, info, keys, lists, memory, multi, pubsub,
     replication_cmds,
     server_cmds, sets, sort, strings, zsets,
 };

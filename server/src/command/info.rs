@@ -3,8 +3,9 @@
 use std::fmt::Write;
 
 use super::args::lower;
-use super::{CmdResult, Ctx};
+use super::{memory, CmdResult, Ctx};
 use crate::alloc;
+use crate::client::Client;
 use crate::server::Server;
 use crate::stats::NetCounters;
 
@@ -62,7 +63,12 @@ fn selected(args: &[bytes::Bytes]) -> Vec<&'static str> {
 }
 
 pub fn info(ctx: &mut Ctx) -> CmdResult {
-    let text = render(ctx.srv, &ctx.args[1..], ctx.client_count_hint());
+    let text = render(
+        ctx.srv,
+        &ctx.args[1..],
+        ctx.client_count_hint(),
+        Some(&*ctx.client),
+    );
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }
@@ -74,8 +80,14 @@ impl Ctx<'_> {
     }
 }
 
-/// The INFO text for the selected sections.
-pub fn render(srv: &Server, args: &[bytes::Bytes], connected: usize) -> String {
+/// The INFO text for the selected sections; `caller` is the client asking (its memory counts
+/// in the memory section).
+pub fn render(
+    srv: &Server,
+    args: &[bytes::Bytes],
+    connected: usize,
+    caller: Option<&Client>,
+) -> String {
     let mut out = String::new();
     for (i, sec) in selected(args).into_iter().enumerate() {
         if i > 0 {
@@ -84,7 +96,7 @@ pub fn render(srv: &Server, args: &[bytes::Bytes], connected: usize) -> String {
         match sec {
             "server" => server(srv, &mut out),
             "clients" => clients(srv, &mut out, connected),
-            "memory" => memory(srv, &mut out),
+            "memory" => memory(srv, &mut out, caller),
             "persistence" => persistence(srv, &mut out),
             "stats" => stats(srv, &mut out),
             "replication" => replication(srv, &mut out),
@@ -194,18 +206,15 @@ fn clients(srv: &Server, out: &mut String, connected: usize) {
     field!(out, "clients_in_timeout_table", 0);
 }
 
-fn memory(srv: &Server, out: &mut String) {
-    let used = alloc::allocated() as u64;
-    let rss = alloc::rss() as u64;
-    let peak = (srv.stats.peak_memory as u64).max(used);
-    let clients_mem: u64 = srv
-        .clients
-        .values()
-        .map(|c| (c.out.len() + c.qbuf) as u64)
-        .sum();
-    let startup = srv.stats_startup_memory as u64;
-    let overhead = startup + clients_mem;
-    let dataset = used.saturating_sub(overhead);
+fn memory(srv: &Server, out: &mut String, caller: Option<&Client>) {
+    // The same accounting as MEMORY STATS (Redis's `getMemoryOverheadData`).
+    let mh = memory::overhead(srv, caller);
+    let used = mh.total_allocated;
+    let rss = mh.rss;
+    let peak = mh.peak_allocated;
+    let startup = mh.startup_allocated;
+    let overhead = mh.overhead_total;
+    let dataset = mh.dataset;
     let total = alloc::total_system_memory();
     let pct = |a: u64, b: u64| {
         if b == 0 {
@@ -232,7 +241,7 @@ fn memory(srv: &Server, out: &mut String) {
     field!(
         out,
         "used_memory_dataset_perc",
-        format!("{:.2}%", pct(dataset, used.saturating_sub(startup)))
+        format!("{:.2}%", mh.dataset_perc())
     );
     field!(out, "allocator_allocated", used);
     field!(out, "allocator_active", used);
@@ -273,16 +282,12 @@ fn memory(srv: &Server, out: &mut String) {
     field!(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
     field!(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
     field!(out, "mem_not_counted_for_evict", 0);
-    field!(
-        out,
-        "mem_replication_backlog",
-        srv.repl.backlog.as_ref().map_or(0, |b| b.histlen())
-    );
+    field!(out, "mem_replication_backlog", mh.repl_backlog);
     field!(out, "mem_total_replication_buffers", 0);
-    field!(out, "mem_clients_slaves", 0);
-    field!(out, "mem_clients_normal", clients_mem);
+    field!(out, "mem_clients_slaves", mh.clients_slaves);
+    field!(out, "mem_clients_normal", mh.clients_normal);
     field!(out, "mem_cluster_links", 0);
-    field!(out, "mem_aof_buffer", 0);
+    field!(out, "mem_aof_buffer", mh.aof_buffer);
     field!(out, "mem_allocator", "libc");
     field!(out, "active_defrag_running", 0);
     field!(out, "lazyfree_pending_objects", 0);

@@ -23,6 +23,7 @@ mod hashes;
 mod info;
 mod keys;
 mod lists;
+pub(crate) mod memory;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
 mod replication_cmds;

@@ -6,7 +6,7 @@
 
 use super::keyspec::{Arg, BeginSearch, Doc, FindKeys, KeySpec};
 use super::{
-    bitops, client_cmd, connection, debug, expire, flags, hashes, info, keys, lists, multi, pubsub,
+    bitops, client_cmd, connection, debug, expire, flags, hashes, info, keys, lists, memory, multi, pubsub,
     replication_cmds,
     server_cmds, sets, sort, strings, zsets,
 };
@@ -3011,9 +3011,190 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "memory",
+        full_name: "memory",
+        id: 100,
+        parent: None,
+        arity: -2,
+        flags: 0,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "A container for memory diagnostics commands",
+            since: "4.0.0",
+            group: "server",
+            complexity: "Depends on subcommand.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        handler: container,
+        subcommands: &[
+            CommandSpec {
+                name: "doctor",
+                full_name: "memory|doctor",
+                id: 101,
+                parent: Some("memory"),
+                arity: 2,
+                flags: 0,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Outputs memory problems report",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                handler: memory::doctor,
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "help",
+                full_name: "memory|help",
+                id: 102,
+                parent: Some("memory"),
+                arity: 2,
+                flags: flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                handler: memory::help,
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "malloc-stats",
+                full_name: "memory|malloc-stats",
+                id: 103,
+                parent: Some("memory"),
+                arity: 2,
+                flags: 0,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Show allocator internal stats",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: "Depends on how much memory is allocated, could be slow",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                handler: memory::malloc_stats,
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "purge",
+                full_name: "memory|purge",
+                id: 104,
+                parent: Some("memory"),
+                arity: 2,
+                flags: 0,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Ask the allocator to release memory",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: "Depends on how much memory is allocated, could be slow",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                handler: memory::purge,
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "stats",
+                full_name: "memory|stats",
+                id: 105,
+                parent: Some("memory"),
+                arity: 2,
+                flags: 0,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Show memory usage details",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                handler: memory::stats,
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "usage",
+                full_name: "memory|usage",
+                id: 106,
+                parent: Some("memory"),
+                arity: -3,
+                flags: flags::READONLY,
+                keys: Keys::range(2, 2, 1),
+                acl: &["@read", "@slow"],
+                tips: &[],
+                key_specs: &[
+                    KeySpec { notes: None, flags: &["RO"], begin: BeginSearch::Index(2), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+                ],
+                doc: Doc {
+                    summary: "Estimate the memory usage of a key",
+                    since: "4.0.0",
+                    group: "server",
+                    complexity: "O(N) where N is the number of samples.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "count", typ: "integer", key_spec_index: -1, token: Some("SAMPLES"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                handler: memory::usage,
+                subcommands: &[],
+            },
+        ],
+    },
+    CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 100,
+        id: 107,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -3042,7 +3223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 101,
+        id: 108,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3067,7 +3248,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 102,
+        id: 109,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3097,7 +3278,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 103,
+        id: 110,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3129,7 +3310,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 104,
+        id: 111,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3161,7 +3342,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 105,
+        id: 112,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3186,7 +3367,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 106,
+        id: 113,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3210,7 +3391,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 107,
+                id: 114,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3239,7 +3420,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 108,
+                id: 115,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3268,7 +3449,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 109,
+                id: 116,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3293,7 +3474,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 110,
+                id: 117,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3322,7 +3503,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 111,
+                id: 118,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3353,7 +3534,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 112,
+        id: 119,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -3382,7 +3563,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 113,
+        id: 120,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3418,7 +3599,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 114,
+        id: 121,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3454,7 +3635,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 115,
+        id: 122,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3483,7 +3664,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 116,
+        id: 123,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -3510,7 +3691,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 117,
+        id: 124,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3541,7 +3722,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 118,
+        id: 125,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3570,7 +3751,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 119,
+        id: 126,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -3598,7 +3779,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 120,
+        id: 127,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3627,7 +3808,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 121,
+        id: 128,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -3655,7 +3836,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 122,
+        id: 129,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3679,7 +3860,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 123,
+                id: 130,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3706,7 +3887,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 124,
+                id: 131,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3731,7 +3912,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 125,
+                id: 132,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3756,7 +3937,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 126,
+                id: 133,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3785,7 +3966,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 127,
+        id: 134,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3812,7 +3993,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 128,
+        id: 135,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3837,7 +4018,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 129,
+        id: 136,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -3862,7 +4043,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 130,
+        id: 137,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -3893,7 +4074,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 131,
+        id: 138,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3924,7 +4105,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 132,
+        id: 139,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -3949,7 +4130,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 133,
+        id: 140,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -3985,7 +4166,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 134,
+        id: 141,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4010,7 +4191,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 135,
+        id: 142,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -4035,7 +4216,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 136,
+        id: 143,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4065,7 +4246,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 137,
+        id: 144,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4096,7 +4277,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 138,
+        id: 145,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4126,7 +4307,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 139,
+        id: 146,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4156,7 +4337,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 140,
+        id: 147,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4186,7 +4367,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 141,
+        id: 148,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4211,7 +4392,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 142,
+        id: 149,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4241,7 +4422,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 143,
+        id: 150,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4270,7 +4451,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 144,
+        id: 151,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4299,7 +4480,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 145,
+        id: 152,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4330,7 +4511,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 146,
+        id: 153,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4357,7 +4538,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 147,
+        id: 154,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4399,7 +4580,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 148,
+        id: 155,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4430,7 +4611,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 149,
+        id: 156,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4461,7 +4642,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 150,
+        id: 157,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4491,7 +4672,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 151,
+        id: 158,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4522,7 +4703,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 152,
+        id: 159,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -4555,7 +4736,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 153,
+        id: 160,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4584,7 +4765,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 154,
+        id: 161,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4615,7 +4796,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 155,
+        id: 162,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4646,7 +4827,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 156,
+        id: 163,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -4676,7 +4857,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 157,
+        id: 164,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4712,7 +4893,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 158,
+        id: 165,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4736,7 +4917,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 159,
+                id: 166,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4763,7 +4944,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 160,
+                id: 167,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4788,7 +4969,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 161,
+                id: 168,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4813,7 +4994,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 162,
+                id: 169,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4840,7 +5021,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 163,
+        id: 170,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -4869,7 +5050,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 164,
+        id: 171,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -4899,7 +5080,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 165,
+        id: 172,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -4931,7 +5112,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 166,
+        id: 173,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -4974,7 +5155,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 167,
+        id: 174,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5015,7 +5196,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 168,
+        id: 175,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5045,7 +5226,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 169,
+        id: 176,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5075,7 +5256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 170,
+        id: 177,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5105,7 +5286,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 171,
+        id: 178,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -5137,7 +5318,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 172,
+        id: 179,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5166,7 +5347,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 173,
+        id: 180,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5193,7 +5374,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 174,
+        id: 181,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5224,7 +5405,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 175,
+        id: 182,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5253,7 +5434,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 176,
+        id: 183,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5284,7 +5465,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 177,
+        id: 184,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5312,7 +5493,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 178,
+        id: 185,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5337,7 +5518,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 179,
+        id: 186,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5362,7 +5543,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 180,
+        id: 187,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -5391,7 +5572,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 181,
+        id: 188,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5420,7 +5601,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 182,
+        id: 189,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5449,7 +5630,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 183,
+        id: 190,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5478,7 +5659,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 184,
+        id: 191,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5505,7 +5686,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 185,
+        id: 192,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5530,7 +5711,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 186,
+        id: 193,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -5558,7 +5739,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 187,
+        id: 194,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5587,7 +5768,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 188,
+        id: 195,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5630,7 +5811,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 189,
+        id: 196,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5659,7 +5840,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 190,
+        id: 197,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5690,7 +5871,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 191,
+        id: 198,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5721,7 +5902,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 192,
+        id: 199,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5753,7 +5934,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 193,
+        id: 200,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5784,7 +5965,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 194,
+        id: 201,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5821,7 +6002,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 195,
+        id: 202,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5852,7 +6033,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 196,
+        id: 203,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5890,7 +6071,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 197,
+        id: 204,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5921,7 +6102,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 198,
+        id: 205,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -5956,7 +6137,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 199,
+        id: 206,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5986,7 +6167,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 200,
+        id: 207,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6016,7 +6197,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 201,
+        id: 208,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6046,7 +6227,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 202,
+        id: 209,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6079,7 +6260,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 203,
+        id: 210,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6120,7 +6301,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 204,
+        id: 211,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6155,7 +6336,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 205,
+        id: 212,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6191,7 +6372,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 206,
+        id: 213,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6233,7 +6414,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 207,
+        id: 214,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6263,7 +6444,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 208,
+        id: 215,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6293,7 +6474,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 209,
+        id: 216,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6324,7 +6505,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 210,
+        id: 217,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6355,7 +6536,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 211,
+        id: 218,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6386,7 +6567,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 212,
+        id: 219,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6418,7 +6599,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 213,
+        id: 220,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6453,7 +6634,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 214,
+        id: 221,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6489,7 +6670,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 215,
+        id: 222,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6519,7 +6700,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 216,
+        id: 223,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6551,7 +6732,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 217,
+        id: 224,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6581,7 +6762,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 218,
+        id: 225,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6618,7 +6799,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 219,
+        id: 226,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6656,4 +6837,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 220;
+pub const COMMAND_IDS: usize = 227;

@@ -219,6 +219,12 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
             + self.len() * mem::size_of::<Node<K, V>>()
     }
 
+    /// Bytes of one entry's node (key, value and chain link, as stored inline in the node),
+    /// without the heap the key and value own: what each element adds to [`Dict::mem_usage`].
+    pub const fn entry_bytes() -> usize {
+        mem::size_of::<Node<K, V>>()
+    }
+
     /// Node of `key`, searching table 1 too while rehashing.
     fn find(&self, key: &[u8]) -> Option<&Node<K, V>> {
         if self.is_empty() {

@@ -689,6 +689,16 @@ impl SkipList {
         r.gte_min(&n.member).then_some(rank)
     }
 
+    /// Bytes of the structure alone, in O(1): the level and node arenas (free slots
+    /// included) and the dict's buckets and nodes, without the heap the members own (each
+    /// member longer than `SmallBytes`'s inline capacity is held twice: in its node and as
+    /// the dict's key). `size_of::<SkipList>()` is the caller's.
+    pub fn structure_bytes(&self) -> usize {
+        self.lv.capacity() * std::mem::size_of::<Level>()
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.dict.mem_usage()
+    }
+
     pub(super) fn mem_usage(&self) -> usize {
         self.lv.capacity() * std::mem::size_of::<Level>()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
