@@ -95,7 +95,7 @@ fn systemd_units_are_hardened_and_verify() {
     let units = [
         (
             "picket-server.service",
-            "/usr/local/bin/picket-server /etc/picket/server.toml",
+            "/usr/local/bin/picket-server /etc/picket/server.toml --supervised systemd",
         ),
         (
             "picket-sentinel.service",
@@ -132,10 +132,16 @@ fn systemd_units_are_hardened_and_verify() {
         for (k, v) in required {
             assert!(has_setting(&s, k, v), "{name} lacks {k}={v}");
         }
+        // picket-server notifies systemd (`supervised systemd`); picket-sentinel does not.
+        let want = if name == "picket-server.service" {
+            "notify"
+        } else {
+            "simple"
+        };
         assert!(
-            s.iter().any(|(k, v)| k == "Type" && v == "simple")
-                || !s.iter().any(|(k, _)| k == "Type"),
-            "{name}: Type=simple (the binaries do not notify)"
+            s.iter().any(|(k, v)| k == "Type" && v == want)
+                || (want == "simple" && !s.iter().any(|(k, _)| k == "Type")),
+            "{name}: Type={want}"
         );
         assert!(
             unit.contains("[Install]") && has_setting(&s, "WantedBy", "multi-user.target"),
