@@ -71,6 +71,7 @@ HANDLERS = {
     "expiretime": "expire::expiretime", "pexpiretime": "expire::pexpiretime", "persist": "expire::persist",
     "rename": "keys::rename", "renamenx": "keys::renamenx", "copy": "keys::copy", "move": "keys::move_",
     "touch": "keys::touch", "keys": "keys::keys", "scan": "keys::scan", "randomkey": "keys::randomkey",
+    "dump": "dump::dump", "restore": "dump::restore", "restore-asking": "dump::restore",
     "object": {
         "encoding": "keys::object_encoding", "freq": "keys::object_freq",
         "idletime": "keys::object_idletime", "refcount": "keys::object_refcount", "help": "keys::object_help",
@@ -104,6 +105,7 @@ FLAGS = {
     "may_replicate": "MAY_REPLICATE", "no_mandatory_keys": "NO_MANDATORY_KEYS", "no_multi": "NO_MULTI",
     "movablekeys": "MOVABLEKEYS", "allow_busy": "ALLOW_BUSY", "no_async_loading": "NO_ASYNC_LOADING",
     "sentinel": "SENTINEL", "only_sentinel": "ONLY_SENTINEL", "protected": "PROTECTED",
+    "asking": "ASKING",
 }
 
 
@@ -270,7 +272,7 @@ def main():
 
 use super::keyspec::{Arg, BeginSearch, Doc, FindKeys, KeySpec};
 use super::{
-    bitops, client_cmd, connection, debug, expire, flags, hashes, info, keys, lists, memory, multi, pubsub,
+    bitops, client_cmd, connection, debug, dump, expire, flags, hashes, info, keys, lists, memory, multi, pubsub,
     replication_cmds,
     server_cmds, sets, sort, strings, zsets,
 };

@@ -18,6 +18,7 @@ mod bitops;
 mod client_cmd;
 mod connection;
 mod debug;
+mod dump;
 mod expire;
 mod hashes;
 mod info;
@@ -64,6 +65,8 @@ pub mod flags {
     pub const SENTINEL: u32 = 1 << 19;
     pub const ONLY_SENTINEL: u32 = 1 << 20;
     pub const PROTECTED: u32 = 1 << 21;
+    /// Allowed on an importing slot after ASKING (a cluster flag: RESTORE-ASKING).
+    pub const ASKING: u32 = 1 << 22;
 
     /// Names in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -78,6 +81,7 @@ pub mod flags {
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),

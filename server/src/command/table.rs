@@ -6,7 +6,7 @@
 
 use super::keyspec::{Arg, BeginSearch, Doc, FindKeys, KeySpec};
 use super::{
-    bitops, client_cmd, connection, debug, expire, flags, hashes, info, keys, lists, memory, multi, pubsub,
+    bitops, client_cmd, connection, debug, dump, expire, flags, hashes, info, keys, lists, memory, multi, pubsub,
     replication_cmds,
     server_cmds, sets, sort, strings, zsets,
 };
@@ -1444,9 +1444,38 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "dump",
+        full_name: "dump",
+        id: 49,
+        parent: None,
+        arity: 2,
+        flags: flags::READONLY,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@keyspace", "@read", "@slow"],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Return a serialized version of the value stored at the specified key.",
+            since: "2.6.0",
+            group: "generic",
+            complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        handler: dump::dump,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "echo",
         full_name: "echo",
-        id: 49,
+        id: 50,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -1473,7 +1502,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exec",
         full_name: "exec",
-        id: 50,
+        id: 51,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::SKIP_SLOWLOG,
@@ -1498,7 +1527,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         full_name: "exists",
-        id: 51,
+        id: 52,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -1527,7 +1556,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         full_name: "expire",
-        id: 52,
+        id: 53,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1563,7 +1592,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         full_name: "expireat",
-        id: 53,
+        id: 54,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1599,7 +1628,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expiretime",
         full_name: "expiretime",
-        id: 54,
+        id: 55,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1628,7 +1657,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "failover",
         full_name: "failover",
-        id: 55,
+        id: 56,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE,
@@ -1661,7 +1690,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushall",
         full_name: "flushall",
-        id: 56,
+        id: 57,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1691,7 +1720,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         full_name: "flushdb",
-        id: 57,
+        id: 58,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1721,7 +1750,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         full_name: "get",
-        id: 58,
+        id: 59,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1750,7 +1779,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         full_name: "getbit",
-        id: 59,
+        id: 60,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1780,7 +1809,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         full_name: "getdel",
-        id: 60,
+        id: 61,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -1809,7 +1838,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         full_name: "getex",
-        id: 61,
+        id: 62,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -1845,7 +1874,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         full_name: "getrange",
-        id: 62,
+        id: 63,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -1876,7 +1905,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         full_name: "getset",
-        id: 63,
+        id: 64,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1906,7 +1935,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         full_name: "hdel",
-        id: 64,
+        id: 65,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1936,7 +1965,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         full_name: "hello",
-        id: 65,
+        id: 66,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -1970,7 +1999,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         full_name: "hexists",
-        id: 66,
+        id: 67,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2000,7 +2029,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         full_name: "hget",
-        id: 67,
+        id: 68,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2030,7 +2059,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         full_name: "hgetall",
-        id: 68,
+        id: 69,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2059,7 +2088,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         full_name: "hincrby",
-        id: 69,
+        id: 70,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2090,7 +2119,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         full_name: "hincrbyfloat",
-        id: 70,
+        id: 71,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2121,7 +2150,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         full_name: "hkeys",
-        id: 71,
+        id: 72,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2150,7 +2179,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         full_name: "hlen",
-        id: 72,
+        id: 73,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2179,7 +2208,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         full_name: "hmget",
-        id: 73,
+        id: 74,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -2209,7 +2238,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         full_name: "hmset",
-        id: 74,
+        id: 75,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2242,7 +2271,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         full_name: "hrandfield",
-        id: 75,
+        id: 76,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2275,7 +2304,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         full_name: "hscan",
-        id: 76,
+        id: 77,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2307,7 +2336,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         full_name: "hset",
-        id: 77,
+        id: 78,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2340,7 +2369,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         full_name: "hsetnx",
-        id: 78,
+        id: 79,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2371,7 +2400,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         full_name: "hstrlen",
-        id: 79,
+        id: 80,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2401,7 +2430,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         full_name: "hvals",
-        id: 80,
+        id: 81,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2430,7 +2459,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         full_name: "incr",
-        id: 81,
+        id: 82,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2459,7 +2488,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         full_name: "incrby",
-        id: 82,
+        id: 83,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2489,7 +2518,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         full_name: "incrbyfloat",
-        id: 83,
+        id: 84,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2519,7 +2548,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         full_name: "info",
-        id: 84,
+        id: 85,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -2546,7 +2575,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         full_name: "keys",
-        id: 85,
+        id: 86,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2573,7 +2602,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lastsave",
         full_name: "lastsave",
-        id: 86,
+        id: 87,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -2598,7 +2627,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 87,
+        id: 88,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -2628,7 +2657,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 88,
+        id: 89,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2663,7 +2692,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 89,
+        id: 90,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2692,7 +2721,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 90,
+        id: 91,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2731,7 +2760,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 91,
+        id: 92,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -2766,7 +2795,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 92,
+        id: 93,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2796,7 +2825,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 93,
+        id: 94,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2829,7 +2858,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 94,
+        id: 95,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2859,7 +2888,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 95,
+        id: 96,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2889,7 +2918,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 96,
+        id: 97,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2920,7 +2949,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 97,
+        id: 98,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -2951,7 +2980,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 98,
+        id: 99,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2982,7 +3011,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 99,
+        id: 100,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -3013,7 +3042,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "memory",
         full_name: "memory",
-        id: 100,
+        id: 101,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3037,7 +3066,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "doctor",
                 full_name: "memory|doctor",
-                id: 101,
+                id: 102,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3062,7 +3091,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "memory|help",
-                id: 102,
+                id: 103,
                 parent: Some("memory"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3087,7 +3116,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "malloc-stats",
                 full_name: "memory|malloc-stats",
-                id: 103,
+                id: 104,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3112,7 +3141,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "purge",
                 full_name: "memory|purge",
-                id: 104,
+                id: 105,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3137,7 +3166,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stats",
                 full_name: "memory|stats",
-                id: 105,
+                id: 106,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3162,7 +3191,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "usage",
                 full_name: "memory|usage",
-                id: 106,
+                id: 107,
                 parent: Some("memory"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -3194,7 +3223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 107,
+        id: 108,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -3223,7 +3252,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 108,
+        id: 109,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3248,7 +3277,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 109,
+        id: 110,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3278,7 +3307,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 110,
+        id: 111,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3310,7 +3339,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 111,
+        id: 112,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3342,7 +3371,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 112,
+        id: 113,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3367,7 +3396,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 113,
+        id: 114,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3391,7 +3420,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 114,
+                id: 115,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3420,7 +3449,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 115,
+                id: 116,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3449,7 +3478,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 116,
+                id: 117,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3474,7 +3503,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 117,
+                id: 118,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3503,7 +3532,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 118,
+                id: 119,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3534,7 +3563,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 119,
+        id: 120,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -3563,7 +3592,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 120,
+        id: 121,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3599,7 +3628,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 121,
+        id: 122,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3635,7 +3664,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 122,
+        id: 123,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3664,7 +3693,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 123,
+        id: 124,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -3691,7 +3720,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 124,
+        id: 125,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3722,7 +3751,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 125,
+        id: 126,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3751,7 +3780,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 126,
+        id: 127,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -3779,7 +3808,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 127,
+        id: 128,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3808,7 +3837,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 128,
+        id: 129,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -3836,7 +3865,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 129,
+        id: 130,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3860,7 +3889,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 130,
+                id: 131,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3887,7 +3916,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 131,
+                id: 132,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3912,7 +3941,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 132,
+                id: 133,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3937,7 +3966,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 133,
+                id: 134,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3966,7 +3995,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 134,
+        id: 135,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3993,7 +4022,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 135,
+        id: 136,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4018,7 +4047,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 136,
+        id: 137,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -4043,7 +4072,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 137,
+        id: 138,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -4074,7 +4103,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 138,
+        id: 139,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -4105,7 +4134,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 139,
+        id: 140,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -4130,7 +4159,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 140,
+        id: 141,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4166,7 +4195,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 141,
+        id: 142,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4189,9 +4218,79 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "restore",
+        full_name: "restore",
+        id: 143,
+        parent: None,
+        arity: -4,
+        flags: flags::WRITE | flags::DENYOOM,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@keyspace", "@write", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["OW", "update"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Create a key using the provided serialized value, previously obtained using DUMP.",
+            since: "2.6.0",
+            group: "generic",
+            complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[("3.0.0", "Added the `REPLACE` modifier."), ("5.0.0", "Added the `ABSTTL` modifier."), ("5.0.0", "Added the `IDLETIME` and `FREQ` options.")],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "ttl", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "serialized-value", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "replace", typ: "pure-token", key_spec_index: -1, token: Some("REPLACE"), summary: None, since: Some("3.0.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "absttl", typ: "pure-token", key_spec_index: -1, token: Some("ABSTTL"), summary: None, since: Some("5.0.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "seconds", typ: "integer", key_spec_index: -1, token: Some("IDLETIME"), summary: None, since: Some("5.0.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "frequency", typ: "integer", key_spec_index: -1, token: Some("FREQ"), summary: None, since: Some("5.0.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        handler: dump::restore,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "restore-asking",
+        full_name: "restore-asking",
+        id: 144,
+        parent: None,
+        arity: -4,
+        flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@keyspace", "@write", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["OW", "update"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "An internal command for migrating keys in a cluster",
+            since: "3.0.0",
+            group: "server",
+            complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+            doc_flags: &["syscmd"],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[("3.0.0", "Added the `REPLACE` modifier."), ("5.0.0", "Added the `ABSTTL` modifier."), ("5.0.0", "Added the `IDLETIME` and `FREQ` options.")],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "ttl", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "serialized-value", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "replace", typ: "pure-token", key_spec_index: -1, token: Some("REPLACE"), summary: None, since: Some("3.0.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "absttl", typ: "pure-token", key_spec_index: -1, token: Some("ABSTTL"), summary: None, since: Some("5.0.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "seconds", typ: "integer", key_spec_index: -1, token: Some("IDLETIME"), summary: None, since: Some("5.0.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "frequency", typ: "integer", key_spec_index: -1, token: Some("FREQ"), summary: None, since: Some("5.0.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        handler: dump::restore,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "role",
         full_name: "role",
-        id: 142,
+        id: 145,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -4216,7 +4315,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 143,
+        id: 146,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4246,7 +4345,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 144,
+        id: 147,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4277,7 +4376,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 145,
+        id: 148,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4307,7 +4406,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 146,
+        id: 149,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4337,7 +4436,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 147,
+        id: 150,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4367,7 +4466,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 148,
+        id: 151,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4392,7 +4491,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 149,
+        id: 152,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4422,7 +4521,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 150,
+        id: 153,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4451,7 +4550,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 151,
+        id: 154,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4480,7 +4579,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 152,
+        id: 155,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4511,7 +4610,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 153,
+        id: 156,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4538,7 +4637,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 154,
+        id: 157,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4580,7 +4679,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 155,
+        id: 158,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4611,7 +4710,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 156,
+        id: 159,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4642,7 +4741,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 157,
+        id: 160,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4672,7 +4771,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 158,
+        id: 161,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4703,7 +4802,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 159,
+        id: 162,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -4736,7 +4835,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 160,
+        id: 163,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4765,7 +4864,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 161,
+        id: 164,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4796,7 +4895,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 162,
+        id: 165,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4827,7 +4926,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 163,
+        id: 166,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -4857,7 +4956,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 164,
+        id: 167,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4893,7 +4992,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 165,
+        id: 168,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4917,7 +5016,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 166,
+                id: 169,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4944,7 +5043,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 167,
+                id: 170,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4969,7 +5068,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 168,
+                id: 171,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4994,7 +5093,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 169,
+                id: 172,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5021,7 +5120,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 170,
+        id: 173,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -5050,7 +5149,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 171,
+        id: 174,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5080,7 +5179,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 172,
+        id: 175,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -5112,7 +5211,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 173,
+        id: 176,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5155,7 +5254,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 174,
+        id: 177,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5196,7 +5295,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 175,
+        id: 178,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5226,7 +5325,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 176,
+        id: 179,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5256,7 +5355,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 177,
+        id: 180,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5286,7 +5385,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 178,
+        id: 181,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -5318,7 +5417,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 179,
+        id: 182,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5347,7 +5446,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 180,
+        id: 183,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5374,7 +5473,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 181,
+        id: 184,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5405,7 +5504,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 182,
+        id: 185,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5434,7 +5533,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 183,
+        id: 186,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5465,7 +5564,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 184,
+        id: 187,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5493,7 +5592,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 185,
+        id: 188,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5518,7 +5617,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 186,
+        id: 189,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5543,7 +5642,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 187,
+        id: 190,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -5572,7 +5671,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 188,
+        id: 191,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5601,7 +5700,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 189,
+        id: 192,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5630,7 +5729,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 190,
+        id: 193,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5659,7 +5758,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 191,
+        id: 194,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5686,7 +5785,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 192,
+        id: 195,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5711,7 +5810,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 193,
+        id: 196,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -5739,7 +5838,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 194,
+        id: 197,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5768,7 +5867,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 195,
+        id: 198,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5811,7 +5910,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 196,
+        id: 199,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5840,7 +5939,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 197,
+        id: 200,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5871,7 +5970,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 198,
+        id: 201,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5902,7 +6001,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 199,
+        id: 202,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5934,7 +6033,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 200,
+        id: 203,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5965,7 +6064,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 201,
+        id: 204,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6002,7 +6101,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 202,
+        id: 205,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6033,7 +6132,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 203,
+        id: 206,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6071,7 +6170,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 204,
+        id: 207,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -6102,7 +6201,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 205,
+        id: 208,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -6137,7 +6236,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 206,
+        id: 209,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6167,7 +6266,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 207,
+        id: 210,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6197,7 +6296,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 208,
+        id: 211,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6227,7 +6326,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 209,
+        id: 212,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6260,7 +6359,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 210,
+        id: 213,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6301,7 +6400,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 211,
+        id: 214,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6336,7 +6435,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 212,
+        id: 215,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6372,7 +6471,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 213,
+        id: 216,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6414,7 +6513,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 214,
+        id: 217,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6444,7 +6543,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 215,
+        id: 218,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6474,7 +6573,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 216,
+        id: 219,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6505,7 +6604,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 217,
+        id: 220,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6536,7 +6635,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 218,
+        id: 221,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6567,7 +6666,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 219,
+        id: 222,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6599,7 +6698,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 220,
+        id: 223,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6634,7 +6733,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 221,
+        id: 224,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6670,7 +6769,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 222,
+        id: 225,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6700,7 +6799,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 223,
+        id: 226,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6732,7 +6831,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 224,
+        id: 227,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6762,7 +6861,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 225,
+        id: 228,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6799,7 +6898,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 226,
+        id: 229,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6837,4 +6936,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 227;
+pub const COMMAND_IDS: usize = 230;

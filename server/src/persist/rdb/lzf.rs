@@ -16,9 +16,15 @@ pub enum LzfError {
     LengthMismatch,
 }
 
-/// Decompress `input`, which must expand to exactly `expected` bytes.
+/// The most output one input byte can give: a long back reference (3 bytes) copies at most
+/// 7 + 255 + 2 = 264 bytes.
+const MAX_EXPANSION: usize = 88;
+
+/// Decompress `input`, which must expand to exactly `expected` bytes. `expected` comes from
+/// untrusted bytes (a file, a RESTORE payload): the buffer reserved up front is bounded by
+/// what `input` can expand to, not by it.
 pub fn decompress(input: &[u8], expected: usize) -> Result<Vec<u8>, LzfError> {
-    let mut out = Vec::with_capacity(expected);
+    let mut out = Vec::with_capacity(expected.min(input.len().saturating_mul(MAX_EXPANSION)));
     let mut i = 0;
     while i < input.len() {
         let ctrl = input[i] as usize;
@@ -160,6 +166,15 @@ mod tests {
         assert_eq!(decompress(&stream, 13).unwrap(), b"abcabcabcabca");
         // Output past the declared length is refused before it is written.
         assert_eq!(decompress(&stream, 12), Err(LzfError::LengthMismatch));
+        // A huge declared length reserves no more than the input can expand to.
+        assert_eq!(
+            decompress(&[0, b'a'], 1 << 40),
+            Err(LzfError::LengthMismatch)
+        );
+        // The most a long reference gives (264 bytes from 3) fits the reservation.
+        let stream = [0, b'x', (7 << 5), 255, 0];
+        assert_eq!(decompress(&stream, 265).unwrap(), vec![b'x'; 265]);
+        assert!(265 <= stream.len() * MAX_EXPANSION);
     }
 
     #[test]

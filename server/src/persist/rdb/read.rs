@@ -147,7 +147,7 @@ impl<'a> Parser<'a> {
                 }
                 _ => {
                     let key = self.r.string()?;
-                    let value = self.value(t, at)?;
+                    let value = Self::read_value(&mut self.r, t, at)?;
                     return Ok(Item::Key {
                         key,
                         value,
@@ -178,8 +178,10 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn value(&mut self, t: u8, at: usize) -> Result<RdbValue, RdbError> {
-        let r = &mut self.r;
+    /// One value of type `t` (the type byte at offset `at`, already read), as
+    /// `rdbLoadObject` reads it: in a file after its key, in a DUMP payload after its type
+    /// byte.
+    pub fn read_value(r: &mut Reader, t: u8, at: usize) -> Result<RdbValue, RdbError> {
         Ok(match t {
             ty::STRING => RdbValue::String(r.string()?),
             ty::LIST => {

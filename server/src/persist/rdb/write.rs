@@ -35,6 +35,8 @@ fn score_string(s: f64) -> String {
 /// An RDB file being written.
 pub struct RdbWriter {
     pub w: Writer,
+    /// Whether each value follows its key: an RDB file has them, a DUMP payload does not.
+    with_keys: bool,
 }
 
 impl RdbWriter {
@@ -42,7 +44,17 @@ impl RdbWriter {
     pub fn new(compress: bool) -> Self {
         let mut w = Writer::new(compress);
         w.bytes(format!("REDIS{RDB_VERSION:04}").as_bytes());
-        RdbWriter { w }
+        RdbWriter { w, with_keys: true }
+    }
+
+    /// The body of a DUMP payload (Redis's `createDumpPayload`): the value's type byte and
+    /// its encoding, the same as in a file, without signature, key or expiry (the key and
+    /// expiry given to the value methods are ignored).
+    pub fn payload(compress: bool) -> Self {
+        RdbWriter {
+            w: Writer::new(compress),
+            with_keys: false,
+        }
     }
 
     pub fn aux(&mut self, key: &str, value: &[u8]) {
@@ -65,6 +77,10 @@ impl RdbWriter {
 
     /// Everything that precedes a value: expiry, then type byte and key.
     fn key_header(&mut self, t: u8, key: &[u8], expire_ms: Option<i64>) {
+        if !self.with_keys {
+            self.w.u8(t);
+            return;
+        }
         if let Some(when) = expire_ms {
             self.w.u8(op::EXPIRETIME_MS);
             self.w.u64_le(when as u64);
