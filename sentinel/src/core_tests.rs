@@ -546,3 +546,38 @@ fn a_master_refusing_failover_gets_the_classic_promotion() {
         "the classic path already reconfigured it: {a:?}"
     );
 }
+
+#[test]
+fn a_master_is_asked_for_info_every_second_until_its_replicas_settle() {
+    let mut c = core();
+    let mt = Target::Master("m".into());
+    c.step(0, Input::Connected(mt.clone()));
+    c.step(0, Input::PingReply(mt.clone(), "+PONG".into()));
+    // Tick every 100 ms from `from` to `to`, answering each INFO with `replicas`; the
+    // number of INFOs asked.
+    let run = |c: &mut Core, from: Ms, to: Ms, replicas: &[(&str, u16)]| {
+        let mut asked = 0;
+        for now in (from..to).step_by(100) {
+            let a = c.step(now, Input::Tick);
+            if a.contains(&Action::Info(mt.clone())) {
+                asked += 1;
+                c.step(now, Input::InfoReply(mt.clone(), master_info(replicas)));
+            }
+        }
+        asked
+    };
+    // No replica known: every second.
+    let n = run(&mut c, 0, 5_000, &[]);
+    assert!((4..=6).contains(&n), "{n} INFOs in 5 s");
+    // A first replica, then a second one 3 s later: still every second meanwhile, and for a
+    // period after the last new one.
+    let n = run(&mut c, 5_000, 8_000, &[("10.0.0.2", 6379)]);
+    assert!((2..=4).contains(&n), "{n} INFOs in 3 s");
+    let two = [("10.0.0.2", 6379), ("10.0.0.3", 6379)];
+    let n = run(&mut c, 8_000, 17_000, &two);
+    assert!(n >= 8, "{n} INFOs in the 9 s after the last new replica");
+    assert_eq!(c.masters["m"].replicas.len(), 2);
+    // Settled: Redis's 10 s period.
+    let n = run(&mut c, 19_000, 39_000, &two);
+    assert!((1..=2).contains(&n), "{n} INFOs in 20 s once settled");
+}

@@ -119,3 +119,12 @@ fn manual_switchover_loses_no_acknowledged_write() {
         3,
     );
 }
+
+#[test]
+fn early_master_crash_finds_every_replica() {
+    scenario(
+        "early-master-crash",
+        "early_master_crash_finds_every_replica",
+        3,
+    );
+}

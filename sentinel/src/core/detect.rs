@@ -51,6 +51,14 @@ impl Core {
             announce.0, announce.1, myid, epoch, m.inst.name, cur.host, cur.port, m.config_epoch
         );
         let down_after = m.down_after;
+        // A master is asked every second, not every 10 s as Redis does, while we know none of
+        // its replicas or learned a new one within the last period: replicas that attach
+        // right after start (or after a RESET, or one by one) are then known before the
+        // master can fail. Otherwise a failover finds no replica to promote (and retries
+        // only after 2 x failover-timeout), or promotes one and leaves the unknown others
+        // following the dead master for good.
+        let no_replicas =
+            m.replicas.is_empty() || now.saturating_sub(m.replicas_changed) < timers.info_period;
         // Periodic commands.
         let send = |t: Target, i: &mut Instance, kind: u8, out: &mut Vec<Action>| {
             if !i.connected {
@@ -60,7 +68,9 @@ impl Core {
                 let period = if kind == 1 && (i.reconf_sent || i.reconf_inprog) {
                     // A replica being moved to the new master: watch it closely.
                     200
-                } else if kind == 1 && (master_failing || i.master_link_down_ms != 0) {
+                } else if (kind == 1 && (master_failing || i.master_link_down_ms != 0))
+                    || (kind == 0 && no_replicas)
+                {
                     1000
                 } else {
                     timers.info_period

@@ -61,6 +61,7 @@ impl Core {
                     if !m.replicas.contains_key(&k) {
                         m.replicas
                             .insert(k.clone(), Instance::new(k.clone(), a.clone(), now));
+                        m.replicas_changed = now;
                         new.push(k);
                     }
                 }

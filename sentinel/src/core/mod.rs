@@ -284,6 +284,9 @@ pub struct Master {
     /// This failover hands over with the master's FAILOVER command (a reachable master,
     /// SENTINEL FAILOVER): waiting for its answer, or for the promotion it makes.
     pub switchover: bool,
+    /// When the last new replica was learned (or the master added): INFO is asked every
+    /// second until one period passes without a new one.
+    pub replicas_changed: Ms,
     pub replicas: BTreeMap<String, Instance>,
     pub sentinels: BTreeMap<String, Instance>,
 }
@@ -312,6 +315,7 @@ impl Master {
             failover_start_time: 0,
             force_failover: false,
             switchover: false,
+            replicas_changed: now,
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
         }

@@ -164,6 +164,7 @@ pub const SCENARIOS: &[&str] = &[
     "most-up-to-date-promoted",
     "sentinel-lost-disk",
     "manual-switchover",
+    "early-master-crash",
 ];
 
 /// A scenario's settings, fault schedule, time of the fault and expectations.
@@ -192,6 +193,13 @@ pub fn scenario(name: &str, base: &Settings) -> Option<Plan> {
         "master-crash" => {
             e.failover_within_ms = Some(bound);
             vec![(fault, Fault::Crash("s1".into()))]
+        }
+        "early-master-crash" => {
+            // The master dies 4 s after start, before the sentinels' second INFO round of
+            // Redis's 10 s period: they must know its replicas already (INFO every second
+            // while none is known) and fail over as fast as later on.
+            e.failover_within_ms = Some(s.down_after_ms + 5000);
+            vec![(sec(4), Fault::Crash("s1".into()))]
         }
         "manual-switchover" => {
             // SENTINEL FAILOVER while the clients write, with no fencing configured: the
@@ -343,7 +351,13 @@ pub fn scenario(name: &str, base: &Settings) -> Option<Plan> {
         }
         _ => return None,
     };
-    Some((s, f, Some(fault), e))
+    // The time the checkers measure from: the main fault's.
+    let at = if name == "early-master-crash" {
+        sec(4)
+    } else {
+        fault
+    };
+    Some((s, f, Some(at), e))
 }
 
 /// Run a named scenario for one seed.
