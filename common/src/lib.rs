@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod fdlimit;
 pub mod glob;
 pub mod ids;
 pub mod net;

@@ -471,7 +471,13 @@ fn info(shared: &Shared, out: &mut ReplyBuf, args: &[Bytes]) {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len();
-        t.push_str(&format!("# Clients\r\npubsub_clients:{subs}\r\n\r\n"));
+        let connected = shared.clients.load(std::sync::atomic::Ordering::SeqCst);
+        let maxclients = shared.settings().maxclients;
+        // Redis 7.0's fields (a sentinel has no cluster links, blocked or tracking clients),
+        // then picket's pubsub_clients.
+        t.push_str(&format!(
+            "# Clients\r\nconnected_clients:{connected}\r\ncluster_connections:0\r\nmaxclients:{maxclients}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\npubsub_clients:{subs}\r\n\r\n"
+        ));
     }
     if all || section == "sentinel" {
         let now = shared.now();

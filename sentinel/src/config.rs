@@ -48,9 +48,19 @@ pub struct ServerSettings {
     pub announce_hostnames: bool,
     pub sentinel_user: Option<String>,
     pub sentinel_pass: Option<String>,
+    /// `sentinel max-sentinels-per-master` (picket's own): the most other sentinels that
+    /// hellos make known for one master (see `core::Core::max_sentinels`).
+    pub max_sentinels_per_master: usize,
     /// Not a directive: the address found from the links before `SENTINEL CONFIG SET
     /// announce-ip` replaced it, announced again when announce-ip is cleared.
     pub detected_ip: String,
+    /// `maxclients`: the most client connections served at once (Redis's default 10000);
+    /// lowered at start to what the descriptor limit holds beside the sentinel's own links.
+    pub maxclients: u64,
+    /// Not a directive: the process's descriptor limit once adjusted at start (None when
+    /// unknown or not enforced, as in the simulation). Clients are also refused when they
+    /// would leave too few descriptors for the links (see `shell::client_cap`).
+    pub fd_limit: Option<u64>,
 }
 
 impl Default for ServerSettings {
@@ -71,7 +81,10 @@ impl Default for ServerSettings {
             announce_hostnames: false,
             sentinel_user: None,
             sentinel_pass: None,
+            max_sentinels_per_master: crate::core::DEFAULT_MAX_SENTINELS,
             detected_ip: String::new(),
+            maxclients: 10_000,
+            fd_limit: None,
         }
     }
 }
@@ -231,8 +244,11 @@ fn load(all: &[Directive]) -> Result<Loaded, ConfigError> {
                 s.protected_mode =
                     yes_no(&one(w)?).ok_or_else(|| bad(n, raw, "argument must be 'yes' or 'no'"))?
             }
-            "daemonize" | "supervised" | "maxclients" | "timeout" | "tcp-keepalive" | "hz"
-            | "user" | "acllog-max-len" => {}
+            "maxclients" => {
+                s.maxclients = maxclients_arg(&one(w)?).map_err(|why| bad(n, raw, why))?
+            }
+            "daemonize" | "supervised" | "timeout" | "tcp-keepalive" | "hz" | "user"
+            | "acllog-max-len" => {}
             "sentinel" => {
                 if w.len() < 2 {
                     return Err(bad(n, raw, "sentinel directive without arguments"));
@@ -278,7 +294,12 @@ fn sentinel_line(
             return Ok(());
         }
         "current-epoch" => {
-            l.current_epoch = arg(1)?.parse().map_err(|_| "Invalid epoch")?;
+            l.current_epoch = epoch_arg(&arg(1)?)?;
+            return Ok(());
+        }
+        "max-sentinels-per-master" => {
+            s.max_sentinels_per_master = parse_max_sentinels(&arg(1)?)
+                .ok_or("max-sentinels-per-master must be an integer from 1 to 4294967295.")?;
             return Ok(());
         }
         "announce-ip" => {
@@ -324,10 +345,7 @@ fn sentinel_line(
                 return Err("Wrong number of arguments".into());
             }
             let port: u16 = w[3].parse().map_err(|_| "Invalid port")?;
-            let quorum: u32 = w[4].parse().map_err(|_| "Quorum must be 1 or greater.")?;
-            if quorum == 0 {
-                return Err("Quorum must be 1 or greater.".into());
-            }
+            let quorum = parse_quorum(&w[4]).map_err(|e| e.to_string())?;
             if m.addr.is_some() {
                 return Err("Duplicated master name.".into());
             }
@@ -345,6 +363,9 @@ fn sentinel_line(
         | "leader-epoch" => {
             if w.len() != 3 {
                 return Err("Wrong number of arguments".into());
+            }
+            if d.ends_with("-epoch") {
+                epoch_arg(&w[2])?;
             }
             m.opts.push((d, vec![w[2].clone()]));
         }
@@ -371,6 +392,44 @@ fn sentinel_line(
     Ok(())
 }
 
+/// An epoch in the file: an integer from 0 to 2^63-1 (what a sentinel can reach; see
+/// [`crate::core::MAX_EPOCH`]).
+fn epoch_arg(v: &str) -> Result<u64, String> {
+    crate::core::parse_epoch(v).ok_or_else(|| {
+        format!("Invalid epoch '{v}': an epoch is an integer from 0 to 9223372036854775807.")
+    })
+}
+
+/// A quorum (`sentinel monitor`, SENTINEL MONITOR / SET): a positive integer that fits in
+/// 32 bits. Redis keeps the low bits of a larger one (4294967297 becomes 1) and then
+/// writes a file it cannot load; picket refuses it.
+pub fn parse_quorum(v: &str) -> Result<u32, &'static str> {
+    match v.trim().parse::<i128>() {
+        Ok(n) if n <= 0 => Err("Quorum must be 1 or greater."),
+        Ok(n) => u32::try_from(n).map_err(|_| "Quorum must be at most 4294967295."),
+        // As Redis's atoi: not a number reads as 0.
+        Err(_) => Err("Quorum must be 1 or greater."),
+    }
+}
+
+/// `max-sentinels-per-master`: 1 to 4294967295.
+pub fn parse_max_sentinels(v: &str) -> Option<usize> {
+    let n = picket_common::sds::string2ll(v.as_bytes())?;
+    let n = u32::try_from(n).ok().filter(|n| *n >= 1)?;
+    usize::try_from(n).ok()
+}
+
+/// `maxclients`: 1 to 4294967295, with Redis 7.0's errors.
+fn maxclients_arg(v: &str) -> Result<u64, &'static str> {
+    let n = picket_common::sds::string2ll(v.as_bytes())
+        .ok_or("argument couldn't be parsed into an integer")?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n >= 1)
+        .map(u64::from)
+        .ok_or("argument must be between 1 and 4294967295 inclusive")
+}
+
 /// Apply one per-master option (file or SENTINEL SET) to a master.
 pub fn apply_option(m: &mut Master, name: &str, args: &[String], now: u64) -> Result<(), String> {
     let v = args.first().cloned().unwrap_or_default();
@@ -393,21 +452,18 @@ pub fn apply_option(m: &mut Master, name: &str, args: &[String], now: u64) -> Re
             }
             m.failover_timeout = n;
         }
-        "parallel-syncs" => m.parallel_syncs = num()? as u32,
-        "quorum" => {
-            let n = num()?;
-            if n == 0 {
-                return Err(format!("Invalid argument '{v}'"));
-            }
-            m.quorum = n as u32;
+        "parallel-syncs" => {
+            m.parallel_syncs =
+                u32::try_from(num()?).map_err(|_| format!("Invalid argument '{v}'"))?
         }
+        "quorum" => m.quorum = parse_quorum(&v).map_err(|_| format!("Invalid argument '{v}'"))?,
         "notification-script" => m.notification_script = (!v.is_empty()).then_some(v),
         "client-reconfig-script" => m.client_reconfig_script = (!v.is_empty()).then_some(v),
         "auth-pass" => m.auth_pass = (!v.is_empty()).then_some(v),
         "auth-user" => m.auth_user = (!v.is_empty()).then_some(v),
         "master-reboot-down-after-period" => m.reboot_down_after = num()?,
-        "config-epoch" => m.config_epoch = num()?,
-        "leader-epoch" => m.leader_epoch = num()?,
+        "config-epoch" => m.config_epoch = epoch_arg(&v)?,
+        "leader-epoch" => m.leader_epoch = epoch_arg(&v)?,
         "known-replica" => {
             let port: u16 = args
                 .get(1)
@@ -559,6 +615,12 @@ pub fn state_lines(core: &Core, s: &ServerSettings) -> Vec<String> {
     if let Some(p) = &s.sentinel_pass {
         out.push(format!("sentinel sentinel-pass {}", q(p)));
     }
+    if s.max_sentinels_per_master != crate::core::DEFAULT_MAX_SENTINELS {
+        out.push(format!(
+            "sentinel max-sentinels-per-master {}",
+            s.max_sentinels_per_master
+        ));
+    }
     out
 }
 
@@ -667,6 +729,105 @@ mod tests {
     }
 
     #[test]
+    fn epochs_and_quorums_that_do_not_fit_are_refused_with_their_line() {
+        let monitor = "sentinel monitor m 127.0.0.1 6379 2\n";
+        for (line, want) in [
+            (
+                "sentinel current-epoch 18446744073709551615",
+                "Invalid epoch",
+            ),
+            (
+                "sentinel current-epoch 9223372036854775808",
+                "Invalid epoch",
+            ),
+            ("sentinel current-epoch -1", "Invalid epoch"),
+            (
+                "sentinel config-epoch m 9223372036854775808",
+                "Invalid epoch",
+            ),
+            (
+                "sentinel leader-epoch m 18446744073709551615",
+                "Invalid epoch",
+            ),
+            ("sentinel leader-epoch m x", "Invalid epoch"),
+            (
+                "sentinel monitor q 127.0.0.1 6379 4294967297",
+                "Quorum must be at most 4294967295.",
+            ),
+            (
+                "sentinel monitor q 127.0.0.1 6379 -1",
+                "Quorum must be 1 or greater.",
+            ),
+            (
+                "sentinel monitor q 127.0.0.1 6379 abc",
+                "Quorum must be 1 or greater.",
+            ),
+            (
+                "sentinel max-sentinels-per-master 0",
+                "max-sentinels-per-master must be",
+            ),
+        ] {
+            let e = parse(&format!("{monitor}{line}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(want) && e.contains("at line 2") && e.contains(line),
+                "{line}: {e}"
+            );
+        }
+        let max = i64::MAX;
+        let l = parse(
+            &format!("{monitor}sentinel current-epoch {max}\nsentinel config-epoch m {max}\nsentinel monitor q 127.0.0.1 6380 4294967295\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(l.current_epoch, crate::core::MAX_EPOCH);
+        let c = crate::core_from(&l, 1, 0).unwrap();
+        assert_eq!(c.masters["m"].config_epoch, crate::core::MAX_EPOCH);
+        assert_eq!(c.masters["q"].quorum, u32::MAX);
+    }
+
+    #[test]
+    fn max_sentinels_per_master_is_read_and_written_when_not_the_default() {
+        let l = parse("sentinel monitor m 127.0.0.1 6379 2\n", &[]).unwrap();
+        assert_eq!(l.server.max_sentinels_per_master, 64);
+        let c = crate::core_from(&l, 1, 0).unwrap();
+        assert_eq!(c.max_sentinels, 64);
+        assert!(!state_lines(&c, &l.server)
+            .iter()
+            .any(|x| x.contains("max-sentinels-per-master")));
+        let l = parse(
+            "sentinel monitor m 127.0.0.1 6379 2\nsentinel max-sentinels-per-master 5\nsentinel resolve-hostnames yes\n",
+            &[],
+        )
+        .unwrap();
+        let c = crate::core_from(&l, 1, 0).unwrap();
+        assert_eq!(c.max_sentinels, 5);
+        assert!(c.resolve_hostnames);
+        let lines = state_lines(&c, &l.server);
+        assert!(lines.contains(&"sentinel max-sentinels-per-master 5".to_string()));
+        let back = parse(&lines.join("\n"), &[]).unwrap();
+        assert_eq!(back.server.max_sentinels_per_master, 5);
+        // TOML: the same key under [sentinel], written back only when not the default.
+        let t = parse_toml(
+            "[sentinel]\nmax-sentinels-per-master = 7\n[masters.m]\nhost = \"127.0.0.1\"\nport = 6379\nquorum = 2\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(t.server.max_sentinels_per_master, 7);
+        let c = crate::core_from(&t, 1, 0).unwrap();
+        let mut st = t.server.clone();
+        let text = toml::rewritten("", &c, &st).unwrap();
+        assert!(text.contains("max-sentinels-per-master = 7"), "{text}");
+        st.max_sentinels_per_master = 64;
+        let text = toml::rewritten("", &c, &st).unwrap();
+        assert!(!text.contains("max-sentinels-per-master"), "{text}");
+        st.max_sentinels_per_master = 9;
+        let text = toml::rewritten("", &c, &st).unwrap();
+        assert!(text.contains("max-sentinels-per-master = 9"), "{text}");
+    }
+
+    #[test]
     fn command_line_arguments_are_extra_lines() {
         let args: Vec<String> = [
             "--port",
@@ -706,6 +867,33 @@ mod tests {
         let back = parse(&lines.join("\n"), &[]).unwrap();
         let c2 = crate::core_from(&back, 1, 0).unwrap();
         assert_eq!(c2.masters["m"].sentinels[id].addr, Addr::new("", 26379));
+    }
+
+    #[test]
+    fn maxclients_is_read_checked_and_kept_by_the_rewrite() {
+        assert_eq!(parse("", &[]).unwrap().server.maxclients, 10_000);
+        let text = "port 26379\nmaxclients 300\nsentinel monitor m 127.0.0.1 6379 2\n";
+        let l = parse(text, &[]).unwrap();
+        assert_eq!(l.server.maxclients, 300);
+        let args = vec!["--maxclients".to_string(), "50".to_string()];
+        assert_eq!(parse(text, &args).unwrap().server.maxclients, 50);
+        for (v, why) in [
+            ("0", "argument must be between 1 and 4294967295 inclusive"),
+            (
+                "4294967296",
+                "argument must be between 1 and 4294967295 inclusive",
+            ),
+            ("abc", "argument couldn't be parsed into an integer"),
+        ] {
+            let e = parse(&format!("maxclients {v}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.ends_with(why) && e.contains(">>> 'maxclients"), "{e}");
+        }
+        // The state save keeps the user's line as written (Redis writes the lowered value).
+        let c = crate::core_from(&l, 1, 0).unwrap();
+        let out = rewritten(text, &state_lines(&c, &l.server));
+        assert!(out.contains("\nmaxclients 300\n"), "{out}");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub fn core_from(loaded: &config::Loaded, seed: u64, now: u64) -> Result<core::C
         .unwrap_or_else(|| picket_common::ids::random_hex40(&mut rng));
     let mut c = core::Core::new(myid, rng);
     c.current_epoch = loaded.current_epoch;
+    c.resolve_hostnames = loaded.server.resolve_hostnames;
+    c.max_sentinels = loaded.server.max_sentinels_per_master;
     c.announce_ip = loaded.server.announce_ip.clone();
     c.announce_port = if loaded.server.announce_port != 0 {
         loaded.server.announce_port

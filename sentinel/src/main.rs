@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use picket_common::fdlimit;
 use picket_common::net::TokioNet;
 use picket_sentinel::{absolute, config, core_from, shell, PICKET_VERSION, REDIS_VERSION};
 
@@ -47,7 +48,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let rest: Vec<String> = argv[1..].to_vec();
-    let loaded = match config::parse_file(&path, &text, &rest) {
+    let mut loaded = match config::parse_file(&path, &text, &rest) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
@@ -69,6 +70,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if !adjust_open_files(&mut loaded.server, core.link_descriptors()) {
+        return ExitCode::from(1);
+    }
     if loaded.myid.is_none() {
         tracing::info!("Sentinel ID is {}", core.myid);
     }
@@ -127,6 +131,22 @@ fn main() -> ExitCode {
         tracing::warn!("Sentinel is now ready to exit, bye bye...");
         ExitCode::SUCCESS
     })
+}
+
+/// As Redis's `adjustOpenFilesLimit`, with a larger reserve: room for `maxclients` plus
+/// [`shell::RESERVED_FDS`] plus `links` (the descriptors of the links to the instances the
+/// file already knows, `Core::link_descriptors`), or fewer clients. False when not even
+/// one client fits (the process must exit).
+fn adjust_open_files(settings: &mut config::ServerSettings, links: u64) -> bool {
+    let requested = settings.maxclients;
+    let adjusted = fdlimit::adjust(requested, shell::RESERVED_FDS + links);
+    adjusted.log();
+    if let fdlimit::Adjustment::TooLow { .. } = adjusted {
+        return false;
+    }
+    settings.maxclients = adjusted.maxclients(requested);
+    settings.fd_limit = Some(adjusted.limit());
+    true
 }
 
 fn init_logging(level: &str, file: &str) {

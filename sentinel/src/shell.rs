@@ -5,10 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use picket_common::fdlimit::{is_local_resource_error, os_error_text, AcceptErrors};
 use picket_common::net::{Conn, Listener, Net};
 use picket_common::resp::frame::{decode_reply, Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -75,6 +77,8 @@ pub struct Shared {
     pub stall_ms: Arc<std::sync::atomic::AtomicU64>,
     /// INFO-CACHE: (target, ms at reply, text) kept in the instances themselves.
     pub bound: Mutex<Vec<std::net::SocketAddr>>,
+    /// Client connections being served (INFO `connected_clients`, the maxclients check).
+    pub clients: AtomicUsize,
 }
 
 impl Shared {
@@ -154,6 +158,7 @@ pub async fn start<N: Net>(
         scripts: Mutex::new(crate::scripts::Queue::default()),
         stall_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         bound: Mutex::new(Vec::new()),
+        clients: AtomicUsize::new(0),
     });
     let mut listeners = Vec::new();
     for b in &binds {
@@ -232,11 +237,14 @@ async fn driver<N: Net>(
                 }
             }
         }
+        // The actions of a whole batch are carried out together, so a burst of inputs (a
+        // flood of hellos) saves the state once, not once per input.
+        let mut actions = Vec::new();
         for input in inputs {
             let now = shared.now();
-            let actions = shared.lock().step(now, input);
-            execute(&shared, &net, actions);
+            actions.extend(shared.lock().step(now, input));
         }
+        execute(&shared, &net, actions);
         crate::scripts::run_pending(&shared);
     }
 }
@@ -309,6 +317,11 @@ pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
                 }
             }
             Action::Flush => flush = true,
+            Action::Log(level, msg) => match level {
+                Level::Debug | Level::Verbose => tracing::debug!("{msg}"),
+                Level::Notice => tracing::info!("{msg}"),
+                Level::Warning => tracing::warn!("{msg}"),
+            },
             Action::Crash => {
                 tracing::warn!("Simulated failure: exiting with 99");
                 std::process::exit(99);
@@ -479,17 +492,29 @@ fn link_params(shared: &Shared, t: &Target) -> LinkParams {
     (auth, renamed, myid8)
 }
 
+/// Why a link could not be opened.
+enum OpenError {
+    /// Our own shortage (descriptors, buffers, memory, local ports): nothing about the
+    /// instance.
+    Local(std::io::Error),
+    /// Refused, unreachable, timed out, or an unexpected answer.
+    Remote,
+}
+
 async fn open<N: Net>(
     net: &N,
     addr: &Addr,
     auth: &Option<(Option<String>, String)>,
     renamed: &BTreeMap<String, String>,
     name: &str,
-) -> Option<(N::Conn, BytesMut)> {
-    let mut c = tokio::time::timeout(Duration::from_secs(5), net.connect(&addr.host, addr.port))
-        .await
-        .ok()?
-        .ok()?;
+) -> Result<(N::Conn, BytesMut), OpenError> {
+    let connected =
+        tokio::time::timeout(Duration::from_secs(5), net.connect(&addr.host, addr.port)).await;
+    let mut c = match connected {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) if is_local_resource_error(&e) => return Err(OpenError::Local(e)),
+        Ok(Err(_)) | Err(_) => return Err(OpenError::Remote),
+    };
     let mut buf = BytesMut::new();
     let mut cmds = Vec::new();
     if let Some((user, pass)) = auth {
@@ -502,14 +527,16 @@ async fn open<N: Net>(
     let client = cmd_name(renamed, "CLIENT");
     cmds.push(encode(&[&client, "SETNAME", name]));
     for c2 in &cmds {
-        c.write_all(c2).await.ok()?;
+        c.write_all(c2).await.map_err(|_| OpenError::Remote)?;
     }
     for _ in &cmds {
         // Errors (an unknown CLIENT on an old server, a bad password) are not fatal here:
         // the instance will look down if it refuses our PINGs.
-        read_reply(&mut c, &mut buf, Duration::from_secs(5)).await?;
+        read_reply(&mut c, &mut buf, Duration::from_secs(5))
+            .await
+            .ok_or(OpenError::Remote)?;
     }
-    Some((c, buf))
+    Ok((c, buf))
 }
 
 async fn link_task<N: Net>(
@@ -528,15 +555,24 @@ async fn link_task<N: Net>(
             _ = cancel.cancelled() => return,
             o = open(&net, &addr, &auth, &renamed, &cmd_name_) => o,
         };
-        let Some((mut conn, mut buf)) = opened else {
-            let _ = inputs.send(Input::Disconnected(t.clone()));
-            // Drop queued commands and retry.
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        let (mut conn, mut buf) = match opened {
+            Ok(c) => c,
+            Err(e) => {
+                // A local error says nothing about the instance (it must not count towards
+                // SDOWN); any other failure is the instance's.
+                let input = match e {
+                    OpenError::Local(e) => Input::LocalLinkError(t.clone(), os_error_text(&e)),
+                    OpenError::Remote => Input::Disconnected(t.clone()),
+                };
+                let _ = inputs.send(input);
+                // Drop queued commands and retry.
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                while rx.try_recv().is_ok() {}
+                continue;
             }
-            while rx.try_recv().is_ok() {}
-            continue;
         };
         // Our address as the peer sees it, for hellos without announce-ip.
         if let Ok(local) = conn.local_addr() {
@@ -712,12 +748,21 @@ async fn pubsub_task<N: Net>(
     cancel: CancellationToken,
 ) {
     let inputs = shared.inputs.clone();
-    let opened = tokio::select! {
-        _ = cancel.cancelled() => return,
-        o = open(&net, &addr, &auth, &renamed, &name) => o,
-    };
-    let Some((mut conn, mut buf)) = opened else {
-        return;
+    let (mut conn, mut buf) = loop {
+        let opened = tokio::select! {
+            _ = cancel.cancelled() => return,
+            o = open(&net, &addr, &auth, &renamed, &name) => o,
+        };
+        match opened {
+            Ok(c) => break c,
+            // Out of descriptors for a while: keep trying (the command link, which opened,
+            // does not come back to restart this one).
+            Err(OpenError::Local(_)) => tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            },
+            Err(OpenError::Remote) => return,
+        }
     };
     let sub = encode(&[&cmd_name(&renamed, "SUBSCRIBE"), "__sentinel__:hello"]);
     if conn.write_all(&sub).await.is_err() {
@@ -744,8 +789,45 @@ async fn pubsub_task<N: Net>(
     }
 }
 
+/// Descriptors the sentinel keeps beside those of its links: Redis's 32 (standard streams,
+/// listeners, the event loop, the log, the state file being rewritten) and one for each
+/// script that may run at once (`scripts::MAX_RUNNING`).
+pub const RESERVED_FDS: u64 =
+    picket_common::fdlimit::MIN_RESERVED_FDS + crate::scripts::MAX_RUNNING as u64;
+
+/// How many clients may be connected now: `maxclients`, and never so many that the
+/// descriptor limit leaves less than [`RESERVED_FDS`] plus one per link to every instance
+/// known now (`Core::link_descriptors`): replicas and sentinels learned after start take
+/// their descriptors from the clients' share, not from the links'.
+pub fn client_cap(shared: &Shared) -> usize {
+    let (max, limit) = {
+        let s = shared.settings();
+        (s.maxclients, s.fd_limit)
+    };
+    let cap = match limit {
+        None => max,
+        Some(limit) => {
+            let links = shared.lock().link_descriptors();
+            max.min(limit.saturating_sub(RESERVED_FDS.saturating_add(links)))
+        }
+    };
+    usize::try_from(cap).unwrap_or(usize::MAX)
+}
+
+/// A served client's place in [`Shared::clients`], given back when the connection ends.
+struct ClientSlot(Arc<Shared>);
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.clients.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
     let cancel = shared.cancel.clone();
+    // Out of descriptors, accept() fails at once for as long as a connection waits: warn at
+    // a bounded rate and back off instead of flooding the log and spinning.
+    let mut errors = AcceptErrors::default();
     loop {
         let r = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -753,13 +835,35 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
         };
         match r {
             Ok((conn, peer)) => {
+                errors.accepted();
+                if shared.clients.load(Ordering::SeqCst) >= client_cap(&shared) {
+                    // Redis's refusal (a short write to a fresh socket: no wait).
+                    shared.tracker.spawn(async move {
+                        let mut conn = conn;
+                        let msg = b"-ERR max number of clients reached\r\n";
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(1), conn.write_all(msg)).await;
+                        let _ = conn.shutdown().await;
+                    });
+                    // Let the refusal be written and its descriptor closed first.
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                shared.clients.fetch_add(1, Ordering::SeqCst);
+                let slot = ClientSlot(shared.clone());
                 let _ = conn.set_nodelay(true);
                 let sh = shared.clone();
-                shared.tracker.spawn(crate::commands::serve(sh, conn, peer));
+                shared.tracker.spawn(async move {
+                    crate::commands::serve(sh, conn, peer).await;
+                    drop(slot);
+                });
             }
             Err(e) => {
-                tracing::warn!("Accepting client connection: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                let wait = errors.failed(&e);
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
             }
         }
     }

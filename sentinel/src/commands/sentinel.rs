@@ -247,14 +247,24 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             if n != 6 {
                 return arity(out);
             }
-            let (Ok(port), Ok(epoch)) =
-                (text(&args[3]).parse::<u16>(), text(&args[4]).parse::<u64>())
-            else {
+            // Redis: getLongFromObjectOrReply (port), getLongLongFromObjectOrReply (epoch).
+            // An epoch is also refused when negative (Redis casts -1 to 2^64-1 and votes
+            // in it): whatever is accepted stays below 2^63, so it never wraps.
+            let (Some(port), Some(epoch)) = (
+                picket_common::sds::string2ll(&args[3]),
+                crate::core::parse_epoch(&text(&args[4])),
+            ) else {
                 out.error("ERR value is not an integer or out of range");
                 return;
             };
-            let addr = Addr::new(text(&args[2]), port);
-            let (down, leader, e) = core.is_master_down_by_addr(now, &addr, epoch, &text(&args[5]));
+            // A port out of range matches no master (Redis's createSentinelAddr fails).
+            let (down, leader, e) = match u16::try_from(port) {
+                Ok(port) => {
+                    let addr = Addr::new(text(&args[2]), port);
+                    core.is_master_down_by_addr(now, &addr, epoch, &text(&args[5]))
+                }
+                Err(_) => (false, "*".to_string(), 0),
+            };
             out.array(3);
             out.int(i64::from(down));
             out.bulk(leader.as_bytes());
@@ -342,6 +352,11 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                 out.error("ERR Quorum must be 1 or greater.");
                 return;
             }
+            // Redis keeps the low 32 bits (4294967297 becomes 1): refused here.
+            let Ok(quorum) = u32::try_from(quorum) else {
+                out.error("ERR Quorum must be at most 4294967295.");
+                return;
+            };
             if !shared.settings().resolve_hostnames && ip.parse::<std::net::IpAddr>().is_err() {
                 out.error("ERR Invalid IP address or hostname specified");
                 return;
@@ -354,7 +369,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                 out.error("ERR Duplicate master name.");
                 return;
             }
-            let m = core.monitor(&name, Addr::new(ip.clone(), port), quorum as u32, now);
+            let m = core.monitor(&name, Addr::new(ip.clone(), port), quorum, now);
             let msg = format!("{} quorum {quorum}", Core::at_master(m));
             after = core.take_actions();
             after.push(warning("+monitor", msg, &name));
@@ -492,6 +507,13 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
             text(&args[1])
         )),
+    }
+    // What the command changed is on disk before its reply goes out, as Redis flushes the
+    // config inside the command: a vote (IS-MASTER-DOWN-BY-ADDR) must survive a crash right
+    // after it was given, or the restarted sentinel could vote again in the same epoch.
+    if after.iter().any(|a| matches!(a, Action::Flush)) {
+        after.retain(|a| !matches!(a, Action::Flush));
+        shared.flush(&core);
     }
     drop(core);
     if !after.is_empty() {

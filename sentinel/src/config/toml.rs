@@ -13,6 +13,7 @@
 //! current-epoch = 0
 //! deny-scripts-reconfig = true       # or "yes"
 //! announce-ip = "10.0.0.1"
+//! max-sentinels-per-master = 64      # picket's own; written when not the default
 //!
 //! [masters.mymaster]                 # one table per monitored master
 //! host = "10.0.0.2"
@@ -66,6 +67,7 @@ const SENTINEL_KEYS: &[&str] = &[
     "announce-hostnames",
     "sentinel-user",
     "sentinel-pass",
+    "max-sentinels-per-master",
 ];
 
 /// Keys of `[masters.<name>]` that are `sentinel <key> <name> <value>` lines.
@@ -519,6 +521,13 @@ pub(super) fn rewritten(old: &str, core: &Core, s: &ServerSettings) -> Result<St
             st,
             "sentinel-pass",
             s.sentinel_pass.as_deref().map(te::Value::from),
+        );
+        let max = s.max_sentinels_per_master;
+        set_unless_default(
+            st,
+            "max-sentinels-per-master",
+            int(u64::try_from(max).unwrap_or(u64::MAX)),
+            max == crate::core::DEFAULT_MAX_SENTINELS,
         );
     }
     let masters = table_mut(root, "masters", true, false);

@@ -137,7 +137,8 @@ impl Core {
         let down_after = m.down_after;
         // A master that reports itself as a replica for long enough is down too.
         let reports_slave = m.inst.role == Role::Slave
-            && now.saturating_sub(m.inst.role_time) > down_after + 2 * timers.info_period;
+            && now.saturating_sub(m.inst.role_time)
+                > down_after.saturating_add(timers.info_period.saturating_mul(2));
         let rebooted = m.reboot_down_after > 0
             && m.inst
                 .reboot_since
@@ -277,6 +278,11 @@ impl Core {
         req_epoch: u64,
         runid: &str,
     ) -> (bool, String, u64) {
+        // Redis looks the master up through `createSentinelAddr`: with resolve-hostnames
+        // off a name is logged and matches no master.
+        if !self.usable_host(&addr.host) {
+            return (false, "*".into(), 0);
+        }
         let Some(name) = self
             .masters
             .iter()

@@ -35,7 +35,7 @@ impl Core {
         if m.odown_since.is_none() || m.in_failover() {
             return;
         }
-        if now.saturating_sub(m.failover_start_time) < 2 * m.failover_timeout
+        if now.saturating_sub(m.failover_start_time) < m.failover_timeout.saturating_mul(2)
             && m.failover_start_time != 0
         {
             return;
@@ -43,12 +43,34 @@ impl Core {
         self.start_failover(now, name);
     }
 
-    pub(super) fn start_failover(&mut self, now: Ms, name: &str) {
-        self.current_epoch += 1;
-        let epoch = self.current_epoch;
+    /// A new epoch and the WAIT_START state; false (logged, nothing changed) when the
+    /// current epoch is already [`MAX_EPOCH`]: an epoch never wraps.
+    pub(super) fn start_failover(&mut self, now: Ms, name: &str) -> bool {
+        let Some(epoch) = self
+            .current_epoch
+            .checked_add(1)
+            .filter(|e| *e <= MAX_EPOCH)
+        else {
+            // As a failed attempt: the next one waits 2 x failover-timeout (no log storm).
+            if let Some(m) = self.masters.get_mut(name) {
+                m.failover_start_time = now;
+            }
+            self.log(
+                Level::Warning,
+                format!(
+                    "Can't start a failover of {name}: the current epoch {} is the largest an epoch can be",
+                    self.current_epoch
+                ),
+            );
+            return false;
+        };
+        if !self.masters.contains_key(name) {
+            return false;
+        }
+        self.current_epoch = epoch;
         let jitter = self.rng.random::<u64>() % 1000;
         let Some(m) = self.masters.get_mut(name) else {
-            return;
+            return false;
         };
         m.failover_state = FailoverState::WaitStart;
         m.failover_state_change = now;
@@ -60,6 +82,7 @@ impl Core {
         self.out.push(Action::Flush);
         // Ask for votes at once.
         self.ask_others(now, name, true);
+        true
     }
 
     pub(super) fn set_state(&mut self, now: Ms, name: &str, st: FailoverState, event: &str) {
@@ -107,8 +130,11 @@ impl Core {
         } else {
             3 * t.info_period
         };
-        let max_link_down =
-            m.inst.sdown_since.map_or(0, |s| now.saturating_sub(s)) + 10 * m.down_after;
+        let max_link_down = m
+            .inst
+            .sdown_since
+            .map_or(0, |s| now.saturating_sub(s))
+            .saturating_add(m.down_after.saturating_mul(10));
         let mut c: Vec<(&String, &Instance)> = m
             .replicas
             .iter()
@@ -450,7 +476,9 @@ impl Core {
         if self.select_replica(now, name).is_none() {
             return Err("-NOGOODSLAVE No suitable replica to promote");
         }
-        self.start_failover(now, name);
+        if !self.start_failover(now, name) {
+            return Err("Can't start a failover: the current epoch is the largest an epoch can be");
+        }
         if let Some(m) = self.masters.get_mut(name) {
             m.force_failover = true;
         }

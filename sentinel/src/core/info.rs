@@ -54,9 +54,16 @@ impl Core {
         // Replicas listed by a master.
         if let Target::Master(_) = t {
             if reported == Role::Master {
+                // With resolve-hostnames off, a replica announced by name is not added
+                // (Redis: `createSentinelAddr` fails, logged).
+                let listed: Vec<&Addr> = info
+                    .replicas
+                    .iter()
+                    .filter(|a| self.usable_host(&a.host))
+                    .collect();
                 let m = self.masters.get_mut(&name).expect("instance exists");
                 let mut new = Vec::new();
-                for a in &info.replicas {
+                for a in listed {
                     let k = a.name();
                     if !m.replicas.contains_key(&k) {
                         m.replicas

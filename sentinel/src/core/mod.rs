@@ -13,6 +13,28 @@ use picket_common::ids::Rng;
 /// Milliseconds on the shell's monotonic clock.
 pub type Ms = u64;
 
+/// The largest epoch picket accepts or reaches: epochs are signed 64-bit numbers in Redis's
+/// replies (`:leader_epoch`) and its `getLongLongFromObject` checks, so anything from 2^63 up
+/// is refused wherever an epoch comes in (commands, hellos, the config file) and no
+/// increment goes past it (no wrap to 0).
+pub const MAX_EPOCH: u64 = i64::MAX as u64;
+
+/// An epoch as Redis's `getLongLongFromObject` reads one (strict decimal, no `+`, no leading
+/// zeros), not negative: `None` for anything else, including 2^63 and above.
+pub fn parse_epoch(s: &str) -> Option<u64> {
+    picket_common::sds::string2ll(s.as_bytes()).and_then(|v| u64::try_from(v).ok())
+}
+
+/// Whether `host` is an IP address (what Redis's `anetResolve(.., ANET_IP_ONLY)` accepts
+/// when `resolve-hostnames` is off), not a name.
+pub fn is_ip(host: &str) -> bool {
+    host.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// The default of `sentinel max-sentinels-per-master`: how many other sentinels hellos
+/// may make known for one master.
+pub const DEFAULT_MAX_SENTINELS: usize = 64;
+
 /// Timer periods (`SENTINEL DEBUG` changes them), in ms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timers {
@@ -187,6 +209,10 @@ pub struct Instance {
     pub info_sent: Option<Ms>,
     /// Masters: reboot seen (`run_id` changed) at this time.
     pub reboot_since: Option<Ms>,
+    /// Since when no link to the instance can be opened for a reason of our own (out of
+    /// descriptors, buffers, memory, local ports): meanwhile nothing is learned about the
+    /// instance, so its silence does not count towards SDOWN (see `links.rs`).
+    pub local_error_since: Option<Ms>,
 }
 
 impl Instance {
@@ -227,6 +253,7 @@ impl Instance {
             last_ask: None,
             info_sent: None,
             reboot_since: None,
+            local_error_since: None,
         }
     }
 }
@@ -464,6 +491,9 @@ pub enum Action {
     },
     /// Save the state (config rewrite).
     Flush,
+    /// A log line that is not an event (Redis's `serverLog`), e.g. "Failed to resolve
+    /// hostname '...'".
+    Log(Level, String),
     /// SENTINEL SIMULATE-FAILURE reached its point: the process exits with 99.
     Crash,
 }
@@ -475,6 +505,10 @@ pub enum Input {
     Tick,
     Connected(Target),
     Disconnected(Target),
+    /// A link to the instance could not be opened because of a local error (EMFILE,
+    /// ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL: the text given), which says nothing about
+    /// the instance: unlike [`Input::Disconnected`] it never leads to SDOWN.
+    LocalLinkError(Target, String),
     /// The first line of a PING reply (`+PONG`, `-LOADING ...`).
     PingReply(Target, String),
     InfoReply(Target, String),
@@ -515,6 +549,12 @@ pub struct Core {
     /// address, filled by the shell) and its port.
     pub announce_ip: String,
     pub announce_port: u16,
+    /// `sentinel resolve-hostnames`: off, an address that arrives from the network (hello,
+    /// INFO, IS-MASTER-DOWN-BY-ADDR) must be an IP, as Redis's `createSentinelAddr`.
+    pub resolve_hostnames: bool,
+    /// `sentinel max-sentinels-per-master`: the most other sentinels known per master; a
+    /// hello from a new one beyond it evicts the one unheard of for the longest.
+    pub max_sentinels: usize,
     pub sim: SimFailure,
     pub rng: Rng,
     out: Vec<Action>,
@@ -528,6 +568,10 @@ fn check_sdown(
     out: &mut Vec<Action>,
     ev: &dyn Fn(&Instance) -> String,
 ) -> bool {
+    // Unable to ask (a local error): no new judgement either way until a link opens.
+    if inst.local_error_since.is_some() {
+        return false;
+    }
     let elapsed = match inst.act_ping {
         Some(t) => now.saturating_sub(t),
         None if !inst.connected => now.saturating_sub(inst.last_avail),
@@ -567,6 +611,8 @@ impl Core {
             previous_tick: None,
             announce_ip: String::new(),
             announce_port: 26379,
+            resolve_hostnames: false,
+            max_sentinels: DEFAULT_MAX_SENTINELS,
             sim: SimFailure::default(),
             rng,
             out: Vec::new(),
@@ -580,6 +626,24 @@ impl Core {
             msg,
             master: master.map(str::to_string),
         });
+    }
+
+    pub(super) fn log(&mut self, level: Level, msg: String) {
+        self.out.push(Action::Log(level, msg));
+    }
+
+    /// Whether an address that came from the network can be used: an IP, or any name with
+    /// `resolve-hostnames yes` (the shell resolves it when it connects). Otherwise logs
+    /// Redis's "Failed to resolve hostname" and the caller ignores the address.
+    pub(super) fn usable_host(&mut self, host: &str) -> bool {
+        if self.resolve_hostnames || is_ip(host) {
+            return true;
+        }
+        self.log(
+            Level::Warning,
+            format!("Failed to resolve hostname '{host}'"),
+        );
+        false
     }
 
     /// `%@` for a master: `master <name> <ip> <port>`.
@@ -611,6 +675,7 @@ impl Core {
         match input {
             Input::Tick => self.tick(now),
             Input::Connected(t) => {
+                self.local_error_over(now, &t, true);
                 if let Some(i) = self.instance_mut(&t) {
                     i.connected = true;
                     i.link_since = now;
@@ -625,7 +690,9 @@ impl Core {
                     self.out.push(Action::Info(t));
                 }
             }
+            Input::LocalLinkError(t, error) => self.local_link_error(now, &t, &error),
             Input::Disconnected(t) => {
+                self.local_error_over(now, &t, false);
                 if let Some(i) = self.instance_mut(&t) {
                     i.connected = false;
                     if i.act_ping.is_none() {
@@ -697,6 +764,7 @@ mod detect;
 mod failover;
 mod hello;
 mod info;
+mod links;
 
 pub use info::{parse_info, InfoFields};
 

@@ -104,6 +104,45 @@ impl Proc {
     }
 }
 
+/// Make the child start with `RLIMIT_NOFILE` soft = hard = `n` (`ulimit -n n`), and
+/// without CAP_SYS_RESOURCE (dropped from its bounding set, so a root test run, as in CI,
+/// gives a child that cannot raise the hard limit again, as an unprivileged one).
+pub fn set_nofile_in_child(cmd: &mut Command, n: u64) {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit {
+        rlim_cur: n as libc::rlim_t,
+        rlim_max: n as libc::rlim_t,
+    };
+    // SAFETY: prctl and setrlimit are async-signal-safe and change only the child's own
+    // capabilities and limit; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Fails (EPERM) without CAP_SETPCAP, when there is nothing to drop anyway.
+            const CAP_SYS_RESOURCE: libc::c_ulong = 24;
+            libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Whether a child may raise its hard descriptor limit again (CAP_SYS_RESOURCE): then a
+/// low `ulimit -n` cannot be tested (said loudly).
+pub fn children_may_raise_the_hard_limit() -> bool {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -n 100"]).stderr(Stdio::null());
+    set_nofile_in_child(&mut cmd, 30);
+    let raised = cmd.status().map(|s| s.success()).unwrap_or(false);
+    if raised {
+        eprintln!(
+            "\n*** SKIPPING: this process has CAP_SYS_RESOURCE, a low ulimit can be raised ***\n"
+        );
+    }
+    raised
+}
+
 pub fn wait_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -119,17 +158,31 @@ pub fn spawn(
     port: u16,
     conf: Option<PathBuf>,
 ) -> Proc {
+    spawn_with_nofile(bin, args, dir, port, conf, None)
+}
+
+/// [`spawn`] with `RLIMIT_NOFILE` soft = hard = `nofile` in the child (`ulimit -n`).
+pub fn spawn_with_nofile(
+    bin: &Path,
+    args: &[String],
+    dir: tempfile::TempDir,
+    port: u16,
+    conf: Option<PathBuf>,
+    nofile: Option<u64>,
+) -> Proc {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.path().join("log"))
         .unwrap();
-    let child = Command::new(bin)
-        .args(args)
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
         .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn");
+        .stderr(Stdio::from(log));
+    if let Some(n) = nofile {
+        set_nofile_in_child(&mut cmd, n);
+    }
+    let child = cmd.spawn().expect("spawn");
     let mut p = Proc {
         child,
         port,
@@ -195,6 +248,18 @@ pub fn sentinel_from(
     text: &str,
     dir: Option<tempfile::TempDir>,
 ) -> Proc {
+    sentinel_from_with_nofile(redis, port, file_name, text, dir, None)
+}
+
+/// [`sentinel_from`] under a descriptor limit (`ulimit -n nofile`).
+pub fn sentinel_from_with_nofile(
+    redis: Option<&Path>,
+    port: u16,
+    file_name: &str,
+    text: &str,
+    dir: Option<tempfile::TempDir>,
+    nofile: Option<u64>,
+) -> Proc {
     let dir = dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
     let conf = dir.path().join(file_name);
     if !conf.exists() {
@@ -208,7 +273,7 @@ pub fn sentinel_from(
         None => (sentinel_bin(), vec![conf.display().to_string()]),
     };
     args.extend(["--dir".into(), dir.path().display().to_string()]);
-    spawn(&bin, &args, dir, port, Some(conf))
+    spawn_with_nofile(&bin, &args, dir, port, Some(conf), nofile)
 }
 
 pub fn sentinel(redis: Option<&Path>, port: u16, master: u16, quorum: u32, extra: &str) -> Proc {

@@ -72,11 +72,15 @@ pub(super) fn sentinel_set(
             "down-after-milliseconds" | "failover-timeout" | "parallel-syncs" | "quorum"
                 if more > 0 =>
             {
-                if int.is_none_or(|v| v <= 0) {
+                // apply_option also refuses what does not fit (a quorum or parallel-syncs
+                // beyond 32 bits), where Redis keeps the low bits.
+                if int.is_none_or(|v| v <= 0)
+                    || crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now)
+                        .is_err()
+                {
                     error = Some(invalid(&value));
                     break;
                 }
-                let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
                 value
             }
             "master-reboot-down-after-period" if more > 0 => {
@@ -166,6 +170,10 @@ pub(super) fn config_get(st: &crate::config::ServerSettings, pat: &str, out: &mu
             "sentinel-pass",
             st.sentinel_pass.clone().unwrap_or_default(),
         ),
+        (
+            "max-sentinels-per-master",
+            st.max_sentinels_per_master.to_string(),
+        ),
     ];
     let hits: Vec<_> = all
         .iter()
@@ -194,7 +202,12 @@ pub(super) fn config_set(
         _ => None,
     };
     let ok = match key.as_str() {
-        "resolve-hostnames" => yn.map(|b| st.resolve_hostnames = b).is_some(),
+        "resolve-hostnames" => yn
+            .map(|b| {
+                st.resolve_hostnames = b;
+                core.resolve_hostnames = b;
+            })
+            .is_some(),
         "announce-hostnames" => yn.map(|b| st.announce_hostnames = b).is_some(),
         "announce-ip" => {
             if st.announce_ip.is_empty() {
@@ -225,6 +238,13 @@ pub(super) fn config_set(
             st.sentinel_pass = (!v.is_empty()).then(|| v.to_string());
             true
         }
+        // Picket's own: takes effect at the next new sentinel (none is forgotten now).
+        "max-sentinels-per-master" => crate::config::parse_max_sentinels(v)
+            .map(|n| {
+                st.max_sentinels_per_master = n;
+                core.max_sentinels = n;
+            })
+            .is_some(),
         _ => {
             out.error(&format!(
                 "ERR Invalid argument '{k}' to SENTINEL CONFIG SET"
