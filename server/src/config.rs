@@ -131,7 +131,7 @@ static CORE: &[Directive] = &[
             max: u32::MAX as i64,
         },
         "10000",
-        "Maximum number of connected clients.",
+        "Maximum number of connected clients. At start the server raises its descriptor limit (ulimit -n) to maxclients + 32 where it can; where it cannot, maxclients is lowered to the limit - 32 (logged), so the 32 stay for its own files and links (RDB, AOF, replication, listeners).",
     ),
     Directive::new(
         "databases",
@@ -465,11 +465,17 @@ fn allow(s: &str) -> Allow {
 /// Applies a new `loglevel` to the logger.
 pub type LogLevelHook = Box<dyn Fn(&str) + Send>;
 
+/// Makes room for a new `maxclients` (the process's descriptor limit), or says why not.
+pub type MaxclientsHook = Box<dyn Fn(u64) -> Result<(), String> + Send>;
+
 /// The loaded configuration: the directive store and the file it came from.
 pub struct ConfigState {
     store: ConfigStore,
     /// Called when `loglevel` changes, to reload the log filter.
     pub on_loglevel: Option<LogLevelHook>,
+    /// Called when CONFIG SET raises `maxclients` (the binary sets it; the simulation and
+    /// the tests have no descriptor limit to change).
+    pub on_maxclients: Option<MaxclientsHook>,
     /// The command names as the `rename-command` lines left them.
     pub renames: Renames,
     /// The supervisor the process talks to (INFO `process_supervised`): `no`, `systemd`.
@@ -491,6 +497,7 @@ impl ConfigState {
         let mut state = ConfigState {
             store,
             on_loglevel: None,
+            on_maxclients: None,
             renames,
             process_supervised: "no",
         };
@@ -638,6 +645,7 @@ pub fn config_set(
         return Err("LOADING Redis is loading the dataset in memory".to_string());
     }
     let on_loglevel = srv.config.on_loglevel.take();
+    let on_maxclients = srv.config.on_maxclients.take();
     let result = srv
         .config
         .store
@@ -651,11 +659,17 @@ pub fn config_set(
                         f(level);
                     }
                 }
+                ("maxclients", Value::Int(n)) => {
+                    if let Some(f) = &on_maxclients {
+                        f(u64::try_from(*n).unwrap_or(1))?;
+                    }
+                }
                 _ => {}
             }
             Ok(())
         });
     srv.config.on_loglevel = on_loglevel;
+    srv.config.on_maxclients = on_maxclients;
     let changed = result.map_err(|e| e.to_string())?;
     for name in &changed {
         let inert = srv

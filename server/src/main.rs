@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use picket_common::clock::Clock;
 use picket_common::config::Value;
+use picket_common::fdlimit;
 use picket_common::ids;
 use picket_common::net::TokioNet;
 use picket_server::config::{compat, ConfigState};
@@ -145,6 +146,21 @@ fn main() -> ExitCode {
         for line in &inert {
             tracing::warn!("'{line}' has no effect in picket (see docs/config-reference.md)");
         }
+        // As Redis's adjustOpenFilesLimit: room for maxclients plus 32 descriptors of our
+        // own (listeners, logs, persistence, replication), or fewer clients.
+        let requested = config.store().get_int("maxclients").max(1) as u64;
+        let adjusted = fdlimit::adjust(requested, fdlimit::MIN_RESERVED_FDS);
+        adjusted.log();
+        if let fdlimit::Adjustment::TooLow { .. } = adjusted {
+            return 1u8;
+        }
+        let maxclients = adjusted.maxclients(requested);
+        if maxclients != requested {
+            config
+                .store_mut()
+                .set_internal("maxclients", Value::Int(maxclients as i64));
+        }
+        config.on_maxclients = Some(Box::new(maxclients_hook));
         let opts = Options {
             config,
             seed: ids::os_seed(),
@@ -227,6 +243,24 @@ fn main() -> ExitCode {
         0
     });
     ExitCode::from(code)
+}
+
+/// CONFIG SET maxclients: make room for the new number of clients or refuse, as Redis
+/// 7.0's `updateMaxclients` (the warnings of the start-up adjustment, then the error).
+fn maxclients_hook(maxclients: u64) -> Result<(), String> {
+    let adjusted = fdlimit::adjust(maxclients, fdlimit::MIN_RESERVED_FDS);
+    match adjusted {
+        fdlimit::Adjustment::Reduced { .. } | fdlimit::Adjustment::TooLow { .. } => {
+            adjusted.log();
+            tracing::warn!("Failed applying new configuration. Possibly related to new maxclients setting. Restoring previous settings.");
+            let fits = adjusted.limit().saturating_sub(fdlimit::MIN_RESERVED_FDS);
+            Err(format!("The operating system is not able to handle the specified number of clients, try with {fits}"))
+        }
+        _ => {
+            adjusted.log();
+            Ok(())
+        }
+    }
 }
 
 /// SIGTERM and SIGINT as a stream of names. SIGHUP is ignored, as Redis ignores it (a

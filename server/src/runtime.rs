@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use picket_common::clock::Clock;
+use picket_common::fdlimit::AcceptErrors;
 use picket_common::net::{Conn, Listener, Net};
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
@@ -211,6 +212,9 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
 
 async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
     let cancel = shared.cancel.clone();
+    // Out of descriptors, accept() fails at once for as long as a connection waits: warn at
+    // a bounded rate and back off instead of flooding the log and spinning.
+    let mut errors = AcceptErrors::default();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -218,18 +222,29 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
             r = listener.accept() => r,
         };
         match accepted {
-            Ok((conn, peer)) => admit(&shared, conn, peer),
+            Ok((conn, peer)) => {
+                errors.accepted();
+                if !admit(&shared, conn, peer) {
+                    // Let the refusal be written and its descriptor closed before the next
+                    // accept, so a burst of excess clients does not pile up descriptors.
+                    tokio::task::yield_now().await;
+                }
+            }
             Err(e) => {
-                tracing::warn!("Accepting client connection: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                let wait = errors.failed(&e);
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => {}
+                }
             }
         }
     }
 }
 
 /// Register an accepted connection, or refuse it (maxclients, protected mode) with Redis's
-/// error before closing.
-fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) {
+/// error before closing (then false).
+fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) -> bool {
     let _ = conn.set_nodelay(true);
     let laddr = conn.local_addr().unwrap_or(peer);
     let mut srv = shared.lock();
@@ -253,7 +268,7 @@ fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) {
             let _ = tokio::time::timeout(Duration::from_secs(1), conn.write_all(msg)).await;
             let _ = conn.shutdown().await;
         });
-        return;
+        return false;
     }
     let id = srv.next_client_id;
     srv.next_client_id += 1;
@@ -268,4 +283,5 @@ fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) {
     shared
         .tracker
         .spawn(crate::conn::serve(sh, conn, id, notify));
+    true
 }

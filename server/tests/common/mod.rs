@@ -270,12 +270,39 @@ pub fn picket_bin() -> &'static str {
 impl Server {
     /// Start picket-server with extra `--directive value` arguments.
     pub fn start(extra: &[&str]) -> Server {
-        Self::start_with(picket_bin(), None, extra, false, None)
+        Self::start_with(picket_bin(), None, extra, false, None, None)
+    }
+
+    /// Start picket-server (or redis-server, `redis`) with extra arguments under a
+    /// descriptor limit (`RLIMIT_NOFILE` soft = hard = `nofile`, set in the child before it
+    /// runs, as `ulimit -n`). None when `redis` and redis-server is not installed.
+    pub fn start_with_nofile(extra: &[&str], redis: bool, nofile: u64) -> Option<Server> {
+        if redis {
+            let bin = which("redis-server")?;
+            let mut args = vec!["--save", "", "--appendonly", "no"];
+            args.extend_from_slice(extra);
+            return Some(Self::start_with(
+                &bin,
+                None,
+                &args,
+                true,
+                None,
+                Some(nofile),
+            ));
+        }
+        Some(Self::start_with(
+            picket_bin(),
+            None,
+            extra,
+            false,
+            None,
+            Some(nofile),
+        ))
     }
 
     /// Start picket-server with a config file as first argument.
     pub fn start_with_file(file: &std::path::Path, extra: &[&str]) -> Server {
-        Self::start_with(picket_bin(), Some(file), extra, false, None)
+        Self::start_with(picket_bin(), Some(file), extra, false, None, None)
     }
 
     /// Start Debian's redis-server 7.0 with the same arguments, or None when it is not
@@ -284,12 +311,12 @@ impl Server {
         let bin = which("redis-server")?;
         let mut args = vec!["--save", "", "--appendonly", "no"];
         args.extend_from_slice(extra);
-        Some(Self::start_with(&bin, None, &args, true, None))
+        Some(Self::start_with(&bin, None, &args, true, None, None))
     }
 
     /// Start picket-server on a given port (a restart where the old one ran).
     pub fn start_on_port(port: u16, extra: &[&str]) -> Server {
-        Self::start_with(picket_bin(), None, extra, false, Some(port))
+        Self::start_with(picket_bin(), None, extra, false, Some(port), None)
     }
 
     fn start_with(
@@ -298,6 +325,7 @@ impl Server {
         extra: &[&str],
         is_redis: bool,
         fixed_port: Option<u16>,
+        nofile: Option<u64>,
     ) -> Server {
         for _attempt in 0..5 {
             let port = fixed_port.unwrap_or_else(free_port);
@@ -315,6 +343,9 @@ impl Server {
                 .args(extra)
                 .stdout(Stdio::from(logf.try_clone().expect("log")))
                 .stderr(Stdio::from(logf));
+            if let Some(n) = nofile {
+                set_nofile_in_child(&mut cmd, n);
+            }
             let mut child = cmd.spawn().expect("spawn server");
             // Retry on a port race: the free port was taken before the server bound it.
             std::thread::sleep(Duration::from_millis(30));
@@ -343,6 +374,45 @@ impl Server {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// Make the child start with `RLIMIT_NOFILE` soft = hard = `n` (`ulimit -n n`), and
+/// without CAP_SYS_RESOURCE (dropped from its bounding set, so a root test run, as in CI,
+/// gives a child that cannot raise the hard limit again, as an unprivileged one).
+pub fn set_nofile_in_child(cmd: &mut Command, n: u64) {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit {
+        rlim_cur: n as libc::rlim_t,
+        rlim_max: n as libc::rlim_t,
+    };
+    // SAFETY: prctl and setrlimit are async-signal-safe and change only the child's own
+    // capabilities and limit; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Fails (EPERM) without CAP_SETPCAP, when there is nothing to drop anyway.
+            const CAP_SYS_RESOURCE: libc::c_ulong = 24;
+            libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Whether a child may raise its hard descriptor limit again (CAP_SYS_RESOURCE): then a
+/// low `ulimit -n` cannot be tested (said loudly).
+pub fn children_may_raise_the_hard_limit() -> bool {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -n 100"]).stderr(Stdio::null());
+    set_nofile_in_child(&mut cmd, 30);
+    let raised = cmd.status().map(|s| s.success()).unwrap_or(false);
+    if raised {
+        eprintln!(
+            "\n*** SKIPPING: this process has CAP_SYS_RESOURCE, a low ulimit can be raised ***\n"
+        );
+    }
+    raised
 }
 
 /// The path of a program, or None with a loud message (or a panic when
