@@ -31,9 +31,34 @@ pub fn builder(seed: u64, duration: Duration) -> turmoil::Builder {
     b
 }
 
+/// A data directory of one server start, removed when the server stops or its host
+/// crashes (the future is dropped). Files a server writes (the RDB of a replica's full
+/// sync) stay its own: hosts and simulations running concurrently share no file, and a
+/// restarted host starts without data, as before servers wrote any.
+struct ServerDir(std::path::PathBuf);
+
+impl ServerDir {
+    fn new(seed: u64) -> std::io::Result<ServerDir> {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let d = std::env::temp_dir().join(format!(
+            "picket-sim-server-{}-{seed}-{n}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&d)?;
+        Ok(ServerDir(d))
+    }
+}
+
+impl Drop for ServerDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Run picket-server on the current simulated host, with `args` on top of simulation
-/// defaults (port 6379, protected mode off since clients come from other hosts), until it
-/// shuts down.
+/// defaults (port 6379, protected mode off since clients come from other hosts, a data
+/// directory of its own unless `args` name one), until it shuts down.
 pub async fn run_server(seed: u64, args: &[&str]) -> turmoil::Result {
     // turmoil binds only the unspecified address of the simulation's IP version (IPv4).
     let mut all = vec![
@@ -44,6 +69,15 @@ pub async fn run_server(seed: u64, args: &[&str]) -> turmoil::Result {
         "--protected-mode",
         "no",
     ];
+    let dir = if args.contains(&"--dir") {
+        None
+    } else {
+        Some(ServerDir::new(seed)?)
+    };
+    let dir_arg = dir.as_ref().map(|d| d.0.to_string_lossy().into_owned());
+    if let Some(d) = &dir_arg {
+        all.extend(["--dir", d.as_str()]);
+    }
     all.extend_from_slice(args);
     let config = picket_server::config::ConfigState::from_args(&all)?;
     let opts = picket_server::Options {
@@ -53,5 +87,6 @@ pub async fn run_server(seed: u64, args: &[&str]) -> turmoil::Result {
     };
     let handle = picket_server::start(net::SimNet, opts).await?;
     handle.wait().await;
+    drop(dir);
     Ok(())
 }

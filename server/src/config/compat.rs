@@ -535,12 +535,6 @@ pub static DIRECTIVES: &[Directive] = &[
         "RDB files written for replication are kept, as with no"
     ),
     inert!(
-        "replica-ignore-disk-write-errors",
-        Kind::Bool,
-        "no",
-        "a replica applies its master's writes whatever its own last save did"
-    ),
-    inert!(
         "propagation-error-behavior",
         Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
         "ignore",

@@ -339,13 +339,26 @@ fn finish_commands(
     true
 }
 
-struct State {
+pub(crate) struct State {
     db: usize,
-    loaded: u64,
+    pub(crate) loaded: u64,
     expired: u64,
     /// A replica keeps keys that are already expired: its master deletes them.
     keep_expired: bool,
-    info: LoadInfo,
+    pub(crate) info: LoadInfo,
+}
+
+impl State {
+    /// The state of a load from the start of a file.
+    pub(crate) fn new(keep_expired: bool) -> State {
+        State {
+            db: 0,
+            loaded: 0,
+            expired: 0,
+            keep_expired,
+            info: LoadInfo::default(),
+        }
+    }
 }
 
 /// The replication info an RDB carries (aux fields `repl-id`, `repl-offset`,
@@ -358,45 +371,8 @@ pub struct LoadInfo {
     pub keys: u64,
 }
 
-/// Load an RDB received from a master (the databases are already empty), a bounded number
-/// of keys per lock hold. Keys already expired are kept: the master will DEL them.
-pub async fn load_rdb_bytes(shared: &Arc<Shared>, data: &[u8]) -> Result<LoadInfo, String> {
-    let mut parser = Parser::new(data).map_err(|e| e.to_string())?;
-    let mut st = State {
-        db: 0,
-        loaded: 0,
-        expired: 0,
-        keep_expired: true,
-        info: LoadInfo::default(),
-    };
-    let mut last_log = Instant::now();
-    loop {
-        match step(shared, &mut parser, &mut st, data.len(), 0) {
-            Ok(true) => break,
-            Ok(false) => {}
-            Err(e) => {
-                allow_resizing(&mut shared.lock());
-                return Err(e);
-            }
-        }
-        if last_log.elapsed().as_secs() >= 1 {
-            last_log = Instant::now();
-            tracing::info!(
-                "Loading: {:.0}% ({} keys)",
-                parser.offset() as f64 * 100.0 / data.len().max(1) as f64,
-                st.loaded
-            );
-        }
-        tokio::task::yield_now().await;
-    }
-    st.info.keys = st.loaded;
-    allow_resizing(&mut shared.lock());
-    tracing::info!("Done loading RDB, keys loaded: {}.", st.loaded);
-    Ok(st.info)
-}
-
 /// After loading: the tables pre-sized from RESIZEDB may resize again.
-fn allow_resizing(srv: &mut crate::server::Server) {
+pub(crate) fn allow_resizing(srv: &mut crate::server::Server) {
     for db in srv.dbs.iter_mut() {
         db.keys.set_resize_allowed(true);
         db.expires.set_resize_allowed(true);
@@ -419,67 +395,7 @@ fn step(
             Some(Err(e)) => return Err(e.to_string()),
             Some(Ok(i)) => i,
         };
-        match item {
-            Item::Aux(k, v) => {
-                let text = String::from_utf8_lossy(&v).into_owned();
-                match &k[..] {
-                    b"used-mem" => srv.rdb.loading_rdb_used_mem = text.parse().unwrap_or(0),
-                    b"repl-id" if text.len() == 40 => st.info.repl_id = Some(text),
-                    b"repl-offset" => st.info.repl_offset = text.parse().ok(),
-                    b"repl-stream-db" => st.info.repl_stream_db = text.parse().ok(),
-                    _ => {}
-                }
-                if k == b"redis-ver" {
-                    tracing::info!(
-                        "Loading RDB produced by version {}",
-                        String::from_utf8_lossy(&v)
-                    );
-                }
-            }
-            Item::SelectDb(n) => {
-                if n as usize >= srv.dbs.len() {
-                    return Err(format!(
-                        "the file selects database {n} at offset {at} but the server has {} databases",
-                        srv.dbs.len()
-                    ));
-                }
-                st.db = n as usize;
-            }
-            Item::ResizeDb { keys, expires } => {
-                // Pre-size the tables (bounded: the counts come from the file), and keep the
-                // cron from shrinking them while they fill (Redis runs no cron while loading).
-                let db = &mut srv.dbs[st.db];
-                db.keys.expand((keys as usize).min(total));
-                db.expires.expand((expires as usize).min(total));
-                db.keys.set_resize_allowed(false);
-                db.expires.set_resize_allowed(false);
-            }
-            Item::Key {
-                key,
-                value,
-                expire_ms,
-                idle,
-                freq,
-            } => {
-                if !st.keep_expired && expire_ms.is_some_and(|t| t < srv.now_ms) {
-                    // As a master, Redis drops keys already expired when loading.
-                    st.expired += 1;
-                    continue;
-                }
-                let seed = srv.random_u64();
-                let v = to_value(value, &srv.cfg, seed, at).map_err(|e| e.to_string())?;
-                let lru = crate::evict::loaded(&srv, idle, freq);
-                let db = st.db;
-                if !srv.dbs[db].set(&key, v, lru, false) {
-                    return Err(format!("duplicate key at offset {at}"));
-                }
-                if let Some(t) = expire_ms {
-                    srv.dbs[db].set_expire(&key, t);
-                }
-                st.loaded += 1;
-            }
-            Item::Eof => {}
-        }
+        apply_item(&mut srv, st, item, at, total)?;
     }
     srv.rdb.loading_loaded_bytes = (before + parser.offset()) as u64;
     if srv.rdb.loading {
@@ -487,4 +403,77 @@ fn step(
         srv.rdb.last_load_keys_loaded = st.loaded;
     }
     Ok(false)
+}
+
+/// Apply one item of an RDB (read at offset `at` of a file of `total` bytes) to the
+/// keyspace.
+pub(crate) fn apply_item(
+    srv: &mut crate::server::Server,
+    st: &mut State,
+    item: Item,
+    at: usize,
+    total: usize,
+) -> Result<(), String> {
+    match item {
+        Item::Aux(k, v) => {
+            let text = String::from_utf8_lossy(&v).into_owned();
+            match &k[..] {
+                b"used-mem" => srv.rdb.loading_rdb_used_mem = text.parse().unwrap_or(0),
+                b"repl-id" if text.len() == 40 => st.info.repl_id = Some(text),
+                b"repl-offset" => st.info.repl_offset = text.parse().ok(),
+                b"repl-stream-db" => st.info.repl_stream_db = text.parse().ok(),
+                _ => {}
+            }
+            if k == b"redis-ver" {
+                tracing::info!(
+                    "Loading RDB produced by version {}",
+                    String::from_utf8_lossy(&v)
+                );
+            }
+        }
+        Item::SelectDb(n) => {
+            if n as usize >= srv.dbs.len() {
+                return Err(format!(
+                    "the file selects database {n} at offset {at} but the server has {} databases",
+                    srv.dbs.len()
+                ));
+            }
+            st.db = n as usize;
+        }
+        Item::ResizeDb { keys, expires } => {
+            // Pre-size the tables (bounded: the counts come from the file), and keep the
+            // cron from shrinking them while they fill (Redis runs no cron while loading).
+            let db = &mut srv.dbs[st.db];
+            db.keys.expand((keys as usize).min(total));
+            db.expires.expand((expires as usize).min(total));
+            db.keys.set_resize_allowed(false);
+            db.expires.set_resize_allowed(false);
+        }
+        Item::Key {
+            key,
+            value,
+            expire_ms,
+            idle,
+            freq,
+        } => {
+            if !st.keep_expired && expire_ms.is_some_and(|t| t < srv.now_ms) {
+                // As a master, Redis drops keys already expired when loading.
+                st.expired += 1;
+                return Ok(());
+            }
+            let seed = srv.random_u64();
+            let v = to_value(value, &srv.cfg, seed, at).map_err(|e| e.to_string())?;
+            let lru = crate::evict::loaded(srv, idle, freq);
+            let db = st.db;
+            if !srv.dbs[db].set(&key, v, lru, false) {
+                return Err(format!("duplicate key at offset {at}"));
+            }
+            if let Some(t) = expire_ms {
+                srv.dbs[db].set_expire(&key, t);
+            }
+            st.loaded += 1;
+        }
+        Item::Eof => {}
+    }
+    Ok(())
 }

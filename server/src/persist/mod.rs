@@ -9,6 +9,7 @@ pub mod loader;
 pub mod rdb;
 pub mod save;
 pub mod snapshot;
+pub mod stream_load;
 
 use std::path::PathBuf;
 

@@ -69,6 +69,38 @@ pub static REPLICA_OF: ReplicaOfKind = ReplicaOfKind;
 /// `repl-diskless-load` values.
 pub const DISKLESS_LOAD: &[&str] = &["disabled", "on-empty-db", "swapdb"];
 
+/// How a replica loads the RDB of a full synchronization (`repl-diskless-load`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DisklessLoad {
+    /// Through a temporary file in `dir`, renamed to `dbfilename`, then loaded.
+    #[default]
+    Disabled,
+    /// From the socket as it arrives when the dataset is empty, else as `Disabled`.
+    OnEmptyDb,
+    /// Redis keeps the old dataset while it parses the new one from the socket; picket
+    /// loads through disk instead, which also keeps the old data until the transfer is
+    /// complete.
+    SwapDb,
+}
+
+impl DisklessLoad {
+    pub fn from_name(name: &str) -> DisklessLoad {
+        match name {
+            "on-empty-db" => DisklessLoad::OnEmptyDb,
+            "swapdb" => DisklessLoad::SwapDb,
+            _ => DisklessLoad::Disabled,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DisklessLoad::Disabled => "disabled",
+            DisklessLoad::OnEmptyDb => "on-empty-db",
+            DisklessLoad::SwapDb => "swapdb",
+        }
+    }
+}
+
 /// The replication rows of the directive table.
 pub static DIRECTIVES: &[Directive] = &[
     Directive::new(
@@ -148,7 +180,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "repl-diskless-load",
         Kind::Enum(DISKLESS_LOAD),
         "disabled",
-        "How a replica loads the RDB it receives (picket always buffers it, then loads).",
+        "How a replica loads the RDB of a full sync: through a temp file in dir (disabled), parsed from the socket when the dataset is empty (on-empty-db); swapdb goes through disk.",
     ),
     Directive::new(
         "repl-ping-replica-period",
@@ -198,6 +230,12 @@ pub static DIRECTIVES: &[Directive] = &[
     )
     .alias(&["slave-lazy-flush"]),
     Directive::new(
+        "replica-ignore-disk-write-errors",
+        Kind::Bool,
+        "no",
+        "A replica whose AOF cannot be written applies its master's writes anyway (yes), or closes the link with its master until the AOF can be written again (no; Redis exits instead).",
+    ),
+    Directive::new(
         "replica-ignore-maxmemory",
         Kind::Bool,
         "yes",
@@ -236,12 +274,15 @@ pub struct ReplSettings {
     pub diskless_sync: bool,
     pub diskless_sync_delay_s: u64,
     pub diskless_sync_max_replicas: usize,
+    pub diskless_load: DisklessLoad,
     pub ping_period_s: u64,
     pub read_only: bool,
     pub serve_stale_data: bool,
     pub priority: i64,
     pub announced: bool,
     pub ignore_maxmemory: bool,
+    /// `replica-ignore-disk-write-errors`.
+    pub ignore_disk_write_errors: bool,
     pub min_replicas_to_write: usize,
     pub min_replicas_max_lag_s: u64,
 }
@@ -259,12 +300,14 @@ impl ReplSettings {
             diskless_sync: s.get_bool("repl-diskless-sync"),
             diskless_sync_delay_s: s.get_int("repl-diskless-sync-delay") as u64,
             diskless_sync_max_replicas: s.get_int("repl-diskless-sync-max-replicas") as usize,
+            diskless_load: DisklessLoad::from_name(s.get_str("repl-diskless-load")),
             ping_period_s: s.get_int("repl-ping-replica-period") as u64,
             read_only: s.get_bool("replica-read-only"),
             serve_stale_data: s.get_bool("replica-serve-stale-data"),
             priority: s.get_int("replica-priority"),
             announced: s.get_bool("replica-announced"),
             ignore_maxmemory: s.get_bool("replica-ignore-maxmemory"),
+            ignore_disk_write_errors: s.get_bool("replica-ignore-disk-write-errors"),
             min_replicas_to_write: s.get_int("min-replicas-to-write") as usize,
             min_replicas_max_lag_s: s.get_int("min-replicas-max-lag") as u64,
         }

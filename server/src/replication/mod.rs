@@ -9,13 +9,17 @@
 //! - `master` serves replicas: SYNC/PSYNC, full synchronization from a snapshot that does not
 //!   stop writes, REPLCONF, WAIT, min-replicas, the replication cron.
 //! - `replica` is the replica side: a pure handshake state machine, and the link task that
-//!   drives it over the network, loads the RDB and applies the command stream.
+//!   drives it over the network, loads the RDB and applies the command stream;
+//!   `fullsync` receives and loads a full synchronization's RDB in bounded memory
+//!   (through a temp file, or parsed from the socket), `payload` its pure parts.
 
 pub mod backlog;
 pub mod config;
 pub mod failover;
+pub mod fullsync;
 pub mod handshake;
 pub mod master;
+pub mod payload;
 pub mod replica;
 
 use std::collections::BTreeSet;

@@ -16,8 +16,10 @@ use crate::client::{cflags, Client};
 use crate::runtime::Shared;
 use crate::server::Server;
 
+use super::fullsync;
 use super::handshake::cmd;
 pub use super::handshake::{parse_psync_reply, Handshake, HandshakeParams, HsAction, PsyncReply};
+use super::payload::SyncError;
 
 // ------------------------------------------------------------------ the link task
 
@@ -277,7 +279,7 @@ pub fn disconnect_replicas(srv: &mut Server) {
     }
 }
 
-/// Receive the RDB of a full synchronization and load it.
+/// Receive the RDB of a full synchronization and load it (see `fullsync.rs`).
 async fn full_sync<C: Conn>(
     shared: &Arc<Shared>,
     conn: &mut C,
@@ -290,148 +292,59 @@ async fn full_sync<C: Conn>(
     if !set_state(shared, gen, LinkState::Sync) {
         return Err(End::Changed);
     }
-    // The bulk header, after any newline keepalives.
-    let header = loop {
-        let line = read_line(conn, buf, timeout)
-            .await
-            .map_err(|e| End::Failed(format!("I/O error reading bulk count from MASTER: {e}")))?;
-        if changed(shared, gen) {
-            return Err(End::Changed);
-        }
-        if line.is_empty() {
-            continue;
-        }
-        break String::from_utf8_lossy(&line).into_owned();
+    let mut link = fullsync::Link {
+        shared,
+        conn,
+        buf,
+        gen,
+        timeout,
     };
-    if header.starts_with('-') {
-        return Err(End::Failed(format!(
-            "MASTER aborted replication with an error: {header}"
-        )));
-    }
-    let Some(spec) = header.strip_prefix('$') else {
-        return Err(End::Failed(format!(
-            "Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"
-        )));
+    let loaded = match fullsync::receive(&mut link).await {
+        Ok(l) => l,
+        Err(SyncError::Changed) => return Err(End::Changed),
+        Err(e) => return Err(End::Failed(e.to_string())),
     };
-    let mark = spec.strip_prefix("EOF:").map(|m| m.as_bytes().to_vec());
-    let len: Option<usize> = if mark.is_some() {
-        None
-    } else {
-        Some(
-            spec.parse()
-                .map_err(|_| End::Failed(format!("Bad bulk length from MASTER: '{spec}'")))?,
-        )
-    };
-    if mark.as_ref().is_some_and(|m| m.len() != 40) {
-        return Err(End::Failed(format!("Bad EOF mark from MASTER: '{spec}'")));
-    }
-    {
-        let mut srv = shared.lock();
-        let now = srv.clock.now();
-        if let Some(m) = srv.repl.master.as_mut() {
-            m.sync_total = len.map_or(-1, |l| l as i64);
-            m.sync_read = 0;
-            m.sync_last_io = Some(now);
-            m.last_io = Some(now);
-        }
-        tracing::info!(
-            "MASTER <-> REPLICA sync: receiving {} from master to disk",
-            len.map_or("streamed RDB".to_string(), |l| format!("{l} bytes"))
-        );
-    }
-    let mut data: Vec<u8> = Vec::new();
-    loop {
-        if let Some(l) = len {
-            if buf.len() + data.len() >= l {
-                let need = l - data.len();
-                data.extend_from_slice(&buf.split_to(need));
-                break;
-            }
-        }
-        data.extend_from_slice(&buf.split());
-        if let Some(m) = &mark {
-            if data.len() >= 40 && data.ends_with(m) {
-                data.truncate(data.len() - 40);
-                break;
-            }
-        }
-        let n = read_more(conn, buf, timeout)
-            .await
-            .map_err(|e| End::Failed(format!("I/O error trying to sync with MASTER: {e}")))?;
-        let mut srv = shared.lock();
-        if srv.repl.generation != gen {
-            return Err(End::Changed);
-        }
-        let now = srv.clock.now();
-        if let Some(m) = srv.repl.master.as_mut() {
-            m.sync_read += n as u64;
-            m.sync_last_io = Some(now);
-            m.last_io = Some(now);
-        }
-    }
-    tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
-    {
-        let mut srv = shared.lock();
-        if srv.repl.generation != gen {
-            return Err(End::Changed);
-        }
-        // A new history: our own replicas must resync with us.
-        disconnect_replicas(&mut srv);
-        srv.repl.backlog = None;
-        for db in srv.dbs.iter_mut() {
-            db.clear();
-        }
-        srv.rdb.loading = true;
-    }
-    tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    let loaded = crate::persist::loader::load_rdb_bytes(shared, &data).await;
     let mut srv = shared.lock();
     srv.rdb.loading = false;
-    match loaded {
-        Err(e) => {
-            tracing::warn!("Failed trying to load the MASTER synchronization DB from socket: {e}");
-            for db in srv.dbs.iter_mut() {
-                db.clear();
-            }
-            srv.repl.have_history = false;
-            Err(End::Failed("full sync load failed".into()))
-        }
-        Ok(info) => {
-            // The master's history is ours now.
-            let (id, off) = if replid.is_empty() {
-                (
-                    info.repl_id.unwrap_or_default(),
-                    info.repl_offset.unwrap_or(0),
-                )
-            } else {
-                (replid, offset)
-            };
-            srv.repl.replid = if id.is_empty() {
-                picket_common::ids::random_hex40(&mut srv.rng)
-            } else {
-                id
-            };
-            srv.repl.offset = off;
-            srv.repl.clear_replid2();
-            let size = srv.cfg.repl.backlog_size;
-            srv.repl.ensure_backlog(size);
-            srv.propagator.enabled = true;
-            srv.repl.have_history = true;
-            srv.repl.master_db = 0;
-            srv.dirty += 1;
-            tracing::info!("MASTER <-> REPLICA sync: Finished with success");
-            // The AOF restarts from the new data (Redis's `restartAOFAfterSYNC`): a rewrite
-            // already running has a base from before the sync, so it is dropped too.
-            if srv.aof.is_some() {
-                let off = crate::persist::aof::set_enabled(&mut srv, false);
-                if let Err(e) = off.and_then(|()| crate::persist::aof::set_enabled(&mut srv, true))
-                {
-                    tracing::warn!("Failed enabling the AOF after successful master synchronization! Trying it again in one second: {e}");
-                }
-            }
-            Ok(())
+    if srv.repl.generation != gen {
+        return Err(End::Changed);
+    }
+    let info = loaded.info;
+    // The master's history is ours now.
+    let (id, off) = if replid.is_empty() {
+        (
+            info.repl_id.unwrap_or_default(),
+            info.repl_offset.unwrap_or(0),
+        )
+    } else {
+        (replid, offset)
+    };
+    srv.repl.replid = if id.is_empty() {
+        picket_common::ids::random_hex40(&mut srv.rng)
+    } else {
+        id
+    };
+    srv.repl.offset = off;
+    srv.repl.clear_replid2();
+    let size = srv.cfg.repl.backlog_size;
+    srv.repl.ensure_backlog(size);
+    srv.propagator.enabled = true;
+    srv.repl.have_history = true;
+    srv.repl.master_db = 0;
+    if loaded.diskless {
+        // Not on disk: the next save point must write it (Redis's `server.dirty++`).
+        srv.dirty += 1;
+    }
+    tracing::info!("MASTER <-> REPLICA sync: Finished with success");
+    // The AOF restarts from the new data (Redis's `restartAOFAfterSYNC`): a rewrite
+    // already running has a base from before the sync, so it is dropped too.
+    if srv.aof.is_some() {
+        let off = crate::persist::aof::set_enabled(&mut srv, false);
+        if let Err(e) = off.and_then(|()| crate::persist::aof::set_enabled(&mut srv, true)) {
+            tracing::warn!("Failed enabling the AOF after successful master synchronization! Trying it again in one second: {e}");
         }
     }
+    Ok(())
 }
 
 /// Apply the master's stream, acknowledging the offset every second and on GETACK.

@@ -93,6 +93,9 @@ pub struct Reader<'a> {
     pos: usize,
     /// Offset of `data[0]` in the whole file (for messages when reading a nested blob).
     base: usize,
+    /// Offset in the whole input where it ends: lengths are checked against what remains up
+    /// to there. The end of `data`, unless `data` is a window on a longer input.
+    end: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -101,11 +104,34 @@ impl<'a> Reader<'a> {
             data,
             pos: 0,
             base: 0,
+            end: data.len(),
         }
     }
 
     pub fn with_base(data: &'a [u8], base: usize) -> Self {
-        Reader { data, pos: 0, base }
+        Reader {
+            data,
+            pos: 0,
+            base,
+            end: base + data.len(),
+        }
+    }
+
+    /// A window on a longer input that ends at offset `end` (`usize::MAX` when unknown):
+    /// `data` starts at offset `base`. Reading past the window is `Truncated` at its end;
+    /// a length longer than what remains up to `end` is implausible, as in a whole file.
+    pub fn window(data: &'a [u8], base: usize, end: usize) -> Self {
+        Reader {
+            data,
+            pos: 0,
+            base,
+            end: end.max(base + data.len()),
+        }
+    }
+
+    /// What remains of the whole input (not only of the window).
+    fn input_remaining(&self) -> usize {
+        self.end - self.offset()
     }
 
     /// Offset in the file.
@@ -191,7 +217,7 @@ impl<'a> Reader<'a> {
     pub fn count(&mut self) -> Result<usize, RdbError> {
         let at = self.offset();
         let n = self.len()?;
-        if n > self.remaining() as u64 {
+        if n > self.input_remaining() as u64 {
             return Err(RdbError::corrupt(format!("implausible length {n}"), at));
         }
         Ok(n as usize)

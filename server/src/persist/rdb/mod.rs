@@ -4,4 +4,5 @@ pub mod blobs;
 pub mod codec;
 pub mod lzf;
 pub mod read;
+pub mod stream;
 pub mod write;

@@ -56,6 +56,76 @@ fn blob(r: &mut Reader) -> Result<(Vec<u8>, usize), RdbError> {
     Ok((r.string()?, at))
 }
 
+/// One item at the reader's position, as `rdbLoadRioWithLoadingCtx` reads them: an aux
+/// field, a database selector or size hint, or a key with its expiry and LRU/LFU
+/// metadata. `Eof` is the end opcode only: the checksum after it is the caller's.
+pub fn read_record(r: &mut Reader) -> Result<Item, RdbError> {
+    let mut expire_ms = None;
+    let mut idle = None;
+    let mut freq = None;
+    loop {
+        let at = r.offset();
+        let t = r.u8()?;
+        match t {
+            op::EXPIRETIME_MS => expire_ms = Some(r.u64_le()? as i64),
+            op::EXPIRETIME => {
+                let s = r.u32_le()? as i64;
+                expire_ms = Some(s * 1000);
+            }
+            op::IDLE => idle = Some(r.len()?),
+            op::FREQ => freq = Some(r.u8()?),
+            op::AUX => {
+                let k = r.string()?;
+                let v = r.string()?;
+                return Ok(Item::Aux(k, v));
+            }
+            op::SELECTDB => return Ok(Item::SelectDb(r.len()?)),
+            op::RESIZEDB => {
+                let keys = r.len()?;
+                let expires = r.len()?;
+                return Ok(Item::ResizeDb { keys, expires });
+            }
+            op::MODULE_AUX => return Err(RdbError::corrupt("module data is not supported", at)),
+            op::FUNCTION2 | op::FUNCTION_PRE_GA => {
+                return Err(RdbError::corrupt("functions are not supported", at))
+            }
+            op::EOF => return Ok(Item::Eof),
+            _ => {
+                let key = r.string()?;
+                let value = Parser::read_value(r, t, at)?;
+                return Ok(Item::Key {
+                    key,
+                    value,
+                    expire_ms,
+                    idle,
+                    freq,
+                });
+            }
+        }
+    }
+}
+
+/// The RDB version the 9-byte header (`REDIS` and four digits) announces.
+pub fn check_header(magic: &[u8]) -> Result<u32, RdbError> {
+    if magic.len() < 9 {
+        return Err(RdbError::corrupt("not an RDB file (too short)", 0));
+    }
+    if &magic[..5] != b"REDIS" {
+        return Err(RdbError::corrupt("not an RDB file (wrong signature)", 0));
+    }
+    let version: u32 = std::str::from_utf8(&magic[5..9])
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| RdbError::corrupt("bad RDB version", 5))?;
+    if !(1..=RDB_VERSION_MAX).contains(&version) {
+        return Err(RdbError::corrupt(
+            format!("can't handle RDB format version {version}"),
+            5,
+        ));
+    }
+    Ok(version)
+}
+
 /// A parser over a whole file in memory.
 pub struct Parser<'a> {
     r: Reader<'a>,
@@ -71,19 +141,7 @@ impl<'a> Parser<'a> {
         let magic = r
             .bytes(9)
             .map_err(|_| RdbError::corrupt("not an RDB file (too short)", 0))?;
-        if &magic[..5] != b"REDIS" {
-            return Err(RdbError::corrupt("not an RDB file (wrong signature)", 0));
-        }
-        let version: u32 = std::str::from_utf8(&magic[5..])
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| RdbError::corrupt("bad RDB version", 5))?;
-        if !(1..=RDB_VERSION_MAX).contains(&version) {
-            return Err(RdbError::corrupt(
-                format!("can't handle RDB format version {version}"),
-                5,
-            ));
-        }
+        let version = check_header(magic)?;
         Ok(Parser {
             r,
             data,
@@ -110,54 +168,11 @@ impl<'a> Parser<'a> {
     }
 
     fn read_item(&mut self) -> Result<Item, RdbError> {
-        let mut expire_ms = None;
-        let mut idle = None;
-        let mut freq = None;
-        loop {
-            let at = self.r.offset();
-            let t = self.r.u8()?;
-            match t {
-                op::EXPIRETIME_MS => expire_ms = Some(self.r.u64_le()? as i64),
-                op::EXPIRETIME => {
-                    let s = self.r.u32_le()? as i64;
-                    expire_ms = Some(s * 1000);
-                }
-                op::IDLE => idle = Some(self.r.len()?),
-                op::FREQ => freq = Some(self.r.u8()?),
-                op::AUX => {
-                    let k = self.r.string()?;
-                    let v = self.r.string()?;
-                    return Ok(Item::Aux(k, v));
-                }
-                op::SELECTDB => return Ok(Item::SelectDb(self.r.len()?)),
-                op::RESIZEDB => {
-                    let keys = self.r.len()?;
-                    let expires = self.r.len()?;
-                    return Ok(Item::ResizeDb { keys, expires });
-                }
-                op::MODULE_AUX => {
-                    return Err(RdbError::corrupt("module data is not supported", at))
-                }
-                op::FUNCTION2 | op::FUNCTION_PRE_GA => {
-                    return Err(RdbError::corrupt("functions are not supported", at))
-                }
-                op::EOF => {
-                    self.check_checksum()?;
-                    return Ok(Item::Eof);
-                }
-                _ => {
-                    let key = self.r.string()?;
-                    let value = Self::read_value(&mut self.r, t, at)?;
-                    return Ok(Item::Key {
-                        key,
-                        value,
-                        expire_ms,
-                        idle,
-                        freq,
-                    });
-                }
-            }
+        let item = read_record(&mut self.r)?;
+        if item == Item::Eof {
+            self.check_checksum()?;
         }
+        Ok(item)
     }
 
     fn check_checksum(&mut self) -> Result<(), RdbError> {
