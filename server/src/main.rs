@@ -46,6 +46,12 @@ fn main() -> ExitCode {
     if argv.iter().any(|a| a == "--sentinel") {
         return run_sentinel(&argv);
     }
+    // A file-size limit (`ulimit -f`) makes a write fail with EFBIG, which the AOF and the
+    // saves handle as a write error, instead of killing the process with SIGXFSZ.
+    // SAFETY: only sets the disposition of one signal to SIG_IGN, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let (file, rest): (Option<PathBuf>, &[String]) = match argv.split_first() {
         Some((f, rest)) if !f.starts_with('-') => (Some(PathBuf::from(f)), rest),
         _ => (None, &argv[..]),

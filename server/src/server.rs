@@ -105,6 +105,8 @@ pub struct Server {
     pub stats_startup_memory: usize,
     /// When the POST / Host: warning was last logged (at most once a minute).
     pub security_warned_ms: i64,
+    /// When a replica last logged applying its master's writes with the AOF failing.
+    pub disk_error_logged_ms: i64,
 }
 
 impl Server {
@@ -159,6 +161,7 @@ impl Server {
             net: Arc::new(NetCounters::default()),
             stats_startup_memory: 0,
             security_warned_ms: i64::MIN / 2,
+            disk_error_logged_ms: i64::MIN / 2,
         }
     }
 

@@ -212,6 +212,32 @@ fn process_inner(
         reject(srv, client, out, Some(spec), MISCONF);
         return Flow::Continue;
     }
+    // 4b'. The AOF cannot be written (the last write or background fsync failed): writes and
+    // PING are refused with the reason until a write succeeds, as Redis's MISCONF.
+    if is_write || spec.name == "ping" {
+        if let Some(reason) = srv.aof.as_ref().and_then(|a| a.write_denied()) {
+            if client.has(cflags::MASTER) {
+                if !srv.cfg.repl.ignore_disk_write_errors && spec.name != "ping" {
+                    // Redis exits here. The link is closed instead, with this command not
+                    // applied, and resumes from it once the AOF can be written.
+                    client.close_asap(format!(
+                        "Replica was unable to write command to disk: {reason}"
+                    ));
+                    return Flow::Close;
+                }
+                if srv.now_ms - srv.disk_error_logged_ms > 10_000 {
+                    srv.disk_error_logged_ms = srv.now_ms;
+                    tracing::warn!(
+                        "Replica is applying a command even though it is unable to write to disk."
+                    );
+                }
+            } else if !loader {
+                let msg = format!("MISCONF Errors writing to the AOF file: {reason}");
+                reject(srv, client, out, Some(spec), &msg);
+                return Flow::Continue;
+            }
+        }
+    }
     // 4c. min-replicas-to-write.
     if is_write && !crate::replication::master::enough_good_replicas(srv) {
         let msg = "NOREPLICAS Not enough good replicas to write.";

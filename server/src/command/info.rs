@@ -372,7 +372,7 @@ fn persistence(srv: &Server, out: &mut String) {
     field!(
         out,
         "aof_last_write_status",
-        if aof.is_none_or(|a| a.last_write_error.is_none()) {
+        if aof.is_none_or(|a| a.write_denied().is_none()) {
             "ok"
         } else {
             "err"
@@ -385,7 +385,7 @@ fn persistence(srv: &Server, out: &mut String) {
         field!(out, "aof_current_size", a.base_size + a.current_size);
         field!(out, "aof_base_size", a.base_size);
         field!(out, "aof_pending_rewrite", 0);
-        field!(out, "aof_buffer_length", 0);
+        field!(out, "aof_buffer_length", a.pending.len());
         field!(out, "aof_pending_bio_fsync", 0);
         field!(out, "aof_delayed_fsync", 0);
     }

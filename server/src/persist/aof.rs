@@ -20,7 +20,7 @@
 //! AOF off writes a base and a manifest naming only it, as Redis 7.0 does.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -203,7 +203,17 @@ pub struct Aof {
     pub last_rewrite_ok: bool,
     pub last_rewrite_time_sec: i64,
     pub rewrites: u64,
+    /// Effects not written yet (Redis's `aof_buf`): after a failed write they stay here, and
+    /// every batch and cron tick tries again.
+    pub pending: Vec<u8>,
+    /// Why the last write failed (`strerror` text), until a write succeeds: writes are then
+    /// refused with `-MISCONF` (Redis's `aof_last_write_status`).
     pub last_write_error: Option<String>,
+    /// The last background fsync's failure, until one succeeds (Redis's
+    /// `aof_bio_fsync_status`): refuses writes as a write error does.
+    pub fsync_error: Arc<std::sync::Mutex<Option<String>>>,
+    /// When a write error was last logged (Redis logs it at most every 30 s).
+    pub write_error_logged: Option<Instant>,
     /// Switched on by CONFIG SET and not written yet (Redis's AOF_WAIT_REWRITE): writes go
     /// to a temporary incremental file, and `manifest` is the old one, whose files the first
     /// rewrite replaces.
@@ -317,7 +327,10 @@ impl Aof {
             last_rewrite_ok: true,
             last_rewrite_time_sec: -1,
             rewrites: 0,
+            pending: Vec::new(),
             last_write_error: None,
+            fsync_error: Arc::default(),
+            write_error_logged: None,
             wait_rewrite: false,
             rewrite_scheduled: false,
             rewrite_failed_at: None,
@@ -327,39 +340,107 @@ impl Aof {
         Ok(aof)
     }
 
-    /// Append bytes; fsync now under `always`.
-    pub fn append(&mut self, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
+    /// Write `bytes` after what is pending, and fsync under `always`. On failure the bytes
+    /// stay pending (retried by the next call), a short write is trimmed off the file so it
+    /// stays loadable, and the error says whether it was the write or the fsync.
+    pub fn append(&mut self, bytes: &[u8]) -> Result<(), AofWriteError> {
+        self.pending.extend_from_slice(bytes);
+        if self.pending.is_empty() {
+            return Ok(());
         }
-        let r = self.file.write_all(bytes).and_then(|()| {
-            if self.fsync == Fsync::Always {
-                self.file.sync_data()
+        let (written, r) = write_fully(&mut self.file, &self.pending);
+        if let Err(e) = r {
+            let total = self.pending.len();
+            if written > 0 {
+                self.log_write_error(|| {
+                    tracing::warn!(
+                        "Short write while writing to the AOF file: (nwritten={written}, expected={total})"
+                    )
+                });
+                // Cut the partial record, so that the file ends where the last complete
+                // write ended and later writes do not follow half a command.
+                // (Seek too: a file not opened for appending would go on where the cut
+                // write ended, leaving a hole of zeros.)
+                let end = self.current_size;
+                match self.file.set_len(end) {
+                    Ok(()) => {
+                        if let Err(se) = self.file.seek(std::io::SeekFrom::Start(end)) {
+                            tracing::warn!(
+                                "Can't seek to the end of the AOF file: {}",
+                                strerror(&se)
+                            );
+                        }
+                    }
+                    Err(te) => {
+                        tracing::warn!(
+                            "Could not remove short write from the append-only file. Redis may refuse to load the AOF the next time it starts. ftruncate: {}",
+                            strerror(&te)
+                        );
+                        // What is in the file is not written again.
+                        self.current_size += written as u64;
+                        self.pending.drain(..written);
+                    }
+                }
             } else {
-                Ok(())
+                self.log_write_error(|| {
+                    tracing::warn!("Error writing to the AOF file: {}", strerror(&e))
+                });
             }
-        });
-        match r {
-            Ok(()) => {
-                self.current_size += bytes.len() as u64;
-                self.unsynced = self.fsync != Fsync::Always;
-                if self.last_write_error.take().is_some() {
-                    tracing::warn!("AOF write error looks solved, Redis can write again.");
-                }
-            }
-            Err(e) => {
-                if self.last_write_error.is_none() {
-                    tracing::warn!("Error writing to the AOF file: {e}");
-                }
-                self.last_write_error = Some(e.to_string());
-            }
+            self.last_write_error = Some(strerror(&e));
+            return Err(AofWriteError::Write(strerror(&e)));
         }
+        self.current_size += self.pending.len() as u64;
+        self.pending.clear();
+        if self.fsync == Fsync::Always {
+            if let Err(e) = self.file.sync_data() {
+                self.last_write_error = Some(strerror(&e));
+                return Err(AofWriteError::Fsync(strerror(&e)));
+            }
+        } else {
+            self.unsynced = true;
+        }
+        if self.last_write_error.take().is_some() {
+            self.write_error_logged = None;
+            tracing::warn!("AOF write error looks solved, Redis can write again.");
+        }
+        Ok(())
+    }
+
+    /// Log a write error at most every 30 seconds while it lasts (Redis's
+    /// `AOF_WRITE_LOG_ERROR_RATE`).
+    fn log_write_error(&mut self, log: impl FnOnce()) {
+        let now = Instant::now();
+        if self
+            .write_error_logged
+            .is_none_or(|t| now.saturating_duration_since(t).as_secs() >= 30)
+        {
+            self.write_error_logged = Some(now);
+            log();
+        }
+    }
+
+    /// Why writes are refused, if they are: the last write failed, or the last background
+    /// fsync did (Redis's `writeCommandsDeniedByDiskError` for the AOF).
+    pub fn write_denied(&self) -> Option<String> {
+        if let Some(e) = &self.last_write_error {
+            return Some(e.clone());
+        }
+        self.fsync_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// `everysec`: fsync what was written in the last second (cron).
     pub fn fsync_if_due(&mut self) {
+        // After a failed fsync, try again every second even with nothing new written.
+        let failed = self
+            .fsync_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
         if self.fsync == Fsync::EverySec
-            && self.unsynced
+            && (self.unsynced || failed)
             && self.last_fsync.elapsed().as_millis() >= 1000
         {
             if self.fsync_running.load(Ordering::Acquire) {
@@ -374,12 +455,27 @@ impl Aof {
             };
             let running = self.fsync_running.clone();
             running.store(true, Ordering::Release);
+            let status = self.fsync_error.clone();
             // Off the runtime thread: an fsync can take long, and every client waits for
             // this thread. (In a simulation without a runtime there is no disk: sync here.)
+            // A failure refuses writes until an fsync succeeds, as Redis's bio thread.
             let job = move || {
-                if let Err(e) = file.sync_data() {
-                    tracing::warn!("Can't fsync the AOF file: {e}");
+                let r = file.sync_data();
+                let mut st = status.lock().unwrap_or_else(|e| e.into_inner());
+                match r {
+                    Ok(()) => {
+                        if st.take().is_some() {
+                            tracing::warn!("AOF fsync error looks solved, Redis can write again.");
+                        }
+                    }
+                    Err(e) => {
+                        if st.is_none() {
+                            tracing::warn!("Can't persist AOF for fsync error: {}", strerror(&e));
+                        }
+                        *st = Some(strerror(&e));
+                    }
                 }
+                drop(st);
                 running.store(false, Ordering::Release);
             };
             match tokio::runtime::Handle::try_current() {
@@ -421,7 +517,10 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
             last_rewrite_ok: true,
             last_rewrite_time_sec: -1,
             rewrites: 0,
+            pending: Vec::new(),
             last_write_error: None,
+            fsync_error: Arc::default(),
+            write_error_logged: None,
             wait_rewrite: true,
             rewrite_scheduled: false,
             rewrite_failed_at: None,
@@ -460,20 +559,110 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
 
 /// The commands a write changed since the last call go to the AOF (called after each batch
 /// of commands and each cron tick, under the lock).
+///
+/// A failed write (or fsync) under `appendfsync always` ends the process before any reply
+/// of the batch is sent, as Redis does: what was acknowledged is on disk, and what is not
+/// was never acknowledged. Under `everysec` and `no` the effects stay pending and are
+/// written by a later call, while writes are refused with `-MISCONF`.
 pub fn flush(srv: &mut Server) {
     crate::replication::feed(srv);
-    if srv.repl.aof_buf.is_empty() {
+    let Some(aof) = srv.aof.as_mut() else {
+        srv.repl.aof_buf.clear();
+        return;
+    };
+    if srv.repl.aof_buf.is_empty() && aof.pending.is_empty() {
         return;
     }
     let bytes = srv.repl.aof_buf.split();
-    if let Some(aof) = srv.aof.as_mut() {
-        aof.append(&bytes);
+    match aof.append(&bytes) {
+        Ok(()) => {}
+        Err(_) if aof.fsync != Fsync::Always => {}
+        Err(AofWriteError::Write(_)) => fatal(
+            "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...",
+        ),
+        Err(AofWriteError::Fsync(e)) => fatal(&format!(
+            "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
+        )),
+    }
+}
+
+/// End the process at once, under the server lock: no reply of the current batch goes out.
+fn fatal(msg: &str) -> ! {
+    tracing::error!("{msg}");
+    std::process::exit(1)
+}
+
+/// Why an AOF write failed.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum AofWriteError {
+    #[error("Error writing to the AOF file: {0}")]
+    Write(String),
+    #[error("Can't fsync the AOF file: {0}")]
+    Fsync(String),
+}
+
+/// Write all of `data`, retrying interrupted and short writes; returns how much was written
+/// and, if not everything, the error that stopped it.
+pub fn write_fully(w: &mut impl Write, data: &[u8]) -> (usize, std::io::Result<()>) {
+    let mut written = 0;
+    while written < data.len() {
+        match w.write(&data[written..]) {
+            Ok(0) => return (written, Err(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (written, Err(e)),
+        }
+    }
+    (written, Ok(()))
+}
+
+/// C's `strerror` text of an I/O error ("No space left on device"), as Redis shows it.
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A disk that takes `room` more bytes, in chunks of at most 7, then fails.
+    struct Disk {
+        data: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            let n = b.len().min(self.room).min(7);
+            self.data.extend_from_slice(&b[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn short_writes_report_what_was_written() {
+        let mut d = Disk {
+            data: Vec::new(),
+            room: 100,
+        };
+        assert_eq!(write_fully(&mut d, &[1; 30]).0, 30);
+        let (n, r) = write_fully(&mut d, &[2; 100]);
+        assert_eq!(n, 70);
+        let e = r.unwrap_err();
+        assert_eq!(strerror(&e), "No space left on device");
+        assert_eq!(d.data.len(), 100);
+    }
 
     #[test]
     fn manifest_round_trip() {

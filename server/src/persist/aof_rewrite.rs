@@ -90,6 +90,12 @@ pub fn start_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
     let Some(aof) = srv.aof.as_mut() else {
         return Err("AOF is disabled");
     };
+    // Effects the old file could not take yet are in the snapshot too: written to the new
+    // file they would apply twice. The rewrite waits until the disk takes them.
+    if !aof.pending.is_empty() {
+        aof.rewrite_scheduled = true;
+        return Ok(RewriteStart::Scheduled);
+    }
     let incr_seq = if aof.wait_rewrite {
         // The snapshot holds everything written so far: the temporary file starts again.
         let tmp = aof.dir.join(temp_incr_name(&aof.filename));

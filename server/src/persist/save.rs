@@ -302,8 +302,24 @@ pub fn prepare_for_shutdown(srv: &mut Server, req: crate::server::ShutdownReques
     }
     crate::persist::aof::flush(srv);
     if let Some(aof) = srv.aof.as_mut() {
+        // Acknowledged writes the AOF could not take would be lost with the process (the
+        // AOF, not an RDB, is what the next start loads): Redis exits anyway, picket does
+        // only when forced.
+        if !aof.pending.is_empty() {
+            if req.force {
+                tracing::warn!("Error writing to the AOF file before exiting. Exit anyway.");
+            } else {
+                tracing::warn!("Error writing to the AOF file before exiting, can't exit.");
+                return false;
+            }
+        }
         tracing::info!("Calling fsync() on the AOF file.");
-        let _ = aof.file.sync_all();
+        if let Err(e) = aof.file.sync_all() {
+            tracing::warn!(
+                "Fail to fsync the AOF file: {}.",
+                crate::persist::aof::strerror(&e)
+            );
+        }
     }
     let save = !srv.rdb.loading && (req.save || (!req.nosave && !srv.cfg.save.is_empty()));
     if save {

@@ -479,8 +479,24 @@ fn apply(
                 let mut out = ReplyBuf::default();
                 srv.repl.applying = true;
                 srv.repl.ack_requested = false;
-                crate::command::exec::process(&mut srv, master, &mut out, &req.args);
+                let flow = crate::command::exec::process(&mut srv, master, &mut out, &req.args);
                 srv.repl.applying = false;
+                if flow == crate::command::exec::Flow::Close {
+                    // Not applied, and not counted: the link resumes from this command.
+                    if let Some(why) = master.close_reason.take() {
+                        // Refused (the AOF cannot be written): retry after a pause.
+                        end = Some(End::Failed(why));
+                    } else {
+                        // It panicked halfway: the dataset may hold part of it, so the next
+                        // link asks for a full resynchronization.
+                        srv.repl.have_history = false;
+                        end = Some(End::Lost(
+                            "internal error applying a command from the MASTER: a full resynchronization follows".into(),
+                        ));
+                    }
+                    master.flags &= !(cflags::CLOSE_ASAP | cflags::CLOSE_AFTER_REPLY);
+                    break;
+                }
                 if std::mem::take(&mut srv.repl.ack_requested) {
                     // The GETACK's own bytes are not counted yet.
                     acks.push(srv.repl.offset);
