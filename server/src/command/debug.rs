@@ -44,11 +44,9 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             Ok(())
         }
         ("sleep", 3) => {
-            // strtod: an unparsable argument sleeps 0 seconds.
-            let secs = strtod_prefix(&a[2]);
-            if secs > 0.0 && secs.is_finite() {
-                // DEBUG SLEEP stalls the whole server on purpose, as in Redis.
-                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            // DEBUG SLEEP stalls the whole server on purpose, as in Redis.
+            if let Some(d) = sleep_duration(&a[2]) {
+                std::thread::sleep(d);
             }
             ctx.out.ok();
             Ok(())
@@ -132,6 +130,17 @@ fn atoi(arg: &[u8]) -> i64 {
     }
 }
 
+/// How long `DEBUG SLEEP <seconds>` sleeps: Redis converts `strtod(arg) * 1e6` to a long
+/// long of microseconds, so an unparsable argument sleeps 0 seconds, and a value whose
+/// microseconds do not fit (1e20) does not sleep at all (on x86-64 the conversion gives a
+/// negative time and `nanosleep` refuses it): the reply is `+OK` at once, never a panic.
+fn sleep_duration(arg: &[u8]) -> Option<std::time::Duration> {
+    let us = strtod_prefix(arg) * 1_000_000.0;
+    // `i64::MAX as f64` rounds up to 2^63, which no longer fits: compare strictly.
+    (us.is_finite() && us >= 1.0 && us < i64::MAX as f64)
+        .then(|| std::time::Duration::from_micros(us as u64))
+}
+
 /// C's `strtod`: the longest leading part that is a number; 0 if none.
 fn strtod_prefix(arg: &[u8]) -> f64 {
     // A number is short: looking at the start is enough, and keeps this linear.
@@ -168,5 +177,37 @@ fn serialized_len(v: &Value) -> usize {
                 5
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn sleep_durations_never_overflow() {
+        assert_eq!(sleep_duration(b"0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(sleep_duration(b"2xyz"), Some(Duration::from_secs(2)));
+        // What Redis does not sleep for: nothing, negative, NaN, infinite, too large.
+        for arg in [
+            &b"abc"[..],
+            b"0",
+            b"-1",
+            b"nan",
+            b"inf",
+            b"1e20",
+            b"9223372036854.775807",
+            b"1e308",
+        ] {
+            assert_eq!(
+                sleep_duration(arg),
+                None,
+                "{}",
+                String::from_utf8_lossy(arg)
+            );
+        }
+        // The largest that fits sleeps as long as Redis would.
+        assert!(sleep_duration(b"9223372036854").is_some());
     }
 }

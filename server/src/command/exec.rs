@@ -104,7 +104,15 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     srv.now_ms = srv.clock.unix_ms_at(now) as i64;
     srv.executing = Some((client.id, client.proto));
     srv.propagator.begin_unit();
-    let flow = process_inner(srv, client, out, args);
+    let mark = out.len();
+    // Handlers are guarded in `call`; this guards the checks around them, so that the unit
+    // is always closed and the client alone pays for a bug.
+    let flow = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        process_inner(srv, client, out, args)
+    })) {
+        Ok(flow) => flow,
+        Err(payload) => command_panicked(srv, client, out, mark, &shown(&args[0]), &*payload),
+    };
     srv.propagator.end_unit();
     if srv.exec_dirty_cas {
         client.flags |= cflags::DIRTY_CAS;
@@ -388,7 +396,23 @@ pub fn call(
         spec,
         propagate: Propagate::Args,
     };
-    let result = (spec.handler)(&mut ctx);
+    // The command boundary: a bug that panics inside a handler costs its client, not the
+    // server (see `command_panicked`).
+    let result =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.handler)(&mut ctx))) {
+            Ok(r) => r,
+            Err(payload) => {
+                srv_stats_failed(ctx.srv, spec);
+                return command_panicked(
+                    ctx.srv,
+                    ctx.client,
+                    ctx.out,
+                    mark,
+                    spec.full_name,
+                    &*payload,
+                );
+            }
+        };
     let propagate = std::mem::take(&mut ctx.propagate);
     let failed = if let Err(e) = result {
         let msg = e.to_string();
@@ -456,6 +480,51 @@ pub fn call(
         Propagate::Nothing => {}
     }
     Flow::Continue
+}
+
+/// A handler panicked (a bug). Redis would crash; picket keeps serving everyone else:
+/// - the panicking command propagates nothing (what it did before panicking is unknown);
+/// - the commands that completed before it in the same execution unit (an EXEC's earlier
+///   commands, keys expired on the way) stay in the unit, which the caller closes as usual,
+///   so replicas and the AOF get them as one MULTI/EXEC, as the dataset has them;
+/// - nothing after it runs: EXEC stops at it, and its client is closed after an error reply
+///   that replaces whatever the command had written.
+///
+/// The lock is held by the caller and never poisoned: the panic stops here.
+fn command_panicked(
+    srv: &mut Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    mark: usize,
+    name: &str,
+    payload: &(dyn std::any::Any + Send),
+) -> Flow {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    tracing::error!(
+        "Internal error executing '{name}' for client {}: {what}. The client is closed; the command's own effects are not propagated to replicas and the AOF, and the keys it touched may hold part of them.",
+        client.info_line(srv.clock.now())
+    );
+    srv.clock_hint = Some(Instant::now());
+    let msg = format!(
+        "ERR internal error executing '{name}', the connection is closed (see the server log)"
+    );
+    srv.stats.count_error(&msg);
+    // What the command wrote before it panicked is not a reply.
+    out.buf.truncate(mark);
+    out.error(&msg);
+    client.flags |= cflags::CLOSE_AFTER_REPLY;
+    Flow::Close
+}
+
+fn srv_stats_failed(srv: &mut Server, spec: &CommandSpec) {
+    let st = srv.stats.cmd(spec.id);
+    st.calls += 1;
+    st.failed += 1;
+    srv.stats.total_commands_processed += 1;
 }
 
 /// MONITOR's line: `+<unix s>.<us> [<db> <addr>] "arg" ...`.
@@ -534,6 +603,81 @@ pub fn unknown_command(args: &[Bytes]) -> CmdError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::client::Queued;
+    use crate::command::{lookup, CmdResult};
+    use crate::testkit::TestServer;
+
+    /// SET, changed to panic once it has written its key.
+    fn set_then_panic(ctx: &mut Ctx) -> CmdResult {
+        super::super::strings::set(ctx)?;
+        panic!("injected bug");
+    }
+
+    fn panicking_set() -> &'static CommandSpec {
+        let set = lookup(b"set").expect("set");
+        Box::leak(Box::new(CommandSpec {
+            handler: set_then_panic,
+            ..*set
+        }))
+    }
+
+    #[test]
+    fn a_panicking_command_costs_its_client_only() {
+        let mut t = TestServer::new(&[]);
+        let a = t.connect();
+        let b = t.connect();
+        let boom = panicking_set();
+        let mut c = t.srv.clients.remove(&a).expect("client");
+        let mut out = ReplyBuf::default();
+        let args: Vec<Bytes> = ["SET", "x", "1"].iter().map(|s| Bytes::from(*s)).collect();
+        let flow = call(&mut t.srv, &mut c, &mut out, boom, &args);
+        assert_eq!(flow, Flow::Close);
+        assert!(c.has(cflags::CLOSE_AFTER_REPLY));
+        assert_eq!(
+            String::from_utf8_lossy(&out.take()),
+            "-ERR internal error executing 'set', the connection is closed (see the server log)\r\n"
+        );
+        t.srv.clients.insert(a, c);
+        // Its own effect is not propagated; the server goes on for everyone else.
+        assert!(t.propagated().is_empty());
+        assert_eq!(t.line(b, "SET y 2"), "+OK\r\n");
+        assert_eq!(t.propagated(), vec!["SET y 2"]);
+        assert!(t.line(b, "INFO stats").contains("total_error_replies:1"));
+    }
+
+    #[test]
+    fn a_panic_inside_exec_propagates_the_completed_part_whole_and_runs_no_more() {
+        let mut t = TestServer::new(&[]);
+        let a = t.connect();
+        let b = t.connect();
+        assert_eq!(t.line(a, "MULTI"), "+OK\r\n");
+        assert_eq!(t.line(a, "SET x 1"), "+QUEUED\r\n");
+        assert_eq!(t.line(a, "INCR n"), "+QUEUED\r\n");
+        let boom = panicking_set();
+        let args: Vec<Bytes> = ["SET", "z", "3"].iter().map(|s| Bytes::from(*s)).collect();
+        t.srv
+            .clients
+            .get_mut(&a)
+            .expect("client")
+            .multi
+            .push(Queued { spec: boom, args });
+        assert_eq!(t.line(a, "SET after 4"), "+QUEUED\r\n");
+        let reply = t.line(a, "EXEC");
+        assert_eq!(
+            reply,
+            "*4\r\n+OK\r\n:1\r\n-ERR internal error executing 'set', the connection is closed (see the server log)\r\n"
+        );
+        assert!(t.srv.clients[&a].has(cflags::CLOSE_AFTER_REPLY));
+        // The stream has what the dataset has from the completed commands, as one
+        // transaction; the panicking command and the ones after it are not there.
+        assert_eq!(t.propagated(), vec!["MULTI", "SET x 1", "INCR n", "EXEC"]);
+        assert_eq!(t.line(b, "GET after"), "$-1\r\n");
+        assert_eq!(t.line(b, "GET x"), "$1\r\n1\r\n");
+        // The next unit starts clean.
+        assert_eq!(t.line(b, "SET w 5"), "+OK\r\n");
+        assert_eq!(t.propagated(), vec!["SET w 5"]);
+    }
 
     #[test]
     fn repr_like_sdscatrepr() {

@@ -76,7 +76,10 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     ctx.client.flags |= cflags::DENY_BLOCKING;
     for q in &queued {
         ctx.client.last_cmd = q.spec.full_name;
-        call(ctx.srv, ctx.client, ctx.out, q.spec, &q.args);
+        // A command that panicked ends the transaction there (its client is closed).
+        if call(ctx.srv, ctx.client, ctx.out, q.spec, &q.args) == super::exec::Flow::Close {
+            break;
+        }
     }
     ctx.client.flags = (ctx.client.flags & !cflags::DENY_BLOCKING) | deny_before;
     ctx.client.last_cmd = "exec";

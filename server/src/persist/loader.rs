@@ -254,7 +254,20 @@ impl CommandLoad {
                     }
                     let mut out = ReplyBuf::default();
                     srv.clock_hint = None;
-                    crate::command::exec::process(&mut srv, &mut self.fake, &mut out, &req.args);
+                    let flow = crate::command::exec::process(
+                        &mut srv,
+                        &mut self.fake,
+                        &mut out,
+                        &req.args,
+                    );
+                    // Only a command that panicked closes the loader's client: the dataset
+                    // would no longer be the file's, so loading stops (as Redis would crash).
+                    if flow == crate::command::exec::Flow::Close {
+                        return Progress::Failed(format!(
+                            "Internal error running the command at offset {start} of the append only file {}",
+                            path.display()
+                        ));
+                    }
                 }
                 Ok(None) => return Progress::End,
                 Err(e) => {
