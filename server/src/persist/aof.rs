@@ -618,11 +618,7 @@ pub fn write_fully(w: &mut impl Write, data: &[u8]) -> (usize, std::io::Result<(
 
 /// C's `strerror` text of an I/O error ("No space left on device"), as Redis shows it.
 pub fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
+    picket_common::fdlimit::os_error_text(e)
 }
 
 #[cfg(test)]
