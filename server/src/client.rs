@@ -161,6 +161,13 @@ impl Client {
         self.has(cflags::MULTI)
     }
 
+    /// CLIENT REPLY OFF, or SKIP for the command under way: replies are dropped. Pushes
+    /// (pub/sub confirmations and messages, in RESP2 as in RESP3) are not replies and still
+    /// go out, as Redis's `CLIENT_PUSHING`; MONITOR lines are replies.
+    pub fn replies_suppressed(&self) -> bool {
+        self.has(cflags::REPLY_OFF) || self.has(cflags::REPLY_SKIP)
+    }
+
     pub fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
