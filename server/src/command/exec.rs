@@ -24,8 +24,11 @@ pub enum Propagate {
     Commands(Vec<Vec<Bytes>>),
     /// Nothing, even if it changed data.
     Nothing,
-    /// Its arguments even though it changed no data (PUBLISH reaches replicas' subscribers).
+    /// Its arguments even though it changed no data (FLUSHALL/FLUSHDB of empty databases).
     Force,
+    /// Its arguments to the replicas (not the AOF) even though it changed no data: PUBLISH
+    /// reaches replicas' subscribers (Redis's `forceCommandPropagation(PROPAGATE_REPL)`).
+    ForceRepl,
 }
 
 /// Everything a handler can reach.
@@ -360,6 +363,11 @@ fn process_inner(
         }
         return Flow::Continue;
     }
+    // Commands that touch arbitrary keys (and may expire several on the way) propagate
+    // those DELs unwrapped when run directly, as Redis's `CMD_TOUCHES_ARBITRARY_KEYS`.
+    if matches!(spec.name, "scan" | "randomkey") {
+        srv.propagator.unit_without_multi();
+    }
     call(srv, client, out, spec, args)
 }
 
@@ -508,6 +516,9 @@ pub fn call(
     let db = client.db;
     match propagate {
         Propagate::Force => srv.propagator.feed(db, args),
+        Propagate::ForceRepl => srv
+            .propagator
+            .feed_to(db, args, crate::propagate::target::REPL),
         // Only a command that changed data (dirty grew: SAVE lowers it) propagates.
         _ if srv.dirty <= dirty_before => {}
         Propagate::Args => srv.propagator.feed(db, args),

@@ -135,7 +135,7 @@ pub fn publish(ctx: &mut Ctx) -> CmdResult {
     let n = ctx.srv.publish(&ctx.args[1], &ctx.args[2]);
     ctx.flush_pushes();
     ctx.out.int(n as i64);
-    ctx.propagate = Propagate::Force;
+    ctx.propagate = Propagate::ForceRepl;
     Ok(())
 }
 
