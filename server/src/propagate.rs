@@ -277,27 +277,24 @@ mod tests {
         p.end_unit();
         assert_eq!(crate::testkit::parse_stream(&p.take()).len(), 2);
         p.take_aof();
-        assert_eq!(
-            p.offset,
-            0 + {
-                let mut b = BytesMut::new();
-                for l in [
-                    &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"5")][..],
-                    &[Bytes::from_static(b"MULTI")],
-                    &set(b"a"),
-                    &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"6")],
-                    &set(b"b"),
-                    &[Bytes::from_static(b"EXEC")],
-                    &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"6")],
-                    &set(b"c"),
-                    &set(b"d"),
-                    &set(b"e"),
-                ] {
-                    encode(&mut b, l);
-                }
-                b.len() as u64
+        assert_eq!(p.offset, {
+            let mut b = BytesMut::new();
+            for l in [
+                &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"5")][..],
+                &[Bytes::from_static(b"MULTI")],
+                &set(b"a"),
+                &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"6")],
+                &set(b"b"),
+                &[Bytes::from_static(b"EXEC")],
+                &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"6")],
+                &set(b"c"),
+                &set(b"d"),
+                &set(b"e"),
+            ] {
+                encode(&mut b, l);
             }
-        );
+            b.len() as u64
+        });
     }
 
     #[test]

@@ -389,6 +389,7 @@ impl Server {
             let before = c.out.len();
             write(&mut c.out);
             c.out_peak = c.out_peak.max(c.out.len());
+            c.rb.note(c.out.len());
             if c.out.len() != before {
                 c.notify.notify_one();
             }

@@ -49,8 +49,11 @@ fn mask(text: &str) -> String {
     out
 }
 
+/// After step N (its command), what each connection that got something received.
+type Seen = Vec<(usize, String, Vec<(usize, String)>)>;
+
 /// Run the steps on a server; after each, what every connection received.
-fn run(port: u16, steps: &[Step]) -> Vec<(usize, String, Vec<(usize, String)>)> {
+fn run(port: u16, steps: &[Step]) -> Seen {
     let mut conns: Vec<TcpStream> = Vec::new();
     let mut seen = Vec::new();
     for (i, (who, cmd)) in steps.iter().enumerate() {

@@ -136,6 +136,10 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     let now = *srv.clock_hint.get_or_insert_with(Instant::now);
     client.last_interaction = now;
     srv.now_ms = srv.clock.unix_ms_at(now) as i64;
+    // The arguments held while the command runs (`argv-mem`), released after it unless it
+    // blocked.
+    client.argv_mem = args.iter().map(|a| a.len()).sum();
+    client.argc = args.len();
     srv.executing = Some((client.id, client.proto));
     srv.propagator.begin_unit();
     let mark = out.len();
@@ -175,6 +179,11 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
         client.flags &= !cflags::REPLY_SKIP_NEXT;
         client.flags |= cflags::REPLY_SKIP;
     }
+    if client.blocked.is_none() {
+        client.argv_mem = 0;
+        client.argc = 0;
+    }
+    client.rb.note(out.len());
     if client.has(cflags::CLOSE_AFTER_REPLY) || client.has(cflags::CLOSE_ASAP) {
         return Flow::Close;
     }
@@ -351,8 +360,9 @@ fn process_inner(
         }
         // A transaction already doomed keeps nothing (Redis's `queueMultiCommand`).
         if !client.has(cflags::DIRTY_CAS) && !client.has(cflags::DIRTY_EXEC) {
+            // Redis's `argv_len_sums`: the bytes and an 8-byte pointer per argument.
             let mem: usize = args.iter().map(|a| a.len()).sum();
-            client.multi_mem += mem + std::mem::size_of_val(args);
+            client.multi_mem += mem + 8 * args.len();
             client.multi.push(Queued {
                 spec,
                 args: args.to_vec(),
