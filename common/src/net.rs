@@ -16,6 +16,10 @@ pub trait Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn set_nodelay(&self, _on: bool) -> io::Result<()> {
         Ok(())
     }
+    /// The file descriptor of the socket, where there is one (CLIENT LIST's `fd`).
+    fn raw_fd(&self) -> Option<i32> {
+        None
+    }
 }
 
 /// A bound listening socket.
@@ -57,6 +61,10 @@ impl Conn for tokio::net::TcpStream {
     }
     fn peer_addr(&self) -> io::Result<SocketAddr> {
         tokio::net::TcpStream::peer_addr(self)
+    }
+    fn raw_fd(&self) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        Some(self.as_raw_fd())
     }
     fn set_nodelay(&self, on: bool) -> io::Result<()> {
         tokio::net::TcpStream::set_nodelay(self, on)

@@ -527,7 +527,7 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
             rewrite_epoch: 0,
         });
         srv.propagator.enabled = true;
-        srv.propagator.reset_selected_db();
+        srv.propagator.reset_aof_selected_db();
         match start_rewrite(srv) {
             Ok(RewriteStart::Started) => {}
             Ok(RewriteStart::Scheduled) => tracing::warn!(
@@ -552,6 +552,7 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
             }
             tracing::info!("Append only file disabled");
         }
+        srv.propagator.reset_aof_selected_db();
         srv.propagator.enabled = srv.repl.backlog.is_some();
     }
     Ok(())
