@@ -90,6 +90,30 @@ impl Propagator {
     pub fn take(&mut self) -> BytesMut {
         self.pending.split()
     }
+
+    /// Stop propagating while a command replays other commands that must not reach the
+    /// stream (DEBUG LOADAOF runs the AOF through the pipeline): the execution unit under
+    /// way is set aside, and nothing is encoded until [`Propagator::resume`].
+    pub fn suspend(&mut self) -> Suspended {
+        Suspended {
+            enabled: std::mem::replace(&mut self.enabled, false),
+            unit: self.unit.take(),
+        }
+    }
+
+    /// Propagate again, continuing the unit that [`Propagator::suspend`] set aside.
+    pub fn resume(&mut self, s: Suspended) {
+        self.enabled = s.enabled;
+        self.unit = s.unit;
+    }
+}
+
+/// What [`Propagator::suspend`] set aside.
+#[derive(Debug)]
+#[must_use]
+pub struct Suspended {
+    enabled: bool,
+    unit: Option<Vec<(usize, Vec<Bytes>)>>,
 }
 
 /// Encode a command as a RESP multibulk of bulk strings.
