@@ -17,7 +17,7 @@ use crate::notify;
 use crate::persist::load::to_value;
 use crate::persist::rdb::codec::{ty, RdbError, Reader, CRC64, RDB_VERSION};
 use crate::persist::rdb::read::{Parser, RdbValue};
-use crate::persist::rdb::write::RdbWriter;
+use crate::persist::rdb::write::{RdbWriter, DEFAULT_PACKED_THRESHOLD};
 use crate::persist::snapshot::write_entry;
 
 /// The RDB version written in payloads, and the newest one RESTORE accepts (Redis compares
@@ -31,7 +31,19 @@ const FOOTER: usize = 10;
 /// sized by `list_fill`, as `list-max-listpack-size`), then the footer. A skiplist sorted set
 /// lists its members from the highest score down, as Redis writes them (any order loads).
 pub fn create_payload(v: &Value, compress: bool, list_fill: i64) -> Vec<u8> {
+    create_payload_with(v, compress, list_fill, DEFAULT_PACKED_THRESHOLD)
+}
+
+/// [`create_payload`] with list elements of at least `packed_threshold` bytes in plain
+/// quicklist nodes (DEBUG QUICKLIST-PACKED-THRESHOLD).
+pub fn create_payload_with(
+    v: &Value,
+    compress: bool,
+    list_fill: i64,
+    packed_threshold: u64,
+) -> Vec<u8> {
     let mut w = RdbWriter::payload(compress);
+    w.packed_threshold = packed_threshold;
     match v {
         Value::ZSet(z) if z.encoding() == "skiplist" && !z.is_empty() => {
             w.zset(b"", None, z.len(), z.iter_from(z.len() - 1, true));
@@ -111,11 +123,12 @@ pub fn dump(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     let compress = ctx.srv.config.store().get_bool("rdbcompression");
     let fill = ctx.srv.cfg.list_max_listpack_size;
+    let threshold = ctx.srv.debug.packed_threshold;
     let Some(e) = ctx.srv.lookup_read(db, &ctx.args[1]) else {
         ctx.out.null();
         return Ok(());
     };
-    let payload = create_payload(&e.val, compress, fill);
+    let payload = create_payload_with(&e.val, compress, fill, threshold);
     ctx.out.bulk(&payload);
     Ok(())
 }

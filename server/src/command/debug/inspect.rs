@@ -80,7 +80,12 @@ fn refcount(srv: &Server, v: &Value) -> i64 {
 /// its footer.
 fn serialized_len(srv: &Server, v: &Value) -> usize {
     let compress = srv.config.store().get_bool("rdbcompression");
-    let payload = super::super::dump::create_payload(v, compress, srv.cfg.list_max_listpack_size);
+    let payload = super::super::dump::create_payload_with(
+        v,
+        compress,
+        srv.cfg.list_max_listpack_size,
+        srv.debug.packed_threshold,
+    );
     payload.len().saturating_sub(1 + 10)
 }
 
