@@ -17,7 +17,7 @@ use crate::notify;
 use crate::persist::load::to_value;
 use crate::persist::rdb::codec::{ty, RdbError, Reader, CRC64, RDB_VERSION};
 use crate::persist::rdb::read::{Parser, RdbValue};
-use crate::persist::rdb::write::{RdbWriter, DEFAULT_PACKED_THRESHOLD};
+use crate::persist::rdb::write::RdbWriter;
 use crate::persist::snapshot::write_entry;
 
 /// The RDB version written in payloads, and the newest one RESTORE accepts (Redis compares
@@ -30,7 +30,9 @@ const FOOTER: usize = 10;
 /// compression of long strings when `compress`, as `rdbcompression`; lists in quicklist nodes
 /// sized by `list_fill`, as `list-max-listpack-size`), then the footer. A skiplist sorted set
 /// lists its members from the highest score down, as Redis writes them (any order loads).
+#[cfg(test)]
 pub fn create_payload(v: &Value, compress: bool, list_fill: i64) -> Vec<u8> {
+    use crate::persist::rdb::write::DEFAULT_PACKED_THRESHOLD;
     create_payload_with(v, compress, list_fill, DEFAULT_PACKED_THRESHOLD)
 }
 

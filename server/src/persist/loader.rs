@@ -311,7 +311,7 @@ impl CommandLoad {
 /// Run the commands of an AOF file through the command pipeline, as a client of its own.
 async fn load_commands(
     shared: &Arc<Shared>,
-    path: &PathBuf,
+    path: &Path,
     data: &[u8],
     last: bool,
     before: usize,
@@ -334,7 +334,7 @@ async fn load_commands(
 /// The end of an AOF file: complete, or cut mid-command / mid-transaction.
 fn finish_commands(
     shared: &Shared,
-    path: &PathBuf,
+    path: &Path,
     data: &[u8],
     consumed: usize,
     last: bool,

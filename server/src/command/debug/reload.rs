@@ -45,13 +45,10 @@ pub fn reload(ctx: &mut Ctx) -> CmdResult {
         empty_all(srv);
     }
     let path = crate::persist::save::rdb_path(srv);
+    // Loading keys signals no waiting client (as Redis's `dbAddRDBLoad`): a client blocked
+    // on a list the file brings back waits for the next push.
     let loaded = match std::fs::read(&path) {
-        Ok(data) => {
-            let held = hold_clients(srv);
-            let r = load_rdb(srv, &data, merge);
-            release_clients(srv, held);
-            r
-        }
+        Ok(data) => load_rdb(srv, &data, merge),
         Err(e) => Err(format!(
             "Fatal error loading the DB from {}: {e}",
             path.display()
@@ -117,9 +114,9 @@ fn empty_all(srv: &mut Server) {
     }
 }
 
-/// Clients that must not see the load happen: those blocked on keys (served after the
-/// command instead, if their keys then have data) and MONITORs (the loaded commands are
-/// not commands clients sent).
+/// Clients that must not see the AOF's commands run: those blocked on keys (served after
+/// the command instead, if their keys then have data, as Redis serves them after DEBUG
+/// LOADAOF) and MONITORs (the loaded commands are not commands clients sent).
 struct Held {
     blocking: std::collections::BTreeMap<(usize, bytes::Bytes), crate::blocking::Queue>,
     monitors: std::collections::BTreeSet<crate::client::ClientId>,
