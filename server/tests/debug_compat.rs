@@ -138,6 +138,8 @@ fn bad_arguments_answer_as_redis() {
         &["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "abc"],
         &["DEBUG", "REPLYBUFFER", "nosuch", "1"],
         &["DEBUG", "PAUSE-CRON"],
+        &["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION"],
+        &["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1", "2"],
         &["DEBUG", "POPULATE"],
         &["DEBUG", "POPULATE", "-1"],
         &["DEBUG", "POPULATE", "abc"],

@@ -411,3 +411,49 @@ fn change_repl_id_makes_the_replica_resync_as_in_redis() {
         assert_eq!(ours, redis, "picket (left) and redis (right) differ");
     }
 }
+
+/// Flip a bit of the checksum at the end of a server's `dump.rdb`.
+fn break_checksum(dir: &Path) {
+    let path = dir.join("dump.rdb");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+}
+
+#[test]
+fn skip_checksum_validation_accepts_bad_checksums_as_redis() {
+    let Some(p) = pair(&[]) else { return };
+    // A RESTORE payload whose checksum is wrong.
+    let Reply::Bulk(mut payload) = p.same(&[&["SET", "k", "v"], &["DUMP", "k"]])[1].clone() else {
+        panic!("DUMP")
+    };
+    let last = payload.len() - 1;
+    payload[last] ^= 0xff;
+    let restore = |c: &mut Conn, key: &str| -> Reply {
+        c.cmd(&[&b"RESTORE"[..], key.as_bytes(), b"0", &payload])
+    };
+    let (mut pc, mut rc) = (p.picket.conn(), p.redis.conn());
+    assert_eq!(restore(&mut pc, "r1"), restore(&mut rc, "r1"));
+    assert!(restore(&mut pc, "r2").is_error());
+    // An RDB file whose checksum is wrong.
+    p.same(&[&["SAVE"]]);
+    break_checksum(p.picket.dir.path());
+    break_checksum(p.redis.dir.path());
+    let r = p.same(&[
+        &["DEBUG", "RELOAD", "NOSAVE"],
+        &["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1"],
+        &["DEBUG", "RELOAD", "NOSAVE"],
+        &["GET", "k"],
+    ]);
+    assert_eq!(r[0], Reply::err("ERR Error trying to load the RDB dump"));
+    assert_eq!(r[2], Reply::ok());
+    assert_eq!(restore(&mut pc, "r3"), Reply::ok());
+    assert_eq!(restore(&mut rc, "r3"), Reply::ok());
+    p.same(&[
+        &["GET", "r3"],
+        &["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "0"],
+        &["DEL", "r3"],
+    ]);
+    assert_eq!(restore(&mut pc, "r3"), restore(&mut rc, "r3"));
+}

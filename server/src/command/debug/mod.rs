@@ -6,8 +6,8 @@
 //! - `inspect`: OBJECT, LISTPACK and QUICKLIST, which describe how a value is stored;
 //! - `protocol`: PROTOCOL, a sample reply of each RESP type;
 //! - here: the knobs tests turn (SLEEP, SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD,
-//!   REPLYBUFFER, PAUSE-CRON), POPULATE, CHANGE-REPL-ID, REPLICATE, LOG, ERROR and
-//!   STRINGMATCH-TEST.
+//!   REPLYBUFFER, PAUSE-CRON, SET-SKIP-CHECKSUM-VALIDATION), POPULATE, CHANGE-REPL-ID,
+//!   REPLICATE, LOG, ERROR and STRINGMATCH-TEST.
 //!
 //! Subcommands Redis has and picket does not (crash and restart helpers, allocator and
 //! cluster ones) get Redis's reply to an unknown subcommand, and HELP lists only those
@@ -47,6 +47,9 @@ pub struct Knobs {
     /// DEBUG PAUSE-CRON: the periodic duties (active expiry, statistics, save points,
     /// replication cron) do not run.
     pub pause_cron: bool,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE payloads and the RDB files DEBUG RELOAD
+    /// and LOADAOF read are accepted with a wrong checksum.
+    pub skip_checksum_validation: bool,
 }
 
 impl Default for Knobs {
@@ -56,6 +59,7 @@ impl Default for Knobs {
             reply_peak_reset_ms: DEFAULT_PEAK_RESET_MS,
             reply_resizing: true,
             pause_cron: false,
+            skip_checksum_validation: false,
         }
     }
 }
@@ -109,6 +113,8 @@ const HELP: &[&str] = &[
     "QUICKLIST-PACKED-THRESHOLD <size>",
     "    Sets the threshold for elements to be inserted as plain vs packed nodes",
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+    "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+    "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "STRINGMATCH-TEST",
@@ -196,6 +202,11 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                     "argument must be a memory value bigger than 1 and smaller than 4gb",
                 )),
             }
+        }
+        ("set-skip-checksum-validation", 3) => {
+            ctx.srv.debug.skip_checksum_validation = atoi(&a[2]) != 0;
+            ctx.out.ok();
+            Ok(())
         }
         ("pause-cron", 3) => {
             ctx.srv.debug.pause_cron = atoi(&a[2]) != 0;

@@ -141,6 +141,7 @@ fn release_clients(srv: &mut Server, held: Held) {
 /// `merge`, else an error).
 fn load_rdb(srv: &mut Server, data: &[u8], merge: bool) -> Result<(), String> {
     let mut parser = Parser::new(data).map_err(|e| format!("Bad RDB format: {e}"))?;
+    parser.skip_checksum = srv.debug.skip_checksum_validation;
     let mut st = State::new(srv.repl.is_replica());
     st.allow_dup = merge;
     let result = (|| loop {
