@@ -177,6 +177,11 @@ fn bad_arguments_answer_as_redis() {
         &["DEBUG", "DIGEST-VALUE", "gone"],
         &["DEBUG", "SET-ACTIVE-EXPIRE", "1"],
     ]);
+    // The structures went to stdout (the log file here), entries included.
+    let out = p.picket.log_text();
+    assert!(out.contains("{listpack of key hash}"), "{out}");
+    assert!(out.contains("{quicklist of key list}"), "{out}");
+    assert!(out.contains("{index 1} {len 1} v"), "{out}");
 }
 
 #[test]
