@@ -55,6 +55,10 @@ pub async fn run(shared: Arc<Shared>) {
 
 /// One cron tick.
 pub fn tick(srv: &mut Server) {
+    // DEBUG PAUSE-CRON: none of the periodic work (Redis's `server.pause_cron`).
+    if srv.debug.pause_cron {
+        return;
+    }
     srv.update_time();
     srv.cronloops += 1;
     let now_ms = srv.now_ms as u64;

@@ -142,6 +142,33 @@ impl Propagator {
     pub fn take_aof(&mut self) -> BytesMut {
         self.aof_pending.split()
     }
+
+    /// Stop propagating while a command replays other commands that must not reach the
+    /// stream (DEBUG LOADAOF runs the AOF through the pipeline): the execution unit under
+    /// way is set aside, and nothing is encoded until [`Propagator::resume`].
+    pub fn suspend(&mut self) -> Suspended {
+        Suspended {
+            enabled: std::mem::replace(&mut self.enabled, false),
+            unit: self.unit.take(),
+            unit_no_multi: std::mem::take(&mut self.unit_no_multi),
+        }
+    }
+
+    /// Propagate again, continuing the unit that [`Propagator::suspend`] set aside.
+    pub fn resume(&mut self, s: Suspended) {
+        self.enabled = s.enabled;
+        self.unit = s.unit;
+        self.unit_no_multi = s.unit_no_multi;
+    }
+}
+
+/// What [`Propagator::suspend`] set aside.
+#[derive(Debug)]
+#[must_use]
+pub struct Suspended {
+    enabled: bool,
+    unit: Option<Vec<(usize, Vec<Bytes>, u8)>>,
+    unit_no_multi: bool,
 }
 
 /// A SELECT into `buf` when `current` is not `db`.

@@ -97,6 +97,8 @@ pub struct Server {
     pub executable: PathBuf,
     pub lastsave_s: i64,
     pub active_expire_enabled: bool,
+    /// What DEBUG subcommands set for tests (packed threshold, reply buffer knobs...).
+    pub debug: crate::command::debug::Knobs,
     /// How many hz ticks the cron has run.
     pub cronloops: u64,
     /// Network counters, updated by connection tasks without the lock.
@@ -157,6 +159,7 @@ impl Server {
             executable: std::env::current_exe().unwrap_or_default(),
             lastsave_s: now_ms / 1000,
             active_expire_enabled: true,
+            debug: Default::default(),
             cronloops: 0,
             net: Arc::new(NetCounters::default()),
             stats_startup_memory: 0,

@@ -30,8 +30,22 @@ const FOOTER: usize = 10;
 /// compression of long strings when `compress`, as `rdbcompression`; lists in quicklist nodes
 /// sized by `list_fill`, as `list-max-listpack-size`), then the footer. A skiplist sorted set
 /// lists its members from the highest score down, as Redis writes them (any order loads).
+#[cfg(test)]
 pub fn create_payload(v: &Value, compress: bool, list_fill: i64) -> Vec<u8> {
+    use crate::persist::rdb::write::DEFAULT_PACKED_THRESHOLD;
+    create_payload_with(v, compress, list_fill, DEFAULT_PACKED_THRESHOLD)
+}
+
+/// [`create_payload`] with list elements of at least `packed_threshold` bytes in plain
+/// quicklist nodes (DEBUG QUICKLIST-PACKED-THRESHOLD).
+pub fn create_payload_with(
+    v: &Value,
+    compress: bool,
+    list_fill: i64,
+    packed_threshold: u64,
+) -> Vec<u8> {
     let mut w = RdbWriter::payload(compress);
+    w.packed_threshold = packed_threshold;
     match v {
         Value::ZSet(z) if z.encoding() == "skiplist" && !z.is_empty() => {
             w.zset(b"", None, z.len(), z.iter_from(z.len() - 1, true));
@@ -48,7 +62,14 @@ pub fn create_payload(v: &Value, compress: bool, list_fill: i64) -> Vec<u8> {
 /// Redis's `verifyDumpPayload`: room for the footer, a version no newer than ours, and the
 /// CRC64 of everything before the CRC. A zero CRC is not special here (unlike an RDB file's
 /// checksum written with `rdbchecksum no`): Redis 7.0 refuses it too.
+#[cfg(test)]
 pub fn verify_payload(p: &[u8]) -> bool {
+    verify_payload_with(p, false)
+}
+
+/// [`verify_payload`], without the CRC check when `skip_crc` (DEBUG
+/// SET-SKIP-CHECKSUM-VALIDATION, as Redis's `server.skip_checksum_validation`).
+pub fn verify_payload_with(p: &[u8], skip_crc: bool) -> bool {
     let Some(body_len) = p.len().checked_sub(FOOTER) else {
         return false;
     };
@@ -56,6 +77,9 @@ pub fn verify_payload(p: &[u8]) -> bool {
     let version = u16::from_le_bytes([footer[0], footer[1]]);
     if version > PAYLOAD_VERSION {
         return false;
+    }
+    if skip_crc {
+        return true;
     }
     let mut crc = [0u8; 8];
     crc.copy_from_slice(&footer[2..]);
@@ -111,11 +135,12 @@ pub fn dump(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     let compress = ctx.srv.config.store().get_bool("rdbcompression");
     let fill = ctx.srv.cfg.list_max_listpack_size;
+    let threshold = ctx.srv.debug.packed_threshold;
     let Some(e) = ctx.srv.lookup_read(db, &ctx.args[1]) else {
         ctx.out.null();
         return Ok(());
     };
-    let payload = create_payload(&e.val, compress, fill);
+    let payload = create_payload_with(&e.val, compress, fill, threshold);
     ctx.out.bulk(&payload);
     Ok(())
 }
@@ -179,7 +204,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::err("Invalid TTL value, must be >= 0"));
     }
     let payload = &ctx.args[3];
-    if !verify_payload(payload) {
+    if !verify_payload_with(payload, ctx.srv.debug.skip_checksum_validation) {
         return Err(CmdError::err("DUMP payload version or checksum are wrong"));
     }
     let bad_format = || CmdError::err("Bad data format");

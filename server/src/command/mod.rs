@@ -17,7 +17,7 @@ use bytes::Bytes;
 mod bitops;
 mod client_cmd;
 mod connection;
-mod debug;
+pub(crate) mod debug;
 mod dump;
 mod expire;
 mod hashes;

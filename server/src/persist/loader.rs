@@ -78,6 +78,7 @@ pub async fn load_task(
         loaded: 0,
         expired: 0,
         keep_expired: shared.lock().repl.is_replica(),
+        allow_dup: false,
         info: LoadInfo::default(),
     };
     let mut rdb_loaded = false;
@@ -189,30 +190,57 @@ async fn load_rdb(
 }
 
 /// Loading state of one AOF file: the rest of its bytes, and a client of its own.
-struct CommandLoad {
+pub(crate) struct CommandLoad {
     buf: bytes::BytesMut,
     decoder: picket_common::resp::RequestDecoder,
     fake: crate::client::Client,
-    consumed: usize,
-    multi_start: Option<usize>,
+    pub(crate) consumed: usize,
+    pub(crate) multi_start: Option<usize>,
 }
 
-enum Progress {
+pub(crate) enum Progress {
     More,
     End,
     Failed(String),
 }
 
 impl CommandLoad {
+    /// The loading of `data`, run by a client of its own (authenticated, flagged as the
+    /// loader: the checks for clients do not apply to it).
+    pub(crate) fn new(srv: &crate::server::Server, data: &[u8]) -> CommandLoad {
+        let addr = ([127, 0, 0, 1], 0).into();
+        let mut fake = crate::client::Client::new(0, addr, addr, srv.clock.now());
+        fake.authenticated = true;
+        fake.flags |= crate::client::cflags::LOADER;
+        CommandLoad {
+            buf: bytes::BytesMut::from(data),
+            decoder: picket_common::resp::RequestDecoder::new(),
+            fake,
+            consumed: 0,
+            multi_start: None,
+        }
+    }
+
     /// Run up to 1000 commands under one lock hold.
     fn step(&mut self, shared: &Shared, path: &std::path::Path, before: usize) -> Progress {
+        let mut srv = shared.lock();
+        self.run(&mut srv, path, before, 1000)
+    }
+
+    /// Run up to `max` commands.
+    pub(crate) fn run(
+        &mut self,
+        srv: &mut crate::server::Server,
+        path: &std::path::Path,
+        before: usize,
+        max: usize,
+    ) -> Progress {
         use picket_common::resp::{Limits, ReplyBuf};
         let limits = Limits {
             max_bulk_len: i64::MAX,
             unauthenticated: false,
         };
-        let mut srv = shared.lock();
-        for _ in 0..1000 {
+        for _ in 0..max {
             let start = self.consumed;
             match self.buf.first() {
                 None => return Progress::End,
@@ -254,12 +282,8 @@ impl CommandLoad {
                     }
                     let mut out = ReplyBuf::default();
                     srv.clock_hint = None;
-                    let flow = crate::command::exec::process(
-                        &mut srv,
-                        &mut self.fake,
-                        &mut out,
-                        &req.args,
-                    );
+                    let flow =
+                        crate::command::exec::process(srv, &mut self.fake, &mut out, &req.args);
                     // Only a command that panicked closes the loader's client: the dataset
                     // would no longer be the file's, so loading stops (as Redis would crash).
                     if flow == crate::command::exec::Flow::Close {
@@ -287,26 +311,12 @@ impl CommandLoad {
 /// Run the commands of an AOF file through the command pipeline, as a client of its own.
 async fn load_commands(
     shared: &Arc<Shared>,
-    path: &PathBuf,
+    path: &Path,
     data: &[u8],
     last: bool,
     before: usize,
 ) -> bool {
-    let addr = ([127, 0, 0, 1], 0).into();
-    let fake = {
-        let srv = shared.lock();
-        let mut c = crate::client::Client::new(0, addr, addr, srv.clock.now());
-        c.authenticated = true;
-        c.flags |= crate::client::cflags::LOADER;
-        c
-    };
-    let mut load = CommandLoad {
-        buf: bytes::BytesMut::from(data),
-        decoder: picket_common::resp::RequestDecoder::new(),
-        fake,
-        consumed: 0,
-        multi_start: None,
-    };
+    let mut load = CommandLoad::new(&shared.lock(), data);
     loop {
         match load.step(shared, path, before) {
             Progress::More => tokio::task::yield_now().await,
@@ -324,23 +334,42 @@ async fn load_commands(
 /// The end of an AOF file: complete, or cut mid-command / mid-transaction.
 fn finish_commands(
     shared: &Shared,
-    path: &PathBuf,
+    path: &Path,
     data: &[u8],
     consumed: usize,
     last: bool,
     multi_start: Option<usize>,
 ) -> bool {
-    let valid = multi_start.unwrap_or(consumed);
-    if valid == data.len() {
-        return true;
+    let truncated_ok = shared.lock().config.store().get_bool("aof-load-truncated");
+    match end_of_commands(path, data.len(), consumed, last, multi_start, truncated_ok) {
+        Ok(()) => true,
+        Err(msg) => {
+            fail(shared, msg);
+            false
+        }
     }
-    let allowed = last && shared.lock().config.store().get_bool("aof-load-truncated");
-    if !allowed {
-        fail(shared, format!(
+}
+
+/// The end of an AOF file of `len` bytes whose commands were read up to `consumed`: fine
+/// if complete; a command or transaction cut at the end of the last file is dropped (the
+/// file truncated there) when `aof-load-truncated` allows it; anything else is an error.
+pub(crate) fn end_of_commands(
+    path: &Path,
+    len: usize,
+    consumed: usize,
+    last: bool,
+    multi_start: Option<usize>,
+    truncated_ok: bool,
+) -> Result<(), String> {
+    let valid = multi_start.unwrap_or(consumed);
+    if valid == len {
+        return Ok(());
+    }
+    if !(last && truncated_ok) {
+        return Err(format!(
             "Bad file format reading the append only file {}: unexpected end of file at offset {valid}. Make a backup of your AOF, then truncate it or set aof-load-truncated yes",
             path.display()
         ));
-        return false;
     }
     tracing::warn!(
         "!!! Warning: short read while loading the AOF file {}!!! AOF loaded anyway because aof-load-truncated is enabled; truncating it at offset {valid}",
@@ -349,15 +378,18 @@ fn finish_commands(
     if let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) {
         let _ = f.set_len(valid as u64);
     }
-    true
+    Ok(())
 }
 
 pub(crate) struct State {
     db: usize,
     pub(crate) loaded: u64,
-    expired: u64,
+    pub(crate) expired: u64,
     /// A replica keeps keys that are already expired: its master deletes them.
     keep_expired: bool,
+    /// A key already in the database is replaced (DEBUG RELOAD MERGE, Redis's
+    /// `RDBFLAGS_ALLOW_DUP`); otherwise it is an error.
+    pub(crate) allow_dup: bool,
     pub(crate) info: LoadInfo,
 }
 
@@ -369,6 +401,7 @@ impl State {
             loaded: 0,
             expired: 0,
             keep_expired,
+            allow_dup: false,
             info: LoadInfo::default(),
         }
     }
@@ -478,8 +511,11 @@ pub(crate) fn apply_item(
             let v = to_value(value, &srv.cfg, seed, at).map_err(|e| e.to_string())?;
             let lru = crate::evict::loaded(srv, idle, freq);
             let db = st.db;
-            if !srv.dbs[db].set(&key, v, lru, false) {
-                return Err(format!("duplicate key at offset {at}"));
+            if !srv.dbs[db].set(&key, v, lru, false) && !st.allow_dup {
+                return Err(format!(
+                    "RDB has duplicated key '{}' in DB {db} (at offset {at})",
+                    String::from_utf8_lossy(&key)
+                ));
             }
             if let Some(t) = expire_ms {
                 srv.dbs[db].set_expire(&key, t);

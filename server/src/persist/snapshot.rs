@@ -52,6 +52,7 @@ impl RdbSink {
         rdb.aux("repl-id", srv.repl.replid.as_bytes());
         rdb.aux_int("repl-offset", srv.repl.offset as i64);
         rdb.aux_int("aof-base", 0);
+        rdb.packed_threshold = srv.debug.packed_threshold;
         RdbSink {
             rdb,
             digest: CRC64.digest(),

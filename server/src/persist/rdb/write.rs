@@ -4,7 +4,9 @@
 use picket_common::resp::format_double;
 
 use super::blobs::{intset_build, ListpackWriter};
-use super::codec::{op, ty, Writer, CRC64, QUICKLIST_NODE_PACKED, RDB_VERSION};
+use super::codec::{
+    op, ty, Writer, CRC64, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN, RDB_VERSION,
+};
 
 /// Redis's `list-max-listpack-size`: a negative value is a node size in bytes (-1 = 4 KB ...
 /// -5 = 64 KB), a positive one a number of entries.
@@ -17,6 +19,58 @@ fn node_limit(fill: i64) -> (usize, usize) {
         f if f <= -5 => (65536, usize::MAX),
         _ => (8192, usize::MAX),
     }
+}
+
+/// One node of a quicklist as Redis 7.0 builds it by pushing the elements in order.
+#[derive(Debug)]
+pub struct QuicklistNode {
+    /// A node holding one large element as is (Redis's `QUICKLIST_NODE_CONTAINER_PLAIN`).
+    pub plain: bool,
+    /// The listpack (or, for a plain node, the element).
+    pub data: Vec<u8>,
+    pub count: usize,
+}
+
+/// Redis's default `quicklist` packed threshold: elements this long get a plain node.
+pub const DEFAULT_PACKED_THRESHOLD: u64 = 1 << 30;
+
+/// Split a list into quicklist nodes: listpacks filled up to `list-max-listpack-size`
+/// (`fill`), and a plain node for each element of at least `packed_threshold` bytes.
+pub fn quicklist_nodes<'a>(
+    fill: i64,
+    packed_threshold: u64,
+    items: impl Iterator<Item = &'a [u8]>,
+) -> Vec<QuicklistNode> {
+    let (max_bytes, max_entries) = node_limit(fill);
+    let mut nodes = Vec::new();
+    let mut cur = ListpackWriter::new();
+    let close = |cur: &mut ListpackWriter, nodes: &mut Vec<QuicklistNode>| {
+        if !cur.is_empty() {
+            let count = cur.len();
+            nodes.push(QuicklistNode {
+                plain: false,
+                data: std::mem::take(cur).finish(),
+                count,
+            });
+        }
+    };
+    for it in items {
+        if it.len() as u64 >= packed_threshold {
+            close(&mut cur, &mut nodes);
+            nodes.push(QuicklistNode {
+                plain: true,
+                data: it.to_vec(),
+                count: 1,
+            });
+            continue;
+        }
+        if !cur.is_empty() && (cur.size() + it.len() + 11 > max_bytes || cur.len() >= max_entries) {
+            close(&mut cur, &mut nodes);
+        }
+        cur.push(it);
+    }
+    close(&mut cur, &mut nodes);
+    nodes
 }
 
 /// How Redis 7.0 writes a score inside a listpack (`d2string`): integral values as integers,
@@ -37,6 +91,9 @@ pub struct RdbWriter {
     pub w: Writer,
     /// Whether each value follows its key: an RDB file has them, a DUMP payload does not.
     with_keys: bool,
+    /// List elements of at least this many bytes get a plain quicklist node (DEBUG
+    /// QUICKLIST-PACKED-THRESHOLD).
+    pub packed_threshold: u64,
 }
 
 impl RdbWriter {
@@ -44,7 +101,11 @@ impl RdbWriter {
     pub fn new(compress: bool) -> Self {
         let mut w = Writer::new(compress);
         w.bytes(format!("REDIS{RDB_VERSION:04}").as_bytes());
-        RdbWriter { w, with_keys: true }
+        RdbWriter {
+            w,
+            with_keys: true,
+            packed_threshold: DEFAULT_PACKED_THRESHOLD,
+        }
     }
 
     /// The body of a DUMP payload (Redis's `createDumpPayload`): the value's type byte and
@@ -54,6 +115,7 @@ impl RdbWriter {
         RdbWriter {
             w: Writer::new(compress),
             with_keys: false,
+            packed_threshold: DEFAULT_PACKED_THRESHOLD,
         }
     }
 
@@ -94,7 +156,8 @@ impl RdbWriter {
         self.w.string(value);
     }
 
-    /// A list as a quicklist of listpack nodes, sized by `list-max-listpack-size`.
+    /// A list as a quicklist of listpack nodes, sized by `list-max-listpack-size`; elements
+    /// of at least `packed_threshold` bytes in plain nodes of their own.
     pub fn list<'a>(
         &mut self,
         key: &[u8],
@@ -102,25 +165,16 @@ impl RdbWriter {
         fill: i64,
         items: impl Iterator<Item = &'a [u8]>,
     ) {
-        let (max_bytes, max_entries) = node_limit(fill);
-        let mut nodes: Vec<Vec<u8>> = Vec::new();
-        let mut cur = ListpackWriter::new();
-        for it in items {
-            if !cur.is_empty()
-                && (cur.size() + it.len() + 11 > max_bytes || cur.len() >= max_entries)
-            {
-                nodes.push(std::mem::take(&mut cur).finish());
-            }
-            cur.push(it);
-        }
-        if !cur.is_empty() {
-            nodes.push(cur.finish());
-        }
+        let nodes = quicklist_nodes(fill, self.packed_threshold, items);
         self.key_header(ty::LIST_QUICKLIST_2, key, expire_ms);
         self.w.len(nodes.len() as u64);
         for n in nodes {
-            self.w.len(QUICKLIST_NODE_PACKED);
-            self.w.string(&n);
+            self.w.len(if n.plain {
+                QUICKLIST_NODE_PLAIN
+            } else {
+                QUICKLIST_NODE_PACKED
+            });
+            self.w.string(&n.data);
         }
     }
 
