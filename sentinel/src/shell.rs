@@ -99,7 +99,7 @@ impl Shared {
 
     /// Save the state into the config file.
     pub fn flush(&self, core: &Core) -> bool {
-        let s = self.settings().clone();
+        let s = self.settings();
         match crate::config::rewrite(&self.config_path, core, &s) {
             Ok(()) => true,
             Err(e) => {
@@ -852,6 +852,23 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
                 shared.clients.fetch_add(1, Ordering::SeqCst);
                 let slot = ClientSlot(shared.clone());
                 let _ = conn.set_nodelay(true);
+                let (protected, keepalive) = {
+                    let s = shared.settings();
+                    (s.protected_mode && s.requirepass.is_none(), s.tcp_keepalive)
+                };
+                let _ = conn.set_keepalive(keepalive);
+                // Redis's protected mode: without a password, only loopback clients.
+                if protected && !peer.ip().to_canonical().is_loopback() {
+                    shared.tracker.spawn(async move {
+                        let mut conn = conn;
+                        let msg = picket_server::runtime::DENIED.as_bytes();
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(1), conn.write_all(msg)).await;
+                        let _ = conn.shutdown().await;
+                        drop(slot);
+                    });
+                    continue;
+                }
                 let sh = shared.clone();
                 shared.tracker.spawn(async move {
                     crate::commands::serve(sh, conn, peer).await;

@@ -136,11 +136,15 @@ fn other_spellings_and_command_line_arguments() {
 fn bad_settings_name_their_line() {
     for (text, line, want) in [
         ("port = 1\nnonsense = 2\n", 2, "Bad directive"),
-        ("port = \"x\"\n", 1, "Invalid port"),
+        (
+            "port = \"x\"\n",
+            1,
+            "argument couldn't be parsed into an integer",
+        ),
         (
             "port = 1.5\n",
             1,
-            "must be a string, an integer or a boolean",
+            "'port': expected a string, an integer or a boolean",
         ),
         (
             "[sentinel]\nbogus = 1\n",
