@@ -455,9 +455,9 @@ fn frame_bytes(f: &Frame) -> Option<Bytes> {
 /// Name a command as renamed for this master (`rename-command`).
 fn cmd_name(renamed: &BTreeMap<String, String>, name: &str) -> String {
     renamed
-        .get(&name.to_ascii_lowercase())
-        .cloned()
-        .unwrap_or_else(|| name.to_string())
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map_or_else(|| name.to_string(), |(_, v)| v.clone())
 }
 
 /// AUTH (user, password), command renames, and the first 8 characters of our id.

@@ -114,7 +114,7 @@ fn sentinel_options_and_state_as_redis_writes_them() {
         "sentinel announce-hostnames yes",
         "sentinel sentinel-pass pw",
         "sentinel known-replica m 127.0.0.1 7001",
-        "sentinel rename-command m config xconfig",
+        "sentinel rename-command m CONFIG xconfig",
         "sentinel failover-timeout m 10000",
         "sentinel parallel-syncs m 3",
         "sentinel auth-pass m secret",

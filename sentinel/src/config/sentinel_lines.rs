@@ -298,7 +298,9 @@ pub fn apply_option(m: &mut Master, name: &str, args: &[String], now: u64) -> Re
         }
         "rename-command" => {
             let to = args.get(1).cloned().ok_or("Wrong number of arguments")?;
-            m.renamed.insert(v.to_ascii_lowercase(), to);
+            // Names are case-insensitive; the spelling given is kept (and saved), as Redis.
+            m.renamed.retain(|k, _| !k.eq_ignore_ascii_case(&v));
+            m.renamed.insert(v, to);
         }
         _ => return Err("Unknown option".into()),
     }

@@ -635,11 +635,12 @@ fn master_keys(mt: &mut dyn te::TableLike, m: &Master, t: &Timers) {
     };
     let mut current = current;
     current.sort();
-    let wanted: Vec<(String, String)> = m
+    let mut wanted: Vec<(String, String)> = m
         .renamed
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
         .collect();
+    wanted.sort();
     if current != wanted {
         if wanted.is_empty() {
             mt.remove("rename-command");

@@ -101,7 +101,7 @@ fn parses_every_setting() {
     let c = crate::core_from(&l, 1, 0).unwrap();
     let m = &c.masters["mymaster"];
     assert_eq!(m.down_after, 5000);
-    assert_eq!(m.renamed.get("config").map(String::as_str), Some("xconfig"));
+    assert_eq!(m.renamed.get("CONFIG").map(String::as_str), Some("xconfig"));
     assert_eq!(m.replicas.len(), 2);
     assert!(m.sentinels.contains_key(PEER));
 }
@@ -202,7 +202,7 @@ fn rewrite_keeps_comments_and_other_keys_and_updates_the_state() {
     m.config_epoch = 9;
     m.notification_script = None;
     m.down_after = 30_000;
-    m.renamed.remove("slaveof");
+    m.renamed.remove("SLAVEOF");
     let mut s = l.server.clone();
     s.deny_scripts_reconfig = true;
     s.announce_ip.clear();

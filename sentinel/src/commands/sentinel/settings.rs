@@ -61,9 +61,9 @@ pub(super) fn sentinel_set(
                     break;
                 }
                 // A rename to the same name removes the rename.
-                m.renamed.remove(&value.to_ascii_lowercase());
+                m.renamed.retain(|k, _| !k.eq_ignore_ascii_case(&value));
                 if !value.eq_ignore_ascii_case(&to) {
-                    m.renamed.insert(value.to_ascii_lowercase(), to.clone());
+                    m.renamed.insert(value.clone(), to.clone());
                 }
                 relink = true;
                 j += 1;
