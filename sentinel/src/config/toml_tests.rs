@@ -285,3 +285,44 @@ fn rewrite_of_a_minimal_file_adds_the_state_tables() {
     // Saving again changes nothing.
     assert_eq!(rewritten(&text2, &c, &s).unwrap(), text2);
 }
+
+#[test]
+fn server_directives_are_top_level_keys() {
+    let l = parse_toml(
+        "repl-diskless-sync-delay = 0\nenable-debug-command = \"yes\"\nprotected-mode = true\ntimeout = 5\nsave = [\"900 1\", \"300 10\"]\nbind = \"127.0.0.1 -::1\"\nslave-priority = 9\n[masters.m]\nhost = \"127.0.0.1\"\nport = 6379\nquorum = 2\n",
+        &[],
+    )
+    .unwrap();
+    let s = &l.server;
+    assert!(s.protected_mode);
+    assert_eq!(s.timeout, 5);
+    assert_eq!(s.bind, ["127.0.0.1", "-::1"]);
+    let d = &s.directives;
+    assert_eq!(d.get_int("repl-diskless-sync-delay"), 0);
+    assert_eq!(d.get_str("enable-debug-command"), "yes");
+    assert_eq!(d.get_save_points("save").len(), 2);
+    assert_eq!(d.get_int("replica-priority"), 9);
+    for (text, line, want) in [
+        (
+            "timeout = 1\nport = 70000\n",
+            2,
+            "argument must be between 0 and 65535 inclusive",
+        ),
+        (
+            "io-threads = 0\n",
+            1,
+            "argument must be between 1 and 128 inclusive",
+        ),
+        (
+            "nosuch = 1\n",
+            1,
+            "Bad directive or wrong number of arguments",
+        ),
+    ] {
+        let e = parse_toml(text, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains(want) && e.contains(&format!("at line {line}\n")),
+            "{text:?}: {e}"
+        );
+    }
+}
