@@ -612,3 +612,107 @@ fn assert_same_file(want: &str, got: &str) {
         "\n--- picket:\n{got}\n--- redis:\n{want}"
     );
 }
+
+/// A process this test started in the background (a daemon), shut down by its pid.
+struct Daemon {
+    port: u16,
+    pid: Option<i32>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let mut c = Client::connect(self.port);
+        c.send(&["SHUTDOWN"]);
+        let _ = c.read();
+        let Some(pid) = self.pid else { return };
+        // SAFETY: signals only the daemon this test started (its pid from its pid file):
+        // signal 0 asks whether it still runs; SIGKILL if it did not exit within 10 s.
+        let alive = || unsafe { libc::kill(pid, 0) } == 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if alive() {
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+#[test]
+fn daemonize_and_supervised_systemd_as_redis() {
+    let Some(redis) = redis_bin() else { return };
+    for bin in [Some(redis.as_path()), None] {
+        let who = if bin.is_some() { "redis" } else { "picket" };
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let pidfile = dir.path().join("s.pid");
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\ndaemonize yes\npidfile {}\nlogfile {}\nsentinel monitor m 127.0.0.1 6999 2\n",
+                pidfile.display(),
+                dir.path().join("log").display()
+            ),
+        )
+        .unwrap();
+        let (exe, mut args) = match bin {
+            Some(r) => (
+                r.to_path_buf(),
+                vec![conf.display().to_string(), "--sentinel".into()],
+            ),
+            None => (sentinel_bin(), vec![conf.display().to_string()]),
+        };
+        args.extend(["--dir".into(), dir.path().display().to_string()]);
+        // The launcher exits 0 at once; the daemon listens and writes its pid.
+        let st = Command::new(&exe).args(&args).status().unwrap();
+        assert!(st.success(), "{who}: {st}");
+        wait_port(port);
+        let mut d = Daemon { port, pid: None };
+        wait_for("the pid file", 10, || pidfile.exists());
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        d.pid = pid.trim().parse().ok();
+        assert_eq!(pid.trim(), info_field(port, "process_id"), "{who}");
+        assert_eq!(info_field(port, "process_supervised"), "no", "{who}");
+        drop(d);
+        assert!(!pidfile.exists(), "{who}: the pid file is removed at exit");
+
+        // supervised systemd: READY=1 on $NOTIFY_SOCKET, and no daemon (the process stays).
+        let sock = dir.path().join("notify.sock");
+        let rx = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let port = free_port();
+        std::fs::write(
+            &conf,
+            format!("port {port}\ndaemonize yes\nsupervised systemd\nsentinel monitor m 127.0.0.1 6999 2\n"),
+        )
+        .unwrap();
+        let mut child = Command::new(&exe)
+            .args(&args)
+            .env("NOTIFY_SOCKET", &sock)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while !got.iter().any(|m: &String| m.contains("READY=1")) {
+            let n = rx.recv(&mut buf).expect("a notification");
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        assert!(
+            got.iter()
+                .any(|m| m.contains("STATUS=Ready to accept connections")),
+            "{who}: {got:?}"
+        );
+        assert_eq!(
+            child.try_wait().unwrap(),
+            None,
+            "{who}: supervised, not daemonized"
+        );
+        assert_eq!(info_field(port, "process_supervised"), "systemd", "{who}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
