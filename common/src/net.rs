@@ -22,6 +22,10 @@ pub trait Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn set_keepalive(&self, _secs: u64) -> io::Result<()> {
         Ok(())
     }
+    /// The file descriptor of the socket, where there is one (CLIENT LIST's `fd`).
+    fn raw_fd(&self) -> Option<i32> {
+        None
+    }
 }
 
 /// A bound listening socket.
@@ -63,6 +67,10 @@ impl Conn for tokio::net::TcpStream {
     }
     fn peer_addr(&self) -> io::Result<SocketAddr> {
         tokio::net::TcpStream::peer_addr(self)
+    }
+    fn raw_fd(&self) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        Some(self.as_raw_fd())
     }
     fn set_nodelay(&self, on: bool) -> io::Result<()> {
         tokio::net::TcpStream::set_nodelay(self, on)

@@ -79,6 +79,10 @@ pub struct Shared {
     pub bound: Mutex<Vec<std::net::SocketAddr>>,
     /// Client connections being served (INFO `connected_clients`, the maxclients check).
     pub clients: AtomicUsize,
+    /// Milliseconds spent writing the state file since the last tick: a slow fsync (a busy
+    /// disk) stalls the sentinel, but it is its own doing, not a clock jump or a frozen
+    /// process, so the TILT check does not count it (see `Core::tick`).
+    pub persist_pause_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -100,7 +104,19 @@ impl Shared {
     /// Save the state into the config file.
     pub fn flush(&self, core: &Core) -> bool {
         let s = self.settings();
-        match crate::config::rewrite(&self.config_path, core, &s) {
+        let started = Instant::now();
+        let r = crate::config::rewrite(&self.config_path, core, &s);
+        drop(s);
+        let took = started.elapsed().as_millis() as u64;
+        if took >= 500 {
+            tracing::warn!(
+                "Saving the sentinel state to {} took {took} ms (a slow disk stalls the sentinel meanwhile)",
+                self.config_path.display()
+            );
+        }
+        self.persist_pause_ms
+            .fetch_add(took, std::sync::atomic::Ordering::SeqCst);
+        match r {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(
@@ -159,6 +175,7 @@ pub async fn start<N: Net>(
         stall_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         bound: Mutex::new(Vec::new()),
         clients: AtomicUsize::new(0),
+        persist_pause_ms: std::sync::atomic::AtomicU64::new(0),
     });
     let mut listeners = Vec::new();
     for b in &binds {
@@ -223,8 +240,16 @@ async fn driver<N: Net>(
         tokio::pin!(sleep);
         let mut inputs = Vec::new();
         tokio::select! {
+            biased;
             _ = cancel.cancelled() => return,
-            _ = &mut sleep => inputs.push(Input::Tick),
+            _ = &mut sleep => {
+                // What arrived while the sentinel was busy (a slow state write) is taken
+                // before the tick judges the instances, so late replies are not silence.
+                while let Ok(i) = rx.try_recv() {
+                    inputs.push(i);
+                }
+                inputs.push(Input::Tick);
+            }
             Some(a) = arx.recv() => {
                 execute(&shared, &net, a);
                 crate::scripts::run_pending(&shared);
@@ -242,7 +267,13 @@ async fn driver<N: Net>(
         let mut actions = Vec::new();
         for input in inputs {
             let now = shared.now();
-            actions.extend(shared.lock().step(now, input));
+            let mut core = shared.lock();
+            if matches!(input, Input::Tick) {
+                core.persist_pause_ms += shared
+                    .persist_pause_ms
+                    .swap(0, std::sync::atomic::Ordering::SeqCst);
+            }
+            actions.extend(core.step(now, input));
         }
         execute(&shared, &net, actions);
         crate::scripts::run_pending(&shared);

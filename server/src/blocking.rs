@@ -158,6 +158,9 @@ pub fn unblock(srv: &mut Server, client: &mut Client) {
         return;
     };
     client.flags &= !cflags::BLOCKED;
+    // Its arguments are released with the command.
+    client.argv_mem = 0;
+    client.argc = 0;
     for k in b.keys {
         let slot = (b.db, k);
         if let Some(q) = srv.blocking.get_mut(&slot) {

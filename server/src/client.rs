@@ -76,8 +76,9 @@ pub struct Client {
     pub id: ClientId,
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
-    /// A stable small number shown as `fd=` in CLIENT LIST.
-    pub fd: u64,
+    /// The connection's file descriptor (`fd=`), or -1 where there is none (the simulated
+    /// network, in-process test clients), as Redis shows for clients without a socket.
+    pub fd: i64,
     pub name: Option<Bytes>,
     pub created: Instant,
     pub last_interaction: Instant,
@@ -107,6 +108,19 @@ pub struct Client {
     /// Bytes received but not yet parsed into commands (`qbuf=`), updated by the connection.
     pub qbuf: usize,
     pub qbuf_peak: usize,
+    /// Redis's sizes of the query buffer (`qbuf`, `qbuf-free`), see `client_mem`.
+    pub qb: crate::client_mem::QueryBuf,
+    /// A new allocation for the real query buffer decided by the cron, for the connection
+    /// to apply (an idle client's buffer is released).
+    pub qbuf_resize: Option<usize>,
+    /// The arguments held: the command being run or blocked, or a request being received
+    /// (`argv-mem`, and the pointer array in `tot-mem`).
+    pub argv_mem: usize,
+    pub argc: usize,
+    /// Redis's static reply buffer (`rbs`, `rbp`), see `client_mem`.
+    pub rb: crate::client_mem::ReplyBuf,
+    /// Set by the connection while a write waits for the peer (`events=rw`).
+    pub writing: Arc<std::sync::atomic::AtomicBool>,
     /// Full name of the last command (`client|list`).
     pub last_cmd: &'static str,
     /// Waiting for keys (a blocking command that found nothing).
@@ -125,7 +139,7 @@ impl Client {
             id,
             addr,
             laddr,
-            fd: id + 7,
+            fd: -1,
             name: None,
             created: now,
             last_interaction: now,
@@ -145,6 +159,12 @@ impl Client {
             notify: Arc::new(Notify::new()),
             qbuf: 0,
             qbuf_peak: 0,
+            qb: Default::default(),
+            qbuf_resize: None,
+            argv_mem: 0,
+            argc: 0,
+            rb: Default::default(),
+            writing: Arc::default(),
             last_cmd: "NULL",
             blocked: None,
             close_reason: None,
@@ -159,6 +179,13 @@ impl Client {
 
     pub fn in_multi(&self) -> bool {
         self.has(cflags::MULTI)
+    }
+
+    /// CLIENT REPLY OFF, or SKIP for the command under way: replies are dropped. Pushes
+    /// (pub/sub confirmations and messages, in RESP2 as in RESP3) are not replies and still
+    /// go out, as Redis's `CLIENT_PUSHING`; MONITOR lines are replies.
+    pub fn replies_suppressed(&self) -> bool {
+        self.has(cflags::REPLY_OFF) || self.has(cflags::REPLY_SKIP)
     }
 
     pub fn subscriptions(&self) -> usize {
@@ -206,6 +233,7 @@ impl Client {
     pub fn push_bytes(&mut self, b: &[u8]) {
         self.out.raw(b);
         self.out_peak = self.out_peak.max(self.out.len());
+        self.rb.note(self.out.len());
         self.notify.notify_one();
     }
 
@@ -249,6 +277,13 @@ impl Client {
 
     /// One line of CLIENT LIST / CLIENT INFO, with Redis 7.0's fields in its order.
     pub fn info_line(&self, now: Instant) -> String {
+        self.info_line_with(now, self.out.len())
+    }
+
+    /// [`info_line`](Self::info_line) for a client whose unwritten replies are `pending`
+    /// bytes (the executing client's are in the command's reply buffer).
+    pub fn info_line_with(&self, now: Instant, pending: usize) -> String {
+        use crate::client_mem::{total_memory, MemParts};
         let age = now.saturating_duration_since(self.created).as_secs();
         let idle = now
             .saturating_duration_since(self.last_interaction)
@@ -263,10 +298,26 @@ impl Client {
         } else {
             -1
         };
-        let omem = self.out.len();
-        let tot_mem = std::mem::size_of::<Client>() + self.qbuf + omem + self.multi_mem;
+        let (obl, oll, omem) = self.rb.split(pending);
+        let tot_mem = total_memory(&MemParts {
+            qbuf: self.qb.memory(),
+            rbs: self.rb.size,
+            omem,
+            oll,
+            argv_mem: self.argv_mem,
+            argc: self.argc,
+            multi_mem: self.multi_mem,
+            multi_count: self.multi.len(),
+            channels: self.channels.len(),
+            patterns: self.patterns.len(),
+        });
+        let events = if self.writing.load(std::sync::atomic::Ordering::Relaxed) {
+            "rw"
+        } else {
+            "r"
+        };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs=16384 rbp={} obl=0 oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -279,13 +330,17 @@ impl Client {
             self.channels.len(),
             self.patterns.len(),
             multi,
-            self.qbuf,
-            16384usize.saturating_sub(self.qbuf),
+            self.qb.len,
+            self.qb.free(),
+            self.argv_mem,
             self.multi_mem,
-            self.qbuf_peak.max(1024),
-            usize::from(omem > 0),
+            self.rb.size,
+            self.rb.peak,
+            obl,
+            oll,
             omem,
             tot_mem,
+            events,
             self.last_cmd,
             self.user,
             self.proto.number(),

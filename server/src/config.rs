@@ -424,6 +424,10 @@ pub struct Settings {
     pub save: Vec<SavePoint>,
     pub dbfilename: String,
     pub stop_writes_on_bgsave_error: bool,
+    /// Expired and evicted keys propagate as UNLINK instead of DEL (Redis's
+    /// `propagateDeletion`; picket frees values at once either way).
+    pub lazyfree_lazy_expire: bool,
+    pub lazyfree_lazy_eviction: bool,
     pub maxmemory: u64,
     pub maxmemory_policy: crate::evict::Policy,
     pub maxmemory_samples: usize,
@@ -610,6 +614,8 @@ impl ConfigState {
             save: s.get_save_points("save").to_vec(),
             dbfilename: s.get_str("dbfilename").to_string(),
             stop_writes_on_bgsave_error: s.get_bool("stop-writes-on-bgsave-error"),
+            lazyfree_lazy_expire: s.get_bool("lazyfree-lazy-expire"),
+            lazyfree_lazy_eviction: s.get_bool("lazyfree-lazy-eviction"),
             maxmemory: s.get_int("maxmemory") as u64,
             maxmemory_policy: crate::evict::Policy::parse(s.get_str("maxmemory-policy")),
             maxmemory_samples: s.get_int("maxmemory-samples") as usize,

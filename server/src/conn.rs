@@ -15,7 +15,7 @@ use crate::runtime::Shared;
 use crate::server::check_output_limits;
 
 /// Read buffer growth step (Redis's `PROTO_IOBUF_LEN`).
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = crate::client_mem::PROTO_IOBUF_LEN;
 
 /// Serve one accepted connection until it closes, the client is killed or the server stops.
 pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, notify: Arc<Notify>) {
@@ -23,6 +23,9 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
     let mut decoder = RequestDecoder::new();
     let cancel = shared.cancel.clone();
     let mut eof = false;
+    // The last read: what it asked for and what it got, for Redis's query-buffer sizes.
+    let mut last_read: Option<(usize, usize)> = None;
+    let writing = shared.lock().clients.get(&id).map(|c| c.writing.clone());
     loop {
         // Run whatever is decodable, and collect output, under the lock.
         let (output, close, blocked) = {
@@ -33,6 +36,20 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
             };
             let mut out = std::mem::take(&mut client.out);
             srv.clock_hint = None;
+            if let Some((asked, got)) = last_read.take() {
+                client.qb.make_room(asked);
+                client.qb.read(got);
+            }
+            // The cron released an idle client's buffer (Redis's
+            // `clientsCronResizeQueryBuffer`).
+            if let Some(alloc) = client.qbuf_resize.take() {
+                let keep = alloc.max(buf.len());
+                if buf.capacity() > keep {
+                    let mut smaller = BytesMut::with_capacity(keep);
+                    smaller.extend_from_slice(&buf);
+                    buf = smaller;
+                }
+            }
             // (CLOSE_AFTER_REPLY: a held QUIT that ran when a pause ended.)
             let mut close = client.has(cflags::CLOSE_ASAP) || client.has(cflags::CLOSE_AFTER_REPLY);
             // A blocked client whose deadline passed gets its time-out reply.
@@ -79,6 +96,22 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
             }
             client.qbuf = buf.len();
             client.qbuf_peak = client.qbuf_peak.max(buf.len());
+            // Redis trims the query buffer after the batch; a big argument being received
+            // sits alone at its start.
+            match decoder.bulk_in_progress(&buf) {
+                Some((bulk, start)) if bulk >= crate::client_mem::PROTO_MBULK_BIG_ARG => {
+                    client.qb.big_arg_header(bulk, buf.len() - start);
+                    if buf.len() - start <= bulk + 2 {
+                        client.qb.len = buf.len() - start;
+                    } else {
+                        client.qb.len = buf.len();
+                    }
+                }
+                _ => client.qb.processed(buf.len()),
+            }
+            if client.blocked.is_none() {
+                (client.argc, client.argv_mem) = decoder.partial_args();
+            }
             if buf.len() as u64 > srv.cfg.client_query_buffer_limit {
                 tracing::warn!(
                     "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
@@ -98,6 +131,8 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                 out.buf.clear();
             }
             let output = out.take();
+            // Handed to the socket: the reply buffer is free again.
+            client.rb.note(0);
             let blocked = client.blocked.as_ref().map(|b| b.deadline);
             client.out = out;
             srv.clients.insert(id, client);
@@ -119,11 +154,19 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
             // A peer that does not read blocks the write: keep listening for the client
             // being closed meanwhile (killed, or over its output buffer limit).
             let mut woken = false;
+            let mut first = true;
             let written = loop {
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => break false,
                     r = &mut write => break r.is_ok(),
+                    // The peer does not take it all at once: waiting to write (`events=rw`).
+                    _ = std::future::ready(()), if first => {
+                        first = false;
+                        if let Some(w) = &writing {
+                            w.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
                     _ = notify.notified() => {
                         if closing(&shared, id) {
                             break false;
@@ -133,6 +176,9 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                     }
                 }
             };
+            if let Some(w) = &writing {
+                w.store(false, std::sync::atomic::Ordering::Relaxed);
+            }
             if !written {
                 break;
             }
@@ -144,9 +190,21 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
         if close || eof {
             break;
         }
-        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-            buf.reserve(READ_CHUNK);
-        }
+        // A big argument is received into a buffer that holds all of it (Redis's greedy
+        // read of big arguments); otherwise 16 KB at a time.
+        let asked = match decoder.bulk_in_progress(&buf) {
+            Some((bulk, start)) if bulk >= crate::client_mem::PROTO_MBULK_BIG_ARG => {
+                let remaining = (start + bulk + 2).saturating_sub(buf.len());
+                buf.reserve(remaining);
+                remaining.max(1)
+            }
+            _ => {
+                if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+                    buf.reserve(READ_CHUNK);
+                }
+                READ_CHUNK
+            }
+        };
         // A blocked client with a deadline wakes up to time out.
         let deadline = async move {
             match blocked {
@@ -164,7 +222,10 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                     // Run what was received before the peer closed (a pipeline ending in QUIT).
                     eof = true;
                 }
-                Ok(n) => shared.net.add_input(n),
+                Ok(n) => {
+                    shared.net.add_input(n);
+                    last_read = Some((asked, n));
+                }
             },
         }
     }

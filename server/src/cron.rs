@@ -102,6 +102,7 @@ pub fn tick(srv: &mut Server) {
 
 fn clients_cron(srv: &mut Server) {
     let now = srv.clock.now();
+    let now_ms = srv.now_ms;
     let timeout = srv.cfg.timeout;
     let limits = srv.cfg.obuf_limits;
     let mut max_in = 0;
@@ -127,6 +128,13 @@ fn clients_cron(srv: &mut Server) {
         }
         let used = c.out.len();
         check_output_limits(c, used, &limits, now);
+        // Redis's `clientsCronResizeQueryBuffer` and `clientsCronResizeOutputBuffer`.
+        let idle = now.saturating_duration_since(c.last_interaction).as_secs();
+        if let Some(alloc) = c.qb.cron(idle) {
+            c.qbuf_resize = Some(alloc);
+            c.notify.notify_one();
+        }
+        c.rb.cron(now_ms, used);
     }
     srv.stats.client_recent_max_input_buffer = max_in;
     srv.stats.client_recent_max_output_buffer = max_out;

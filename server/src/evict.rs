@@ -163,8 +163,9 @@ pub fn perform_evictions(srv: &mut Server) -> bool {
         };
         srv.dbs[db].remove(&key);
         srv.stats.evicted_keys += 1;
-        srv.propagator
-            .feed(db, &[Bytes::from_static(b"DEL"), key.clone()]);
+        // On its own, before the command that needed the room (never in its MULTI).
+        let del = crate::server::deletion(srv.cfg.lazyfree_lazy_eviction);
+        srv.propagator.feed_now(db, &[del, key.clone()]);
         srv.notify(notify::EVICTED, "evicted", &key, db);
         srv.signal_modified(db, &key);
     }

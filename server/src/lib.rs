@@ -6,6 +6,7 @@
 pub mod alloc;
 pub mod blocking;
 pub mod client;
+pub mod client_mem;
 pub mod command;
 pub mod config;
 pub mod conn;

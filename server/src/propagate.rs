@@ -8,18 +8,35 @@
 
 use bytes::{Bytes, BytesMut};
 
+/// Where an effect goes (Redis's `PROPAGATE_REPL` / `PROPAGATE_AOF`).
+pub mod target {
+    pub const REPL: u8 = 1;
+    pub const AOF: u8 = 2;
+    pub const BOTH: u8 = REPL | AOF;
+}
+
 #[derive(Debug, Default)]
 pub struct Propagator {
     /// Whether a consumer is attached; without one, effects are not encoded.
     pub enabled: bool,
+    /// The database the replication stream has selected (Redis's `slaveseldb`).
     selected_db: Option<usize>,
+    /// The database the AOF has selected (Redis's `aof_selected_db`): the two streams carry
+    /// the same commands but each its own SELECTs, as their starting points differ (a
+    /// replica's full sync, an AOF rewrite).
+    aof_selected_db: Option<usize>,
     /// Effects of the execution unit under way (one command, or a whole EXEC): emitted at its
     /// end, wrapped in MULTI/EXEC when there is more than one, as Redis 7.0's
     /// `propagatePendingCommands`.
-    unit: Option<Vec<(usize, Vec<Bytes>)>>,
-    /// Encoded effects not yet taken by the consumers.
+    unit: Option<Vec<(usize, Vec<Bytes>, u8)>>,
+    /// The unit is not wrapped whatever its size (a direct SCAN or RANDOMKEY that expired
+    /// several keys: Redis's `CMD_TOUCHES_ARBITRARY_KEYS`).
+    unit_no_multi: bool,
+    /// Encoded effects for the replication stream, not yet taken.
     pub pending: BytesMut,
-    /// Total bytes ever produced (the master replication offset).
+    /// The same effects for the AOF, with the AOF's SELECTs.
+    pub aof_pending: BytesMut,
+    /// Total bytes ever produced for the replication stream.
     pub offset: u64,
 }
 
@@ -28,68 +45,122 @@ impl Propagator {
     pub fn begin_unit(&mut self) {
         if self.unit.is_none() {
             self.unit = Some(Vec::new());
+            self.unit_no_multi = false;
         }
     }
 
-    /// End the execution unit: emit its effects, atomically when there are several.
+    /// The unit under way is not to be wrapped in MULTI/EXEC.
+    pub fn unit_without_multi(&mut self) {
+        self.unit_no_multi = true;
+    }
+
+    /// End the execution unit: emit its effects, atomically when there are several. The
+    /// MULTI goes to the first effect's database (so a SELECT comes before it) and the EXEC
+    /// to the last one's (so none comes before it), as Redis 7.0.
     pub fn end_unit(&mut self) {
         let Some(effects) = self.unit.take() else {
             return;
         };
-        let wrap = effects.len() > 1;
+        let wrap = effects.len() > 1 && !std::mem::take(&mut self.unit_no_multi);
         if wrap {
-            self.emit(None, &[Bytes::from_static(b"MULTI")]);
+            self.emit(effects[0].0, &[Bytes::from_static(b"MULTI")], target::BOTH);
         }
-        for (db, args) in &effects {
-            self.emit(Some(*db), args);
+        for (db, args, to) in &effects {
+            self.emit(*db, args, *to);
         }
         if wrap {
-            self.emit(None, &[Bytes::from_static(b"EXEC")]);
+            let last = effects[effects.len() - 1].0;
+            self.emit(last, &[Bytes::from_static(b"EXEC")], target::BOTH);
         }
     }
 
     /// Add one command's effect, executed in database `db`, to the current unit (or emit it
     /// at once outside of one).
     pub fn feed(&mut self, db: usize, args: &[Bytes]) {
+        self.feed_to(db, args, target::BOTH);
+    }
+
+    /// [`feed`](Self::feed) to the replication stream, the AOF or both (`target`).
+    pub fn feed_to(&mut self, db: usize, args: &[Bytes], to: u8) {
         if !self.enabled {
             return;
         }
         match &mut self.unit {
-            Some(u) => u.push((db, args.to_vec())),
-            None => self.emit(Some(db), args),
+            Some(u) => u.push((db, args.to_vec(), to)),
+            None => self.emit(db, args, to),
         }
     }
 
-    fn emit(&mut self, db: Option<usize>, args: &[Bytes]) {
-        let start = self.pending.len();
-        if let Some(db) = db {
-            if self.selected_db != Some(db) {
-                let n = itoa::Buffer::new().format(db).to_string();
-                encode(
-                    &mut self.pending,
-                    &[Bytes::from_static(b"SELECT"), Bytes::from(n)],
-                );
-                self.selected_db = Some(db);
+    /// Emit an effect at once, outside of the unit under way (evictions before a command,
+    /// which Redis propagates on their own, never in the command's MULTI).
+    pub fn feed_now(&mut self, db: usize, args: &[Bytes]) {
+        if self.enabled {
+            self.emit(db, args, target::BOTH);
+        }
+    }
+
+    fn emit(&mut self, db: usize, args: &[Bytes], to: u8) {
+        if to & target::REPL != 0 {
+            let start = self.pending.len();
+            select(&mut self.pending, &mut self.selected_db, db);
+            encode(&mut self.pending, args);
+            self.offset += (self.pending.len() - start) as u64;
+            if to & target::AOF != 0 {
+                select(&mut self.aof_pending, &mut self.aof_selected_db, db);
+                self.aof_pending
+                    .extend_from_slice(&self.pending[self.pending.len() - encoded_len(args)..]);
             }
+        } else if to & target::AOF != 0 {
+            select(&mut self.aof_pending, &mut self.aof_selected_db, db);
+            encode(&mut self.aof_pending, args);
         }
-        encode(&mut self.pending, args);
-        self.offset += (self.pending.len() - start) as u64;
     }
 
-    /// Force the next effect to be preceded by SELECT (e.g. for a new replica).
+    /// Force the replication stream's next effect to be preceded by SELECT (a new replica,
+    /// a new history).
     pub fn reset_selected_db(&mut self) {
         self.selected_db = None;
     }
 
-    /// The database the stream has selected, if any.
+    /// Force the AOF's next effect to be preceded by SELECT (a new incr file, the AOF
+    /// turned on or off).
+    pub fn reset_aof_selected_db(&mut self) {
+        self.aof_selected_db = None;
+    }
+
+    /// The database the replication stream has selected, if any.
     pub fn selected_db(&self) -> Option<usize> {
         self.selected_db
     }
 
-    /// Take the bytes produced since the last call.
+    /// Take the replication stream's bytes produced since the last call.
     pub fn take(&mut self) -> BytesMut {
         self.pending.split()
     }
+
+    /// Take the AOF's bytes produced since the last call.
+    pub fn take_aof(&mut self) -> BytesMut {
+        self.aof_pending.split()
+    }
+}
+
+/// A SELECT into `buf` when `current` is not `db`.
+fn select(buf: &mut BytesMut, current: &mut Option<usize>, db: usize) {
+    if *current != Some(db) {
+        let n = itoa::Buffer::new().format(db).to_string();
+        encode(buf, &[Bytes::from_static(b"SELECT"), Bytes::from(n)]);
+        *current = Some(db);
+    }
+}
+
+/// The size of a command encoded by [`encode`].
+fn encoded_len(args: &[Bytes]) -> usize {
+    let digits = |n: usize| itoa::Buffer::new().format(n).len();
+    let head = 3 + digits(args.len());
+    head + args
+        .iter()
+        .map(|a| 1 + digits(a.len()) + 2 + a.len() + 2)
+        .sum::<usize>()
 }
 
 /// Encode a command as a RESP multibulk of bulk strings.
@@ -164,10 +235,82 @@ mod tests {
     }
 
     #[test]
+    fn select_comes_before_multi_and_each_stream_has_its_own() {
+        let mut p = Propagator {
+            enabled: true,
+            ..Default::default()
+        };
+        let set = |k: &'static [u8]| {
+            vec![
+                Bytes::from_static(b"SET"),
+                Bytes::from_static(k),
+                Bytes::from_static(b"1"),
+            ]
+        };
+        p.begin_unit();
+        p.feed(5, &set(b"a"));
+        p.feed(6, &set(b"b"));
+        p.end_unit();
+        let repl = crate::testkit::parse_stream(&p.take());
+        let aof = crate::testkit::parse_stream(&p.take_aof());
+        let expect: Vec<Vec<String>> = [
+            "SELECT 5", "MULTI", "SET a 1", "SELECT 6", "SET b 1", "EXEC",
+        ]
+        .iter()
+        .map(|l| l.split(' ').map(String::from).collect())
+        .collect();
+        assert_eq!(repl, expect);
+        assert_eq!(aof, expect);
+        // A new replica: only the replication stream selects again.
+        p.reset_selected_db();
+        p.feed(6, &set(b"c"));
+        assert_eq!(crate::testkit::parse_stream(&p.take())[0], ["SELECT", "6"]);
+        assert_eq!(
+            crate::testkit::parse_stream(&p.take_aof()),
+            [["SET", "c", "1"]]
+        );
+        // A unit that must not be wrapped.
+        p.begin_unit();
+        p.unit_without_multi();
+        p.feed(6, &set(b"d"));
+        p.feed(6, &set(b"e"));
+        p.end_unit();
+        assert_eq!(crate::testkit::parse_stream(&p.take()).len(), 2);
+        p.take_aof();
+        assert_eq!(p.offset, {
+            let mut b = BytesMut::new();
+            for l in [
+                &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"5")][..],
+                &[Bytes::from_static(b"MULTI")],
+                &set(b"a"),
+                &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"6")],
+                &set(b"b"),
+                &[Bytes::from_static(b"EXEC")],
+                &[Bytes::from_static(b"SELECT"), Bytes::from_static(b"6")],
+                &set(b"c"),
+                &set(b"d"),
+                &set(b"e"),
+            ] {
+                encode(&mut b, l);
+            }
+            b.len() as u64
+        });
+    }
+
+    #[test]
+    fn encoded_len_matches_encode() {
+        let args = vec![Bytes::from(vec![b'x'; 123]), Bytes::from_static(b"")];
+        let mut b = BytesMut::new();
+        encode(&mut b, &args);
+        assert_eq!(encoded_len(&args), b.len());
+    }
+
+    #[test]
     fn disabled_produces_nothing() {
         let mut p = Propagator::default();
         p.feed(0, &[Bytes::from_static(b"PING")]);
         assert!(p.take().is_empty());
+        assert!(p.take_aof().is_empty());
         assert_eq!(p.offset, 0);
     }
 }

@@ -275,6 +275,7 @@ fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) -> bool {
     let now = srv.clock.now();
     let mut client = Client::new(id, peer, laddr, now);
     client.authenticated = !srv.requires_auth();
+    client.fd = conn.raw_fd().map_or(-1, i64::from);
     let notify = client.notify.clone();
     srv.clients.insert(id, client);
     drop(srv);

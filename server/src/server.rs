@@ -210,8 +210,8 @@ impl Server {
         let k = Bytes::copy_from_slice(key);
         // Inside a command this joins its execution unit (Redis 7.0 replicates
         // `MULTI / DEL k / <command> / EXEC`); from the active expiry cycle it goes alone.
-        self.propagator
-            .feed(db, &[Bytes::from_static(b"DEL"), k.clone()]);
+        let del = deletion(self.cfg.lazyfree_lazy_expire);
+        self.propagator.feed(db, &[del, k.clone()]);
         self.notify(notify::EXPIRED, "expired", &k, db);
         self.signal_modified(db, &k);
     }
@@ -389,6 +389,7 @@ impl Server {
             let before = c.out.len();
             write(&mut c.out);
             c.out_peak = c.out_peak.max(c.out.len());
+            c.rb.note(c.out.len());
             if c.out.len() != before {
                 c.notify.notify_one();
             }
@@ -430,6 +431,12 @@ impl Server {
     pub fn requires_auth(&self) -> bool {
         self.cfg.requirepass.is_some()
     }
+}
+
+/// The command an expired or evicted key propagates as: UNLINK when the matching
+/// `lazyfree-lazy-*` setting is on, else DEL (Redis's `propagateDeletion`).
+pub fn deletion(lazy: bool) -> Bytes {
+    Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" })
 }
 
 /// Close a client whose pending output (`used` bytes) passed its class's hard limit, or its

@@ -148,4 +148,42 @@ mod tests {
         assert!(t.propagated().is_empty());
         assert!(t.srv.blocking.is_empty());
     }
+
+    #[test]
+    fn keys_expired_by_scan_or_randomkey_propagate_unwrapped_but_wrapped_in_exec() {
+        let mut t = TestServer::new(&[]);
+        let c = t.connect();
+        let expire_all = |t: &mut TestServer, keys: &[&str]| {
+            for k in keys {
+                assert_eq!(t.line(c, &format!("SET {k} 1")), "+OK\r\n");
+                t.srv.dbs[0].set_expire(k.as_bytes(), 1);
+            }
+            t.propagated();
+        };
+        expire_all(&mut t, &["a", "b", "c"]);
+        t.line(c, "SCAN 0 COUNT 100");
+        let mut dels = t.propagated();
+        dels.sort();
+        assert_eq!(dels, vec!["DEL a", "DEL b", "DEL c"]);
+        // The same inside a transaction is one unit: MULTI ... EXEC.
+        expire_all(&mut t, &["d", "e"]);
+        t.line(c, "MULTI");
+        t.line(c, "SCAN 0 COUNT 100");
+        t.line(c, "EXEC");
+        let got = t.propagated();
+        assert_eq!(got.first().map(String::as_str), Some("MULTI"));
+        assert_eq!(got.last().map(String::as_str), Some("EXEC"));
+        assert_eq!(got.len(), 4);
+    }
+
+    #[test]
+    fn expired_keys_propagate_as_unlink_under_lazyfree_lazy_expire() {
+        let mut t = TestServer::new(&["--lazyfree-lazy-expire", "yes"]);
+        let c = t.connect();
+        t.line(c, "SET a 1");
+        t.srv.dbs[0].set_expire(b"a", 1);
+        t.propagated();
+        assert_eq!(t.line(c, "GET a"), "$-1\r\n");
+        assert_eq!(t.propagated(), vec!["UNLINK a"]);
+    }
 }

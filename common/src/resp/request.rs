@@ -124,6 +124,26 @@ impl RequestDecoder {
         self.partial.argc.is_some()
     }
 
+    /// The bulk argument being received, once its `$<len>` header is in `buf`: its length
+    /// and the offset of its first byte.
+    pub fn bulk_in_progress(&self, buf: &[u8]) -> Option<(usize, usize)> {
+        let p = &self.partial;
+        let argc = p.argc?;
+        if p.args.len() >= argc || p.pos >= buf.len() {
+            return None;
+        }
+        let (line, data_start) = read_line(buf, p.pos)?;
+        let len = string2ll(line.strip_prefix(b"$")?)?;
+        usize::try_from(len).ok().map(|l| (l, data_start))
+    }
+
+    /// The arguments of the request being received that are complete: how many, and their
+    /// bytes (Redis holds them in `argv` meanwhile: `argv-mem`).
+    pub fn partial_args(&self) -> (usize, usize) {
+        let args = &self.partial.args;
+        (args.len(), args.iter().map(|&(_, len)| len).sum())
+    }
+
     /// Decode the next complete request. `Ok(None)` means more bytes are needed (or the buffer
     /// held only empty lines / empty multibulks, which Redis skips). After an error the
     /// connection must be closed: the buffer is left in an unspecified state.

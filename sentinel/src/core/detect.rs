@@ -9,10 +9,13 @@ impl Core {
     // ------------------------------------------------------------------ timer
 
     pub(super) fn tick(&mut self, now: Ms) {
-        // TILT: the timer stalled or jumped.
+        // TILT: the timer stalled or jumped. Time the sentinel spent writing its own state
+        // file is not a stall of unknown cause: Redis enters TILT after a slow fsync of its
+        // config, and then stays passive for 30 s in the middle of the failover it started.
+        let excused = std::mem::take(&mut self.persist_pause_ms);
         if let Some(prev) = self.previous_tick {
             let delta = now as i64 - prev as i64;
-            if delta < 0 || delta as u64 > self.timers.tilt_trigger {
+            if delta < 0 || (delta as u64).saturating_sub(excused) > self.timers.tilt_trigger {
                 if self.tilt_since.is_none() {
                     self.event(Level::Warning, "+tilt", "#tilt mode entered".into(), None);
                 }

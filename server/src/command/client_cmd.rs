@@ -132,12 +132,10 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
             let Ok(id) = ClientId::try_from(n) else {
                 continue;
             };
-            let c = if id == ctx.client.id {
-                Some(&*ctx.client)
-            } else {
-                ctx.srv.clients.get(&id)
-            };
-            if let Some(c) = c {
+            if id == ctx.client.id {
+                text.push_str(&ctx.client.info_line_with(now, ctx.out.len()));
+                text.push('\n');
+            } else if let Some(c) = ctx.srv.clients.get(&id) {
                 text.push_str(&c.info_line(now));
                 text.push('\n');
             }
@@ -147,11 +145,13 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
     } else if a.len() != 2 {
         return Err(CmdError::Syntax);
     }
+    let (me, my_pending) = (ctx.client.id, ctx.out.len());
     for_each_client(ctx, |c| {
         if typ.is_some_and(|t| c.type_name() != t) {
             return;
         }
-        text.push_str(&c.info_line(now));
+        let pending = if c.id == me { my_pending } else { c.out.len() };
+        text.push_str(&c.info_line_with(now, pending));
         text.push('\n');
     });
     ctx.out.verbatim("txt", text.as_bytes());
@@ -160,7 +160,7 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
 
 pub fn info(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.srv.clock.now();
-    let mut line = ctx.client.info_line(now);
+    let mut line = ctx.client.info_line_with(now, ctx.out.len());
     line.push('\n');
     ctx.out.verbatim("txt", line.as_bytes());
     Ok(())

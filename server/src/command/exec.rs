@@ -24,8 +24,11 @@ pub enum Propagate {
     Commands(Vec<Vec<Bytes>>),
     /// Nothing, even if it changed data.
     Nothing,
-    /// Its arguments even though it changed no data (PUBLISH reaches replicas' subscribers).
+    /// Its arguments even though it changed no data (FLUSHALL/FLUSHDB of empty databases).
     Force,
+    /// Its arguments to the replicas (not the AOF) even though it changed no data: PUBLISH
+    /// reaches replicas' subscribers (Redis's `forceCommandPropagation(PROPAGATE_REPL)`).
+    ForceRepl,
 }
 
 /// Everything a handler can reach.
@@ -48,15 +51,22 @@ impl Ctx<'_> {
         &self.args[i]
     }
 
+    /// Write a push frame (a pub/sub confirmation) for this client: into its replies, or,
+    /// when replies are off, aside with the other pushes, which go out all the same.
+    pub fn push(&mut self, write: impl FnOnce(&mut ReplyBuf)) {
+        push_to(self.srv, self.client, Some(&mut *self.out), write);
+    }
+
     /// Replace what this command propagates.
     pub fn propagate_as(&mut self, cmds: Vec<Vec<Bytes>>) {
         self.propagate = Propagate::Commands(cmds);
     }
 
     /// Write pushes addressed to this client during its command (e.g. its own PUBLISH) into
-    /// its reply stream, before the command's reply.
+    /// its reply stream, before the command's reply. Under CLIENT REPLY OFF/SKIP they stay
+    /// aside: the command's replies are dropped, its pushes are written after it.
     pub fn flush_pushes(&mut self) {
-        if !self.srv.exec_pushes.is_empty() {
+        if !self.srv.exec_pushes.is_empty() && !self.client.replies_suppressed() {
             self.out.raw(&self.srv.exec_pushes);
             self.srv.exec_pushes.clear();
         }
@@ -68,6 +78,9 @@ impl Ctx<'_> {
         self.srv.signal_modified(db, key);
         self.srv.notify(class, event, key, db);
         self.srv.dirty += 1;
+        // Its event reaches the client's own subscription where Redis writes it: here,
+        // between what the command replied before and after.
+        self.flush_pushes();
     }
 
     /// An arity error for this command, with its full name.
@@ -81,6 +94,27 @@ impl Ctx<'_> {
         CmdError::SubcommandSyntax {
             cmd: String::from_utf8_lossy(&self.args[0]).to_ascii_uppercase(),
             sub: shown(&self.args[1]),
+        }
+    }
+}
+
+/// Write a push for `client` (executing now): into `out` when given and its replies are on,
+/// else with the pushes written after its command (`Server::exec_pushes`).
+pub fn push_to(
+    srv: &mut Server,
+    client: &Client,
+    out: Option<&mut ReplyBuf>,
+    write: impl FnOnce(&mut ReplyBuf),
+) {
+    match out {
+        Some(o) if !client.replies_suppressed() => write(o),
+        _ => {
+            let mut rb = ReplyBuf {
+                buf: std::mem::take(&mut srv.exec_pushes),
+                proto: client.proto,
+            };
+            write(&mut rb);
+            srv.exec_pushes = rb.buf;
         }
     }
 }
@@ -102,6 +136,10 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     let now = *srv.clock_hint.get_or_insert_with(Instant::now);
     client.last_interaction = now;
     srv.now_ms = srv.clock.unix_ms_at(now) as i64;
+    // The arguments held while the command runs (`argv-mem`), released after it unless it
+    // blocked.
+    client.argv_mem = args.iter().map(|a| a.len()).sum();
+    client.argc = args.len();
     srv.executing = Some((client.id, client.proto));
     srv.propagator.begin_unit();
     let mark = out.len();
@@ -141,6 +179,11 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
         client.flags &= !cflags::REPLY_SKIP_NEXT;
         client.flags |= cflags::REPLY_SKIP;
     }
+    if client.blocked.is_none() {
+        client.argv_mem = 0;
+        client.argc = 0;
+    }
+    client.rb.note(out.len());
     if client.has(cflags::CLOSE_AFTER_REPLY) || client.has(cflags::CLOSE_ASAP) {
         return Flow::Close;
     }
@@ -317,8 +360,9 @@ fn process_inner(
         }
         // A transaction already doomed keeps nothing (Redis's `queueMultiCommand`).
         if !client.has(cflags::DIRTY_CAS) && !client.has(cflags::DIRTY_EXEC) {
+            // Redis's `argv_len_sums`: the bytes and an 8-byte pointer per argument.
             let mem: usize = args.iter().map(|a| a.len()).sum();
-            client.multi_mem += mem + std::mem::size_of_val(args);
+            client.multi_mem += mem + 8 * args.len();
             client.multi.push(Queued {
                 spec,
                 args: args.to_vec(),
@@ -328,6 +372,11 @@ fn process_inner(
             out.simple("QUEUED");
         }
         return Flow::Continue;
+    }
+    // Commands that touch arbitrary keys (and may expire several on the way) propagate
+    // those DELs unwrapped when run directly, as Redis's `CMD_TOUCHES_ARBITRARY_KEYS`.
+    if matches!(spec.name, "scan" | "randomkey") {
+        srv.propagator.unit_without_multi();
     }
     call(srv, client, out, spec, args)
 }
@@ -367,9 +416,9 @@ fn reject(
     }
 }
 
-/// CLIENT REPLY OFF, or SKIP for this command: replies (and pushes) are dropped.
+/// CLIENT REPLY OFF, or SKIP for this command: replies are dropped (pushes are not).
 fn replies_suppressed(client: &Client) -> bool {
-    client.has(cflags::REPLY_OFF) || client.has(cflags::REPLY_SKIP)
+    client.replies_suppressed()
 }
 
 /// Execute a command that passed the checks (also used by EXEC for queued commands).
@@ -430,6 +479,14 @@ pub fn call(
     let out = ctx.out;
     if suppressed_before && replies_suppressed(client) {
         out.buf.truncate(mark);
+    } else if !srv.exec_pushes.is_empty() && !replies_suppressed(client) {
+        // Pushes the command caused to its own client (a keyspace event, a message on a
+        // channel it subscribes) come before its reply, as Redis writes them when they
+        // happen, before the command replies.
+        let reply = out.buf.split_off(mark);
+        out.buf.extend_from_slice(&srv.exec_pushes);
+        out.buf.unsplit(reply);
+        srv.exec_pushes.clear();
     }
 
     // Statistics. A blocked client's command run again when a key got data is the same
@@ -469,6 +526,9 @@ pub fn call(
     let db = client.db;
     match propagate {
         Propagate::Force => srv.propagator.feed(db, args),
+        Propagate::ForceRepl => srv
+            .propagator
+            .feed_to(db, args, crate::propagate::target::REPL),
         // Only a command that changed data (dirty grew: SAVE lowers it) propagates.
         _ if srv.dirty <= dirty_before => {}
         Propagate::Args => srv.propagator.feed(db, args),
@@ -546,7 +606,21 @@ fn feed_monitors(srv: &mut Server, client: &Client, spec: &CommandSpec, args: &[
             line.push_str(&repr(a));
         }
     }
-    let ids: Vec<_> = srv.monitors.iter().copied().collect();
+    // MONITOR lines are replies: a monitor with CLIENT REPLY OFF (or SKIP) gets none.
+    let ids: Vec<_> = srv
+        .monitors
+        .iter()
+        .copied()
+        .filter(|&id| {
+            if id == client.id {
+                !client.replies_suppressed()
+            } else {
+                srv.clients
+                    .get(&id)
+                    .is_some_and(|c| !c.replies_suppressed())
+            }
+        })
+        .collect();
     for id in ids {
         srv.deliver(id, &|o: &mut ReplyBuf| o.simple(&line));
     }

@@ -88,7 +88,10 @@ fn expire_generic(ctx: &mut Ctx, basetime: i64, seconds: bool) -> CmdResult {
         ctx.srv.dbs[db].remove(&key);
         ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
         ctx.changed(notify::GENERIC, "del", &key);
+        ctx.out.int(1);
     } else {
+        // Redis replies before the `expire` event (a RESP3 subscriber sees `:1` first).
+        ctx.out.int(1);
         ctx.srv.dbs[db].set_expire(&key, when);
         // Replicas get the absolute time: PEXPIREAT key <ms> [options].
         if ctx.spec.name != "pexpireat" {
@@ -99,7 +102,6 @@ fn expire_generic(ctx: &mut Ctx, basetime: i64, seconds: bool) -> CmdResult {
         }
         ctx.changed(notify::GENERIC, "expire", &key);
     }
-    ctx.out.int(1);
     Ok(())
 }
 

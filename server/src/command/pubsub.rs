@@ -5,7 +5,7 @@ use picket_common::glob::string_match;
 use picket_common::resp::ReplyBuf;
 
 use super::client_cmd::help_reply;
-use super::exec::Propagate;
+use super::exec::{push_to, Propagate};
 use super::{CmdResult, Ctx};
 use crate::client::Client;
 use crate::pubsub::PubSub;
@@ -22,27 +22,26 @@ fn confirm(out: &mut ReplyBuf, kind: &[u8], name: Option<&[u8]>, count: usize) {
 }
 
 pub fn subscribe(ctx: &mut Ctx) -> CmdResult {
-    for ch in &ctx.args[1..] {
+    let args = ctx.args;
+    for ch in &args[1..] {
         if ctx.client.channels.insert(ch.clone()) {
             PubSub::subscribe(&mut ctx.srv.pubsub.channels, ch, ctx.client.id);
         }
-        confirm(ctx.out, b"subscribe", Some(ch), ctx.client.subscriptions());
+        let n = ctx.client.subscriptions();
+        ctx.push(|o| confirm(o, b"subscribe", Some(ch), n));
     }
     Ok(())
 }
 
 pub fn psubscribe(ctx: &mut Ctx) -> CmdResult {
-    for pat in &ctx.args[1..] {
+    let args = ctx.args;
+    for pat in &args[1..] {
         if !ctx.client.patterns.contains(pat) {
             ctx.client.patterns.push(pat.clone());
             PubSub::subscribe(&mut ctx.srv.pubsub.patterns, pat, ctx.client.id);
         }
-        confirm(
-            ctx.out,
-            b"psubscribe",
-            Some(pat),
-            ctx.client.subscriptions(),
-        );
+        let n = ctx.client.subscriptions();
+        ctx.push(|o| confirm(o, b"psubscribe", Some(pat), n));
     }
     Ok(())
 }
@@ -64,14 +63,16 @@ fn unsubscribe_one(srv: &mut Server, client: &mut Client, name: &Bytes, pattern:
     }
 }
 
-/// Unsubscribe from every channel (or pattern), writing a confirmation for each to `out` if
-/// given. Used by UNSUBSCRIBE without arguments, RESET and disconnection.
+/// Unsubscribe from every channel (or pattern), with a confirmation for each (a push, see
+/// [`push_to`]) when `confirm_to` is given. Used by UNSUBSCRIBE without arguments, RESET and
+/// disconnection.
 pub fn unsubscribe_all_to(
     srv: &mut Server,
     client: &mut Client,
     pattern: bool,
-    mut out: Option<&mut ReplyBuf>,
+    confirm_to: Option<&mut ReplyBuf>,
 ) {
+    let mut out = confirm_to;
     let names: Vec<Bytes> = if pattern {
         client.patterns.to_vec()
     } else {
@@ -84,14 +85,16 @@ pub fn unsubscribe_all_to(
     };
     if names.is_empty() {
         if let Some(o) = out.as_deref_mut() {
-            confirm(o, kind, None, client.subscriptions());
+            let count = client.subscriptions();
+            push_to(srv, client, Some(o), |o| confirm(o, kind, None, count));
         }
         return;
     }
     for n in names {
         unsubscribe_one(srv, client, &n, pattern);
         if let Some(o) = out.as_deref_mut() {
-            confirm(o, kind, Some(&n), client.subscriptions());
+            let count = client.subscriptions();
+            push_to(srv, client, Some(o), |o| confirm(o, kind, Some(&n), count));
         }
     }
 }
@@ -111,9 +114,11 @@ fn unsubscribe_cmd(ctx: &mut Ctx, pattern: bool) -> CmdResult {
     } else {
         b"unsubscribe"
     };
-    for name in &ctx.args[1..] {
+    let args = ctx.args;
+    for name in &args[1..] {
         unsubscribe_one(ctx.srv, ctx.client, name, pattern);
-        confirm(ctx.out, kind, Some(name), ctx.client.subscriptions());
+        let n = ctx.client.subscriptions();
+        ctx.push(|o| confirm(o, kind, Some(name), n));
     }
     Ok(())
 }
@@ -130,7 +135,7 @@ pub fn publish(ctx: &mut Ctx) -> CmdResult {
     let n = ctx.srv.publish(&ctx.args[1], &ctx.args[2]);
     ctx.flush_pushes();
     ctx.out.int(n as i64);
-    ctx.propagate = Propagate::Force;
+    ctx.propagate = Propagate::ForceRepl;
     Ok(())
 }
 

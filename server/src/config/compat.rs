@@ -443,8 +443,8 @@ pub static DIRECTIVES: &[Directive] = &[
         "10",
         "eviction works on at most 10000 keys per command, without a time budget"
     ),
-    inert!("lazyfree-lazy-eviction", Kind::Bool, "no", "picket frees deleted, expired, evicted and flushed values at once (only latency differs)"),
-    inert!("lazyfree-lazy-expire", Kind::Bool, "no", "picket frees deleted, expired, evicted and flushed values at once (only latency differs)"),
+    inert!("lazyfree-lazy-eviction", Kind::Bool, "no", "picket frees values at once (only latency differs); the setting still makes evicted keys propagate as UNLINK rather than DEL, as Redis"),
+    inert!("lazyfree-lazy-expire", Kind::Bool, "no", "picket frees values at once (only latency differs); the setting still makes expired keys propagate as UNLINK rather than DEL, as Redis"),
     inert!("lazyfree-lazy-server-del", Kind::Bool, "no", "picket frees deleted, expired, evicted and flushed values at once (only latency differs)"),
     inert!("lazyfree-lazy-user-del", Kind::Bool, "no", "picket frees deleted, expired, evicted and flushed values at once (only latency differs)"),
     inert!("lazyfree-lazy-user-flush", Kind::Bool, "no", "picket frees deleted, expired, evicted and flushed values at once (only latency differs)"),

@@ -527,7 +527,7 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
             rewrite_epoch: 0,
         });
         srv.propagator.enabled = true;
-        srv.propagator.reset_selected_db();
+        srv.propagator.reset_aof_selected_db();
         match start_rewrite(srv) {
             Ok(RewriteStart::Started) => {}
             Ok(RewriteStart::Scheduled) => tracing::warn!(
@@ -552,6 +552,7 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
             }
             tracing::info!("Append only file disabled");
         }
+        srv.propagator.reset_aof_selected_db();
         srv.propagator.enabled = srv.repl.backlog.is_some();
     }
     Ok(())
@@ -618,11 +619,7 @@ pub fn write_fully(w: &mut impl Write, data: &[u8]) -> (usize, std::io::Result<(
 
 /// C's `strerror` text of an I/O error ("No space left on device"), as Redis shows it.
 pub fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
+    picket_common::fdlimit::os_error_text(e)
 }
 
 #[cfg(test)]

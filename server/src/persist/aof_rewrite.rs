@@ -85,8 +85,10 @@ pub fn start_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
     let Some(shared) = srv.shared.upgrade() else {
         return Err("server is not running");
     };
-    // What came before the snapshot belongs to the old incremental file.
+    // What came before the snapshot belongs to the old incremental file; the new one
+    // starts with a SELECT (Redis's `aof_selected_db = -1`).
     flush(srv);
+    srv.propagator.reset_aof_selected_db();
     let Some(aof) = srv.aof.as_mut() else {
         return Err("AOF is disabled");
     };

@@ -110,7 +110,7 @@ pub async fn load_task(
             Ok(a) => {
                 srv.aof = Some(a);
                 srv.propagator.enabled = true;
-                srv.propagator.reset_selected_db();
+                srv.propagator.reset_aof_selected_db();
             }
             Err(e) => {
                 drop(srv);

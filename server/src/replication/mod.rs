@@ -203,12 +203,13 @@ impl Repl {
 /// backlog and the replicas. Called after every command (so WAIT knows each client's
 /// offset) and before anything reads the offset.
 pub fn feed(srv: &mut Server) {
-    if srv.propagator.pending.is_empty() {
+    if srv.propagator.pending.is_empty() && srv.propagator.aof_pending.is_empty() {
         return;
     }
     let bytes = srv.propagator.take();
+    let aof = srv.propagator.take_aof();
     if srv.aof.is_some() {
-        srv.repl.aof_buf.extend_from_slice(&bytes);
+        srv.repl.aof_buf.extend_from_slice(&aof);
     }
     // A replica's sub-replicas get its master's stream as it was applied, not its own
     // effects (Redis's `replicationFeedStreamFromMasterStream`).
