@@ -16,6 +16,12 @@ pub trait Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn set_nodelay(&self, _on: bool) -> io::Result<()> {
         Ok(())
     }
+    /// TCP keepalive probes after `secs` idle seconds, as Redis's `anetKeepAlive`
+    /// (`tcp-keepalive`): then every `secs / 3` seconds, three times. 0 does nothing.
+    /// Networks without keepalive ignore it.
+    fn set_keepalive(&self, _secs: u64) -> io::Result<()> {
+        Ok(())
+    }
     /// The file descriptor of the socket, where there is one (CLIENT LIST's `fd`).
     fn raw_fd(&self) -> Option<i32> {
         None
@@ -68,6 +74,18 @@ impl Conn for tokio::net::TcpStream {
     }
     fn set_nodelay(&self, on: bool) -> io::Result<()> {
         tokio::net::TcpStream::set_nodelay(self, on)
+    }
+    fn set_keepalive(&self, secs: u64) -> io::Result<()> {
+        if secs == 0 {
+            return Ok(());
+        }
+        let idle = std::time::Duration::from_secs(secs);
+        let every = std::time::Duration::from_secs((secs / 3).max(1));
+        let ka = socket2::TcpKeepalive::new()
+            .with_time(idle)
+            .with_interval(every)
+            .with_retries(3);
+        socket2::SockRef::from(self).set_tcp_keepalive(&ka)
     }
 }
 
@@ -139,5 +157,24 @@ mod tests {
         c.read_exact(&mut b).await.unwrap();
         assert_eq!(&b, b"ping");
         t.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn keepalive_as_redis_sets_it() {
+        let net = TokioNet;
+        let l = net.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let c = net.connect("127.0.0.1", port).await.unwrap();
+        let sock = socket2::SockRef::from(&c);
+        c.set_keepalive(0).unwrap();
+        assert!(!sock.keepalive().unwrap());
+        c.set_keepalive(300).unwrap();
+        assert!(sock.keepalive().unwrap());
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(sock.tcp_keepalive_time().unwrap().as_secs(), 300);
+            assert_eq!(sock.tcp_keepalive_interval().unwrap().as_secs(), 100);
+            assert_eq!(sock.tcp_keepalive_retries().unwrap(), 3);
+        }
     }
 }

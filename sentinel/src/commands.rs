@@ -18,6 +18,8 @@ use crate::shell::{Shared, Subscriber};
 mod sentinel;
 
 struct Session {
+    /// The command names after `rename-command`, when the config renamed any.
+    commands: Option<crate::config::CommandNames>,
     id: u64,
     addr: SocketAddr,
     name: Option<String>,
@@ -33,7 +35,13 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
         *n += 1;
         *n
     };
+    let (commands, timeout) = {
+        let st = shared.settings();
+        let renamed = st.commands.is_renamed().then(|| st.commands.clone());
+        (renamed, st.timeout)
+    };
     let mut s = Session {
+        commands,
         id,
         addr,
         name: None,
@@ -45,6 +53,10 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut decoder = RequestDecoder::new();
     let cancel = shared.cancel.clone();
+    // `timeout`: a client idle (nothing read or written) that long is closed, unless it is
+    // subscribed, as Redis's clientsCronHandleTimeout.
+    let idle_limit = (timeout > 0).then(|| std::time::Duration::from_secs(timeout));
+    let mut last_interaction = tokio::time::Instant::now();
     'outer: loop {
         let mut out = ReplyBuf::new(s.proto);
         let mut close = false;
@@ -65,18 +77,26 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
                 }
             }
         }
-        if !out.is_empty() && conn.write_all(&out.take()).await.is_err() {
-            break;
+        if !out.is_empty() {
+            if conn.write_all(&out.take()).await.is_err() {
+                break;
+            }
+            last_interaction = tokio::time::Instant::now();
         }
         if close {
             break;
         }
+        let idle_deadline = idle_limit.map(|d| last_interaction + d);
         tokio::select! {
             _ = cancel.cancelled() => break 'outer,
             r = conn.read_buf(&mut buf) => match r {
                 Ok(0) | Err(_) => break 'outer,
-                Ok(_) => {}
+                Ok(_) => last_interaction = tokio::time::Instant::now(),
             },
+            _ = sleep_until_some(idle_deadline), if idle_deadline.is_some() && !s.subscribed => {
+                tracing::debug!("Closing idle client");
+                break 'outer;
+            }
             Some((pattern, channel, msg)) = rx.recv() => {
                 let mut o = ReplyBuf::new(s.proto);
                 push_message(&mut o, pattern.as_deref(), &channel, &msg);
@@ -95,6 +115,13 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
         .unwrap_or_else(|e| e.into_inner())
         .remove(&id);
     let _ = conn.shutdown().await;
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn push_message(o: &mut ReplyBuf, pattern: Option<&str>, channel: &str, msg: &str) {
@@ -129,7 +156,18 @@ fn dispatch(
     out: &mut ReplyBuf,
     args: &[Bytes],
 ) -> bool {
-    let cmd = lower(&args[0]);
+    let typed = lower(&args[0]);
+    // `rename-command`: the name calls the command it was renamed from; an old name is gone.
+    let cmd = match &s.commands {
+        None => typed,
+        Some(names) => match names.lookup(&typed) {
+            Some(c) => c.to_string(),
+            None => {
+                out.error(&unknown_command(args));
+                return false;
+            }
+        },
+    };
     let wrong_args = |out: &mut ReplyBuf, name: &str| {
         out.error(&format!(
             "ERR wrong number of arguments for '{name}' command"
@@ -280,21 +318,24 @@ fn dispatch(
             _ => out.array(0),
         },
         "sentinel" => sentinel::command(shared, out, args),
-        _ => {
-            let mut list = String::new();
-            for a in &args[1..] {
-                if list.len() >= 128 {
-                    break;
-                }
-                list.push_str(&format!("'{}' ", text(a)));
-            }
-            out.error(&format!(
-                "ERR unknown command '{}', with args beginning with: {list}",
-                text(&args[0])
-            ));
-        }
+        _ => out.error(&unknown_command(args)),
     }
     false
+}
+
+/// Redis's reply to a command it does not know.
+fn unknown_command(args: &[Bytes]) -> String {
+    let mut list = String::new();
+    for a in &args[1..] {
+        if list.len() >= 128 {
+            break;
+        }
+        list.push_str(&format!("'{}' ", text(a)));
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {list}",
+        text(&args[0])
+    )
 }
 
 fn hello(shared: &Shared, s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
@@ -453,9 +494,19 @@ fn info(shared: &Shared, out: &mut ReplyBuf, args: &[Bytes]) {
     let mut t = String::new();
     let uptime = shared.now() / 1000;
     if all || section == "server" {
-        let port = shared.settings().port;
+        let (port, supervised, configured_hz, executable) = {
+            let s = shared.settings();
+            (
+                s.port,
+                s.process_supervised,
+                s.configured_hz,
+                s.executable.clone(),
+            )
+        };
+        // Redis's fields in its order; `hz` is the timer's base rate (a sentinel's timer
+        // runs at a randomized rate whatever `hz` says, as Redis's).
         t.push_str(&format!(
-            "# Server\r\nredis_version:{}\r\npicket_version:{}\r\nredis_mode:sentinel\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{port}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nconfig_file:{}\r\n\r\n",
+            "# Server\r\nredis_version:{}\r\npicket_version:{}\r\nredis_mode:sentinel\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\nprocess_supervised:{supervised}\r\nrun_id:{}\r\ntcp_port:{port}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:{configured_hz}\r\nexecutable:{executable}\r\nconfig_file:{}\r\nio_threads_active:0\r\n\r\n",
             crate::REDIS_VERSION,
             crate::PICKET_VERSION,
             std::env::consts::OS,

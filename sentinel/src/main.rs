@@ -3,9 +3,11 @@
 
 use std::process::ExitCode;
 
+use picket_common::config::Value;
 use picket_common::fdlimit;
 use picket_common::net::TokioNet;
 use picket_sentinel::{absolute, config, core_from, shell, PICKET_VERSION, REDIS_VERSION};
+use picket_server::supervise::{self, Supervision};
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -14,14 +16,18 @@ fn main() -> ExitCode {
             println!("Picket sentinel v={PICKET_VERSION} (Redis {REDIS_VERSION} compatible)");
             return ExitCode::SUCCESS;
         }
-        Some("-h") | Some("--help") | None => {
+        Some("-h") | Some("--help") => {
             eprintln!("Usage: picket-sentinel /path/to/sentinel.conf|sentinel.toml [--port 26379] [--sentinel monitor <name> <ip> <port> <quorum>] ...");
-            return if argv.is_empty() {
-                eprintln!("Sentinel needs config file on disk to save state. Exiting...");
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::SUCCESS;
+        }
+        // As redis-server: options without a config file first (`--sentinel f.conf`).
+        None => {
+            eprintln!("Sentinel needs config file on disk to save state. Exiting...");
+            return ExitCode::from(1);
+        }
+        Some(a) if a.starts_with('-') => {
+            eprintln!("Sentinel needs config file on disk to save state. Exiting...");
+            return ExitCode::from(1);
         }
         _ => {}
     }
@@ -36,26 +42,73 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .is_err()
-    {
-        eprintln!(
-            "Sentinel config file {} is not writable. Exiting...",
-            path.display()
-        );
-        return ExitCode::from(1);
-    }
     let rest: Vec<String> = argv[1..].to_vec();
     let mut loaded = match config::parse_file(&path, &text, &rest) {
         Ok(l) => l,
+        Err(e @ config::ConfigError::Bad { .. }) => {
+            // Redis's start-up error, an empty line first.
+            eprintln!("\n{e}");
+            return ExitCode::from(1);
+        }
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(1);
         }
     };
+    // As Redis's sentinelCheckConfigFile, once the configuration is read.
+    if let Err(e) = std::fs::OpenOptions::new().append(true).open(&path) {
+        eprintln!(
+            "Sentinel config file {} is not writable: {}. Exiting...",
+            path.display(),
+            fdlimit::os_error_text(&e)
+        );
+        return ExitCode::from(1);
+    }
+    // As Redis: supervision first (a supervised sentinel does not daemonize), then
+    // `daemonize yes` detaches before anything is logged or bound.
+    let (supervision, supervision_log) =
+        supervise::detect(&loaded.server.supervised, |k| std::env::var(k).ok());
+    let background = loaded.server.daemonize && supervision == Supervision::None;
+    if background && std::env::var_os(supervise::DAEMON_ENV).is_none() {
+        let logfile = &loaded.server.logfile;
+        if !logfile.is_empty() {
+            let open = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(logfile);
+            if let Err(e) = open {
+                eprintln!("Can't open the log file: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        return match supervise::spawn_daemon() {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("picket-sentinel: can't start in the background: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if background && loaded.server.pidfile.is_empty() {
+        // Redis's default pid file of a daemon, which its config rewrite then writes.
+        let default = supervise::DEFAULT_PIDFILE.to_string();
+        loaded
+            .server
+            .directives
+            .set_internal("pidfile", Value::Str(default.clone()));
+        loaded.server.pidfile = default;
+    }
+    loaded.server.process_supervised = supervision.info_name();
+    loaded.server.executable = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     init_logging(&loaded.server.loglevel, &loaded.server.logfile);
+    for (level, msg) in &supervision_log {
+        match *level {
+            tracing::Level::WARN => tracing::warn!("{msg}"),
+            _ => tracing::debug!("{msg}"),
+        }
+    }
     if !loaded.server.dir.is_empty() {
         if let Err(e) = std::env::set_current_dir(&loaded.server.dir) {
             eprintln!("Can't chdir to '{}': {e}", loaded.server.dir);
@@ -87,8 +140,9 @@ fn main() -> ExitCode {
         }
     };
     let settings = loaded.server.clone();
-    runtime.block_on(async move {
-        // Save at once: a new myid must survive a restart.
+    let pidfile = settings.pidfile.clone();
+    let new_id = loaded.myid.is_none();
+    let code = runtime.block_on(async move {
         core.timers = Default::default();
         let shared = match shell::start(TokioNet, core, settings, path).await {
             Ok(s) => s,
@@ -97,11 +151,17 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        {
+        if !pidfile.is_empty() {
+            if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+                tracing::warn!("Failed to write PID file: {e}");
+            }
+        }
+        tracing::info!("Running mode=sentinel, port={}.", shared.settings().port);
+        // As Redis: a new myid is saved at once (it must survive a restart).
+        if new_id {
             let core = shared.lock();
             shared.flush(&core);
         }
-        tracing::info!("Running mode=sentinel, port={}.", shared.settings().port);
         for (name, m) in &shared.lock().masters {
             tracing::warn!(
                 "+monitor master {name} {} {} quorum {}",
@@ -110,6 +170,8 @@ fn main() -> ExitCode {
                 m.quorum
             );
         }
+        supervision.notify("STATUS=Ready to accept connections\n");
+        supervision.notify("READY=1\n");
         let sh = shared.clone();
         tokio::spawn(async move {
             let mut term =
@@ -128,9 +190,14 @@ fn main() -> ExitCode {
             sh.cancel.cancel();
         });
         shared.cancel.cancelled().await;
+        supervision.notify("STOPPING=1\n");
         tracing::warn!("Sentinel is now ready to exit, bye bye...");
         ExitCode::SUCCESS
-    })
+    });
+    if !loaded.server.pidfile.is_empty() {
+        let _ = std::fs::remove_file(&loaded.server.pidfile);
+    }
+    code
 }
 
 /// As Redis's `adjustOpenFilesLimit`, with a larger reserve: room for `maxclients` plus

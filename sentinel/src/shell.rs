@@ -103,9 +103,10 @@ impl Shared {
 
     /// Save the state into the config file.
     pub fn flush(&self, core: &Core) -> bool {
-        let s = self.settings().clone();
+        let s = self.settings();
         let started = Instant::now();
         let r = crate::config::rewrite(&self.config_path, core, &s);
+        drop(s);
         let took = started.elapsed().as_millis() as u64;
         if took >= 500 {
             tracing::warn!(
@@ -485,9 +486,9 @@ fn frame_bytes(f: &Frame) -> Option<Bytes> {
 /// Name a command as renamed for this master (`rename-command`).
 fn cmd_name(renamed: &BTreeMap<String, String>, name: &str) -> String {
     renamed
-        .get(&name.to_ascii_lowercase())
-        .cloned()
-        .unwrap_or_else(|| name.to_string())
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map_or_else(|| name.to_string(), |(_, v)| v.clone())
 }
 
 /// AUTH (user, password), command renames, and the first 8 characters of our id.
@@ -882,6 +883,23 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
                 shared.clients.fetch_add(1, Ordering::SeqCst);
                 let slot = ClientSlot(shared.clone());
                 let _ = conn.set_nodelay(true);
+                let (protected, keepalive) = {
+                    let s = shared.settings();
+                    (s.protected_mode && s.requirepass.is_none(), s.tcp_keepalive)
+                };
+                let _ = conn.set_keepalive(keepalive);
+                // Redis's protected mode: without a password, only loopback clients.
+                if protected && !peer.ip().to_canonical().is_loopback() {
+                    shared.tracker.spawn(async move {
+                        let mut conn = conn;
+                        let msg = picket_server::runtime::DENIED.as_bytes();
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(1), conn.write_all(msg)).await;
+                        let _ = conn.shutdown().await;
+                        drop(slot);
+                    });
+                    continue;
+                }
                 let sh = shared.clone();
                 shared.tracker.spawn(async move {
                     crate::commands::serve(sh, conn, peer).await;

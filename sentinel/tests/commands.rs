@@ -250,14 +250,17 @@ fn sentinel_commands_on_a_live_deployment() {
             .as_deref(),
         Some("127.0.0.1")
     );
+    // Written as Redis writes it (quoted), and kept when cleared (`""`), as Redis 7.0 does.
     assert!(d.sentinels[0]
         .conf_text()
-        .contains("sentinel announce-ip 127.0.0.1\n"));
+        .contains("sentinel announce-ip \"127.0.0.1\"\n"));
     assert_eq!(
         c.cmd(&["SENTINEL", "CONFIG", "SET", "announce-ip", ""]),
         R::S("OK".into())
     );
-    assert!(!d.sentinels[0].conf_text().contains("announce-ip"));
+    assert!(d.sentinels[0]
+        .conf_text()
+        .contains("sentinel announce-ip \"\"\n"));
     for (args, want) in [
         (
             vec!["SET", "bogus", "1"],

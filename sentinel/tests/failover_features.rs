@@ -262,9 +262,10 @@ fn failover_of_redis_servers_with_renamed_commands() {
         .map(|_| sentinel(None, free_port(), master, 2, extra))
         .collect();
     wait_discovery(&sentinels);
+    // Saved with the spelling given, as Redis saves it.
     assert!(sentinels[0]
         .conf_text()
-        .contains("sentinel rename-command mymaster config xconfig\n"));
+        .contains("sentinel rename-command mymaster CONFIG xconfig\n"));
     let old = format!("127.0.0.1:{master}");
     srv[0].kill9();
     let refs: Vec<&Proc> = sentinels.iter().collect();

@@ -466,5 +466,9 @@ fn max_sentinels_per_master_is_a_sentinel_config_setting() {
         ),
         R::S("OK".into())
     );
-    assert!(!s.conf_text().contains("max-sentinels-per-master"));
+    // As Redis's rewrite does with any option back at its default: a line the file has
+    // keeps its place with the value in force; a file without one gets none.
+    assert!(s
+        .conf_text()
+        .contains("\nsentinel max-sentinels-per-master 64\n"));
 }

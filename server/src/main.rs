@@ -319,10 +319,12 @@ impl Signals {
 fn run_sentinel(argv: &[String]) -> ExitCode {
     let me = std::env::current_exe().unwrap_or_default();
     let bin = me.with_file_name("picket-sentinel");
-    let args: Vec<&String> = argv.iter().filter(|a| *a != "--sentinel").collect();
-    // Replace this process (signals, pid files and supervisors then see the Sentinel).
+    // Replace this process (signals, pid files and supervisors then see the Sentinel). The
+    // arguments go as they are, `--sentinel` included: the sentinel reads them as
+    // redis-server does (a bare `--sentinel` is a line of its own, so the line numbers of
+    // its errors are Redis's).
     use std::os::unix::process::CommandExt;
-    let e = std::process::Command::new(&bin).args(args).exec();
+    let e = std::process::Command::new(&bin).args(argv).exec();
     eprintln!("picket-server: sentinel mode needs {} ({e})", bin.display());
     ExitCode::from(1)
 }

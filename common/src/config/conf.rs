@@ -152,6 +152,30 @@ fn render_line(d: &Directive, args: &[String]) -> Vec<u8> {
     line.into_bytes()
 }
 
+impl ConfigStore {
+    /// What CONFIG REWRITE writes for each directive, in table order: its config-file
+    /// lines, whole (`name args...`, strings quoted as Redis's rewrite quotes them), each
+    /// with whether it must be written when the file does not have it (its value differs
+    /// from the default). For rewrites outside this module that follow Redis's rewrite
+    /// state machine line by line (the sentinel's).
+    pub fn rewrite_plan(&self) -> Vec<(&'static Directive, Vec<(String, bool)>)> {
+        self.table
+            .iter()
+            .zip(self.values.iter().zip(&self.defaults))
+            .map(|(d, (v, default))| {
+                let lines = value_lines(d, v, default)
+                    .into_iter()
+                    .map(|l| {
+                        let text = String::from_utf8_lossy(&render_line(d, &l.args)).into_owned();
+                        (text, l.force)
+                    })
+                    .collect();
+                (d, lines)
+            })
+            .collect()
+    }
+}
+
 /// The lines to write for a directive the file already mentions: the forced ones (those
 /// that differ from the default), or all of them when none is (a multi-line value back at
 /// its default must be written whole, since its first line replaces the default).

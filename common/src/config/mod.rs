@@ -40,7 +40,7 @@ pub use kinds::{
     CLIENT_OUTPUT_BUFFER_LIMIT, SAVE,
 };
 pub use runtime::ConfigSetError;
-pub use toml_file::{parse_toml_file, parse_toml_str};
+pub use toml_file::{parse_toml_file, parse_toml_str, toml_value_lines};
 
 /// How a directive's arguments are parsed, shown and rewritten.
 #[derive(Debug, Clone, Copy)]
@@ -291,6 +291,17 @@ pub enum ConfigError {
     NoConfigFile,
 }
 
+/// Why [`ConfigStore::apply_line`] refused a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineError {
+    /// No directive has this name or alias.
+    Unknown,
+    /// A single-value directive without exactly one argument.
+    WrongArgs,
+    /// The kind or the directive's check refused the value: the reason, Redis's words.
+    Bad(String),
+}
+
 /// The file a store was loaded from, which CONFIG REWRITE updates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigFile {
@@ -425,6 +436,44 @@ impl ConfigStore {
             self.values[i] = v;
         }
         Ok(())
+    }
+
+    /// One config-file line `name args...` as Redis's `loadServerConfigFromString` applies a
+    /// line of its standard config table, for loaders that read files themselves (the
+    /// sentinel's, whose files mix these lines with `sentinel` lines): a single-value
+    /// directive takes exactly one argument; a multi-argument one (not file-only) given a
+    /// single non-empty argument splits it like a config line, as `--save "900 1"` from a
+    /// command line. `first` as in [`CustomKind::set`]. Returns the directive.
+    pub fn apply_line(
+        &mut self,
+        name: &str,
+        args: &[String],
+        first: bool,
+    ) -> Result<&'static Directive, LineError> {
+        let (i, _) = self.lookup(name).ok_or(LineError::Unknown)?;
+        let d = &self.table[i];
+        if !d.multi_arg() && args.len() != 1 {
+            return Err(LineError::WrongArgs);
+        }
+        let split;
+        let args = match args {
+            [one] if d.multi_arg() && !d.file_only && !one.is_empty() => {
+                split = crate::sds::split_args(one.as_bytes())
+                    .map(|a| {
+                        a.into_iter()
+                            .map(|x| String::from_utf8_lossy(&x).into_owned())
+                            .collect::<Vec<_>>()
+                    })
+                    .ok_or_else(|| {
+                        LineError::Bad("Unbalanced quotes in configuration line".into())
+                    })?;
+                &split[..]
+            }
+            _ => args,
+        };
+        let v = parse_value(d, &self.values[i], args, first).map_err(LineError::Bad)?;
+        self.values[i] = v;
+        Ok(d)
     }
 
     /// The table this store holds (for docs generation).

@@ -905,3 +905,62 @@ fn checks_run_in_files_and_config_set() {
         &[Directive::new("even", Kind::Int { min: 0, max: 9 }, "1", "Even.").check(even)];
     assert!(matches!(ConfigStore::new(BAD), Err(ConfigError::Table(_))));
 }
+
+#[test]
+fn apply_line_as_redis_loads_a_line() {
+    let mut s = store();
+    let d = s
+        .apply_line("SLAVE-PRIORITY", &strings(&["5"]), true)
+        .unwrap();
+    assert_eq!(d.name, "replica-priority");
+    assert_eq!(s.get_int("replica-priority"), 5);
+    let mut err = |name: &str, args: &[&str]| s.apply_line(name, &strings(args), true).err();
+    assert_eq!(err("nosuch", &["1"]), Some(LineError::Unknown));
+    assert_eq!(err("port", &["1", "2"]), Some(LineError::WrongArgs));
+    assert_eq!(err("port", &[]), Some(LineError::WrongArgs));
+    assert_eq!(
+        err("port", &["x"]),
+        Some(LineError::Bad(
+            "argument couldn't be parsed into an integer".into()
+        ))
+    );
+    assert_eq!(s.get_int("port"), 6379, "a refused line changes nothing");
+    // One argument of a multi-argument directive is a line of its own (`--save "60 5"`).
+    s.apply_line("save", &strings(&["60 5"]), true).unwrap();
+    assert_eq!(
+        s.get_save_points("save"),
+        [SavePoint {
+            seconds: 60,
+            changes: 5
+        }]
+    );
+    s.apply_line("save", &strings(&["30", "7"]), false).unwrap();
+    assert_eq!(s.get_save_points("save").len(), 2);
+    s.apply_line("save", &strings(&[""]), true).unwrap();
+    assert!(s.get_save_points("save").is_empty());
+}
+
+#[test]
+fn rewrite_plan_renders_lines_with_their_force() {
+    let mut s = store();
+    s.apply_line("masterauth", &strings(&["a b"]), true)
+        .unwrap();
+    s.apply_line("maxmemory", &strings(&["2mb"]), true).unwrap();
+    let plan = s.rewrite_plan();
+    let of = |name: &str| {
+        plan.iter()
+            .find(|(d, _)| d.name == name)
+            .map(|(_, l)| l.clone())
+            .unwrap()
+    };
+    assert_eq!(of("masterauth"), [("masterauth \"a b\"".to_string(), true)]);
+    assert_eq!(of("maxmemory"), [("maxmemory 2mb".to_string(), true)]);
+    assert_eq!(of("port"), [("port 6379".to_string(), false)]);
+    assert_eq!(
+        of("dbfilename"),
+        [("dbfilename \"dump.rdb\"".to_string(), false)]
+    );
+    let limits = of("client-output-buffer-limit");
+    assert_eq!(limits.len(), 3);
+    assert!(limits.iter().all(|(_, force)| !force), "{limits:?}");
+}

@@ -115,7 +115,16 @@ fn one_line(v: &te::Value) -> Result<Vec<String>, String> {
     }
 }
 
-type Line = (Vec<String>, Option<Range<usize>>);
+/// One config line read from TOML: its arguments and the span of its value.
+pub type Line = (Vec<String>, Option<Range<usize>>);
+
+/// The config lines (arguments, and the span of each in the TOML text) a TOML value of
+/// directive `d` stands for, by the rules of the module doc; the error says what the value
+/// should be. For TOML readers outside this module (the sentinel's, whose files also have
+/// tables).
+pub fn toml_value_lines(d: &Directive, v: &te::Value) -> Result<Vec<Line>, String> {
+    toml_lines(d, v)
+}
 
 /// The config lines a TOML value stands for, with the span of each.
 fn toml_lines(d: &Directive, v: &te::Value) -> Result<Vec<Line>, String> {

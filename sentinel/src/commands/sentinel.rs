@@ -413,10 +413,8 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             match (lower(&args[2]).as_str(), n) {
                 ("get", 4) => config_get(&shared.settings(), &text(&args[3]), out),
                 ("set", 5) => {
-                    if config_set(shared, &mut core, &text(&args[3]), &text(&args[4]), out) {
-                        shared.flush(&core);
-                        out.ok();
-                    }
+                    let (k, v) = (text(&args[3]), text(&args[4]));
+                    config_set(shared, &mut core, &k, &v, out, &mut after);
                 }
                 _ => out.error(
                     "ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.",

@@ -25,6 +25,8 @@
 //! known-sentinels = ["10.0.0.4:26379 <40-hex run id>"]
 //! ```
 //!
+//! Top-level keys are the server directives of redis.conf (any of picket-server's table,
+//! by its TOML rules: `save = ["900 1", "300 10"]`, `bind = "127.0.0.1 -::1"`).
 //! Values: strings, integers, or booleans (`true` = `yes`). `known-sentinels` entries may
 //! also be inline tables `{ ip = "..", port = 26379, runid = ".." }`, and `rename-command`
 //! an array of `["OLD", "new"]` pairs.
@@ -35,26 +37,6 @@ use toml_edit as te;
 
 use super::{bad, ConfigError, Directive, ServerSettings};
 use crate::core::{Core, Master, Timers};
-
-/// Top-level keys, as the redis.conf directives of the same name.
-const SERVER_KEYS: &[&str] = &[
-    "port",
-    "bind",
-    "dir",
-    "logfile",
-    "loglevel",
-    "requirepass",
-    "pidfile",
-    "protected-mode",
-    "daemonize",
-    "supervised",
-    "maxclients",
-    "timeout",
-    "tcp-keepalive",
-    "hz",
-    "user",
-    "acllog-max-len",
-];
 
 /// Keys of `[sentinel]`, as `sentinel <key> <value>` lines.
 const SENTINEL_KEYS: &[&str] = &[
@@ -130,26 +112,26 @@ pub(super) fn directives(text: &str) -> Result<Vec<Directive>, ConfigError> {
                     r.master(name, m, span)?;
                 }
             }
-            k if SERVER_KEYS.contains(&k) => {
-                let mut words = vec![k.to_string()];
-                match item.as_value() {
-                    Some(te::Value::Array(a)) => {
-                        for e in a.iter() {
-                            words.push(r.scalar_value(e, span.clone(), k)?);
-                        }
-                    }
-                    Some(te::Value::String(s)) if k == "bind" => {
-                        words.extend(s.value().split_whitespace().map(str::to_string))
-                    }
-                    _ => words.push(r.scalar(item, span.clone(), k)?),
-                }
-                r.push(span, words);
-            }
             k => {
-                return Err(r.err(
-                    span,
-                    format!("Bad directive or wrong number of arguments ('{k}')"),
-                ))
+                // Any server directive (or alias) of the table, by the rules of
+                // picket-server's TOML files.
+                let lower = k.to_ascii_lowercase();
+                let d = super::directives::TABLE
+                    .iter()
+                    .find(|d| d.name == lower || d.aliases.contains(&lower.as_str()));
+                let (Some(d), Some(v)) = (d, item.as_value()) else {
+                    return Err(r.err(
+                        span,
+                        format!("Bad directive or wrong number of arguments ('{k}')"),
+                    ));
+                };
+                let lines = picket_common::config::toml_value_lines(d, v)
+                    .map_err(|why| r.err(span.clone(), format!("'{k}': {why}")))?;
+                for (args, at) in lines {
+                    let mut words = vec![k.to_string()];
+                    words.extend(args);
+                    r.push(at.or(span.clone()), words);
+                }
             }
         }
     }
@@ -653,11 +635,12 @@ fn master_keys(mt: &mut dyn te::TableLike, m: &Master, t: &Timers) {
     };
     let mut current = current;
     current.sort();
-    let wanted: Vec<(String, String)> = m
+    let mut wanted: Vec<(String, String)> = m
         .renamed
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
         .collect();
+    wanted.sort();
     if current != wanted {
         if wanted.is_empty() {
             mt.remove("rename-command");

@@ -101,7 +101,7 @@ fn parses_every_setting() {
     let c = crate::core_from(&l, 1, 0).unwrap();
     let m = &c.masters["mymaster"];
     assert_eq!(m.down_after, 5000);
-    assert_eq!(m.renamed.get("config").map(String::as_str), Some("xconfig"));
+    assert_eq!(m.renamed.get("CONFIG").map(String::as_str), Some("xconfig"));
     assert_eq!(m.replicas.len(), 2);
     assert!(m.sentinels.contains_key(PEER));
 }
@@ -136,11 +136,15 @@ fn other_spellings_and_command_line_arguments() {
 fn bad_settings_name_their_line() {
     for (text, line, want) in [
         ("port = 1\nnonsense = 2\n", 2, "Bad directive"),
-        ("port = \"x\"\n", 1, "Invalid port"),
+        (
+            "port = \"x\"\n",
+            1,
+            "argument couldn't be parsed into an integer",
+        ),
         (
             "port = 1.5\n",
             1,
-            "must be a string, an integer or a boolean",
+            "'port': expected a string, an integer or a boolean",
         ),
         (
             "[sentinel]\nbogus = 1\n",
@@ -198,7 +202,7 @@ fn rewrite_keeps_comments_and_other_keys_and_updates_the_state() {
     m.config_epoch = 9;
     m.notification_script = None;
     m.down_after = 30_000;
-    m.renamed.remove("slaveof");
+    m.renamed.remove("SLAVEOF");
     let mut s = l.server.clone();
     s.deny_scripts_reconfig = true;
     s.announce_ip.clear();
@@ -280,4 +284,45 @@ fn rewrite_of_a_minimal_file_adds_the_state_tables() {
     assert_eq!(back.myid.as_deref(), Some(c.myid.as_str()));
     // Saving again changes nothing.
     assert_eq!(rewritten(&text2, &c, &s).unwrap(), text2);
+}
+
+#[test]
+fn server_directives_are_top_level_keys() {
+    let l = parse_toml(
+        "repl-diskless-sync-delay = 0\nenable-debug-command = \"yes\"\nprotected-mode = true\ntimeout = 5\nsave = [\"900 1\", \"300 10\"]\nbind = \"127.0.0.1 -::1\"\nslave-priority = 9\n[masters.m]\nhost = \"127.0.0.1\"\nport = 6379\nquorum = 2\n",
+        &[],
+    )
+    .unwrap();
+    let s = &l.server;
+    assert!(s.protected_mode);
+    assert_eq!(s.timeout, 5);
+    assert_eq!(s.bind, ["127.0.0.1", "-::1"]);
+    let d = &s.directives;
+    assert_eq!(d.get_int("repl-diskless-sync-delay"), 0);
+    assert_eq!(d.get_str("enable-debug-command"), "yes");
+    assert_eq!(d.get_save_points("save").len(), 2);
+    assert_eq!(d.get_int("replica-priority"), 9);
+    for (text, line, want) in [
+        (
+            "timeout = 1\nport = 70000\n",
+            2,
+            "argument must be between 0 and 65535 inclusive",
+        ),
+        (
+            "io-threads = 0\n",
+            1,
+            "argument must be between 1 and 128 inclusive",
+        ),
+        (
+            "nosuch = 1\n",
+            1,
+            "Bad directive or wrong number of arguments",
+        ),
+    ] {
+        let e = parse_toml(text, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains(want) && e.contains(&format!("at line {line}\n")),
+            "{text:?}: {e}"
+        );
+    }
 }

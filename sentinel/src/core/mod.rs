@@ -297,6 +297,8 @@ pub struct Master {
     pub notification_script: Option<String>,
     pub client_reconfig_script: Option<String>,
     pub reboot_down_after: Ms,
+    /// `rename-command`: a command name as given (matched case-insensitively) -> its name
+    /// on this master.
     pub renamed: BTreeMap<String, String>,
     pub config_epoch: u64,
     /// This sentinel's vote for this master (`leader`, `leader_epoch`).

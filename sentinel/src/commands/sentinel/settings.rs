@@ -61,9 +61,9 @@ pub(super) fn sentinel_set(
                     break;
                 }
                 // A rename to the same name removes the rename.
-                m.renamed.remove(&value.to_ascii_lowercase());
+                m.renamed.retain(|k, _| !k.eq_ignore_ascii_case(&value));
                 if !value.eq_ignore_ascii_case(&to) {
-                    m.renamed.insert(value.to_ascii_lowercase(), to.clone());
+                    m.renamed.insert(value.clone(), to.clone());
                 }
                 relink = true;
                 j += 1;
@@ -186,14 +186,18 @@ pub(super) fn config_get(st: &crate::config::ServerSettings, pat: &str, out: &mu
     }
 }
 
-/// SENTINEL CONFIG SET <param> <value>; false (with the error replied) when refused.
+/// SENTINEL CONFIG SET <param> <value>, as Redis 7.0 (one pair): the new value takes effect
+/// at once and is saved (`ERR Failed to save config file...` when it cannot be, the value
+/// staying in force, as in Redis). New sentinel credentials close the links to the other
+/// sentinels, which reconnect with them.
 pub(super) fn config_set(
     shared: &Shared,
     core: &mut Core,
     k: &str,
     v: &str,
     out: &mut ReplyBuf,
-) -> bool {
+    after: &mut Vec<Action>,
+) {
     let key = k.to_ascii_lowercase();
     let mut st = shared.settings();
     let yn = match v.to_ascii_lowercase().as_str() {
@@ -201,6 +205,7 @@ pub(super) fn config_set(
         "no" => Some(false),
         _ => None,
     };
+    let mut drop_sentinel_links = false;
     let ok = match key.as_str() {
         "resolve-hostnames" => yn
             .map(|b| {
@@ -215,7 +220,11 @@ pub(super) fn config_set(
                 // announce-ip is cleared.
                 st.detected_ip = core.announce_ip.clone();
             }
+            // As Redis, an empty value is kept (and saved as `sentinel announce-ip ""`);
+            // hellos then carry the address found from the links again, where Redis
+            // would announce an empty address.
             st.announce_ip = v.to_string();
+            st.announce_ip_set = true;
             if !v.is_empty() {
                 core.announce_ip = v.to_string();
             } else if !st.detected_ip.is_empty() {
@@ -223,19 +232,22 @@ pub(super) fn config_set(
             }
             true
         }
-        "announce-port" => v
-            .parse::<u16>()
+        // Redis's getLongLongFromObject: a strict integer, then 0..65535.
+        "announce-port" => picket_common::sds::string2ll(v.as_bytes())
+            .and_then(|p| u16::try_from(p).ok())
             .map(|p| {
                 st.announce_port = p;
                 core.announce_port = if p != 0 { p } else { st.port };
             })
-            .is_ok(),
+            .is_some(),
         "sentinel-user" => {
             st.sentinel_user = (!v.is_empty()).then(|| v.to_string());
+            drop_sentinel_links = true;
             true
         }
         "sentinel-pass" => {
             st.sentinel_pass = (!v.is_empty()).then(|| v.to_string());
+            drop_sentinel_links = true;
             true
         }
         // Picket's own: takes effect at the next new sentinel (none is forgotten now).
@@ -249,13 +261,29 @@ pub(super) fn config_set(
             out.error(&format!(
                 "ERR Invalid argument '{k}' to SENTINEL CONFIG SET"
             ));
-            return false;
+            return;
         }
     };
     if !ok {
         out.error(&format!(
             "ERR Invalid value '{v}' to SENTINEL CONFIG SET '{k}'"
         ));
+        return;
     }
-    ok
+    drop(st);
+    if shared.flush(core) {
+        out.ok();
+    } else {
+        out.error("ERR Failed to save config file. Check server logs.");
+    }
+    if drop_sentinel_links {
+        // Redis's sentinelDropConnections: the links reconnect with the new credentials.
+        for (name, m) in &core.masters {
+            for (id, s) in &m.sentinels {
+                let t = Target::Sentinel(name.clone(), id.clone());
+                after.push(Action::Disconnect(t.clone()));
+                after.push(Action::Connect(t, s.addr.clone()));
+            }
+        }
+    }
 }
