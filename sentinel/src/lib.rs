@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod config;
 pub mod core;
+mod link_timing;
 pub mod scripts;
 pub mod shell;
 

@@ -323,7 +323,13 @@ pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
                 Level::Warning => tracing::warn!("{msg}"),
             },
             Action::Crash => {
-                tracing::warn!("Simulated failure: exiting with 99");
+                // What the core saved before this point is on disk first, as Redis flushes
+                // the config before it crashes after a promotion.
+                if flush {
+                    let core = shared.lock();
+                    shared.flush(&core);
+                }
+                tracing::warn!("Sentinel CRASH because of SENTINEL simulate-failure");
                 std::process::exit(99);
             }
         }
@@ -548,7 +554,18 @@ async fn link_task<N: Net>(
     cancel: CancellationToken,
 ) {
     let inputs = shared.inputs.clone();
+    let mut attempt: Option<Instant> = None;
     loop {
+        // No sooner than ping-period after the previous attempt (Redis's reconnection pace).
+        if let Some(at) = attempt {
+            let wait = crate::link_timing::reconnect_wait(at.elapsed(), timers(&shared).0);
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            while rx.try_recv().is_ok() {}
+        }
+        attempt = Some(Instant::now());
         let (auth, renamed, myid8) = link_params(&shared, &t);
         let cmd_name_ = format!("sentinel-{myid8}-cmd");
         let opened = tokio::select! {
@@ -566,14 +583,11 @@ async fn link_task<N: Net>(
                 };
                 let _ = inputs.send(input);
                 // Drop queued commands and retry.
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
                 while rx.try_recv().is_ok() {}
                 continue;
             }
         };
+        let opened_at = Instant::now();
         // Our address as the peer sees it, for hellos without announce-ip.
         if let Ok(local) = conn.local_addr() {
             let mut core = shared.lock();
@@ -588,12 +602,10 @@ async fn link_task<N: Net>(
         if !matches!(t, Target::Sentinel(..)) {
             let sh = shared.clone();
             let n = net.clone();
-            let a = addr.clone();
-            let (auth, renamed) = (auth.clone(), renamed.clone());
+            let (t2, a) = (t.clone(), addr.clone());
             let sc = sub_cancel.clone();
-            let name = format!("sentinel-{myid8}-pubsub");
             shared.tracker.spawn(async move {
-                pubsub_task(sh, n, a, auth, renamed, name, sc).await;
+                pubsub_task(sh, n, t2, a, sc).await;
             });
         }
         let ok = loop {
@@ -671,17 +683,18 @@ async fn link_task<N: Net>(
                 break false;
             }
             // A reply that does not come in time means a dead link (Redis closes a link
-            // whose PING is pending for more than half of down-after): reconnect rather
-            // than queue behind it.
+            // whose PING is pending for more than half of down-after, once the link is
+            // older than min-link-reconnect-period): reconnect rather than queue behind it.
             let wait = if n_replies > 1 {
                 Duration::from_secs(10)
             } else {
+                let (_, _, min_link) = timers(&shared);
                 let down_after = shared
                     .lock()
                     .masters
                     .get(t.master())
                     .map_or(30_000, |m| m.down_after);
-                Duration::from_millis((down_after / 2).clamp(500, 5000))
+                crate::link_timing::reply_wait(opened_at.elapsed(), down_after, min_link)
             };
             let mut last = None;
             for _ in 0..n_replies {
@@ -734,55 +747,70 @@ async fn link_task<N: Net>(
         sub_cancel.cancel();
         let _ = inputs.send(Input::Disconnected(t.clone()));
         while rx.try_recv().is_ok() {}
-        // Reconnect at once (the failed-connect path waits).
     }
 }
 
+/// The `SENTINEL DEBUG` timers the links follow: ping-period, publish-period,
+/// min-link-reconnect-period (ms).
+fn timers(shared: &Shared) -> (u64, u64, u64) {
+    let t = &shared.lock().timers;
+    (t.ping_period, t.publish_period, t.min_link_reconnect_period)
+}
+
+/// The pub/sub link of a master or replica (hellos from the other sentinels), as long as
+/// its command link lives: opened again whenever it fails or falls silent, as Redis
+/// reconnects either link of an instance.
 async fn pubsub_task<N: Net>(
     shared: Arc<Shared>,
     net: N,
+    t: Target,
     addr: Addr,
-    auth: Option<(Option<String>, String)>,
-    renamed: BTreeMap<String, String>,
-    name: String,
     cancel: CancellationToken,
 ) {
     let inputs = shared.inputs.clone();
-    let (mut conn, mut buf) = loop {
+    let mut attempt: Option<Instant> = None;
+    loop {
+        if let Some(at) = attempt {
+            let wait = crate::link_timing::reconnect_wait(at.elapsed(), timers(&shared).0);
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        attempt = Some(Instant::now());
+        let (auth, renamed, myid8) = link_params(&shared, &t);
+        let name = format!("sentinel-{myid8}-pubsub");
         let opened = tokio::select! {
             _ = cancel.cancelled() => return,
             o = open(&net, &addr, &auth, &renamed, &name) => o,
         };
-        match opened {
-            Ok(c) => break c,
-            // Out of descriptors for a while: keep trying (the command link, which opened,
-            // does not come back to restart this one).
-            Err(OpenError::Local(_)) => tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            },
-            Err(OpenError::Remote) => return,
+        let Ok((mut conn, mut buf)) = opened else {
+            continue;
+        };
+        let opened_at = Instant::now();
+        let sub = encode(&[&cmd_name(&renamed, "SUBSCRIBE"), "__sentinel__:hello"]);
+        if conn.write_all(&sub).await.is_err() {
+            continue;
         }
-    };
-    let sub = encode(&[&cmd_name(&renamed, "SUBSCRIBE"), "__sentinel__:hello"]);
-    if conn.write_all(&sub).await.is_err() {
-        return;
-    }
-    loop {
-        let f = tokio::select! {
-            _ = cancel.cancelled() => return,
-            // No message for 6 s (we receive our own hellos every 2 s): a dead link.
-            f = read_reply(&mut conn, &mut buf, Duration::from_secs(6)) => f,
-        };
-        let Some(f) = f else { return };
-        let items = match f {
-            Frame::Array(v) => v,
-            _ => continue,
-        };
-        if items.len() == 3 {
-            if let (Some(kind), Some(msg)) = (frame_bytes(&items[0]), frame_bytes(&items[2])) {
-                if &kind[..] == b"message" {
-                    let _ = inputs.send(Input::Hello(String::from_utf8_lossy(&msg).into_owned()));
+        loop {
+            let (_, publish, min_link) = timers(&shared);
+            let silence = crate::link_timing::pubsub_wait(opened_at.elapsed(), publish, min_link);
+            let f = tokio::select! {
+                _ = cancel.cancelled() => return,
+                f = read_reply(&mut conn, &mut buf, silence) => f,
+            };
+            // Closed, or silent for too long: a dead link.
+            let Some(f) = f else { break };
+            let items = match f {
+                Frame::Array(v) => v,
+                _ => continue,
+            };
+            if items.len() == 3 {
+                if let (Some(kind), Some(msg)) = (frame_bytes(&items[0]), frame_bytes(&items[2])) {
+                    if &kind[..] == b"message" {
+                        let _ =
+                            inputs.send(Input::Hello(String::from_utf8_lossy(&msg).into_owned()));
+                    }
                 }
             }
         }
