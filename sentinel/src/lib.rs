@@ -11,6 +11,7 @@ pub mod core;
 mod link_timing;
 pub mod scripts;
 pub mod shell;
+pub mod stats;
 
 use std::path::PathBuf;
 

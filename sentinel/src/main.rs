@@ -90,7 +90,15 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         // Save at once: a new myid must survive a restart.
         core.timers = Default::default();
-        let shared = match shell::start(TokioNet, core, settings, path).await {
+        let shared = match shell::start(
+            TokioNet,
+            core,
+            settings,
+            path,
+            picket_common::clock::Clock::system(),
+        )
+        .await
+        {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("Could not create server TCP listening socket: {e}");

@@ -19,6 +19,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use picket_common::clock::Clock;
+
 use crate::config::ServerSettings;
 use crate::core::{Action, Addr, Core, Input, Level, Target};
 
@@ -62,6 +64,17 @@ pub struct Shared {
     pub settings: Mutex<ServerSettings>,
     pub config_path: PathBuf,
     pub started: Instant,
+    /// Unix time (INFO `server_time_usec`, `lru_clock`): the system's in the binary, a
+    /// fixed base in the simulation.
+    pub clock: Clock,
+    /// The process's run id (INFO `run_id`), new at every start as Redis's `server.runid`;
+    /// not the sentinel's identity (`myid`).
+    pub run_id: String,
+    /// The command server's counters (INFO `# Stats`).
+    pub stats: crate::stats::Stats,
+    /// The timer's current frequency (INFO `hz`): Redis's sentinel varies it between 10
+    /// and 19 so that sentinels do not act in lockstep; picket's period is 50-99 ms.
+    hz: std::sync::atomic::AtomicU64,
     pub inputs: mpsc::UnboundedSender<Input>,
     /// Actions produced by commands (SENTINEL MONITOR, RESET, FAILOVER...).
     pub actions: mpsc::UnboundedSender<Vec<Action>>,
@@ -75,7 +88,7 @@ pub struct Shared {
     /// Test hook (the simulation's "stalled process"): the timer sleeps this many ms once,
     /// as if the process had been stopped, so the next tick sees the jump (TILT).
     pub stall_ms: Arc<std::sync::atomic::AtomicU64>,
-    /// INFO-CACHE: (target, ms at reply, text) kept in the instances themselves.
+    /// The addresses the command server listens on.
     pub bound: Mutex<Vec<std::net::SocketAddr>>,
     /// Client connections being served (INFO `connected_clients`, the maxclients check).
     pub clients: AtomicUsize,
@@ -95,6 +108,20 @@ impl Shared {
         Instant::now()
             .saturating_duration_since(self.started)
             .as_millis() as u64
+    }
+
+    /// INFO `hz`.
+    pub fn hz(&self) -> u64 {
+        self.hz.load(Ordering::Relaxed)
+    }
+
+    /// Distinct channels and patterns the command server's clients are subscribed to (INFO
+    /// `pubsub_channels`, `pubsub_patterns`).
+    pub fn pubsub_counts(&self) -> (usize, usize) {
+        let subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let channels: BTreeSet<&String> = subs.values().flat_map(|s| &s.channels).collect();
+        let patterns: BTreeSet<&String> = subs.values().flat_map(|s| &s.patterns).collect();
+        (channels.len(), patterns.len())
     }
 
     /// Save the state into the config file.
@@ -132,13 +159,18 @@ impl Shared {
     }
 }
 
-/// Start the Sentinel: the timer/driver task, and the listeners.
+/// INFO `configured_hz`: Redis's default `hz`, which its sentinel randomizes from.
+pub const CONFIGURED_HZ: u64 = 10;
+
+/// Start the Sentinel: the timer/driver task, and the listeners. `clock` gives unix time.
 pub async fn start<N: Net>(
     net: N,
-    core: Core,
+    mut core: Core,
     settings: ServerSettings,
     config_path: PathBuf,
+    clock: Clock,
 ) -> std::io::Result<Arc<Shared>> {
+    let run_id = picket_common::ids::random_hex40(&mut core.rng);
     let (tx, rx) = mpsc::unbounded_channel();
     let (atx, arx) = mpsc::unbounded_channel();
     let port = settings.port;
@@ -148,6 +180,10 @@ pub async fn start<N: Net>(
         settings: Mutex::new(settings),
         config_path,
         started: Instant::now(),
+        clock,
+        run_id,
+        stats: Default::default(),
+        hz: std::sync::atomic::AtomicU64::new(CONFIGURED_HZ),
         inputs: tx,
         actions: atx,
         links: Mutex::new(BTreeMap::new()),
@@ -219,6 +255,8 @@ async fn driver<N: Net>(
             use rand::RngExt;
             shared.lock().rng.random::<u64>() % 50
         };
+        shared.hz.store(1000 / (50 + jitter), Ordering::Relaxed);
+        shared.stats.sample(shared.now());
         let sleep = tokio::time::sleep(Duration::from_millis(50 + jitter));
         tokio::pin!(sleep);
         let mut inputs = Vec::new();
@@ -865,6 +903,7 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
             Ok((conn, peer)) => {
                 errors.accepted();
                 if shared.clients.load(Ordering::SeqCst) >= client_cap(&shared) {
+                    crate::stats::Stats::add(&shared.stats.rejected_connections, 1);
                     // Redis's refusal (a short write to a fresh socket: no wait).
                     shared.tracker.spawn(async move {
                         let mut conn = conn;
@@ -878,6 +917,7 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
                     continue;
                 }
                 shared.clients.fetch_add(1, Ordering::SeqCst);
+                crate::stats::Stats::add(&shared.stats.connections_received, 1);
                 let slot = ClientSlot(shared.clone());
                 let _ = conn.set_nodelay(true);
                 let sh = shared.clone();
