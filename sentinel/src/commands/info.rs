@@ -295,11 +295,13 @@ fn sentinel(shared: &Shared, core: &Core, out: &mut String) {
             "ok"
         };
         // Every replica counts here, announced or not (Redis's dictSize(ri->slaves)); the
-        // sentinels include this one.
+        // sentinels include this one. The address is `ip:port` as Redis prints it, without
+        // brackets around an IPv6 address.
         let _ = write!(
             out,
-            "master{i}:name={name},status={status},address={},slaves={},sentinels={}\r\n",
-            m.inst.addr.name(),
+            "master{i}:name={name},status={status},address={}:{},slaves={},sentinels={}\r\n",
+            m.inst.addr.host,
+            m.inst.addr.port,
             m.replicas.len(),
             m.sentinels.len() + 1
         );
