@@ -592,6 +592,16 @@ async fn link_task<N: Net>(
     cancel: CancellationToken,
 ) {
     let inputs = shared.inputs.clone();
+    // A link replaced or removed (SENTINEL SET auth-pass, RESET, a switch to a new master)
+    // says nothing more: what it would report now (a late reply, its own failure) is
+    // about the instance it was opened for, and would land on the one that took its
+    // name (a stale Disconnected marks a healthy new master disconnected: never pinged
+    // again, so down).
+    let report = |i: Input| {
+        if !cancel.is_cancelled() {
+            let _ = inputs.send(i);
+        }
+    };
     let mut attempt: Option<Instant> = None;
     loop {
         // No sooner than ping-period after the previous attempt (Redis's reconnection pace).
@@ -619,7 +629,7 @@ async fn link_task<N: Net>(
                     OpenError::Local(e) => Input::LocalLinkError(t.clone(), os_error_text(&e)),
                     OpenError::Remote => Input::Disconnected(t.clone()),
                 };
-                let _ = inputs.send(input);
+                report(input);
                 // Drop queued commands and retry.
                 while rx.try_recv().is_ok() {}
                 continue;
@@ -634,7 +644,7 @@ async fn link_task<N: Net>(
                 core.announce_ip = local.ip().to_canonical().to_string();
             }
         }
-        let _ = inputs.send(Input::Connected(t.clone()));
+        report(Input::Connected(t.clone()));
         // The pub/sub link of a master or replica: hellos from the other sentinels.
         let sub_cancel = cancel.child_token();
         if !matches!(t, Target::Sentinel(..)) {
@@ -734,13 +744,21 @@ async fn link_task<N: Net>(
                     .map_or(30_000, |m| m.down_after);
                 crate::link_timing::reply_wait(opened_at.elapsed(), down_after, min_link)
             };
-            let mut last = None;
-            for _ in 0..n_replies {
-                match read_reply(&mut conn, &mut buf, wait).await {
-                    Some(f) => last = Some(f),
-                    None => break,
+            let replies = async {
+                let mut last = None;
+                for _ in 0..n_replies {
+                    match read_reply(&mut conn, &mut buf, wait).await {
+                        Some(f) => last = Some(f),
+                        None => break,
+                    }
                 }
-            }
+                last
+            };
+            let last = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => { sub_cancel.cancel(); return; }
+                last = replies => last,
+            };
             let Some(reply) = last else { break false };
             let input = match cmd {
                 LinkCmd::Ping => {
@@ -778,12 +796,12 @@ async fn link_task<N: Net>(
                 _ => None,
             };
             if let Some(i) = input {
-                let _ = inputs.send(i);
+                report(i);
             }
         };
         let _ = ok;
         sub_cancel.cancel();
-        let _ = inputs.send(Input::Disconnected(t.clone()));
+        report(Input::Disconnected(t.clone()));
         while rx.try_recv().is_ok() {}
     }
 }
