@@ -15,7 +15,10 @@ use tokio::sync::mpsc;
 use crate::core::Input;
 use crate::shell::{Shared, Subscriber};
 
+mod info;
 mod sentinel;
+
+use crate::stats::Stats;
 
 struct Session {
     /// The command names after `rename-command`, when the config renamed any.
@@ -64,7 +67,13 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
             match decoder.decode(&mut buf, &Limits::default()) {
                 Ok(Some(req)) => {
                     out.proto = s.proto;
-                    if dispatch(&shared, &mut s, &tx, &mut out, &req.args) {
+                    let before = out.len();
+                    let quit = dispatch(&shared, &mut s, &tx, &mut out, &req.args);
+                    Stats::add(&shared.stats.commands_processed, 1);
+                    if out.buf.get(before) == Some(&b'-') {
+                        Stats::add(&shared.stats.error_replies, 1);
+                    }
+                    if quit {
                         close = true;
                         break;
                     }
@@ -78,7 +87,10 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
             }
         }
         if !out.is_empty() {
-            if conn.write_all(&out.take()).await.is_err() {
+            let bytes = out.take();
+            Stats::add(&shared.stats.net_output_bytes, bytes.len() as u64);
+            Stats::add(&shared.stats.writes_processed, 1);
+            if conn.write_all(&bytes).await.is_err() {
                 break;
             }
             last_interaction = tokio::time::Instant::now();
@@ -91,7 +103,11 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
             _ = cancel.cancelled() => break 'outer,
             r = conn.read_buf(&mut buf) => match r {
                 Ok(0) | Err(_) => break 'outer,
-                Ok(_) => last_interaction = tokio::time::Instant::now(),
+                Ok(n) => {
+                    last_interaction = tokio::time::Instant::now();
+                    Stats::add(&shared.stats.net_input_bytes, n as u64);
+                    Stats::add(&shared.stats.reads_processed, 1);
+                }
             },
             _ = sleep_until_some(idle_deadline), if idle_deadline.is_some() && !s.subscribed => {
                 tracing::debug!("Closing idle client");
@@ -103,7 +119,10 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
                 while let Ok((p, c, m)) = rx.try_recv() {
                     push_message(&mut o, p.as_deref(), &c, &m);
                 }
-                if conn.write_all(&o.take()).await.is_err() {
+                let bytes = o.take();
+                Stats::add(&shared.stats.net_output_bytes, bytes.len() as u64);
+                Stats::add(&shared.stats.writes_processed, 1);
+                if conn.write_all(&bytes).await.is_err() {
                     break 'outer;
                 }
             }
@@ -221,7 +240,7 @@ fn dispatch(
             }
         }
         "hello" => hello(shared, s, out, args),
-        "info" => info(shared, out, args),
+        "info" => info::info(shared, out, args),
         "role" => {
             let core = shared.lock();
             out.array(2);
@@ -485,95 +504,4 @@ fn client(s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
             }
         }
     }
-}
-
-fn info(shared: &Shared, out: &mut ReplyBuf, args: &[Bytes]) {
-    let core = shared.lock();
-    let section = args.get(1).map(lower).unwrap_or_else(|| "default".into());
-    let all = matches!(section.as_str(), "default" | "all" | "everything");
-    let mut t = String::new();
-    let uptime = shared.now() / 1000;
-    if all || section == "server" {
-        let (port, supervised, configured_hz, executable) = {
-            let s = shared.settings();
-            (
-                s.port,
-                s.process_supervised,
-                s.configured_hz,
-                s.executable.clone(),
-            )
-        };
-        // Redis's fields in its order; `hz` is the timer's base rate (a sentinel's timer
-        // runs at a randomized rate whatever `hz` says, as Redis's).
-        t.push_str(&format!(
-            "# Server\r\nredis_version:{}\r\npicket_version:{}\r\nredis_mode:sentinel\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\nprocess_supervised:{supervised}\r\nrun_id:{}\r\ntcp_port:{port}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:{configured_hz}\r\nexecutable:{executable}\r\nconfig_file:{}\r\nio_threads_active:0\r\n\r\n",
-            crate::REDIS_VERSION,
-            crate::PICKET_VERSION,
-            std::env::consts::OS,
-            std::process::id(),
-            core.myid,
-            uptime / 86400,
-            shared.config_path.display(),
-        ));
-    }
-    if all || section == "clients" {
-        let subs = shared
-            .subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len();
-        let connected = shared.clients.load(std::sync::atomic::Ordering::SeqCst);
-        let maxclients = shared.settings().maxclients;
-        // Redis 7.0's fields (a sentinel has no cluster links, blocked or tracking clients),
-        // then picket's pubsub_clients.
-        t.push_str(&format!(
-            "# Clients\r\nconnected_clients:{connected}\r\ncluster_connections:0\r\nmaxclients:{maxclients}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\npubsub_clients:{subs}\r\n\r\n"
-        ));
-    }
-    if all || section == "sentinel" {
-        let now = shared.now();
-        t.push_str("# Sentinel\r\n");
-        t.push_str(&format!("sentinel_masters:{}\r\n", core.masters.len()));
-        t.push_str(&format!(
-            "sentinel_tilt:{}\r\n",
-            u8::from(core.tilt_since.is_some())
-        ));
-        t.push_str(&format!(
-            "sentinel_tilt_since_seconds:{}\r\n",
-            core.tilt_since
-                .map_or(-1, |s| (now.saturating_sub(s) / 1000) as i64)
-        ));
-        let (running, queued) = {
-            let q = shared.script_queue();
-            (q.running(), q.len())
-        };
-        t.push_str(&format!(
-            "sentinel_running_scripts:{running}\r\nsentinel_scripts_queue_length:{queued}\r\n"
-        ));
-        t.push_str(&format!(
-            "sentinel_simulate_failure_flags:{}\r\n",
-            u8::from(core.sim.crash_after_election)
-                | (u8::from(core.sim.crash_after_promotion) << 1)
-        ));
-        for (i, (name, m)) in core.masters.iter().enumerate() {
-            let status = if m.odown_since.is_some() {
-                "odown"
-            } else if m.inst.sdown_since.is_some() {
-                "sdown"
-            } else {
-                "ok"
-            };
-            let a = m.inst.addr.name();
-            t.push_str(&format!(
-                "master{i}:name={name},status={status},address={a},slaves={},sentinels={}\r\n",
-                m.replicas.len(),
-                m.sentinels.len() + 1
-            ));
-        }
-    }
-    while t.ends_with("\r\n\r\n") {
-        t.truncate(t.len() - 2);
-    }
-    // A plain bulk string in RESP3 too (Redis's sentinelInfoCommand).
-    out.bulk(t.as_bytes());
 }

@@ -8,8 +8,10 @@
 pub mod commands;
 pub mod config;
 pub mod core;
+mod link_timing;
 pub mod scripts;
 pub mod shell;
+pub mod stats;
 
 use std::path::PathBuf;
 

@@ -144,7 +144,15 @@ fn main() -> ExitCode {
     let new_id = loaded.myid.is_none();
     let code = runtime.block_on(async move {
         core.timers = Default::default();
-        let shared = match shell::start(TokioNet, core, settings, path).await {
+        let shared = match shell::start(
+            TokioNet,
+            core,
+            settings,
+            path,
+            picket_common::clock::Clock::system(),
+        )
+        .await
+        {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("Could not create server TCP listening socket: {e}");

@@ -119,7 +119,7 @@ impl Queue {
             let j = &mut self.jobs[i];
             j.running = false;
             j.pid = 0;
-            j.start_time = now + retry_delay_for(retry_delay, j.retry_num);
+            j.start_time = now.saturating_add(retry_delay_for(retry_delay, j.retry_num));
             return None;
         }
         let j = self.jobs.remove(i);

@@ -19,6 +19,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use picket_common::clock::Clock;
+
 use crate::config::ServerSettings;
 use crate::core::{Action, Addr, Core, Input, Level, Target};
 
@@ -62,6 +64,17 @@ pub struct Shared {
     pub settings: Mutex<ServerSettings>,
     pub config_path: PathBuf,
     pub started: Instant,
+    /// Unix time (INFO `server_time_usec`, `lru_clock`): the system's in the binary, a
+    /// fixed base in the simulation.
+    pub clock: Clock,
+    /// The process's run id (INFO `run_id`), new at every start as Redis's `server.runid`;
+    /// not the sentinel's identity (`myid`).
+    pub run_id: String,
+    /// The command server's counters (INFO `# Stats`).
+    pub stats: crate::stats::Stats,
+    /// The timer's current frequency (INFO `hz`): Redis's sentinel varies it between 10
+    /// and 19 so that sentinels do not act in lockstep; picket's period is 50-99 ms.
+    hz: std::sync::atomic::AtomicU64,
     pub inputs: mpsc::UnboundedSender<Input>,
     /// Actions produced by commands (SENTINEL MONITOR, RESET, FAILOVER...).
     pub actions: mpsc::UnboundedSender<Vec<Action>>,
@@ -75,7 +88,7 @@ pub struct Shared {
     /// Test hook (the simulation's "stalled process"): the timer sleeps this many ms once,
     /// as if the process had been stopped, so the next tick sees the jump (TILT).
     pub stall_ms: Arc<std::sync::atomic::AtomicU64>,
-    /// INFO-CACHE: (target, ms at reply, text) kept in the instances themselves.
+    /// The addresses the command server listens on.
     pub bound: Mutex<Vec<std::net::SocketAddr>>,
     /// Client connections being served (INFO `connected_clients`, the maxclients check).
     pub clients: AtomicUsize,
@@ -99,6 +112,20 @@ impl Shared {
         Instant::now()
             .saturating_duration_since(self.started)
             .as_millis() as u64
+    }
+
+    /// INFO `hz`.
+    pub fn hz(&self) -> u64 {
+        self.hz.load(Ordering::Relaxed)
+    }
+
+    /// Distinct channels and patterns the command server's clients are subscribed to (INFO
+    /// `pubsub_channels`, `pubsub_patterns`).
+    pub fn pubsub_counts(&self) -> (usize, usize) {
+        let subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let channels: BTreeSet<&String> = subs.values().flat_map(|s| &s.channels).collect();
+        let patterns: BTreeSet<&String> = subs.values().flat_map(|s| &s.patterns).collect();
+        (channels.len(), patterns.len())
     }
 
     /// Save the state into the config file.
@@ -148,13 +175,18 @@ impl Shared {
     }
 }
 
-/// Start the Sentinel: the timer/driver task, and the listeners.
+/// INFO `configured_hz`: Redis's default `hz`, which its sentinel randomizes from.
+pub const CONFIGURED_HZ: u64 = 10;
+
+/// Start the Sentinel: the timer/driver task, and the listeners. `clock` gives unix time.
 pub async fn start<N: Net>(
     net: N,
-    core: Core,
+    mut core: Core,
     settings: ServerSettings,
     config_path: PathBuf,
+    clock: Clock,
 ) -> std::io::Result<Arc<Shared>> {
+    let run_id = picket_common::ids::random_hex40(&mut core.rng);
     let (tx, rx) = mpsc::unbounded_channel();
     let (atx, arx) = mpsc::unbounded_channel();
     let port = settings.port;
@@ -164,6 +196,10 @@ pub async fn start<N: Net>(
         settings: Mutex::new(settings),
         config_path,
         started: Instant::now(),
+        clock,
+        run_id,
+        stats: Default::default(),
+        hz: std::sync::atomic::AtomicU64::new(CONFIGURED_HZ),
         inputs: tx,
         actions: atx,
         links: Mutex::new(BTreeMap::new()),
@@ -236,6 +272,8 @@ async fn driver<N: Net>(
             use rand::RngExt;
             shared.lock().rng.random::<u64>() % 50
         };
+        shared.hz.store(1000 / (50 + jitter), Ordering::Relaxed);
+        shared.stats.sample(shared.now());
         let sleep = tokio::time::sleep(Duration::from_millis(50 + jitter));
         tokio::pin!(sleep);
         let mut inputs = Vec::new();
@@ -354,7 +392,13 @@ pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
                 Level::Warning => tracing::warn!("{msg}"),
             },
             Action::Crash => {
-                tracing::warn!("Simulated failure: exiting with 99");
+                // What the core saved before this point is on disk first, as Redis flushes
+                // the config before it crashes after a promotion.
+                if flush {
+                    let core = shared.lock();
+                    shared.flush(&core);
+                }
+                tracing::warn!("Sentinel CRASH because of SENTINEL simulate-failure");
                 std::process::exit(99);
             }
         }
@@ -579,7 +623,28 @@ async fn link_task<N: Net>(
     cancel: CancellationToken,
 ) {
     let inputs = shared.inputs.clone();
+    // A link replaced or removed (SENTINEL SET auth-pass, RESET, a switch to a new master)
+    // says nothing more: what it would report now (a late reply, its own failure) is
+    // about the instance it was opened for, and would land on the one that took its
+    // name (a stale Disconnected marks a healthy new master disconnected: never pinged
+    // again, so down).
+    let report = |i: Input| {
+        if !cancel.is_cancelled() {
+            let _ = inputs.send(i);
+        }
+    };
+    let mut attempt: Option<Instant> = None;
     loop {
+        // No sooner than ping-period after the previous attempt (Redis's reconnection pace).
+        if let Some(at) = attempt {
+            let wait = crate::link_timing::reconnect_wait(at.elapsed(), timers(&shared).0);
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            while rx.try_recv().is_ok() {}
+        }
+        attempt = Some(Instant::now());
         let (auth, renamed, myid8) = link_params(&shared, &t);
         let cmd_name_ = format!("sentinel-{myid8}-cmd");
         let opened = tokio::select! {
@@ -595,16 +660,13 @@ async fn link_task<N: Net>(
                     OpenError::Local(e) => Input::LocalLinkError(t.clone(), os_error_text(&e)),
                     OpenError::Remote => Input::Disconnected(t.clone()),
                 };
-                let _ = inputs.send(input);
+                report(input);
                 // Drop queued commands and retry.
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
                 while rx.try_recv().is_ok() {}
                 continue;
             }
         };
+        let opened_at = Instant::now();
         // Our address as the peer sees it, for hellos without announce-ip.
         if let Ok(local) = conn.local_addr() {
             let mut core = shared.lock();
@@ -613,18 +675,16 @@ async fn link_task<N: Net>(
                 core.announce_ip = local.ip().to_canonical().to_string();
             }
         }
-        let _ = inputs.send(Input::Connected(t.clone()));
+        report(Input::Connected(t.clone()));
         // The pub/sub link of a master or replica: hellos from the other sentinels.
         let sub_cancel = cancel.child_token();
         if !matches!(t, Target::Sentinel(..)) {
             let sh = shared.clone();
             let n = net.clone();
-            let a = addr.clone();
-            let (auth, renamed) = (auth.clone(), renamed.clone());
+            let (t2, a) = (t.clone(), addr.clone());
             let sc = sub_cancel.clone();
-            let name = format!("sentinel-{myid8}-pubsub");
             shared.tracker.spawn(async move {
-                pubsub_task(sh, n, a, auth, renamed, name, sc).await;
+                pubsub_task(sh, n, t2, a, sc).await;
             });
         }
         let ok = loop {
@@ -702,25 +762,34 @@ async fn link_task<N: Net>(
                 break false;
             }
             // A reply that does not come in time means a dead link (Redis closes a link
-            // whose PING is pending for more than half of down-after): reconnect rather
-            // than queue behind it.
+            // whose PING is pending for more than half of down-after, once the link is
+            // older than min-link-reconnect-period): reconnect rather than queue behind it.
             let wait = if n_replies > 1 {
                 Duration::from_secs(10)
             } else {
+                let (_, _, min_link) = timers(&shared);
                 let down_after = shared
                     .lock()
                     .masters
                     .get(t.master())
                     .map_or(30_000, |m| m.down_after);
-                Duration::from_millis((down_after / 2).clamp(500, 5000))
+                crate::link_timing::reply_wait(opened_at.elapsed(), down_after, min_link)
             };
-            let mut last = None;
-            for _ in 0..n_replies {
-                match read_reply(&mut conn, &mut buf, wait).await {
-                    Some(f) => last = Some(f),
-                    None => break,
+            let replies = async {
+                let mut last = None;
+                for _ in 0..n_replies {
+                    match read_reply(&mut conn, &mut buf, wait).await {
+                        Some(f) => last = Some(f),
+                        None => break,
+                    }
                 }
-            }
+                last
+            };
+            let last = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => { sub_cancel.cancel(); return; }
+                last = replies => last,
+            };
             let Some(reply) = last else { break false };
             let input = match cmd {
                 LinkCmd::Ping => {
@@ -758,62 +827,77 @@ async fn link_task<N: Net>(
                 _ => None,
             };
             if let Some(i) = input {
-                let _ = inputs.send(i);
+                report(i);
             }
         };
         let _ = ok;
         sub_cancel.cancel();
-        let _ = inputs.send(Input::Disconnected(t.clone()));
+        report(Input::Disconnected(t.clone()));
         while rx.try_recv().is_ok() {}
-        // Reconnect at once (the failed-connect path waits).
     }
 }
 
+/// The `SENTINEL DEBUG` timers the links follow: ping-period, publish-period,
+/// min-link-reconnect-period (ms).
+fn timers(shared: &Shared) -> (u64, u64, u64) {
+    let t = &shared.lock().timers;
+    (t.ping_period, t.publish_period, t.min_link_reconnect_period)
+}
+
+/// The pub/sub link of a master or replica (hellos from the other sentinels), as long as
+/// its command link lives: opened again whenever it fails or falls silent, as Redis
+/// reconnects either link of an instance.
 async fn pubsub_task<N: Net>(
     shared: Arc<Shared>,
     net: N,
+    t: Target,
     addr: Addr,
-    auth: Option<(Option<String>, String)>,
-    renamed: BTreeMap<String, String>,
-    name: String,
     cancel: CancellationToken,
 ) {
     let inputs = shared.inputs.clone();
-    let (mut conn, mut buf) = loop {
+    let mut attempt: Option<Instant> = None;
+    loop {
+        if let Some(at) = attempt {
+            let wait = crate::link_timing::reconnect_wait(at.elapsed(), timers(&shared).0);
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        attempt = Some(Instant::now());
+        let (auth, renamed, myid8) = link_params(&shared, &t);
+        let name = format!("sentinel-{myid8}-pubsub");
         let opened = tokio::select! {
             _ = cancel.cancelled() => return,
             o = open(&net, &addr, &auth, &renamed, &name) => o,
         };
-        match opened {
-            Ok(c) => break c,
-            // Out of descriptors for a while: keep trying (the command link, which opened,
-            // does not come back to restart this one).
-            Err(OpenError::Local(_)) => tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            },
-            Err(OpenError::Remote) => return,
+        let Ok((mut conn, mut buf)) = opened else {
+            continue;
+        };
+        let opened_at = Instant::now();
+        let sub = encode(&[&cmd_name(&renamed, "SUBSCRIBE"), "__sentinel__:hello"]);
+        if conn.write_all(&sub).await.is_err() {
+            continue;
         }
-    };
-    let sub = encode(&[&cmd_name(&renamed, "SUBSCRIBE"), "__sentinel__:hello"]);
-    if conn.write_all(&sub).await.is_err() {
-        return;
-    }
-    loop {
-        let f = tokio::select! {
-            _ = cancel.cancelled() => return,
-            // No message for 6 s (we receive our own hellos every 2 s): a dead link.
-            f = read_reply(&mut conn, &mut buf, Duration::from_secs(6)) => f,
-        };
-        let Some(f) = f else { return };
-        let items = match f {
-            Frame::Array(v) => v,
-            _ => continue,
-        };
-        if items.len() == 3 {
-            if let (Some(kind), Some(msg)) = (frame_bytes(&items[0]), frame_bytes(&items[2])) {
-                if &kind[..] == b"message" {
-                    let _ = inputs.send(Input::Hello(String::from_utf8_lossy(&msg).into_owned()));
+        loop {
+            let (_, publish, min_link) = timers(&shared);
+            let silence = crate::link_timing::pubsub_wait(opened_at.elapsed(), publish, min_link);
+            let f = tokio::select! {
+                _ = cancel.cancelled() => return,
+                f = read_reply(&mut conn, &mut buf, silence) => f,
+            };
+            // Closed, or silent for too long: a dead link.
+            let Some(f) = f else { break };
+            let items = match f {
+                Frame::Array(v) => v,
+                _ => continue,
+            };
+            if items.len() == 3 {
+                if let (Some(kind), Some(msg)) = (frame_bytes(&items[0]), frame_bytes(&items[2])) {
+                    if &kind[..] == b"message" {
+                        let _ =
+                            inputs.send(Input::Hello(String::from_utf8_lossy(&msg).into_owned()));
+                    }
                 }
             }
         }
@@ -868,6 +952,7 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
             Ok((conn, peer)) => {
                 errors.accepted();
                 if shared.clients.load(Ordering::SeqCst) >= client_cap(&shared) {
+                    crate::stats::Stats::add(&shared.stats.rejected_connections, 1);
                     // Redis's refusal (a short write to a fresh socket: no wait).
                     shared.tracker.spawn(async move {
                         let mut conn = conn;
@@ -881,6 +966,7 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
                     continue;
                 }
                 shared.clients.fetch_add(1, Ordering::SeqCst);
+                crate::stats::Stats::add(&shared.stats.connections_received, 1);
                 let slot = ClientSlot(shared.clone());
                 let _ = conn.set_nodelay(true);
                 let (protected, keepalive) = {

@@ -207,8 +207,12 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             }
             match core.masters.get(&text(&args[2])) {
                 Some(m) => {
-                    out.array(m.replicas.len());
-                    for r in m.replicas.values() {
+                    // As Redis: a replica that says `replica-announced no` is not listed
+                    // (it still counts in num-slaves and INFO, and may be promoted).
+                    let listed: Vec<&Instance> =
+                        m.replicas.values().filter(|r| r.announced).collect();
+                    out.array(listed.len());
+                    for r in listed {
                         reply_map(out, &fields(&core, m, r, 1, now));
                     }
                 }
@@ -536,7 +540,8 @@ const DEBUG_ORDER: [&str; 13] = [
     "script-retry-delay",
 ];
 
-/// SENTINEL DEBUG: no arguments list the timers; `<param> <ms> ...` set them in order.
+/// SENTINEL DEBUG: no arguments list the timers; `<param> <ms> ...` set them in order (as
+/// Redis, those before a bad pair stay set).
 fn sentinel_debug(core: &mut Core, args: &[Bytes], out: &mut ReplyBuf) {
     let n = args.len();
     if n == 2 {
@@ -563,8 +568,10 @@ fn sentinel_debug(core: &mut Core, args: &[Bytes], out: &mut ReplyBuf) {
             return;
         };
         let v = text(&args[j + 1]);
-        match v.parse::<i64>() {
-            Ok(ms) if ms > 0 => *slot = ms as u64,
+        // Redis's getLongLongFromObject: strict decimal (no sign, blanks or leading zeros),
+        // then > 0. Up to 2^63-1 is taken; every use of a timer saturates.
+        match picket_common::sds::string2ll(&args[j + 1]) {
+            Some(ms) if ms > 0 => *slot = ms as u64,
             _ => {
                 out.error(&format!(
                     "ERR Invalid argument '{v}' for SENTINEL DEBUG '{raw}'"

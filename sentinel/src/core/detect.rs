@@ -177,7 +177,7 @@ impl Core {
         // Votes older than 5 s do not count.
         for s in m.sentinels.values_mut() {
             if s.last_master_down_reply
-                .is_some_and(|t| now.saturating_sub(t) > 5 * timers.ask_period)
+                .is_some_and(|t| now.saturating_sub(t) > timers.ask_period.saturating_mul(5))
             {
                 s.master_down = false;
                 s.leader = None;

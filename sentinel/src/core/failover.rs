@@ -126,9 +126,9 @@ impl Core {
         let m = self.masters.get(name)?;
         let t = &self.timers;
         let info_validity = if m.inst.sdown_since.is_some() {
-            5 * t.ping_period
+            t.ping_period.saturating_mul(5)
         } else {
-            3 * t.info_period
+            t.info_period.saturating_mul(3)
         };
         let max_link_down = m
             .inst
@@ -141,7 +141,7 @@ impl Core {
             .filter(|(_, r)| {
                 r.sdown_since.is_none()
                     && r.connected
-                    && now.saturating_sub(r.last_avail) <= 5 * t.ping_period
+                    && now.saturating_sub(r.last_avail) <= t.ping_period.saturating_mul(5)
                     && r.priority != 0
                     && r.info_refresh
                         .is_some_and(|i| now.saturating_sub(i) <= info_validity)

@@ -152,12 +152,12 @@ impl Core {
             && m.inst.sdown_since.is_none()
             && m.inst
                 .info_refresh
-                .is_some_and(|i| now.saturating_sub(i) < 2 * self.timers.info_period);
+                .is_some_and(|i| now.saturating_sub(i) < self.timers.info_period.saturating_mul(2));
         if reported == Role::Master
             && !r.promoted
             && !m.in_failover()
             && master_sane
-            && now.saturating_sub(r.role_time) > 4 * self.timers.publish_period
+            && now.saturating_sub(r.role_time) > self.timers.publish_period.saturating_mul(4)
         {
             let msg = Core::at_child("slave", r, m);
             let addr = m.inst.addr.clone();
@@ -212,6 +212,25 @@ pub struct InfoFields {
     pub announced: bool,
 }
 
+/// C's `atoi`: optional blanks and sign, then the leading digits; 0 when there are none.
+fn atoi(s: &str) -> i64 {
+    let s = s.trim_start_matches([' ', '\t']);
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut n: i64 = 0;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
 /// Parse the INFO fields Sentinel uses (Redis's `sentinelRefreshInstanceInfo`).
 pub fn parse_info(text: &str) -> InfoFields {
     let mut f = InfoFields {
@@ -240,7 +259,9 @@ pub fn parse_info(text: &str) -> InfoFields {
             }
             "slave_priority" => f.priority = v.parse().ok(),
             "slave_repl_offset" => f.repl_offset = v.parse().unwrap_or(0),
-            "replica_announced" => f.announced = v != "0",
+            // Redis reads it with atoi: anything that does not start with a non-zero
+            // number hides the replica.
+            "replica_announced" => f.announced = atoi(v) != 0,
             k if k.starts_with("slave")
                 && k[5..].chars().all(|c| c.is_ascii_digit())
                 && k.len() > 5 =>

@@ -685,7 +685,13 @@ impl Core {
                 if let Some(i) = self.instance_mut(&t) {
                     i.connected = true;
                     i.link_since = now;
-                    i.act_ping = Some(now);
+                    // A new link is no answer: the PING pending since before it (if any)
+                    // stays pending, as Redis keeps `act_ping_time` across reconnections.
+                    // Otherwise every reconnection (SENTINEL SET auth-pass, a server that
+                    // accepts and then refuses us) would clear SDOWN without a valid reply.
+                    if i.act_ping.is_none() {
+                        i.act_ping = Some(now);
+                    }
                 }
                 // A first PING at once.
                 self.out.push(Action::Ping(t.clone()));
@@ -777,3 +783,6 @@ pub use info::{parse_info, InfoFields};
 #[cfg(test)]
 #[path = "../core_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod surface_tests;

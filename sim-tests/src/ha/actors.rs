@@ -43,9 +43,14 @@ pub(super) async fn run_sentinel(
     let text = std::fs::read_to_string(&conf)?;
     let loaded = picket_sentinel::config::parse(&text, &[])?;
     let core = picket_sentinel::core_from(&loaded, seed, 0)?;
-    let shared =
-        picket_sentinel::shell::start(crate::net::SimNet, core, loaded.server.clone(), conf)
-            .await?;
+    let shared = picket_sentinel::shell::start(
+        crate::net::SimNet,
+        core,
+        loaded.server.clone(),
+        conf,
+        picket_common::clock::Clock::starting_at(crate::EPOCH_MS),
+    )
+    .await?;
     {
         let core = shared.lock();
         shared.flush(&core);
