@@ -1,129 +1,91 @@
 //! The local three-node deployment (`deploy/picket-ha`): it starts, its status table
 //! matches the servers, a Sentinel-aware client keeps writing through the failover drill,
-//! and the old master comes back as a replica.
+//! the drill reports what all three sentinels published, and the old master comes back as a
+//! replica. It never lies: a port another process holds, or a process that dies at start,
+//! makes `up` fail naming the port and the cause; `stop` waits until every process exited
+//! and says when it had to use SIGKILL. Every environment variable the script reads is
+//! documented in its help, README.md and docs/guide.md.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::Command;
+mod ha_support;
+
+use std::collections::BTreeSet;
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn bin_dir() -> PathBuf {
-    let me = PathBuf::from(env!("CARGO_BIN_EXE_picket-sentinel"));
-    let dir = me.parent().unwrap().to_path_buf();
-    if !dir.join("picket-server").exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "picket-server", "--bin", "picket-server"]);
-        if dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().unwrap().success());
-    }
-    dir
+use ha_support::*;
+
+/// The rows of the status table: (node, server address, role, link, what its sentinel sees).
+fn rows(table: &str) -> Vec<Vec<String>> {
+    table
+        .lines()
+        .filter(|l| l.starts_with(['1', '2', '3']))
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
 }
 
-/// One command, one reply line (enough for these checks).
-fn cmd(port: u16, args: &[&str]) -> Option<Vec<String>> {
-    let s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok();
-    let mut w = s.try_clone().ok()?;
-    let mut b = format!("*{}\r\n", args.len());
-    for a in args {
-        b.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    w.write_all(b.as_bytes()).ok()?;
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let line = line.trim_end().to_string();
-    if let Some(n) = line.strip_prefix('*') {
-        let n: usize = n.parse().ok()?;
-        let mut out = Vec::new();
-        for _ in 0..n {
-            let mut h = String::new();
-            r.read_line(&mut h).ok()?;
-            let mut v = String::new();
-            r.read_line(&mut v).ok()?;
-            out.push(v.trim_end().to_string());
-        }
-        return Some(out);
-    }
-    if line.starts_with('$') {
-        let mut v = String::new();
-        r.read_line(&mut v).ok()?;
-        return Some(vec![v.trim_end().to_string()]);
-    }
-    Some(vec![line])
-}
-
-fn ha(dir: &std::path::Path, bins: &std::path::Path, what: &str) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new("python3")
-        .arg(root.join("deploy/picket-ha"))
-        .arg(what)
-        .env("PICKET_HA_DIR", dir)
-        .env("PICKET_BIN_DIR", bins)
-        .output()
-        .expect("python3 deploy/picket-ha");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "picket-ha {what} failed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+/// "time to <event>: <secs>s ..." of the drill's summary.
+fn time_to(drill: &str, event: &str) -> f64 {
+    let prefix = format!("time to {event}: ");
+    let line = drill
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no '{prefix}' line:\n{drill}"));
+    let v = &line[prefix.len()..];
+    let secs = v.split('s').next().unwrap_or("");
+    secs.parse()
+        .unwrap_or_else(|_| panic!("'{line}' has no measured time:\n{drill}"))
 }
 
 #[test]
 fn local_deployment_survives_the_failover_drill() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("\n!!! SKIPPED: python3 is needed by deploy/picket-ha\n");
+    if !python3_available() {
         return;
     }
-    let bins = bin_dir();
-    let dir = tempfile::tempdir().unwrap();
-    // Stop the deployment however the test ends.
-    struct Reset(PathBuf, PathBuf);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-            let _ = Command::new("python3")
-                .arg(root.join("deploy/picket-ha"))
-                .arg("reset")
-                .env("PICKET_HA_DIR", &self.0)
-                .env("PICKET_BIN_DIR", &self.1)
-                .output();
-        }
-    }
-    let _reset = Reset(dir.path().to_path_buf(), bins.clone());
-    let up = ha(dir.path(), &bins, "up");
-    let rows: Vec<&str> = up
-        .lines()
-        .filter(|l| l.starts_with(['1', '2', '3']))
-        .collect();
-    assert_eq!(rows.len(), 3, "{up}");
+    let ha = Ha::new();
+    let [m0, r1, r2] = ha.servers;
+    let up = ha.ok("up");
     assert!(
-        rows[0].contains("127.0.0.1:16379") && rows[0].contains("master"),
+        up.contains("all six processes are running and answering on their ports"),
         "{up}"
     );
-    for r in &rows[1..] {
-        assert!(r.contains("slave") && r.contains(" up "), "{up}");
+    let t = rows(&up);
+    assert_eq!(t.len(), 3, "{up}");
+    assert_eq!(
+        t[0][1..3],
+        [format!("127.0.0.1:{m0}"), "master".into()],
+        "{up}"
+    );
+    for (row, port) in t[1..].iter().zip([r1, r2]) {
+        assert_eq!(
+            row[1..3],
+            [format!("127.0.0.1:{port}"), "slave".into()],
+            "{up}"
+        );
+        assert_eq!(row[4], "up", "{up}");
     }
-    for r in &rows {
-        assert!(r.contains("127.0.0.1:16379 (sentinel"), "{up}");
+    for (row, s) in t.iter().zip(ha.sentinels) {
+        assert!(
+            row.join(" ")
+                .ends_with(&format!("127.0.0.1:{m0} (sentinel :{s})")),
+            "{up}"
+        );
     }
+    // `up` again: everything is already running, and it says so.
+    let again = ha.ok("up");
+    assert_eq!(again.matches("is already running").count(), 6, "{again}");
+
     // A Sentinel-aware client: resolve the master, check ROLE, write; re-resolve on error.
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(AtomicU64::new(0));
-    let (s2, a2) = (stop.clone(), acked.clone());
+    let (s2, a2, sentinels) = (stop.clone(), acked.clone(), ha.sentinels);
     let writer = std::thread::spawn(move || {
         let mut i = 0u64;
         while !s2.load(Ordering::SeqCst) {
-            let Some(addr) = cmd(26479, &["SENTINEL", "get-master-addr-by-name", "mymaster"])
-                .or_else(|| cmd(26480, &["SENTINEL", "get-master-addr-by-name", "mymaster"]))
+            let Some(addr) = sentinels
+                .iter()
+                .find_map(|&s| cmd(s, &["SENTINEL", "get-master-addr-by-name", "mymaster"]))
             else {
                 continue;
             };
@@ -144,35 +106,318 @@ fn local_deployment_survives_the_failover_drill() {
         }
     });
     std::thread::sleep(Duration::from_millis(500));
-    let drill = ha(dir.path(), &bins, "drill");
+    let drill = ha.ok("drill");
     assert!(
-        drill.contains("+switch-master mymaster 127.0.0.1 16379"),
+        drill.contains(&format!("+switch-master mymaster 127.0.0.1 {m0} ")),
         "{drill}"
     );
-    assert!(drill.contains("time to +odown"), "{drill}");
+    // It listened to all three sentinels: each one's events are in the timeline, each one
+    // published +switch-master, and the times are measured, never negative or made up.
+    for s in ha.sentinels {
+        assert!(
+            drill.contains(&format!("[:{s}] +switch-master mymaster")),
+            "no +switch-master from :{s}:\n{drill}"
+        );
+    }
+    let (sdown, odown, switch) = (
+        time_to(&drill, "+sdown"),
+        time_to(&drill, "+odown"),
+        time_to(&drill, "+switch-master"),
+    );
+    assert!(
+        0.0 < sdown && sdown <= odown && odown <= switch,
+        "{sdown} {odown} {switch}:\n{drill}"
+    );
+    let summary = drill
+        .lines()
+        .find(|l| l.starts_with("time to +switch-master: "))
+        .unwrap_or_default();
+    assert!(
+        summary.ends_with("published by 3 of 3 sentinels)"),
+        "{drill}"
+    );
+    assert!(!drill.contains("not observed"), "{drill}");
+    let back = drill
+        .lines()
+        .find_map(|l| l.strip_prefix("old master back as replica: "))
+        .and_then(|v| v.trim_end_matches('s').parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no measured return of the old master:\n{drill}"));
+    assert!(back >= switch, "{drill}");
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::SeqCst);
-    writer.join().unwrap();
+    writer.join().expect("the writer thread");
     let before = acked.load(Ordering::SeqCst);
     assert!(before > 0);
+
     // The status table tells the truth: one master, everyone sees it.
-    let status = ha(dir.path(), &bins, "status");
-    let master = cmd(26479, &["SENTINEL", "get-master-addr-by-name", "mymaster"]).unwrap();
-    let port: u16 = master[1].parse().unwrap();
-    assert_ne!(port, 16379);
-    let last = cmd(port, &["GET", "last"]).unwrap();
+    let status = ha.ok("status");
+    let port = ha.master_port().expect("a master");
+    assert_ne!(port, m0);
+    let last = cmd(port, &["GET", "last"]).expect("GET");
     assert_eq!(
         last[0],
         before.to_string(),
         "the last acknowledged write after the failover"
     );
-    let masters = status
-        .lines()
-        .filter(|l| l.split_whitespace().nth(2) == Some("master"))
-        .count();
-    assert_eq!(masters, 1, "{status}");
+    let t = rows(&status);
+    assert_eq!(t.iter().filter(|r| r[2] == "master").count(), 1, "{status}");
     assert!(
-        status.contains(&format!("127.0.0.1:{port}  master")),
+        t.iter()
+            .any(|r| r[1] == format!("127.0.0.1:{port}") && r[2] == "master"),
         "{status}"
     );
+    for row in &t {
+        assert!(
+            row.join(" ")
+                .contains(&format!("127.0.0.1:{port} (sentinel")),
+            "{status}"
+        );
+    }
+
+    // stop: each of the six processes is confirmed gone, and the ports are free.
+    let pids: Vec<i32> = (1..=3)
+        .flat_map(|n| [ha.pid(n, "server"), ha.pid(n, "sentinel")])
+        .map(|p| p.expect("a pid file"))
+        .collect();
+    let stopped = ha.ok("stop");
+    for pid in &pids {
+        assert!(
+            stopped.contains(&format!("(pid {pid}) exited")),
+            "{pid}:\n{stopped}"
+        );
+        assert!(!alive(*pid), "pid {pid} still runs after stop:\n{stopped}");
+    }
+    assert!(
+        stopped.contains("stopped: no process of this deployment is running"),
+        "{stopped}"
+    );
+    for p in ha.servers.iter().chain(&ha.sentinels) {
+        assert!(
+            TcpStream::connect(("127.0.0.1", *p)).is_err(),
+            "{p} answers"
+        );
+    }
+    let again = ha.ok("stop");
+    assert!(again.starts_with("nothing was running"), "{again}");
+}
+
+#[test]
+fn up_fails_loudly_when_a_port_is_taken_or_a_process_dies() {
+    if !python3_available() {
+        return;
+    }
+    let me = std::process::id();
+    // Ports held by another process (this test): nothing starts, both ports are named with
+    // their holder, and the exit code says it failed.
+    let ha = Ha::new();
+    let held: Vec<TcpListener> = [ha.sentinels[1], ha.servers[2]]
+        .iter()
+        .map(|&p| TcpListener::bind(("127.0.0.1", p)).expect("bind"))
+        .collect();
+    let r = ha.run("up");
+    assert_eq!(r.code, Some(1), "{}", r.both());
+    for (p, what) in [
+        (ha.sentinels[1], "the sentinel of node 2"),
+        (ha.servers[2], "the server of node 3"),
+    ] {
+        assert!(
+            r.err
+                .contains(&format!("port {p} ({what}) is held by pid {me} ")),
+            "{}",
+            r.both()
+        );
+    }
+    assert!(r.err.contains("nothing was started"), "{}", r.both());
+    assert!(!r.out.contains("running and answering"), "{}", r.both());
+    assert!(cmd(ha.servers[0], &["PING"]).is_none());
+    assert!(ha.pid(1, "server").is_none());
+    drop(held);
+
+    // Another deployment on the same ports (the case of the issue): it is named by pid and
+    // by what it answers.
+    ha.ok("up");
+    let other = Ha {
+        dir: tempfile::tempdir().expect("temp dir"),
+        bins: ha.bins.clone(),
+        servers: ha.servers,
+        sentinels: ha.sentinels,
+    };
+    let r = other.run("up");
+    assert_eq!(r.code, Some(1), "{}", r.both());
+    let first = ha.pid(1, "server").expect("pid");
+    assert!(
+        r.err.contains(&format!(
+            "port {} (the server of node 1) is held by pid {first} (",
+            ha.servers[0]
+        )),
+        "{}",
+        r.both()
+    );
+    assert!(
+        r.err.contains(&format!("process_id:{first} ")),
+        "{}",
+        r.both()
+    );
+    assert_eq!(r.err.matches(" is held by pid ").count(), 6, "{}", r.both());
+    assert!(other.pid(1, "server").is_none());
+    // The first deployment is untouched.
+    assert_eq!(info_field(ha.servers[0], "process_id"), first.to_string());
+    ha.ok("stop");
+
+    // A process that dies at start: `up` names it, shows why from its log, stops what it
+    // started and fails.
+    let conf = ha.node_dir(2).join("server.conf");
+    let text = std::fs::read_to_string(&conf).expect("server.conf of node 2");
+    std::fs::write(&conf, format!("{text}no-such-directive yes\n")).expect("write");
+    let r = ha.run("up");
+    assert_eq!(r.code, Some(1), "{}", r.both());
+    assert!(
+        r.err.contains(&format!(
+            "the server of node 2 (127.0.0.1:{}) (pid ",
+            ha.servers[1]
+        )) && r.err.contains(") died: exit code 1"),
+        "{}",
+        r.both()
+    );
+    assert!(
+        r.err.contains("'no-such-directive'"),
+        "the cause, from its log:\n{}",
+        r.both()
+    );
+    assert!(
+        r.err.contains("processes this run started were stopped"),
+        "{}",
+        r.both()
+    );
+    assert!(cmd(ha.servers[0], &["PING"]).is_none(), "{}", r.both());
+    std::fs::write(&conf, text).expect("write");
+
+    // drill and status on a stopped deployment say so instead of pretending.
+    let r = ha.run("drill");
+    assert_eq!(r.code, Some(1), "{}", r.both());
+    assert!(r.err.contains("no sentinel answers"), "{}", r.both());
+    let status = ha.ok("status");
+    assert_eq!(
+        rows(&status).iter().filter(|r| r[2] == "down").count(),
+        3,
+        "{status}"
+    );
+}
+
+#[test]
+fn stop_confirms_every_exit_and_escalates_to_sigkill() {
+    if !python3_available() {
+        return;
+    }
+    let ha = Ha::new();
+    ha.ok("up");
+    let stuck = ha.pid(3, "server").expect("pid");
+    // A stopped process cannot act on SIGTERM; only SIGKILL ends it.
+    // SAFETY: kill(2) on a pid this test's deployment started; no memory is involved.
+    assert_eq!(unsafe { libc::kill(stuck, libc::SIGSTOP) }, 0);
+    let r = ha.run_with("stop", &[("PICKET_HA_TIMEOUT", "2")]);
+    assert!(r.ok(), "{}", r.both());
+    let name = format!(
+        "the server of node 3 (127.0.0.1:{}) (pid {stuck})",
+        ha.servers[2]
+    );
+    assert!(
+        r.out.contains(&format!(
+            "{name} did not exit within 2s of SIGTERM: sending SIGKILL"
+        )),
+        "{}",
+        r.both()
+    );
+    assert!(
+        r.out.contains(&format!("{name} exited (SIGKILL)")),
+        "{}",
+        r.both()
+    );
+    assert!(
+        r.out.contains(&format!(" of 2s) for {name} to exit")),
+        "progress while it waits:\n{}",
+        r.both()
+    );
+    assert_eq!(r.out.matches(") exited").count(), 6, "{}", r.both());
+    assert!(!alive(stuck));
+}
+
+/// Every PICKET_* variable the script reads, from its source.
+fn variables_read(script: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (i, _) in script.match_indices("\"PICKET_") {
+        let name: String = script[i + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+            .collect();
+        out.insert(name);
+    }
+    out
+}
+
+#[test]
+fn help_and_docs_name_every_variable_the_script_reads() {
+    let script = std::fs::read_to_string(root().join("deploy/picket-ha")).expect("script");
+    let vars = variables_read(&script);
+    for v in [
+        "PICKET_HA_DIR",
+        "PICKET_HA_REBUILD",
+        "PICKET_BIN_DIR",
+        "PICKET_HA_DOWN_AFTER",
+        "PICKET_HA_SERVER_PORTS",
+        "PICKET_HA_SENTINEL_PORTS",
+        "PICKET_HA_TIMEOUT",
+    ] {
+        assert!(vars.contains(v), "{v} not read by the script? {vars:?}");
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let deployment = section(&readme, "## The local HA deployment");
+    let guide = std::fs::read_to_string(root().join("docs/guide.md")).expect("guide");
+    let drill = section(&guide, "## 2. The local deployment");
+    for v in &vars {
+        assert!(
+            deployment.contains(v.as_str()),
+            "README.md's deployment section lacks {v}"
+        );
+        assert!(
+            drill.contains(v.as_str()),
+            "docs/guide.md section 2 lacks {v}"
+        );
+    }
+    if !python3_available() {
+        return;
+    }
+    let ha = Ha::new();
+    let help = ha.ok("help");
+    for v in &vars {
+        assert!(help.contains(v.as_str()), "the help lacks {v}:\n{help}");
+    }
+    let r = ha.run("frobnicate");
+    assert_eq!(r.code, Some(2), "{}", r.both());
+    assert!(
+        r.err.contains("unknown command 'frobnicate'"),
+        "{}",
+        r.both()
+    );
+    let r = ha.run_with("status", &[("PICKET_HA_SERVER_PORTS", "1,2")]);
+    assert_eq!(r.code, Some(2), "{}", r.both());
+    assert!(
+        r.err.contains("expected three distinct ports"),
+        "{}",
+        r.both()
+    );
+}
+
+/// A markdown section: from its heading to the next heading of the same level.
+fn section<'a>(text: &'a str, heading: &str) -> &'a str {
+    let start = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("no section '{heading}'"));
+    let level = heading.split(' ').next().unwrap_or("##");
+    let rest = &text[start + heading.len()..];
+    let end = rest
+        .match_indices(&format!("\n{level} "))
+        .next()
+        .map_or(rest.len(), |(i, _)| i);
+    &text[start..start + heading.len() + end]
 }

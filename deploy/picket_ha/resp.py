@@ -1,0 +1,80 @@
+"""A small RESP client: enough for INFO, SENTINEL and PSUBSCRIBE on the loopback."""
+import socket
+
+
+class Conn:
+    def __init__(self, port, timeout=2.0):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.f = self.s.makefile("rb")
+
+    def send(self, *args):
+        b = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            b += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(b)
+
+    def read(self):
+        line = self.f.readline()
+        if not line:
+            raise ConnectionError("connection closed")
+        t, rest = line[:1], line[1:-2]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            return RuntimeError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t in (b"$", b"="):
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2].decode("latin1")
+        if t in (b"*", b"%", b">"):
+            n = int(rest)
+            n = n * 2 if t == b"%" else n
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise ConnectionError("unexpected reply %r" % line)
+
+    def cmd(self, *args):
+        self.send(*args)
+        return self.read()
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def ask(port, *args):
+    """One command on a new connection: the reply, or an exception saying why there is none."""
+    try:
+        c = Conn(port)
+        try:
+            return c.cmd(*args)
+        finally:
+            c.close()
+    except (OSError, ConnectionError) as e:
+        return e
+
+
+def fields(text):
+    if not isinstance(text, str):
+        return None
+    return dict(l.split(":", 1) for l in text.split("\r\n") if ":" in l and not l.startswith("#"))
+
+
+def info(port, section="all"):
+    return fields(ask(port, "INFO", section))
+
+
+def why(reply):
+    """What an exception or error reply says, for a message."""
+    if isinstance(reply, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reply, socket.timeout):
+        return "no reply within 2s"
+    return str(reply) or type(reply).__name__
+
+
+def pairs(reply):
+    return dict(zip(reply[::2], reply[1::2])) if isinstance(reply, list) else None
