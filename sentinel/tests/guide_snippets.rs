@@ -157,10 +157,7 @@ fn prepare(
                 .status()
                 .map_or(true, |s| !s.success())
             {
-                return Err(skip(
-                    "python3 has no redis-py: pip install redis",
-                    true,
-                ));
+                return Err(skip("python3 has no redis-py: pip install redis", true));
             }
             let file = work.join("snippet.py");
             std::fs::write(&file, code).expect("write");

@@ -106,7 +106,11 @@ fn server(shared: &Shared, out: &mut String) {
     field!(out, "process_id", std::process::id());
     let (supervised, configured_hz, executable) = {
         let st = shared.settings();
-        (st.process_supervised, st.configured_hz, st.executable.clone())
+        (
+            st.process_supervised,
+            st.configured_hz,
+            st.executable.clone(),
+        )
     };
     field!(out, "process_supervised", supervised);
     // The process's run id, new at every start (the sentinel's identity is SENTINEL MYID).
