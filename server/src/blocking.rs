@@ -253,6 +253,7 @@ fn reexecute(srv: &mut Server, client: &mut Client) {
     if !srv.exec_pushes.is_empty() {
         out.raw(&srv.exec_pushes);
         srv.exec_pushes.clear();
+        srv.exec_pushes_early = 0;
     }
     client.out = out;
     client.notify.notify_one();

@@ -51,6 +51,10 @@ pub struct Server {
     /// pushes addressed to it during its command (flushed into its reply).
     pub executing: Option<(ClientId, Proto)>,
     pub exec_pushes: BytesMut,
+    /// How much of `exec_pushes` precedes the command's reply: up to the event of the last
+    /// key its lookups expired (Redis deletes such keys at lookup, before it replies).
+    /// The rest follows the reply unless the command writes it earlier.
+    pub exec_pushes_early: usize,
     /// Clients blocked on keys, per (db, key), in the order they blocked.
     pub blocking: BTreeMap<(usize, Bytes), crate::blocking::Queue>,
     /// Keys that got data this command, whose waiters are served after it.
@@ -131,6 +135,7 @@ impl Server {
             next_client_id: 1,
             executing: None,
             exec_pushes: BytesMut::new(),
+            exec_pushes_early: 0,
             clock_hint: None,
             blocking: BTreeMap::new(),
             ready_keys: Vec::new(),
@@ -216,6 +221,7 @@ impl Server {
         let del = deletion(self.cfg.lazyfree_lazy_expire);
         self.propagator.feed(db, &[del, k.clone()]);
         self.notify(notify::EXPIRED, "expired", &k, db);
+        self.exec_pushes_early = self.exec_pushes.len();
         self.signal_modified(db, &k);
     }
 

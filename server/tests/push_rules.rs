@@ -145,10 +145,14 @@ fn resp3_keyspace_events_reach_a_subscriber_with_replies_off_and_precede_replies
         // With replies on, the event of the client's own write comes before its reply.
         (0, &["SET", "k", "z"]),
         (0, &["INCR", "n"]),
+        // Active expiry off, so that the key expires on the GET below and nowhere else
+        // (the cycle could otherwise delete it first, at a time that depends on load).
+        (1, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]),
         (0, &["PEXPIRE", "k", "1"]),
         (1, &["DEBUG", "SLEEP", "0.05"]),
         // Lazy expiry on access: `expired` before the (nil) reply.
         (0, &["GET", "k"]),
+        (1, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]),
         (0, &["CONFIG", "SET", "notify-keyspace-events", ""]),
     ]);
 }

@@ -39,6 +39,10 @@ pub struct Ctx<'a> {
     pub args: &'a [Bytes],
     pub spec: &'static CommandSpec,
     pub propagate: Propagate,
+    /// Where in `out` the pushes the command causes to its own client go if it does not
+    /// write them itself: after those it wrote (`flush_pushes`), before what it replied
+    /// since.
+    pub push_mark: usize,
 }
 
 impl Ctx<'_> {
@@ -69,6 +73,8 @@ impl Ctx<'_> {
         if !self.srv.exec_pushes.is_empty() && !self.client.replies_suppressed() {
             self.out.raw(&self.srv.exec_pushes);
             self.srv.exec_pushes.clear();
+            self.srv.exec_pushes_early = 0;
+            self.push_mark = self.out.len();
         }
     }
 
@@ -160,6 +166,7 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
         // Pushes are written even under CLIENT REPLY OFF, as Redis's CLIENT_PUSHING.
         out.raw(&srv.exec_pushes);
         srv.exec_pushes.clear();
+        srv.exec_pushes_early = 0;
     }
     srv.executing = None;
     out.proto = client.proto;
@@ -444,6 +451,7 @@ pub fn call(
         args,
         spec,
         propagate: Propagate::Args,
+        push_mark: mark,
     };
     // The command boundary: a bug that panics inside a handler costs its client, not the
     // server (see `command_panicked`).
@@ -474,6 +482,7 @@ pub fn call(
     let end = Instant::now();
     ctx.srv.clock_hint = Some(end);
     let elapsed_us = end.saturating_duration_since(start).as_micros() as u64;
+    let push_mark = ctx.push_mark;
     let srv = ctx.srv;
     let client = ctx.client;
     let out = ctx.out;
@@ -481,13 +490,19 @@ pub fn call(
         out.buf.truncate(mark);
     } else if !srv.exec_pushes.is_empty() && !replies_suppressed(client) {
         // Pushes the command caused to its own client (a keyspace event, a message on a
-        // channel it subscribes) come before its reply, as Redis writes them when they
-        // happen, before the command replies.
-        let reply = out.buf.split_off(mark);
+        // channel it subscribes) and did not write itself: the events of keys its lookups
+        // expired come before its reply (after the pushes it wrote), as Redis expires keys
+        // at lookup; the others after it, as Redis notifies once it has replied (commands
+        // that notify before replying write their events themselves, `Ctx::changed`).
+        let early = srv.exec_pushes_early.min(srv.exec_pushes.len());
+        let late = srv.exec_pushes.split_off(early);
+        let reply = out.buf.split_off(push_mark);
         out.buf.extend_from_slice(&srv.exec_pushes);
         out.buf.unsplit(reply);
+        out.buf.extend_from_slice(&late);
         srv.exec_pushes.clear();
     }
+    srv.exec_pushes_early = 0;
 
     // Statistics. A blocked client's command run again when a key got data is the same
     // call: it adds time, not a call, and is not logged or shown to MONITOR again.

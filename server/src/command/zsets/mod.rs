@@ -282,15 +282,11 @@ fn zadd_generic(ctx: &mut Ctx, mut flags: u32) -> CmdResult {
             }
         }
     }
-    if added + updated > 0 {
-        let event = if has(INCR) { "zincr" } else { "zadd" };
-        ctx.srv.signal_modified(db, key);
-        ctx.srv.notify(notify::ZSET, event, key, db);
-    }
+    // A NaN comes only from INCR's single pair, which then changed nothing: no event.
     if nan {
         return Err(CmdError::err("resulting score is not a number (NaN)"));
     }
-    ctx.srv.dirty += added + updated;
+    // The reply first, then the `zadd` event, as Redis's zaddGenericCommand does.
     if has(INCR) {
         if processed > 0 {
             ctx.out.double(score);
@@ -301,6 +297,13 @@ fn zadd_generic(ctx: &mut Ctx, mut flags: u32) -> CmdResult {
         ctx.out
             .int((if ch { added + updated } else { added }) as i64);
     }
+    if added + updated > 0 {
+        let event = if has(INCR) { "zincr" } else { "zadd" };
+        ctx.srv.signal_modified(db, key);
+        ctx.srv.notify(notify::ZSET, event, key, db);
+        ctx.flush_pushes();
+    }
+    ctx.srv.dirty += added + updated;
     Ok(())
 }
 
