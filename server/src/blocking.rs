@@ -20,8 +20,9 @@ use tokio::time::Instant;
 
 use crate::client::{cflags, Client, ClientId};
 use crate::command::args::{is, parse_i64};
+use crate::command::error::{CmdError, CmdResult};
 use crate::command::exec::call;
-use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::ctx::{CommandSpec, Ctx};
 use crate::server::Server;
 
 /// Why and until when a client is blocked.

@@ -10,7 +10,7 @@ use picket_common::resp::{Proto, ReplyBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-pub type ClientId = u64;
+pub use crate::db::ClientId;
 
 /// Whether a peer counts as local for protected mode and the `local` settings: exactly
 /// 127.0.0.1 or ::1, as Redis compares the address text (127.0.0.2 is not local).
@@ -56,7 +56,7 @@ pub enum ClientClass {
 /// A command queued by MULTI.
 #[derive(Clone)]
 pub struct Queued {
-    pub spec: &'static crate::command::CommandSpec,
+    pub spec: &'static crate::ctx::CommandSpec,
     pub args: Vec<Bytes>,
 }
 

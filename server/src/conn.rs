@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 
 use crate::client::{cflags, ClientId};
 use crate::command::exec::{process, Flow};
-use crate::runtime::Shared;
 use crate::server::check_output_limits;
+use crate::shared::Shared;
 
 /// Read buffer growth step (Redis's `PROTO_IOBUF_LEN`).
 const READ_CHUNK: usize = crate::client_mem::PROTO_IOBUF_LEN;
@@ -230,7 +230,7 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
         }
     }
     let _ = conn.shutdown().await;
-    shared.remove_client(id);
+    crate::runtime::remove_client(&shared, id);
 }
 
 /// Whether the client was asked to close while its connection was busy writing.

@@ -10,8 +10,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::client::{cflags, ClientClass};
 use crate::db::SmallBytes;
-use crate::runtime::Shared;
 use crate::server::{check_output_limits, Server};
+use crate::shared::Shared;
 use crate::stats::NetCounters;
 
 fn period(hz: u32) -> Duration {

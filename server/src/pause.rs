@@ -21,7 +21,8 @@ use bytes::Bytes;
 use crate::blocking::Blocked;
 use crate::client::{cflags, Client, ClientId};
 use crate::command::args::{is, parse_i64};
-use crate::command::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::command::error::{CmdError, CmdResult};
+use crate::ctx::{CommandSpec, Ctx};
 use crate::server::Server;
 
 /// What a pause holds.
@@ -178,7 +179,7 @@ fn resume(srv: &mut Server) {
             let mut out = std::mem::take(&mut client.out);
             srv.clock_hint = None;
             let flow = crate::command::exec::process(srv, &mut client, &mut out, &b.args);
-            if flow == crate::command::exec::Flow::Close {
+            if flow == crate::ctx::Flow::Close {
                 client.flags |= cflags::CLOSE_AFTER_REPLY;
             }
             client.out = out;

@@ -2,7 +2,7 @@
 //! shutdown. Generic over [`Net`] so the simulation runs the same code on turmoil.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use picket_common::clock::Clock;
@@ -10,15 +10,12 @@ use picket_common::fdlimit::AcceptErrors;
 use picket_common::net::{Conn, Listener, Net};
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::client::{Client, ClientId};
 use crate::command::{multi, pubsub};
 use crate::config::ConfigState;
 use crate::cron;
 use crate::server::Server;
-use crate::stats::NetCounters;
 
 /// Redis 7.0's refusal for non-loopback clients in protected mode.
 pub const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
@@ -38,36 +35,22 @@ pub enum StartError {
     Load(String),
 }
 
-/// What connection tasks share.
-pub struct Shared {
-    pub state: Mutex<Server>,
-    pub cancel: CancellationToken,
-    pub net: Arc<NetCounters>,
-    pub tracker: TaskTracker,
-}
+pub use crate::shared::Shared;
 
-impl Shared {
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, Server> {
-        // A panic while holding the lock is a bug we do not want to turn into a dead server:
-        // the state is still consistent at command granularity, so keep serving.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Forget a disconnected client: its subscriptions, WATCHes, MONITOR.
-    pub fn remove_client(&self, id: ClientId) {
-        let mut srv = self.lock();
-        let Some(mut c) = srv.clients.remove(&id) else {
-            return;
-        };
-        crate::blocking::unblock(&mut srv, &mut c);
-        crate::pause::forget(&mut srv, id);
-        pubsub::unsubscribe_all(&mut srv, &mut c, false);
-        pubsub::unsubscribe_all(&mut srv, &mut c, true);
-        multi::unwatch_all(&mut srv, &mut c);
-        srv.monitors.remove(&id);
-        crate::replication::master::forget_replica(&mut srv, &c);
-        tracing::debug!(client = id, addr = %c.addr, "client closed");
-    }
+/// Forget a disconnected client: its subscriptions, WATCHes, MONITOR.
+pub fn remove_client(shared: &Shared, id: ClientId) {
+    let mut srv = shared.lock();
+    let Some(mut c) = srv.clients.remove(&id) else {
+        return;
+    };
+    crate::blocking::unblock(&mut srv, &mut c);
+    crate::pause::forget(&mut srv, id);
+    pubsub::unsubscribe_all(&mut srv, &mut c, false);
+    pubsub::unsubscribe_all(&mut srv, &mut c, true);
+    multi::unwatch_all(&mut srv, &mut c);
+    srv.monitors.remove(&id);
+    crate::replication::master::forget_replica(&mut srv, &c);
+    tracing::debug!(client = id, addr = %c.addr, "client closed");
 }
 
 /// Everything `start` needs besides the network.
@@ -171,14 +154,10 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
         .collect();
     server.bound = addrs.clone();
     server.stats_startup_memory = crate::alloc::allocated();
-    let net_counters = server.net.clone();
-    let shared = Arc::new(Shared {
-        state: Mutex::new(server),
-        cancel: CancellationToken::new(),
-        net: net_counters,
-        tracker: TaskTracker::new(),
-    });
-    shared.lock().shared = Arc::downgrade(&shared);
+    let (effects_tx, effects_rx) = tokio::sync::mpsc::unbounded_channel();
+    let shared = Arc::new(Shared::new(server, effects_tx));
+    let sh = shared.clone();
+    shared.tracker.spawn(run_effects(sh, effects_rx));
     // Load the dataset while clients may already connect (they get -LOADING meanwhile).
     let plan = crate::persist::startup_sources(&shared.lock()).map_err(StartError::Load)?;
     if let Some((sources, aof)) = plan {
@@ -208,6 +187,31 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
         .tracker
         .spawn(crate::replication::replica::run(sh, net));
     Ok(ServerHandle { shared, addrs })
+}
+
+/// Start what the code under the lock asked for (the effects outbox, `crate::effects`), in
+/// the order it was asked, until shutdown.
+async fn run_effects(
+    shared: Arc<Shared>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::effects::Effect>,
+) {
+    let cancel = shared.cancel.clone();
+    loop {
+        let effect = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            e = rx.recv() => match e {
+                Some(e) => e,
+                None => break,
+            },
+        };
+        match effect {
+            crate::effects::Effect::Spawn { what, start } => {
+                tracing::trace!("starting {what}");
+                shared.tracker.spawn(start(shared.clone()));
+            }
+        }
+    }
 }
 
 async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {

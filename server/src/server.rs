@@ -87,8 +87,9 @@ pub struct Server {
     pub aof: Option<crate::persist::aof::Aof>,
     /// RDB persistence state.
     pub rdb: crate::persist::save::RdbState,
-    /// The running server, for commands that start background tasks (BGSAVE).
-    pub shared: std::sync::Weak<crate::runtime::Shared>,
+    /// Background work asked for under the lock (a save, a rewrite, a full sync), which
+    /// the runtime starts when the lock is released.
+    pub effects: crate::effects::Outbox,
     /// A fatal error (a corrupt RDB at start-up): the process must exit with an error.
     pub fatal: Option<String>,
     /// Changes since the last save (Redis's `server.dirty`).
@@ -154,7 +155,7 @@ impl Server {
             evict_next_db: 0,
             aof: None,
             rdb: Default::default(),
-            shared: std::sync::Weak::new(),
+            effects: Default::default(),
             fatal: None,
             dirty: 0,
             propagator: Propagator::default(),

@@ -24,7 +24,9 @@ pub use smallbytes::SmallBytes;
 pub use value::Value;
 pub use zset::ZSet;
 
-use crate::client::ClientId;
+/// A client's id (`CLIENT ID`), as the keyspace records who WATCHes a key; the client
+/// records themselves live above the keyspace (`crate::client`).
+pub type ClientId = u64;
 
 /// A keyspace entry: the value and its access metadata (LRU clock in seconds, 24 bits, as
 /// Redis's `robj.lru`).

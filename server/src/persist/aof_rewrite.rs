@@ -14,8 +14,8 @@ use super::aof::{aof_dir, flush, temp_incr_name, write_atomic, Aof, AofFile, Man
 use crate::persist::bgfile::{sync_dir, BackgroundFile};
 use crate::persist::save::{busy, write_snapshot};
 use crate::persist::snapshot::Snapshot;
-use crate::runtime::Shared;
 use crate::server::Server;
+use crate::shared::Shared;
 
 /// Redis's reply to BGREWRITEAOF while one runs.
 pub const REWRITE_IN_PROGRESS: &str = "Background append only file rewriting already in progress";
@@ -82,9 +82,6 @@ pub fn start_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
         }
         return Ok(RewriteStart::Scheduled);
     }
-    let Some(shared) = srv.shared.upgrade() else {
-        return Err("server is not running");
-    };
     // What came before the snapshot belongs to the old incremental file; the new one
     // starts with a SELECT (Redis's `aof_selected_db = -1`).
     flush(srv);
@@ -148,8 +145,9 @@ pub fn start_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
         aof.rewrite_epoch = snap.epoch();
     }
     tracing::info!("Background append only file rewriting started");
-    let tracker = shared.tracker.clone();
-    tracker.spawn(rewrite_task(shared, snap, incr_seq, preamble));
+    srv.effects.spawn("aof-rewrite", move |shared| {
+        rewrite_task(shared, snap, incr_seq, preamble)
+    });
     Ok(RewriteStart::Started)
 }
 
@@ -293,9 +291,6 @@ fn start_off_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
         srv.rdb.aof_off_rewrite.scheduled = true;
         return Ok(RewriteStart::Scheduled);
     }
-    let Some(shared) = srv.shared.upgrade() else {
-        return Err("server is not running");
-    };
     let dir = aof_dir(srv);
     if let Err(e) = std::fs::create_dir_all(&dir) {
         tracing::warn!(
@@ -313,8 +308,9 @@ fn start_off_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
         epoch: snap.epoch(),
     };
     tracing::info!("Background append only file rewriting started");
-    let tracker = shared.tracker.clone();
-    tracker.spawn(off_rewrite_task(shared, snap, dir, filename, preamble));
+    srv.effects.spawn("aof-rewrite", move |shared| {
+        off_rewrite_task(shared, snap, dir, filename, preamble)
+    });
     Ok(RewriteStart::Started)
 }
 

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::persist::load::to_value;
 use crate::persist::rdb::read::{Item, Parser};
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 const KEYS_PER_STEP: usize = 1000;
 
@@ -286,7 +286,7 @@ impl CommandLoad {
                         crate::command::exec::process(srv, &mut self.fake, &mut out, &req.args);
                     // Only a command that panicked closes the loader's client: the dataset
                     // would no longer be the file's, so loading stops (as Redis would crash).
-                    if flow == crate::command::exec::Flow::Close {
+                    if flow == crate::ctx::Flow::Close {
                         return Progress::Failed(format!(
                             "Internal error running the command at offset {start} of the append only file {}",
                             path.display()

@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use crate::persist::bgfile::BackgroundFile;
 use crate::persist::snapshot::{Snapshot, STEP_KEYS};
-use crate::runtime::Shared;
 use crate::server::Server;
+use crate::shared::Shared;
 
 /// RDB persistence state, as INFO persistence reports it.
 #[derive(Debug)]
@@ -164,9 +164,6 @@ pub fn start_bgsave(srv: &mut Server) -> Result<(), &'static str> {
     if busy(srv) {
         return Err(AOF_CHILD_ACTIVE);
     }
-    let Some(shared) = srv.shared.upgrade() else {
-        return Err("server is not running");
-    };
     let snap = Snapshot::begin(srv);
     srv.rdb.bgsave_started = Some((Instant::now(), srv.clock.unix_ms() as i64 / 1000));
     srv.rdb.bgsave_cancel = false;
@@ -174,8 +171,8 @@ pub fn start_bgsave(srv: &mut Server) -> Result<(), &'static str> {
     let target = rdb_path(srv);
     tracing::info!("Background saving started");
     srv.rdb.bgsave_scheduled = false;
-    let tracker = shared.tracker.clone();
-    tracker.spawn(bgsave_task(shared, snap, target));
+    srv.effects
+        .spawn("bgsave", move |shared| bgsave_task(shared, snap, target));
     Ok(())
 }
 

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use crate::persist::loader::{allow_resizing, apply_item, LoadInfo, State};
 use crate::persist::rdb::codec::RdbError;
 use crate::persist::rdb::stream::{Next, StreamParser};
-use crate::runtime::Shared;
 use crate::server::Server;
+use crate::shared::Shared;
 
 /// Items applied per lock hold, as the start-up loader.
 const KEYS_PER_STEP: usize = 1000;

@@ -16,7 +16,8 @@
 
 use crate::client::Client;
 use crate::command::args::{is, parse_i64};
-use crate::command::{CmdError, CmdResult, Ctx};
+use crate::command::error::{CmdError, CmdResult};
+use crate::ctx::Ctx;
 use crate::pause::{PauseKind, Purpose};
 use crate::server::Server;
 

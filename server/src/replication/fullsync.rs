@@ -30,7 +30,7 @@ use super::config::DisklessLoad;
 use super::payload::{parse_bulk_header, Bulk, MarkFinder, SyncError, MARK_LEN};
 use crate::persist::loader::LoadInfo;
 use crate::persist::stream_load::{self, Progress, StreamLoad};
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// Bytes read from the master at a time (Redis's `PROTO_IOBUF_LEN` is 16 KB).
 const READ_CHUNK: usize = 64 * 1024;

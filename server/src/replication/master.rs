@@ -15,11 +15,12 @@ use tokio::time::Instant;
 use super::{feed, LinkState};
 use crate::client::{cflags, Client, ClientId};
 use crate::command::args::parse_i64;
-use crate::command::{CmdError, CmdResult, Ctx};
+use crate::command::error::{CmdError, CmdResult};
 use crate::config::BufferLimit;
+use crate::ctx::Ctx;
 use crate::persist::snapshot::{Snapshot, STEP_KEYS};
-use crate::runtime::Shared;
 use crate::server::{check_output_limits, Server};
+use crate::shared::Shared;
 
 /// A replica's state, as INFO names it (`wait_bgsave`, `send_bulk`, `online`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -530,9 +531,6 @@ fn maybe_start_sync(srv: &mut Server) {
     if snapshot_busy(srv) {
         return;
     }
-    let Some(shared) = srv.shared.upgrade() else {
-        return;
-    };
     let cfg = &srv.cfg.repl;
     let diskless = cfg.diskless_sync
         && waiting.iter().all(|id| {
@@ -571,20 +569,23 @@ fn maybe_start_sync(srv: &mut Server) {
     }
     let snap = Snapshot::begin(srv);
     srv.repl.sync_running = true;
-    let tracker = shared.tracker.clone();
     if diskless {
         tracing::info!(
             "Starting BGSAVE for SYNC with target: replicas sockets ({} replicas)",
             waiting.len()
         );
         let mark = picket_common::ids::random_hex40(&mut srv.rng);
-        tracker.spawn(diskless_task(shared, snap, waiting, mark));
+        srv.effects.spawn("full-sync", move |shared| {
+            diskless_task(shared, snap, waiting, mark)
+        });
     } else {
         tracing::info!("Starting BGSAVE for SYNC with target: disk");
         srv.rdb.bgsave_started = Some((Instant::now(), srv.clock.unix_ms() as i64 / 1000));
         srv.rdb.last_bgsave_try_ms = srv.now_ms;
         let target = crate::persist::save::rdb_path(srv);
-        tracker.spawn(disk_task(shared, snap, waiting, target));
+        srv.effects.spawn("full-sync", move |shared| {
+            disk_task(shared, snap, waiting, target)
+        });
     }
 }
 

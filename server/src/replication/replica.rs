@@ -13,8 +13,8 @@ use tokio::time::Instant;
 
 use super::{LinkState, MasterLink};
 use crate::client::{cflags, Client};
-use crate::runtime::Shared;
 use crate::server::Server;
+use crate::shared::Shared;
 
 use super::fullsync;
 use super::handshake::cmd;
@@ -481,7 +481,7 @@ fn apply(
                 srv.repl.ack_requested = false;
                 let flow = crate::command::exec::process(&mut srv, master, &mut out, &req.args);
                 srv.repl.applying = false;
-                if flow == crate::command::exec::Flow::Close {
+                if flow == crate::ctx::Flow::Close {
                     // Not applied, and not counted: the link resumes from this command.
                     if let Some(why) = master.close_reason.take() {
                         // Refused (the AOF cannot be written): retry after a pause.
