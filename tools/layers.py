@@ -26,6 +26,7 @@ def modules(src):
             rel = os.path.relpath(path, src)[:-3].split(os.sep)
             if rel[-1] == "mod":
                 rel = rel[:-1]
+                DIRS.add("::".join(rel))
             if rel in (["lib"], ["main"]):
                 rel = []
             mods["::".join(rel)] = path
@@ -130,8 +131,12 @@ def sccs(nodes, out):
     return res
 
 
+DIRS = set()
+
+
 def folder(mod):
-    return mod.split("::")[0] if "::" in mod else "(top)"
+    """The folder of src/ a module's file is in: `a/b.rs` and `a/mod.rs` are in `a`."""
+    return mod.split("::")[0] if "::" in mod or mod in DIRS else "(top)"
 
 
 def main():

@@ -15,13 +15,10 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use picket_common::resp::ReplyBuf;
 use tokio::time::Instant;
 
 use crate::client::{cflags, Client, ClientId};
-use crate::command::args::{is, parse_i64};
-use crate::command::error::{CmdError, CmdResult};
-use crate::command::exec::call;
+use crate::command::error::CmdError;
 use crate::ctx::{CommandSpec, Ctx};
 use crate::server::Server;
 
@@ -171,136 +168,6 @@ pub fn unblock(srv: &mut Server, client: &mut Client) {
             }
         }
     }
-}
-
-/// The reply a blocked client gets when its time-out passes or CLIENT UNBLOCK ... TIMEOUT
-/// ends the wait: a null array, as Redis 7.0 for lists and sorted sets.
-fn reply_timed_out(srv: &Server, client: &Client, out: &mut ReplyBuf) {
-    // WAIT answers with the replicas that acknowledged so far.
-    match client.blocked.as_ref().and_then(|b| b.wait) {
-        Some((offset, _)) => {
-            out.int(crate::replication::master::count_acks(srv, offset, None) as i64)
-        }
-        None => out.null_array(),
-    }
-}
-
-/// End a client's wait because its deadline passed (called by its connection task).
-pub fn timed_out(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf) {
-    if client.blocked.is_none() {
-        return;
-    }
-    reply_timed_out(srv, client, out);
-    unblock(srv, client);
-}
-
-/// Serve the clients waiting for keys that became ready, in the order they blocked, until no
-/// ready key is left (serving one may make another ready, e.g. BLMOVE).
-pub fn serve_ready_keys(srv: &mut Server) {
-    while !srv.ready_keys.is_empty() {
-        let ready = std::mem::take(&mut srv.ready_keys);
-        for (db, key) in ready {
-            let waiters: Vec<ClientId> = match srv.blocking.get(&(db, key.clone())) {
-                Some(q) => q.iter().copied().collect(),
-                None => continue,
-            };
-            for id in waiters {
-                let Some(found) = srv.dbs[db].get(&key).map(|e| e.val.type_name()) else {
-                    break;
-                };
-                let Some(mut client) = srv.clients.remove(&id) else {
-                    continue;
-                };
-                if client.blocked.as_ref().is_some_and(|b| b.want == found) {
-                    srv.serving_key = Some(key.clone());
-                    reexecute(srv, &mut client);
-                    srv.serving_key = None;
-                }
-                srv.clients.insert(id, client);
-            }
-        }
-    }
-}
-
-/// Run a blocked client's command again, as its own execution unit, with the reply going
-/// to its output.
-fn reexecute(srv: &mut Server, client: &mut Client) {
-    let Some(b) = client.blocked.as_ref() else {
-        return;
-    };
-    let (spec, args) = (b.spec, b.args.clone());
-    let mut out = std::mem::take(&mut client.out);
-    let saved_db = client.db;
-    client.db = b.db;
-    srv.executing = Some((client.id, client.proto));
-    srv.reprocessing = true;
-    srv.reblocked = false;
-    srv.clock_hint = None;
-    srv.propagator.begin_unit();
-    // Redis 7.0 propagates what a served BLPOP/BRPOP/BLMOVE/BRPOPLPUSH did without counting
-    // it as a change (`serveClientBlockedOnList`); the multi-pops count their elements.
-    let dirty = srv.dirty;
-    call(srv, client, &mut out, spec, &args);
-    if matches!(spec.name, "blpop" | "brpop" | "blmove" | "brpoplpush") {
-        srv.dirty = dirty;
-    }
-    srv.propagator.end_unit();
-    srv.reprocessing = false;
-    srv.executing = None;
-    if !srv.reblocked {
-        unblock(srv, client);
-    }
-    client.db = saved_db;
-    if !srv.exec_pushes.is_empty() {
-        out.raw(&srv.exec_pushes);
-        srv.exec_pushes.clear();
-        srv.exec_pushes_early = 0;
-    }
-    client.out = out;
-    client.notify.notify_one();
-}
-
-/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
-pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
-    let a = ctx.args;
-    if a.len() > 4 {
-        return Err(ctx.subcommand_syntax_error());
-    }
-    let id = parse_i64(&a[2]).ok_or(CmdError::NotInteger)?;
-    let with_error = match a.get(3) {
-        None => false,
-        Some(m) if is(m, "timeout") => false,
-        Some(m) if is(m, "error") => true,
-        Some(_) => {
-            return Err(CmdError::err(
-                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
-            ))
-        }
-    };
-    let srv = &mut *ctx.srv;
-    let unblocked = match srv.clients.remove(&(id as ClientId)) {
-        Some(mut c) => {
-            // A client held by a pause is not waiting for keys: it is not unblocked (Redis
-            // 7.0.15 crashes here; later versions answer 0).
-            let was = c.blocked.as_ref().is_some_and(|b| !b.postponed);
-            if was {
-                if with_error {
-                    c.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
-                } else {
-                    let mut out = std::mem::take(&mut c.out);
-                    reply_timed_out(srv, &c, &mut out);
-                    c.out = out;
-                }
-                unblock(srv, &mut c);
-                c.notify.notify_one();
-            }
-            srv.clients.insert(c.id, c);
-            was
-        }
-        None => false,
-    };
-    ctx.out.int(unblocked as i64);
-    Ok(())
 }
 
 /// The queues of one key, for tests and INFO.

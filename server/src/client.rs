@@ -56,7 +56,7 @@ pub enum ClientClass {
 /// A command queued by MULTI.
 #[derive(Clone)]
 pub struct Queued {
-    pub spec: &'static crate::ctx::CommandSpec,
+    pub spec: &'static crate::command::spec::CommandSpec,
     pub args: Vec<Bytes>,
 }
 
@@ -128,7 +128,7 @@ pub struct Client {
     /// Set when the client must be closed; the reason is logged.
     pub close_reason: Option<String>,
     /// What a replica told with REPLCONF, and its replication state once it synced.
-    pub replica: Option<Box<crate::replication::master::ReplicaState>>,
+    pub replica: Option<Box<crate::replication::state::ReplicaState>>,
     /// The replication offset after this client's last command (WAIT waits for it).
     pub woff: u64,
 }

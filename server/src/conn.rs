@@ -59,7 +59,7 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                 .as_ref()
                 .is_some_and(|b| b.deadline.is_some_and(|d| d <= now))
             {
-                crate::blocking::timed_out(srv, &mut client, &mut out);
+                crate::command::reentry::timed_out(srv, &mut client, &mut out);
             }
             // A blocked client's further input waits until it is served.
             while !close && client.blocked.is_none() {

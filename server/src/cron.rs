@@ -73,7 +73,7 @@ pub fn tick(srv: &mut Server) {
     srv.stats.peak_memory = srv.stats.peak_memory.max(crate::alloc::allocated());
 
     clients_cron(srv);
-    crate::pause::cron(srv);
+    crate::command::reentry::pause_cron(srv);
     crate::persist::save::check_save_points(srv);
     crate::replication::master::cron(srv);
     crate::replication::failover::update(srv);

@@ -27,12 +27,16 @@ pub enum Effect {
         what: &'static str,
         start: Start,
     },
+    /// Run the clients a pause held, now that it ended (the pipeline's `resume`): asked
+    /// outside a command, where no command's end would run them.
+    ResumeHeld,
 }
 
 impl std::fmt::Debug for Effect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Effect::Spawn { what, .. } => write!(f, "Spawn({what})"),
+            Effect::ResumeHeld => write!(f, "ResumeHeld"),
         }
     }
 }
@@ -56,6 +60,11 @@ impl Outbox {
         });
     }
 
+    /// Ask for the clients a pause held to run again.
+    pub fn resume_held(&mut self) {
+        self.effects.push(Effect::ResumeHeld);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.effects.is_empty()
     }
@@ -66,6 +75,7 @@ impl Outbox {
             .iter()
             .map(|e| match e {
                 Effect::Spawn { what, .. } => *what,
+                Effect::ResumeHeld => "resume-held",
             })
             .collect()
     }

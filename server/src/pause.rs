@@ -45,10 +45,10 @@ pub struct Pauses {
     /// Kind and end (unix ms) per purpose.
     by_purpose: BTreeMap<Purpose, (PauseKind, i64)>,
     /// Clients holding a postponed command, in the order they were held.
-    held: VecDeque<ClientId>,
+    pub(crate) held: VecDeque<ClientId>,
     /// A pause ended or eased: the held clients are to be processed again.
-    resume_pending: bool,
-    resuming: bool,
+    pub(crate) resume_pending: bool,
+    pub(crate) resuming: bool,
 }
 
 impl Pauses {
@@ -82,7 +82,7 @@ impl Pauses {
     }
 
     /// Drop the pauses that ended by `now_ms`; true if one did.
-    fn expire(&mut self, now_ms: i64) -> bool {
+    pub(crate) fn expire(&mut self, now_ms: i64) -> bool {
         let before = self.by_purpose.len();
         self.by_purpose.retain(|_, (_, end)| *end > now_ms);
         if self.by_purpose.len() != before {
@@ -145,49 +145,6 @@ pub fn hold(srv: &mut Server, client: &mut Client, spec: &'static CommandSpec, a
 /// Forget a disconnected client.
 pub fn forget(srv: &mut Server, id: ClientId) {
     srv.pauses.held.retain(|&c| c != id);
-}
-
-/// The cron's part: end the pauses whose time is over and run the held clients.
-pub fn cron(srv: &mut Server) {
-    if srv.pauses.expire(srv.now_ms) {
-        resume(srv);
-    }
-}
-
-/// After a command: if a pause ended or eased meanwhile, run the held clients.
-pub fn after_command(srv: &mut Server) {
-    if srv.pauses.resume_pending && !srv.pauses.resuming {
-        resume(srv);
-    }
-}
-
-/// Process the held clients' commands again, in the order they were held, each with its
-/// full checks (a command still paused is held again, at the back).
-fn resume(srv: &mut Server) {
-    srv.pauses.resuming = true;
-    while std::mem::take(&mut srv.pauses.resume_pending) {
-        let held = std::mem::take(&mut srv.pauses.held);
-        for id in held {
-            let Some(mut client) = srv.clients.remove(&id) else {
-                continue;
-            };
-            let Some(b) = client.blocked.take_if(|b| b.postponed) else {
-                srv.clients.insert(id, client);
-                continue;
-            };
-            client.flags &= !cflags::BLOCKED;
-            let mut out = std::mem::take(&mut client.out);
-            srv.clock_hint = None;
-            let flow = crate::command::exec::process(srv, &mut client, &mut out, &b.args);
-            if flow == crate::ctx::Flow::Close {
-                client.flags |= cflags::CLOSE_AFTER_REPLY;
-            }
-            client.out = out;
-            client.notify.notify_one();
-            srv.clients.insert(id, client);
-        }
-    }
-    srv.pauses.resuming = false;
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]

@@ -155,7 +155,11 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
     server.bound = addrs.clone();
     server.stats_startup_memory = crate::alloc::allocated();
     let (effects_tx, effects_rx) = tokio::sync::mpsc::unbounded_channel();
-    let shared = Arc::new(Shared::new(server, effects_tx));
+    let shared = Arc::new(Shared::new(
+        server,
+        crate::command::reentry::PIPELINE,
+        effects_tx,
+    ));
     let sh = shared.clone();
     shared.tracker.spawn(run_effects(sh, effects_rx));
     // Load the dataset while clients may already connect (they get -LOADING meanwhile).
@@ -209,6 +213,9 @@ async fn run_effects(
             crate::effects::Effect::Spawn { what, start } => {
                 tracing::trace!("starting {what}");
                 shared.tracker.spawn(start(shared.clone()));
+            }
+            crate::effects::Effect::ResumeHeld => {
+                crate::command::reentry::resume_if_pending(&mut shared.lock());
             }
         }
     }

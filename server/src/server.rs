@@ -80,13 +80,13 @@ pub struct Server {
     pub slowlog: SlowLog,
     pub rng: Rng,
     pub run_id: String,
-    pub repl: crate::replication::Repl,
+    pub repl: crate::replication::state::Repl,
     /// The database where random eviction looks next.
     pub evict_next_db: usize,
     /// The append-only file, when `appendonly` is on (and loaded).
-    pub aof: Option<crate::persist::aof::Aof>,
+    pub aof: Option<crate::persist::aof_file::Aof>,
     /// RDB persistence state.
-    pub rdb: crate::persist::save::RdbState,
+    pub rdb: crate::persist::state::RdbState,
     /// Background work asked for under the lock (a save, a rewrite, a full sync), which
     /// the runtime starts when the lock is released.
     pub effects: crate::effects::Outbox,
@@ -103,7 +103,7 @@ pub struct Server {
     pub lastsave_s: i64,
     pub active_expire_enabled: bool,
     /// What DEBUG subcommands set for tests (packed threshold, reply buffer knobs...).
-    pub debug: crate::command::debug::Knobs,
+    pub debug: crate::command::debug::knobs::Knobs,
     /// How many hz ticks the cron has run.
     pub cronloops: u64,
     /// Network counters, updated by connection tasks without the lock.
@@ -151,7 +151,7 @@ impl Server {
             slowlog: SlowLog::default(),
             rng,
             run_id,
-            repl: crate::replication::Repl::new(replid),
+            repl: crate::replication::state::Repl::new(replid),
             evict_next_db: 0,
             aof: None,
             rdb: Default::default(),
@@ -435,6 +435,38 @@ impl Server {
     /// Number of connected clients (the executing one included).
     pub fn client_count(&self) -> usize {
         self.clients.len() + usize::from(self.executing.is_some())
+    }
+
+    /// After loading an RDB at start-up: its replication info lets a restarted replica PSYNC
+    /// its master, and the replicas of a restarted master PSYNC it (Redis 7.0's
+    /// `loadDataFromDisk`).
+    pub fn restore_replication(&mut self, id: &str, off: u64, stream_db: Option<usize>) {
+        let srv = self;
+        srv.repl.offset = off;
+        if srv.repl.is_replica() {
+            srv.repl.replid = id.to_string();
+            srv.repl.have_history = true;
+            srv.repl.master_db = stream_db.unwrap_or(0);
+        } else {
+            srv.repl.replid2 = id.to_string();
+            srv.repl.second_offset = off as i64 + 1;
+            srv.repl.replid = picket_common::ids::random_hex40(&mut srv.rng);
+            let size = srv.cfg.repl.backlog_size;
+            srv.repl.ensure_backlog(size);
+            srv.propagator.enabled = true;
+            srv.propagator.reset_selected_db();
+        }
+        tracing::info!("Restored replication ID and offset from the RDB: {id} {off}");
+    }
+
+    /// Whether a snapshot is being produced (only one at a time: they freeze the databases).
+    pub fn snapshot_busy(&self) -> bool {
+        self.rdb.bgsave_started.is_some()
+            || self.repl.sync_running
+            || self
+                .aof
+                .as_ref()
+                .is_some_and(|a| a.rewrite_started.is_some())
     }
 
     /// Whether the default user needs a password.

@@ -9,6 +9,11 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use bytes::Bytes;
+use picket_common::resp::ReplyBuf;
+
+use crate::client::Client;
+use crate::ctx::Flow;
 use crate::effects::Effect;
 use crate::server::Server;
 use crate::stats::NetCounters;
@@ -19,18 +24,21 @@ pub struct Shared {
     pub cancel: CancellationToken,
     pub net: Arc<NetCounters>,
     pub tracker: TaskTracker,
+    /// How tasks below the command layer (the AOF loader, the replica link) run commands.
+    pub pipeline: Pipeline,
     /// Where released locks send the effects their holder emitted (the runtime starts them).
     effects: UnboundedSender<Effect>,
 }
 
 impl Shared {
-    pub fn new(server: Server, effects: UnboundedSender<Effect>) -> Shared {
+    pub fn new(server: Server, pipeline: Pipeline, effects: UnboundedSender<Effect>) -> Shared {
         let net = server.net.clone();
         Shared {
             state: Mutex::new(server),
             cancel: CancellationToken::new(),
             net,
             tracker: TaskTracker::new(),
+            pipeline,
             effects,
         }
     }
@@ -46,6 +54,16 @@ impl Shared {
             effects: &self.effects,
         }
     }
+}
+
+/// The entry into the command pipeline for commands that do not come from a connection,
+/// given by the runtime (`crate::command::reentry::PIPELINE`) to the layers below it.
+#[derive(Clone, Copy)]
+pub struct Pipeline {
+    /// Run a replayed command (AOF, the master's stream) through the whole pipeline.
+    pub replay: fn(&mut Server, &mut Client, &mut ReplyBuf, &[Bytes]) -> Flow,
+    /// Whether the arguments name a command of this server (renames applied).
+    pub resolves: fn(&Server, &[Bytes]) -> bool,
 }
 
 /// The server lock, held.

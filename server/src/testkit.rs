@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(t.line(waiter, "BLPOP q 0"), "");
         let mut c = t.srv.clients.remove(&waiter).expect("waiter");
         let mut out = ReplyBuf::default();
-        crate::blocking::timed_out(&mut t.srv, &mut c, &mut out);
+        crate::command::reentry::timed_out(&mut t.srv, &mut c, &mut out);
         assert_eq!(&out.take()[..], b"*-1\r\n");
         t.srv.clients.insert(waiter, c);
         assert!(t.propagated().is_empty());

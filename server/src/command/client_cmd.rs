@@ -307,7 +307,45 @@ pub fn no_evict(ctx: &mut Ctx) -> CmdResult {
 
 /// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
 pub fn unblock(ctx: &mut Ctx) -> CmdResult {
-    crate::blocking::client_unblock(ctx)
+    let a = ctx.args;
+    if a.len() > 4 {
+        return Err(ctx.subcommand_syntax_error());
+    }
+    let id = super::args::parse_i64(&a[2]).ok_or(CmdError::NotInteger)?;
+    let with_error = match a.get(3) {
+        None => false,
+        Some(m) if is(m, "timeout") => false,
+        Some(m) if is(m, "error") => true,
+        Some(_) => {
+            return Err(CmdError::err(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let srv = &mut *ctx.srv;
+    let unblocked = match srv.clients.remove(&(id as ClientId)) {
+        Some(mut c) => {
+            // A client held by a pause is not waiting for keys: it is not unblocked (Redis
+            // 7.0.15 crashes here; later versions answer 0).
+            let was = c.blocked.as_ref().is_some_and(|b| !b.postponed);
+            if was {
+                if with_error {
+                    c.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                } else {
+                    let mut out = std::mem::take(&mut c.out);
+                    super::reentry::reply_timed_out(srv, &c, &mut out);
+                    c.out = out;
+                }
+                crate::blocking::unblock(srv, &mut c);
+                c.notify.notify_one();
+            }
+            srv.clients.insert(c.id, c);
+            was
+        }
+        None => false,
+    };
+    ctx.out.int(unblocked as i64);
+    Ok(())
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]

@@ -55,10 +55,10 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     client.woff = srv.repl.offset;
     // Clients blocked on keys this command filled are served now, each as its own unit.
     if !srv.ready_keys.is_empty() {
-        crate::blocking::serve_ready_keys(srv);
+        super::reentry::serve_ready_keys(srv);
     }
     // A pause that ended (CLIENT UNPAUSE) lets the clients it held run, after this command.
-    crate::pause::after_command(srv);
+    super::reentry::resume_if_pending(srv);
     // CLIENT REPLY SKIP silences the command after the one that set it, whatever became of
     // that command (Redis's `resetClient`).
     client.flags &= !cflags::REPLY_SKIP;
@@ -335,21 +335,22 @@ pub fn call(
     };
     // The command boundary: a bug that panics inside a handler costs its client, not the
     // server (see `command_panicked`).
-    let result =
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.handler)(&mut ctx))) {
-            Ok(r) => r,
-            Err(payload) => {
-                srv_stats_failed(ctx.srv, spec);
-                return command_panicked(
-                    ctx.srv,
-                    ctx.client,
-                    ctx.out,
-                    mark,
-                    spec.full_name,
-                    &*payload,
-                );
-            }
-        };
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        super::handler_of(spec)(&mut ctx)
+    })) {
+        Ok(r) => r,
+        Err(payload) => {
+            srv_stats_failed(ctx.srv, spec);
+            return command_panicked(
+                ctx.srv,
+                ctx.client,
+                ctx.out,
+                mark,
+                spec.full_name,
+                &*payload,
+            );
+        }
+    };
     let propagate = std::mem::take(&mut ctx.propagate);
     let failed = if let Err(e) = result {
         let msg = e.to_string();
@@ -585,10 +586,8 @@ mod tests {
 
     fn panicking_set() -> &'static CommandSpec {
         let set = lookup(b"set").expect("set");
-        Box::leak(Box::new(CommandSpec {
-            handler: set_then_panic,
-            ..*set
-        }))
+        let id = crate::command::test_handlers::add(set_then_panic);
+        Box::leak(Box::new(CommandSpec { id, ..*set }))
     }
 
     #[test]

@@ -5,17 +5,20 @@ pub mod args;
 pub mod error;
 pub mod exec;
 pub mod keyspec;
+pub mod reentry;
 pub mod rename;
 #[rustfmt::skip]
 pub mod table;
-
-use std::collections::HashMap;
-use std::sync::OnceLock;
+#[rustfmt::skip]
+mod handlers;
+pub mod lookup;
+pub mod spec;
 
 use bytes::Bytes;
 
 mod bitops;
 mod client_cmd;
+pub mod config_set;
 mod connection;
 pub(crate) mod debug;
 mod dump;
@@ -36,39 +39,17 @@ mod zsets;
 
 pub use crate::ctx::{flags, CommandSpec, Ctx, Handler, Keys};
 pub use error::{CmdError, CmdResult};
+pub use lookup::{all_commands, lookup, lookup_sub};
 
-/// The handler of a container command (CONFIG, CLIENT ...) is reached only without a
-/// subcommand, which the arity check refuses first; answer the same way if it ever runs.
-fn container(ctx: &mut Ctx) -> CmdResult {
-    Err(ctx.arity_error())
-}
-
-type Index = HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;
-
-fn index() -> &'static Index {
-    static INDEX: OnceLock<Index> = OnceLock::new();
-    INDEX.get_or_init(|| table::COMMANDS.iter().map(|c| (c.name, c)).collect())
-}
-
-/// Find a command by name, case-insensitively.
-pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    let mut buf = [0u8; 32];
-    if name.len() > buf.len() {
-        return None;
+/// The function that runs a command.
+pub fn handler_of(spec: &CommandSpec) -> Handler {
+    #[cfg(test)]
+    if let Some(h) = test_handlers::get(spec.id) {
+        return h;
     }
-    let lower = &mut buf[..name.len()];
-    lower.copy_from_slice(name);
-    lower.make_ascii_lowercase();
-    let s = std::str::from_utf8(lower).ok()?;
-    index().get(s).copied()
-}
-
-/// Find a subcommand of a container, case-insensitively.
-pub fn lookup_sub(parent: &CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
-    parent
-        .subcommands
-        .iter()
-        .find(|s| name.eq_ignore_ascii_case(s.name.as_bytes()))
+    // Every `CommandSpec` is a row of the generated table, whose ids are 0..COMMAND_IDS,
+    // and `HANDLERS` has one entry per id (both generated together by gen_table.py).
+    handlers::HANDLERS[spec.id]
 }
 
 /// Resolve a request to the command (or subcommand) that handles it, or the error Redis
@@ -109,9 +90,34 @@ fn resolve_found(
     })
 }
 
-/// Every command and subcommand, for COMMAND LIST / COUNT.
-pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
-    table::COMMANDS
-        .iter()
-        .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
+/// The handler of a container command (CONFIG, CLIENT ...) is reached only without a
+/// subcommand, which the arity check refuses first; answer the same way if it ever runs.
+fn container(ctx: &mut Ctx) -> CmdResult {
+    Err(ctx.arity_error())
+}
+
+/// Handlers that tests put in place of a command's (a command that panics, say), under ids
+/// past the table's.
+#[cfg(test)]
+pub(crate) mod test_handlers {
+    use super::Handler;
+    use std::sync::Mutex;
+
+    static EXTRA: Mutex<Vec<Handler>> = Mutex::new(Vec::new());
+
+    /// Register a handler; returns the id a test `CommandSpec` must carry to use it.
+    pub fn add(h: Handler) -> usize {
+        let mut v = EXTRA.lock().unwrap_or_else(|e| e.into_inner());
+        v.push(h);
+        super::table::COMMAND_IDS + v.len() - 1
+    }
+
+    pub fn get(id: usize) -> Option<Handler> {
+        let i = id.checked_sub(super::table::COMMAND_IDS)?;
+        EXTRA
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(i)
+            .copied()
+    }
 }

@@ -5,7 +5,8 @@
 //! `<new-name>`, or is gone when the new name is empty. The generated table is never
 //! changed; [`Renames`] records the names whose meaning differs from it.
 
-use super::CommandSpec;
+use super::lookup::lookup;
+use super::spec::CommandSpec;
 
 /// Why a `rename-command` line is refused (Redis's wording).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -49,11 +50,11 @@ impl Renames {
     /// The command known under `name` now.
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         if self.changed.is_empty() {
-            return super::lookup(name);
+            return lookup(name);
         }
         match self.entry(name) {
             Some(spec) => spec,
-            None => super::lookup(name),
+            None => lookup(name),
         }
     }
 
@@ -61,7 +62,7 @@ impl Renames {
         let name = name.to_ascii_lowercase();
         self.changed.retain(|(n, _)| *n != name);
         // A name back to its table meaning needs no entry.
-        let same = match (spec, super::lookup(name.as_bytes())) {
+        let same = match (spec, lookup(name.as_bytes())) {
             (Some(a), Some(b)) => std::ptr::eq(a, b),
             (None, None) => true,
             _ => false,
@@ -119,8 +120,8 @@ mod tests {
         assert_eq!(name_of(&r, "GET2"), Some("get"));
         assert_eq!(name_of(&r, "flushall"), None);
         assert_eq!(name_of(&r, "set"), Some("set"));
-        let get = super::super::lookup(b"get").unwrap();
-        let flushall = super::super::lookup(b"flushall").unwrap();
+        let get = super::lookup(b"get").unwrap();
+        let flushall = super::lookup(b"flushall").unwrap();
         assert!(r.is_reachable(get));
         assert!(!r.is_reachable(flushall));
         // A name freed by a rename may be taken by another command.

@@ -552,7 +552,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             )
         })
         .collect();
-    crate::config::config_set(ctx.srv, &pairs, crate::client::is_local(&ctx.client.addr))
+    super::config_set::config_set(ctx.srv, &pairs, crate::client::is_local(&ctx.client.addr))
         .map_err(CmdError::Reply)?;
     ctx.out.ok();
     Ok(())

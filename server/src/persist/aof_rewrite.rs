@@ -14,6 +14,7 @@ use super::aof::{aof_dir, flush, temp_incr_name, write_atomic, Aof, AofFile, Man
 use crate::persist::bgfile::{sync_dir, BackgroundFile};
 use crate::persist::save::{busy, write_snapshot};
 use crate::persist::snapshot::Snapshot;
+pub use crate::persist::state::OffRewrite;
 use crate::server::Server;
 use crate::shared::Shared;
 
@@ -28,17 +29,6 @@ const REWRITE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 pub enum RewriteStart {
     Started,
     Scheduled,
-}
-
-/// A BGREWRITEAOF with the AOF off.
-#[derive(Debug, Default)]
-pub struct OffRewrite {
-    /// Running since.
-    pub started: Option<Instant>,
-    /// Asked while another snapshot ran, or superseded by one: the cron starts it later.
-    pub scheduled: bool,
-    /// The epoch of its snapshot.
-    pub epoch: u64,
 }
 
 /// Where a rewrite writes its base before it is renamed into the manifest.

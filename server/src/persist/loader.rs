@@ -104,7 +104,9 @@ pub async fn load_task(
     srv.rdb.last_load_keys_loaded = st.loaded;
     srv.rdb.last_load_keys_expired = st.expired;
     if rdb_loaded {
-        crate::replication::restore_from_rdb(&mut srv, &st.info);
+        if let (Some(id), Some(off)) = (&st.info.repl_id, st.info.repl_offset) {
+            srv.restore_replication(id, off, st.info.repl_stream_db);
+        }
     }
     if let Some(manifest) = aof {
         match crate::persist::aof::Aof::open(&mut srv, manifest) {
@@ -194,6 +196,7 @@ pub(crate) struct CommandLoad {
     buf: bytes::BytesMut,
     decoder: picket_common::resp::RequestDecoder,
     fake: crate::client::Client,
+    pipeline: crate::shared::Pipeline,
     pub(crate) consumed: usize,
     pub(crate) multi_start: Option<usize>,
 }
@@ -207,7 +210,11 @@ pub(crate) enum Progress {
 impl CommandLoad {
     /// The loading of `data`, run by a client of its own (authenticated, flagged as the
     /// loader: the checks for clients do not apply to it).
-    pub(crate) fn new(srv: &crate::server::Server, data: &[u8]) -> CommandLoad {
+    pub(crate) fn new(
+        srv: &crate::server::Server,
+        pipeline: crate::shared::Pipeline,
+        data: &[u8],
+    ) -> CommandLoad {
         let addr = ([127, 0, 0, 1], 0).into();
         let mut fake = crate::client::Client::new(0, addr, addr, srv.clock.now());
         fake.authenticated = true;
@@ -216,6 +223,7 @@ impl CommandLoad {
             buf: bytes::BytesMut::from(data),
             decoder: picket_common::resp::RequestDecoder::new(),
             fake,
+            pipeline,
             consumed: 0,
             multi_start: None,
         }
@@ -271,9 +279,7 @@ impl CommandLoad {
                     } else if req.args[0].eq_ignore_ascii_case(b"exec") {
                         self.multi_start = None;
                     }
-                    if crate::command::resolve_renamed(&srv.config.renames, &req.args, true)
-                        .is_err()
-                    {
+                    if !(self.pipeline.resolves)(srv, &req.args) {
                         let name = String::from_utf8_lossy(&req.args[0]).into_owned();
                         return Progress::Failed(format!(
                             "Unknown command '{name}' reading the append only file {} at offset {start}",
@@ -282,8 +288,7 @@ impl CommandLoad {
                     }
                     let mut out = ReplyBuf::default();
                     srv.clock_hint = None;
-                    let flow =
-                        crate::command::exec::process(srv, &mut self.fake, &mut out, &req.args);
+                    let flow = (self.pipeline.replay)(srv, &mut self.fake, &mut out, &req.args);
                     // Only a command that panicked closes the loader's client: the dataset
                     // would no longer be the file's, so loading stops (as Redis would crash).
                     if flow == crate::ctx::Flow::Close {
@@ -316,7 +321,7 @@ async fn load_commands(
     last: bool,
     before: usize,
 ) -> bool {
-    let mut load = CommandLoad::new(&shared.lock(), data);
+    let mut load = CommandLoad::new(&shared.lock(), shared.pipeline, data);
     loop {
         match load.step(shared, path, before) {
             Progress::More => tokio::task::yield_now().await,

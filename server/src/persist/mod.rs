@@ -2,6 +2,7 @@
 
 pub mod aof;
 pub mod aof_commands;
+pub mod aof_file;
 pub mod aof_rewrite;
 pub mod bgfile;
 pub mod load;
@@ -9,6 +10,7 @@ pub mod loader;
 pub mod rdb;
 pub mod save;
 pub mod snapshot;
+pub mod state;
 pub mod stream_load;
 
 use crate::server::Server;

@@ -10,74 +10,9 @@ use tokio::time::Instant;
 
 use crate::persist::bgfile::BackgroundFile;
 use crate::persist::snapshot::{Snapshot, STEP_KEYS};
+pub use crate::persist::state::RdbState;
 use crate::server::Server;
 use crate::shared::Shared;
-
-/// RDB persistence state, as INFO persistence reports it.
-#[derive(Debug)]
-pub struct RdbState {
-    /// A background save is running (started at, unix seconds).
-    pub bgsave_started: Option<(Instant, i64)>,
-    /// Ask the running background save to stop (SHUTDOWN, FLUSHALL...).
-    pub bgsave_cancel: bool,
-    pub last_bgsave_ok: bool,
-    pub last_bgsave_time_sec: i64,
-    /// When the last background save was tried (unix ms), for the retry delay.
-    pub last_bgsave_try_ms: i64,
-    pub saves: u64,
-    /// Loading the dataset at start-up.
-    pub loading: bool,
-    pub loading_started: Option<Instant>,
-    pub loading_total_bytes: u64,
-    pub loading_loaded_bytes: u64,
-    /// The `used-mem` aux field of the RDB being loaded (INFO `loading_rdb_used_mem`).
-    pub loading_rdb_used_mem: u64,
-    pub last_load_keys_loaded: u64,
-    pub last_load_keys_expired: u64,
-    /// BGSAVE SCHEDULE while another snapshot ran: started by the cron when possible.
-    pub bgsave_scheduled: bool,
-    /// Counts the snapshots begun (see `Snapshot::is_current`).
-    pub snapshot_epoch: u64,
-    /// A BGREWRITEAOF with the AOF off (Redis 7.0 writes a base anyway).
-    pub aof_off_rewrite: crate::persist::aof::OffRewrite,
-}
-
-impl RdbState {
-    /// INFO `loading_eta_seconds`, as Redis computes it.
-    pub fn loading_eta_seconds(&self) -> u64 {
-        let elapsed = self.loading_started.map_or(0, |t| t.elapsed().as_secs());
-        if elapsed == 0 {
-            return 1;
-        }
-        let remaining = self
-            .loading_total_bytes
-            .saturating_sub(self.loading_loaded_bytes);
-        elapsed.saturating_mul(remaining) / (self.loading_loaded_bytes + 1)
-    }
-}
-
-impl Default for RdbState {
-    fn default() -> Self {
-        RdbState {
-            bgsave_started: None,
-            bgsave_cancel: false,
-            last_bgsave_ok: true,
-            last_bgsave_time_sec: -1,
-            last_bgsave_try_ms: 0,
-            saves: 0,
-            loading: false,
-            loading_started: None,
-            loading_total_bytes: 0,
-            loading_loaded_bytes: 0,
-            loading_rdb_used_mem: 0,
-            last_load_keys_loaded: 0,
-            last_load_keys_expired: 0,
-            bgsave_scheduled: false,
-            snapshot_epoch: 0,
-            aof_off_rewrite: Default::default(),
-        }
-    }
-}
 
 /// Redis's `CONFIG_BGSAVE_RETRY_DELAY`: after a failed background save, save points wait
 /// this long before trying again.
@@ -149,7 +84,7 @@ pub fn save_now(srv: &mut Server) -> std::io::Result<()> {
 /// Whether a background snapshot runs (BGSAVE, full sync, AOF rewrite with the AOF on or
 /// off): another must wait.
 pub fn busy(srv: &Server) -> bool {
-    crate::replication::master::snapshot_busy(srv) || srv.rdb.aof_off_rewrite.started.is_some()
+    srv.snapshot_busy() || srv.rdb.aof_off_rewrite.started.is_some()
 }
 
 /// Redis's reply to BGSAVE while an AOF rewrite runs.

@@ -14,6 +14,7 @@
 //! A timeout without FORCE, FAILOVER ABORT, or a target that refuses the PSYNC aborts: the
 //! old master is a master again and the held writes run there.
 
+pub use super::state::{Failover, FailoverState as State};
 use crate::client::Client;
 use crate::command::args::{is, parse_i64};
 use crate::command::error::{CmdError, CmdResult};
@@ -22,45 +23,6 @@ use crate::pause::{PauseKind, Purpose};
 use crate::server::Server;
 
 use super::master::{listening_port, replica_ip, RState};
-
-/// INFO's `master_failover_state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum State {
-    #[default]
-    None,
-    WaitForSync,
-    InProgress,
-}
-
-impl State {
-    pub fn name(self) -> &'static str {
-        match self {
-            State::None => "no-failover",
-            State::WaitForSync => "waiting-for-sync",
-            State::InProgress => "failover-in-progress",
-        }
-    }
-}
-
-/// A failover this server (as the master) is running.
-#[derive(Debug, Default)]
-pub struct Failover {
-    pub state: State,
-    /// The target replica's announced address, once known.
-    target: Option<(String, u16)>,
-    /// Unix ms after which the wait for the replica ends.
-    end_ms: Option<i64>,
-    force: bool,
-}
-
-impl Failover {
-    fn target_name(&self) -> String {
-        match &self.target {
-            Some((h, p)) => format!("{h}:{p}"),
-            None => "any replica".to_string(),
-        }
-    }
-}
 
 /// The online replica of this master at `host:port`.
 fn find_replica<'a>(srv: &'a Server, host: &str, port: u16) -> Option<&'a Client> {
@@ -215,8 +177,8 @@ pub fn psync_answered(srv: &mut Server, accepted: bool) {
     } else {
         abort(srv, "Failover target rejected psync request");
     }
-    // Outside a command: let the held clients go on now.
-    crate::pause::after_command(srv);
+    // Outside a command: the held clients go on once the lock is released.
+    srv.effects.resume_held();
 }
 
 /// End the failover, back to a master if it had switched (Redis's `abortFailover`).

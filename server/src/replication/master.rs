@@ -12,75 +12,16 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::time::Instant;
 
+pub use super::state::{RState, ReplicaState};
+pub use super::stream::stream_to;
 use super::{feed, LinkState};
 use crate::client::{cflags, Client, ClientId};
 use crate::command::args::parse_i64;
 use crate::command::error::{CmdError, CmdResult};
-use crate::config::BufferLimit;
 use crate::ctx::Ctx;
 use crate::persist::snapshot::{Snapshot, STEP_KEYS};
-use crate::server::{check_output_limits, Server};
+use crate::server::Server;
 use crate::shared::Shared;
-
-/// A replica's state, as INFO names it (`wait_bgsave`, `send_bulk`, `online`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RState {
-    /// Waiting for a full synchronization to start.
-    WaitBgsaveStart,
-    /// Its snapshot is being produced (disk) or streamed (diskless).
-    WaitBgsaveEnd,
-    /// The RDB file is being sent (disk).
-    SendBulk,
-    Online,
-}
-
-impl RState {
-    pub fn info_name(self) -> &'static str {
-        match self {
-            RState::WaitBgsaveStart | RState::WaitBgsaveEnd => "wait_bgsave",
-            RState::SendBulk => "send_bulk",
-            RState::Online => "online",
-        }
-    }
-}
-
-/// What the master knows about a replica connection (REPLCONF, then SYNC/PSYNC).
-#[derive(Debug)]
-pub struct ReplicaState {
-    pub state: RState,
-    pub listening_port: u16,
-    pub announced_ip: Option<String>,
-    pub capa_eof: bool,
-    pub capa_psync2: bool,
-    /// Legacy SYNC: no +FULLRESYNC line.
-    pub legacy: bool,
-    pub ack_off: u64,
-    pub ack_time: Instant,
-    /// The stream produced while the replica's RDB is being sent.
-    pub pending: BytesMut,
-    /// Diskless: the stream starts with the replica's first ACK (it has loaded the RDB).
-    pub start_stream_on_ack: bool,
-    /// The RDB header went out: no more newline keepalives.
-    pub header_sent: bool,
-}
-
-impl ReplicaState {
-    pub fn new(now: Instant) -> Self {
-        ReplicaState {
-            state: RState::WaitBgsaveStart,
-            listening_port: 0,
-            announced_ip: None,
-            capa_eof: false,
-            capa_psync2: false,
-            legacy: false,
-            ack_off: 0,
-            ack_time: now,
-            pending: BytesMut::new(),
-            start_stream_on_ack: false,
-            header_sent: false,
-        }
-    }
-}
 
 /// The address a replica is known by: its announced ip, or its peer address.
 pub fn replica_ip(c: &Client) -> String {
@@ -88,29 +29,6 @@ pub fn replica_ip(c: &Client) -> String {
         .as_ref()
         .and_then(|r| r.announced_ip.clone())
         .unwrap_or_else(|| c.addr.ip().to_canonical().to_string())
-}
-
-/// Give stream bytes to one replica, according to its state.
-pub fn stream_to(c: &mut Client, bytes: &[u8], limits: &[BufferLimit; 3], now: Instant) {
-    if !c.has(cflags::REPLICA) || c.has(cflags::CLOSE_ASAP) {
-        return;
-    }
-    let Some(r) = c.replica.as_mut() else { return };
-    let used = match r.state {
-        // Its snapshot is not taken yet: these bytes will be in it.
-        RState::WaitBgsaveStart => return,
-        RState::Online if !r.start_stream_on_ack => {
-            c.out.raw(bytes);
-            c.out_peak = c.out_peak.max(c.out.len());
-            c.notify.notify_one();
-            c.out.len()
-        }
-        _ => {
-            r.pending.extend_from_slice(bytes);
-            r.pending.len() + c.out.len()
-        }
-    };
-    check_output_limits(c, used, limits, now);
 }
 
 /// Start streaming to a replica whose RDB is delivered: what was produced meanwhile first.
@@ -123,16 +41,6 @@ fn go_online(c: &mut Client) {
         c.out.raw(&pending);
     }
     c.notify.notify_one();
-}
-
-/// Whether a snapshot is being produced (only one at a time: they freeze the databases).
-pub fn snapshot_busy(srv: &Server) -> bool {
-    srv.rdb.bgsave_started.is_some()
-        || srv.repl.sync_running
-        || srv
-            .aof
-            .as_ref()
-            .is_some_and(|a| a.rewrite_started.is_some())
 }
 
 /// Recount the good replicas (online, ACKed within `min-replicas-max-lag`).
@@ -528,7 +436,7 @@ fn maybe_start_sync(srv: &mut Server) {
         srv.repl.waiting_since = None;
         return;
     }
-    if snapshot_busy(srv) {
+    if srv.snapshot_busy() {
         return;
     }
     let cfg = &srv.cfg.repl;

@@ -479,7 +479,7 @@ fn apply(
                 let mut out = ReplyBuf::default();
                 srv.repl.applying = true;
                 srv.repl.ack_requested = false;
-                let flow = crate::command::exec::process(&mut srv, master, &mut out, &req.args);
+                let flow = (shared.pipeline.replay)(&mut srv, master, &mut out, &req.args);
                 srv.repl.applying = false;
                 if flow == crate::ctx::Flow::Close {
                     // Not applied, and not counted: the link resumes from this command.

@@ -15,6 +15,7 @@
 
 pub mod digest;
 mod inspect;
+pub mod knobs;
 mod protocol;
 mod reload;
 
@@ -28,41 +29,7 @@ use crate::db::Value;
 
 const DEBUG_DENIED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
-pub use crate::persist::rdb::write::DEFAULT_PACKED_THRESHOLD;
-/// Redis's `REPLY_BUFFER_DEFAULT_PEAK_RESET_TIME` (ms).
-pub const DEFAULT_PEAK_RESET_MS: i64 = 5000;
-
-/// The settings DEBUG subcommands change (process-wide in Redis, per server here).
-#[derive(Debug, Clone)]
-pub struct Knobs {
-    /// DEBUG QUICKLIST-PACKED-THRESHOLD: list elements of at least this many bytes are saved
-    /// in a quicklist node of their own, as Redis's plain nodes.
-    pub packed_threshold: u64,
-    /// DEBUG REPLYBUFFER PEAK-RESET-TIME (ms, -1 for never). Kept and accepted as Redis does;
-    /// picket's reply buffers grow and shrink with their content, so there is no fixed
-    /// buffer whose peak it would govern.
-    pub reply_peak_reset_ms: i64,
-    /// DEBUG REPLYBUFFER RESIZING (see `reply_peak_reset_ms`).
-    pub reply_resizing: bool,
-    /// DEBUG PAUSE-CRON: the periodic duties (active expiry, statistics, save points,
-    /// replication cron) do not run.
-    pub pause_cron: bool,
-    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE payloads and the RDB files DEBUG RELOAD
-    /// and LOADAOF read are accepted with a wrong checksum.
-    pub skip_checksum_validation: bool,
-}
-
-impl Default for Knobs {
-    fn default() -> Self {
-        Knobs {
-            packed_threshold: DEFAULT_PACKED_THRESHOLD,
-            reply_peak_reset_ms: DEFAULT_PEAK_RESET_MS,
-            reply_resizing: true,
-            pause_cron: false,
-            skip_checksum_validation: false,
-        }
-    }
-}
+pub use knobs::{DEFAULT_PACKED_THRESHOLD, DEFAULT_PEAK_RESET_MS};
 
 /// Redis 7.0's HELP text for the subcommands picket has, in Redis's order.
 const HELP: &[&str] = &[

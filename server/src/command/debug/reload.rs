@@ -173,7 +173,7 @@ fn load_sources(srv: &mut Server, sources: Vec<Source>) -> Result<(), String> {
             Source::Rdb { path, data } => load_rdb(srv, &data, false)
                 .map_err(|e| format!("{e} in the append only file {}", path.display()))?,
             Source::Commands { path, data, last } => {
-                let mut load = CommandLoad::new(srv, &data);
+                let mut load = CommandLoad::new(srv, crate::command::reentry::PIPELINE, &data);
                 loop {
                     match load.run(srv, &path, 0, usize::MAX) {
                         Progress::More => {}

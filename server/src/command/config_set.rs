@@ -1,0 +1,119 @@
+//! CONFIG SET applied to the running server: the directive table checks and stores the
+//! values (`crate::config`), then each change takes effect here, where the engines it
+//! reaches (the AOF, the replicas' accounting, the slow log) are below.
+
+use std::path::Path;
+
+use picket_common::config::Value;
+
+use crate::config::acl_user::DefaultUserPassword;
+use crate::config::{compat, Allow};
+use crate::server::Server;
+
+/// CONFIG SET name value [name value ...]: all or nothing, then refresh the typed settings.
+pub fn config_set(
+    srv: &mut Server,
+    pairs: &[(String, String)],
+    local_client: bool,
+) -> Result<(), String> {
+    let allow_protected = match srv.cfg.enable_protected_configs {
+        Allow::Yes => true,
+        Allow::Local => local_client,
+        Allow::No => false,
+    };
+    // Redis's DENY_LOADING_CONFIG: switching the AOF on (its base would miss the keys not
+    // loaded yet) or moving `dir` while the dataset loads.
+    if srv.rdb.loading
+        && pairs
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("appendonly") || k.eq_ignore_ascii_case("dir"))
+    {
+        return Err("LOADING Redis is loading the dataset in memory".to_string());
+    }
+    let on_loglevel = srv.config.on_loglevel.take();
+    let on_maxclients = srv.config.on_maxclients.take();
+    let result = srv
+        .config
+        .store
+        .set_checked(pairs, allow_protected, |name, value| {
+            match (name, value) {
+                ("dir", Value::Str(d)) if !Path::new(d).is_dir() => {
+                    return Err("No such file or directory".to_string());
+                }
+                ("loglevel", Value::Str(level)) => {
+                    if let Some(f) = &on_loglevel {
+                        f(level);
+                    }
+                }
+                ("maxclients", Value::Int(n)) => {
+                    if let Some(f) = &on_maxclients {
+                        f(u64::try_from(*n).unwrap_or(1))?;
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        });
+    srv.config.on_loglevel = on_loglevel;
+    srv.config.on_maxclients = on_maxclients;
+    let changed = result.map_err(|e| e.to_string())?;
+    for name in &changed {
+        let inert = srv
+            .config
+            .store
+            .find(name)
+            .map(|(d, _)| d.doc.starts_with(compat::INERT));
+        if inert == Some(true) {
+            let shown = srv.config.store.display(name).unwrap_or_default();
+            tracing::info!("CONFIG SET {name} {shown}: accepted, but it has no effect in picket");
+        }
+    }
+    if changed.contains(&"appendonly") {
+        let on = srv.config.store.get_bool("appendonly");
+        if let Err(e) = crate::persist::aof::set_enabled(srv, on) {
+            let back = if on { "no" } else { "yes" };
+            let _ = srv.config.store.set_checked(
+                &[("appendonly".to_string(), back.to_string())],
+                true,
+                |_, _| Ok(()),
+            );
+            srv.cfg = srv.config.settings();
+            return Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
+            ));
+        }
+    }
+    // A `user default` line of the file follows the password (CONFIG REWRITE writes it).
+    if changed.contains(&"requirepass") {
+        let store = &mut srv.config.store;
+        if store
+            .value("user")
+            .and_then(DefaultUserPassword::of)
+            .is_some()
+        {
+            let user = DefaultUserPassword::for_requirepass(store.get_str("requirepass"));
+            store.set_internal("user", user);
+        }
+    }
+    if changed.contains(&"hz") {
+        srv.config.clamp_hz();
+    }
+    if changed.contains(&"repl-backlog-size") {
+        srv.config.clamp_backlog_size();
+    }
+    srv.cfg = srv.config.settings();
+    if changed.contains(&"repl-backlog-size") {
+        let size = srv.cfg.repl.backlog_size;
+        if let Some(b) = srv.repl.backlog.as_mut() {
+            b.resize(size);
+        }
+    }
+    if changed.contains(&"min-replicas-to-write") || changed.contains(&"min-replicas-max-lag") {
+        crate::replication::master::refresh_good_replicas(srv);
+    }
+    if changed.contains(&"slowlog-max-len") {
+        let max = srv.cfg.slowlog_max_len;
+        srv.slowlog.trim(max);
+    }
+    Ok(())
+}
