@@ -67,7 +67,7 @@ impl Ctx<'_> {
     /// a key got data, that key first (Redis serves a waiter from the key that became ready).
     pub fn serve_order(&self, keys: &[Bytes]) -> Vec<Bytes> {
         let mut v = keys.to_vec();
-        if let Some(k) = &self.srv.serving_key {
+        if let Some(k) = &self.srv.call.serving_key {
             if let Some(i) = v.iter().position(|x| x == k) {
                 let k = v.remove(i);
                 v.insert(0, k);
@@ -88,7 +88,7 @@ impl Ctx<'_> {
     /// found nothing), it keeps its place and deadline.
     pub fn block_on_keys(&mut self, keys: &[Bytes], want: &'static str, timeout: Option<Duration>) {
         if self.client.blocked.is_some() {
-            self.srv.reblocked = true;
+            self.srv.call.reblocked = true;
             return;
         }
         let db = self.client.db;

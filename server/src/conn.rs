@@ -35,7 +35,7 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                 break;
             };
             let mut out = std::mem::take(&mut client.out);
-            srv.clock_hint = None;
+            srv.call.clock_hint = None;
             if let Some((asked, got)) = last_read.take() {
                 client.qb.make_room(asked);
                 client.qb.read(got);

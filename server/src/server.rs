@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use picket_common::clock::Clock;
 use picket_common::ids::{self, Rng};
-use picket_common::resp::{Proto, ReplyBuf};
+use picket_common::resp::ReplyBuf;
 use rand::RngExt;
 use tokio::time::Instant;
 
@@ -47,31 +47,15 @@ pub struct Server {
     pub dbs: Vec<Db>,
     pub clients: BTreeMap<ClientId, Client>,
     pub next_client_id: ClientId,
-    /// The client whose commands are running (its record is out of `clients` meanwhile), and
-    /// pushes addressed to it during its command (flushed into its reply).
-    pub executing: Option<(ClientId, Proto)>,
-    pub exec_pushes: BytesMut,
-    /// How much of `exec_pushes` precedes the command's reply: up to the event of the last
-    /// key its lookups expired (Redis deletes such keys at lookup, before it replies).
-    /// The rest follows the reply unless the command writes it earlier.
-    pub exec_pushes_early: usize,
+    /// The running command's scratch: its client, the pushes addressed to it, the
+    /// re-execution of a blocked command (the pipeline's, `ctx::Call`).
+    pub call: crate::ctx::Call,
     /// Clients blocked on keys, per (db, key), in the order they blocked.
     pub blocking: BTreeMap<(usize, Bytes), crate::blocking::Queue>,
     /// Keys that got data this command, whose waiters are served after it.
     pub ready_keys: Vec<(usize, Bytes)>,
     /// CLIENT PAUSE and FAILOVER's write pause, and the clients they hold.
     pub pauses: crate::pause::Pauses,
-    /// The key whose data a re-executed blocked command is being served from.
-    pub serving_key: Option<Bytes>,
-    /// A blocked client's command is being executed again (not counted as a new call).
-    pub reprocessing: bool,
-    /// The re-executed command blocked again (found nothing): the client keeps waiting.
-    pub reblocked: bool,
-    /// The last clock reading of the current batch of commands (the end of the previous
-    /// command), reused as the next command's start; cleared before each batch.
-    pub clock_hint: Option<Instant>,
-    /// A key the executing client watches was modified by its own command.
-    pub exec_dirty_cas: bool,
     /// WATCHes made while their key was already logically expired (client, db, key), as
     /// Redis's `watchedKey.expired`: deleting such a key is no logical change.
     pub pubsub: PubSub,
@@ -134,17 +118,9 @@ impl Server {
             dbs,
             clients: BTreeMap::new(),
             next_client_id: 1,
-            executing: None,
-            exec_pushes: BytesMut::new(),
-            exec_pushes_early: 0,
-            clock_hint: None,
             blocking: BTreeMap::new(),
             ready_keys: Vec::new(),
             pauses: Default::default(),
-            serving_key: None,
-            reprocessing: false,
-            reblocked: false,
-            exec_dirty_cas: false,
             pubsub: PubSub::default(),
             monitors: BTreeSet::new(),
             stats: Stats::default(),
@@ -153,6 +129,7 @@ impl Server {
             run_id,
             repl: crate::replication::state::Repl::new(replid),
             evict_next_db: 0,
+            call: Default::default(),
             aof: None,
             rdb: Default::default(),
             effects: Default::default(),
@@ -222,7 +199,7 @@ impl Server {
         let del = deletion(self.cfg.lazyfree_lazy_expire);
         self.propagator.feed(db, &[del, k.clone()]);
         self.notify(notify::EXPIRED, "expired", &k, db);
-        self.exec_pushes_early = self.exec_pushes.len();
+        self.call.pushes_early = self.call.pushes.len();
         self.signal_modified(db, &k);
     }
 
@@ -371,21 +348,21 @@ impl Server {
     pub fn mark_dirty_cas(&mut self, id: ClientId) {
         if let Some(c) = self.clients.get_mut(&id) {
             c.flags |= cflags::DIRTY_CAS;
-        } else if self.executing.map(|(e, _)| e) == Some(id) {
-            self.exec_dirty_cas = true;
+        } else if self.call.running.map(|(e, _)| e) == Some(id) {
+            self.call.dirty_cas = true;
         }
     }
 
     /// Write a push (pub/sub message, MONITOR line) to a client, in its protocol.
     pub fn deliver(&mut self, id: ClientId, write: &dyn Fn(&mut ReplyBuf)) {
-        if let Some((exec_id, proto)) = self.executing {
+        if let Some((exec_id, proto)) = self.call.running {
             if exec_id == id {
                 let mut rb = ReplyBuf {
-                    buf: std::mem::take(&mut self.exec_pushes),
+                    buf: std::mem::take(&mut self.call.pushes),
                     proto,
                 };
                 write(&mut rb);
-                self.exec_pushes = rb.buf;
+                self.call.pushes = rb.buf;
                 return;
             }
         }
@@ -434,7 +411,7 @@ impl Server {
 
     /// Number of connected clients (the executing one included).
     pub fn client_count(&self) -> usize {
-        self.clients.len() + usize::from(self.executing.is_some())
+        self.clients.len() + usize::from(self.call.running.is_some())
     }
 
     /// After loading an RDB at start-up: its replication info lets a restarted replica PSYNC

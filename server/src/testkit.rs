@@ -45,7 +45,7 @@ impl TestServer {
         let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
         let mut c = self.srv.clients.remove(&id).expect("connected client");
         let mut out = std::mem::take(&mut c.out);
-        self.srv.clock_hint = None;
+        self.srv.call.clock_hint = None;
         exec::process(&mut self.srv, &mut c, &mut out, &args);
         let bytes = out.take().to_vec();
         c.out = out;

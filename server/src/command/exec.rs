@@ -19,14 +19,14 @@ const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it
 pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: &[Bytes]) -> Flow {
     // Within a batch the previous command's end serves as this one's start: one clock read
     // per command gives idle time, cached unix time and duration.
-    let now = *srv.clock_hint.get_or_insert_with(Instant::now);
+    let now = *srv.call.clock_hint.get_or_insert_with(Instant::now);
     client.last_interaction = now;
     srv.now_ms = srv.clock.unix_ms_at(now) as i64;
     // The arguments held while the command runs (`argv-mem`), released after it unless it
     // blocked.
     client.argv_mem = args.iter().map(|a| a.len()).sum();
     client.argc = args.len();
-    srv.executing = Some((client.id, client.proto));
+    srv.call.running = Some((client.id, client.proto));
     srv.propagator.begin_unit();
     let mark = out.len();
     // Handlers are guarded in `call`; this guards the checks around them, so that the unit
@@ -38,17 +38,17 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
         Err(payload) => command_panicked(srv, client, out, mark, &shown(&args[0]), &*payload),
     };
     srv.propagator.end_unit();
-    if srv.exec_dirty_cas {
+    if srv.call.dirty_cas {
         client.flags |= cflags::DIRTY_CAS;
-        srv.exec_dirty_cas = false;
+        srv.call.dirty_cas = false;
     }
-    if !srv.exec_pushes.is_empty() {
+    if !srv.call.pushes.is_empty() {
         // Pushes are written even under CLIENT REPLY OFF, as Redis's CLIENT_PUSHING.
-        out.raw(&srv.exec_pushes);
-        srv.exec_pushes.clear();
-        srv.exec_pushes_early = 0;
+        out.raw(&srv.call.pushes);
+        srv.call.pushes.clear();
+        srv.call.pushes_early = 0;
     }
-    srv.executing = None;
+    srv.call.running = None;
     out.proto = client.proto;
     // The effects go to the stream now, so the client's write offset is known (WAIT).
     crate::replication::feed(srv);
@@ -318,7 +318,7 @@ pub fn call(
 ) -> Flow {
     let dirty_before = srv.dirty;
     // A command starts when the previous one (or `process`) read the clock.
-    let start = *srv.clock_hint.get_or_insert_with(Instant::now);
+    let start = *srv.call.clock_hint.get_or_insert_with(Instant::now);
     // CLIENT REPLY OFF/SKIP: what the command writes is dropped if replies are off before
     // and after it runs (so CLIENT REPLY ON answers, and an EXEC keeps what its queued
     // commands wrote before one of them turned replies off).
@@ -361,7 +361,7 @@ pub fn call(
         false
     };
     let end = Instant::now();
-    ctx.srv.clock_hint = Some(end);
+    ctx.srv.call.clock_hint = Some(end);
     let elapsed_us = end.saturating_duration_since(start).as_micros() as u64;
     let push_mark = ctx.push_mark;
     let srv = ctx.srv;
@@ -369,25 +369,25 @@ pub fn call(
     let out = ctx.out;
     if suppressed_before && replies_suppressed(client) {
         out.buf.truncate(mark);
-    } else if !srv.exec_pushes.is_empty() && !replies_suppressed(client) {
+    } else if !srv.call.pushes.is_empty() && !replies_suppressed(client) {
         // Pushes the command caused to its own client (a keyspace event, a message on a
         // channel it subscribes) and did not write itself: the events of keys its lookups
         // expired come before its reply (after the pushes it wrote), as Redis expires keys
         // at lookup; the others after it, as Redis notifies once it has replied (commands
         // that notify before replying write their events themselves, `Ctx::changed`).
-        let early = srv.exec_pushes_early.min(srv.exec_pushes.len());
-        let late = srv.exec_pushes.split_off(early);
+        let early = srv.call.pushes_early.min(srv.call.pushes.len());
+        let late = srv.call.pushes.split_off(early);
         let reply = out.buf.split_off(push_mark);
-        out.buf.extend_from_slice(&srv.exec_pushes);
+        out.buf.extend_from_slice(&srv.call.pushes);
         out.buf.unsplit(reply);
         out.buf.extend_from_slice(&late);
-        srv.exec_pushes.clear();
+        srv.call.pushes.clear();
     }
-    srv.exec_pushes_early = 0;
+    srv.call.pushes_early = 0;
 
     // Statistics. A blocked client's command run again when a key got data is the same
     // call: it adds time, not a call, and is not logged or shown to MONITOR again.
-    let reprocessing = srv.reprocessing;
+    let reprocessing = srv.call.reprocessing;
     let st = srv.stats.cmd(spec.id);
     st.usec += elapsed_us;
     if !reprocessing {
@@ -464,7 +464,7 @@ fn command_panicked(
         "Internal error executing '{name}' for client {}: {what}. The client is closed; the command's own effects are not propagated to replicas and the AOF, and the keys it touched may hold part of them.",
         client.info_line(srv.clock.now())
     );
-    srv.clock_hint = Some(Instant::now());
+    srv.call.clock_hint = Some(Instant::now());
     let msg = format!(
         "ERR internal error executing '{name}', the connection is closed (see the server log)"
     );

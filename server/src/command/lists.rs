@@ -474,7 +474,7 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     // The blocking forms reach replicas and the AOF as the plain ones. A client served after
     // blocking gets Redis's `serveClientBlockedOnList` rewrite, which spells the sides in
     // lowercase; served at once, the arguments are kept as typed.
-    let (name, served) = (ctx.spec.name, ctx.srv.reprocessing);
+    let (name, served) = (ctx.spec.name, ctx.srv.call.reprocessing);
     let rewrite = match name {
         "blmove" => {
             let (a3, a4) = if served {
@@ -556,7 +556,7 @@ enum PopShape {
 /// not fail it. The re-executed command skips such keys.
 fn pop_first(ctx: &mut Ctx, keys: &[Bytes], end: End, shape: PopShape) -> Result<bool, CmdError> {
     let db = ctx.client.db;
-    let served = ctx.srv.reprocessing;
+    let served = ctx.srv.call.reprocessing;
     for key in keys {
         match write_list(ctx.srv, db, key) {
             Ok(Some(_)) => {}

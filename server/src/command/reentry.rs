@@ -67,9 +67,9 @@ pub fn serve_ready_keys(srv: &mut Server) {
                     continue;
                 };
                 if client.blocked.as_ref().is_some_and(|b| b.want == found) {
-                    srv.serving_key = Some(key.clone());
+                    srv.call.serving_key = Some(key.clone());
                     reexecute(srv, &mut client);
-                    srv.serving_key = None;
+                    srv.call.serving_key = None;
                 }
                 srv.clients.insert(id, client);
             }
@@ -87,10 +87,10 @@ fn reexecute(srv: &mut Server, client: &mut Client) {
     let mut out = std::mem::take(&mut client.out);
     let saved_db = client.db;
     client.db = b.db;
-    srv.executing = Some((client.id, client.proto));
-    srv.reprocessing = true;
-    srv.reblocked = false;
-    srv.clock_hint = None;
+    srv.call.running = Some((client.id, client.proto));
+    srv.call.reprocessing = true;
+    srv.call.reblocked = false;
+    srv.call.clock_hint = None;
     srv.propagator.begin_unit();
     // Redis 7.0 propagates what a served BLPOP/BRPOP/BLMOVE/BRPOPLPUSH did without counting
     // it as a change (`serveClientBlockedOnList`); the multi-pops count their elements.
@@ -100,16 +100,16 @@ fn reexecute(srv: &mut Server, client: &mut Client) {
         srv.dirty = dirty;
     }
     srv.propagator.end_unit();
-    srv.reprocessing = false;
-    srv.executing = None;
-    if !srv.reblocked {
+    srv.call.reprocessing = false;
+    srv.call.running = None;
+    if !srv.call.reblocked {
         crate::blocking::unblock(srv, client);
     }
     client.db = saved_db;
-    if !srv.exec_pushes.is_empty() {
-        out.raw(&srv.exec_pushes);
-        srv.exec_pushes.clear();
-        srv.exec_pushes_early = 0;
+    if !srv.call.pushes.is_empty() {
+        out.raw(&srv.call.pushes);
+        srv.call.pushes.clear();
+        srv.call.pushes_early = 0;
     }
     client.out = out;
     client.notify.notify_one();
@@ -145,7 +145,7 @@ pub fn resume(srv: &mut Server) {
             };
             client.flags &= !cflags::BLOCKED;
             let mut out = std::mem::take(&mut client.out);
-            srv.clock_hint = None;
+            srv.call.clock_hint = None;
             let flow = process(srv, &mut client, &mut out, &b.args);
             if flow == crate::ctx::Flow::Close {
                 client.flags |= cflags::CLOSE_AFTER_REPLY;

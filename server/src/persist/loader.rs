@@ -287,7 +287,7 @@ impl CommandLoad {
                         ));
                     }
                     let mut out = ReplyBuf::default();
-                    srv.clock_hint = None;
+                    srv.call.clock_hint = None;
                     let flow = (self.pipeline.replay)(srv, &mut self.fake, &mut out, &req.args);
                     // Only a command that panicked closes the loader's client: the dataset
                     // would no longer be the file's, so loading stops (as Redis would crash).

@@ -471,7 +471,7 @@ fn apply(
         unauthenticated: false,
     };
     let mut acks = Vec::new();
-    srv.clock_hint = None;
+    srv.call.clock_hint = None;
     let mut end = None;
     loop {
         match decoder.decode(buf, &limits) {

@@ -90,9 +90,9 @@ pub fn loadaof(ctx: &mut Ctx) -> CmdResult {
     empty_all(srv);
     let held = hold_clients(srv);
     let suspended = srv.propagator.suspend();
-    let executing = srv.executing.take();
+    let executing = srv.call.running.take();
     let result = load_sources(srv, sources);
-    srv.executing = executing;
+    srv.call.running = executing;
     srv.propagator.resume(suspended);
     release_clients(srv, held);
     if let Err(e) = result {
