@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::Level;
+use crate::core::Event;
 use crate::shell::Shared;
 
 /// Redis's `SENTINEL_SCRIPT_MAX_QUEUE`.
@@ -103,16 +103,20 @@ impl Queue {
 
     /// The process of job `id` could not be created: the job is dropped; returns the
     /// `-script-error` payload (Redis reports a failed fork as signal 99, exit code 0).
-    pub fn spawn_failed(&mut self, id: u64) -> Option<String> {
+    pub fn spawn_failed(&mut self, id: u64) -> Option<Event> {
         let i = self.jobs.iter().position(|j| j.id == id)?;
         let j = self.jobs.remove(i);
-        Some(format!("{} 99 0", j.argv[0]))
+        Some(Event::ScriptError {
+            path: j.argv[0].clone(),
+            signal: 99,
+            code: 0,
+        })
     }
 
     /// Job `id`'s child ended (Redis's `sentinelCollectTerminatedScripts`): retried later when
     /// it exited with 1 or died by a signal and has runs left, else dropped. Returns the
     /// `-script-error` payload when it failed for good.
-    pub fn finished(&mut self, id: u64, exit: Exit, now: u64, retry_delay: u64) -> Option<String> {
+    pub fn finished(&mut self, id: u64, exit: Exit, now: u64, retry_delay: u64) -> Option<Event> {
         let i = self.jobs.iter().position(|j| j.id == id)?;
         let retry = matches!(exit, Exit::Code(1) | Exit::Signal(_));
         if retry && self.jobs[i].retry_num != MAX_RETRY {
@@ -123,11 +127,16 @@ impl Queue {
             return None;
         }
         let j = self.jobs.remove(i);
-        match exit {
-            Exit::Code(0) => None,
-            Exit::Code(c) => Some(format!("{} 0 {c}", j.argv[0])),
-            Exit::Signal(s) => Some(format!("{} {s} 0", j.argv[0])),
-        }
+        let (signal, code) = match exit {
+            Exit::Code(0) => return None,
+            Exit::Code(c) => (0, c),
+            Exit::Signal(s) => (s, 0),
+        };
+        Some(Event::ScriptError {
+            path: j.argv[0].clone(),
+            signal,
+            code,
+        })
     }
 
     /// Jobs running now.
@@ -167,24 +176,24 @@ pub(crate) fn run_pending(shared: &Arc<Shared>) {
                 // Redis's child exits with 2 when exec fails; a spawn error here covers both
                 // that and a failed fork, reported as Redis reports a failed fork.
                 tracing::debug!("script {} could not start: {e}", argv[0]);
-                let msg = shared.script_queue().spawn_failed(id);
-                if let Some(msg) = msg {
-                    crate::shell::event(shared, Level::Warning, "-script-error", &msg, None);
+                let failed = shared.script_queue().spawn_failed(id);
+                if let Some(e) = failed {
+                    crate::shell::event(shared, &e);
                 }
                 continue;
             }
         };
         let pid = child.id().unwrap_or(0);
         shared.script_queue().started(id, pid);
-        tracing::debug!("+script-child {pid}");
+        crate::shell::event(shared, &Event::ScriptChild { pid });
         let max_runtime = Duration::from_millis(shared.lock().timers.script_max_runtime);
         let sh = shared.clone();
         shared.tracker.spawn(async move {
             let status = match tokio::time::timeout(max_runtime, child.wait()).await {
                 Ok(st) => st,
                 Err(_) => {
-                    let msg = format!("{} {pid}", argv[0]);
-                    crate::shell::event(&sh, Level::Warning, "-script-timeout", &msg, None);
+                    let path = argv[0].clone();
+                    crate::shell::event(&sh, &Event::ScriptTimeout { path, pid });
                     let _ = child.start_kill();
                     child.wait().await
                 }
@@ -204,11 +213,16 @@ pub(crate) fn run_pending(shared: &Arc<Shared>) {
                 Exit::Code(c) => (c, 0),
                 Exit::Signal(s) => (0, s),
             };
-            tracing::debug!("-script-child {pid} {c} {sig}");
+            let ended = Event::ScriptChildExit {
+                pid,
+                code: c,
+                signal: sig,
+            };
+            crate::shell::event(&sh, &ended);
             let (now, delay) = (sh.now(), sh.lock().timers.script_retry_delay);
             let failed = sh.script_queue().finished(id, exit, now, delay);
-            if let Some(msg) = failed {
-                crate::shell::event(&sh, Level::Warning, "-script-error", &msg, None);
+            if let Some(e) = failed {
+                crate::shell::event(&sh, &e);
             }
         });
     }
@@ -277,7 +291,7 @@ mod tests {
             } else {
                 Exit::Code(1)
             };
-            let err = q.finished(due[0].0, exit, now, 100);
+            let err = q.finished(due[0].0, exit, now, 100).map(|e| e.to_string());
             if run < MAX_RETRY {
                 assert_eq!(err, None);
                 let j = q.jobs()[0].clone();
@@ -302,14 +316,19 @@ mod tests {
         q.started(due[0].0, 4242);
         assert_eq!(q.jobs()[0].pid, 4242);
         assert_eq!(
-            q.finished(due[0].0, Exit::Code(2), 6, 30_000).as_deref(),
+            q.finished(due[0].0, Exit::Code(2), 6, 30_000)
+                .map(|e| e.to_string())
+                .as_deref(),
             Some("/bad 0 2")
         );
         assert_eq!(q.finished(due[1].0, Exit::Code(0), 6, 30_000), None);
         assert!(q.is_empty());
         q.schedule(argv("/missing"));
         let due = q.due(7);
-        assert_eq!(q.spawn_failed(due[0].0).as_deref(), Some("/missing 99 0"));
+        assert_eq!(
+            q.spawn_failed(due[0].0).map(|e| e.to_string()).as_deref(),
+            Some("/missing 99 0")
+        );
         assert!(q.is_empty());
         assert_eq!(q.finished(12345, Exit::Code(0), 8, 1), None, "unknown id");
     }

@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 use picket_common::clock::Clock;
 
 use crate::config::ServerSettings;
-use crate::core::{Action, Addr, Core, Input, Level, Target};
+use crate::core::{Action, Addr, Core, Event, Input, Level, Target};
 
 /// A command for a link task.
 #[derive(Debug, Clone)]
@@ -355,12 +355,7 @@ pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
                 to,
                 timeout_ms,
             } => send(shared, &master, LinkCmd::Switchover { to, timeout_ms }),
-            Action::Event {
-                level,
-                kind,
-                msg,
-                master,
-            } => event(shared, level, &kind, &msg, master.as_deref()),
+            Action::Event(e) => event(shared, &e),
             Action::ReconfigScript {
                 master,
                 role,
@@ -409,13 +404,10 @@ pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
     }
 }
 
-pub(crate) fn event(
-    shared: &Arc<Shared>,
-    level: Level,
-    kind: &str,
-    msg: &str,
-    master: Option<&str>,
-) {
+/// Log an event, publish it (unless DEBUG) and, for a WARNING, hand it to its master's
+/// notification script (Redis's `sentinelEvent`).
+pub(crate) fn event(shared: &Arc<Shared>, e: &Event) {
+    let (level, kind, msg) = (e.level(), e.kind(), e.to_string());
     match level {
         Level::Debug => {
             tracing::debug!("{kind} {msg}");
@@ -425,9 +417,9 @@ pub(crate) fn event(
         Level::Notice => tracing::info!("{kind} {msg}"),
         Level::Warning => tracing::warn!("{kind} {msg}"),
     }
-    shared.publish(kind, msg);
+    shared.publish(kind, &msg);
     if level == Level::Warning {
-        let script = master.and_then(|m| {
+        let script = e.master().and_then(|m| {
             shared
                 .lock()
                 .masters
@@ -435,7 +427,7 @@ pub(crate) fn event(
                 .and_then(|m| m.notification_script.clone())
         });
         if let Some(s) = script {
-            run_script(shared, s, vec![kind.to_string(), msg.to_string()]);
+            run_script(shared, s, vec![kind.to_string(), msg]);
         }
     }
 }

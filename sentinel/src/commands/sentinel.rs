@@ -8,11 +8,13 @@ use bytes::Bytes;
 use picket_common::resp::ReplyBuf;
 
 use super::{lower, text};
-use crate::core::{instance_flags, Action, Addr, Core, Instance, Master, Target, Timers};
+use crate::core::{
+    instance_flags, Action, Addr, Core, Event, Instance, Master, Subject, Target, Timers,
+};
 use crate::shell::Shared;
 
 mod settings;
-use settings::{config_get, config_set, sentinel_set, warning};
+use settings::{config_get, config_set, sentinel_set};
 
 /// An instance map, Redis's field order.
 fn fields(
@@ -374,9 +376,12 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                 return;
             }
             let m = core.monitor(&name, Addr::new(ip.clone(), port), quorum, now);
-            let msg = format!("{} quorum {quorum}", Core::at_master(m));
+            let monitored = Event::Monitor {
+                at: Subject::master(m),
+                quorum,
+            };
             after = core.take_actions();
-            after.push(warning("+monitor", msg, &name));
+            after.push(Action::Event(monitored));
             shared.flush(&core);
             out.ok();
         }
@@ -387,7 +392,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             let name = text(&args[2]);
             match core.masters.remove(&name) {
                 Some(m) => {
-                    after.push(warning("-monitor", Core::at_master(&m), &name));
+                    after.push(Action::Event(Event::Unmonitor(Subject::master(&m))));
                     after.push(Action::Disconnect(Target::Master(name.clone())));
                     for k in m.replicas.keys() {
                         after.push(Action::Disconnect(Target::Replica(name.clone(), k.clone())));
