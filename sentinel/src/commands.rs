@@ -100,19 +100,9 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
         }
         let idle_deadline = idle_limit.map(|d| last_interaction + d);
         tokio::select! {
+            biased;
             _ = cancel.cancelled() => break 'outer,
-            r = conn.read_buf(&mut buf) => match r {
-                Ok(0) | Err(_) => break 'outer,
-                Ok(n) => {
-                    last_interaction = tokio::time::Instant::now();
-                    Stats::add(&shared.stats.net_input_bytes, n as u64);
-                    Stats::add(&shared.stats.reads_processed, 1);
-                }
-            },
-            _ = sleep_until_some(idle_deadline), if idle_deadline.is_some() && !s.subscribed => {
-                tracing::debug!("Closing idle client");
-                break 'outer;
-            }
+            // Pushes first: a client that keeps sending commands still gets its messages.
             Some((pattern, channel, msg)) = rx.recv() => {
                 let mut o = ReplyBuf::new(s.proto);
                 push_message(&mut o, pattern.as_deref(), &channel, &msg);
@@ -125,6 +115,18 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
                 if conn.write_all(&bytes).await.is_err() {
                     break 'outer;
                 }
+            }
+            r = conn.read_buf(&mut buf) => match r {
+                Ok(0) | Err(_) => break 'outer,
+                Ok(n) => {
+                    last_interaction = tokio::time::Instant::now();
+                    Stats::add(&shared.stats.net_input_bytes, n as u64);
+                    Stats::add(&shared.stats.reads_processed, 1);
+                }
+            },
+            _ = sleep_until_some(idle_deadline), if idle_deadline.is_some() && !s.subscribed => {
+                tracing::debug!("Closing idle client");
+                break 'outer;
             }
         }
     }

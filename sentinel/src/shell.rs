@@ -58,6 +58,25 @@ pub struct Subscriber {
     pub resp3: bool,
 }
 
+/// How the sentinel stopped: what the binary's exit code says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Outcome {
+    /// Asked to (SIGTERM, SHUTDOWN): exit 0.
+    #[default]
+    Shutdown,
+    /// SENTINEL SIMULATE-FAILURE reached its point: exit 99, as Redis's `exit(99)`.
+    SimulatedCrash,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Shutdown => 0,
+            Outcome::SimulatedCrash => 99,
+        }
+    }
+}
+
 /// What every task shares.
 pub struct Shared {
     pub core: Mutex<Core>,
@@ -82,6 +101,8 @@ pub struct Shared {
     pub subscribers: Mutex<BTreeMap<u64, Subscriber>>,
     pub next_client: Mutex<u64>,
     pub cancel: CancellationToken,
+    /// Why `cancel` was cancelled (set before it).
+    outcome: Mutex<Outcome>,
     pub tracker: TaskTracker,
     /// Notification and client-reconfig script runs (Redis's script queue).
     pub scripts: Mutex<crate::scripts::Queue>,
@@ -154,6 +175,18 @@ impl Shared {
         }
     }
 
+    /// Stop every task, for `why`.
+    pub fn stop(&self, why: Outcome) {
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = why;
+        self.cancel.cancel();
+    }
+
+    /// Wait until the sentinel stops; why it did.
+    pub async fn stopped(&self) -> Outcome {
+        self.cancel.cancelled().await;
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Publish an event to the command server's subscribers.
     pub fn publish(&self, channel: &str, msg: &str) -> usize {
         let subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
@@ -206,6 +239,7 @@ pub async fn start<N: Net>(
         subscribers: Mutex::new(BTreeMap::new()),
         next_client: Mutex::new(1),
         cancel: CancellationToken::new(),
+        outcome: Mutex::new(Outcome::Shutdown),
         tracker: TaskTracker::new(),
         scripts: Mutex::new(crate::scripts::Queue::default()),
         stall_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
@@ -248,8 +282,9 @@ pub async fn start<N: Net>(
     let sh = shared.clone();
     let n = net.clone();
     shared.tracker.spawn(async move {
-        execute(&sh, &n, first);
-        driver(sh, n, rx, arx).await;
+        if execute(&sh, &n, first).is_continue() {
+            driver(sh, n, rx, arx).await;
+        }
     });
     Ok(shared)
 }
@@ -289,7 +324,9 @@ async fn driver<N: Net>(
                 inputs.push(Input::Tick);
             }
             Some(a) = arx.recv() => {
-                execute(&shared, &net, a);
+                if execute(&shared, &net, a).is_break() {
+                    return;
+                }
                 crate::scripts::run_pending(&shared);
                 continue;
             }
@@ -313,13 +350,20 @@ async fn driver<N: Net>(
             }
             actions.extend(core.step(now, input));
         }
-        execute(&shared, &net, actions);
+        if execute(&shared, &net, actions).is_break() {
+            return;
+        }
         crate::scripts::run_pending(&shared);
     }
 }
 
-/// Carry out the core's actions.
-pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
+/// Carry out the core's actions; `Break` when one stopped the sentinel (the rest are not
+/// carried out).
+pub fn execute<N: Net>(
+    shared: &Arc<Shared>,
+    net: &N,
+    actions: Vec<Action>,
+) -> std::ops::ControlFlow<()> {
     let mut flush = false;
     for a in actions {
         match a {
@@ -394,7 +438,8 @@ pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
                     shared.flush(&core);
                 }
                 tracing::warn!("Sentinel CRASH because of SENTINEL simulate-failure");
-                std::process::exit(99);
+                shared.stop(Outcome::SimulatedCrash);
+                return std::ops::ControlFlow::Break(());
             }
         }
     }
@@ -402,6 +447,7 @@ pub fn execute<N: Net>(shared: &Arc<Shared>, net: &N, actions: Vec<Action>) {
         let core = shared.lock();
         shared.flush(&core);
     }
+    std::ops::ControlFlow::Continue(())
 }
 
 /// Log an event, publish it (unless DEBUG) and, for a WARNING, hand it to its master's
@@ -631,6 +677,7 @@ async fn link_task<N: Net>(
         if let Some(at) = attempt {
             let wait = crate::link_timing::reconnect_wait(at.elapsed(), timers(&shared).0);
             tokio::select! {
+                biased;
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
@@ -640,6 +687,7 @@ async fn link_task<N: Net>(
         let (auth, renamed, myid8) = link_params(&shared, &t);
         let cmd_name_ = format!("sentinel-{myid8}-cmd");
         let opened = tokio::select! {
+            biased;
             _ = cancel.cancelled() => return,
             o = open(&net, &addr, &auth, &renamed, &cmd_name_) => o,
         };
@@ -852,6 +900,7 @@ async fn pubsub_task<N: Net>(
         if let Some(at) = attempt {
             let wait = crate::link_timing::reconnect_wait(at.elapsed(), timers(&shared).0);
             tokio::select! {
+                biased;
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
@@ -860,6 +909,7 @@ async fn pubsub_task<N: Net>(
         let (auth, renamed, myid8) = link_params(&shared, &t);
         let name = format!("sentinel-{myid8}-pubsub");
         let opened = tokio::select! {
+            biased;
             _ = cancel.cancelled() => return,
             o = open(&net, &addr, &auth, &renamed, &name) => o,
         };
@@ -875,6 +925,7 @@ async fn pubsub_task<N: Net>(
             let (_, publish, min_link) = timers(&shared);
             let silence = crate::link_timing::pubsub_wait(opened_at.elapsed(), publish, min_link);
             let f = tokio::select! {
+                biased;
                 _ = cancel.cancelled() => return,
                 f = read_reply(&mut conn, &mut buf, silence) => f,
             };
@@ -937,6 +988,7 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
     let mut errors = AcceptErrors::default();
     loop {
         let r = tokio::select! {
+            biased;
             _ = cancel.cancelled() => return,
             r = listener.accept() => r,
         };
@@ -987,6 +1039,7 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
             Err(e) => {
                 let wait = errors.failed(&e);
                 tokio::select! {
+                    biased;
                     _ = cancel.cancelled() => return,
                     _ = tokio::time::sleep(wait) => {}
                 }
