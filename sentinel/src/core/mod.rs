@@ -752,3 +752,6 @@ mod tests;
 
 #[cfg(test)]
 mod surface_tests;
+
+#[cfg(test)]
+mod hello_tests;
