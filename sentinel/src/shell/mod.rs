@@ -35,7 +35,7 @@ mod state_file;
 use clients::accept_loop;
 pub use clients::{client_cap, RESERVED_FDS};
 use links::{connect, send, LinkCmd, LinkHandle};
-pub use pubsub::Subscriber;
+pub use pubsub::{outbox, write_within, Inbox, Outbox, PubsubLimits, Push, Subscriber, WriteError};
 
 /// How the sentinel stopped: what the binary's exit code says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,6 +78,8 @@ pub struct Shared {
     pub actions: mpsc::UnboundedSender<Vec<Action>>,
     links: Mutex<BTreeMap<Target, LinkHandle>>,
     pub subscribers: Mutex<BTreeMap<u64, Subscriber>>,
+    /// Bounds of the subscribers' queues and writes.
+    pubsub_limits: Mutex<PubsubLimits>,
     pub next_client: Mutex<u64>,
     pub cancel: CancellationToken,
     /// Why `cancel` was cancelled (set before it).
@@ -161,6 +163,7 @@ pub async fn start<N: Net>(
         actions: atx,
         links: Mutex::new(BTreeMap::new()),
         subscribers: Mutex::new(BTreeMap::new()),
+        pubsub_limits: Mutex::new(PubsubLimits::default()),
         next_client: Mutex::new(1),
         cancel: CancellationToken::new(),
         outcome: Mutex::new(Outcome::Shutdown),
