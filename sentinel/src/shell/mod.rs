@@ -30,6 +30,7 @@ use crate::core::{Action, Addr, Core, Event, Input, Level, Target};
 mod clients;
 mod links;
 mod pubsub;
+mod script_runs;
 mod state_file;
 
 use clients::accept_loop;
@@ -254,7 +255,7 @@ async fn driver<N: Net>(
                 if execute(&shared, &net, a).is_break() {
                     return;
                 }
-                crate::scripts::run_pending(&shared);
+                script_runs::run_pending(&shared);
                 continue;
             }
             Some(i) = rx.recv() => {
@@ -280,7 +281,7 @@ async fn driver<N: Net>(
         if execute(&shared, &net, actions).is_break() {
             return;
         }
-        crate::scripts::run_pending(&shared);
+        script_runs::run_pending(&shared);
     }
 }
 
