@@ -63,16 +63,18 @@ impl Core {
         let no_replicas =
             m.replicas.is_empty() || now.saturating_sub(m.replicas_changed) < timers.info_period;
         // Periodic commands.
-        let send = |t: Target, i: &mut Instance, kind: u8, out: &mut Vec<Action>| {
+        let send = |t: Target, i: &mut Instance, out: &mut Vec<Action>| {
             if !i.connected {
                 return;
             }
-            if kind != 2 {
-                let period = if kind == 1 && (i.reconf_sent || i.reconf_inprog) {
+            let kind = t.kind();
+            if kind != InstanceKind::Sentinel {
+                let replica = kind == InstanceKind::Replica;
+                let period = if replica && (i.reconf_sent || i.reconf_inprog) {
                     // A replica being moved to the new master: watch it closely.
                     200
-                } else if (kind == 1 && (master_failing || i.master_link_down_ms != 0))
-                    || (kind == 0 && no_replicas)
+                } else if (replica && (master_failing || i.master_link_down_ms != 0))
+                    || (kind == InstanceKind::Master && no_replicas)
                 {
                     1000
                 } else {
@@ -108,17 +110,12 @@ impl Core {
                 i.last_hello_sent = Some(now);
             }
         };
-        send(Target::Master(name.to_string()), &mut m.inst, 0, &mut out);
+        send(Target::Master(name.to_string()), &mut m.inst, &mut out);
         for (k, r) in m.replicas.iter_mut() {
-            send(Target::Replica(name.to_string(), k.clone()), r, 1, &mut out);
+            send(Target::Replica(name.to_string(), k.clone()), r, &mut out);
         }
         for (k, s) in m.sentinels.iter_mut() {
-            send(
-                Target::Sentinel(name.to_string(), k.clone()),
-                s,
-                2,
-                &mut out,
-            );
+            send(Target::Sentinel(name.to_string(), k.clone()), s, &mut out);
         }
         // Reconnect disconnected instances (the shell keeps trying; this re-requests).
         self.out.append(&mut out);

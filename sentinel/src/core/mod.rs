@@ -153,6 +153,15 @@ impl Target {
             Target::Master(m) | Target::Replica(m, _) | Target::Sentinel(m, _) => m,
         }
     }
+
+    /// What kind of instance it names.
+    pub fn kind(&self) -> InstanceKind {
+        match self {
+            Target::Master(_) => InstanceKind::Master,
+            Target::Replica(..) => InstanceKind::Replica,
+            Target::Sentinel(..) => InstanceKind::Sentinel,
+        }
+    }
 }
 
 /// The role an instance reports in INFO.
