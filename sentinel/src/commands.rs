@@ -10,10 +10,9 @@ use bytes::{Bytes, BytesMut};
 use picket_common::net::Conn;
 use picket_common::resp::{Limits, Proto, ReplyBuf, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 use crate::core::Input;
-use crate::shell::{Shared, Subscriber};
+use crate::shell::{write_within, Outbox, Shared, Subscriber};
 
 mod info;
 mod sentinel;
@@ -52,7 +51,8 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
         authenticated: shared.settings().requirepass.is_none(),
         subscribed: false,
     };
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Option<String>, String, String)>();
+    let (tx, mut inbox) = crate::shell::outbox();
+    let closed = inbox.closed.clone();
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut decoder = RequestDecoder::new();
     let cancel = shared.cancel.clone();
@@ -90,7 +90,9 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
             let bytes = out.take();
             Stats::add(&shared.stats.net_output_bytes, bytes.len() as u64);
             Stats::add(&shared.stats.writes_processed, 1);
-            if conn.write_all(&bytes).await.is_err() {
+            let stall = shared.pubsub_limits().write_stall;
+            if let Err(e) = write_within(&mut conn, &bytes, stall, &closed).await {
+                tracing::debug!("Closing client {id}: {e}");
                 break;
             }
             last_interaction = tokio::time::Instant::now();
@@ -100,7 +102,26 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
         }
         let idle_deadline = idle_limit.map(|d| last_interaction + d);
         tokio::select! {
+            biased;
             _ = cancel.cancelled() => break 'outer,
+            // Over its queue's bound (see `Shared::publish`).
+            _ = closed.cancelled() => break 'outer,
+            // Pushes first: a client that keeps sending commands still gets its messages.
+            Some((pattern, channel, msg)) = inbox.recv() => {
+                let mut o = ReplyBuf::new(s.proto);
+                push_message(&mut o, pattern.as_deref(), &channel, &msg);
+                while let Some((p, c, m)) = inbox.try_recv() {
+                    push_message(&mut o, p.as_deref(), &c, &m);
+                }
+                let bytes = o.take();
+                Stats::add(&shared.stats.net_output_bytes, bytes.len() as u64);
+                Stats::add(&shared.stats.writes_processed, 1);
+                let stall = shared.pubsub_limits().write_stall;
+                if let Err(e) = write_within(&mut conn, &bytes, stall, &closed).await {
+                    tracing::debug!("Closing client {id}: {e}");
+                    break 'outer;
+                }
+            }
             r = conn.read_buf(&mut buf) => match r {
                 Ok(0) | Err(_) => break 'outer,
                 Ok(n) => {
@@ -112,19 +133,6 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
             _ = sleep_until_some(idle_deadline), if idle_deadline.is_some() && !s.subscribed => {
                 tracing::debug!("Closing idle client");
                 break 'outer;
-            }
-            Some((pattern, channel, msg)) = rx.recv() => {
-                let mut o = ReplyBuf::new(s.proto);
-                push_message(&mut o, pattern.as_deref(), &channel, &msg);
-                while let Ok((p, c, m)) = rx.try_recv() {
-                    push_message(&mut o, p.as_deref(), &c, &m);
-                }
-                let bytes = o.take();
-                Stats::add(&shared.stats.net_output_bytes, bytes.len() as u64);
-                Stats::add(&shared.stats.writes_processed, 1);
-                if conn.write_all(&bytes).await.is_err() {
-                    break 'outer;
-                }
             }
         }
     }
@@ -171,7 +179,7 @@ fn lower(b: &Bytes) -> String {
 fn dispatch(
     shared: &Arc<Shared>,
     s: &mut Session,
-    tx: &mpsc::UnboundedSender<(Option<String>, String, String)>,
+    tx: &Outbox,
     out: &mut ReplyBuf,
     args: &[Bytes],
 ) -> bool {

@@ -142,6 +142,9 @@ fn main() -> ExitCode {
     let settings = loaded.server.clone();
     let pidfile = settings.pidfile.clone();
     let new_id = loaded.myid.is_none();
+    // SENTINEL SIMULATE-FAILURE stopped it: exit 99 as Redis's exit(99), pid file left.
+    let crashed = std::cell::Cell::new(false);
+    let crashed_ref = &crashed;
     let code = runtime.block_on(async move {
         core.timers = Default::default();
         let shared = match shell::start(
@@ -188,6 +191,7 @@ fn main() -> ExitCode {
                     Err(_) => return,
                 };
             tokio::select! {
+                biased;
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}
             }
@@ -197,12 +201,16 @@ fn main() -> ExitCode {
             drop(core);
             sh.cancel.cancel();
         });
-        shared.cancel.cancelled().await;
+        let outcome = shared.stopped().await;
+        if outcome != shell::Outcome::Shutdown {
+            crashed_ref.set(true);
+            return ExitCode::from(outcome.exit_code());
+        }
         supervision.notify("STOPPING=1\n");
         tracing::warn!("Sentinel is now ready to exit, bye bye...");
         ExitCode::SUCCESS
     });
-    if !loaded.server.pidfile.is_empty() {
+    if !loaded.server.pidfile.is_empty() && !crashed.get() {
         let _ = std::fs::remove_file(&loaded.server.pidfile);
     }
     code

@@ -9,13 +9,9 @@
 //! having died by a signal). SENTINEL PENDING-SCRIPTS lists the queue.
 //!
 //! [`Queue`] is the bookkeeping alone, on a millisecond clock the caller passes in;
-//! [`run_pending`] spawns the processes and reports how they ended.
+//! the shell (`shell/script_runs.rs`) spawns the processes and reports how they ended.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use crate::core::Level;
-use crate::shell::Shared;
+use crate::core::Event;
 
 /// Redis's `SENTINEL_SCRIPT_MAX_QUEUE`.
 pub const MAX_QUEUE: usize = 256;
@@ -103,16 +99,20 @@ impl Queue {
 
     /// The process of job `id` could not be created: the job is dropped; returns the
     /// `-script-error` payload (Redis reports a failed fork as signal 99, exit code 0).
-    pub fn spawn_failed(&mut self, id: u64) -> Option<String> {
+    pub fn spawn_failed(&mut self, id: u64) -> Option<Event> {
         let i = self.jobs.iter().position(|j| j.id == id)?;
         let j = self.jobs.remove(i);
-        Some(format!("{} 99 0", j.argv[0]))
+        Some(Event::ScriptError {
+            path: j.argv[0].clone(),
+            signal: 99,
+            code: 0,
+        })
     }
 
     /// Job `id`'s child ended (Redis's `sentinelCollectTerminatedScripts`): retried later when
     /// it exited with 1 or died by a signal and has runs left, else dropped. Returns the
     /// `-script-error` payload when it failed for good.
-    pub fn finished(&mut self, id: u64, exit: Exit, now: u64, retry_delay: u64) -> Option<String> {
+    pub fn finished(&mut self, id: u64, exit: Exit, now: u64, retry_delay: u64) -> Option<Event> {
         let i = self.jobs.iter().position(|j| j.id == id)?;
         let retry = matches!(exit, Exit::Code(1) | Exit::Signal(_));
         if retry && self.jobs[i].retry_num != MAX_RETRY {
@@ -123,11 +123,16 @@ impl Queue {
             return None;
         }
         let j = self.jobs.remove(i);
-        match exit {
-            Exit::Code(0) => None,
-            Exit::Code(c) => Some(format!("{} 0 {c}", j.argv[0])),
-            Exit::Signal(s) => Some(format!("{} {s} 0", j.argv[0])),
-        }
+        let (signal, code) = match exit {
+            Exit::Code(0) => return None,
+            Exit::Code(c) => (0, c),
+            Exit::Signal(s) => (s, 0),
+        };
+        Some(Event::ScriptError {
+            path: j.argv[0].clone(),
+            signal,
+            code,
+        })
     }
 
     /// Jobs running now.
@@ -147,70 +152,6 @@ impl Queue {
     /// The queue in order (SENTINEL PENDING-SCRIPTS).
     pub fn jobs(&self) -> &[Job] {
         &self.jobs
-    }
-}
-
-/// Start the queued scripts that are due (Redis's `sentinelRunPendingScripts`). Each child is
-/// watched by a task that kills it after `script-max-runtime` and reports how it ended.
-pub(crate) fn run_pending(shared: &Arc<Shared>) {
-    let now = shared.now();
-    let due = shared.script_queue().due(now);
-    for (id, argv) in due {
-        let child = tokio::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn();
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                // Redis's child exits with 2 when exec fails; a spawn error here covers both
-                // that and a failed fork, reported as Redis reports a failed fork.
-                tracing::debug!("script {} could not start: {e}", argv[0]);
-                let msg = shared.script_queue().spawn_failed(id);
-                if let Some(msg) = msg {
-                    crate::shell::event(shared, Level::Warning, "-script-error", &msg, None);
-                }
-                continue;
-            }
-        };
-        let pid = child.id().unwrap_or(0);
-        shared.script_queue().started(id, pid);
-        tracing::debug!("+script-child {pid}");
-        let max_runtime = Duration::from_millis(shared.lock().timers.script_max_runtime);
-        let sh = shared.clone();
-        shared.tracker.spawn(async move {
-            let status = match tokio::time::timeout(max_runtime, child.wait()).await {
-                Ok(st) => st,
-                Err(_) => {
-                    let msg = format!("{} {pid}", argv[0]);
-                    crate::shell::event(&sh, Level::Warning, "-script-timeout", &msg, None);
-                    let _ = child.start_kill();
-                    child.wait().await
-                }
-            };
-            let exit = match status {
-                Ok(st) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    match (st.code(), st.signal()) {
-                        (Some(c), _) => Exit::Code(c),
-                        (None, Some(sig)) => Exit::Signal(sig),
-                        (None, None) => Exit::Code(-1),
-                    }
-                }
-                Err(_) => Exit::Code(-1),
-            };
-            let (c, sig) = match exit {
-                Exit::Code(c) => (c, 0),
-                Exit::Signal(s) => (0, s),
-            };
-            tracing::debug!("-script-child {pid} {c} {sig}");
-            let (now, delay) = (sh.now(), sh.lock().timers.script_retry_delay);
-            let failed = sh.script_queue().finished(id, exit, now, delay);
-            if let Some(msg) = failed {
-                crate::shell::event(&sh, Level::Warning, "-script-error", &msg, None);
-            }
-        });
     }
 }
 
@@ -277,7 +218,7 @@ mod tests {
             } else {
                 Exit::Code(1)
             };
-            let err = q.finished(due[0].0, exit, now, 100);
+            let err = q.finished(due[0].0, exit, now, 100).map(|e| e.to_string());
             if run < MAX_RETRY {
                 assert_eq!(err, None);
                 let j = q.jobs()[0].clone();
@@ -302,14 +243,19 @@ mod tests {
         q.started(due[0].0, 4242);
         assert_eq!(q.jobs()[0].pid, 4242);
         assert_eq!(
-            q.finished(due[0].0, Exit::Code(2), 6, 30_000).as_deref(),
+            q.finished(due[0].0, Exit::Code(2), 6, 30_000)
+                .map(|e| e.to_string())
+                .as_deref(),
             Some("/bad 0 2")
         );
         assert_eq!(q.finished(due[1].0, Exit::Code(0), 6, 30_000), None);
         assert!(q.is_empty());
         q.schedule(argv("/missing"));
         let due = q.due(7);
-        assert_eq!(q.spawn_failed(due[0].0).as_deref(), Some("/missing 99 0"));
+        assert_eq!(
+            q.spawn_failed(due[0].0).map(|e| e.to_string()).as_deref(),
+            Some("/missing 99 0")
+        );
         assert!(q.is_empty());
         assert_eq!(q.finished(12345, Exit::Code(0), 8, 1), None, "unknown id");
     }

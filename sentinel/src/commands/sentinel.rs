@@ -8,18 +8,21 @@ use bytes::Bytes;
 use picket_common::resp::ReplyBuf;
 
 use super::{lower, text};
-use crate::core::{instance_flags, Action, Addr, Core, Instance, Master, Target, Timers};
+use crate::core::{
+    instance_flags, Action, Addr, Core, Event, Instance, InstanceKind, Master, Subject, Target,
+    Timers,
+};
 use crate::shell::Shared;
 
 mod settings;
-use settings::{config_get, config_set, sentinel_set, warning};
+use settings::{config_get, config_set, sentinel_set};
 
 /// An instance map, Redis's field order.
 fn fields(
     core: &Core,
     m: &Master,
     inst: &Instance,
-    kind: u8,
+    kind: InstanceKind,
     now: u64,
 ) -> Vec<(&'static str, String)> {
     let ago = |t: Option<u64>| t.map_or(0, |t| now.saturating_sub(t)).to_string();
@@ -31,15 +34,15 @@ fn fields(
         (
             "flags",
             match kind {
-                0 => m.flags(),
-                1 => instance_flags(inst, false),
-                _ => instance_flags(inst, true),
+                InstanceKind::Master => m.flags(),
+                InstanceKind::Replica => instance_flags(inst, false),
+                InstanceKind::Sentinel => instance_flags(inst, true),
             },
         ),
         ("link-pending-commands", "0".into()),
         ("link-refcount", "1".into()),
     ];
-    if kind == 0 && m.in_failover() {
+    if kind == InstanceKind::Master && m.in_failover() {
         f.push(("failover-state", m.failover_state.name().into()));
     }
     f.push(("last-ping-sent", ago(inst.act_ping)));
@@ -54,13 +57,13 @@ fn fields(
     if let Some(t) = inst.sdown_since {
         f.push(("s-down-time", now.saturating_sub(t).to_string()));
     }
-    if kind == 0 {
+    if kind == InstanceKind::Master {
         if let Some(t) = m.odown_since {
             f.push(("o-down-time", now.saturating_sub(t).to_string()));
         }
     }
     f.push(("down-after-milliseconds", m.down_after.to_string()));
-    if kind < 2 {
+    if kind != InstanceKind::Sentinel {
         f.push(("info-refresh", ago(inst.info_refresh)));
         f.push((
             "role-reported",
@@ -68,7 +71,7 @@ fn fields(
                 crate::core::Role::Slave => "slave",
                 crate::core::Role::Master => "master",
                 crate::core::Role::Unknown => {
-                    if kind == 0 {
+                    if kind == InstanceKind::Master {
                         "master"
                     } else {
                         "slave"
@@ -83,7 +86,7 @@ fn fields(
         ));
     }
     match kind {
-        0 => {
+        InstanceKind::Master => {
             f.push(("config-epoch", m.config_epoch.to_string()));
             f.push(("num-slaves", m.replicas.len().to_string()));
             f.push(("num-other-sentinels", m.sentinels.len().to_string()));
@@ -97,7 +100,7 @@ fn fields(
                 f.push(("client-reconfig-script", s.clone()));
             }
         }
-        1 => {
+        InstanceKind::Replica => {
             f.push((
                 "master-link-down-time",
                 inst.master_link_down_ms.to_string(),
@@ -115,7 +118,7 @@ fn fields(
             f.push(("slave-repl-offset", inst.repl_offset.to_string()));
             f.push(("replica-announced", u8::from(inst.announced).to_string()));
         }
-        _ => {
+        InstanceKind::Sentinel => {
             f.push(("last-hello-message", ago(inst.last_hello)));
             f.push((
                 "voted-leader",
@@ -189,7 +192,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             }
             out.array(core.masters.len());
             for m in core.masters.values() {
-                reply_map(out, &fields(&core, m, &m.inst, 0, now));
+                reply_map(out, &fields(&core, m, &m.inst, InstanceKind::Master, now));
             }
         }
         "master" => {
@@ -197,7 +200,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                 return arity(out);
             }
             match core.masters.get(&text(&args[2])) {
-                Some(m) => reply_map(out, &fields(&core, m, &m.inst, 0, now)),
+                Some(m) => reply_map(out, &fields(&core, m, &m.inst, InstanceKind::Master, now)),
                 None => no_master(out),
             }
         }
@@ -213,7 +216,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                         m.replicas.values().filter(|r| r.announced).collect();
                     out.array(listed.len());
                     for r in listed {
-                        reply_map(out, &fields(&core, m, r, 1, now));
+                        reply_map(out, &fields(&core, m, r, InstanceKind::Replica, now));
                     }
                 }
                 None => no_master(out),
@@ -227,7 +230,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                 Some(m) => {
                     out.array(m.sentinels.len());
                     for x in m.sentinels.values() {
-                        reply_map(out, &fields(&core, m, x, 2, now));
+                        reply_map(out, &fields(&core, m, x, InstanceKind::Sentinel, now));
                     }
                 }
                 None => no_master(out),
@@ -374,9 +377,12 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                 return;
             }
             let m = core.monitor(&name, Addr::new(ip.clone(), port), quorum, now);
-            let msg = format!("{} quorum {quorum}", Core::at_master(m));
+            let monitored = Event::Monitor {
+                at: Subject::master(m),
+                quorum,
+            };
             after = core.take_actions();
-            after.push(warning("+monitor", msg, &name));
+            after.push(Action::Event(monitored));
             shared.flush(&core);
             out.ok();
         }
@@ -387,7 +393,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             let name = text(&args[2]);
             match core.masters.remove(&name) {
                 Some(m) => {
-                    after.push(warning("-monitor", Core::at_master(&m), &name));
+                    after.push(Action::Event(Event::Unmonitor(Subject::master(&m))));
                     after.push(Action::Disconnect(Target::Master(name.clone())));
                     for k in m.replicas.keys() {
                         after.push(Action::Disconnect(Target::Replica(name.clone(), k.clone())));

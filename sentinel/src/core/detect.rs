@@ -17,7 +17,7 @@ impl Core {
             let delta = now as i64 - prev as i64;
             if delta < 0 || (delta as u64).saturating_sub(excused) > self.timers.tilt_trigger {
                 if self.tilt_since.is_none() {
-                    self.event(Level::Warning, "+tilt", "#tilt mode entered".into(), None);
+                    self.event(Event::Tilt);
                 }
                 self.tilt_since = Some(now);
             }
@@ -26,7 +26,7 @@ impl Core {
         if let Some(since) = self.tilt_since {
             if now.saturating_sub(since) > self.timers.tilt_period {
                 self.tilt_since = None;
-                self.event(Level::Warning, "-tilt", "#tilt mode exited".into(), None);
+                self.event(Event::TiltExit);
             }
         }
         let names: Vec<String> = self.masters.keys().cloned().collect();
@@ -63,16 +63,18 @@ impl Core {
         let no_replicas =
             m.replicas.is_empty() || now.saturating_sub(m.replicas_changed) < timers.info_period;
         // Periodic commands.
-        let send = |t: Target, i: &mut Instance, kind: u8, out: &mut Vec<Action>| {
+        let send = |t: Target, i: &mut Instance, out: &mut Vec<Action>| {
             if !i.connected {
                 return;
             }
-            if kind != 2 {
-                let period = if kind == 1 && (i.reconf_sent || i.reconf_inprog) {
+            let kind = t.kind();
+            if kind != InstanceKind::Sentinel {
+                let replica = kind == InstanceKind::Replica;
+                let period = if replica && (i.reconf_sent || i.reconf_inprog) {
                     // A replica being moved to the new master: watch it closely.
                     200
-                } else if (kind == 1 && (master_failing || i.master_link_down_ms != 0))
-                    || (kind == 0 && no_replicas)
+                } else if (replica && (master_failing || i.master_link_down_ms != 0))
+                    || (kind == InstanceKind::Master && no_replicas)
                 {
                     1000
                 } else {
@@ -108,17 +110,12 @@ impl Core {
                 i.last_hello_sent = Some(now);
             }
         };
-        send(Target::Master(name.to_string()), &mut m.inst, 0, &mut out);
+        send(Target::Master(name.to_string()), &mut m.inst, &mut out);
         for (k, r) in m.replicas.iter_mut() {
-            send(Target::Replica(name.to_string(), k.clone()), r, 1, &mut out);
+            send(Target::Replica(name.to_string(), k.clone()), r, &mut out);
         }
         for (k, s) in m.sentinels.iter_mut() {
-            send(
-                Target::Sentinel(name.to_string(), k.clone()),
-                s,
-                2,
-                &mut out,
-            );
+            send(Target::Sentinel(name.to_string(), k.clone()), s, &mut out);
         }
         // Reconnect disconnected instances (the shell keeps trying; this re-requests).
         self.out.append(&mut out);
@@ -136,7 +133,7 @@ impl Core {
             return;
         };
         let mut out = Vec::new();
-        let at = Core::at_master(m);
+        let at = Subject::master(m);
         let down_after = m.down_after;
         // A master that reports itself as a replica for long enough is down too.
         let reports_slave = m.inst.role == Role::Slave
@@ -151,12 +148,7 @@ impl Core {
             if reports_slave || rebooted {
                 if inst.sdown_since.is_none() {
                     inst.sdown_since = Some(now);
-                    out.push(Action::Event {
-                        level: Level::Warning,
-                        kind: "+sdown".into(),
-                        msg: at.clone(),
-                        master: Some(name.to_string()),
-                    });
+                    out.push(Action::Event(Event::Sdown(at.clone())));
                 }
             } else {
                 let a = at.clone();
@@ -166,12 +158,12 @@ impl Core {
         let m_ro = m.clone();
         for r in m.replicas.values_mut() {
             check_sdown(r, down_after, now, &mut out, &|i| {
-                Core::at_child("slave", i, &m_ro)
+                Subject::replica(i, &m_ro)
             });
         }
         for s in m.sentinels.values_mut() {
             check_sdown(s, down_after, now, &mut out, &|i| {
-                Core::at_child("sentinel", i, &m_ro)
+                Subject::sentinel(i, &m_ro)
             });
         }
         // Votes older than 5 s do not count.
@@ -191,25 +183,14 @@ impl Core {
         let odown = m.inst.sdown_since.is_some() && votes >= m.quorum;
         if odown && m.odown_since.is_none() {
             m.odown_since = Some(now);
-            out.push(Action::Event {
-                level: Level::Warning,
-                kind: "+odown".into(),
-                msg: format!("{at} #quorum {votes}/{}", m.quorum),
-                master: Some(name.to_string()),
-            });
+            out.push(Action::Event(Event::Odown {
+                at,
+                votes,
+                quorum: m.quorum,
+            }));
         } else if !odown && m.odown_since.is_some() {
             m.odown_since = None;
-            out.push(Action::Event {
-                level: Level::Warning,
-                kind: "-odown".into(),
-                msg: at,
-                master: Some(name.to_string()),
-            });
-        }
-        for a in &mut out {
-            if let Action::Event { master, .. } = a {
-                master.get_or_insert_with(|| name.to_string());
-            }
+            out.push(Action::Event(Event::OdownCleared(at)));
         }
         self.out.append(&mut out);
     }
@@ -318,8 +299,10 @@ impl Core {
         if req_epoch > self.current_epoch {
             self.current_epoch = req_epoch;
             self.out.push(Action::Flush);
-            let e = self.current_epoch.to_string();
-            self.event(Level::Warning, "+new-epoch", e, Some(name));
+            self.event(Event::NewEpoch {
+                master: name.to_string(),
+                epoch: self.current_epoch,
+            });
         }
         let current = self.current_epoch;
         let myid = self.myid.clone();
@@ -330,15 +313,12 @@ impl Core {
         if m.leader_epoch < req_epoch && current <= req_epoch {
             m.leader = Some(runid.to_string());
             m.leader_epoch = current;
-            let at = Core::at_master(m);
-            let _ = at;
             self.out.push(Action::Flush);
-            self.out.push(Action::Event {
-                level: Level::Warning,
-                kind: "+vote-for-leader".into(),
-                msg: format!("{runid} {current}"),
-                master: Some(name.to_string()),
-            });
+            self.out.push(Action::Event(Event::VoteForLeader {
+                master: name.to_string(),
+                runid: runid.to_string(),
+                epoch: current,
+            }));
             // Voting for another: do not start our own failover soon.
             if runid != myid {
                 m.failover_start_time = now + jitter;

@@ -20,7 +20,7 @@ impl Core {
             FailoverState::WaitPromotion => {
                 let timeout = self.masters[name].failover_timeout;
                 if now.saturating_sub(self.masters[name].failover_state_change) > timeout {
-                    self.abort_failover(name, "-failover-abort-slave-timeout");
+                    self.abort_failover(name, Event::FailoverAbortSlaveTimeout);
                 }
             }
             FailoverState::ReconfSlaves => self.fo_reconf_slaves(now, name),
@@ -76,23 +76,28 @@ impl Core {
         m.failover_state_change = now;
         m.failover_epoch = epoch;
         m.failover_start_time = now + jitter;
-        let at = Core::at_master(m);
-        self.event(Level::Warning, "+new-epoch", epoch.to_string(), Some(name));
-        self.event(Level::Warning, "+try-failover", at, Some(name));
+        let at = Subject::master(m);
+        self.event(Event::NewEpoch {
+            master: name.to_string(),
+            epoch,
+        });
+        self.event(Event::TryFailover(at));
         self.out.push(Action::Flush);
         // Ask for votes at once.
         self.ask_others(now, name, true);
         true
     }
 
-    pub(super) fn set_state(&mut self, now: Ms, name: &str, st: FailoverState, event: &str) {
+    /// Enter a failover state, with its `+failover-state-...` event.
+    pub(super) fn set_state(&mut self, now: Ms, name: &str, st: FailoverState) {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
         m.failover_state = st;
         m.failover_state_change = now;
-        let at = Core::at_master(m);
-        self.event(Level::Warning, event, at, Some(name));
+        if let Some(e) = Event::failover_state(st, Subject::master(m)) {
+            self.event(e);
+        }
     }
 
     pub(super) fn fo_wait_start(&mut self, now: Ms, name: &str) {
@@ -104,21 +109,16 @@ impl Core {
             let m = &self.masters[name];
             let timeout = self.timers.election_timeout.min(m.failover_timeout);
             if now.saturating_sub(m.failover_start_time) > timeout {
-                self.abort_failover(name, "-failover-abort-not-elected");
+                self.abort_failover(name, Event::FailoverAbortNotElected);
             }
             return;
         }
-        let at = Core::at_master(&self.masters[name]);
-        self.event(Level::Warning, "+elected-leader", at, Some(name));
+        let at = Subject::master(&self.masters[name]);
+        self.event(Event::ElectedLeader(at));
         if self.sim.crash_after_election {
             self.out.push(Action::Crash);
         }
-        self.set_state(
-            now,
-            name,
-            FailoverState::SelectSlave,
-            "+failover-state-select-slave",
-        );
+        self.set_state(now, name, FailoverState::SelectSlave);
     }
 
     /// The replica to promote (Redis's `sentinelSelectSlave`).
@@ -165,7 +165,7 @@ impl Core {
     pub(super) fn fo_select_slave(&mut self, now: Ms, name: &str) {
         match self.select_replica(now, name) {
             None => {
-                self.abort_failover(name, "-failover-abort-no-good-slave");
+                self.abort_failover(name, Event::FailoverAbortNoGoodSlave);
             }
             Some(k) => {
                 let Some(m) = self.masters.get_mut(name) else {
@@ -175,14 +175,9 @@ impl Core {
                     return;
                 };
                 r.promoted = true;
-                let msg = Core::at_child("slave", &m.replicas[&k], m);
-                self.event(Level::Warning, "+selected-slave", msg, Some(name));
-                self.set_state(
-                    now,
-                    name,
-                    FailoverState::SendSlaveofNoone,
-                    "+failover-state-send-slaveof-noone",
-                );
+                let at = Subject::replica(&m.replicas[&k], m);
+                self.event(Event::SelectedSlave(at));
+                self.set_state(now, name, FailoverState::SendSlaveofNoone);
             }
         }
     }
@@ -194,7 +189,7 @@ impl Core {
         };
         if !r.connected {
             if now.saturating_sub(m.failover_state_change) > m.failover_timeout {
-                self.abort_failover(name, "-failover-abort-slave-timeout");
+                self.abort_failover(name, Event::FailoverAbortSlaveTimeout);
             }
             return;
         }
@@ -222,12 +217,7 @@ impl Core {
             // order): the promotion is seen at once, not at the next 1 s INFO round.
             self.out.push(Action::Info(t));
         }
-        self.set_state(
-            now,
-            name,
-            FailoverState::WaitPromotion,
-            "+failover-state-wait-promotion",
-        );
+        self.set_state(now, name, FailoverState::WaitPromotion);
     }
 
     /// The master answered our FAILOVER: on a refusal (an old server without FAILOVER, a
@@ -250,12 +240,12 @@ impl Core {
         let Some((k, r)) = m.replicas.iter().find(|(_, r)| r.promoted) else {
             return;
         };
-        let msg = format!("{} {why}", Core::at_child("slave", r, m));
+        let at = Subject::replica(r, m);
         let t = Target::Replica(name.to_string(), k.clone());
         if let Some(m) = self.masters.get_mut(name) {
             m.switchover = false;
         }
-        self.event(Level::Debug, "-switchover-refused", msg, Some(name));
+        self.event(Event::SwitchoverRefused { at, why });
         self.out.push(Action::ReplicaOf(t.clone(), None));
         self.out.push(Action::Info(t));
     }
@@ -285,12 +275,9 @@ impl Core {
                 r.reconf_sent = false;
                 r.reconf_done = true;
                 in_progress = in_progress.saturating_sub(1);
-                out.push(Action::Event {
-                    level: Level::Notice,
-                    kind: "-slave-reconf-sent-timeout".into(),
-                    msg: Core::at_child("slave", r, &m_ro),
-                    master: Some(name.to_string()),
-                });
+                out.push(Action::Event(Event::SlaveReconfSentTimeout(
+                    Subject::replica(r, &m_ro),
+                )));
                 continue;
             }
             if r.reconf_sent || r.reconf_inprog {
@@ -310,12 +297,9 @@ impl Core {
                 Some(promoted.clone()),
             ));
             out.push(Action::Info(Target::Replica(name.to_string(), k.clone())));
-            out.push(Action::Event {
-                level: Level::Notice,
-                kind: "+slave-reconf-sent".into(),
-                msg: Core::at_child("slave", r, &m_ro),
-                master: Some(name.to_string()),
-            });
+            out.push(Action::Event(Event::SlaveReconfSent(Subject::replica(
+                r, &m_ro,
+            ))));
         }
         self.out.append(&mut out);
         // Done when every replica not down is reconfigured, or on timeout.
@@ -327,14 +311,9 @@ impl Core {
             .count();
         let timed_out = now.saturating_sub(m.failover_state_change) > m.failover_timeout;
         if pending == 0 || timed_out {
-            let at = Core::at_master(m);
+            let at = Subject::master(m);
             if timed_out && pending > 0 {
-                self.event(
-                    Level::Warning,
-                    "+failover-end-for-timeout",
-                    at.clone(),
-                    Some(name),
-                );
+                self.event(Event::FailoverEndForTimeout(at.clone()));
                 // Best effort for the rest.
                 let m = self.masters.get_mut(name).expect("checked above");
                 let mut out = Vec::new();
@@ -346,24 +325,22 @@ impl Core {
                             Target::Replica(name.to_string(), k.clone()),
                             Some(promoted.clone()),
                         ));
-                        out.push(Action::Event {
-                            level: Level::Notice,
-                            kind: "+slave-reconf-sent-be".into(),
-                            msg: Core::at_child("slave", r, &m_ro),
-                            master: Some(name.to_string()),
-                        });
+                        out.push(Action::Event(Event::SlaveReconfSentBe(Subject::replica(
+                            r, &m_ro,
+                        ))));
                     }
                 }
                 self.out.append(&mut out);
             }
-            self.event(Level::Warning, "+failover-end", at, Some(name));
+            self.event(Event::FailoverEnd(at));
             let m = self.masters.get_mut(name).expect("checked above");
             m.failover_state = FailoverState::UpdateConfig;
             m.failover_state_change = now;
         }
     }
 
-    pub(super) fn abort_failover(&mut self, name: &str, event: &str) {
+    /// Abort the failover with `event` (one of the `-failover-abort-...`).
+    pub(super) fn abort_failover(&mut self, name: &str, event: fn(Subject) -> Event) {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
@@ -376,8 +353,8 @@ impl Core {
         for r in m.replicas.values_mut() {
             r.promoted = false;
         }
-        let at = Core::at_master(m);
-        self.event(Level::Warning, event, at, Some(name));
+        let at = Subject::master(m);
+        self.event(event(at));
     }
 
     /// The failover is done: the promoted replica is the master (Redis's
@@ -409,7 +386,11 @@ impl Core {
         if old != to && !replicas.contains(&old) {
             replicas.push(old.clone());
         }
-        let msg = format!("{name} {} {} {} {}", old.host, old.port, to.host, to.port);
+        let switched = Event::SwitchMaster {
+            name: name.to_string(),
+            old: old.clone(),
+            new: to.clone(),
+        };
         // Reset the master.
         let mut fresh = m.reset_at(to.clone(), &timers, now);
         fresh.leader = m.leader.clone();
@@ -438,7 +419,7 @@ impl Core {
             Target::Master(name.to_string()),
             to.clone(),
         ));
-        self.event(Level::Warning, "+switch-master", msg, Some(name));
+        self.event(switched);
         let m = &self.masters[name];
         let mut adds = Vec::new();
         for (k, r) in &m.replicas {
@@ -451,12 +432,7 @@ impl Core {
                 Target::Replica(name.to_string(), k.clone()),
                 r.addr.clone(),
             ));
-            adds.push(Action::Event {
-                level: Level::Notice,
-                kind: "+slave".into(),
-                msg: Core::at_child("slave", r, m),
-                master: Some(name.to_string()),
-            });
+            adds.push(Action::Event(Event::Slave(Subject::replica(r, m))));
         }
         self.out.append(&mut adds);
         self.out.push(Action::Flush);
@@ -507,12 +483,12 @@ impl Core {
         let timers = self.timers.clone();
         let m = self.masters.get_mut(name).expect("checked");
         *m = m.reset_at(addr.clone(), &timers, now);
-        let at = Core::at_master(m);
+        let at = Subject::master(m);
         self.out
             .push(Action::Disconnect(Target::Master(name.into())));
         self.out
             .push(Action::Connect(Target::Master(name.into()), addr));
-        self.event(Level::Warning, "+reset-master", at, Some(name));
+        self.event(Event::ResetMaster(at));
         self.out.push(Action::Flush);
     }
 }

@@ -47,7 +47,10 @@ impl Core {
         if epoch > self.current_epoch {
             self.current_epoch = epoch;
             self.out.push(Action::Flush);
-            self.event(Level::Warning, "+new-epoch", epoch.to_string(), Some(mname));
+            self.event(Event::NewEpoch {
+                master: mname.to_string(),
+                epoch,
+            });
         }
         if !known {
             return;
@@ -66,11 +69,11 @@ impl Core {
             }
             let m = &self.masters[mname];
             let s = &m.sentinels[runid];
-            let msg = Core::at_child("sentinel", s, m);
+            let at = Subject::sentinel(s, m);
             let m = self.masters.get_mut(mname).expect("checked");
             m.config_epoch = mepoch;
             if to != from {
-                self.event(Level::Warning, "+config-update-from", msg, Some(mname));
+                self.event(Event::ConfigUpdateFrom(at));
                 self.switch_master(now, mname, to.clone());
                 self.out.push(Action::ReconfigScript {
                     master: mname.to_string(),
@@ -96,12 +99,11 @@ impl Core {
                 let mut s = Instance::new(runid.to_string(), addr.clone(), now);
                 s.runid = Some(runid.to_string());
                 m.sentinels.insert(runid.to_string(), s);
-                let msg = format!(
-                    "{} ip {} port {} for {runid}",
-                    Core::at_master(m),
-                    addr.host,
-                    addr.port
-                );
+                let switched = Event::SentinelAddressSwitch {
+                    at: Subject::master(m),
+                    addr: addr.clone(),
+                    runid: runid.to_string(),
+                };
                 self.out.push(Action::Disconnect(Target::Sentinel(
                     mname.into(),
                     runid.into(),
@@ -110,7 +112,7 @@ impl Core {
                     Target::Sentinel(mname.into(), runid.into()),
                     addr.clone(),
                 ));
-                self.event(Level::Notice, "+sentinel-address-switch", msg, Some(mname));
+                self.event(switched);
                 self.out.push(Action::Flush);
             }
             None => {
@@ -130,13 +132,13 @@ impl Core {
                 let m = self.masters.get_mut(mname).expect("checked");
                 let mut s = Instance::new(runid.to_string(), addr.clone(), now);
                 s.runid = Some(runid.to_string());
-                let msg = Core::at_child("sentinel", &s, m);
+                let at = Subject::sentinel(&s, m);
                 m.sentinels.insert(runid.to_string(), s);
                 self.out.push(Action::Connect(
                     Target::Sentinel(mname.into(), runid.into()),
                     addr.clone(),
                 ));
-                self.event(Level::Notice, "+sentinel", msg, Some(mname));
+                self.event(Event::Sentinel(at));
                 self.out.push(Action::Flush);
             }
         }
@@ -174,7 +176,7 @@ impl Core {
             let Some(s) = m.sentinels.remove(&victim) else {
                 return;
             };
-            let msg = Core::at_child("sentinel", &s, m);
+            let at = Subject::sentinel(&s, m);
             let unseen = s.last_hello.map_or_else(
                 || "never heard from".to_string(),
                 |t| format!("last hello {} ms ago", now.saturating_sub(t)),
@@ -189,7 +191,7 @@ impl Core {
                     "Too many Sentinels for master {mname} (max-sentinels-per-master {max}): forgetting Sentinel {victim} ({unseen}) to make room for a new one"
                 ),
             );
-            self.event(Level::Notice, "-sentinel", msg, Some(mname));
+            self.event(Event::SentinelRemoved(at));
         }
     }
 }

@@ -40,8 +40,8 @@ impl Core {
         if rebooted {
             let m = &self.masters[&name];
             let at = match t {
-                Target::Replica(_, rk) => Core::at_child("slave", &m.replicas[rk], m),
-                _ => Core::at_master(m),
+                Target::Replica(_, rk) => Subject::replica(&m.replicas[rk], m),
+                _ => Subject::master(m),
             };
             let mark = matches!(t, Target::Master(_)) && m.reboot_down_after != 0;
             if mark {
@@ -49,7 +49,7 @@ impl Core {
                     inst.reboot_since = Some(now);
                 }
             }
-            self.event(Level::Notice, "+reboot", at, Some(&name));
+            self.event(Event::Reboot(at));
         }
         // Replicas listed by a master.
         if let Target::Master(_) = t {
@@ -72,19 +72,19 @@ impl Core {
                         new.push(k);
                     }
                 }
-                let added: Vec<(String, String, Addr)> = new
+                let added: Vec<(String, Subject, Addr)> = new
                     .into_iter()
                     .map(|k| {
                         let r = &m.replicas[&k];
-                        (k.clone(), Core::at_child("slave", r, m), r.addr.clone())
+                        (k.clone(), Subject::replica(r, m), r.addr.clone())
                     })
                     .collect();
-                for (k, msg, addr) in added {
+                for (k, at, addr) in added {
                     self.out.push(Action::Connect(
                         Target::Replica(name.clone(), k.clone()),
                         addr,
                     ));
-                    self.event(Level::Notice, "+slave", msg, Some(&name));
+                    self.event(Event::Slave(at));
                     self.out.push(Action::Flush);
                 }
             }
@@ -101,7 +101,7 @@ impl Core {
             && m.failover_state == FailoverState::WaitPromotion
         {
             let epoch = m.failover_epoch;
-            let msg = Core::at_child("slave", r, m);
+            let at = Subject::replica(r, m);
             let from = m.inst.addr.clone();
             let to = r.addr.clone();
             let m = self.masters.get_mut(&name).expect("instance exists");
@@ -118,16 +118,11 @@ impl Core {
                 ));
             }
             self.out.push(Action::Flush);
-            self.event(Level::Warning, "+promoted-slave", msg, Some(&name));
+            self.event(Event::PromotedSlave(at));
             if self.sim.crash_after_promotion {
                 self.out.push(Action::Crash);
             }
-            self.set_state(
-                now,
-                &name,
-                FailoverState::ReconfSlaves,
-                "+failover-state-reconf-slaves",
-            );
+            self.set_state(now, &name, FailoverState::ReconfSlaves);
             self.out.push(Action::ReconfigScript {
                 master: name.clone(),
                 role: "leader",
@@ -159,10 +154,10 @@ impl Core {
             && master_sane
             && now.saturating_sub(r.role_time) > self.timers.publish_period.saturating_mul(4)
         {
-            let msg = Core::at_child("slave", r, m);
+            let at = Subject::replica(r, m);
             let addr = m.inst.addr.clone();
             self.out.push(Action::ReplicaOf(t.clone(), Some(addr)));
-            self.event(Level::Notice, "+convert-to-slave", msg, Some(&name));
+            self.event(Event::ConvertToSlave(at));
             return;
         }
         // Replicas being reconfigured during our failover.
@@ -172,26 +167,21 @@ impl Core {
             };
             let follows =
                 r.master_host.as_deref() == Some(p.host.as_str()) && r.master_port == p.port;
-            let msg = Core::at_child("slave", r, m);
+            let at = Subject::replica(r, m);
             let (sent, inprog, up) = (r.reconf_sent, r.reconf_inprog, r.master_link_up);
             let m = self.masters.get_mut(&name).expect("instance exists");
             let r = m.replicas.get_mut(rk).expect("instance exists");
             if sent && follows {
                 r.reconf_sent = false;
                 r.reconf_inprog = true;
-                self.event(
-                    Level::Notice,
-                    "+slave-reconf-inprog",
-                    msg.clone(),
-                    Some(&name),
-                );
+                self.event(Event::SlaveReconfInprog(at.clone()));
             }
             let m = self.masters.get_mut(&name).expect("instance exists");
             let r = m.replicas.get_mut(rk).expect("instance exists");
             if (inprog || sent) && follows && up {
                 r.reconf_inprog = false;
                 r.reconf_done = true;
-                self.event(Level::Notice, "+slave-reconf-done", msg, Some(&name));
+                self.event(Event::SlaveReconfDone(at));
             }
         }
     }

@@ -13,12 +13,12 @@ use super::*;
 
 impl Core {
     /// `%@` of an instance for logs (`master m 10.0.0.1 6379`, `slave ... @ m ...`).
-    fn describe(&self, t: &Target) -> Option<String> {
+    fn describe(&self, t: &Target) -> Option<Subject> {
         let m = self.masters.get(t.master())?;
         Some(match t {
-            Target::Master(_) => Core::at_master(m),
-            Target::Replica(_, r) => Core::at_child("slave", m.replicas.get(r)?, m),
-            Target::Sentinel(_, s) => Core::at_child("sentinel", m.sentinels.get(s)?, m),
+            Target::Master(_) => Subject::master(m),
+            Target::Replica(_, r) => Subject::replica(m.replicas.get(r)?, m),
+            Target::Sentinel(_, s) => Subject::sentinel(m.sentinels.get(s)?, m),
         })
     }
 
@@ -72,7 +72,7 @@ impl Core {
             Level::Notice,
             format!(
                 "Local error over for {} after {secs} seconds: {how}.",
-                desc.unwrap_or_default()
+                desc.map(|d| d.to_string()).unwrap_or_default()
             ),
         );
     }
@@ -106,7 +106,7 @@ mod tests {
         actions
             .iter()
             .filter_map(|a| match a {
-                Action::Event { kind, msg, .. } => Some(format!("{kind} {msg}")),
+                Action::Event(e) => Some(format!("{} {e}", e.kind())),
                 _ => None,
             })
             .collect()

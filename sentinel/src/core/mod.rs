@@ -153,6 +153,15 @@ impl Target {
             Target::Master(m) | Target::Replica(m, _) | Target::Sentinel(m, _) => m,
         }
     }
+
+    /// What kind of instance it names.
+    pub fn kind(&self) -> InstanceKind {
+        match self {
+            Target::Master(_) => InstanceKind::Master,
+            Target::Replica(..) => InstanceKind::Replica,
+            Target::Sentinel(..) => InstanceKind::Sentinel,
+        }
+    }
 }
 
 /// The role an instance reports in INFO.
@@ -477,13 +486,8 @@ pub enum Action {
         to: Addr,
         timeout_ms: u64,
     },
-    /// Publish (and log) an event; `master` is the master name for the scripts.
-    Event {
-        level: Level,
-        kind: String,
-        msg: String,
-        master: Option<String>,
-    },
+    /// Publish (and log) an event (its master's notification script runs for a warning).
+    Event(Event),
     /// Run the client reconfig script: master, role (leader|observer), state, from, to.
     ReconfigScript {
         master: String,
@@ -571,7 +575,7 @@ fn check_sdown(
     down_after: Ms,
     now: Ms,
     out: &mut Vec<Action>,
-    ev: &dyn Fn(&Instance) -> String,
+    ev: &dyn Fn(&Instance) -> Subject,
 ) -> bool {
     // Unable to ask (a local error): no new judgement either way until a link opens.
     if inst.local_error_since.is_some() {
@@ -585,22 +589,12 @@ fn check_sdown(
     let down = elapsed > down_after;
     if down && inst.sdown_since.is_none() {
         inst.sdown_since = Some(now);
-        out.push(Action::Event {
-            level: Level::Warning,
-            kind: "+sdown".into(),
-            msg: ev(inst),
-            master: None,
-        });
+        out.push(Action::Event(Event::Sdown(ev(inst))));
         return true;
     }
     if !down && inst.sdown_since.is_some() {
         inst.sdown_since = None;
-        out.push(Action::Event {
-            level: Level::Warning,
-            kind: "-sdown".into(),
-            msg: ev(inst),
-            master: None,
-        });
+        out.push(Action::Event(Event::SdownCleared(ev(inst))));
     }
     false
 }
@@ -625,13 +619,8 @@ impl Core {
         }
     }
 
-    pub(super) fn event(&mut self, level: Level, kind: &str, msg: String, master: Option<&str>) {
-        self.out.push(Action::Event {
-            level,
-            kind: kind.to_string(),
-            msg,
-            master: master.map(str::to_string),
-        });
+    pub(super) fn event(&mut self, e: Event) {
+        self.out.push(Action::Event(e));
     }
 
     pub(super) fn log(&mut self, level: Level, msg: String) {
@@ -650,22 +639,6 @@ impl Core {
             format!("Failed to resolve hostname '{host}'"),
         );
         false
-    }
-
-    /// `%@` for a master: `master <name> <ip> <port>`.
-    pub fn at_master(m: &Master) -> String {
-        format!(
-            "master {} {} {}",
-            m.inst.name, m.inst.addr.host, m.inst.addr.port
-        )
-    }
-
-    /// `%@` for a replica or sentinel: `<type> <name> <ip> <port> @ <master> <ip> <port>`.
-    pub fn at_child(kind: &str, i: &Instance, m: &Master) -> String {
-        format!(
-            "{kind} {} {} {} @ {} {} {}",
-            i.name, i.addr.host, i.addr.port, m.inst.name, m.inst.addr.host, m.inst.addr.port
-        )
     }
 
     /// Add a master (config `monitor` or SENTINEL MONITOR).
@@ -773,11 +746,13 @@ impl Core {
 }
 
 mod detect;
+pub mod events;
 mod failover;
 mod hello;
 mod info;
 mod links;
 
+pub use events::{Event, InstanceKind, Subject};
 pub use info::{parse_info, InfoFields};
 
 #[cfg(test)]
@@ -786,3 +761,6 @@ mod tests;
 
 #[cfg(test)]
 mod surface_tests;
+
+#[cfg(test)]
+mod hello_tests;

@@ -19,7 +19,7 @@ fn events(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Event { kind, msg, .. } => Some(format!("{kind} {msg}")),
+            Action::Event(e) => Some(format!("{} {e}", e.kind())),
             _ => None,
         })
         .collect()

@@ -6,23 +6,12 @@ use picket_common::resp::ReplyBuf;
 
 use super::no_master;
 use crate::commands::text;
-use crate::core::{Action, Core, Level, Target};
+use crate::core::{Action, Core, Event, Subject, Target};
 use crate::shell::Shared;
 
 fn is_executable(path: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// A WARNING-level event about a master, for the shell to log, publish and hand to the
-/// master's notification script (as Redis's `sentinelEvent`).
-pub(super) fn warning(kind: &str, msg: String, master: &str) -> Action {
-    Action::Event {
-        level: Level::Warning,
-        kind: kind.to_string(),
-        msg,
-        master: Some(master.to_string()),
-    }
 }
 
 /// SENTINEL SET <name> <option> <value> [<option> <value> ...], as Redis 7.0: options are
@@ -126,11 +115,11 @@ pub(super) fn sentinel_set(
         };
         j += 2;
         changes += 1;
-        after.push(warning(
-            "+set",
-            format!("{} {raw} {shown}", Core::at_master(m)),
-            &name,
-        ));
+        after.push(Action::Event(Event::Set {
+            at: Subject::master(m),
+            option: raw,
+            value: shown,
+        }));
     }
     if relink {
         // New credentials or command names: fresh links to the master and its replicas.

@@ -1,0 +1,105 @@
+//! The command server's listeners: accepting clients within `maxclients` and the
+//! descriptors left, protected mode.
+
+use super::*;
+
+/// Descriptors the sentinel keeps beside those of its links: Redis's 32 (standard streams,
+/// listeners, the event loop, the log, the state file being rewritten) and one for each
+/// script that may run at once (`scripts::MAX_RUNNING`).
+pub const RESERVED_FDS: u64 =
+    picket_common::fdlimit::MIN_RESERVED_FDS + crate::scripts::MAX_RUNNING as u64;
+
+/// How many clients may be connected now: `maxclients`, and never so many that the
+/// descriptor limit leaves less than [`RESERVED_FDS`] plus one per link to every instance
+/// known now (`Core::link_descriptors`): replicas and sentinels learned after start take
+/// their descriptors from the clients' share, not from the links'.
+pub fn client_cap(shared: &Shared) -> usize {
+    let (max, limit) = {
+        let s = shared.settings();
+        (s.maxclients, s.fd_limit)
+    };
+    let cap = match limit {
+        None => max,
+        Some(limit) => {
+            let links = shared.lock().link_descriptors();
+            max.min(limit.saturating_sub(RESERVED_FDS.saturating_add(links)))
+        }
+    };
+    usize::try_from(cap).unwrap_or(usize::MAX)
+}
+
+/// A served client's place in [`Shared::clients`], given back when the connection ends.
+struct ClientSlot(Arc<Shared>);
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.clients.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub(super) async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
+    let cancel = shared.cancel.clone();
+    // Out of descriptors, accept() fails at once for as long as a connection waits: warn at
+    // a bounded rate and back off instead of flooding the log and spinning.
+    let mut errors = AcceptErrors::default();
+    loop {
+        let r = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            r = listener.accept() => r,
+        };
+        match r {
+            Ok((conn, peer)) => {
+                errors.accepted();
+                if shared.clients.load(Ordering::SeqCst) >= client_cap(&shared) {
+                    crate::stats::Stats::add(&shared.stats.rejected_connections, 1);
+                    // Redis's refusal (a short write to a fresh socket: no wait).
+                    shared.tracker.spawn(async move {
+                        let mut conn = conn;
+                        let msg = b"-ERR max number of clients reached\r\n";
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(1), conn.write_all(msg)).await;
+                        let _ = conn.shutdown().await;
+                    });
+                    // Let the refusal be written and its descriptor closed first.
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                shared.clients.fetch_add(1, Ordering::SeqCst);
+                crate::stats::Stats::add(&shared.stats.connections_received, 1);
+                let slot = ClientSlot(shared.clone());
+                let _ = conn.set_nodelay(true);
+                let (protected, keepalive) = {
+                    let s = shared.settings();
+                    (s.protected_mode && s.requirepass.is_none(), s.tcp_keepalive)
+                };
+                let _ = conn.set_keepalive(keepalive);
+                // Redis's protected mode: without a password, only loopback clients.
+                if protected && !peer.ip().to_canonical().is_loopback() {
+                    shared.tracker.spawn(async move {
+                        let mut conn = conn;
+                        let msg = picket_server::runtime::DENIED.as_bytes();
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(1), conn.write_all(msg)).await;
+                        let _ = conn.shutdown().await;
+                        drop(slot);
+                    });
+                    continue;
+                }
+                let sh = shared.clone();
+                shared.tracker.spawn(async move {
+                    crate::commands::serve(sh, conn, peer).await;
+                    drop(slot);
+                });
+            }
+            Err(e) => {
+                let wait = errors.failed(&e);
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! The thin I/O shell around [`Core`]: the timer, one link task per monitored instance
+//! (a command connection, and for masters and replicas a pub/sub connection for hellos),
+//! the client-facing command server, event publishing, scripts and state saving.
+//! Generic over [`Net`] so the simulation runs the same code on turmoil.
+//!
+//! `links` runs the connections to the instances, `clients` accepts the command server's
+//! connections, `pubsub` delivers events to its subscribers, `state_file` saves the state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use picket_common::fdlimit::{is_local_resource_error, os_error_text, AcceptErrors};
+use picket_common::net::{Conn, Listener, Net};
+use picket_common::resp::frame::{decode_reply, Frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use picket_common::clock::Clock;
+
+use crate::config::ServerSettings;
+use crate::core::{Action, Addr, Core, Event, Input, Level, Target};
+
+mod clients;
+mod links;
+mod pubsub;
+mod script_runs;
+mod state_file;
+
+use clients::accept_loop;
+pub use clients::{client_cap, RESERVED_FDS};
+use links::{connect, send, LinkCmd, LinkHandle};
+pub use pubsub::{outbox, write_within, Inbox, Outbox, PubsubLimits, Push, Subscriber, WriteError};
+
+/// How the sentinel stopped: what the binary's exit code says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Outcome {
+    /// Asked to (SIGTERM, SHUTDOWN): exit 0.
+    #[default]
+    Shutdown,
+    /// SENTINEL SIMULATE-FAILURE reached its point: exit 99, as Redis's `exit(99)`.
+    SimulatedCrash,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Shutdown => 0,
+            Outcome::SimulatedCrash => 99,
+        }
+    }
+}
+
+/// What every task shares.
+pub struct Shared {
+    pub core: Mutex<Core>,
+    pub settings: Mutex<ServerSettings>,
+    pub config_path: PathBuf,
+    pub started: Instant,
+    /// Unix time (INFO `server_time_usec`, `lru_clock`): the system's in the binary, a
+    /// fixed base in the simulation.
+    pub clock: Clock,
+    /// The process's run id (INFO `run_id`), new at every start as Redis's `server.runid`;
+    /// not the sentinel's identity (`myid`).
+    pub run_id: String,
+    /// The command server's counters (INFO `# Stats`).
+    pub stats: crate::stats::Stats,
+    /// The timer's current frequency (INFO `hz`): Redis's sentinel varies it between 10
+    /// and 19 so that sentinels do not act in lockstep; picket's period is 50-99 ms.
+    hz: std::sync::atomic::AtomicU64,
+    pub inputs: mpsc::UnboundedSender<Input>,
+    /// Actions produced by commands (SENTINEL MONITOR, RESET, FAILOVER...).
+    pub actions: mpsc::UnboundedSender<Vec<Action>>,
+    links: Mutex<BTreeMap<Target, LinkHandle>>,
+    pub subscribers: Mutex<BTreeMap<u64, Subscriber>>,
+    /// Bounds of the subscribers' queues and writes.
+    pubsub_limits: Mutex<PubsubLimits>,
+    pub next_client: Mutex<u64>,
+    pub cancel: CancellationToken,
+    /// Why `cancel` was cancelled (set before it).
+    outcome: Mutex<Outcome>,
+    pub tracker: TaskTracker,
+    /// Notification and client-reconfig script runs (Redis's script queue).
+    pub scripts: Mutex<crate::scripts::Queue>,
+    /// Test hook (the simulation's "stalled process"): the timer sleeps this many ms once,
+    /// as if the process had been stopped, so the next tick sees the jump (TILT).
+    pub stall_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// The addresses the command server listens on.
+    pub bound: Mutex<Vec<std::net::SocketAddr>>,
+    /// Client connections being served (INFO `connected_clients`, the maxclients check).
+    pub clients: AtomicUsize,
+    /// Milliseconds spent writing the state file since the last tick: a slow fsync (a busy
+    /// disk) stalls the sentinel, but it is its own doing, not a clock jump or a frozen
+    /// process, so the TILT check does not count it (see `Core::tick`).
+    pub persist_pause_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn settings(&self) -> std::sync::MutexGuard<'_, ServerSettings> {
+        self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Milliseconds since start on the (possibly simulated) monotonic clock.
+    pub fn now(&self) -> u64 {
+        Instant::now()
+            .saturating_duration_since(self.started)
+            .as_millis() as u64
+    }
+
+    /// INFO `hz`.
+    pub fn hz(&self) -> u64 {
+        self.hz.load(Ordering::Relaxed)
+    }
+
+    /// Stop every task, for `why`.
+    pub fn stop(&self, why: Outcome) {
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = why;
+        self.cancel.cancel();
+    }
+
+    /// Wait until the sentinel stops; why it did.
+    pub async fn stopped(&self) -> Outcome {
+        self.cancel.cancelled().await;
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// INFO `configured_hz`: Redis's default `hz`, which its sentinel randomizes from.
+pub const CONFIGURED_HZ: u64 = 10;
+
+/// Start the Sentinel: the timer/driver task, and the listeners. `clock` gives unix time.
+pub async fn start<N: Net>(
+    net: N,
+    mut core: Core,
+    settings: ServerSettings,
+    config_path: PathBuf,
+    clock: Clock,
+) -> std::io::Result<Arc<Shared>> {
+    let run_id = picket_common::ids::random_hex40(&mut core.rng);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (atx, arx) = mpsc::unbounded_channel();
+    let port = settings.port;
+    let binds = settings.bind.clone();
+    let shared = Arc::new(Shared {
+        core: Mutex::new(core),
+        settings: Mutex::new(settings),
+        config_path,
+        started: Instant::now(),
+        clock,
+        run_id,
+        stats: Default::default(),
+        hz: std::sync::atomic::AtomicU64::new(CONFIGURED_HZ),
+        inputs: tx,
+        actions: atx,
+        links: Mutex::new(BTreeMap::new()),
+        subscribers: Mutex::new(BTreeMap::new()),
+        pubsub_limits: Mutex::new(PubsubLimits::default()),
+        next_client: Mutex::new(1),
+        cancel: CancellationToken::new(),
+        outcome: Mutex::new(Outcome::Shutdown),
+        tracker: TaskTracker::new(),
+        scripts: Mutex::new(crate::scripts::Queue::default()),
+        stall_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        bound: Mutex::new(Vec::new()),
+        clients: AtomicUsize::new(0),
+        persist_pause_ms: std::sync::atomic::AtomicU64::new(0),
+    });
+    let mut listeners = Vec::new();
+    for b in &binds {
+        let (optional, a) = match b.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, b.as_str()),
+        };
+        let ip: std::net::IpAddr = match a {
+            "*" => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            "::*" => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            x => x.parse().map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("bad bind address {x}"),
+                )
+            })?,
+        };
+        match net.bind(std::net::SocketAddr::new(ip, port)).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => tracing::debug!("optional bind {a} failed: {e}"),
+            Err(e) => return Err(e),
+        }
+    }
+    *shared.bound.lock().unwrap_or_else(|e| e.into_inner()) = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    for l in listeners {
+        let sh = shared.clone();
+        shared.tracker.spawn(accept_loop(sh, l));
+    }
+    // The initial actions (monitor lines) and the timer.
+    let first = shared.lock().take_actions();
+    let sh = shared.clone();
+    let n = net.clone();
+    shared.tracker.spawn(async move {
+        if execute(&sh, &n, first).is_continue() {
+            driver(sh, n, rx, arx).await;
+        }
+    });
+    Ok(shared)
+}
+
+/// The timer and the inputs, one at a time through the core.
+async fn driver<N: Net>(
+    shared: Arc<Shared>,
+    net: N,
+    mut rx: mpsc::UnboundedReceiver<Input>,
+    mut arx: mpsc::UnboundedReceiver<Vec<Action>>,
+) {
+    let cancel = shared.cancel.clone();
+    loop {
+        let stall = shared.stall_ms.swap(0, std::sync::atomic::Ordering::SeqCst);
+        if stall > 0 {
+            tokio::time::sleep(Duration::from_millis(stall)).await;
+        }
+        // Redis randomizes the timer (hz 10..19) so sentinels do not act in lockstep.
+        let jitter = {
+            use rand::RngExt;
+            shared.lock().rng.random::<u64>() % 50
+        };
+        shared.hz.store(1000 / (50 + jitter), Ordering::Relaxed);
+        shared.stats.sample(shared.now());
+        let sleep = tokio::time::sleep(Duration::from_millis(50 + jitter));
+        tokio::pin!(sleep);
+        let mut inputs = Vec::new();
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            _ = &mut sleep => {
+                // What arrived while the sentinel was busy (a slow state write) is taken
+                // before the tick judges the instances, so late replies are not silence.
+                while let Ok(i) = rx.try_recv() {
+                    inputs.push(i);
+                }
+                inputs.push(Input::Tick);
+            }
+            Some(a) = arx.recv() => {
+                if execute(&shared, &net, a).is_break() {
+                    return;
+                }
+                script_runs::run_pending(&shared);
+                continue;
+            }
+            Some(i) = rx.recv() => {
+                inputs.push(i);
+                while let Ok(i) = rx.try_recv() {
+                    inputs.push(i);
+                }
+            }
+        }
+        // The actions of a whole batch are carried out together, so a burst of inputs (a
+        // flood of hellos) saves the state once, not once per input.
+        let mut actions = Vec::new();
+        for input in inputs {
+            let now = shared.now();
+            let mut core = shared.lock();
+            if matches!(input, Input::Tick) {
+                core.persist_pause_ms += shared
+                    .persist_pause_ms
+                    .swap(0, std::sync::atomic::Ordering::SeqCst);
+            }
+            actions.extend(core.step(now, input));
+        }
+        if execute(&shared, &net, actions).is_break() {
+            return;
+        }
+        script_runs::run_pending(&shared);
+    }
+}
+
+/// Carry out the core's actions; `Break` when one stopped the sentinel (the rest are not
+/// carried out).
+pub fn execute<N: Net>(
+    shared: &Arc<Shared>,
+    net: &N,
+    actions: Vec<Action>,
+) -> std::ops::ControlFlow<()> {
+    let mut flush = false;
+    for a in actions {
+        match a {
+            Action::Connect(t, addr) => connect(shared, net, t, addr),
+            Action::Disconnect(t) => {
+                let mut links = shared.links.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(h) = links.remove(&t) {
+                    h.cancel.cancel();
+                }
+            }
+            Action::Ping(t) => send(shared, &t, LinkCmd::Ping),
+            Action::Info(t) => send(shared, &t, LinkCmd::Info),
+            Action::Hello(t, p) => send(shared, &t, LinkCmd::Publish(p)),
+            Action::AskMasterDown {
+                to,
+                master_ip,
+                master_port,
+                epoch,
+                runid,
+            } => send(
+                shared,
+                &to,
+                LinkCmd::Ask {
+                    ip: master_ip,
+                    port: master_port,
+                    epoch,
+                    runid,
+                },
+            ),
+            Action::ReplicaOf(t, addr) => send(shared, &t, LinkCmd::ReplicaOf(addr)),
+            Action::Switchover {
+                master,
+                to,
+                timeout_ms,
+            } => send(shared, &master, LinkCmd::Switchover { to, timeout_ms }),
+            Action::Event(e) => event(shared, &e),
+            Action::ReconfigScript {
+                master,
+                role,
+                from,
+                to,
+            } => {
+                let script = shared
+                    .lock()
+                    .masters
+                    .get(&master)
+                    .and_then(|m| m.client_reconfig_script.clone());
+                if let Some(s) = script {
+                    let args = vec![
+                        master,
+                        role.to_string(),
+                        "start".into(),
+                        from.host,
+                        from.port.to_string(),
+                        to.host,
+                        to.port.to_string(),
+                    ];
+                    run_script(shared, s, args);
+                }
+            }
+            Action::Flush => flush = true,
+            Action::Log(level, msg) => match level {
+                Level::Debug | Level::Verbose => tracing::debug!("{msg}"),
+                Level::Notice => tracing::info!("{msg}"),
+                Level::Warning => tracing::warn!("{msg}"),
+            },
+            Action::Crash => {
+                // What the core saved before this point is on disk first, as Redis flushes
+                // the config before it crashes after a promotion.
+                if flush {
+                    let core = shared.lock();
+                    shared.flush(&core);
+                }
+                tracing::warn!("Sentinel CRASH because of SENTINEL simulate-failure");
+                shared.stop(Outcome::SimulatedCrash);
+                return std::ops::ControlFlow::Break(());
+            }
+        }
+    }
+    if flush {
+        let core = shared.lock();
+        shared.flush(&core);
+    }
+    std::ops::ControlFlow::Continue(())
+}
+
+/// Log an event, publish it (unless DEBUG) and, for a WARNING, hand it to its master's
+/// notification script (Redis's `sentinelEvent`).
+pub(crate) fn event(shared: &Arc<Shared>, e: &Event) {
+    let (level, kind, msg) = (e.level(), e.kind(), e.to_string());
+    match level {
+        Level::Debug => {
+            tracing::debug!("{kind} {msg}");
+            return;
+        }
+        Level::Verbose => tracing::debug!("{kind} {msg}"),
+        Level::Notice => tracing::info!("{kind} {msg}"),
+        Level::Warning => tracing::warn!("{kind} {msg}"),
+    }
+    shared.publish(kind, &msg);
+    if level == Level::Warning {
+        let script = e.master().and_then(|m| {
+            shared
+                .lock()
+                .masters
+                .get(m)
+                .and_then(|m| m.notification_script.clone())
+        });
+        if let Some(s) = script {
+            run_script(shared, s, vec![kind.to_string(), msg]);
+        }
+    }
+}
+
+/// Queue a script run; it starts at the driver's next turn.
+fn run_script(shared: &Arc<Shared>, path: String, args: Vec<String>) {
+    let mut argv = vec![path];
+    argv.extend(args);
+    shared.script_queue().schedule(argv);
+}
+
+impl Shared {
+    pub fn script_queue(&self) -> std::sync::MutexGuard<'_, crate::scripts::Queue> {
+        self.scripts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
