@@ -29,7 +29,7 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
     loop {
         // Run whatever is decodable, and collect output, under the lock.
         let (output, close, blocked) = {
-            let mut guard = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = shared.lock();
             let srv = &mut *guard;
             let Some(mut client) = srv.clients.remove(&id) else {
                 break;
@@ -139,6 +139,10 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
             // Writes reach the AOF (fsynced under `always`) before their replies go out, and
             // the replicas; ACKs that arrived answer WAITs.
             crate::replication::after_batch(srv);
+            // The batch could not be made durable: none of its replies may leave.
+            if srv.fatal.is_some() {
+                break;
+            }
             if srv.shutdown.is_some_and(|r| r.prepared) {
                 cancel.cancel();
             }

@@ -20,7 +20,7 @@ use crate::stats::NetCounters;
 
 /// What connection tasks, the cron and background tasks share.
 pub struct Shared {
-    pub state: Mutex<Server>,
+    state: Mutex<Server>,
     pub cancel: CancellationToken,
     pub net: Arc<NetCounters>,
     pub tracker: TaskTracker,
@@ -51,7 +51,8 @@ impl Shared {
         let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         Locked {
             guard: Some(guard),
-            effects: &self.effects,
+            to_runtime: &self.effects,
+            stop: &self.cancel,
         }
     }
 }
@@ -70,7 +71,8 @@ pub struct Pipeline {
 pub struct Locked<'a> {
     // Invariant: `Some` from creation until `drop`, which alone takes it.
     guard: Option<MutexGuard<'a, Server>>,
-    effects: &'a UnboundedSender<Effect>,
+    to_runtime: &'a UnboundedSender<Effect>,
+    stop: &'a CancellationToken,
 }
 
 impl Deref for Locked<'_> {
@@ -97,6 +99,12 @@ impl Drop for Locked<'_> {
         let Some(mut guard) = self.guard.take() else {
             return;
         };
+        // A fatal error (an AOF write that `appendfsync always` could not make durable):
+        // every task stops before another can take the lock, so no reply or acknowledgement
+        // leaves any more (Redis exits at once); `main` exits with status 1.
+        if guard.fatal.is_some() {
+            self.stop.cancel();
+        }
         if guard.effects.is_empty() {
             return;
         }
@@ -104,7 +112,52 @@ impl Drop for Locked<'_> {
         drop(guard);
         for e in effects {
             // The runtime is gone only at shutdown, when nothing new is started.
-            let _ = self.effects.send(e);
+            let _ = self.to_runtime.send(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::mpsc::unbounded_channel;
+
+    use super::*;
+    use crate::testkit::TestServer;
+
+    fn shared() -> (Shared, tokio::sync::mpsc::UnboundedReceiver<Effect>) {
+        let (tx, rx) = unbounded_channel();
+        let srv = TestServer::new(&[]).srv;
+        (Shared::new(srv, crate::command::reentry::PIPELINE, tx), rx)
+    }
+
+    #[test]
+    fn releasing_the_lock_hands_the_effects_to_the_runtime_in_order() {
+        let (shared, mut rx) = shared();
+        {
+            let mut srv = shared.lock();
+            srv.effects.resume_held();
+            srv.effects.spawn("bgsave", |_| async {});
+            assert!(
+                rx.try_recv().is_err(),
+                "nothing leaves while the lock is held"
+            );
+        }
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| format!("{e:?}"))
+            .collect();
+        assert_eq!(got, ["ResumeHeld", "Spawn(bgsave)"]);
+        assert!(shared.lock().effects.is_empty());
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_fatal_error_stops_every_task_before_the_lock_is_free() {
+        let (shared, _rx) = shared();
+        drop(shared.lock());
+        assert!(!shared.cancel.is_cancelled());
+        let mut srv = shared.lock();
+        srv.fatal = Some("AOF write error".into());
+        drop(srv);
+        assert!(shared.cancel.is_cancelled());
     }
 }

@@ -197,16 +197,20 @@ pub fn flush(srv: &mut Server) {
         Ok(()) => {}
         Err(_) if aof.fsync != Fsync::Always => {}
         Err(AofWriteError::Write(_)) => fatal(
-            "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...",
+            srv,
+            "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...".into(),
         ),
-        Err(AofWriteError::Fsync(e)) => fatal(&format!(
-            "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
-        )),
+        Err(AofWriteError::Fsync(e)) => fatal(
+            srv,
+            format!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."),
+        ),
     }
 }
 
-/// End the process at once, under the server lock: no reply of the current batch goes out.
-fn fatal(msg: &str) -> ! {
+/// Stop the server at once, under the lock: the lock's release stops every task before
+/// any reply of the current batch goes out (`shared::Locked`), and the process exits with
+/// status 1 (`main`), as Redis's `exit(1)` here.
+fn fatal(srv: &mut Server, msg: String) {
     tracing::error!("{msg}");
-    std::process::exit(1)
+    srv.fatal.get_or_insert(msg);
 }

@@ -512,6 +512,13 @@ fn apply(
         }
     }
     super::after_batch(&mut srv);
+    // What was applied could not be made durable: acknowledge none of it.
+    if srv.fatal.is_some() {
+        return (
+            Vec::new(),
+            Some(End::Lost("the server stopped on a fatal error".into())),
+        );
+    }
     (acks, end)
 }
 
