@@ -158,6 +158,9 @@ pub fn unblock(srv: &mut Server, client: &mut Client) {
         return;
     };
     client.flags &= !cflags::BLOCKED;
+    if b.wait.is_some() {
+        srv.repl.acks.remove_waiter(client.id);
+    }
     // Its arguments are released with the command.
     client.argv_mem = 0;
     client.argc = 0;
@@ -174,12 +177,10 @@ pub fn unblock(srv: &mut Server, client: &mut Client) {
 
 /// The reply a blocked client gets when its time-out passes or CLIENT UNBLOCK ... TIMEOUT
 /// ends the wait: a null array, as Redis 7.0 for lists and sorted sets.
-fn reply_timed_out(srv: &Server, client: &Client, out: &mut ReplyBuf) {
+fn reply_timed_out(srv: &mut Server, client: &Client, out: &mut ReplyBuf) {
     // WAIT answers with the replicas that acknowledged so far.
     match client.blocked.as_ref().and_then(|b| b.wait) {
-        Some((offset, _)) => {
-            out.int(crate::replication::master::count_acks(srv, offset, None) as i64)
-        }
+        Some((offset, _)) => out.int(crate::replication::master::count_acks(srv, offset) as i64),
         None => out.null_array(),
     }
 }

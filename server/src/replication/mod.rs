@@ -20,7 +20,9 @@ pub mod fullsync;
 pub mod handshake;
 pub mod master;
 pub mod payload;
+pub mod psync;
 pub mod replica;
+pub mod wait;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -93,6 +95,8 @@ pub struct Repl {
     pub replicas: BTreeSet<ClientId>,
     /// Replicas online whose last ACK is recent enough (`min-replicas-max-lag`).
     pub good_replicas: usize,
+    /// The replicas' ACKs and the clients in WAIT.
+    pub acks: wait::Acks,
     /// Since when no replica is attached (for `repl-backlog-ttl`).
     pub no_replicas_since: Option<Instant>,
     /// On a replica, the master.
@@ -142,6 +146,7 @@ impl Repl {
             backlog: None,
             replicas: BTreeSet::new(),
             good_replicas: 0,
+            acks: Default::default(),
             no_replicas_since: None,
             master: None,
             generation: 0,
