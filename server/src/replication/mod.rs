@@ -18,6 +18,7 @@ pub mod config;
 pub mod failover;
 pub mod fullsync;
 pub mod handshake;
+pub mod link;
 pub mod master;
 pub mod payload;
 pub mod psync;
