@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
-use super::handshake::{cmd, parse_psync_reply, HandshakeParams, HsAction, PsyncReply};
+use super::handshake::{cmd, parse_psync_reply, HandshakeParams, PsyncAnswer, PsyncReply};
 use super::LinkState;
 
 /// Redis's `repl_state` (the states the shell can see; Redis's transient "send" states
@@ -352,29 +352,29 @@ impl Link {
     }
 
     fn on_psync_reply(&mut self, text: &str) {
-        let action = parse_psync_reply(text);
+        let answer = parse_psync_reply(text);
         // A FAILOVER hand-over takes only a resynchronization as a yes (no SYNC fallback).
-        if self.params.failover && !matches!(action, HsAction::Done(_)) {
+        let resync = matches!(
+            answer,
+            PsyncAnswer::Sync(PsyncReply::Full { .. } | PsyncReply::Continue { .. })
+        );
+        if self.params.failover && !resync {
             return self.fail(format!("Failover target rejected psync request: {text}"));
         }
-        match action {
-            HsAction::Done(reply) => {
-                if !matches!(reply, PsyncReply::Continue { .. }) {
-                    self.state = ReplState::Transfer;
-                } else {
-                    self.state = ReplState::Connected;
+        match answer {
+            PsyncAnswer::Sync(reply) => {
+                match reply {
+                    PsyncReply::Continue { .. } => self.state = ReplState::Connected,
+                    PsyncReply::Full { .. } => self.state = ReplState::Transfer,
+                    PsyncReply::LegacySync => {
+                        // The legacy SYNC, whose payload follows at once.
+                        encode(&mut self.transmit, &cmd(&["SYNC"]));
+                        self.state = ReplState::Transfer;
+                    }
                 }
                 self.outputs.push_back(Output::Psync(reply));
             }
-            HsAction::Send(_) => {
-                // A master without PSYNC: the legacy SYNC, whose payload follows at once.
-                encode(&mut self.transmit, &cmd(&["SYNC"]));
-                self.state = ReplState::Transfer;
-                self.outputs
-                    .push_back(Output::Psync(PsyncReply::LegacySync));
-            }
-            HsAction::Fail(why) | HsAction::Retry(why) => self.fail(why),
-            HsAction::Read => {}
+            PsyncAnswer::Fail(why) | PsyncAnswer::Retry(why) => self.fail(why),
         }
     }
 }
