@@ -19,7 +19,6 @@ use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
 use super::handshake::{cmd, parse_psync_reply, HandshakeParams, PsyncAnswer, PsyncReply};
-use super::LinkState;
 
 /// Redis's `repl_state` (the states the shell can see; Redis's transient "send" states
 /// pass within one event here).
@@ -41,19 +40,13 @@ pub enum ReplState {
 }
 
 impl ReplState {
-    /// ROLE's / INFO's view of it.
-    pub fn link_state(self) -> LinkState {
-        match self {
-            ReplState::Connect => LinkState::Connect,
-            ReplState::Connecting => LinkState::Connecting,
-            ReplState::Transfer => LinkState::Sync,
-            ReplState::Connected => LinkState::Connected,
-            _ => LinkState::Handshake,
-        }
-    }
-
-    fn in_handshake(self) -> bool {
-        self.link_state() == LinkState::Handshake
+    /// ROLE's `handshake` (the shell shows `connect`, `connecting`, `sync` and `connected`
+    /// for the other states).
+    pub fn in_handshake(self) -> bool {
+        !matches!(
+            self,
+            ReplState::Connect | ReplState::Connecting | ReplState::Transfer | ReplState::Connected
+        )
     }
 }
 

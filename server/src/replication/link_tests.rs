@@ -57,6 +57,7 @@ fn full_handshake_in_redis_order() {
          *5\r\n$8\r\nREPLCONF\r\n$4\r\ncapa\r\n$3\r\neof\r\n$4\r\ncapa\r\n$6\r\npsync2\r\n"
     );
     assert_eq!(l.state(), ReplState::ReceivePortReply);
+    assert!(l.state().in_handshake());
     // Each reply moves the deadline.
     assert_eq!(l.poll_timeout(), Some(t0 + S + TIMEOUT));
     l.handle(Event::Line(b"+OK"), t0 + S);
@@ -81,7 +82,7 @@ fn full_handshake_in_redis_order() {
         }))
     );
     assert_eq!(l.state(), ReplState::Transfer);
-    assert_eq!(l.state().link_state(), LinkState::Sync);
+    assert!(!l.state().in_handshake());
     // The RDB transfer has its own deadlines.
     assert_eq!(l.poll_timeout(), None);
     l.handle(Event::Data, t0 + 3 * S);

@@ -194,14 +194,8 @@ pub fn serve_waits(srv: &mut Server) {
             c.notify.notify_one();
             srv.clients.insert(id, c);
         } else if let Some(w) = waiting.iter().find(|w| w.client == id) {
-            // Not reachable now (its connection is running): served later.
-            let timeout = w.deadline.map_or(Duration::ZERO, |d| {
-                d.saturating_duration_since(now)
-                    .max(Duration::from_nanos(1))
-            });
-            srv.repl
-                .acks
-                .add_waiter(id, w.offset, w.numreplicas, now, timeout);
+            // Its connection holds it right now: served at the next chance.
+            srv.repl.acks.put_back(*w);
         }
     }
 }

@@ -199,7 +199,7 @@ mod tests {
     const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     const C: &str = "cccccccccccccccccccccccccccccccccccccccc";
-    const NONE: &str = super::super::NO_REPLID;
+    const NONE: &str = "0000000000000000000000000000000000000000";
 
     /// A master with replid A, previously B up to offset 500 (second_replid_offset 501),
     /// 1000 bytes produced, the backlog holding offsets 201..=1000.

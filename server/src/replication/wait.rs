@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::client::ClientId;
+/// A client's id (`crate::client::ClientId`; not imported, so this engine depends on no
+/// other module).
+pub type ClientId = u64;
 
 /// What is known of one replica's acknowledgements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +133,12 @@ impl Acks {
     /// The client stopped waiting (served, timed out elsewhere, unblocked, disconnected).
     pub fn remove_waiter(&mut self, client: ClientId) {
         self.waiters.retain(|w| w.client != client);
+    }
+
+    /// A waiter [`Acks::poll`] returned goes on waiting (its client could not be answered).
+    pub fn put_back(&mut self, w: Waiter) {
+        self.remove_waiter(w.client);
+        self.waiters.push(w);
     }
 
     pub fn waiters(&self) -> &[Waiter] {
@@ -285,5 +293,14 @@ mod tests {
         a.add_waiter(11, 100, 1, t0, S);
         a.remove_waiter(10);
         assert_eq!(a.poll(t0), [(11, 1)]);
+        // Put back as it was, deadline included.
+        a.put_back(Waiter {
+            client: 11,
+            offset: 600,
+            numreplicas: 1,
+            deadline: Some(t0 + S),
+        });
+        assert_eq!(a.poll(t0), []);
+        assert_eq!(a.poll(t0 + S), [(11, 0)]);
     }
 }
