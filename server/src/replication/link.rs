@@ -209,18 +209,13 @@ impl Link {
     }
 
     fn on_timeout(&mut self, now: Instant) {
+        let expired = now >= self.last_io + self.timeout;
         match self.state {
-            ReplState::Connecting => {
-                if now >= self.last_io + self.timeout {
-                    self.fail("Timeout connecting to the MASTER...".into());
-                }
+            ReplState::Connecting if expired => {
+                self.fail("Timeout connecting to the MASTER...".into());
             }
-            s if s.in_handshake() => {
-                if now >= self.last_io + self.timeout {
-                    self.fail(
-                        "Error reading from MASTER: Timeout connecting to the MASTER...".into(),
-                    );
-                }
+            s if s.in_handshake() && expired => {
+                self.fail("Error reading from MASTER: Timeout connecting to the MASTER...".into());
             }
             ReplState::Connected => {
                 let Some(due) = self.next_ack else { return };

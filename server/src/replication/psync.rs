@@ -159,7 +159,8 @@ pub fn decide(req: Option<&PsyncRequest<'_>>, st: &ReplView<'_>) -> PsyncDecisio
     // compared them exactly.)
     let is_id1 = req.replid == st.replid;
     let is_id2 = req.replid == st.replid2;
-    if !is_id1 && !(is_id2 && req.offset <= st.second_replid_offset) {
+    let known = is_id1 || (is_id2 && req.offset <= st.second_replid_offset);
+    if !known {
         return full(if req.replid.starts_with('?') {
             FullReason::Requested
         } else if !is_id2 {
