@@ -156,6 +156,9 @@ pub fn unblock(srv: &mut Server, client: &mut Client) {
         return;
     };
     client.flags &= !cflags::BLOCKED;
+    if b.wait.is_some() {
+        srv.repl.acks.remove_waiter(client.id);
+    }
     // Its arguments are released with the command.
     client.argv_mem = 0;
     client.argc = 0;

@@ -32,10 +32,10 @@ pub const PIPELINE: crate::shared::Pipeline = crate::shared::Pipeline { replay, 
 
 /// The reply a blocked client gets when its time-out passes or CLIENT UNBLOCK ... TIMEOUT
 /// ends the wait: a null array, as Redis 7.0 for lists and sorted sets.
-pub fn reply_timed_out(srv: &Server, client: &Client, out: &mut ReplyBuf) {
+pub fn reply_timed_out(srv: &mut Server, client: &Client, out: &mut ReplyBuf) {
     // WAIT answers with the replicas that acknowledged so far.
     match client.blocked.as_ref().and_then(|b| b.wait) {
-        Some((offset, _)) => out.int(count_acks(srv, offset, None) as i64),
+        Some((offset, _)) => out.int(count_acks(srv, offset) as i64),
         None => out.null_array(),
     }
 }

@@ -12,9 +12,11 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::time::Instant;
 
+use super::psync::{self, BacklogRange, FullReason, PsyncDecision, PsyncRequest, ReplView, Role};
 pub use super::state::{RState, ReplicaState};
 pub use super::stream::stream_to;
-use super::{feed, LinkState};
+use super::wait::{self, ReplicaAck, WaitStart};
+use super::{feed, LinkState, Repl};
 use crate::client::{cflags, Client, ClientId};
 use crate::command::args::parse_i64;
 use crate::command::error::{CmdError, CmdResult};
@@ -43,64 +45,66 @@ fn go_online(c: &mut Client) {
     c.notify.notify_one();
 }
 
+/// Bring the ACK accounting up to date with the replicas' connections (their full syncs
+/// go online in the sync tasks). A replica whose command is executing is not in
+/// `srv.clients`: its entry stays as its last event left it.
+fn sync_acks(srv: &mut Server) {
+    let Repl { replicas, acks, .. } = &mut srv.repl;
+    acks.retain(|id| replicas.contains(&id));
+    for id in replicas.iter() {
+        if let Some(r) = srv.clients.get(id).and_then(|c| c.replica.as_ref()) {
+            acks.set(*id, ack_of(r));
+        }
+    }
+}
+
+fn ack_of(r: &ReplicaState) -> ReplicaAck {
+    ReplicaAck {
+        offset: r.ack_off,
+        last_ack: r.ack_time,
+        online: r.state == RState::Online,
+    }
+}
+
 /// Recount the good replicas (online, ACKed within `min-replicas-max-lag`).
 pub fn refresh_good_replicas(srv: &mut Server) {
     let now = srv.clock.now();
     let max_lag = srv.cfg.repl.min_replicas_max_lag_s;
-    let ids: Vec<ClientId> = srv.repl.replicas.iter().copied().collect();
-    srv.repl.good_replicas = ids
-        .iter()
-        .filter_map(|id| srv.clients.get(id))
-        .filter_map(|c| c.replica.as_ref())
-        .filter(|r| {
-            r.state == RState::Online
-                && now.saturating_duration_since(r.ack_time).as_secs() <= max_lag
-        })
-        .count();
+    sync_acks(srv);
+    srv.repl.good_replicas = srv.repl.acks.good_replicas(now, max_lag);
 }
 
 /// Whether writes are allowed by `min-replicas-to-write` (Redis's `checkGoodReplicasStatus`).
 pub fn enough_good_replicas(srv: &Server) -> bool {
     let r = &srv.cfg.repl;
     srv.repl.is_replica()
-        || r.min_replicas_to_write == 0
-        || r.min_replicas_max_lag_s == 0
-        || srv.repl.good_replicas >= r.min_replicas_to_write
+        || wait::min_replicas_ok(
+            r.min_replicas_to_write,
+            r.min_replicas_max_lag_s,
+            srv.repl.good_replicas,
+        )
 }
 
-/// Online replicas that acknowledged `offset` (WAIT), the executing client included.
-pub fn count_acks(srv: &Server, offset: u64, also: Option<&Client>) -> usize {
-    srv.repl
-        .replicas
-        .iter()
-        .filter_map(|id| srv.clients.get(id))
-        .chain(also.filter(|c| c.has(cflags::REPLICA)))
-        .filter_map(|c| c.replica.as_ref())
-        .filter(|r| r.state == RState::Online && r.ack_off >= offset)
-        .count()
+/// Online replicas that acknowledged `offset` (WAIT).
+pub fn count_acks(srv: &mut Server, offset: u64) -> usize {
+    sync_acks(srv);
+    srv.repl.acks.count_acked(offset)
 }
 
-/// Answer the WAITs whose replicas acknowledged enough.
+/// Answer the WAITs whose replicas acknowledged enough (or whose time is up).
 pub fn serve_waits(srv: &mut Server) {
-    let waiting: Vec<(ClientId, u64, usize)> = srv
-        .clients
-        .values()
-        .filter_map(|c| {
-            c.blocked
-                .as_ref()
-                .and_then(|b| b.wait)
-                .map(|(off, n)| (c.id, off, n))
-        })
-        .collect();
-    for (id, off, n) in waiting {
-        let acks = count_acks(srv, off, None);
-        if acks >= n {
-            if let Some(mut c) = srv.clients.remove(&id) {
-                crate::blocking::unblock(srv, &mut c);
-                c.out.int(acks as i64);
-                c.notify.notify_one();
-                srv.clients.insert(id, c);
-            }
+    sync_acks(srv);
+    let now = srv.clock.now();
+    let waiting = srv.repl.acks.waiters().to_vec();
+    for (id, acks) in srv.repl.acks.poll(now) {
+        if let Some(mut c) = srv.clients.remove(&id) {
+            crate::blocking::unblock(srv, &mut c);
+            c.out.int(acks as i64);
+            c.notify.notify_one();
+            srv.clients.insert(id, c);
+        } else if let Some(w) = waiting.iter().find(|w| w.client == id) {
+            // Its connection holds it right now: served at the next chance.
+            srv.repl.acks.put_back(*w);
         }
     }
 }
@@ -129,36 +133,37 @@ fn attach(ctx: &mut Ctx, psync: Option<(String, i64)>) -> CmdResult {
     if psync.is_some() && ctx.args.len() > 3 && ctx.args[3].eq_ignore_ascii_case(b"failover") {
         super::failover::psync_request(srv, &ctx.args[1])?;
     }
-    if srv.repl.failover.state != super::failover::State::None {
-        return Err(CmdError::Reply(
-            "NOMASTERLINK Can't SYNC while failing over".into(),
-        ));
-    }
-    if srv.repl.is_replica() && !srv.repl.link_up() {
-        return Err(CmdError::Reply(
-            "NOMASTERLINK Can't SYNC while not connected with my master".into(),
-        ));
-    }
     let now = srv.clock.now();
-    let who = format!("{}:{}", replica_ip(ctx.client), listening_port(ctx.client));
-    tracing::info!("Replica {who} asks for synchronization");
     // The offset must include everything executed so far.
     feed(srv);
+    let request = psync.as_ref().map(|(replid, offset)| PsyncRequest {
+        replid,
+        offset: *offset,
+        capa_psync2: ctx.client.replica.as_ref().is_some_and(|r| r.capa_psync2),
+    });
+    let decision = psync::decide(request.as_ref(), &repl_view(srv));
+    if let PsyncDecision::Refuse(why) = decision {
+        return Err(CmdError::Reply(why.reply().into()));
+    }
+    let who = format!("{}:{}", replica_ip(ctx.client), listening_port(ctx.client));
+    tracing::info!("Replica {who} asks for synchronization");
     let state = ctx
         .client
         .replica
         .get_or_insert_with(|| Box::new(ReplicaState::new(now)));
     state.ack_time = now;
-    if let Some((replid, offset)) = &psync {
-        if let Some(from) = partial_ok(srv, replid, *offset) {
+    match decision {
+        PsyncDecision::Continue {
+            replid_to_send,
+            from_offset: from,
+        } => {
             let Some(backlog) = srv.repl.backlog.as_ref() else {
                 return Ok(());
             };
             let data = backlog.since(from);
-            let line = if state.capa_psync2 {
-                format!("+CONTINUE {}\r\n", srv.repl.replid)
-            } else {
-                "+CONTINUE\r\n".to_string()
+            let line = match replid_to_send {
+                Some(id) => format!("+CONTINUE {id}\r\n"),
+                None => "+CONTINUE\r\n".to_string(),
             };
             ctx.out.raw(line.as_bytes());
             ctx.out.raw(&data);
@@ -167,6 +172,7 @@ fn attach(ctx: &mut Ctx, psync: Option<(String, i64)>) -> CmdResult {
             state.ack_off = from.saturating_sub(1);
             ctx.client.flags |= cflags::REPLICA;
             srv.repl.replicas.insert(ctx.client.id);
+            srv.repl.acks.set(ctx.client.id, ack_of(state));
             srv.repl.no_replicas_since = None;
             srv.repl.stat_sync_partial_ok += 1;
             tracing::info!(
@@ -176,15 +182,29 @@ fn attach(ctx: &mut Ctx, psync: Option<(String, i64)>) -> CmdResult {
             refresh_good_replicas(srv);
             return Ok(());
         }
-        if replid != "?" {
-            srv.repl.stat_sync_partial_err += 1;
+        PsyncDecision::FullResync { reason } if psync.is_some() => {
+            if reason.is_partial_error() {
+                srv.repl.stat_sync_partial_err += 1;
+            }
+            if reason != FullReason::Requested {
+                tracing::info!("{reason}");
+            }
+            if let FullReason::NoBacklog {
+                beyond_master: true,
+                ..
+            } = reason
+            {
+                tracing::warn!("Warning: replica {who} tried to PSYNC with an offset that is greater than the master replication offset.");
+            }
+            tracing::info!("Full resync requested by replica {who}");
         }
-        tracing::info!("Full resync requested by replica {who}");
+        _ => {}
     }
     state.legacy = psync.is_none();
     state.state = RState::WaitBgsaveStart;
     ctx.client.flags |= cflags::REPLICA;
     srv.repl.replicas.insert(ctx.client.id);
+    srv.repl.acks.set(ctx.client.id, ack_of(state));
     srv.repl.no_replicas_since = None;
     srv.repl.stat_sync_full += 1;
     if srv.repl.backlog.is_none() {
@@ -210,28 +230,26 @@ pub fn listening_port(c: &Client) -> u16 {
     c.replica.as_ref().map_or(0, |r| r.listening_port)
 }
 
-/// The offset to continue from, if a partial resynchronization can serve this request.
-fn partial_ok(srv: &Server, replid: &str, offset: i64) -> Option<u64> {
+/// The replication state a PSYNC decision reads.
+fn repl_view(srv: &Server) -> ReplView<'_> {
     let r = &srv.repl;
-    let known = replid == r.replid || (replid == r.replid2 && offset <= r.second_offset);
-    if !known {
-        if replid != "?" {
-            if replid != r.replid && replid != r.replid2 {
-                tracing::info!("Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{replid}', my replication IDs are '{}' and '{}')", r.replid, r.replid2);
-            } else {
-                tracing::info!("Partial resynchronization not accepted: Requested offset for second ID was {offset}, but I can reply up to {}", r.second_offset);
-            }
-        }
-        return None;
+    ReplView {
+        replid: &r.replid,
+        replid2: &r.replid2,
+        second_replid_offset: r.second_offset,
+        master_repl_offset: r.offset,
+        backlog: r.backlog.as_ref().map(|b| BacklogRange {
+            first_byte_offset: b.first_byte_offset(),
+            histlen: b.histlen(),
+        }),
+        role: match r.is_replica() {
+            false => Role::Master,
+            true => Role::Replica {
+                link_up: r.link_up(),
+            },
+        },
+        failing_over: r.failover.state != super::failover::State::None,
     }
-    let b = r.backlog.as_ref()?;
-    if offset < 0 || !b.covers(offset as u64) {
-        tracing::info!(
-            "Unable to partial resync with replica: lack of backlog (Replica request was: {offset})."
-        );
-        return None;
-    }
-    Some(offset as u64)
 }
 
 /// REPLCONF option value [option value ...]
@@ -283,6 +301,7 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
                     st.ack_off = off as u64;
                 }
                 st.ack_time = now;
+                ctx.srv.repl.acks.ack(ctx.client.id, off.max(0) as u64, now);
                 if st.state == RState::Online && st.start_stream_on_ack {
                     // The client's output is `ctx.out` while its command runs.
                     st.start_stream_on_ack = false;
@@ -329,12 +348,19 @@ pub fn wait(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::err("timeout is negative"));
     }
     let offset = ctx.client.woff;
-    let acks = count_acks(ctx.srv, offset, None);
-    if acks as i64 >= n || !ctx.can_block() {
+    let can_block = ctx.can_block();
+    sync_acks(ctx.srv);
+    if let WaitStart::Reply(acks) = ctx.srv.repl.acks.start(offset, n, can_block) {
         ctx.out.int(acks as i64);
         return Ok(());
     }
-    let deadline = (ms > 0).then(|| Instant::now() + Duration::from_millis(ms as u64));
+    let now = Instant::now();
+    let timeout = Duration::from_millis(ms as u64);
+    let deadline = (ms > 0).then(|| now + timeout);
+    ctx.srv
+        .repl
+        .acks
+        .add_waiter(ctx.client.id, offset, n.max(0) as usize, now, timeout);
     ctx.client.blocked = Some(crate::blocking::Blocked {
         db: ctx.client.db,
         keys: Vec::new(),
@@ -681,6 +707,7 @@ async fn disk_task(
 /// A replica client is gone: forget it.
 pub fn forget_replica(srv: &mut Server, c: &Client) {
     if srv.repl.replicas.remove(&c.id) {
+        srv.repl.acks.remove(c.id);
         tracing::info!(
             "Connection with replica {}:{} lost.",
             replica_ip(c),

@@ -8,8 +8,11 @@
 //!   only replicas see (in-band PING, `REPLCONF GETACK`).
 //! - `master` serves replicas: SYNC/PSYNC, full synchronization from a snapshot that does not
 //!   stop writes, REPLCONF, WAIT, min-replicas, the replication cron.
-//! - `replica` is the replica side: a pure handshake state machine, and the link task that
-//!   drives it over the network, loads the RDB and applies the command stream;
+//! - `psync` decides how a SYNC/PSYNC is answered and `wait` accounts the replicas' ACKs
+//!   for WAIT and min-replicas: pure engines the master side calls.
+//! - `link` is the replica's link with its master as a sans-IO state machine (handshake,
+//!   PSYNC reply, repl-timeout, ACKs); `replica` is the link task that drives it over the
+//!   network, loads the RDB and applies the command stream;
 //!   `fullsync` receives and loads a full synchronization's RDB in bounded memory
 //!   (through a temp file, or parsed from the socket), `payload` its pure parts.
 
@@ -18,11 +21,14 @@ pub mod config;
 pub mod failover;
 pub mod fullsync;
 pub mod handshake;
+pub mod link;
 pub mod master;
 pub mod payload;
+pub mod psync;
 pub mod replica;
 pub mod state;
 pub mod stream;
+pub mod wait;
 
 pub use state::{LinkState, MasterLink, Repl, NO_REPLID};
 pub use stream::{feed, feed_stream};

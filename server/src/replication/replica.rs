@@ -1,11 +1,11 @@
-//! The replica side: the link task that drives the handshake ([`Handshake`], in
-//! `handshake.rs`) over the network, receives and loads the RDB of a full synchronization,
+//! The replica side: the link task that drives the link's state machine ([`Link`], in
+//! `link.rs`) over the network, receives and loads the RDB of a full synchronization,
 //! then applies the master's command stream, acknowledging its offset.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use picket_common::net::{Conn, Net};
 use picket_common::resp::{Limits, ReplyBuf, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,8 +17,8 @@ use crate::server::Server;
 use crate::shared::Shared;
 
 use super::fullsync;
-use super::handshake::cmd;
-pub use super::handshake::{parse_psync_reply, Handshake, HandshakeParams, HsAction, PsyncReply};
+pub use super::handshake::{parse_psync_reply, HandshakeParams, PsyncAnswer, PsyncReply};
+use super::link::{Down, Event, Link, Output};
 use super::payload::SyncError;
 
 // ------------------------------------------------------------------ the link task
@@ -113,12 +113,19 @@ fn set_state(shared: &Shared, gen: u64, state: LinkState) -> bool {
     true
 }
 
-/// Read until `buf` holds a line; returns it without CRLF.
+/// Why no line could be read.
+enum ReadError {
+    /// The deadline passed.
+    Timeout,
+    Io(String),
+}
+
+/// Read until `buf` holds a line (or `deadline` passes); returns it without CRLF.
 async fn read_line<C: Conn>(
     conn: &mut C,
     buf: &mut BytesMut,
-    timeout: Duration,
-) -> Result<Vec<u8>, String> {
+    deadline: Instant,
+) -> Result<Vec<u8>, ReadError> {
     loop {
         if let Some(i) = buf.iter().position(|&b| b == b'\n') {
             let mut line = buf.split_to(i + 1).to_vec();
@@ -129,32 +136,32 @@ async fn read_line<C: Conn>(
             return Ok(line);
         }
         if buf.len() > 64 * 1024 {
-            return Err("reply line too long".into());
+            return Err(ReadError::Io("reply line too long".into()));
         }
-        read_more(conn, buf, timeout).await?;
+        buf.reserve(64 * 1024);
+        match tokio::time::timeout_at(deadline, conn.read_buf(buf)).await {
+            Err(_) => return Err(ReadError::Timeout),
+            Ok(Ok(0)) => return Err(ReadError::Io("connection closed by the master".into())),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(ReadError::Io(e.to_string())),
+        }
     }
 }
 
-async fn read_more<C: Conn>(
-    conn: &mut C,
-    buf: &mut BytesMut,
-    timeout: Duration,
-) -> Result<usize, String> {
-    buf.reserve(64 * 1024);
-    match tokio::time::timeout(timeout, conn.read_buf(buf)).await {
-        Err(_) => Err("Timeout connecting to the MASTER...".into()),
-        Ok(Ok(0)) => Err("connection closed by the master".into()),
-        Ok(Ok(n)) => Ok(n),
-        Ok(Err(e)) => Err(e.to_string()),
+fn down_or_failed(o: Output) -> End {
+    match o {
+        Output::Down(d) => end_of(d),
+        other => End::Failed(format!("unexpected link output {other:?}")),
     }
 }
 
-fn encode_all(cmds: &[Vec<Bytes>]) -> BytesMut {
-    let mut b = BytesMut::new();
-    for c in cmds {
-        crate::propagate::encode(&mut b, c);
+/// How a link attempt ends when the machine says the link is down.
+fn end_of(d: Down) -> End {
+    if d.reconnect_now {
+        End::Lost(d.reason)
+    } else {
+        End::Failed(d.reason)
     }
-    b
 }
 
 /// One connection to the master: handshake, sync, stream, until it ends.
@@ -185,46 +192,52 @@ async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen:
         tracing::info!("Connecting to MASTER {host}:{port}");
         (timeout, params)
     };
-    let mut conn = match tokio::time::timeout(timeout, net.connect(host, port)).await {
+    let failover = params.failover;
+    let mut m = Link::new(params, timeout, Instant::now());
+    m.connect(Instant::now());
+    let deadline = m.poll_timeout().unwrap_or_else(|| Instant::now() + timeout);
+    let mut conn = match tokio::time::timeout_at(deadline, net.connect(host, port)).await {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
-            return End::Failed(format!(
-                "Error condition on socket for SYNC: {e} ({host}:{port})"
-            ))
+            let why = format!("Error condition on socket for SYNC: {e} ({host}:{port})");
+            m.handle(Event::Error(&why), Instant::now());
+            return m.poll_output().map_or(End::Failed(why), down_or_failed);
         }
-        Err(_) => return End::Failed("Timeout connecting to the MASTER...".into()),
+        Err(_) => {
+            m.handle(Event::Timeout, Instant::now());
+            return m.poll_output().map_or(
+                End::Failed("Timeout connecting to the MASTER...".into()),
+                down_or_failed,
+            );
+        }
     };
     if !set_state(shared, gen, LinkState::Handshake) {
         return End::Changed;
     }
     tracing::info!("MASTER <-> REPLICA sync started");
+    m.handle(Event::Connected, Instant::now());
     let mut buf = BytesMut::new();
-    let failover = params.failover;
-    let (mut hs, mut action) = Handshake::start(params);
     let reply = loop {
-        match action {
-            HsAction::Send(cmds) => {
-                if let Err(e) = conn.write_all(&encode_all(&cmds)).await {
-                    return End::Failed(format!("Error writing to MASTER: {e}"));
-                }
-                if cmds.len() == 1 && cmds[0][0] == "SYNC" {
-                    action = HsAction::Done(PsyncReply::LegacySync);
-                    continue;
-                }
+        if let Some(bytes) = m.poll_transmit() {
+            if let Err(e) = conn.write_all(&bytes).await {
+                return End::Failed(format!("Error writing to MASTER: {e}"));
             }
-            HsAction::Read => {}
-            HsAction::Done(r) => break r,
-            HsAction::Fail(why) => return End::Failed(why),
-            HsAction::Retry(why) => return End::Failed(why),
         }
-        let line = match read_line(&mut conn, &mut buf, timeout).await {
-            Ok(l) => l,
-            Err(e) => return End::Failed(format!("Error reading from MASTER: {e}")),
-        };
+        match m.poll_output() {
+            Some(Output::Psync(r)) => break r,
+            Some(Output::Down(d)) => return end_of(d),
+            Some(Output::Up) | None => {}
+        }
+        let deadline = m.poll_timeout().unwrap_or_else(|| Instant::now() + timeout);
+        let read = read_line(&mut conn, &mut buf, deadline).await;
         if changed(shared, gen) {
             return End::Changed;
         }
-        action = hs.on_line(&line);
+        match read {
+            Ok(line) => m.handle(Event::Line(&line), Instant::now()),
+            Err(ReadError::Timeout) => m.handle(Event::Timeout, Instant::now()),
+            Err(ReadError::Io(e)) => m.handle(Event::Error(&e), Instant::now()),
+        }
     };
     if failover {
         let mut srv = shared.lock();
@@ -266,7 +279,7 @@ async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen:
             }
         }
     }
-    stream(shared, conn, buf, gen, timeout).await
+    stream(shared, conn, buf, gen, m).await
 }
 
 /// Close this server's own replicas (its history changed: they must resync with it).
@@ -347,16 +360,17 @@ async fn full_sync<C: Conn>(
     Ok(())
 }
 
-/// Apply the master's stream, acknowledging the offset every second and on GETACK.
+/// Apply the master's stream; the link machine says when to ACK and when the master is
+/// silent for too long.
 async fn stream<C: Conn>(
     shared: &Arc<Shared>,
     conn: C,
     mut buf: BytesMut,
     gen: u64,
-    timeout: Duration,
+    mut m: Link,
 ) -> End {
     let (mut rd, mut wr) = tokio::io::split(conn);
-    let (mut master, wake) = {
+    let (mut master, wake, offset) = {
         let mut srv = shared.lock();
         if srv.repl.generation != gen {
             return End::Changed;
@@ -378,23 +392,45 @@ async fn stream<C: Conn>(
         c.authenticated = true;
         c.flags |= cflags::MASTER;
         c.db = db;
-        (c, srv.repl.wake.clone())
+        (c, srv.repl.wake.clone(), srv.repl.offset)
     };
-    // The first ACK at once: a diskless master starts the stream on it.
-    let first = ack_bytes(shared.lock().repl.offset);
-    if let Err(e) = wr.write_all(&first).await {
-        return End::Lost(e.to_string());
-    }
+    // The first ACK goes out at once: a diskless master starts the stream on it.
+    m.handle(Event::Synced { offset }, Instant::now());
     let mut decoder = RequestDecoder::new();
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    ticker.tick().await;
-    let mut last_io = Instant::now();
     loop {
+        while let Some(out) = m.poll_output() {
+            if let Output::Down(d) = out {
+                save_master_db(shared, &master, gen);
+                return end_of(d);
+            }
+        }
         // Apply what is complete, under one lock hold per batch.
         if !buf.is_empty() {
-            let (acks, end) = apply(shared, &mut master, &mut decoder, &mut buf, gen);
+            let (acks, offset, end) = apply(shared, &mut master, &mut decoder, &mut buf, gen);
+            // Stopped on a fatal error (what was applied is not durable): no ACK leaves.
+            if shared.cancel.is_cancelled() {
+                if let Some(e) = end {
+                    return e;
+                }
+            }
             for off in acks {
-                if let Err(e) = wr.write_all(&ack_bytes(off)).await {
+                m.handle(
+                    Event::Applied {
+                        offset: off,
+                        getack: true,
+                    },
+                    Instant::now(),
+                );
+            }
+            m.handle(
+                Event::Applied {
+                    offset,
+                    getack: false,
+                },
+                Instant::now(),
+            );
+            if let Some(bytes) = m.poll_transmit() {
+                if let Err(e) = wr.write_all(&bytes).await {
                     return End::Lost(e.to_string());
                 }
             }
@@ -403,19 +439,22 @@ async fn stream<C: Conn>(
                 return e;
             }
         }
+        if let Some(bytes) = m.poll_transmit() {
+            if let Err(e) = wr.write_all(&bytes).await {
+                return End::Lost(e.to_string());
+            }
+        }
+        let wake_at = m.poll_timeout();
         buf.reserve(64 * 1024);
+        // The timer first: a busy stream must not starve the ACKs and the timeout check.
         tokio::select! {
+            biased;
+            _ = sleep_until_opt(wake_at) => m.handle(Event::Timeout, Instant::now()),
             r = rd.read_buf(&mut buf) => match r {
-                Ok(0) => {
-                    save_master_db(shared, &master, gen);
-                    return End::Lost("connection closed".into());
-                }
-                Err(e) => {
-                    save_master_db(shared, &master, gen);
-                    return End::Lost(e.to_string());
-                }
+                Ok(0) => m.handle(Event::Error("connection closed"), Instant::now()),
+                Err(e) => m.handle(Event::Error(&e.to_string()), Instant::now()),
                 Ok(_) => {
-                    last_io = Instant::now();
+                    m.handle(Event::Data, Instant::now());
                     let mut srv = shared.lock();
                     let now = srv.clock.now();
                     if let Some(m) = srv.repl.master.as_mut() {
@@ -423,22 +462,19 @@ async fn stream<C: Conn>(
                     }
                 }
             },
-            _ = ticker.tick() => {
-                if last_io.elapsed() > timeout {
-                    save_master_db(shared, &master, gen);
-                    return End::Lost("MASTER timeout: no data nor PING received...".into());
-                }
-                let off = shared.lock().repl.offset;
-                if let Err(e) = wr.write_all(&ack_bytes(off)).await {
-                    return End::Lost(e.to_string());
-                }
-            }
             _ = wake.notified() => {
                 if changed(shared, gen) {
                     return End::Changed;
                 }
             }
         }
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -449,22 +485,18 @@ fn save_master_db(shared: &Shared, master: &Client, gen: u64) {
     }
 }
 
-fn ack_bytes(offset: u64) -> BytesMut {
-    encode_all(&[cmd(&["REPLCONF", "ACK", &offset.to_string()])])
-}
-
-/// Apply the complete commands in `buf`; returns the ACK offsets to send, and the end of
-/// the link if the stream is bad or REPLICAOF changed.
+/// Apply the complete commands in `buf`; returns the ACK offsets to send, the offset
+/// applied so far, and the end of the link if the stream is bad or REPLICAOF changed.
 fn apply(
     shared: &Shared,
     master: &mut Client,
     decoder: &mut RequestDecoder,
     buf: &mut BytesMut,
     gen: u64,
-) -> (Vec<u64>, Option<End>) {
+) -> (Vec<u64>, u64, Option<End>) {
     let mut srv = shared.lock();
     if srv.repl.generation != gen {
-        return (Vec::new(), Some(End::Changed));
+        return (Vec::new(), srv.repl.offset, Some(End::Changed));
     }
     let limits = Limits {
         max_bulk_len: i64::MAX,
@@ -514,12 +546,14 @@ fn apply(
     super::after_batch(&mut srv);
     // What was applied could not be made durable: acknowledge none of it.
     if srv.fatal.is_some() {
+        let off = srv.repl.offset;
         return (
             Vec::new(),
+            off,
             Some(End::Lost("the server stopped on a fatal error".into())),
         );
     }
-    (acks, end)
+    (acks, srv.repl.offset, end)
 }
 
 /// REPLICAOF host port: follow a master. Returns false if it already is this one.

@@ -74,6 +74,8 @@ pub struct Repl {
     pub replicas: BTreeSet<ClientId>,
     /// Replicas online whose last ACK is recent enough (`min-replicas-max-lag`).
     pub good_replicas: usize,
+    /// The replicas' ACKs and the clients in WAIT.
+    pub acks: super::wait::Acks,
     /// Since when no replica is attached (for `repl-backlog-ttl`).
     pub no_replicas_since: Option<Instant>,
     /// On a replica, the master.
@@ -123,6 +125,7 @@ impl Repl {
             backlog: None,
             replicas: BTreeSet::new(),
             good_replicas: 0,
+            acks: Default::default(),
             no_replicas_since: None,
             master: None,
             generation: 0,
