@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use picket_common::net::{Conn, Net};
-use picket_common::resp::{Limits, ReplyBuf, RequestDecoder};
+use picket_common::resp::{append_command, Limits, ReplyBuf, ReplyReader, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -118,18 +118,11 @@ async fn read_line<C: Conn>(
     conn: &mut C,
     buf: &mut BytesMut,
     timeout: Duration,
-) -> Result<Vec<u8>, String> {
+) -> Result<Bytes, String> {
+    let mut reader = ReplyReader::default();
     loop {
-        if let Some(i) = buf.iter().position(|&b| b == b'\n') {
-            let mut line = buf.split_to(i + 1).to_vec();
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
+        if let Some(line) = reader.read_line(buf).map_err(|e| e.to_string())? {
             return Ok(line);
-        }
-        if buf.len() > 64 * 1024 {
-            return Err("reply line too long".into());
         }
         read_more(conn, buf, timeout).await?;
     }
@@ -152,7 +145,7 @@ async fn read_more<C: Conn>(
 fn encode_all(cmds: &[Vec<Bytes>]) -> BytesMut {
     let mut b = BytesMut::new();
     for c in cmds {
-        crate::propagate::encode(&mut b, c);
+        append_command(&mut b, c);
     }
     b
 }
