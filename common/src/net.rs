@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+pub mod bind;
+
 /// A byte stream between two hosts.
 pub trait Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn local_addr(&self) -> io::Result<SocketAddr>;

@@ -329,6 +329,38 @@ mod tests {
         );
     }
 
+    /// Redis's `sdscatrepr` escapes exactly these, `isprint` bytes (0x20..=0x7e) stay, and
+    /// every other byte is `\xhh` in lowercase.
+    #[test]
+    fn repr_escapes_as_sdscatrepr() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", r#""""#),
+            (b"\n", r#""\n""#),
+            (b"\r", r#""\r""#),
+            (b"\t", r#""\t""#),
+            (b"\x07", r#""\a""#),
+            (b"\x08", r#""\b""#),
+            (b"\"", r#""\"""#),
+            (b"\\", r#""\\""#),
+            (b"\x00\x01\x0b\x0c\x1b\x1f", r#""\x00\x01\x0b\x0c\x1b\x1f""#),
+            (b"\x7f\x80\xab\xff", r#""\x7f\x80\xab\xff""#),
+            (b" ~'az09", r#"" ~'az09""#),
+            (b"a\"b\\c\n\x01 ", r#""a\"b\\c\n\x01 ""#),
+        ];
+        for (input, want) in cases {
+            assert_eq!(repr(input), *want, "{input:?}");
+        }
+        // Every printable byte is itself, every other byte is escaped.
+        for c in 0u8..=255 {
+            let r = repr(&[c]);
+            if (0x20..=0x7e).contains(&c) && c != b'"' && c != b'\\' {
+                assert_eq!(r, format!("\"{}\"", c as char));
+            } else {
+                assert!(r.starts_with("\"\\") && r.len() >= 4, "{c}: {r}");
+            }
+        }
+    }
+
     #[test]
     fn repr_round_trips() {
         for s in [

@@ -535,11 +535,9 @@ impl Conn {
         })
     }
     fn send(&mut self, args: &[&str]) -> std::io::Result<()> {
-        let mut b = format!("*{}\r\n", args.len());
-        for a in args {
-            b.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        self.r.get_mut().write_all(b.as_bytes())
+        self.r
+            .get_mut()
+            .write_all(&picket_common::resp::encode_command(args))
     }
     fn cmd(&mut self, args: &[&str]) -> std::io::Result<Reply> {
         self.send(args)?;

@@ -16,6 +16,7 @@ use crate::notify;
 pub mod acl_user;
 pub mod compat;
 pub mod kinds;
+pub mod process;
 
 pub use kinds::ShutdownFlags;
 
@@ -438,6 +439,8 @@ pub struct Settings {
     pub shutdown_on_sigterm: ShutdownFlags,
     pub shutdown_on_sigint: ShutdownFlags,
     pub repl: crate::replication::config::ReplSettings,
+    pub persist: crate::persist::config::PersistSettings,
+    pub process: process::ProcessSettings,
 }
 
 /// One class of `client-output-buffer-limit`.
@@ -624,6 +627,8 @@ impl ConfigState {
             shutdown_on_sigterm: ShutdownFlags::parse(s.get_str("shutdown-on-sigterm")),
             shutdown_on_sigint: ShutdownFlags::parse(s.get_str("shutdown-on-sigint")),
             repl: crate::replication::config::ReplSettings::from_store(s),
+            persist: crate::persist::config::PersistSettings::from_store(s),
+            process: process::ProcessSettings::from_store(s),
         }
     }
 }
@@ -641,6 +646,19 @@ mod tests {
         assert_eq!(s.obuf_limits[2].hard, 32 << 20);
         assert!(s.requirepass.is_none());
         assert_eq!(s.hz, 10);
+    }
+
+    /// Every name `settings()` reads (and the sub-structs it builds: replication,
+    /// persistence, process) is a directive of the table with the kind read: the store's
+    /// getters assert it in debug builds, so a typo fails here instead of falling back.
+    #[test]
+    #[cfg(debug_assertions)]
+    fn settings_read_only_names_of_the_table() {
+        let c = ConfigState::from_args(&[]).unwrap();
+        let s = c.settings();
+        assert!(s.persist.aof_use_rdb_preamble);
+        assert_eq!(s.persist.appendfilename, "appendonly.aof");
+        assert_eq!(s.process.io_threads, 1);
     }
 
     #[test]

@@ -47,6 +47,20 @@ impl Policy {
         }
     }
 
+    /// The directive's value naming this policy (INFO `maxmemory_policy`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::VolatileLru => "volatile-lru",
+            Policy::VolatileLfu => "volatile-lfu",
+            Policy::VolatileRandom => "volatile-random",
+            Policy::VolatileTtl => "volatile-ttl",
+            Policy::AllKeysLru => "allkeys-lru",
+            Policy::AllKeysLfu => "allkeys-lfu",
+            Policy::AllKeysRandom => "allkeys-random",
+            Policy::NoEviction => "noeviction",
+        }
+    }
+
     pub fn is_lfu(self) -> bool {
         matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
     }
@@ -250,6 +264,13 @@ fn pick(srv: &mut Server, policy: Policy) -> Option<(usize, Bytes)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_names_round_trip() {
+        for &n in Policy::NAMES {
+            assert_eq!(Policy::parse(n).name(), n);
+        }
+    }
 
     #[test]
     fn loaded_keys_keep_their_idle_time_or_counter() {

@@ -65,15 +65,14 @@ fn main() -> ExitCode {
     };
     // As Redis: supervision first (a supervised server does not daemonize), then
     // `daemonize yes` detaches before anything is logged or bound.
+    let process = config.settings().process;
     let (supervision, supervision_log) =
-        supervise::detect(config.store().get_str("supervised"), |k| {
-            std::env::var(k).ok()
-        });
-    let background = config.store().get_bool("daemonize") && supervision == Supervision::None;
+        supervise::detect(&process.supervised, |k| std::env::var(k).ok());
+    let background = process.daemonize && supervision == Supervision::None;
     if background && std::env::var_os(supervise::DAEMON_ENV).is_none() {
         // The daemon's errors go nowhere: check the log file here, as Redis does while
         // reading the configuration.
-        let logfile = config.store().get_str("logfile");
+        let logfile = &process.logfile;
         if !logfile.is_empty() {
             let open = std::fs::OpenOptions::new()
                 .append(true)
@@ -92,14 +91,14 @@ fn main() -> ExitCode {
             }
         };
     }
-    if background && config.store().get_str("pidfile").is_empty() {
+    if background && process.pidfile.is_empty() {
         let default = Value::Str(supervise::DEFAULT_PIDFILE.to_string());
         config.store_mut().set_internal("pidfile", default);
     }
     config.process_supervised = supervision.info_name();
     let settings = config.settings();
-    let loglevel = config.store().get_str("loglevel").to_string();
-    let logfile = config.store().get_str("logfile").to_string();
+    let loglevel = settings.process.loglevel.clone();
+    let logfile = settings.process.logfile.clone();
     let handle = match logging::init(&loglevel, &logfile, 'M') {
         Ok(h) => h,
         Err(e) => {
@@ -110,12 +109,12 @@ fn main() -> ExitCode {
     config.on_loglevel = Some(Box::new(move |level: &str| {
         let _ = handle.modify(|f| *f = logging::level_of(level));
     }));
-    let pidfile = config.store().get_str("pidfile").to_string();
+    let pidfile = settings.process.pidfile.clone();
     let inert = compat::inert_settings(config.store());
     let is_replica = picket_server::replication::config::replicaof(config.store()).is_some();
 
     // `io-threads 1` (the default, as Redis) runs the server on this one thread.
-    let io_threads = config.store().get_int("io-threads").max(1) as usize;
+    let io_threads = settings.process.io_threads;
     let mut builder = if io_threads == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -154,7 +153,7 @@ fn main() -> ExitCode {
         }
         // As Redis's adjustOpenFilesLimit: room for maxclients plus 32 descriptors of our
         // own (listeners, logs, persistence, replication), or fewer clients.
-        let requested = config.store().get_int("maxclients").max(1) as u64;
+        let requested = settings.maxclients.max(1) as u64;
         let adjusted = fdlimit::adjust(requested, fdlimit::MIN_RESERVED_FDS);
         adjusted.log();
         if let fdlimit::Adjustment::TooLow { .. } = adjusted {

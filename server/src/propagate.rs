@@ -7,6 +7,7 @@
 //! (replication backlog and replicas, AOF) attach later; without any, nothing is encoded.
 
 use bytes::{Bytes, BytesMut};
+use picket_common::resp::{append_command, command_len};
 
 /// Where an effect goes (Redis's `PROPAGATE_REPL` / `PROPAGATE_AOF`).
 pub mod target {
@@ -103,16 +104,16 @@ impl Propagator {
         if to & target::REPL != 0 {
             let start = self.pending.len();
             select(&mut self.pending, &mut self.selected_db, db);
-            encode(&mut self.pending, args);
+            append_command(&mut self.pending, args);
             self.offset += (self.pending.len() - start) as u64;
             if to & target::AOF != 0 {
                 select(&mut self.aof_pending, &mut self.aof_selected_db, db);
                 self.aof_pending
-                    .extend_from_slice(&self.pending[self.pending.len() - encoded_len(args)..]);
+                    .extend_from_slice(&self.pending[self.pending.len() - command_len(args)..]);
             }
         } else if to & target::AOF != 0 {
             select(&mut self.aof_pending, &mut self.aof_selected_db, db);
-            encode(&mut self.aof_pending, args);
+            append_command(&mut self.aof_pending, args);
         }
     }
 
@@ -175,33 +176,8 @@ pub struct Suspended {
 fn select(buf: &mut BytesMut, current: &mut Option<usize>, db: usize) {
     if *current != Some(db) {
         let n = itoa::Buffer::new().format(db).to_string();
-        encode(buf, &[Bytes::from_static(b"SELECT"), Bytes::from(n)]);
+        append_command(buf, &[Bytes::from_static(b"SELECT"), Bytes::from(n)]);
         *current = Some(db);
-    }
-}
-
-/// The size of a command encoded by [`encode`].
-fn encoded_len(args: &[Bytes]) -> usize {
-    let digits = |n: usize| itoa::Buffer::new().format(n).len();
-    let head = 3 + digits(args.len());
-    head + args
-        .iter()
-        .map(|a| 1 + digits(a.len()) + 2 + a.len() + 2)
-        .sum::<usize>()
-}
-
-/// Encode a command as a RESP multibulk of bulk strings.
-pub fn encode(buf: &mut BytesMut, args: &[Bytes]) {
-    let mut n = itoa::Buffer::new();
-    buf.extend_from_slice(b"*");
-    buf.extend_from_slice(n.format(args.len()).as_bytes());
-    buf.extend_from_slice(b"\r\n");
-    for a in args {
-        buf.extend_from_slice(b"$");
-        buf.extend_from_slice(n.format(a.len()).as_bytes());
-        buf.extend_from_slice(b"\r\n");
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b"\r\n");
     }
 }
 
@@ -318,18 +294,10 @@ mod tests {
                 &set(b"d"),
                 &set(b"e"),
             ] {
-                encode(&mut b, l);
+                append_command(&mut b, l);
             }
             b.len() as u64
         });
-    }
-
-    #[test]
-    fn encoded_len_matches_encode() {
-        let args = vec![Bytes::from(vec![b'x'; 123]), Bytes::from_static(b"")];
-        let mut b = BytesMut::new();
-        encode(&mut b, &args);
-        assert_eq!(encoded_len(&args), b.len());
     }
 
     #[test]

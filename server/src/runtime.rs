@@ -1,12 +1,13 @@
 //! Starting and stopping the server: listeners, the accept loops, the cron task and graceful
 //! shutdown. Generic over [`Net`] so the simulation runs the same code on turmoil.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use picket_common::clock::Clock;
 use picket_common::fdlimit::AcceptErrors;
+use picket_common::net::bind::parse_bind_list;
 use picket_common::net::{Conn, Listener, Net};
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
@@ -105,25 +106,14 @@ impl ServerHandle {
     }
 }
 
-/// Resolve one `bind` entry: `*` (all IPv4), `::*` (all IPv6), an address; a leading `-`
-/// makes it optional (failure to bind is not fatal), as in Redis 7.
+/// Resolve the `bind` entries (see [`picket_common::net::bind`]) at `port`, each with its
+/// optional flag.
 fn bind_targets(bind: &[String], port: u16) -> Result<Vec<(SocketAddr, bool)>, StartError> {
-    let mut v = Vec::new();
-    for b in bind {
-        let (optional, addr) = match b.strip_prefix('-') {
-            Some(a) => (true, a),
-            None => (false, b.as_str()),
-        };
-        let ip: IpAddr = match addr {
-            "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            "::*" => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            other => other
-                .parse()
-                .map_err(|_| StartError::BadAddress(other.to_string()))?,
-        };
-        v.push((SocketAddr::new(ip, port), optional));
-    }
-    Ok(v)
+    let list = parse_bind_list(bind).map_err(|e| StartError::BadAddress(e.0))?;
+    Ok(list
+        .into_iter()
+        .map(|b| (b.socket_addr(port), b.optional))
+        .collect())
 }
 
 /// Bind the listeners and start serving.

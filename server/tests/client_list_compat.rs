@@ -19,11 +19,7 @@ use util::{client_fields, drain, same_scenario};
 type Fields = Vec<(String, String)>;
 
 fn encode(args: &[&str]) -> Vec<u8> {
-    let mut b = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        b.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    b
+    picket_common::resp::encode_command(args).to_vec()
 }
 
 /// The fields of a line with the client's identity masked, and `also` masked too.

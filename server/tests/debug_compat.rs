@@ -195,10 +195,7 @@ fn debug_is_refused_unless_enabled() {
 fn raw_reply(s: &mut TcpStream, cmd: &[&str]) -> String {
     let mut b = Vec::new();
     for c in [cmd, &["PING"][..]] {
-        b.extend_from_slice(format!("*{}\r\n", c.len()).as_bytes());
-        for a in c {
-            b.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-        }
+        b.extend_from_slice(&picket_common::resp::encode_command(c));
     }
     s.write_all(&b).unwrap();
     let mut got = Vec::new();

@@ -153,15 +153,8 @@ fn populate(c: &mut Conn) {
     run(w(&["APPEND", "str:appended", " world"]));
     run(w(&["SET", "str:raw", &"abc".repeat(100)]));
     run(w(&["SET", "str:raw45", &"x".repeat(45)]));
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let binary: Vec<u8> = (0..100)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    let mut rng = picket_common::ids::seeded(0x2545_f491_4f6c_dd1d);
+    let binary: Vec<u8> = (0..100).map(|_| rand::RngExt::random(&mut rng)).collect();
     run(vec![b"SET".to_vec(), b"str:binary".to_vec(), binary]);
     run(w(&[
         "RPUSH",
@@ -358,15 +351,13 @@ fn idletime_and_freq() {
     assert_eq!(c.q("OBJECT FREQ i"), Reply::Int(5));
 }
 
-/// A small xorshift generator: the same cases every run.
-struct Rng(u64);
+/// The workspace's seeded generator (`picket_common::ids::seeded`, Xoshiro256++), so a
+/// seed replays the same cases.
+struct Rng(picket_common::ids::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        rand::RngExt::random(&mut self.0)
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
@@ -384,7 +375,7 @@ fn corrupt_payloads_are_errors_and_the_server_keeps_serving() {
         .collect();
     let bad_format = Reply::err("ERR Bad data format");
     let bad_footer = Reply::err("ERR DUMP payload version or checksum are wrong");
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng(picket_common::ids::seeded(0x9e37_79b9_7f4a_7c15));
     let (mut restored, mut refused) = (0, 0);
     for i in 0..3000 {
         let base = &payloads[rng.below(payloads.len())];
@@ -600,7 +591,7 @@ fn errors_equal_redis() {
     let mut zero_crc = good.clone();
     let n = zero_crc.len();
     zero_crc[n - 8..].fill(0);
-    let mut rng = Rng(42);
+    let mut rng = Rng(picket_common::ids::seeded(42));
     let junk: Vec<Vec<u8>> = (0..20)
         .map(|_| (0..rng.below(40)).map(|_| rng.next() as u8).collect())
         .collect();

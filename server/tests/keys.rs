@@ -1118,16 +1118,13 @@ fn differential_edge_cases() {
     }
 }
 
-/// SplitMix64: a tiny seeded generator for the random walk.
-struct Rng(u64);
+/// The workspace's seeded generator (`picket_common::ids::seeded`, Xoshiro256++), so a
+/// seed replays the same cases.
+struct Rng(picket_common::ids::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        rand::RngExt::random(&mut self.0)
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
@@ -1296,7 +1293,7 @@ fn close_enough(cmd: &str, a: &Reply, b: &Reply) -> bool {
 }
 
 fn random_walk(pair: &Pair, seed: u64, steps: usize) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng(picket_common::ids::seeded(seed));
     let mut p = pair.picket.conn();
     let mut r = pair.redis.conn();
     p.q("FLUSHALL");

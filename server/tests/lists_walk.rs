@@ -217,7 +217,7 @@ fn contents(c: &mut RawConn, k: &str) -> (Vec<u8>, Vec<u8>) {
 }
 
 fn walk(pair: &Pair, seed: u64, steps: usize) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng(picket_common::ids::seeded(seed));
     let mut subs = [
         RawConn::connect(pair.picket.port),
         RawConn::connect(pair.redis.port),

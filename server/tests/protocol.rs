@@ -230,16 +230,12 @@ fn crlf_after_bulk_is_checked() {
     }
 }
 
-/// A deterministic generator of garbage.
-struct Lcg(u64);
+/// A deterministic generator of garbage (the workspace's seeded generator).
+struct Lcg(picket_common::ids::Rng);
 
 impl Lcg {
     fn next(&mut self) -> u8 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u8
+        rand::RngExt::random(&mut self.0)
     }
 }
 
@@ -255,7 +251,7 @@ fn random_bytes_never_hurt_the_server() {
         }
     };
     let mut bystander = s.conn();
-    let mut rng = Lcg(0x5eed);
+    let mut rng = Lcg(picket_common::ids::seeded(0x5eed));
     let alphabet = b"*$\r\n0123456789-+:\"' \\xPINGECHO\x00\xff";
     let quiet = Duration::from_millis(150);
     for round in 0..120 {

@@ -17,11 +17,7 @@ use util::{drain, same_scenario};
 type Step<'a> = (usize, &'a [&'a str]);
 
 fn encode(args: &[&str]) -> Vec<u8> {
-    let mut b = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        b.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    b
+    picket_common::resp::encode_command(args).to_vec()
 }
 
 /// Bytes that differ between the servers for reasons outside this test: the client id in

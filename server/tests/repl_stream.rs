@@ -40,11 +40,9 @@ impl FakeReplica {
     }
 
     fn send(&mut self, args: &[&str]) {
-        let mut b = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            b.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-        }
-        self.s.write_all(&b).expect("write");
+        self.s
+            .write_all(&picket_common::resp::encode_command(args))
+            .expect("write");
     }
 
     fn fill(&mut self) {

@@ -447,13 +447,8 @@ fn master_and_replica_equal_after_random_workloads() {
     replicaof(&mut rc, m.port);
     mc.q("SET seed 1");
     wait_synced(&mut mc, &mut rc);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut rng = picket_common::ids::seeded(0x9E37_79B9_7F4A_7C15);
+    let mut next = move |n: u64| rand::RngExt::random_range(&mut rng, 0..n);
     for _ in 0..4000 {
         let k = format!("k{}", next(60));
         let v = next(1000).to_string();
@@ -602,11 +597,9 @@ impl FakeReplica {
     fn send(&mut self, line: &str) {
         use std::io::Write;
         let parts: Vec<&str> = line.split(' ').collect();
-        let mut b = format!("*{}\r\n", parts.len());
-        for p in parts {
-            b.push_str(&format!("${}\r\n{p}\r\n", p.len()));
-        }
-        self.s.write_all(b.as_bytes()).expect("write");
+        self.s
+            .write_all(&picket_common::resp::encode_command(&parts))
+            .expect("write");
     }
 
     /// Read until `n` bytes are buffered (or fail).

@@ -424,12 +424,7 @@ fn resp3_bytes(port: u16, cmds: &[&str]) -> Vec<u8> {
         let mut req = Vec::new();
         for c in cmds.iter().chain(["PING"].iter()) {
             let w = words(c);
-            req.extend_from_slice(format!("*{}\r\n", w.len()).as_bytes());
-            for a in w {
-                req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-                req.extend_from_slice(&a);
-                req.extend_from_slice(b"\r\n");
-            }
+            req.extend_from_slice(&picket_common::resp::encode_command(&w));
         }
         s.write_all(&req).expect("write");
         let mut got = Vec::new();
@@ -579,16 +574,13 @@ fn differential_huge_srandmember_hits_the_output_limit() {
 
 // ------------------------------------------------------------------------ random walk
 
-/// SplitMix64: a tiny seeded generator, so a seed replays the same walk.
-struct Rng(u64);
+/// The workspace's seeded generator (`picket_common::ids::seeded`, Xoshiro256++), so a
+/// seed replays the same cases.
+struct Rng(picket_common::ids::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        rand::RngExt::random(&mut self.0)
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
@@ -739,7 +731,7 @@ fn random_step(d: &mut Diff, line: &str) -> Result<(), String> {
 
 fn random_walk(pair: &Pair, seed: u64, steps: usize) {
     eprintln!("sets random walk: seed {seed}, {steps} steps; replay with PICKET_SETS_SEED={seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng(picket_common::ids::seeded(seed));
     let mut d = Diff::new(pair);
     d.both(&words("FLUSHALL"));
     d.both(&words("SET str v"));

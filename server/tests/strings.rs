@@ -685,14 +685,9 @@ impl RawConn {
     }
 
     fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
-        let mut req = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            let a = a.as_ref();
-            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            req.extend_from_slice(a);
-            req.extend_from_slice(b"\r\n");
-        }
-        self.stream.write_all(&req).expect("write");
+        self.stream
+            .write_all(&picket_common::resp::encode_command(args))
+            .expect("write");
         loop {
             if let Some(end) = reply_end(&self.buf, 0) {
                 return self.buf.drain(..end).collect();
@@ -1156,6 +1151,9 @@ fn differential_keyspace_events_and_dirty_counter() {
 }
 
 /// SplitMix64: a tiny seeded generator, so a seed replays the same walk.
+// Not yet `picket_common::ids::seeded`: with it, seed 0x5eed_0001 ends with GET k5 nil in
+// picket and a 64 MB string in Redis (after SETBIT k5 536870912 0), a divergence to look
+// into before switching.
 struct Rng(u64);
 
 impl Rng {

@@ -10,15 +10,13 @@ mod support;
 use support::common::Reply;
 use support::{raw_reply, Both, Duo};
 
-struct Rng(u64);
+/// The workspace's seeded generator (`picket_common::ids::seeded`, Xoshiro256++), so a
+/// seed replays the same cases.
+struct Rng(picket_common::ids::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        rand::RngExt::random(&mut self.0)
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
@@ -337,7 +335,7 @@ fn normalize(cmd: &[String], reply: Reply) -> Reply {
 }
 
 fn run(seed: u64, steps: usize, resp3: bool, c: &mut Both) {
-    let mut r = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut r = Rng(picket_common::ids::seeded(seed));
     c.lines("FLUSHALL\nSET str v\nCONFIG SET zset-max-listpack-entries 4\nCONFIG SET zset-max-listpack-value 64");
     if resp3 {
         c.both("HELLO 3");

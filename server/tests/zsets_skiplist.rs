@@ -25,13 +25,12 @@ impl Ord for Key {
     }
 }
 
-struct Rng(u64);
+/// The workspace's seeded generator (`picket_common::ids::seeded`, Xoshiro256++), so a
+/// seed replays the same cases.
+struct Rng(picket_common::ids::Rng);
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        rand::RngExt::random(&mut self.0)
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
@@ -97,7 +96,7 @@ fn compare(z: &ZSet, model: &BTreeSet<Key>, rng: &mut Rng, step: usize) {
 
 #[test]
 fn rank_and_ranges_stay_right_on_100k_members() {
-    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut rng = Rng(picket_common::ids::seeded(0x1234_5678_9abc_def1));
     let mut z = ZSet::new_skiplist(7);
     let mut model = BTreeSet::new();
     let mut scores: HashMap<Vec<u8>, f64> = HashMap::new();
@@ -298,7 +297,7 @@ fn loading_picks_the_encoding_as_redis() {
 /// ranks and scores stay those of the model through grow / shrink / grow cycles.
 #[test]
 fn freed_nodes_are_reused_and_the_arena_compacts() {
-    let mut rng = Rng(0x0bad_cafe_1234_5677);
+    let mut rng = Rng(picket_common::ids::seeded(0x0bad_cafe_1234_5677));
     let mut z = ZSet::new_skiplist(3);
     let mut model = BTreeSet::new();
     let mut live: Vec<Vec<u8>> = Vec::new();

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use picket_common::net::Net;
-use picket_common::resp::frame::decode_reply;
 pub use picket_common::resp::frame::{show, Frame};
+use picket_common::resp::{encode_command, ReplyReader};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::SimConn;
@@ -15,6 +15,7 @@ use crate::net::SimConn;
 pub struct SimClient {
     conn: SimConn,
     buf: BytesMut,
+    reader: ReplyReader,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,15 +36,12 @@ impl SimClient {
         Ok(SimClient {
             conn,
             buf: BytesMut::new(),
+            reader: ReplyReader::default(),
         })
     }
 
     pub async fn send(&mut self, args: &[&str]) -> Result<(), ClientError> {
-        let mut b = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            b.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
-        }
-        self.conn.write_all(&b).await?;
+        self.conn.write_all(&encode_command(args)).await?;
         Ok(())
     }
 
@@ -51,8 +49,10 @@ impl SimClient {
     pub async fn read(&mut self, within: Duration) -> Result<Frame, ClientError> {
         tokio::time::timeout(within, async {
             loop {
-                if let Some((f, _)) =
-                    decode_reply(&mut self.buf).map_err(|e| ClientError::Protocol(e.to_string()))?
+                if let Some((f, _)) = self
+                    .reader
+                    .read_reply(&mut self.buf)
+                    .map_err(|e| ClientError::Protocol(e.to_string()))?
                 {
                     return Ok(f);
                 }

@@ -70,6 +70,17 @@ fn unknown_name_is_a_programming_error() {
     store().get_int("no-such-directive");
 }
 
+/// Release builds do not panic on an unknown name: the getters fall back.
+#[test]
+#[cfg(not(debug_assertions))]
+fn unknown_name_falls_back_in_release() {
+    let s = store();
+    assert_eq!(s.get_int("no-such-directive"), 0);
+    assert!(!s.get_bool("no-such-directive"));
+    assert_eq!(s.get_str("no-such-directive"), "");
+    assert!(s.get_list("no-such-directive").is_empty());
+}
+
 #[test]
 fn bad_tables_are_rejected() {
     static DUP: &[Directive] = &[

@@ -62,20 +62,15 @@ pub(super) fn connect<N: Net>(shared: &Arc<Shared>, net: &N, t: Target, addr: Ad
 
 /// Encode a command.
 fn encode(args: &[&str]) -> Vec<u8> {
-    let mut b = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        b.extend_from_slice(a.as_bytes());
-        b.extend_from_slice(b"\r\n");
-    }
-    b
+    picket_common::resp::encode_command(args).into()
 }
 
 /// Read one reply.
 async fn read_reply<C: Conn>(conn: &mut C, buf: &mut BytesMut, within: Duration) -> Option<Frame> {
+    let mut reader = ReplyReader::default();
     tokio::time::timeout(within, async {
         loop {
-            match decode_reply(buf) {
+            match reader.read_reply(buf) {
                 Ok(Some((f, _))) => return Some(f),
                 Ok(None) => {}
                 Err(_) => return None,

@@ -15,7 +15,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use picket_common::fdlimit::{is_local_resource_error, os_error_text, AcceptErrors};
 use picket_common::net::{Conn, Listener, Net};
-use picket_common::resp::frame::{decode_reply, Frame};
+use picket_common::resp::frame::Frame;
+use picket_common::resp::ReplyReader;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -176,24 +177,12 @@ pub async fn start<N: Net>(
         persist_pause_ms: std::sync::atomic::AtomicU64::new(0),
     });
     let mut listeners = Vec::new();
-    for b in &binds {
-        let (optional, a) = match b.strip_prefix('-') {
-            Some(a) => (true, a),
-            None => (false, b.as_str()),
-        };
-        let ip: std::net::IpAddr = match a {
-            "*" => std::net::Ipv4Addr::UNSPECIFIED.into(),
-            "::*" => std::net::Ipv6Addr::UNSPECIFIED.into(),
-            x => x.parse().map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("bad bind address {x}"),
-                )
-            })?,
-        };
-        match net.bind(std::net::SocketAddr::new(ip, port)).await {
+    let binds = picket_common::net::bind::parse_bind_list(&binds)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    for b in binds {
+        match net.bind(b.socket_addr(port)).await {
             Ok(l) => listeners.push(l),
-            Err(e) if optional => tracing::debug!("optional bind {a} failed: {e}"),
+            Err(e) if b.optional => tracing::debug!("optional bind {} failed: {e}", b.ip),
             Err(e) => return Err(e),
         }
     }

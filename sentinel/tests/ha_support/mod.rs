@@ -222,11 +222,8 @@ pub fn cmd(port: u16, args: &[&str]) -> Option<Vec<String>> {
     let s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok();
     let mut w = s.try_clone().ok()?;
-    let mut b = format!("*{}\r\n", args.len());
-    for a in args {
-        b.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    w.write_all(b.as_bytes()).ok()?;
+    w.write_all(&picket_common::resp::encode_command(args))
+        .ok()?;
     let mut r = BufReader::new(s);
     let head = line(&mut r)?;
     if let Some(n) = head.strip_prefix('*') {

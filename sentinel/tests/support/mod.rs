@@ -349,11 +349,9 @@ impl Client {
     }
 
     pub fn send(&mut self, args: &[&str]) {
-        let mut b = format!("*{}\r\n", args.len());
-        for a in args {
-            b.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        self.w.write_all(b.as_bytes()).unwrap();
+        self.w
+            .write_all(&picket_common::resp::encode_command(args))
+            .unwrap();
     }
 
     fn bulk(&mut self, n: i64) -> Option<String> {

@@ -68,8 +68,10 @@ pub fn config_set(
             tracing::info!("CONFIG SET {name} {shown}: accepted, but it has no effect in picket");
         }
     }
+    // The AOF switch below reads the new persistence settings (appendfsync...).
+    srv.cfg.persist = crate::persist::config::PersistSettings::from_store(&srv.config.store);
     if changed.contains(&"appendonly") {
-        let on = srv.config.store.get_bool("appendonly");
+        let on = srv.cfg.persist.appendonly;
         if let Err(e) = crate::persist::aof::set_enabled(srv, on) {
             let back = if on { "no" } else { "yes" };
             let _ = srv.config.store.set_checked(

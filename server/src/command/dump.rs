@@ -133,7 +133,7 @@ fn restored_value(t: u8, v: RdbValue, cfg: &Settings, seed: u64) -> Result<Value
 /// DUMP key
 pub fn dump(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
-    let compress = ctx.srv.config.store().get_bool("rdbcompression");
+    let compress = ctx.srv.cfg.persist.rdbcompression;
     let fill = ctx.srv.cfg.list_max_listpack_size;
     let threshold = ctx.srv.debug.packed_threshold;
     let Some(e) = ctx.srv.lookup_read(db, &ctx.args[1]) else {

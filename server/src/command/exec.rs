@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use picket_common::resp::ReplyBuf;
+use picket_common::sds::repr;
 use tokio::time::Instant;
 
 use super::args::shown;
@@ -529,27 +530,6 @@ fn is_hello_secret(args: &[Bytes], i: usize) -> bool {
         .is_some_and(|p| i == p + 1 || i == p + 2)
 }
 
-/// Redis's `sdscatrepr`: a quoted, escaped rendering of bytes.
-pub fn repr(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() + 2);
-    s.push('"');
-    for &c in b {
-        match c {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            7 => s.push_str("\\a"),
-            8 => s.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
-            c => s.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    s.push('"');
-    s
-}
-
 /// The message for an unknown command, as Redis 7.0 formats it: arguments quoted, the list
 /// cut once it reaches 128 bytes.
 pub fn unknown_command(args: &[Bytes]) -> CmdError {
@@ -645,10 +625,5 @@ mod tests {
         // The next unit starts clean.
         assert_eq!(t.line(b, "SET w 5"), "+OK\r\n");
         assert_eq!(t.propagated(), vec!["SET w 5"]);
-    }
-
-    #[test]
-    fn repr_like_sdscatrepr() {
-        assert_eq!(repr(b"a\"b\\c\n\x01 "), "\"a\\\"b\\\\c\\n\\x01 \"");
     }
 }

@@ -263,11 +263,7 @@ fn memory(srv: &Server, out: &mut String, caller: Option<&Client>) {
     field!(out, "used_memory_scripts_human", "0B");
     field!(out, "maxmemory", srv.cfg.maxmemory);
     field!(out, "maxmemory_human", alloc::human(srv.cfg.maxmemory));
-    field!(
-        out,
-        "maxmemory_policy",
-        srv.config.store().get_str("maxmemory-policy")
-    );
+    field!(out, "maxmemory_policy", srv.cfg.maxmemory_policy.name());
     let frag = if used == 0 {
         0.0
     } else {

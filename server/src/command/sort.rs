@@ -721,15 +721,10 @@ mod tests {
 
     #[test]
     fn pqsort_sorts_the_range() {
-        let mut rng = 12345u64;
+        let mut rng = picket_common::ids::seeded(12345);
         for n in [0usize, 1, 5, 7, 8, 40, 41, 100, 500] {
             for _ in 0..20 {
-                let mut v: Vec<u32> = (0..n)
-                    .map(|_| {
-                        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1);
-                        ((rng >> 33) % 50) as u32
-                    })
-                    .collect();
+                let mut v: Vec<u32> = (0..n).map(|_| rng.random_range(0..50u32)).collect();
                 let mut sorted = v.clone();
                 sorted.sort();
                 let (l, r) = if n == 0 {

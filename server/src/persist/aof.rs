@@ -39,7 +39,7 @@ use crate::server::Server;
 
 /// The directory of the AOF files.
 pub fn aof_dir(srv: &Server) -> PathBuf {
-    Path::new(&srv.cfg.dir).join(srv.config.store().get_str("appenddirname"))
+    Path::new(&srv.cfg.dir).join(&srv.cfg.persist.appenddirname)
 }
 
 impl Aof {
@@ -48,11 +48,11 @@ impl Aof {
     pub fn open(srv: &mut Server, existing: Option<Manifest>) -> Result<Aof, AofError> {
         let dir = aof_dir(srv);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let filename = srv.config.store().get_str("appendfilename").to_string();
+        let filename = srv.cfg.persist.appendfilename.clone();
         let mut manifest = existing.unwrap_or_default();
         let mut base_size = 0;
         if manifest.base.is_none() && manifest.incrs.is_empty() {
-            let preamble = srv.config.store().get_bool("aof-use-rdb-preamble");
+            let preamble = srv.cfg.persist.aof_use_rdb_preamble;
             let name = format!("{filename}.1.base.{}", base_ext(preamble));
             tracing::info!("Creating AOF base file {name} on server start");
             let bytes = if preamble {
@@ -82,7 +82,7 @@ impl Aof {
             filename,
             manifest,
             file,
-            fsync: Fsync::parse(srv.config.store().get_str("appendfsync")),
+            fsync: srv.cfg.persist.appendfsync,
             last_fsync: Instant::now(),
             unsynced: false,
             fsync_running: Arc::new(AtomicBool::new(false)),
@@ -113,7 +113,7 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
     if on && srv.aof.is_none() {
         let dir = aof_dir(srv);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let filename = srv.config.store().get_str("appendfilename").to_string();
+        let filename = srv.cfg.persist.appendfilename.clone();
         // The files of an AOF switched off earlier are stale: the first rewrite replaces them.
         let existing = Aof::read_manifest(&dir, &filename)?.unwrap_or_default();
         let tmp = dir.join(temp_incr_name(&filename));
@@ -125,7 +125,7 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
             filename,
             manifest: existing,
             file,
-            fsync: Fsync::parse(srv.config.store().get_str("appendfsync")),
+            fsync: srv.cfg.persist.appendfsync,
             last_fsync: Instant::now(),
             unsynced: false,
             fsync_running: Arc::new(AtomicBool::new(false)),

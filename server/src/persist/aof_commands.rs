@@ -3,10 +3,10 @@
 //! PEXPIREAT for keys with a TTL.
 
 use bytes::Bytes;
+use picket_common::resp::append_command;
 
 use super::snapshot::{Sink, Snapshot};
 use crate::db::{Hash, Set, Value};
-use crate::propagate::encode;
 use crate::server::Server;
 
 /// Redis's `AOF_REWRITE_ITEMS_PER_CMD`.
@@ -29,20 +29,20 @@ impl CommandSink {
             args.extend(it);
             n += 1;
             if n == ITEMS_PER_CMD {
-                encode(&mut self.buf, &args);
+                append_command(&mut self.buf, &args);
                 args.truncate(2);
                 n = 0;
             }
         }
         if n > 0 {
-            encode(&mut self.buf, &args);
+            append_command(&mut self.buf, &args);
         }
     }
 }
 
 impl Sink for CommandSink {
     fn begin_db(&mut self, db: usize, _keys: usize, _expires: usize) {
-        encode(
+        append_command(
             &mut self.buf,
             &[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())],
         );
@@ -51,7 +51,7 @@ impl Sink for CommandSink {
     fn entry(&mut self, key: &[u8], value: &Value, expire_ms: Option<i64>) {
         match value {
             Value::Int(_) | Value::Small { .. } | Value::Big { .. } => {
-                encode(
+                append_command(
                     &mut self.buf,
                     &[Bytes::from_static(b"SET"), b(key), b(&value.bytes())],
                 );
@@ -81,7 +81,7 @@ impl Sink for CommandSink {
             ),
         }
         if let Some(t) = expire_ms {
-            encode(
+            append_command(
                 &mut self.buf,
                 &[
                     Bytes::from_static(b"PEXPIREAT"),

@@ -129,7 +129,7 @@ pub fn start_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
     };
     aof.rewrite_scheduled = false;
     aof.rewrite_started = Some(Instant::now());
-    let preamble = srv.config.store().get_bool("aof-use-rdb-preamble");
+    let preamble = srv.cfg.persist.aof_use_rdb_preamble;
     let snap = base_snapshot(srv, preamble);
     if let Some(aof) = srv.aof.as_mut() {
         aof.rewrite_epoch = snap.epoch();
@@ -289,8 +289,8 @@ fn start_off_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
         );
         return Err("Can't execute an AOF background rewriting. Please check the server logs for more information.");
     }
-    let filename = srv.config.store().get_str("appendfilename").to_string();
-    let preamble = srv.config.store().get_bool("aof-use-rdb-preamble");
+    let filename = srv.cfg.persist.appendfilename.clone();
+    let preamble = srv.cfg.persist.aof_use_rdb_preamble;
     let snap = base_snapshot(srv, preamble);
     srv.rdb.aof_off_rewrite = OffRewrite {
         started: Some(Instant::now()),
@@ -419,8 +419,8 @@ pub fn check_auto_rewrite(srv: &mut Server) {
         }
         return;
     }
-    let perc = srv.config.store().get_int("auto-aof-rewrite-percentage");
-    let min = srv.config.store().get_int("auto-aof-rewrite-min-size") as u64;
+    let perc = srv.cfg.persist.auto_aof_rewrite_percentage;
+    let min = srv.cfg.persist.auto_aof_rewrite_min_size;
     if perc <= 0 || aof.wait_rewrite {
         return;
     }

@@ -345,7 +345,7 @@ fn finish_commands(
     last: bool,
     multi_start: Option<usize>,
 ) -> bool {
-    let truncated_ok = shared.lock().config.store().get_bool("aof-load-truncated");
+    let truncated_ok = shared.lock().cfg.persist.aof_load_truncated;
     match end_of_commands(path, data.len(), consumed, last, multi_start, truncated_ok) {
         Ok(()) => true,
         Err(msg) => {

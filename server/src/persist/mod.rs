@@ -5,6 +5,7 @@ pub mod aof_commands;
 pub mod aof_file;
 pub mod aof_rewrite;
 pub mod bgfile;
+pub mod config;
 pub mod load;
 pub mod loader;
 pub mod rdb;
@@ -23,7 +24,7 @@ use crate::server::Server;
 pub fn startup_sources(
     srv: &Server,
 ) -> Result<Option<(Vec<loader::Source>, Option<Option<aof::Manifest>>)>, String> {
-    if srv.config.store().get_bool("appendonly") {
+    if srv.cfg.persist.appendonly {
         let (sources, manifest) = aof_sources(srv)?;
         return Ok(Some((sources, Some(manifest))));
     }
@@ -44,7 +45,7 @@ pub fn startup_sources(
 #[allow(clippy::type_complexity)]
 pub fn aof_sources(srv: &Server) -> Result<(Vec<loader::Source>, Option<aof::Manifest>), String> {
     let dir = aof::aof_dir(srv);
-    let name = srv.config.store().get_str("appendfilename");
+    let name = &srv.cfg.persist.appendfilename;
     let manifest = aof::Aof::read_manifest(&dir, name).map_err(|e| e.to_string())?;
     let mut sources = Vec::new();
     if let Some(m) = &manifest {

@@ -38,7 +38,7 @@ pub struct RdbSink {
 
 impl RdbSink {
     pub fn new(srv: &Server) -> Self {
-        let mut rdb = RdbWriter::new(srv.config.store().get_bool("rdbcompression"));
+        let mut rdb = RdbWriter::new(srv.cfg.persist.rdbcompression);
         rdb.aux("redis-ver", crate::REDIS_VERSION.as_bytes());
         rdb.aux_int("redis-bits", usize::BITS as i64);
         rdb.aux_int("ctime", srv.clock.unix_ms() as i64 / 1000);
@@ -56,7 +56,7 @@ impl RdbSink {
         RdbSink {
             rdb,
             digest: CRC64.digest(),
-            checksum: srv.config.store().get_bool("rdbchecksum"),
+            checksum: srv.cfg.persist.rdbchecksum,
             list_fill: srv.cfg.list_max_listpack_size,
             finished: false,
         }

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use picket_common::net::Conn;
+use picket_common::resp::ReplyReader;
 use tokio::io::AsyncReadExt;
 
 use super::config::DisklessLoad;
@@ -101,16 +102,10 @@ impl<C: Conn> Link<'_, C> {
     async fn header(&mut self) -> Result<Bulk, SyncError> {
         loop {
             let line = loop {
-                if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-                    let mut line = self.buf.split_to(i + 1).to_vec();
-                    line.pop();
-                    if line.last() == Some(&b'\r') {
-                        line.pop();
-                    }
-                    break line;
-                }
-                if self.buf.len() > 64 * 1024 {
-                    return Err(SyncError::ReadHeader("reply line too long".into()));
+                match ReplyReader::default().read_line(self.buf) {
+                    Ok(Some(line)) => break line,
+                    Ok(None) => {}
+                    Err(e) => return Err(SyncError::ReadHeader(e.to_string())),
                 }
                 match self.read().await {
                     Ok(_) => {}

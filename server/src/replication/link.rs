@@ -111,7 +111,7 @@ pub struct Link {
 }
 
 fn encode(out: &mut BytesMut, parts: &[Bytes]) {
-    crate::propagate::encode(out, parts);
+    picket_common::resp::append_command(out, parts);
 }
 
 impl Link {

@@ -398,7 +398,7 @@ pub fn cron(srv: &mut Server) {
     if !ids.is_empty() && !srv.repl.is_replica() && srv.repl.cron_loops.is_multiple_of(period) {
         feed(srv);
         let mut b = BytesMut::new();
-        crate::propagate::encode(&mut b, &[bytes::Bytes::from_static(b"PING")]);
+        picket_common::resp::append_command(&mut b, &[bytes::Bytes::from_static(b"PING")]);
         super::feed_stream(srv, &b);
     }
     let timeout = srv.cfg.repl.timeout_s;

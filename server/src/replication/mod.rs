@@ -44,7 +44,7 @@ pub fn after_batch(srv: &mut Server) {
     if srv.repl.get_ack {
         srv.repl.get_ack = false;
         let mut b = BytesMut::new();
-        crate::propagate::encode(
+        picket_common::resp::append_command(
             &mut b,
             &[
                 Bytes::from_static(b"REPLCONF"),

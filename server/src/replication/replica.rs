@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use picket_common::net::{Conn, Net};
-use picket_common::resp::{Limits, ReplyBuf, RequestDecoder};
+use picket_common::resp::{Limits, ReplyBuf, ReplyReader, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -126,17 +126,13 @@ async fn read_line<C: Conn>(
     buf: &mut BytesMut,
     deadline: Instant,
 ) -> Result<Vec<u8>, ReadError> {
+    let mut reader = ReplyReader::default();
     loop {
-        if let Some(i) = buf.iter().position(|&b| b == b'\n') {
-            let mut line = buf.split_to(i + 1).to_vec();
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            return Ok(line);
-        }
-        if buf.len() > 64 * 1024 {
-            return Err(ReadError::Io("reply line too long".into()));
+        if let Some(line) = reader
+            .read_line(buf)
+            .map_err(|e| ReadError::Io(e.to_string()))?
+        {
+            return Ok(line.to_vec());
         }
         buf.reserve(64 * 1024);
         match tokio::time::timeout_at(deadline, conn.read_buf(buf)).await {

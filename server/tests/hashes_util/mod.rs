@@ -138,14 +138,9 @@ impl RawConn {
     }
 
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) {
-        let mut b = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            let a = a.as_ref();
-            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            b.extend_from_slice(a);
-            b.extend_from_slice(b"\r\n");
-        }
-        self.stream.write_all(&b).expect("write");
+        self.stream
+            .write_all(&picket_common::resp::encode_command(args))
+            .expect("write");
     }
 
     pub fn read(&mut self) -> V {

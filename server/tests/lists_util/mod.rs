@@ -52,14 +52,7 @@ fn frame_end(buf: &[u8], at: usize) -> Option<usize> {
 
 /// Encode a command as a RESP array of bulk strings.
 pub fn encode<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        let a = a.as_ref();
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    picket_common::resp::encode_command(args).to_vec()
 }
 
 /// Split a line on spaces; `''` is an empty argument.
@@ -190,16 +183,13 @@ impl Both {
     }
 }
 
-/// SplitMix64: a tiny seeded generator, so a seed replays the same sequence.
-pub struct Rng(pub u64);
+/// The workspace's seeded generator (`picket_common::ids::seeded`, Xoshiro256++), so a
+/// seed replays the same cases.
+pub struct Rng(pub picket_common::ids::Rng);
 
 impl Rng {
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        rand::RngExt::random(&mut self.0)
     }
     pub fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize

@@ -181,14 +181,9 @@ pub fn assert_same(left: &Dump, right: &Dump, encodings: bool, what: &str) {
 
 /// Deterministic bytes that LZF cannot compress.
 fn noise(n: usize, seed: u64) -> String {
-    let mut x = seed;
+    let mut rng = picket_common::ids::seeded(seed);
     (0..n)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (b'!' + ((x >> 33) % 90) as u8) as char
-        })
+        .map(|_| (b'!' + rand::RngExt::random_range(&mut rng, 0..90u8)) as char)
         .collect()
 }
 

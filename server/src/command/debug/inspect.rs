@@ -79,7 +79,7 @@ fn refcount(srv: &Server, v: &Value) -> i64 {
 /// byte), compressed as `rdbcompression` says: the DUMP payload less its type byte and
 /// its footer.
 fn serialized_len(srv: &Server, v: &Value) -> usize {
-    let compress = srv.config.store().get_bool("rdbcompression");
+    let compress = srv.cfg.persist.rdbcompression;
     let payload = super::super::dump::create_payload_with(
         v,
         compress,

@@ -283,7 +283,7 @@ fn replicate(ctx: &mut Ctx) {
     crate::replication::feed(ctx.srv);
     let mut bytes = bytes::BytesMut::new();
     let args: Vec<Bytes> = ctx.args[2..].to_vec();
-    crate::propagate::encode(&mut bytes, &args);
+    picket_common::resp::append_command(&mut bytes, &args);
     crate::replication::feed_stream(ctx.srv, &bytes);
 }
 

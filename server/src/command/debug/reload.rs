@@ -167,7 +167,7 @@ fn load_rdb(srv: &mut Server, data: &[u8], merge: bool) -> Result<(), String> {
 /// Run the files of an AOF: an RDB preamble (base) is loaded as keys, commands go through
 /// the command pipeline as the loader's client.
 fn load_sources(srv: &mut Server, sources: Vec<Source>) -> Result<(), String> {
-    let truncated_ok = srv.config.store().get_bool("aof-load-truncated");
+    let truncated_ok = srv.cfg.persist.aof_load_truncated;
     for source in sources {
         match source {
             Source::Rdb { path, data } => load_rdb(srv, &data, false)

@@ -179,13 +179,8 @@ mod tests {
 
     #[test]
     fn big_inputs_round_trip_with_far_references() {
-        let mut x = 7u64;
-        let noise: Vec<u8> = (0..5000)
-            .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-                (x >> 56) as u8
-            })
-            .collect();
+        let mut rng = picket_common::ids::seeded(7);
+        let noise: Vec<u8> = (0..5000).map(|_| rand::RngExt::random(&mut rng)).collect();
         // Repeats at distances below and beyond what a reference can reach (8 KB).
         let data = [&noise[..], &noise[..], &vec![0u8; 20000], &noise[..]].concat();
         let c = compress(&data, data.len()).unwrap();
