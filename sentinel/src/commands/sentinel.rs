@@ -8,11 +8,12 @@ use bytes::Bytes;
 use picket_common::resp::ReplyBuf;
 
 use super::{lower, text};
+use super::{AfterSave, AwaitSave};
 use crate::core::{
     instance_flags, Action, Addr, Core, Event, Instance, InstanceKind, Master, Subject, Target,
     Timers,
 };
-use crate::shell::Shared;
+use crate::shell::{Saving, Shared};
 
 mod settings;
 use settings::{config_get, config_set, sentinel_set};
@@ -171,7 +172,12 @@ fn pending_scripts(shared: &Shared, now: u64, out: &mut ReplyBuf) {
     }
 }
 
-pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) {
+pub(super) fn command(
+    shared: &Arc<Shared>,
+    out: &mut ReplyBuf,
+    args: &[Bytes],
+    wait: &mut Option<AwaitSave>,
+) {
     let Some(sub) = args.get(1).map(lower) else {
         out.error("ERR wrong number of arguments for 'sentinel' command");
         return;
@@ -334,11 +340,10 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             if n != 2 {
                 return arity(out);
             }
-            if shared.flush(&core) {
-                out.ok();
-            } else {
-                out.error("ERR Failed to save config file. Check server logs.");
-            }
+            *wait = Some(AwaitSave {
+                saving: shared.save(&core),
+                then: AfterSave::OkOrFailed,
+            });
         }
         "monitor" => {
             if n != 6 {
@@ -383,7 +388,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             };
             after = core.take_actions();
             after.push(Action::Event(monitored));
-            shared.flush(&core);
+            after.push(Action::Flush);
             out.ok();
         }
         "remove" => {
@@ -404,7 +409,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                             k.clone(),
                         )));
                     }
-                    shared.flush(&core);
+                    after.push(Action::Flush);
                     out.ok();
                 }
                 None => no_master(out),
@@ -414,7 +419,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             if n < 5 {
                 return arity(out);
             }
-            sentinel_set(shared, &mut core, args, now, out, &mut after);
+            sentinel_set(shared, &mut core, args, now, out, &mut after, wait);
         }
         "config" => {
             if n < 3 {
@@ -424,7 +429,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                 ("get", 4) => config_get(&shared.settings(), &text(&args[3]), out),
                 ("set", 5) => {
                     let (k, v) = (text(&args[3]), text(&args[4]));
-                    config_set(shared, &mut core, &k, &v, out, &mut after);
+                    config_set(shared, &mut core, &k, &v, out, &mut after, wait);
                 }
                 _ => out.error(
                     "ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.",
@@ -518,14 +523,28 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
     }
     // What the command changed is on disk before its reply goes out, as Redis flushes the
     // config inside the command: a vote (IS-MASTER-DOWN-BY-ADDR) must survive a crash right
-    // after it was given, or the restarted sentinel could vote again in the same epoch.
+    // after it was given, or the restarted sentinel could vote again in the same epoch. The
+    // write itself happens off the lock; the reply, and the actions that follow the save
+    // (events, links), wait for it.
     if after.iter().any(|a| matches!(a, Action::Flush)) {
         after.retain(|a| !matches!(a, Action::Flush));
-        shared.flush(&core);
+        if wait.is_none() {
+            *wait = Some(AwaitSave {
+                saving: shared.save(&core),
+                then: AfterSave::Replied,
+            });
+        }
     }
     drop(core);
+    let seq = match wait {
+        Some(AwaitSave {
+            saving: Saving::Queued(seq),
+            ..
+        }) => Some(*seq),
+        _ => None,
+    };
     if !after.is_empty() {
-        let _ = shared.actions.send(after);
+        let _ = shared.actions.send((seq, after));
     }
 }
 

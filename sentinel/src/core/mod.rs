@@ -551,9 +551,6 @@ pub struct Core {
     pub timers: Timers,
     pub tilt_since: Option<Ms>,
     pub previous_tick: Option<Ms>,
-    /// Time the shell spent writing the state since the previous tick, which the TILT check
-    /// excuses (the sentinel knows why it was late).
-    pub persist_pause_ms: Ms,
     /// The address this sentinel announces in hellos (announce-ip or the link's local
     /// address, filled by the shell) and its port.
     pub announce_ip: String,
@@ -608,7 +605,6 @@ impl Core {
             timers: Timers::default(),
             tilt_since: None,
             previous_tick: None,
-            persist_pause_ms: 0,
             announce_ip: String::new(),
             announce_port: 26379,
             resolve_hostnames: false,
