@@ -502,6 +502,8 @@ pub enum Action {
     Log(Level, String),
     /// SENTINEL SIMULATE-FAILURE reached its point: the process exits with 99.
     Crash,
+    /// The reply to the client command being run ([`Input::Command`]).
+    Reply(Reply),
 }
 
 /// Inputs from the shell.
@@ -533,6 +535,8 @@ pub enum Input {
         master: String,
         result: Result<(), String>,
     },
+    /// A client command that changes the state: its reply is one [`Action::Reply`].
+    Command(Command),
 }
 
 /// Simulated failures (SENTINEL SIMULATE-FAILURE).
@@ -693,6 +697,7 @@ impl Core {
             Input::SwitchoverReply { master, result } => {
                 self.switchover_reply(now, &master, result)
             }
+            Input::Command(cmd) => self.command(now, cmd),
         }
         std::mem::take(&mut self.out)
     }
@@ -741,6 +746,7 @@ impl Core {
     }
 }
 
+mod commands;
 mod detect;
 pub mod events;
 mod failover;
@@ -748,6 +754,7 @@ mod hello;
 mod info;
 mod links;
 
+pub use commands::{Command, Reply};
 pub use events::{Event, InstanceKind, Subject};
 pub use info::{parse_info, InfoFields};
 
@@ -760,3 +767,6 @@ mod surface_tests;
 
 #[cfg(test)]
 mod hello_tests;
+
+#[cfg(test)]
+mod command_tests;

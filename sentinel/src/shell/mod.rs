@@ -443,6 +443,8 @@ pub fn execute<N: Net>(
                 Level::Notice => tracing::info!("{msg}"),
                 Level::Warning => tracing::warn!("{msg}"),
             },
+            // Replies are taken by the command server from the output of its command.
+            Action::Reply(_) => {}
             Action::Crash => {
                 // What the core saved before this point is on disk first (the crash was
                 // held behind its save), as Redis flushes the config before it crashes
