@@ -12,7 +12,7 @@ use picket_common::resp::{Limits, Proto, ReplyBuf, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::core::Input;
-use crate::shell::{write_within, Outbox, Shared, Subscriber};
+use crate::shell::{write_within, Outbox, Saving, Shared, Subscriber};
 
 mod info;
 mod sentinel;
@@ -68,7 +68,29 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
                 Ok(Some(req)) => {
                     out.proto = s.proto;
                     let before = out.len();
-                    let quit = dispatch(&shared, &mut s, &tx, &mut out, &req.args);
+                    let mut wait = None;
+                    let mut quit = dispatch(&shared, &mut s, &tx, &mut out, &req.args, &mut wait);
+                    // A reply that waits for the state write (the client's task waits; the
+                    // core goes on). The commands after it in the pipeline run after it.
+                    if let Some(w) = wait {
+                        let ok = tokio::select! {
+                            biased;
+                            _ = cancel.cancelled() => break 'outer,
+                            ok = shared.saved(w.saving) => ok,
+                        };
+                        match w.then {
+                            AfterSave::Replied => {}
+                            AfterSave::OkOrFailed if ok => out.ok(),
+                            AfterSave::OkOrFailed => {
+                                out.error("ERR Failed to save config file. Check server logs.")
+                            }
+                            AfterSave::Shutdown => {
+                                tracing::warn!("User requested shutdown...");
+                                shared.cancel.cancel();
+                                quit = true;
+                            }
+                        }
+                    }
                     Stats::add(&shared.stats.commands_processed, 1);
                     if out.buf.get(before) == Some(&b'-') {
                         Stats::add(&shared.stats.error_replies, 1);
@@ -175,13 +197,32 @@ fn lower(b: &Bytes) -> String {
     text(b).to_ascii_lowercase()
 }
 
-/// Run one command; true when the connection must close.
+/// A reply that waits until a save is on disk: Redis flushes the config inside the
+/// command, before its reply (a vote, a config change's OK, SHUTDOWN).
+pub(crate) struct AwaitSave {
+    pub saving: Saving,
+    pub then: AfterSave,
+}
+
+/// What follows the save.
+pub(crate) enum AfterSave {
+    /// Nothing: the reply is written already, it only waits.
+    Replied,
+    /// `+OK`, or Redis's error when the file could not be saved.
+    OkOrFailed,
+    /// The sentinel stops (SHUTDOWN).
+    Shutdown,
+}
+
+/// Run one command; true when the connection must close. `wait`: the reply waits for a
+/// save.
 fn dispatch(
     shared: &Arc<Shared>,
     s: &mut Session,
     tx: &Outbox,
     out: &mut ReplyBuf,
     args: &[Bytes],
+    wait: &mut Option<AwaitSave>,
 ) -> bool {
     let typed = lower(&args[0]);
     // `rename-command`: the name calls the command it was renamed from; an old name is gone.
@@ -333,10 +374,10 @@ fn dispatch(
         }
         "shutdown" => {
             let core = shared.lock();
-            shared.flush(&core);
-            drop(core);
-            tracing::warn!("User requested shutdown...");
-            shared.cancel.cancel();
+            *wait = Some(AwaitSave {
+                saving: shared.save(&core),
+                then: AfterSave::Shutdown,
+            });
             return true;
         }
         "command" => match args.get(1).map(lower).as_deref() {
@@ -344,7 +385,7 @@ fn dispatch(
             Some("docs") => out.map(0),
             _ => out.array(0),
         },
-        "sentinel" => sentinel::command(shared, out, args),
+        "sentinel" => sentinel::command(shared, out, args, wait),
         _ => out.error(&unknown_command(args)),
     }
     false

@@ -402,30 +402,54 @@ fn load(all: &[Directive]) -> Result<Loaded, ConfigError> {
     Ok(l)
 }
 
-/// Write the state into the config file atomically.
+/// Write the state into the config file atomically (render, then [`write_atomically`]).
 pub fn rewrite(path: &Path, core: &Core, s: &ServerSettings) -> Result<(), ConfigError> {
-    let io = |source| ConfigError::Io {
+    let old = read_old(path)?;
+    let text = render(path, &old, core, s)?;
+    write_atomically(path, &text).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    // A file that is there but cannot be read is not replaced by one without the user's
-    // lines (Redis's rewrite fails then too).
-    let old = match std::fs::read(path) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(io(e)),
-    };
-    let text = if is_toml(path) {
-        toml::rewritten(&old, core, s)?
+    })
+}
+
+/// The file's text as it is now, the base of a rewrite ("" when there is none). A file that
+/// is there but cannot be read is not replaced by one without the user's lines (Redis's
+/// rewrite fails then too).
+pub fn read_old(path: &Path) -> Result<String, ConfigError> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The file's new text: `old` rewritten with the state (TOML or redis.conf style, by the
+/// file's name), without I/O.
+pub fn render(
+    path: &Path,
+    old: &str,
+    core: &Core,
+    s: &ServerSettings,
+) -> Result<String, ConfigError> {
+    if is_toml(path) {
+        toml::rewritten(old, core, s)
     } else {
-        rewrite::rewritten(&old, core, s)
-    };
+        Ok(rewrite::rewritten(old, core, s))
+    }
+}
+
+/// Replace the file with `text` so that a crash leaves the old file or the new one, never a
+/// mix: write a temporary file, fsync it, rename it over the file, fsync the directory.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
     drop(f);
-    std::fs::rename(&tmp, path).map_err(io)?;
+    std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent() {
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")

@@ -297,26 +297,6 @@ fn tilt_when_the_timer_jumps() {
 }
 
 #[test]
-fn a_slow_write_of_its_own_state_is_not_a_tilt() {
-    let mut c = core();
-    c.step(0, Input::Tick);
-    // 5 s late, of which 4.5 s writing the state file: 500 ms unexplained, no TILT.
-    c.persist_pause_ms = 4500;
-    let a = c.step(5000, Input::Tick);
-    assert!(!events(&a).iter().any(|e| e.starts_with("+tilt")), "{a:?}");
-    assert!(c.tilt_since.is_none());
-    // The excuse is used once: the next late tick without a write is a TILT.
-    let a = c.step(8000, Input::Tick);
-    assert!(events(&a).contains(&"+tilt #tilt mode entered".to_string()));
-    // A clock that goes back is a TILT whatever was written.
-    let mut c = core();
-    c.step(5000, Input::Tick);
-    c.persist_pause_ms = 10_000;
-    let a = c.step(4000, Input::Tick);
-    assert!(events(&a).contains(&"+tilt #tilt mode entered".to_string()));
-}
-
-#[test]
 fn the_whole_failover_as_actions() {
     let mut c = core();
     add_sentinel(&mut c, A, 26380, 0);

@@ -168,10 +168,12 @@ fn main() -> ExitCode {
             }
         }
         tracing::info!("Running mode=sentinel, port={}.", shared.settings().port);
+        // The state is written on a thread: the core's (only) thread never waits for the
+        // disk.
+        shared.set_state_store(std::sync::Arc::new(shell::DiskStore { on_thread: true }));
         // As Redis: a new myid is saved at once (it must survive a restart).
         if new_id {
-            let core = shared.lock();
-            shared.flush(&core);
+            shared.save_now().await;
         }
         for (name, m) in &shared.lock().masters {
             tracing::warn!(
@@ -196,9 +198,7 @@ fn main() -> ExitCode {
                 _ = tokio::signal::ctrl_c() => {}
             }
             tracing::warn!("Received SIGTERM scheduling shutdown...");
-            let core = sh.lock();
-            sh.flush(&core);
-            drop(core);
+            sh.save_now().await;
             sh.cancel.cancel();
         });
         let outcome = shared.stopped().await;

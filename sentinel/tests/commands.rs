@@ -516,9 +516,19 @@ fn toml_configured_sentinels_discover_and_keep_state_across_a_restart() {
     let port = s0.port;
     let myid = cmd(port, &["SENTINEL", "MYID"]).s();
     let conf = s0.conf.clone().unwrap();
+    // The state is written off the core, a moment after it is known: wait until the file
+    // has everyone discovered.
+    let ports: Vec<String> = srv[1..]
+        .iter()
+        .map(|r| r.port)
+        .chain(sentinels.iter().map(|s| s.port))
+        .map(|p| format!("\"127.0.0.1:{p}"))
+        .collect();
     wait_for("saved state", 10, || {
         let t = std::fs::read_to_string(&conf).unwrap();
-        t.contains("known-sentinels") && t.contains("known-replicas")
+        t.contains("known-sentinels")
+            && t.contains("known-replicas")
+            && ports.iter().all(|p| t.contains(p.as_str()))
     });
     let dir = s0.into_dir();
     let text = std::fs::read_to_string(&conf).unwrap();

@@ -153,7 +153,7 @@ async fn a_simulated_crash_stops_the_shell_with_its_outcome() {
     let shared = sentinel(&dir).await;
     shared
         .actions
-        .send(vec![Action::Crash])
+        .send((None, vec![Action::Crash]))
         .expect("the driver runs");
     let outcome = tokio::time::timeout(Duration::from_secs(5), shared.stopped())
         .await

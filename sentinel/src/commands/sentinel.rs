@@ -8,11 +8,12 @@ use bytes::Bytes;
 use picket_common::resp::ReplyBuf;
 
 use super::{lower, text};
+use super::{AfterSave, AwaitSave};
 use crate::core::{
-    instance_flags, Action, Addr, Core, Event, Instance, InstanceKind, Master, Subject, Target,
+    instance_flags, Action, Addr, Command, Core, Input, Instance, InstanceKind, Master, Reply,
     Timers,
 };
-use crate::shell::Shared;
+use crate::shell::{Saving, Shared};
 
 mod settings;
 use settings::{config_get, config_set, sentinel_set};
@@ -171,7 +172,12 @@ fn pending_scripts(shared: &Shared, now: u64, out: &mut ReplyBuf) {
     }
 }
 
-pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) {
+pub(super) fn command(
+    shared: &Arc<Shared>,
+    out: &mut ReplyBuf,
+    args: &[Bytes],
+    wait: &mut Option<AwaitSave>,
+) {
     let Some(sub) = args.get(1).map(lower) else {
         out.error("ERR wrong number of arguments for 'sentinel' command");
         return;
@@ -265,46 +271,33 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                 return;
             };
             // A port out of range matches no master (Redis's createSentinelAddr fails).
-            let (down, leader, e) = match u16::try_from(port) {
-                Ok(port) => {
-                    let addr = Addr::new(text(&args[2]), port);
-                    core.is_master_down_by_addr(now, &addr, epoch, &text(&args[5]))
-                }
-                Err(_) => (false, "*".to_string(), 0),
+            let addr = u16::try_from(port)
+                .ok()
+                .map(|port| Addr::new(text(&args[2]), port));
+            let cmd = Command::IsMasterDownByAddr {
+                addr,
+                epoch,
+                runid: text(&args[5]),
             };
-            out.array(3);
-            out.int(i64::from(down));
-            out.bulk(leader.as_bytes());
-            out.int(e as i64);
-            after = core.take_actions();
+            run(&mut core, now, cmd, out, &mut after);
         }
         "reset" => {
             if n != 3 {
                 return arity(out);
             }
-            let pat = text(&args[2]);
-            let names: Vec<String> = core
-                .masters
-                .keys()
-                .filter(|k| picket_common::glob::string_match_str(&pat, k, false))
-                .cloned()
-                .collect();
-            for k in &names {
-                core.reset_master(now, k);
-            }
-            out.int(names.len() as i64);
-            after = core.take_actions();
+            let cmd = Command::Reset {
+                pattern: text(&args[2]),
+            };
+            run(&mut core, now, cmd, out, &mut after);
         }
         "failover" => {
             if n != 3 {
                 return arity(out);
             }
-            match core.force_failover(now, &text(&args[2])) {
-                Ok(()) => out.ok(),
-                Err(e) if e.starts_with('-') => out.error(&e[1..]),
-                Err(e) => out.error(&format!("ERR {e}")),
-            }
-            after = core.take_actions();
+            let cmd = Command::Failover {
+                name: text(&args[2]),
+            };
+            run(&mut core, now, cmd, out, &mut after);
         }
         "ckquorum" => {
             if n != 3 {
@@ -334,11 +327,10 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             if n != 2 {
                 return arity(out);
             }
-            if shared.flush(&core) {
-                out.ok();
-            } else {
-                out.error("ERR Failed to save config file. Check server logs.");
-            }
+            *wait = Some(AwaitSave {
+                saving: shared.save(&core),
+                then: AfterSave::OkOrFailed,
+            });
         }
         "monitor" => {
             if n != 6 {
@@ -372,49 +364,27 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                 out.error("ERR Invalid port number.");
                 return;
             };
-            if core.masters.contains_key(&name) {
-                out.error("ERR Duplicate master name.");
-                return;
-            }
-            let m = core.monitor(&name, Addr::new(ip.clone(), port), quorum, now);
-            let monitored = Event::Monitor {
-                at: Subject::master(m),
+            let cmd = Command::Monitor {
+                name,
+                addr: Addr::new(ip, port),
                 quorum,
             };
-            after = core.take_actions();
-            after.push(Action::Event(monitored));
-            shared.flush(&core);
-            out.ok();
+            run(&mut core, now, cmd, out, &mut after);
         }
         "remove" => {
             if n != 3 {
                 return arity(out);
             }
-            let name = text(&args[2]);
-            match core.masters.remove(&name) {
-                Some(m) => {
-                    after.push(Action::Event(Event::Unmonitor(Subject::master(&m))));
-                    after.push(Action::Disconnect(Target::Master(name.clone())));
-                    for k in m.replicas.keys() {
-                        after.push(Action::Disconnect(Target::Replica(name.clone(), k.clone())));
-                    }
-                    for k in m.sentinels.keys() {
-                        after.push(Action::Disconnect(Target::Sentinel(
-                            name.clone(),
-                            k.clone(),
-                        )));
-                    }
-                    shared.flush(&core);
-                    out.ok();
-                }
-                None => no_master(out),
-            }
+            let cmd = Command::Remove {
+                name: text(&args[2]),
+            };
+            run(&mut core, now, cmd, out, &mut after);
         }
         "set" => {
             if n < 5 {
                 return arity(out);
             }
-            sentinel_set(shared, &mut core, args, now, out, &mut after);
+            sentinel_set(shared, &mut core, args, now, out, &mut after, wait);
         }
         "config" => {
             if n < 3 {
@@ -424,7 +394,7 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
                 ("get", 4) => config_get(&shared.settings(), &text(&args[3]), out),
                 ("set", 5) => {
                     let (k, v) = (text(&args[3]), text(&args[4]));
-                    config_set(shared, &mut core, &k, &v, out, &mut after);
+                    config_set(shared, &mut core, &k, &v, out, &mut after, wait);
                 }
                 _ => out.error(
                     "ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.",
@@ -469,33 +439,20 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
             if n < 3 {
                 return arity(out);
             }
-            // As Redis: the flags are cleared first, so `SIMULATE-FAILURE HELP` disarms.
-            core.sim = Default::default();
-            for a in &args[2..] {
-                match lower(a).as_str() {
-                    "crash-after-election" => {
-                        tracing::warn!("Failure simulation: this Sentinel will crash after being successfully elected as failover leader");
-                        core.sim.crash_after_election = true
-                    }
-                    "crash-after-promotion" => {
-                        tracing::warn!("Failure simulation: this Sentinel will crash after promoting the selected replica to master");
-                        core.sim.crash_after_promotion = true
-                    }
-                    "help" => {
-                        out.array(2);
-                        out.bulk(b"crash-after-election");
-                        out.bulk(b"crash-after-promotion");
-                        return;
-                    }
-                    _ => {
-                        out.error("ERR Unknown failure simulation specified");
-                        return;
-                    }
-                }
-            }
-            out.ok();
+            let flags = args[2..].iter().map(lower).collect();
+            run(
+                &mut core,
+                now,
+                Command::SimulateFailure(flags),
+                out,
+                &mut after,
+            );
         }
-        "debug" => sentinel_debug(&mut core, args, out),
+        "debug" if n > 2 => {
+            let cmd = Command::Debug(args[2..].iter().map(text).collect());
+            run(&mut core, now, cmd, out, &mut after);
+        }
+        "debug" => sentinel_debug(&core, out),
         "pending-scripts" => {
             if n != 2 {
                 return arity(out);
@@ -518,14 +475,28 @@ pub(super) fn command(shared: &Arc<Shared>, out: &mut ReplyBuf, args: &[Bytes]) 
     }
     // What the command changed is on disk before its reply goes out, as Redis flushes the
     // config inside the command: a vote (IS-MASTER-DOWN-BY-ADDR) must survive a crash right
-    // after it was given, or the restarted sentinel could vote again in the same epoch.
+    // after it was given, or the restarted sentinel could vote again in the same epoch. The
+    // write itself happens off the lock; the reply, and the actions that follow the save
+    // (events, links), wait for it.
     if after.iter().any(|a| matches!(a, Action::Flush)) {
         after.retain(|a| !matches!(a, Action::Flush));
-        shared.flush(&core);
+        if wait.is_none() {
+            *wait = Some(AwaitSave {
+                saving: shared.save(&core),
+                then: AfterSave::Replied,
+            });
+        }
     }
     drop(core);
+    let seq = match wait {
+        Some(AwaitSave {
+            saving: Saving::Queued(seq),
+            ..
+        }) => Some(*seq),
+        _ => None,
+    };
     if !after.is_empty() {
-        let _ = shared.actions.send(after);
+        let _ = shared.actions.send((seq, after));
     }
 }
 
@@ -546,48 +517,50 @@ const DEBUG_ORDER: [&str; 13] = [
     "script-retry-delay",
 ];
 
-/// SENTINEL DEBUG: no arguments list the timers; `<param> <ms> ...` set them in order (as
-/// Redis, those before a bad pair stay set).
-fn sentinel_debug(core: &mut Core, args: &[Bytes], out: &mut ReplyBuf) {
-    let n = args.len();
-    if n == 2 {
-        let mut t: Timers = core.timers.clone();
-        out.map(DEBUG_ORDER.len());
-        for name in DEBUG_ORDER {
-            out.bulk(name.to_ascii_uppercase().as_bytes());
-            out.bulk(t.get_mut(name).map_or(0, |v| *v).to_string().as_bytes());
-        }
-        return;
+/// SENTINEL DEBUG with no arguments: the timers (setting them is a core command).
+fn sentinel_debug(core: &Core, out: &mut ReplyBuf) {
+    let mut t: Timers = core.timers.clone();
+    out.map(DEBUG_ORDER.len());
+    for name in DEBUG_ORDER {
+        out.bulk(name.to_ascii_uppercase().as_bytes());
+        out.bulk(t.get_mut(name).map_or(0, |v| *v).to_string().as_bytes());
     }
-    let mut j = 2;
-    while j < n {
-        let raw = text(&args[j]);
-        let more = n - 1 - j;
-        let Some(slot) = core
-            .timers
-            .get_mut(&raw.to_ascii_lowercase())
-            .filter(|_| more > 0)
-        else {
-            out.error(&format!(
-                "ERR Unknown option or number of arguments for SENTINEL DEBUG '{raw}'"
-            ));
-            return;
-        };
-        let v = text(&args[j + 1]);
-        // Redis's getLongLongFromObject: strict decimal (no sign, blanks or leading zeros),
-        // then > 0. Up to 2^63-1 is taken; every use of a timer saturates.
-        match picket_common::sds::string2ll(&args[j + 1]) {
-            Some(ms) if ms > 0 => *slot = ms as u64,
-            _ => {
-                out.error(&format!(
-                    "ERR Invalid argument '{v}' for SENTINEL DEBUG '{raw}'"
-                ));
-                return;
+}
+
+/// Run a state-changing command through the core: its reply into `out`, its other actions
+/// into `after`.
+fn run(core: &mut Core, now: u64, cmd: Command, out: &mut ReplyBuf, after: &mut Vec<Action>) {
+    for a in core.step(now, Input::Command(cmd)) {
+        match a {
+            Action::Reply(r) => encode(out, &r),
+            a => after.push(a),
+        }
+    }
+}
+
+/// A core reply in the client's protocol.
+fn encode(out: &mut ReplyBuf, r: &Reply) {
+    match r {
+        Reply::Ok => out.ok(),
+        Reply::Int(i) => out.int(*i),
+        Reply::Error(e) => out.error(e),
+        Reply::Bulks(v) => {
+            out.array(v.len());
+            for b in v {
+                out.bulk(b.as_bytes());
             }
         }
-        j += 2;
+        Reply::MasterDown {
+            down,
+            leader,
+            epoch,
+        } => {
+            out.array(3);
+            out.int(i64::from(*down));
+            out.bulk(leader.as_bytes());
+            out.int(*epoch as i64);
+        }
     }
-    out.ok();
 }
 
 const SENTINEL_HELP: &[&str] = &[

@@ -9,13 +9,12 @@ impl Core {
     // ------------------------------------------------------------------ timer
 
     pub(super) fn tick(&mut self, now: Ms) {
-        // TILT: the timer stalled or jumped. Time the sentinel spent writing its own state
-        // file is not a stall of unknown cause: Redis enters TILT after a slow fsync of its
-        // config, and then stays passive for 30 s in the middle of the failover it started.
-        let excused = std::mem::take(&mut self.persist_pause_ms);
+        // TILT: the timer stalled or jumped. (Writing the state file does not stall it: the
+        // shell writes off the core, see `shell/state_file.rs`; Redis's fsync of its config
+        // blocks and can put it in TILT in the middle of the failover it started.)
         if let Some(prev) = self.previous_tick {
             let delta = now as i64 - prev as i64;
-            if delta < 0 || (delta as u64).saturating_sub(excused) > self.timers.tilt_trigger {
+            if delta < 0 || delta as u64 > self.timers.tilt_trigger {
                 if self.tilt_since.is_none() {
                     self.event(Event::Tilt);
                 }

@@ -502,6 +502,8 @@ pub enum Action {
     Log(Level, String),
     /// SENTINEL SIMULATE-FAILURE reached its point: the process exits with 99.
     Crash,
+    /// The reply to the client command being run ([`Input::Command`]).
+    Reply(Reply),
 }
 
 /// Inputs from the shell.
@@ -533,6 +535,8 @@ pub enum Input {
         master: String,
         result: Result<(), String>,
     },
+    /// A client command that changes the state: its reply is one [`Action::Reply`].
+    Command(Command),
 }
 
 /// Simulated failures (SENTINEL SIMULATE-FAILURE).
@@ -551,9 +555,6 @@ pub struct Core {
     pub timers: Timers,
     pub tilt_since: Option<Ms>,
     pub previous_tick: Option<Ms>,
-    /// Time the shell spent writing the state since the previous tick, which the TILT check
-    /// excuses (the sentinel knows why it was late).
-    pub persist_pause_ms: Ms,
     /// The address this sentinel announces in hellos (announce-ip or the link's local
     /// address, filled by the shell) and its port.
     pub announce_ip: String,
@@ -608,7 +609,6 @@ impl Core {
             timers: Timers::default(),
             tilt_since: None,
             previous_tick: None,
-            persist_pause_ms: 0,
             announce_ip: String::new(),
             announce_port: 26379,
             resolve_hostnames: false,
@@ -697,6 +697,7 @@ impl Core {
             Input::SwitchoverReply { master, result } => {
                 self.switchover_reply(now, &master, result)
             }
+            Input::Command(cmd) => self.command(now, cmd),
         }
         std::mem::take(&mut self.out)
     }
@@ -745,6 +746,7 @@ impl Core {
     }
 }
 
+mod commands;
 mod detect;
 pub mod events;
 mod failover;
@@ -752,6 +754,7 @@ mod hello;
 mod info;
 mod links;
 
+pub use commands::{Command, Reply};
 pub use events::{Event, InstanceKind, Subject};
 pub use info::{parse_info, InfoFields};
 
@@ -764,3 +767,6 @@ mod surface_tests;
 
 #[cfg(test)]
 mod hello_tests;
+
+#[cfg(test)]
+mod command_tests;

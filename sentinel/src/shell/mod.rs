@@ -38,6 +38,8 @@ use clients::accept_loop;
 pub use clients::{client_cap, RESERVED_FDS};
 use links::{connect, send, LinkCmd, LinkHandle};
 pub use pubsub::{outbox, write_within, Inbox, Outbox, PubsubLimits, Push, Subscriber, WriteError};
+use state_file::StateWriter;
+pub use state_file::{DiskStore, Saving, StateStore, Written};
 
 /// How the sentinel stopped: what the binary's exit code says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -76,8 +78,9 @@ pub struct Shared {
     /// and 19 so that sentinels do not act in lockstep; picket's period is 50-99 ms.
     hz: std::sync::atomic::AtomicU64,
     pub inputs: mpsc::UnboundedSender<Input>,
-    /// Actions produced by commands (SENTINEL MONITOR, RESET, FAILOVER...).
-    pub actions: mpsc::UnboundedSender<Vec<Action>>,
+    /// Actions produced by commands (SENTINEL MONITOR, RESET, FAILOVER...), held until the
+    /// save of the sequence number given is on disk, if one is.
+    pub actions: mpsc::UnboundedSender<(Option<u64>, Vec<Action>)>,
     links: Mutex<BTreeMap<Target, LinkHandle>>,
     pub subscribers: Mutex<BTreeMap<u64, Subscriber>>,
     /// Bounds of the subscribers' queues and writes.
@@ -96,10 +99,8 @@ pub struct Shared {
     pub bound: Mutex<Vec<std::net::SocketAddr>>,
     /// Client connections being served (INFO `connected_clients`, the maxclients check).
     pub clients: AtomicUsize,
-    /// Milliseconds spent writing the state file since the last tick: a slow fsync (a busy
-    /// disk) stalls the sentinel, but it is its own doing, not a clock jump or a frozen
-    /// process, so the TILT check does not count it (see `Core::tick`).
-    pub persist_pause_ms: std::sync::atomic::AtomicU64,
+    /// The state writer (see `state_file`).
+    pub writer: StateWriter,
 }
 
 impl Shared {
@@ -174,7 +175,7 @@ pub async fn start<N: Net>(
         stall_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         bound: Mutex::new(Vec::new()),
         clients: AtomicUsize::new(0),
-        persist_pause_ms: std::sync::atomic::AtomicU64::new(0),
+        writer: StateWriter::default(),
     });
     let mut listeners = Vec::new();
     let binds = picket_common::net::bind::parse_bind_list(&binds)
@@ -194,16 +195,50 @@ pub async fn start<N: Net>(
         let sh = shared.clone();
         shared.tracker.spawn(accept_loop(sh, l));
     }
+    shared.tracker.spawn(state_file::writer(shared.clone()));
     // The initial actions (monitor lines) and the timer.
     let first = shared.lock().take_actions();
     let sh = shared.clone();
     let n = net.clone();
     shared.tracker.spawn(async move {
-        if execute(&sh, &n, first).is_continue() {
-            driver(sh, n, rx, arx).await;
+        let mut held = Held::default();
+        if execute(&sh, &n, first, &mut held).is_continue() {
+            driver(sh, n, rx, arx, held).await;
         }
     });
     Ok(shared)
+}
+
+/// Actions waiting for a save to be on disk, in their order. What follows a save in the
+/// core's output acts on the saved state (asks for votes in a new epoch, promotes, crashes)
+/// and does not leave before it is durable; later actions queue behind it to keep their
+/// order, except PING, INFO and log lines, which neither act on the state nor may wait
+/// for a slow disk (their delay would look like a silent instance).
+#[derive(Default)]
+pub struct Held {
+    queue: std::collections::VecDeque<(u64, Action)>,
+}
+
+impl Held {
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// The sequence number the last held action waits for.
+    fn last(&self) -> Option<u64> {
+        self.queue.back().map(|(s, _)| *s)
+    }
+
+    /// The actions whose save is done, in order.
+    fn release(&mut self, written: u64) -> Vec<Action> {
+        let mut out = Vec::new();
+        while self.queue.front().is_some_and(|(s, _)| *s <= written) {
+            if let Some((_, a)) = self.queue.pop_front() {
+                out.push(a);
+            }
+        }
+        out
+    }
 }
 
 /// The timer and the inputs, one at a time through the core.
@@ -211,9 +246,11 @@ async fn driver<N: Net>(
     shared: Arc<Shared>,
     net: N,
     mut rx: mpsc::UnboundedReceiver<Input>,
-    mut arx: mpsc::UnboundedReceiver<Vec<Action>>,
+    mut arx: mpsc::UnboundedReceiver<(Option<u64>, Vec<Action>)>,
+    mut held: Held,
 ) {
     let cancel = shared.cancel.clone();
+    let mut written = shared.writer.subscribe();
     loop {
         let stall = shared.stall_ms.swap(0, std::sync::atomic::Ordering::SeqCst);
         if stall > 0 {
@@ -232,16 +269,27 @@ async fn driver<N: Net>(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
+            Ok(()) = written.changed(), if !held.is_empty() => {
+                written.borrow_and_update();
+                let ready = held.release(shared.writer.written().seq);
+                if execute(&shared, &net, ready, &mut held).is_break() {
+                    return;
+                }
+                script_runs::run_pending(&shared);
+                continue;
+            }
             _ = &mut sleep => {
-                // What arrived while the sentinel was busy (a slow state write) is taken
-                // before the tick judges the instances, so late replies are not silence.
                 while let Ok(i) = rx.try_recv() {
                     inputs.push(i);
                 }
                 inputs.push(Input::Tick);
             }
-            Some(a) = arx.recv() => {
-                if execute(&shared, &net, a).is_break() {
+            Some((seq, a)) = arx.recv() => {
+                let flow = match seq {
+                    Some(seq) => hold(&shared, &net, seq, a, &mut held),
+                    None => execute(&shared, &net, a, &mut held),
+                };
+                if flow.is_break() {
                     return;
                 }
                 script_runs::run_pending(&shared);
@@ -259,30 +307,56 @@ async fn driver<N: Net>(
         let mut actions = Vec::new();
         for input in inputs {
             let now = shared.now();
-            let mut core = shared.lock();
-            if matches!(input, Input::Tick) {
-                core.persist_pause_ms += shared
-                    .persist_pause_ms
-                    .swap(0, std::sync::atomic::Ordering::SeqCst);
-            }
-            actions.extend(core.step(now, input));
+            actions.extend(shared.lock().step(now, input));
         }
-        if execute(&shared, &net, actions).is_break() {
+        if execute(&shared, &net, actions, &mut held).is_break() {
             return;
         }
         script_runs::run_pending(&shared);
     }
 }
 
+/// Whether an action may pass actions held for a save (see [`Held`]).
+fn passes(a: &Action) -> bool {
+    matches!(a, Action::Ping(_) | Action::Info(_) | Action::Log(..))
+}
+
+/// Carry out `actions` once save `seq` is on disk (those that may pass at once).
+fn hold<N: Net>(
+    shared: &Arc<Shared>,
+    net: &N,
+    seq: u64,
+    actions: Vec<Action>,
+    held: &mut Held,
+) -> std::ops::ControlFlow<()> {
+    if held.is_empty() && shared.writer.written().seq >= seq {
+        return execute(shared, net, actions, held);
+    }
+    let seq = seq.max(held.last().unwrap_or(0));
+    let (now, later): (Vec<Action>, Vec<Action>) = actions.into_iter().partition(passes);
+    held.queue.extend(later.into_iter().map(|a| (seq, a)));
+    execute(shared, net, now, held)
+}
+
 /// Carry out the core's actions; `Break` when one stopped the sentinel (the rest are not
-/// carried out).
+/// carried out). A save (one for the whole list, with the state the core has now) is
+/// handed to the writer at the first `Flush`; what follows it waits until it is on disk,
+/// and so does everything while earlier actions wait (see [`Held`]).
 pub fn execute<N: Net>(
     shared: &Arc<Shared>,
     net: &N,
     actions: Vec<Action>,
+    held: &mut Held,
 ) -> std::ops::ControlFlow<()> {
-    let mut flush = false;
-    for a in actions {
+    let mut actions = actions.into_iter();
+    while let Some(a) = actions.next() {
+        if let Some(seq) = held.last() {
+            // A save is handed at once (it covers the state as it is now).
+            if !passes(&a) && a != Action::Flush {
+                held.queue.push_back((seq, a));
+                continue;
+            }
+        }
         match a {
             Action::Connect(t, addr) => connect(shared, net, t, addr),
             Action::Disconnect(t) => {
@@ -341,28 +415,34 @@ pub fn execute<N: Net>(
                     run_script(shared, s, args);
                 }
             }
-            Action::Flush => flush = true,
+            Action::Flush => {
+                let saving = {
+                    let core = shared.lock();
+                    shared.save(&core)
+                };
+                // Later Flushes of the list are in this save already.
+                let rest: Vec<Action> = actions.filter(|a| *a != Action::Flush).collect();
+                return match saving {
+                    Saving::Queued(seq) => hold(shared, net, seq, rest, held),
+                    Saving::Failed => execute(shared, net, rest, held),
+                };
+            }
             Action::Log(level, msg) => match level {
                 Level::Debug | Level::Verbose => tracing::debug!("{msg}"),
                 Level::Notice => tracing::info!("{msg}"),
                 Level::Warning => tracing::warn!("{msg}"),
             },
+            // Replies are taken by the command server from the output of its command.
+            Action::Reply(_) => {}
             Action::Crash => {
-                // What the core saved before this point is on disk first, as Redis flushes
-                // the config before it crashes after a promotion.
-                if flush {
-                    let core = shared.lock();
-                    shared.flush(&core);
-                }
+                // What the core saved before this point is on disk first (the crash was
+                // held behind its save), as Redis flushes the config before it crashes
+                // after a promotion.
                 tracing::warn!("Sentinel CRASH because of SENTINEL simulate-failure");
                 shared.stop(Outcome::SimulatedCrash);
                 return std::ops::ControlFlow::Break(());
             }
         }
-    }
-    if flush {
-        let core = shared.lock();
-        shared.flush(&core);
     }
     std::ops::ControlFlow::Continue(())
 }

@@ -51,10 +51,7 @@ pub(super) async fn run_sentinel(
         picket_common::clock::Clock::starting_at(crate::EPOCH_MS),
     )
     .await?;
-    {
-        let core = shared.lock();
-        shared.flush(&core);
-    }
+    shared.save_now().await;
     stalls
         .lock()
         .unwrap_or_else(|e| e.into_inner())

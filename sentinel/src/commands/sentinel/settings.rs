@@ -6,6 +6,7 @@ use picket_common::resp::ReplyBuf;
 
 use super::no_master;
 use crate::commands::text;
+use crate::commands::{AfterSave, AwaitSave};
 use crate::core::{Action, Core, Event, Subject, Target};
 use crate::shell::Shared;
 
@@ -24,6 +25,7 @@ pub(super) fn sentinel_set(
     now: u64,
     out: &mut ReplyBuf,
     after: &mut Vec<Action>,
+    wait: &mut Option<AwaitSave>,
 ) {
     let n = args.len();
     let name = text(&args[2]);
@@ -132,11 +134,23 @@ pub(super) fn sentinel_set(
             after.push(Action::Connect(t, addr));
         }
     }
-    let saved = changes == 0 || shared.flush(core);
-    match error {
-        Some(e) => out.error(&e),
-        None if saved => out.ok(),
-        None => out.error("ERR Failed to save config file. Check server logs."),
+    // As Redis: what was applied is saved, even before an error.
+    let saving = (changes > 0).then(|| shared.save(core));
+    match (error, saving) {
+        (Some(e), saving) => {
+            out.error(&e);
+            *wait = saving.map(|saving| AwaitSave {
+                saving,
+                then: AfterSave::Replied,
+            });
+        }
+        (None, Some(saving)) => {
+            *wait = Some(AwaitSave {
+                saving,
+                then: AfterSave::OkOrFailed,
+            })
+        }
+        (None, None) => out.ok(),
     }
 }
 
@@ -186,6 +200,7 @@ pub(super) fn config_set(
     v: &str,
     out: &mut ReplyBuf,
     after: &mut Vec<Action>,
+    wait: &mut Option<AwaitSave>,
 ) {
     let key = k.to_ascii_lowercase();
     let mut st = shared.settings();
@@ -260,11 +275,10 @@ pub(super) fn config_set(
         return;
     }
     drop(st);
-    if shared.flush(core) {
-        out.ok();
-    } else {
-        out.error("ERR Failed to save config file. Check server logs.");
-    }
+    *wait = Some(AwaitSave {
+        saving: shared.save(core),
+        then: AfterSave::OkOrFailed,
+    });
     if drop_sentinel_links {
         // Redis's sentinelDropConnections: the links reconnect with the new credentials.
         for (name, m) in &core.masters {
