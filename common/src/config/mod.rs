@@ -697,4 +697,6 @@ fn value_lines(d: &Directive, v: &Value, default: &Value) -> Vec<RewriteLine> {
 }
 
 #[cfg(test)]
+mod rewrite_tests;
+#[cfg(test)]
 mod tests;

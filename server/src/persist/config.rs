@@ -4,7 +4,7 @@
 
 use picket_common::config::ConfigStore;
 
-use super::aof::Fsync;
+use super::aof_file::Fsync;
 
 /// RDB and AOF settings (part of [`crate::config::Settings`]).
 #[derive(Debug, Clone)]
