@@ -6,7 +6,10 @@ against both servers, alternating runs so machine noise hits both alike; the med
 --runs repetitions is reported, with the ratio picket/redis (target >= 1.0).
 Memory: DEBUG POPULATE 1000000 on both, then used_memory and RSS, and the ratio.
 
-Usage: bench/run.sh [--requests N] [--runs R] [--keys K]
+Usage: bench/run.sh [--requests N] [--runs R] [--keys K] [--baseline PATH]
+
+--baseline runs a second picket-server binary (an earlier build) in the same alternation, so
+that a change's effect is read as two ratios against the same Redis runs.
 """
 import argparse
 import os
@@ -95,24 +98,44 @@ def main():
     ap.add_argument("--keys", type=int, default=1000000)
     ap.add_argument("--tests", default="ping,set,get,incr,mset")
     ap.add_argument("--picket-args", default="")
+    ap.add_argument("--pipelines", default="1,16", help="pipeline depths to run, comma-separated")
+    ap.add_argument("--baseline", default=None,
+                    help="an earlier picket-server binary, benchmarked in the same alternation")
     a = ap.parse_args()
     work = tempfile.mkdtemp()
     rport, rproc = start(a.redis, [], work)
     pport, pproc = start(a.picket, a.picket_args.split(), work)
-    print("redis-server pid %d port %d, picket-server pid %d port %d" % (rproc.pid, rport, pproc.pid, pport))
+    servers = [("redis", rport), ("picket", pport)]
+    procs = [rproc, pproc]
+    if a.baseline:
+        bwork = tempfile.mkdtemp()
+        bport, bproc = start(a.baseline, a.picket_args.split(), bwork)
+        servers.append(("baseline", bport))
+        procs.append(bproc)
+    print(", ".join("%s port %d" % s for s in servers))
     try:
         print("\n== Throughput (requests/s, 50 clients, median of %d runs) ==" % a.runs)
-        print("%-14s %4s %12s %12s %8s" % ("test", "P", "redis", "picket", "ratio"))
-        for pipeline in (1, 16):
-            samples = {"redis": {}, "picket": {}}
-            for _ in range(a.runs):
-                for name, port in (("redis", rport), ("picket", pport)):
+        if a.baseline:
+            print("%-14s %4s %12s %12s %8s %12s %8s" % ("test", "P", "redis", "picket", "ratio", "baseline", "ratio"))
+        else:
+            print("%-14s %4s %12s %12s %8s" % ("test", "P", "redis", "picket", "ratio"))
+        for pipeline in [int(p) for p in a.pipelines.split(",")]:
+            samples = {name: {} for name, _ in servers}
+            for run in range(a.runs):
+                # Each repetition starts with the next server: the order of the runs biases
+                # them (the later ones measured faster here), so every server takes every place.
+                k = run % len(servers)
+                for name, port in servers[k:] + servers[:k]:
                     for test, v in bench(port, a.tests, a.requests, pipeline).items():
                         samples[name].setdefault(test, []).append(v)
             for test in samples["redis"]:
                 r = statistics.median(samples["redis"][test])
                 p = statistics.median(samples["picket"].get(test, [0]))
-                print("%-14s %4d %12.0f %12.0f %8.2f" % (test, pipeline, r, p, p / r if r else 0))
+                line = "%-14s %4d %12.0f %12.0f %8.2f" % (test, pipeline, r, p, p / r if r else 0)
+                if a.baseline:
+                    b = statistics.median(samples["baseline"].get(test, [0]))
+                    line += " %12.0f %8.2f" % (b, b / r if r else 0)
+                print(line)
             sys.stdout.flush()
 
         print("\n== Memory for %d keys (DEBUG POPULATE) ==" % a.keys)
@@ -130,7 +153,7 @@ def main():
         print("ratio picket/redis: used_memory %.2f, RSS %.2f" % (
             res["picket"][0] / res["redis"][0], res["picket"][1] / res["redis"][1]))
     finally:
-        for p in (rproc, pproc):
+        for p in procs:
             p.terminate()
             p.wait()
 
