@@ -78,7 +78,7 @@ pub fn tick(srv: &mut Server) {
     crate::replication::master::cron(srv);
     crate::replication::failover::update(srv);
     crate::replication::after_batch(srv);
-    if let Some(aof) = srv.aof.as_mut() {
+    if let Some(aof) = srv.persistence.aof.as_mut() {
         aof.fsync_if_due();
     }
     crate::persist::aof::check_auto_rewrite(srv);

@@ -155,7 +155,7 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
     // Load the dataset while clients may already connect (they get -LOADING meanwhile).
     let plan = crate::persist::startup_sources(&shared.lock()).map_err(StartError::Load)?;
     if let Some((sources, aof)) = plan {
-        shared.lock().rdb.loading = true;
+        shared.lock().persistence.rdb.loading = true;
         let sh = shared.clone();
         shared
             .tracker

@@ -67,10 +67,8 @@ pub struct Server {
     pub repl: crate::replication::state::Repl,
     /// The database where random eviction looks next.
     pub evict_next_db: usize,
-    /// The append-only file, when `appendonly` is on (and loaded).
-    pub aof: Option<crate::persist::aof_file::Aof>,
-    /// RDB persistence state.
-    pub rdb: crate::persist::state::RdbState,
+    /// Persistence: the RDB side, the AOF, the last save (`persist::state`).
+    pub persistence: crate::persist::state::Persistence,
     /// Background work asked for under the lock (a save, a rewrite, a full sync), which
     /// the runtime starts when the lock is released.
     pub effects: crate::effects::Outbox,
@@ -84,7 +82,6 @@ pub struct Server {
     pub bound: Vec<std::net::SocketAddr>,
     pub started: Instant,
     pub executable: PathBuf,
-    pub lastsave_s: i64,
     pub active_expire_enabled: bool,
     /// What DEBUG subcommands set for tests (packed threshold, reply buffer knobs...).
     pub debug: crate::command::debug::knobs::Knobs,
@@ -130,8 +127,11 @@ impl Server {
             repl: crate::replication::state::Repl::new(replid),
             evict_next_db: 0,
             call: Default::default(),
-            aof: None,
-            rdb: Default::default(),
+            persistence: crate::persist::state::Persistence {
+                aof: None,
+                rdb: Default::default(),
+                lastsave_s: now_ms / 1000,
+            },
             effects: Default::default(),
             fatal: None,
             dirty: 0,
@@ -140,7 +140,6 @@ impl Server {
             bound: Vec::new(),
             started: clock.now(),
             executable: std::env::current_exe().unwrap_or_default(),
-            lastsave_s: now_ms / 1000,
             active_expire_enabled: true,
             debug: Default::default(),
             cronloops: 0,
@@ -438,9 +437,10 @@ impl Server {
 
     /// Whether a snapshot is being produced (only one at a time: they freeze the databases).
     pub fn snapshot_busy(&self) -> bool {
-        self.rdb.bgsave_started.is_some()
+        self.persistence.rdb.bgsave_started.is_some()
             || self.repl.sync_running
             || self
+                .persistence
                 .aof
                 .as_ref()
                 .is_some_and(|a| a.rewrite_started.is_some())

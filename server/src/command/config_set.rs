@@ -23,7 +23,7 @@ pub fn config_set(
     };
     // Redis's DENY_LOADING_CONFIG: switching the AOF on (its base would miss the keys not
     // loaded yet) or moving `dir` while the dataset loads.
-    if srv.rdb.loading
+    if srv.persistence.rdb.loading
         && pairs
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("appendonly") || k.eq_ignore_ascii_case("dir"))

@@ -221,7 +221,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     }
     // Redis's `checkAlreadyExpired`: a replica or a loading AOF keeps the key, expired, for
     // the DEL that follows it.
-    let loading = ctx.srv.rdb.loading;
+    let loading = ctx.srv.persistence.rdb.loading;
     if ttl != 0 && ttl <= now && !loading && !ctx.srv.repl.is_replica() {
         if deleted {
             ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);

@@ -145,7 +145,7 @@ fn process_inner(
         && !replica
         && srv.cfg.stop_writes_on_bgsave_error
         && !srv.cfg.save.is_empty()
-        && !srv.rdb.last_bgsave_ok
+        && !srv.persistence.rdb.last_bgsave_ok
         && (is_write || spec.name == "ping")
     {
         reject(srv, client, out, Some(spec), MISCONF);
@@ -154,7 +154,7 @@ fn process_inner(
     // 4b'. The AOF cannot be written (the last write or background fsync failed): writes and
     // PING are refused with the reason until a write succeeds, as Redis's MISCONF.
     if is_write || spec.name == "ping" {
-        if let Some(reason) = srv.aof.as_ref().and_then(|a| a.write_denied()) {
+        if let Some(reason) = srv.persistence.aof.as_ref().and_then(|a| a.write_denied()) {
             if client.has(cflags::MASTER) {
                 if !srv.cfg.repl.ignore_disk_write_errors && spec.name != "ping" {
                     // Redis exits here. The link is closed instead, with this command not
@@ -219,7 +219,7 @@ fn process_inner(
         return Flow::Continue;
     }
     // 6. While the dataset loads, only commands flagged `loading` run.
-    if srv.rdb.loading && !loader && !spec.has(flags::LOADING) {
+    if srv.persistence.rdb.loading && !loader && !spec.has(flags::LOADING) {
         reject(
             srv,
             client,

@@ -291,7 +291,7 @@ fn memory(srv: &Server, out: &mut String, caller: Option<&Client>) {
 }
 
 fn persistence(srv: &Server, out: &mut String) {
-    let r = &srv.rdb;
+    let r = &srv.persistence.rdb;
     let loading_secs = r
         .loading_started
         .map(|t| t.elapsed().as_secs())
@@ -311,7 +311,7 @@ fn persistence(srv: &Server, out: &mut String) {
         "rdb_bgsave_in_progress",
         u8::from(r.bgsave_started.is_some())
     );
-    field!(out, "rdb_last_save_time", srv.lastsave_s);
+    field!(out, "rdb_last_save_time", srv.persistence.lastsave_s);
     field!(
         out,
         "rdb_last_bgsave_status",
@@ -329,7 +329,7 @@ fn persistence(srv: &Server, out: &mut String) {
     field!(out, "rdb_last_cow_size", 0);
     field!(out, "rdb_last_load_keys_expired", r.last_load_keys_expired);
     field!(out, "rdb_last_load_keys_loaded", r.last_load_keys_loaded);
-    let aof = srv.aof.as_ref();
+    let aof = srv.persistence.aof.as_ref();
     field!(out, "aof_enabled", u8::from(aof.is_some()));
     field!(
         out,

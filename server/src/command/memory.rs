@@ -282,7 +282,7 @@ pub fn overhead(srv: &Server, caller: Option<&Client>) -> Overhead {
         }
     }
     let repl_backlog = srv.repl.backlog.as_ref().map_or(0, |b| b.histlen());
-    let aof_buffer = if srv.aof.is_some() {
+    let aof_buffer = if srv.persistence.aof.is_some() {
         srv.repl.aof_buf.capacity() as u64
     } else {
         0

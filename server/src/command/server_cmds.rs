@@ -27,7 +27,7 @@ pub fn time(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.int(ctx.srv.lastsave_s);
+    ctx.out.int(ctx.srv.persistence.lastsave_s);
     Ok(())
 }
 
@@ -709,7 +709,7 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
 
 /// SAVE: a snapshot now, in the foreground.
 pub fn save(ctx: &mut Ctx) -> CmdResult {
-    if ctx.srv.rdb.bgsave_started.is_some() {
+    if ctx.srv.persistence.rdb.bgsave_started.is_some() {
         return Err(CmdError::err("Background save already in progress"));
     }
     crate::persist::save::save_now(ctx.srv).map_err(|_| CmdError::Reply("ERR".into()))?;
@@ -725,7 +725,7 @@ pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
         Some(_) => return Err(CmdError::Syntax),
     };
     let srv = &mut *ctx.srv;
-    if srv.rdb.bgsave_started.is_some() || srv.repl.sync_running {
+    if srv.persistence.rdb.bgsave_started.is_some() || srv.repl.sync_running {
         return Err(CmdError::err("Background save already in progress"));
     }
     // Another background snapshot (an AOF rewrite) runs: later, if asked.
@@ -733,7 +733,7 @@ pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
         if !schedule {
             return Err(CmdError::err(crate::persist::save::AOF_CHILD_ACTIVE));
         }
-        srv.rdb.bgsave_scheduled = true;
+        srv.persistence.rdb.bgsave_scheduled = true;
         ctx.out.simple("Background saving scheduled");
         return Ok(());
     }

@@ -110,7 +110,7 @@ impl Aof {
 /// temporary incremental file while a background rewrite writes the base (scheduled when
 /// another snapshot runs); the manifest names them once the base is done.
 pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
-    if on && srv.aof.is_none() {
+    if on && srv.persistence.aof.is_none() {
         let dir = aof_dir(srv);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let filename = srv.cfg.persist.appendfilename.clone();
@@ -119,8 +119,8 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
         let tmp = dir.join(temp_incr_name(&filename));
         let file = File::create(&tmp).map_err(io(&tmp))?;
         // A rewrite with the AOF off gives way to this one.
-        srv.rdb.aof_off_rewrite = OffRewrite::default();
-        srv.aof = Some(Aof {
+        srv.persistence.rdb.aof_off_rewrite = OffRewrite::default();
+        srv.persistence.aof = Some(Aof {
             dir,
             filename,
             manifest: existing,
@@ -154,13 +154,13 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
             Err(e) => {
                 tracing::warn!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation: {e}");
                 let _ = std::fs::remove_file(&tmp);
-                srv.aof = None;
+                srv.persistence.aof = None;
                 srv.propagator.enabled = srv.repl.backlog.is_some();
                 return Err(AofError::Rewrite(e));
             }
         }
     } else if !on {
-        if let Some(aof) = srv.aof.take() {
+        if let Some(aof) = srv.persistence.aof.take() {
             let _ = aof.file.sync_all();
             if aof.rewrite_started.is_some() {
                 tracing::info!("Killing running AOF rewrite");
@@ -185,7 +185,7 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
 /// written by a later call, while writes are refused with `-MISCONF`.
 pub fn flush(srv: &mut Server) {
     crate::replication::stream::feed(srv);
-    let Some(aof) = srv.aof.as_mut() else {
+    let Some(aof) = srv.persistence.aof.as_mut() else {
         srv.repl.aof_buf.clear();
         return;
     };

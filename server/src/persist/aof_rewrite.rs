@@ -60,14 +60,14 @@ pub(super) fn base_ext(preamble: bool) -> &'static str {
 /// snapshot in the background; scheduled when another snapshot runs. With the AOF off, a
 /// base alone (as Redis 7.0).
 pub fn start_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
-    let Some(aof) = srv.aof.as_mut() else {
+    let Some(aof) = srv.persistence.aof.as_mut() else {
         return start_off_rewrite(srv);
     };
     if aof.rewrite_started.is_some() {
         return Err(REWRITE_IN_PROGRESS);
     }
     if busy(srv) {
-        if let Some(aof) = srv.aof.as_mut() {
+        if let Some(aof) = srv.persistence.aof.as_mut() {
             aof.rewrite_scheduled = true;
         }
         return Ok(RewriteStart::Scheduled);
@@ -76,7 +76,7 @@ pub fn start_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
     // starts with a SELECT (Redis's `aof_selected_db = -1`).
     flush(srv);
     srv.propagator.reset_aof_selected_db();
-    let Some(aof) = srv.aof.as_mut() else {
+    let Some(aof) = srv.persistence.aof.as_mut() else {
         return Err("AOF is disabled");
     };
     // Effects the old file could not take yet are in the snapshot too: written to the new
@@ -131,7 +131,7 @@ pub fn start_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
     aof.rewrite_started = Some(Instant::now());
     let preamble = srv.cfg.persist.aof_use_rdb_preamble;
     let snap = base_snapshot(srv, preamble);
-    if let Some(aof) = srv.aof.as_mut() {
+    if let Some(aof) = srv.persistence.aof.as_mut() {
         aof.rewrite_epoch = snap.epoch();
     }
     tracing::info!("Background append only file rewriting started");
@@ -158,14 +158,20 @@ async fn write_base(
 
 /// Whether the AOF still waits for the rewrite of snapshot `epoch`.
 fn rewrite_is_current(srv: &Server, epoch: u64) -> bool {
-    srv.aof
+    srv.persistence
+        .aof
         .as_ref()
         .is_some_and(|a| a.rewrite_epoch == epoch && a.rewrite_started.is_some())
 }
 
 async fn rewrite_task(shared: Arc<Shared>, mut snap: Snapshot, incr_seq: u64, preamble: bool) {
     let epoch = snap.epoch();
-    let dir = shared.lock().aof.as_ref().map(|a| a.dir.clone());
+    let dir = shared
+        .lock()
+        .persistence
+        .aof
+        .as_ref()
+        .map(|a| a.dir.clone());
     let Some(dir) = dir else {
         snap.abort(&mut shared.lock());
         return;
@@ -185,7 +191,9 @@ async fn rewrite_task(shared: Arc<Shared>, mut snap: Snapshot, incr_seq: u64, pr
         let _ = std::fs::remove_file(&tmp);
         return;
     }
-    let Some(aof) = srv.aof.as_mut() else { return };
+    let Some(aof) = srv.persistence.aof.as_mut() else {
+        return;
+    };
     let started = aof.rewrite_started.take();
     aof.last_rewrite_time_sec = started.map_or(-1, |t| t.elapsed().as_secs() as i64);
     let result = match error {
@@ -274,11 +282,11 @@ fn install_base(aof: &mut Aof, tmp: &Path, incr_seq: u64, preamble: bool) -> Res
 
 /// BGREWRITEAOF with the AOF off: a new base, and a manifest naming only it.
 fn start_off_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
-    if srv.rdb.aof_off_rewrite.started.is_some() {
+    if srv.persistence.rdb.aof_off_rewrite.started.is_some() {
         return Err(REWRITE_IN_PROGRESS);
     }
     if busy(srv) {
-        srv.rdb.aof_off_rewrite.scheduled = true;
+        srv.persistence.rdb.aof_off_rewrite.scheduled = true;
         return Ok(RewriteStart::Scheduled);
     }
     let dir = aof_dir(srv);
@@ -292,7 +300,7 @@ fn start_off_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
     let filename = srv.cfg.persist.appendfilename.clone();
     let preamble = srv.cfg.persist.aof_use_rdb_preamble;
     let snap = base_snapshot(srv, preamble);
-    srv.rdb.aof_off_rewrite = OffRewrite {
+    srv.persistence.rdb.aof_off_rewrite = OffRewrite {
         started: Some(Instant::now()),
         scheduled: false,
         epoch: snap.epoch(),
@@ -306,8 +314,8 @@ fn start_off_rewrite(srv: &mut Server) -> Result<RewriteStart, &'static str> {
 
 /// Whether the AOF-off rewrite of snapshot `epoch` is still wanted.
 fn off_rewrite_is_current(srv: &Server, epoch: u64) -> bool {
-    let r = &srv.rdb.aof_off_rewrite;
-    srv.aof.is_none() && r.epoch == epoch && r.started.is_some()
+    let r = &srv.persistence.rdb.aof_off_rewrite;
+    srv.persistence.aof.is_none() && r.epoch == epoch && r.started.is_some()
 }
 
 async fn off_rewrite_task(
@@ -333,7 +341,7 @@ async fn off_rewrite_task(
         let _ = std::fs::remove_file(&tmp);
         return;
     }
-    srv.rdb.aof_off_rewrite.started = None;
+    srv.persistence.rdb.aof_off_rewrite.started = None;
     let result = match error {
         Some(e) => Err(e),
         None => install_off_base(&dir, &filename, &tmp, preamble),
@@ -344,7 +352,7 @@ async fn off_rewrite_task(
             let _ = std::fs::remove_file(&tmp);
             if superseded {
                 // A full synchronization took the databases' snapshot: later.
-                srv.rdb.aof_off_rewrite.scheduled = true;
+                srv.persistence.rdb.aof_off_rewrite.scheduled = true;
                 tracing::info!("Background AOF rewrite superseded; scheduled again");
             } else {
                 tracing::warn!("Background AOF rewrite failed: {e}");
@@ -399,11 +407,11 @@ fn install_off_base(dir: &Path, filename: &str, tmp: &Path, preamble: bool) -> R
 /// the AOF grew past `auto-aof-rewrite-percentage` of its size at the last rewrite, and past
 /// `auto-aof-rewrite-min-size`.
 pub fn check_auto_rewrite(srv: &mut Server) {
-    if srv.rdb.loading || busy(srv) {
+    if srv.persistence.rdb.loading || busy(srv) {
         return;
     }
-    let Some(aof) = srv.aof.as_ref() else {
-        if srv.rdb.aof_off_rewrite.scheduled {
+    let Some(aof) = srv.persistence.aof.as_ref() else {
+        if srv.persistence.rdb.aof_off_rewrite.scheduled {
             let _ = start_off_rewrite(srv);
         }
         return;

@@ -50,7 +50,7 @@ fn fail(shared: &Shared, msg: String) {
     tracing::error!("{msg}");
     let mut srv = shared.lock();
     srv.fatal = Some(msg);
-    srv.rdb.loading = false;
+    srv.persistence.rdb.loading = false;
     drop(srv);
     shared.cancel.cancel();
 }
@@ -65,13 +65,13 @@ pub async fn load_task(
     let total: usize = sources.iter().map(Source::len).sum();
     {
         let mut srv = shared.lock();
-        srv.rdb.loading = true;
-        srv.rdb.loading_started = Some(started);
-        srv.rdb.loading_total_bytes = total as u64;
-        srv.rdb.loading_loaded_bytes = 0;
-        srv.rdb.loading_rdb_used_mem = 0;
-        srv.rdb.last_load_keys_loaded = 0;
-        srv.rdb.last_load_keys_expired = 0;
+        srv.persistence.rdb.loading = true;
+        srv.persistence.rdb.loading_started = Some(started);
+        srv.persistence.rdb.loading_total_bytes = total as u64;
+        srv.persistence.rdb.loading_loaded_bytes = 0;
+        srv.persistence.rdb.loading_rdb_used_mem = 0;
+        srv.persistence.rdb.last_load_keys_loaded = 0;
+        srv.persistence.rdb.last_load_keys_expired = 0;
     }
     let mut st = State {
         db: 0,
@@ -100,9 +100,9 @@ pub async fn load_task(
     }
     let mut srv = shared.lock();
     allow_resizing(&mut srv);
-    srv.rdb.loading = false;
-    srv.rdb.last_load_keys_loaded = st.loaded;
-    srv.rdb.last_load_keys_expired = st.expired;
+    srv.persistence.rdb.loading = false;
+    srv.persistence.rdb.last_load_keys_loaded = st.loaded;
+    srv.persistence.rdb.last_load_keys_expired = st.expired;
     if rdb_loaded {
         if let (Some(id), Some(off)) = (&st.info.repl_id, st.info.repl_offset) {
             srv.restore_replication(id, off, st.info.repl_stream_db);
@@ -111,7 +111,7 @@ pub async fn load_task(
     if let Some(manifest) = aof {
         match crate::persist::aof::Aof::open(&mut srv, manifest) {
             Ok(a) => {
-                srv.aof = Some(a);
+                srv.persistence.aof = Some(a);
                 srv.propagator.enabled = true;
                 srv.propagator.reset_aof_selected_db();
             }
@@ -124,7 +124,7 @@ pub async fn load_task(
     }
     tracing::info!(
         "DB loaded from {}: {:.3} seconds",
-        if srv.aof.is_some() {
+        if srv.persistence.aof.is_some() {
             "append only file"
         } else {
             "disk"
@@ -308,7 +308,7 @@ impl CommandLoad {
                 }
             }
         }
-        srv.rdb.loading_loaded_bytes = (before + self.consumed) as u64;
+        srv.persistence.rdb.loading_loaded_bytes = (before + self.consumed) as u64;
         Progress::More
     }
 }
@@ -448,10 +448,10 @@ fn step(
         };
         apply_item(&mut srv, st, item, at, total)?;
     }
-    srv.rdb.loading_loaded_bytes = (before + parser.offset()) as u64;
-    if srv.rdb.loading {
+    srv.persistence.rdb.loading_loaded_bytes = (before + parser.offset()) as u64;
+    if srv.persistence.rdb.loading {
         // INFO shows the count growing while loading, as Redis.
-        srv.rdb.last_load_keys_loaded = st.loaded;
+        srv.persistence.rdb.last_load_keys_loaded = st.loaded;
     }
     Ok(false)
 }
@@ -469,7 +469,7 @@ pub(crate) fn apply_item(
         Item::Aux(k, v) => {
             let text = String::from_utf8_lossy(&v).into_owned();
             match &k[..] {
-                b"used-mem" => srv.rdb.loading_rdb_used_mem = text.parse().unwrap_or(0),
+                b"used-mem" => srv.persistence.rdb.loading_rdb_used_mem = text.parse().unwrap_or(0),
                 b"repl-id" if text.len() == 40 => st.info.repl_id = Some(text),
                 b"repl-offset" => st.info.repl_offset = text.parse().ok(),
                 b"repl-stream-db" => st.info.repl_stream_db = text.parse().ok(),

@@ -49,9 +49,9 @@ fn publish(file: std::fs::File, tmp: &Path, target: &Path) -> std::io::Result<()
 /// Record a finished save.
 fn saved(srv: &mut Server, dirty_at_start: u64) {
     srv.dirty = srv.dirty.saturating_sub(dirty_at_start);
-    srv.lastsave_s = srv.clock.unix_ms() as i64 / 1000;
-    srv.rdb.last_bgsave_ok = true;
-    srv.rdb.saves += 1;
+    srv.persistence.lastsave_s = srv.clock.unix_ms() as i64 / 1000;
+    srv.persistence.rdb.last_bgsave_ok = true;
+    srv.persistence.rdb.saves += 1;
 }
 
 /// SAVE: the whole snapshot now, blocking the server (as Redis's SAVE does).
@@ -74,7 +74,7 @@ pub fn save_now(srv: &mut Server) -> std::io::Result<()> {
         }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
-            srv.rdb.last_bgsave_ok = false;
+            srv.persistence.rdb.last_bgsave_ok = false;
             tracing::warn!("Failed saving the DB: {e}");
             Err(e)
         }
@@ -84,7 +84,7 @@ pub fn save_now(srv: &mut Server) -> std::io::Result<()> {
 /// Whether a background snapshot runs (BGSAVE, full sync, AOF rewrite with the AOF on or
 /// off): another must wait.
 pub fn busy(srv: &Server) -> bool {
-    srv.snapshot_busy() || srv.rdb.aof_off_rewrite.started.is_some()
+    srv.snapshot_busy() || srv.persistence.rdb.aof_off_rewrite.started.is_some()
 }
 
 /// Redis's reply to BGSAVE while an AOF rewrite runs.
@@ -93,26 +93,29 @@ pub const AOF_CHILD_ACTIVE: &str = "Another child process is active (AOF?): can'
 /// Start a background save, unless one is running. The bytes are produced in bounded steps
 /// under the lock; the file writes happen outside it.
 pub fn start_bgsave(srv: &mut Server) -> Result<(), &'static str> {
-    if srv.rdb.bgsave_started.is_some() || srv.repl.sync_running {
+    if srv.persistence.rdb.bgsave_started.is_some() || srv.repl.sync_running {
         return Err("Background save already in progress");
     }
     if busy(srv) {
         return Err(AOF_CHILD_ACTIVE);
     }
     let snap = Snapshot::begin(srv);
-    srv.rdb.bgsave_started = Some((Instant::now(), srv.clock.unix_ms() as i64 / 1000));
-    srv.rdb.bgsave_cancel = false;
-    srv.rdb.last_bgsave_try_ms = srv.now_ms;
+    srv.persistence.rdb.bgsave_started = Some((Instant::now(), srv.clock.unix_ms() as i64 / 1000));
+    srv.persistence.rdb.bgsave_cancel = false;
+    srv.persistence.rdb.last_bgsave_try_ms = srv.now_ms;
     let target = rdb_path(srv);
     tracing::info!("Background saving started");
-    srv.rdb.bgsave_scheduled = false;
+    srv.persistence.rdb.bgsave_scheduled = false;
     srv.effects
         .spawn("bgsave", move |shared| bgsave_task(shared, snap, target));
     Ok(())
 }
 
 async fn bgsave_task(shared: Arc<Shared>, mut snap: Snapshot, target: PathBuf) {
-    let error = save_snapshot_to(&shared, &mut snap, &target, |srv| srv.rdb.bgsave_cancel).await;
+    let error = save_snapshot_to(&shared, &mut snap, &target, |srv| {
+        srv.persistence.rdb.bgsave_cancel
+    })
+    .await;
     let mut srv = shared.lock();
     let dirty = snap.dirty_at_start;
     match error {
@@ -126,14 +129,14 @@ async fn bgsave_task(shared: Arc<Shared>, mut snap: Snapshot, target: PathBuf) {
         }
         Some(e) => {
             snap.abort(&mut srv);
-            if !srv.rdb.bgsave_cancel {
+            if !srv.persistence.rdb.bgsave_cancel {
                 finish_bgsave(&mut srv, false, dirty);
                 tracing::warn!("Background saving error: {e}");
             } else {
-                srv.rdb.bgsave_started = None;
+                srv.persistence.rdb.bgsave_started = None;
                 tracing::info!("Background saving stopped");
             }
-            srv.rdb.bgsave_cancel = false;
+            srv.persistence.rdb.bgsave_cancel = false;
         }
     }
 }
@@ -163,13 +166,13 @@ pub async fn save_snapshot_to(
 
 /// A background save ended: its state for INFO, LASTSAVE and MISCONF.
 pub fn finish_bgsave(srv: &mut Server, ok: bool, dirty_at_start: u64) {
-    if let Some((started, _)) = srv.rdb.bgsave_started.take() {
-        srv.rdb.last_bgsave_time_sec = started.elapsed().as_secs() as i64;
+    if let Some((started, _)) = srv.persistence.rdb.bgsave_started.take() {
+        srv.persistence.rdb.last_bgsave_time_sec = started.elapsed().as_secs() as i64;
     }
     if ok {
         saved(srv, dirty_at_start);
     } else {
-        srv.rdb.last_bgsave_ok = false;
+        srv.persistence.rdb.last_bgsave_ok = false;
     }
 }
 
@@ -219,12 +222,12 @@ pub fn prepare_for_shutdown(srv: &mut Server, req: crate::server::ShutdownReques
     if let Some(sig) = req.signal {
         tracing::warn!("User requested shutdown... ({sig})");
     }
-    if srv.rdb.bgsave_started.is_some() {
+    if srv.persistence.rdb.bgsave_started.is_some() {
         tracing::warn!("There is a background save in progress. Stopping it!");
-        srv.rdb.bgsave_cancel = true;
+        srv.persistence.rdb.bgsave_cancel = true;
     }
     // The AOF switched on by CONFIG SET is not written yet: exiting would lose the data.
-    if srv.aof.as_ref().is_some_and(|a| a.wait_rewrite) {
+    if srv.persistence.aof.as_ref().is_some_and(|a| a.wait_rewrite) {
         if req.force {
             tracing::warn!("Writing initial AOF. Exit anyway.");
         } else {
@@ -233,7 +236,7 @@ pub fn prepare_for_shutdown(srv: &mut Server, req: crate::server::ShutdownReques
         }
     }
     crate::persist::aof::flush(srv);
-    if let Some(aof) = srv.aof.as_mut() {
+    if let Some(aof) = srv.persistence.aof.as_mut() {
         // Acknowledged writes the AOF could not take would be lost with the process (the
         // AOF, not an RDB, is what the next start loads): Redis exits anyway, picket does
         // only when forced.
@@ -253,7 +256,8 @@ pub fn prepare_for_shutdown(srv: &mut Server, req: crate::server::ShutdownReques
             );
         }
     }
-    let save = !srv.rdb.loading && (req.save || (!req.nosave && !srv.cfg.save.is_empty()));
+    let save =
+        !srv.persistence.rdb.loading && (req.save || (!req.nosave && !srv.cfg.save.is_empty()));
     if save {
         tracing::info!("Saving the final RDB snapshot before exiting.");
         if save_now(srv).is_err() {
@@ -271,12 +275,12 @@ pub fn prepare_for_shutdown(srv: &mut Server, req: crate::server::ShutdownReques
 /// Save points (cron): start a background save when some point is reached, or when one
 /// was scheduled (BGSAVE SCHEDULE).
 pub fn check_save_points(srv: &mut Server) {
-    if srv.rdb.loading || busy(srv) {
+    if srv.persistence.rdb.loading || busy(srv) {
         return;
     }
-    if srv.rdb.bgsave_scheduled {
-        let retry_ok =
-            srv.rdb.last_bgsave_ok || srv.now_ms - srv.rdb.last_bgsave_try_ms > RETRY_DELAY_MS;
+    if srv.persistence.rdb.bgsave_scheduled {
+        let retry_ok = srv.persistence.rdb.last_bgsave_ok
+            || srv.now_ms - srv.persistence.rdb.last_bgsave_try_ms > RETRY_DELAY_MS;
         if retry_ok {
             let _ = start_bgsave(srv);
         }
@@ -286,12 +290,11 @@ pub fn check_save_points(srv: &mut Server) {
         return;
     }
     let now_s = srv.now_ms / 1000;
-    let retry_ok =
-        srv.rdb.last_bgsave_ok || srv.now_ms - srv.rdb.last_bgsave_try_ms > RETRY_DELAY_MS;
-    let point =
-        srv.cfg.save.iter().find(|p| {
-            srv.dirty >= p.changes as u64 && now_s - srv.lastsave_s > p.seconds && retry_ok
-        });
+    let retry_ok = srv.persistence.rdb.last_bgsave_ok
+        || srv.now_ms - srv.persistence.rdb.last_bgsave_try_ms > RETRY_DELAY_MS;
+    let point = srv.cfg.save.iter().find(|p| {
+        srv.dirty >= p.changes as u64 && now_s - srv.persistence.lastsave_s > p.seconds && retry_ok
+    });
     if let Some(p) = point {
         tracing::info!("{} changes in {} seconds. Saving...", p.changes, p.seconds);
         let _ = start_bgsave(srv);

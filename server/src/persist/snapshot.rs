@@ -133,7 +133,7 @@ impl Snapshot {
                 }
             }
         }
-        srv.rdb.snapshot_epoch += 1;
+        srv.persistence.rdb.snapshot_epoch += 1;
         let mut order = Vec::new();
         for db in srv.dbs.iter_mut() {
             if !db.is_empty() {
@@ -150,7 +150,7 @@ impl Snapshot {
             bytes_written: 0,
             dirty_at_start: srv.dirty,
             done: false,
-            epoch: srv.rdb.snapshot_epoch,
+            epoch: srv.persistence.rdb.snapshot_epoch,
         }
     }
 
@@ -165,7 +165,7 @@ impl Snapshot {
 
     /// Whether the databases still hold this snapshot (a newer one supersedes it).
     pub fn is_current(&self, srv: &Server) -> bool {
-        srv.rdb.snapshot_epoch == self.epoch
+        srv.persistence.rdb.snapshot_epoch == self.epoch
     }
 
     /// Write about `budget` keys; returns the next bytes (the end of the output once

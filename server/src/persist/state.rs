@@ -4,6 +4,20 @@
 
 use tokio::time::Instant;
 
+use super::aof_file::Aof;
+
+/// What the server owns of persistence: written by the persistence engines (`persist`),
+/// read by INFO, LASTSAVE and the write checks (MISCONF).
+#[derive(Debug)]
+pub struct Persistence {
+    /// The append-only file, when `appendonly` is on (and loaded).
+    pub aof: Option<Aof>,
+    /// RDB persistence state.
+    pub rdb: RdbState,
+    /// When the dataset was last saved (unix seconds; LASTSAVE).
+    pub lastsave_s: i64,
+}
+
 /// A BGREWRITEAOF with the AOF off.
 #[derive(Debug, Default)]
 pub struct OffRewrite {

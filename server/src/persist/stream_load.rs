@@ -119,9 +119,9 @@ impl StreamLoad {
                 }
             }
         }
-        srv.rdb.loading_loaded_bytes = self.parser.offset() as u64;
-        if srv.rdb.loading {
-            srv.rdb.last_load_keys_loaded = self.st.loaded;
+        srv.persistence.rdb.loading_loaded_bytes = self.parser.offset() as u64;
+        if srv.persistence.rdb.loading {
+            srv.persistence.rdb.last_load_keys_loaded = self.st.loaded;
         }
         if progress == Progress::Done {
             allow_resizing(srv);
@@ -164,9 +164,9 @@ pub async fn load_file(shared: &Arc<Shared>, path: &Path) -> Result<LoadInfo, Lo
     let len = file.metadata()?.len();
     {
         let mut srv = shared.lock();
-        srv.rdb.loading_started = Some(Instant::now());
-        srv.rdb.loading_total_bytes = len;
-        srv.rdb.loading_loaded_bytes = 0;
+        srv.persistence.rdb.loading_started = Some(Instant::now());
+        srv.persistence.rdb.loading_total_bytes = len;
+        srv.persistence.rdb.loading_loaded_bytes = 0;
     }
     let mut load = StreamLoad::new(Some(len), true);
     let mut buf = BytesMut::new();

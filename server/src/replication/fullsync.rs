@@ -268,9 +268,9 @@ async fn load_from_socket<C: Conn>(
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
     {
         let mut srv = link.shared.lock();
-        srv.rdb.loading_started = Some(tokio::time::Instant::now());
-        srv.rdb.loading_total_bytes = bulk.declared_len().unwrap_or(0);
-        srv.rdb.loading_loaded_bytes = 0;
+        srv.persistence.rdb.loading_started = Some(tokio::time::Instant::now());
+        srv.persistence.rdb.loading_total_bytes = bulk.declared_len().unwrap_or(0);
+        srv.persistence.rdb.loading_loaded_bytes = 0;
     }
     let result = parse_socket(link, bulk).await;
     if result.is_err() {
@@ -360,7 +360,7 @@ fn flush_old_data(shared: &Shared, gen: u64) -> Result<(), SyncError> {
     for db in srv.dbs.iter_mut() {
         db.clear();
     }
-    srv.rdb.loading = true;
+    srv.persistence.rdb.loading = true;
     Ok(())
 }
 
@@ -371,7 +371,7 @@ fn empty_after_failure(shared: &Shared) {
     for db in srv.dbs.iter_mut() {
         db.clear();
     }
-    srv.rdb.loading = false;
+    srv.persistence.rdb.loading = false;
     srv.repl.have_history = false;
 }
 
@@ -380,15 +380,15 @@ fn empty_after_failure(shared: &Shared) {
 async fn stop_background_save(shared: &Shared) {
     {
         let mut srv = shared.lock();
-        if srv.rdb.bgsave_started.is_none() {
+        if srv.persistence.rdb.bgsave_started.is_none() {
             return;
         }
         tracing::info!("Replica is about to load the RDB file received from the master, but there is a pending RDB save running. Stopping it and removing its temp file to avoid any race");
-        srv.rdb.bgsave_cancel = true;
+        srv.persistence.rdb.bgsave_cancel = true;
     }
     // It stops at its next step; bounded, in case it is stuck on a slow disk.
     for _ in 0..500 {
-        if shared.lock().rdb.bgsave_started.is_none() {
+        if shared.lock().persistence.rdb.bgsave_started.is_none() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -432,7 +432,7 @@ pub fn cron(srv: &mut Server) {
             srv.repl.replid = picket_common::ids::random_hex40(&mut srv.rng);
             srv.repl.clear_replid2();
             srv.repl.backlog = None;
-            srv.propagator.enabled = srv.aof.is_some();
+            srv.propagator.enabled = srv.persistence.aof.is_some();
             tracing::info!(
                 "Replication backlog freed after {ttl} seconds without connected replicas."
             );
@@ -514,8 +514,9 @@ fn maybe_start_sync(srv: &mut Server) {
         });
     } else {
         tracing::info!("Starting BGSAVE for SYNC with target: disk");
-        srv.rdb.bgsave_started = Some((Instant::now(), srv.clock.unix_ms() as i64 / 1000));
-        srv.rdb.last_bgsave_try_ms = srv.now_ms;
+        srv.persistence.rdb.bgsave_started =
+            Some((Instant::now(), srv.clock.unix_ms() as i64 / 1000));
+        srv.persistence.rdb.last_bgsave_try_ms = srv.now_ms;
         let target = crate::persist::save::rdb_path(srv);
         srv.effects.spawn("full-sync", move |shared| {
             disk_task(shared, snap, waiting, target)
@@ -632,7 +633,7 @@ async fn disk_task(
     target: std::path::PathBuf,
 ) {
     let error = crate::persist::save::save_snapshot_to(&shared, &mut snap, &target, |srv| {
-        srv.rdb.bgsave_cancel
+        srv.persistence.rdb.bgsave_cancel
     })
     .await;
     let data = if error.is_none() {

@@ -314,7 +314,7 @@ async fn full_sync<C: Conn>(
         Err(e) => return Err(End::Failed(e.to_string())),
     };
     let mut srv = shared.lock();
-    srv.rdb.loading = false;
+    srv.persistence.rdb.loading = false;
     if srv.repl.generation != gen {
         return Err(End::Changed);
     }
@@ -347,7 +347,7 @@ async fn full_sync<C: Conn>(
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     // The AOF restarts from the new data (Redis's `restartAOFAfterSYNC`): a rewrite
     // already running has a base from before the sync, so it is dropped too.
-    if srv.aof.is_some() {
+    if srv.persistence.aof.is_some() {
         let off = crate::persist::aof::set_enabled(&mut srv, false);
         if let Err(e) = off.and_then(|()| crate::persist::aof::set_enabled(&mut srv, true)) {
             tracing::warn!("Failed enabling the AOF after successful master synchronization! Trying it again in one second: {e}");

@@ -18,7 +18,7 @@ pub fn feed(srv: &mut Server) {
     }
     let bytes = srv.propagator.take();
     let aof = srv.propagator.take_aof();
-    if srv.aof.is_some() {
+    if srv.persistence.aof.is_some() {
         srv.repl.aof_buf.extend_from_slice(&aof);
     }
     // A replica's sub-replicas get its master's stream as it was applied, not its own

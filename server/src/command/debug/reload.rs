@@ -70,7 +70,7 @@ pub fn reload(ctx: &mut Ctx) -> CmdResult {
 /// as it was; a corrupt file leaves what was loaded before the fault.
 pub fn loadaof(ctx: &mut Ctx) -> CmdResult {
     let srv = &mut *ctx.srv;
-    if srv.aof.is_some() {
+    if srv.persistence.aof.is_some() {
         crate::persist::aof::flush(srv);
     }
     let (sources, manifest) = match crate::persist::aof_sources(srv) {
@@ -153,8 +153,8 @@ fn load_rdb(srv: &mut Server, data: &[u8], merge: bool) -> Result<(), String> {
         }
     })();
     allow_resizing(srv);
-    srv.rdb.last_load_keys_loaded = st.loaded;
-    srv.rdb.last_load_keys_expired = st.expired;
+    srv.persistence.rdb.last_load_keys_loaded = st.loaded;
+    srv.persistence.rdb.last_load_keys_expired = st.expired;
     result?;
     tracing::info!(
         "Done loading RDB, keys loaded: {}, keys expired: {}.",
