@@ -47,11 +47,13 @@ pub async fn run<N: Net>(shared: Arc<Shared>, net: N) {
         };
         let Some((host, port, gen)) = target else {
             tokio::select! {
+                biased;
                 _ = cancel.cancelled() => return,
                 _ = wake.notified() => continue,
             }
         };
         let end = tokio::select! {
+            biased;
             _ = cancel.cancelled() => return,
             e = link(&shared, &net, &host, port, gen) => e,
         };
@@ -89,6 +91,7 @@ pub async fn run<N: Net>(shared: Arc<Shared>, net: N) {
         };
         if pause {
             tokio::select! {
+                biased;
                 _ = cancel.cancelled() => return,
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
