@@ -59,7 +59,7 @@ pub fn core_from(loaded: &config::Loaded, seed: u64, now: u64) -> Result<core::C
         for (k, s) in &m.sentinels {
             connects.push(core::Action::Connect(
                 core::Target::Sentinel(name.clone(), k.clone()),
-                s.addr.clone(),
+                s.inst.addr.clone(),
             ));
         }
     }

@@ -10,22 +10,29 @@ use picket_common::resp::ReplyBuf;
 use super::{lower, text};
 use super::{AfterSave, AwaitSave};
 use crate::core::{
-    instance_flags, Action, Addr, Command, Core, Input, Instance, InstanceKind, Master, Reply,
-    Timers,
+    replica_flags, Action, Addr, Command, Core, Input, Instance, InstanceKind, Master,
+    PeerSentinel, Reply, Timers,
 };
 use crate::shell::{Saving, Shared};
 
 mod settings;
 use settings::{config_get, config_set, sentinel_set};
 
+/// Which instance of a master an instance map is about, with what its role has.
+#[derive(Clone, Copy)]
+enum Who<'a> {
+    Master,
+    Replica(&'a Instance),
+    Sentinel(&'a PeerSentinel),
+}
+
 /// An instance map, Redis's field order.
-fn fields(
-    core: &Core,
-    m: &Master,
-    inst: &Instance,
-    kind: InstanceKind,
-    now: u64,
-) -> Vec<(&'static str, String)> {
+fn fields(core: &Core, m: &Master, who: Who<'_>, now: u64) -> Vec<(&'static str, String)> {
+    let (inst, kind) = match who {
+        Who::Master => (&m.inst, InstanceKind::Master),
+        Who::Replica(r) => (r, InstanceKind::Replica),
+        Who::Sentinel(s) => (&s.inst, InstanceKind::Sentinel),
+    };
     let ago = |t: Option<u64>| t.map_or(0, |t| now.saturating_sub(t)).to_string();
     let mut f: Vec<(&'static str, String)> = vec![
         ("name", inst.name.clone()),
@@ -34,10 +41,10 @@ fn fields(
         ("runid", inst.runid.clone().unwrap_or_default()),
         (
             "flags",
-            match kind {
-                InstanceKind::Master => m.flags(),
-                InstanceKind::Replica => instance_flags(inst, false),
-                InstanceKind::Sentinel => instance_flags(inst, true),
+            match who {
+                Who::Master => m.flags(),
+                Who::Replica(r) => replica_flags(r),
+                Who::Sentinel(s) => s.flags(),
             },
         ),
         ("link-pending-commands", "0".into()),
@@ -86,8 +93,8 @@ fn fields(
             now.saturating_sub(inst.role_time).to_string(),
         ));
     }
-    match kind {
-        InstanceKind::Master => {
+    match who {
+        Who::Master => {
             f.push(("config-epoch", m.config_epoch.to_string()));
             f.push(("num-slaves", m.replicas.len().to_string()));
             f.push(("num-other-sentinels", m.sentinels.len().to_string()));
@@ -101,7 +108,7 @@ fn fields(
                 f.push(("client-reconfig-script", s.clone()));
             }
         }
-        InstanceKind::Replica => {
+        Who::Replica(inst) => {
             f.push((
                 "master-link-down-time",
                 inst.master_link_down_ms.to_string(),
@@ -119,13 +126,13 @@ fn fields(
             f.push(("slave-repl-offset", inst.repl_offset.to_string()));
             f.push(("replica-announced", u8::from(inst.announced).to_string()));
         }
-        InstanceKind::Sentinel => {
-            f.push(("last-hello-message", ago(inst.last_hello)));
+        Who::Sentinel(s) => {
+            f.push(("last-hello-message", ago(s.last_hello)));
             f.push((
                 "voted-leader",
-                inst.leader.clone().unwrap_or_else(|| "?".into()),
+                s.leader.clone().unwrap_or_else(|| "?".into()),
             ));
-            f.push(("voted-leader-epoch", inst.leader_epoch.to_string()));
+            f.push(("voted-leader-epoch", s.leader_epoch.to_string()));
         }
     }
     let _ = core;
@@ -198,7 +205,7 @@ pub(super) fn command(
             }
             out.array(core.masters.len());
             for m in core.masters.values() {
-                reply_map(out, &fields(&core, m, &m.inst, InstanceKind::Master, now));
+                reply_map(out, &fields(&core, m, Who::Master, now));
             }
         }
         "master" => {
@@ -206,7 +213,7 @@ pub(super) fn command(
                 return arity(out);
             }
             match core.masters.get(&text(&args[2])) {
-                Some(m) => reply_map(out, &fields(&core, m, &m.inst, InstanceKind::Master, now)),
+                Some(m) => reply_map(out, &fields(&core, m, Who::Master, now)),
                 None => no_master(out),
             }
         }
@@ -222,7 +229,7 @@ pub(super) fn command(
                         m.replicas.values().filter(|r| r.announced).collect();
                     out.array(listed.len());
                     for r in listed {
-                        reply_map(out, &fields(&core, m, r, InstanceKind::Replica, now));
+                        reply_map(out, &fields(&core, m, Who::Replica(r), now));
                     }
                 }
                 None => no_master(out),
@@ -236,7 +243,7 @@ pub(super) fn command(
                 Some(m) => {
                     out.array(m.sentinels.len());
                     for x in m.sentinels.values() {
-                        reply_map(out, &fields(&core, m, x, InstanceKind::Sentinel, now));
+                        reply_map(out, &fields(&core, m, Who::Sentinel(x), now));
                     }
                 }
                 None => no_master(out),
@@ -310,7 +317,7 @@ pub(super) fn command(
             let usable = 1 + m
                 .sentinels
                 .values()
-                .filter(|x| x.sdown_since.is_none())
+                .filter(|x| x.inst.sdown_since.is_none())
                 .count();
             let majority = voters / 2 + 1;
             if usable < m.quorum as usize {

@@ -330,8 +330,8 @@ fn sentinel_state(st: &mut State, core: &Core, s: &ServerSettings) {
         for (id, x) in &m.sentinels {
             let text = format!(
                 "known-sentinel {n} {} {} {}",
-                q(&x.addr.host),
-                x.addr.port,
+                q(&x.inst.addr.host),
+                x.inst.addr.port,
                 q(id)
             );
             line(st, "known-sentinel", text, true);

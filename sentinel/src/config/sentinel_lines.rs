@@ -292,8 +292,7 @@ pub fn apply_option(m: &mut Master, name: &str, args: &[String], now: u64) -> Re
                 .ok_or("Invalid port")?;
             let runid = args.get(2).cloned().ok_or("Wrong number of arguments")?;
             let a = Addr::new(v, port);
-            let mut s = crate::core::Instance::new(runid.clone(), a, now);
-            s.runid = Some(runid.clone());
+            let s = crate::core::PeerSentinel::new(runid.clone(), a, now);
             m.sentinels.insert(runid, s);
         }
         "rename-command" => {

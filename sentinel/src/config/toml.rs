@@ -578,7 +578,7 @@ fn master_keys(mt: &mut dyn te::TableLike, m: &Master, t: &Timers) {
     let sentinels: Vec<String> = m
         .sentinels
         .iter()
-        .map(|(id, x)| format!("{} {id}", x.addr.name()))
+        .map(|(id, x)| format!("{} {id}", x.inst.addr.name()))
         .collect();
     let empty = sentinels.is_empty();
     // Entries written as inline tables by the user stay so while they hold the same data.
@@ -593,8 +593,8 @@ fn master_keys(mt: &mut dyn te::TableLike, m: &Master, t: &Timers) {
                         f("runid")
                             .and_then(|id| m.sentinels.get(&id))
                             .is_some_and(|x| {
-                                f("ip").as_deref() == Some(x.addr.host.as_str())
-                                    && f("port") == Some(x.addr.port.to_string())
+                                f("ip").as_deref() == Some(x.inst.addr.host.as_str())
+                                    && f("port") == Some(x.inst.addr.port.to_string())
                             })
                     }
                     _ => false,

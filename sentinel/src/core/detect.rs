@@ -114,7 +114,11 @@ impl Core {
             send(Target::Replica(name.to_string(), k.clone()), r, &mut out);
         }
         for (k, s) in m.sentinels.iter_mut() {
-            send(Target::Sentinel(name.to_string(), k.clone()), s, &mut out);
+            send(
+                Target::Sentinel(name.to_string(), k.clone()),
+                &mut s.inst,
+                &mut out,
+            );
         }
         // Reconnect disconnected instances (the shell keeps trying; this re-requests).
         self.out.append(&mut out);
@@ -161,7 +165,7 @@ impl Core {
             });
         }
         for s in m.sentinels.values_mut() {
-            check_sdown(s, down_after, now, &mut out, &|i| {
+            check_sdown(&mut s.inst, down_after, now, &mut out, &|i| {
                 Subject::sentinel(i, &m_ro)
             });
         }
@@ -213,7 +217,7 @@ impl Core {
         };
         let addr = m.inst.addr.clone();
         for (k, s) in m.sentinels.iter_mut() {
-            if !s.connected {
+            if !s.inst.connected {
                 continue;
             }
             let due = s
@@ -241,7 +245,10 @@ impl Core {
         leader: &str,
         epoch: u64,
     ) {
-        let Some(s) = self.instance_mut(from) else {
+        let Target::Sentinel(m, k) = from else {
+            return;
+        };
+        let Some(s) = self.masters.get_mut(m).and_then(|m| m.sentinels.get_mut(k)) else {
             return;
         };
         s.last_master_down_reply = Some(now);

@@ -136,7 +136,7 @@ impl Core {
                     x.last_hello_sent = None;
                 }
                 for x in m.sentinels.values_mut() {
-                    x.last_hello_sent = None;
+                    x.inst.last_hello_sent = None;
                 }
             }
             return;

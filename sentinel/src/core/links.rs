@@ -18,7 +18,7 @@ impl Core {
         Some(match t {
             Target::Master(_) => Subject::master(m),
             Target::Replica(_, r) => Subject::replica(m.replicas.get(r)?, m),
-            Target::Sentinel(_, s) => Subject::sentinel(m.sentinels.get(s)?, m),
+            Target::Sentinel(_, s) => Subject::sentinel(&m.sentinels.get(s)?.inst, m),
         })
     }
 

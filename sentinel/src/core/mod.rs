@@ -164,109 +164,6 @@ impl Target {
     }
 }
 
-/// The role an instance reports in INFO.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Role {
-    #[default]
-    Unknown,
-    Master,
-    Slave,
-}
-
-/// One monitored instance (master, replica or other sentinel): link state and what INFO
-/// told about it.
-#[derive(Debug, Clone)]
-pub struct Instance {
-    pub name: String,
-    pub addr: Addr,
-    pub runid: Option<String>,
-    pub connected: bool,
-    pub link_since: Ms,
-    /// When the oldest unanswered PING was sent (Redis's `act_ping_time`), None if none.
-    pub act_ping: Option<Ms>,
-    pub last_ping: Option<Ms>,
-    pub last_pong: Option<Ms>,
-    /// Last valid PING reply (`last_avail_time`).
-    pub last_avail: Ms,
-    pub last_hello_sent: Option<Ms>,
-    pub sdown_since: Option<Ms>,
-    // INFO
-    pub info_refresh: Option<Ms>,
-    pub info: Option<String>,
-    pub role: Role,
-    pub role_time: Ms,
-    pub master_link_down_ms: u64,
-    pub master_link_up: bool,
-    pub master_host: Option<String>,
-    pub master_port: u16,
-    pub priority: i64,
-    pub repl_offset: u64,
-    pub announced: bool,
-    // replica flags during a failover
-    pub promoted: bool,
-    pub reconf_sent: bool,
-    pub reconf_inprog: bool,
-    pub reconf_done: bool,
-    pub reconf_sent_time: Ms,
-    // sentinels
-    pub last_hello: Option<Ms>,
-    pub leader: Option<String>,
-    pub leader_epoch: u64,
-    pub master_down: bool,
-    pub last_master_down_reply: Option<Ms>,
-    pub last_ask: Option<Ms>,
-    pub info_sent: Option<Ms>,
-    /// Masters: reboot seen (`run_id` changed) at this time.
-    pub reboot_since: Option<Ms>,
-    /// Since when no link to the instance can be opened for a reason of our own (out of
-    /// descriptors, buffers, memory, local ports): meanwhile nothing is learned about the
-    /// instance, so its silence does not count towards SDOWN (see `links.rs`).
-    pub local_error_since: Option<Ms>,
-}
-
-impl Instance {
-    pub fn new(name: String, addr: Addr, now: Ms) -> Instance {
-        Instance {
-            name,
-            addr,
-            runid: None,
-            connected: false,
-            link_since: now,
-            act_ping: Some(now),
-            last_ping: None,
-            last_pong: None,
-            last_avail: now,
-            last_hello_sent: None,
-            sdown_since: None,
-            info_refresh: None,
-            info: None,
-            role: Role::Unknown,
-            role_time: now,
-            master_link_down_ms: 0,
-            master_link_up: false,
-            master_host: None,
-            master_port: 0,
-            priority: 100,
-            repl_offset: 0,
-            announced: true,
-            promoted: false,
-            reconf_sent: false,
-            reconf_inprog: false,
-            reconf_done: false,
-            reconf_sent_time: 0,
-            last_hello: None,
-            leader: None,
-            leader_epoch: 0,
-            master_down: false,
-            last_master_down_reply: None,
-            last_ask: None,
-            info_sent: None,
-            reboot_since: None,
-            local_error_since: None,
-        }
-    }
-}
-
 /// The failover state machine (Redis's `failover_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FailoverState {
@@ -326,7 +223,7 @@ pub struct Master {
     /// second until one period passes without a new one.
     pub replicas_changed: Ms,
     pub replicas: BTreeMap<String, Instance>,
-    pub sentinels: BTreeMap<String, Instance>,
+    pub sentinels: BTreeMap<String, PeerSentinel>,
 }
 
 impl Master {
@@ -420,19 +317,9 @@ impl Master {
     }
 }
 
-/// Flags of a replica or sentinel.
-pub fn instance_flags(i: &Instance, sentinel: bool) -> String {
-    let mut f = Vec::new();
-    if i.sdown_since.is_some() {
-        f.push("s_down");
-    }
-    f.push(if sentinel { "sentinel" } else { "slave" });
-    if !i.connected {
-        f.push("disconnected");
-    }
-    if i.master_down {
-        f.push("master_down");
-    }
+/// Flags of a replica, Redis's order.
+pub fn replica_flags(i: &Instance) -> String {
+    let mut f = instance::common_flags(i, "slave");
     if i.promoted {
         f.push("promoted");
     }
@@ -716,7 +603,9 @@ impl Core {
         match t {
             Target::Master(m) => self.masters.get_mut(m).map(|m| &mut m.inst),
             Target::Replica(m, r) => self.masters.get_mut(m)?.replicas.get_mut(r),
-            Target::Sentinel(m, s) => self.masters.get_mut(m)?.sentinels.get_mut(s),
+            Target::Sentinel(m, s) => {
+                Some(&mut self.masters.get_mut(m)?.sentinels.get_mut(s)?.inst)
+            }
         }
     }
 
@@ -724,7 +613,7 @@ impl Core {
         match t {
             Target::Master(m) => self.masters.get(m).map(|m| &m.inst),
             Target::Replica(m, r) => self.masters.get(m)?.replicas.get(r),
-            Target::Sentinel(m, s) => self.masters.get(m)?.sentinels.get(s),
+            Target::Sentinel(m, s) => Some(&self.masters.get(m)?.sentinels.get(s)?.inst),
         }
     }
 
@@ -752,11 +641,13 @@ pub mod events;
 mod failover;
 mod hello;
 mod info;
+mod instance;
 mod links;
 
 pub use commands::{Command, Reply};
 pub use events::{Event, InstanceKind, Subject};
 pub use info::{parse_info, InfoFields};
+pub use instance::{Instance, PeerSentinel, Role};
 
 #[cfg(test)]
 #[path = "../core_tests.rs"]

@@ -285,7 +285,7 @@ pub(super) fn config_set(
             for (id, s) in &m.sentinels {
                 let t = Target::Sentinel(name.clone(), id.clone());
                 after.push(Action::Disconnect(t.clone()));
-                after.push(Action::Connect(t, s.addr.clone()));
+                after.push(Action::Connect(t, s.inst.addr.clone()));
             }
         }
     }
