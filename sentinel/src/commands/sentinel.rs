@@ -10,8 +10,8 @@ use picket_common::resp::ReplyBuf;
 use super::{lower, text};
 use super::{AfterSave, AwaitSave};
 use crate::core::{
-    replica_flags, Action, Addr, Command, Core, Input, Instance, InstanceKind, Master,
-    PeerSentinel, Reply, Timers,
+    Action, Addr, Command, Core, Input, Instance, InstanceKind, Master, PeerSentinel, Replica,
+    Reply, Timers,
 };
 use crate::shell::{Saving, Shared};
 
@@ -22,7 +22,7 @@ use settings::{config_get, config_set, sentinel_set};
 #[derive(Clone, Copy)]
 enum Who<'a> {
     Master,
-    Replica(&'a Instance),
+    Replica(&'a Replica),
     Sentinel(&'a PeerSentinel),
 }
 
@@ -30,7 +30,7 @@ enum Who<'a> {
 fn fields(core: &Core, m: &Master, who: Who<'_>, now: u64) -> Vec<(&'static str, String)> {
     let (inst, kind) = match who {
         Who::Master => (&m.inst, InstanceKind::Master),
-        Who::Replica(r) => (r, InstanceKind::Replica),
+        Who::Replica(r) => (&r.inst, InstanceKind::Replica),
         Who::Sentinel(s) => (&s.inst, InstanceKind::Sentinel),
     };
     let ago = |t: Option<u64>| t.map_or(0, |t| now.saturating_sub(t)).to_string();
@@ -43,7 +43,7 @@ fn fields(core: &Core, m: &Master, who: Who<'_>, now: u64) -> Vec<(&'static str,
             "flags",
             match who {
                 Who::Master => m.flags(),
-                Who::Replica(r) => replica_flags(r),
+                Who::Replica(r) => r.flags(),
                 Who::Sentinel(s) => s.flags(),
             },
         ),
@@ -108,23 +108,20 @@ fn fields(core: &Core, m: &Master, who: Who<'_>, now: u64) -> Vec<(&'static str,
                 f.push(("client-reconfig-script", s.clone()));
             }
         }
-        Who::Replica(inst) => {
-            f.push((
-                "master-link-down-time",
-                inst.master_link_down_ms.to_string(),
-            ));
+        Who::Replica(r) => {
+            f.push(("master-link-down-time", r.master_link_down_ms.to_string()));
             f.push((
                 "master-link-status",
-                if inst.master_link_up { "ok" } else { "err" }.into(),
+                if r.master_link_up { "ok" } else { "err" }.into(),
             ));
             f.push((
                 "master-host",
-                inst.master_host.clone().unwrap_or_else(|| "?".into()),
+                r.master_host.clone().unwrap_or_else(|| "?".into()),
             ));
-            f.push(("master-port", inst.master_port.to_string()));
-            f.push(("slave-priority", inst.priority.to_string()));
-            f.push(("slave-repl-offset", inst.repl_offset.to_string()));
-            f.push(("replica-announced", u8::from(inst.announced).to_string()));
+            f.push(("master-port", r.master_port.to_string()));
+            f.push(("slave-priority", r.priority.to_string()));
+            f.push(("slave-repl-offset", r.repl_offset.to_string()));
+            f.push(("replica-announced", u8::from(r.announced).to_string()));
         }
         Who::Sentinel(s) => {
             f.push(("last-hello-message", ago(s.last_hello)));
@@ -225,7 +222,7 @@ pub(super) fn command(
                 Some(m) => {
                     // As Redis: a replica that says `replica-announced no` is not listed
                     // (it still counts in num-slaves and INFO, and may be promoted).
-                    let listed: Vec<&Instance> =
+                    let listed: Vec<&Replica> =
                         m.replicas.values().filter(|r| r.announced).collect();
                     out.array(listed.len());
                     for r in listed {
@@ -429,7 +426,7 @@ pub(super) fn command(
                 let m = &core.masters[&k];
                 out.bulk(k.as_bytes());
                 let insts: Vec<&Instance> = std::iter::once(&m.inst)
-                    .chain(m.replicas.values())
+                    .chain(m.replicas.values().map(|r| &r.inst))
                     .collect();
                 out.array(insts.len());
                 for i in insts {

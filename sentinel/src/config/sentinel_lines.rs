@@ -283,7 +283,7 @@ pub fn apply_option(m: &mut Master, name: &str, args: &[String], now: u64) -> Re
                 .ok_or("Invalid port")?;
             let a = Addr::new(v, port);
             m.replicas
-                .insert(a.name(), crate::core::Instance::new(a.name(), a, now));
+                .insert(a.name(), crate::core::Replica::new(a, now));
         }
         "known-sentinel" => {
             let port: u16 = args

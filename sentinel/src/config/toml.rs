@@ -570,8 +570,8 @@ fn master_keys(mt: &mut dyn te::TableLike, m: &Master, t: &Timers) {
     let replicas: Vec<String> = m
         .replicas
         .values()
-        .filter(|r| r.addr != a)
-        .map(|r| r.addr.name())
+        .filter(|r| r.inst.addr != a)
+        .map(|r| r.inst.addr.name())
         .collect();
     let empty = replicas.is_empty();
     set_unless_default(mt, "known-replicas", list(replicas), empty);

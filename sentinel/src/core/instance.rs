@@ -1,8 +1,9 @@
 //! The instances the core knows, by role: what every instance has ([`Instance`]: address,
-//! run id, link and health, what INFO said) and what only one role has ([`PeerSentinel`]:
-//! hellos and votes of another sentinel).
+//! run id, link and health, what INFO said) and what only one role has ([`Replica`]: its
+//! replication as INFO reports it and its part in a failover; [`PeerSentinel`]: hellos and
+//! votes of another sentinel).
 
-use super::{Addr, Ms};
+use super::{Addr, InfoFields, Ms};
 
 /// The role an instance reports in INFO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,19 +36,6 @@ pub struct Instance {
     pub info: Option<String>,
     pub role: Role,
     pub role_time: Ms,
-    pub master_link_down_ms: u64,
-    pub master_link_up: bool,
-    pub master_host: Option<String>,
-    pub master_port: u16,
-    pub priority: i64,
-    pub repl_offset: u64,
-    pub announced: bool,
-    // replica flags during a failover
-    pub promoted: bool,
-    pub reconf_sent: bool,
-    pub reconf_inprog: bool,
-    pub reconf_done: bool,
-    pub reconf_sent_time: Ms,
     pub info_sent: Option<Ms>,
     /// Masters: reboot seen (`run_id` changed) at this time.
     pub reboot_since: Option<Ms>,
@@ -75,6 +63,39 @@ impl Instance {
             info: None,
             role: Role::Unknown,
             role_time: now,
+            info_sent: None,
+            reboot_since: None,
+            local_error_since: None,
+        }
+    }
+}
+
+/// A replica of a monitored master: its link and health, its replication as its INFO
+/// reports it, and its part in a failover.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    pub inst: Instance,
+    // INFO
+    pub master_link_down_ms: u64,
+    pub master_link_up: bool,
+    pub master_host: Option<String>,
+    pub master_port: u16,
+    pub priority: i64,
+    pub repl_offset: u64,
+    pub announced: bool,
+    // flags during a failover
+    pub promoted: bool,
+    pub reconf_sent: bool,
+    pub reconf_inprog: bool,
+    pub reconf_done: bool,
+    pub reconf_sent_time: Ms,
+}
+
+impl Replica {
+    /// A replica known by its address (its name is `ip:port`).
+    pub fn new(addr: Addr, now: Ms) -> Replica {
+        Replica {
+            inst: Instance::new(addr.name(), addr, now),
             master_link_down_ms: 0,
             master_link_up: false,
             master_host: None,
@@ -87,10 +108,39 @@ impl Instance {
             reconf_inprog: false,
             reconf_done: false,
             reconf_sent_time: 0,
-            info_sent: None,
-            reboot_since: None,
-            local_error_since: None,
         }
+    }
+
+    /// Take what its INFO says about its replication (Redis's
+    /// `sentinelRefreshInstanceInfo` for a slave).
+    pub fn refresh(&mut self, info: &InfoFields) {
+        self.master_link_down_ms = info.link_down_ms;
+        self.master_link_up = info.link_up;
+        self.master_host = info.master_host.clone();
+        self.master_port = info.master_port;
+        if let Some(p) = info.priority {
+            self.priority = p;
+        }
+        self.repl_offset = info.repl_offset;
+        self.announced = info.announced;
+    }
+
+    /// Its flags, Redis's order.
+    pub fn flags(&self) -> String {
+        let mut f = common_flags(&self.inst, "slave");
+        if self.promoted {
+            f.push("promoted");
+        }
+        if self.reconf_sent {
+            f.push("reconf_sent");
+        }
+        if self.reconf_inprog {
+            f.push("reconf_inprog");
+        }
+        if self.reconf_done {
+            f.push("reconf_done");
+        }
+        f.join(",")
     }
 }
 

@@ -222,7 +222,7 @@ pub struct Master {
     /// When the last new replica was learned (or the master added): INFO is asked every
     /// second until one period passes without a new one.
     pub replicas_changed: Ms,
-    pub replicas: BTreeMap<String, Instance>,
+    pub replicas: BTreeMap<String, Replica>,
     pub sentinels: BTreeMap<String, PeerSentinel>,
 }
 
@@ -279,7 +279,7 @@ impl Master {
     }
 
     /// The promoted replica, once one was selected.
-    pub fn promoted(&self) -> Option<&Instance> {
+    pub fn promoted(&self) -> Option<&Replica> {
         self.replicas.values().find(|r| r.promoted)
     }
 
@@ -288,7 +288,7 @@ impl Master {
     pub fn current_addr(&self) -> Addr {
         if self.failover_state >= FailoverState::ReconfSlaves {
             if let Some(p) = self.promoted() {
-                return p.addr.clone();
+                return p.inst.addr.clone();
             }
         }
         self.inst.addr.clone()
@@ -315,24 +315,6 @@ impl Master {
         }
         f.join(",")
     }
-}
-
-/// Flags of a replica, Redis's order.
-pub fn replica_flags(i: &Instance) -> String {
-    let mut f = instance::common_flags(i, "slave");
-    if i.promoted {
-        f.push("promoted");
-    }
-    if i.reconf_sent {
-        f.push("reconf_sent");
-    }
-    if i.reconf_inprog {
-        f.push("reconf_inprog");
-    }
-    if i.reconf_done {
-        f.push("reconf_done");
-    }
-    f.join(",")
 }
 
 /// Event levels: debug ones are only logged, warning ones run the notification script.
@@ -602,7 +584,7 @@ impl Core {
     pub fn instance_mut(&mut self, t: &Target) -> Option<&mut Instance> {
         match t {
             Target::Master(m) => self.masters.get_mut(m).map(|m| &mut m.inst),
-            Target::Replica(m, r) => self.masters.get_mut(m)?.replicas.get_mut(r),
+            Target::Replica(m, r) => Some(&mut self.masters.get_mut(m)?.replicas.get_mut(r)?.inst),
             Target::Sentinel(m, s) => {
                 Some(&mut self.masters.get_mut(m)?.sentinels.get_mut(s)?.inst)
             }
@@ -612,7 +594,7 @@ impl Core {
     pub fn instance(&self, t: &Target) -> Option<&Instance> {
         match t {
             Target::Master(m) => self.masters.get(m).map(|m| &m.inst),
-            Target::Replica(m, r) => self.masters.get(m)?.replicas.get(r),
+            Target::Replica(m, r) => Some(&self.masters.get(m)?.replicas.get(r)?.inst),
             Target::Sentinel(m, s) => Some(&self.masters.get(m)?.sentinels.get(s)?.inst),
         }
     }
@@ -647,7 +629,7 @@ mod links;
 pub use commands::{Command, Reply};
 pub use events::{Event, InstanceKind, Subject};
 pub use info::{parse_info, InfoFields};
-pub use instance::{Instance, PeerSentinel, Role};
+pub use instance::{Instance, PeerSentinel, Replica, Role};
 
 #[cfg(test)]
 #[path = "../core_tests.rs"]
