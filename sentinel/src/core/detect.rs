@@ -147,8 +147,7 @@ impl Core {
             && now.saturating_sub(m.inst.role_time)
                 > down_after.saturating_add(timers.info_period.saturating_mul(2));
         let rebooted = m.reboot_down_after > 0
-            && m.inst
-                .reboot_since
+            && m.reboot_since
                 .is_some_and(|t| now.saturating_sub(t) > m.reboot_down_after);
         {
             let inst = &mut m.inst;

@@ -45,8 +45,8 @@ impl Core {
             };
             let mark = matches!(t, Target::Master(_)) && m.reboot_down_after != 0;
             if mark {
-                if let Some(inst) = self.instance_mut(t) {
-                    inst.reboot_since = Some(now);
+                if let Some(m) = self.masters.get_mut(&name) {
+                    m.reboot_since = Some(now);
                 }
             }
             self.event(Event::Reboot(at));

@@ -37,8 +37,6 @@ pub struct Instance {
     pub role: Role,
     pub role_time: Ms,
     pub info_sent: Option<Ms>,
-    /// Masters: reboot seen (`run_id` changed) at this time.
-    pub reboot_since: Option<Ms>,
     /// Since when no link to the instance can be opened for a reason of our own (out of
     /// descriptors, buffers, memory, local ports): meanwhile nothing is learned about the
     /// instance, so its silence does not count towards SDOWN (see `links.rs`).
@@ -64,7 +62,6 @@ impl Instance {
             role: Role::Unknown,
             role_time: now,
             info_sent: None,
-            reboot_since: None,
             local_error_since: None,
         }
     }

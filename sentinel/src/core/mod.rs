@@ -203,6 +203,9 @@ pub struct Master {
     pub notification_script: Option<String>,
     pub client_reconfig_script: Option<String>,
     pub reboot_down_after: Ms,
+    /// When a reboot was seen (its INFO's `run_id` changed) with `reboot_down_after` set;
+    /// cleared by a `+PONG`.
+    pub reboot_since: Option<Ms>,
     /// `rename-command`: a command name as given (matched case-insensitively) -> its name
     /// on this master.
     pub renamed: BTreeMap<String, String>,
@@ -239,6 +242,7 @@ impl Master {
             notification_script: None,
             client_reconfig_script: None,
             reboot_down_after: 0,
+            reboot_since: None,
             renamed: BTreeMap::new(),
             config_epoch: 0,
             leader: None,
@@ -610,8 +614,12 @@ impl Core {
         if valid {
             i.last_avail = now;
             i.act_ping = None;
-            if matches!(t, Target::Master(_)) && line.starts_with("+PONG") {
-                i.reboot_since = None;
+        }
+        if let Target::Master(name) = t {
+            if line.starts_with("+PONG") {
+                if let Some(m) = self.masters.get_mut(name) {
+                    m.reboot_since = None;
+                }
             }
         }
     }
