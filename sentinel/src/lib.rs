@@ -53,13 +53,13 @@ pub fn core_from(loaded: &config::Loaded, seed: u64, now: u64) -> Result<core::C
         for (k, r) in &m.replicas {
             connects.push(core::Action::Connect(
                 core::Target::Replica(name.clone(), k.clone()),
-                r.addr.clone(),
+                r.inst.addr.clone(),
             ));
         }
         for (k, s) in &m.sentinels {
             connects.push(core::Action::Connect(
                 core::Target::Sentinel(name.clone(), k.clone()),
-                s.addr.clone(),
+                s.inst.addr.clone(),
             ));
         }
     }

@@ -10,22 +10,29 @@ use picket_common::resp::ReplyBuf;
 use super::{lower, text};
 use super::{AfterSave, AwaitSave};
 use crate::core::{
-    instance_flags, Action, Addr, Command, Core, Input, Instance, InstanceKind, Master, Reply,
-    Timers,
+    Action, Addr, Command, Core, Input, Instance, InstanceKind, Master, PeerSentinel, Replica,
+    Reply, Timers,
 };
 use crate::shell::{Saving, Shared};
 
 mod settings;
 use settings::{config_get, config_set, sentinel_set};
 
+/// Which instance of a master an instance map is about, with what its role has.
+#[derive(Clone, Copy)]
+enum Who<'a> {
+    Master,
+    Replica(&'a Replica),
+    Sentinel(&'a PeerSentinel),
+}
+
 /// An instance map, Redis's field order.
-fn fields(
-    core: &Core,
-    m: &Master,
-    inst: &Instance,
-    kind: InstanceKind,
-    now: u64,
-) -> Vec<(&'static str, String)> {
+fn fields(core: &Core, m: &Master, who: Who<'_>, now: u64) -> Vec<(&'static str, String)> {
+    let (inst, kind) = match who {
+        Who::Master => (&m.inst, InstanceKind::Master),
+        Who::Replica(r) => (&r.inst, InstanceKind::Replica),
+        Who::Sentinel(s) => (&s.inst, InstanceKind::Sentinel),
+    };
     let ago = |t: Option<u64>| t.map_or(0, |t| now.saturating_sub(t)).to_string();
     let mut f: Vec<(&'static str, String)> = vec![
         ("name", inst.name.clone()),
@@ -34,10 +41,10 @@ fn fields(
         ("runid", inst.runid.clone().unwrap_or_default()),
         (
             "flags",
-            match kind {
-                InstanceKind::Master => m.flags(),
-                InstanceKind::Replica => instance_flags(inst, false),
-                InstanceKind::Sentinel => instance_flags(inst, true),
+            match who {
+                Who::Master => m.flags(),
+                Who::Replica(r) => r.flags(),
+                Who::Sentinel(s) => s.flags(),
             },
         ),
         ("link-pending-commands", "0".into()),
@@ -86,8 +93,8 @@ fn fields(
             now.saturating_sub(inst.role_time).to_string(),
         ));
     }
-    match kind {
-        InstanceKind::Master => {
+    match who {
+        Who::Master => {
             f.push(("config-epoch", m.config_epoch.to_string()));
             f.push(("num-slaves", m.replicas.len().to_string()));
             f.push(("num-other-sentinels", m.sentinels.len().to_string()));
@@ -101,31 +108,28 @@ fn fields(
                 f.push(("client-reconfig-script", s.clone()));
             }
         }
-        InstanceKind::Replica => {
-            f.push((
-                "master-link-down-time",
-                inst.master_link_down_ms.to_string(),
-            ));
+        Who::Replica(r) => {
+            f.push(("master-link-down-time", r.master_link_down_ms.to_string()));
             f.push((
                 "master-link-status",
-                if inst.master_link_up { "ok" } else { "err" }.into(),
+                if r.master_link_up { "ok" } else { "err" }.into(),
             ));
             f.push((
                 "master-host",
-                inst.master_host.clone().unwrap_or_else(|| "?".into()),
+                r.master_host.clone().unwrap_or_else(|| "?".into()),
             ));
-            f.push(("master-port", inst.master_port.to_string()));
-            f.push(("slave-priority", inst.priority.to_string()));
-            f.push(("slave-repl-offset", inst.repl_offset.to_string()));
-            f.push(("replica-announced", u8::from(inst.announced).to_string()));
+            f.push(("master-port", r.master_port.to_string()));
+            f.push(("slave-priority", r.priority.to_string()));
+            f.push(("slave-repl-offset", r.repl_offset.to_string()));
+            f.push(("replica-announced", u8::from(r.announced).to_string()));
         }
-        InstanceKind::Sentinel => {
-            f.push(("last-hello-message", ago(inst.last_hello)));
+        Who::Sentinel(s) => {
+            f.push(("last-hello-message", ago(s.last_hello)));
             f.push((
                 "voted-leader",
-                inst.leader.clone().unwrap_or_else(|| "?".into()),
+                s.leader.clone().unwrap_or_else(|| "?".into()),
             ));
-            f.push(("voted-leader-epoch", inst.leader_epoch.to_string()));
+            f.push(("voted-leader-epoch", s.leader_epoch.to_string()));
         }
     }
     let _ = core;
@@ -198,7 +202,7 @@ pub(super) fn command(
             }
             out.array(core.masters.len());
             for m in core.masters.values() {
-                reply_map(out, &fields(&core, m, &m.inst, InstanceKind::Master, now));
+                reply_map(out, &fields(&core, m, Who::Master, now));
             }
         }
         "master" => {
@@ -206,7 +210,7 @@ pub(super) fn command(
                 return arity(out);
             }
             match core.masters.get(&text(&args[2])) {
-                Some(m) => reply_map(out, &fields(&core, m, &m.inst, InstanceKind::Master, now)),
+                Some(m) => reply_map(out, &fields(&core, m, Who::Master, now)),
                 None => no_master(out),
             }
         }
@@ -218,11 +222,11 @@ pub(super) fn command(
                 Some(m) => {
                     // As Redis: a replica that says `replica-announced no` is not listed
                     // (it still counts in num-slaves and INFO, and may be promoted).
-                    let listed: Vec<&Instance> =
+                    let listed: Vec<&Replica> =
                         m.replicas.values().filter(|r| r.announced).collect();
                     out.array(listed.len());
                     for r in listed {
-                        reply_map(out, &fields(&core, m, r, InstanceKind::Replica, now));
+                        reply_map(out, &fields(&core, m, Who::Replica(r), now));
                     }
                 }
                 None => no_master(out),
@@ -236,7 +240,7 @@ pub(super) fn command(
                 Some(m) => {
                     out.array(m.sentinels.len());
                     for x in m.sentinels.values() {
-                        reply_map(out, &fields(&core, m, x, InstanceKind::Sentinel, now));
+                        reply_map(out, &fields(&core, m, Who::Sentinel(x), now));
                     }
                 }
                 None => no_master(out),
@@ -310,7 +314,7 @@ pub(super) fn command(
             let usable = 1 + m
                 .sentinels
                 .values()
-                .filter(|x| x.sdown_since.is_none())
+                .filter(|x| x.inst.sdown_since.is_none())
                 .count();
             let majority = voters / 2 + 1;
             if usable < m.quorum as usize {
@@ -422,7 +426,7 @@ pub(super) fn command(
                 let m = &core.masters[&k];
                 out.bulk(k.as_bytes());
                 let insts: Vec<&Instance> = std::iter::once(&m.inst)
-                    .chain(m.replicas.values())
+                    .chain(m.replicas.values().map(|r| &r.inst))
                     .collect();
                 out.array(insts.len());
                 for i in insts {

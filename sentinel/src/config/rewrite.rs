@@ -319,7 +319,11 @@ fn sentinel_state(st: &mut State, core: &Core, s: &ServerSettings) {
         line(st, "leader-epoch", text, true);
         for r in m.replicas.values() {
             // A replica promoted by a failover in progress stands for the old master.
-            let ra = if r.addr == a { &m.inst.addr } else { &r.addr };
+            let ra = if r.inst.addr == a {
+                &m.inst.addr
+            } else {
+                &r.inst.addr
+            };
             let text = format!("sentinel known-replica {n} {} {}", q(&ra.host), ra.port);
             // Redis 7.2's fix: reuse an old `known-slave` line first, else a file with
             // one would get a duplicate replica and not load again (Redis 7.0 bug).
@@ -330,8 +334,8 @@ fn sentinel_state(st: &mut State, core: &Core, s: &ServerSettings) {
         for (id, x) in &m.sentinels {
             let text = format!(
                 "known-sentinel {n} {} {} {}",
-                q(&x.addr.host),
-                x.addr.port,
+                q(&x.inst.addr.host),
+                x.inst.addr.port,
                 q(id)
             );
             line(st, "known-sentinel", text, true);

@@ -283,7 +283,7 @@ pub fn apply_option(m: &mut Master, name: &str, args: &[String], now: u64) -> Re
                 .ok_or("Invalid port")?;
             let a = Addr::new(v, port);
             m.replicas
-                .insert(a.name(), crate::core::Instance::new(a.name(), a, now));
+                .insert(a.name(), crate::core::Replica::new(a, now));
         }
         "known-sentinel" => {
             let port: u16 = args
@@ -292,8 +292,7 @@ pub fn apply_option(m: &mut Master, name: &str, args: &[String], now: u64) -> Re
                 .ok_or("Invalid port")?;
             let runid = args.get(2).cloned().ok_or("Wrong number of arguments")?;
             let a = Addr::new(v, port);
-            let mut s = crate::core::Instance::new(runid.clone(), a, now);
-            s.runid = Some(runid.clone());
+            let s = crate::core::PeerSentinel::new(runid.clone(), a, now);
             m.sentinels.insert(runid, s);
         }
         "rename-command" => {

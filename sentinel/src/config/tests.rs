@@ -354,8 +354,7 @@ fn state_lines_quote_what_would_not_read_back() {
     let l = parse("sentinel monitor m 127.0.0.1 6379 2\n", &[]).unwrap();
     let mut c = crate::core_from(&l, 1, 0).unwrap();
     let id = "0123456789012345678901234567890123456789";
-    let mut s = crate::core::Instance::new(id.into(), Addr::new("", 26379), 0);
-    s.runid = Some(id.into());
+    let s = crate::core::PeerSentinel::new(id.into(), Addr::new("", 26379), 0);
     c.masters
         .get_mut("m")
         .unwrap()
@@ -368,7 +367,10 @@ fn state_lines_quote_what_would_not_read_back() {
     );
     let back = parse(&text, &[]).unwrap();
     let c2 = crate::core_from(&back, 1, 0).unwrap();
-    assert_eq!(c2.masters["m"].sentinels[id].addr, Addr::new("", 26379));
+    assert_eq!(
+        c2.masters["m"].sentinels[id].inst.addr,
+        Addr::new("", 26379)
+    );
 }
 
 #[test]

@@ -570,15 +570,15 @@ fn master_keys(mt: &mut dyn te::TableLike, m: &Master, t: &Timers) {
     let replicas: Vec<String> = m
         .replicas
         .values()
-        .filter(|r| r.addr != a)
-        .map(|r| r.addr.name())
+        .filter(|r| r.inst.addr != a)
+        .map(|r| r.inst.addr.name())
         .collect();
     let empty = replicas.is_empty();
     set_unless_default(mt, "known-replicas", list(replicas), empty);
     let sentinels: Vec<String> = m
         .sentinels
         .iter()
-        .map(|(id, x)| format!("{} {id}", x.addr.name()))
+        .map(|(id, x)| format!("{} {id}", x.inst.addr.name()))
         .collect();
     let empty = sentinels.is_empty();
     // Entries written as inline tables by the user stay so while they hold the same data.
@@ -593,8 +593,8 @@ fn master_keys(mt: &mut dyn te::TableLike, m: &Master, t: &Timers) {
                         f("runid")
                             .and_then(|id| m.sentinels.get(&id))
                             .is_some_and(|x| {
-                                f("ip").as_deref() == Some(x.addr.host.as_str())
-                                    && f("port") == Some(x.addr.port.to_string())
+                                f("ip").as_deref() == Some(x.inst.addr.host.as_str())
+                                    && f("port") == Some(x.inst.addr.port.to_string())
                             })
                     }
                     _ => false,

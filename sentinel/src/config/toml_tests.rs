@@ -256,8 +256,7 @@ fn rewrite_of_a_minimal_file_adds_the_state_tables() {
     let mut c = core_of(old);
     let m = c.masters.get_mut("m").unwrap();
     let a = Addr::new("127.0.0.1", 6380);
-    m.replicas
-        .insert(a.name(), crate::core::Instance::new(a.name(), a, 0));
+    m.replicas.insert(a.name(), crate::core::Replica::new(a, 0));
     let s = loaded(old).server;
     let text = rewritten(old, &c, &s).unwrap();
     assert!(text.starts_with("# mine\nport = 26379\n"), "{text}");

@@ -61,24 +61,28 @@ impl Core {
         // following the dead master for good.
         let no_replicas =
             m.replicas.is_empty() || now.saturating_sub(m.replicas_changed) < timers.info_period;
-        // Periodic commands.
-        let send = |t: Target, i: &mut Instance, out: &mut Vec<Action>| {
+        // How often INFO is asked: a replica being moved to the new master is watched
+        // closely; one whose master is failing, or that lost its link to it, every second.
+        let master_info_period = if no_replicas {
+            1000
+        } else {
+            timers.info_period
+        };
+        let replica_info_period = |r: &Replica| {
+            if r.reconf_sent || r.reconf_inprog {
+                200
+            } else if master_failing || r.master_link_down_ms != 0 {
+                1000
+            } else {
+                timers.info_period
+            }
+        };
+        // Periodic commands; INFO every `info_period` (none to sentinels).
+        let send = |t: Target, i: &mut Instance, info_period: Option<Ms>, out: &mut Vec<Action>| {
             if !i.connected {
                 return;
             }
-            let kind = t.kind();
-            if kind != InstanceKind::Sentinel {
-                let replica = kind == InstanceKind::Replica;
-                let period = if replica && (i.reconf_sent || i.reconf_inprog) {
-                    // A replica being moved to the new master: watch it closely.
-                    200
-                } else if (replica && (master_failing || i.master_link_down_ms != 0))
-                    || (kind == InstanceKind::Master && no_replicas)
-                {
-                    1000
-                } else {
-                    timers.info_period
-                };
+            if let Some(period) = info_period {
                 let stale = i
                     .info_refresh
                     .is_none_or(|r| now.saturating_sub(r) > period);
@@ -109,12 +113,16 @@ impl Core {
                 i.last_hello_sent = Some(now);
             }
         };
-        send(Target::Master(name.to_string()), &mut m.inst, &mut out);
+        let t = Target::Master(name.to_string());
+        send(t, &mut m.inst, Some(master_info_period), &mut out);
         for (k, r) in m.replicas.iter_mut() {
-            send(Target::Replica(name.to_string(), k.clone()), r, &mut out);
+            let period = replica_info_period(r);
+            let t = Target::Replica(name.to_string(), k.clone());
+            send(t, &mut r.inst, Some(period), &mut out);
         }
         for (k, s) in m.sentinels.iter_mut() {
-            send(Target::Sentinel(name.to_string(), k.clone()), s, &mut out);
+            let t = Target::Sentinel(name.to_string(), k.clone());
+            send(t, &mut s.inst, None, &mut out);
         }
         // Reconnect disconnected instances (the shell keeps trying; this re-requests).
         self.out.append(&mut out);
@@ -139,8 +147,7 @@ impl Core {
             && now.saturating_sub(m.inst.role_time)
                 > down_after.saturating_add(timers.info_period.saturating_mul(2));
         let rebooted = m.reboot_down_after > 0
-            && m.inst
-                .reboot_since
+            && m.reboot_since
                 .is_some_and(|t| now.saturating_sub(t) > m.reboot_down_after);
         {
             let inst = &mut m.inst;
@@ -156,12 +163,12 @@ impl Core {
         }
         let m_ro = m.clone();
         for r in m.replicas.values_mut() {
-            check_sdown(r, down_after, now, &mut out, &|i| {
+            check_sdown(&mut r.inst, down_after, now, &mut out, &|i| {
                 Subject::replica(i, &m_ro)
             });
         }
         for s in m.sentinels.values_mut() {
-            check_sdown(s, down_after, now, &mut out, &|i| {
+            check_sdown(&mut s.inst, down_after, now, &mut out, &|i| {
                 Subject::sentinel(i, &m_ro)
             });
         }
@@ -213,7 +220,7 @@ impl Core {
         };
         let addr = m.inst.addr.clone();
         for (k, s) in m.sentinels.iter_mut() {
-            if !s.connected {
+            if !s.inst.connected {
                 continue;
             }
             let due = s
@@ -241,7 +248,10 @@ impl Core {
         leader: &str,
         epoch: u64,
     ) {
-        let Some(s) = self.instance_mut(from) else {
+        let Target::Sentinel(m, k) = from else {
+            return;
+        };
+        let Some(s) = self.masters.get_mut(m).and_then(|m| m.sentinels.get_mut(k)) else {
             return;
         };
         s.last_master_down_reply = Some(now);

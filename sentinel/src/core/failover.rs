@@ -135,15 +135,16 @@ impl Core {
             .sdown_since
             .map_or(0, |s| now.saturating_sub(s))
             .saturating_add(m.down_after.saturating_mul(10));
-        let mut c: Vec<(&String, &Instance)> = m
+        let mut c: Vec<(&String, &Replica)> = m
             .replicas
             .iter()
             .filter(|(_, r)| {
-                r.sdown_since.is_none()
-                    && r.connected
-                    && now.saturating_sub(r.last_avail) <= t.ping_period.saturating_mul(5)
+                r.inst.sdown_since.is_none()
+                    && r.inst.connected
+                    && now.saturating_sub(r.inst.last_avail) <= t.ping_period.saturating_mul(5)
                     && r.priority != 0
-                    && r.info_refresh
+                    && r.inst
+                        .info_refresh
                         .is_some_and(|i| now.saturating_sub(i) <= info_validity)
                     && r.master_link_down_ms <= max_link_down
             })
@@ -152,7 +153,7 @@ impl Core {
             a.1.priority
                 .cmp(&b.1.priority)
                 .then(b.1.repl_offset.cmp(&a.1.repl_offset))
-                .then(match (&a.1.runid, &b.1.runid) {
+                .then(match (&a.1.inst.runid, &b.1.inst.runid) {
                     (Some(x), Some(y)) => x.cmp(y),
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,
@@ -175,7 +176,7 @@ impl Core {
                     return;
                 };
                 r.promoted = true;
-                let at = Subject::replica(&m.replicas[&k], m);
+                let at = Subject::replica(&m.replicas[&k].inst, m);
                 self.event(Event::SelectedSlave(at));
                 self.set_state(now, name, FailoverState::SendSlaveofNoone);
             }
@@ -187,7 +188,7 @@ impl Core {
         let Some((k, r)) = m.replicas.iter().find(|(_, r)| r.promoted) else {
             return;
         };
-        if !r.connected {
+        if !r.inst.connected {
             if now.saturating_sub(m.failover_state_change) > m.failover_timeout {
                 self.abort_failover(name, Event::FailoverAbortSlaveTimeout);
             }
@@ -201,7 +202,7 @@ impl Core {
         // promotion remains for a master that is down or refuses.
         let switchover = m.force_failover && m.inst.connected && m.inst.sdown_since.is_none();
         if switchover {
-            let to = r.addr.clone();
+            let to = r.inst.addr.clone();
             let timeout_ms = (m.failover_timeout / 4).clamp(1000, 10_000);
             self.out.push(Action::Switchover {
                 master: Target::Master(name.to_string()),
@@ -240,7 +241,7 @@ impl Core {
         let Some((k, r)) = m.replicas.iter().find(|(_, r)| r.promoted) else {
             return;
         };
-        let at = Subject::replica(r, m);
+        let at = Subject::replica(&r.inst, m);
         let t = Target::Replica(name.to_string(), k.clone());
         if let Some(m) = self.masters.get_mut(name) {
             m.switchover = false;
@@ -255,7 +256,7 @@ impl Core {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
-        let Some(promoted) = m.promoted().map(|p| p.addr.clone()) else {
+        let Some(promoted) = m.promoted().map(|p| p.inst.addr.clone()) else {
             return;
         };
         let mut out = Vec::new();
@@ -276,7 +277,7 @@ impl Core {
                 r.reconf_done = true;
                 in_progress = in_progress.saturating_sub(1);
                 out.push(Action::Event(Event::SlaveReconfSentTimeout(
-                    Subject::replica(r, &m_ro),
+                    Subject::replica(&r.inst, &m_ro),
                 )));
                 continue;
             }
@@ -286,7 +287,7 @@ impl Core {
             if in_progress >= m_ro.parallel_syncs.max(1) {
                 break;
             }
-            if !r.connected || r.sdown_since.is_some() {
+            if !r.inst.connected || r.inst.sdown_since.is_some() {
                 continue;
             }
             r.reconf_sent = true;
@@ -298,7 +299,7 @@ impl Core {
             ));
             out.push(Action::Info(Target::Replica(name.to_string(), k.clone())));
             out.push(Action::Event(Event::SlaveReconfSent(Subject::replica(
-                r, &m_ro,
+                &r.inst, &m_ro,
             ))));
         }
         self.out.append(&mut out);
@@ -307,7 +308,7 @@ impl Core {
         let pending = m
             .replicas
             .values()
-            .filter(|r| !r.promoted && !r.reconf_done && r.sdown_since.is_none())
+            .filter(|r| !r.promoted && !r.reconf_done && r.inst.sdown_since.is_none())
             .count();
         let timed_out = now.saturating_sub(m.failover_state_change) > m.failover_timeout;
         if pending == 0 || timed_out {
@@ -326,7 +327,7 @@ impl Core {
                             Some(promoted.clone()),
                         ));
                         out.push(Action::Event(Event::SlaveReconfSentBe(Subject::replica(
-                            r, &m_ro,
+                            &r.inst, &m_ro,
                         ))));
                     }
                 }
@@ -363,7 +364,7 @@ impl Core {
         let Some(m) = self.masters.get(name) else {
             return;
         };
-        let Some(p) = m.promoted().map(|p| p.addr.clone()) else {
+        let Some(p) = m.promoted().map(|p| p.inst.addr.clone()) else {
             return;
         };
         self.switch_master(now, name, p);
@@ -380,7 +381,7 @@ impl Core {
         let mut replicas: Vec<Addr> = m
             .replicas
             .values()
-            .map(|r| r.addr.clone())
+            .map(|r| r.inst.addr.clone())
             .filter(|a| *a != to)
             .collect();
         if old != to && !replicas.contains(&old) {
@@ -410,7 +411,7 @@ impl Core {
         for a in &replicas {
             fresh
                 .replicas
-                .insert(a.name(), Instance::new(a.name(), a.clone(), now));
+                .insert(a.name(), Replica::new(a.clone(), now));
         }
         *m = fresh;
         self.out
@@ -430,9 +431,9 @@ impl Core {
             )));
             adds.push(Action::Connect(
                 Target::Replica(name.to_string(), k.clone()),
-                r.addr.clone(),
+                r.inst.addr.clone(),
             ));
-            adds.push(Action::Event(Event::Slave(Subject::replica(r, m))));
+            adds.push(Action::Event(Event::Slave(Subject::replica(&r.inst, m))));
         }
         self.out.append(&mut adds);
         self.out.push(Action::Flush);

@@ -69,7 +69,7 @@ impl Core {
             }
             let m = &self.masters[mname];
             let s = &m.sentinels[runid];
-            let at = Subject::sentinel(s, m);
+            let at = Subject::sentinel(&s.inst, m);
             let m = self.masters.get_mut(mname).expect("checked");
             m.config_epoch = mepoch;
             if to != from {
@@ -90,14 +90,13 @@ impl Core {
     /// known one heard from again.
     fn hello_sentinel(&mut self, now: Ms, mname: &str, runid: &str, addr: Addr) {
         let m = self.masters.get_mut(mname).expect("checked");
-        let known = m.sentinels.get(runid).map(|s| s.addr.clone());
+        let known = m.sentinels.get(runid).map(|s| s.inst.addr.clone());
         match known {
             Some(a) if a == addr => {}
             Some(_) => {
                 // Same sentinel at a new address.
                 m.sentinels.remove(runid);
-                let mut s = Instance::new(runid.to_string(), addr.clone(), now);
-                s.runid = Some(runid.to_string());
+                let s = PeerSentinel::new(runid.to_string(), addr.clone(), now);
                 m.sentinels.insert(runid.to_string(), s);
                 let switched = Event::SentinelAddressSwitch {
                     at: Subject::master(m),
@@ -120,7 +119,7 @@ impl Core {
                 let stale: Vec<String> = m
                     .sentinels
                     .iter()
-                    .filter(|(_, s)| s.addr == addr)
+                    .filter(|(_, s)| s.inst.addr == addr)
                     .map(|(k, _)| k.clone())
                     .collect();
                 for k in stale {
@@ -130,9 +129,8 @@ impl Core {
                 }
                 self.make_room_for_sentinel(now, mname);
                 let m = self.masters.get_mut(mname).expect("checked");
-                let mut s = Instance::new(runid.to_string(), addr.clone(), now);
-                s.runid = Some(runid.to_string());
-                let at = Subject::sentinel(&s, m);
+                let s = PeerSentinel::new(runid.to_string(), addr.clone(), now);
+                let at = Subject::sentinel(&s.inst, m);
                 m.sentinels.insert(runid.to_string(), s);
                 self.out.push(Action::Connect(
                     Target::Sentinel(mname.into(), runid.into()),
@@ -176,7 +174,7 @@ impl Core {
             let Some(s) = m.sentinels.remove(&victim) else {
                 return;
             };
-            let at = Subject::sentinel(&s, m);
+            let at = Subject::sentinel(&s.inst, m);
             let unseen = s.last_hello.map_or_else(
                 || "never heard from".to_string(),
                 |t| format!("last hello {} ms ago", now.saturating_sub(t)),

@@ -228,8 +228,7 @@ fn hellos_make_at_most_max_sentinels_known_evicting_the_least_recently_heard() {
     let a = c.step(50, Input::Hello(hello_of(2, 0)));
     assert!(events(&a).is_empty(), "{a:?}");
     // A sentinel never heard from (a known-sentinel line) goes before any heard one.
-    let mut never = Instance::new(id(9), Addr::new("10.1.0.9", 26379), 0);
-    never.runid = Some(id(9));
+    let never = PeerSentinel::new(id(9), Addr::new("10.1.0.9", 26379), 0);
     let m = c.masters.get_mut("m").unwrap();
     m.sentinels.remove(&id(3));
     m.sentinels.insert(id(9), never);

@@ -24,15 +24,15 @@ impl Core {
             inst.role = reported;
             inst.role_time = now;
         }
-        inst.master_link_down_ms = info.link_down_ms;
-        inst.master_link_up = info.link_up;
-        inst.master_host = info.master_host.clone();
-        inst.master_port = info.master_port;
-        if let Some(p) = info.priority {
-            inst.priority = p;
+        if let Target::Replica(_, rk) = t {
+            if let Some(r) = self
+                .masters
+                .get_mut(&name)
+                .and_then(|m| m.replicas.get_mut(rk))
+            {
+                r.refresh(&info);
+            }
         }
-        inst.repl_offset = info.repl_offset;
-        inst.announced = info.announced;
         // A new run id: the instance restarted. Redis reports it (NOTICE) for masters and
         // replicas, before what the rest of the reply says (run_id comes first in INFO); a
         // master is marked for master-reboot-down-after-period when that is set.
@@ -40,13 +40,13 @@ impl Core {
         if rebooted {
             let m = &self.masters[&name];
             let at = match t {
-                Target::Replica(_, rk) => Subject::replica(&m.replicas[rk], m),
+                Target::Replica(_, rk) => Subject::replica(&m.replicas[rk].inst, m),
                 _ => Subject::master(m),
             };
             let mark = matches!(t, Target::Master(_)) && m.reboot_down_after != 0;
             if mark {
-                if let Some(inst) = self.instance_mut(t) {
-                    inst.reboot_since = Some(now);
+                if let Some(m) = self.masters.get_mut(&name) {
+                    m.reboot_since = Some(now);
                 }
             }
             self.event(Event::Reboot(at));
@@ -66,8 +66,7 @@ impl Core {
                 for a in listed {
                     let k = a.name();
                     if !m.replicas.contains_key(&k) {
-                        m.replicas
-                            .insert(k.clone(), Instance::new(k.clone(), a.clone(), now));
+                        m.replicas.insert(k.clone(), Replica::new(a.clone(), now));
                         m.replicas_changed = now;
                         new.push(k);
                     }
@@ -76,7 +75,7 @@ impl Core {
                     .into_iter()
                     .map(|k| {
                         let r = &m.replicas[&k];
-                        (k.clone(), Subject::replica(r, m), r.addr.clone())
+                        (k.clone(), Subject::replica(&r.inst, m), r.inst.addr.clone())
                     })
                     .collect();
                 for (k, at, addr) in added {
@@ -101,9 +100,9 @@ impl Core {
             && m.failover_state == FailoverState::WaitPromotion
         {
             let epoch = m.failover_epoch;
-            let at = Subject::replica(r, m);
+            let at = Subject::replica(&r.inst, m);
             let from = m.inst.addr.clone();
-            let to = r.addr.clone();
+            let to = r.inst.addr.clone();
             let m = self.masters.get_mut(&name).expect("instance exists");
             m.config_epoch = epoch;
             if std::mem::take(&mut m.switchover) {
@@ -133,10 +132,10 @@ impl Core {
             if let Some(m) = self.masters.get_mut(&name) {
                 m.inst.last_hello_sent = None;
                 for x in m.replicas.values_mut() {
-                    x.last_hello_sent = None;
+                    x.inst.last_hello_sent = None;
                 }
                 for x in m.sentinels.values_mut() {
-                    x.last_hello_sent = None;
+                    x.inst.last_hello_sent = None;
                 }
             }
             return;
@@ -152,9 +151,9 @@ impl Core {
             && !r.promoted
             && !m.in_failover()
             && master_sane
-            && now.saturating_sub(r.role_time) > self.timers.publish_period.saturating_mul(4)
+            && now.saturating_sub(r.inst.role_time) > self.timers.publish_period.saturating_mul(4)
         {
-            let at = Subject::replica(r, m);
+            let at = Subject::replica(&r.inst, m);
             let addr = m.inst.addr.clone();
             self.out.push(Action::ReplicaOf(t.clone(), Some(addr)));
             self.event(Event::ConvertToSlave(at));
@@ -162,12 +161,12 @@ impl Core {
         }
         // Replicas being reconfigured during our failover.
         if m.failover_state == FailoverState::ReconfSlaves && !r.promoted {
-            let Some(p) = m.promoted().map(|p| p.addr.clone()) else {
+            let Some(p) = m.promoted().map(|p| p.inst.addr.clone()) else {
                 return;
             };
             let follows =
                 r.master_host.as_deref() == Some(p.host.as_str()) && r.master_port == p.port;
-            let at = Subject::replica(r, m);
+            let at = Subject::replica(&r.inst, m);
             let (sent, inprog, up) = (r.reconf_sent, r.reconf_inprog, r.master_link_up);
             let m = self.masters.get_mut(&name).expect("instance exists");
             let r = m.replicas.get_mut(rk).expect("instance exists");

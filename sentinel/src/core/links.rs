@@ -17,8 +17,8 @@ impl Core {
         let m = self.masters.get(t.master())?;
         Some(match t {
             Target::Master(_) => Subject::master(m),
-            Target::Replica(_, r) => Subject::replica(m.replicas.get(r)?, m),
-            Target::Sentinel(_, s) => Subject::sentinel(m.sentinels.get(s)?, m),
+            Target::Replica(_, r) => Subject::replica(&m.replicas.get(r)?.inst, m),
+            Target::Sentinel(_, s) => Subject::sentinel(&m.sentinels.get(s)?.inst, m),
         })
     }
 

@@ -164,109 +164,6 @@ impl Target {
     }
 }
 
-/// The role an instance reports in INFO.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Role {
-    #[default]
-    Unknown,
-    Master,
-    Slave,
-}
-
-/// One monitored instance (master, replica or other sentinel): link state and what INFO
-/// told about it.
-#[derive(Debug, Clone)]
-pub struct Instance {
-    pub name: String,
-    pub addr: Addr,
-    pub runid: Option<String>,
-    pub connected: bool,
-    pub link_since: Ms,
-    /// When the oldest unanswered PING was sent (Redis's `act_ping_time`), None if none.
-    pub act_ping: Option<Ms>,
-    pub last_ping: Option<Ms>,
-    pub last_pong: Option<Ms>,
-    /// Last valid PING reply (`last_avail_time`).
-    pub last_avail: Ms,
-    pub last_hello_sent: Option<Ms>,
-    pub sdown_since: Option<Ms>,
-    // INFO
-    pub info_refresh: Option<Ms>,
-    pub info: Option<String>,
-    pub role: Role,
-    pub role_time: Ms,
-    pub master_link_down_ms: u64,
-    pub master_link_up: bool,
-    pub master_host: Option<String>,
-    pub master_port: u16,
-    pub priority: i64,
-    pub repl_offset: u64,
-    pub announced: bool,
-    // replica flags during a failover
-    pub promoted: bool,
-    pub reconf_sent: bool,
-    pub reconf_inprog: bool,
-    pub reconf_done: bool,
-    pub reconf_sent_time: Ms,
-    // sentinels
-    pub last_hello: Option<Ms>,
-    pub leader: Option<String>,
-    pub leader_epoch: u64,
-    pub master_down: bool,
-    pub last_master_down_reply: Option<Ms>,
-    pub last_ask: Option<Ms>,
-    pub info_sent: Option<Ms>,
-    /// Masters: reboot seen (`run_id` changed) at this time.
-    pub reboot_since: Option<Ms>,
-    /// Since when no link to the instance can be opened for a reason of our own (out of
-    /// descriptors, buffers, memory, local ports): meanwhile nothing is learned about the
-    /// instance, so its silence does not count towards SDOWN (see `links.rs`).
-    pub local_error_since: Option<Ms>,
-}
-
-impl Instance {
-    pub fn new(name: String, addr: Addr, now: Ms) -> Instance {
-        Instance {
-            name,
-            addr,
-            runid: None,
-            connected: false,
-            link_since: now,
-            act_ping: Some(now),
-            last_ping: None,
-            last_pong: None,
-            last_avail: now,
-            last_hello_sent: None,
-            sdown_since: None,
-            info_refresh: None,
-            info: None,
-            role: Role::Unknown,
-            role_time: now,
-            master_link_down_ms: 0,
-            master_link_up: false,
-            master_host: None,
-            master_port: 0,
-            priority: 100,
-            repl_offset: 0,
-            announced: true,
-            promoted: false,
-            reconf_sent: false,
-            reconf_inprog: false,
-            reconf_done: false,
-            reconf_sent_time: 0,
-            last_hello: None,
-            leader: None,
-            leader_epoch: 0,
-            master_down: false,
-            last_master_down_reply: None,
-            last_ask: None,
-            info_sent: None,
-            reboot_since: None,
-            local_error_since: None,
-        }
-    }
-}
-
 /// The failover state machine (Redis's `failover_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FailoverState {
@@ -306,6 +203,9 @@ pub struct Master {
     pub notification_script: Option<String>,
     pub client_reconfig_script: Option<String>,
     pub reboot_down_after: Ms,
+    /// When a reboot was seen (its INFO's `run_id` changed) with `reboot_down_after` set;
+    /// cleared by a `+PONG`.
+    pub reboot_since: Option<Ms>,
     /// `rename-command`: a command name as given (matched case-insensitively) -> its name
     /// on this master.
     pub renamed: BTreeMap<String, String>,
@@ -325,8 +225,8 @@ pub struct Master {
     /// When the last new replica was learned (or the master added): INFO is asked every
     /// second until one period passes without a new one.
     pub replicas_changed: Ms,
-    pub replicas: BTreeMap<String, Instance>,
-    pub sentinels: BTreeMap<String, Instance>,
+    pub replicas: BTreeMap<String, Replica>,
+    pub sentinels: BTreeMap<String, PeerSentinel>,
 }
 
 impl Master {
@@ -342,6 +242,7 @@ impl Master {
             notification_script: None,
             client_reconfig_script: None,
             reboot_down_after: 0,
+            reboot_since: None,
             renamed: BTreeMap::new(),
             config_epoch: 0,
             leader: None,
@@ -382,7 +283,7 @@ impl Master {
     }
 
     /// The promoted replica, once one was selected.
-    pub fn promoted(&self) -> Option<&Instance> {
+    pub fn promoted(&self) -> Option<&Replica> {
         self.replicas.values().find(|r| r.promoted)
     }
 
@@ -391,7 +292,7 @@ impl Master {
     pub fn current_addr(&self) -> Addr {
         if self.failover_state >= FailoverState::ReconfSlaves {
             if let Some(p) = self.promoted() {
-                return p.addr.clone();
+                return p.inst.addr.clone();
             }
         }
         self.inst.addr.clone()
@@ -418,34 +319,6 @@ impl Master {
         }
         f.join(",")
     }
-}
-
-/// Flags of a replica or sentinel.
-pub fn instance_flags(i: &Instance, sentinel: bool) -> String {
-    let mut f = Vec::new();
-    if i.sdown_since.is_some() {
-        f.push("s_down");
-    }
-    f.push(if sentinel { "sentinel" } else { "slave" });
-    if !i.connected {
-        f.push("disconnected");
-    }
-    if i.master_down {
-        f.push("master_down");
-    }
-    if i.promoted {
-        f.push("promoted");
-    }
-    if i.reconf_sent {
-        f.push("reconf_sent");
-    }
-    if i.reconf_inprog {
-        f.push("reconf_inprog");
-    }
-    if i.reconf_done {
-        f.push("reconf_done");
-    }
-    f.join(",")
 }
 
 /// Event levels: debug ones are only logged, warning ones run the notification script.
@@ -715,16 +588,18 @@ impl Core {
     pub fn instance_mut(&mut self, t: &Target) -> Option<&mut Instance> {
         match t {
             Target::Master(m) => self.masters.get_mut(m).map(|m| &mut m.inst),
-            Target::Replica(m, r) => self.masters.get_mut(m)?.replicas.get_mut(r),
-            Target::Sentinel(m, s) => self.masters.get_mut(m)?.sentinels.get_mut(s),
+            Target::Replica(m, r) => Some(&mut self.masters.get_mut(m)?.replicas.get_mut(r)?.inst),
+            Target::Sentinel(m, s) => {
+                Some(&mut self.masters.get_mut(m)?.sentinels.get_mut(s)?.inst)
+            }
         }
     }
 
     pub fn instance(&self, t: &Target) -> Option<&Instance> {
         match t {
             Target::Master(m) => self.masters.get(m).map(|m| &m.inst),
-            Target::Replica(m, r) => self.masters.get(m)?.replicas.get(r),
-            Target::Sentinel(m, s) => self.masters.get(m)?.sentinels.get(s),
+            Target::Replica(m, r) => Some(&self.masters.get(m)?.replicas.get(r)?.inst),
+            Target::Sentinel(m, s) => Some(&self.masters.get(m)?.sentinels.get(s)?.inst),
         }
     }
 
@@ -739,8 +614,12 @@ impl Core {
         if valid {
             i.last_avail = now;
             i.act_ping = None;
-            if matches!(t, Target::Master(_)) && line.starts_with("+PONG") {
-                i.reboot_since = None;
+        }
+        if let Target::Master(name) = t {
+            if line.starts_with("+PONG") {
+                if let Some(m) = self.masters.get_mut(name) {
+                    m.reboot_since = None;
+                }
             }
         }
     }
@@ -752,11 +631,13 @@ pub mod events;
 mod failover;
 mod hello;
 mod info;
+mod instance;
 mod links;
 
 pub use commands::{Command, Reply};
 pub use events::{Event, InstanceKind, Subject};
 pub use info::{parse_info, InfoFields};
+pub use instance::{Instance, PeerSentinel, Replica, Role};
 
 #[cfg(test)]
 #[path = "../core_tests.rs"]

@@ -127,7 +127,10 @@ pub(super) fn sentinel_set(
         // New credentials or command names: fresh links to the master and its replicas.
         let mut targets = vec![(Target::Master(name.clone()), m.inst.addr.clone())];
         for (k, r) in &m.replicas {
-            targets.push((Target::Replica(name.clone(), k.clone()), r.addr.clone()));
+            targets.push((
+                Target::Replica(name.clone(), k.clone()),
+                r.inst.addr.clone(),
+            ));
         }
         for (t, addr) in targets {
             after.push(Action::Disconnect(t.clone()));
@@ -285,7 +288,7 @@ pub(super) fn config_set(
             for (id, s) in &m.sentinels {
                 let t = Target::Sentinel(name.clone(), id.clone());
                 after.push(Action::Disconnect(t.clone()));
-                after.push(Action::Connect(t, s.addr.clone()));
+                after.push(Action::Connect(t, s.inst.addr.clone()));
             }
         }
     }
