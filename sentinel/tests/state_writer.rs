@@ -5,60 +5,23 @@
 //! The disk is a [`StateStore`] whose writes wait for a gate the test opens; the master is a
 //! tiny fake that answers PING and counts them; the client is one end of an in-memory pipe.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use picket_common::net::{Conn, TokioNet};
+use picket_common::net::TokioNet;
 use picket_common::resp::{Limits, RequestDecoder};
 use picket_sentinel::config::ServerSettings;
 use picket_sentinel::core::{Addr, Core};
 use picket_sentinel::shell::{self, Shared, StateStore};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// A pipe end as a client connection.
-struct Pipe(DuplexStream);
-
-impl AsyncRead for Pipe {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Pipe {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
-impl Conn for Pipe {
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok("127.0.0.1:26379".parse().expect("a literal address"))
-    }
-    fn peer_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok("127.0.0.1:40000".parse().expect("a literal address"))
-    }
-}
+mod pipe;
+use pipe::Pipe;
 
 /// A disk whose writes each wait for one permit of `gate`.
 struct GatedDisk {
