@@ -93,7 +93,12 @@ impl Ctx<'_> {
         }
         let db = self.client.db;
         for k in keys {
-            let q = self.srv.blocking.entry((db, k.clone())).or_default();
+            let q = self
+                .srv
+                .keyspace
+                .blocking
+                .entry((db, k.clone()))
+                .or_default();
             if !q.contains(&self.client.id) {
                 q.push_back(self.client.id);
             }
@@ -116,12 +121,12 @@ impl Server {
     /// A key was created or replaced with a value of type `type_name`: if clients wait for
     /// it, serve them after the current command (Redis's `signalKeyAsReady`).
     pub fn signal_ready(&mut self, db: usize, key: &[u8], type_name: &'static str) {
-        if self.blocking.is_empty() || !matches!(type_name, "list" | "zset") {
+        if self.keyspace.blocking.is_empty() || !matches!(type_name, "list" | "zset") {
             return;
         }
         let k = (db, Bytes::copy_from_slice(key));
-        if self.blocking.contains_key(&k) && !self.ready_keys.contains(&k) {
-            self.ready_keys.push(k);
+        if self.keyspace.blocking.contains_key(&k) && !self.keyspace.ready_keys.contains(&k) {
+            self.keyspace.ready_keys.push(k);
         }
     }
 
@@ -129,13 +134,14 @@ impl Server {
     /// `scanDatabaseForReadyKeys`).
     pub fn signal_ready_db(&mut self, db: usize) {
         let keys: Vec<Bytes> = self
+            .keyspace
             .blocking
             .keys()
             .filter(|(d, _)| *d == db)
             .map(|(_, k)| k.clone())
             .collect();
         for k in keys {
-            if let Some(t) = self.dbs[db].get(&k).map(|e| e.val.type_name()) {
+            if let Some(t) = self.keyspace.dbs[db].get(&k).map(|e| e.val.type_name()) {
                 self.signal_ready(db, &k, t);
             }
         }
@@ -164,10 +170,10 @@ pub fn unblock(srv: &mut Server, client: &mut Client) {
     client.argc = 0;
     for k in b.keys {
         let slot = (b.db, k);
-        if let Some(q) = srv.blocking.get_mut(&slot) {
+        if let Some(q) = srv.keyspace.blocking.get_mut(&slot) {
             q.retain(|&id| id != client.id);
             if q.is_empty() {
-                srv.blocking.remove(&slot);
+                srv.keyspace.blocking.remove(&slot);
             }
         }
     }

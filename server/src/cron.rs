@@ -87,17 +87,17 @@ pub fn tick(srv: &mut Server) {
         crate::evict::perform_evictions(srv);
     }
     // A replica's keys expire by its master's DELs.
-    if srv.active_expire_enabled && !replica && !srv.pauses.writes_paused(srv.now_ms) {
+    if srv.keyspace.active_expire_enabled && !replica && !srv.pauses.writes_paused(srv.now_ms) {
         active_expire_cycle(srv);
     }
     if srv.cfg.activerehashing {
-        for db in &mut srv.dbs {
+        for db in &mut srv.keyspace.dbs {
             db.cron_tables();
         }
     } else {
         // Without active rehashing the cron still shrinks tables, as Redis's
         // `tryResizeHashTables`; rehashing then advances only on access.
-        for db in &mut srv.dbs {
+        for db in &mut srv.keyspace.dbs {
             db.keys.shrink_if_needed();
             db.expires.shrink_if_needed();
         }
@@ -159,9 +159,9 @@ pub fn active_expire_cycle(srv: &mut Server) {
     let mut timelimit_exit = false;
     let mut iteration = 0u64;
     let now_ms = srv.now_ms;
-    for dbi in 0..srv.dbs.len() {
+    for dbi in 0..srv.keyspace.dbs.len() {
         loop {
-            let db = &srv.dbs[dbi];
+            let db = &srv.keyspace.dbs[dbi];
             let num = db.expires.len() as u64;
             if num == 0 {
                 break;
@@ -194,7 +194,7 @@ pub fn active_expire_cycle(srv: &mut Server) {
                     break;
                 }
             }
-            srv.dbs[dbi].expires_cursor = cursor;
+            srv.keyspace.dbs[dbi].expires_cursor = cursor;
             let expired = expired_keys.len() as u64;
             for k in expired_keys {
                 srv.delete_expired(dbi, &k);
@@ -203,7 +203,7 @@ pub fn active_expire_cycle(srv: &mut Server) {
             total_expired += expired;
             if ttl_samples > 0 {
                 let avg = ttl_sum / ttl_samples;
-                let db = &mut srv.dbs[dbi];
+                let db = &mut srv.keyspace.dbs[dbi];
                 db.avg_ttl = if db.avg_ttl == 0 {
                     avg
                 } else {

@@ -5,11 +5,9 @@
 //! queue, a blocked client, a paused command) can name a command without importing the
 //! command layer.
 
-use bytes::{Bytes, BytesMut};
-use picket_common::resp::Proto;
+use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::db::ClientId;
 use picket_common::resp::ReplyBuf;
 
 use crate::client::Client;
@@ -78,10 +76,10 @@ impl Ctx<'_> {
     /// its reply stream, before the command's reply. Under CLIENT REPLY OFF/SKIP they stay
     /// aside: the command's replies are dropped, its pushes are written after it.
     pub fn flush_pushes(&mut self) {
-        if !self.srv.call.pushes.is_empty() && !self.client.replies_suppressed() {
-            self.out.raw(&self.srv.call.pushes);
-            self.srv.call.pushes.clear();
-            self.srv.call.pushes_early = 0;
+        if !self.srv.clients.pushes.is_empty() && !self.client.replies_suppressed() {
+            self.out.raw(&self.srv.clients.pushes);
+            self.srv.clients.pushes.clear();
+            self.srv.clients.pushes_early = 0;
             self.push_mark = self.out.len();
         }
     }
@@ -124,11 +122,11 @@ pub fn push_to(
         Some(o) if !client.replies_suppressed() => write(o),
         _ => {
             let mut rb = ReplyBuf {
-                buf: std::mem::take(&mut srv.call.pushes),
+                buf: std::mem::take(&mut srv.clients.pushes),
                 proto: client.proto,
             };
             write(&mut rb);
-            srv.call.pushes = rb.buf;
+            srv.clients.pushes = rb.buf;
         }
     }
 }
@@ -143,20 +141,12 @@ pub enum Flow {
     Blocked,
 }
 
-/// What the running command keeps on the hub while its client's record is out of the
-/// client table (`Server::clients`): who it is, the pushes addressed to it during the
-/// command (its own PUBLISH, keyspace events), and the state of a blocked command being
-/// run again. Set and cleared by the pipeline (`command::exec`, `command::reentry`).
+/// The pipeline's scratch for the running command: the state of a blocked command being
+/// run again and the batch's clock reading. Set and cleared by the pipeline
+/// (`command::exec`, `command::reentry`); who runs and the pushes addressed to it are the
+/// clients part's (`crate::clients`).
 #[derive(Debug, Default)]
 pub struct Call {
-    /// The client whose commands are running (its record is out of `clients` meanwhile), and
-    /// pushes addressed to it during its command (flushed into its reply).
-    pub running: Option<(ClientId, Proto)>,
-    pub pushes: BytesMut,
-    /// How much of `pushes` precedes the command's reply: up to the event of the last
-    /// key its lookups expired (Redis deletes such keys at lookup, before it replies).
-    /// The rest follows the reply unless the command writes it earlier.
-    pub pushes_early: usize,
     /// The key whose data a re-executed blocked command is being served from.
     pub serving_key: Option<Bytes>,
     /// A blocked client's command is being executed again (not counted as a new call).
@@ -166,6 +156,4 @@ pub struct Call {
     /// The last clock reading of the current batch of commands (the end of the previous
     /// command), reused as the next command's start; cleared before each batch.
     pub clock_hint: Option<Instant>,
-    /// A key the executing client watches was modified by its own command.
-    pub dirty_cas: bool,
 }

@@ -175,7 +175,7 @@ pub fn perform_evictions(srv: &mut Server) -> bool {
         let Some((db, key)) = pick(srv, policy) else {
             return evicted > 0;
         };
-        srv.dbs[db].remove(&key);
+        srv.keyspace.dbs[db].remove(&key);
         srv.stats.evicted_keys += 1;
         // On its own, before the command that needed the room (never in its MULTI).
         let del = crate::server::deletion(srv.cfg.lazyfree_lazy_eviction);
@@ -195,8 +195,8 @@ fn pick(srv: &mut Server, policy: Policy) -> Option<(usize, Bytes)> {
     let decay = srv.cfg.lfu_decay_time;
     let volatile = policy.volatile();
     let mut best: Option<(u64, usize, Bytes)> = None;
-    let ndb = srv.dbs.len();
-    let start = srv.evict_next_db % ndb.max(1);
+    let ndb = srv.keyspace.dbs.len();
+    let start = srv.keyspace.evict_next_db % ndb.max(1);
     for i in 0..ndb {
         let dbi = (start + i) % ndb;
         let mut seed = srv.rng.random::<u64>();
@@ -208,7 +208,7 @@ fn pick(srv: &mut Server, policy: Policy) -> Option<(usize, Bytes)> {
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^ (z >> 31)
         };
-        let db = &srv.dbs[dbi];
+        let db = &srv.keyspace.dbs[dbi];
         if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
             let found = if volatile {
                 db.expires
@@ -220,7 +220,7 @@ fn pick(srv: &mut Server, policy: Policy) -> Option<(usize, Bytes)> {
                     .map(|(k, _)| Bytes::copy_from_slice(k))
             };
             if let Some(k) = found {
-                srv.evict_next_db = dbi + 1;
+                srv.keyspace.evict_next_db = dbi + 1;
                 return Some((dbi, k));
             }
             continue;

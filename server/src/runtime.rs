@@ -49,7 +49,7 @@ pub fn remove_client(shared: &Shared, id: ClientId) {
     pubsub::unsubscribe_all(&mut srv, &mut c, false);
     pubsub::unsubscribe_all(&mut srv, &mut c, true);
     multi::unwatch_all(&mut srv, &mut c);
-    srv.monitors.remove(&id);
+    srv.clients.monitors.remove(&id);
     crate::replication::master::forget_replica(&mut srv, &c);
     tracing::debug!(client = id, addr = %c.addr, "client closed");
 }
@@ -271,8 +271,7 @@ fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) -> bool {
         });
         return false;
     }
-    let id = srv.next_client_id;
-    srv.next_client_id += 1;
+    let id = srv.clients.next_id();
     let now = srv.clock.now();
     let mut client = Client::new(id, peer, laddr, now);
     client.authenticated = !srv.requires_auth();

@@ -5,7 +5,6 @@
 //! All of it sits behind one mutex: connection tasks decode outside the lock, execute a batch
 //! of commands under it, and write replies after releasing it (DESIGN.md, execution model).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,9 +16,11 @@ use rand::RngExt;
 use tokio::time::Instant;
 
 use crate::client::{cflags, Client, ClientClass, ClientId};
+use crate::clients::Clients;
 use crate::config::ConfigState;
 use crate::config::Settings;
 use crate::db::{lru_clock, Db, Entry, Value};
+use crate::keyspace::Keyspace;
 use crate::notify;
 use crate::propagate::Propagator;
 use crate::pubsub::PubSub;
@@ -44,29 +45,21 @@ pub struct Server {
     /// Unix ms cached at the start of each command (Redis's `server.mstime` snapshot), so one
     /// command sees one time.
     pub now_ms: i64,
-    pub dbs: Vec<Db>,
-    pub clients: BTreeMap<ClientId, Client>,
-    pub next_client_id: ClientId,
+    /// The databases, their expiry, watched and blocked-on keys (`crate::keyspace`).
+    pub keyspace: Keyspace,
+    /// The connected clients, MONITORs, the running client's slot (`crate::clients`).
+    pub clients: Clients,
     /// The running command's scratch: its client, the pushes addressed to it, the
     /// re-execution of a blocked command (the pipeline's, `ctx::Call`).
     pub call: crate::ctx::Call,
-    /// Clients blocked on keys, per (db, key), in the order they blocked.
-    pub blocking: BTreeMap<(usize, Bytes), crate::blocking::Queue>,
-    /// Keys that got data this command, whose waiters are served after it.
-    pub ready_keys: Vec<(usize, Bytes)>,
     /// CLIENT PAUSE and FAILOVER's write pause, and the clients they hold.
     pub pauses: crate::pause::Pauses,
-    /// WATCHes made while their key was already logically expired (client, db, key), as
-    /// Redis's `watchedKey.expired`: deleting such a key is no logical change.
     pub pubsub: PubSub,
-    pub monitors: BTreeSet<ClientId>,
     pub stats: Stats,
     pub slowlog: SlowLog,
     pub rng: Rng,
     pub run_id: String,
     pub repl: crate::replication::state::Repl,
-    /// The database where random eviction looks next.
-    pub evict_next_db: usize,
     /// Persistence: the RDB side, the AOF, the last save (`persist::state`).
     pub persistence: crate::persist::state::Persistence,
     /// Background work asked for under the lock (a save, a rewrite, a full sync), which
@@ -82,7 +75,6 @@ pub struct Server {
     pub bound: Vec<std::net::SocketAddr>,
     pub started: Instant,
     pub executable: PathBuf,
-    pub active_expire_enabled: bool,
     /// What DEBUG subcommands set for tests (packed threshold, reply buffer knobs...).
     pub debug: crate::command::debug::knobs::Knobs,
     /// How many hz ticks the cron has run.
@@ -112,20 +104,15 @@ impl Server {
             config,
             clock,
             now_ms,
-            dbs,
-            clients: BTreeMap::new(),
-            next_client_id: 1,
-            blocking: BTreeMap::new(),
-            ready_keys: Vec::new(),
+            keyspace: Keyspace::new(dbs),
+            clients: Clients::default(),
             pauses: Default::default(),
             pubsub: PubSub::default(),
-            monitors: BTreeSet::new(),
             stats: Stats::default(),
             slowlog: SlowLog::default(),
             rng,
             run_id,
             repl: crate::replication::state::Repl::new(replid),
-            evict_next_db: 0,
             call: Default::default(),
             persistence: crate::persist::state::Persistence {
                 aof: None,
@@ -140,7 +127,6 @@ impl Server {
             bound: Vec::new(),
             started: clock.now(),
             executable: std::env::current_exe().unwrap_or_default(),
-            active_expire_enabled: true,
             debug: Default::default(),
             cronloops: 0,
             net: Arc::new(NetCounters::default()),
@@ -172,7 +158,7 @@ impl Server {
     /// A replica never deletes: its master sends the DEL. Its master's stream sees the key
     /// as it is; other clients see an expired key as missing (true).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
-        if !self.dbs[db].is_expired(key, self.now_ms) {
+        if !self.keyspace.dbs[db].is_expired(key, self.now_ms) {
             return false;
         }
         if self.repl.is_replica() {
@@ -188,7 +174,7 @@ impl Server {
 
     /// Delete a key found expired, by lookup or by the active cycle.
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
-        if self.dbs[db].remove(key).is_none() {
+        if self.keyspace.dbs[db].remove(key).is_none() {
             return;
         }
         self.stats.expired_keys += 1;
@@ -198,7 +184,7 @@ impl Server {
         let del = deletion(self.cfg.lazyfree_lazy_expire);
         self.propagator.feed(db, &[del, k.clone()]);
         self.notify(notify::EXPIRED, "expired", &k, db);
-        self.call.pushes_early = self.call.pushes.len();
+        self.clients.pushes_early = self.clients.pushes.len();
         self.signal_modified(db, &k);
     }
 
@@ -208,7 +194,7 @@ impl Server {
         let found = if expired {
             None
         } else {
-            self.dbs[db].get(key).map(|e| e.lru)
+            self.keyspace.dbs[db].get(key).map(|e| e.lru)
         };
         let Some(old) = found else {
             self.stats.keyspace_misses += 1;
@@ -220,7 +206,7 @@ impl Server {
         };
         let lru = crate::evict::touch(self, old);
         self.stats.keyspace_hits += 1;
-        let e = self.dbs[db].get_mut_metadata(key)?;
+        let e = self.keyspace.dbs[db].get_mut_metadata(key)?;
         e.lru = lru;
         Some(&*e)
     }
@@ -230,16 +216,16 @@ impl Server {
         if self.expire_if_needed(db, key) {
             return None;
         }
-        let old = self.dbs[db].get(key)?.lru;
+        let old = self.keyspace.dbs[db].get(key)?.lru;
         let lru = crate::evict::touch(self, old);
-        let e = self.dbs[db].get_mut(key)?;
+        let e = self.keyspace.dbs[db].get_mut(key)?;
         e.lru = lru;
         Some(e)
     }
 
     /// Whether a key exists (after lazy expiry), without touching LRU or statistics.
     pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
-        !self.expire_if_needed(db, key) && self.dbs[db].contains(key)
+        !self.expire_if_needed(db, key) && self.keyspace.dbs[db].contains(key)
     }
 
     /// Store a value (Redis's `setKey`): overwrite (keeping the TTL only if `keep_ttl`) or add;
@@ -248,7 +234,7 @@ impl Server {
     pub fn set_key(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) -> bool {
         let lru = crate::evict::initial(self);
         let type_name = val.type_name();
-        let inserted = self.dbs[db].set(key, val, lru, keep_ttl);
+        let inserted = self.keyspace.dbs[db].set(key, val, lru, keep_ttl);
         self.signal_ready(db, key, type_name);
         if inserted && self.cfg.notify_keyspace_events & notify::NEW != 0 {
             self.notify(notify::NEW, "new", key, db);
@@ -259,67 +245,22 @@ impl Server {
     /// Delete a key (DEL semantics: signals and notifications are the caller's).
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
         let expired = self.expire_if_needed(db, key);
-        self.dbs[db].remove(key).is_some() && !expired
+        self.keyspace.dbs[db].remove(key).is_some() && !expired
     }
 
-    /// A key changed: invalidate WATCHes on it (Redis's `signalModifiedKey`).
-    /// Called after the change: a watched key that was already expired when watched and is
-    /// now gone was only deleted, which changes nothing logically (Redis 7.0's
-    /// `touchWatchedKey`).
+    /// A key changed: invalidate WATCHes on it (Redis's `signalModifiedKey`), after the
+    /// change.
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
-        let exists = self.dbs[db].contains(key);
-        let Some(watchers) = self.dbs[db].watched.get_mut(key) else {
-            return;
-        };
-        let mut dirty = Vec::new();
-        for w in watchers.iter_mut() {
-            if w.expired && !exists {
-                // An already expired key was deleted: logically nothing changed.
-                w.expired = false;
-                continue;
-            }
-            dirty.push(w.client);
-        }
-        for id in dirty {
+        for id in self.keyspace.modified(db, key) {
             self.mark_dirty_cas(id);
         }
     }
 
-    /// Invalidate the watched keys of `db` that exist in it (or in `also_in`, the database
-    /// that replaces it): FLUSHDB, FLUSHALL and SWAPDB, as Redis's `touchAllWatchedKeysInDb`,
-    /// called before the change. Keys that were expired when watched and stay expired or
-    /// disappear are no logical change.
+    /// Invalidate the watched keys of `db` before FLUSHDB, FLUSHALL or SWAPDB (with
+    /// `also_in`, the database that replaces it): [`Keyspace::all_modified`].
     pub fn touch_all_watched(&mut self, db: usize, also_in: Option<usize>) {
-        let keys: Vec<Bytes> = self.dbs[db].watched.keys().cloned().collect();
-        let now = self.now_ms;
-        for k in keys {
-            let exists_here = self.dbs[db].contains(&k);
-            let in_other = also_in.filter(|&o| self.dbs[o].contains(&k));
-            if !exists_here && in_other.is_none() {
-                continue;
-            }
-            let expired_in_other = in_other.is_some_and(|o| self.dbs[o].is_expired(&k, now));
-            let mut dirty = Vec::new();
-            if let Some(watchers) = self.dbs[db].watched.get_mut(&k) {
-                for w in watchers.iter_mut() {
-                    if w.expired {
-                        if in_other.is_none() {
-                            w.expired = false;
-                            continue;
-                        }
-                        if expired_in_other {
-                            continue;
-                        }
-                    } else if !exists_here && expired_in_other {
-                        w.expired = true;
-                        continue;
-                    }
-                    dirty.push(w.client);
-                }
-            }
-            for id in dirty {
-                self.mark_dirty_cas(id);
-            }
+        for id in self.keyspace.all_modified(db, also_in, self.now_ms) {
+            self.mark_dirty_cas(id);
         }
     }
 
@@ -342,46 +283,16 @@ impl Server {
 
     // ---------------------------------------------------------------- clients and pushes
 
-    /// Make a client's next EXEC fail because a key it watches changed. The executing client
-    /// is not in the registry: its flag is applied when its command returns.
+    /// Make a client's next EXEC fail because a key it watches changed.
     pub fn mark_dirty_cas(&mut self, id: ClientId) {
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.flags |= cflags::DIRTY_CAS;
-        } else if self.call.running.map(|(e, _)| e) == Some(id) {
-            self.call.dirty_cas = true;
-        }
+        self.clients.mark_dirty_cas(id);
     }
 
-    /// Write a push (pub/sub message, MONITOR line) to a client, in its protocol.
+    /// Write a push (pub/sub message, MONITOR line) to a client, in its protocol, under
+    /// its output buffer limits.
     pub fn deliver(&mut self, id: ClientId, write: &dyn Fn(&mut ReplyBuf)) {
-        if let Some((exec_id, proto)) = self.call.running {
-            if exec_id == id {
-                let mut rb = ReplyBuf {
-                    buf: std::mem::take(&mut self.call.pushes),
-                    proto,
-                };
-                write(&mut rb);
-                self.call.pushes = rb.buf;
-                return;
-            }
-        }
         let now = self.clock.now();
-        let limits = self.cfg.obuf_limits;
-        if let Some(c) = self.clients.get_mut(&id) {
-            // A client being closed gets nothing more (Redis's `prepareClientToWrite`).
-            if c.has(cflags::CLOSE_ASAP) {
-                return;
-            }
-            let before = c.out.len();
-            write(&mut c.out);
-            c.out_peak = c.out_peak.max(c.out.len());
-            c.rb.note(c.out.len());
-            if c.out.len() != before {
-                c.notify.notify_one();
-            }
-            let used = c.out.len();
-            check_output_limits(c, used, &limits, now);
-        }
+        self.clients.deliver(id, write, &self.cfg.obuf_limits, now);
     }
 
     /// PUBLISH: deliver to channel subscribers and matching patterns; returns receivers.
@@ -410,7 +321,7 @@ impl Server {
 
     /// Number of connected clients (the executing one included).
     pub fn client_count(&self) -> usize {
-        self.clients.len() + usize::from(self.call.running.is_some())
+        self.clients.count()
     }
 
     /// After loading an RDB at start-up: its replication info lets a restarted replica PSYNC

@@ -30,8 +30,7 @@ impl TestServer {
 
     /// Connect a client; returns its id.
     pub fn connect(&mut self) -> ClientId {
-        let id = self.srv.next_client_id;
-        self.srv.next_client_id += 1;
+        let id = self.srv.clients.next_id();
         let addr = "127.0.0.1:40000".parse().expect("address");
         let mut c = Client::new(id, addr, addr, self.srv.clock.now());
         c.authenticated = !self.srv.requires_auth();
@@ -146,7 +145,7 @@ mod tests {
         assert_eq!(&out.take()[..], b"*-1\r\n");
         t.srv.clients.insert(waiter, c);
         assert!(t.propagated().is_empty());
-        assert!(t.srv.blocking.is_empty());
+        assert!(t.srv.keyspace.blocking.is_empty());
     }
 
     #[test]
@@ -156,7 +155,7 @@ mod tests {
         let expire_all = |t: &mut TestServer, keys: &[&str]| {
             for k in keys {
                 assert_eq!(t.line(c, &format!("SET {k} 1")), "+OK\r\n");
-                t.srv.dbs[0].set_expire(k.as_bytes(), 1);
+                t.srv.keyspace.dbs[0].set_expire(k.as_bytes(), 1);
             }
             t.propagated();
         };
@@ -181,7 +180,7 @@ mod tests {
         let mut t = TestServer::new(&["--lazyfree-lazy-expire", "yes"]);
         let c = t.connect();
         t.line(c, "SET a 1");
-        t.srv.dbs[0].set_expire(b"a", 1);
+        t.srv.keyspace.dbs[0].set_expire(b"a", 1);
         t.propagated();
         assert_eq!(t.line(c, "GET a"), "$-1\r\n");
         assert_eq!(t.propagated(), vec!["UNLINK a"]);

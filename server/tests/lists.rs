@@ -687,5 +687,5 @@ fn served_blocking_commands_propagate_their_plain_forms() {
     );
     assert_eq!(t.propagated(), ["SET b str", "RPUSH a v"]);
     assert_eq!(t.line(p, "LLEN a"), ":1\r\n");
-    assert!(t.srv.blocking.is_empty());
+    assert!(t.srv.keyspace.blocking.is_empty());
 }

@@ -279,7 +279,7 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
     let maxlen = sources.iter().map(|s| s.len()).max().unwrap_or(0);
     if maxlen == 0 {
         // Redis's dbDelete: no expiry check here.
-        if ctx.srv.dbs[db].remove(target).is_some() {
+        if ctx.srv.keyspace.dbs[db].remove(target).is_some() {
             ctx.changed(notify::GENERIC, "del", target);
         }
         ctx.out.int(0);

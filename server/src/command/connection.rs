@@ -157,7 +157,7 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
 /// SELECT index
 pub fn select(ctx: &mut Ctx) -> CmdResult {
     let id = parse_i64(&ctx.args[1]).ok_or(CmdError::NotInteger)?;
-    if id < 0 || id as usize >= ctx.srv.dbs.len() {
+    if id < 0 || id as usize >= ctx.srv.keyspace.dbs.len() {
         return Err(CmdError::DbIndex);
     }
     ctx.client.db = id as usize;
@@ -171,7 +171,7 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     super::multi::unwatch_all(ctx.srv, ctx.client);
     super::pubsub::unsubscribe_all(ctx.srv, ctx.client, false);
     super::pubsub::unsubscribe_all(ctx.srv, ctx.client, true);
-    ctx.srv.monitors.remove(&ctx.client.id);
+    ctx.srv.clients.monitors.remove(&ctx.client.id);
     // As Redis's `clearClientConnectionState`: CLIENT NO-EVICT survives a RESET.
     ctx.client.flags &= !(cflags::MONITOR
         | cflags::REPLICA

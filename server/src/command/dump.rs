@@ -213,7 +213,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     let value = restored_value(t, parsed, &ctx.srv.cfg, seed).map_err(|_| bad_format())?;
 
     // The old value goes, even if logically expired (Redis's `dbDelete`).
-    let deleted = opts.replace && ctx.srv.dbs[db].remove(&key).is_some();
+    let deleted = opts.replace && ctx.srv.keyspace.dbs[db].remove(&key).is_some();
     let now = ctx.srv.now_ms;
     if ttl != 0 && !opts.absttl {
         // Wrapping as Redis's `ttl += mstime()`: a huge TTL ends in the past.
@@ -232,7 +232,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.srv.set_key(db, &key, value, false);
     if ttl != 0 {
-        ctx.srv.dbs[db].set_expire(&key, ttl);
+        ctx.srv.keyspace.dbs[db].set_expire(&key, ttl);
         if !opts.absttl {
             // Replicas and the AOF get the absolute time.
             let mut cmd = ctx.args.to_vec();
@@ -244,7 +244,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     // Redis's `objectSetLRUOrLFU`: IDLETIME counts under an LRU policy, FREQ under LFU.
     if opts.idle.is_some() || opts.freq.is_some() {
         let lru = crate::evict::loaded(ctx.srv, opts.idle, opts.freq);
-        if let Some(e) = ctx.srv.dbs[db].get_mut_metadata(&key) {
+        if let Some(e) = ctx.srv.keyspace.dbs[db].get_mut_metadata(&key) {
             e.lru = lru;
         }
     }
@@ -347,7 +347,7 @@ mod tests {
         t.line(c, "ZADD z 1 a 2.5 b");
         let cfg = &t.srv.cfg;
         for key in [&b"l"[..], b"h", b"s", b"s2", b"z"] {
-            let v = &t.srv.dbs[0].get(key).unwrap().val;
+            let v = &t.srv.keyspace.dbs[0].get(key).unwrap().val;
             let p = create_payload(v, true, -2);
             assert!(verify_payload(&p));
             let (ty, parsed) = parse_payload(&p).unwrap();
@@ -444,7 +444,7 @@ mod tests {
                 && cmds[0].ends_with(" REPLACE ABSTTL"),
             "{cmds:?}"
         );
-        assert_eq!(t.srv.dbs[0].expire_at(b"k"), Some(when));
+        assert_eq!(t.srv.keyspace.dbs[0].expire_at(b"k"), Some(when));
         // A TTL in the past replacing a key: DEL.
         let (r, cmds) = run(
             &mut t,
@@ -452,14 +452,14 @@ mod tests {
             &[b"RESTORE", b"k", b"1", &p, b"ABSTTL", b"REPLACE"],
         );
         assert_eq!((r.as_str(), cmds), ("+OK\r\n", vec!["DEL k".to_string()]));
-        assert!(!t.srv.dbs[0].contains(b"k"));
+        assert!(!t.srv.keyspace.dbs[0].contains(b"k"));
         // ... and without a key to replace, nothing.
         let (r, cmds) = run(&mut t, c, &[b"RESTORE", b"k", b"1", &p, b"ABSTTL"]);
         assert_eq!((r.as_str(), cmds.len()), ("+OK\r\n", 0));
         // A TTL that overflows wraps into the past, as in Redis.
         let (r, cmds) = run(&mut t, c, &[b"RESTORE", b"k", b"9223372036854775807", &p]);
         assert_eq!((r.as_str(), cmds.len()), ("+OK\r\n", 0));
-        assert!(!t.srv.dbs[0].contains(b"k"));
+        assert!(!t.srv.keyspace.dbs[0].contains(b"k"));
         // Errors propagate nothing.
         run(&mut t, c, &[b"SET", b"busy", b"1"]);
         let (r, cmds) = run(&mut t, c, &[b"RESTORE", b"busy", b"0", &p]);

@@ -27,7 +27,7 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     // blocked.
     client.argv_mem = args.iter().map(|a| a.len()).sum();
     client.argc = args.len();
-    srv.call.running = Some((client.id, client.proto));
+    srv.clients.start_running(client);
     srv.propagator.begin_unit();
     let mark = out.len();
     // Handlers are guarded in `call`; this guards the checks around them, so that the unit
@@ -39,23 +39,17 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
         Err(payload) => command_panicked(srv, client, out, mark, &shown(&args[0]), &*payload),
     };
     srv.propagator.end_unit();
-    if srv.call.dirty_cas {
+    if srv.clients.finish_running() {
         client.flags |= cflags::DIRTY_CAS;
-        srv.call.dirty_cas = false;
     }
-    if !srv.call.pushes.is_empty() {
-        // Pushes are written even under CLIENT REPLY OFF, as Redis's CLIENT_PUSHING.
-        out.raw(&srv.call.pushes);
-        srv.call.pushes.clear();
-        srv.call.pushes_early = 0;
-    }
-    srv.call.running = None;
+    // Pushes are written even under CLIENT REPLY OFF, as Redis's CLIENT_PUSHING.
+    out.raw(&srv.clients.take_pushes());
     out.proto = client.proto;
     // The effects go to the stream now, so the client's write offset is known (WAIT).
     crate::replication::feed(srv);
     client.woff = srv.repl.offset;
     // Clients blocked on keys this command filled are served now, each as its own unit.
-    if !srv.ready_keys.is_empty() {
+    if !srv.keyspace.ready_keys.is_empty() {
         super::reentry::serve_ready_keys(srv);
     }
     // A pause that ended (CLIENT UNPAUSE) lets the clients it held run, after this command.
@@ -370,21 +364,21 @@ pub fn call(
     let out = ctx.out;
     if suppressed_before && replies_suppressed(client) {
         out.buf.truncate(mark);
-    } else if !srv.call.pushes.is_empty() && !replies_suppressed(client) {
+    } else if !srv.clients.pushes.is_empty() && !replies_suppressed(client) {
         // Pushes the command caused to its own client (a keyspace event, a message on a
         // channel it subscribes) and did not write itself: the events of keys its lookups
         // expired come before its reply (after the pushes it wrote), as Redis expires keys
         // at lookup; the others after it, as Redis notifies once it has replied (commands
         // that notify before replying write their events themselves, `Ctx::changed`).
-        let early = srv.call.pushes_early.min(srv.call.pushes.len());
-        let late = srv.call.pushes.split_off(early);
+        let early = srv.clients.pushes_early.min(srv.clients.pushes.len());
+        let late = srv.clients.pushes.split_off(early);
         let reply = out.buf.split_off(push_mark);
-        out.buf.extend_from_slice(&srv.call.pushes);
+        out.buf.extend_from_slice(&srv.clients.pushes);
         out.buf.unsplit(reply);
         out.buf.extend_from_slice(&late);
-        srv.call.pushes.clear();
+        srv.clients.pushes.clear();
     }
-    srv.call.pushes_early = 0;
+    srv.clients.pushes_early = 0;
 
     // Statistics. A blocked client's command run again when a key got data is the same
     // call: it adds time, not a call, and is not logged or shown to MONITOR again.
@@ -412,7 +406,7 @@ pub fn call(
 
     // MONITOR.
     if !reprocessing
-        && !srv.monitors.is_empty()
+        && !srv.clients.monitors.is_empty()
         && !spec.has(flags::ADMIN)
         && !spec.has(flags::SKIP_MONITOR)
     {
@@ -505,6 +499,7 @@ fn feed_monitors(srv: &mut Server, client: &Client, spec: &CommandSpec, args: &[
     }
     // MONITOR lines are replies: a monitor with CLIENT REPLY OFF (or SKIP) gets none.
     let ids: Vec<_> = srv
+        .clients
         .monitors
         .iter()
         .copied()
@@ -616,7 +611,12 @@ mod tests {
             reply,
             "*4\r\n+OK\r\n:1\r\n-ERR internal error executing 'set', the connection is closed (see the server log)\r\n"
         );
-        assert!(t.srv.clients[&a].has(cflags::CLOSE_AFTER_REPLY));
+        assert!(t
+            .srv
+            .clients
+            .get(&a)
+            .expect("client a")
+            .has(cflags::CLOSE_AFTER_REPLY));
         // The stream has what the dataset has from the completed commands, as one
         // transaction; the panicking command and the ones after it are not there.
         assert_eq!(t.propagated(), vec!["MULTI", "SET x 1", "INCR n", "EXEC"]);

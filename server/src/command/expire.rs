@@ -72,7 +72,7 @@ fn expire_generic(ctx: &mut Ctx, basetime: i64, seconds: bool) -> CmdResult {
         return Ok(());
     }
     if flags != 0 {
-        let current = ctx.srv.dbs[db].expire_at(&key);
+        let current = ctx.srv.keyspace.dbs[db].expire_at(&key);
         let refused = (flags & EXPIRE_NX != 0 && current.is_some())
             || (flags & EXPIRE_XX != 0 && current.is_none())
             // No TTL counts as an infinite one: GT always fails, LT always passes.
@@ -85,14 +85,14 @@ fn expire_generic(ctx: &mut Ctx, basetime: i64, seconds: bool) -> CmdResult {
     }
     if when <= ctx.srv.now_ms {
         // Already expired: delete now and replicate an explicit DEL.
-        ctx.srv.dbs[db].remove(&key);
+        ctx.srv.keyspace.dbs[db].remove(&key);
         ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
         ctx.changed(notify::GENERIC, "del", &key);
         ctx.out.int(1);
     } else {
         // Redis replies before the `expire` event (a RESP3 subscriber sees `:1` first).
         ctx.out.int(1);
-        ctx.srv.dbs[db].set_expire(&key, when);
+        ctx.srv.keyspace.dbs[db].set_expire(&key, when);
         // Replicas get the absolute time: PEXPIREAT key <ms> [options].
         if ctx.spec.name != "pexpireat" {
             let mut cmd = ctx.args.to_vec();
@@ -134,7 +134,7 @@ fn ttl_generic(ctx: &mut Ctx, ms: bool, absolute: bool) -> CmdResult {
         ctx.out.int(-2);
         return Ok(());
     }
-    let Some(at) = ctx.srv.dbs[db].expire_at(&ctx.args[1]) else {
+    let Some(at) = ctx.srv.keyspace.dbs[db].expire_at(&ctx.args[1]) else {
         ctx.out.int(-1);
         return Ok(());
     };
@@ -178,7 +178,8 @@ pub fn pexpiretime(ctx: &mut Ctx) -> CmdResult {
 pub fn persist(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     let key = ctx.args[1].clone();
-    let removed = ctx.srv.lookup_write(db, &key).is_some() && ctx.srv.dbs[db].persist(&key);
+    let removed =
+        ctx.srv.lookup_write(db, &key).is_some() && ctx.srv.keyspace.dbs[db].persist(&key);
     if removed {
         ctx.changed(notify::GENERIC, "persist", &key);
     }

@@ -61,7 +61,11 @@ fn with_hash<R>(
     f: impl FnOnce(&mut Hash, Limits, Seed) -> R,
 ) -> Option<R> {
     let lim = limits(srv);
-    let Server { dbs, rng, .. } = srv;
+    let Server {
+        keyspace: crate::keyspace::Keyspace { dbs, .. },
+        rng,
+        ..
+    } = srv;
     match dbs[db].get_mut(key).map(|e| &mut e.val) {
         Some(Value::Hash(h)) => {
             let mut seed = || rng.random::<u64>();
@@ -179,7 +183,7 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
     })
     .ok_or_else(vanished)?;
     if emptied {
-        ctx.srv.dbs[db].remove(key);
+        ctx.srv.keyspace.dbs[db].remove(key);
     }
     if deleted > 0 {
         changed_by(ctx, "hdel", key, deleted);
@@ -440,7 +444,11 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         ctx.out.null();
         return Ok(());
     }
-    let Server { dbs, rng, .. } = &mut *ctx.srv;
+    let Server {
+        keyspace: crate::keyspace::Keyspace { dbs, .. },
+        rng,
+        ..
+    } = &mut *ctx.srv;
     let mut rand = || rng.random::<u64>();
     match dbs[db].get(&args[1]).map(|e| &e.val) {
         Some(Value::Hash(h)) => match h.random(&mut rand) {
@@ -472,7 +480,7 @@ fn hrandfield_count(ctx: &mut Ctx, l: i64, withvalues: bool) -> CmdResult {
     } = ctx;
     // Split the server: the hash is read while the RNG moves.
     let Server {
-        dbs,
+        keyspace: crate::keyspace::Keyspace { dbs, .. },
         rng,
         cfg,
         clock,

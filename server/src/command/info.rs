@@ -625,7 +625,7 @@ fn errorstats(srv: &Server, out: &mut String) {
 
 fn keyspace(srv: &Server, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    for db in &srv.dbs {
+    for db in &srv.keyspace.dbs {
         if db.is_empty() {
             continue;
         }

@@ -23,7 +23,7 @@ use crate::server::Server;
 /// EXISTS, TYPE, TTL, SCAN's TYPE filter and (without the event) OBJECT.
 pub(super) fn lookup_notouch(srv: &mut Server, db: usize, key: &[u8], notify_miss: bool) -> bool {
     // (On a replica an expired key stays until its master's DEL, but is not found.)
-    if !srv.expire_if_needed(db, key) && srv.dbs[db].contains(key) {
+    if !srv.expire_if_needed(db, key) && srv.keyspace.dbs[db].contains(key) {
         srv.stats.keyspace_hits += 1;
         return true;
     }
@@ -55,7 +55,7 @@ fn int32(arg: &[u8], msg: Option<&str>) -> Result<i64, CmdError> {
 
 /// A database index as `selectDb` accepts it.
 fn db_index(srv: &Server, id: i64) -> Result<usize, CmdError> {
-    if id < 0 || id as u64 >= srv.dbs.len() as u64 {
+    if id < 0 || id as u64 >= srv.keyspace.dbs.len() as u64 {
         return Err(CmdError::DbIndex);
     }
     Ok(id as usize)
@@ -105,7 +105,7 @@ pub fn exists(ctx: &mut Ctx) -> CmdResult {
 pub fn type_(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     let name = if lookup_notouch(ctx.srv, db, &ctx.args[1], true) {
-        ctx.srv.dbs[db]
+        ctx.srv.keyspace.dbs[db]
             .get(&ctx.args[1])
             .map_or("none", |e| e.val.type_name())
     } else {
@@ -144,21 +144,21 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
         }
         return Ok(());
     }
-    let expire = ctx.srv.dbs[db].expire_at(&src);
+    let expire = ctx.srv.keyspace.dbs[db].expire_at(&src);
     if ctx.srv.lookup_write(db, &dst).is_some() {
         if nx {
             ctx.out.int(0);
             return Ok(());
         }
-        ctx.srv.dbs[db].remove(&dst);
+        ctx.srv.keyspace.dbs[db].remove(&dst);
     }
-    let Some(entry) = ctx.srv.dbs[db].remove(&src) else {
+    let Some(entry) = ctx.srv.keyspace.dbs[db].remove(&src) else {
         // The lookup above found it and nothing removed it since.
         return Err(CmdError::NoSuchKey);
     };
     ctx.srv.set_key(db, &dst, entry.val, false);
     if let Some(at) = expire {
-        ctx.srv.dbs[db].set_expire(&dst, at);
+        ctx.srv.keyspace.dbs[db].set_expire(&dst, at);
     }
     ctx.srv.signal_modified(db, &src);
     ctx.srv.signal_modified(db, &dst);
@@ -211,17 +211,17 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let expire = ctx.srv.dbs[src_db].expire_at(&src);
+    let expire = ctx.srv.keyspace.dbs[src_db].expire_at(&src);
     if ctx.srv.lookup_write(dst_db, &dst).is_some() {
         if !replace {
             ctx.out.int(0);
             return Ok(());
         }
-        ctx.srv.dbs[dst_db].remove(&dst);
+        ctx.srv.keyspace.dbs[dst_db].remove(&dst);
     }
     ctx.srv.set_key(dst_db, &dst, val, false);
     if let Some(at) = expire {
-        ctx.srv.dbs[dst_db].set_expire(&dst, at);
+        ctx.srv.keyspace.dbs[dst_db].set_expire(&dst, at);
     }
     changed_in(ctx.srv, dst_db, "copy_to", &dst);
     ctx.srv.dirty += 1;
@@ -242,19 +242,19 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let expire = ctx.srv.dbs[src_db].expire_at(&key);
+    let expire = ctx.srv.keyspace.dbs[src_db].expire_at(&key);
     if ctx.srv.lookup_write(dst_db, &key).is_some() {
         ctx.out.int(0);
         return Ok(());
     }
-    let Some(entry) = ctx.srv.dbs[src_db].remove(&key) else {
+    let Some(entry) = ctx.srv.keyspace.dbs[src_db].remove(&key) else {
         // The lookup above found it and nothing removed it since.
         ctx.out.int(0);
         return Ok(());
     };
     ctx.srv.set_key(dst_db, &key, entry.val, false);
     if let Some(at) = expire {
-        ctx.srv.dbs[dst_db].set_expire(&key, at);
+        ctx.srv.keyspace.dbs[dst_db].set_expire(&key, at);
     }
     ctx.srv.signal_modified(src_db, &key);
     ctx.srv.signal_modified(dst_db, &key);
@@ -278,7 +278,7 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         ctx.srv.touch_all_watched(a, Some(b));
         ctx.srv.touch_all_watched(b, Some(a));
         let (lo, hi) = (a.min(b), a.max(b));
-        let (left, right) = ctx.srv.dbs.split_at_mut(hi);
+        let (left, right) = ctx.srv.keyspace.dbs.split_at_mut(hi);
         left[lo].swap_data(&mut right[0]);
         // Clients blocked on keys that now hold data are served after the command.
         ctx.srv.signal_ready_db(a);
@@ -303,7 +303,7 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     flush_mode(ctx)?;
     let db = ctx.db();
     ctx.srv.touch_all_watched(db, None);
-    let n = ctx.srv.dbs[db].clear();
+    let n = ctx.srv.keyspace.dbs[db].clear();
     ctx.srv.dirty += n as u64;
     ctx.propagate = Propagate::Force;
     ctx.out.ok();
@@ -315,9 +315,9 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
 pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     flush_mode(ctx)?;
     let mut n = 0;
-    for db in 0..ctx.srv.dbs.len() {
+    for db in 0..ctx.srv.keyspace.dbs.len() {
         ctx.srv.touch_all_watched(db, None);
-        n += ctx.srv.dbs[db].clear();
+        n += ctx.srv.keyspace.dbs[db].clear();
     }
     ctx.srv.dirty += n as u64;
     ctx.propagate = Propagate::Force;
@@ -332,7 +332,7 @@ pub fn keys(ctx: &mut Ctx) -> CmdResult {
     let pattern = &ctx.args[1];
     let all = &pattern[..] == b"*";
     let now = ctx.srv.now_ms;
-    let db = &ctx.srv.dbs[ctx.client.db];
+    let db = &ctx.srv.keyspace.dbs[ctx.client.db];
     let head = ctx.out.deferred();
     let mut n = 0;
     for (k, _) in db.keys.iter() {
@@ -376,7 +376,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     let mut found: Vec<SmallBytes> = Vec::new();
     {
-        let dict = &ctx.srv.dbs[db].keys;
+        let dict = &ctx.srv.keyspace.dbs[db].keys;
         let want = count as u64 as usize;
         let mut max_iterations = count.saturating_mul(10);
         loop {
@@ -400,7 +400,9 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
             // A key that expired is "none" here, deleted by this lookup, and then not filtered
             // as expired: Redis 7.0 returns it for TYPE none.
             let name = if lookup_notouch(ctx.srv, db, k, true) {
-                ctx.srv.dbs[db].get(k).map_or("none", |e| e.val.type_name())
+                ctx.srv.keyspace.dbs[db]
+                    .get(k)
+                    .map_or("none", |e| e.val.type_name())
             } else {
                 "none"
             };
@@ -423,11 +425,16 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
 /// RANDOMKEY: a fair random key; expired keys drawn are deleted and another is drawn.
 pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
-    let all_volatile = ctx.srv.dbs[db].keys.len() == ctx.srv.dbs[db].expires.len();
+    let all_volatile =
+        ctx.srv.keyspace.dbs[db].keys.len() == ctx.srv.keyspace.dbs[db].expires.len();
     let mut tries = 100;
     loop {
         let key = {
-            let Server { dbs, rng, .. } = &mut *ctx.srv;
+            let Server {
+                keyspace: crate::keyspace::Keyspace { dbs, .. },
+                rng,
+                ..
+            } = &mut *ctx.srv;
             let mut rand = || rng.random::<u64>();
             match dbs[db].keys.random_entry(&mut rand) {
                 Some((k, _)) => k.clone(),
@@ -438,10 +445,11 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
             }
         };
         // On a master an expired key is deleted here, and another is drawn.
-        if ctx.srv.dbs[db].expire_at(&key).is_some() && ctx.srv.expire_if_needed(db, &key) {
+        if ctx.srv.keyspace.dbs[db].expire_at(&key).is_some() && ctx.srv.expire_if_needed(db, &key)
+        {
             // An expired key that stays (a replica waits for its master's DEL) could be drawn
             // forever when every key is volatile: after 100 tries Redis returns it anyway.
-            if all_volatile && ctx.srv.dbs[db].contains(&key) {
+            if all_volatile && ctx.srv.keyspace.dbs[db].contains(&key) {
                 tries -= 1;
                 if tries == 0 {
                     ctx.out.bulk(&key);
@@ -474,7 +482,7 @@ pub fn object_encoding(ctx: &mut Ctx) -> CmdResult {
     let Some(db) = object_lookup(ctx) else {
         return Ok(());
     };
-    match ctx.srv.dbs[db].get(&ctx.args[2]) {
+    match ctx.srv.keyspace.dbs[db].get(&ctx.args[2]) {
         Some(e) => ctx.out.bulk_str(e.val.encoding()),
         None => ctx.out.null(),
     }
@@ -492,7 +500,7 @@ pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
         ));
     }
     let (now, decay) = (ctx.srv.now_ms, ctx.srv.cfg.lfu_decay_time);
-    match ctx.srv.dbs[db].get(&ctx.args[2]) {
+    match ctx.srv.keyspace.dbs[db].get(&ctx.args[2]) {
         Some(e) => ctx
             .out
             .int(crate::evict::lfu_counter(e.lru, now, decay) as i64),
@@ -512,7 +520,7 @@ pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
         ));
     }
     let clock = ctx.srv.lru_clock();
-    match ctx.srv.dbs[db].get(&ctx.args[2]) {
+    match ctx.srv.keyspace.dbs[db].get(&ctx.args[2]) {
         Some(e) => ctx.out.int(idle_seconds(e.lru, clock) as i64),
         None => ctx.out.null(),
     }
@@ -529,7 +537,7 @@ pub fn object_refcount(ctx: &mut Ctx) -> CmdResult {
     let Some(db) = object_lookup(ctx) else {
         return Ok(());
     };
-    match ctx.srv.dbs[db].get(&ctx.args[2]) {
+    match ctx.srv.keyspace.dbs[db].get(&ctx.args[2]) {
         Some(e) => {
             let shared = matches!(e.val, Value::Int(n) if (0..SHARED_INTEGERS).contains(&n));
             ctx.out.int(if shared { SHARED_REFCOUNT } else { 1 });
@@ -629,13 +637,13 @@ mod tests {
         assert_eq!(h.run("PERSIST k").1, vec!["PERSIST k"]);
         // A time in the past deletes the key: DEL.
         assert_eq!(h.run("EXPIRE k -1").1, vec!["DEL k"]);
-        assert!(!h.t.srv.dbs[0].contains(b"k"));
+        assert!(!h.t.srv.keyspace.dbs[0].contains(b"k"));
         // FLUSHDB and FLUSHALL propagate even when there was nothing to remove.
         assert_eq!(h.run("FLUSHDB").1, vec!["FLUSHDB"]);
         assert_eq!(h.run("FLUSHALL ASYNC").1, vec!["FLUSHALL ASYNC"]);
         // A key found expired by a lookup is deleted with a DEL of its own.
         h.t.srv.set_key(0, b"old", Value::string(b"v"), false);
-        h.t.srv.dbs[0].set_expire(b"old", 1);
+        h.t.srv.keyspace.dbs[0].set_expire(b"old", 1);
         let (reply, cmds) = h.run("DEL old");
         assert_eq!(reply, ":0\r\n");
         assert_eq!(cmds, vec!["DEL old"]);

@@ -90,7 +90,7 @@ pub(super) fn write_list<'s>(
 
 /// The list at `key`, already looked up in this command (no expiry check, no LRU update).
 fn list_mut<'s>(srv: &'s mut Server, db: usize, key: &[u8]) -> Option<&'s mut List> {
-    match srv.dbs[db].get_mut(key).map(|e| &mut e.val) {
+    match srv.keyspace.dbs[db].get_mut(key).map(|e| &mut e.val) {
         Some(Value::List(l)) => Some(l),
         _ => None,
     }
@@ -100,10 +100,9 @@ fn list_mut<'s>(srv: &'s mut Server, db: usize, key: &[u8]) -> Option<&'s mut Li
 /// never empty in Redis), firing `del`.
 pub(super) fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     let db = ctx.client.db;
-    let empty =
-        matches!(ctx.srv.dbs[db].get(key).map(|e| &e.val), Some(Value::List(l)) if l.is_empty());
+    let empty = matches!(ctx.srv.keyspace.dbs[db].get(key).map(|e| &e.val), Some(Value::List(l)) if l.is_empty());
     if empty {
-        ctx.srv.dbs[db].remove(key);
+        ctx.srv.keyspace.dbs[db].remove(key);
         ctx.srv.notify(notify::GENERIC, "del", key, db);
     }
 }

@@ -51,7 +51,7 @@ pub fn usage(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let db = ctx.db();
-    match key_bytes(&ctx.srv.dbs[db], &ctx.args[2], samples) {
+    match key_bytes(&ctx.srv.keyspace.dbs[db], &ctx.args[2], samples) {
         Some(n) => ctx.out.int(i64::try_from(n).unwrap_or(i64::MAX)),
         None => ctx.out.null(),
     }
@@ -290,7 +290,7 @@ pub fn overhead(srv: &Server, caller: Option<&Client>) -> Overhead {
     let mut total = startup_allocated + repl_backlog + clients_slaves + clients_normal + aof_buffer;
     let mut dbs = Vec::new();
     let mut total_keys = 0;
-    for db in srv.dbs.iter().filter(|d| !d.is_empty()) {
+    for db in srv.keyspace.dbs.iter().filter(|d| !d.is_empty()) {
         let o = DbOverhead {
             id: db.id,
             main: db.keys.mem_usage() as u64,

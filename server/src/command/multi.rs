@@ -36,12 +36,12 @@ pub fn discard(ctx: &mut Ctx) -> CmdResult {
 /// `isWatchedKeyExpired`).
 fn watched_key_expired(srv: &Server, client: &Client) -> bool {
     client.watched.iter().any(|(db, key)| {
-        let expired_when_watched = srv.dbs[*db]
+        let expired_when_watched = srv.keyspace.dbs[*db]
             .watched
             .get(key)
             .and_then(|ws| ws.iter().find(|w| w.client == client.id))
             .is_some_and(|w| w.expired);
-        !expired_when_watched && srv.dbs[*db].is_expired(key, srv.now_ms)
+        !expired_when_watched && srv.keyspace.dbs[*db].is_expired(key, srv.now_ms)
     })
 }
 
@@ -97,9 +97,9 @@ pub fn watch(ctx: &mut Ctx) -> CmdResult {
         if ctx.client.watched.iter().any(|(d, k)| *d == db && k == key) {
             continue;
         }
-        let expired = ctx.srv.dbs[db].is_expired(key, ctx.srv.now_ms);
+        let expired = ctx.srv.keyspace.dbs[db].is_expired(key, ctx.srv.now_ms);
         ctx.client.watched.push((db, key.clone()));
-        ctx.srv.dbs[db]
+        ctx.srv.keyspace.dbs[db]
             .watched
             .entry(key.clone())
             .or_default()
@@ -115,7 +115,7 @@ pub fn watch(ctx: &mut Ctx) -> CmdResult {
 /// Drop every WATCH of a client.
 pub fn unwatch_all(srv: &mut Server, client: &mut Client) {
     for (db, key) in client.watched.drain(..) {
-        let d = &mut srv.dbs[db];
+        let d = &mut srv.keyspace.dbs[db];
         if let Some(w) = d.watched.get_mut(&key) {
             w.retain(|w| w.client != client.id);
             if w.is_empty() {

@@ -52,15 +52,15 @@ pub fn timed_out(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf) {
 /// Serve the clients waiting for keys that became ready, in the order they blocked, until no
 /// ready key is left (serving one may make another ready, e.g. BLMOVE).
 pub fn serve_ready_keys(srv: &mut Server) {
-    while !srv.ready_keys.is_empty() {
-        let ready = std::mem::take(&mut srv.ready_keys);
+    while !srv.keyspace.ready_keys.is_empty() {
+        let ready = std::mem::take(&mut srv.keyspace.ready_keys);
         for (db, key) in ready {
-            let waiters: Vec<ClientId> = match srv.blocking.get(&(db, key.clone())) {
+            let waiters: Vec<ClientId> = match srv.keyspace.blocking.get(&(db, key.clone())) {
                 Some(q) => q.iter().copied().collect(),
                 None => continue,
             };
             for id in waiters {
-                let Some(found) = srv.dbs[db].get(&key).map(|e| e.val.type_name()) else {
+                let Some(found) = srv.keyspace.dbs[db].get(&key).map(|e| e.val.type_name()) else {
                     break;
                 };
                 let Some(mut client) = srv.clients.remove(&id) else {
@@ -87,7 +87,7 @@ fn reexecute(srv: &mut Server, client: &mut Client) {
     let mut out = std::mem::take(&mut client.out);
     let saved_db = client.db;
     client.db = b.db;
-    srv.call.running = Some((client.id, client.proto));
+    srv.clients.start_running(client);
     srv.call.reprocessing = true;
     srv.call.reblocked = false;
     srv.call.clock_hint = None;
@@ -101,16 +101,14 @@ fn reexecute(srv: &mut Server, client: &mut Client) {
     }
     srv.propagator.end_unit();
     srv.call.reprocessing = false;
-    srv.call.running = None;
+    if srv.clients.finish_running() {
+        client.flags |= cflags::DIRTY_CAS;
+    }
     if !srv.call.reblocked {
         crate::blocking::unblock(srv, client);
     }
     client.db = saved_db;
-    if !srv.call.pushes.is_empty() {
-        out.raw(&srv.call.pushes);
-        srv.call.pushes.clear();
-        srv.call.pushes_early = 0;
-    }
+    out.raw(&srv.clients.take_pushes());
     client.out = out;
     client.notify.notify_one();
 }

@@ -14,7 +14,8 @@ use crate::client::cflags;
 use crate::server::ShutdownRequest;
 
 pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.int(ctx.srv.dbs[ctx.client.db].len() as i64);
+    ctx.out
+        .int(ctx.srv.keyspace.dbs[ctx.client.db].len() as i64);
     Ok(())
 }
 
@@ -667,7 +668,7 @@ pub fn monitor(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     ctx.client.flags |= cflags::REPLICA | cflags::MONITOR;
-    ctx.srv.monitors.insert(ctx.client.id);
+    ctx.srv.clients.monitors.insert(ctx.client.id);
     ctx.out.ok();
     Ok(())
 }

@@ -53,7 +53,12 @@ fn with_set<R>(
     key: &[u8],
     f: impl FnOnce(&mut Set, usize, set::Seed) -> R,
 ) -> Option<R> {
-    let Server { dbs, rng, cfg, .. } = srv;
+    let Server {
+        keyspace: crate::keyspace::Keyspace { dbs, .. },
+        rng,
+        cfg,
+        ..
+    } = srv;
     let max = cfg.set_max_intset_entries;
     match dbs[db].get_mut(key).map(|e| &mut e.val) {
         Some(Value::Set(s)) => Some(f(s, max, &mut || rng.random())),
@@ -63,9 +68,9 @@ fn with_set<R>(
 
 /// Delete the set at `key` if it is empty; true if it was.
 fn remove_if_empty(srv: &mut Server, db: usize, key: &[u8]) -> bool {
-    let empty = matches!(srv.dbs[db].get(key).map(|e| &e.val), Some(Value::Set(s)) if s.is_empty());
+    let empty = matches!(srv.keyspace.dbs[db].get(key).map(|e| &e.val), Some(Value::Set(s)) if s.is_empty());
     if empty {
-        srv.dbs[db].remove(key);
+        srv.keyspace.dbs[db].remove(key);
     }
     empty
 }
@@ -84,7 +89,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
         ctx.changed(notify::SET, event, dst);
     } else {
         ctx.out.int(0);
-        if ctx.srv.dbs[db].remove(dst).is_some() {
+        if ctx.srv.keyspace.dbs[db].remove(dst).is_some() {
             ctx.changed(notify::GENERIC, "del", dst);
         }
     }
@@ -186,7 +191,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::WrongType);
     }
     if src == dst {
-        let member = matches!(ctx.srv.dbs[db].get(&src).map(|e| &e.val),
+        let member = matches!(ctx.srv.keyspace.dbs[db].get(&src).map(|e| &e.val),
             Some(Value::Set(s)) if s.contains(&m));
         ctx.out.int(member as i64);
         return Ok(());
@@ -317,7 +322,7 @@ fn spop_count_cmd(ctx: &mut Ctx) -> CmdResult {
         for m in all.iter() {
             reply_member(ctx.out, m);
         }
-        ctx.srv.dbs[db].remove(&key);
+        ctx.srv.keyspace.dbs[db].remove(&key);
         ctx.srv.notify(notify::GENERIC, "del", &key, db);
         ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
         ctx.srv.signal_modified(db, &key);
@@ -389,7 +394,11 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
             ctx.out.null();
             return Ok(());
         }
-        let Server { dbs, rng, .. } = &mut *ctx.srv;
+        let Server {
+            keyspace: crate::keyspace::Keyspace { dbs, .. },
+            rng,
+            ..
+        } = &mut *ctx.srv;
         match stored(&dbs[db], &ctx.args[1..2])[0].and_then(|s| s.random(&mut || rng.random())) {
             Some(m) => reply_member(ctx.out, m),
             None => ctx.out.null(),
@@ -409,7 +418,11 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
     }
     let hard = ctx.srv.cfg.obuf_limits[0].hard as usize;
     let limit = if hard > 0 { hard } else { MAX_RANDOM_REPLY };
-    let Server { dbs, rng, .. } = &mut *ctx.srv;
+    let Server {
+        keyspace: crate::keyspace::Keyspace { dbs, .. },
+        rng,
+        ..
+    } = &mut *ctx.srv;
     let Some(s) = stored(&dbs[db], &ctx.args[1..2])[0] else {
         ctx.out.array(0);
         return Ok(());
@@ -479,7 +492,7 @@ pub fn smembers(ctx: &mut Ctx) -> CmdResult {
 pub fn sinter(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     lookup_all(ctx.srv, db, &ctx.args[1..])?;
-    let sets = stored(&ctx.srv.dbs[db], &ctx.args[1..]);
+    let sets = stored(&ctx.srv.keyspace.dbs[db], &ctx.args[1..]);
     let Some(sets) = sets.into_iter().collect::<Option<Vec<&Set>>>() else {
         ctx.out.set(0);
         return Ok(());
@@ -524,7 +537,7 @@ pub fn sintercard(ctx: &mut Ctx) -> CmdResult {
     }
     let db = ctx.db();
     lookup_all(ctx.srv, db, &ctx.args[2..2 + numkeys])?;
-    let sets = stored(&ctx.srv.dbs[db], &ctx.args[2..2 + numkeys]);
+    let sets = stored(&ctx.srv.keyspace.dbs[db], &ctx.args[2..2 + numkeys]);
     let mut n: u64 = 0;
     if let Some(sets) = sets.into_iter().collect::<Option<Vec<&Set>>>() {
         set::intersect(&sets, |_| {
@@ -541,7 +554,12 @@ pub fn sinterstore(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     let dst = ctx.args[1].clone();
     lookup_all(ctx.srv, db, &ctx.args[2..])?;
-    let Server { dbs, rng, cfg, .. } = &mut *ctx.srv;
+    let Server {
+        keyspace: crate::keyspace::Keyspace { dbs, .. },
+        rng,
+        cfg,
+        ..
+    } = &mut *ctx.srv;
     let max = cfg.set_max_intset_entries;
     // A missing key makes the result empty, and the destination goes.
     let result = match stored(&dbs[db], &ctx.args[2..])
@@ -567,7 +585,12 @@ fn union_diff(ctx: &mut Ctx, op: Op, store: bool) -> CmdResult {
     let first = if store { 2 } else { 1 };
     let keys = &ctx.args[first..];
     lookup_all(ctx.srv, db, keys)?;
-    let Server { dbs, rng, cfg, .. } = &mut *ctx.srv;
+    let Server {
+        keyspace: crate::keyspace::Keyspace { dbs, .. },
+        rng,
+        cfg,
+        ..
+    } = &mut *ctx.srv;
     let max = cfg.set_max_intset_entries;
     let sets = stored(&dbs[db], keys);
     let mut seed = || rng.random::<u64>();
@@ -623,7 +646,7 @@ pub fn sscan(ctx: &mut Ctx) -> CmdResult {
     }
     let args = ctx.args;
     let (count, pattern) = scan_options(args, 3)?;
-    let Some(Value::Set(s)) = ctx.srv.dbs[db].get(&args[1]).map(|e| &e.val) else {
+    let Some(Value::Set(s)) = ctx.srv.keyspace.dbs[db].get(&args[1]).map(|e| &e.val) else {
         return Ok(());
     };
     let mut found: Vec<SmallBytes> = Vec::new();

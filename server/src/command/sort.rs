@@ -397,7 +397,11 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     };
     // Redis converts a sorted set to a skiplist for good before sorting it (even SORT_RO).
     if kind == Kind::ZSet {
-        let Server { dbs, rng, .. } = &mut *ctx.srv;
+        let Server {
+            keyspace: crate::keyspace::Keyspace { dbs, .. },
+            rng,
+            ..
+        } = &mut *ctx.srv;
         if let Some(Value::ZSet(z)) = dbs[db].get_mut(&key).map(|e| &mut e.val) {
             z.convert_to_skiplist(&mut || rng.random());
         }
@@ -410,7 +414,9 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     }
     let len = match kind {
         Kind::Missing => 0,
-        _ => ctx.srv.dbs[db].get(&key).map_or(0, |e| e.val.elements()) as i64,
+        _ => ctx.srv.keyspace.dbs[db]
+            .get(&key)
+            .map_or(0, |e| e.val.elements()) as i64,
     };
     let mut start = o.limit_start.max(0).min(len);
     let count = o.limit_count.max(-1).min(len);
@@ -431,7 +437,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         vectorlen = end - start + 1;
     }
     let elems = {
-        let val = ctx.srv.dbs[db].get(&key).map(|e| &e.val);
+        let val = ctx.srv.keyspace.dbs[db].get(&key).map(|e| &e.val);
         load(val, &o, &mut start, &mut end, vectorlen)
     };
     let mut items: Vec<Item> = elems
@@ -526,7 +532,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
                 ctx.srv.signal_modified(db, &dst);
                 ctx.srv.notify(notify::LIST, "sortstore", &dst, db);
                 ctx.srv.dirty += outputlen as u64;
-            } else if ctx.srv.dbs[db].remove(&dst).is_some() {
+            } else if ctx.srv.keyspace.dbs[db].remove(&dst).is_some() {
                 ctx.changed(notify::GENERIC, "del", &dst);
             }
             ctx.out.int(outputlen as i64);

@@ -187,7 +187,7 @@ fn set_generic(
         .set_key(db, key, Value::string(val), flags & KEEPTTL != 0);
     ctx.changed(notify::STRING, "set", key);
     if let Some(when) = when {
-        ctx.srv.dbs[db].set_expire(key, when);
+        ctx.srv.keyspace.dbs[db].set_expire(key, when);
         ctx.srv.notify(notify::GENERIC, "expire", key, db);
         // Replicas and the AOF get an absolute time: SET key value PXAT <ms>.
         ctx.propagate_as(vec![vec![
@@ -271,7 +271,7 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let db = ctx.client.db;
     let key = &args[1];
-    if get_generic(ctx, key)? && ctx.srv.dbs[db].remove(key).is_some() {
+    if get_generic(ctx, key)? && ctx.srv.keyspace.dbs[db].remove(key).is_some() {
         ctx.changed(notify::GENERIC, "del", key);
         ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
     }
@@ -297,12 +297,12 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     match when {
         // An absolute time already past deletes the key (Redis's `checkAlreadyExpired`).
         Some(t) if flags & (EXAT | PXAT) != 0 && t <= ctx.srv.now_ms => {
-            ctx.srv.dbs[db].remove(key);
+            ctx.srv.keyspace.dbs[db].remove(key);
             ctx.changed(notify::GENERIC, "del", key);
             ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
         }
         Some(t) => {
-            ctx.srv.dbs[db].set_expire(key, t);
+            ctx.srv.keyspace.dbs[db].set_expire(key, t);
             ctx.changed(notify::GENERIC, "expire", key);
             ctx.propagate_as(vec![vec![
                 Bytes::from_static(b"PEXPIREAT"),
@@ -310,7 +310,7 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
                 bytes_of(t),
             ]]);
         }
-        None if flags & PERSIST != 0 && ctx.srv.dbs[db].persist(key) => {
+        None if flags & PERSIST != 0 && ctx.srv.keyspace.dbs[db].persist(key) => {
             ctx.changed(notify::GENERIC, "persist", key);
             ctx.propagate_as(vec![vec![Bytes::from_static(b"PERSIST"), key.clone()]]);
         }

@@ -424,7 +424,7 @@ pub struct LoadInfo {
 
 /// After loading: the tables pre-sized from RESIZEDB may resize again.
 pub(crate) fn allow_resizing(srv: &mut crate::server::Server) {
-    for db in srv.dbs.iter_mut() {
+    for db in srv.keyspace.dbs.iter_mut() {
         db.keys.set_resize_allowed(true);
         db.expires.set_resize_allowed(true);
     }
@@ -483,10 +483,10 @@ pub(crate) fn apply_item(
             }
         }
         Item::SelectDb(n) => {
-            if n as usize >= srv.dbs.len() {
+            if n as usize >= srv.keyspace.dbs.len() {
                 return Err(format!(
                     "the file selects database {n} at offset {at} but the server has {} databases",
-                    srv.dbs.len()
+                    srv.keyspace.dbs.len()
                 ));
             }
             st.db = n as usize;
@@ -494,7 +494,7 @@ pub(crate) fn apply_item(
         Item::ResizeDb { keys, expires } => {
             // Pre-size the tables (bounded: the counts come from the file), and keep the
             // cron from shrinking them while they fill (Redis runs no cron while loading).
-            let db = &mut srv.dbs[st.db];
+            let db = &mut srv.keyspace.dbs[st.db];
             db.keys.expand((keys as usize).min(total));
             db.expires.expand((expires as usize).min(total));
             db.keys.set_resize_allowed(false);
@@ -516,14 +516,14 @@ pub(crate) fn apply_item(
             let v = to_value(value, &srv.cfg, seed, at).map_err(|e| e.to_string())?;
             let lru = crate::evict::loaded(srv, idle, freq);
             let db = st.db;
-            if !srv.dbs[db].set(&key, v, lru, false) && !st.allow_dup {
+            if !srv.keyspace.dbs[db].set(&key, v, lru, false) && !st.allow_dup {
                 return Err(format!(
                     "RDB has duplicated key '{}' in DB {db} (at offset {at})",
                     String::from_utf8_lossy(&key)
                 ));
             }
             if let Some(t) = expire_ms {
-                srv.dbs[db].set_expire(&key, t);
+                srv.keyspace.dbs[db].set_expire(&key, t);
             }
             st.loaded += 1;
         }

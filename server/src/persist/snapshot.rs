@@ -125,9 +125,9 @@ impl Snapshot {
     /// a BGREWRITEAOF with the AOF off (which only persistence knows of): that rewrite is
     /// then superseded, gives up, and is tried again later.
     pub fn begin_with(srv: &mut Server, sink: Box<dyn Sink>) -> Snapshot {
-        if srv.dbs.iter().any(|d| d.snap.is_some()) {
+        if srv.keyspace.dbs.iter().any(|d| d.snap.is_some()) {
             tracing::warn!("A new snapshot supersedes the one in progress");
-            for db in srv.dbs.iter_mut() {
+            for db in srv.keyspace.dbs.iter_mut() {
                 if db.snap.is_some() {
                     db.end_snapshot();
                 }
@@ -135,7 +135,7 @@ impl Snapshot {
         }
         srv.persistence.rdb.snapshot_epoch += 1;
         let mut order = Vec::new();
-        for db in srv.dbs.iter_mut() {
+        for db in srv.keyspace.dbs.iter_mut() {
             if !db.is_empty() {
                 db.start_snapshot();
                 order.push(db.id);
@@ -184,6 +184,7 @@ impl Snapshot {
             };
             // SWAPDB may have moved the data: find the database holding this part.
             let Some(db) = srv
+                .keyspace
                 .dbs
                 .iter_mut()
                 .find(|d| d.snap.as_ref().is_some_and(|s| s.db == orig))
@@ -226,7 +227,7 @@ impl Snapshot {
         if !self.is_current(srv) {
             return;
         }
-        for db in srv.dbs.iter_mut() {
+        for db in srv.keyspace.dbs.iter_mut() {
             if db.snap.is_some() {
                 db.end_snapshot();
             }
@@ -243,7 +244,7 @@ impl Snapshot {
     /// The whole output of any sink at once.
     pub fn whole_with(srv: &Server, mut sink: Box<dyn Sink>) -> Vec<u8> {
         let mut out = Vec::new();
-        for db in srv.dbs.iter().filter(|d| !d.is_empty()) {
+        for db in srv.keyspace.dbs.iter().filter(|d| !d.is_empty()) {
             sink.begin_db(db.id, db.keys.len(), db.expires.len());
             for (k, e) in db.keys.iter() {
                 sink.entry(k, &e.val, db.expire_at(k));

@@ -132,7 +132,7 @@ pub struct Loaded {
 pub async fn receive<C: Conn>(link: &mut Link<'_, C>) -> Result<Loaded, SyncError> {
     let (mode, keys, dir, target, unix_s) = {
         let mut srv = link.shared.lock();
-        let keys: usize = srv.dbs.iter().map(|d| d.len()).sum();
+        let keys: usize = srv.keyspace.dbs.iter().map(|d| d.len()).sum();
         let unix_s = srv.clock.unix_ms() / 1000;
         if let Some(m) = srv.repl.master.as_mut() {
             m.sync_total = -1;
@@ -357,7 +357,7 @@ fn flush_old_data(shared: &Shared, gen: u64) -> Result<(), SyncError> {
     // A new history: our own replicas must resync with us.
     super::replica::disconnect_replicas(&mut srv);
     srv.repl.backlog = None;
-    for db in srv.dbs.iter_mut() {
+    for db in srv.keyspace.dbs.iter_mut() {
         db.clear();
     }
     srv.persistence.rdb.loading = true;
@@ -368,7 +368,7 @@ fn flush_old_data(shared: &Shared, gen: u64) -> Result<(), SyncError> {
 fn empty_after_failure(shared: &Shared) {
     let mut srv = shared.lock();
     StreamLoad::abort(&mut srv);
-    for db in srv.dbs.iter_mut() {
+    for db in srv.keyspace.dbs.iter_mut() {
         db.clear();
     }
     srv.persistence.rdb.loading = false;

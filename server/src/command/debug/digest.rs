@@ -146,7 +146,7 @@ mod tests {
 
     fn values(t: &TestServer, keys: &[&str]) -> Vec<String> {
         keys.iter()
-            .map(|k| hex(&value_digest(&t.srv.dbs[0], k.as_bytes())))
+            .map(|k| hex(&value_digest(&t.srv.keyspace.dbs[0], k.as_bytes())))
             .collect()
     }
 
@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn small_encodings_digest_as_redis() {
         let mut t = TestServer::new(&[]);
-        assert_eq!(hex(&dataset_digest(&t.srv.dbs)), "0".repeat(40));
+        assert_eq!(hex(&dataset_digest(&t.srv.keyspace.dbs)), "0".repeat(40));
         load(
             &mut t,
             &[
@@ -201,13 +201,13 @@ mod tests {
             ]
         );
         assert_eq!(
-            hex(&dataset_digest(&t.srv.dbs)),
+            hex(&dataset_digest(&t.srv.keyspace.dbs)),
             "130be9f77f38038c86bfdddc2a9e6dab32add727"
         );
         // The same key in another database changes the dataset digest.
         load(&mut t, &["SELECT 1", "SET foo bar"]);
         assert_eq!(
-            hex(&dataset_digest(&t.srv.dbs)),
+            hex(&dataset_digest(&t.srv.keyspace.dbs)),
             "dc95604ece0a51f2000fa1670df162ad947f1ca2"
         );
     }
@@ -247,7 +247,7 @@ mod tests {
                 "ZADD zk2 -0 y 2.5 z",
             ],
         );
-        let db = &t.srv.dbs[0];
+        let db = &t.srv.keyspace.dbs[0];
         let enc = |k: &str| db.get(k.as_bytes()).unwrap().val.encoding();
         assert_eq!(
             ["zs", "sb", "hh", "zz", "zk", "zk2"].map(enc),

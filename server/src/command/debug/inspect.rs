@@ -29,7 +29,7 @@ pub fn object(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.client.db;
     let clock = ctx.srv.lru_clock();
     let srv = &*ctx.srv;
-    let Some(e) = srv.dbs[db].get(&ctx.args[2]) else {
+    let Some(e) = srv.keyspace.dbs[db].get(&ctx.args[2]) else {
         return Err(CmdError::NoSuchKey);
     };
     let mut extra = String::new();
@@ -103,7 +103,7 @@ fn lookup<'a>(ctx: &'a mut Ctx) -> Result<&'a Value, CmdError> {
     if !lookup_notouch(ctx.srv, db, &ctx.args[2], false) {
         return Err(CmdError::NoSuchKey);
     }
-    ctx.srv.dbs[db]
+    ctx.srv.keyspace.dbs[db]
         .get(&ctx.args[2])
         .map(|e| &e.val)
         .ok_or(CmdError::NoSuchKey)
@@ -150,7 +150,7 @@ pub fn quicklist(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[2].clone();
     lookup(ctx)?;
     let srv = &*ctx.srv;
-    let Some(Value::List(l)) = srv.dbs[ctx.client.db].get(&key).map(|e| &e.val) else {
+    let Some(Value::List(l)) = srv.keyspace.dbs[ctx.client.db].get(&key).map(|e| &e.val) else {
         return Err(CmdError::err("Not a quicklist encoded object."));
     };
     let nodes = list_nodes(srv, l.items.iter().map(|s| s.as_bytes()));

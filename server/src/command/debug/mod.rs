@@ -126,12 +126,12 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ("quicklist", 3 | 4) => inspect::quicklist(ctx),
         ("populate", 3..=5) => populate(ctx),
         ("digest", 2) => {
-            let d = digest::dataset_digest(&ctx.srv.dbs);
+            let d = digest::dataset_digest(&ctx.srv.keyspace.dbs);
             ctx.out.simple(&digest::hex(&d));
             Ok(())
         }
         ("digest-value", _) => {
-            let db = &ctx.srv.dbs[ctx.client.db];
+            let db = &ctx.srv.keyspace.dbs[ctx.client.db];
             ctx.out.array(a.len() - 2);
             for key in &a[2..] {
                 ctx.out.simple(&digest::hex(&digest::value_digest(db, key)));
@@ -148,7 +148,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             Ok(())
         }
         ("set-active-expire", 3) => {
-            ctx.srv.active_expire_enabled = atoi(&a[2]) != 0;
+            ctx.srv.keyspace.active_expire_enabled = atoi(&a[2]) != 0;
             ctx.out.ok();
             Ok(())
         }
@@ -246,7 +246,7 @@ fn populate(ctx: &mut Ctx) -> CmdResult {
         if size > 0 {
             val.resize(size, 0);
         }
-        ctx.srv.dbs[db].set(&key, Value::plain(&val), lru, false);
+        ctx.srv.keyspace.dbs[db].set(&key, Value::plain(&val), lru, false);
         // WATCH sees it (Redis's `signalModifiedKey`); no event, no dirty.
         ctx.srv.signal_modified(db, &key);
     }

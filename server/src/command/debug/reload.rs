@@ -90,9 +90,9 @@ pub fn loadaof(ctx: &mut Ctx) -> CmdResult {
     empty_all(srv);
     let held = hold_clients(srv);
     let suspended = srv.propagator.suspend();
-    let executing = srv.call.running.take();
+    let executing = srv.clients.suspend_running();
     let result = load_sources(srv, sources);
-    srv.call.running = executing;
+    srv.clients.resume_running(executing);
     srv.propagator.resume(suspended);
     release_clients(srv, held);
     if let Err(e) = result {
@@ -108,9 +108,9 @@ pub fn loadaof(ctx: &mut Ctx) -> CmdResult {
 
 /// Redis's `emptyData`: every database emptied, the keys clients watch touched.
 fn empty_all(srv: &mut Server) {
-    for db in 0..srv.dbs.len() {
+    for db in 0..srv.keyspace.dbs.len() {
         srv.touch_all_watched(db, None);
-        srv.dbs[db].clear();
+        srv.keyspace.dbs[db].clear();
     }
 }
 
@@ -124,15 +124,15 @@ struct Held {
 
 fn hold_clients(srv: &mut Server) -> Held {
     Held {
-        blocking: std::mem::take(&mut srv.blocking),
-        monitors: std::mem::take(&mut srv.monitors),
+        blocking: std::mem::take(&mut srv.keyspace.blocking),
+        monitors: std::mem::take(&mut srv.clients.monitors),
     }
 }
 
 fn release_clients(srv: &mut Server, held: Held) {
-    srv.blocking = held.blocking;
-    srv.monitors = held.monitors;
-    for db in 0..srv.dbs.len() {
+    srv.keyspace.blocking = held.blocking;
+    srv.clients.monitors = held.monitors;
+    for db in 0..srv.keyspace.dbs.len() {
         srv.signal_ready_db(db);
     }
 }

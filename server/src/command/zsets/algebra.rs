@@ -161,7 +161,7 @@ fn zalgebra(
         }
     }
     let acc_seed = ctx.srv.random_u64();
-    let dbref = &ctx.srv.dbs[db];
+    let dbref = &ctx.srv.keyspace.dbs[db];
     let mut srcs: Vec<(Src, f64)> = keys
         .iter()
         .zip(weights)

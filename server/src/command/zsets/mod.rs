@@ -85,7 +85,7 @@ fn write_zset<'s>(
 
 /// The sorted set at `key` without any side effect (after a lookup did them).
 fn peek<'a>(srv: &'a Server, db: usize, key: &[u8]) -> Option<&'a ZSet> {
-    match srv.dbs[db].get(key).map(|e| &e.val) {
+    match srv.keyspace.dbs[db].get(key).map(|e| &e.val) {
         Some(Value::ZSet(z)) => Some(z),
         _ => None,
     }
@@ -94,7 +94,7 @@ fn peek<'a>(srv: &'a Server, db: usize, key: &[u8]) -> Option<&'a ZSet> {
 /// After removing members: delete the key if the set became empty; true if it did.
 fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) -> bool {
     if peek(srv, db, key).is_some_and(ZSet::is_empty) {
-        srv.dbs[db].remove(key);
+        srv.keyspace.dbs[db].remove(key);
         return true;
     }
     false
@@ -129,7 +129,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &str) {
     let db = ctx.db();
     if z.is_empty() {
         ctx.out.int(0);
-        if ctx.srv.dbs[db].remove(dst).is_some() {
+        if ctx.srv.keyspace.dbs[db].remove(dst).is_some() {
             ctx.changed(notify::GENERIC, "del", dst);
         }
         return;

@@ -30,7 +30,7 @@ fn pop(
 ) {
     let db = ctx.db();
     for i in 0..n {
-        let popped = match ctx.srv.dbs[db].get_mut(key).map(|e| &mut e.val) {
+        let popped = match ctx.srv.keyspace.dbs[db].get_mut(key).map(|e| &mut e.val) {
             Some(Value::ZSet(z)) => {
                 let at = if max { z.len().saturating_sub(1) } else { 0 };
                 z.remove_at(at)

@@ -43,7 +43,9 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     let srv = &mut *ctx.srv;
     let rng = &mut srv.rng;
     let mut rand = || rng.random::<u64>();
-    if let Some((m, _)) = peek_dbs(&srv.dbs, db, &args[1]).and_then(|z| z.random(&mut rand)) {
+    if let Some((m, _)) =
+        peek_dbs(&srv.keyspace.dbs, db, &args[1]).and_then(|z| z.random(&mut rand))
+    {
         ctx.out.bulk(m);
     }
     Ok(())
@@ -75,7 +77,7 @@ fn zrandmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
     let srv = &mut *ctx.srv;
     let rng = &mut srv.rng;
     let mut rand = || rng.random::<u64>();
-    let Some(z) = peek_dbs(&srv.dbs, db, key) else {
+    let Some(z) = peek_dbs(&srv.keyspace.dbs, db, key) else {
         return Ok(());
     };
     let out = &mut *ctx.out;

@@ -1,0 +1,178 @@
+//! The clients part of the server: the registry of connected clients (Redis's
+//! `server.clients`), who watches the command stream (MONITOR), and the slot of the client
+//! whose command is running.
+//!
+//! The running client's record is checked out of the registry for its command (the
+//! pipeline passes it to the handler as `&mut Client`); the registry keeps its identity and
+//! the pushes addressed to it meanwhile (its own PUBLISH, keyspace events, a WATCH it made
+//! dirty), so that [`Clients::deliver`] and [`Clients::mark_dirty_cas`] reach every client
+//! alike. The pipeline takes them back when the command ends ([`Clients::finish_running`]).
+
+use std::collections::btree_map::{Values, ValuesMut};
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::BytesMut;
+use picket_common::resp::{Proto, ReplyBuf};
+use tokio::time::Instant;
+
+use crate::client::{cflags, Client, ClientId};
+use crate::config::BufferLimit;
+
+pub struct Clients {
+    /// Every connected client but the running one.
+    table: BTreeMap<ClientId, Client>,
+    next_id: ClientId,
+    /// Clients in MONITOR mode.
+    pub monitors: BTreeSet<ClientId>,
+    /// The client whose command is running, and the protocol its pushes are written in.
+    running: Option<(ClientId, Proto)>,
+    /// Pushes addressed to the running client during its command, written with its reply.
+    pub pushes: BytesMut,
+    /// How much of `pushes` precedes the command's reply: up to the event of the last
+    /// key its lookups expired (Redis deletes such keys at lookup, before it replies).
+    /// The rest follows the reply unless the command writes it earlier.
+    pub pushes_early: usize,
+    /// A key the running client watches was modified by its own command.
+    dirty_cas: bool,
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Clients {
+            table: BTreeMap::new(),
+            next_id: 1,
+            monitors: BTreeSet::new(),
+            running: None,
+            pushes: BytesMut::new(),
+            pushes_early: 0,
+            dirty_cas: false,
+        }
+    }
+}
+
+impl Clients {
+    /// A new client id (Redis's `server.next_client_id`: never reused).
+    pub fn next_id(&mut self) -> ClientId {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    pub fn get(&self, id: &ClientId) -> Option<&Client> {
+        self.table.get(id)
+    }
+
+    pub fn get_mut(&mut self, id: &ClientId) -> Option<&mut Client> {
+        self.table.get_mut(id)
+    }
+
+    /// Put a client (back) in the registry.
+    pub fn insert(&mut self, id: ClientId, c: Client) {
+        self.table.insert(id, c);
+    }
+
+    /// Take a client out of the registry: it disconnected, or its command is to run.
+    pub fn remove(&mut self, id: &ClientId) -> Option<Client> {
+        self.table.remove(id)
+    }
+
+    /// The clients in the registry (not the running one), by id.
+    pub fn iter(&self) -> std::collections::btree_map::Iter<'_, ClientId, Client> {
+        self.table.iter()
+    }
+
+    pub fn values(&self) -> Values<'_, ClientId, Client> {
+        self.table.values()
+    }
+
+    pub fn values_mut(&mut self) -> ValuesMut<'_, ClientId, Client> {
+        self.table.values_mut()
+    }
+
+    /// Number of connected clients, the running one included.
+    pub fn count(&self) -> usize {
+        self.table.len() + usize::from(self.running.is_some())
+    }
+
+    /// `client`'s command starts: pushes and WATCH invalidations for it are kept aside.
+    pub fn start_running(&mut self, client: &Client) {
+        self.running = Some((client.id, client.proto));
+    }
+
+    /// Its command ended: the running slot is free. Returns whether a key it watches was
+    /// modified meanwhile (its `DIRTY_CAS` flag is the caller's to set); its pushes stay
+    /// in `pushes` for the caller to write.
+    pub fn finish_running(&mut self) -> bool {
+        self.running = None;
+        std::mem::take(&mut self.dirty_cas)
+    }
+
+    /// Suspend the running slot (DEBUG RELOAD/LOADAOF replay commands of their own).
+    pub fn suspend_running(&mut self) -> Option<(ClientId, Proto)> {
+        self.running.take()
+    }
+
+    pub fn resume_running(&mut self, r: Option<(ClientId, Proto)>) {
+        self.running = r;
+    }
+
+    /// Take the pushes written for the running client, clearing the early mark.
+    pub fn take_pushes(&mut self) -> BytesMut {
+        self.pushes_early = 0;
+        self.pushes.split()
+    }
+
+    /// Make a client's next EXEC fail because a key it watches changed.
+    pub fn mark_dirty_cas(&mut self, id: ClientId) {
+        if let Some(c) = self.table.get_mut(&id) {
+            c.flags |= cflags::DIRTY_CAS;
+        } else if self.running.map(|(e, _)| e) == Some(id) {
+            self.dirty_cas = true;
+        }
+    }
+
+    /// Write a push (pub/sub message, MONITOR line) to a client, in its protocol; a client
+    /// whose pending output passes its class's limits is closed (`limits`, read at `now`).
+    pub fn deliver(
+        &mut self,
+        id: ClientId,
+        write: &dyn Fn(&mut ReplyBuf),
+        limits: &[BufferLimit; 3],
+        now: Instant,
+    ) {
+        if let Some((running, proto)) = self.running {
+            if running == id {
+                let mut rb = ReplyBuf {
+                    buf: std::mem::take(&mut self.pushes),
+                    proto,
+                };
+                write(&mut rb);
+                self.pushes = rb.buf;
+                return;
+            }
+        }
+        if let Some(c) = self.table.get_mut(&id) {
+            // A client being closed gets nothing more (Redis's `prepareClientToWrite`).
+            if c.has(cflags::CLOSE_ASAP) {
+                return;
+            }
+            let before = c.out.len();
+            write(&mut c.out);
+            c.out_peak = c.out_peak.max(c.out.len());
+            c.rb.note(c.out.len());
+            if c.out.len() != before {
+                c.notify.notify_one();
+            }
+            let used = c.out.len();
+            crate::server::check_output_limits(c, used, limits, now);
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Clients {
+    type Item = (&'a ClientId, &'a Client);
+    type IntoIter = std::collections::btree_map::Iter<'a, ClientId, Client>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.table.iter()
+    }
+}
