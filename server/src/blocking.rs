@@ -11,33 +11,17 @@
 //! are watched by each connection task, with the deadline kept here; CLIENT UNBLOCK and
 //! disconnection remove a waiter.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::client::{cflags, Client, ClientId};
+use crate::client::{cflags, Client};
 use crate::command::error::CmdError;
-use crate::ctx::{CommandSpec, Ctx};
+use crate::ctx::Ctx;
 use crate::server::Server;
 
-/// Why and until when a client is blocked.
-#[derive(Debug, Clone)]
-pub struct Blocked {
-    pub db: usize,
-    pub keys: Vec<Bytes>,
-    /// The value type (TYPE name) that can serve the client: "list" or "zset".
-    pub want: &'static str,
-    /// None: wait forever.
-    pub deadline: Option<Instant>,
-    pub spec: &'static CommandSpec,
-    pub args: Vec<Bytes>,
-    /// WAIT: the offset to be acknowledged and by how many replicas.
-    pub wait: Option<(u64, usize)>,
-    /// Held by a client pause (`pause.rs`): the command runs again when the pause ends.
-    pub postponed: bool,
-}
+pub use crate::client::Blocked;
 
 /// Parse a blocking command's timeout in seconds (a float, as Redis 7.0's
 /// `getTimeoutFromObjectOrReply`): milliseconds rounded up, so 0.0001 is 1 ms; 0 means
@@ -179,8 +163,7 @@ pub fn unblock(srv: &mut Server, client: &mut Client) {
     }
 }
 
-/// The queues of one key, for tests and INFO.
-pub type Queue = VecDeque<ClientId>;
+pub use crate::keyspace::Queue;
 
 #[cfg(test)]
 mod tests {

@@ -124,7 +124,7 @@ pub struct Client {
     /// Full name of the last command (`client|list`).
     pub last_cmd: &'static str,
     /// Waiting for keys (a blocking command that found nothing).
-    pub blocked: Option<crate::blocking::Blocked>,
+    pub blocked: Option<Blocked>,
     /// Set when the client must be closed; the reason is logged.
     pub close_reason: Option<String>,
     /// What a replica told with REPLCONF, and its replication state once it synced.
@@ -346,4 +346,21 @@ impl Client {
             self.proto.number(),
         )
     }
+}
+
+/// Why and until when a client is blocked.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    pub db: usize,
+    pub keys: Vec<Bytes>,
+    /// The value type (TYPE name) that can serve the client: "list" or "zset".
+    pub want: &'static str,
+    /// None: wait forever.
+    pub deadline: Option<Instant>,
+    pub spec: &'static crate::command::spec::CommandSpec,
+    pub args: Vec<Bytes>,
+    /// WAIT: the offset to be acknowledged and by how many replicas.
+    pub wait: Option<(u64, usize)>,
+    /// Held by a client pause (`pause.rs`): the command runs again when the pause ends.
+    pub postponed: bool,
 }

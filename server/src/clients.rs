@@ -15,7 +15,7 @@ use bytes::BytesMut;
 use picket_common::resp::{Proto, ReplyBuf};
 use tokio::time::Instant;
 
-use crate::client::{cflags, Client, ClientId};
+use crate::client::{cflags, Client, ClientClass, ClientId};
 use crate::config::BufferLimit;
 
 pub struct Clients {
@@ -164,8 +164,47 @@ impl Clients {
                 c.notify.notify_one();
             }
             let used = c.out.len();
-            crate::server::check_output_limits(c, used, limits, now);
+            check_output_limits(c, used, limits, now);
         }
+    }
+}
+
+/// Close a client whose pending output (`used` bytes) passed its class's hard limit, or its
+/// soft limit for longer than the configured seconds (Redis's
+/// `checkClientOutputBufferLimits`).
+pub fn check_output_limits(
+    c: &mut Client,
+    used: usize,
+    limits: &[crate::config::BufferLimit; 3],
+    now: Instant,
+) {
+    let lim = match c.class() {
+        ClientClass::Normal => limits[0],
+        ClientClass::Replica => limits[1],
+        ClientClass::Pubsub => limits[2],
+    };
+    let used = used as u64;
+    let over = if lim.hard > 0 && used >= lim.hard {
+        true
+    } else if lim.soft > 0 && used >= lim.soft {
+        // The first time the soft limit is seen reached only starts its clock.
+        match c.soft_limit_since {
+            None => {
+                c.soft_limit_since = Some(now);
+                false
+            }
+            Some(since) => now.saturating_duration_since(since).as_secs() >= lim.soft_seconds,
+        }
+    } else {
+        c.soft_limit_since = None;
+        false
+    };
+    if over && !c.has(cflags::CLOSE_ASAP) {
+        tracing::warn!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            c.info_line(now)
+        );
+        c.close_asap("output buffer limits");
     }
 }
 

@@ -140,10 +140,10 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
             // the replicas; ACKs that arrived answer WAITs.
             crate::replication::after_batch(srv);
             // The batch could not be made durable: none of its replies may leave.
-            if srv.fatal.is_some() {
+            if srv.process.fatal.is_some() {
                 break;
             }
-            if srv.shutdown.is_some_and(|r| r.prepared) {
+            if srv.process.shutdown.is_some_and(|r| r.prepared) {
                 cancel.cancel();
             }
             (output, close, blocked)

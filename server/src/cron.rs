@@ -30,7 +30,7 @@ pub async fn run(shared: Arc<Shared>) {
         }
         let mut srv = shared.lock();
         tick(&mut srv);
-        if let Some(req) = srv.shutdown {
+        if let Some(req) = srv.process.shutdown {
             // FORCE (shutdown-on-sigterm force) exits even when the final save failed.
             if req.prepared
                 || crate::persist::save::prepare_for_shutdown(&mut srv, req)
@@ -43,7 +43,7 @@ pub async fn run(shared: Arc<Shared>) {
                 break;
             }
             tracing::warn!("{} received but errors trying to shut down the server, check the logs for more information", req.signal.unwrap_or("Shutdown"));
-            srv.shutdown = None;
+            srv.process.shutdown = None;
         }
         if srv.cfg.hz != hz {
             hz = srv.cfg.hz;
@@ -60,7 +60,7 @@ pub fn tick(srv: &mut Server) {
         return;
     }
     srv.update_time();
-    srv.cronloops += 1;
+    srv.process.cronloops += 1;
     let now_ms = srv.now_ms as u64;
 
     // Instantaneous metrics (Redis samples every 100 ms).
@@ -111,7 +111,10 @@ fn clients_cron(srv: &mut Server) {
     let limits = srv.cfg.obuf_limits;
     let mut max_in = 0;
     let mut max_out = 0;
-    let reset_peaks = srv.cronloops.is_multiple_of(8 * srv.cfg.hz.max(1) as u64);
+    let reset_peaks = srv
+        .process
+        .cronloops
+        .is_multiple_of(8 * srv.cfg.hz.max(1) as u64);
     for c in srv.clients.values_mut() {
         max_in = max_in.max(c.qbuf_peak);
         max_out = max_out.max(c.out_peak);

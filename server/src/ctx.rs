@@ -111,7 +111,7 @@ impl Ctx<'_> {
 }
 
 /// Write a push for `client` (executing now): into `out` when given and its replies are on,
-/// else with the pushes written after its command (`Server::exec_pushes`).
+/// else with the pushes written after its command (`Clients::pushes`).
 pub fn push_to(
     srv: &mut Server,
     client: &Client,

@@ -6,17 +6,20 @@
 //! keyspace event, a DEL to propagate) it returns, and the hub (`crate::server`) passes on
 //! to the part that owns it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
 use crate::client::ClientId;
 use crate::db::Db;
 
+/// The clients blocked on one key, in the order they blocked.
+pub type Queue = VecDeque<ClientId>;
+
 pub struct Keyspace {
     pub dbs: Vec<Db>,
     /// Clients blocked on keys, per (db, key), in the order they blocked.
-    pub blocking: BTreeMap<(usize, Bytes), crate::blocking::Queue>,
+    pub blocking: BTreeMap<(usize, Bytes), Queue>,
     /// Keys that got data this command, whose waiters are served after it.
     pub ready_keys: Vec<(usize, Bytes)>,
     /// The database where random eviction looks next.

@@ -21,6 +21,7 @@ pub mod logging;
 pub mod notify;
 pub mod pause;
 pub mod persist;
+pub mod process;
 pub mod propagate;
 pub mod pubsub;
 pub mod replication;

@@ -213,7 +213,7 @@ fn main() -> ExitCode {
                 sig = signals.next() => match sig {
                     Some(name) => {
                         // A second SIGINT means "now", as in Redis (not a second SIGTERM).
-                        if name == "SIGINT" && server.shared.lock().shutdown.is_some() {
+                        if name == "SIGINT" && server.shared.lock().process.shutdown.is_some() {
                             tracing::warn!("You insist... exiting now.");
                             return 1;
                         }

@@ -74,14 +74,14 @@ impl ServerHandle {
     /// `shutdown-on-sigterm` (or `shutdown-on-sigint` for "SIGINT").
     pub fn request_shutdown(&self, signal: &'static str) {
         let mut srv = self.shared.lock();
-        if srv.shutdown.is_none() {
+        if srv.process.shutdown.is_none() {
             tracing::warn!("Received {signal} scheduling shutdown...");
             let flags = if signal == "SIGINT" {
                 srv.cfg.shutdown_on_sigint
             } else {
                 srv.cfg.shutdown_on_sigterm
             };
-            srv.shutdown = Some(crate::server::ShutdownRequest {
+            srv.process.shutdown = Some(crate::server::ShutdownRequest {
                 signal: Some(signal),
                 save: flags.save,
                 nosave: flags.nosave,
@@ -93,7 +93,7 @@ impl ServerHandle {
 
     /// The fatal error that stopped the server, if any (a corrupt RDB at start-up).
     pub fn fatal(&self) -> Option<String> {
-        self.shared.lock().fatal.clone()
+        self.shared.lock().process.fatal.clone()
     }
 
     /// Wait until the server has stopped (SHUTDOWN or a requested shutdown).
@@ -142,8 +142,8 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
-    server.bound = addrs.clone();
-    server.stats_startup_memory = crate::alloc::allocated();
+    server.process.bound = addrs.clone();
+    server.process.startup_memory = crate::alloc::allocated();
     let (effects_tx, effects_rx) = tokio::sync::mpsc::unbounded_channel();
     let shared = Arc::new(Shared::new(
         server,

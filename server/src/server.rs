@@ -5,7 +5,6 @@
 //! All of it sits behind one mutex: connection tasks decode outside the lock, execute a batch
 //! of commands under it, and write replies after releasing it (DESIGN.md, execution model).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -13,13 +12,13 @@ use picket_common::clock::Clock;
 use picket_common::ids::{self, Rng};
 use picket_common::resp::ReplyBuf;
 use rand::RngExt;
-use tokio::time::Instant;
 
-use crate::client::{cflags, Client, ClientClass, ClientId};
+use crate::client::ClientId;
 use crate::clients::Clients;
 use crate::config::ConfigState;
 use crate::config::Settings;
 use crate::db::{lru_clock, Db, Entry, Value};
+use crate::evict::access;
 use crate::keyspace::Keyspace;
 use crate::notify;
 use crate::propagate::Propagator;
@@ -27,19 +26,12 @@ use crate::pubsub::PubSub;
 use crate::slowlog::SlowLog;
 use crate::stats::{NetCounters, Stats};
 
-/// Why and how the server is going down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ShutdownRequest {
-    pub nosave: bool,
-    pub save: bool,
-    pub force: bool,
-    pub signal: Option<&'static str>,
-    /// The final save (if any) is done: the server may stop now.
-    pub prepared: bool,
-}
+pub use crate::process::{Process, ShutdownRequest};
 
 pub struct Server {
     pub cfg: Settings,
+    /// The process's identity and lifecycle: run id, listeners, shutdown, fatal error.
+    pub process: Process,
     pub config: ConfigState,
     pub clock: Clock,
     /// Unix ms cached at the start of each command (Redis's `server.mstime` snapshot), so one
@@ -58,35 +50,19 @@ pub struct Server {
     pub stats: Stats,
     pub slowlog: SlowLog,
     pub rng: Rng,
-    pub run_id: String,
     pub repl: crate::replication::state::Repl,
     /// Persistence: the RDB side, the AOF, the last save (`persist::state`).
     pub persistence: crate::persist::state::Persistence,
     /// Background work asked for under the lock (a save, a rewrite, a full sync), which
     /// the runtime starts when the lock is released.
     pub effects: crate::effects::Outbox,
-    /// A fatal error (a corrupt RDB at start-up): the process must exit with an error.
-    pub fatal: Option<String>,
     /// Changes since the last save (Redis's `server.dirty`).
     pub dirty: u64,
     pub propagator: Propagator,
-    pub shutdown: Option<ShutdownRequest>,
-    /// Addresses the listeners are bound to.
-    pub bound: Vec<std::net::SocketAddr>,
-    pub started: Instant,
-    pub executable: PathBuf,
     /// What DEBUG subcommands set for tests (packed threshold, reply buffer knobs...).
     pub debug: crate::command::debug::knobs::Knobs,
-    /// How many hz ticks the cron has run.
-    pub cronloops: u64,
     /// Network counters, updated by connection tasks without the lock.
     pub net: Arc<NetCounters>,
-    /// `used_memory` once the server was ready (INFO `used_memory_startup`).
-    pub stats_startup_memory: usize,
-    /// When the POST / Host: warning was last logged (at most once a minute).
-    pub security_warned_ms: i64,
-    /// When a replica last logged applying its master's writes with the AOF failing.
-    pub disk_error_logged_ms: i64,
 }
 
 impl Server {
@@ -101,6 +77,7 @@ impl Server {
         let now_ms = clock.unix_ms() as i64;
         Server {
             cfg,
+            process: Process::new(run_id),
             config,
             clock,
             now_ms,
@@ -111,7 +88,6 @@ impl Server {
             stats: Stats::default(),
             slowlog: SlowLog::default(),
             rng,
-            run_id,
             repl: crate::replication::state::Repl::new(replid),
             call: Default::default(),
             persistence: crate::persist::state::Persistence {
@@ -120,19 +96,10 @@ impl Server {
                 lastsave_s: now_ms / 1000,
             },
             effects: Default::default(),
-            fatal: None,
             dirty: 0,
             propagator: Propagator::default(),
-            shutdown: None,
-            bound: Vec::new(),
-            started: clock.now(),
-            executable: std::env::current_exe().unwrap_or_default(),
             debug: Default::default(),
-            cronloops: 0,
             net: Arc::new(NetCounters::default()),
-            stats_startup_memory: 0,
-            security_warned_ms: i64::MIN / 2,
-            disk_error_logged_ms: i64::MIN / 2,
         }
     }
 
@@ -143,6 +110,16 @@ impl Server {
 
     pub fn lru_clock(&self) -> u32 {
         lru_clock(self.now_ms as u64)
+    }
+
+    /// Record an access to an entry whose `lru` field is `old` (LRU clock or LFU counter).
+    fn touch_lru(&mut self, old: u32) -> u32 {
+        let t = access::Tuning {
+            policy: self.cfg.maxmemory_policy,
+            decay_time: self.cfg.lfu_decay_time,
+            log_factor: self.cfg.lfu_log_factor,
+        };
+        access::touch(t, self.now_ms, &mut self.rng, old)
     }
 
     /// Random u64 from the server's seeded generator.
@@ -204,7 +181,7 @@ impl Server {
             }
             return None;
         };
-        let lru = crate::evict::touch(self, old);
+        let lru = self.touch_lru(old);
         self.stats.keyspace_hits += 1;
         let e = self.keyspace.dbs[db].get_mut_metadata(key)?;
         e.lru = lru;
@@ -217,7 +194,7 @@ impl Server {
             return None;
         }
         let old = self.keyspace.dbs[db].get(key)?.lru;
-        let lru = crate::evict::touch(self, old);
+        let lru = self.touch_lru(old);
         let e = self.keyspace.dbs[db].get_mut(key)?;
         e.lru = lru;
         Some(e)
@@ -232,7 +209,7 @@ impl Server {
     /// a new key fires the `new` keyspace event. Returns true if the key was new. WATCH
     /// invalidation, the command's own event and `dirty` are the caller's (`Ctx::changed`).
     pub fn set_key(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) -> bool {
-        let lru = crate::evict::initial(self);
+        let lru = access::initial(self.cfg.maxmemory_policy, self.now_ms);
         let type_name = val.type_name();
         let inserted = self.keyspace.dbs[db].set(key, val, lru, keep_ttl);
         self.signal_ready(db, key, type_name);
@@ -369,41 +346,4 @@ pub fn deletion(lazy: bool) -> Bytes {
     Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" })
 }
 
-/// Close a client whose pending output (`used` bytes) passed its class's hard limit, or its
-/// soft limit for longer than the configured seconds (Redis's
-/// `checkClientOutputBufferLimits`).
-pub fn check_output_limits(
-    c: &mut Client,
-    used: usize,
-    limits: &[crate::config::BufferLimit; 3],
-    now: Instant,
-) {
-    let lim = match c.class() {
-        ClientClass::Normal => limits[0],
-        ClientClass::Replica => limits[1],
-        ClientClass::Pubsub => limits[2],
-    };
-    let used = used as u64;
-    let over = if lim.hard > 0 && used >= lim.hard {
-        true
-    } else if lim.soft > 0 && used >= lim.soft {
-        // The first time the soft limit is seen reached only starts its clock.
-        match c.soft_limit_since {
-            None => {
-                c.soft_limit_since = Some(now);
-                false
-            }
-            Some(since) => now.saturating_duration_since(since).as_secs() >= lim.soft_seconds,
-        }
-    } else {
-        c.soft_limit_since = None;
-        false
-    };
-    if over && !c.has(cflags::CLOSE_ASAP) {
-        tracing::warn!(
-            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            c.info_line(now)
-        );
-        c.close_asap("output buffer limits");
-    }
-}
+pub use crate::clients::check_output_limits;

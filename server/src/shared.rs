@@ -102,7 +102,7 @@ impl Drop for Locked<'_> {
         // A fatal error (an AOF write that `appendfsync always` could not make durable):
         // every task stops before another can take the lock, so no reply or acknowledgement
         // leaves any more (Redis exits at once); `main` exits with status 1.
-        if guard.fatal.is_some() {
+        if guard.process.fatal.is_some() {
             self.stop.cancel();
         }
         if guard.effects.is_empty() {
@@ -156,7 +156,7 @@ mod tests {
         drop(shared.lock());
         assert!(!shared.cancel.is_cancelled());
         let mut srv = shared.lock();
-        srv.fatal = Some("AOF write error".into());
+        srv.process.fatal = Some("AOF write error".into());
         drop(srv);
         assert!(shared.cancel.is_cancelled());
     }

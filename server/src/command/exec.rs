@@ -84,8 +84,8 @@ fn process_inner(
     // An HTTP request sent to the port (cross protocol scripting): drop the connection and
     // whatever it was owed, as Redis's `securityWarningCommand`.
     if args[0].eq_ignore_ascii_case(b"post") || args[0].eq_ignore_ascii_case(b"host:") {
-        if srv.now_ms - srv.security_warned_ms > 60_000 {
-            srv.security_warned_ms = srv.now_ms;
+        if srv.now_ms - srv.process.security_warned_ms > 60_000 {
+            srv.process.security_warned_ms = srv.now_ms;
             tracing::warn!("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.");
         }
         client.close_asap("security warning");
@@ -158,8 +158,8 @@ fn process_inner(
                     ));
                     return Flow::Close;
                 }
-                if srv.now_ms - srv.disk_error_logged_ms > 10_000 {
-                    srv.disk_error_logged_ms = srv.now_ms;
+                if srv.now_ms - srv.process.disk_error_logged_ms > 10_000 {
+                    srv.process.disk_error_logged_ms = srv.now_ms;
                     tracing::warn!(
                         "Replica is applying a command even though it is unable to write to disk."
                     );

@@ -157,11 +157,15 @@ fn server(srv: &Server, out: &mut String) {
     field!(out, "gcc_version", "0.0.0");
     field!(out, "process_id", std::process::id());
     field!(out, "process_supervised", srv.config.process_supervised);
-    field!(out, "run_id", srv.run_id);
+    field!(out, "run_id", srv.process.run_id);
     field!(
         out,
         "tcp_port",
-        srv.bound.first().map(|a| a.port()).unwrap_or(srv.cfg.port)
+        srv.process
+            .bound
+            .first()
+            .map(|a| a.port())
+            .unwrap_or(srv.cfg.port)
     );
     field!(out, "server_time_usec", srv.clock.unix_us());
     field!(out, "uptime_in_seconds", up);
@@ -169,7 +173,7 @@ fn server(srv: &Server, out: &mut String) {
     field!(out, "hz", srv.cfg.hz);
     field!(out, "configured_hz", srv.cfg.hz);
     field!(out, "lru_clock", srv.lru_clock());
-    field!(out, "executable", srv.executable.display());
+    field!(out, "executable", srv.process.executable.display());
     field!(
         out,
         "config_file",

@@ -266,7 +266,7 @@ impl Overhead {
 /// command (its record is out of `srv.clients` meanwhile).
 pub fn overhead(srv: &Server, caller: Option<&Client>) -> Overhead {
     let total_allocated = alloc::allocated() as u64;
-    let startup_allocated = srv.stats_startup_memory as u64;
+    let startup_allocated = srv.process.startup_memory as u64;
     let peak_allocated = (srv.stats.peak_memory as u64).max(total_allocated);
     let mut clients_slaves = 0;
     let mut clients_normal = 0;

@@ -703,7 +703,7 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
     }
     req.prepared = true;
-    ctx.srv.shutdown = Some(req);
+    ctx.srv.process.shutdown = Some(req);
     ctx.client.close_asap("server shutdown");
     Ok(())
 }

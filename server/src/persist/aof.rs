@@ -212,5 +212,5 @@ pub fn flush(srv: &mut Server) {
 /// status 1 (`main`), as Redis's `exit(1)` here.
 fn fatal(srv: &mut Server, msg: String) {
     tracing::error!("{msg}");
-    srv.fatal.get_or_insert(msg);
+    srv.process.fatal.get_or_insert(msg);
 }

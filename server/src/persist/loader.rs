@@ -49,7 +49,7 @@ impl Source {
 fn fail(shared: &Shared, msg: String) {
     tracing::error!("{msg}");
     let mut srv = shared.lock();
-    srv.fatal = Some(msg);
+    srv.process.fatal = Some(msg);
     srv.persistence.rdb.loading = false;
     drop(srv);
     shared.cancel.cancel();

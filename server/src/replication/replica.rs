@@ -544,7 +544,7 @@ fn apply(
     }
     super::after_batch(&mut srv);
     // What was applied could not be made durable: acknowledge none of it.
-    if srv.fatal.is_some() {
+    if srv.process.fatal.is_some() {
         let off = srv.repl.offset;
         return (
             Vec::new(),

@@ -1,5 +1,6 @@
-//! maxmemory: access tracking (LRU clock or LFU counter in each entry's `lru` field, as
-//! Redis's `robj.lru`) and eviction by the configured policy, sampling keys as Redis's
+//! maxmemory: eviction by the configured policy (`policy`), with the access tracking it
+//! reads (`access`: LRU clock or LFU counter in each entry's `lru` field, as Redis's
+//! `robj.lru`), sampling keys as Redis's
 //! `evict.c` does (a pool of the best candidates from `maxmemory-samples` keys per db).
 
 use bytes::Bytes;
@@ -9,144 +10,19 @@ use crate::db::{idle_seconds, Entry, LRU_CLOCK_MAX};
 use crate::notify;
 use crate::server::Server;
 
-/// `maxmemory-policy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Policy {
-    NoEviction,
-    AllKeysLru,
-    VolatileLru,
-    AllKeysLfu,
-    VolatileLfu,
-    AllKeysRandom,
-    VolatileRandom,
-    VolatileTtl,
-}
+pub mod access;
+pub mod policy;
+pub use access::lfu_counter;
+pub use policy::Policy;
 
-impl Policy {
-    pub const NAMES: &'static [&'static str] = &[
-        "volatile-lru",
-        "volatile-lfu",
-        "volatile-random",
-        "volatile-ttl",
-        "allkeys-lru",
-        "allkeys-lfu",
-        "allkeys-random",
-        "noeviction",
-    ];
-
-    pub fn parse(s: &str) -> Policy {
-        match s {
-            "volatile-lru" => Policy::VolatileLru,
-            "volatile-lfu" => Policy::VolatileLfu,
-            "volatile-random" => Policy::VolatileRandom,
-            "volatile-ttl" => Policy::VolatileTtl,
-            "allkeys-lru" => Policy::AllKeysLru,
-            "allkeys-lfu" => Policy::AllKeysLfu,
-            "allkeys-random" => Policy::AllKeysRandom,
-            _ => Policy::NoEviction,
-        }
-    }
-
-    /// The directive's value naming this policy (INFO `maxmemory_policy`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Policy::VolatileLru => "volatile-lru",
-            Policy::VolatileLfu => "volatile-lfu",
-            Policy::VolatileRandom => "volatile-random",
-            Policy::VolatileTtl => "volatile-ttl",
-            Policy::AllKeysLru => "allkeys-lru",
-            Policy::AllKeysLfu => "allkeys-lfu",
-            Policy::AllKeysRandom => "allkeys-random",
-            Policy::NoEviction => "noeviction",
-        }
-    }
-
-    pub fn is_lfu(self) -> bool {
-        matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
-    }
-
-    fn volatile(self) -> bool {
-        matches!(
-            self,
-            Policy::VolatileLru
-                | Policy::VolatileLfu
-                | Policy::VolatileRandom
-                | Policy::VolatileTtl
-        )
-    }
-}
-
-/// Redis's `LFU_INIT_VAL`: the counter of a new key.
-const LFU_INIT_VAL: u8 = 5;
-
-/// Minutes, modulo 2^16 (Redis's `LFUGetTimeInMinutes`).
-fn lfu_minutes(now_ms: i64) -> u32 {
-    ((now_ms / 60_000) as u32) & 0xffff
-}
-
-/// The `lru` field of a new entry: the LRU clock, or LFU time and initial counter.
+/// The `lru` field of a new entry (`access::initial` with the server's settings).
 pub fn initial(srv: &Server) -> u32 {
-    if srv.cfg.maxmemory_policy.is_lfu() {
-        (lfu_minutes(srv.now_ms) << 8) | LFU_INIT_VAL as u32
-    } else {
-        srv.lru_clock()
-    }
+    access::initial(srv.cfg.maxmemory_policy, srv.now_ms)
 }
 
-/// The `lru` field of a key loaded from an RDB, with the idle time or LFU counter the file
-/// saved for it, if any (Redis's `objectSetLRUOrLFU`); else that of a new entry.
+/// The `lru` field of a key loaded from an RDB (`access::loaded`).
 pub fn loaded(srv: &Server, idle_s: Option<u64>, freq: Option<u8>) -> u32 {
-    let lfu = srv.cfg.maxmemory_policy.is_lfu();
-    match (lfu, idle_s, freq) {
-        (true, _, Some(f)) => (lfu_minutes(srv.now_ms) << 8) | f as u32,
-        (false, Some(idle), _) => {
-            let clock = srv.lru_clock() as u64;
-            let idle = idle.min(LRU_CLOCK_MAX as u64);
-            // Wrap around the 24-bit clock as `idle_seconds` unwraps it.
-            (if idle <= clock {
-                clock - idle
-            } else {
-                LRU_CLOCK_MAX as u64 - (idle - clock)
-            }) as u32
-        }
-        _ => initial(srv),
-    }
-}
-
-/// The LFU counter after decay (Redis's `LFUDecrAndReturn`).
-pub fn lfu_counter(lru: u32, now_ms: i64, decay_time: i64) -> u8 {
-    let ldt = lru >> 8;
-    let counter = (lru & 0xff) as u8;
-    let now = lfu_minutes(now_ms);
-    let elapsed = if now >= ldt {
-        now - ldt
-    } else {
-        65535 - ldt + now
-    };
-    let periods = if decay_time > 0 {
-        elapsed as i64 / decay_time
-    } else {
-        0
-    };
-    counter.saturating_sub(periods.min(255) as u8)
-}
-
-/// Record an access (Redis's `updateLFU` or the LRU clock).
-pub fn touch(srv: &mut Server, lru_field: u32) -> u32 {
-    if !srv.cfg.maxmemory_policy.is_lfu() {
-        return srv.lru_clock();
-    }
-    let mut counter = lfu_counter(lru_field, srv.now_ms, srv.cfg.lfu_decay_time);
-    // LFULogIncr: the higher the counter, the less likely an access raises it.
-    if counter < 255 {
-        let r: f64 = srv.rng.random();
-        let base = (counter as f64 - LFU_INIT_VAL as f64).max(0.0);
-        let p = 1.0 / (base * srv.cfg.lfu_log_factor as f64 + 1.0);
-        if r < p {
-            counter += 1;
-        }
-    }
-    (lfu_minutes(srv.now_ms) << 8) | counter as u32
+    access::loaded(srv.cfg.maxmemory_policy, srv.now_ms, idle_s, freq)
 }
 
 /// Whether memory is over `maxmemory`.
@@ -263,6 +139,7 @@ fn pick(srv: &mut Server, policy: Policy) -> Option<(usize, Bytes)> {
 
 #[cfg(test)]
 mod tests {
+    use super::access::lfu_minutes;
     use super::*;
 
     #[test]
