@@ -84,3 +84,28 @@ impl Outbox {
         std::mem::take(&mut self.effects)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::TestServer;
+
+    #[test]
+    fn background_saves_are_asked_for_as_effects_not_started_under_the_lock() {
+        let dir = std::env::temp_dir().join(format!("picket-effects-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut t = TestServer::new(&["--dir", dir.to_str().expect("utf-8 temp dir")]);
+        let c = t.connect();
+        assert_eq!(t.line(c, "BGSAVE"), "+Background saving started\r\n");
+        assert_eq!(t.srv.effects.names(), ["bgsave"]);
+        // A save already asked for (its snapshot frozen) refuses a second one, which asks
+        // for nothing.
+        assert!(t
+            .line(c, "BGSAVE")
+            .starts_with("-ERR Background save already in progress"));
+        assert_eq!(t.srv.effects.names(), ["bgsave"]);
+        let taken = t.srv.effects.take();
+        assert_eq!(taken.len(), 1);
+        assert!(t.srv.effects.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

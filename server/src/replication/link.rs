@@ -15,8 +15,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::time::Instant;
+
+use picket_common::resp::append_command;
 
 use super::handshake::{cmd, parse_psync_reply, HandshakeParams, PsyncAnswer, PsyncReply};
 
@@ -110,10 +112,6 @@ pub struct Link {
     offset: u64,
 }
 
-fn encode(out: &mut BytesMut, parts: &[Bytes]) {
-    picket_common::resp::append_command(out, parts);
-}
-
 impl Link {
     pub fn new(params: HandshakeParams, timeout: Duration, now: Instant) -> Link {
         Link {
@@ -168,7 +166,7 @@ impl Link {
             Event::Connected if self.state == ReplState::Connecting => {
                 self.last_io = now;
                 self.state = ReplState::ReceivePingReply;
-                encode(&mut self.transmit, &cmd(&["PING"]));
+                append_command(&mut self.transmit, &cmd(&["PING"]));
             }
             Event::Line(line) if self.state.in_handshake() => {
                 self.last_io = now;
@@ -240,7 +238,7 @@ impl Link {
 
     fn ack(&mut self) {
         let off = self.offset.to_string();
-        encode(&mut self.transmit, &cmd(&["REPLCONF", "ACK", &off]));
+        append_command(&mut self.transmit, &cmd(&["REPLCONF", "ACK", &off]));
     }
 
     /// The link ends; a link that was up reconnects at once.
@@ -293,20 +291,20 @@ impl Link {
                 let mut out = BytesMut::new();
                 if !p.masterauth.is_empty() {
                     if p.masteruser.is_empty() {
-                        encode(&mut out, &cmd(&["AUTH", &p.masterauth]));
+                        append_command(&mut out, &cmd(&["AUTH", &p.masterauth]));
                     } else {
-                        encode(&mut out, &cmd(&["AUTH", &p.masteruser, &p.masterauth]));
+                        append_command(&mut out, &cmd(&["AUTH", &p.masteruser, &p.masterauth]));
                     }
                     self.expect.push_back(ReplState::ReceiveAuthReply);
                 }
                 let port = p.listening_port.to_string();
-                encode(&mut out, &cmd(&["REPLCONF", "listening-port", &port]));
+                append_command(&mut out, &cmd(&["REPLCONF", "listening-port", &port]));
                 self.expect.push_back(ReplState::ReceivePortReply);
                 if !p.announce_ip.is_empty() {
-                    encode(&mut out, &cmd(&["REPLCONF", "ip-address", &p.announce_ip]));
+                    append_command(&mut out, &cmd(&["REPLCONF", "ip-address", &p.announce_ip]));
                     self.expect.push_back(ReplState::ReceiveIpReply);
                 }
-                encode(
+                append_command(
                     &mut out,
                     &cmd(&["REPLCONF", "capa", "eof", "capa", "psync2"]),
                 );
@@ -331,7 +329,7 @@ impl Link {
                 if self.params.failover {
                     parts.push("FAILOVER");
                 }
-                encode(&mut self.transmit, &cmd(&parts));
+                append_command(&mut self.transmit, &cmd(&parts));
                 self.state = ReplState::ReceivePsyncReply;
             }
             ReplState::ReceivePsyncReply => self.on_psync_reply(&text),
@@ -356,7 +354,7 @@ impl Link {
                     PsyncReply::Full { .. } => self.state = ReplState::Transfer,
                     PsyncReply::LegacySync => {
                         // The legacy SYNC, whose payload follows at once.
-                        encode(&mut self.transmit, &cmd(&["SYNC"]));
+                        append_command(&mut self.transmit, &cmd(&["SYNC"]));
                         self.state = ReplState::Transfer;
                     }
                 }
