@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Module dependencies of a crate's src/: import cycles and imports that run upward.
 
-    tools/layers.py server/src [--layers layers.txt] [--edges]
+    tools/layers.py server/src [--layers layers.txt] [--edges] [--check]
 
 A module is a file (`a/b.rs` and `a/b/mod.rs` are `a::b`). An edge A -> B is a path
 `crate::B...` (or `super::`, resolved) written in A, outside `#[cfg(test)]` modules and
 comments. Prints the strongly connected components with more than one module (the
 import cycles) and the folders each spans. With a layers file (one line per layer, lowest
 first, each a list of module prefixes separated by spaces), also counts the edges that run
-from a lower layer to a higher one (upward imports) and lists them.
+from a lower layer to a higher one (upward imports) and lists them. With --check, exits
+with status 1 if a cycle spans more than one folder, an import runs upward or a module is
+in no layer (server/tests/boundaries.rs runs it in the test suite).
 """
 import os
 import re
@@ -146,12 +148,15 @@ def main():
     comps = [c for c in sccs(nodes, out) if len(c) > 1]
     n_edges = sum(len(v) for v in out.values())
     print(f"{len(nodes)} modules, {n_edges} edges")
+    failures = []
     if not comps:
         print("no import cycle")
     for c in comps:
         folders = sorted({folder(m) for m in c})
         print(f"cycle of {len(c)} modules spanning {len(folders)} folder(s) {folders}:")
         print("   " + " ".join(c))
+        if len(folders) > 1:
+            failures.append(f"a cycle spans {len(folders)} folders")
     if "--layers" in sys.argv:
         spec = open(sys.argv[sys.argv.index("--layers") + 1]).read().split("\n")
         layers = [l.split() for l in spec if l.strip() and not l.startswith("#")]
@@ -172,9 +177,15 @@ def main():
             print(f"   {a} (layer {layer(a)}) -> {b} (layer {layer(b)})")
         if unplaced:
             print("modules in no layer: " + " ".join(unplaced))
+            failures.append("modules in no layer")
+        if up:
+            failures.append(f"{len(up)} upward imports")
     if "--edges" in sys.argv:
         for a in sorted(out):
             print(f"{a} -> {' '.join(sorted(out[a]))}")
+    if "--check" in sys.argv and failures:
+        print("FAILED: " + "; ".join(failures))
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -102,35 +102,6 @@ impl Ctx<'_> {
 }
 
 impl Server {
-    /// A key was created or replaced with a value of type `type_name`: if clients wait for
-    /// it, serve them after the current command (Redis's `signalKeyAsReady`).
-    pub fn signal_ready(&mut self, db: usize, key: &[u8], type_name: &'static str) {
-        if self.keyspace.blocking.is_empty() || !matches!(type_name, "list" | "zset") {
-            return;
-        }
-        let k = (db, Bytes::copy_from_slice(key));
-        if self.keyspace.blocking.contains_key(&k) && !self.keyspace.ready_keys.contains(&k) {
-            self.keyspace.ready_keys.push(k);
-        }
-    }
-
-    /// Every waited-for key of `db` that exists now is ready (SWAPDB, as Redis's
-    /// `scanDatabaseForReadyKeys`).
-    pub fn signal_ready_db(&mut self, db: usize) {
-        let keys: Vec<Bytes> = self
-            .keyspace
-            .blocking
-            .keys()
-            .filter(|(d, _)| *d == db)
-            .map(|(_, k)| k.clone())
-            .collect();
-        for k in keys {
-            if let Some(t) = self.keyspace.dbs[db].get(&k).map(|e| e.val.type_name()) {
-                self.signal_ready(db, &k, t);
-            }
-        }
-    }
-
     /// Number of clients blocked on keys.
     pub fn blocked_clients(&self) -> usize {
         self.clients

@@ -200,7 +200,7 @@ pub fn active_expire_cycle(srv: &mut Server) {
             srv.keyspace.dbs[dbi].expires_cursor = cursor;
             let expired = expired_keys.len() as u64;
             for k in expired_keys {
-                srv.delete_expired(dbi, &k);
+                srv.data().delete_expired(dbi, &k);
             }
             total_sampled += sampled;
             total_expired += expired;

@@ -87,12 +87,18 @@ impl Ctx<'_> {
     /// A key changed: WATCH invalidation, keyspace event, dirty counter.
     pub fn changed(&mut self, class: u32, event: &str, key: &[u8]) {
         let db = self.client.db;
-        self.srv.signal_modified(db, key);
-        self.srv.notify(class, event, key, db);
+        self.srv.data().signal_modified(db, key);
+        self.srv.data().notify(class, event, key, db);
         self.srv.dirty += 1;
         // Its event reaches the client's own subscription where Redis writes it: here,
         // between what the command replied before and after.
         self.flush_pushes();
+    }
+
+    /// This is a blocked client's command run again because its key got data (not a new
+    /// call: BLPOP and friends propagate what they served as plain pops then).
+    pub fn served_blocked(&self) -> bool {
+        self.srv.call.reprocessing
     }
 
     /// An arity error for this command, with its full name.

@@ -98,4 +98,32 @@ impl Keyspace {
         }
         dirty
     }
+
+    /// A key was created or replaced with a value of type `type_name`: if clients wait for
+    /// it, serve them after the current command (Redis's `signalKeyAsReady`).
+    pub fn signal_ready(&mut self, db: usize, key: &[u8], type_name: &'static str) {
+        if self.blocking.is_empty() || !matches!(type_name, "list" | "zset") {
+            return;
+        }
+        let k = (db, Bytes::copy_from_slice(key));
+        if self.blocking.contains_key(&k) && !self.ready_keys.contains(&k) {
+            self.ready_keys.push(k);
+        }
+    }
+
+    /// Every waited-for key of `db` that exists now is ready (SWAPDB, as Redis's
+    /// `scanDatabaseForReadyKeys`).
+    pub fn signal_ready_db(&mut self, db: usize) {
+        let keys: Vec<Bytes> = self
+            .blocking
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for k in keys {
+            if let Some(t) = self.dbs[db].get(&k).map(|e| e.val.type_name()) {
+                self.signal_ready(db, &k, t);
+            }
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod conn;
 pub mod cron;
 pub mod ctx;
+pub mod data;
 pub mod db;
 pub mod effects;
 pub mod evict;

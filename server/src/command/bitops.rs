@@ -40,7 +40,7 @@ pub fn setbit(ctx: &mut Ctx) -> CmdResult {
         None => {
             let mut data = vec![0u8; byte + 1];
             data[byte] |= on << shift;
-            ctx.srv.set_key(db, key, Value::raw(data), false);
+            ctx.srv.data().set_key(db, key, Value::raw(data), false);
             (0, true)
         }
         Some(e) => {
@@ -309,8 +309,8 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
         }
     }
     // setKey looks the destination up for writing first (an expired one is deleted, then added).
-    ctx.srv.exists(db, target);
-    ctx.srv.set_key(db, target, Value::raw(res), false);
+    ctx.srv.data().exists(db, target);
+    ctx.srv.data().set_key(db, target, Value::raw(res), false);
     ctx.changed(notify::STRING, "set", target);
     ctx.out.int(maxlen as i64);
     Ok(())

@@ -136,7 +136,7 @@ pub fn dump(ctx: &mut Ctx) -> CmdResult {
     let compress = ctx.srv.cfg.persist.rdbcompression;
     let fill = ctx.srv.cfg.list_max_listpack_size;
     let threshold = ctx.srv.debug.packed_threshold;
-    let Some(e) = ctx.srv.lookup_read(db, &ctx.args[1]) else {
+    let Some(e) = ctx.srv.data().lookup_read(db, &ctx.args[1]) else {
         ctx.out.null();
         return Ok(());
     };
@@ -196,7 +196,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     let opts = options(ctx.args)?;
     let db = ctx.db();
     let key = ctx.args[1].clone();
-    if !opts.replace && ctx.srv.lookup_write(db, &key).is_some() {
+    if !opts.replace && ctx.srv.data().lookup_write(db, &key).is_some() {
         return Err(CmdError::code("BUSYKEY", "Target key name already exists."));
     }
     let mut ttl = int(&ctx.args[2])?;
@@ -209,7 +209,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     }
     let bad_format = || CmdError::err("Bad data format");
     let (t, parsed) = parse_payload(payload).map_err(|_| bad_format())?;
-    let seed = ctx.srv.random_u64();
+    let seed = ctx.srv.data().random_u64();
     let value = restored_value(t, parsed, &ctx.srv.cfg, seed).map_err(|_| bad_format())?;
 
     // The old value goes, even if logically expired (Redis's `dbDelete`).
@@ -221,8 +221,8 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     }
     // Redis's `checkAlreadyExpired`: a replica or a loading AOF keeps the key, expired, for
     // the DEL that follows it.
-    let loading = ctx.srv.persistence.rdb.loading;
-    if ttl != 0 && ttl <= now && !loading && !ctx.srv.repl.is_replica() {
+    let d = ctx.srv.data();
+    if ttl != 0 && ttl <= now && !d.loading && !d.repl.is_replica() {
         if deleted {
             ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
             ctx.changed(notify::GENERIC, "del", &key);
@@ -230,7 +230,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    ctx.srv.set_key(db, &key, value, false);
+    ctx.srv.data().set_key(db, &key, value, false);
     if ttl != 0 {
         ctx.srv.keyspace.dbs[db].set_expire(&key, ttl);
         if !opts.absttl {

@@ -514,7 +514,7 @@ fn feed_monitors(srv: &mut Server, client: &Client, spec: &CommandSpec, args: &[
         })
         .collect();
     for id in ids {
-        srv.deliver(id, &|o: &mut ReplyBuf| o.simple(&line));
+        srv.data().deliver(id, &|o: &mut ReplyBuf| o.simple(&line));
     }
 }
 

@@ -67,7 +67,7 @@ fn expire_generic(ctx: &mut Ctx, basetime: i64, seconds: bool) -> CmdResult {
 
     let db = ctx.db();
     let key = ctx.args[1].clone();
-    if ctx.srv.lookup_write(db, &key).is_none() {
+    if ctx.srv.data().lookup_write(db, &key).is_none() {
         ctx.out.int(0);
         return Ok(());
     }
@@ -179,7 +179,7 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     let key = ctx.args[1].clone();
     let removed =
-        ctx.srv.lookup_write(db, &key).is_some() && ctx.srv.keyspace.dbs[db].persist(&key);
+        ctx.srv.data().lookup_write(db, &key).is_some() && ctx.srv.keyspace.dbs[db].persist(&key);
     if removed {
         ctx.changed(notify::GENERIC, "persist", &key);
     }

@@ -31,7 +31,7 @@ fn limits(srv: &Server) -> Limits {
 /// The hash at `key` for reading (Redis's `lookupKeyRead` + `checkType`): hit/miss
 /// statistics, `keymiss`, lazy expiry, WRONGTYPE for another type.
 fn read_hash<'s>(srv: &'s mut Server, db: usize, key: &[u8]) -> Result<Option<&'s Hash>, CmdError> {
-    match srv.lookup_read(db, key).map(|e| &e.val) {
+    match srv.data().lookup_read(db, key).map(|e| &e.val) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
         Some(_) => Err(CmdError::WrongType),
@@ -44,7 +44,7 @@ fn write_hash<'s>(
     db: usize,
     key: &[u8],
 ) -> Result<Option<&'s mut Hash>, CmdError> {
-    match srv.lookup_write(db, key).map(|e| &mut e.val) {
+    match srv.data().lookup_write(db, key).map(|e| &mut e.val) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
         Some(_) => Err(CmdError::WrongType),
@@ -61,11 +61,11 @@ fn with_hash<R>(
     f: impl FnOnce(&mut Hash, Limits, Seed) -> R,
 ) -> Option<R> {
     let lim = limits(srv);
-    let Server {
+    let crate::data::Data {
         keyspace: crate::keyspace::Keyspace { dbs, .. },
         rng,
         ..
-    } = srv;
+    } = srv.data();
     match dbs[db].get_mut(key).map(|e| &mut e.val) {
         Some(Value::Hash(h)) => {
             let mut seed = || rng.random::<u64>();
@@ -78,7 +78,8 @@ fn with_hash<R>(
 /// Store an empty hash at `key` (Redis's `hashTypeLookupWriteOrCreate` after a miss: `dbAdd`,
 /// which fires `new`). The caller fills it in the same command.
 fn create(srv: &mut Server, db: usize, key: &[u8]) {
-    srv.set_key(db, key, Value::Hash(Box::default()), false);
+    srv.data()
+        .set_key(db, key, Value::Hash(Box::default()), false);
 }
 
 /// The error for a hash that vanished between its lookup and its use: impossible, as nothing
@@ -90,8 +91,8 @@ fn vanished() -> CmdError {
 /// The event, WATCH signal and dirty count of a hash write.
 fn changed_by(ctx: &mut Ctx, event: &str, key: &[u8], dirty: u64) {
     let db = ctx.db();
-    ctx.srv.signal_modified(db, key);
-    ctx.srv.notify(notify::HASH, event, key, db);
+    ctx.srv.data().signal_modified(db, key);
+    ctx.srv.data().notify(notify::HASH, event, key, db);
     ctx.srv.dirty += dirty;
 }
 
@@ -188,7 +189,7 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
     if deleted > 0 {
         changed_by(ctx, "hdel", key, deleted);
         if emptied {
-            ctx.srv.notify(notify::GENERIC, "del", key, db);
+            ctx.srv.data().notify(notify::GENERIC, "del", key, db);
         }
     }
     ctx.out.int(deleted as i64);
@@ -444,11 +445,11 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         ctx.out.null();
         return Ok(());
     }
-    let Server {
+    let crate::data::Data {
         keyspace: crate::keyspace::Keyspace { dbs, .. },
         rng,
         ..
-    } = &mut *ctx.srv;
+    } = ctx.srv.data();
     let mut rand = || rng.random::<u64>();
     match dbs[db].get(&args[1]).map(|e| &e.val) {
         Some(Value::Hash(h)) => match h.random(&mut rand) {
@@ -479,13 +480,13 @@ fn hrandfield_count(ctx: &mut Ctx, l: i64, withvalues: bool) -> CmdResult {
         srv, out, client, ..
     } = ctx;
     // Split the server: the hash is read while the RNG moves.
-    let Server {
+    let crate::data::Data {
         keyspace: crate::keyspace::Keyspace { dbs, .. },
         rng,
         cfg,
         clock,
         ..
-    } = &mut **srv;
+    } = srv.data();
     let Some(Value::Hash(h)) = dbs[db].get(&args[1]).map(|e| &e.val) else {
         return Err(vanished());
     };

@@ -23,13 +23,13 @@ use crate::server::Server;
 /// EXISTS, TYPE, TTL, SCAN's TYPE filter and (without the event) OBJECT.
 pub(super) fn lookup_notouch(srv: &mut Server, db: usize, key: &[u8], notify_miss: bool) -> bool {
     // (On a replica an expired key stays until its master's DEL, but is not found.)
-    if !srv.expire_if_needed(db, key) && srv.keyspace.dbs[db].contains(key) {
-        srv.stats.keyspace_hits += 1;
+    if !srv.data().expire_if_needed(db, key) && srv.keyspace.dbs[db].contains(key) {
+        srv.data().stats.keyspace_hits += 1;
         return true;
     }
-    srv.stats.keyspace_misses += 1;
+    srv.data().stats.keyspace_misses += 1;
     if notify_miss && srv.cfg.notify_keyspace_events & notify::KEY_MISS != 0 {
-        srv.notify(notify::KEY_MISS, "keymiss", key, db);
+        srv.data().notify(notify::KEY_MISS, "keymiss", key, db);
     }
     false
 }
@@ -69,8 +69,8 @@ fn same_object() -> CmdError {
 /// Signal (WATCH) and notify a change of `key` in `db`, which may not be the client's; the
 /// caller counts it in `dirty`.
 fn changed_in(srv: &mut Server, db: usize, event: &str, key: &[u8]) {
-    srv.signal_modified(db, key);
-    srv.notify(notify::GENERIC, event, key, db);
+    srv.data().signal_modified(db, key);
+    srv.data().notify(notify::GENERIC, event, key, db);
 }
 
 // ------------------------------------------------------------------------------ DEL, EXISTS ...
@@ -81,7 +81,7 @@ pub fn del(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
     for i in 1..ctx.args.len() {
         let key = ctx.args[i].clone();
-        if ctx.srv.delete(db, &key) {
+        if ctx.srv.data().delete(db, &key) {
             ctx.changed(notify::GENERIC, "del", &key);
             n += 1;
         }
@@ -120,7 +120,7 @@ pub fn touch(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     let n = ctx.args[1..]
         .iter()
-        .filter(|k| ctx.srv.lookup_read(db, k).is_some())
+        .filter(|k| ctx.srv.data().lookup_read(db, k).is_some())
         .count();
     ctx.out.int(n as i64);
     Ok(())
@@ -133,7 +133,7 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     let db = ctx.db();
     let src = ctx.args[1].clone();
     let dst = ctx.args[2].clone();
-    if ctx.srv.lookup_write(db, &src).is_none() {
+    if ctx.srv.data().lookup_write(db, &src).is_none() {
         return Err(CmdError::NoSuchKey);
     }
     if src == dst {
@@ -145,7 +145,7 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
         return Ok(());
     }
     let expire = ctx.srv.keyspace.dbs[db].expire_at(&src);
-    if ctx.srv.lookup_write(db, &dst).is_some() {
+    if ctx.srv.data().lookup_write(db, &dst).is_some() {
         if nx {
             ctx.out.int(0);
             return Ok(());
@@ -156,14 +156,18 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
         // The lookup above found it and nothing removed it since.
         return Err(CmdError::NoSuchKey);
     };
-    ctx.srv.set_key(db, &dst, entry.val, false);
+    ctx.srv.data().set_key(db, &dst, entry.val, false);
     if let Some(at) = expire {
         ctx.srv.keyspace.dbs[db].set_expire(&dst, at);
     }
-    ctx.srv.signal_modified(db, &src);
-    ctx.srv.signal_modified(db, &dst);
-    ctx.srv.notify(notify::GENERIC, "rename_from", &src, db);
-    ctx.srv.notify(notify::GENERIC, "rename_to", &dst, db);
+    ctx.srv.data().signal_modified(db, &src);
+    ctx.srv.data().signal_modified(db, &dst);
+    ctx.srv
+        .data()
+        .notify(notify::GENERIC, "rename_from", &src, db);
+    ctx.srv
+        .data()
+        .notify(notify::GENERIC, "rename_to", &dst, db);
     ctx.srv.dirty += 1;
     if nx {
         ctx.out.int(1);
@@ -207,19 +211,24 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
     if src_db == dst_db && src == dst {
         return Err(same_object());
     }
-    let Some(val) = ctx.srv.lookup_read(src_db, &src).map(|e| e.val.clone()) else {
+    let Some(val) = ctx
+        .srv
+        .data()
+        .lookup_read(src_db, &src)
+        .map(|e| e.val.clone())
+    else {
         ctx.out.int(0);
         return Ok(());
     };
     let expire = ctx.srv.keyspace.dbs[src_db].expire_at(&src);
-    if ctx.srv.lookup_write(dst_db, &dst).is_some() {
+    if ctx.srv.data().lookup_write(dst_db, &dst).is_some() {
         if !replace {
             ctx.out.int(0);
             return Ok(());
         }
         ctx.srv.keyspace.dbs[dst_db].remove(&dst);
     }
-    ctx.srv.set_key(dst_db, &dst, val, false);
+    ctx.srv.data().set_key(dst_db, &dst, val, false);
     if let Some(at) = expire {
         ctx.srv.keyspace.dbs[dst_db].set_expire(&dst, at);
     }
@@ -238,12 +247,12 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
         return Err(same_object());
     }
     let key = ctx.args[1].clone();
-    if ctx.srv.lookup_write(src_db, &key).is_none() {
+    if ctx.srv.data().lookup_write(src_db, &key).is_none() {
         ctx.out.int(0);
         return Ok(());
     }
     let expire = ctx.srv.keyspace.dbs[src_db].expire_at(&key);
-    if ctx.srv.lookup_write(dst_db, &key).is_some() {
+    if ctx.srv.data().lookup_write(dst_db, &key).is_some() {
         ctx.out.int(0);
         return Ok(());
     }
@@ -252,14 +261,18 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    ctx.srv.set_key(dst_db, &key, entry.val, false);
+    ctx.srv.data().set_key(dst_db, &key, entry.val, false);
     if let Some(at) = expire {
         ctx.srv.keyspace.dbs[dst_db].set_expire(&key, at);
     }
-    ctx.srv.signal_modified(src_db, &key);
-    ctx.srv.signal_modified(dst_db, &key);
-    ctx.srv.notify(notify::GENERIC, "move_from", &key, src_db);
-    ctx.srv.notify(notify::GENERIC, "move_to", &key, dst_db);
+    ctx.srv.data().signal_modified(src_db, &key);
+    ctx.srv.data().signal_modified(dst_db, &key);
+    ctx.srv
+        .data()
+        .notify(notify::GENERIC, "move_from", &key, src_db);
+    ctx.srv
+        .data()
+        .notify(notify::GENERIC, "move_to", &key, dst_db);
     ctx.srv.dirty += 1;
     ctx.out.int(1);
     Ok(())
@@ -275,14 +288,14 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
     let a = db_index(ctx.srv, a)?;
     let b = db_index(ctx.srv, b)?;
     if a != b {
-        ctx.srv.touch_all_watched(a, Some(b));
-        ctx.srv.touch_all_watched(b, Some(a));
+        ctx.srv.data().touch_all_watched(a, Some(b));
+        ctx.srv.data().touch_all_watched(b, Some(a));
         let (lo, hi) = (a.min(b), a.max(b));
         let (left, right) = ctx.srv.keyspace.dbs.split_at_mut(hi);
         left[lo].swap_data(&mut right[0]);
         // Clients blocked on keys that now hold data are served after the command.
-        ctx.srv.signal_ready_db(a);
-        ctx.srv.signal_ready_db(b);
+        ctx.srv.keyspace.signal_ready_db(a);
+        ctx.srv.keyspace.signal_ready_db(b);
     }
     ctx.srv.dirty += 1;
     ctx.out.ok();
@@ -302,7 +315,7 @@ fn flush_mode(ctx: &Ctx) -> CmdResult {
 pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     flush_mode(ctx)?;
     let db = ctx.db();
-    ctx.srv.touch_all_watched(db, None);
+    ctx.srv.data().touch_all_watched(db, None);
     let n = ctx.srv.keyspace.dbs[db].clear();
     ctx.srv.dirty += n as u64;
     ctx.propagate = Propagate::Force;
@@ -316,7 +329,7 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     flush_mode(ctx)?;
     let mut n = 0;
     for db in 0..ctx.srv.keyspace.dbs.len() {
-        ctx.srv.touch_all_watched(db, None);
+        ctx.srv.data().touch_all_watched(db, None);
         n += ctx.srv.keyspace.dbs[db].clear();
     }
     ctx.srv.dirty += n as u64;
@@ -410,7 +423,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
                 return false;
             }
         }
-        !ctx.srv.expire_if_needed(db, k)
+        !ctx.srv.data().expire_if_needed(db, k)
     });
     ctx.out.array(2);
     // `addReplyBulkLongLong` of the unsigned cursor.
@@ -430,11 +443,11 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let mut tries = 100;
     loop {
         let key = {
-            let Server {
+            let crate::data::Data {
                 keyspace: crate::keyspace::Keyspace { dbs, .. },
                 rng,
                 ..
-            } = &mut *ctx.srv;
+            } = ctx.srv.data();
             let mut rand = || rng.random::<u64>();
             match dbs[db].keys.random_entry(&mut rand) {
                 Some((k, _)) => k.clone(),
@@ -445,7 +458,8 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
             }
         };
         // On a master an expired key is deleted here, and another is drawn.
-        if ctx.srv.keyspace.dbs[db].expire_at(&key).is_some() && ctx.srv.expire_if_needed(db, &key)
+        if ctx.srv.keyspace.dbs[db].expire_at(&key).is_some()
+            && ctx.srv.data().expire_if_needed(db, &key)
         {
             // An expired key that stays (a replica waits for its master's DEL) could be drawn
             // forever when every key is volatile: after 100 tries Redis returns it anyway.
@@ -616,7 +630,7 @@ mod tests {
     fn propagation_as_redis() {
         let mut h = Harness::new();
         assert_eq!(h.run("DEL nokey").1, Vec::<String>::new());
-        h.t.srv.set_key(0, b"k", Value::string(b"v"), false);
+        h.t.srv.data().set_key(0, b"k", Value::string(b"v"), false);
         // Relative and second-based times become PEXPIREAT <abs ms>, options kept.
         let (reply, cmds) = h.run("EXPIRE k 100 NX");
         assert_eq!(reply, ":1\r\n");
@@ -642,12 +656,14 @@ mod tests {
         assert_eq!(h.run("FLUSHDB").1, vec!["FLUSHDB"]);
         assert_eq!(h.run("FLUSHALL ASYNC").1, vec!["FLUSHALL ASYNC"]);
         // A key found expired by a lookup is deleted with a DEL of its own.
-        h.t.srv.set_key(0, b"old", Value::string(b"v"), false);
+        h.t.srv
+            .data()
+            .set_key(0, b"old", Value::string(b"v"), false);
         h.t.srv.keyspace.dbs[0].set_expire(b"old", 1);
         let (reply, cmds) = h.run("DEL old");
         assert_eq!(reply, ":0\r\n");
         assert_eq!(cmds, vec!["DEL old"]);
-        h.t.srv.set_key(0, b"a", Value::string(b"1"), false);
+        h.t.srv.data().set_key(0, b"a", Value::string(b"1"), false);
         assert_eq!(h.run("RENAME a b").1, vec!["RENAME a b"]);
         assert_eq!(h.run("COPY b c DB 2").1, vec!["COPY b c DB 2"]);
         assert_eq!(h.run("MOVE b 3").1, vec!["MOVE b 3"]);

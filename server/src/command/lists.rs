@@ -68,7 +68,7 @@ pub(super) fn read_list<'s>(
     db: usize,
     key: &[u8],
 ) -> Result<Option<&'s List>, CmdError> {
-    match srv.lookup_read(db, key).map(|e| &e.val) {
+    match srv.data().lookup_read(db, key).map(|e| &e.val) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
         Some(_) => Err(CmdError::WrongType),
@@ -81,7 +81,7 @@ pub(super) fn write_list<'s>(
     db: usize,
     key: &[u8],
 ) -> Result<Option<&'s mut List>, CmdError> {
-    match srv.lookup_write(db, key).map(|e| &mut e.val) {
+    match srv.data().lookup_write(db, key).map(|e| &mut e.val) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
         Some(_) => Err(CmdError::WrongType),
@@ -103,7 +103,7 @@ pub(super) fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     let empty = matches!(ctx.srv.keyspace.dbs[db].get(key).map(|e| &e.val), Some(Value::List(l)) if l.is_empty());
     if empty {
         ctx.srv.keyspace.dbs[db].remove(key);
-        ctx.srv.notify(notify::GENERIC, "del", key, db);
+        ctx.srv.data().notify(notify::GENERIC, "del", key, db);
     }
 }
 
@@ -112,9 +112,9 @@ pub(super) fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
 /// empty, WATCH invalidation, `n` changes.
 fn elements_removed(ctx: &mut Ctx, key: &[u8], event: &str, n: usize) {
     let db = ctx.client.db;
-    ctx.srv.notify(notify::LIST, event, key, db);
+    ctx.srv.data().notify(notify::LIST, event, key, db);
     delete_if_empty(ctx, key);
-    ctx.srv.signal_modified(db, key);
+    ctx.srv.data().signal_modified(db, key);
     ctx.srv.dirty += n as u64;
 }
 
@@ -184,14 +184,18 @@ fn push_cmd(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
                 l.push(end, SmallBytes::from(&it[..]));
             }
             let n = l.len();
-            ctx.srv.set_key(db, key, Value::List(Box::new(l)), false);
+            ctx.srv
+                .data()
+                .set_key(db, key, Value::List(Box::new(l)), false);
             n
         }
     };
     ctx.srv.dirty += items.len() as u64;
     ctx.out.int(len as i64);
-    ctx.srv.signal_modified(db, key);
-    ctx.srv.notify(notify::LIST, end.push_event(), key, db);
+    ctx.srv.data().signal_modified(db, key);
+    ctx.srv
+        .data()
+        .notify(notify::LIST, end.push_event(), key, db);
     Ok(())
 }
 
@@ -462,18 +466,22 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
         Some(l) => l.push(to, value.clone()),
         None => {
             let l = List::from_items([value.clone()]);
-            ctx.srv.set_key(db, dst, Value::List(Box::new(l)), false);
+            ctx.srv
+                .data()
+                .set_key(db, dst, Value::List(Box::new(l)), false);
         }
     }
-    ctx.srv.signal_modified(db, dst);
-    ctx.srv.notify(notify::LIST, to.push_event(), dst, db);
+    ctx.srv.data().signal_modified(db, dst);
+    ctx.srv
+        .data()
+        .notify(notify::LIST, to.push_event(), dst, db);
     ctx.out.bulk(&value);
     // Then the pop side.
     elements_removed(ctx, src, from.pop_event(), 1);
     // The blocking forms reach replicas and the AOF as the plain ones. A client served after
     // blocking gets Redis's `serveClientBlockedOnList` rewrite, which spells the sides in
     // lowercase; served at once, the arguments are kept as typed.
-    let (name, served) = (ctx.spec.name, ctx.srv.call.reprocessing);
+    let (name, served) = (ctx.spec.name, ctx.served_blocked());
     let rewrite = match name {
         "blmove" => {
             let (a3, a4) = if served {
@@ -555,7 +563,7 @@ enum PopShape {
 /// not fail it. The re-executed command skips such keys.
 fn pop_first(ctx: &mut Ctx, keys: &[Bytes], end: End, shape: PopShape) -> Result<bool, CmdError> {
     let db = ctx.client.db;
-    let served = ctx.srv.call.reprocessing;
+    let served = ctx.served_blocked();
     for key in keys {
         match write_list(ctx.srv, db, key) {
             Ok(Some(_)) => {}

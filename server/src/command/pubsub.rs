@@ -132,7 +132,7 @@ pub fn punsubscribe(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn publish(ctx: &mut Ctx) -> CmdResult {
-    let n = ctx.srv.publish(&ctx.args[1], &ctx.args[2]);
+    let n = ctx.srv.data().publish(&ctx.args[1], &ctx.args[2]);
     ctx.flush_pushes();
     ctx.out.int(n as i64);
     ctx.propagate = Propagate::ForceRepl;

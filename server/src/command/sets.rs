@@ -29,7 +29,7 @@ fn reply_member(out: &mut ReplyBuf, m: Member) {
 /// The set at `key` for reading (lookup with statistics and `keymiss`); WRONGTYPE for another
 /// type.
 fn read_set<'s>(srv: &'s mut Server, db: usize, key: &[u8]) -> Result<Option<&'s Set>, CmdError> {
-    match srv.lookup_read(db, key).map(|e| &e.val) {
+    match srv.data().lookup_read(db, key).map(|e| &e.val) {
         None => Ok(None),
         Some(Value::Set(s)) => Ok(Some(s)),
         Some(_) => Err(CmdError::WrongType),
@@ -38,7 +38,7 @@ fn read_set<'s>(srv: &'s mut Server, db: usize, key: &[u8]) -> Result<Option<&'s
 
 /// Whether a set is stored at `key`, after a write lookup; WRONGTYPE for another type.
 fn write_lookup(srv: &mut Server, db: usize, key: &[u8]) -> Result<bool, CmdError> {
-    match srv.lookup_write(db, key).map(|e| &e.val) {
+    match srv.data().lookup_write(db, key).map(|e| &e.val) {
         None => Ok(false),
         Some(Value::Set(_)) => Ok(true),
         Some(_) => Err(CmdError::WrongType),
@@ -53,12 +53,12 @@ fn with_set<R>(
     key: &[u8],
     f: impl FnOnce(&mut Set, usize, set::Seed) -> R,
 ) -> Option<R> {
-    let Server {
+    let crate::data::Data {
         keyspace: crate::keyspace::Keyspace { dbs, .. },
         rng,
         cfg,
         ..
-    } = srv;
+    } = srv.data();
     let max = cfg.set_max_intset_entries;
     match dbs[db].get_mut(key).map(|e| &mut e.val) {
         Some(Value::Set(s)) => Some(f(s, max, &mut || rng.random())),
@@ -82,8 +82,9 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let db = ctx.db();
     let n = result.len();
     if n > 0 {
-        ctx.srv.lookup_write(db, dst);
+        ctx.srv.data().lookup_write(db, dst);
         ctx.srv
+            .data()
             .set_key(db, dst, Value::Set(Box::new(result)), false);
         ctx.out.int(n as i64);
         ctx.changed(notify::SET, event, dst);
@@ -121,8 +122,10 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     let key = ctx.args[1].clone();
     if !write_lookup(ctx.srv, db, &key)? {
-        let s = Set::for_member(&ctx.args[2], &mut || ctx.srv.random_u64());
-        ctx.srv.set_key(db, &key, Value::Set(Box::new(s)), false);
+        let s = Set::for_member(&ctx.args[2], &mut || ctx.srv.data().random_u64());
+        ctx.srv
+            .data()
+            .set_key(db, &key, Value::Set(Box::new(s)), false);
     }
     let members = &ctx.args[2..];
     let added = with_set(ctx.srv, db, &key, |s, max, seed| {
@@ -130,8 +133,8 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
     })
     .unwrap_or(0);
     if added > 0 {
-        ctx.srv.signal_modified(db, &key);
-        ctx.srv.notify(notify::SET, "sadd", &key, db);
+        ctx.srv.data().signal_modified(db, &key);
+        ctx.srv.data().notify(notify::SET, "sadd", &key, db);
     }
     ctx.srv.dirty += added as u64;
     ctx.out.int(added as i64);
@@ -162,10 +165,10 @@ pub fn srem(ctx: &mut Ctx) -> CmdResult {
     .unwrap_or(0);
     if removed > 0 {
         let deleted = remove_if_empty(ctx.srv, db, &key);
-        ctx.srv.signal_modified(db, &key);
-        ctx.srv.notify(notify::SET, "srem", &key, db);
+        ctx.srv.data().signal_modified(db, &key);
+        ctx.srv.data().notify(notify::SET, "srem", &key, db);
         if deleted {
-            ctx.srv.notify(notify::GENERIC, "del", &key, db);
+            ctx.srv.data().notify(notify::GENERIC, "del", &key, db);
         }
         ctx.srv.dirty += removed as u64;
     }
@@ -181,8 +184,16 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
         ctx.args[2].clone(),
         ctx.args[3].clone(),
     );
-    let src_val = ctx.srv.lookup_write(db, &src).map(|e| e.val.type_name());
-    let dst_val = ctx.srv.lookup_write(db, &dst).map(|e| e.val.type_name());
+    let src_val = ctx
+        .srv
+        .data()
+        .lookup_write(db, &src)
+        .map(|e| e.val.type_name());
+    let dst_val = ctx
+        .srv
+        .data()
+        .lookup_write(db, &dst)
+        .map(|e| e.val.type_name());
     let Some(src_type) = src_val else {
         ctx.out.int(0);
         return Ok(());
@@ -200,15 +211,17 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    ctx.srv.notify(notify::SET, "srem", &src, db);
+    ctx.srv.data().notify(notify::SET, "srem", &src, db);
     if remove_if_empty(ctx.srv, db, &src) {
-        ctx.srv.notify(notify::GENERIC, "del", &src, db);
+        ctx.srv.data().notify(notify::GENERIC, "del", &src, db);
     }
     if dst_val.is_none() {
-        let s = Set::for_member(&m, &mut || ctx.srv.random_u64());
-        ctx.srv.set_key(db, &dst, Value::Set(Box::new(s)), false);
+        let s = Set::for_member(&m, &mut || ctx.srv.data().random_u64());
+        ctx.srv
+            .data()
+            .set_key(db, &dst, Value::Set(Box::new(s)), false);
     }
-    ctx.srv.signal_modified(db, &src);
+    ctx.srv.data().signal_modified(db, &src);
     ctx.srv.dirty += 1;
     if with_set(ctx.srv, db, &dst, |s, max, seed| s.add(&m, max, seed)).unwrap_or(false) {
         ctx.changed(notify::SET, "sadd", &dst);
@@ -283,7 +296,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    ctx.srv.notify(notify::SET, "spop", &key, db);
+    ctx.srv.data().notify(notify::SET, "spop", &key, db);
     ctx.propagate_as(vec![vec![
         Bytes::from_static(b"SREM"),
         key.clone(),
@@ -291,9 +304,9 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
     ]]);
     ctx.out.bulk(&m);
     if remove_if_empty(ctx.srv, db, &key) {
-        ctx.srv.notify(notify::GENERIC, "del", &key, db);
+        ctx.srv.data().notify(notify::GENERIC, "del", &key, db);
     }
-    ctx.srv.signal_modified(db, &key);
+    ctx.srv.data().signal_modified(db, &key);
     ctx.srv.dirty += 1;
     Ok(())
 }
@@ -310,7 +323,7 @@ fn spop_count_cmd(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let size = with_set(ctx.srv, db, &key, |s, _, _| s.len()).unwrap_or(0) as u64;
-    ctx.srv.notify(notify::SET, "spop", &key, db);
+    ctx.srv.data().notify(notify::SET, "spop", &key, db);
     ctx.srv.dirty += count.min(size);
     if count >= size {
         // The whole set, as SUNION of it replies it (an intset result comes sorted).
@@ -323,9 +336,9 @@ fn spop_count_cmd(ctx: &mut Ctx) -> CmdResult {
             reply_member(ctx.out, m);
         }
         ctx.srv.keyspace.dbs[db].remove(&key);
-        ctx.srv.notify(notify::GENERIC, "del", &key, db);
+        ctx.srv.data().notify(notify::GENERIC, "del", &key, db);
         ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), key.clone()]]);
-        ctx.srv.signal_modified(db, &key);
+        ctx.srv.data().signal_modified(db, &key);
         return Ok(());
     }
     let remaining = size - count;
@@ -372,7 +385,7 @@ fn spop_count_cmd(ctx: &mut Ctx) -> CmdResult {
         ]);
     }
     ctx.propagate = Propagate::Commands(effects);
-    ctx.srv.signal_modified(db, &key);
+    ctx.srv.data().signal_modified(db, &key);
     Ok(())
 }
 
@@ -394,11 +407,11 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
             ctx.out.null();
             return Ok(());
         }
-        let Server {
+        let crate::data::Data {
             keyspace: crate::keyspace::Keyspace { dbs, .. },
             rng,
             ..
-        } = &mut *ctx.srv;
+        } = ctx.srv.data();
         match stored(&dbs[db], &ctx.args[1..2])[0].and_then(|s| s.random(&mut || rng.random())) {
             Some(m) => reply_member(ctx.out, m),
             None => ctx.out.null(),
@@ -418,11 +431,11 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
     }
     let hard = ctx.srv.cfg.obuf_limits[0].hard as usize;
     let limit = if hard > 0 { hard } else { MAX_RANDOM_REPLY };
-    let Server {
+    let crate::data::Data {
         keyspace: crate::keyspace::Keyspace { dbs, .. },
         rng,
         ..
-    } = &mut *ctx.srv;
+    } = ctx.srv.data();
     let Some(s) = stored(&dbs[db], &ctx.args[1..2])[0] else {
         ctx.out.array(0);
         return Ok(());
@@ -554,12 +567,12 @@ pub fn sinterstore(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
     let dst = ctx.args[1].clone();
     lookup_all(ctx.srv, db, &ctx.args[2..])?;
-    let Server {
+    let crate::data::Data {
         keyspace: crate::keyspace::Keyspace { dbs, .. },
         rng,
         cfg,
         ..
-    } = &mut *ctx.srv;
+    } = ctx.srv.data();
     let max = cfg.set_max_intset_entries;
     // A missing key makes the result empty, and the destination goes.
     let result = match stored(&dbs[db], &ctx.args[2..])
@@ -585,12 +598,12 @@ fn union_diff(ctx: &mut Ctx, op: Op, store: bool) -> CmdResult {
     let first = if store { 2 } else { 1 };
     let keys = &ctx.args[first..];
     lookup_all(ctx.srv, db, keys)?;
-    let Server {
+    let crate::data::Data {
         keyspace: crate::keyspace::Keyspace { dbs, .. },
         rng,
         cfg,
         ..
-    } = &mut *ctx.srv;
+    } = ctx.srv.data();
     let max = cfg.set_max_intset_entries;
     let sets = stored(&dbs[db], keys);
     let mut seed = || rng.random::<u64>();

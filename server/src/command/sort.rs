@@ -128,7 +128,7 @@ fn lookup_pattern(srv: &mut Server, db: usize, pattern: &[u8], elem: &[u8]) -> O
     key.extend_from_slice(&pattern[..star]);
     key.extend_from_slice(elem);
     key.extend_from_slice(&pattern[star + 1..key_end]);
-    let val = &srv.lookup_read(db, &key)?.val;
+    let val = &srv.data().lookup_read(db, &key)?.val;
     match (field, val) {
         (Some(f), Value::Hash(h)) => h.get(f).map(|x| Found::Bytes(x.to_vec())),
         (None, Value::Int(n)) => Some(Found::Int(*n)),
@@ -388,7 +388,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let db = ctx.db();
     let key = ctx.args[1].clone();
     // A missing key sorts as an empty list.
-    let kind = match ctx.srv.lookup_read(db, &key).map(|e| &e.val) {
+    let kind = match ctx.srv.data().lookup_read(db, &key).map(|e| &e.val) {
         None => Kind::Missing,
         Some(Value::List(_)) => Kind::List,
         Some(Value::Set(_)) => Kind::Set,
@@ -397,11 +397,11 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     };
     // Redis converts a sorted set to a skiplist for good before sorting it (even SORT_RO).
     if kind == Kind::ZSet {
-        let Server {
+        let crate::data::Data {
             keyspace: crate::keyspace::Keyspace { dbs, .. },
             rng,
             ..
-        } = &mut *ctx.srv;
+        } = ctx.srv.data();
         if let Some(Value::ZSet(z)) = dbs[db].get_mut(&key).map(|e| &mut e.val) {
             z.convert_to_skiplist(&mut || rng.random());
         }
@@ -526,11 +526,12 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
                 }
             }
             if outputlen > 0 {
-                ctx.srv.lookup_write(db, &dst);
+                ctx.srv.data().lookup_write(db, &dst);
                 ctx.srv
+                    .data()
                     .set_key(db, &dst, Value::List(Box::new(list)), false);
-                ctx.srv.signal_modified(db, &dst);
-                ctx.srv.notify(notify::LIST, "sortstore", &dst, db);
+                ctx.srv.data().signal_modified(db, &dst);
+                ctx.srv.data().notify(notify::LIST, "sortstore", &dst, db);
                 ctx.srv.dirty += outputlen as u64;
             } else if ctx.srv.keyspace.dbs[db].remove(&dst).is_some() {
                 ctx.changed(notify::GENERIC, "del", &dst);

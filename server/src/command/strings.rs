@@ -23,7 +23,7 @@ pub(super) fn read_string<'s>(
     db: usize,
     key: &[u8],
 ) -> Result<Option<&'s Value>, CmdError> {
-    match srv.lookup_read(db, key) {
+    match srv.data().lookup_read(db, key) {
         None => Ok(None),
         Some(e) if !e.val.is_string() => Err(CmdError::WrongType),
         Some(e) => Ok(Some(&e.val)),
@@ -36,7 +36,7 @@ pub(super) fn write_string<'s>(
     db: usize,
     key: &[u8],
 ) -> Result<Option<&'s mut Entry>, CmdError> {
-    match srv.lookup_write(db, key) {
+    match srv.data().lookup_write(db, key) {
         None => Ok(None),
         Some(e) if !e.val.is_string() => Err(CmdError::WrongType),
         Some(e) => Ok(Some(e)),
@@ -173,7 +173,7 @@ fn set_generic(
     if flags & GET != 0 {
         get_generic(ctx, key)?;
     }
-    let found = ctx.srv.lookup_write(db, key).is_some();
+    let found = ctx.srv.data().lookup_write(db, key).is_some();
     if (flags & NX != 0 && found) || (flags & XX != 0 && !found) {
         if flags & GET == 0 {
             match reply {
@@ -184,11 +184,12 @@ fn set_generic(
         return Ok(());
     }
     ctx.srv
+        .data()
         .set_key(db, key, Value::string(val), flags & KEEPTTL != 0);
     ctx.changed(notify::STRING, "set", key);
     if let Some(when) = when {
         ctx.srv.keyspace.dbs[db].set_expire(key, when);
-        ctx.srv.notify(notify::GENERIC, "expire", key, db);
+        ctx.srv.data().notify(notify::GENERIC, "expire", key, db);
         // Replicas and the AOF get an absolute time: SET key value PXAT <ms>.
         ctx.propagate_as(vec![vec![
             Bytes::from_static(b"SET"),
@@ -256,7 +257,9 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.client.db;
     let key = &args[1];
     get_generic(ctx, key)?;
-    ctx.srv.set_key(db, key, Value::string(&args[2]), false);
+    ctx.srv
+        .data()
+        .set_key(db, key, Value::string(&args[2]), false);
     ctx.changed(notify::STRING, "set", key);
     ctx.propagate_as(vec![vec![
         Bytes::from_static(b"SET"),
@@ -335,14 +338,20 @@ fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     if args.len().is_multiple_of(2) {
         return Err(ctx.arity_error());
     }
-    if nx && args[1..].iter().step_by(2).any(|k| ctx.srv.exists(db, k)) {
+    if nx
+        && args[1..]
+            .iter()
+            .step_by(2)
+            .any(|k| ctx.srv.data().exists(db, k))
+    {
         ctx.out.int(0);
         return Ok(());
     }
     for pair in args[1..].chunks_exact(2) {
         // setKey looks the key up for writing first (an expired key is deleted, then added).
-        ctx.srv.exists(db, &pair[0]);
+        ctx.srv.data().exists(db, &pair[0]);
         ctx.srv
+            .data()
             .set_key(db, &pair[0], Value::string(&pair[1]), false);
         ctx.changed(notify::STRING, "set", &pair[0]);
     }
@@ -360,7 +369,7 @@ pub fn mget(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.client.db;
     ctx.out.array(args.len() - 1);
     for key in &args[1..] {
-        match ctx.srv.lookup_read(db, key) {
+        match ctx.srv.data().lookup_read(db, key) {
             Some(e) if e.val.is_string() => ctx.out.bulk(&e.val.bytes()),
             _ => ctx.out.null(),
         }
@@ -378,7 +387,7 @@ pub fn append(ctx: &mut Ctx) -> CmdResult {
     let max = ctx.srv.cfg.proto_max_bulk_len;
     let total = match write_string(ctx.srv, db, key)? {
         None => {
-            ctx.srv.set_key(db, key, Value::string(add), false);
+            ctx.srv.data().set_key(db, key, Value::string(add), false);
             add.len()
         }
         Some(e) => {
@@ -459,7 +468,7 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
             check_string_length(needed, max)?;
             let mut data = vec![0u8; needed];
             data[offset..].copy_from_slice(piece);
-            ctx.srv.set_key(db, key, Value::raw(data), false);
+            ctx.srv.data().set_key(db, key, Value::raw(data), false);
             needed
         }
         Some(e) => {
@@ -520,7 +529,7 @@ fn incr_decr(ctx: &mut Ctx, by: i64) -> CmdResult {
         Some(e) => e.val.as_int().ok_or(CmdError::NotInteger)?,
     };
     let new = old.checked_add(by).ok_or(CmdError::Overflow)?;
-    ctx.srv.set_key(db, key, Value::Int(new), true);
+    ctx.srv.data().set_key(db, key, Value::Int(new), true);
     ctx.changed(notify::STRING, "incrby", key);
     ctx.out.int(new);
     Ok(())
@@ -603,7 +612,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         LdAddError::Current | LdAddError::Increment => CmdError::NotFloat,
         LdAddError::NanOrInf => CmdError::err("increment would produce NaN or Infinity"),
     })?;
-    ctx.srv.set_key(db, key, Value::plain(&sum), true);
+    ctx.srv.data().set_key(db, key, Value::plain(&sum), true);
     ctx.changed(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(&sum);
     ctx.propagate_as(vec![vec![

@@ -56,8 +56,8 @@ pub fn perform_evictions(srv: &mut Server) -> bool {
         // On its own, before the command that needed the room (never in its MULTI).
         let del = crate::server::deletion(srv.cfg.lazyfree_lazy_eviction);
         srv.propagator.feed_now(db, &[del, key.clone()]);
-        srv.notify(notify::EVICTED, "evicted", &key, db);
-        srv.signal_modified(db, &key);
+        srv.data().notify(notify::EVICTED, "evicted", &key, db);
+        srv.data().signal_modified(db, &key);
     }
     true
 }

@@ -512,7 +512,7 @@ pub(crate) fn apply_item(
                 st.expired += 1;
                 return Ok(());
             }
-            let seed = srv.random_u64();
+            let seed = srv.data().random_u64();
             let v = to_value(value, &srv.cfg, seed, at).map_err(|e| e.to_string())?;
             let lru = crate::evict::loaded(srv, idle, freq);
             let db = st.db;

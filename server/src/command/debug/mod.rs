@@ -239,7 +239,7 @@ fn populate(ctx: &mut Ctx) -> CmdResult {
         key.push(b':');
         key.extend_from_slice(num.format(i).as_bytes());
         // Redis's `lookupKeyWrite`: an expired key is deleted and replaced.
-        if ctx.srv.exists(db, &key) {
+        if ctx.srv.data().exists(db, &key) {
             continue;
         }
         let mut val = format!("value:{i}").into_bytes();
@@ -248,7 +248,7 @@ fn populate(ctx: &mut Ctx) -> CmdResult {
         }
         ctx.srv.keyspace.dbs[db].set(&key, Value::plain(&val), lru, false);
         // WATCH sees it (Redis's `signalModifiedKey`); no event, no dirty.
-        ctx.srv.signal_modified(db, &key);
+        ctx.srv.data().signal_modified(db, &key);
     }
     ctx.out.ok();
     Ok(())
@@ -296,11 +296,11 @@ fn stringmatch_fuzz(ctx: &mut Ctx) {
     let mut matches = 0u64;
     let (mut s, mut p) = ([0u8; 32], [0u8; 32]);
     for _ in 0..CYCLES {
-        let lens = ctx.srv.random_u64();
+        let lens = ctx.srv.data().random_u64();
         let (slen, plen) = ((lens % 32) as usize, ((lens >> 8) % 32) as usize);
         // Bytes below 128, as Redis's `rand() % 128`, eight from each random word.
         for chunk in s[..slen].chunks_mut(8).chain(p[..plen].chunks_mut(8)) {
-            let word = ctx.srv.random_u64().to_le_bytes();
+            let word = ctx.srv.data().random_u64().to_le_bytes();
             for (b, w) in chunk.iter_mut().zip(word) {
                 *b = w % 128;
             }

@@ -109,7 +109,7 @@ pub fn loadaof(ctx: &mut Ctx) -> CmdResult {
 /// Redis's `emptyData`: every database emptied, the keys clients watch touched.
 fn empty_all(srv: &mut Server) {
     for db in 0..srv.keyspace.dbs.len() {
-        srv.touch_all_watched(db, None);
+        srv.data().touch_all_watched(db, None);
         srv.keyspace.dbs[db].clear();
     }
 }
@@ -133,7 +133,7 @@ fn release_clients(srv: &mut Server, held: Held) {
     srv.keyspace.blocking = held.blocking;
     srv.clients.monitors = held.monitors;
     for db in 0..srv.keyspace.dbs.len() {
-        srv.signal_ready_db(db);
+        srv.keyspace.signal_ready_db(db);
     }
 }
 

@@ -115,7 +115,7 @@ fn zalgebra(
     let keys = &args[numkeys_idx + 1..numkeys_idx + 1 + setnum];
     let db = ctx.db();
     for k in keys {
-        match ctx.srv.lookup_read(db, k).map(|e| &e.val) {
+        match ctx.srv.data().lookup_read(db, k).map(|e| &e.val) {
             None | Some(Value::ZSet(_)) | Some(Value::Set(_)) => {}
             Some(_) => return Err(CmdError::WrongType),
         }
@@ -160,7 +160,7 @@ fn zalgebra(
             return Err(CmdError::Syntax);
         }
     }
-    let acc_seed = ctx.srv.random_u64();
+    let acc_seed = ctx.srv.data().random_u64();
     let dbref = &ctx.srv.keyspace.dbs[db];
     let mut srcs: Vec<(Src, f64)> = keys
         .iter()

@@ -50,7 +50,7 @@ fn limits(srv: &Server) -> Limits {
 /// Seeds for new skiplists and dicts, drawn from one value of the server's RNG (taken before
 /// the keyspace is borrowed).
 fn seeds(srv: &mut Server) -> impl FnMut() -> u64 {
-    let mut state = srv.random_u64();
+    let mut state = srv.data().random_u64();
     move || {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = state;
@@ -63,7 +63,7 @@ fn seeds(srv: &mut Server) -> impl FnMut() -> u64 {
 /// The sorted set at `key` for reading (hit/miss statistics, lazy expiry); WRONGTYPE for
 /// another type.
 fn read_zset<'s>(srv: &'s mut Server, db: usize, key: &[u8]) -> Result<Option<&'s ZSet>, CmdError> {
-    match srv.lookup_read(db, key).map(|e| &e.val) {
+    match srv.data().lookup_read(db, key).map(|e| &e.val) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
         Some(_) => Err(CmdError::WrongType),
@@ -76,7 +76,7 @@ fn write_zset<'s>(
     db: usize,
     key: &[u8],
 ) -> Result<Option<&'s mut ZSet>, CmdError> {
-    match srv.lookup_write(db, key).map(|e| &mut e.val) {
+    match srv.data().lookup_write(db, key).map(|e| &mut e.val) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
         Some(_) => Err(CmdError::WrongType),
@@ -135,8 +135,10 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &str) {
         return;
     }
     let n = z.len();
-    ctx.srv.expire_if_needed(db, dst);
-    ctx.srv.set_key(db, dst, Value::ZSet(Box::new(z)), false);
+    ctx.srv.data().expire_if_needed(db, dst);
+    ctx.srv
+        .data()
+        .set_key(db, dst, Value::ZSet(Box::new(z)), false);
     ctx.flush_pushes();
     ctx.out.int(n as i64);
     ctx.changed(notify::ZSET, event, dst);
@@ -257,7 +259,9 @@ fn zadd_generic(ctx: &mut Ctx, mut flags: u32) -> CmdResult {
     let mut nan = false;
     if write_zset(ctx.srv, db, key)?.is_none() && !has(XX) {
         let z = ZSet::for_first_member(args[i + 1].len(), lim, &mut seed);
-        ctx.srv.set_key(db, key, Value::ZSet(Box::new(z)), false);
+        ctx.srv
+            .data()
+            .set_key(db, key, Value::ZSet(Box::new(z)), false);
         // Its `new` event comes before the reply, the `zadd` one after (as in Redis).
         ctx.flush_pushes();
     }
@@ -299,8 +303,8 @@ fn zadd_generic(ctx: &mut Ctx, mut flags: u32) -> CmdResult {
     }
     if added + updated > 0 {
         let event = if has(INCR) { "zincr" } else { "zadd" };
-        ctx.srv.signal_modified(db, key);
-        ctx.srv.notify(notify::ZSET, event, key, db);
+        ctx.srv.data().signal_modified(db, key);
+        ctx.srv.data().notify(notify::ZSET, event, key, db);
         ctx.flush_pushes();
     }
     ctx.srv.dirty += added + updated;
@@ -388,11 +392,11 @@ pub fn zrem(ctx: &mut Ctx) -> CmdResult {
     }
     let removed = delete_if_empty(ctx.srv, db, key);
     if deleted > 0 {
-        ctx.srv.notify(notify::ZSET, "zrem", key, db);
+        ctx.srv.data().notify(notify::ZSET, "zrem", key, db);
         if removed {
-            ctx.srv.notify(notify::GENERIC, "del", key, db);
+            ctx.srv.data().notify(notify::GENERIC, "del", key, db);
         }
-        ctx.srv.signal_modified(db, key);
+        ctx.srv.data().signal_modified(db, key);
         ctx.srv.dirty += deleted;
     }
     // Redis notifies before it replies.
@@ -459,10 +463,10 @@ fn zremrange_generic(ctx: &mut Ctx, rtype: RangeType) -> CmdResult {
     };
     let removed = delete_if_empty(ctx.srv, db, key);
     if deleted > 0 {
-        ctx.srv.signal_modified(db, key);
-        ctx.srv.notify(notify::ZSET, event, key, db);
+        ctx.srv.data().signal_modified(db, key);
+        ctx.srv.data().notify(notify::ZSET, event, key, db);
         if removed {
-            ctx.srv.notify(notify::GENERIC, "del", key, db);
+            ctx.srv.data().notify(notify::GENERIC, "del", key, db);
         }
     }
     ctx.srv.dirty += deleted as u64;

@@ -43,14 +43,14 @@ fn pop(
         ctx.srv.dirty += 1;
         if i == 0 {
             let event = if max { "zpopmax" } else { "zpopmin" };
-            ctx.srv.notify(notify::ZSET, event, key, db);
-            ctx.srv.signal_modified(db, key);
+            ctx.srv.data().notify(notify::ZSET, event, key, db);
+            ctx.srv.data().signal_modified(db, key);
             ctx.flush_pushes();
         }
         emit(ctx.out, &m, s);
     }
     if delete_if_empty(ctx.srv, db, key) {
-        ctx.srv.notify(notify::GENERIC, "del", key, db);
+        ctx.srv.data().notify(notify::GENERIC, "del", key, db);
     }
 }
 

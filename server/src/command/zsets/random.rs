@@ -40,12 +40,9 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         ctx.out.null();
         return Ok(());
     }
-    let srv = &mut *ctx.srv;
-    let rng = &mut srv.rng;
+    let crate::data::Data { keyspace, rng, .. } = ctx.srv.data();
     let mut rand = || rng.random::<u64>();
-    if let Some((m, _)) =
-        peek_dbs(&srv.keyspace.dbs, db, &args[1]).and_then(|z| z.random(&mut rand))
-    {
+    if let Some((m, _)) = peek_dbs(&keyspace.dbs, db, &args[1]).and_then(|z| z.random(&mut rand)) {
         ctx.out.bulk(m);
     }
     Ok(())
@@ -74,10 +71,9 @@ fn zrandmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     }
-    let srv = &mut *ctx.srv;
-    let rng = &mut srv.rng;
+    let crate::data::Data { keyspace, rng, .. } = ctx.srv.data();
     let mut rand = || rng.random::<u64>();
-    let Some(z) = peek_dbs(&srv.keyspace.dbs, db, key) else {
+    let Some(z) = peek_dbs(&keyspace.dbs, db, key) else {
         return Ok(());
     };
     let out = &mut *ctx.out;
