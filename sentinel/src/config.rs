@@ -67,9 +67,6 @@ pub struct ServerSettings {
     /// `sentinel max-sentinels-per-master` (picket's own): the most other sentinels that
     /// hellos make known for one master (see `core::Core::max_sentinels`).
     pub max_sentinels_per_master: usize,
-    /// Not a directive: the address found from the links before `SENTINEL CONFIG SET
-    /// announce-ip` replaced it, announced again when announce-ip is cleared.
-    pub detected_ip: String,
     /// `maxclients`: the most client connections served at once (Redis's default 10000);
     /// lowered at start to what the descriptor limit holds beside the sentinel's own links.
     pub maxclients: u64,
@@ -118,7 +115,6 @@ impl Default for ServerSettings {
             sentinel_user: None,
             sentinel_pass: None,
             max_sentinels_per_master: crate::core::DEFAULT_MAX_SENTINELS,
-            detected_ip: String::new(),
             maxclients: 10_000,
             fd_limit: None,
             timeout: 0,
@@ -137,6 +133,24 @@ impl Default for ServerSettings {
 }
 
 impl ServerSettings {
+    /// Keep a setting SENTINEL CONFIG SET changed (the core decided it: see
+    /// [`crate::core::Setting`]), for the config rewrite and the links.
+    pub fn apply(&mut self, s: &crate::core::Setting) {
+        use crate::core::Setting;
+        match s {
+            Setting::ResolveHostnames(b) => self.resolve_hostnames = *b,
+            Setting::AnnounceHostnames(b) => self.announce_hostnames = *b,
+            Setting::AnnounceIp(v) => {
+                self.announce_ip = v.clone();
+                self.announce_ip_set = true;
+            }
+            Setting::AnnouncePort(p) => self.announce_port = *p,
+            Setting::SentinelUser(u) => self.sentinel_user = u.clone(),
+            Setting::SentinelPass(p) => self.sentinel_pass = p.clone(),
+            Setting::MaxSentinels(n) => self.max_sentinels_per_master = *n,
+        }
+    }
+
     /// The settings of the server directives a sentinel acts on, from [`Self::directives`].
     pub fn read_directives(&mut self) {
         let d = &self.directives;

@@ -32,6 +32,12 @@ pub fn core_from(loaded: &config::Loaded, seed: u64, now: u64) -> Result<core::C
     c.resolve_hostnames = loaded.server.resolve_hostnames;
     c.max_sentinels = loaded.server.max_sentinels_per_master;
     c.announce_ip = loaded.server.announce_ip.clone();
+    c.settings = core::CoreSettings {
+        deny_scripts_reconfig: loaded.server.deny_scripts_reconfig,
+        port: loaded.server.port,
+        announce_ip: loaded.server.announce_ip.clone(),
+        detected_ip: String::new(),
+    };
     c.announce_port = if loaded.server.announce_port != 0 {
         loaded.server.announce_port
     } else {

@@ -16,7 +16,7 @@ use crate::core::{
 use crate::shell::{Saving, Shared};
 
 mod settings;
-use settings::{config_get, config_set, sentinel_set};
+use settings::{config_get, executable_scripts};
 
 /// Which instance of a master an instance map is about, with what its role has.
 #[derive(Clone, Copy)]
@@ -388,7 +388,13 @@ pub(super) fn command(
             if n < 5 {
                 return arity(out);
             }
-            sentinel_set(shared, &mut core, args, now, out, &mut after, wait);
+            let words: Vec<String> = args[3..].iter().map(text).collect();
+            let cmd = Command::Set {
+                name: text(&args[2]),
+                executable: executable_scripts(&words),
+                args: words,
+            };
+            run(&mut core, now, cmd, out, &mut after);
         }
         "config" => {
             if n < 3 {
@@ -397,8 +403,11 @@ pub(super) fn command(
             match (lower(&args[2]).as_str(), n) {
                 ("get", 4) => config_get(&shared.settings(), &text(&args[3]), out),
                 ("set", 5) => {
-                    let (k, v) = (text(&args[3]), text(&args[4]));
-                    config_set(shared, &mut core, &k, &v, out, &mut after, wait);
+                    let cmd = Command::ConfigSet {
+                        param: text(&args[3]),
+                        value: text(&args[4]),
+                    };
+                    run(&mut core, now, cmd, out, &mut after);
                 }
                 _ => out.error(
                     "ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.",
@@ -477,17 +486,30 @@ pub(super) fn command(
             text(&args[1])
         )),
     }
+    // Settings the command changed (CONFIG SET) are kept first: the save writes them.
+    after.retain(|a| match a {
+        Action::Setting(s) => {
+            shared.settings().apply(s);
+            false
+        }
+        _ => true,
+    });
     // What the command changed is on disk before its reply goes out, as Redis flushes the
     // config inside the command: a vote (IS-MASTER-DOWN-BY-ADDR) must survive a crash right
     // after it was given, or the restarted sentinel could vote again in the same epoch. The
     // write itself happens off the lock; the reply, and the actions that follow the save
-    // (events, links), wait for it.
-    if after.iter().any(|a| matches!(a, Action::Flush)) {
-        after.retain(|a| !matches!(a, Action::Flush));
+    // (events, links), wait for it. A `Saved` reply is OK or the save's failure.
+    let ok_once_saved = after.contains(&Action::Reply(Reply::Saved));
+    if ok_once_saved || after.contains(&Action::Flush) {
+        after.retain(|a| !matches!(a, Action::Flush | Action::Reply(Reply::Saved)));
         if wait.is_none() {
             *wait = Some(AwaitSave {
                 saving: shared.save(&core),
-                then: AfterSave::Replied,
+                then: if ok_once_saved {
+                    AfterSave::OkOrFailed
+                } else {
+                    AfterSave::Replied
+                },
             });
         }
     }
@@ -536,6 +558,8 @@ fn sentinel_debug(core: &Core, out: &mut ReplyBuf) {
 fn run(core: &mut Core, now: u64, cmd: Command, out: &mut ReplyBuf, after: &mut Vec<Action>) {
     for a in core.step(now, Input::Command(cmd)) {
         match a {
+            // Encoded once the save is done (see `command`).
+            Action::Reply(Reply::Saved) => after.push(Action::Reply(Reply::Saved)),
             Action::Reply(r) => encode(out, &r),
             a => after.push(a),
         }
@@ -564,6 +588,8 @@ fn encode(out: &mut ReplyBuf, r: &Reply) {
             out.bulk(leader.as_bytes());
             out.int(*epoch as i64);
         }
+        // Taken out by `run`: the reply waits for the save.
+        Reply::Saved => {}
     }
 }
 

@@ -1,5 +1,6 @@
 //! Client commands that change the state (SENTINEL MONITOR, REMOVE, RESET, FAILOVER,
-//! IS-MASTER-DOWN-BY-ADDR, SIMULATE-FAILURE, DEBUG <param> <ms>...), as inputs of the core:
+//! IS-MASTER-DOWN-BY-ADDR, SIMULATE-FAILURE, DEBUG <param> <ms>..., SET and CONFIG SET:
+//! the last two in `settings.rs`), as inputs of the core:
 //! [`Input::Command`] gives the reply ([`Action::Reply`], a value the shell encodes) with
 //! the actions (events, links, the save), so each change is replayable and testable with
 //! exact outputs. The shell checks the arguments' syntax (arity, numbers, addresses, in
@@ -34,6 +35,16 @@ pub enum Command {
     /// SENTINEL DEBUG <param> <value> ...: the pairs as given (a last lone name has an
     /// empty value list: the whole list is the arguments after DEBUG, in order).
     Debug(Vec<String>),
+    /// SENTINEL SET <name> <option> <value> ...: `args` the words after the name, as given;
+    /// `executable` the values given to a script option that name an executable file (the
+    /// shell looks at the disk, as Redis's `access(X_OK)`).
+    Set {
+        name: String,
+        args: Vec<String>,
+        executable: std::collections::BTreeSet<String>,
+    },
+    /// SENTINEL CONFIG SET <param> <value>.
+    ConfigSet { param: String, value: String },
 }
 
 /// A command's reply, as a value (the shell encodes it in the client's protocol).
@@ -51,9 +62,12 @@ pub enum Reply {
         leader: String,
         epoch: u64,
     },
+    /// `+OK` once the state is on disk, else Redis's `ERR Failed to save config file. Check
+    /// server logs.` (always with an [`Action::Flush`]).
+    Saved,
 }
 
-const NO_MASTER: &str = "ERR No such master with that name";
+pub(super) const NO_MASTER: &str = "ERR No such master with that name";
 
 impl Core {
     pub(super) fn command(&mut self, now: Ms, cmd: Command) {
@@ -94,6 +108,12 @@ impl Core {
             }
             Command::SimulateFailure(flags) => self.simulate_failure(&flags),
             Command::Debug(args) => self.debug_command(&args),
+            Command::Set {
+                name,
+                args,
+                executable,
+            } => self.set_command(now, &name, &args, &executable),
+            Command::ConfigSet { param, value } => self.config_set_command(&param, &value),
         };
         self.out.push(Action::Reply(reply));
     }

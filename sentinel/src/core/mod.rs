@@ -377,6 +377,9 @@ pub enum Action {
     Crash,
     /// The reply to the client command being run ([`Input::Command`]).
     Reply(Reply),
+    /// SENTINEL CONFIG SET changed a sentinel setting: the shell keeps it for the config
+    /// rewrite and the links (before the [`Action::Flush`] that comes with it).
+    Setting(Setting),
 }
 
 /// Inputs from the shell.
@@ -438,6 +441,9 @@ pub struct Core {
     /// `sentinel max-sentinels-per-master`: the most other sentinels known per master; a
     /// hello from a new one beyond it evicts the one unheard of for the longest.
     pub max_sentinels: usize,
+    /// What SENTINEL SET / CONFIG SET decide with (deny-scripts-reconfig, the port,
+    /// announce-ip as configured).
+    pub settings: CoreSettings,
     pub sim: SimFailure,
     pub rng: Rng,
     out: Vec<Action>,
@@ -486,6 +492,7 @@ impl Core {
             announce_port: 26379,
             resolve_hostnames: false,
             max_sentinels: DEFAULT_MAX_SENTINELS,
+            settings: CoreSettings::default(),
             sim: SimFailure::default(),
             rng,
             out: Vec::new(),
@@ -633,11 +640,13 @@ mod hello;
 mod info;
 mod instance;
 mod links;
+mod settings;
 
 pub use commands::{Command, Reply};
 pub use events::{Event, InstanceKind, Subject};
 pub use info::{parse_info, InfoFields};
 pub use instance::{Instance, PeerSentinel, Replica, Role};
+pub use settings::{CoreSettings, Setting, SCRIPT_OPTIONS};
 
 #[cfg(test)]
 #[path = "../core_tests.rs"]

@@ -243,8 +243,7 @@ async fn link_task<N: Net>(
         // Our address as the peer sees it, for hellos without announce-ip.
         if let Ok(local) = conn.local_addr() {
             let mut core = shared.lock();
-            let announce = shared.settings().announce_ip.clone();
-            if core.announce_ip.is_empty() && announce.is_empty() {
+            if core.announce_ip.is_empty() && core.settings.announce_ip.is_empty() {
                 core.announce_ip = local.ip().to_canonical().to_string();
             }
         }

@@ -434,6 +434,9 @@ pub fn execute<N: Net>(
             },
             // Replies are taken by the command server from the output of its command.
             Action::Reply(_) => {}
+            // The command server keeps it before the save (see `commands::sentinel`); again
+            // is harmless.
+            Action::Setting(s) => shared.settings().apply(&s),
             Action::Crash => {
                 // What the core saved before this point is on disk first (the crash was
                 // held behind its save), as Redis flushes the config before it crashes
