@@ -4,7 +4,7 @@
     tools/layers.py server/src [--layers layers.txt] [--edges] [--check]
 
 A module is a file (`a/b.rs` and `a/b/mod.rs` are `a::b`). An edge A -> B is a path
-`crate::B...` (or `super::`, resolved) written in A, outside `#[cfg(test)]` modules and
+`crate::B...` (or `super::`, `self::` or a child module's name, resolved) written in A, outside `#[cfg(test)]` modules and
 comments. Prints the strongly connected components with more than one module (the
 import cycles) and the folders each spans. With a layers file (one line per layer, lowest
 first, each a list of module prefixes separated by spaces), also counts the edges that run
@@ -26,6 +26,8 @@ def modules(src):
                 continue
             path = os.path.join(root, f)
             rel = os.path.relpath(path, src)[:-3].split(os.sep)
+            if len(rel) > 1:
+                TREES.add(rel[0])
             if rel[-1] == "mod":
                 rel = rel[:-1]
                 DIRS.add("::".join(rel))
@@ -99,6 +101,15 @@ def edges(src):
             target = resolve(mod, m.group(1), known)
             if target is not None and target != mod and target != "":
                 out[mod].add(target)
+        # Paths that start with a child module's name (`use clients::accept_loop`).
+        for m in re.finditer(r"(?<![:\w])([a-z_]\w*)((?:::\w+)*)::", text):
+            name = m.group(1)
+            child = f"{mod}::{name}" if mod else name
+            if name in ("crate", "super", "self") or child not in known or not mod:
+                continue
+            target = resolve(mod, "self::" + name + m.group(2), known)
+            if target is not None and target != mod:
+                out[mod].add(target)
     return mods, out
 
 
@@ -134,11 +145,14 @@ def sccs(nodes, out):
 
 
 DIRS = set()
+TREES = set()
 
 
 def folder(mod):
-    """The folder of src/ a module's file is in: `a/b.rs` and `a/mod.rs` are in `a`."""
-    return mod.split("::")[0] if "::" in mod or mod in DIRS else "(top)"
+    """The folder of src/ a module's tree is in: `a/b.rs`, `a/mod.rs`, and `a.rs` beside an
+    `a/` folder are in `a`."""
+    top = mod.split("::")[0]
+    return top if "::" in mod or mod in DIRS or top in TREES else "(top)"
 
 
 def main():

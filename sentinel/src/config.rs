@@ -21,8 +21,8 @@ pub mod rewrite;
 mod sentinel_lines;
 pub mod toml;
 
+pub use crate::core::options::{apply_option, parse_max_sentinels, parse_quorum};
 pub use directives::CommandNames;
-pub use sentinel_lines::{apply_option, parse_max_sentinels, parse_quorum};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {

@@ -3,9 +3,9 @@
 //! ../../shared/reference/redis-ha.md §2–§4).
 //!
 //! [`core`] holds every decision as a pure state machine; [`shell`] is the tokio (or
-//! turmoil) I/O around it; [`commands`] the client-facing commands; [`config`] the file.
+//! turmoil) I/O around it, with the client-facing commands (`shell::commands`); [`config`]
+//! the file.
 
-pub mod commands;
 pub mod config;
 pub mod core;
 mod link_timing;

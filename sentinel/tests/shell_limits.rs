@@ -42,7 +42,11 @@ async fn silent_subscriber(shared: &Arc<Shared>) -> (tokio::task::JoinHandle<()>
     let (server_end, mut client) = tokio::io::duplex(64);
     let sh = shared.clone();
     let peer = "127.0.0.1:40000".parse().expect("a literal address");
-    let task = tokio::spawn(picket_sentinel::commands::serve(sh, Pipe(server_end), peer));
+    let task = tokio::spawn(picket_sentinel::shell::commands::serve(
+        sh,
+        Pipe(server_end),
+        peer,
+    ));
     client
         .write_all(b"*2\r\n$10\r\nPSUBSCRIBE\r\n$1\r\n*\r\n")
         .await

@@ -133,7 +133,7 @@ async fn a_vote_waits_for_a_slow_write_while_the_core_goes_on() {
 
     let (server_end, mut client) = tokio::io::duplex(4096);
     let peer = "127.0.0.1:40000".parse().expect("a literal address");
-    tokio::spawn(picket_sentinel::commands::serve(
+    tokio::spawn(picket_sentinel::shell::commands::serve(
         shared.clone(),
         Pipe(server_end),
         peer,

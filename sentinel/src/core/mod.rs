@@ -640,6 +640,7 @@ mod hello;
 mod info;
 mod instance;
 mod links;
+pub mod options;
 mod settings;
 
 pub use commands::{Command, Reply};

@@ -102,7 +102,7 @@ impl Core {
                     // apply_option also refuses what does not fit (a quorum or
                     // parallel-syncs beyond 32 bits), where Redis keeps the low bits.
                     if int.is_none_or(|v| v <= 0)
-                        || crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now)
+                        || super::options::apply_option(m, &opt, std::slice::from_ref(&value), now)
                             .is_err()
                     {
                         error = Some(invalid(&value));
@@ -115,7 +115,8 @@ impl Core {
                         error = Some(invalid(&value));
                         break;
                     }
-                    let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                    let _ =
+                        super::options::apply_option(m, &opt, std::slice::from_ref(&value), now);
                     value
                 }
                 "notification-script" | "client-reconfig-script" if more > 0 => {
@@ -133,11 +134,13 @@ impl Core {
                         });
                         break;
                     }
-                    let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                    let _ =
+                        super::options::apply_option(m, &opt, std::slice::from_ref(&value), now);
                     value
                 }
                 "auth-pass" | "auth-user" if more > 0 => {
-                    let _ = crate::config::apply_option(m, &opt, std::slice::from_ref(&value), now);
+                    let _ =
+                        super::options::apply_option(m, &opt, std::slice::from_ref(&value), now);
                     relink = true;
                     if opt == "auth-pass" {
                         "******".to_string()
@@ -212,7 +215,7 @@ impl Core {
             "sentinel-pass" => Some(Setting::SentinelPass(nonempty())),
             // Picket's own: takes effect at the next new sentinel (none is forgotten now).
             "max-sentinels-per-master" => {
-                crate::config::parse_max_sentinels(value).map(Setting::MaxSentinels)
+                super::options::parse_max_sentinels(value).map(Setting::MaxSentinels)
             }
             _ => {
                 return Reply::Error(format!(

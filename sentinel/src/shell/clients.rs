@@ -88,7 +88,7 @@ pub(super) async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
                 }
                 let sh = shared.clone();
                 shared.tracker.spawn(async move {
-                    crate::commands::serve(sh, conn, peer).await;
+                    super::commands::serve(sh, conn, peer).await;
                     drop(slot);
                 });
             }

@@ -29,6 +29,7 @@ use crate::config::ServerSettings;
 use crate::core::{Action, Addr, Core, Event, Input, Level, Target};
 
 mod clients;
+pub mod commands;
 mod links;
 mod pubsub;
 mod script_runs;
