@@ -554,7 +554,7 @@ fn replication(srv: &Server, out: &mut String) {
     field!(out, "connected_slaves", rows.len());
     let min = &srv.cfg.repl;
     if min.min_replicas_to_write > 0 && min.min_replicas_max_lag_s > 0 {
-        field!(out, "min_slaves_good_slaves", r.good_replicas);
+        field!(out, "min_slaves_good_slaves", r.acks.good());
     }
     for (i, (ip, port, state, off, lag)) in rows.iter().enumerate() {
         out.push_str(&format!(

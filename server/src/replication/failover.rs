@@ -33,10 +33,6 @@ fn find_replica<'a>(srv: &'a Server, host: &str, port: u16) -> Option<&'a Client
         .find(|c| replica_ip(c).eq_ignore_ascii_case(host) && listening_port(c) == port)
 }
 
-fn ack_of(c: &Client) -> Option<(RState, u64)> {
-    c.replica.as_ref().map(|r| (r.state, r.ack_off))
-}
-
 /// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]
 pub fn failover(ctx: &mut Ctx) -> CmdResult {
     let a = ctx.args;
@@ -101,7 +97,7 @@ pub fn failover(ctx: &mut Ctx) -> CmdResult {
                 "FAILOVER target HOST and PORT is not a replica.",
             ));
         };
-        if ack_of(replica).map(|(s, _)| s) != Some(RState::Online) {
+        if replica.replica.as_ref().map(|r| r.state) != Some(RState::Online) {
             return Err(CmdError::err("FAILOVER target replica is not online."));
         }
         tracing::info!("FAILOVER requested to {host}:{}.", port.unwrap_or(0));
@@ -138,8 +134,7 @@ pub fn update(srv: &mut Server) {
         return;
     }
     let offset = srv.repl.offset;
-    let synced =
-        |c: &Client| ack_of(c).is_some_and(|(s, off)| s == RState::Online && off == offset);
+    let synced = |c: &Client| srv.repl.acks.caught_up(c.id, offset);
     let target = match &f.target {
         Some((host, port)) => find_replica(srv, host, *port)
             .filter(|c| synced(c))

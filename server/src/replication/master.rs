@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use super::psync::{self, BacklogRange, FullReason, PsyncDecision, PsyncRequest, ReplView, Role};
 pub use super::state::{RState, ReplicaState};
 pub use super::stream::stream_to;
-use super::wait::{self, ReplicaAck, WaitStart};
-use super::{feed, LinkState, Repl};
+use super::wait::{self, WaitStart};
+use super::{feed, LinkState};
 use crate::client::{cflags, Client, ClientId};
 use crate::command::args::parse_i64;
 use crate::command::error::{CmdError, CmdResult};
@@ -45,33 +45,11 @@ fn go_online(c: &mut Client) {
     c.notify.notify_one();
 }
 
-/// Bring the ACK accounting up to date with the replicas' connections (their full syncs
-/// go online in the sync tasks). A replica whose command is executing is not in
-/// `srv.clients`: its entry stays as its last event left it.
-fn sync_acks(srv: &mut Server) {
-    let Repl { replicas, acks, .. } = &mut srv.repl;
-    acks.retain(|id| replicas.contains(&id));
-    for id in replicas.iter() {
-        if let Some(r) = srv.clients.get(id).and_then(|c| c.replica.as_ref()) {
-            acks.set(*id, ack_of(r));
-        }
-    }
-}
-
-fn ack_of(r: &ReplicaState) -> ReplicaAck {
-    ReplicaAck {
-        offset: r.ack_off,
-        last_ack: r.ack_time,
-        online: r.state == RState::Online,
-    }
-}
-
 /// Recount the good replicas (online, ACKed within `min-replicas-max-lag`).
 pub fn refresh_good_replicas(srv: &mut Server) {
     let now = srv.clock.now();
     let max_lag = srv.cfg.repl.min_replicas_max_lag_s;
-    sync_acks(srv);
-    srv.repl.good_replicas = srv.repl.acks.good_replicas(now, max_lag);
+    srv.repl.acks.refresh_good(now, max_lag);
 }
 
 /// Whether writes are allowed by `min-replicas-to-write` (Redis's `checkGoodReplicasStatus`).
@@ -81,19 +59,17 @@ pub fn enough_good_replicas(srv: &Server) -> bool {
         || wait::min_replicas_ok(
             r.min_replicas_to_write,
             r.min_replicas_max_lag_s,
-            srv.repl.good_replicas,
+            srv.repl.acks.good(),
         )
 }
 
 /// Online replicas that acknowledged `offset` (WAIT).
-pub fn count_acks(srv: &mut Server, offset: u64) -> usize {
-    sync_acks(srv);
+pub fn count_acks(srv: &Server, offset: u64) -> usize {
     srv.repl.acks.count_acked(offset)
 }
 
 /// Answer the WAITs whose replicas acknowledged enough (or whose time is up).
 pub fn serve_waits(srv: &mut Server) {
-    sync_acks(srv);
     let now = srv.clock.now();
     let waiting = srv.repl.acks.waiters().to_vec();
     for (id, acks) in srv.repl.acks.poll(now) {
@@ -150,8 +126,7 @@ fn attach(ctx: &mut Ctx, psync: Option<(String, i64)>) -> CmdResult {
     let state = ctx
         .client
         .replica
-        .get_or_insert_with(|| Box::new(ReplicaState::new(now)));
-    state.ack_time = now;
+        .get_or_insert_with(|| Box::new(ReplicaState::new()));
     match decision {
         PsyncDecision::Continue {
             replid_to_send,
@@ -169,10 +144,11 @@ fn attach(ctx: &mut Ctx, psync: Option<(String, i64)>) -> CmdResult {
             ctx.out.raw(&data);
             state.state = RState::Online;
             state.header_sent = true;
-            state.ack_off = from.saturating_sub(1);
             ctx.client.flags |= cflags::REPLICA;
             srv.repl.replicas.insert(ctx.client.id);
-            srv.repl.acks.set(ctx.client.id, ack_of(state));
+            srv.repl
+                .acks
+                .continued(ctx.client.id, from.saturating_sub(1), now);
             srv.repl.no_replicas_since = None;
             srv.repl.stat_sync_partial_ok += 1;
             tracing::info!(
@@ -204,7 +180,7 @@ fn attach(ctx: &mut Ctx, psync: Option<(String, i64)>) -> CmdResult {
     state.state = RState::WaitBgsaveStart;
     ctx.client.flags |= cflags::REPLICA;
     srv.repl.replicas.insert(ctx.client.id);
-    srv.repl.acks.set(ctx.client.id, ack_of(state));
+    srv.repl.acks.attached(ctx.client.id, now);
     srv.repl.no_replicas_since = None;
     srv.repl.stat_sync_full += 1;
     if srv.repl.backlog.is_none() {
@@ -266,7 +242,7 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
         match opt.as_str() {
             "listening-port" => {
                 let p = parse_i64(val).ok_or(CmdError::NotInteger)?;
-                state(ctx.client, now).listening_port = p.clamp(0, 65535) as u16;
+                state(ctx.client).listening_port = p.clamp(0, 65535) as u16;
             }
             "ip-address" => {
                 if val.len() >= 46 {
@@ -275,11 +251,10 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
                         val.len()
                     )));
                 }
-                state(ctx.client, now).announced_ip =
-                    Some(String::from_utf8_lossy(val).into_owned());
+                state(ctx.client).announced_ip = Some(String::from_utf8_lossy(val).into_owned());
             }
             "capa" => {
-                let st = state(ctx.client, now);
+                let st = state(ctx.client);
                 if val.eq_ignore_ascii_case(b"eof") {
                     st.capa_eof = true;
                 } else if val.eq_ignore_ascii_case(b"psync2") {
@@ -297,10 +272,6 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
                 let Some(st) = ctx.client.replica.as_mut() else {
                     return Ok(());
                 };
-                if off > st.ack_off as i64 {
-                    st.ack_off = off as u64;
-                }
-                st.ack_time = now;
                 ctx.srv.repl.acks.ack(ctx.client.id, off.max(0) as u64, now);
                 if st.state == RState::Online && st.start_stream_on_ack {
                     // The client's output is `ctx.out` while its command runs.
@@ -331,9 +302,9 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-fn state(c: &mut Client, now: Instant) -> &mut ReplicaState {
+fn state(c: &mut Client) -> &mut ReplicaState {
     c.replica
-        .get_or_insert_with(|| Box::new(ReplicaState::new(now)))
+        .get_or_insert_with(|| Box::new(ReplicaState::new()))
 }
 
 /// WAIT numreplicas timeout
@@ -349,7 +320,6 @@ pub fn wait(ctx: &mut Ctx) -> CmdResult {
     }
     let offset = ctx.client.woff;
     let can_block = ctx.can_block();
-    sync_acks(ctx.srv);
     if let WaitStart::Reply(acks) = ctx.srv.repl.acks.start(offset, n, can_block) {
         ctx.out.int(acks as i64);
         return Ok(());
@@ -413,9 +383,7 @@ pub fn cron(srv: &mut Server) {
             // Keepalive while the snapshot is prepared (not part of the stream).
             c.out.raw(b"\n");
             c.notify.notify_one();
-        } else if r.state == RState::Online
-            && now.saturating_duration_since(r.ack_time).as_secs() > timeout
-        {
+        } else if srv.repl.acks.timed_out(*id, now, timeout) {
             tracing::warn!(
                 "Disconnecting timedout replica (streaming sync): {}:{}",
                 replica_ip(c),
@@ -597,12 +565,13 @@ async fn diskless_task(shared: Arc<Shared>, mut snap: Snapshot, ids: Vec<ClientI
             if snap.is_done() {
                 send_all(&mut srv, &ids, mark.as_bytes());
                 let now = srv.clock.now();
+                // All alive (replicas) in this lock section.
                 for id in &ids {
+                    srv.repl.acks.went_online(*id, now);
                     if let Some(c) = srv.clients.get_mut(id) {
                         if let Some(r) = c.replica.as_mut() {
                             r.state = RState::Online;
                             r.start_stream_on_ack = true;
-                            r.ack_time = now;
                         }
                     }
                 }
@@ -691,10 +660,8 @@ async fn disk_task(
     let mut srv = shared.lock();
     let now = srv.clock.now();
     for id in alive(&srv, &ids) {
+        srv.repl.acks.went_online(id, now);
         if let Some(c) = srv.clients.get_mut(&id) {
-            if let Some(r) = c.replica.as_mut() {
-                r.ack_time = now;
-            }
             go_online(c);
             tracing::info!(
                 "Synchronization with replica {}:{} succeeded",
@@ -708,7 +675,7 @@ async fn disk_task(
 /// A replica client is gone: forget it.
 pub fn forget_replica(srv: &mut Server, c: &Client) {
     if srv.repl.replicas.remove(&c.id) {
-        srv.repl.acks.remove(c.id);
+        srv.repl.acks.left(c.id);
         tracing::info!(
             "Connection with replica {}:{} lost.",
             replica_ip(c),
@@ -730,12 +697,10 @@ pub fn replica_rows(srv: &Server) -> Vec<(String, u16, RState, u64, u64)> {
         .filter_map(|id| srv.clients.get(id))
         .filter_map(|c| {
             let r = c.replica.as_ref()?;
-            let lag = if r.state == RState::Online {
-                now.saturating_duration_since(r.ack_time).as_secs()
-            } else {
-                0
-            };
-            Some((replica_ip(c), r.listening_port, r.state, r.ack_off, lag))
+            let acks = &srv.repl.acks;
+            let offset = acks.get(c.id).map_or(0, |a| a.offset);
+            let lag = acks.lag(c.id, now).unwrap_or(0);
+            Some((replica_ip(c), r.listening_port, r.state, offset, lag))
         })
         .collect()
 }

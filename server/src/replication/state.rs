@@ -72,9 +72,8 @@ pub struct Repl {
     pub backlog: Option<Backlog>,
     /// Clients that are replicas of this server.
     pub replicas: BTreeSet<ClientId>,
-    /// Replicas online whose last ACK is recent enough (`min-replicas-max-lag`).
-    pub good_replicas: usize,
-    /// The replicas' ACKs and the clients in WAIT.
+    /// The replicas' acknowledgements (offsets, times, the good replica count) and the
+    /// clients in WAIT: the one record of them.
     pub acks: super::wait::Acks,
     /// Since when no replica is attached (for `repl-backlog-ttl`).
     pub no_replicas_since: Option<Instant>,
@@ -124,7 +123,6 @@ impl Repl {
             offset: 0,
             backlog: None,
             replicas: BTreeSet::new(),
-            good_replicas: 0,
             acks: Default::default(),
             no_replicas_since: None,
             master: None,
@@ -215,8 +213,6 @@ pub struct ReplicaState {
     pub capa_psync2: bool,
     /// Legacy SYNC: no +FULLRESYNC line.
     pub legacy: bool,
-    pub ack_off: u64,
-    pub ack_time: Instant,
     /// The stream produced while the replica's RDB is being sent.
     pub pending: BytesMut,
     /// Diskless: the stream starts with the replica's first ACK (it has loaded the RDB).
@@ -226,7 +222,7 @@ pub struct ReplicaState {
 }
 
 impl ReplicaState {
-    pub fn new(now: Instant) -> Self {
+    pub fn new() -> Self {
         ReplicaState {
             state: RState::WaitBgsaveStart,
             listening_port: 0,
@@ -234,12 +230,16 @@ impl ReplicaState {
             capa_eof: false,
             capa_psync2: false,
             legacy: false,
-            ack_off: 0,
-            ack_time: now,
             pending: BytesMut::new(),
             start_stream_on_ack: false,
             header_sent: false,
         }
+    }
+}
+
+impl Default for ReplicaState {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

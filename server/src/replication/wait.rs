@@ -2,9 +2,11 @@
 //! offsets and last ACK times, and the clients waiting in WAIT (Redis 7.0's
 //! `replicationCountAcksByOffset`, `refreshGoodSlavesCount`, `processClientsWaitingReplicas`).
 //!
-//! The master side (`master.rs`) tells it what happens (a replica attached, went online,
-//! acknowledged, left; a client waits) and asks it the counts; times are the server's
-//! monotonic clock.
+//! It is the one record of the replicas' acknowledgements: the master side (`master.rs`)
+//! tells it what happens (a replica attached, continued its history, went online,
+//! acknowledged, left; a client waits) and everything that reads an ACK offset or time
+//! (INFO, ROLE, min-replicas, WAIT, FAILOVER, the replica timeout) asks it. Times are the
+//! server's monotonic clock.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,21 +48,57 @@ pub enum WaitStart {
     Block,
 }
 
-/// The replicas' ACKs and the WAITs pending on them.
+/// The replicas' ACKs and the WAITs pending on them. The single record of what each
+/// replica acknowledged and when: everything that reads it (INFO, ROLE, min-replicas,
+/// WAIT, FAILOVER, the replica timeout) asks here.
 #[derive(Debug, Default)]
 pub struct Acks {
     replicas: BTreeMap<ClientId, ReplicaAck>,
     /// In the order they blocked.
     waiters: Vec<Waiter>,
+    /// Good replicas as last counted by [`Acks::refresh_good`] (`repl_good_slaves_count`:
+    /// min-replicas-to-write and INFO read this count, not a fresh one).
+    good: usize,
 }
 
 impl Acks {
-    /// Record a replica's state as its connection knows it (attached, online, ACKed).
-    pub fn set(&mut self, replica: ClientId, ack: ReplicaAck) {
-        self.replicas.insert(replica, ack);
+    /// A replica attached for a full synchronization (SYNC, or a PSYNC answered with
+    /// +FULLRESYNC): not online, its clock starts now. A replica attaching again keeps
+    /// the offset it acknowledged; a new one starts at 0.
+    pub fn attached(&mut self, replica: ClientId, now: Instant) {
+        let r = self.replicas.entry(replica).or_insert(ReplicaAck {
+            offset: 0,
+            last_ack: now,
+            online: false,
+        });
+        r.last_ack = now;
+        r.online = false;
+    }
+
+    /// A replica's PSYNC continued from the backlog: online at once, with everything up to
+    /// `offset` (the byte before the first one it is sent) counted as acknowledged.
+    pub fn continued(&mut self, replica: ClientId, offset: u64, now: Instant) {
+        self.replicas.insert(
+            replica,
+            ReplicaAck {
+                offset,
+                last_ack: now,
+                online: true,
+            },
+        );
+    }
+
+    /// A full synchronization's RDB is delivered: the replica gets the stream from now on
+    /// (its lag counts from now). Unknown replicas are ignored.
+    pub fn went_online(&mut self, replica: ClientId, now: Instant) {
+        if let Some(r) = self.replicas.get_mut(&replica) {
+            r.online = true;
+            r.last_ack = now;
+        }
     }
 
     /// `REPLCONF ACK <offset>`: offsets only grow; the time is refreshed either way.
+    /// Unknown replicas are ignored.
     pub fn ack(&mut self, replica: ClientId, offset: u64, now: Instant) {
         if let Some(r) = self.replicas.get_mut(&replica) {
             r.offset = r.offset.max(offset);
@@ -68,18 +106,35 @@ impl Acks {
         }
     }
 
+    /// The replica is gone.
+    pub fn left(&mut self, replica: ClientId) {
+        self.replicas.remove(&replica);
+    }
+
     pub fn get(&self, replica: ClientId) -> Option<&ReplicaAck> {
         self.replicas.get(&replica)
     }
 
-    /// The replica is gone.
-    pub fn remove(&mut self, replica: ClientId) {
-        self.replicas.remove(&replica);
+    /// INFO's `lag` of a replica: whole seconds since its last ACK when online, 0 while it
+    /// is still in its full sync. None for an unknown replica.
+    pub fn lag(&self, replica: ClientId, now: Instant) -> Option<u64> {
+        self.get(replica).map(|r| match r.online {
+            true => now.saturating_duration_since(r.last_ack).as_secs(),
+            false => 0,
+        })
     }
 
-    /// Forget the replicas `keep` rejects.
-    pub fn retain(&mut self, mut keep: impl FnMut(ClientId) -> bool) {
-        self.replicas.retain(|id, _| keep(*id));
+    /// Whether an online replica's last ACK is more than `timeout_s` whole seconds old
+    /// (`repl-timeout`; a replica in its full sync is never timed out here).
+    pub fn timed_out(&self, replica: ClientId, now: Instant, timeout_s: u64) -> bool {
+        self.lag(replica, now).is_some_and(|lag| lag > timeout_s)
+    }
+
+    /// Whether a replica is online and acknowledged exactly `offset` (FAILOVER's target
+    /// has caught up with the whole stream).
+    pub fn caught_up(&self, replica: ClientId, offset: u64) -> bool {
+        self.get(replica)
+            .is_some_and(|r| r.online && r.offset == offset)
     }
 
     /// Online replicas that acknowledged at least `offset`.
@@ -99,6 +154,17 @@ impl Acks {
                 r.online && now.saturating_duration_since(r.last_ack).as_secs() <= max_lag_s
             })
             .count()
+    }
+
+    /// Recount the good replicas (Redis's `refreshGoodSlavesCount`) and keep the count.
+    pub fn refresh_good(&mut self, now: Instant, max_lag_s: u64) -> usize {
+        self.good = self.good_replicas(now, max_lag_s);
+        self.good
+    }
+
+    /// The good replicas as last counted by [`Acks::refresh_good`].
+    pub fn good(&self) -> usize {
+        self.good
     }
 
     /// WAIT numreplicas timeout, with the client's write offset: answer now when enough
@@ -185,20 +251,19 @@ mod tests {
         }
     }
 
+    /// A replica attached for a full sync that acknowledged `offset` (not online).
+    fn syncing(a: &mut Acks, replica: ClientId, offset: u64, now: Instant) {
+        a.attached(replica, now);
+        a.ack(replica, offset, now);
+    }
+
     #[test]
     fn acks_count_online_replicas_at_or_past_the_offset() {
         let t0 = Instant::now();
         let mut a = Acks::default();
-        a.set(1, online(100, t0));
-        a.set(2, online(50, t0));
-        a.set(
-            3,
-            ReplicaAck {
-                offset: 500,
-                last_ack: t0,
-                online: false,
-            },
-        );
+        a.continued(1, 100, t0);
+        a.continued(2, 50, t0);
+        syncing(&mut a, 3, 500, t0);
         assert_eq!(a.count_acked(0), 2);
         assert_eq!(a.count_acked(50), 2);
         assert_eq!(a.count_acked(51), 1);
@@ -211,30 +276,151 @@ mod tests {
         // Unknown replicas are ignored.
         a.ack(9, 1000, t0);
         assert_eq!(a.count_acked(1000), 0);
-        a.remove(2);
+        assert_eq!(a.get(9), None);
+        a.left(2);
         assert_eq!(a.count_acked(101), 0);
+        assert_eq!(a.get(2), None);
+    }
+
+    #[test]
+    fn a_replica_goes_from_attached_to_online_to_gone() {
+        let t0 = Instant::now();
+        let mut a = Acks::default();
+        a.attached(1, t0);
+        let attached = ReplicaAck {
+            offset: 0,
+            last_ack: t0,
+            online: false,
+        };
+        assert_eq!(a.get(1), Some(&attached));
+        // In its full sync: no lag, no timeout, not counted, however long it takes.
+        assert_eq!(a.lag(1, t0 + 100 * S), Some(0));
+        assert!(!a.timed_out(1, t0 + 100 * S, 60));
+        assert_eq!(a.count_acked(0), 0);
+        assert_eq!(a.good_replicas(t0, 10), 0);
+        // Its RDB is delivered at t0 + 100 s: the lag counts from then.
+        a.went_online(1, t0 + 100 * S);
+        assert_eq!(a.get(1), Some(&online(0, t0 + 100 * S)));
+        assert_eq!(a.lag(1, t0 + 103 * S), Some(3));
+        assert_eq!(a.count_acked(0), 1);
+        a.ack(1, 42, t0 + 104 * S);
+        assert_eq!(a.get(1), Some(&online(42, t0 + 104 * S)));
+        assert_eq!(a.lag(1, t0 + 104 * S), Some(0));
+        // Attaching again (after RESET) starts a new sync but keeps what it acknowledged.
+        a.attached(1, t0 + 200 * S);
+        assert_eq!(
+            a.get(1),
+            Some(&ReplicaAck {
+                offset: 42,
+                last_ack: t0 + 200 * S,
+                online: false,
+            })
+        );
+        // Unknown replicas are ignored.
+        a.went_online(7, t0);
+        assert_eq!(a.get(7), None);
+        assert_eq!(a.lag(7, t0), None);
+        assert!(!a.timed_out(7, t0 + 100 * S, 1));
+        a.left(1);
+        assert_eq!(a.get(1), None);
+        assert_eq!(a.lag(1, t0), None);
+        // Leaving twice is harmless.
+        a.left(1);
+    }
+
+    #[test]
+    fn a_continued_replica_is_online_at_its_offset() {
+        let t0 = Instant::now();
+        let mut a = Acks::default();
+        a.continued(1, 999, t0);
+        assert_eq!(a.get(1), Some(&online(999, t0)));
+        assert_eq!(a.count_acked(999), 1);
+        assert_eq!(a.count_acked(1000), 0);
+        assert_eq!(a.lag(1, t0 + 2 * S + S / 2), Some(2));
+    }
+
+    #[test]
+    fn lag_and_timeout_count_whole_seconds() {
+        let t0 = Instant::now();
+        let mut a = Acks::default();
+        a.continued(1, 0, t0);
+        assert_eq!(a.lag(1, t0), Some(0));
+        assert_eq!(a.lag(1, t0 + S - Duration::from_millis(1)), Some(0));
+        assert_eq!(a.lag(1, t0 + S), Some(1));
+        // A clock that went back (an ACK stamped later than `now`) gives 0.
+        assert_eq!(a.lag(1, t0.checked_sub(S).unwrap_or(t0)), Some(0));
+        // repl-timeout 60: 60.9 s is 60 whole seconds, not past it; 61 s is.
+        assert!(!a.timed_out(1, t0 + 60 * S, 60));
+        assert!(!a.timed_out(1, t0 + 60 * S + S * 9 / 10, 60));
+        assert!(a.timed_out(1, t0 + 61 * S, 60));
+        // An ACK resets it.
+        a.ack(1, 5, t0 + 61 * S);
+        assert!(!a.timed_out(1, t0 + 61 * S, 60));
+        assert_eq!(a.lag(1, t0 + 61 * S), Some(0));
+    }
+
+    #[test]
+    fn caught_up_means_online_with_exactly_the_offset() {
+        let t0 = Instant::now();
+        let mut a = Acks::default();
+        a.continued(1, 100, t0);
+        a.continued(2, 99, t0);
+        syncing(&mut a, 3, 100, t0);
+        assert!(a.caught_up(1, 100));
+        assert!(!a.caught_up(1, 101));
+        assert!(!a.caught_up(2, 100));
+        assert!(!a.caught_up(3, 100));
+        assert!(!a.caught_up(9, 100));
+        a.went_online(3, t0);
+        assert!(a.caught_up(3, 100));
     }
 
     #[test]
     fn good_replicas_follow_min_replicas_max_lag() {
         let t0 = Instant::now();
         let mut a = Acks::default();
-        a.set(1, online(0, t0));
-        a.set(2, online(0, t0 + 5 * S));
-        a.set(
-            3,
-            ReplicaAck {
-                offset: 0,
-                last_ack: t0 + 5 * S,
-                online: false,
-            },
-        );
+        a.continued(1, 0, t0);
+        a.continued(2, 0, t0 + 5 * S);
+        a.attached(3, t0 + 5 * S);
         assert_eq!(a.good_replicas(t0 + 5 * S, 10), 2);
         // Lag 10.9 s is 10 whole seconds: still good.
         assert_eq!(a.good_replicas(t0 + 10 * S + S * 9 / 10, 10), 2);
         assert_eq!(a.good_replicas(t0 + 11 * S, 10), 1);
         assert_eq!(a.good_replicas(t0 + 16 * S, 10), 0);
         assert_eq!(a.good_replicas(t0 + 5 * S, 0), 1);
+    }
+
+    #[test]
+    fn the_good_count_is_kept_until_the_next_refresh() {
+        let t0 = Instant::now();
+        let mut a = Acks::default();
+        assert_eq!(a.good(), 0);
+        a.continued(1, 0, t0);
+        a.continued(2, 0, t0 + 3 * S);
+        // Nothing counted yet.
+        assert_eq!(a.good(), 0);
+        assert_eq!(a.refresh_good(t0 + 3 * S, 10), 2);
+        assert_eq!(a.good(), 2);
+        // At the boundary of min-replicas-max-lag 10: replica 1's lag is 10 s, still good.
+        assert_eq!(a.refresh_good(t0 + 10 * S + S * 9 / 10, 10), 2);
+        // 11 s: no longer good, once recounted.
+        assert_eq!(a.good(), 2);
+        assert_eq!(a.refresh_good(t0 + 11 * S, 10), 1);
+        assert_eq!(a.good(), 1);
+        // An ACK makes it good again at the next count.
+        a.ack(1, 0, t0 + 11 * S);
+        assert_eq!(a.good(), 1);
+        assert_eq!(a.refresh_good(t0 + 11 * S, 10), 2);
+        // A replica that leaves stops counting at the next count.
+        a.left(2);
+        assert_eq!(a.good(), 2);
+        assert_eq!(a.refresh_good(t0 + 11 * S, 10), 1);
+        // Lag 1 at max-lag 1 is good, lag 2 is not.
+        assert_eq!(a.refresh_good(t0 + 12 * S, 1), 1);
+        assert_eq!(a.refresh_good(t0 + 13 * S, 1), 0);
+        assert_eq!(a.good(), 0);
+        assert!(!min_replicas_ok(1, 1, a.good()));
+        assert!(min_replicas_ok(1, 10, a.refresh_good(t0 + 13 * S, 10)));
     }
 
     #[test]
@@ -246,7 +432,7 @@ mod tests {
         assert_eq!(a.start(10, 1, true), WaitStart::Block);
         // Inside MULTI: the count at once.
         assert_eq!(a.start(10, 1, false), WaitStart::Reply(0));
-        a.set(1, online(10, t0));
+        a.continued(1, 10, t0);
         assert_eq!(a.start(10, 1, true), WaitStart::Reply(1));
         assert_eq!(a.start(11, 1, true), WaitStart::Block);
         assert_eq!(a.start(11, -5, true), WaitStart::Reply(0));
@@ -256,8 +442,8 @@ mod tests {
     fn poll_serves_satisfied_and_timed_out_waiters_in_order() {
         let t0 = Instant::now();
         let mut a = Acks::default();
-        a.set(1, online(0, t0));
-        a.set(2, online(0, t0));
+        a.continued(1, 0, t0);
+        a.continued(2, 0, t0);
         a.add_waiter(10, 100, 1, t0, 5 * S);
         a.add_waiter(11, 200, 2, t0, Duration::ZERO);
         a.add_waiter(12, 100, 2, t0, 2 * S);
@@ -277,6 +463,17 @@ mod tests {
     }
 
     #[test]
+    fn a_replica_in_its_full_sync_does_not_serve_waits() {
+        let t0 = Instant::now();
+        let mut a = Acks::default();
+        syncing(&mut a, 1, 500, t0);
+        a.add_waiter(10, 100, 1, t0, Duration::ZERO);
+        assert_eq!(a.poll(t0 + S), []);
+        a.went_online(1, t0 + S);
+        assert_eq!(a.poll(t0 + S), [(10, 1)]);
+    }
+
+    #[test]
     fn min_replicas_to_write() {
         assert!(min_replicas_ok(0, 10, 0));
         assert!(min_replicas_ok(2, 0, 0));
@@ -288,7 +485,7 @@ mod tests {
     fn removed_waiters_are_not_served() {
         let t0 = Instant::now();
         let mut a = Acks::default();
-        a.set(1, online(500, t0));
+        a.continued(1, 500, t0);
         a.add_waiter(10, 100, 1, t0, S);
         a.add_waiter(11, 100, 1, t0, S);
         a.remove_waiter(10);
