@@ -55,6 +55,7 @@ pub struct Data<'a> {
 
 impl<'a> Data<'a> {
     /// Record an access to an entry whose `lru` field is `old` (LRU clock or LFU counter).
+    #[inline]
     fn touch_lru(&mut self, old: u32) -> u32 {
         let t = access::Tuning {
             policy: self.cfg.maxmemory_policy,
@@ -74,6 +75,7 @@ impl<'a> Data<'a> {
     ///
     /// A replica never deletes: its master sends the DEL. Its master's stream sees the key
     /// as it is; other clients see an expired key as missing (true).
+    #[inline]
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         if !self.keyspace.dbs[db].is_expired(key, self.now_ms) {
             return false;
@@ -108,6 +110,7 @@ impl<'a> Data<'a> {
     /// Lookup for reading: lazy expiry, hit/miss statistics, LRU update.
     ///
     /// It takes the service by value so that the entry outlives it (`srv.data().lookup_read`).
+    #[inline]
     pub fn lookup_read(mut self, db: usize, key: &[u8]) -> Option<&'a Entry> {
         let expired = self.expire_if_needed(db, key);
         let found = if expired {
@@ -133,6 +136,7 @@ impl<'a> Data<'a> {
 
     /// Lookup for writing: lazy expiry and LRU update, no statistics.
     /// Taken by value as [`Data::lookup_read`].
+    #[inline]
     pub fn lookup_write(mut self, db: usize, key: &[u8]) -> Option<&'a mut Entry> {
         if self.expire_if_needed(db, key) {
             return None;
@@ -146,6 +150,7 @@ impl<'a> Data<'a> {
     }
 
     /// Whether a key exists (after lazy expiry), without touching LRU or statistics.
+    #[inline]
     pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
         !self.expire_if_needed(db, key) && self.keyspace.dbs[db].contains(key)
     }
@@ -153,6 +158,7 @@ impl<'a> Data<'a> {
     /// Store a value (Redis's `setKey`): overwrite (keeping the TTL only if `keep_ttl`) or add;
     /// a new key fires the `new` keyspace event. Returns true if the key was new. WATCH
     /// invalidation, the command's own event and `dirty` are the caller's (`Ctx::changed`).
+    #[inline]
     pub fn set_key(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) -> bool {
         let lru = access::initial(self.cfg.maxmemory_policy, self.now_ms);
         let type_name = val.type_name();

@@ -108,6 +108,7 @@ impl Server {
     }
 
     /// The keyspace service over the parts a data command needs ([`Data`]).
+    #[inline]
     pub fn data(&mut self) -> Data<'_> {
         Data {
             keyspace: &mut self.keyspace,
