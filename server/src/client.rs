@@ -131,6 +131,11 @@ pub struct Client {
     pub replica: Option<Box<crate::replication::state::ReplicaState>>,
     /// The replication offset after this client's last command (WAIT waits for it).
     pub woff: u64,
+    /// `failover-safety strict`: replies held until the replicas hold the writes they
+    /// acknowledge (`replication::gate`), and the offset up to which this client's
+    /// writes were handed to it.
+    pub gate: crate::replication::gate::Gate,
+    pub gated_woff: u64,
 }
 
 impl Client {
@@ -170,6 +175,8 @@ impl Client {
             close_reason: None,
             replica: None,
             woff: 0,
+            gate: Default::default(),
+            gated_woff: 0,
         }
     }
 

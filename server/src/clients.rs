@@ -116,10 +116,14 @@ impl Clients {
         self.running = r;
     }
 
-    /// Take the pushes written for the running client, clearing the early mark.
-    pub fn take_pushes(&mut self) -> BytesMut {
+    /// Write the pushes kept for the running client into its output and clear them (the
+    /// common case, none, costs a length check: this runs after every command).
+    pub fn write_pushes(&mut self, out: &mut ReplyBuf) {
+        if !self.pushes.is_empty() {
+            out.raw(&self.pushes);
+            self.pushes.clear();
+        }
         self.pushes_early = 0;
-        self.pushes.split()
     }
 
     /// Make a client's next EXEC fail because a key it watches changed.

@@ -9,9 +9,11 @@ use picket_common::resp::{Limits, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
-use crate::client::{cflags, ClientId};
+use crate::client::{cflags, Client, ClientId};
 use crate::command::exec::{process, Flow};
+use crate::replication::gate::{Write, NOT_ACKNOWLEDGED};
 use crate::server::check_output_limits;
+use crate::server::Server;
 use crate::shared::Shared;
 
 /// Read buffer growth step (Redis's `PROTO_IOBUF_LEN`).
@@ -61,6 +63,21 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
             {
                 crate::command::reentry::timed_out(srv, &mut client, &mut out);
             }
+            // Strict failover safety: a write's reply (and what follows it) waits for the
+            // replicas' acknowledgement. Output that a served blocked command wrote since
+            // the last batch is such a reply.
+            let strict = srv.cfg.repl.strict_acks().filter(|_| {
+                !srv.repl.is_replica() && client.class() != crate::client::ClientClass::Replica
+            });
+            let mut writes = Vec::new();
+            if strict.is_some() && client.woff > client.gated_woff && !out.is_empty() {
+                writes.push(Write {
+                    start: 0,
+                    end: out.len(),
+                    offset: client.woff,
+                });
+                client.gated_woff = client.woff;
+            }
             // A blocked client's further input waits until it is served.
             while !close && client.blocked.is_none() {
                 let limits = Limits {
@@ -69,8 +86,17 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                 };
                 match decoder.decode(&mut buf, &limits) {
                     Ok(Some(req)) => {
+                        let (start, offset) = (out.len(), srv.repl.offset);
                         if process(srv, &mut client, &mut out, &req.args) == Flow::Close {
                             close = true;
+                        }
+                        if strict.is_some() && srv.repl.offset > offset {
+                            writes.push(Write {
+                                start,
+                                end: out.len(),
+                                offset: srv.repl.offset,
+                            });
+                            client.gated_woff = srv.repl.offset;
                         }
                         // Replies not yet written count against the output buffer limit
                         // of the client's class (`normal` for most).
@@ -130,10 +156,20 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                 close = true;
                 out.buf.clear();
             }
-            let output = out.take();
+            let mut output = out.take();
+            if strict.is_some() || !client.gate.is_empty() {
+                output = gate_output(srv, &mut client, output, &writes, strict);
+            }
             // Handed to the socket: the reply buffer is free again.
             client.rb.note(0);
+            // A blocked client with a deadline, or a held write with its lease, wakes up.
             let blocked = client.blocked.as_ref().map(|b| b.deadline);
+            let blocked = match (blocked, client.gate.waiting_for()) {
+                (Some(Some(d)), Some((_, lease))) => Some(Some(d.min(lease))),
+                (Some(d), None) => Some(d),
+                (None, Some((_, lease))) | (Some(None), Some((_, lease))) => Some(Some(lease)),
+                (None, None) => None,
+            };
             client.out = out;
             srv.clients.insert(id, client);
             // Writes reach the AOF (fsynced under `always`) before their replies go out, and
@@ -235,6 +271,48 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
     }
     let _ = conn.shutdown().await;
     crate::runtime::remove_client(&shared, id);
+}
+
+/// Hand a batch's output to the client's acknowledgement gate and take what may leave:
+/// replies up to the first write fewer than `strict` replicas acknowledged (all of it once
+/// strict mode is off). A batch with writes asks the replicas for an ACK now, and the
+/// client is woken when ACKs arrive (`replication::after_batch`).
+fn gate_output(
+    srv: &mut Server,
+    client: &mut Client,
+    output: BytesMut,
+    writes: &[Write],
+    strict: Option<usize>,
+) -> BytesMut {
+    let now = srv.clock.now();
+    let lease = std::time::Duration::from_millis(srv.cfg.repl.lease_ms);
+    client.gate.push(output, writes, now + lease);
+    if !writes.is_empty() {
+        srv.repl.get_ack = true;
+    }
+    let acks = &srv.repl.acks;
+    let mut err = picket_common::resp::ReplyBuf::new(client.proto);
+    err.error(NOT_ACKNOWLEDGED);
+    let (released, failed) = client.gate.release(
+        |offset| strict.is_none_or(|n| acks.count_acked(offset) >= n),
+        now,
+        &err.buf,
+    );
+    for _ in 0..failed {
+        srv.stats.count_error(NOT_ACKNOWLEDGED);
+    }
+    if failed > 0 {
+        tracing::warn!(
+            "{failed} write(s) of client {} not acknowledged by the replicas within failover-lease-ms",
+            client.id
+        );
+    }
+    if client.gate.is_empty() {
+        srv.repl.gated.remove(&client.id);
+    } else {
+        srv.repl.gated.insert(client.id);
+    }
+    released
 }
 
 /// Whether the client was asked to close while its connection was busy writing.

@@ -121,12 +121,22 @@ fn run(args: &[&str]) -> (i32, String) {
 #[test]
 fn config_get_star_equals_redis() {
     let Some(pair) = Pair::start(&[]) else { return };
-    let ours = config_all(&mut pair.picket.conn());
+    let mut ours = config_all(&mut pair.picket.conn());
     let theirs = config_all(&mut pair.redis.conn());
+    // Picket's own directives (docs/failover-safety.md), at their defaults: the rest is
+    // Redis's list exactly.
+    const OWN: &[(&str, &str)] = &[("failover-lease-ms", "500"), ("failover-safety", "classic")];
+    for (name, default) in OWN {
+        assert_eq!(
+            ours.remove(*name).as_deref(),
+            Some(*default),
+            "CONFIG GET {name}"
+        );
+    }
     assert_eq!(
         ours.keys().collect::<Vec<_>>(),
         theirs.keys().collect::<Vec<_>>(),
-        "CONFIG GET * lists other names than Redis 7.0"
+        "CONFIG GET * lists other names than Redis 7.0 (and picket's own)"
     );
     // Values that must differ: each server got its own port and temporary directory.
     const DIFFERENT: &[&str] = &["port", "dir"];

@@ -43,7 +43,7 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
         client.flags |= cflags::DIRTY_CAS;
     }
     // Pushes are written even under CLIENT REPLY OFF, as Redis's CLIENT_PUSHING.
-    out.raw(&srv.clients.take_pushes());
+    srv.clients.write_pushes(out);
     out.proto = client.proto;
     // The effects go to the stream now, so the client's write offset is known (WAIT).
     crate::replication::feed(srv);

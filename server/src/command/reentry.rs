@@ -100,6 +100,10 @@ fn reexecute(srv: &mut Server, client: &mut Client) {
         srv.dirty = dirty;
     }
     srv.propagator.end_unit();
+    // Its effects go to the stream now, so the offset its reply depends on is known (WAIT,
+    // strict failover safety).
+    crate::replication::feed(srv);
+    client.woff = srv.repl.offset;
     srv.call.reprocessing = false;
     if srv.clients.finish_running() {
         client.flags |= cflags::DIRTY_CAS;
@@ -108,7 +112,7 @@ fn reexecute(srv: &mut Server, client: &mut Client) {
         crate::blocking::unblock(srv, client);
     }
     client.db = saved_db;
-    out.raw(&srv.clients.take_pushes());
+    srv.clients.write_pushes(&mut out);
     client.out = out;
     client.notify.notify_one();
 }

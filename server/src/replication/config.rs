@@ -256,7 +256,33 @@ pub static DIRECTIVES: &[Directive] = &[
         "Seconds since its last ACK within which a replica counts as good.",
     )
     .alias(&["min-slaves-max-lag"]),
+    // Picket's own (issue #16, docs/failover-safety.md).
+    Directive::new(
+        "failover-safety",
+        Kind::Enum(SAFETY),
+        "classic",
+        "classic: Redis's replication, a write is acknowledged once applied on the master; strict: a write is acknowledged only once max(1, min-replicas-to-write) replicas hold it (docs/failover-safety.md).",
+    ),
+    Directive::new(
+        "failover-lease-ms",
+        Kind::Int { min: 1, max: I32 },
+        "500",
+        "Strict mode: how long a write waits for its replicas' acknowledgement before it gets a NOREPLICAS error instead (keep it well under the sentinels' down-after-milliseconds).",
+    ),
 ];
+
+/// `failover-safety` values.
+pub const SAFETY: &[&str] = &["classic", "strict"];
+
+/// `failover-safety`: what an acknowledged write promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Safety {
+    /// Redis's: the reply leaves once the master applied the write.
+    #[default]
+    Classic,
+    /// The reply leaves once `max(1, min-replicas-to-write)` replicas acknowledged it.
+    Strict,
+}
 
 /// The smallest backlog Redis keeps (`CONFIG_REPL_BACKLOG_MIN_SIZE`).
 pub const BACKLOG_MIN: u64 = 16 * 1024;
@@ -285,6 +311,16 @@ pub struct ReplSettings {
     pub ignore_disk_write_errors: bool,
     pub min_replicas_to_write: usize,
     pub min_replicas_max_lag_s: u64,
+    pub safety: Safety,
+    pub lease_ms: u64,
+}
+
+impl ReplSettings {
+    /// How many replicas must hold a write before it is acknowledged (strict mode), or
+    /// None (classic).
+    pub fn strict_acks(&self) -> Option<usize> {
+        (self.safety == Safety::Strict).then_some(self.min_replicas_to_write.max(1))
+    }
 }
 
 impl ReplSettings {
@@ -310,6 +346,12 @@ impl ReplSettings {
             ignore_disk_write_errors: s.get_bool("replica-ignore-disk-write-errors"),
             min_replicas_to_write: s.get_int("min-replicas-to-write") as usize,
             min_replicas_max_lag_s: s.get_int("min-replicas-max-lag") as u64,
+            safety: if s.get_str("failover-safety") == "strict" {
+                Safety::Strict
+            } else {
+                Safety::Classic
+            },
+            lease_ms: s.get_int("failover-lease-ms") as u64,
         }
     }
 }

@@ -52,12 +52,13 @@ pub fn refresh_good_replicas(srv: &mut Server) {
     srv.repl.acks.refresh_good(now, max_lag);
 }
 
-/// Whether writes are allowed by `min-replicas-to-write` (Redis's `checkGoodReplicasStatus`).
+/// Whether writes are allowed by `min-replicas-to-write` (Redis's `checkGoodReplicasStatus`);
+/// strict failover safety needs at least one good replica.
 pub fn enough_good_replicas(srv: &Server) -> bool {
     let r = &srv.cfg.repl;
     srv.repl.is_replica()
         || wait::min_replicas_ok(
-            r.min_replicas_to_write,
+            r.strict_acks().unwrap_or(r.min_replicas_to_write),
             r.min_replicas_max_lag_s,
             srv.repl.acks.good(),
         )
@@ -576,6 +577,9 @@ async fn diskless_task(shared: Arc<Shared>, mut snap: Snapshot, ids: Vec<ClientI
                     }
                 }
                 srv.repl.sync_running = false;
+                // Online replicas count for min-replicas at once (Redis's `replicaPutOnline`
+                // refreshes the count).
+                refresh_good_replicas(&mut srv);
                 tracing::info!(
                     "Diskless rdb transfer done: {} keys, {} bytes",
                     snap.keys_written,
@@ -670,6 +674,7 @@ async fn disk_task(
             );
         }
     }
+    refresh_good_replicas(&mut srv);
 }
 
 /// A replica client is gone: forget it.

@@ -20,6 +20,7 @@ pub mod backlog;
 pub mod config;
 pub mod failover;
 pub mod fullsync;
+pub mod gate;
 pub mod handshake;
 pub mod link;
 pub mod master;
@@ -58,6 +59,12 @@ pub fn after_batch(srv: &mut Server) {
         master::refresh_good_replicas(srv);
         master::serve_waits(srv);
         failover::update(srv);
+        // Replies held for their writes' acknowledgement may leave now.
+        for id in srv.repl.gated.iter() {
+            if let Some(c) = srv.clients.get(id) {
+                c.notify.notify_one();
+            }
+        }
     }
     crate::persist::aof::flush(srv);
 }

@@ -91,6 +91,9 @@ pub struct Repl {
     pub last_ping: Option<Instant>,
     /// The master's REPLCONF ACKs changed: WAITs may be served.
     pub acks_changed: bool,
+    /// Clients whose replies wait in their acknowledgement gate (strict mode), woken when
+    /// ACKs arrive.
+    pub gated: std::collections::BTreeSet<ClientId>,
     /// The replication cron's last run and count (it runs once a second).
     pub last_cron: Option<Instant>,
     pub cron_loops: u64,
@@ -131,6 +134,7 @@ impl Repl {
             get_ack: false,
             ack_requested: false,
             acks_changed: false,
+            gated: Default::default(),
             last_cron: None,
             cron_loops: 0,
             applying: false,
