@@ -123,10 +123,8 @@ fn config_get_star_equals_redis() {
     let Some(pair) = Pair::start(&[]) else { return };
     let mut ours = config_all(&mut pair.picket.conn());
     let theirs = config_all(&mut pair.redis.conn());
-    // Picket's own directives (docs/failover-safety.md), at their defaults: the rest is
-    // Redis's list exactly.
-    const OWN: &[(&str, &str)] = &[("failover-lease-ms", "500"), ("failover-safety", "classic")];
-    for (name, default) in OWN {
+    // Picket's own directives, at their defaults: the rest is Redis's list exactly.
+    for (name, default) in common::PICKET_DIRECTIVES {
         assert_eq!(
             ours.remove(*name).as_deref(),
             Some(*default),

@@ -1,14 +1,17 @@
-//! `failover-safety strict` with the real binaries over TCP (issue #16, rule 1 of
+//! `failover-safety strict` with the real binaries over TCP (issue #16, rules 1 and 3 of
 //! docs/failover-safety.md): a write's reply leaves only once enough replicas hold it, replies
 //! behind it keep their order, a write the replicas do not acknowledge within the lease gets
-//! NOREPLICAS, and a strict master without replicas refuses writes. Classic mode (the
-//! default) is Redis's behaviour and is tested everywhere else.
+//! NOREPLICAS, and a master without fresh ACKs (no replicas, a stopped replica) refuses writes
+//! and reads while an idle one keeps its lease. Classic mode (the default) is Redis's
+//! behaviour and is tested everywhere else.
 
 mod common;
 use std::time::{Duration, Instant};
 
 use common::{Conn, Reply, Server};
 use picket_common::resp::encode_command;
+
+const LEASE_LOST: &str = "MASTERDOWN This master has not heard from enough replicas within failover-lease-ms (failover-safety strict): a replica may have been promoted.";
 
 fn info(c: &mut Conn, field: &str) -> String {
     let text = c.cmd(&["INFO", "replication"]).text();
@@ -74,9 +77,15 @@ fn a_strict_master_without_replicas_refuses_writes_before_applying_them() {
         c.q("SET k v"),
         Reply::err("NOREPLICAS Not enough good replicas to write.")
     );
+    // Without a lease it serves no data either (a replica may have been promoted); what
+    // reads no data still runs.
+    assert_eq!(c.q("GET k"), Reply::err(LEASE_LOST));
+    assert_eq!(c.q("DBSIZE"), Reply::err(LEASE_LOST));
+    assert_eq!(c.q("PING"), Reply::simple("PONG"));
+    assert_eq!(info(&mut c, "role"), "master");
+    // Classic again: the write was never applied.
+    assert_eq!(c.q("CONFIG SET failover-safety classic"), Reply::ok());
     assert_eq!(c.q("EXISTS k"), Reply::Int(0));
-    // Reads are served.
-    assert_eq!(c.q("GET k"), Reply::Nil);
 }
 
 #[test]
@@ -152,6 +161,13 @@ fn a_write_the_replica_does_not_acknowledge_within_the_lease_gets_noreplicas() {
     assert_eq!(mc.read(), Reply::bulk("2"));
     let stats = mc.cmd(&["INFO", "errorstats"]).text();
     assert!(stats.contains("errorstat_NOREPLICAS:count=1"), "{stats}");
+    // The lease is lost: the master refuses writes before applying them, and reads.
+    assert_eq!(
+        mc.q("SET refused 1"),
+        Reply::err("NOREPLICAS Not enough good replicas to write.")
+    );
+    assert_eq!(mc.q("GET before"), Reply::err(LEASE_LOST));
+    assert_eq!(mc.q("PING"), Reply::simple("PONG"));
     // The replica is back: writes are acknowledged again, and it has everything.
     signal(&r, "-CONT");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -170,6 +186,10 @@ fn a_write_the_replica_does_not_acknowledge_within_the_lease_gets_noreplicas() {
         rc.q("MGET before during after"),
         Reply::bulks(&["1", "2", "3"])
     );
+    assert_eq!(mc.q("EXISTS refused"), Reply::Int(0));
+    // An idle strict master keeps its lease: it asks for ACKs itself.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(mc.q("GET before"), Reply::bulk("1"));
 }
 
 #[test]

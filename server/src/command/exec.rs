@@ -14,6 +14,9 @@ use crate::client::{cflags, Client, Queued};
 pub use crate::ctx::{push_to, Ctx, Flow, Propagate};
 use crate::server::Server;
 
+/// A read on a strict master without its lease (`failover-safety strict`).
+const LEASE_LOST: &str = "MASTERDOWN This master has not heard from enough replicas within failover-lease-ms (failover-safety strict): a replica may have been promoted.";
+
 const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// Process one request for `client`. Its replies go to `out`.
@@ -175,6 +178,17 @@ fn process_inner(
     if is_write && !crate::replication::master::enough_good_replicas(srv) {
         let msg = "NOREPLICAS Not enough good replicas to write.";
         reject(srv, client, out, Some(spec), msg);
+        return Flow::Continue;
+    }
+    // 4c'. A strict master that lost its lease serves no data: the sentinels may have
+    // promoted a replica meanwhile (docs/failover-safety.md, rule 3). Commands that read no
+    // data (PING, INFO, ROLE, CONFIG, the replication handshake...) still run.
+    if !is_write
+        && !loader
+        && spec.has(flags::READONLY)
+        && !crate::replication::master::lease_held(srv)
+    {
+        reject(srv, client, out, Some(spec), LEASE_LOST);
         return Flow::Continue;
     }
     // 4d. A read-only replica takes writes only from its master.

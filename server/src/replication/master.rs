@@ -52,13 +52,30 @@ pub fn refresh_good_replicas(srv: &mut Server) {
     srv.repl.acks.refresh_good(now, max_lag);
 }
 
+/// Whether a strict master still holds its lease: `max(1, min-replicas-to-write)` online
+/// replicas acknowledged within `failover-lease-ms` (docs/failover-safety.md, rule 3).
+/// Always true in classic mode and on replicas.
+pub fn lease_held(srv: &Server) -> bool {
+    let Some(need) = srv.cfg.repl.strict_acks() else {
+        return true;
+    };
+    if srv.repl.is_replica() {
+        return true;
+    }
+    let lease = Duration::from_millis(srv.cfg.repl.lease_ms);
+    srv.repl.acks.fresh(srv.clock.now(), lease) >= need
+}
+
 /// Whether writes are allowed by `min-replicas-to-write` (Redis's `checkGoodReplicasStatus`);
-/// strict failover safety needs at least one good replica.
+/// a strict master needs its lease instead.
 pub fn enough_good_replicas(srv: &Server) -> bool {
     let r = &srv.cfg.repl;
+    if r.strict_acks().is_some() {
+        return lease_held(srv);
+    }
     srv.repl.is_replica()
         || wait::min_replicas_ok(
-            r.strict_acks().unwrap_or(r.min_replicas_to_write),
+            r.min_replicas_to_write,
             r.min_replicas_max_lag_s,
             srv.repl.acks.good(),
         )
@@ -354,6 +371,22 @@ pub fn wait(ctx: &mut Ctx) -> CmdResult {
 pub fn cron(srv: &mut Server) {
     maybe_start_sync(srv);
     let now = srv.clock.now();
+    // A strict master's lease lives on fresh ACKs: ask for one every quarter lease (at
+    // most every cron tick), not only when writes wait.
+    if srv.cfg.repl.strict_acks().is_some()
+        && !srv.repl.is_replica()
+        && !srv.repl.replicas.is_empty()
+    {
+        let quarter = Duration::from_millis((srv.cfg.repl.lease_ms / 4).max(1));
+        if srv
+            .repl
+            .lease_getack
+            .is_none_or(|t| now.saturating_duration_since(t) >= quarter)
+        {
+            srv.repl.lease_getack = Some(now);
+            srv.repl.get_ack = true;
+        }
+    }
     if srv
         .repl
         .last_cron

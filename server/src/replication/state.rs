@@ -94,6 +94,8 @@ pub struct Repl {
     /// Clients whose replies wait in their acknowledgement gate (strict mode), woken when
     /// ACKs arrive.
     pub gated: std::collections::BTreeSet<ClientId>,
+    /// When the strict lease last asked the replicas for an ACK.
+    pub lease_getack: Option<Instant>,
     /// The replication cron's last run and count (it runs once a second).
     pub last_cron: Option<Instant>,
     pub cron_loops: u64,
@@ -135,6 +137,7 @@ impl Repl {
             ack_requested: false,
             acks_changed: false,
             gated: Default::default(),
+            lease_getack: None,
             last_cron: None,
             cron_loops: 0,
             applying: false,

@@ -106,6 +106,15 @@ impl Acks {
         }
     }
 
+    /// Online replicas whose last ACK is at most `within` old: the lease of
+    /// `failover-safety strict` holds while there are enough of them.
+    pub fn fresh(&self, now: Instant, within: Duration) -> usize {
+        self.replicas
+            .values()
+            .filter(|r| r.online && now.saturating_duration_since(r.last_ack) <= within)
+            .count()
+    }
+
     /// The replica is gone.
     pub fn left(&mut self, replica: ClientId) {
         self.replicas.remove(&replica);
@@ -471,6 +480,26 @@ mod tests {
         assert_eq!(a.poll(t0 + S), []);
         a.went_online(1, t0 + S);
         assert_eq!(a.poll(t0 + S), [(10, 1)]);
+    }
+
+    #[test]
+    fn the_strict_lease_counts_online_replicas_acked_within_it() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut a = Acks::default();
+        a.attached(1, t0);
+        a.continued(2, 0, t0);
+        // Replica 1 is still in its full sync: it does not count.
+        assert_eq!(a.fresh(t0, ms(500)), 1);
+        a.went_online(1, t0 + ms(100));
+        assert_eq!(a.fresh(t0 + ms(500), ms(500)), 2);
+        // 2's last ACK is 501 ms old, 1's 401 ms.
+        assert_eq!(a.fresh(t0 + ms(501), ms(500)), 1);
+        a.ack(2, 10, t0 + ms(550));
+        assert_eq!(a.fresh(t0 + ms(600), ms(500)), 2);
+        assert_eq!(a.fresh(t0 + ms(1051), ms(500)), 0);
+        a.left(2);
+        assert_eq!(a.fresh(t0 + ms(600), ms(500)), 1);
     }
 
     #[test]

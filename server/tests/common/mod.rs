@@ -10,6 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+
+/// Picket's own directives (docs/failover-safety.md) and their defaults: `CONFIG GET *`
+/// lists Redis 7.0's directives and these.
+pub const PICKET_DIRECTIVES: &[(&str, &str)] =
+    &[("failover-lease-ms", "500"), ("failover-safety", "classic")];
 use redis_protocol::resp3::decode::complete::decode_bytes_mut;
 use redis_protocol::resp3::types::BytesFrame;
 

@@ -14,6 +14,7 @@ fn usage() -> String {
     format!(
         "Usage: picket-sim --scenario <name> [--seeds N] [--first-seed S] [--down-after MS] [--quorum Q]\n\
          \x20                 [--failover-timeout MS] [--sentinels N] [--min-replicas N] [--wait N] [--clients N]\n\
+         \x20                 [--safety classic|strict]\n\
          Scenarios: {}\n",
         SCENARIOS.join(", ")
     )
@@ -67,6 +68,13 @@ fn main() -> ExitCode {
                 "--sentinels" => s.sentinels = num()? as usize,
                 "--min-replicas" => s.min_replicas = num()? as usize,
                 "--wait" => s.wait_replicas = num()? as usize,
+                "--safety" => {
+                    s.strict = match val.as_str() {
+                        "strict" => true,
+                        "classic" => false,
+                        _ => return Err(format!("--safety: classic or strict, not '{val}'")),
+                    }
+                }
                 "--clients" => s.clients = num()? as usize,
                 "-h" | "--help" => return Err(String::new()),
                 other => return Err(format!("unknown option {other}")),

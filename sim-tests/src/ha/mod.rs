@@ -31,6 +31,8 @@ pub struct Settings {
     pub min_replicas: usize,
     /// Clients WAIT for this many replicas after each write (0: no WAIT).
     pub wait_replicas: usize,
+    /// `failover-safety strict` on every server (docs/failover-safety.md).
+    pub strict: bool,
     pub clients: usize,
     /// `replica-priority` per server (index 0 is the first master).
     pub priorities: Vec<i64>,
@@ -51,6 +53,7 @@ impl Default for Settings {
             failover_timeout_ms: 10_000,
             min_replicas: 0,
             wait_replicas: 0,
+            strict: false,
             clients: 2,
             priorities: vec![100; 3],
             duration: Duration::from_secs(120),
@@ -173,6 +176,9 @@ pub fn run(
                     "--repl-timeout".into(),
                     "5".into(),
                 ];
+                if s.strict {
+                    args.extend(["--failover-safety".into(), "strict".into()]);
+                }
                 if i != 0 {
                     let ip = turmoil::lookup(master.as_str()).to_string();
                     args.extend(["--replicaof".into(), format!("{ip} 6379")]);
