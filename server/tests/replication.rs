@@ -122,7 +122,10 @@ fn wait_synced(master: &mut Conn, replica: &mut Conn) {
         }
         assert!(
             Instant::now() < deadline,
-            "replica never caught up: link up={up} master={m} replica={r}"
+            "replica never caught up: link up={up} master={m} replica={r}; master sees {}; \
+             replica last heard from its master {} s ago",
+            info(master, "slave0"),
+            info(replica, "master_last_io_seconds_ago")
         );
         std::thread::sleep(Duration::from_millis(20));
     }
