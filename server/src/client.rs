@@ -132,10 +132,13 @@ pub struct Client {
     /// The replication offset after this client's last command (WAIT waits for it).
     pub woff: u64,
     /// `failover-safety strict`: replies held until the replicas hold the writes they
-    /// acknowledge (`replication::gate`), and the offset up to which this client's
-    /// writes were handed to it.
+    /// acknowledge (`replication::gate`).
     pub gate: crate::replication::gate::Gate,
-    pub gated_woff: u64,
+    /// A blocked command of this client was served (a pop) and its effects end at this
+    /// offset: its reply, in `out`, is a write's.
+    pub served_write: Option<u64>,
+    /// The last command run was a write (set by the pipeline's checks).
+    pub last_was_write: bool,
 }
 
 impl Client {
@@ -176,7 +179,8 @@ impl Client {
             replica: None,
             woff: 0,
             gate: Default::default(),
-            gated_woff: 0,
+            served_write: None,
+            last_was_write: false,
         }
     }
 

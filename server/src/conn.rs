@@ -70,13 +70,14 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                 !srv.repl.is_replica() && client.class() != crate::client::ClientClass::Replica
             });
             let mut writes = Vec::new();
-            if strict.is_some() && client.woff > client.gated_woff && !out.is_empty() {
-                writes.push(Write {
-                    start: 0,
-                    end: out.len(),
-                    offset: client.woff,
-                });
-                client.gated_woff = client.woff;
+            if let Some(offset) = client.served_write.take() {
+                if strict.is_some() && !out.is_empty() {
+                    writes.push(Write {
+                        start: 0,
+                        end: out.len(),
+                        offset,
+                    });
+                }
             }
             // A blocked client's further input waits until it is served.
             while !close && client.blocked.is_none() {
@@ -87,16 +88,16 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
                 match decoder.decode(&mut buf, &limits) {
                     Ok(Some(req)) => {
                         let (start, offset) = (out.len(), srv.repl.offset);
+                        client.last_was_write = false;
                         if process(srv, &mut client, &mut out, &req.args) == Flow::Close {
                             close = true;
                         }
-                        if strict.is_some() && srv.repl.offset > offset {
+                        if strict.is_some() && client.last_was_write && srv.repl.offset > offset {
                             writes.push(Write {
                                 start,
                                 end: out.len(),
                                 offset: srv.repl.offset,
                             });
-                            client.gated_woff = srv.repl.offset;
                         }
                         // Replies not yet written count against the output buffer limit
                         // of the client's class (`normal` for most).

@@ -127,6 +127,14 @@ fn an_acknowledged_write_is_on_the_replica_when_its_reply_arrives() {
     mc.q("SET t2 b");
     assert_eq!(mc.q("EXEC"), Reply::arr(vec![Reply::ok(), Reply::ok()]));
     assert_eq!(rc.q("MGET t1 t2"), Reply::bulks(&["a", "b"]));
+    // A blocked pop served by another client's push: its reply is a write's too.
+    let mut waiter = m.conn();
+    waiter.send(&["BLPOP", "q", "5"]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(mc.q("RPUSH q x y"), Reply::Int(2));
+    assert_eq!(waiter.read(), Reply::bulks(&["q", "x"]));
+    assert_eq!(rc.q("LRANGE q 0 -1"), Reply::bulks(&["y"]));
+    assert_eq!(mc.q("PUBLISH ch m"), Reply::Int(0));
 }
 
 #[test]
@@ -168,6 +176,15 @@ fn a_write_the_replica_does_not_acknowledge_within_the_lease_gets_noreplicas() {
     );
     assert_eq!(mc.q("GET before"), Reply::err(LEASE_LOST));
     assert_eq!(mc.q("PING"), Reply::simple("PONG"));
+    // PUBLISH reaches the replicas' stream but is no write: its reply is not held (the
+    // sentinels' hellos must not wait for ACKs).
+    let t = Instant::now();
+    assert_eq!(mc.q("PUBLISH ch m"), Reply::Int(0));
+    assert!(
+        t.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
     // The replica is back: writes are acknowledged again, and it has everything.
     signal(&r, "-CONT");
     let deadline = Instant::now() + Duration::from_secs(20);

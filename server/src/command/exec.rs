@@ -126,6 +126,9 @@ fn process_inner(
     let replica = srv.repl.is_replica();
     let is_write =
         spec.is_write() || (spec.name == "exec" && client.multi.iter().any(|q| q.spec.is_write()));
+    // Strict failover safety gates the replies of writes (not of PUBLISH or a read whose
+    // lookup expired a key, which move the offset too).
+    client.last_was_write = is_write;
     let evicts = srv.cfg.maxmemory > 0 && !(replica && srv.cfg.repl.ignore_maxmemory);
     if !loader && evicts && !crate::evict::perform_evictions(srv) && spec.has(flags::DENYOOM) {
         reject(

@@ -110,6 +110,7 @@ fn reexecute(srv: &mut Server, client: &mut Client) {
     }
     if !srv.call.reblocked {
         crate::blocking::unblock(srv, client);
+        client.served_write = Some(client.woff);
     }
     client.db = saved_db;
     srv.clients.write_pushes(&mut out);

@@ -142,9 +142,18 @@ fn main() -> ExitCode {
     println!("failed seeds: {}", failed.len() + errors.len());
     for r in failed {
         println!("  seed {}: {}", r.seed, r.failures.join("; "));
+        // Every setting the command line can give, so the replay runs the same deployment.
         println!(
-            "    replay: cargo run -p picket-sim-tests --release --bin picket-sim -- --scenario {name} --first-seed {} --seeds 1 --down-after {} --quorum {}",
-            r.seed, s.down_after_ms, s.quorum
+            "    replay: cargo run -p picket-sim-tests --release --bin picket-sim -- --scenario {name} --first-seed {} --seeds 1 --down-after {} --quorum {} --failover-timeout {} --sentinels {} --min-replicas {} --wait {} --clients {} --safety {}",
+            r.seed,
+            s.down_after_ms,
+            s.quorum,
+            s.failover_timeout_ms,
+            s.sentinels,
+            s.min_replicas,
+            s.wait_replicas,
+            s.clients,
+            if s.strict { "strict" } else { "classic" }
         );
     }
     for (seed, e) in &errors {

@@ -227,6 +227,26 @@ pub(super) async fn keys(c: &mut SimClient) -> BTreeSet<String> {
     }
 }
 
+/// The final master's keys, for the lost-writes checker. A strict master that lost its
+/// lease (no replica left) refuses reads: the data is unavailable, not lost, so the checker
+/// reads it in classic mode and notes the unavailability.
+async fn final_keys_of(c: &mut SimClient, notes: &mut Vec<String>) -> BTreeSet<String> {
+    if let Ok(Frame::Error(e)) = c.cmd(&["KEYS", "*"]).await {
+        if e.starts_with("MASTERDOWN") {
+            notes.push(format!(
+                "the final master refused reads (strict lease lost): {e}; read in classic mode"
+            ));
+            let _ = c
+                .cmd(&["CONFIG", "SET", "failover-safety", "classic"])
+                .await;
+            let keys = keys(c).await;
+            let _ = c.cmd(&["CONFIG", "SET", "failover-safety", "strict"]).await;
+            return keys;
+        }
+    }
+    keys(c).await
+}
+
 /// After the faults: what the sentinels agree on, and whether every reachable server
 /// converged to the final master.
 pub(super) async fn checker(
@@ -283,6 +303,7 @@ pub(super) async fn checker(
     }
     let mut converged = Vec::new();
     let mut final_keys = BTreeSet::new();
+    let mut read_notes = Vec::new();
     if let Some(m) = &master {
         let (mh, mp) = split(m);
         // Retry: replicas may still be syncing.
@@ -296,7 +317,8 @@ pub(super) async fn checker(
             };
             let minfo = info_fields(&mut mc, "replication").await;
             let moff = minfo.get("master_repl_offset").cloned().unwrap_or_default();
-            final_keys = keys(&mut mc).await;
+            read_notes.clear();
+            final_keys = final_keys_of(&mut mc, &mut read_notes).await;
             let mut all_ok = true;
             for ip in &ips {
                 if *ip == mh {
@@ -340,6 +362,7 @@ pub(super) async fn checker(
     o.epochs = epochs;
     o.converged = converged;
     o.final_keys = final_keys;
+    o.notes.extend(read_notes);
     o.done = true;
     Ok(())
 }
