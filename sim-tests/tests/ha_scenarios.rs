@@ -128,3 +128,12 @@ fn early_master_crash_finds_every_replica() {
         3,
     );
 }
+
+#[test]
+fn strict_mode_master_isolated_loses_no_acknowledged_write() {
+    scenario(
+        "strict-master-isolated",
+        "strict_mode_master_isolated_loses_no_acknowledged_write",
+        3,
+    );
+}
