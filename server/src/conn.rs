@@ -289,11 +289,19 @@ fn gate_output(
     let lease = std::time::Duration::from_millis(srv.cfg.repl.lease_ms);
     client.gate.push(output, writes, now + lease);
     if !writes.is_empty() {
-        srv.repl.get_ack = true;
+        srv.repl.gate_ack = true;
     }
     let acks = &srv.repl.acks;
+    // The error frame is needed only once the oldest held write's lease ran out (the
+    // deadlines grow in order).
     let mut err = picket_common::resp::ReplyBuf::new(client.proto);
-    err.error(NOT_ACKNOWLEDGED);
+    if client
+        .gate
+        .waiting_for()
+        .is_some_and(|(_, lease)| lease <= now)
+    {
+        err.error(NOT_ACKNOWLEDGED);
+    }
     let (released, failed) = client.gate.release(
         |offset| strict.is_none_or(|n| acks.count_acked(offset) >= n),
         now,

@@ -16,6 +16,10 @@ use crate::server::Server;
 
 /// A read on a strict master without its lease (`failover-safety strict`).
 const LEASE_LOST: &str = "MASTERDOWN This master has not heard from enough replicas within failover-lease-ms (failover-safety strict): a replica may have been promoted.";
+/// A write to a strict master without its lease: READONLY, the error Sentinel-aware clients
+/// (redis-py's SentinelConnectionPool, ioredis with reconnectOnError) take as "this is no
+/// longer the master" and answer by asking the sentinels again.
+const LEASE_LOST_WRITE: &str = "READONLY You can't write against a master that has not heard from enough replicas within failover-lease-ms (failover-safety strict): a replica may have been promoted.";
 
 const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -49,7 +53,12 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     srv.clients.write_pushes(out);
     out.proto = client.proto;
     // The effects go to the stream now, so the client's write offset is known (WAIT).
-    crate::replication::feed(srv);
+    // A replica's own command (REPLCONF ACK) runs with its record out of the registry, where
+    // the stream cannot reach it: what is pending then waits for the batch's end
+    // (`after_batch`), or that replica would miss those bytes for good.
+    if !client.has(cflags::REPLICA) {
+        crate::replication::feed(srv);
+    }
     client.woff = srv.repl.offset;
     // Clients blocked on keys this command filled are served now, each as its own unit.
     if !srv.keyspace.ready_keys.is_empty() {
@@ -179,7 +188,11 @@ fn process_inner(
     }
     // 4c. min-replicas-to-write.
     if is_write && !crate::replication::master::enough_good_replicas(srv) {
-        let msg = "NOREPLICAS Not enough good replicas to write.";
+        let msg = if srv.cfg.repl.strict_acks().is_some() {
+            LEASE_LOST_WRITE
+        } else {
+            "NOREPLICAS Not enough good replicas to write."
+        };
         reject(srv, client, out, Some(spec), msg);
         return Flow::Continue;
     }

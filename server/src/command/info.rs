@@ -575,6 +575,27 @@ fn replication(srv: &Server, out: &mut String) {
     field!(out, "repl_backlog_size", size);
     field!(out, "repl_backlog_first_byte_offset", first);
     field!(out, "repl_backlog_histlen", hist);
+    // Picket's failover safety (docs/failover-safety.md): absent on a classic server at
+    // epoch 0, whose INFO stays Redis's.
+    let strict = srv.cfg.repl.strict_acks();
+    let epoch = srv.cfg.repl.failover_epoch;
+    if strict.is_some() || epoch > 0 {
+        let mode = if strict.is_some() {
+            "strict"
+        } else {
+            "classic"
+        };
+        field!(out, "failover_safety", mode);
+        field!(out, "failover_epoch", epoch);
+        if let (Some(w), false) = (strict, r.is_replica()) {
+            let held = crate::replication::master::lease_held(srv);
+            field!(out, "failover_min_acks", w);
+            field!(out, "failover_lease_ms", srv.cfg.repl.lease_ms);
+            field!(out, "failover_lease", if held { "held" } else { "lost" });
+            let lost = crate::replication::fence::lease_lost_ms(srv);
+            field!(out, "failover_lease_lost_ms", lost);
+        }
+    }
 }
 
 fn cpu(out: &mut String) {

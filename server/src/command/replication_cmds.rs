@@ -5,6 +5,7 @@ use super::args::{is, parse_i64};
 use super::{CmdError, CmdResult, Ctx};
 use crate::replication::{master, replica};
 
+pub use crate::replication::fence::replfence;
 pub use master::{psync, replconf, sync, wait};
 
 /// REPLICAOF host port | NO ONE (and SLAVEOF).

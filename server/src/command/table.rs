@@ -4011,9 +4011,35 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "replfence",
+        full_name: "replfence",
+        id: 141,
+        parent: None,
+        arity: 2,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "Raise the failover epoch and stop taking the stream of a master whose failover epoch is older; replies the role, the epoch, the replication id and offset",
+            since: "picket",
+            group: "server",
+            complexity: "O(1)",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "epoch", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 141,
+        id: 142,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4048,7 +4074,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 142,
+        id: 143,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4072,7 +4098,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         full_name: "restore",
-        id: 143,
+        id: 144,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4106,7 +4132,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         full_name: "restore-asking",
-        id: 144,
+        id: 145,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
@@ -4140,7 +4166,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 145,
+        id: 146,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -4164,7 +4190,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 146,
+        id: 147,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4193,7 +4219,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 147,
+        id: 148,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4223,7 +4249,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 148,
+        id: 149,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4252,7 +4278,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 149,
+        id: 150,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4281,7 +4307,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 150,
+        id: 151,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4310,7 +4336,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 151,
+        id: 152,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4334,7 +4360,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 152,
+        id: 153,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4363,7 +4389,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 153,
+        id: 154,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4391,7 +4417,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 154,
+        id: 155,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4419,7 +4445,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 155,
+        id: 156,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4449,7 +4475,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 156,
+        id: 157,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4475,7 +4501,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 157,
+        id: 158,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4516,7 +4542,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 158,
+        id: 159,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4546,7 +4572,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 159,
+        id: 160,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4576,7 +4602,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 160,
+        id: 161,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4605,7 +4631,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 161,
+        id: 162,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4635,7 +4661,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 162,
+        id: 163,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -4667,7 +4693,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 163,
+        id: 164,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4695,7 +4721,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 164,
+        id: 165,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4725,7 +4751,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 165,
+        id: 166,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4755,7 +4781,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 166,
+        id: 167,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -4784,7 +4810,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 167,
+        id: 168,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4819,7 +4845,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 168,
+        id: 169,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4842,7 +4868,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 169,
+                id: 170,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4868,7 +4894,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 170,
+                id: 171,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4892,7 +4918,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 171,
+                id: 172,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4916,7 +4942,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 172,
+                id: 173,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4942,7 +4968,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 173,
+        id: 174,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -4970,7 +4996,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 174,
+        id: 175,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -4999,7 +5025,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 175,
+        id: 176,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -5030,7 +5056,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 176,
+        id: 177,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5072,7 +5098,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 177,
+        id: 178,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5112,7 +5138,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 178,
+        id: 179,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5141,7 +5167,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 179,
+        id: 180,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5170,7 +5196,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 180,
+        id: 181,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5199,7 +5225,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 181,
+        id: 182,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -5230,7 +5256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 182,
+        id: 183,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5258,7 +5284,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 183,
+        id: 184,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5284,7 +5310,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 184,
+        id: 185,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5314,7 +5340,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 185,
+        id: 186,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5342,7 +5368,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 186,
+        id: 187,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5372,7 +5398,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 187,
+        id: 188,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5399,7 +5425,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 188,
+        id: 189,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5423,7 +5449,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 189,
+        id: 190,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5447,7 +5473,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 190,
+        id: 191,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -5475,7 +5501,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 191,
+        id: 192,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5503,7 +5529,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 192,
+        id: 193,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5531,7 +5557,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 193,
+        id: 194,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5559,7 +5585,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 194,
+        id: 195,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5585,7 +5611,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 195,
+        id: 196,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5609,7 +5635,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 196,
+        id: 197,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -5636,7 +5662,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 197,
+        id: 198,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5664,7 +5690,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 198,
+        id: 199,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5706,7 +5732,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 199,
+        id: 200,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5734,7 +5760,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 200,
+        id: 201,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5764,7 +5790,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 201,
+        id: 202,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5794,7 +5820,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 202,
+        id: 203,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5825,7 +5851,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 203,
+        id: 204,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5855,7 +5881,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 204,
+        id: 205,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5891,7 +5917,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 205,
+        id: 206,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5921,7 +5947,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 206,
+        id: 207,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5958,7 +5984,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 207,
+        id: 208,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5988,7 +6014,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 208,
+        id: 209,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -6022,7 +6048,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 209,
+        id: 210,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6051,7 +6077,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 210,
+        id: 211,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6080,7 +6106,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 211,
+        id: 212,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6109,7 +6135,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 212,
+        id: 213,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6141,7 +6167,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 213,
+        id: 214,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6181,7 +6207,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 214,
+        id: 215,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6215,7 +6241,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 215,
+        id: 216,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6250,7 +6276,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 216,
+        id: 217,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6291,7 +6317,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 217,
+        id: 218,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6320,7 +6346,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 218,
+        id: 219,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6349,7 +6375,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 219,
+        id: 220,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6379,7 +6405,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 220,
+        id: 221,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6409,7 +6435,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 221,
+        id: 222,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6439,7 +6465,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 222,
+        id: 223,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6470,7 +6496,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 223,
+        id: 224,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6504,7 +6530,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 224,
+        id: 225,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6539,7 +6565,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 225,
+        id: 226,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6568,7 +6594,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 226,
+        id: 227,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6599,7 +6625,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 227,
+        id: 228,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6628,7 +6654,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 228,
+        id: 229,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6664,7 +6690,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 229,
+        id: 230,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6701,4 +6727,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 230;
+pub const COMMAND_IDS: usize = 231;

@@ -269,6 +269,15 @@ pub static DIRECTIVES: &[Directive] = &[
         "500",
         "Strict mode: how long a write waits for its replicas' acknowledgement before it gets a NOREPLICAS error instead (keep it well under the sentinels' down-after-milliseconds).",
     ),
+    Directive::new(
+        "failover-epoch",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "0",
+        "The newest failover epoch this server has seen: a replica refuses the stream of a master whose epoch is older. REPLFENCE and the replication handshake raise it, and the server rewrites its config file (when it has one) so that it survives a restart (docs/failover-safety.md, rule 2).",
+    ),
 ];
 
 /// `failover-safety` values.
@@ -313,6 +322,8 @@ pub struct ReplSettings {
     pub min_replicas_max_lag_s: u64,
     pub safety: Safety,
     pub lease_ms: u64,
+    /// `failover-epoch` (`fence.rs` raises it).
+    pub failover_epoch: u64,
 }
 
 impl ReplSettings {
@@ -352,6 +363,7 @@ impl ReplSettings {
                 Safety::Classic
             },
             lease_ms: s.get_int("failover-lease-ms") as u64,
+            failover_epoch: s.get_int("failover-epoch").max(0) as u64,
         }
     }
 }

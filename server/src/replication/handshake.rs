@@ -17,6 +17,14 @@ pub struct HandshakeParams {
     /// This server is handing over to the master it connects to (FAILOVER): PSYNC carries
     /// `FAILOVER`.
     pub failover: bool,
+    /// This replica's failover epoch (`failover-epoch`, docs/failover-safety.md rule 2).
+    pub failover_epoch: u64,
+    /// `failover-safety strict`: the epoch is exchanged even while it is 0.
+    pub strict: bool,
+    /// Strict mode, and `psync_from` is a history this same master gave us: a full
+    /// resynchronization that would drop part of it (another replication id, or an offset
+    /// behind ours) is refused.
+    pub keep_history: bool,
 }
 
 /// The outcome of PSYNC.

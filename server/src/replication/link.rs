@@ -11,6 +11,14 @@
 //! psync2` → `PSYNC <replid> <offset+1>` (or `PSYNC ? -1` without a history, `... FAILOVER`
 //! when handing over), falling back to `SYNC` when the master does not know PSYNC. AUTH and
 //! the REPLCONFs are pipelined and their replies read in order; REPLCONF errors are ignored.
+//!
+//! Picket's failover epoch (docs/failover-safety.md, rule 2): a replica whose epoch `E` is
+//! above 0, or that runs `failover-safety strict`, pipelines `REPLCONF failover-epoch <E>`
+//! after the capabilities (a classic replica at epoch 0 sends exactly Redis's bytes). The
+//! master answers its own epoch `:M`; a master that does not know the option (Redis) counts
+//! as `M = 0`. `M < E` fails the attempt: this replica refuses the stream of a master that a
+//! newer failover superseded. Otherwise the link reports [`Output::MasterEpoch`] (the shell
+//! adopts `M` when it is newer than its own) and PSYNC follows.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -35,6 +43,8 @@ pub enum ReplState {
     ReceivePortReply,
     ReceiveIpReply,
     ReceiveCapaReply,
+    /// The reply to `REPLCONF failover-epoch` (picket).
+    ReceiveEpochReply,
     ReceivePsyncReply,
     /// Receiving the RDB of a full synchronization.
     Transfer,
@@ -91,6 +101,10 @@ pub enum Output {
     /// The link is up: the stream is being applied.
     Up,
     Down(Down),
+    /// The master's failover epoch, learned in the handshake and not older than this
+    /// replica's: the shell remembers it for the link (REPLFENCE compares it) and adopts
+    /// it when it is newer than its own.
+    MasterEpoch(u64),
 }
 
 /// The link's state machine.
@@ -110,6 +124,8 @@ pub struct Link {
     next_ack: Option<Instant>,
     /// Connected: the offset applied so far.
     offset: u64,
+    /// The master's failover epoch, once its reply to `REPLCONF failover-epoch` is read.
+    master_epoch: Option<u64>,
 }
 
 impl Link {
@@ -124,11 +140,17 @@ impl Link {
             last_io: now,
             next_ack: None,
             offset: 0,
+            master_epoch: None,
         }
     }
 
     pub fn state(&self) -> ReplState {
         self.state
+    }
+
+    /// The master's failover epoch, when this handshake asked for it and accepted it.
+    pub fn master_epoch(&self) -> Option<u64> {
+        self.master_epoch
     }
 
     /// Start connecting (the shell connects, then reports [`Event::Connected`]).
@@ -309,6 +331,11 @@ impl Link {
                     &cmd(&["REPLCONF", "capa", "eof", "capa", "psync2"]),
                 );
                 self.expect.push_back(ReplState::ReceiveCapaReply);
+                if p.failover_epoch > 0 || p.strict {
+                    let e = p.failover_epoch.to_string();
+                    append_command(&mut out, &cmd(&["REPLCONF", "failover-epoch", &e]));
+                    self.expect.push_back(ReplState::ReceiveEpochReply);
+                }
                 self.transmit.unsplit(out);
                 self.expect_next();
             }
@@ -320,21 +347,41 @@ impl Link {
             }
             // Errors are ignored: old masters do not know these options.
             ReplState::ReceivePortReply | ReplState::ReceiveIpReply => self.expect_next(),
-            ReplState::ReceiveCapaReply => {
-                let (id, off) = match &self.params.psync_from {
-                    Some((id, off)) => (id.clone(), off.to_string()),
-                    None => ("?".to_string(), "-1".to_string()),
-                };
-                let mut parts = vec!["PSYNC", &id, &off];
-                if self.params.failover {
-                    parts.push("FAILOVER");
+            // The epoch's reply comes next when it was asked.
+            ReplState::ReceiveCapaReply if !self.expect.is_empty() => self.expect_next(),
+            ReplState::ReceiveCapaReply => self.send_psync(),
+            ReplState::ReceiveEpochReply => {
+                // An error (a master that does not know the option) counts as epoch 0.
+                let master = text
+                    .strip_prefix(':')
+                    .and_then(|m| m.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let own = self.params.failover_epoch;
+                if master < own {
+                    return self.fail(format!(
+                        "Master's failover epoch {master} is older than this replica's {own}: refusing its stream"
+                    ));
                 }
-                append_command(&mut self.transmit, &cmd(&parts));
-                self.state = ReplState::ReceivePsyncReply;
+                self.master_epoch = Some(master);
+                self.outputs.push_back(Output::MasterEpoch(master));
+                self.send_psync();
             }
             ReplState::ReceivePsyncReply => self.on_psync_reply(&text),
             _ => {}
         }
+    }
+
+    fn send_psync(&mut self) {
+        let (id, off) = match &self.params.psync_from {
+            Some((id, off)) => (id.clone(), off.to_string()),
+            None => ("?".to_string(), "-1".to_string()),
+        };
+        let mut parts = vec!["PSYNC", &id, &off];
+        if self.params.failover {
+            parts.push("FAILOVER");
+        }
+        append_command(&mut self.transmit, &cmd(&parts));
+        self.state = ReplState::ReceivePsyncReply;
     }
 
     fn on_psync_reply(&mut self, text: &str) {
@@ -346,6 +393,19 @@ impl Link {
         );
         if self.params.failover && !resync {
             return self.fail(format!("Failover target rejected psync request: {text}"));
+        }
+        if let (PsyncAnswer::Sync(PsyncReply::Full { replid, offset }), Some((ours, next)), true) =
+            (&answer, &self.params.psync_from, self.params.keep_history)
+        {
+            let held = next.saturating_sub(1);
+            if replid != ours || *offset < held {
+                return self.fail(format!(
+                    "The master offers a full resynchronization from replication id {replid} \
+                     offset {offset}, which would drop this replica's history ({ours} up to \
+                     offset {held}) from the same master: refused (failover-safety strict: \
+                     acknowledged writes may be only here); a failover or REPLICAOF decides"
+                ));
+            }
         }
         match answer {
             PsyncAnswer::Sync(reply) => {

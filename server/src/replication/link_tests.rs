@@ -13,6 +13,9 @@ fn params() -> HandshakeParams {
         announce_ip: String::new(),
         psync_from: None,
         failover: false,
+        failover_epoch: 0,
+        strict: false,
+        keep_history: false,
     }
 }
 
@@ -367,4 +370,168 @@ fn a_broken_stream_reconnects_at_once() {
             reconnect_now: true
         }
     );
+}
+
+const CAPA: &str =
+    "*5\r\n$8\r\nREPLCONF\r\n$4\r\ncapa\r\n$3\r\neof\r\n$4\r\ncapa\r\n$6\r\npsync2\r\n";
+const PORT: &str = "*3\r\n$8\r\nREPLCONF\r\n$14\r\nlistening-port\r\n$4\r\n6380\r\n";
+const PSYNC_ANY: &str = "*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n";
+
+/// A link at failover epoch `epoch` (strict or not) whose PING, port and capa REPLCONFs
+/// were answered: returns what it sent after PONG.
+fn to_epoch_reply(epoch: u64, strict: bool, t0: Instant) -> (Link, String) {
+    let mut p = params();
+    p.failover_epoch = epoch;
+    p.strict = strict;
+    let mut l = connected(p, t0);
+    l.handle(Event::Line(b"+PONG"), t0);
+    let out = sent(&mut l);
+    l.handle(Event::Line(b"+OK"), t0);
+    l.handle(Event::Line(b"+OK"), t0);
+    (l, out)
+}
+
+#[test]
+fn the_failover_epoch_is_asked_only_above_zero_or_in_strict_mode() {
+    let t0 = Instant::now();
+    // Classic at epoch 0: Redis's bytes, PSYNC right after the capa reply.
+    let (mut l, out) = to_epoch_reply(0, false, t0);
+    assert_eq!(out, format!("{PORT}{CAPA}"));
+    assert_eq!(sent(&mut l), PSYNC_ANY);
+    assert_eq!(l.state(), ReplState::ReceivePsyncReply);
+    assert_eq!(l.master_epoch(), None);
+    assert_eq!(l.poll_output(), None);
+    // Epoch 7: the REPLCONF is pipelined after capa, PSYNC waits for its reply.
+    let (mut l, out) = to_epoch_reply(7, false, t0);
+    assert_eq!(
+        out,
+        format!("{PORT}{CAPA}*3\r\n$8\r\nREPLCONF\r\n$14\r\nfailover-epoch\r\n$1\r\n7\r\n")
+    );
+    assert_eq!(l.state(), ReplState::ReceiveEpochReply);
+    assert!(l.state().in_handshake());
+    assert_eq!(sent(&mut l), "");
+    l.handle(Event::Line(b":7"), t0);
+    assert_eq!(l.poll_output(), Some(Output::MasterEpoch(7)));
+    assert_eq!(l.master_epoch(), Some(7));
+    assert_eq!(sent(&mut l), PSYNC_ANY);
+    assert_eq!(l.state(), ReplState::ReceivePsyncReply);
+    // Strict at epoch 0: asked too; a Redis master's error counts as 0, accepted at 0.
+    let (mut l, out) = to_epoch_reply(0, true, t0);
+    assert!(out.ends_with("*3\r\n$8\r\nREPLCONF\r\n$14\r\nfailover-epoch\r\n$1\r\n0\r\n"));
+    l.handle(
+        Event::Line(b"-ERR Unrecognized REPLCONF option: failover-epoch"),
+        t0,
+    );
+    assert_eq!(l.poll_output(), Some(Output::MasterEpoch(0)));
+    assert_eq!(sent(&mut l), PSYNC_ANY);
+}
+
+#[test]
+fn an_older_master_is_refused_and_a_newer_one_adopted() {
+    let t0 = Instant::now();
+    let (mut l, _) = to_epoch_reply(5, false, t0);
+    l.handle(Event::Line(b":4"), t0);
+    assert_eq!(
+        down(&mut l),
+        Down {
+            reason: "Master's failover epoch 4 is older than this replica's 5: refusing its stream"
+                .into(),
+            reconnect_now: false
+        }
+    );
+    assert_eq!(sent(&mut l), "", "no PSYNC to a refused master");
+    assert_eq!(l.master_epoch(), None);
+    // Redis (or an old picket) does not know the option: epoch 0, refused above 0.
+    let (mut l, _) = to_epoch_reply(5, true, t0);
+    l.handle(
+        Event::Line(b"-ERR Unrecognized REPLCONF option: failover-epoch"),
+        t0,
+    );
+    assert_eq!(
+        down(&mut l).reason,
+        "Master's failover epoch 0 is older than this replica's 5: refusing its stream"
+    );
+    assert_eq!(sent(&mut l), "");
+    // A newer master: reported for the shell to adopt, and the sync goes on.
+    let (mut l, _) = to_epoch_reply(5, false, t0);
+    l.handle(Event::Line(b":9"), t0);
+    assert_eq!(l.poll_output(), Some(Output::MasterEpoch(9)));
+    assert_eq!(l.master_epoch(), Some(9));
+    assert_eq!(sent(&mut l), PSYNC_ANY);
+    let id = "a".repeat(40);
+    l.handle(Event::Line(format!("+FULLRESYNC {id} 3").as_bytes()), t0);
+    assert_eq!(
+        l.poll_output(),
+        Some(Output::Psync(PsyncReply::Full {
+            replid: id,
+            offset: 3
+        }))
+    );
+}
+
+/// A strict replica asks its own master (the one its history came from) to continue.
+fn keeping(t0: Instant) -> Link {
+    let mut p = params();
+    p.strict = true;
+    p.keep_history = true;
+    p.psync_from = Some(("a".repeat(40), 101));
+    let mut l = connected(p, t0);
+    l.handle(Event::Line(b"+PONG"), t0);
+    sent(&mut l);
+    for line in [&b"+OK"[..], b"+OK", b":0"] {
+        l.handle(Event::Line(line), t0);
+    }
+    let psync = sent(&mut l);
+    assert!(psync.contains("PSYNC"), "{psync}");
+    assert_eq!(l.poll_output(), Some(Output::MasterEpoch(0)));
+    l
+}
+
+#[test]
+fn a_strict_replica_refuses_a_full_resync_that_would_drop_its_history() {
+    let t0 = Instant::now();
+    // The master restarted without its data: a new history.
+    let mut l = keeping(t0);
+    let other = "b".repeat(40);
+    l.handle(Event::Line(format!("+FULLRESYNC {other} 0").as_bytes()), t0);
+    let d = down(&mut l);
+    assert!(
+        d.reason.starts_with(&format!(
+            "The master offers a full resynchronization from replication id {other} offset 0, \
+             which would drop this replica's history ({} up to offset 100)",
+            "a".repeat(40)
+        )),
+        "{d:?}"
+    );
+    // Our history, but behind what we hold (it lost its tail).
+    let mut l = keeping(t0);
+    let ours = "a".repeat(40);
+    l.handle(Event::Line(format!("+FULLRESYNC {ours} 90").as_bytes()), t0);
+    assert!(down(&mut l).reason.contains("refused"));
+    // Our history at or past our offset (we fell out of its backlog): nothing is dropped.
+    let mut l = keeping(t0);
+    l.handle(
+        Event::Line(format!("+FULLRESYNC {ours} 500").as_bytes()),
+        t0,
+    );
+    assert_eq!(
+        l.poll_output(),
+        Some(Output::Psync(PsyncReply::Full {
+            replid: ours,
+            offset: 500
+        }))
+    );
+    // Without keep_history (classic mode, or another master): taken as Redis does.
+    let mut p = params();
+    p.psync_from = Some(("a".repeat(40), 101));
+    let mut l = connected(p, t0);
+    l.handle(Event::Line(b"+PONG"), t0);
+    l.handle(Event::Line(b"+OK"), t0);
+    l.handle(Event::Line(b"+OK"), t0);
+    sent(&mut l);
+    l.handle(Event::Line(format!("+FULLRESYNC {other} 0").as_bytes()), t0);
+    assert!(matches!(
+        l.poll_output(),
+        Some(Output::Psync(PsyncReply::Full { .. }))
+    ));
 }

@@ -307,6 +307,11 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
                 }
                 return Ok(());
             }
+            "failover-epoch" => {
+                // Picket's (docs/failover-safety.md, rule 2): an integer reply.
+                let val = val.clone();
+                return super::fence::replconf_epoch(ctx, &val);
+            }
             "rdb-only" | "rdb-filter-only" => {}
             _ => {
                 return Err(CmdError::err(format!(
@@ -370,6 +375,7 @@ pub fn wait(ctx: &mut Ctx) -> CmdResult {
 /// keepalives, in-band PINGs, timeouts, backlog expiry, good replica count.
 pub fn cron(srv: &mut Server) {
     maybe_start_sync(srv);
+    super::fence::track_lease(srv);
     let now = srv.clock.now();
     // A strict master's lease lives on fresh ACKs: ask for one every quarter lease (at
     // most every cron tick), not only when writes wait.

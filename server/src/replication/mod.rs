@@ -19,6 +19,7 @@
 pub mod backlog;
 pub mod config;
 pub mod failover;
+pub mod fence;
 pub mod fullsync;
 pub mod gate;
 pub mod handshake;
@@ -42,6 +43,28 @@ use crate::server::Server;
 /// replicas when a WAIT asks for it, WAITs that got their ACKs answered.
 pub fn after_batch(srv: &mut Server) {
     feed(srv);
+    let acks_changed = std::mem::take(&mut srv.repl.acks_changed);
+    if acks_changed {
+        // The round trip of the last gated GETACK is over (or another ACK came first).
+        srv.repl.gate_ack_in_flight = None;
+    }
+    // Gated writes (strict mode) ask for one GETACK per replica round trip: the writes of
+    // every client that arrive meanwhile wait for the next one, released together (a group
+    // commit) instead of one GETACK, ACK and wake-up round per client batch. A GETACK whose
+    // ACK is lost is sent again after a tenth of the lease.
+    if srv.repl.gate_ack {
+        let now = srv.clock.now();
+        let retry = std::time::Duration::from_millis((srv.cfg.repl.lease_ms / 10).max(1));
+        let in_flight = srv
+            .repl
+            .gate_ack_in_flight
+            .is_some_and(|t| now.saturating_duration_since(t) < retry);
+        if !in_flight {
+            srv.repl.gate_ack = false;
+            srv.repl.gate_ack_in_flight = Some(now);
+            srv.repl.get_ack = true;
+        }
+    }
     if srv.repl.get_ack {
         srv.repl.get_ack = false;
         let mut b = BytesMut::new();
@@ -55,14 +78,27 @@ pub fn after_batch(srv: &mut Server) {
         );
         feed_stream(srv, &b);
     }
-    if std::mem::take(&mut srv.repl.acks_changed) {
+    if acks_changed {
         master::refresh_good_replicas(srv);
         master::serve_waits(srv);
         failover::update(srv);
-        // Replies held for their writes' acknowledgement may leave now.
+        // Replies held for their writes' acknowledgement may leave now: wake the clients
+        // whose oldest held write is acknowledged (or out of time), not all of them.
+        // (As `conn::gate_output` releases: everything once not strict, or a replica.)
+        let need = srv
+            .cfg
+            .repl
+            .strict_acks()
+            .filter(|_| !srv.repl.is_replica());
+        let now = srv.clock.now();
         for id in srv.repl.gated.iter() {
             if let Some(c) = srv.clients.get(id) {
-                c.notify.notify_one();
+                let ready = c.gate.waiting_for().is_none_or(|(offset, deadline)| {
+                    deadline <= now || need.is_none_or(|n| srv.repl.acks.count_acked(offset) >= n)
+                });
+                if ready {
+                    c.notify.notify_one();
+                }
             }
         }
     }

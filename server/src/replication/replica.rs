@@ -105,6 +105,28 @@ fn changed(shared: &Shared, gen: u64) -> bool {
     shared.lock().repl.generation != gen
 }
 
+/// `fut`'s output, or None when REPLICAOF (or REPLFENCE) moves on from `gen` first
+/// (`moved` is `srv.repl.moved`, notified whenever the generation moves).
+async fn unless_moved<F: std::future::Future>(
+    shared: &Shared,
+    moved: &tokio::sync::Notify,
+    gen: u64,
+    fut: F,
+) -> Option<F::Output> {
+    let notified = moved.notified();
+    tokio::pin!(notified);
+    // Registered before the check: a move between the two still wakes it.
+    notified.as_mut().enable();
+    if changed(shared, gen) {
+        return None;
+    }
+    tokio::select! {
+        biased;
+        _ = &mut notified => None,
+        r = fut => Some(r),
+    }
+}
+
 fn set_state(shared: &Shared, gen: u64, state: LinkState) -> bool {
     let mut srv = shared.lock();
     if srv.repl.generation != gen {
@@ -184,18 +206,44 @@ async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen:
                 .have_history
                 .then(|| (srv.repl.replid.clone(), srv.repl.offset + 1)),
             failover: srv.repl.failover.state == super::failover::State::InProgress,
+            failover_epoch: r.failover_epoch,
+            strict: r.strict_acks().is_some(),
+            keep_history: r.strict_acks().is_some()
+                && srv.repl.have_history
+                && srv.repl.offset > 0
+                && srv
+                    .repl
+                    .history_from
+                    .as_ref()
+                    .is_some_and(|(h, p)| h.eq_ignore_ascii_case(host) && *p == port),
         };
         if let Some(m) = srv.repl.master.as_mut() {
             m.state = LinkState::Connecting;
+            m.master_epoch = 0;
         }
         tracing::info!("Connecting to MASTER {host}:{port}");
         (timeout, params)
     };
     let failover = params.failover;
+    // REPLICAOF (or REPLFENCE) abandons the connection and the handshake at once: a master
+    // that accepted the connection and stopped answering (a stopped process) would
+    // otherwise hold the next master back until the handshake times out. (The sync and the
+    // stream check the generation as they go.)
+    let moved = shared.lock().repl.moved.clone();
     let mut m = Link::new(params, timeout, Instant::now());
     m.connect(Instant::now());
     let deadline = m.poll_timeout().unwrap_or_else(|| Instant::now() + timeout);
-    let mut conn = match tokio::time::timeout_at(deadline, net.connect(host, port)).await {
+    let Some(connecting) = unless_moved(
+        shared,
+        &moved,
+        gen,
+        tokio::time::timeout_at(deadline, net.connect(host, port)),
+    )
+    .await
+    else {
+        return End::Changed;
+    };
+    let mut conn = match connecting {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
             let why = format!("Error condition on socket for SYNC: {e} ({host}:{port})");
@@ -222,13 +270,38 @@ async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen:
                 return End::Failed(format!("Error writing to MASTER: {e}"));
             }
         }
-        match m.poll_output() {
-            Some(Output::Psync(r)) => break r,
-            Some(Output::Down(d)) => return end_of(d),
-            Some(Output::Up) | None => {}
+        let mut psync = None;
+        while let Some(out) = m.poll_output() {
+            match out {
+                Output::Psync(r) => {
+                    psync = Some(r);
+                    break;
+                }
+                Output::Down(d) => return end_of(d),
+                Output::MasterEpoch(epoch) => {
+                    let mut srv = shared.lock();
+                    if srv.repl.generation != gen {
+                        return End::Changed;
+                    }
+                    super::fence::learned_master_epoch(&mut srv, epoch);
+                }
+                Output::Up => {}
+            }
+        }
+        if let Some(r) = psync {
+            break r;
         }
         let deadline = m.poll_timeout().unwrap_or_else(|| Instant::now() + timeout);
-        let read = read_line(&mut conn, &mut buf, deadline).await;
+        let Some(read) = unless_moved(
+            shared,
+            &moved,
+            gen,
+            read_line(&mut conn, &mut buf, deadline),
+        )
+        .await
+        else {
+            return End::Changed;
+        };
         if changed(shared, gen) {
             return End::Changed;
         }
@@ -319,6 +392,12 @@ async fn full_sync<C: Conn>(
     let mut srv = shared.lock();
     srv.persistence.rdb.loading = false;
     if srv.repl.generation != gen {
+        // Abandoned while loading (REPLFENCE, the one command that changes the link while
+        // the server loads): the loaded data belongs to no history this server holds.
+        for db in srv.keyspace.dbs.iter_mut() {
+            db.clear();
+        }
+        srv.repl.have_history = false;
         return Err(End::Changed);
     }
     let info = loaded.info;
@@ -385,6 +464,7 @@ async fn stream<C: Conn>(
         }
         if let Some((h, p)) = host_port {
             tracing::info!("MASTER <-> REPLICA sync: link with {h}:{p} is up");
+            srv.repl.history_from = Some((h, p));
         }
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         let mut c = Client::new(0, addr, addr, now);
@@ -581,8 +661,12 @@ pub fn set_master(srv: &mut Server, host: &str, port: u16) -> bool {
         sync_total: 0,
         sync_read: 0,
         sync_last_io: None,
+        master_epoch: 0,
     });
+    srv.repl.master_since = None;
+    srv.repl.lease_held_at = None;
     srv.repl.generation += 1;
+    srv.repl.moved.notify_waiters();
     srv.repl.wake.notify_one();
     set_config(srv, Some((host, port)));
     true
@@ -590,9 +674,13 @@ pub fn set_master(srv: &mut Server, host: &str, port: u16) -> bool {
 
 /// REPLICAOF NO ONE: become a master, keeping the history for the replicas.
 pub fn unset_master(srv: &mut Server) {
+    srv.repl.history_from = None;
     if srv.repl.master.take().is_none() {
         return;
     }
+    // A fenced replica promoted keeps its failover epoch: a master at that epoch.
+    srv.repl.master_since = Some(srv.clock.now());
+    srv.repl.lease_held_at = None;
     let id = picket_common::ids::random_hex40(&mut srv.rng);
     srv.repl.shift_replid(id);
     disconnect_replicas(srv);
@@ -601,6 +689,7 @@ pub fn unset_master(srv: &mut Server) {
     srv.repl.ensure_backlog(size);
     srv.propagator.enabled = true;
     srv.repl.generation += 1;
+    srv.repl.moved.notify_waiters();
     srv.repl.wake.notify_one();
     set_config(srv, None);
     tracing::info!(

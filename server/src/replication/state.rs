@@ -57,6 +57,9 @@ pub struct MasterLink {
     pub sync_total: i64,
     pub sync_read: u64,
     pub sync_last_io: Option<Instant>,
+    /// The master's failover epoch as this link's handshake learned it (0 until then, or
+    /// when the handshake did not ask): REPLFENCE drops a link whose master is older.
+    pub master_epoch: u64,
 }
 
 /// The replication state of the server.
@@ -83,8 +86,17 @@ pub struct Repl {
     pub generation: u64,
     /// Wakes the link task.
     pub wake: Arc<Notify>,
+    /// Notified (all waiters) whenever `generation` moves: a link attempt stuck in a read
+    /// (a master that accepted the connection and then stopped answering, as a stopped
+    /// process does) is abandoned at once instead of at its timeout.
+    pub moved: Arc<Notify>,
     /// A WAIT is pending: send `REPLCONF GETACK *` to the replicas after this batch.
     pub get_ack: bool,
+    /// A strict master's gated writes want an ACK (`replication::after_batch`): one
+    /// GETACK per replica round trip serves every write behind it (a group commit).
+    pub gate_ack: bool,
+    /// When the last GETACK for gated writes was sent; cleared by the next ACK.
+    pub gate_ack_in_flight: Option<Instant>,
     /// The master asked for an ACK (`REPLCONF GETACK`) while its stream was applied.
     pub ack_requested: bool,
     /// When the replicas were last pinged.
@@ -104,6 +116,11 @@ pub struct Repl {
     /// We have a history to continue (PSYNC with our replid and offset): after a sync, after
     /// loading an RDB with replication info, or as a demoted master.
     pub have_history: bool,
+    /// The master (host, port) our history came from: set when a link with it comes up,
+    /// cleared when we become a master. A strict replica does not let that same master
+    /// replace its history with a full resynchronization that would drop part of it (a
+    /// master restarted without its data): see `link.rs`, `keep_history`.
+    pub history_from: Option<(String, u16)>,
     /// The database the master's stream had selected when the link dropped.
     pub master_db: usize,
     /// Full synchronization in progress (replicas attached to the snapshot).
@@ -117,6 +134,12 @@ pub struct Repl {
     pub stat_sync_partial_err: u64,
     /// A FAILOVER this master is running.
     pub failover: Failover,
+    /// The newer failover epochs replicas announced to this master, each warned about once.
+    pub superseded_warned: BTreeSet<u64>,
+    /// A master: when it became one (or first ran its cron), and when its strict lease was
+    /// last seen held (INFO's `failover_lease_lost_ms`).
+    pub master_since: Option<Instant>,
+    pub lease_held_at: Option<Instant>,
 }
 
 impl Repl {
@@ -133,7 +156,10 @@ impl Repl {
             master: None,
             generation: 0,
             wake: Arc::new(Notify::new()),
+            moved: Arc::new(Notify::new()),
             get_ack: false,
+            gate_ack: false,
+            gate_ack_in_flight: None,
             ack_requested: false,
             acks_changed: false,
             gated: Default::default(),
@@ -142,6 +168,7 @@ impl Repl {
             cron_loops: 0,
             applying: false,
             have_history: false,
+            history_from: None,
             master_db: 0,
             last_ping: None,
             sync_running: false,
@@ -151,6 +178,9 @@ impl Repl {
             stat_sync_partial_ok: 0,
             stat_sync_partial_err: 0,
             failover: Default::default(),
+            superseded_warned: BTreeSet::new(),
+            master_since: None,
+            lease_held_at: None,
         }
     }
 

@@ -13,8 +13,15 @@ use bytes::BytesMut;
 
 /// Picket's own directives (docs/failover-safety.md) and their defaults: `CONFIG GET *`
 /// lists Redis 7.0's directives and these.
-pub const PICKET_DIRECTIVES: &[(&str, &str)] =
-    &[("failover-lease-ms", "500"), ("failover-safety", "classic")];
+pub const PICKET_DIRECTIVES: &[(&str, &str)] = &[
+    ("failover-epoch", "0"),
+    ("failover-lease-ms", "500"),
+    ("failover-safety", "classic"),
+];
+
+/// Picket's own commands (docs/failover-safety.md): `COMMAND LIST` lists Redis 7.0's
+/// commands and these.
+pub const PICKET_COMMANDS: &[&str] = &["replfence"];
 use redis_protocol::resp3::decode::complete::decode_bytes_mut;
 use redis_protocol::resp3::types::BytesFrame;
 
