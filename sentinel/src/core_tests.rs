@@ -585,3 +585,43 @@ fn a_master_is_asked_for_info_every_second_until_its_replicas_settle() {
     let n = run(&mut c, 19_000, 39_000, &two);
     assert!((1..=2).contains(&n), "{n} INFOs in 20 s once settled");
 }
+
+#[test]
+fn a_replica_following_another_master_is_repointed_after_failover_timeout() {
+    let now = 1000;
+    let (mut c, mt, r2, _r3) = healthy(now);
+    c.masters.get_mut("m").unwrap().failover_timeout = 3000;
+    let elsewhere = |id: &str| {
+        format!("run_id:{}\r\nrole:slave\r\nmaster_host:10.0.0.7\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_priority:100\r\nslave_repl_offset:10\r\n", id.repeat(40))
+    };
+    // It just moved: not yet.
+    let a = c.step(now, Input::InfoReply(r2.clone(), elsewhere("2")));
+    assert!(events(&a).is_empty(), "{a:?}");
+    c.step(now + 2000, Input::PingReply(mt.clone(), "+PONG".into()));
+    let a = c.step(now + 2000, Input::InfoReply(r2.clone(), elsewhere("2")));
+    assert!(events(&a).is_empty(), "{a:?}");
+    // Following the other master for longer than failover-timeout: repointed, once.
+    let t = now + 3100;
+    c.step(t, Input::PingReply(mt.clone(), "+PONG".into()));
+    c.step(
+        t,
+        Input::InfoReply(
+            mt.clone(),
+            master_info(&[("10.0.0.2", 6379), ("10.0.0.3", 6379)]),
+        ),
+    );
+    let a = c.step(t, Input::InfoReply(r2.clone(), elsewhere("2")));
+    assert_eq!(
+        events(&a),
+        vec!["+fix-slave-config slave 10.0.0.2:6379 10.0.0.2 6379 @ m 10.0.0.1 6379"]
+    );
+    assert!(
+        a.contains(&Action::ReplicaOf(
+            r2.clone(),
+            Some(Addr::new("10.0.0.1", 6379))
+        )),
+        "{a:?}"
+    );
+    let a = c.step(t + 100, Input::InfoReply(r2.clone(), elsewhere("2")));
+    assert!(events(&a).is_empty(), "{a:?}");
+}

@@ -63,7 +63,9 @@ impl Core {
             m.replicas.is_empty() || now.saturating_sub(m.replicas_changed) < timers.info_period;
         // How often INFO is asked: a replica being moved to the new master is watched
         // closely; one whose master is failing, or that lost its link to it, every second.
-        let master_info_period = if no_replicas {
+        // A strict master without its lease is watched every second too, so that its
+        // recovery is seen at once (see `Core::lease_down`).
+        let master_info_period = if no_replicas || m.lease_lost.is_some() {
             1000
         } else {
             timers.info_period
@@ -131,6 +133,7 @@ impl Core {
         }
         self.check_down(now, name);
         self.failover_step(now, name);
+        self.rejoin_fenced(now, name);
         self.ask_others(now, name, false);
     }
 
@@ -146,14 +149,16 @@ impl Core {
         let reports_slave = m.inst.role == Role::Slave
             && now.saturating_sub(m.inst.role_time)
                 > down_after.saturating_add(timers.info_period.saturating_mul(2));
+        let lease_down = m.lease_down(now);
         let rebooted = m.reboot_down_after > 0
             && m.reboot_since
                 .is_some_and(|t| now.saturating_sub(t) > m.reboot_down_after);
         {
             let inst = &mut m.inst;
-            if reports_slave || rebooted {
+            if reports_slave || rebooted || lease_down {
                 if inst.sdown_since.is_none() {
                     inst.sdown_since = Some(now);
+                    inst.last_sdown = Some(now);
                     out.push(Action::Event(Event::Sdown(at.clone())));
                 }
             } else {

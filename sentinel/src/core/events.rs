@@ -147,8 +147,7 @@ pub enum Event {
     },
     /// A replica that says it is a master outside a failover is turned back into a replica.
     ConvertToSlave(Subject),
-    /// Redis: a replica following the wrong master is pointed at the right one. Not emitted
-    /// by picket.
+    /// A replica following the wrong master is pointed at the right one.
     FixSlaveConfig(Subject),
 
     // ------------------------------------------------------------ failure detection
@@ -192,6 +191,22 @@ pub enum Event {
     SwitchoverRefused {
         at: Subject,
         why: String,
+    },
+    /// Strict failover safety: a replica stopped taking the old master's stream at the
+    /// leader's epoch and reported where it stands: `%@ #epoch <epoch> offset <offset>`.
+    SlaveFenced {
+        at: Subject,
+        epoch: u64,
+        offset: u64,
+    },
+    /// Strict failover safety: the leader does not promote yet, and says why:
+    /// `%@ #fenced <fenced>/<need> <why>` (too few replicas fenced, the old master's lease
+    /// not yet over, or no fenced replica can be promoted).
+    FailoverWaitFence {
+        at: Subject,
+        fenced: usize,
+        need: usize,
+        why: &'static str,
     },
     PromotedSlave(Subject),
     FailoverStateReconfSlaves(Subject),
@@ -301,6 +316,8 @@ impl Event {
             FailoverAbortSlaveTimeout(_) => "-failover-abort-slave-timeout",
             FailoverStateWaitPromotion(_) => "+failover-state-wait-promotion",
             SwitchoverRefused { .. } => "-switchover-refused",
+            SlaveFenced { .. } => "+slave-fenced",
+            FailoverWaitFence { .. } => "+failover-wait-fence",
             PromotedSlave(_) => "+promoted-slave",
             FailoverStateReconfSlaves(_) => "+failover-state-reconf-slaves",
             SlaveReconfSent(_) => "+slave-reconf-sent",
@@ -341,6 +358,7 @@ impl Event {
             | Reboot(_)
             | ConvertToSlave(_)
             | FixSlaveConfig(_)
+            | SlaveFenced { .. }
             | SlaveReconfSent(_)
             | SlaveReconfInprog(_)
             | SlaveReconfDone(_)
@@ -361,6 +379,8 @@ impl Event {
             | RoleChange { at, .. }
             | Odown { at, .. }
             | SwitchoverRefused { at, .. }
+            | SlaveFenced { at, .. }
+            | FailoverWaitFence { at, .. }
             | CmdLinkReconnection { at, .. }
             | PubsubLinkReconnection { at, .. } => Some(at.master_name()),
             Unmonitor(at)
@@ -426,6 +446,13 @@ impl fmt::Display for Event {
             NewEpoch { epoch, .. } => write!(f, "{epoch}"),
             VoteForLeader { runid, epoch, .. } => write!(f, "{runid} {epoch}"),
             SwitchoverRefused { at, why } => write!(f, "{at} {why}"),
+            SlaveFenced { at, epoch, offset } => write!(f, "{at} #epoch {epoch} offset {offset}"),
+            FailoverWaitFence {
+                at,
+                fenced,
+                need,
+                why,
+            } => write!(f, "{at} #fenced {fenced}/{need} {why}"),
             SwitchMaster { name, old, new } => write!(
                 f,
                 "{name} {} {} {} {}",

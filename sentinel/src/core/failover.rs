@@ -75,6 +75,7 @@ impl Core {
         m.failover_state = FailoverState::WaitStart;
         m.failover_state_change = now;
         m.failover_epoch = epoch;
+        m.fence = None;
         m.failover_start_time = now + jitter;
         let at = Subject::master(m);
         self.event(Event::NewEpoch {
@@ -164,23 +165,30 @@ impl Core {
     }
 
     pub(super) fn fo_select_slave(&mut self, now: Ms, name: &str) {
+        // A strict master's replicas are fenced first (`fence.rs`).
+        if let Some(safety) = self.masters.get(name).and_then(|m| m.safety) {
+            return self.fo_select_fenced(now, name, safety);
+        }
         match self.select_replica(now, name) {
             None => {
                 self.abort_failover(name, Event::FailoverAbortNoGoodSlave);
             }
-            Some(k) => {
-                let Some(m) = self.masters.get_mut(name) else {
-                    return;
-                };
-                let Some(r) = m.replicas.get_mut(&k) else {
-                    return;
-                };
-                r.promoted = true;
-                let at = Subject::replica(&m.replicas[&k].inst, m);
-                self.event(Event::SelectedSlave(at));
-                self.set_state(now, name, FailoverState::SendSlaveofNoone);
-            }
+            Some(k) => self.promote_selected(now, name, &k),
         }
+    }
+
+    /// `+selected-slave`: the replica `k` is the one to promote.
+    pub(super) fn promote_selected(&mut self, now: Ms, name: &str, k: &str) {
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        let Some(r) = m.replicas.get_mut(k) else {
+            return;
+        };
+        r.promoted = true;
+        let at = Subject::replica(&m.replicas[k].inst, m);
+        self.event(Event::SelectedSlave(at));
+        self.set_state(now, name, FailoverState::SendSlaveofNoone);
     }
 
     pub(super) fn fo_send_slaveof_noone(&mut self, now: Ms, name: &str) {
@@ -200,7 +208,12 @@ impl Core {
         // that was acknowledged is lost (Redis Sentinel's SLAVEOF NO ONE loses those the
         // master took after the replica's last sync, redis/redis#6062). The classic
         // promotion remains for a master that is down or refuses.
-        let switchover = m.force_failover && m.inst.connected && m.inst.sdown_since.is_none();
+        // (Not in strict mode: the fenced replicas no longer take the master's stream, so
+        // the hand-over could not complete; they are promoted as below.)
+        let switchover = m.force_failover
+            && m.inst.connected
+            && m.inst.sdown_since.is_none()
+            && m.safety.is_none();
         if switchover {
             let to = r.inst.addr.clone();
             let timeout_ms = (m.failover_timeout / 4).clamp(1000, 10_000);
@@ -351,6 +364,7 @@ impl Core {
         m.failover_state = FailoverState::None;
         m.force_failover = false;
         m.switchover = false;
+        m.fence = None;
         for r in m.replicas.values_mut() {
             r.promoted = false;
         }

@@ -30,7 +30,7 @@ impl Core {
                 .get_mut(&name)
                 .and_then(|m| m.replicas.get_mut(rk))
             {
-                r.refresh(&info);
+                r.refresh(&info, now);
             }
         }
         // A new run id: the instance restarted. Redis reports it (NOTICE) for masters and
@@ -51,6 +51,7 @@ impl Core {
             }
             self.event(Event::Reboot(at));
         }
+        self.learn_safety(now, t, &info);
         // Replicas listed by a master.
         if let Target::Master(_) = t {
             if reported == Role::Master {
@@ -159,6 +160,38 @@ impl Core {
             self.event(Event::ConvertToSlave(at));
             return;
         }
+        // A replica following another master is pointed at ours, once the master looks
+        // sane and the replica has been neither down nor reconfigured for failover-timeout
+        // (Redis's `+fix-slave-config`): after a partition heals, a replica left behind a
+        // demoted master rejoins the current one.
+        let wait = m.failover_timeout;
+        let follows_other = r.master_host.as_deref() != Some(m.inst.addr.host.as_str())
+            || r.master_port != m.inst.addr.port;
+        let no_down_for = [r.inst.last_sdown, m.odown_since]
+            .into_iter()
+            .flatten()
+            .max()
+            .is_none_or(|t| now.saturating_sub(t) > wait);
+        if reported == Role::Slave
+            && r.master_host.is_some()
+            && follows_other
+            && !r.promoted
+            && !m.in_failover()
+            && master_sane
+            && no_down_for
+            && now.saturating_sub(r.conf_change_time) > wait
+        {
+            let at = Subject::replica(&r.inst, m);
+            let addr = m.inst.addr.clone();
+            let m = self.masters.get_mut(&name).expect("instance exists");
+            if let Some(r) = m.replicas.get_mut(rk) {
+                // Not again before its INFO shows the change (or failover-timeout passes).
+                r.conf_change_time = now;
+            }
+            self.out.push(Action::ReplicaOf(t.clone(), Some(addr)));
+            self.event(Event::FixSlaveConfig(at));
+            return;
+        }
         // Replicas being reconfigured during our failover.
         if m.failover_state == FailoverState::ReconfSlaves && !r.promoted {
             let Some(p) = m.promoted().map(|p| p.inst.addr.clone()) else {
@@ -199,6 +232,18 @@ pub struct InfoFields {
     pub priority: Option<i64>,
     pub repl_offset: u64,
     pub announced: bool,
+    /// `master_replid`.
+    pub replid: Option<String>,
+    /// picket's `failover_safety:strict` (docs/failover-safety.md).
+    pub strict: bool,
+    /// `failover_epoch`: the highest failover epoch the server has seen (fenced at, or
+    /// promoted at).
+    pub failover_epoch: u64,
+    /// `failover_min_acks`, `failover_lease_ms` (a strict master).
+    pub min_acks: Option<u32>,
+    pub lease_ms: Option<u64>,
+    /// `failover_lease_lost_ms` when `failover_lease:lost`; None while held.
+    pub lease_lost_ms: Option<u64>,
 }
 
 /// C's `atoi`: optional blanks and sign, then the leading digits; 0 when there are none.
@@ -251,6 +296,19 @@ pub fn parse_info(text: &str) -> InfoFields {
             // Redis reads it with atoi: anything that does not start with a non-zero
             // number hides the replica.
             "replica_announced" => f.announced = atoi(v) != 0,
+            "master_replid" => f.replid = Some(v.to_string()),
+            "failover_safety" => f.strict = v == "strict",
+            "failover_epoch" => f.failover_epoch = v.parse().unwrap_or(0),
+            "failover_min_acks" => f.min_acks = v.parse().ok(),
+            "failover_lease_ms" => f.lease_ms = v.parse().ok(),
+            "failover_lease" if v == "held" => f.lease_lost_ms = None,
+            "failover_lease_lost_ms" => {
+                if let Ok(ms) = v.parse::<u64>() {
+                    if ms > 0 {
+                        f.lease_lost_ms = Some(ms);
+                    }
+                }
+            }
             k if k.starts_with("slave")
                 && k[5..].chars().all(|c| c.is_ascii_digit())
                 && k.len() > 5 =>

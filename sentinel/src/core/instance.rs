@@ -31,6 +31,8 @@ pub struct Instance {
     pub last_avail: Ms,
     pub last_hello_sent: Option<Ms>,
     pub sdown_since: Option<Ms>,
+    /// When it last entered SDOWN (kept after it leaves it: Redis's `s_down_since_time`).
+    pub last_sdown: Option<Ms>,
     // INFO
     pub info_refresh: Option<Ms>,
     pub info: Option<String>,
@@ -57,6 +59,7 @@ impl Instance {
             last_avail: now,
             last_hello_sent: None,
             sdown_since: None,
+            last_sdown: None,
             info_refresh: None,
             info: None,
             role: Role::Unknown,
@@ -80,6 +83,10 @@ pub struct Replica {
     pub priority: i64,
     pub repl_offset: u64,
     pub announced: bool,
+    /// `failover_epoch` (strict failover safety): the epoch it was fenced at.
+    pub failover_epoch: u64,
+    /// When the master it reports last changed (Redis's `slave_conf_change_time`).
+    pub conf_change_time: Ms,
     // flags during a failover
     pub promoted: bool,
     pub reconf_sent: bool,
@@ -100,6 +107,8 @@ impl Replica {
             priority: 100,
             repl_offset: 0,
             announced: true,
+            failover_epoch: 0,
+            conf_change_time: now,
             promoted: false,
             reconf_sent: false,
             reconf_inprog: false,
@@ -110,7 +119,10 @@ impl Replica {
 
     /// Take what its INFO says about its replication (Redis's
     /// `sentinelRefreshInstanceInfo` for a slave).
-    pub fn refresh(&mut self, info: &InfoFields) {
+    pub fn refresh(&mut self, info: &InfoFields, now: Ms) {
+        if self.master_host != info.master_host || self.master_port != info.master_port {
+            self.conf_change_time = now;
+        }
         self.master_link_down_ms = info.link_down_ms;
         self.master_link_up = info.link_up;
         self.master_host = info.master_host.clone();
@@ -120,6 +132,7 @@ impl Replica {
         }
         self.repl_offset = info.repl_offset;
         self.announced = info.announced;
+        self.failover_epoch = info.failover_epoch;
     }
 
     /// Its flags, Redis's order.

@@ -227,6 +227,66 @@ pub struct Master {
     pub replicas_changed: Ms,
     pub replicas: BTreeMap<String, Replica>,
     pub sentinels: BTreeMap<String, PeerSentinel>,
+    /// `failover-safety strict` as the master's INFO reports it (docs/failover-safety.md):
+    /// failovers fence the replicas first (`fence.rs`). None: Redis's classic failover.
+    pub safety: Option<StrictSafety>,
+    /// The master's replication id, from its INFO (`master_replid`): the history whose
+    /// offsets the fenced replicas are compared on.
+    pub replid: Option<String>,
+    /// A strict master's INFO said it has held no lease for this long: (when that INFO
+    /// arrived, ms without a lease then). None while it holds it.
+    pub lease_lost: Option<(Ms, u64)>,
+    /// This sentinel's fencing round, while it leads a strict failover.
+    pub fence: Option<FenceRound>,
+    /// The master's own `failover_epoch`, from its INFO.
+    pub server_epoch: u64,
+    /// When this sentinel last raised the master's failover epoch (epoch, time), so that
+    /// replicas fenced by a failover that never finished rejoin it (`Core::rejoin_fenced`).
+    pub rejoin_sent: Option<(u64, Ms)>,
+}
+
+/// What a strict master promises, from its INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrictSafety {
+    /// `W`: replicas that hold a write before it is acknowledged.
+    pub min_acks: u32,
+    /// `failover-lease-ms`.
+    pub lease_ms: u64,
+}
+
+impl Default for StrictSafety {
+    /// What a strict server uses unless configured otherwise; the safe side when only a
+    /// replica told us the deployment is strict (a smaller `W` asks for more fences).
+    fn default() -> Self {
+        StrictSafety {
+            min_acks: 1,
+            lease_ms: 500,
+        }
+    }
+}
+
+/// The fences of one strict failover: which replicas stopped taking the old master's
+/// stream at the leader's epoch, and where each stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FenceRound {
+    pub epoch: u64,
+    /// Replica name -> when REPLFENCE was last sent to it.
+    pub sent: BTreeMap<String, Ms>,
+    /// Replica name -> its answer.
+    pub fenced: BTreeMap<String, FenceReport>,
+    /// When enough replicas were fenced; the leader then waits one lease.
+    pub complete_at: Option<Ms>,
+    /// The last wait announced (fenced count and reason), so the event is not repeated.
+    pub announced: Option<(usize, &'static str)>,
+}
+
+/// A server's answer to `REPLFENCE <epoch>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FenceReport {
+    pub role: Role,
+    pub epoch: u64,
+    pub replid: String,
+    pub offset: u64,
 }
 
 impl Master {
@@ -257,6 +317,12 @@ impl Master {
             replicas_changed: now,
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
+            safety: None,
+            replid: None,
+            lease_lost: None,
+            fence: None,
+            server_epoch: 0,
+            rejoin_sent: None,
         }
     }
 
@@ -275,6 +341,7 @@ impl Master {
         m.reboot_down_after = self.reboot_down_after;
         m.renamed = self.renamed.clone();
         m.config_epoch = self.config_epoch;
+        m.safety = self.safety;
         m
     }
 
@@ -352,6 +419,9 @@ pub enum Action {
     /// Reconfigure a server: `MULTI; REPLICAOF <addr>|NO ONE; CONFIG REWRITE; CLIENT KILL
     /// TYPE normal; CLIENT KILL TYPE pubsub; EXEC`.
     ReplicaOf(Target, Option<Addr>),
+    /// Strict failover safety: `REPLFENCE <epoch>` to a replica (it stops taking the old
+    /// master's stream and reports its replication id and offset).
+    Fence(Target, u64),
     /// Ask the master for a coordinated hand-over to a replica: `FAILOVER TO <ip> <port>
     /// TIMEOUT <ms> FORCE` (writes held until the replica has them all, at most that long).
     Switchover {
@@ -411,6 +481,12 @@ pub enum Input {
         master: String,
         result: Result<(), String>,
     },
+    /// A replica's answer to [`Action::Fence`] at `epoch`, or the error line.
+    FenceReply {
+        target: Target,
+        epoch: u64,
+        result: Result<FenceReport, String>,
+    },
     /// A client command that changes the state: its reply is one [`Action::Reply`].
     Command(Command),
 }
@@ -469,6 +545,7 @@ fn check_sdown(
     let down = elapsed > down_after;
     if down && inst.sdown_since.is_none() {
         inst.sdown_since = Some(now);
+        inst.last_sdown = Some(now);
         out.push(Action::Event(Event::Sdown(ev(inst))));
         return true;
     }
@@ -577,6 +654,11 @@ impl Core {
             Input::SwitchoverReply { master, result } => {
                 self.switchover_reply(now, &master, result)
             }
+            Input::FenceReply {
+                target,
+                epoch,
+                result,
+            } => self.fence_reply(now, &target, epoch, result),
             Input::Command(cmd) => self.command(now, cmd),
         }
         std::mem::take(&mut self.out)
@@ -636,6 +718,7 @@ mod commands;
 mod detect;
 pub mod events;
 mod failover;
+mod fence;
 mod hello;
 mod info;
 mod instance;
@@ -645,6 +728,7 @@ mod settings;
 
 pub use commands::{Command, Reply};
 pub use events::{Event, InstanceKind, Subject};
+pub use fence::fences_needed;
 pub use info::{parse_info, InfoFields};
 pub use instance::{Instance, PeerSentinel, Replica, Role};
 pub use settings::{CoreSettings, Setting, SCRIPT_OPTIONS};
@@ -661,3 +745,7 @@ mod hello_tests;
 
 #[cfg(test)]
 mod command_tests;
+
+#[cfg(test)]
+#[path = "fence_tests.rs"]
+mod fence_tests;

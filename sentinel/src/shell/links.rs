@@ -16,6 +16,8 @@ pub(super) enum LinkCmd {
         runid: String,
     },
     ReplicaOf(Option<Addr>),
+    /// REPLFENCE <epoch>, to a replica of a strict master.
+    Fence(u64),
     /// FAILOVER TO <ip> <port> TIMEOUT <ms> FORCE, to a master.
     Switchover {
         to: Addr,
@@ -317,6 +319,10 @@ async fn link_task<N: Net>(
                     b.extend(encode(&[&cmd_name(&renamed, "EXEC")]));
                     (b, 6)
                 }
+                LinkCmd::Fence(epoch) => (
+                    encode(&[&cmd_name(&renamed, "REPLFENCE"), &epoch.to_string()]),
+                    1,
+                ),
                 LinkCmd::Switchover { to, timeout_ms } => (
                     encode(&[
                         &cmd_name(&renamed, "FAILOVER"),
@@ -389,6 +395,11 @@ async fn link_task<N: Net>(
                     }
                     _ => None,
                 },
+                LinkCmd::Fence(epoch) => Some(Input::FenceReply {
+                    target: t.clone(),
+                    epoch,
+                    result: fence_report(&reply),
+                }),
                 LinkCmd::Switchover { .. } => Some(Input::SwitchoverReply {
                     master: t.master().to_string(),
                     result: match frame_text(&reply) {
@@ -406,6 +417,48 @@ async fn link_task<N: Net>(
         sub_cancel.cancel();
         report(Input::Disconnected(t.clone()));
         while rx.try_recv().is_ok() {}
+    }
+}
+
+/// A REPLFENCE reply: `role <role> epoch <n> replid <id> offset <n>`, or the error line.
+fn fence_report(reply: &Frame) -> Result<crate::core::FenceReport, String> {
+    let Frame::Array(items) = reply else {
+        return Err(frame_text(reply));
+    };
+    let mut role = None;
+    let mut epoch = None;
+    let mut replid = None;
+    let mut offset = None;
+    for pair in items.chunks(2) {
+        let [k, v] = pair else { break };
+        let key = frame_bytes(k).map(|b| String::from_utf8_lossy(&b).into_owned());
+        let text = || frame_bytes(v).map(|b| String::from_utf8_lossy(&b).into_owned());
+        let int = || match v {
+            Frame::Integer(n) if *n >= 0 => Some(*n as u64),
+            _ => None,
+        };
+        match key.as_deref() {
+            Some("role") => {
+                role = text().map(|r| match r.as_str() {
+                    "master" => crate::core::Role::Master,
+                    "slave" => crate::core::Role::Slave,
+                    _ => crate::core::Role::Unknown,
+                })
+            }
+            Some("epoch") => epoch = int(),
+            Some("replid") => replid = text(),
+            Some("offset") => offset = int(),
+            _ => {}
+        }
+    }
+    match (role, epoch, replid, offset) {
+        (Some(role), Some(epoch), Some(replid), Some(offset)) => Ok(crate::core::FenceReport {
+            role,
+            epoch,
+            replid,
+            offset,
+        }),
+        _ => Err(format!("unexpected REPLFENCE reply {reply:?}")),
     }
 }
 

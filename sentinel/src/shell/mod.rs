@@ -386,6 +386,7 @@ pub fn execute<N: Net>(
                 },
             ),
             Action::ReplicaOf(t, addr) => send(shared, &t, LinkCmd::ReplicaOf(addr)),
+            Action::Fence(t, epoch) => send(shared, &t, LinkCmd::Fence(epoch)),
             Action::Switchover {
                 master,
                 to,
