@@ -421,3 +421,93 @@ fn section<'a>(text: &'a str, heading: &str) -> &'a str {
         .map_or(rest.len(), |(i, _)| i);
     &text[start..start + heading.len() + end]
 }
+
+/// Strict mode (deploy's default): a master that lost its replicas' acknowledgements
+/// answers writes with READONLY, which redis-py's Sentinel client takes as "this is no
+/// longer the master": it drops the connection and asks the sentinels again (instead of
+/// staying on an old master that a partition cut off). Once the replicas are back, the
+/// same client writes again.
+#[test]
+fn a_strict_master_without_its_replicas_sends_redis_py_back_to_the_sentinels() {
+    if !python3_available() {
+        return;
+    }
+    let has_redis_py = std::process::Command::new("python3")
+        .args(["-c", "import redis"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_redis_py {
+        skip_or_fail(
+            "the redis-py check of strict mode",
+            "python3 has no redis-py: pip install redis",
+        );
+        return;
+    }
+    let ha = Ha::new();
+    ha.ok("up");
+    let replicas: Vec<i32> = (2..=3)
+        .map(|n| ha.pid(n, "server").expect("replica pid"))
+        .collect();
+    let signal = |sig: &str| {
+        for pid in &replicas {
+            let _ = std::process::Command::new("kill")
+                .args([sig, &pid.to_string()])
+                .status();
+        }
+    };
+    struct Resume<F: Fn(&str)>(F);
+    impl<F: Fn(&str)> Drop for Resume<F> {
+        fn drop(&mut self) {
+            (self.0)("-CONT");
+        }
+    }
+    let _resume = Resume(signal);
+    let script = format!(
+        r#"
+import sys
+from redis.sentinel import Sentinel
+from redis.exceptions import ConnectionError
+s = Sentinel([("127.0.0.1", p) for p in {:?}], socket_timeout=2)
+m = s.master_for("mymaster", socket_timeout=2)
+try:
+    m.set("k", "v")
+    print("WROTE")
+except ConnectionError as e:
+    print("RERESOLVE", e)
+"#,
+        ha.sentinels
+    );
+    let run = || {
+        let o = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .expect("python3 runs");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let wrote = |what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = run();
+            if out.starts_with("WROTE") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {out}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wrote("never wrote");
+    // Both replicas stopped: no ACK within the lease.
+    (_resume.0)("-STOP");
+    std::thread::sleep(Duration::from_millis(1200));
+    let out = run();
+    assert!(
+        out.starts_with("RERESOLVE The previous master is now a slave"),
+        "{out}"
+    );
+    (_resume.0)("-CONT");
+    wrote("never wrote again");
+}

@@ -949,11 +949,15 @@ fn kill_master_and_check_failover(n: &Netns, name: impl Fn(u8) -> String) -> u8 
     }
     let role = cmd(n.addr(new, 6379), &["ROLE"]).unwrap();
     assert_eq!(role.items().first().and_then(Reply::str), Some("master"));
-    let v = cmd(n.addr(new, 6379), &["GET", "deploy-files"]).unwrap();
-    assert_eq!(
-        v.str(),
-        Some("before-failover"),
-        "the acknowledged write survived"
+    // The acknowledged write survived. (With `failover-safety strict`, as the container
+    // configs run, the new master serves data once a replica acknowledges it: its lease.)
+    wait_for(
+        "the new master to serve the acknowledged write",
+        30,
+        || match cmd(n.addr(new, 6379), &["GET", "deploy-files"]) {
+            Some(v) if v.str() == Some("before-failover") => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
     );
     let other = 5 - new;
     wait_for("the other replica to follow the new master", 30, || {
