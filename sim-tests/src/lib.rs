@@ -24,7 +24,7 @@ pub fn builder(seed: u64, duration: Duration) -> turmoil::Builder {
     b.rng_seed(seed)
         .epoch(UNIX_EPOCH + Duration::from_millis(EPOCH_MS))
         .simulation_duration(duration)
-        .tick_duration(Duration::from_millis(1))
+        .tick_duration(Duration::from_millis(5))
         .tcp_capacity(4096)
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(5));

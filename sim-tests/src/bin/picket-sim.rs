@@ -129,6 +129,19 @@ fn main() -> ExitCode {
         "",
     );
     line(
+        "stale reads",
+        reports.iter().map(|r| r.stale_reads as u64).collect(),
+        "",
+    );
+    line(
+        "unavailable (on a replica)",
+        reports
+            .iter()
+            .map(|r| r.unavailable_writes as u64)
+            .collect(),
+        "",
+    );
+    line(
         "acknowledged writes",
         reports.iter().map(|r| r.acked_writes as u64).collect(),
         "",

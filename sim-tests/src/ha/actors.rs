@@ -99,40 +99,60 @@ pub(super) fn split(addr: &str) -> (String, u16) {
     (h.to_string(), p.parse().unwrap_or(6379))
 }
 
+/// Resolve the master through the sentinels and connect to it, if it says it is one.
+async fn connect_master(s: &Settings) -> Option<(String, SimClient)> {
+    let Some(addr) = resolve(s.sentinels).await else {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        return None;
+    };
+    let (h, p) = split(&addr);
+    if let Ok(Ok(mut c)) =
+        tokio::time::timeout(Duration::from_millis(500), SimClient::connect(&h, p)).await
+    {
+        let role = c.cmd(&["ROLE"]).await;
+        let is_master = matches!(&role, Ok(Frame::Array(v)) if v.first().and_then(frame_str).as_deref() == Some("master"));
+        if is_master {
+            return Some((addr, c));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    None
+}
+
 /// A Sentinel-aware writer: resolve, check ROLE, SET a unique key (and WAIT), record.
+/// The first writer also increments the counter `ctr` every other operation, for the
+/// stale-read checker.
 pub(super) async fn writer(id: usize, s: Settings, obs: Arc<Mutex<Observed>>) -> turmoil::Result {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut n = 0u64;
     let mut conn: Option<(String, SimClient)> = None;
     while turmoil::sim_elapsed().unwrap_or_default() < s.writes_until {
         if conn.is_none() {
-            let Some(addr) = resolve(s.sentinels).await else {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            };
-            let (h, p) = split(&addr);
-            match tokio::time::timeout(Duration::from_millis(500), SimClient::connect(&h, p)).await
-            {
-                Ok(Ok(mut c)) => {
-                    let role = c.cmd(&["ROLE"]).await;
-                    let is_master = matches!(&role, Ok(Frame::Array(v)) if v.first().and_then(frame_str).as_deref() == Some("master"));
-                    if is_master {
-                        conn = Some((addr, c));
-                    } else {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                }
-                _ => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            }
+            conn = connect_master(&s).await;
+            continue;
         }
         let Some((addr, c)) = conn.as_mut() else {
             continue;
         };
         n += 1;
+        if id == 0 && n.is_multiple_of(2) {
+            let r = c.cmd(&["INCR", "ctr"]).await;
+            let at_ms = turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64;
+            match r {
+                Ok(Frame::Integer(v)) => {
+                    obs.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .counter_acks
+                        .push((at_ms, v));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                _ => {
+                    conn = None;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            continue;
+        }
         let key = format!("c{id}:{n}");
         let at_ms = turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64;
         let r = c.cmd(&["SET", &key, "v"]).await;
@@ -172,33 +192,98 @@ pub(super) async fn writer(id: usize, s: Settings, obs: Arc<Mutex<Observed>>) ->
     Ok(())
 }
 
+/// A Sentinel-aware reader of the counter `ctr`: what it reads, from which server, and
+/// when the read started.
+pub(super) async fn reader(s: Settings, obs: Arc<Mutex<Observed>>) -> turmoil::Result {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut conn: Option<(String, SimClient)> = None;
+    while turmoil::sim_elapsed().unwrap_or_default() < s.writes_until {
+        if conn.is_none() {
+            conn = connect_master(&s).await;
+            continue;
+        }
+        let Some((addr, c)) = conn.as_mut() else {
+            continue;
+        };
+        let start_ms = turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64;
+        let value = match c.cmd(&["GET", "ctr"]).await {
+            Ok(Frame::Null) => Some(0),
+            Ok(f) => frame_str(&f).and_then(|v| v.parse::<i64>().ok()),
+            Err(_) => None,
+        };
+        match value {
+            Some(value) => {
+                let server = addr.clone();
+                obs.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .reads
+                    .push(Read {
+                        start_ms,
+                        value,
+                        server,
+                    });
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            // MASTERDOWN, READONLY, a dead link: re-resolve.
+            None => {
+                conn = None;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Watches the master address as the first sentinel reports it.
 pub(super) async fn watcher(s: Settings, obs: Arc<Mutex<Observed>>) -> turmoil::Result {
     let mut last: Option<String> = None;
+    // One connection to t1, kept while it answers (a new one per look cost the simulation
+    // two TCP handshakes every 50 ms).
+    let mut conn: Option<SimClient> = None;
+    let wait = Duration::from_millis(300);
     while turmoil::sim_elapsed().unwrap_or_default() < s.duration - Duration::from_secs(2) {
         if obs.lock().unwrap_or_else(|e| e.into_inner()).done {
             break;
         }
-        if let Ok(Ok(mut c)) =
-            tokio::time::timeout(Duration::from_millis(300), SimClient::connect("t1", 26379)).await
-        {
-            if info_fields(&mut c, "sentinel")
-                .await
-                .get("sentinel_tilt")
-                .map(String::as_str)
-                == Some("1")
-            {
-                obs.lock().unwrap_or_else(|e| e.into_inner()).tilt_seen = true;
+        if conn.is_none() {
+            if let Ok(Ok(c)) = tokio::time::timeout(wait, SimClient::connect("t1", 26379)).await {
+                conn = Some(c);
             }
         }
-        if let Some(a) = resolve(1).await {
-            if last.as_ref() != Some(&a) {
-                let t = turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64;
-                obs.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .master_changes
-                    .push((t, a.clone()));
-                last = Some(a);
+        if let Some(c) = conn.as_mut() {
+            let tilt = tokio::time::timeout(wait, info_fields(c, "sentinel")).await;
+            let addr = tokio::time::timeout(
+                wait,
+                c.cmd(&["SENTINEL", "get-master-addr-by-name", "mymaster"]),
+            )
+            .await;
+            match (tilt, addr) {
+                (Ok(info), Ok(Ok(reply))) => {
+                    if info.get("sentinel_tilt").map(String::as_str) == Some("1") {
+                        obs.lock().unwrap_or_else(|e| e.into_inner()).tilt_seen = true;
+                    }
+                    let a = match &reply {
+                        Frame::Array(v) if v.len() == 2 => {
+                            match (frame_str(&v[0]), frame_str(&v[1])) {
+                                (Some(h), Some(p)) => Some(format!("{h}:{p}")),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    };
+                    if let Some(a) = a {
+                        if last.as_ref() != Some(&a) {
+                            let t = turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64;
+                            obs.lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .master_changes
+                                .push((t, a.clone()));
+                            last = Some(a);
+                        }
+                    }
+                }
+                // Timed out or broken: a new connection next time.
+                _ => conn = None,
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -356,7 +441,20 @@ pub(super) async fn checker(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    // What every reachable server still holds.
+    let mut held = final_keys.clone();
+    let leaseless = read_notes.iter().any(|n| n.contains("strict lease lost"));
+    for ip in &ips {
+        if let Ok(Ok(mut c)) =
+            tokio::time::timeout(Duration::from_millis(500), SimClient::connect(ip, 6379)).await
+        {
+            let mut ignored = Vec::new();
+            held.extend(final_keys_of(&mut c, &mut ignored).await);
+        }
+    }
     let mut o = obs.lock().unwrap_or_else(|e| e.into_inner());
+    o.held_keys = held;
+    o.final_master_leaseless = leaseless;
     o.final_master = master;
     o.sentinels_agree = agree;
     o.epochs = epochs;

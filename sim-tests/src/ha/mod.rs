@@ -19,6 +19,9 @@ mod scenarios;
 use actors::*;
 pub use scenarios::*;
 
+/// The host of every client program (writers, reader, watcher, checker).
+pub const CLIENTS: &str = "clients";
+
 /// Everything a deployment can be configured with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -79,6 +82,8 @@ pub enum Fault {
     LoseDisk(String),
     /// Crash the server that is the master now (as the watcher last saw it).
     CrashMaster,
+    /// Restart every host crashed so far and not restarted.
+    RestartCrashed,
     /// Freeze a sentinel's timer for this long, as a stopped process (it enters TILT).
     Stall(String, Duration),
     /// Extra latency on the links between two groups.
@@ -107,10 +112,23 @@ pub enum Outcome {
     Unknown,
 }
 
+/// A read of the counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub start_ms: u64,
+    pub value: i64,
+    /// The server that answered (`ip:port`).
+    pub server: String,
+}
+
 /// What a run observed; the checkers read it.
 #[derive(Debug, Default, Clone)]
 pub struct Observed {
     pub history: Vec<Op>,
+    /// The counter's acknowledged increments: (when the reply arrived, the value).
+    pub counter_acks: Vec<(u64, i64)>,
+    /// The reader's reads of the counter.
+    pub reads: Vec<Read>,
     /// (ms, master address) each time the watcher saw the address change.
     pub master_changes: Vec<(u64, String)>,
     /// Final state, collected by the checker host.
@@ -119,6 +137,13 @@ pub struct Observed {
     pub epochs: Vec<String>,
     pub converged: Vec<(String, bool, String)>,
     pub final_keys: BTreeSet<String>,
+    /// Every key any reachable server holds at the end (the final master's included): an
+    /// acknowledged write absent from the final master but held here is unavailable, not
+    /// lost (a strict deployment that would not promote a replica it could not fence).
+    pub held_keys: BTreeSet<String>,
+    /// The final master is a strict master without its lease: it serves no data (the
+    /// deployment waits for its replicas or for an operator).
+    pub final_master_leaseless: bool,
     pub notes: Vec<String>,
     /// Server host name → IP.
     pub host_ips: BTreeMap<String, String>,
@@ -138,8 +163,14 @@ pub struct Report {
     pub detection_ms: Option<u64>,
     pub switch_ms: Option<u64>,
     pub lost_writes: usize,
+    /// Acknowledged writes not on the final master but still on some server.
+    pub unavailable_writes: usize,
     pub acked_writes: usize,
     pub split_brain_ms: u64,
+    /// Reads of the counter that returned less than an increment acknowledged before the
+    /// read started (the old master serving after the new one took writes, or a lost
+    /// increment).
+    pub stale_reads: usize,
     pub failures: Vec<String>,
     pub trace_hash: u64,
 }
@@ -205,41 +236,65 @@ pub fn run(
             }
         });
     }
-    for c in 0..s.clients {
-        let (s2, o) = (s.clone(), obs.clone());
-        sim.client(format!("c{}", c + 1), writer(c, s2, o));
-    }
-    let (s2, o) = (s.clone(), obs.clone());
-    sim.client("watcher", watcher(s2, o));
+    // The clients (writers, reader, watcher, checker) share one host: each turmoil host
+    // costs every simulated tick a pass over its links, and partitions never separate them.
     let (s2, o) = (s.clone(), obs.clone());
     let ips: Vec<String> = servers.clone();
-    sim.client("checker", async move {
+    sim.client(CLIENTS, async move {
         let map: BTreeMap<String, String> = ips
             .iter()
             .map(|h| (h.clone(), turmoil::lookup(h.as_str()).to_string()))
             .collect();
         o.lock().unwrap_or_else(|e| e.into_inner()).host_ips = map.clone();
         let ips: Vec<String> = map.into_values().collect();
-        checker(s2, ips, o).await
+        let errors = |r: turmoil::Result| r.map_err(|e| e.to_string());
+        let mut tasks = Vec::new();
+        for c in 0..s2.clients {
+            let (s3, o3) = (s2.clone(), o.clone());
+            tasks.push(tokio::spawn(async move { errors(writer(c, s3, o3).await) }));
+        }
+        let (s3, o3) = (s2.clone(), o.clone());
+        tasks.push(tokio::spawn(async move { errors(reader(s3, o3).await) }));
+        let (s3, o3) = (s2.clone(), o.clone());
+        tasks.push(tokio::spawn(async move { errors(watcher(s3, o3).await) }));
+        tasks.push(tokio::spawn(
+            async move { errors(checker(s2, ips, o).await) },
+        ));
+        for t in tasks {
+            t.await??;
+        }
+        Ok(())
     });
     let all_hosts: Vec<String> = servers
         .iter()
         .chain(&sentinels)
         .cloned()
-        .chain((0..s.clients).map(|c| format!("c{}", c + 1)))
-        .chain(["watcher".to_string(), "checker".to_string()])
+        .chain([CLIENTS.to_string()])
         .collect();
     let mut pending: Vec<(Duration, Fault)> = faults.to_vec();
     pending.sort_by_key(|f| f.0);
     let mut applied = Vec::new();
+    let mut crashed: BTreeSet<String> = BTreeSet::new();
     loop {
         let t = sim.elapsed();
         while pending.first().is_some_and(|(at, _)| *at <= t) {
             let (at, f) = pending.remove(0);
             applied.push(format!("{}ms {f:?}", at.as_millis()));
             match f {
-                Fault::Crash(h) => power_off(&mut sim, &h, &all_hosts),
-                Fault::Restart(h) => power_on(&mut sim, &h, &all_hosts),
+                Fault::Crash(h) => {
+                    power_off(&mut sim, &h, &all_hosts);
+                    crashed.insert(h);
+                }
+                Fault::Restart(h) => {
+                    power_on(&mut sim, &h, &all_hosts);
+                    crashed.remove(&h);
+                }
+                Fault::RestartCrashed => {
+                    for h in std::mem::take(&mut crashed) {
+                        applied.push(format!("  = restart {h}"));
+                        power_on(&mut sim, &h, &all_hosts);
+                    }
+                }
                 Fault::CrashMaster => {
                     let o = obs.lock().unwrap_or_else(|e| e.into_inner());
                     let ip = o.master_changes.last().map(|(_, a)| split(a).0);
@@ -252,6 +307,7 @@ pub fn run(
                     if let Some(h) = host {
                         applied.push(format!("  = crash {h}"));
                         power_off(&mut sim, &h, &all_hosts);
+                        crashed.insert(h);
                     }
                 }
                 Fault::Stall(h, d) => {
