@@ -204,4 +204,5 @@ def main():
     print("(ratio = picket median / redis median; lower is faster)")
 
 
-main()
+if __name__ == "__main__":
+    main()

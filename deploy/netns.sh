@@ -10,6 +10,9 @@
 #   sudo deploy/netns.sh drill    kill -9 the current master, wait for the failover, print it
 #   sudo deploy/netns.sh down     stop everything, delete the namespaces and the bridge, and
 #                                 forget the state
+#   sudo deploy/netns.sh start server|sentinel N
+#                                 start node N's server or sentinel again if it is not running,
+#                                 with its config as it is now (after a kill -9; deploy/jepsen.py)
 #
 # Layout (defaults; every name can be changed through the environment, see below):
 #
@@ -43,6 +46,17 @@
 #   PICKET_NETNS_CONFIGS   ip: generated configs, addresses everywhere (default);
 #                          docker: deploy/docker/node*/ configs, host names everywhere
 #                          (`up` remembers it in the state directory for later commands)
+#   PICKET_NETNS_IMPL      picket: picket-server and picket-sentinel (default); redis: Redis's
+#                          redis-server and redis-sentinel from PATH (7.0, for comparisons) with
+#                          the same generated configs minus Picket's own directives (`up`
+#                          remembers it in the state directory for later commands; ip configs only)
+#   PICKET_NETNS_SAFETY    classic (default) or strict: strict adds `failover-safety strict`
+#                          and at least `min-replicas-to-write 1` to the generated server configs
+#                          (picket only: Redis has no strict mode)
+#   PICKET_NETNS_MIN_REPLICAS  min-replicas-to-write of the generated server configs (default:
+#                          none, or 1 with strict)
+#   PICKET_NETNS_LEASE_MS  failover-lease-ms of the generated server configs (default: none,
+#                          the server's default of 500; picket only)
 #
 # Needs root (or CAP_NET_ADMIN + CAP_SYS_ADMIN) and iproute2 with `ip netns`; exits with
 # code 2 and says why when it cannot run here.
@@ -56,6 +70,10 @@ PREFIX="${PICKET_NETNS_PREFIX:-picket}"
 BRIDGE="${PICKET_NETNS_BRIDGE:-picketbr0}"
 SUBNET="${PICKET_NETNS_SUBNET:-10.77.0}"
 DOWN_AFTER="${PICKET_NETNS_DOWN_AFTER:-1000}"
+IMPL="${PICKET_NETNS_IMPL:-$(cat "$STATE/impl" 2>/dev/null || echo picket)}"
+SAFETY="${PICKET_NETNS_SAFETY:-classic}"
+MIN_REPLICAS="${PICKET_NETNS_MIN_REPLICAS:-}"
+LEASE_MS="${PICKET_NETNS_LEASE_MS:-}"
 # The mode `up` used is remembered for the later commands (drill restarts the old master).
 CONFIGS="${PICKET_NETNS_CONFIGS:-$(cat "$STATE/configs" 2>/dev/null || echo ip)}"
 MASTER_NAME=mymaster
@@ -93,6 +111,14 @@ preflight() {
     [ ${#BRIDGE} -le 15 ] || die "bridge name '$BRIDGE' is longer than 15 characters"
     [ ${#PREFIX} -le 11 ] || die "PICKET_NETNS_PREFIX '$PREFIX' is longer than 11 characters"
     [ "$CONFIGS" = ip ] || [ "$CONFIGS" = docker ] || die "PICKET_NETNS_CONFIGS must be ip or docker"
+    [ "$IMPL" = picket ] || [ "$IMPL" = redis ] || die "PICKET_NETNS_IMPL must be picket or redis"
+    [ "$SAFETY" = classic ] || [ "$SAFETY" = strict ] || die "PICKET_NETNS_SAFETY must be classic or strict"
+    [ -z "$MIN_REPLICAS" ] || [[ "$MIN_REPLICAS" =~ ^[0-9]+$ ]] || die "PICKET_NETNS_MIN_REPLICAS must be a number"
+    [ -z "$LEASE_MS" ] || [[ "$LEASE_MS" =~ ^[0-9]+$ ]] || die "PICKET_NETNS_LEASE_MS must be a number"
+    if [ "$IMPL" = redis ]; then
+        [ "$CONFIGS" = ip ] || die "PICKET_NETNS_IMPL=redis runs the generated configs only (PICKET_NETNS_CONFIGS=ip)"
+        [ "$SAFETY" = classic ] || die "PICKET_NETNS_SAFETY=strict needs picket: Redis has no strict mode"
+    fi
 }
 
 # `ip netns add` names a namespace by a file in /run/netns.
@@ -200,7 +226,7 @@ write_configs() {
         # keep these files current, so `up` after a crash resumes where the nodes were.
         if [ ! -f "$d/server.conf" ]; then
             {
-                echo "# picket-server of node $i in netns $(ns "$i") (deploy/netns.sh)"
+                echo "# $IMPL-server of node $i in netns $(ns "$i") (deploy/netns.sh)"
                 echo "port $SERVER_PORT"
                 echo "bind $ip 127.0.0.1"
                 echo "protected-mode no"
@@ -210,12 +236,19 @@ write_configs() {
                 echo "appendfsync everysec"
                 echo "repl-diskless-sync-delay 0"
                 echo "replica-announce-ip $ip"
+                local min=$MIN_REPLICAS
+                if [ "$SAFETY" = strict ]; then
+                    echo "failover-safety strict"
+                    [ -n "$min" ] && [ "$min" -ge 1 ] || min=1
+                fi
+                if [ -n "$min" ]; then echo "min-replicas-to-write $min"; fi
+                if [ -n "$LEASE_MS" ] && [ "$IMPL" = picket ]; then echo "failover-lease-ms $LEASE_MS"; fi
                 if [ "$i" != 1 ]; then echo "replicaof $(node_ip 1) $SERVER_PORT"; fi
             } >"$d/server.conf"
         fi
         if [ ! -f "$d/sentinel.conf" ]; then
             {
-                echo "# picket-sentinel of node $i in netns $(ns "$i") (deploy/netns.sh); it keeps its state here"
+                echo "# $IMPL-sentinel of node $i in netns $(ns "$i") (deploy/netns.sh); it keeps its state here"
                 echo "port $SENTINEL_PORT"
                 echo "bind $ip 127.0.0.1"
                 echo "dir $d"
@@ -242,6 +275,9 @@ start() {
         PATH="$BIN:$PATH" PICKET_DATA="$d" setsid ip netns exec "$(ns "$i")" \
             sh "$ROOT/deploy/docker/entrypoint.sh" "$kind" "$ROOT/deploy/docker/node$i/$kind.conf" --dir "$d" \
             </dev/null >>"$d/$kind.out" 2>&1 &
+    elif [ "$IMPL" = redis ]; then
+        setsid ip netns exec "$(ns "$i")" "$(command -v "redis-$kind")" "$d/$kind.conf" \
+            </dev/null >>"$d/$kind.out" 2>&1 &
     else
         setsid ip netns exec "$(ns "$i")" "$BIN/picket-$kind" "$d/$kind.conf" \
             </dev/null >>"$d/$kind.out" 2>&1 &
@@ -251,11 +287,18 @@ start() {
 
 up() {
     preflight up
-    for b in picket-server picket-sentinel; do
-        [ -x "$BIN/$b" ] || die "$BIN/$b not found: build with 'cargo build --release -p picket-server -p picket-sentinel' or set PICKET_BIN_DIR"
-    done
+    if [ "$IMPL" = redis ]; then
+        for b in redis-server redis-sentinel; do
+            command -v "$b" >/dev/null 2>&1 || die "$b not found in PATH (PICKET_NETNS_IMPL=redis)"
+        done
+    else
+        for b in picket-server picket-sentinel; do
+            [ -x "$BIN/$b" ] || die "$BIN/$b not found: build with 'cargo build --release -p picket-server -p picket-sentinel' or set PICKET_BIN_DIR"
+        done
+    fi
     mkdir -p "$STATE"
     echo "$CONFIGS" >"$STATE/configs"
+    echo "$IMPL" >"$STATE/impl"
     net_up
     write_configs
     local i
@@ -400,8 +443,26 @@ down() {
     echo "down: namespaces $(ns 1)..$(ns 3) and bridge $BRIDGE removed, state $STATE deleted"
 }
 
+# start_one KIND NODE: the `start` command (after a kill -9, say); waits for the port.
+start_one() {
+    preflight start
+    local kind=${1:-} i=${2:-} port
+    case "$kind" in
+    server) port=$SERVER_PORT ;;
+    sentinel) port=$SENTINEL_PORT ;;
+    *) die "usage: $0 start server|sentinel N" ;;
+    esac
+    [[ "$i" =~ ^[123]$ ]] || die "usage: $0 start server|sentinel N (N is 1, 2 or 3)"
+    have_ns "$(ns "$i")" || die "no namespace $(ns "$i"): run $0 up"
+    start "$kind" "$i"
+    wait_port "$(node_ip "$i")" "$port" ||
+        die "the $kind of node $i did not start: see $(node_dir "$i")/$kind.out and $kind.log"
+    echo "started the $kind of node $i (pid $(cat "$(node_dir "$i")/$kind.pid"))"
+}
+
 case "${1:-}" in
 up) up ;;
+start) start_one "${2:-}" "${3:-}" ;;
 status) status ;;
 drill) drill ;;
 down) down ;;

@@ -1,10 +1,11 @@
-"""A small RESP client: enough for INFO, SENTINEL and PSUBSCRIBE on the loopback."""
+"""A small RESP client: enough for INFO, SENTINEL, PSUBSCRIBE and plain commands (used by
+deploy/picket-ha on the loopback and by deploy/jepsen.py across namespaces)."""
 import socket
 
 
 class Conn:
-    def __init__(self, port, timeout=2.0):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=2.0, host="127.0.0.1"):
+        self.s = socket.create_connection((host, port), timeout=timeout)
         self.f = self.s.makefile("rb")
 
     def send(self, *args):
@@ -16,7 +17,7 @@ class Conn:
 
     def read(self):
         line = self.f.readline()
-        if not line:
+        if not line or not line.endswith(b"\r\n"):
             raise ConnectionError("connection closed")
         t, rest = line[:1], line[1:-2]
         if t == b"+":
@@ -27,7 +28,12 @@ class Conn:
             return int(rest)
         if t in (b"$", b"="):
             n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2].decode("latin1")
+            if n < 0:
+                return None
+            body = self.f.read(n + 2)
+            if len(body) != n + 2:
+                raise ConnectionError("connection closed")
+            return body[:-2].decode("latin1")
         if t in (b"*", b"%", b">"):
             n = int(rest)
             n = n * 2 if t == b"%" else n
