@@ -101,15 +101,13 @@ pub fn check(
         failures.push(format!("{lost} acknowledged writes lost"));
     }
     // Split brain: once the sentinels moved the master elsewhere, how long a deposed master
-    // still acknowledged writes (two servers acting as master), plus any overlap of two
-    // servers' acknowledgement windows.
-    let mut spans: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    // still acknowledged writes (until it is made master again), plus any overlap of two
+    // servers' acknowledgement windows (each server's acknowledgements merged into
+    // intervals with gaps under SPLIT_GAP_MS: a server that is master twice, as in
+    // restart-loop, has two windows, not one spanning the other master's time).
+    let mut acks_by: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for op in &acked {
-        let e = spans
-            .entry(op.server.as_str())
-            .or_insert((op.at_ms, op.at_ms));
-        e.0 = e.0.min(op.at_ms);
-        e.1 = e.1.max(op.at_ms);
+        acks_by.entry(op.server.as_str()).or_default().push(op.at_ms);
     }
     let mut split = 0;
     for (i, (t, addr)) in o.master_changes.iter().enumerate() {
@@ -120,16 +118,27 @@ pub fn check(
         if deposed == addr {
             continue;
         }
-        if let Some((_, last)) = spans.get(deposed.as_str()) {
-            split += last.saturating_sub(*t);
+        let back = o.master_changes[i + 1..]
+            .iter()
+            .find(|(_, a)| a == deposed)
+            .map_or(u64::MAX, |(t, _)| *t);
+        if let Some(times) = acks_by.get(deposed.as_str()) {
+            if let Some(last) = times.iter().filter(|&&a| a > *t && a < back).max() {
+                split += last - t;
+            }
         }
     }
-    let v: Vec<(u64, u64)> = spans.values().copied().collect();
-    for i in 0..v.len() {
-        for j in i + 1..v.len() {
-            let lo = v[i].0.max(v[j].0);
-            let hi = v[i].1.min(v[j].1);
-            split += hi.saturating_sub(lo);
+    let windows: Vec<Vec<(u64, u64)>> = acks_by
+        .values_mut()
+        .map(|times| ack_windows(times))
+        .collect();
+    for i in 0..windows.len() {
+        for j in i + 1..windows.len() {
+            for a in &windows[i] {
+                for b in &windows[j] {
+                    split += a.1.min(b.1).saturating_sub(a.0.max(b.0));
+                }
+            }
         }
     }
     // Stale reads: less than an increment acknowledged before the read started.
@@ -480,4 +489,37 @@ pub fn run_scenario(name: &str, seed: u64, base: &Settings) -> Result<Report, St
     }
     let _ = show;
     Ok(r)
+}
+
+/// Acknowledgements of one server closer than this belong to one window of it acting as
+/// master (split-brain measure; deploy/jepsen.py uses the same 1 s).
+const SPLIT_GAP_MS: u64 = 1000;
+
+/// One server's acknowledgement times merged into windows `[first, last]`, a new window
+/// after a gap of SPLIT_GAP_MS or more.
+fn ack_windows(times: &mut [u64]) -> Vec<(u64, u64)> {
+    times.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for &t in times.iter() {
+        match out.last_mut() {
+            Some(w) if t - w.1 < SPLIT_GAP_MS => w.1 = t,
+            _ => out.push((t, t)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::ack_windows;
+
+    #[test]
+    fn acknowledgements_merge_into_windows_split_by_gaps() {
+        let mut t = vec![5000, 100, 900, 1800, 7000, 6500];
+        assert_eq!(
+            ack_windows(&mut t),
+            vec![(100, 1800), (5000, 5000), (6500, 7000)]
+        );
+        assert_eq!(ack_windows(&mut []), vec![]);
+    }
 }
