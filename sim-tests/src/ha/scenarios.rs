@@ -107,7 +107,10 @@ pub fn check(
     // restart-loop, has two windows, not one spanning the other master's time).
     let mut acks_by: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for op in &acked {
-        acks_by.entry(op.server.as_str()).or_default().push(op.at_ms);
+        acks_by
+            .entry(op.server.as_str())
+            .or_default()
+            .push(op.at_ms);
     }
     let mut split = 0;
     for (i, (t, addr)) in o.master_changes.iter().enumerate() {
