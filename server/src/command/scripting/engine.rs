@@ -98,8 +98,21 @@ local globals_mt = {
   end,
   __newindex = readonly,
 }
-local lib_mt = {__newindex = readonly}
-local tables = {G, G.string, G.math, G.table, G.redis, G.bit, G.cjson, G.coroutine, getmetatable('')}
+-- The libraries are seen through empty proxies, so that changing one of their fields
+-- reaches the proxy's __newindex and fails as in Redis.
+local libs = {'string', 'math', 'table', 'redis', 'bit', 'cjson', 'coroutine'}
+local tables = {G, getmetatable('')}
+local protected = {[G] = true}
+for _, name in next, libs do
+  local real = rawget(G, name)
+  local proxy = setmetatable({}, {__index = real, __newindex = readonly, __metatable = false})
+  rawset(G, name, proxy)
+  tables[#tables + 1] = real
+  tables[#tables + 1] = proxy
+  protected[real] = true
+  protected[proxy] = true
+end
+protected[getmetatable('')] = true
 local saved, metas = {}, {}
 for _, t in next, tables do
   local copy = {}
@@ -107,7 +120,6 @@ for _, t in next, tables do
   saved[t] = copy
 end
 setmetatable(G, globals_mt)
-for i = 2, #tables do setmetatable(tables[i], lib_mt) end
 for _, t in next, tables do metas[t] = getmetatable(t) end
 return function()
   for t, copy in next, saved do
@@ -119,7 +131,7 @@ return function()
     end
     if getmetatable(t) ~= metas[t] then setmetatable(t, metas[t]) end
   end
-end
+end, protected
 "#;
 
 /// One interpreter and the generation of the script cache it was built for.
@@ -456,7 +468,15 @@ unsafe fn setup(l: L) {
     set_field_fn(l, c"randomseed", math_randomseed);
     ffi::lua_settop(l, -2);
 
-    // The prelude: error handler, protection; it returns the restore function.
+    // rawset and setmetatable refuse the protected tables, as on Redis's read-only tables
+    // (installed before the prelude, whose snapshot of the globals must hold them).
+    ffi::lua_pushcfunction(l, lua_rawset_protected);
+    ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"rawset".as_ptr());
+    ffi::lua_pushcfunction(l, lua_setmetatable_protected);
+    ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"setmetatable".as_ptr());
+
+    // The prelude: error handler, protection; it returns the restore function and the set
+    // of protected tables.
     if ffi::luaL_loadbuffer(
         l,
         PRELUDE.as_ptr() as *const _,
@@ -466,7 +486,8 @@ unsafe fn setup(l: L) {
     {
         ffi::lua_error(l);
     }
-    ffi::lua_call(l, 0, 1);
+    ffi::lua_call(l, 0, 2);
+    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_protected".as_ptr());
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_restore".as_ptr());
 }
 
@@ -480,6 +501,60 @@ fn redis_version_num() -> u32 {
         parts.next().unwrap_or(0),
     );
     (a << 16) | (b << 8) | c
+}
+
+/// Whether the table at `idx` is one of the protected ones (the globals, the libraries).
+unsafe fn is_protected(l: L, idx: c_int) -> bool {
+    ffi::lua_pushvalue(l, idx);
+    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_protected".as_ptr());
+    if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
+        // (During the prelude, before there is a set.)
+        ffi::lua_settop(l, -3);
+        return false;
+    }
+    ffi::lua_insert(l, -2);
+    ffi::lua_rawget_(l, -2);
+    let p = ffi::lua_toboolean(l, -1) != 0;
+    ffi::lua_settop(l, -3);
+    p
+}
+
+/// Raise Redis's read-only table error (a string without position, as Lua's VM raises it
+/// from inside a C function).
+unsafe fn raise_readonly(l: L) -> ! {
+    push_bytes(l, b"Attempt to modify a readonly table");
+    ffi::lua_error(l)
+}
+
+/// Lua's `rawset`, refusing the protected tables.
+unsafe extern "C-unwind" fn lua_rawset_protected(l: L) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ffi::luaL_checkany(l, 2);
+    ffi::luaL_checkany(l, 3);
+    if is_protected(l, 1) {
+        raise_readonly(l);
+    }
+    ffi::lua_settop(l, 3);
+    ffi::lua_rawset(l, 1);
+    1
+}
+
+/// Lua's `setmetatable`, refusing the protected tables.
+unsafe extern "C-unwind" fn lua_setmetatable_protected(l: L) -> c_int {
+    let t = ffi::lua_type(l, 2);
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    if t != ffi::LUA_TNIL && t != ffi::LUA_TTABLE {
+        ffi::luaL_argerror(l, 2, c"nil or table expected".as_ptr());
+    }
+    if is_protected(l, 1) {
+        raise_readonly(l);
+    }
+    if ffi::luaL_getmetafield_(l, 1, c"__metatable".as_ptr()) != 0 {
+        ffi::luaL_error(l, c"cannot change a protected metatable".as_ptr());
+    }
+    ffi::lua_settop(l, 2);
+    ffi::lua_setmetatable(l, 1);
+    1
 }
 
 // ------------------------------------------------------------------- redis.* functions

@@ -339,7 +339,9 @@ pub(crate) fn call_from_script(run: &mut Run, args: &[Bytes]) -> Result<Vec<u8>,
         ));
     }
     let write = spec.has(flags::WRITE);
-    if run.read_only && spec.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
+    // (PUBLISH may replicate in Redis 7.0, a flag its COMMAND INFO does not show.)
+    let may_replicate = spec.flags & flags::MAY_REPLICATE != 0 || spec.name == "publish";
+    if run.read_only && (write || may_replicate) {
         return Err(reject(
             srv,
             Some(spec),
