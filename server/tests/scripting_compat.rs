@@ -9,7 +9,6 @@
 //! SCRIPT DEBUG) and `pairs(_G)` (it lists those libraries).
 
 mod common;
-#[allow(dead_code)]
 mod hashes_util;
 
 use common::Pair;
