@@ -68,7 +68,10 @@ local getinfo = debug.getinfo
 local G = _G
 local error, type, tostring, next, rawget, rawset = error, type, tostring, next, rawget, rawset
 local setmetatable, getmetatable = setmetatable, getmetatable
+local protected_rawset, protected_setmetatable = ...
 rawset(G, 'debug', nil)
+rawset(G, 'rawset', protected_rawset)
+rawset(G, 'setmetatable', protected_setmetatable)
 rawset(G, '__redis__err__handler', function(err)
   local level = 2
   local i = getinfo(level, 'nSl')
@@ -468,13 +471,6 @@ unsafe fn setup(l: L) {
     set_field_fn(l, c"randomseed", math_randomseed);
     ffi::lua_settop(l, -2);
 
-    // rawset and setmetatable refuse the protected tables, as on Redis's read-only tables
-    // (installed before the prelude, whose snapshot of the globals must hold them).
-    ffi::lua_pushcfunction(l, lua_rawset_protected);
-    ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"rawset".as_ptr());
-    ffi::lua_pushcfunction(l, lua_setmetatable_protected);
-    ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"setmetatable".as_ptr());
-
     // The prelude: error handler, protection; it returns the restore function and the set
     // of protected tables.
     if ffi::luaL_loadbuffer(
@@ -486,7 +482,11 @@ unsafe fn setup(l: L) {
     {
         ffi::lua_error(l);
     }
-    ffi::lua_call(l, 0, 2);
+    // rawset and setmetatable that refuse the protected tables, as on Redis's read-only
+    // tables: the prelude installs them (keeping the originals for itself).
+    ffi::lua_pushcfunction(l, lua_rawset_protected);
+    ffi::lua_pushcfunction(l, lua_setmetatable_protected);
+    ffi::lua_call(l, 2, 2);
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_protected".as_ptr());
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_restore".as_ptr());
 }

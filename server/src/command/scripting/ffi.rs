@@ -73,6 +73,7 @@ pub fn error_text(err: &[u8]) -> Vec<u8> {
 
 /// Push `{err = <text>}` (Redis's `luaPushError`).
 pub unsafe fn push_error(l: L, err: &[u8]) {
+    ffi::lua_checkstack(l, 4);
     let text = error_text(err);
     ffi::lua_createtable(l, 0, 1);
     set_field_bytes(l, c"err", &text);
@@ -81,6 +82,8 @@ pub unsafe fn push_error(l: L, err: &[u8]) {
 /// Push an error string prefixed with the position of the Lua code at `level` (as
 /// `luaL_error` does), ready for `lua_error`.
 pub unsafe fn push_positioned(l: L, msg: &[u8]) {
+    // Room for the message even when a deep decode filled the stack.
+    ffi::lua_checkstack(l, 4);
     ffi::luaL_where(l, 1);
     push_bytes(l, msg);
     ffi::lua_concat(l, 2);

@@ -237,9 +237,21 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     let started_ms = run.srv.now_ms.max(0) as u64;
     watch.start(started_ms, obeyed);
     let out = &mut *ctx.out;
-    let r = engine::with_engine(generation, limit, |e| {
-        e.run(&mut run, keys, argv, out, threshold_ms > 0)
-    });
+    let mut go = || {
+        engine::with_engine(generation, limit, |e| {
+            e.run(&mut run, keys, argv, out, threshold_ms > 0)
+        })
+    };
+    // On a multi-threaded runtime (`io-threads` > 1) the worker running a script hands its
+    // other tasks (and the I/O driver) to another thread first, so that a long script does
+    // not stall the connections that must answer -BUSY and SCRIPT KILL meanwhile.
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let r = if multi_thread {
+        tokio::task::block_in_place(go)
+    } else {
+        go()
+    };
     watch.stop();
     if let Err(e) = r {
         return Err(CmdError::Reply(format!("ERR {e}")));

@@ -147,3 +147,23 @@ fn globals_do_not_leak_between_scripts() {
         "*3\r\n$8\r\nfunction\r\n$8\r\nfunction\r\n:1\r\n"
     );
 }
+
+#[test]
+fn the_engine_is_kept_between_scripts() {
+    let mut t = TestServer::new(&[]);
+    let c = t.connect();
+    // A script-defined upvalue-free check: the compiled function is reused (no reset), so
+    // a cached script runs again by SHA after errors and KEYS/ARGV changes.
+    assert_eq!(
+        eval(&mut t, c, "return KEYS[1]", &["1", "a"]),
+        "$1\r\na\r\n"
+    );
+    assert!(eval(&mut t, c, "error('x')", &["0"]).starts_with("-ERR user_script:1: x"));
+    let sha = super::sha1hex(b"return KEYS[1]");
+    let r = t.run(c, &[b"EVALSHA", sha.as_bytes(), b"1", b"b"]);
+    assert_eq!(String::from_utf8_lossy(&r), "$1\r\nb\r\n");
+    super::engine::with_engine(t.srv.scripts.generation, t.srv.cfg.lua_memory_limit, |e| {
+        assert!(e.is_compiled(&sha), "the engine was rebuilt");
+    })
+    .expect("engine");
+}
