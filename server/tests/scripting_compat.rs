@@ -313,6 +313,41 @@ fn corpus() -> Vec<Case> {
         cases.push(case(&format!("return {j}")));
     }
 
+    // cmsgpack (packed bytes seen as hex).
+    let hex = "local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end ";
+    let msgpack = [
+        "hex(cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649))",
+        "hex(cmsgpack.pack(1.5, 0.1, 1e300, -0.25, 1/0, -1/0, 2^63, -2^63))",
+        "hex(cmsgpack.pack('', 'abc', string.rep('x', 31), string.rep('y', 32), string.rep('z', 256)))",
+        "hex(cmsgpack.pack(true, false, nil))",
+        "hex(cmsgpack.pack({1, 2, 3}, {a = 1}, {}, {1, nil, 3}, {[2] = 'x'}))",
+        "hex(cmsgpack.pack({{{{{{{{{{{{{{{{{{{{1}}}}}}}}}}}}}}}}}}}}))",
+        "hex(cmsgpack.pack(string.rep('a', 70000)):sub(1, 20))",
+        "hex(cmsgpack.pack(function() end))",
+        "cmsgpack.pack()",
+        "{cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, 4}, {five = 5}, true))}",
+        "cjson.encode({cmsgpack.unpack(cmsgpack.pack({1, {2, {3}}}, {x = {y = 'z'}}))})",
+        "{cmsgpack.unpack(cmsgpack.pack(-1.5, 2^40, -2^40))}",
+        "{cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}",
+        "{cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}",
+        "{cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}",
+        "{cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+        "{cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 1)}",
+        "{cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0, 1)}",
+        "cmsgpack.unpack_one(cmsgpack.pack(1), 5)",
+        "cmsgpack.unpack_limit(cmsgpack.pack(1), -1)",
+        "cmsgpack.unpack('\\196')",
+        "cmsgpack.unpack('\\205\\1')",
+        "cmsgpack.unpack('\\129\\192\\1')",
+        "cmsgpack.unpack()",
+        "cmsgpack.unpack({})",
+        "{cmsgpack.unpack('')}",
+        "{cmsgpack._NAME, cmsgpack._VERSION, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}",
+    ];
+    for m in msgpack {
+        cases.push(case(&format!("{hex}return {m}")));
+    }
+
     // bit.
     let bits = [
         "bit.tobit(0xffffffff)",

@@ -103,7 +103,7 @@ local globals_mt = {
 }
 -- The libraries are seen through empty proxies, so that changing one of their fields
 -- reaches the proxy's __newindex and fails as in Redis.
-local libs = {'string', 'math', 'table', 'redis', 'bit', 'cjson', 'coroutine'}
+local libs = {'string', 'math', 'table', 'redis', 'bit', 'cjson', 'cmsgpack', 'coroutine'}
 local tables = {G, getmetatable('')}
 local protected = {[G] = true}
 for _, name in next, libs do
@@ -170,6 +170,16 @@ pub fn with_engine<R>(
         }
         let engine = slot.as_mut().expect("engine just built");
         Ok(f(engine))
+    })
+}
+
+/// The Lua heap of this thread's engine, if it has one.
+pub fn memory() -> usize {
+    ENGINE.with(|cell| {
+        cell.try_borrow()
+            .ok()
+            .and_then(|slot| slot.as_ref().map(|e| e.lua.used_memory()))
+            .unwrap_or(0)
     })
 }
 
@@ -433,6 +443,8 @@ unsafe fn setup(l: L) {
     ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"bit".as_ptr());
     super::cjson::open(l);
     ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"cjson".as_ptr());
+    super::cmsgpack::open(l);
+    ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"cmsgpack".as_ptr());
 
     ffi::lua_pushcfunction(l, lua_pcall_compat);
     ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"pcall".as_ptr());
