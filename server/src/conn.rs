@@ -28,8 +28,13 @@ pub async fn serve<C: Conn>(
     received: BytesMut,
 ) {
     // (What a connection accepted while a script was busy sent meanwhile.)
-    let mut buf = received;
-    buf.reserve(READ_CHUNK);
+    let mut buf = if received.is_empty() {
+        BytesMut::with_capacity(READ_CHUNK)
+    } else {
+        let mut b = received;
+        b.reserve(READ_CHUNK);
+        b
+    };
     let mut decoder = RequestDecoder::new();
     let cancel = shared.cancel.clone();
     let mut eof = false;

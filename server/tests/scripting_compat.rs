@@ -2,11 +2,11 @@
 //! RESP3: a corpus of a few hundred scripts generated from templates (each Lua value
 //! returned, each reply type converted to Lua and back, with `redis.setresp(2|3)`, errors
 //! and their positions, pcall, status and error tables, KEYS/ARGV and numkeys checks, cjson
-//! round trips and errors, bit ops, the sandbox and the global protection, read-only
+//! round trips and errors, cmsgpack and struct, bit ops, the sandbox and the global protection, read-only
 //! refusals and shebang flags, EVALSHA, SCRIPT subcommands, math.random's sequence).
 //!
-//! Not compared: `error({})` (an error table without `err` crashes Redis 7.0.15); `cmsgpack` and `struct` (not in picket yet), SCRIPT HELP (picket offers no
-//! SCRIPT DEBUG) and `pairs(_G)` (it lists those libraries).
+//! Not compared: `error({})` (an error table without `err` crashes Redis 7.0.15) and
+//! SCRIPT HELP (picket offers no SCRIPT DEBUG). `pairs(_G)` is compared: the same globals.
 
 mod common;
 mod hashes_util;
@@ -348,6 +348,47 @@ fn corpus() -> Vec<Case> {
         cases.push(case(&format!("{hex}return {m}")));
     }
 
+    // struct.
+    let structs = [
+        "hex(struct.pack('>i', 1))",
+        "hex(struct.pack('<i', -2))",
+        "hex(struct.pack('bBhHlLT', -1, 255, -300, 65535, -5, 2^40, 7))",
+        "hex(struct.pack('i2I3i8', -1, 70000, 2^53))",
+        "hex(struct.pack('>d<f', 1.5, -0.25))",
+        "hex(struct.pack('c3', 'abcdef'))",
+        "hex(struct.pack('c0s', 'xy', 'zz'))",
+        "hex(struct.pack('!4 b i', 1, 2))",
+        "hex(struct.pack('!8 bd', 1, 2))",
+        "hex(struct.pack('bxxb', 1, 2))",
+        "struct.pack('c5', 'ab')",
+        "struct.pack('i', 'x')",
+        "struct.pack('i')",
+        "struct.pack('q', 1)",
+        "struct.pack('!3', 1)",
+        "struct.pack('i33', 1)",
+        "struct.pack('i99999999999', 1)",
+        "{struct.unpack('>i', struct.pack('>i', -7))}",
+        "{struct.unpack('bBhHlL', struct.pack('bBhHlL', -1, 255, -300, 65535, -5, 2^40))}",
+        "{struct.unpack('<d>f', struct.pack('<d>f', 3.25, 0.5))}",
+        "{struct.unpack('s', 'abc\\0def')}",
+        "{struct.unpack('bc0', struct.pack('b', 3) .. 'xyz')}",
+        "{struct.unpack('i', struct.pack('ii', 1, 2), 5)}",
+        "{struct.unpack('i', 'ab')}",
+        "{struct.unpack('s', 'abc')}",
+        "{struct.unpack('c0', 'abc')}",
+        "{struct.unpack('i', 'abcd', 0)}",
+        "{struct.unpack('i3', 'abc')}",
+        "{struct.unpack('!4 bi', struct.pack('!4 bi', 1, 2))}",
+        "{struct.size('bhilTfd'), struct.size('!8 bd'), struct.size('c10'), struct.size('i7'), struct.size('z')}",
+        "struct.size('s')",
+        "struct.size('c0')",
+        "struct.size('!3')",
+        "struct.size('y?')",
+    ];
+    for m in structs {
+        cases.push(case(&format!("{hex}return {m}")));
+    }
+
     // bit.
     let bits = [
         "bit.tobit(0xffffffff)",
@@ -439,6 +480,10 @@ fn corpus() -> Vec<Case> {
         "return tonumber('0x10')",
         "return tonumber('  12  ')",
         "return #KEYS",
+        "local t = {} for k in pairs(_G) do t[#t + 1] = k end table.sort(t) return t",
+        "local t = {} for k in pairs(redis) do t[#t + 1] = k end table.sort(t) return t",
+        "local t = {} for k in pairs(string) do t[#t + 1] = k end table.sort(t) return t",
+        "local t = {} for k in pairs(math) do t[#t + 1] = k end table.sort(t) return t",
     ];
     for s in sandbox {
         cases.push(case(s));

@@ -211,7 +211,7 @@ unsafe fn decode(l: L, c: &mut Cur) -> Result<(), DecErr> {
         c"too many return values at once; use unpack_one or unpack_limit instead.".as_ptr(),
     );
     let b = c.p[0];
-    let mut adv = |c: &mut Cur, n: usize| c.p = &c.p[n..];
+    let adv = |c: &mut Cur, n: usize| c.p = &c.p[n..];
     match b {
         0xcc => {
             c.need(2)?;
@@ -275,7 +275,7 @@ unsafe fn decode(l: L, c: &mut Cur) -> Result<(), DecErr> {
             ffi::lua_pushnumber(l, f64::from_bits(c.be(1, 8)));
             adv(c, 9);
         }
-        0xd9 | 0xda | 0xdb => {
+        0xd9..=0xdb => {
             let h = match b {
                 0xd9 => 1,
                 0xda => 2,

@@ -68,10 +68,12 @@ local getinfo = debug.getinfo
 local G = _G
 local error, type, tostring, next, rawget, rawset = error, type, tostring, next, rawget, rawset
 local setmetatable, getmetatable = setmetatable, getmetatable
-local protected_rawset, protected_setmetatable = ...
+local protected_rawset, protected_setmetatable, proxied_next, proxied_pairs = ...
 rawset(G, 'debug', nil)
 rawset(G, 'rawset', protected_rawset)
 rawset(G, 'setmetatable', protected_setmetatable)
+rawset(G, 'next', proxied_next)
+rawset(G, 'pairs', proxied_pairs)
 rawset(G, '__redis__err__handler', function(err)
   local level = 2
   local i = getinfo(level, 'nSl')
@@ -103,12 +105,14 @@ local globals_mt = {
 }
 -- The libraries are seen through empty proxies, so that changing one of their fields
 -- reaches the proxy's __newindex and fails as in Redis.
-local libs = {'string', 'math', 'table', 'redis', 'bit', 'cjson', 'cmsgpack', 'coroutine'}
+local libs = {'string', 'math', 'table', 'redis', 'bit', 'cjson', 'cmsgpack', 'struct', 'coroutine'}
 local tables = {G, getmetatable('')}
 local protected = {[G] = true}
+local proxies = {}
 for _, name in next, libs do
   local real = rawget(G, name)
   local proxy = setmetatable({}, {__index = real, __newindex = readonly, __metatable = false})
+  proxies[proxy] = real
   rawset(G, name, proxy)
   tables[#tables + 1] = real
   tables[#tables + 1] = proxy
@@ -134,7 +138,7 @@ return function()
     end
     if getmetatable(t) ~= metas[t] then setmetatable(t, metas[t]) end
   end
-end, protected
+end, protected, proxies
 "#;
 
 /// One interpreter and the generation of the script cache it was built for.
@@ -225,12 +229,23 @@ impl Engine {
         // that may raise (only memory errors, inside mlua's protected call).
         let r = unsafe {
             self.lua.exec_raw::<()>((), |l| {
-                let rc = ffi::luaL_loadbuffer(
+                let mut rc = ffi::luaL_loadbuffer(
                     l,
                     body.as_ptr() as *const _,
                     body.len(),
                     c"@user_script".as_ptr(),
                 );
+                if rc == ffi::LUA_ERRMEM {
+                    // Garbage a previous script left may fill the heap: collect, retry.
+                    ffi::lua_settop(l, -2);
+                    ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
+                    rc = ffi::luaL_loadbuffer(
+                        l,
+                        body.as_ptr() as *const _,
+                        body.len(),
+                        c"@user_script".as_ptr(),
+                    );
+                }
                 if rc != 0 {
                     let msg = to_bytes(l, -1).unwrap_or(b"unknown error");
                     result = Err(String::from_utf8_lossy(msg).into_owned());
@@ -270,6 +285,7 @@ impl Engine {
     ) {
         let name = format!("f_{}\0", run.sha);
         let sha = run.sha.clone();
+        let limit = self.memory_limit;
         let ptr = run as *mut Run as *mut ();
         RUN.with(|c| c.set(ptr));
         let mut restore_failed = false;
@@ -311,7 +327,11 @@ impl Engine {
                     ffi::lua_settop(l, -2);
                     restore_failed = true;
                 }
-                if mem_error {
+                // Lua 5.1 does not collect when an allocation fails: past three quarters
+                // of the heap limit (a script that built much garbage, or a memory error
+                // a pcall caught), collect now, or the next script could not even compile.
+                let kb = ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0) as u64;
+                if mem_error || (limit > 0 && kb * 1024 > limit / 4 * 3) {
                     ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
                 }
             })
@@ -445,6 +465,8 @@ unsafe fn setup(l: L) {
     ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"cjson".as_ptr());
     super::cmsgpack::open(l);
     ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"cmsgpack".as_ptr());
+    super::structlib::open(l);
+    ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"struct".as_ptr());
 
     ffi::lua_pushcfunction(l, lua_pcall_compat);
     ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"pcall".as_ptr());
@@ -498,7 +520,10 @@ unsafe fn setup(l: L) {
     // tables: the prelude installs them (keeping the originals for itself).
     ffi::lua_pushcfunction(l, lua_rawset_protected);
     ffi::lua_pushcfunction(l, lua_setmetatable_protected);
-    ffi::lua_call(l, 2, 2);
+    ffi::lua_pushcfunction(l, lua_next_proxied);
+    ffi::lua_pushcfunction(l, lua_pairs_proxied);
+    ffi::lua_call(l, 4, 3);
+    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_proxies".as_ptr());
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_protected".as_ptr());
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_restore".as_ptr());
 }
@@ -529,6 +554,47 @@ unsafe fn is_protected(l: L, idx: c_int) -> bool {
     let p = ffi::lua_toboolean(l, -1) != 0;
     ffi::lua_settop(l, -3);
     p
+}
+
+/// Replace the table at `idx` by the library it stands for if it is a proxy.
+unsafe fn unproxy(l: L, idx: c_int) {
+    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_proxies".as_ptr());
+    if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
+        ffi::lua_settop(l, -2);
+        return;
+    }
+    ffi::lua_pushvalue(l, idx);
+    ffi::lua_rawget_(l, -2);
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        ffi::lua_replace(l, idx);
+        ffi::lua_settop(l, -2);
+    } else {
+        ffi::lua_settop(l, -3);
+    }
+}
+
+/// Lua's `next`, seeing through the library proxies (so `pairs(string)` lists `string`'s
+/// functions, as in Redis).
+unsafe extern "C-unwind" fn lua_next_proxied(l: L) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ffi::lua_settop(l, 2);
+    unproxy(l, 1);
+    if ffi::lua_next(l, 1) != 0 {
+        2
+    } else {
+        ffi::lua_pushnil(l);
+        1
+    }
+}
+
+/// Lua's `pairs`, with the `next` above.
+unsafe extern "C-unwind" fn lua_pairs_proxied(l: L) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ffi::lua_settop(l, 1);
+    ffi::lua_pushcfunction(l, lua_next_proxied);
+    ffi::lua_insert(l, 1);
+    ffi::lua_pushnil(l);
+    3
 }
 
 /// Raise Redis's read-only table error (a string without position, as Lua's VM raises it

@@ -14,6 +14,7 @@ mod cmsgpack;
 mod convert;
 mod engine;
 mod ffi;
+mod structlib;
 
 use bytes::Bytes;
 use picket_common::resp::ReplyBuf;
