@@ -297,3 +297,69 @@ fn kill_sequence(s: &Server) -> Vec<Reply> {
     pong(&mut other);
     seen
 }
+
+/// MONITOR shows the script, then its commands from `lua`; the error statistics count a
+/// script's error replies once (a failed command inside counts as that command's error).
+/// Both as Redis 7.0.
+#[test]
+fn monitor_and_error_stats_match_redis() {
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let picket = Server::start(&["--save", ""]);
+    let observe = |s: &Server| {
+        let mut mon = s.conn();
+        assert_eq!(mon.q("MONITOR"), Reply::ok());
+        let mut c = s.conn();
+        c.q("CONFIG RESETSTAT");
+        c.q("SET s text");
+        let scripts = [
+            "redis.call('set','k','v') return redis.call('get','k')",
+            "return redis.call('incr','s')",
+            "return redis.pcall('incr','s')",
+            "return {err='MINE failed'}",
+            "return redis.error_reply('OTHER x')",
+            "error('raised')",
+            "return redis.call('nosuch')",
+            "return {1, {err='NESTED e'}}",
+        ];
+        let mut replies = Vec::new();
+        for sc in scripts {
+            replies.push(c.cmd(&["EVAL", sc, "0"]));
+        }
+        c.q("PING");
+        let mut lines = Vec::new();
+        loop {
+            let r = mon.read();
+            let t = r.text();
+            // Mask the time and the client's address.
+            let rest = t.split_once(' ').map(|x| x.1).unwrap_or("").to_string();
+            let rest = match rest.split_once(']') {
+                Some((who, tail)) if !who.ends_with("lua") => format!("[client]{tail}"),
+                _ => rest,
+            };
+            if rest.contains("\"PING\"") {
+                break;
+            }
+            lines.push(rest);
+        }
+        let stats: Vec<String> = c
+            .q("INFO errorstats")
+            .text()
+            .lines()
+            .filter(|l| l.starts_with("errorstat_"))
+            .map(String::from)
+            .collect();
+        let total = info_field(&mut c, "stats", "total_error_replies");
+        (replies, lines, stats, total)
+    };
+    let r = observe(&redis);
+    let p = observe(&picket);
+    assert_eq!(p.0, r.0, "replies: picket (left), redis (right)");
+    assert_eq!(p.1, r.1, "MONITOR: picket (left), redis (right)");
+    assert_eq!(p.2, r.2, "errorstats: picket (left), redis (right)");
+    assert_eq!(
+        p.3, r.3,
+        "total_error_replies: picket (left), redis (right)"
+    );
+}

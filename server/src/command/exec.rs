@@ -516,14 +516,20 @@ fn srv_stats_failed(srv: &mut Server, spec: &CommandSpec) {
 }
 
 /// MONITOR's line: `+<unix s>.<us> [<db> <addr>] "arg" ...`.
-fn feed_monitors(srv: &mut Server, client: &Client, spec: &CommandSpec, args: &[Bytes]) {
+pub(crate) fn feed_monitors(srv: &mut Server, client: &Client, spec: &CommandSpec, args: &[Bytes]) {
     let us = srv.clock.unix_us();
+    // A script's commands show as Redis shows them: from `lua`.
+    let from = if client.id == crate::client::SCRIPT_CLIENT_ID {
+        "lua".to_string()
+    } else {
+        client.addr.to_string()
+    };
     let mut line = format!(
         "{}.{:06} [{} {}]",
         us / 1_000_000,
         us % 1_000_000,
         client.db,
-        client.addr
+        from
     );
     let redact = matches!(spec.name, "auth" | "hello") || spec.name == "migrate";
     for (i, a) in args.iter().enumerate() {

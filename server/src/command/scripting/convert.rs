@@ -58,9 +58,16 @@ unsafe fn raw_field(l: L, idx: c_int, key: &std::ffi::CStr) -> c_int {
 ///
 /// # Safety
 /// `l` is a valid state with a value on the stack.
-pub unsafe fn lua_to_reply(l: L, out: &mut ReplyBuf, script_resp3: bool, depth: usize) {
+pub unsafe fn lua_to_reply(
+    l: L,
+    out: &mut ReplyBuf,
+    script_resp3: bool,
+    depth: usize,
+    errors: &mut Vec<String>,
+) {
     if depth > MAX_DEPTH || ffi::lua_checkstack(l, 4) == 0 {
         out.error("ERR reached lua stack limit");
+        errors.push("ERR reached lua stack limit".into());
         ffi::lua_settop(l, -2);
         return;
     }
@@ -80,7 +87,7 @@ pub unsafe fn lua_to_reply(l: L, out: &mut ReplyBuf, script_resp3: bool, depth: 
         }
         ffi::LUA_TNUMBER => out.int(c_ll(ffi::lua_tonumber(l, -1))),
         ffi::LUA_TTABLE => {
-            table_to_reply(l, out, script_resp3, depth);
+            table_to_reply(l, out, script_resp3, depth, errors);
             return;
         }
         _ => out.null(),
@@ -88,7 +95,13 @@ pub unsafe fn lua_to_reply(l: L, out: &mut ReplyBuf, script_resp3: bool, depth: 
     ffi::lua_settop(l, -2);
 }
 
-unsafe fn table_to_reply(l: L, out: &mut ReplyBuf, script_resp3: bool, depth: usize) {
+unsafe fn table_to_reply(
+    l: L,
+    out: &mut ReplyBuf,
+    script_resp3: bool,
+    depth: usize,
+    errors: &mut Vec<String>,
+) {
     // {err=...}
     if raw_field(l, -1, c"err") == ffi::LUA_TSTRING {
         ffi::lua_settop(l, -2);
@@ -97,7 +110,11 @@ unsafe fn table_to_reply(l: L, out: &mut ReplyBuf, script_resp3: bool, depth: us
         while m.last().is_some_and(|&c| c == b'\r' || c == b'\n') {
             m.pop();
         }
-        out.error(&format!("-{}", String::from_utf8_lossy(&m)));
+        let text = String::from_utf8_lossy(&m).into_owned();
+        out.error(&format!("-{text}"));
+        if !ignores_stats(l) {
+            errors.push(text);
+        }
         ffi::lua_settop(l, -2);
         return;
     }
@@ -161,8 +178,8 @@ unsafe fn table_to_reply(l: L, out: &mut ReplyBuf, script_resp3: bool, depth: us
         while ffi::lua_next(l, -2) != 0 {
             // table, key, value
             ffi::lua_pushvalue(l, -2);
-            lua_to_reply(l, out, script_resp3, depth + 1); // the key
-            lua_to_reply(l, out, script_resp3, depth + 1); // the value
+            lua_to_reply(l, out, script_resp3, depth + 1, errors); // the key
+            lua_to_reply(l, out, script_resp3, depth + 1, errors); // the value
             n += 1;
         }
         out.finish_map(d, n);
@@ -178,7 +195,7 @@ unsafe fn table_to_reply(l: L, out: &mut ReplyBuf, script_resp3: bool, depth: us
         while ffi::lua_next(l, -2) != 0 {
             ffi::lua_settop(l, -2);
             ffi::lua_pushvalue(l, -1);
-            lua_to_reply(l, out, script_resp3, depth + 1);
+            lua_to_reply(l, out, script_resp3, depth + 1, errors);
             n += 1;
         }
         out.finish_set(d, n);
@@ -197,11 +214,20 @@ unsafe fn table_to_reply(l: L, out: &mut ReplyBuf, script_resp3: bool, depth: us
             ffi::lua_settop(l, -2);
             break;
         }
-        lua_to_reply(l, out, script_resp3, depth + 1);
+        lua_to_reply(l, out, script_resp3, depth + 1, errors);
         n += 1;
     }
     out.finish_array(d, n);
     ffi::lua_settop(l, -2);
+}
+
+/// Whether the error table at the top says its error was counted already (the error of a
+/// command the script ran: `ignore_error_stats_update`).
+unsafe fn ignores_stats(l: L) -> bool {
+    ffi::lua_getfield_(l, -1, c"ignore_error_stats_update".as_ptr());
+    let b = ffi::lua_isboolean(l, -1) != 0 && ffi::lua_toboolean(l, -1) != 0;
+    ffi::lua_settop(l, -2);
+    b
 }
 
 /// The `err` field of the error table at the top (Redis's `luaExtractErrorInformation`'s
@@ -227,7 +253,7 @@ unsafe fn error_message(l: L) -> Option<Vec<u8>> {
 ///
 /// # Safety
 /// `l` is a valid state with the error object on the stack.
-pub unsafe fn error_to_reply(l: L, out: &mut ReplyBuf, sha: &str) {
+pub unsafe fn error_to_reply(l: L, out: &mut ReplyBuf, sha: &str, errors: &mut Vec<String>) {
     if ffi::lua_istable(l, -1) == 0 {
         let msg = if ffi::lua_isstring(l, -1) != 0 {
             c_str(to_bytes(l, -1).unwrap_or_default()).to_vec()
@@ -239,11 +265,14 @@ pub unsafe fn error_to_reply(l: L, out: &mut ReplyBuf, sha: &str) {
             "ERR Error running script {sha}, {}",
             String::from_utf8_lossy(msg)
         );
-        out.error(text.trim_end_matches(['\r', '\n']));
+        let text = text.trim_end_matches(['\r', '\n']);
+        out.error(text);
+        errors.push(text.to_string());
         ffi::lua_settop(l, -2);
         return;
     }
     let msg = error_message(l);
+    let ignore = ignores_stats(l);
     let field = |l: L, k: &std::ffi::CStr| -> Option<Vec<u8>> {
         ffi::lua_getfield_(l, -1, k.as_ptr());
         let v = if ffi::lua_isstring(l, -1) != 0 {
@@ -268,7 +297,11 @@ pub unsafe fn error_to_reply(l: L, out: &mut ReplyBuf, sha: &str) {
         text.extend_from_slice(&line);
         text.push(b'.');
     }
-    out.error(&String::from_utf8_lossy(&text));
+    let text = String::from_utf8_lossy(&text).into_owned();
+    out.error(&text);
+    if !ignore {
+        errors.push(text.trim_start_matches('-').to_string());
+    }
     ffi::lua_settop(l, -2);
 }
 

@@ -290,6 +290,7 @@ impl Engine {
         RUN.with(|c| c.set(ptr));
         let mut restore_failed = false;
         let mut mem_error = false;
+        let mut errors: Vec<String> = Vec::new();
         self.runs += 1;
         let gc_step = self.runs.is_multiple_of(50);
         // SAFETY: raw calls balanced on the stack; the script runs inside lua_pcall, and the
@@ -316,9 +317,9 @@ impl Engine {
                     (*(ptr as *mut Run)).client.proto == picket_common::resp::Proto::Resp3;
                 if err != 0 {
                     mem_error = err == ffi::LUA_ERRMEM;
-                    super::convert::error_to_reply(l, out, &sha);
+                    super::convert::error_to_reply(l, out, &sha, &mut errors);
                 } else {
-                    super::convert::lua_to_reply(l, out, script_resp3, 0);
+                    super::convert::lua_to_reply(l, out, script_resp3, 0, &mut errors);
                 }
                 ffi::lua_settop(l, -2); // the error handler
                                         // Undo the script's changes to the protected tables.
@@ -337,6 +338,11 @@ impl Engine {
             })
         };
         RUN.with(|c| c.set(std::ptr::null_mut()));
+        // The error replies the script's reply holds count in the error statistics, but
+        // those of its commands, counted when they failed.
+        for e in &errors {
+            run.srv.stats.count_error(e);
+        }
         if let Err(e) = r {
             // mlua's own protected call failed (no memory left even for the reply).
             out.error(&format!("ERR Error running script {sha}, {e}"));

@@ -170,6 +170,11 @@ pub fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
 fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     // The commands the script runs propagate their own effects; the script never does.
     ctx.propagate = super::exec::Propagate::Nothing;
+    // MONITOR shows the script before its commands (EVAL is `skip_monitor` for the
+    // pipeline, which would show it after them).
+    if !ctx.srv.clients.monitors.is_empty() && !ctx.srv.call.reprocessing {
+        super::exec::feed_monitors(ctx.srv, ctx.client, ctx.spec, ctx.args);
+    }
     if evalsha && ctx.args[1].len() != 40 {
         return Err(CmdError::Reply(NOSCRIPT.into()));
     }
@@ -217,7 +222,7 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     let watch = ctx.srv.scripts.watch.clone();
     let started = tokio::time::Instant::now();
     let mut client = Client::new(
-        u64::MAX,
+        crate::client::SCRIPT_CLIENT_ID,
         "0.0.0.0:0".parse().expect("address"),
         "0.0.0.0:0".parse().expect("address"),
         started,
