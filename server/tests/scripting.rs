@@ -363,3 +363,90 @@ fn monitor_and_error_stats_match_redis() {
         "total_error_replies: picket (left), redis (right)"
     );
 }
+
+/// Run the same commands on picket and Redis 7.0 started with `args`; every reply equal.
+fn same_replies(args: &[&str], cmds: &[&[&str]]) {
+    let Some(redis) = Server::redis(args) else {
+        return;
+    };
+    let picket = Server::start(&[&["--save", ""], args].concat());
+    let (mut p, mut r) = (picket.conn(), redis.conn());
+    for c in cmds {
+        let (a, b) = (p.cmd(c), r.cmd(c));
+        assert_eq!(a, b, "{c:?} with {args:?}: picket (left), redis (right)");
+    }
+}
+
+const SHEBANG_WRITE: &str = "#!lua\nreturn redis.call('set','k','v')";
+const SHEBANG_NO_WRITES: &str = "#!lua flags=no-writes\nreturn redis.call('get','k')";
+const SHEBANG_ALLOW_OOM: &str = "#!lua flags=allow-oom\nreturn redis.call('set','k','v')";
+const COMPAT_WRITE: &str = "return redis.call('set','k','v')";
+const COMPAT_READ_THEN_WRITE: &str =
+    "local v = redis.call('get','k') return redis.call('set','k','v')";
+
+#[test]
+fn scripts_under_maxmemory_as_redis() {
+    // Past maxmemory (1 byte, noeviction): declared writers are refused up front, others
+    // at their first command that may grow memory.
+    same_replies(
+        &["--maxmemory", "1", "--maxmemory-policy", "noeviction"],
+        &[
+            &["EVAL", SHEBANG_WRITE, "0"],
+            &["EVAL", SHEBANG_NO_WRITES, "0"],
+            &["EVAL", SHEBANG_ALLOW_OOM, "0"],
+            &["EVAL", COMPAT_WRITE, "0"],
+            &["EVAL", COMPAT_READ_THEN_WRITE, "0"],
+            &["EVAL", "return redis.call('del','k')", "0"],
+            &["EVAL_RO", "return redis.call('get','k')", "0"],
+        ],
+    );
+}
+
+#[test]
+fn scripts_without_enough_replicas_as_redis() {
+    same_replies(
+        &["--min-replicas-to-write", "1"],
+        &[
+            &["EVAL", SHEBANG_WRITE, "0"],
+            &["EVAL", SHEBANG_NO_WRITES, "0"],
+            &["EVAL", COMPAT_WRITE, "0"],
+            &["EVAL", "return redis.call('get','k')", "0"],
+            &["EVAL_RO", SHEBANG_WRITE, "0"],
+        ],
+    );
+}
+
+#[test]
+fn scripts_in_transactions_as_redis() {
+    same_replies(
+        &[],
+        &[
+            &["MULTI"],
+            &["EVAL", COMPAT_WRITE, "0"],
+            &["EVAL", "return redis.call('incr','n')", "0"],
+            &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+            &["EXEC"],
+            &["WATCH", "k"],
+            &["EVAL", "return redis.call('set','k','w')", "0"],
+            &["MULTI"],
+            &["GET", "k"],
+            &["EXEC"],
+            &[
+                "EVAL",
+                "return redis.call('select', 1) and redis.call('set','db1','x')",
+                "0",
+            ],
+            &["GET", "db1"],
+            &["SELECT", "1"],
+            &["GET", "db1"],
+            &[
+                "EVAL",
+                "redis.call('set', 'a', '1') return redis.call('lpush', 'a', 'x')",
+                "0",
+            ],
+            &["GET", "a"],
+            &["EVAL", "return redis.call('client', 'id') > 0", "0"],
+            &["EVAL", "return redis.call('time')[1] ~= nil", "0"],
+        ],
+    );
+}
