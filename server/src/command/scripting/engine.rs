@@ -114,12 +114,17 @@ for _, name in next, libs do
   local proxy = setmetatable({}, {__index = real, __newindex = readonly, __metatable = false})
   proxies[proxy] = real
   rawset(G, name, proxy)
-  tables[#tables + 1] = real
-  tables[#tables + 1] = proxy
+  -- (A library is reachable only through its proxy, whose metatable is hidden and whose
+  -- keys cannot be set, except the string library, which the strings' metatable holds:
+  -- only that one needs restoring.)
+  if name == 'string' then tables[#tables + 1] = real end
   protected[real] = true
   protected[proxy] = true
 end
 protected[getmetatable('')] = true
+-- The globals' metatable too (reachable with getmetatable(_G)).
+tables[#tables + 1] = globals_mt
+protected[globals_mt] = true
 local saved, metas = {}, {}
 for _, t in next, tables do
   local copy = {}

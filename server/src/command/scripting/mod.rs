@@ -653,6 +653,26 @@ mod tests {
     }
 
     #[test]
+    fn the_protection_cannot_be_removed_for_the_next_script() {
+        let mut t = TestServer::new(&[]);
+        let c = t.connect();
+        eval(
+            &mut t,
+            c,
+            "getmetatable(_G).__index = nil getmetatable(_G).__newindex = nil getmetatable('').__index = {} return 1",
+            &["0"],
+        );
+        assert!(eval(&mut t, c, "x = 1", &["0"]).contains("Attempt to modify a readonly table"));
+        assert!(
+            eval(&mut t, c, "return nope", &["0"]).contains("nonexistent global variable 'nope'")
+        );
+        assert_eq!(
+            eval(&mut t, c, "return ('abc'):upper()", &["0"]),
+            "$3\r\nABC\r\n"
+        );
+    }
+
+    #[test]
     fn the_engine_is_kept_between_scripts() {
         let mut t = TestServer::new(&[]);
         let c = t.connect();
