@@ -141,6 +141,9 @@ pub struct Client {
     pub last_was_write: bool,
 }
 
+/// The id of the client a script's commands run on (not in the registry).
+pub const SCRIPT_CLIENT_ID: ClientId = u64::MAX;
+
 impl Client {
     pub fn new(id: ClientId, addr: SocketAddr, laddr: SocketAddr, now: Instant) -> Self {
         Client {

@@ -310,6 +310,19 @@ static CORE: &[Directive] = &[
         "Memory limit for the dataset (0 = none); past it, keys are evicted by the policy or writes refused.",
     ),
     Directive::new(
+        "busy-reply-threshold",
+        Kind::Int { min: 0, max: i64::MAX },
+        "5000",
+        "Milliseconds a script may run before it is reported as slow and SCRIPT KILL may stop it (0 = never).",
+    )
+    .alias(&["lua-time-limit"]),
+    Directive::new(
+        "lua-memory-limit",
+        Kind::Memory { min: 0, max: i64::MAX },
+        "1gb",
+        "Picket's own: the most the Lua heap of scripts may hold (0 = no limit); a script that allocates past it gets an error reply.",
+    ),
+    Directive::new(
         "maxmemory-policy",
         Kind::Enum(crate::evict::policy::Policy::NAMES),
         "noeviction",
@@ -428,6 +441,8 @@ pub struct Settings {
     pub lazyfree_lazy_expire: bool,
     pub lazyfree_lazy_eviction: bool,
     pub maxmemory: u64,
+    pub busy_reply_threshold: i64,
+    pub lua_memory_limit: u64,
     pub maxmemory_policy: crate::evict::policy::Policy,
     pub maxmemory_samples: usize,
     pub lfu_log_factor: i64,
@@ -618,6 +633,8 @@ impl ConfigState {
             lazyfree_lazy_expire: s.get_bool("lazyfree-lazy-expire"),
             lazyfree_lazy_eviction: s.get_bool("lazyfree-lazy-eviction"),
             maxmemory: s.get_int("maxmemory") as u64,
+            busy_reply_threshold: s.get_int("busy-reply-threshold"),
+            lua_memory_limit: s.get_int("lua-memory-limit") as u64,
             maxmemory_policy: crate::evict::policy::Policy::parse(s.get_str("maxmemory-policy")),
             maxmemory_samples: s.get_int("maxmemory-samples") as usize,
             lfu_log_factor: s.get_int("lfu-log-factor"),

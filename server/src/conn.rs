@@ -20,8 +20,21 @@ use crate::shared::Shared;
 const READ_CHUNK: usize = crate::client_mem::PROTO_IOBUF_LEN;
 
 /// Serve one accepted connection until it closes, the client is killed or the server stops.
-pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, notify: Arc<Notify>) {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+pub async fn serve<C: Conn>(
+    shared: Arc<Shared>,
+    mut conn: C,
+    id: ClientId,
+    notify: Arc<Notify>,
+    received: BytesMut,
+) {
+    // (What a connection accepted while a script was busy sent meanwhile.)
+    let mut buf = if received.is_empty() {
+        BytesMut::with_capacity(READ_CHUNK)
+    } else {
+        let mut b = received;
+        b.reserve(READ_CHUNK);
+        b
+    };
     let mut decoder = RequestDecoder::new();
     let cancel = shared.cancel.clone();
     let mut eof = false;
@@ -29,9 +42,13 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, id: ClientId, noti
     let mut last_read: Option<(usize, usize)> = None;
     let writing = shared.lock().clients.get(&id).map(|c| c.writing.clone());
     loop {
-        // Run whatever is decodable, and collect output, under the lock.
+        // Run whatever is decodable, and collect output, under the lock (once a script that
+        // holds it past busy-reply-threshold is done: meanwhile -BUSY and SCRIPT KILL).
         let (output, close, blocked) = {
-            let mut guard = shared.lock();
+            let mut guard = match lock_or_busy(&shared, &mut conn, &mut decoder, &mut buf).await {
+                Some(g) => g,
+                None => break,
+            };
             let srv = &mut *guard;
             let Some(mut client) = srv.clients.remove(&id) else {
                 break;
@@ -331,4 +348,118 @@ fn closing(shared: &Shared, id: ClientId) -> bool {
         .clients
         .get(&id)
         .is_none_or(|c| c.has(cflags::CLOSE_ASAP))
+}
+
+/// Take the server lock. While a script holds it (it runs on another thread of the runtime,
+/// `io-threads` > 1), the connection does not block its thread on the lock: it waits
+/// asynchronously, and once the script runs past `busy-reply-threshold` it answers the
+/// requests it has as Redis does meanwhile: SCRIPT KILL stops a script that has not
+/// written, anything else gets -BUSY (commands are not run; SHUTDOWN NOSAVE and the other
+/// `allow-busy` commands wait for the script). `None`: the connection failed.
+async fn lock_or_busy<'a, C: Conn>(
+    shared: &'a Shared,
+    conn: &mut C,
+    decoder: &mut RequestDecoder,
+    buf: &mut BytesMut,
+) -> Option<crate::shared::Locked<'a>> {
+    let watch = shared.script.clone();
+    loop {
+        if let Some(g) = shared.try_lock() {
+            return Some(g);
+        }
+        if !watch.running() {
+            // Ordinary contention: another connection's batch, soon over.
+            return Some(shared.lock());
+        }
+        if !answer_while_busy(&watch, conn, decoder, buf).await {
+            return None;
+        }
+        // Keep reading: the client may send SCRIPT KILL (or more) while it waits.
+        tokio::select! {
+            biased;
+            _ = shared.cancel.cancelled() => return None,
+            r = conn.read_buf(buf), if watch.busy() => match r {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => shared.net.add_input(n),
+            },
+            _ = tokio::time::sleep(std::time::Duration::from_millis(2)) => {}
+        }
+    }
+}
+
+/// While a script runs past `busy-reply-threshold`, answer the requests in `buf` that need
+/// no lock: SCRIPT KILL, and -BUSY for the others (up to the first `allow-busy` command,
+/// which waits for the script). False: the connection failed.
+async fn answer_while_busy<C: Conn>(
+    watch: &crate::scripts::ScriptWatch,
+    conn: &mut C,
+    decoder: &mut RequestDecoder,
+    buf: &mut BytesMut,
+) -> bool {
+    if !watch.busy() {
+        return true;
+    }
+    let mut out = picket_common::resp::ReplyBuf::default();
+    while buf_starts_request_answerable_while_busy(buf) {
+        let Ok(Some(req)) = decoder.decode(buf, &Limits::default()) else {
+            break;
+        };
+        let kill = req.args.len() == 2
+            && req.args[0].eq_ignore_ascii_case(b"script")
+            && req.args[1].eq_ignore_ascii_case(b"kill");
+        if kill {
+            match watch.request_kill().error() {
+                None => out.ok(),
+                Some(e) => out.error(e),
+            }
+        } else if let Err(e) = crate::command::resolve(&req.args) {
+            out.error(&e.to_string());
+        } else {
+            out.error(crate::scripts::BUSY);
+        }
+    }
+    out.is_empty() || conn.write_all(&out.buf).await.is_ok()
+}
+
+/// A connection accepted while a script holds the lock: until the script ends, answer what
+/// it sends as [`answer_while_busy`] does; what it sent and was not answered is returned for
+/// [`serve`]. None: the connection failed or the server stops.
+pub async fn before_admission<C: Conn>(shared: &Shared, conn: &mut C) -> Option<BytesMut> {
+    let watch = shared.script.clone();
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut decoder = RequestDecoder::new();
+    while watch.running() {
+        if !answer_while_busy(&watch, conn, &mut decoder, &mut buf).await {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            _ = shared.cancel.cancelled() => return None,
+            r = conn.read_buf(&mut buf) => match r {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => shared.net.add_input(n),
+            },
+            _ = tokio::time::sleep(std::time::Duration::from_millis(5)) => {}
+        }
+    }
+    Some(buf)
+}
+
+/// Whether the next complete request in `buf` can be answered without the lock while a
+/// script is busy: SCRIPT KILL, or a command that is refused with -BUSY (not one flagged
+/// `allow-busy`, which waits for the script).
+fn buf_starts_request_answerable_while_busy(buf: &BytesMut) -> bool {
+    let mut probe = buf.clone();
+    let mut d = RequestDecoder::new();
+    let Ok(Some(req)) = d.decode(&mut probe, &Limits::default()) else {
+        return false;
+    };
+    if req.args.is_empty() {
+        return false;
+    }
+    match crate::command::resolve(&req.args) {
+        Ok(spec) if spec.full_name == "script|kill" => true,
+        Ok(spec) => !spec.has(crate::command::flags::ALLOW_BUSY),
+        Err(_) => true,
+    }
 }

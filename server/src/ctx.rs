@@ -162,4 +162,7 @@ pub struct Call {
     /// The last clock reading of the current batch of commands (the end of the previous
     /// command), reused as the next command's start; cleared before each batch.
     pub clock_hint: Option<Instant>,
+    /// `maxmemory` could not be met before the command under way (Redis's
+    /// `pre_command_oom_state`): scripts refuse their first write that may grow memory.
+    pub pre_command_oom: bool,
 }

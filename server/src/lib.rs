@@ -27,6 +27,7 @@ pub mod propagate;
 pub mod pubsub;
 pub mod replication;
 pub mod runtime;
+pub mod scripts;
 pub mod server;
 pub mod shared;
 pub mod slowlog;

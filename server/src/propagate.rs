@@ -39,6 +39,9 @@ pub struct Propagator {
     pub aof_pending: BytesMut,
     /// Total bytes ever produced for the replication stream.
     pub offset: u64,
+    /// Where the effects of the commands a script runs go (`redis.set_repl`): `None` outside
+    /// scripts (everywhere), else a mask of [`target`]s.
+    pub script_targets: Option<u8>,
 }
 
 impl Propagator {
@@ -83,7 +86,8 @@ impl Propagator {
 
     /// [`feed`](Self::feed) to the replication stream, the AOF or both (`target`).
     pub fn feed_to(&mut self, db: usize, args: &[Bytes], to: u8) {
-        if !self.enabled {
+        let to = to & self.script_targets.unwrap_or(target::BOTH);
+        if !self.enabled || to == 0 {
             return;
         }
         match &mut self.unit {

@@ -247,8 +247,34 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
 /// error before closing (then false).
 fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) -> bool {
     let _ = conn.set_nodelay(true);
+    // A script holds the lock: the connection is served -BUSY and SCRIPT KILL until it ends,
+    // then admitted (the accept loop goes on meanwhile).
+    let srv = match shared.try_lock() {
+        Some(g) => g,
+        None if shared.script.running() => {
+            let sh = shared.clone();
+            shared.tracker.spawn(async move {
+                let mut conn = conn;
+                if let Some(received) = crate::conn::before_admission(&sh, &mut conn).await {
+                    let srv = sh.lock();
+                    admit_locked(&sh, srv, conn, peer, received);
+                }
+            });
+            return true;
+        }
+        None => shared.lock(),
+    };
+    admit_locked(shared, srv, conn, peer, bytes::BytesMut::new())
+}
+
+fn admit_locked<C: Conn>(
+    shared: &Arc<Shared>,
+    mut srv: crate::shared::Locked<'_>,
+    conn: C,
+    peer: SocketAddr,
+    received: bytes::BytesMut,
+) -> bool {
     let laddr = conn.local_addr().unwrap_or(peer);
-    let mut srv = shared.lock();
     srv.stats.total_connections_received += 1;
     let refusal: Option<&'static [u8]> = if srv.client_count() >= srv.cfg.maxclients {
         srv.stats.rejected_connections += 1;
@@ -283,6 +309,6 @@ fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) -> bool {
     let sh = shared.clone();
     shared
         .tracker
-        .spawn(crate::conn::serve(sh, conn, id, notify));
+        .spawn(crate::conn::serve(sh, conn, id, notify, received));
     true
 }

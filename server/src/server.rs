@@ -58,6 +58,8 @@ pub struct Server {
     pub debug: crate::command::debug::knobs::Knobs,
     /// Network counters, updated by connection tasks without the lock.
     pub net: Arc<NetCounters>,
+    /// The script cache and the running script's watch.
+    pub scripts: crate::scripts::Scripts,
 }
 
 impl Server {
@@ -95,6 +97,7 @@ impl Server {
             propagator: Propagator::default(),
             debug: Default::default(),
             net: Arc::new(NetCounters::default()),
+            scripts: Default::default(),
         }
     }
 

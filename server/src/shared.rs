@@ -28,12 +28,16 @@ pub struct Shared {
     pub pipeline: Pipeline,
     /// Where released locks send the effects their holder emitted (the runtime starts them).
     effects: UnboundedSender<Effect>,
+    /// The running script, as connections see it without the lock (-BUSY, SCRIPT KILL).
+    pub script: Arc<crate::scripts::ScriptWatch>,
 }
 
 impl Shared {
     pub fn new(server: Server, pipeline: Pipeline, effects: UnboundedSender<Effect>) -> Shared {
         let net = server.net.clone();
+        let script = server.scripts.watch.clone();
         Shared {
+            script,
             state: Mutex::new(server),
             cancel: CancellationToken::new(),
             net,
@@ -43,12 +47,44 @@ impl Shared {
         }
     }
 
+    /// Take the server lock if no one holds it.
+    pub fn try_lock(&self) -> Option<Locked<'_>> {
+        let guard = match self.state.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(Locked {
+            guard: Some(guard),
+            to_runtime: &self.effects,
+            stop: &self.cancel,
+        })
+    }
+
     /// Take the server lock. The effects emitted while it is held go to the runtime when it
     /// is released.
     pub fn lock(&self) -> Locked<'_> {
         // A panic while holding the lock is a bug we do not want to turn into a dead server:
         // the state is still consistent at command granularity, so keep serving.
-        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = match self.state.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                // A script may hold the lock for long (busy-reply-threshold and beyond): a
+                // runtime worker waiting for it hands its other tasks to another thread
+                // first, so that connections can still answer -BUSY and SCRIPT KILL.
+                let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                    h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+                });
+                if multi_thread && self.script.running() {
+                    tokio::task::block_in_place(|| {
+                        self.state.lock().unwrap_or_else(|e| e.into_inner())
+                    })
+                } else {
+                    self.state.lock().unwrap_or_else(|e| e.into_inner())
+                }
+            }
+        };
         Locked {
             guard: Some(guard),
             to_runtime: &self.effects,

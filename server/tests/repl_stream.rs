@@ -489,3 +489,42 @@ fn keyspace_commands() {
         ],
     );
 }
+
+/// Scripts propagate their effects (wrapped in MULTI/EXEC when there are several), never
+/// the script: the replica and the AOF get exactly what Redis 7.0 sends, `redis.set_repl`
+/// included.
+#[test]
+fn scripts_propagate_their_effects() {
+    same(
+        &[],
+        &[
+            Cmd(0, "SELECT 3"),
+            Cmd(0, "EVAL redis.call('set',KEYS[1],'1');redis.call('incr',KEYS[1]);return(1) 1 a"),
+            // One write: no MULTI/EXEC.
+            Cmd(0, "EVAL return(redis.call('set','b','2')) 0"),
+            // Only reads: nothing.
+            Cmd(0, "EVAL return(redis.call('get','b')) 0"),
+            Cmd(0, "EVAL_RO return(redis.call('get','b')) 0"),
+            // Relative expiry becomes absolute, inside the transaction.
+            Cmd(0, "EVAL redis.call('expire','b',100);redis.call('set','c','x','ex','100');return(1) 0"),
+            // The script's SELECT stays inside it.
+            Cmd(0, "EVAL redis.call('select','5');redis.call('set','x','1');redis.call('select','6');redis.call('set','y','1') 0"),
+            Cmd(0, "SET back-in-3 1"),
+            // A failing command after a write: the write stays.
+            Cmd(0, "EVAL redis.call('set','d','1');redis.call('lpush','d','x') 0"),
+            // EVALSHA too.
+            Cmd(0, "SCRIPT LOAD redis.call('incr','n');redis.call('incr','n')"),
+            Cmd(0, "EVALSHA 43c3e7ab47b83f04aa5f2b29c9c3c22ecdfee968 0"),
+            // redis.set_repl chooses the targets.
+            Cmd(0, "EVAL redis.set_repl(redis.REPL_AOF);redis.call('set','aofonly','1');redis.set_repl(redis.REPL_ALL);redis.call('set','both','1') 0"),
+            Cmd(0, "EVAL redis.set_repl(redis.REPL_REPLICA);redis.call('set','replonly','1') 0"),
+            Cmd(0, "EVAL redis.set_repl(redis.REPL_NONE);redis.call('set','none','1') 0"),
+            // Keys expired by the script's lookups.
+            Cmd(0, "DEBUG SET-ACTIVE-EXPIRE 0"),
+            Cmd(0, "SET e 1 PX 1"),
+            Sleep(20),
+            Cmd(0, "EVAL return(redis.call('get','e')) 0"),
+            Cmd(0, "DEBUG SET-ACTIVE-EXPIRE 1"),
+        ],
+    );
+}

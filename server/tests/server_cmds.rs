@@ -27,6 +27,7 @@ const MISSING_SUBCOMMANDS: &[&str] = &[
     "client|trackinginfo",
     "pubsub|shardchannels",
     "pubsub|shardnumsub",
+    "script|debug",
 ];
 
 fn unix_now() -> i64 {

@@ -98,6 +98,14 @@ HANDLERS = {
     "zadd": "zsets::zadd", "zincrby": "zsets::zincrby", "zscore": "zsets::zscore", "zmscore": "zsets::zmscore", "zcard": "zsets::zcard", "zcount": "zsets::zcount", "zlexcount": "zsets::zlexcount", "zrange": "zsets::zrange", "zrangestore": "zsets::zrangestore", "zrangebyscore": "zsets::zrangebyscore", "zrevrangebyscore": "zsets::zrevrangebyscore", "zrangebylex": "zsets::zrangebylex", "zrevrangebylex": "zsets::zrevrangebylex", "zrevrange": "zsets::zrevrange", "zrank": "zsets::zrank", "zrevrank": "zsets::zrevrank", "zrem": "zsets::zrem", "zremrangebyscore": "zsets::zremrangebyscore", "zremrangebyrank": "zsets::zremrangebyrank", "zremrangebylex": "zsets::zremrangebylex", "zpopmin": "zsets::zpopmin", "zpopmax": "zsets::zpopmax", "zmpop": "zsets::zmpop", "bzpopmin": "zsets::bzpopmin", "bzpopmax": "zsets::bzpopmax", "bzmpop": "zsets::bzmpop", "zunion": "zsets::zunion", "zinter": "zsets::zinter", "zdiff": "zsets::zdiff", "zunionstore": "zsets::zunionstore", "zinterstore": "zsets::zinterstore", "zdiffstore": "zsets::zdiffstore", "zintercard": "zsets::zintercard", "zrandmember": "zsets::zrandmember", "zscan": "zsets::zscan",
     # sort
     "sort": "sort::sort", "sort_ro": "sort::sort_ro",
+    # scripting
+    "eval": "scripting::eval", "evalsha": "scripting::evalsha", "eval_ro": "scripting::eval_ro",
+    "evalsha_ro": "scripting::evalsha_ro",
+    "script": {
+        "load": "scripting::script_load", "exists": "scripting::script_exists",
+        "flush": "scripting::script_flush", "kill": "scripting::script_kill",
+        "help": "scripting::script_help",
+    },
     # transactions
     "multi": "multi::multi", "exec": "multi::exec", "discard": "multi::discard",
     "watch": "multi::watch", "unwatch": "multi::unwatch",
@@ -319,7 +327,7 @@ pub const COMMAND_IDS: usize = %d;
 
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, hashes, info, keys, lists, memory, multi, pubsub,
-    replication_cmds,
+    replication_cmds, scripting,
     server_cmds, sets, sort, strings, zsets,
 };
 use super::{container, Handler};

@@ -133,13 +133,16 @@ fn process_inner(
     // grow memory are refused. The master's stream and the AOF loader are obeyed.
     let loader = client.has(cflags::LOADER) || client.has(cflags::MASTER);
     let replica = srv.repl.is_replica();
-    let is_write =
-        spec.is_write() || (spec.name == "exec" && client.multi.iter().any(|q| q.spec.is_write()));
+    // A script that declares flags (`#!lua flags=...`) replaces EVAL's own.
+    let cmd_flags = super::scripting::command_flags(srv, spec, args);
+    let is_write = cmd_flags & flags::WRITE != 0
+        || (spec.name == "exec" && client.multi.iter().any(|q| q.spec.is_write()));
     // Strict failover safety gates the replies of writes (not of PUBLISH or a read whose
     // lookup expired a key, which move the offset too).
     client.last_was_write = is_write;
     let evicts = srv.cfg.maxmemory > 0 && !(replica && srv.cfg.repl.ignore_maxmemory);
-    if !loader && evicts && !crate::evict::perform_evictions(srv) && spec.has(flags::DENYOOM) {
+    srv.call.pre_command_oom = !loader && evicts && !crate::evict::perform_evictions(srv);
+    if srv.call.pre_command_oom && cmd_flags & flags::DENYOOM != 0 {
         reject(
             srv,
             client,
@@ -236,7 +239,11 @@ fn process_inner(
         return Flow::Continue;
     }
     // 5b. A replica whose link is down may refuse stale reads (replica-serve-stale-data no).
-    if replica && !srv.repl.link_up() && !srv.cfg.repl.serve_stale_data && !spec.has(flags::STALE) {
+    if replica
+        && !srv.repl.link_up()
+        && !srv.cfg.repl.serve_stale_data
+        && cmd_flags & flags::STALE == 0
+    {
         let msg =
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
         reject(srv, client, out, Some(spec), msg);
@@ -509,14 +516,20 @@ fn srv_stats_failed(srv: &mut Server, spec: &CommandSpec) {
 }
 
 /// MONITOR's line: `+<unix s>.<us> [<db> <addr>] "arg" ...`.
-fn feed_monitors(srv: &mut Server, client: &Client, spec: &CommandSpec, args: &[Bytes]) {
+pub(crate) fn feed_monitors(srv: &mut Server, client: &Client, spec: &CommandSpec, args: &[Bytes]) {
     let us = srv.clock.unix_us();
+    // A script's commands show as Redis shows them: from `lua`.
+    let from = if client.id == crate::client::SCRIPT_CLIENT_ID {
+        "lua".to_string()
+    } else {
+        client.addr.to_string()
+    };
     let mut line = format!(
         "{}.{:06} [{} {}]",
         us / 1_000_000,
         us % 1_000_000,
         client.db,
-        client.addr
+        from
     );
     let redact = matches!(spec.name, "auth" | "hello") || spec.name == "migrate";
     for (i, a) in args.iter().enumerate() {

@@ -31,6 +31,7 @@ pub(crate) mod memory;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
 mod replication_cmds;
+pub(crate) mod scripting;
 mod server_cmds;
 mod sets;
 mod sort;

@@ -1444,9 +1444,133 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "eval",
+        full_name: "eval",
+        id: 51,
+        parent: None,
+        arity: -3,
+        flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow", "@scripting"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: Some("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"), flags: &["RW", "access", "update"], begin: BeginSearch::Index(2), find: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 } },
+        ],
+        doc: Doc {
+            summary: "Execute a Lua script server side",
+            since: "2.6.0",
+            group: "scripting",
+            complexity: "Depends on the script that is executed.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "script", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "numkeys", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "arg", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "eval_ro",
+        full_name: "eval_ro",
+        id: 52,
+        parent: None,
+        arity: -3,
+        flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow", "@scripting"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: Some("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"), flags: &["RO", "access"], begin: BeginSearch::Index(2), find: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 } },
+        ],
+        doc: Doc {
+            summary: "Execute a read-only Lua script server side",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: "Depends on the script that is executed.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "script", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "numkeys", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "arg", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "evalsha",
+        full_name: "evalsha",
+        id: 53,
+        parent: None,
+        arity: -3,
+        flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow", "@scripting"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RW", "access", "update"], begin: BeginSearch::Index(2), find: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 } },
+        ],
+        doc: Doc {
+            summary: "Execute a Lua script server side",
+            since: "2.6.0",
+            group: "scripting",
+            complexity: "Depends on the script that is executed.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "sha1", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "numkeys", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "arg", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "evalsha_ro",
+        full_name: "evalsha_ro",
+        id: 54,
+        parent: None,
+        arity: -3,
+        flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow", "@scripting"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(2), find: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 } },
+        ],
+        doc: Doc {
+            summary: "Execute a read-only Lua script server side",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: "Depends on the script that is executed.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "sha1", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "numkeys", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "arg", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "exec",
         full_name: "exec",
-        id: 51,
+        id: 55,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::SKIP_SLOWLOG,
@@ -1470,7 +1594,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         full_name: "exists",
-        id: 52,
+        id: 56,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -1498,7 +1622,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         full_name: "expire",
-        id: 53,
+        id: 57,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1533,7 +1657,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         full_name: "expireat",
-        id: 54,
+        id: 58,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1568,7 +1692,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expiretime",
         full_name: "expiretime",
-        id: 55,
+        id: 59,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1596,7 +1720,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "failover",
         full_name: "failover",
-        id: 56,
+        id: 60,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE,
@@ -1628,7 +1752,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushall",
         full_name: "flushall",
-        id: 57,
+        id: 61,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1657,7 +1781,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         full_name: "flushdb",
-        id: 58,
+        id: 62,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1686,7 +1810,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         full_name: "get",
-        id: 59,
+        id: 63,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1714,7 +1838,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         full_name: "getbit",
-        id: 60,
+        id: 64,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1743,7 +1867,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         full_name: "getdel",
-        id: 61,
+        id: 65,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -1771,7 +1895,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         full_name: "getex",
-        id: 62,
+        id: 66,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -1806,7 +1930,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         full_name: "getrange",
-        id: 63,
+        id: 67,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -1836,7 +1960,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         full_name: "getset",
-        id: 64,
+        id: 68,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1865,7 +1989,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         full_name: "hdel",
-        id: 65,
+        id: 69,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1894,7 +2018,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         full_name: "hello",
-        id: 66,
+        id: 70,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -1927,7 +2051,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         full_name: "hexists",
-        id: 67,
+        id: 71,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1956,7 +2080,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         full_name: "hget",
-        id: 68,
+        id: 72,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1985,7 +2109,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         full_name: "hgetall",
-        id: 69,
+        id: 73,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2013,7 +2137,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         full_name: "hincrby",
-        id: 70,
+        id: 74,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2043,7 +2167,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         full_name: "hincrbyfloat",
-        id: 71,
+        id: 75,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2073,7 +2197,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         full_name: "hkeys",
-        id: 72,
+        id: 76,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2101,7 +2225,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         full_name: "hlen",
-        id: 73,
+        id: 77,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2129,7 +2253,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         full_name: "hmget",
-        id: 74,
+        id: 78,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -2158,7 +2282,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         full_name: "hmset",
-        id: 75,
+        id: 79,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2190,7 +2314,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         full_name: "hrandfield",
-        id: 76,
+        id: 80,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2222,7 +2346,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         full_name: "hscan",
-        id: 77,
+        id: 81,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2253,7 +2377,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         full_name: "hset",
-        id: 78,
+        id: 82,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2285,7 +2409,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         full_name: "hsetnx",
-        id: 79,
+        id: 83,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2315,7 +2439,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         full_name: "hstrlen",
-        id: 80,
+        id: 84,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2344,7 +2468,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         full_name: "hvals",
-        id: 81,
+        id: 85,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2372,7 +2496,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         full_name: "incr",
-        id: 82,
+        id: 86,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2400,7 +2524,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         full_name: "incrby",
-        id: 83,
+        id: 87,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2429,7 +2553,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         full_name: "incrbyfloat",
-        id: 84,
+        id: 88,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2458,7 +2582,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         full_name: "info",
-        id: 85,
+        id: 89,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -2484,7 +2608,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         full_name: "keys",
-        id: 86,
+        id: 90,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2510,7 +2634,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lastsave",
         full_name: "lastsave",
-        id: 87,
+        id: 91,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -2534,7 +2658,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 88,
+        id: 92,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -2563,7 +2687,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 89,
+        id: 93,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2597,7 +2721,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 90,
+        id: 94,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2625,7 +2749,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 91,
+        id: 95,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2663,7 +2787,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 92,
+        id: 96,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -2697,7 +2821,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 93,
+        id: 97,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2726,7 +2850,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 94,
+        id: 98,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2758,7 +2882,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 95,
+        id: 99,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2787,7 +2911,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 96,
+        id: 100,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2816,7 +2940,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 97,
+        id: 101,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2846,7 +2970,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 98,
+        id: 102,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -2876,7 +3000,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 99,
+        id: 103,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2906,7 +3030,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 100,
+        id: 104,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -2936,7 +3060,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "memory",
         full_name: "memory",
-        id: 101,
+        id: 105,
         parent: None,
         arity: -2,
         flags: 0,
@@ -2959,7 +3083,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "doctor",
                 full_name: "memory|doctor",
-                id: 102,
+                id: 106,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -2983,7 +3107,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "memory|help",
-                id: 103,
+                id: 107,
                 parent: Some("memory"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3007,7 +3131,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "malloc-stats",
                 full_name: "memory|malloc-stats",
-                id: 104,
+                id: 108,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3031,7 +3155,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "purge",
                 full_name: "memory|purge",
-                id: 105,
+                id: 109,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3055,7 +3179,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stats",
                 full_name: "memory|stats",
-                id: 106,
+                id: 110,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3079,7 +3203,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "usage",
                 full_name: "memory|usage",
-                id: 107,
+                id: 111,
                 parent: Some("memory"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -3110,7 +3234,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 108,
+        id: 112,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -3138,7 +3262,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 109,
+        id: 113,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3162,7 +3286,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 110,
+        id: 114,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3191,7 +3315,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 111,
+        id: 115,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3222,7 +3346,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 112,
+        id: 116,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3253,7 +3377,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 113,
+        id: 117,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3277,7 +3401,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 114,
+        id: 118,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3300,7 +3424,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 115,
+                id: 119,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3328,7 +3452,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 116,
+                id: 120,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3356,7 +3480,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 117,
+                id: 121,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3380,7 +3504,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 118,
+                id: 122,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3408,7 +3532,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 119,
+                id: 123,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3438,7 +3562,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 120,
+        id: 124,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -3466,7 +3590,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 121,
+        id: 125,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3501,7 +3625,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 122,
+        id: 126,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3536,7 +3660,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 123,
+        id: 127,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3564,7 +3688,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 124,
+        id: 128,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -3590,7 +3714,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 125,
+        id: 129,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3620,7 +3744,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 126,
+        id: 130,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3648,7 +3772,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 127,
+        id: 131,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -3675,7 +3799,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 128,
+        id: 132,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3703,7 +3827,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 129,
+        id: 133,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -3730,7 +3854,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 130,
+        id: 134,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3753,7 +3877,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 131,
+                id: 135,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3779,7 +3903,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 132,
+                id: 136,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3803,7 +3927,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 133,
+                id: 137,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3827,7 +3951,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 134,
+                id: 138,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3855,7 +3979,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 135,
+        id: 139,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3881,7 +4005,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 136,
+        id: 140,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3905,7 +4029,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 137,
+        id: 141,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -3929,7 +4053,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 138,
+        id: 142,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -3959,7 +4083,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 139,
+        id: 143,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3989,7 +4113,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 140,
+        id: 144,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -4013,7 +4137,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replfence",
         full_name: "replfence",
-        id: 141,
+        id: 145,
         parent: None,
         arity: 2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4039,7 +4163,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 142,
+        id: 146,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4074,7 +4198,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 143,
+        id: 147,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4098,7 +4222,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         full_name: "restore",
-        id: 144,
+        id: 148,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4132,7 +4256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         full_name: "restore-asking",
-        id: 145,
+        id: 149,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
@@ -4166,7 +4290,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 146,
+        id: 150,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -4190,7 +4314,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 147,
+        id: 151,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4219,7 +4343,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 148,
+        id: 152,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4249,7 +4373,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 149,
+        id: 153,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4278,7 +4402,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 150,
+        id: 154,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4307,7 +4431,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 151,
+        id: 155,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4336,7 +4460,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 152,
+        id: 156,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4360,7 +4484,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 153,
+        id: 157,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4389,7 +4513,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 154,
+        id: 158,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4415,9 +4539,163 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "script",
+        full_name: "script",
+        id: 159,
+        parent: None,
+        arity: -2,
+        flags: 0,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "A container for Lua scripts management commands",
+            since: "2.6.0",
+            group: "scripting",
+            complexity: "Depends on subcommand.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        subcommands: &[
+            CommandSpec {
+                name: "exists",
+                full_name: "script|exists",
+                id: 160,
+                parent: Some("script"),
+                arity: -3,
+                flags: flags::NOSCRIPT,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow", "@scripting"],
+                tips: &["request_policy:all_shards", "response_policy:agg_logical_and"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Check existence of scripts in the script cache.",
+                    since: "2.6.0",
+                    group: "scripting",
+                    complexity: "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "sha1", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["multiple"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "flush",
+                full_name: "script|flush",
+                id: 161,
+                parent: Some("script"),
+                arity: -2,
+                flags: flags::NOSCRIPT,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow", "@scripting"],
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Remove all the scripts from the script cache.",
+                    since: "2.6.0",
+                    group: "scripting",
+                    complexity: "O(N) with N being the number of scripts in cache",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers.")],
+                    arguments: &[
+                    Arg { name: "async", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: Some("6.2.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[
+                        Arg { name: "async", typ: "pure-token", key_spec_index: -1, token: Some("ASYNC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "sync", typ: "pure-token", key_spec_index: -1, token: Some("SYNC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "help",
+                full_name: "script|help",
+                id: 162,
+                parent: Some("script"),
+                arity: 2,
+                flags: flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow", "@scripting"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "5.0.0",
+                    group: "scripting",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "kill",
+                full_name: "script|kill",
+                id: 163,
+                parent: Some("script"),
+                arity: 2,
+                flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow", "@scripting"],
+                tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Kill the script currently in execution.",
+                    since: "2.6.0",
+                    group: "scripting",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "load",
+                full_name: "script|load",
+                id: 164,
+                parent: Some("script"),
+                arity: 3,
+                flags: flags::NOSCRIPT | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow", "@scripting"],
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Load the specified Lua script into the script cache.",
+                    since: "2.6.0",
+                    group: "scripting",
+                    complexity: "O(N) with N being the length in bytes of the script body.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "script", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+        ],
+    },
+    CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 155,
+        id: 165,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4445,7 +4723,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 156,
+        id: 166,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4475,7 +4753,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 157,
+        id: 167,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4501,7 +4779,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 158,
+        id: 168,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4542,7 +4820,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 159,
+        id: 169,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4572,7 +4850,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 160,
+        id: 170,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4602,7 +4880,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 161,
+        id: 171,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4631,7 +4909,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 162,
+        id: 172,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4661,7 +4939,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 163,
+        id: 173,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -4693,7 +4971,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 164,
+        id: 174,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4721,7 +4999,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 165,
+        id: 175,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -4751,7 +5029,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 166,
+        id: 176,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4781,7 +5059,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 167,
+        id: 177,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -4810,7 +5088,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 168,
+        id: 178,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4845,7 +5123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 169,
+        id: 179,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4868,7 +5146,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 170,
+                id: 180,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4894,7 +5172,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 171,
+                id: 181,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4918,7 +5196,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 172,
+                id: 182,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4942,7 +5220,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 173,
+                id: 183,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -4968,7 +5246,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 174,
+        id: 184,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -4996,7 +5274,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 175,
+        id: 185,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5025,7 +5303,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 176,
+        id: 186,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -5056,7 +5334,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 177,
+        id: 187,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5098,7 +5376,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 178,
+        id: 188,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5138,7 +5416,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 179,
+        id: 189,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5167,7 +5445,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 180,
+        id: 190,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5196,7 +5474,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 181,
+        id: 191,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5225,7 +5503,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 182,
+        id: 192,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -5256,7 +5534,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 183,
+        id: 193,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5284,7 +5562,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 184,
+        id: 194,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5310,7 +5588,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 185,
+        id: 195,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5340,7 +5618,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 186,
+        id: 196,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5368,7 +5646,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 187,
+        id: 197,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5398,7 +5676,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 188,
+        id: 198,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5425,7 +5703,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 189,
+        id: 199,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5449,7 +5727,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 190,
+        id: 200,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5473,7 +5751,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 191,
+        id: 201,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -5501,7 +5779,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 192,
+        id: 202,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5529,7 +5807,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 193,
+        id: 203,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5557,7 +5835,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 194,
+        id: 204,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5585,7 +5863,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 195,
+        id: 205,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5611,7 +5889,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 196,
+        id: 206,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5635,7 +5913,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 197,
+        id: 207,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -5662,7 +5940,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 198,
+        id: 208,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5690,7 +5968,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 199,
+        id: 209,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5732,7 +6010,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 200,
+        id: 210,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5760,7 +6038,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 201,
+        id: 211,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -5790,7 +6068,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 202,
+        id: 212,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5820,7 +6098,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 203,
+        id: 213,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5851,7 +6129,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 204,
+        id: 214,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5881,7 +6159,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 205,
+        id: 215,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5917,7 +6195,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 206,
+        id: 216,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5947,7 +6225,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 207,
+        id: 217,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5984,7 +6262,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 208,
+        id: 218,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -6014,7 +6292,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 209,
+        id: 219,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -6048,7 +6326,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 210,
+        id: 220,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6077,7 +6355,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 211,
+        id: 221,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6106,7 +6384,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 212,
+        id: 222,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6135,7 +6413,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 213,
+        id: 223,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6167,7 +6445,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 214,
+        id: 224,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6207,7 +6485,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 215,
+        id: 225,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6241,7 +6519,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 216,
+        id: 226,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6276,7 +6554,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 217,
+        id: 227,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6317,7 +6595,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 218,
+        id: 228,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6346,7 +6624,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 219,
+        id: 229,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6375,7 +6653,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 220,
+        id: 230,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6405,7 +6683,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 221,
+        id: 231,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6435,7 +6713,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 222,
+        id: 232,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6465,7 +6743,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 223,
+        id: 233,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6496,7 +6774,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 224,
+        id: 234,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6530,7 +6808,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 225,
+        id: 235,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6565,7 +6843,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 226,
+        id: 236,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6594,7 +6872,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 227,
+        id: 237,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6625,7 +6903,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 228,
+        id: 238,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6654,7 +6932,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 229,
+        id: 239,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6690,7 +6968,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 230,
+        id: 240,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6727,4 +7005,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 231;
+pub const COMMAND_IDS: usize = 241;

@@ -192,13 +192,6 @@ pub static DIRECTIVES: &[Directive] = &[
         "there is no MODULE command"
     )
     .immutable(),
-    inert!(
-        "busy-reply-threshold",
-        Kind::Int { min: 0, max: I64 },
-        "5000",
-        "picket runs no scripts or functions"
-    )
-    .alias(&["lua-time-limit"]),
     // ------------------------------------------------------------------ ACL
     Directive::new(
         "aclfile",

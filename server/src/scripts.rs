@@ -1,0 +1,169 @@
+//! The scripting state part: the script cache (EVAL's and SCRIPT LOAD's bodies by SHA1, with
+//! the flags of their `#!lua` shebang) and the watch over the script running now, which a
+//! connection can read and a SCRIPT KILL can set without the server lock. The Lua engine
+//! that runs them is the command layer's (`command::scripting`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// The flags a `#!lua flags=...` shebang declares (Redis's `SCRIPT_FLAG_*`).
+pub mod sflags {
+    pub const NO_WRITES: u32 = 1 << 0;
+    pub const ALLOW_OOM: u32 = 1 << 1;
+    pub const ALLOW_STALE: u32 = 1 << 2;
+    pub const NO_CLUSTER: u32 = 1 << 3;
+    /// No shebang: the script runs as before Redis 7.0 (its commands are checked one by one).
+    pub const EVAL_COMPAT_MODE: u32 = 1 << 4;
+    pub const ALLOW_CROSS_SLOT: u32 = 1 << 5;
+
+    /// The names a shebang may use.
+    pub const NAMES: &[(&str, u32)] = &[
+        ("no-writes", NO_WRITES),
+        ("allow-oom", ALLOW_OOM),
+        ("allow-stale", ALLOW_STALE),
+        ("no-cluster", NO_CLUSTER),
+        ("allow-cross-slot-keys", ALLOW_CROSS_SLOT),
+    ];
+}
+
+/// A cached script.
+#[derive(Debug)]
+pub struct Script {
+    pub body: Bytes,
+    pub flags: u32,
+}
+
+/// The script cache and the running script's watch.
+#[derive(Debug, Default)]
+pub struct Scripts {
+    /// By lowercase hex SHA1 of the body.
+    pub cache: HashMap<String, Arc<Script>>,
+    /// Bytes held by the cache (the bodies and their names), for INFO's `used_memory_scripts_eval`.
+    pub mem: usize,
+    /// Bumped by SCRIPT FLUSH: an engine built for an older generation is thrown away (Redis
+    /// recreates its Lua interpreter on SCRIPT FLUSH).
+    pub generation: u64,
+    pub watch: Arc<ScriptWatch>,
+}
+
+impl Scripts {
+    pub fn get(&self, sha: &str) -> Option<&Arc<Script>> {
+        self.cache.get(sha)
+    }
+
+    pub fn insert(&mut self, sha: String, body: Bytes, flags: u32) -> Arc<Script> {
+        self.mem += sha.len() + body.len();
+        let s = Arc::new(Script { body, flags });
+        self.cache.insert(sha, s.clone());
+        s
+    }
+
+    /// SCRIPT FLUSH: forget every script and the engine's state.
+    pub fn flush(&mut self) {
+        self.cache = HashMap::new();
+        self.mem = 0;
+        self.generation += 1;
+    }
+}
+
+/// The script running now, as other connections may see it without the server lock: whether
+/// one runs, since when, whether it wrote, and SCRIPT KILL's request.
+#[derive(Debug, Default)]
+pub struct ScriptWatch {
+    running: AtomicBool,
+    /// The script has run a write command: SCRIPT KILL cannot stop it.
+    wrote: AtomicBool,
+    /// SCRIPT KILL asked for it to stop.
+    kill: AtomicBool,
+    /// The script was sent by the master or the AOF: it cannot be killed.
+    obeyed: AtomicBool,
+    /// Past `busy-reply-threshold`: other clients get -BUSY.
+    busy: AtomicBool,
+    /// Milliseconds of the process's monotonic clock when it started.
+    started_ms: AtomicU64,
+}
+
+/// What SCRIPT KILL finds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KillOutcome {
+    Killed,
+    NotBusy,
+    Wrote,
+    Obeyed,
+}
+
+impl ScriptWatch {
+    pub fn start(&self, now_ms: u64, obeyed: bool) {
+        self.wrote.store(false, Ordering::Relaxed);
+        self.kill.store(false, Ordering::Relaxed);
+        self.busy.store(false, Ordering::Relaxed);
+        self.obeyed.store(obeyed, Ordering::Relaxed);
+        self.started_ms.store(now_ms, Ordering::Relaxed);
+        self.running.store(true, Ordering::Release);
+    }
+
+    pub fn stop(&self) {
+        self.running.store(false, Ordering::Release);
+        self.busy.store(false, Ordering::Relaxed);
+        self.kill.store(false, Ordering::Relaxed);
+    }
+
+    pub fn running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    pub fn started_ms(&self) -> u64 {
+        self.started_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn set_wrote(&self) {
+        self.wrote.store(true, Ordering::Relaxed);
+    }
+
+    pub fn set_busy(&self) {
+        self.busy.store(true, Ordering::Relaxed);
+    }
+
+    /// Past the threshold: clients other than the script's get -BUSY.
+    pub fn busy(&self) -> bool {
+        self.running() && self.busy.load(Ordering::Relaxed)
+    }
+
+    pub fn kill_requested(&self) -> bool {
+        self.kill.load(Ordering::Relaxed)
+    }
+
+    /// SCRIPT KILL (Redis's `scriptKill` for EVAL scripts).
+    pub fn request_kill(&self) -> KillOutcome {
+        if !self.running() {
+            return KillOutcome::NotBusy;
+        }
+        if self.obeyed.load(Ordering::Relaxed) {
+            return KillOutcome::Obeyed;
+        }
+        if self.wrote.load(Ordering::Relaxed) {
+            return KillOutcome::Wrote;
+        }
+        self.kill.store(true, Ordering::Relaxed);
+        KillOutcome::Killed
+    }
+}
+
+impl KillOutcome {
+    /// The reply to SCRIPT KILL, as Redis 7.0 words it (`None`: +OK).
+    pub fn error(&self) -> Option<&'static str> {
+        match self {
+            KillOutcome::Killed => None,
+            KillOutcome::NotBusy => Some("NOTBUSY No scripts in execution right now."),
+            KillOutcome::Obeyed => Some("UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed."),
+            KillOutcome::Wrote => Some("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."),
+        }
+    }
+}
+
+/// The reply other clients get while a script runs past `busy-reply-threshold`.
+pub const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
