@@ -301,8 +301,11 @@ fn misconf_after_a_failed_save() {
 fn clients_get_loading_while_a_big_rdb_loads() {
     let mut s = Server::start(&["--enable-debug-command", "yes", "--save", ""]);
     let mut c = s.conn();
+    // 2M keys take seconds in a debug build, more on a loaded machine.
+    c.set_timeout(Duration::from_secs(120));
     assert_eq!(c.q("DEBUG POPULATE 2000000"), Reply::ok());
     assert_eq!(c.q("SAVE"), Reply::ok());
+    c.set_timeout(Duration::from_secs(10));
     drop(c);
     let size = std::fs::metadata(s.dir.path().join("dump.rdb"))
         .unwrap()
