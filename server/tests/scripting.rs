@@ -257,12 +257,19 @@ fn bad_scripts_get_errors_and_the_server_keeps_serving() {
 /// A script in an infinite loop is reported slow past busy-reply-threshold; meanwhile
 /// other clients get -BUSY, and SCRIPT KILL stops it (it has not written) with Redis's
 /// error. The replies are compared with Redis 7.0's for the same sequence. Picket serves
-/// other clients during a script on its other runtime threads (`io-threads` > 1).
+/// other clients during a script on another runtime thread, with the default `io-threads 1`
+/// as with more.
 #[test]
 fn an_infinite_loop_is_stopped_by_script_kill() {
     let args = ["--busy-reply-threshold", "200"];
-    let picket = Server::start(&["--io-threads", "2", args[0], args[1]]);
+    let picket = Server::start(&args);
     let p = kill_sequence(&picket);
+    let picket4 = Server::start(&["--io-threads", "4", args[0], args[1]]);
+    assert_eq!(
+        kill_sequence(&picket4),
+        p,
+        "io-threads 4 (left) and 1 (right)"
+    );
     let Some(redis) = Server::redis(&args) else {
         return;
     };
