@@ -400,7 +400,18 @@ async fn answer_while_busy<C: Conn>(
         return true;
     }
     let mut out = picket_common::resp::ReplyBuf::default();
-    while buf_starts_request_answerable_while_busy(buf) {
+    loop {
+        match next_request_while_busy(buf) {
+            WhileBusy::Wait => break,
+            WhileBusy::Answer => {}
+            WhileBusy::ShutdownNosave => {
+                // Stop the script and exit (Redis 7.0 exits mid-script). The request stays
+                // in the buffer: once the script stopped, it runs as any SHUTDOWN NOSAVE,
+                // if the server is still there.
+                watch.request_shutdown();
+                break;
+            }
+        }
         let Ok(Some(req)) = decoder.decode(buf, &Limits::default()) else {
             break;
         };
@@ -445,21 +456,42 @@ pub async fn before_admission<C: Conn>(shared: &Shared, conn: &mut C) -> Option<
     Some(buf)
 }
 
-/// Whether the next complete request in `buf` can be answered without the lock while a
-/// script is busy: SCRIPT KILL, or a command that is refused with -BUSY (not one flagged
-/// `allow-busy`, which waits for the script).
-fn buf_starts_request_answerable_while_busy(buf: &BytesMut) -> bool {
+/// What to do with the next request in `buf` while a script is busy.
+enum WhileBusy {
+    /// Incomplete, or a command flagged `allow-busy`: it waits for the script.
+    Wait,
+    /// Answered without the lock: SCRIPT KILL, a SHUTDOWN without NOSAVE (-BUSY, as Redis's
+    /// `shutdownCommand`), or -BUSY for any other command.
+    Answer,
+    /// SHUTDOWN NOSAVE: stops the script and the server.
+    ShutdownNosave,
+}
+
+fn next_request_while_busy(buf: &BytesMut) -> WhileBusy {
     let mut probe = buf.clone();
     let mut d = RequestDecoder::new();
     let Ok(Some(req)) = d.decode(&mut probe, &Limits::default()) else {
-        return false;
+        return WhileBusy::Wait;
     };
     if req.args.is_empty() {
-        return false;
+        return WhileBusy::Wait;
     }
     match crate::command::resolve(&req.args) {
-        Ok(spec) if spec.full_name == "script|kill" => true,
-        Ok(spec) => !spec.has(crate::command::flags::ALLOW_BUSY),
-        Err(_) => true,
+        Ok(spec) if spec.full_name == "script|kill" => WhileBusy::Answer,
+        Ok(spec) if spec.name == "shutdown" => {
+            let nosave = req.args[1..]
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(b"nosave"));
+            let save = req.args[1..]
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(b"save"));
+            if nosave && !save {
+                WhileBusy::ShutdownNosave
+            } else {
+                WhileBusy::Answer
+            }
+        }
+        Ok(spec) if spec.has(crate::command::flags::ALLOW_BUSY) => WhileBusy::Wait,
+        _ => WhileBusy::Answer,
     }
 }

@@ -78,6 +78,14 @@ impl Propagator {
         }
     }
 
+    /// Forget the effects of the unit under way (a script stopped by SHUTDOWN NOSAVE: they
+    /// must reach neither the replicas nor the AOF).
+    pub fn discard_unit(&mut self) {
+        if let Some(unit) = self.unit.as_mut() {
+            unit.clear();
+        }
+    }
+
     /// Add one command's effect, executed in database `db`, to the current unit (or emit it
     /// at once outside of one).
     pub fn feed(&mut self, db: usize, args: &[Bytes]) {

@@ -76,14 +76,21 @@ pub struct ScriptWatch {
     running: AtomicBool,
     /// The script has run a write command: SCRIPT KILL cannot stop it.
     wrote: AtomicBool,
-    /// SCRIPT KILL asked for it to stop.
+    /// SCRIPT KILL (or SHUTDOWN NOSAVE) asked for it to stop.
     kill: AtomicBool,
+    /// SHUTDOWN NOSAVE asked for it to stop, and for the server to exit.
+    shutdown: AtomicBool,
     /// The script was sent by the master or the AOF: it cannot be killed.
     obeyed: AtomicBool,
     /// Past `busy-reply-threshold`: other clients get -BUSY.
     busy: AtomicBool,
     /// Milliseconds of the process's monotonic clock when it started.
     started_ms: AtomicU64,
+    /// The script's thread is handing its runtime worker to another thread (see
+    /// `command::scripting::engine::hand_off_runtime`).
+    handing_off: AtomicBool,
+    /// Another thread ran a task since the hand-off began: it holds the worker now.
+    core_moved: AtomicBool,
 }
 
 /// What SCRIPT KILL finds.
@@ -99,6 +106,7 @@ impl ScriptWatch {
     pub fn start(&self, now_ms: u64, obeyed: bool) {
         self.wrote.store(false, Ordering::Relaxed);
         self.kill.store(false, Ordering::Relaxed);
+        self.shutdown.store(false, Ordering::Relaxed);
         self.busy.store(false, Ordering::Relaxed);
         self.obeyed.store(obeyed, Ordering::Relaxed);
         self.started_ms.store(now_ms, Ordering::Relaxed);
@@ -109,6 +117,7 @@ impl ScriptWatch {
         self.running.store(false, Ordering::Release);
         self.busy.store(false, Ordering::Relaxed);
         self.kill.store(false, Ordering::Relaxed);
+        self.shutdown.store(false, Ordering::Relaxed);
     }
 
     pub fn running(&self) -> bool {
@@ -132,8 +141,57 @@ impl ScriptWatch {
         self.running() && self.busy.load(Ordering::Relaxed)
     }
 
+    /// The script's thread starts handing its worker over.
+    pub fn begin_hand_off(&self) {
+        self.core_moved.store(false, Ordering::SeqCst);
+        self.handing_off.store(true, Ordering::SeqCst);
+    }
+
+    pub fn end_hand_off(&self) {
+        self.handing_off.store(false, Ordering::SeqCst);
+    }
+
+    /// A task ran on a thread other than the script's (it holds a runtime worker).
+    pub fn note_core_moved(&self) {
+        self.core_moved.store(true, Ordering::SeqCst);
+    }
+
+    pub fn core_moved(&self) -> bool {
+        self.core_moved.load(Ordering::SeqCst)
+    }
+
+    /// Called by a task about to give its worker away (`block_in_place`) while a script
+    /// runs: wait until the script's thread finished handing its own worker over, or that
+    /// thread, leaving its `block_in_place`, would take back the worker this task gives away
+    /// and keep it while it runs the script (tokio's `block_in_place` reclaims a worker left
+    /// free when it returns), and nothing would serve the connections.
+    pub fn wait_hand_off(&self) {
+        if !self.handing_off.load(Ordering::SeqCst) {
+            return;
+        }
+        self.note_core_moved();
+        while self.handing_off.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+    }
+
     pub fn kill_requested(&self) -> bool {
         self.kill.load(Ordering::Relaxed)
+    }
+
+    pub fn shutdown_requested(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
+    }
+
+    /// SHUTDOWN NOSAVE while the script is busy: stop it whatever it did (writes, or sent by
+    /// the master), and exit. False: no script runs past the threshold.
+    pub fn request_shutdown(&self) -> bool {
+        if !self.busy() {
+            return false;
+        }
+        self.shutdown.store(true, Ordering::Relaxed);
+        self.kill.store(true, Ordering::Relaxed);
+        true
     }
 
     /// SCRIPT KILL (Redis's `scriptKill` for EVAL scripts).

@@ -77,6 +77,7 @@ impl Shared {
                     h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
                 });
                 if multi_thread && self.script.running() {
+                    self.script.wait_hand_off();
                     tokio::task::block_in_place(|| {
                         self.state.lock().unwrap_or_else(|e| e.into_inner())
                     })

@@ -457,3 +457,72 @@ fn scripts_in_transactions_as_redis() {
         ],
     );
 }
+
+/// SHUTDOWN NOSAVE stops a busy script that wrote (SCRIPT KILL cannot) and the server, as in
+/// Redis 7.0: SHUTDOWN without NOSAVE gets -BUSY meanwhile; the script's half-done writes
+/// reach neither the AOF nor anything else, and what was acknowledged before is there after
+/// the restart.
+#[test]
+fn shutdown_nosave_stops_a_busy_script() {
+    let args = [
+        "--busy-reply-threshold",
+        "200",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let start = |redis: bool, extra: &[&str]| -> Option<Server> {
+        let all = [&args[..], extra].concat();
+        if redis {
+            Server::redis(&all)
+        } else {
+            Some(Server::start(&all))
+        }
+    };
+    let sequence = |redis: bool| -> Option<Vec<Reply>> {
+        let mut first = start(redis, &[])?;
+        let mut seen = Vec::new();
+        let mut runner = first.conn();
+        let mut other = first.conn();
+        seen.push(other.q("SET k before"));
+        runner.send(&[
+            "EVAL",
+            "redis.call('set', 'k', 'during') while true do end",
+            "0",
+        ]);
+        std::thread::sleep(Duration::from_millis(600));
+        seen.push(other.q("SCRIPT KILL"));
+        seen.push(other.q("SHUTDOWN"));
+        seen.push(other.q("SHUTDOWN SAVE"));
+        other.send(&["SHUTDOWN", "NOSAVE"]);
+        other.set_timeout(Duration::from_secs(10));
+        assert!(other.try_read().is_none(), "SHUTDOWN NOSAVE got a reply");
+        runner.set_timeout(Duration::from_secs(10));
+        assert!(
+            runner.try_read().is_none(),
+            "the stopped script got a reply"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(st) = first.child.try_wait().expect("wait") {
+                break st;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "exit status {status}");
+        let dir = first.dir.path().to_str().expect("utf-8 dir").to_string();
+        let second = start(redis, &["--dir", &dir])?;
+        seen.push(second.conn().q("GET k"));
+        Some(seen)
+    };
+    let p = sequence(false).expect("picket");
+    assert_eq!(p[0], Reply::ok());
+    assert!(p[1].text().starts_with("UNKILLABLE"), "{:?}", p[1]);
+    assert!(p[2].text().starts_with("BUSY"), "{:?}", p[2]);
+    assert_eq!(p[4], Reply::bulk("before"));
+    if let Some(r) = sequence(true) {
+        assert_eq!(p, r, "picket (left) and Redis 7.0 (right)");
+    }
+}

@@ -5,10 +5,11 @@
 //!
 //! The sandbox: the globals Redis 7.0 leaves (no `print`, `loadfile`, `dofile`, `getfenv`,
 //! `setfenv`, `newproxy`, `os`, `io`, `require`, `debug`); reading an undefined global and
-//! creating one raise Redis's errors. Redis 7.0 makes the globals and library tables
-//! read-only with a patched Lua; here they carry a metatable that refuses new keys, and every
-//! change a script makes to them (a library function replaced, a metatable removed) is
-//! undone when it ends, so no script sees what another left.
+//! writing any raise Redis's errors. Redis 7.0 makes the globals and library tables read-only
+//! with a patched Lua; here scripts see them only through empty proxies whose `__newindex`
+//! raises (a script's environment is a proxy of the globals, each library a proxy of its
+//! table, the strings' metatable a read-only view), so no script can change what the next
+//! one sees. Debug builds check that after every script (`restore`).
 
 use std::cell::{Cell, RefCell};
 use std::os::raw::c_int;
@@ -64,7 +65,7 @@ const ALLOWED_GLOBALS: &[&str] = &[
 /// also skips the frames of this glue), the global protection, and the function that undoes
 /// a script's changes to the protected tables.
 const PRELUDE: &str = r#"
-local getinfo = debug.getinfo
+local getinfo, rawgetmetatable = debug.getinfo, debug.getmetatable
 local G = _G
 local error, type, tostring, next, rawget, rawset = error, type, tostring, next, rawget, rawset
 local setmetatable, getmetatable = setmetatable, getmetatable
@@ -126,24 +127,42 @@ protected[getmetatable('')] = true
 tables[#tables + 1] = globals_mt
 protected[globals_mt] = true
 local saved, metas = {}, {}
-for _, t in next, tables do
-  local copy = {}
-  for k, v in next, t do copy[k] = v end
-  saved[t] = copy
-end
 setmetatable(G, globals_mt)
-for _, t in next, tables do metas[t] = getmetatable(t) end
-return function()
-  for t, copy in next, saved do
-    for k in next, t do
-      if copy[k] == nil then rawset(t, k, nil) end
-    end
-    for k, v in next, copy do
-      if rawget(t, k) ~= v then rawset(t, k, v) end
-    end
-    if getmetatable(t) ~= metas[t] then setmetatable(t, metas[t]) end
+-- The scripts' globals: compiled scripts (and what loadstring/load make) run with an empty
+-- proxy of G as their environment, so that every assignment to a global, new or existing,
+-- reaches the proxy's __newindex and fails as in Redis (whose globals table is read-only);
+-- `_G` is the proxy too. Reads go through to G (and its metatable's error for an undefined
+-- global).
+local env = {}
+local env_mt = {__index = G, __newindex = readonly}
+local env_mt_view = setmetatable({}, {__index = env_mt, __newindex = readonly, __metatable = false})
+env_mt.__metatable = env_mt_view
+setmetatable(env, env_mt)
+rawset(G, '_G', env)
+proxies[env] = G
+protected[env] = true
+protected[env_mt] = true
+protected[env_mt_view] = true
+-- The strings' metatable: its __index is the string library's proxy (as `string` is), and
+-- getmetatable('') shows a read-only view of it.
+local string_mt = getmetatable('')
+rawset(string_mt, '__index', rawget(G, 'string'))
+local string_mt_view = setmetatable({}, {__index = string_mt, __newindex = readonly, __metatable = false})
+rawset(string_mt, '__metatable', string_mt_view)
+proxies[string_mt_view] = string_mt
+protected[string_mt_view] = true
+for _, t in next, {env, env_mt, env_mt_view, string_mt_view} do tables[#tables + 1] = t end
+-- None of the tables above can be reached for writing any more. In debug builds `restore`
+-- (engine.rs) still walks them after every script, and says if it had to undo anything.
+local function snapshot()
+  for _, t in next, tables do
+    local copy = {}
+    for k, v in next, t do copy[k] = v end
+    saved[t] = copy
+    metas[t] = rawgetmetatable(t)
   end
-end, protected, proxies
+end
+return snapshot, saved, metas, protected, proxies, env
 "#;
 
 /// One interpreter and the generation of the script cache it was built for.
@@ -256,6 +275,7 @@ impl Engine {
                     result = Err(String::from_utf8_lossy(msg).into_owned());
                     ffi::lua_settop(l, -2);
                 } else {
+                    set_script_env(l);
                     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr() as *const _);
                 }
             })
@@ -327,11 +347,16 @@ impl Engine {
                     super::convert::lua_to_reply(l, out, script_resp3, 0, &mut errors);
                 }
                 ffi::lua_settop(l, -2); // the error handler
-                                        // Undo the script's changes to the protected tables.
-                ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_restore".as_ptr());
-                if ffi::lua_pcall(l, 0, 0, 0) != 0 {
+                if cfg!(debug_assertions) {
+                    ffi::lua_pushcfunction(l, restore);
+                    if ffi::lua_pcall(l, 0, 1, 0) != 0 {
+                        restore_failed = true;
+                    } else if ffi::lua_tointeger(l, -1) > 0 {
+                        tracing::error!(
+                            "script {sha} changed a protected table; undone (a hole in the sandbox)"
+                        );
+                    }
                     ffi::lua_settop(l, -2);
-                    restore_failed = true;
                 }
                 // Lua 5.1 does not collect when an allocation fails: past three quarters
                 // of the heap limit (a script that built much garbage, or a memory error
@@ -436,16 +461,56 @@ unsafe extern "C-unwind" fn count_hook(l: L, _ar: *mut ffi::lua_Debug) {
                     "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
                     run.sha
                 );
+                hand_off_runtime(&run.watch);
             }
         }
         run.watch.kill_requested()
     };
     if kill {
-        tracing::warn!("Lua script killed by user with SCRIPT KILL.");
+        let run = current_run();
+        if run.is_some_and(|r| r.watch.shutdown_requested()) {
+            tracing::warn!("Lua script stopped by SHUTDOWN NOSAVE.");
+        } else {
+            tracing::warn!("Lua script killed by user with SCRIPT KILL.");
+        }
         ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKLINE, 0);
         push_error(l, b"Script killed by user with SCRIPT KILL...");
         ffi::lua_error(l);
     }
+}
+
+/// Once a script is past `busy-reply-threshold`, give this thread's runtime worker (its
+/// queued tasks and the I/O driver) to another thread, so that connections answer -BUSY,
+/// SCRIPT KILL and SHUTDOWN NOSAVE while the script goes on here. Done only for slow
+/// scripts: a hand-off costs a thread wake-up, far more than a short script.
+///
+/// `block_in_place` moves the worker's core to a new thread; its closure waits until a task
+/// ran elsewhere (a probe task, or a task that must wait for the server lock: see
+/// `ScriptWatch::wait_hand_off`), so that when it returns the core is held by that thread
+/// and cannot be reclaimed here. This thread then finishes the script, and the connection
+/// task it belongs to, without a core (tokio's documented behaviour: the thread then leaves
+/// the worker pool). Not on a current-thread runtime (the simulation), where there is no
+/// other thread to hand to.
+fn hand_off_runtime(watch: &std::sync::Arc<crate::scripts::ScriptWatch>) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return;
+    }
+    watch.begin_hand_off();
+    let probe = watch.clone();
+    tokio::task::block_in_place(|| {
+        handle.spawn(async move { probe.note_core_moved() });
+        // At most about a second: a pool too busy to start the thread leaves the core here.
+        for _ in 0..5_000 {
+            if watch.core_moved() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    });
+    watch.end_hand_off();
 }
 
 // ------------------------------------------------------------------------- setup
@@ -533,10 +598,125 @@ unsafe fn setup(l: L) {
     ffi::lua_pushcfunction(l, lua_setmetatable_protected);
     ffi::lua_pushcfunction(l, lua_next_proxied);
     ffi::lua_pushcfunction(l, lua_pairs_proxied);
-    ffi::lua_call(l, 4, 3);
+    ffi::lua_call(l, 4, 6);
+    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_env".as_ptr());
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_proxies".as_ptr());
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_protected".as_ptr());
-    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_restore".as_ptr());
+    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_metas".as_ptr());
+    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_saved".as_ptr());
+    // loadstring and load give what they compile the scripts' environment; rawget sees
+    // through the proxies (rawget(_G, 'KEYS') is the table, as in Redis).
+    for name in [c"loadstring", c"load"] {
+        ffi::lua_getfield_(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());
+        ffi::lua_pushcclosure(l, lua_load_in_env, 1);
+        ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());
+    }
+    ffi::lua_pushcfunction(l, lua_rawget_proxied);
+    ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"rawget".as_ptr());
+    // What the debug builds' check compares with: the tables as they are now.
+    ffi::lua_call(l, 0, 0);
+}
+
+/// Give the function at the top of the stack the scripts' environment (the read-only proxy
+/// of the globals).
+unsafe fn set_script_env(l: L) {
+    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_env".as_ptr());
+    ffi::lua_setfenv(l, -2);
+}
+
+/// `loadstring`/`load` (the original is the upvalue): what they compile runs with the
+/// scripts' environment, so a loaded chunk cannot write the globals either.
+unsafe extern "C-unwind" fn lua_load_in_env(l: L) -> c_int {
+    let n = ffi::lua_gettop(l);
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(l, 1);
+    ffi::lua_call(l, n, ffi::LUA_MULTRET);
+    if ffi::lua_type(l, 1) == ffi::LUA_TFUNCTION {
+        ffi::lua_pushvalue(l, 1);
+        set_script_env(l);
+        ffi::lua_settop(l, -2);
+    }
+    ffi::lua_gettop(l)
+}
+
+/// Lua's `rawget`, seeing through the proxies.
+unsafe extern "C-unwind" fn lua_rawget_proxied(l: L) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ffi::luaL_checkany(l, 2);
+    ffi::lua_settop(l, 2);
+    unproxy(l, 1);
+    ffi::lua_rawget_(l, 1);
+    1
+}
+
+/// Whether the key at `idx` is KEYS or ARGV, which each run sets.
+unsafe fn is_call_global(l: L, idx: c_int) -> bool {
+    ffi::lua_type(l, idx) == ffi::LUA_TSTRING && matches!(to_bytes(l, idx), Some(b"KEYS" | b"ARGV"))
+}
+
+/// Undo a script's changes to the protected tables (the prelude's `saved`: each table with
+/// the copy of its fields taken at start, and `metas`: its metatable then): fields the script
+/// added are removed, changed or removed ones put back, a changed metatable restored; returns
+/// how many it undid. Scripts cannot reach these tables for writing (the proxies), so this is
+/// a check, run in debug builds only, with `lua_pcall` (restoring a field may allocate).
+unsafe extern "C-unwind" fn restore(l: L) -> c_int {
+    let mut fixed = 0;
+    ffi::lua_settop(l, 0);
+    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_saved".as_ptr()); // 1
+    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_metas".as_ptr()); // 2
+    ffi::lua_pushnil(l);
+    while ffi::lua_next(l, 1) != 0 {
+        // 3 = the table, 4 = its copy.
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, 3) != 0 {
+            // 5 = key, 6 = value: drop fields the copy does not have (clearing a field is
+            // allowed while traversing).
+            ffi::lua_settop(l, 5);
+            if is_call_global(l, 5) {
+                continue;
+            }
+            ffi::lua_pushvalue(l, 5);
+            ffi::lua_rawget_(l, 4);
+            let added = ffi::lua_type(l, -1) == ffi::LUA_TNIL;
+            ffi::lua_settop(l, 5);
+            if added {
+                fixed += 1;
+                ffi::lua_pushvalue(l, 5);
+                ffi::lua_pushnil(l);
+                ffi::lua_rawset(l, 3);
+            }
+        }
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, 4) != 0 {
+            // 5 = key, 6 = saved value.
+            ffi::lua_pushvalue(l, 5);
+            ffi::lua_rawget_(l, 3); // 7 = the value now
+            let same = ffi::lua_rawequal(l, 6, 7) != 0;
+            ffi::lua_settop(l, 6);
+            if !same {
+                fixed += 1;
+                ffi::lua_pushvalue(l, 5);
+                ffi::lua_pushvalue(l, 6);
+                ffi::lua_rawset(l, 3);
+            }
+            ffi::lua_settop(l, 5);
+        }
+        // The metatable.
+        ffi::lua_pushvalue(l, 3);
+        ffi::lua_rawget_(l, 2); // 5 = the saved metatable (or nil)
+        if ffi::lua_getmetatable(l, 3) == 0 {
+            ffi::lua_pushnil(l);
+        } // 6 = the metatable now
+        if ffi::lua_rawequal(l, 5, 6) == 0 {
+            fixed += 1;
+            ffi::lua_pushvalue(l, 5);
+            ffi::lua_setmetatable(l, 3);
+        }
+        ffi::lua_settop(l, 3); // the key for the next lua_next
+    }
+    ffi::lua_settop(l, 0);
+    ffi::lua_pushinteger(l, fixed);
+    1
 }
 
 fn redis_version_num() -> u32 {

@@ -37,10 +37,12 @@ const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, bu
 
 /// The lowercase hex SHA1 of `body` (Redis's `sha1hex`).
 pub fn sha1hex(body: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = Sha1::digest(body);
     let mut s = String::with_capacity(40);
     for b in d {
-        s.push_str(&format!("{b:02x}"));
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
     }
     s
 }
@@ -248,27 +250,49 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     };
     let started_ms = run.srv.now_ms.max(0) as u64;
     watch.start(started_ms, obeyed);
+    let mark = ctx.out.len();
     let out = &mut *ctx.out;
-    let mut go = || {
-        engine::with_engine(generation, limit, |e| {
-            e.run(&mut run, keys, argv, out, threshold_ms > 0)
-        })
-    };
-    // On a multi-threaded runtime (`io-threads` > 1) the worker running a script hands its
-    // other tasks (and the I/O driver) to another thread first, so that a long script does
-    // not stall the connections that must answer -BUSY and SCRIPT KILL meanwhile.
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    let r = if multi_thread {
-        tokio::task::block_in_place(go)
-    } else {
-        go()
-    };
+    // A script past busy-reply-threshold hands the runtime worker to another thread (the
+    // engine's count hook), so that connections answer -BUSY and SCRIPT KILL meanwhile.
+    let r = engine::with_engine(generation, limit, |e| {
+        e.run(&mut run, keys, argv, out, threshold_ms > 0)
+    });
+    let shutdown = watch.shutdown_requested();
     watch.stop();
+    if shutdown {
+        ctx.out.buf.truncate(mark);
+        shutdown_from_script(ctx);
+        return Ok(());
+    }
     if let Err(e) = r {
         return Err(CmdError::Reply(format!("ERR {e}")));
     }
     Ok(())
+}
+
+/// SHUTDOWN NOSAVE arrived while the script ran past busy-reply-threshold (Redis exits
+/// mid-script): the script was stopped; its effects so far are neither propagated nor saved,
+/// so the AOF and the replicas never see half a script, and the server stops before anyone
+/// else runs a command. The caller gets no reply: its connection closes with the server.
+fn shutdown_from_script(ctx: &mut Ctx) {
+    ctx.srv.propagator.discard_unit();
+    let req = crate::server::ShutdownRequest {
+        nosave: true,
+        ..Default::default()
+    };
+    tracing::warn!("User requested shutdown...");
+    // NOSAVE saves nothing; the AOF written so far (acknowledged writes) is flushed and
+    // fsynced. Exit even if that fails, as Redis does for SHUTDOWN NOSAVE during a script.
+    if !crate::persist::save::prepare_for_shutdown(ctx.srv, req) {
+        tracing::warn!(
+            "Errors trying to shut down, exiting anyway (SHUTDOWN NOSAVE during a busy script)."
+        );
+    }
+    ctx.srv.process.shutdown = Some(crate::server::ShutdownRequest {
+        prepared: true,
+        ..req
+    });
+    ctx.client.close_asap("server shutdown");
 }
 
 /// Redis's `scriptPrepareForRun`: the refusals that depend on the script's flags.
