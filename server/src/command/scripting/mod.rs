@@ -47,6 +47,15 @@ pub fn sha1hex(body: &[u8]) -> String {
     s
 }
 
+/// EVALSHA's argument as the cache's key: lowercase (bytes that are not UTF-8 become U+FFFD,
+/// which no cached SHA1 has).
+fn lowercase_sha(arg: &[u8]) -> String {
+    match std::str::from_utf8(arg) {
+        Ok(s) => s.to_ascii_lowercase(),
+        Err(_) => String::from_utf8_lossy(arg).to_ascii_lowercase(),
+    }
+}
+
 /// The flags of a `#!lua` shebang and the length of its line (Redis's
 /// `evalExtractShebangFlags`); a body without one runs in compatibility mode.
 pub fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
@@ -91,8 +100,13 @@ pub fn command_flags(srv: &Server, spec: &super::CommandSpec, args: &[Bytes]) ->
     if evalsha && args[1].len() != 40 {
         return cmd_flags;
     }
+    // A body without a shebang runs in compatibility mode (cached or not: the cache holds
+    // the same body): no need to hash it.
+    if !evalsha && !args[1].starts_with(b"#!") {
+        return cmd_flags;
+    }
     let sha = if evalsha {
-        String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
+        lowercase_sha(&args[1])
     } else {
         sha1hex(&args[1])
     };
@@ -191,7 +205,7 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
         return Err(CmdError::err("Number of keys can't be negative"));
     }
     let sha = if evalsha {
-        String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase()
+        lowercase_sha(&ctx.args[1])
     } else {
         sha1hex(&ctx.args[1])
     };
