@@ -293,3 +293,52 @@ fn mixed_picket_and_redis_sentinels_agree_on_one_failover() {
         let _ = s.log();
     }
 }
+
+/// A Lua script through a failover (issue 17): its effects reach the replicas as the
+/// commands it ran, wrapped in MULTI/EXEC, so the promoted replica holds every acknowledged
+/// script whole (a "seckill": stock and orders always add up). The script cache is not
+/// replicated (as Redis 7.0: EVALSHA gets -NOSCRIPT on the new master until a client sends
+/// the body with EVAL, which clients do), and the script runs on the new master.
+#[test]
+fn scripts_survive_a_failover_whole() {
+    const SECKILL: &str = "local stock = tonumber(redis.call('GET', KEYS[1])) \
+        if stock and stock > 0 then \
+          redis.call('DECR', KEYS[1]) \
+          redis.call('RPUSH', KEYS[2], ARGV[1]) \
+          return 1 \
+        end \
+        return 0";
+    let mut d = deploy_kinds(None, [None, None, None], 2);
+    let mut c = Client::connect(d.servers[0].port);
+    let sha = c.cmd(&["SCRIPT", "LOAD", SECKILL]).s();
+    assert_eq!(c.cmd(&["SET", "stock", "25"]).s(), "OK");
+    let mut sold = 0;
+    for buyer in 0..40 {
+        let b = format!("buyer{buyer}");
+        sold += u32::from(c.cmd(&["EVALSHA", &sha, "2", "stock", "orders", &b]).s() == "1");
+    }
+    assert_eq!(sold, 25);
+    assert_eq!(c.cmd(&["WAIT", "2", "2000"]).s(), "2");
+    let (new, _) = kill_and_failover(&mut d);
+    let mut c = Client::connect(port_of(&new));
+    assert_eq!(c.cmd(&["ROLE"]).items()[0].s(), "master");
+    assert_eq!(c.cmd(&["GET", "stock"]).s(), "0");
+    let orders: Vec<String> = c
+        .cmd(&["LRANGE", "orders", "0", "-1"])
+        .items()
+        .iter()
+        .map(|r| r.s())
+        .collect();
+    let want: Vec<String> = (0..25).map(|b| format!("buyer{b}")).collect();
+    assert_eq!(orders, want);
+    let r = c.cmd(&["EVALSHA", &sha, "2", "stock", "orders", "late"]);
+    assert_eq!(r.s(), "NOSCRIPT No matching script. Please use EVAL.");
+    assert_eq!(c.cmd(&["SET", "stock", "1"]).s(), "OK");
+    let r = c.cmd(&["EVAL", SECKILL, "2", "stock", "orders", "after"]);
+    assert_eq!(r.s(), "1");
+    assert_eq!(
+        c.cmd(&["EVALSHA", &sha, "2", "stock", "orders", "x"]).s(),
+        "0"
+    );
+    assert_eq!(c.cmd(&["LLEN", "orders"]).s(), "26");
+}
