@@ -69,6 +69,7 @@ HANDLERS = {
     "getrange": "strings::getrange", "substr": "strings::getrange", "setrange": "strings::setrange",
     "setbit": "bitops::setbit", "getbit": "bitops::getbit", "bitcount": "bitops::bitcount",
     "bitpos": "bitops::bitpos", "bitop": "bitops::bitop",
+    "bitfield": "bitops::bitfield", "bitfield_ro": "bitops::bitfield_ro", "lcs": "bitops::lcs",
     # keys
     "del": "keys::del", "unlink": "keys::del", "exists": "keys::exists", "type": "keys::type_",
     "expire": "expire::expire", "pexpire": "expire::pexpire", "expireat": "expire::expireat",

@@ -152,9 +152,94 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "bitfield",
+        full_name: "bitfield",
+        id: 5,
+        parent: None,
+        arity: -2,
+        flags: flags::WRITE | flags::DENYOOM,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@write", "@bitmap", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: Some("This command allows both access and modification of the key"), flags: &["RW", "access", "update", "variable_flags"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Perform arbitrary bitfield integer operations on strings",
+            since: "3.2.0",
+            group: "bitmap",
+            complexity: "O(1) for each subcommand specified",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "operation", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[
+                Arg { name: "encoding_offset", typ: "block", key_spec_index: -1, token: Some("GET"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "encoding", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "offset", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ] },
+                Arg { name: "write", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "wrap_sat_fail", typ: "oneof", key_spec_index: -1, token: Some("OVERFLOW"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                        Arg { name: "wrap", typ: "pure-token", key_spec_index: -1, token: Some("WRAP"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "sat", typ: "pure-token", key_spec_index: -1, token: Some("SAT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "fail", typ: "pure-token", key_spec_index: -1, token: Some("FAIL"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                    Arg { name: "write_operation", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                        Arg { name: "encoding_offset_value", typ: "block", key_spec_index: -1, token: Some("SET"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                            Arg { name: "encoding", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                            Arg { name: "offset", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                            Arg { name: "value", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        ] },
+                        Arg { name: "encoding_offset_increment", typ: "block", key_spec_index: -1, token: Some("INCRBY"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                            Arg { name: "encoding", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                            Arg { name: "offset", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                            Arg { name: "increment", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        ] },
+                    ] },
+                ] },
+            ] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "bitfield_ro",
+        full_name: "bitfield_ro",
+        id: 6,
+        parent: None,
+        arity: -2,
+        flags: flags::READONLY | flags::FAST,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@read", "@bitmap", "@fast"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+            since: "6.0.0",
+            group: "bitmap",
+            complexity: "O(1) for each subcommand specified",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "encoding_offset", typ: "block", key_spec_index: -1, token: Some("GET"), summary: None, since: None, flags: &["optional", "multiple", "multiple_token"], deprecated_since: None, display: None, args: &[
+                Arg { name: "encoding", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "offset", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "bitop",
         full_name: "bitop",
-        id: 5,
+        id: 7,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -185,7 +270,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitpos",
         full_name: "bitpos",
-        id: 6,
+        id: 8,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -224,7 +309,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blmove",
         full_name: "blmove",
-        id: 7,
+        id: 9,
         parent: None,
         arity: 6,
         flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT | flags::BLOCKING,
@@ -263,7 +348,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blmpop",
         full_name: "blmpop",
-        id: 8,
+        id: 10,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -298,7 +383,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blpop",
         full_name: "blpop",
-        id: 9,
+        id: 11,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING,
@@ -327,7 +412,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "brpop",
         full_name: "brpop",
-        id: 10,
+        id: 12,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING,
@@ -356,7 +441,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "brpoplpush",
         full_name: "brpoplpush",
-        id: 11,
+        id: 13,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT | flags::BLOCKING,
@@ -387,7 +472,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzmpop",
         full_name: "bzmpop",
-        id: 12,
+        id: 14,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -422,7 +507,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzpopmax",
         full_name: "bzpopmax",
-        id: 13,
+        id: 15,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING | flags::FAST,
@@ -451,7 +536,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzpopmin",
         full_name: "bzpopmin",
-        id: 14,
+        id: 16,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING | flags::FAST,
@@ -480,7 +565,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "client",
         full_name: "client",
-        id: 15,
+        id: 17,
         parent: None,
         arity: -2,
         flags: 0,
@@ -503,7 +588,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getname",
                 full_name: "client|getname",
-                id: 16,
+                id: 18,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -527,7 +612,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "client|help",
-                id: 17,
+                id: 19,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -551,7 +636,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "id",
                 full_name: "client|id",
-                id: 18,
+                id: 20,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -575,7 +660,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "info",
                 full_name: "client|info",
-                id: 19,
+                id: 21,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -599,7 +684,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "client|kill",
-                id: 20,
+                id: 22,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -641,7 +726,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "client|list",
-                id: 21,
+                id: 23,
                 parent: Some("client"),
                 arity: -2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -675,7 +760,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "no-evict",
                 full_name: "client|no-evict",
-                id: 22,
+                id: 24,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -704,7 +789,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "pause",
                 full_name: "client|pause",
-                id: 23,
+                id: 25,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -734,7 +819,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reply",
                 full_name: "client|reply",
-                id: 24,
+                id: 26,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -764,7 +849,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "setname",
                 full_name: "client|setname",
-                id: 25,
+                id: 27,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -790,7 +875,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "unblock",
                 full_name: "client|unblock",
-                id: 26,
+                id: 28,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -820,7 +905,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "unpause",
                 full_name: "client|unpause",
-                id: 27,
+                id: 29,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -846,7 +931,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "command",
         full_name: "command",
-        id: 28,
+        id: 30,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -869,7 +954,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "count",
                 full_name: "command|count",
-                id: 29,
+                id: 31,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -893,7 +978,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "docs",
                 full_name: "command|docs",
-                id: 30,
+                id: 32,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -919,7 +1004,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getkeys",
                 full_name: "command|getkeys",
-                id: 31,
+                id: 33,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -943,7 +1028,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getkeysandflags",
                 full_name: "command|getkeysandflags",
-                id: 32,
+                id: 34,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -967,7 +1052,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "command|help",
-                id: 33,
+                id: 35,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -991,7 +1076,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "info",
                 full_name: "command|info",
-                id: 34,
+                id: 36,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -1017,7 +1102,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "command|list",
-                id: 35,
+                id: 37,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -1049,7 +1134,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "config",
         full_name: "config",
-        id: 36,
+        id: 38,
         parent: None,
         arity: -2,
         flags: 0,
@@ -1072,7 +1157,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "config|get",
-                id: 37,
+                id: 39,
                 parent: Some("config"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1100,7 +1185,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "config|help",
-                id: 38,
+                id: 40,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -1124,7 +1209,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "resetstat",
                 full_name: "config|resetstat",
-                id: 39,
+                id: 41,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1148,7 +1233,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "rewrite",
                 full_name: "config|rewrite",
-                id: 40,
+                id: 42,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1172,7 +1257,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "set",
                 full_name: "config|set",
-                id: 41,
+                id: 43,
                 parent: Some("config"),
                 arity: -4,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1203,7 +1288,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "copy",
         full_name: "copy",
-        id: 42,
+        id: 44,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -1235,7 +1320,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dbsize",
         full_name: "dbsize",
-        id: 43,
+        id: 45,
         parent: None,
         arity: 1,
         flags: flags::READONLY | flags::FAST,
@@ -1259,7 +1344,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "debug",
         full_name: "debug",
-        id: 44,
+        id: 46,
         parent: None,
         arity: -2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1283,7 +1368,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decr",
         full_name: "decr",
-        id: 45,
+        id: 47,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1311,7 +1396,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decrby",
         full_name: "decrby",
-        id: 46,
+        id: 48,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1340,7 +1425,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "del",
         full_name: "del",
-        id: 47,
+        id: 49,
         parent: None,
         arity: -2,
         flags: flags::WRITE,
@@ -1368,7 +1453,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "discard",
         full_name: "discard",
-        id: 48,
+        id: 50,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -1392,7 +1477,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dump",
         full_name: "dump",
-        id: 49,
+        id: 51,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -1420,7 +1505,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "echo",
         full_name: "echo",
-        id: 50,
+        id: 52,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -1446,7 +1531,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "eval",
         full_name: "eval",
-        id: 51,
+        id: 53,
         parent: None,
         arity: -3,
         flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1477,7 +1562,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "eval_ro",
         full_name: "eval_ro",
-        id: 52,
+        id: 54,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1508,7 +1593,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "evalsha",
         full_name: "evalsha",
-        id: 53,
+        id: 55,
         parent: None,
         arity: -3,
         flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1539,7 +1624,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "evalsha_ro",
         full_name: "evalsha_ro",
-        id: 54,
+        id: 56,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1570,7 +1655,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exec",
         full_name: "exec",
-        id: 55,
+        id: 57,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::SKIP_SLOWLOG,
@@ -1594,7 +1679,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         full_name: "exists",
-        id: 56,
+        id: 58,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -1622,7 +1707,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         full_name: "expire",
-        id: 57,
+        id: 59,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1657,7 +1742,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         full_name: "expireat",
-        id: 58,
+        id: 60,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1692,7 +1777,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expiretime",
         full_name: "expiretime",
-        id: 59,
+        id: 61,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1720,7 +1805,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "failover",
         full_name: "failover",
-        id: 60,
+        id: 62,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE,
@@ -1752,7 +1837,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushall",
         full_name: "flushall",
-        id: 61,
+        id: 63,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1781,7 +1866,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         full_name: "flushdb",
-        id: 62,
+        id: 64,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1810,7 +1895,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         full_name: "get",
-        id: 63,
+        id: 65,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1838,7 +1923,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         full_name: "getbit",
-        id: 64,
+        id: 66,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1867,7 +1952,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         full_name: "getdel",
-        id: 65,
+        id: 67,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -1895,7 +1980,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         full_name: "getex",
-        id: 66,
+        id: 68,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -1930,7 +2015,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         full_name: "getrange",
-        id: 67,
+        id: 69,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -1960,7 +2045,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         full_name: "getset",
-        id: 68,
+        id: 70,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1989,7 +2074,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         full_name: "hdel",
-        id: 69,
+        id: 71,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -2018,7 +2103,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         full_name: "hello",
-        id: 70,
+        id: 72,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -2051,7 +2136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         full_name: "hexists",
-        id: 71,
+        id: 73,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2080,7 +2165,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         full_name: "hget",
-        id: 72,
+        id: 74,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2109,7 +2194,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         full_name: "hgetall",
-        id: 73,
+        id: 75,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2137,7 +2222,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         full_name: "hincrby",
-        id: 74,
+        id: 76,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2167,7 +2252,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         full_name: "hincrbyfloat",
-        id: 75,
+        id: 77,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2197,7 +2282,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         full_name: "hkeys",
-        id: 76,
+        id: 78,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2225,7 +2310,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         full_name: "hlen",
-        id: 77,
+        id: 79,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2253,7 +2338,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         full_name: "hmget",
-        id: 78,
+        id: 80,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -2282,7 +2367,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         full_name: "hmset",
-        id: 79,
+        id: 81,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2314,7 +2399,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         full_name: "hrandfield",
-        id: 80,
+        id: 82,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2346,7 +2431,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         full_name: "hscan",
-        id: 81,
+        id: 83,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2377,7 +2462,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         full_name: "hset",
-        id: 82,
+        id: 84,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2409,7 +2494,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         full_name: "hsetnx",
-        id: 83,
+        id: 85,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2439,7 +2524,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         full_name: "hstrlen",
-        id: 84,
+        id: 86,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2468,7 +2553,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         full_name: "hvals",
-        id: 85,
+        id: 87,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2496,7 +2581,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         full_name: "incr",
-        id: 86,
+        id: 88,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2524,7 +2609,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         full_name: "incrby",
-        id: 87,
+        id: 89,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2553,7 +2638,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         full_name: "incrbyfloat",
-        id: 88,
+        id: 90,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2582,7 +2667,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         full_name: "info",
-        id: 89,
+        id: 91,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -2608,7 +2693,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         full_name: "keys",
-        id: 90,
+        id: 92,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2634,7 +2719,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lastsave",
         full_name: "lastsave",
-        id: 91,
+        id: 93,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -2656,9 +2741,42 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "lcs",
+        full_name: "lcs",
+        id: 94,
+        parent: None,
+        arity: -3,
+        flags: flags::READONLY,
+        keys: Keys::range(1, 2, 1),
+        acl: &["@read", "@string", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 1, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Find longest common substring",
+            since: "7.0.0",
+            group: "string",
+            complexity: "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "key1", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "key2", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "len", typ: "pure-token", key_spec_index: -1, token: Some("LEN"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "idx", typ: "pure-token", key_spec_index: -1, token: Some("IDX"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "len", typ: "integer", key_spec_index: -1, token: Some("MINMATCHLEN"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withmatchlen", typ: "pure-token", key_spec_index: -1, token: Some("WITHMATCHLEN"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 92,
+        id: 95,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -2687,7 +2805,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 93,
+        id: 96,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2721,7 +2839,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 94,
+        id: 97,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2749,7 +2867,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 95,
+        id: 98,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2787,7 +2905,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 96,
+        id: 99,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -2821,7 +2939,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 97,
+        id: 100,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2850,7 +2968,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 98,
+        id: 101,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2882,7 +3000,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 99,
+        id: 102,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2911,7 +3029,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 100,
+        id: 103,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2940,7 +3058,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 101,
+        id: 104,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2970,7 +3088,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 102,
+        id: 105,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -3000,7 +3118,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 103,
+        id: 106,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3030,7 +3148,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 104,
+        id: 107,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -3060,7 +3178,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "memory",
         full_name: "memory",
-        id: 105,
+        id: 108,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3083,7 +3201,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "doctor",
                 full_name: "memory|doctor",
-                id: 106,
+                id: 109,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3107,7 +3225,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "memory|help",
-                id: 107,
+                id: 110,
                 parent: Some("memory"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3131,7 +3249,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "malloc-stats",
                 full_name: "memory|malloc-stats",
-                id: 108,
+                id: 111,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3155,7 +3273,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "purge",
                 full_name: "memory|purge",
-                id: 109,
+                id: 112,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3179,7 +3297,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stats",
                 full_name: "memory|stats",
-                id: 110,
+                id: 113,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3203,7 +3321,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "usage",
                 full_name: "memory|usage",
-                id: 111,
+                id: 114,
                 parent: Some("memory"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -3234,7 +3352,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 112,
+        id: 115,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -3262,7 +3380,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 113,
+        id: 116,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3286,7 +3404,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 114,
+        id: 117,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3315,7 +3433,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 115,
+        id: 118,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3346,7 +3464,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 116,
+        id: 119,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3377,7 +3495,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 117,
+        id: 120,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3401,7 +3519,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 118,
+        id: 121,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3424,7 +3542,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 119,
+                id: 122,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3452,7 +3570,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 120,
+                id: 123,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3480,7 +3598,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 121,
+                id: 124,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3504,7 +3622,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 122,
+                id: 125,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3532,7 +3650,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 123,
+                id: 126,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3562,7 +3680,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 124,
+        id: 127,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -3590,7 +3708,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 125,
+        id: 128,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3625,7 +3743,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 126,
+        id: 129,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3660,7 +3778,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 127,
+        id: 130,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3688,7 +3806,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 128,
+        id: 131,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -3714,7 +3832,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 129,
+        id: 132,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3744,7 +3862,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 130,
+        id: 133,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3772,7 +3890,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 131,
+        id: 134,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -3799,7 +3917,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 132,
+        id: 135,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3827,7 +3945,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 133,
+        id: 136,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -3854,7 +3972,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 134,
+        id: 137,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3877,7 +3995,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 135,
+                id: 138,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3903,7 +4021,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 136,
+                id: 139,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3927,7 +4045,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 137,
+                id: 140,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3951,7 +4069,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 138,
+                id: 141,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -3979,7 +4097,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 139,
+        id: 142,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4005,7 +4123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 140,
+        id: 143,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4029,7 +4147,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 141,
+        id: 144,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -4053,7 +4171,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 142,
+        id: 145,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -4083,7 +4201,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 143,
+        id: 146,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -4113,7 +4231,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 144,
+        id: 147,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -4137,7 +4255,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replfence",
         full_name: "replfence",
-        id: 145,
+        id: 148,
         parent: None,
         arity: 2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4163,7 +4281,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 146,
+        id: 149,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4198,7 +4316,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 147,
+        id: 150,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4222,7 +4340,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         full_name: "restore",
-        id: 148,
+        id: 151,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4256,7 +4374,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         full_name: "restore-asking",
-        id: 149,
+        id: 152,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
@@ -4290,7 +4408,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 150,
+        id: 153,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -4314,7 +4432,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 151,
+        id: 154,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4343,7 +4461,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 152,
+        id: 155,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4373,7 +4491,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 153,
+        id: 156,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4402,7 +4520,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 154,
+        id: 157,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4431,7 +4549,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 155,
+        id: 158,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4460,7 +4578,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 156,
+        id: 159,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4484,7 +4602,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 157,
+        id: 160,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4513,7 +4631,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 158,
+        id: 161,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4541,7 +4659,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "script",
         full_name: "script",
-        id: 159,
+        id: 162,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4564,7 +4682,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "exists",
                 full_name: "script|exists",
-                id: 160,
+                id: 163,
                 parent: Some("script"),
                 arity: -3,
                 flags: flags::NOSCRIPT,
@@ -4590,7 +4708,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "flush",
                 full_name: "script|flush",
-                id: 161,
+                id: 164,
                 parent: Some("script"),
                 arity: -2,
                 flags: flags::NOSCRIPT,
@@ -4619,7 +4737,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "script|help",
-                id: 162,
+                id: 165,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4643,7 +4761,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "script|kill",
-                id: 163,
+                id: 166,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -4667,7 +4785,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "load",
                 full_name: "script|load",
-                id: 164,
+                id: 167,
                 parent: Some("script"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::STALE,
@@ -4695,7 +4813,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 165,
+        id: 168,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4723,7 +4841,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 166,
+        id: 169,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4753,7 +4871,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 167,
+        id: 170,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4779,7 +4897,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 168,
+        id: 171,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4820,7 +4938,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 169,
+        id: 172,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4850,7 +4968,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 170,
+        id: 173,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4880,7 +4998,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 171,
+        id: 174,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4909,7 +5027,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 172,
+        id: 175,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4939,7 +5057,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 173,
+        id: 176,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -4971,7 +5089,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 174,
+        id: 177,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4999,7 +5117,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 175,
+        id: 178,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5029,7 +5147,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 176,
+        id: 179,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5059,7 +5177,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 177,
+        id: 180,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -5088,7 +5206,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 178,
+        id: 181,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -5123,7 +5241,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 179,
+        id: 182,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5146,7 +5264,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 180,
+                id: 183,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5172,7 +5290,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 181,
+                id: 184,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -5196,7 +5314,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 182,
+                id: 185,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5220,7 +5338,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 183,
+                id: 186,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5246,7 +5364,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 184,
+        id: 187,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -5274,7 +5392,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 185,
+        id: 188,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5303,7 +5421,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 186,
+        id: 189,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -5334,7 +5452,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 187,
+        id: 190,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5376,7 +5494,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 188,
+        id: 191,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5416,7 +5534,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 189,
+        id: 192,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5445,7 +5563,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 190,
+        id: 193,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5474,7 +5592,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 191,
+        id: 194,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5503,7 +5621,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 192,
+        id: 195,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -5534,7 +5652,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 193,
+        id: 196,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5562,7 +5680,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 194,
+        id: 197,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5588,7 +5706,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 195,
+        id: 198,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5618,7 +5736,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 196,
+        id: 199,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5646,7 +5764,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 197,
+        id: 200,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5676,7 +5794,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 198,
+        id: 201,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5703,7 +5821,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 199,
+        id: 202,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5727,7 +5845,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 200,
+        id: 203,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5751,7 +5869,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 201,
+        id: 204,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -5779,7 +5897,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 202,
+        id: 205,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5807,7 +5925,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 203,
+        id: 206,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5835,7 +5953,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 204,
+        id: 207,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5863,7 +5981,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 205,
+        id: 208,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5889,7 +6007,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 206,
+        id: 209,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5913,7 +6031,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 207,
+        id: 210,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -5940,7 +6058,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 208,
+        id: 211,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -5968,7 +6086,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 209,
+        id: 212,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6010,7 +6128,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 210,
+        id: 213,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6038,7 +6156,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 211,
+        id: 214,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -6068,7 +6186,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 212,
+        id: 215,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6098,7 +6216,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 213,
+        id: 216,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6129,7 +6247,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 214,
+        id: 217,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6159,7 +6277,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 215,
+        id: 218,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6195,7 +6313,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 216,
+        id: 219,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6225,7 +6343,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 217,
+        id: 220,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6262,7 +6380,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 218,
+        id: 221,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -6292,7 +6410,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 219,
+        id: 222,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -6326,7 +6444,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 220,
+        id: 223,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6355,7 +6473,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 221,
+        id: 224,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6384,7 +6502,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 222,
+        id: 225,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6413,7 +6531,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 223,
+        id: 226,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6445,7 +6563,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 224,
+        id: 227,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6485,7 +6603,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 225,
+        id: 228,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6519,7 +6637,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 226,
+        id: 229,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6554,7 +6672,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 227,
+        id: 230,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6595,7 +6713,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 228,
+        id: 231,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6624,7 +6742,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 229,
+        id: 232,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6653,7 +6771,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 230,
+        id: 233,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6683,7 +6801,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 231,
+        id: 234,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6713,7 +6831,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 232,
+        id: 235,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6743,7 +6861,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 233,
+        id: 236,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6774,7 +6892,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 234,
+        id: 237,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6808,7 +6926,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 235,
+        id: 238,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6843,7 +6961,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 236,
+        id: 239,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6872,7 +6990,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 237,
+        id: 240,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6903,7 +7021,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 238,
+        id: 241,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6932,7 +7050,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 239,
+        id: 242,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6968,7 +7086,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 240,
+        id: 243,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -7005,4 +7123,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 241;
+pub const COMMAND_IDS: usize = 244;
