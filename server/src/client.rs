@@ -97,6 +97,8 @@ pub struct Client {
     /// subscription order).
     pub channels: BTreeSet<Bytes>,
     pub patterns: Vec<Bytes>,
+    /// Shard channels (SSUBSCRIBE), a namespace of their own.
+    pub shard_channels: BTreeSet<Bytes>,
     /// Replies and pushes waiting to be written by the connection task.
     pub out: ReplyBuf,
     /// Peak of `out` since the last cron sample (`client_recent_max_output_buffer`).
@@ -163,6 +165,7 @@ impl Client {
             multi_mem: 0,
             watched: Vec::new(),
             channels: BTreeSet::new(),
+            shard_channels: BTreeSet::new(),
             patterns: Vec::new(),
             out: ReplyBuf::new(Proto::Resp2),
             out_peak: 0,
@@ -202,19 +205,25 @@ impl Client {
         self.has(cflags::REPLY_OFF) || self.has(cflags::REPLY_SKIP)
     }
 
+    /// Channels and patterns: the count SUBSCRIBE and PSUBSCRIBE confirmations carry.
     pub fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
 
+    /// Every subscription, shard channels included (Redis's `CLIENT_PUBSUB` flag).
+    pub fn total_subscriptions(&self) -> usize {
+        self.subscriptions() + self.shard_channels.len()
+    }
+
     /// A RESP2 client with subscriptions is in the restricted "subscribed" context.
     pub fn in_pubsub_context(&self) -> bool {
-        self.proto == Proto::Resp2 && self.subscriptions() > 0
+        self.proto == Proto::Resp2 && self.total_subscriptions() > 0
     }
 
     pub fn class(&self) -> ClientClass {
         if self.has(cflags::REPLICA) && !self.has(cflags::MONITOR) {
             ClientClass::Replica
-        } else if self.subscriptions() > 0 {
+        } else if self.total_subscriptions() > 0 {
             ClientClass::Pubsub
         } else {
             ClientClass::Normal
@@ -262,7 +271,7 @@ impl Client {
         if self.has(cflags::MASTER) {
             s.push('M');
         }
-        if self.subscriptions() > 0 {
+        if self.total_subscriptions() > 0 {
             s.push('P');
         }
         if self.has(cflags::MULTI) {
@@ -322,7 +331,7 @@ impl Client {
             argc: self.argc,
             multi_mem: self.multi_mem,
             multi_count: self.multi.len(),
-            channels: self.channels.len(),
+            channels: self.channels.len() + self.shard_channels.len(),
             patterns: self.patterns.len(),
         });
         let events = if self.writing.load(std::sync::atomic::Ordering::Relaxed) {
@@ -331,7 +340,7 @@ impl Client {
             "r"
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -343,6 +352,7 @@ impl Client {
             self.db,
             self.channels.len(),
             self.patterns.len(),
+            self.shard_channels.len(),
             multi,
             self.qb.len,
             self.qb.free(),

@@ -244,6 +244,25 @@ impl<'a> Data<'a> {
         }
         n
     }
+
+    /// SPUBLISH: deliver to the shard channel's subscribers; returns receivers.
+    pub fn spublish(&mut self, channel: &[u8], msg: &[u8]) -> usize {
+        let subs = self
+            .pubsub
+            .shard_channels
+            .get(channel)
+            .cloned()
+            .unwrap_or_default();
+        for &id in &subs {
+            self.deliver(id, &|o: &mut ReplyBuf| {
+                o.push(3);
+                o.bulk(b"smessage");
+                o.bulk(channel);
+                o.bulk(msg);
+            });
+        }
+        subs.len()
+    }
 }
 
 /// The command an expired or evicted key propagates as: UNLINK when the matching

@@ -13,6 +13,8 @@ use crate::client::ClientId;
 pub struct PubSub {
     pub channels: BTreeMap<Bytes, Vec<ClientId>>,
     pub patterns: BTreeMap<Bytes, Vec<ClientId>>,
+    /// Shard channels (SSUBSCRIBE/SPUBLISH): their own namespace, no patterns.
+    pub shard_channels: BTreeMap<Bytes, Vec<ClientId>>,
 }
 
 impl PubSub {

@@ -46,8 +46,9 @@ pub fn remove_client(shared: &Shared, id: ClientId) {
     };
     crate::blocking::unblock(&mut srv, &mut c);
     crate::pause::forget(&mut srv, id);
-    pubsub::unsubscribe_all(&mut srv, &mut c, false);
-    pubsub::unsubscribe_all(&mut srv, &mut c, true);
+    for kind in pubsub::Kind::ALL {
+        pubsub::unsubscribe_all(&mut srv, &mut c, kind);
+    }
     multi::unwatch_all(&mut srv, &mut c);
     srv.clients.monitors.remove(&id);
     crate::replication::master::forget_replica(&mut srv, &c);

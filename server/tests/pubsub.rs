@@ -377,3 +377,92 @@ fn pubsub_output_buffer_soft_limit() {
         assert_eq!(p.q("PING"), Reply::simple("PONG"));
     }
 }
+
+/// Sharded pub/sub outside a cluster (Redis 7.0): SSUBSCRIBE/SUNSUBSCRIBE/SPUBLISH are a
+/// namespace of their own (no patterns, apart from PUBLISH's channels), their counts are
+/// their own, and they put a RESP2 client in the subscribed context.
+#[test]
+fn sharded_pubsub_as_redis() {
+    let Some(pair) = Pair::start(&[]) else { return };
+    same_lines(
+        &pair,
+        &[
+            "SSUBSCRIBE",
+            "SPUBLISH a",
+            "SPUBLISH a b c",
+            "SPUBLISH a b",
+            "SUNSUBSCRIBE",
+            "SUNSUBSCRIBE a",
+            "PUBSUB SHARDCHANNELS a b",
+            "PUBSUB SHARDCHANNELS",
+            "PUBSUB SHARDNUMSUB",
+            "PUBSUB SHARDNUMSUB a b",
+            "PUBSUB HELP",
+        ],
+    );
+    // Counts: shard channels apart from channels and patterns.
+    same_raw(
+        &pair,
+        b"SSUBSCRIBE a b a\r\nSUBSCRIBE a\r\nPSUBSCRIBE p*\r\nSUNSUBSCRIBE a z\r\nPING\r\nGET x\r\nUNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nPING\r\nSUNSUBSCRIBE\r\nSUNSUBSCRIBE\r\nPING\r\nECHO free\r\n",
+    );
+    // Not in a transaction (SUBSCRIBE is).
+    same_raw(&pair, b"MULTI\r\nSSUBSCRIBE a\r\nEXEC\r\nECHO free\r\n");
+    same_raw(&pair, b"SSUBSCRIBE a\r\nRESET\r\nECHO free\r\n");
+    same_scenario(&pair, |port| {
+        let mut out = Vec::new();
+        let mut s1 = Conn::connect(port);
+        let mut s2 = Conn::connect(port);
+        let mut p = Conn::connect(port);
+        s1.send(&["SSUBSCRIBE", "orders", "{user}:1"]);
+        out.extend(read_n(&mut s1, 2));
+        s2.send(&["SUBSCRIBE", "orders"]);
+        out.extend(read_n(&mut s2, 1));
+        s2.send(&["PSUBSCRIBE", "*"]);
+        out.extend(read_n(&mut s2, 1));
+        // SPUBLISH reaches shard subscribers only; PUBLISH channel subscribers and patterns.
+        out.push(p.cmd(&["SPUBLISH", "orders", "o1"]));
+        out.extend(read_n(&mut s1, 1));
+        out.push(p.cmd(&["PUBLISH", "orders", "o2"]));
+        out.extend(read_n(&mut s2, 2));
+        out.push(p.cmd(&["SPUBLISH", "{user}:1", "x"]));
+        out.extend(read_n(&mut s1, 1));
+        out.push(p.cmd(&["SPUBLISH", "nobody", "x"]));
+        let mut chans = p.q("PUBSUB SHARDCHANNELS").items();
+        chans.sort_by_key(|r| format!("{r:?}"));
+        out.push(Reply::Array(chans));
+        out.push(p.q("PUBSUB SHARDCHANNELS o*"));
+        out.push(p.q("PUBSUB SHARDNUMSUB orders nobody"));
+        out.push(p.q("PUBSUB NUMSUB orders"));
+        let info = p.q("INFO stats").text();
+        let line = info
+            .lines()
+            .find(|l| l.starts_with("pubsubshard_channels:"))
+            .unwrap_or("missing")
+            .to_string();
+        out.push(Reply::Simple(line));
+        let list = p.q("CLIENT LIST").text();
+        let mut flags: Vec<String> = list
+            .lines()
+            .map(|l| {
+                l.split(' ')
+                    .filter(|f| {
+                        ["flags=", "sub=", "psub=", "ssub="]
+                            .iter()
+                            .any(|p| f.starts_with(p))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        flags.sort();
+        out.push(Reply::Simple(flags.join("|")));
+        // A client leaving drops its shard subscriptions.
+        drop(s1);
+        wait_until(Duration::from_secs(5), || {
+            p.q("PUBSUB SHARDNUMSUB orders").items()[1] == Reply::Int(0)
+        });
+        out.push(p.q("PUBSUB SHARDCHANNELS"));
+        out.push(p.cmd(&["SPUBLISH", "orders", "gone"]));
+        out
+    });
+}

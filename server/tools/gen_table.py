@@ -85,8 +85,10 @@ HANDLERS = {
     # pub/sub
     "subscribe": "pubsub::subscribe", "unsubscribe": "pubsub::unsubscribe",
     "psubscribe": "pubsub::psubscribe", "punsubscribe": "pubsub::punsubscribe", "publish": "pubsub::publish",
+    "ssubscribe": "pubsub::ssubscribe", "sunsubscribe": "pubsub::sunsubscribe", "spublish": "pubsub::spublish",
     "pubsub": {
         "channels": "pubsub::pubsub_channels", "numsub": "pubsub::pubsub_numsub",
+        "shardchannels": "pubsub::pubsub_shardchannels", "shardnumsub": "pubsub::pubsub_shardnumsub",
         "numpat": "pubsub::pubsub_numpat", "help": "pubsub::pubsub_help",
     },
     # lists

@@ -169,8 +169,9 @@ pub fn select(ctx: &mut Ctx) -> CmdResult {
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
     super::multi::discard_transaction(ctx.client);
     super::multi::unwatch_all(ctx.srv, ctx.client);
-    super::pubsub::unsubscribe_all(ctx.srv, ctx.client, false);
-    super::pubsub::unsubscribe_all(ctx.srv, ctx.client, true);
+    for kind in super::pubsub::Kind::ALL {
+        super::pubsub::unsubscribe_all(ctx.srv, ctx.client, kind);
+    }
     ctx.srv.clients.monitors.remove(&ctx.client.id);
     // As Redis's `clearClientConnectionState`: CLIENT NO-EVICT survives a RESET.
     ctx.client.flags &= !(cflags::MONITOR

@@ -475,7 +475,7 @@ fn stats(srv: &Server, out: &mut String) {
     field!(out, "keyspace_misses", s.keyspace_misses);
     field!(out, "pubsub_channels", srv.pubsub.channels.len());
     field!(out, "pubsub_patterns", srv.pubsub.patterns.len());
-    field!(out, "pubsubshard_channels", 0);
+    field!(out, "pubsubshard_channels", srv.pubsub.shard_channels.len());
     field!(out, "latest_fork_usec", 0);
     field!(out, "total_forks", 0);
     field!(out, "migrate_cached_sockets", 0);

@@ -4092,12 +4092,64 @@ pub static COMMANDS: &[CommandSpec] = &[
                 },
                 subcommands: &[],
             },
+            CommandSpec {
+                name: "shardchannels",
+                full_name: "pubsub|shardchannels",
+                id: 142,
+                parent: Some("pubsub"),
+                arity: -2,
+                flags: flags::PUBSUB | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@pubsub", "@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "List active shard channels",
+                    since: "7.0.0",
+                    group: "pubsub",
+                    complexity: "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "pattern", typ: "pattern", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "shardnumsub",
+                full_name: "pubsub|shardnumsub",
+                id: 143,
+                parent: Some("pubsub"),
+                arity: -2,
+                flags: flags::PUBSUB | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@pubsub", "@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Get the count of subscribers for shard channels",
+                    since: "7.0.0",
+                    group: "pubsub",
+                    complexity: "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "shardchannel", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
         ],
     },
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 142,
+        id: 144,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4123,7 +4175,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 143,
+        id: 145,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4147,7 +4199,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 144,
+        id: 146,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -4171,7 +4223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 145,
+        id: 147,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -4201,7 +4253,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 146,
+        id: 148,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -4231,7 +4283,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 147,
+        id: 149,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -4255,7 +4307,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replfence",
         full_name: "replfence",
-        id: 148,
+        id: 150,
         parent: None,
         arity: 2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4281,7 +4333,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 149,
+        id: 151,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4316,7 +4368,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 150,
+        id: 152,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4340,7 +4392,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         full_name: "restore",
-        id: 151,
+        id: 153,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4374,7 +4426,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         full_name: "restore-asking",
-        id: 152,
+        id: 154,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
@@ -4408,7 +4460,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 153,
+        id: 155,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -4432,7 +4484,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 154,
+        id: 156,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4461,7 +4513,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 155,
+        id: 157,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4491,7 +4543,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 156,
+        id: 158,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4520,7 +4572,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 157,
+        id: 159,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4549,7 +4601,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 158,
+        id: 160,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4578,7 +4630,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 159,
+        id: 161,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4602,7 +4654,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 160,
+        id: 162,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4631,7 +4683,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 161,
+        id: 163,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4659,7 +4711,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "script",
         full_name: "script",
-        id: 162,
+        id: 164,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4682,7 +4734,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "exists",
                 full_name: "script|exists",
-                id: 163,
+                id: 165,
                 parent: Some("script"),
                 arity: -3,
                 flags: flags::NOSCRIPT,
@@ -4708,7 +4760,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "flush",
                 full_name: "script|flush",
-                id: 164,
+                id: 166,
                 parent: Some("script"),
                 arity: -2,
                 flags: flags::NOSCRIPT,
@@ -4737,7 +4789,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "script|help",
-                id: 165,
+                id: 167,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4761,7 +4813,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "script|kill",
-                id: 166,
+                id: 168,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -4785,7 +4837,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "load",
                 full_name: "script|load",
-                id: 167,
+                id: 169,
                 parent: Some("script"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::STALE,
@@ -4813,7 +4865,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 168,
+        id: 170,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4841,7 +4893,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 169,
+        id: 171,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4871,7 +4923,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 170,
+        id: 172,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4897,7 +4949,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 171,
+        id: 173,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4938,7 +4990,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 172,
+        id: 174,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4968,7 +5020,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 173,
+        id: 175,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4998,7 +5050,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 174,
+        id: 176,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5027,7 +5079,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 175,
+        id: 177,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5057,7 +5109,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 176,
+        id: 178,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -5089,7 +5141,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 177,
+        id: 179,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5117,7 +5169,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 178,
+        id: 180,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5147,7 +5199,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 179,
+        id: 181,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5177,7 +5229,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 180,
+        id: 182,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -5206,7 +5258,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 181,
+        id: 183,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -5241,7 +5293,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 182,
+        id: 184,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5264,7 +5316,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 183,
+                id: 185,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5290,7 +5342,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 184,
+                id: 186,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -5314,7 +5366,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 185,
+                id: 187,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5338,7 +5390,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 186,
+                id: 188,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5364,7 +5416,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 187,
+        id: 189,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -5392,7 +5444,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 188,
+        id: 190,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5421,7 +5473,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 189,
+        id: 191,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -5452,7 +5504,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 190,
+        id: 192,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5494,7 +5546,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 191,
+        id: 193,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5534,7 +5586,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 192,
+        id: 194,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5561,9 +5613,38 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "spublish",
+        full_name: "spublish",
+        id: 195,
+        parent: None,
+        arity: 3,
+        flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@pubsub", "@fast"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["not_key"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Post a message to a shard channel",
+            since: "7.0.0",
+            group: "pubsub",
+            complexity: "O(N) where N is the number of clients subscribed to the receiving shard channel.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "shardchannel", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "message", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 193,
+        id: 196,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5592,7 +5673,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 194,
+        id: 197,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5621,7 +5702,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 195,
+        id: 198,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -5650,9 +5731,37 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "ssubscribe",
+        full_name: "ssubscribe",
+        id: 199,
+        parent: None,
+        arity: -2,
+        flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+        keys: Keys::range(1, -1, 1),
+        acl: &["@pubsub", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["not_key"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Listen for messages published to the given shard channels",
+            since: "7.0.0",
+            group: "pubsub",
+            complexity: "O(N) where N is the number of shard channels to subscribe to.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "shardchannel", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 196,
+        id: 200,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5680,7 +5789,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 197,
+        id: 201,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5706,7 +5815,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 198,
+        id: 202,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5736,7 +5845,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 199,
+        id: 203,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5764,7 +5873,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 200,
+        id: 204,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5792,9 +5901,37 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "sunsubscribe",
+        full_name: "sunsubscribe",
+        id: 205,
+        parent: None,
+        arity: -1,
+        flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+        keys: Keys::range(1, -1, 1),
+        acl: &["@pubsub", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["not_key"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Stop listening for messages posted to the given shard channels",
+            since: "7.0.0",
+            group: "pubsub",
+            complexity: "O(N) where N is the number of clients already subscribed to a shard channel.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "shardchannel", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 201,
+        id: 206,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5821,7 +5958,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 202,
+        id: 207,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5845,7 +5982,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 203,
+        id: 208,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5869,7 +6006,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 204,
+        id: 209,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -5897,7 +6034,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 205,
+        id: 210,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5925,7 +6062,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 206,
+        id: 211,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5953,7 +6090,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 207,
+        id: 212,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5981,7 +6118,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 208,
+        id: 213,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6007,7 +6144,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 209,
+        id: 214,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -6031,7 +6168,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 210,
+        id: 215,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -6058,7 +6195,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 211,
+        id: 216,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -6086,7 +6223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 212,
+        id: 217,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6128,7 +6265,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 213,
+        id: 218,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6156,7 +6293,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 214,
+        id: 219,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -6186,7 +6323,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 215,
+        id: 220,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6216,7 +6353,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 216,
+        id: 221,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6247,7 +6384,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 217,
+        id: 222,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6277,7 +6414,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 218,
+        id: 223,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6313,7 +6450,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 219,
+        id: 224,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6343,7 +6480,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 220,
+        id: 225,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6380,7 +6517,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 221,
+        id: 226,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -6410,7 +6547,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 222,
+        id: 227,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -6444,7 +6581,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 223,
+        id: 228,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6473,7 +6610,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 224,
+        id: 229,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6502,7 +6639,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 225,
+        id: 230,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6531,7 +6668,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 226,
+        id: 231,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6563,7 +6700,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 227,
+        id: 232,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6603,7 +6740,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 228,
+        id: 233,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6637,7 +6774,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 229,
+        id: 234,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6672,7 +6809,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 230,
+        id: 235,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6713,7 +6850,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 231,
+        id: 236,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6742,7 +6879,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 232,
+        id: 237,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6771,7 +6908,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 233,
+        id: 238,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6801,7 +6938,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 234,
+        id: 239,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6831,7 +6968,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 235,
+        id: 240,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6861,7 +6998,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 236,
+        id: 241,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6892,7 +7029,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 237,
+        id: 242,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6926,7 +7063,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 238,
+        id: 243,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6961,7 +7098,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 239,
+        id: 244,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6990,7 +7127,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 240,
+        id: 245,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -7021,7 +7158,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 241,
+        id: 246,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -7050,7 +7187,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 242,
+        id: 247,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -7086,7 +7223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 243,
+        id: 248,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -7123,4 +7260,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 244;
+pub const COMMAND_IDS: usize = 249;

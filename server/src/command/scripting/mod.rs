@@ -402,7 +402,8 @@ pub(crate) fn call_from_script(run: &mut Run, args: &[Bytes]) -> Result<Vec<u8>,
     }
     let write = spec.has(flags::WRITE);
     // (PUBLISH may replicate in Redis 7.0, a flag its COMMAND INFO does not show.)
-    let may_replicate = spec.flags & flags::MAY_REPLICATE != 0 || spec.name == "publish";
+    let may_replicate =
+        spec.flags & flags::MAY_REPLICATE != 0 || matches!(spec.name, "publish" | "spublish");
     if run.read_only && (write || may_replicate) {
         return Err(reject(
             srv,
