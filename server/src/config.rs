@@ -416,6 +416,8 @@ pub struct Settings {
     pub maxclients: usize,
     pub databases: usize,
     pub proto_max_bulk_len: i64,
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog growing past it turns dense.
+    pub hll_sparse_max_bytes: usize,
     pub client_query_buffer_limit: u64,
     /// normal, replica, pubsub.
     pub obuf_limits: [BufferLimit; 3],
@@ -609,6 +611,7 @@ impl ConfigState {
             maxclients: s.get_int("maxclients") as usize,
             databases: s.get_int("databases") as usize,
             proto_max_bulk_len: s.get_int("proto-max-bulk-len"),
+            hll_sparse_max_bytes: s.get_int("hll-sparse-max-bytes").max(0) as usize,
             client_query_buffer_limit: s.get_int("client-query-buffer-limit") as u64,
             obuf_limits: [
                 conv(limits.normal),

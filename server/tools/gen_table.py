@@ -70,6 +70,8 @@ HANDLERS = {
     "setbit": "bitops::setbit", "getbit": "bitops::getbit", "bitcount": "bitops::bitcount",
     "bitpos": "bitops::bitpos", "bitop": "bitops::bitop",
     "bitfield": "bitops::bitfield", "bitfield_ro": "bitops::bitfield_ro", "lcs": "bitops::lcs",
+    "pfadd": "hll::pfadd", "pfcount": "hll::pfcount", "pfmerge": "hll::pfmerge",
+    "pfdebug": "hll::pfdebug", "pfselftest": "hll::pfselftest",
     # keys
     "del": "keys::del", "unlink": "keys::del", "exists": "keys::exists", "type": "keys::type_",
     "expire": "expire::expire", "pexpire": "expire::pexpire", "expireat": "expire::expireat",
@@ -329,7 +331,7 @@ pub const COMMAND_IDS: usize = %d;
 #![allow(clippy::all)]
 
 use super::{
-    bitops, client_cmd, connection, debug, dump, expire, hashes, info, keys, lists, memory, multi, pubsub,
+    bitops, client_cmd, connection, debug, dump, expire, hashes, hll, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
     server_cmds, sets, sort, strings, zsets,
 };

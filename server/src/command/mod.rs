@@ -24,6 +24,7 @@ pub(crate) mod debug;
 mod dump;
 mod expire;
 mod hashes;
+mod hll;
 mod info;
 mod keys;
 mod lists;

@@ -3804,9 +3804,149 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "pfadd",
+        full_name: "pfadd",
+        id: 131,
+        parent: None,
+        arity: -2,
+        flags: flags::WRITE | flags::DENYOOM | flags::FAST,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@write", "@hyperloglog", "@fast"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RW", "insert"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Adds the specified elements to the specified HyperLogLog.",
+            since: "2.8.9",
+            group: "hyperloglog",
+            complexity: "O(1) to add every element.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "element", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "pfcount",
+        full_name: "pfcount",
+        id: 132,
+        parent: None,
+        arity: -2,
+        flags: flags::READONLY,
+        keys: Keys::range(1, -1, 1),
+        acl: &["@read", "@hyperloglog", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: Some("RW because it may change the internal representation of the key, and propagate to replicas"), flags: &["RW", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
+            since: "2.8.9",
+            group: "hyperloglog",
+            complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &["multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "pfdebug",
+        full_name: "pfdebug",
+        id: 133,
+        parent: None,
+        arity: 3,
+        flags: flags::WRITE | flags::DENYOOM | flags::ADMIN,
+        keys: Keys::range(2, 2, 1),
+        acl: &["@write", "@hyperloglog", "@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RW", "access"], begin: BeginSearch::Index(2), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Internal commands for debugging HyperLogLog values",
+            since: "2.8.9",
+            group: "hyperloglog",
+            complexity: "N/A",
+            doc_flags: &["syscmd"],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "subcommand", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "pfmerge",
+        full_name: "pfmerge",
+        id: 134,
+        parent: None,
+        arity: -2,
+        flags: flags::WRITE | flags::DENYOOM,
+        keys: Keys::range(1, -1, 1),
+        acl: &["@write", "@hyperloglog", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RW", "access", "insert"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(2), find: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Merge N different HyperLogLogs into a single one.",
+            since: "2.8.9",
+            group: "hyperloglog",
+            complexity: "O(N) to merge N HyperLogLogs, but with high constant times.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "destkey", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "sourcekey", typ: "key", key_spec_index: 1, token: None, summary: None, since: None, flags: &["multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "pfselftest",
+        full_name: "pfselftest",
+        id: 135,
+        parent: None,
+        arity: 1,
+        flags: flags::ADMIN,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@hyperloglog", "@admin", "@slow", "@dangerous"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "An internal command for testing HyperLogLog values",
+            since: "2.8.9",
+            group: "hyperloglog",
+            complexity: "N/A",
+            doc_flags: &["syscmd"],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 131,
+        id: 136,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -3832,7 +3972,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 132,
+        id: 137,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3862,7 +4002,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 133,
+        id: 138,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3890,7 +4030,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 134,
+        id: 139,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -3917,7 +4057,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 135,
+        id: 140,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3945,7 +4085,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 136,
+        id: 141,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -3972,7 +4112,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 137,
+        id: 142,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3995,7 +4135,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 138,
+                id: 143,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4021,7 +4161,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 139,
+                id: 144,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4045,7 +4185,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 140,
+                id: 145,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4069,7 +4209,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 141,
+                id: 146,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4095,7 +4235,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardchannels",
                 full_name: "pubsub|shardchannels",
-                id: 142,
+                id: 147,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4121,7 +4261,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardnumsub",
                 full_name: "pubsub|shardnumsub",
-                id: 143,
+                id: 148,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4149,7 +4289,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 144,
+        id: 149,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4175,7 +4315,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 145,
+        id: 150,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4199,7 +4339,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 146,
+        id: 151,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -4223,7 +4363,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 147,
+        id: 152,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -4253,7 +4393,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 148,
+        id: 153,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -4283,7 +4423,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 149,
+        id: 154,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -4307,7 +4447,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replfence",
         full_name: "replfence",
-        id: 150,
+        id: 155,
         parent: None,
         arity: 2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4333,7 +4473,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 151,
+        id: 156,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4368,7 +4508,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 152,
+        id: 157,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4392,7 +4532,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         full_name: "restore",
-        id: 153,
+        id: 158,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4426,7 +4566,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         full_name: "restore-asking",
-        id: 154,
+        id: 159,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
@@ -4460,7 +4600,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 155,
+        id: 160,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -4484,7 +4624,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 156,
+        id: 161,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4513,7 +4653,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 157,
+        id: 162,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4543,7 +4683,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 158,
+        id: 163,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4572,7 +4712,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 159,
+        id: 164,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4601,7 +4741,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 160,
+        id: 165,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4630,7 +4770,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 161,
+        id: 166,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4654,7 +4794,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 162,
+        id: 167,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4683,7 +4823,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 163,
+        id: 168,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4711,7 +4851,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "script",
         full_name: "script",
-        id: 164,
+        id: 169,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4734,7 +4874,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "exists",
                 full_name: "script|exists",
-                id: 165,
+                id: 170,
                 parent: Some("script"),
                 arity: -3,
                 flags: flags::NOSCRIPT,
@@ -4760,7 +4900,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "flush",
                 full_name: "script|flush",
-                id: 166,
+                id: 171,
                 parent: Some("script"),
                 arity: -2,
                 flags: flags::NOSCRIPT,
@@ -4789,7 +4929,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "script|help",
-                id: 167,
+                id: 172,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4813,7 +4953,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "script|kill",
-                id: 168,
+                id: 173,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -4837,7 +4977,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "load",
                 full_name: "script|load",
-                id: 169,
+                id: 174,
                 parent: Some("script"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::STALE,
@@ -4865,7 +5005,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 170,
+        id: 175,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4893,7 +5033,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 171,
+        id: 176,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4923,7 +5063,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 172,
+        id: 177,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -4949,7 +5089,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 173,
+        id: 178,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4990,7 +5130,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 174,
+        id: 179,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5020,7 +5160,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 175,
+        id: 180,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5050,7 +5190,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 176,
+        id: 181,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5079,7 +5219,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 177,
+        id: 182,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5109,7 +5249,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 178,
+        id: 183,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -5141,7 +5281,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 179,
+        id: 184,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5169,7 +5309,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 180,
+        id: 185,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5199,7 +5339,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 181,
+        id: 186,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5229,7 +5369,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 182,
+        id: 187,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -5258,7 +5398,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 183,
+        id: 188,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -5293,7 +5433,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 184,
+        id: 189,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5316,7 +5456,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 185,
+                id: 190,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5342,7 +5482,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 186,
+                id: 191,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -5366,7 +5506,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 187,
+                id: 192,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5390,7 +5530,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 188,
+                id: 193,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5416,7 +5556,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 189,
+        id: 194,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -5444,7 +5584,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 190,
+        id: 195,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5473,7 +5613,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 191,
+        id: 196,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -5504,7 +5644,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 192,
+        id: 197,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5546,7 +5686,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 193,
+        id: 198,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5586,7 +5726,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 194,
+        id: 199,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5615,7 +5755,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spublish",
         full_name: "spublish",
-        id: 195,
+        id: 200,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -5644,7 +5784,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 196,
+        id: 201,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5673,7 +5813,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 197,
+        id: 202,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5702,7 +5842,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 198,
+        id: 203,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -5733,7 +5873,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ssubscribe",
         full_name: "ssubscribe",
-        id: 199,
+        id: 204,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5761,7 +5901,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 200,
+        id: 205,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5789,7 +5929,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 201,
+        id: 206,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5815,7 +5955,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 202,
+        id: 207,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5845,7 +5985,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 203,
+        id: 208,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5873,7 +6013,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 204,
+        id: 209,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5903,7 +6043,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunsubscribe",
         full_name: "sunsubscribe",
-        id: 205,
+        id: 210,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5931,7 +6071,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 206,
+        id: 211,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5958,7 +6098,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 207,
+        id: 212,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5982,7 +6122,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 208,
+        id: 213,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -6006,7 +6146,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 209,
+        id: 214,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -6034,7 +6174,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 210,
+        id: 215,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6062,7 +6202,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 211,
+        id: 216,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6090,7 +6230,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 212,
+        id: 217,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6118,7 +6258,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 213,
+        id: 218,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6144,7 +6284,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 214,
+        id: 219,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -6168,7 +6308,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 215,
+        id: 220,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -6195,7 +6335,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 216,
+        id: 221,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -6223,7 +6363,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 217,
+        id: 222,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6265,7 +6405,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 218,
+        id: 223,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6293,7 +6433,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 219,
+        id: 224,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -6323,7 +6463,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 220,
+        id: 225,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6353,7 +6493,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 221,
+        id: 226,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6384,7 +6524,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 222,
+        id: 227,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6414,7 +6554,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 223,
+        id: 228,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6450,7 +6590,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 224,
+        id: 229,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6480,7 +6620,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 225,
+        id: 230,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6517,7 +6657,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 226,
+        id: 231,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -6547,7 +6687,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 227,
+        id: 232,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -6581,7 +6721,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 228,
+        id: 233,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6610,7 +6750,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 229,
+        id: 234,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6639,7 +6779,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 230,
+        id: 235,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6668,7 +6808,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 231,
+        id: 236,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6700,7 +6840,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 232,
+        id: 237,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6740,7 +6880,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 233,
+        id: 238,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6774,7 +6914,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 234,
+        id: 239,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6809,7 +6949,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 235,
+        id: 240,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6850,7 +6990,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 236,
+        id: 241,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6879,7 +7019,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 237,
+        id: 242,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6908,7 +7048,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 238,
+        id: 243,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6938,7 +7078,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 239,
+        id: 244,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6968,7 +7108,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 240,
+        id: 245,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -6998,7 +7138,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 241,
+        id: 246,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7029,7 +7169,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 242,
+        id: 247,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7063,7 +7203,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 243,
+        id: 248,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7098,7 +7238,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 244,
+        id: 249,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -7127,7 +7267,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 245,
+        id: 250,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -7158,7 +7298,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 246,
+        id: 251,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -7187,7 +7327,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 247,
+        id: 252,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -7223,7 +7363,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 248,
+        id: 253,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -7260,4 +7400,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 249;
+pub const COMMAND_IDS: usize = 254;

@@ -460,11 +460,11 @@ pub static DIRECTIVES: &[Directive] = &[
         "0",
         "lists are not compressed, in memory or in RDB files"
     ),
-    inert!(
+    Directive::new(
         "hll-sparse-max-bytes",
         Kind::Memory { min: 0, max: I64 },
         "3000",
-        "picket has no HyperLogLog commands"
+        "Largest sparse HyperLogLog (bytes, header included) before it turns dense.",
     ),
     inert!(
         "stream-node-max-bytes",

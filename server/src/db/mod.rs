@@ -6,6 +6,7 @@
 
 pub mod dict;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod smallbytes;
