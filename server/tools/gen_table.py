@@ -72,6 +72,10 @@ HANDLERS = {
     "bitfield": "bitops::bitfield", "bitfield_ro": "bitops::bitfield_ro", "lcs": "bitops::lcs",
     "pfadd": "hll::pfadd", "pfcount": "hll::pfcount", "pfmerge": "hll::pfmerge",
     "pfdebug": "hll::pfdebug", "pfselftest": "hll::pfselftest",
+    "geoadd": "geo::geoadd", "geopos": "geo::geopos", "geodist": "geo::geodist", "geohash": "geo::geohash",
+    "georadius": "geo::georadius", "georadius_ro": "geo::georadius_ro",
+    "georadiusbymember": "geo::georadiusbymember", "georadiusbymember_ro": "geo::georadiusbymember_ro",
+    "geosearch": "geo::geosearch", "geosearchstore": "geo::geosearchstore",
     # keys
     "del": "keys::del", "unlink": "keys::del", "exists": "keys::exists", "type": "keys::type_",
     "expire": "expire::expire", "pexpire": "expire::pexpire", "expireat": "expire::expireat",
@@ -331,7 +335,7 @@ pub const COMMAND_IDS: usize = %d;
 #![allow(clippy::all)]
 
 use super::{
-    bitops, client_cmd, connection, debug, dump, expire, hashes, hll, info, keys, lists, memory, multi, pubsub,
+    bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
     server_cmds, sets, sort, strings, zsets,
 };

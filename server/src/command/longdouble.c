@@ -88,3 +88,12 @@ int picket_ld_add(const char *current, size_t current_len, const char *increment
     if (outlen < PICKET_LD_MAX_CHARS) return PICKET_LD_NO_ROOM;
     return picket_ld2string_human(out, PICKET_LD_MAX_CHARS, value);
 }
+
+/*
+ * A double printed as Redis's addReplyHumanLongDouble prints it (`%.17Lf` of the value as a
+ * long double, trailing zeros trimmed): GEOPOS and WITHCOORD. Returns the length written to
+ * `out` (without the terminator), 0 if it does not fit.
+ */
+int picket_double_human(double value, char *out, size_t outlen) {
+    return picket_ld2string_human(out, outlen, (long double)value);
+}

@@ -23,6 +23,7 @@ mod connection;
 pub(crate) mod debug;
 mod dump;
 mod expire;
+mod geo;
 mod hashes;
 mod hll;
 mod info;

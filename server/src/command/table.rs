@@ -1893,9 +1893,473 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "geoadd",
+        full_name: "geoadd",
+        id: 65,
+        parent: None,
+        arity: -5,
+        flags: flags::WRITE | flags::DENYOOM,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@write", "@geo", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RW", "update"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Add one or more geospatial items in the geospatial index represented using a sorted set",
+            since: "3.2.0",
+            group: "geo",
+            complexity: "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[("6.2.0", "Added the `CH`, `NX` and `XX` options.")],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "condition", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: Some("6.2.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "nx", typ: "pure-token", key_spec_index: -1, token: Some("NX"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "xx", typ: "pure-token", key_spec_index: -1, token: Some("XX"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "change", typ: "pure-token", key_spec_index: -1, token: Some("CH"), summary: None, since: Some("6.2.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "longitude_latitude_member", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &["multiple"], deprecated_since: None, display: None, args: &[
+                Arg { name: "longitude", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "latitude", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "member", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "geodist",
+        full_name: "geodist",
+        id: 66,
+        parent: None,
+        arity: -4,
+        flags: flags::READONLY,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@read", "@geo", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Returns the distance between two members of a geospatial index",
+            since: "3.2.0",
+            group: "geo",
+            complexity: "O(log(N))",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "member1", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "member2", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "unit", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "m", typ: "pure-token", key_spec_index: -1, token: Some("M"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "km", typ: "pure-token", key_spec_index: -1, token: Some("KM"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "ft", typ: "pure-token", key_spec_index: -1, token: Some("FT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "mi", typ: "pure-token", key_spec_index: -1, token: Some("MI"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "geohash",
+        full_name: "geohash",
+        id: 67,
+        parent: None,
+        arity: -2,
+        flags: flags::READONLY,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@read", "@geo", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Returns members of a geospatial index as standard geohash strings",
+            since: "3.2.0",
+            group: "geo",
+            complexity: "O(log(N)) for each member requested, where N is the number of elements in the sorted set.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "member", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "geopos",
+        full_name: "geopos",
+        id: 68,
+        parent: None,
+        arity: -2,
+        flags: flags::READONLY,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@read", "@geo", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Returns longitude and latitude of members of a geospatial index",
+            since: "3.2.0",
+            group: "geo",
+            complexity: "O(N) where N is the number of members requested.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "member", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "georadius",
+        full_name: "georadius",
+        id: 69,
+        parent: None,
+        arity: -6,
+        flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@write", "@geo", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+            KeySpec { notes: None, flags: &["OW", "update"], begin: BeginSearch::Keyword { keyword: "STORE", startfrom: 6 }, find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+            KeySpec { notes: None, flags: &["OW", "update"], begin: BeginSearch::Keyword { keyword: "STOREDIST", startfrom: 6 }, find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point",
+            since: "3.2.0",
+            group: "geo",
+            complexity: "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument"),
+            history: &[("6.2.0", "Added the `ANY` option for `COUNT`."), ("7.0.0", "Added support for uppercase unit names.")],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "longitude", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "latitude", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "radius", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "unit", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                Arg { name: "m", typ: "pure-token", key_spec_index: -1, token: Some("M"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "km", typ: "pure-token", key_spec_index: -1, token: Some("KM"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "ft", typ: "pure-token", key_spec_index: -1, token: Some("FT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "mi", typ: "pure-token", key_spec_index: -1, token: Some("MI"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "withcoord", typ: "pure-token", key_spec_index: -1, token: Some("WITHCOORD"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withdist", typ: "pure-token", key_spec_index: -1, token: Some("WITHDIST"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withhash", typ: "pure-token", key_spec_index: -1, token: Some("WITHHASH"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "count", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "count", typ: "integer", key_spec_index: -1, token: Some("COUNT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "any", typ: "pure-token", key_spec_index: -1, token: Some("ANY"), summary: None, since: Some("6.2.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "order", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "asc", typ: "pure-token", key_spec_index: -1, token: Some("ASC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "desc", typ: "pure-token", key_spec_index: -1, token: Some("DESC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "key", typ: "key", key_spec_index: 1, token: Some("STORE"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "key", typ: "key", key_spec_index: 2, token: Some("STOREDIST"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "georadius_ro",
+        full_name: "georadius_ro",
+        id: 70,
+        parent: None,
+        arity: -6,
+        flags: flags::READONLY,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@read", "@geo", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "A read-only variant for GEORADIUS",
+            since: "3.2.10",
+            group: "geo",
+            complexity: "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`GEOSEARCH` with the `BYRADIUS` argument"),
+            history: &[("6.2.0", "Added the `ANY` option for `COUNT`.")],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "longitude", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "latitude", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "radius", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "unit", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                Arg { name: "m", typ: "pure-token", key_spec_index: -1, token: Some("M"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "km", typ: "pure-token", key_spec_index: -1, token: Some("KM"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "ft", typ: "pure-token", key_spec_index: -1, token: Some("FT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "mi", typ: "pure-token", key_spec_index: -1, token: Some("MI"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "withcoord", typ: "pure-token", key_spec_index: -1, token: Some("WITHCOORD"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withdist", typ: "pure-token", key_spec_index: -1, token: Some("WITHDIST"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withhash", typ: "pure-token", key_spec_index: -1, token: Some("WITHHASH"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "count", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "count", typ: "integer", key_spec_index: -1, token: Some("COUNT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "any", typ: "pure-token", key_spec_index: -1, token: Some("ANY"), summary: None, since: Some("6.2.0"), flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "order", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "asc", typ: "pure-token", key_spec_index: -1, token: Some("ASC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "desc", typ: "pure-token", key_spec_index: -1, token: Some("DESC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "georadiusbymember",
+        full_name: "georadiusbymember",
+        id: 71,
+        parent: None,
+        arity: -5,
+        flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@write", "@geo", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+            KeySpec { notes: None, flags: &["OW", "update"], begin: BeginSearch::Keyword { keyword: "STORE", startfrom: 5 }, find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+            KeySpec { notes: None, flags: &["OW", "update"], begin: BeginSearch::Keyword { keyword: "STOREDIST", startfrom: 5 }, find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member",
+            since: "3.2.0",
+            group: "geo",
+            complexity: "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments"),
+            history: &[("7.0.0", "Added support for uppercase unit names.")],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "member", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "radius", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "unit", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                Arg { name: "m", typ: "pure-token", key_spec_index: -1, token: Some("M"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "km", typ: "pure-token", key_spec_index: -1, token: Some("KM"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "ft", typ: "pure-token", key_spec_index: -1, token: Some("FT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "mi", typ: "pure-token", key_spec_index: -1, token: Some("MI"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "withcoord", typ: "pure-token", key_spec_index: -1, token: Some("WITHCOORD"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withdist", typ: "pure-token", key_spec_index: -1, token: Some("WITHDIST"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withhash", typ: "pure-token", key_spec_index: -1, token: Some("WITHHASH"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "count", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "count", typ: "integer", key_spec_index: -1, token: Some("COUNT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "any", typ: "pure-token", key_spec_index: -1, token: Some("ANY"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "order", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "asc", typ: "pure-token", key_spec_index: -1, token: Some("ASC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "desc", typ: "pure-token", key_spec_index: -1, token: Some("DESC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "key", typ: "key", key_spec_index: 1, token: Some("STORE"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "key", typ: "key", key_spec_index: 2, token: Some("STOREDIST"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "georadiusbymember_ro",
+        full_name: "georadiusbymember_ro",
+        id: 72,
+        parent: None,
+        arity: -5,
+        flags: flags::READONLY,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@read", "@geo", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "A read-only variant for GEORADIUSBYMEMBER",
+            since: "3.2.10",
+            group: "geo",
+            complexity: "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.",
+            doc_flags: &["deprecated"],
+            deprecated_since: Some("6.2.0"),
+            replaced_by: Some("`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments"),
+            history: &[],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "member", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "radius", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "unit", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                Arg { name: "m", typ: "pure-token", key_spec_index: -1, token: Some("M"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "km", typ: "pure-token", key_spec_index: -1, token: Some("KM"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "ft", typ: "pure-token", key_spec_index: -1, token: Some("FT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "mi", typ: "pure-token", key_spec_index: -1, token: Some("MI"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "withcoord", typ: "pure-token", key_spec_index: -1, token: Some("WITHCOORD"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withdist", typ: "pure-token", key_spec_index: -1, token: Some("WITHDIST"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withhash", typ: "pure-token", key_spec_index: -1, token: Some("WITHHASH"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "count", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "count", typ: "integer", key_spec_index: -1, token: Some("COUNT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "any", typ: "pure-token", key_spec_index: -1, token: Some("ANY"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "order", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "asc", typ: "pure-token", key_spec_index: -1, token: Some("ASC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "desc", typ: "pure-token", key_spec_index: -1, token: Some("DESC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "geosearch",
+        full_name: "geosearch",
+        id: 73,
+        parent: None,
+        arity: -7,
+        flags: flags::READONLY,
+        keys: Keys::range(1, 1, 1),
+        acl: &["@read", "@geo", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.",
+            since: "6.2.0",
+            group: "geo",
+            complexity: "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[("7.0.0", "Added support for uppercase unit names.")],
+            arguments: &[
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "from", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                Arg { name: "member", typ: "string", key_spec_index: -1, token: Some("FROMMEMBER"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "longitude_latitude", typ: "block", key_spec_index: -1, token: Some("FROMLONLAT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "longitude", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "latitude", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ] },
+            ] },
+            Arg { name: "by", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                Arg { name: "circle", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "radius", typ: "double", key_spec_index: -1, token: Some("BYRADIUS"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "unit", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                        Arg { name: "m", typ: "pure-token", key_spec_index: -1, token: Some("M"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "km", typ: "pure-token", key_spec_index: -1, token: Some("KM"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "ft", typ: "pure-token", key_spec_index: -1, token: Some("FT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "mi", typ: "pure-token", key_spec_index: -1, token: Some("MI"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                ] },
+                Arg { name: "box", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "width", typ: "double", key_spec_index: -1, token: Some("BYBOX"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "height", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "unit", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                        Arg { name: "m", typ: "pure-token", key_spec_index: -1, token: Some("M"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "km", typ: "pure-token", key_spec_index: -1, token: Some("KM"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "ft", typ: "pure-token", key_spec_index: -1, token: Some("FT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "mi", typ: "pure-token", key_spec_index: -1, token: Some("MI"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                ] },
+            ] },
+            Arg { name: "order", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "asc", typ: "pure-token", key_spec_index: -1, token: Some("ASC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "desc", typ: "pure-token", key_spec_index: -1, token: Some("DESC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "count", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "count", typ: "integer", key_spec_index: -1, token: Some("COUNT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "any", typ: "pure-token", key_spec_index: -1, token: Some("ANY"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "withcoord", typ: "pure-token", key_spec_index: -1, token: Some("WITHCOORD"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withdist", typ: "pure-token", key_spec_index: -1, token: Some("WITHDIST"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "withhash", typ: "pure-token", key_spec_index: -1, token: Some("WITHHASH"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "geosearchstore",
+        full_name: "geosearchstore",
+        id: 74,
+        parent: None,
+        arity: -8,
+        flags: flags::WRITE | flags::DENYOOM,
+        keys: Keys::range(1, 2, 1),
+        acl: &["@write", "@geo", "@slow"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: None, flags: &["OW", "update"], begin: BeginSearch::Index(1), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+            KeySpec { notes: None, flags: &["RO", "access"], begin: BeginSearch::Index(2), find: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+        ],
+        doc: Doc {
+            summary: "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.",
+            since: "6.2.0",
+            group: "geo",
+            complexity: "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[("7.0.0", "Added support for uppercase unit names.")],
+            arguments: &[
+            Arg { name: "destination", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "source", typ: "key", key_spec_index: 1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "from", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                Arg { name: "member", typ: "string", key_spec_index: -1, token: Some("FROMMEMBER"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "longitude_latitude", typ: "block", key_spec_index: -1, token: Some("FROMLONLAT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "longitude", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "latitude", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ] },
+            ] },
+            Arg { name: "by", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                Arg { name: "circle", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "radius", typ: "double", key_spec_index: -1, token: Some("BYRADIUS"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "unit", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                        Arg { name: "m", typ: "pure-token", key_spec_index: -1, token: Some("M"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "km", typ: "pure-token", key_spec_index: -1, token: Some("KM"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "ft", typ: "pure-token", key_spec_index: -1, token: Some("FT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "mi", typ: "pure-token", key_spec_index: -1, token: Some("MI"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                ] },
+                Arg { name: "box", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                    Arg { name: "width", typ: "double", key_spec_index: -1, token: Some("BYBOX"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "height", typ: "double", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "unit", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[
+                        Arg { name: "m", typ: "pure-token", key_spec_index: -1, token: Some("M"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "km", typ: "pure-token", key_spec_index: -1, token: Some("KM"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "ft", typ: "pure-token", key_spec_index: -1, token: Some("FT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "mi", typ: "pure-token", key_spec_index: -1, token: Some("MI"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                ] },
+            ] },
+            Arg { name: "order", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "asc", typ: "pure-token", key_spec_index: -1, token: Some("ASC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "desc", typ: "pure-token", key_spec_index: -1, token: Some("DESC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "count", typ: "block", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                Arg { name: "count", typ: "integer", key_spec_index: -1, token: Some("COUNT"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                Arg { name: "any", typ: "pure-token", key_spec_index: -1, token: Some("ANY"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+            ] },
+            Arg { name: "storedist", typ: "pure-token", key_spec_index: -1, token: Some("STOREDIST"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "get",
         full_name: "get",
-        id: 65,
+        id: 75,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1923,7 +2387,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         full_name: "getbit",
-        id: 66,
+        id: 76,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -1952,7 +2416,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         full_name: "getdel",
-        id: 67,
+        id: 77,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -1980,7 +2444,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         full_name: "getex",
-        id: 68,
+        id: 78,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2015,7 +2479,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         full_name: "getrange",
-        id: 69,
+        id: 79,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2045,7 +2509,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         full_name: "getset",
-        id: 70,
+        id: 80,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2074,7 +2538,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         full_name: "hdel",
-        id: 71,
+        id: 81,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -2103,7 +2567,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         full_name: "hello",
-        id: 72,
+        id: 82,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -2136,7 +2600,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         full_name: "hexists",
-        id: 73,
+        id: 83,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2165,7 +2629,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         full_name: "hget",
-        id: 74,
+        id: 84,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2194,7 +2658,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         full_name: "hgetall",
-        id: 75,
+        id: 85,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2222,7 +2686,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         full_name: "hincrby",
-        id: 76,
+        id: 86,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2252,7 +2716,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         full_name: "hincrbyfloat",
-        id: 77,
+        id: 87,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2282,7 +2746,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         full_name: "hkeys",
-        id: 78,
+        id: 88,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2310,7 +2774,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         full_name: "hlen",
-        id: 79,
+        id: 89,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2338,7 +2802,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         full_name: "hmget",
-        id: 80,
+        id: 90,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -2367,7 +2831,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         full_name: "hmset",
-        id: 81,
+        id: 91,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2399,7 +2863,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         full_name: "hrandfield",
-        id: 82,
+        id: 92,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2431,7 +2895,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         full_name: "hscan",
-        id: 83,
+        id: 93,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2462,7 +2926,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         full_name: "hset",
-        id: 84,
+        id: 94,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2494,7 +2958,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         full_name: "hsetnx",
-        id: 85,
+        id: 95,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2524,7 +2988,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         full_name: "hstrlen",
-        id: 86,
+        id: 96,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2553,7 +3017,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         full_name: "hvals",
-        id: 87,
+        id: 97,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2581,7 +3045,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         full_name: "incr",
-        id: 88,
+        id: 98,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2609,7 +3073,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         full_name: "incrby",
-        id: 89,
+        id: 99,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2638,7 +3102,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         full_name: "incrbyfloat",
-        id: 90,
+        id: 100,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2667,7 +3131,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         full_name: "info",
-        id: 91,
+        id: 101,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -2693,7 +3157,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         full_name: "keys",
-        id: 92,
+        id: 102,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2719,7 +3183,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lastsave",
         full_name: "lastsave",
-        id: 93,
+        id: 103,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -2743,7 +3207,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lcs",
         full_name: "lcs",
-        id: 94,
+        id: 104,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2776,7 +3240,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 95,
+        id: 105,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -2805,7 +3269,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 96,
+        id: 106,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2839,7 +3303,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 97,
+        id: 107,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2867,7 +3331,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 98,
+        id: 108,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2905,7 +3369,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 99,
+        id: 109,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -2939,7 +3403,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 100,
+        id: 110,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2968,7 +3432,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 101,
+        id: 111,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -3000,7 +3464,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 102,
+        id: 112,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3029,7 +3493,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 103,
+        id: 113,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3058,7 +3522,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 104,
+        id: 114,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -3088,7 +3552,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 105,
+        id: 115,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -3118,7 +3582,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 106,
+        id: 116,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3148,7 +3612,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 107,
+        id: 117,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -3178,7 +3642,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "memory",
         full_name: "memory",
-        id: 108,
+        id: 118,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3201,7 +3665,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "doctor",
                 full_name: "memory|doctor",
-                id: 109,
+                id: 119,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3225,7 +3689,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "memory|help",
-                id: 110,
+                id: 120,
                 parent: Some("memory"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3249,7 +3713,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "malloc-stats",
                 full_name: "memory|malloc-stats",
-                id: 111,
+                id: 121,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3273,7 +3737,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "purge",
                 full_name: "memory|purge",
-                id: 112,
+                id: 122,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3297,7 +3761,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stats",
                 full_name: "memory|stats",
-                id: 113,
+                id: 123,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3321,7 +3785,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "usage",
                 full_name: "memory|usage",
-                id: 114,
+                id: 124,
                 parent: Some("memory"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -3352,7 +3816,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 115,
+        id: 125,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -3380,7 +3844,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 116,
+        id: 126,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3404,7 +3868,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 117,
+        id: 127,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3433,7 +3897,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 118,
+        id: 128,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3464,7 +3928,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 119,
+        id: 129,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3495,7 +3959,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 120,
+        id: 130,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3519,7 +3983,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 121,
+        id: 131,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3542,7 +4006,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 122,
+                id: 132,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3570,7 +4034,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 123,
+                id: 133,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3598,7 +4062,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 124,
+                id: 134,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3622,7 +4086,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 125,
+                id: 135,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3650,7 +4114,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 126,
+                id: 136,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -3680,7 +4144,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 127,
+        id: 137,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -3708,7 +4172,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 128,
+        id: 138,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3743,7 +4207,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 129,
+        id: 139,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3778,7 +4242,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 130,
+        id: 140,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3806,7 +4270,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfadd",
         full_name: "pfadd",
-        id: 131,
+        id: 141,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3835,7 +4299,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfcount",
         full_name: "pfcount",
-        id: 132,
+        id: 142,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -3863,7 +4327,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfdebug",
         full_name: "pfdebug",
-        id: 133,
+        id: 143,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::ADMIN,
@@ -3892,7 +4356,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfmerge",
         full_name: "pfmerge",
-        id: 134,
+        id: 144,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3922,7 +4386,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfselftest",
         full_name: "pfselftest",
-        id: 135,
+        id: 145,
         parent: None,
         arity: 1,
         flags: flags::ADMIN,
@@ -3946,7 +4410,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 136,
+        id: 146,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -3972,7 +4436,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 137,
+        id: 147,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4002,7 +4466,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 138,
+        id: 148,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4030,7 +4494,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 139,
+        id: 149,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4057,7 +4521,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 140,
+        id: 150,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4085,7 +4549,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 141,
+        id: 151,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -4112,7 +4576,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 142,
+        id: 152,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4135,7 +4599,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 143,
+                id: 153,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4161,7 +4625,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 144,
+                id: 154,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4185,7 +4649,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 145,
+                id: 155,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4209,7 +4673,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 146,
+                id: 156,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4235,7 +4699,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardchannels",
                 full_name: "pubsub|shardchannels",
-                id: 147,
+                id: 157,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4261,7 +4725,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardnumsub",
                 full_name: "pubsub|shardnumsub",
-                id: 148,
+                id: 158,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4289,7 +4753,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 149,
+        id: 159,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4315,7 +4779,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 150,
+        id: 160,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4339,7 +4803,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 151,
+        id: 161,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -4363,7 +4827,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 152,
+        id: 162,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -4393,7 +4857,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 153,
+        id: 163,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -4423,7 +4887,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 154,
+        id: 164,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -4447,7 +4911,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replfence",
         full_name: "replfence",
-        id: 155,
+        id: 165,
         parent: None,
         arity: 2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4473,7 +4937,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 156,
+        id: 166,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4508,7 +4972,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 157,
+        id: 167,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4532,7 +4996,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         full_name: "restore",
-        id: 158,
+        id: 168,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4566,7 +5030,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         full_name: "restore-asking",
-        id: 159,
+        id: 169,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
@@ -4600,7 +5064,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 160,
+        id: 170,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -4624,7 +5088,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 161,
+        id: 171,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4653,7 +5117,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 162,
+        id: 172,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4683,7 +5147,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 163,
+        id: 173,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4712,7 +5176,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 164,
+        id: 174,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4741,7 +5205,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 165,
+        id: 175,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4770,7 +5234,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 166,
+        id: 176,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4794,7 +5258,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 167,
+        id: 177,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4823,7 +5287,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 168,
+        id: 178,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4851,7 +5315,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "script",
         full_name: "script",
-        id: 169,
+        id: 179,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4874,7 +5338,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "exists",
                 full_name: "script|exists",
-                id: 170,
+                id: 180,
                 parent: Some("script"),
                 arity: -3,
                 flags: flags::NOSCRIPT,
@@ -4900,7 +5364,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "flush",
                 full_name: "script|flush",
-                id: 171,
+                id: 181,
                 parent: Some("script"),
                 arity: -2,
                 flags: flags::NOSCRIPT,
@@ -4929,7 +5393,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "script|help",
-                id: 172,
+                id: 182,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4953,7 +5417,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "script|kill",
-                id: 173,
+                id: 183,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -4977,7 +5441,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "load",
                 full_name: "script|load",
-                id: 174,
+                id: 184,
                 parent: Some("script"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::STALE,
@@ -5005,7 +5469,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 175,
+        id: 185,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5033,7 +5497,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 176,
+        id: 186,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5063,7 +5527,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 177,
+        id: 187,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5089,7 +5553,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 178,
+        id: 188,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5130,7 +5594,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 179,
+        id: 189,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5160,7 +5624,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 180,
+        id: 190,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5190,7 +5654,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 181,
+        id: 191,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5219,7 +5683,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 182,
+        id: 192,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5249,7 +5713,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 183,
+        id: 193,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -5281,7 +5745,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 184,
+        id: 194,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5309,7 +5773,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 185,
+        id: 195,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5339,7 +5803,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 186,
+        id: 196,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5369,7 +5833,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 187,
+        id: 197,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -5398,7 +5862,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 188,
+        id: 198,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -5433,7 +5897,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 189,
+        id: 199,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5456,7 +5920,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 190,
+                id: 200,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5482,7 +5946,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 191,
+                id: 201,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -5506,7 +5970,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 192,
+                id: 202,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5530,7 +5994,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 193,
+                id: 203,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5556,7 +6020,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 194,
+        id: 204,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -5584,7 +6048,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 195,
+        id: 205,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -5613,7 +6077,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 196,
+        id: 206,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -5644,7 +6108,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 197,
+        id: 207,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -5686,7 +6150,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 198,
+        id: 208,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5726,7 +6190,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 199,
+        id: 209,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5755,7 +6219,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spublish",
         full_name: "spublish",
-        id: 200,
+        id: 210,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -5784,7 +6248,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 201,
+        id: 211,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5813,7 +6277,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 202,
+        id: 212,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -5842,7 +6306,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 203,
+        id: 213,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -5873,7 +6337,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ssubscribe",
         full_name: "ssubscribe",
-        id: 204,
+        id: 214,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5901,7 +6365,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 205,
+        id: 215,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5929,7 +6393,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 206,
+        id: 216,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5955,7 +6419,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 207,
+        id: 217,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -5985,7 +6449,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 208,
+        id: 218,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6013,7 +6477,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 209,
+        id: 219,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6043,7 +6507,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunsubscribe",
         full_name: "sunsubscribe",
-        id: 210,
+        id: 220,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6071,7 +6535,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 211,
+        id: 221,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -6098,7 +6562,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 212,
+        id: 222,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -6122,7 +6586,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 213,
+        id: 223,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -6146,7 +6610,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 214,
+        id: 224,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -6174,7 +6638,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 215,
+        id: 225,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6202,7 +6666,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 216,
+        id: 226,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6230,7 +6694,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 217,
+        id: 227,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6258,7 +6722,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 218,
+        id: 228,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6284,7 +6748,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 219,
+        id: 229,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -6308,7 +6772,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 220,
+        id: 230,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -6335,7 +6799,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 221,
+        id: 231,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -6363,7 +6827,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 222,
+        id: 232,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6405,7 +6869,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 223,
+        id: 233,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6433,7 +6897,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 224,
+        id: 234,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -6463,7 +6927,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 225,
+        id: 235,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6493,7 +6957,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 226,
+        id: 236,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6524,7 +6988,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 227,
+        id: 237,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6554,7 +7018,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 228,
+        id: 238,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6590,7 +7054,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 229,
+        id: 239,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6620,7 +7084,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 230,
+        id: 240,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6657,7 +7121,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 231,
+        id: 241,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -6687,7 +7151,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 232,
+        id: 242,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -6721,7 +7185,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 233,
+        id: 243,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6750,7 +7214,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 234,
+        id: 244,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6779,7 +7243,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 235,
+        id: 245,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6808,7 +7272,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 236,
+        id: 246,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6840,7 +7304,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 237,
+        id: 247,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6880,7 +7344,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 238,
+        id: 248,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6914,7 +7378,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 239,
+        id: 249,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6949,7 +7413,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 240,
+        id: 250,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6990,7 +7454,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 241,
+        id: 251,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -7019,7 +7483,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 242,
+        id: 252,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -7048,7 +7512,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 243,
+        id: 253,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -7078,7 +7542,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 244,
+        id: 254,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -7108,7 +7572,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 245,
+        id: 255,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -7138,7 +7602,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 246,
+        id: 256,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7169,7 +7633,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 247,
+        id: 257,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7203,7 +7667,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 248,
+        id: 258,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7238,7 +7702,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 249,
+        id: 259,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -7267,7 +7731,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 250,
+        id: 260,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -7298,7 +7762,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 251,
+        id: 261,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -7327,7 +7791,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 252,
+        id: 262,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -7363,7 +7827,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 253,
+        id: 263,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -7400,4 +7864,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 254;
+pub const COMMAND_IDS: usize = 264;

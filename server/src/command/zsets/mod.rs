@@ -40,7 +40,7 @@ pub use range::{
 
 // ------------------------------------------------------------------------------------ helpers
 
-fn limits(srv: &Server) -> Limits {
+pub(super) fn limits(srv: &Server) -> Limits {
     Limits {
         max_entries: srv.cfg.zset_max_listpack_entries,
         max_value: srv.cfg.zset_max_listpack_value,
@@ -49,7 +49,7 @@ fn limits(srv: &Server) -> Limits {
 
 /// Seeds for new skiplists and dicts, drawn from one value of the server's RNG (taken before
 /// the keyspace is borrowed).
-fn seeds(srv: &mut Server) -> impl FnMut() -> u64 {
+pub(super) fn seeds(srv: &mut Server) -> impl FnMut() -> u64 {
     let mut state = srv.data().random_u64();
     move || {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -62,7 +62,11 @@ fn seeds(srv: &mut Server) -> impl FnMut() -> u64 {
 
 /// The sorted set at `key` for reading (hit/miss statistics, lazy expiry); WRONGTYPE for
 /// another type.
-fn read_zset<'s>(srv: &'s mut Server, db: usize, key: &[u8]) -> Result<Option<&'s ZSet>, CmdError> {
+pub(super) fn read_zset<'s>(
+    srv: &'s mut Server,
+    db: usize,
+    key: &[u8],
+) -> Result<Option<&'s ZSet>, CmdError> {
     match srv.data().lookup_read(db, key).map(|e| &e.val) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
@@ -84,7 +88,7 @@ fn write_zset<'s>(
 }
 
 /// The sorted set at `key` without any side effect (after a lookup did them).
-fn peek<'a>(srv: &'a Server, db: usize, key: &[u8]) -> Option<&'a ZSet> {
+pub(super) fn peek<'a>(srv: &'a Server, db: usize, key: &[u8]) -> Option<&'a ZSet> {
     match srv.keyspace.dbs[db].get(key).map(|e| &e.val) {
         Some(Value::ZSet(z)) => Some(z),
         _ => None,
@@ -202,7 +206,7 @@ fn zset_add(
 }
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...], and ZINCRBY.
-fn zadd_generic(ctx: &mut Ctx, mut flags: u32) -> CmdResult {
+pub(super) fn zadd_generic(ctx: &mut Ctx, mut flags: u32) -> CmdResult {
     let args = ctx.args;
     let mut ch = false;
     let mut i = 2;
