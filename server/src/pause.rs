@@ -97,8 +97,9 @@ impl Pauses {
     }
 }
 
-/// Commands that may replicate without being writes (Redis's `may-replicate` flag).
-fn may_replicate(spec: &CommandSpec) -> bool {
+/// Commands that may replicate without being writes (Redis's `may-replicate` flag, which
+/// its COMMAND INFO does not show, so the generated table cannot carry it).
+pub(crate) fn may_replicate(spec: &CommandSpec) -> bool {
     matches!(
         spec.name,
         "publish" | "spublish" | "pfcount" | "eval" | "evalsha" | "fcall"

@@ -522,6 +522,21 @@ fn corpus() -> Vec<Case> {
     let w = "return redis.call('set', 'a', 'b')";
     cases.push(raw(&["EVAL_RO", w, "0"]));
     cases.push(raw(&["EVAL_RO", "return redis.call('get', 'str')", "0"]));
+    // PFCOUNT and SPUBLISH may replicate (a flag Redis's COMMAND INFO hides): refused in
+    // read-only scripts.
+    cases.push(raw(&["EVAL_RO", "return redis.call('pfcount', 'h')", "0"]));
+    cases.push(raw(&[
+        "EVAL_RO",
+        "return redis.call('spublish', 'c', 'm')",
+        "0",
+    ]));
+    cases.push(raw(&[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('pfcount', 'h')",
+        "0",
+    ]));
+    cases.push(raw(&["EVAL", "return redis.call('pfadd', 'h', 'a')", "0"]));
+    cases.push(raw(&["EVAL", "return redis.call('pfcount', 'h')", "0"]));
     cases.push(raw(&[
         "EVAL_RO",
         "return redis.call('publish', 'c', 'm')",

@@ -401,9 +401,7 @@ pub(crate) fn call_from_script(run: &mut Run, args: &[Bytes]) -> Result<Vec<u8>,
         ));
     }
     let write = spec.has(flags::WRITE);
-    // (PUBLISH may replicate in Redis 7.0, a flag its COMMAND INFO does not show.)
-    let may_replicate =
-        spec.flags & flags::MAY_REPLICATE != 0 || matches!(spec.name, "publish" | "spublish");
+    let may_replicate = crate::pause::may_replicate(spec);
     if run.read_only && (write || may_replicate) {
         return Err(reject(
             srv,
