@@ -9,6 +9,7 @@ pub mod hash;
 pub mod list;
 pub mod set;
 pub mod smallbytes;
+pub mod stream;
 pub mod value;
 pub mod zset;
 
@@ -21,6 +22,7 @@ pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
 pub use smallbytes::SmallBytes;
+pub use stream::Stream;
 pub use value::Value;
 pub use zset::ZSet;
 
