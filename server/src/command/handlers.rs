@@ -6,7 +6,7 @@
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, hashes, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
-    server_cmds, sets, sort, strings, zsets,
+    server_cmds, sets, sort, streams, strings, zsets,
 };
 use super::{container, Handler};
 use super::table::COMMAND_IDS;
@@ -222,36 +222,44 @@ pub static HANDLERS: [Handler; COMMAND_IDS] = [
     multi::unwatch, // 206 unwatch
     replication_cmds::wait, // 207 wait
     multi::watch, // 208 watch
-    zsets::zadd, // 209 zadd
-    zsets::zcard, // 210 zcard
-    zsets::zcount, // 211 zcount
-    zsets::zdiff, // 212 zdiff
-    zsets::zdiffstore, // 213 zdiffstore
-    zsets::zincrby, // 214 zincrby
-    zsets::zinter, // 215 zinter
-    zsets::zintercard, // 216 zintercard
-    zsets::zinterstore, // 217 zinterstore
-    zsets::zlexcount, // 218 zlexcount
-    zsets::zmpop, // 219 zmpop
-    zsets::zmscore, // 220 zmscore
-    zsets::zpopmax, // 221 zpopmax
-    zsets::zpopmin, // 222 zpopmin
-    zsets::zrandmember, // 223 zrandmember
-    zsets::zrange, // 224 zrange
-    zsets::zrangebylex, // 225 zrangebylex
-    zsets::zrangebyscore, // 226 zrangebyscore
-    zsets::zrangestore, // 227 zrangestore
-    zsets::zrank, // 228 zrank
-    zsets::zrem, // 229 zrem
-    zsets::zremrangebylex, // 230 zremrangebylex
-    zsets::zremrangebyrank, // 231 zremrangebyrank
-    zsets::zremrangebyscore, // 232 zremrangebyscore
-    zsets::zrevrange, // 233 zrevrange
-    zsets::zrevrangebylex, // 234 zrevrangebylex
-    zsets::zrevrangebyscore, // 235 zrevrangebyscore
-    zsets::zrevrank, // 236 zrevrank
-    zsets::zscan, // 237 zscan
-    zsets::zscore, // 238 zscore
-    zsets::zunion, // 239 zunion
-    zsets::zunionstore, // 240 zunionstore
+    streams::xadd, // 209 xadd
+    streams::xdel, // 210 xdel
+    streams::xlen, // 211 xlen
+    streams::xrange, // 212 xrange
+    streams::xread, // 213 xread
+    streams::xrevrange, // 214 xrevrange
+    streams::xsetid, // 215 xsetid
+    streams::xtrim, // 216 xtrim
+    zsets::zadd, // 217 zadd
+    zsets::zcard, // 218 zcard
+    zsets::zcount, // 219 zcount
+    zsets::zdiff, // 220 zdiff
+    zsets::zdiffstore, // 221 zdiffstore
+    zsets::zincrby, // 222 zincrby
+    zsets::zinter, // 223 zinter
+    zsets::zintercard, // 224 zintercard
+    zsets::zinterstore, // 225 zinterstore
+    zsets::zlexcount, // 226 zlexcount
+    zsets::zmpop, // 227 zmpop
+    zsets::zmscore, // 228 zmscore
+    zsets::zpopmax, // 229 zpopmax
+    zsets::zpopmin, // 230 zpopmin
+    zsets::zrandmember, // 231 zrandmember
+    zsets::zrange, // 232 zrange
+    zsets::zrangebylex, // 233 zrangebylex
+    zsets::zrangebyscore, // 234 zrangebyscore
+    zsets::zrangestore, // 235 zrangestore
+    zsets::zrank, // 236 zrank
+    zsets::zrem, // 237 zrem
+    zsets::zremrangebylex, // 238 zremrangebylex
+    zsets::zremrangebyrank, // 239 zremrangebyrank
+    zsets::zremrangebyscore, // 240 zremrangebyscore
+    zsets::zrevrange, // 241 zrevrange
+    zsets::zrevrangebylex, // 242 zrevrangebylex
+    zsets::zrevrangebyscore, // 243 zrevrangebyscore
+    zsets::zrevrank, // 244 zrevrank
+    zsets::zscan, // 245 zscan
+    zsets::zscore, // 246 zscore
+    zsets::zunion, // 247 zunion
+    zsets::zunionstore, // 248 zunionstore
 ];

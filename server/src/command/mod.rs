@@ -35,6 +35,7 @@ pub(crate) mod scripting;
 mod server_cmds;
 mod sets;
 mod sort;
+mod streams;
 mod strings;
 mod zsets;
 
