@@ -291,7 +291,11 @@ fn walk(seed: u64, steps: usize) {
                 if r.below(2) == 0 {
                     args.extend(["COUNT".into(), r.below(5).to_string()]);
                 }
-                args.extend(["STREAMS".into(), key.into(), keys[r.below(3) as usize].into()]);
+                args.extend([
+                    "STREAMS".into(),
+                    key.into(),
+                    keys[r.below(3) as usize].into(),
+                ]);
                 args.push(format!("{}-{}", r.below(top + 1), r.below(3)));
                 args.push(if r.below(3) == 0 {
                     "$".into()
@@ -468,7 +472,9 @@ fn blocked_xread_wakes_as_redis() {
         );
         assert_eq!(
             r2,
-            parse_reply("*1\r\n*2\r\n$1\r\nb\r\n*1\r\n*2\r\n$3\r\n7-0\r\n*2\r\n$1\r\nx\r\n$1\r\n1\r\n"),
+            parse_reply(
+                "*1\r\n*2\r\n$1\r\nb\r\n*1\r\n*2\r\n$3\r\n7-0\r\n*2\r\n$1\r\nx\r\n$1\r\n1\r\n"
+            ),
             "port {port}"
         );
         assert_eq!(r3, parse_reply("*-1\r\n"), "port {port}");
@@ -518,8 +524,17 @@ fn rdb_files_cross_load() {
     // Redis's file on picket.
     r.q("SAVE");
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(pair.redis.dir.path().join("dump.rdb"), dir.path().join("dump.rdb")).unwrap();
-    let loaded = Server::start(&["--dir", dir.path().to_str().unwrap(), "--enable-debug-command", "yes"]);
+    std::fs::copy(
+        pair.redis.dir.path().join("dump.rdb"),
+        dir.path().join("dump.rdb"),
+    )
+    .unwrap();
+    let loaded = Server::start(&[
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--enable-debug-command",
+        "yes",
+    ]);
     let mut l = RawConn::connect(loaded.port);
     assert_eq!(l.q("DEBUG DIGEST"), want);
     assert_eq!(l.q("XLEN empty"), V::Line(b':', b"0".to_vec()));
@@ -527,8 +542,19 @@ fn rdb_files_cross_load() {
     // Picket's file on Redis.
     p.q("SAVE");
     let dir2 = tempfile::tempdir().unwrap();
-    std::fs::copy(pair.picket.dir.path().join("dump.rdb"), dir2.path().join("dump.rdb")).unwrap();
-    let Some(redis2) = Server::redis(&["--dir", dir2.path().to_str().unwrap(), "--enable-debug-command", "yes", "--sanitize-dump-payload", "yes"]) else {
+    std::fs::copy(
+        pair.picket.dir.path().join("dump.rdb"),
+        dir2.path().join("dump.rdb"),
+    )
+    .unwrap();
+    let Some(redis2) = Server::redis(&[
+        "--dir",
+        dir2.path().to_str().unwrap(),
+        "--enable-debug-command",
+        "yes",
+        "--sanitize-dump-payload",
+        "yes",
+    ]) else {
         return;
     };
     let mut r2 = RawConn::connect(redis2.port);

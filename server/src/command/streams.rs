@@ -82,7 +82,10 @@ pub fn parse_id_full(
     let ms = string2ull(ms_part).ok_or_else(invalid_id)?;
     match seq_part {
         Some(b"*") if seq_star => Ok((StreamId::new(ms, 0), false)),
-        Some(sq) => Ok((StreamId::new(ms, string2ull(sq).ok_or_else(invalid_id)?), true)),
+        Some(sq) => Ok((
+            StreamId::new(ms, string2ull(sq).ok_or_else(invalid_id)?),
+            true,
+        )),
         None => Ok((StreamId::new(ms, missing_seq), true)),
     }
 }
@@ -612,7 +615,7 @@ pub fn parse_read_args(ctx: &Ctx, xreadgroup: bool) -> Result<ReadArgs, CmdError
         } else if kw(o, "streams") && more > 0 {
             r.streams_arg = i + 1;
             let n = args.len() - r.streams_arg;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(CmdError::err(
                     "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));

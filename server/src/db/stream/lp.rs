@@ -205,7 +205,10 @@ pub fn get(lp: &[u8], p: usize) -> Option<(Val<'_>, usize)> {
             }
             0xF3 => {
                 let x = lp.get(p + 1..p + 5)?;
-                (Val::Int(i32::from_le_bytes([x[0], x[1], x[2], x[3]]) as i64), 5)
+                (
+                    Val::Int(i32::from_le_bytes([x[0], x[1], x[2], x[3]]) as i64),
+                    5,
+                )
             }
             0xF4 => {
                 let x = lp.get(p + 1..p + 9)?;
@@ -299,12 +302,23 @@ mod tests {
     #[test]
     fn roundtrip_and_backlen() {
         let mut lp = new(0);
-        let vals: Vec<i64> = vec![0, 127, 128, -1, 4095, -4096, 40000, -40000, 1 << 30, i64::MIN];
+        let vals: Vec<i64> = vec![
+            0,
+            127,
+            128,
+            -1,
+            4095,
+            -4096,
+            40000,
+            -40000,
+            1 << 30,
+            i64::MIN,
+        ];
         for v in &vals {
             append_int(&mut lp, *v);
         }
         let mut e = Vec::new();
-        encode_str(&vec![b'x'; 200], &mut e);
+        encode_str(&[b'x'; 200], &mut e);
         encode_str(b"hello", &mut e);
         encode_str(b"12", &mut e);
         append_encoded(&mut lp, &e, 3);

@@ -282,7 +282,11 @@ impl Stream {
     /// Heap bytes owned by the stream (nodes as allocated, the map's nodes, groups).
     pub fn mem_usage(&self) -> usize {
         let nodes: usize = self.nodes.values().map(|v| v.capacity() + 48).sum();
-        let groups: usize = self.groups.iter().map(|(n, g)| n.len() + g.mem_usage()).sum();
+        let groups: usize = self
+            .groups
+            .iter()
+            .map(|(n, g)| n.len() + g.mem_usage())
+            .sum();
         nodes + groups
     }
 

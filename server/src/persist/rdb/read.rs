@@ -374,7 +374,10 @@ impl<'a> Parser<'a> {
                 RdbValue::Stream(Box::new(super::stream_value::read(r, t)?))
             }
             ty::STREAM_LISTPACKS_3 => {
-                return Err(RdbError::corrupt("streams of Redis 7.2 are not supported", at))
+                return Err(RdbError::corrupt(
+                    "streams of Redis 7.2 are not supported",
+                    at,
+                ))
             }
             ty::MODULE | ty::MODULE_2 => {
                 return Err(RdbError::corrupt("module values are not supported", at))

@@ -65,7 +65,12 @@ pub fn read(r: &mut Reader, t: u8) -> Result<Stream, RdbError> {
     }
     match s.validate_nodes() {
         Some(n) if n == s.length => {}
-        _ => return Err(RdbError::corrupt("Stream listpack integrity check failed", at)),
+        _ => {
+            return Err(RdbError::corrupt(
+                "Stream listpack integrity check failed",
+                at,
+            ))
+        }
     }
     let groups = r.len()?;
     for _ in 0..groups {
