@@ -71,6 +71,19 @@ impl Ctx<'_> {
     /// already blocked (its command is being re-executed because a key became ready, but
     /// found nothing), it keeps its place and deadline.
     pub fn block_on_keys(&mut self, keys: &[Bytes], want: &'static str, timeout: Option<Duration>) {
+        let args = self.args.to_vec();
+        self.block_on_keys_with(keys, want, timeout, args);
+    }
+
+    /// [`Ctx::block_on_keys`], running `args` when served instead of the command as typed
+    /// (XREAD's `$` becomes the ID it stood for when the client blocked).
+    pub fn block_on_keys_with(
+        &mut self,
+        keys: &[Bytes],
+        want: &'static str,
+        timeout: Option<Duration>,
+        args: Vec<Bytes>,
+    ) {
         if self.client.blocked.is_some() {
             self.srv.call.reblocked = true;
             return;
@@ -93,7 +106,7 @@ impl Ctx<'_> {
             want,
             deadline: timeout.map(|t| Instant::now() + t),
             spec: self.spec,
-            args: self.args.to_vec(),
+            args,
             wait: None,
             postponed: false,
         });

@@ -367,6 +367,18 @@ static CORE: &[Directive] = &[
         "A set of integers with more members than this is stored as a hash table (intset below).",
     ),
     Directive::new(
+        "stream-node-max-bytes",
+        Kind::Memory { min: 0, max: i64::MAX },
+        "4096",
+        "A stream node (a listpack of entries) takes no new entry past this many bytes (0: no limit).",
+    ),
+    Directive::new(
+        "stream-node-max-entries",
+        Kind::Int { min: 0, max: i64::MAX },
+        "100",
+        "A stream node takes no new entry past this many entries, deleted ones included (0: no limit).",
+    ),
+    Directive::new(
         "zset-max-listpack-entries",
         Kind::Int { min: 0, max: i64::MAX },
         "128",
@@ -429,6 +441,8 @@ pub struct Settings {
     pub active_expire_effort: u32,
     /// Encoding thresholds of collections (Redis's `*-max-listpack-*` directives).
     pub hash_max_listpack_entries: usize,
+    pub stream_node_max_bytes: usize,
+    pub stream_node_max_entries: usize,
     pub hash_max_listpack_value: usize,
     pub set_max_intset_entries: usize,
     pub zset_max_listpack_entries: usize,
@@ -625,6 +639,8 @@ impl ConfigState {
             notify_keyspace_events: notify::parse(s.get_str("notify-keyspace-events")).unwrap_or(0),
             active_expire_effort: s.get_int("active-expire-effort") as u32,
             hash_max_listpack_entries: s.get_int("hash-max-listpack-entries") as usize,
+            stream_node_max_bytes: s.get_int("stream-node-max-bytes") as usize,
+            stream_node_max_entries: s.get_int("stream-node-max-entries") as usize,
             hash_max_listpack_value: s.get_int("hash-max-listpack-value") as usize,
             set_max_intset_entries: s.get_int("set-max-intset-entries") as usize,
             zset_max_listpack_entries: s.get_int("zset-max-listpack-entries") as usize,

@@ -102,7 +102,7 @@ impl Keyspace {
     /// A key was created or replaced with a value of type `type_name`: if clients wait for
     /// it, serve them after the current command (Redis's `signalKeyAsReady`).
     pub fn signal_ready(&mut self, db: usize, key: &[u8], type_name: &'static str) {
-        if self.blocking.is_empty() || !matches!(type_name, "list" | "zset") {
+        if self.blocking.is_empty() || !matches!(type_name, "list" | "zset" | "stream") {
             return;
         }
         let k = (db, Bytes::copy_from_slice(key));

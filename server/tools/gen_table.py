@@ -133,6 +133,12 @@ PICKET_COMMANDS = {
     ),
 }
 HANDLERS["replfence"] = "replication_cmds::replfence"
+# streams
+HANDLERS.update({
+    "xadd": "streams::xadd", "xrange": "streams::xrange", "xrevrange": "streams::xrevrange",
+    "xlen": "streams::xlen", "xdel": "streams::xdel", "xtrim": "streams::xtrim",
+    "xread": "streams::xread", "xsetid": "streams::xsetid",
+})
 
 FLAGS = {
     "write": "WRITE", "readonly": "READONLY", "denyoom": "DENYOOM", "admin": "ADMIN", "pubsub": "PUBSUB",
@@ -337,7 +343,7 @@ pub const COMMAND_IDS: usize = %d;
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
-    server_cmds, sets, sort, strings, zsets,
+    server_cmds, sets, sort, streams, strings, zsets,
 };
 use super::{container, Handler};
 use super::table::COMMAND_IDS;

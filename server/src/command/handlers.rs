@@ -6,7 +6,7 @@
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
-    server_cmds, sets, sort, strings, zsets,
+    server_cmds, sets, sort, streams, strings, zsets,
 };
 use super::{container, Handler};
 use super::table::COMMAND_IDS;
@@ -245,36 +245,44 @@ pub static HANDLERS: [Handler; COMMAND_IDS] = [
     multi::unwatch, // 229 unwatch
     replication_cmds::wait, // 230 wait
     multi::watch, // 231 watch
-    zsets::zadd, // 232 zadd
-    zsets::zcard, // 233 zcard
-    zsets::zcount, // 234 zcount
-    zsets::zdiff, // 235 zdiff
-    zsets::zdiffstore, // 236 zdiffstore
-    zsets::zincrby, // 237 zincrby
-    zsets::zinter, // 238 zinter
-    zsets::zintercard, // 239 zintercard
-    zsets::zinterstore, // 240 zinterstore
-    zsets::zlexcount, // 241 zlexcount
-    zsets::zmpop, // 242 zmpop
-    zsets::zmscore, // 243 zmscore
-    zsets::zpopmax, // 244 zpopmax
-    zsets::zpopmin, // 245 zpopmin
-    zsets::zrandmember, // 246 zrandmember
-    zsets::zrange, // 247 zrange
-    zsets::zrangebylex, // 248 zrangebylex
-    zsets::zrangebyscore, // 249 zrangebyscore
-    zsets::zrangestore, // 250 zrangestore
-    zsets::zrank, // 251 zrank
-    zsets::zrem, // 252 zrem
-    zsets::zremrangebylex, // 253 zremrangebylex
-    zsets::zremrangebyrank, // 254 zremrangebyrank
-    zsets::zremrangebyscore, // 255 zremrangebyscore
-    zsets::zrevrange, // 256 zrevrange
-    zsets::zrevrangebylex, // 257 zrevrangebylex
-    zsets::zrevrangebyscore, // 258 zrevrangebyscore
-    zsets::zrevrank, // 259 zrevrank
-    zsets::zscan, // 260 zscan
-    zsets::zscore, // 261 zscore
-    zsets::zunion, // 262 zunion
-    zsets::zunionstore, // 263 zunionstore
+    streams::xadd, // 232 xadd
+    streams::xdel, // 233 xdel
+    streams::xlen, // 234 xlen
+    streams::xrange, // 235 xrange
+    streams::xread, // 236 xread
+    streams::xrevrange, // 237 xrevrange
+    streams::xsetid, // 238 xsetid
+    streams::xtrim, // 239 xtrim
+    zsets::zadd, // 240 zadd
+    zsets::zcard, // 241 zcard
+    zsets::zcount, // 242 zcount
+    zsets::zdiff, // 243 zdiff
+    zsets::zdiffstore, // 244 zdiffstore
+    zsets::zincrby, // 245 zincrby
+    zsets::zinter, // 246 zinter
+    zsets::zintercard, // 247 zintercard
+    zsets::zinterstore, // 248 zinterstore
+    zsets::zlexcount, // 249 zlexcount
+    zsets::zmpop, // 250 zmpop
+    zsets::zmscore, // 251 zmscore
+    zsets::zpopmax, // 252 zpopmax
+    zsets::zpopmin, // 253 zpopmin
+    zsets::zrandmember, // 254 zrandmember
+    zsets::zrange, // 255 zrange
+    zsets::zrangebylex, // 256 zrangebylex
+    zsets::zrangebyscore, // 257 zrangebyscore
+    zsets::zrangestore, // 258 zrangestore
+    zsets::zrank, // 259 zrank
+    zsets::zrem, // 260 zrem
+    zsets::zremrangebylex, // 261 zremrangebylex
+    zsets::zremrangebyrank, // 262 zremrangebyrank
+    zsets::zremrangebyscore, // 263 zremrangebyscore
+    zsets::zrevrange, // 264 zrevrange
+    zsets::zrevrangebylex, // 265 zrevrangebylex
+    zsets::zrevrangebyscore, // 266 zrevrangebyscore
+    zsets::zrevrank, // 267 zrevrank
+    zsets::zscan, // 268 zscan
+    zsets::zscore, // 269 zscore
+    zsets::zunion, // 270 zunion
+    zsets::zunionstore, // 271 zunionstore
 ];

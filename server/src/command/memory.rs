@@ -110,6 +110,8 @@ pub fn sampled(sizes: impl Iterator<Item = usize>, len: usize, samples: usize) -
 pub fn value_bytes(v: &Value, samples: usize) -> usize {
     use std::mem::size_of;
     match v {
+        // Exact: the nodes are whole allocations (sampling them would not be cheaper).
+        Value::Stream(_) => v.heap_size(),
         Value::Int(_) | Value::Small { .. } => 0,
         Value::Big { data, .. } => data.capacity(),
         Value::List(l) => {

@@ -37,6 +37,7 @@ pub(crate) mod scripting;
 mod server_cmds;
 mod sets;
 mod sort;
+mod streams;
 mod strings;
 mod zsets;
 

@@ -467,18 +467,6 @@ pub static DIRECTIVES: &[Directive] = &[
         "Largest sparse HyperLogLog (bytes, header included) before it turns dense.",
     ),
     inert!(
-        "stream-node-max-bytes",
-        Kind::Memory { min: 0, max: I64 },
-        "4096",
-        "picket has no stream commands"
-    ),
-    inert!(
-        "stream-node-max-entries",
-        Kind::Int { min: 0, max: I64 },
-        "100",
-        "picket has no stream commands"
-    ),
-    inert!(
         "tracking-table-max-keys",
         Kind::Int { min: 0, max: I64 },
         "1000000",

@@ -10,6 +10,7 @@ pub mod hll;
 pub mod list;
 pub mod set;
 pub mod smallbytes;
+pub mod stream;
 pub mod value;
 pub mod zset;
 
@@ -22,6 +23,7 @@ pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
 pub use smallbytes::SmallBytes;
+pub use stream::Stream;
 pub use value::Value;
 pub use zset::ZSet;
 

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::{Hash, List, Set, ZSet};
+use super::{Hash, List, Set, Stream, ZSet};
 use crate::command::args::parse_i64;
 
 /// Longest string stored inline.
@@ -34,6 +34,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 /// The type names TYPE reports.
@@ -94,6 +95,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -119,6 +121,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -175,6 +178,7 @@ impl Value {
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.mem_usage(),
             Value::Set(s) => std::mem::size_of::<Set>() + s.mem_usage(),
             Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.mem_usage(),
+            Value::Stream(s) => std::mem::size_of::<Stream>() + s.mem_usage(),
             _ => 0,
         }
     }
@@ -187,6 +191,7 @@ impl Value {
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
+            Value::Stream(s) => s.len() as usize,
             _ => 1,
         }
     }

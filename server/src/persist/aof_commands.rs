@@ -2,7 +2,7 @@
 //! `rewriteAppendOnlyFileRio`: one command per key, collections in batches of 64 items, then
 //! PEXPIREAT for keys with a TTL.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use picket_common::resp::append_command;
 
 use super::snapshot::{Sink, Snapshot};
@@ -79,6 +79,7 @@ impl Sink for CommandSink {
                 z.iter()
                     .map(|(m, s)| vec![Bytes::from(picket_common::resp::format_double(s)), b(m)]),
             ),
+            Value::Stream(s) => rewrite_stream(&mut self.buf, key, s),
         }
         if let Some(t) = expire_ms {
             append_command(
@@ -109,5 +110,102 @@ pub struct CommandWriter;
 impl CommandWriter {
     pub fn begin(srv: &mut Server) -> Snapshot {
         Snapshot::begin_with(srv, Box::new(CommandSink::default()))
+    }
+}
+
+/// A stream as Redis 7.0's `rewriteStreamObject` writes it: an XADD per entry (or, for an
+/// empty stream, an XADD trimmed away at once so the key exists), an XSETID with the
+/// metadata, and per group an XGROUP CREATE, an XCLAIM per pending entry and an XGROUP
+/// CREATECONSUMER per consumer without pending entries.
+fn rewrite_stream(buf: &mut BytesMut, key: &[u8], s: &crate::db::Stream) {
+    use crate::db::stream::StreamId;
+    let id = |i: StreamId| Bytes::from(i.to_bytes());
+    let num = |n: i64| Bytes::from(n.to_string());
+    let k = b(key);
+    if s.length > 0 {
+        s.walk(StreamId::MIN, StreamId::MAX, false, false, |node, e| {
+            let mut args = vec![Bytes::from_static(b"XADD"), k.clone(), id(e.id)];
+            for (f, v) in node.fields(e) {
+                args.push(Bytes::from(f.bytes().into_owned()));
+                args.push(Bytes::from(v.bytes().into_owned()));
+            }
+            append_command(buf, &args);
+            true
+        });
+    } else {
+        append_command(
+            buf,
+            &[
+                Bytes::from_static(b"XADD"),
+                k.clone(),
+                Bytes::from_static(b"MAXLEN"),
+                Bytes::from_static(b"0"),
+                Bytes::from_static(b"0-1"),
+                Bytes::from_static(b"x"),
+                Bytes::from_static(b"y"),
+            ],
+        );
+    }
+    append_command(
+        buf,
+        &[
+            Bytes::from_static(b"XSETID"),
+            k.clone(),
+            id(s.last_id),
+            Bytes::from_static(b"ENTRIESADDED"),
+            num(s.entries_added as i64),
+            Bytes::from_static(b"MAXDELETEDID"),
+            id(s.max_deleted_entry_id),
+        ],
+    );
+    for (gname, g) in &s.groups {
+        let gn = b(gname);
+        append_command(
+            buf,
+            &[
+                Bytes::from_static(b"XGROUP"),
+                Bytes::from_static(b"CREATE"),
+                k.clone(),
+                gn.clone(),
+                id(g.last_id),
+                Bytes::from_static(b"ENTRIESREAD"),
+                num(g.entries_read),
+            ],
+        );
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                append_command(
+                    buf,
+                    &[
+                        Bytes::from_static(b"XGROUP"),
+                        Bytes::from_static(b"CREATECONSUMER"),
+                        k.clone(),
+                        gn.clone(),
+                        b(cname),
+                    ],
+                );
+                continue;
+            }
+            for pid in &c.pel {
+                let Some(n) = g.pel.get(pid) else { continue };
+                append_command(
+                    buf,
+                    &[
+                        Bytes::from_static(b"XCLAIM"),
+                        k.clone(),
+                        gn.clone(),
+                        b(cname),
+                        Bytes::from_static(b"0"),
+                        id(*pid),
+                        Bytes::from_static(b"TIME"),
+                        num(n.delivery_time),
+                        Bytes::from_static(b"RETRYCOUNT"),
+                        num(n.delivery_count as i64),
+                        Bytes::from_static(b"JUSTID"),
+                        Bytes::from_static(b"FORCE"),
+                    ],
+                );
+            }
+        }
     }
 }

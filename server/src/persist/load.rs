@@ -28,6 +28,7 @@ pub fn to_value(v: RdbValue, cfg: &Settings, seed: u64, at: usize) -> Result<Val
         RdbValue::ZSet { members, compact } => {
             Value::ZSet(Box::new(to_zset(members, compact, cfg, seed, at)?))
         }
+        RdbValue::Stream(s) => Value::Stream(s),
     })
 }
 

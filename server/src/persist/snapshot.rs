@@ -284,6 +284,7 @@ pub fn write_entry(w: &mut RdbWriter, key: &[u8], v: &Value, expire: Option<i64>
             ),
         },
         Value::ZSet(z) => write_zset(w, key, expire, z),
+        Value::Stream(s) => w.stream(key, expire, s),
     }
 }
 

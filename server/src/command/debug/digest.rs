@@ -22,6 +22,7 @@ fn type_code(v: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -67,6 +68,20 @@ pub fn mix_value(digest: &mut Digest, v: &Value, has_expire: bool) {
         },
         Value::ZSet(z) => zset_digest(digest, z),
         Value::Hash(h) => hash_digest(digest, h),
+        Value::Stream(st) => st.walk(
+            crate::db::stream::StreamId::MIN,
+            crate::db::stream::StreamId::MAX,
+            false,
+            false,
+            |node, e| {
+                mix_digest(digest, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+                for (f, v) in node.fields(e) {
+                    mix_digest(digest, &f.bytes());
+                    mix_digest(digest, &v.bytes());
+                }
+                true
+            },
+        ),
     }
     if has_expire {
         xor_digest(digest, b"!!expire!!");

@@ -5,4 +5,5 @@ pub mod codec;
 pub mod lzf;
 pub mod read;
 pub mod stream;
+pub mod stream_value;
 pub mod write;

@@ -26,6 +26,7 @@ pub enum RdbValue {
         members: Vec<(Vec<u8>, f64)>,
         compact: bool,
     },
+    Stream(Box<crate::db::Stream>),
 }
 
 /// One item of the file.
@@ -369,8 +370,14 @@ impl<'a> Parser<'a> {
                     compact: true,
                 }
             }
-            ty::STREAM_LISTPACKS | ty::STREAM_LISTPACKS_2 | ty::STREAM_LISTPACKS_3 => {
-                return Err(RdbError::corrupt("streams are not supported", at))
+            ty::STREAM_LISTPACKS | ty::STREAM_LISTPACKS_2 => {
+                RdbValue::Stream(Box::new(super::stream_value::read(r, t)?))
+            }
+            ty::STREAM_LISTPACKS_3 => {
+                return Err(RdbError::corrupt(
+                    "streams of Redis 7.2 are not supported",
+                    at,
+                ))
             }
             ty::MODULE | ty::MODULE_2 => {
                 return Err(RdbError::corrupt("module values are not supported", at))

@@ -198,6 +198,11 @@ impl RdbWriter {
         }
     }
 
+    pub fn stream(&mut self, key: &[u8], expire_ms: Option<i64>, s: &crate::db::Stream) {
+        self.key_header(ty::STREAM_LISTPACKS_2, key, expire_ms);
+        super::stream_value::write(&mut self.w, s);
+    }
+
     pub fn hash_listpack<'a>(
         &mut self,
         key: &[u8],
