@@ -25,8 +25,6 @@ const MISSING_SUBCOMMANDS: &[&str] = &[
     "client|getredir",
     "client|tracking",
     "client|trackinginfo",
-    "pubsub|shardchannels",
-    "pubsub|shardnumsub",
     "script|debug",
 ];
 
