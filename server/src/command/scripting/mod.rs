@@ -14,6 +14,8 @@ mod cmsgpack;
 mod convert;
 mod engine;
 mod ffi;
+mod function;
+mod function_engine;
 mod structlib;
 
 use bytes::Bytes;
@@ -26,6 +28,11 @@ use crate::scripts::{sflags, Script};
 use crate::server::Server;
 
 pub use engine::Run;
+pub use function::{
+    fcall, fcall_ro, function_delete, function_dump, function_flush, function_help, function_kill,
+    function_list, function_load, function_restore, function_stats,
+    register as register_function_engines, stats_reply as function_stats_reply,
+};
 
 /// Bytes held by this thread's Lua heap (0 before its first script).
 pub fn lua_memory() -> usize {
@@ -93,6 +100,9 @@ pub fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
 /// `evalGetCommandFlags` and `scriptFlagsToCmdFlags`).
 pub fn command_flags(srv: &Server, spec: &super::CommandSpec, args: &[Bytes]) -> u32 {
     let cmd_flags = spec.flags;
+    if matches!(spec.name, "fcall" | "fcall_ro") {
+        return function::command_flags(srv, cmd_flags, args);
+    }
     if !matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro") || args.len() < 2 {
         return cmd_flags;
     }
@@ -121,6 +131,11 @@ pub fn command_flags(srv: &Server, spec: &super::CommandSpec, args: &[Bytes]) ->
     if script_flags & sflags::EVAL_COMPAT_MODE != 0 {
         return cmd_flags;
     }
+    script_flags_to_cmd_flags(cmd_flags, script_flags)
+}
+
+/// Redis's `scriptFlagsToCmdFlags`.
+fn script_flags_to_cmd_flags(cmd_flags: u32, script_flags: u32) -> u32 {
     let mut f = cmd_flags & !(flags::STALE | flags::DENYOOM | flags::WRITE);
     if script_flags & (sflags::ALLOW_OOM | sflags::NO_WRITES) == 0 {
         f |= flags::DENYOOM;
@@ -310,7 +325,7 @@ fn shutdown_from_script(ctx: &mut Ctx) {
 }
 
 /// Redis's `scriptPrepareForRun`: the refusals that depend on the script's flags.
-fn prepare(srv: &mut Server, fl: u32, ro: bool, obeyed: bool, oom: bool) -> CmdResult {
+pub(super) fn prepare(srv: &mut Server, fl: u32, ro: bool, obeyed: bool, oom: bool) -> CmdResult {
     let replica = srv.repl.is_replica();
     let running_stale = replica && !srv.repl.link_up() && !srv.cfg.repl.serve_stale_data;
     if fl & sflags::EVAL_COMPAT_MODE != 0 {

@@ -83,10 +83,12 @@ struct Table {
 }
 
 thread_local! {
-    static TABLE: std::cell::RefCell<Table> = std::cell::RefCell::new(Table {
-        slots: Vec::new(),
-        stamp: 0,
-    });
+    static TABLE: std::cell::RefCell<Table> = const {
+        std::cell::RefCell::new(Table {
+            slots: Vec::new(),
+            stamp: 0,
+        })
+    };
 }
 
 /// liblzf's `IDX` (HLOG 16, VERY_FAST).
