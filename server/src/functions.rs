@@ -46,9 +46,26 @@ pub struct Library {
     pub functions: BTreeMap<String, FunctionInfo>,
 }
 
-/// An engine's `create`: see [`EngineDef::create`] (arguments: the library's id, its code,
-/// the time limit in ms, the heap limit in bytes).
-pub type CreateFn = fn(u64, &[u8], u64, u64) -> Result<Vec<FunctionInfo>, String>;
+/// An engine's `create`: see [`EngineDef::create`] (arguments: the engines' state, the
+/// library's id, its code, the time limit in ms, the heap limit in bytes).
+pub type CreateFn = fn(&mut EngineState, u64, &[u8], u64, u64) -> Result<Vec<FunctionInfo>, String>;
+
+/// What the engines keep between calls (the Lua interpreter of functions), opaque here. It
+/// lives with the libraries, behind the server lock: one interpreter per server, whatever
+/// thread runs the command (as Redis has one), so a library's own state is the same for
+/// every call.
+#[derive(Default)]
+pub struct EngineState(pub Option<Box<dyn std::any::Any + Send>>);
+
+impl std::fmt::Debug for EngineState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "EngineState(running)"
+        } else {
+            "EngineState(none)"
+        })
+    }
+}
 
 /// An engine (Redis's `engine` callbacks, those picket needs).
 pub struct EngineDef {
@@ -58,8 +75,8 @@ pub struct EngineDef {
     /// most (0: no limit), and return the functions it registered, in order. The error is
     /// the reply's text.
     pub create: CreateFn,
-    /// Bytes of the engine's heap on this thread (INFO's `used_memory_vm_functions`).
-    pub memory: fn() -> usize,
+    /// Bytes of the engine's heap (INFO's `used_memory_vm_functions`).
+    pub memory: fn(&EngineState) -> usize,
 }
 
 static ENGINES: OnceLock<Vec<EngineDef>> = OnceLock::new();
@@ -201,17 +218,19 @@ impl LibCtx {
     /// library's name.
     pub fn create(
         &mut self,
+        state: &mut EngineState,
         code: &Bytes,
         replace: bool,
         timeout_ms: u64,
         memory_limit: u64,
     ) -> Result<String, String> {
-        self.create_with(engines(), code, replace, timeout_ms, memory_limit)
+        self.create_with(engines(), state, code, replace, timeout_ms, memory_limit)
     }
 
     fn create_with(
         &mut self,
         engines: &'static [EngineDef],
+        state: &mut EngineState,
         code: &Bytes,
         replace: bool,
         timeout_ms: u64,
@@ -232,7 +251,15 @@ impl LibCtx {
             return Err(format!("Library '{name}' already exists"));
         }
         let old = self.unlink(&name);
-        let r = self.create_unlinked(engine, &name, code, md.code_at, timeout_ms, memory_limit);
+        let r = self.create_unlinked(
+            engine,
+            state,
+            &name,
+            code,
+            md.code_at,
+            timeout_ms,
+            memory_limit,
+        );
         match r {
             Ok(lib) => {
                 self.link(Arc::new(lib));
@@ -247,9 +274,11 @@ impl LibCtx {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create_unlinked(
         &self,
         engine: &'static EngineDef,
+        state: &mut EngineState,
         name: &str,
         code: &Bytes,
         code_at: usize,
@@ -257,7 +286,7 @@ impl LibCtx {
         memory_limit: u64,
     ) -> Result<Library, String> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let registered = (engine.create)(id, &code[code_at..], timeout_ms, memory_limit)?;
+        let registered = (engine.create)(state, id, &code[code_at..], timeout_ms, memory_limit)?;
         if registered.is_empty() {
             return Err("No functions registered".into());
         }
@@ -334,6 +363,7 @@ pub struct Functions {
     pub ctx: LibCtx,
     /// Bumped on every change (an engine forgets what it compiled for libraries gone).
     pub generation: u64,
+    pub engine: EngineState,
 }
 
 impl Functions {
@@ -346,7 +376,8 @@ impl Functions {
         memory_limit: u64,
     ) -> Result<String, String> {
         self.generation += 1;
-        self.ctx.create(code, replace, timeout_ms, memory_limit)
+        self.ctx
+            .create(&mut self.engine, code, replace, timeout_ms, memory_limit)
     }
 
     pub fn delete(&mut self, name: &[u8]) -> bool {
@@ -381,9 +412,9 @@ impl Functions {
         200 + self.ctx.overhead()
     }
 
-    /// Bytes of the engines' heaps on this thread (INFO's `used_memory_vm_functions`).
+    /// Bytes of the engines' heaps (INFO's `used_memory_vm_functions`).
     pub fn engine_memory(&self) -> usize {
-        engines().iter().map(|e| (e.memory)()).sum()
+        engines().iter().map(|e| (e.memory)(&self.engine)).sum()
     }
 
     /// FUNCTION DUMP's payload (Redis's `functionDumpCommand`): each library as the RDB
@@ -414,6 +445,7 @@ impl Functions {
 pub fn read_dump(
     data: &[u8],
     skip_crc: bool,
+    state: &mut EngineState,
     timeout_ms: u64,
     memory_limit: u64,
 ) -> Result<LibCtx, String> {
@@ -429,7 +461,7 @@ pub fn read_dump(
             return Err("given type is not a function".into());
         }
         let code = Bytes::from(read_function(&mut r, t)?);
-        ctx.create(&code, false, timeout_ms, memory_limit)?;
+        ctx.create(state, &code, false, timeout_ms, memory_limit)?;
     }
     Ok(ctx)
 }
@@ -488,7 +520,13 @@ mod tests {
         assert!(!valid_name(b"a b"));
     }
 
-    fn fake_create(_id: u64, code: &[u8], _t: u64, _m: u64) -> Result<Vec<FunctionInfo>, String> {
+    fn fake_create(
+        _state: &mut EngineState,
+        _id: u64,
+        code: &[u8],
+        _t: u64,
+        _m: u64,
+    ) -> Result<Vec<FunctionInfo>, String> {
         // The code is a list of function names.
         let text = String::from_utf8_lossy(code);
         if text.contains("fail") {
@@ -508,11 +546,19 @@ mod tests {
     static FAKE: [EngineDef; 1] = [EngineDef {
         name: "LUA",
         create: fake_create,
-        memory: || 0,
+        memory: |_| 0,
     }];
 
     fn create(ctx: &mut LibCtx, code: &str, replace: bool) -> Result<String, String> {
-        ctx.create_with(&FAKE, &Bytes::from(code.to_string()), replace, 0, 0)
+        let mut state = EngineState::default();
+        ctx.create_with(
+            &FAKE,
+            &mut state,
+            &Bytes::from(code.to_string()),
+            replace,
+            0,
+            0,
+        )
     }
 
     #[test]
@@ -574,7 +620,11 @@ mod tests {
         assert!(!verify_payload(&bad, false));
         assert!(verify_payload(&bad, true));
         assert!(!verify_payload(&p[..9], true));
-        assert!(read_dump(&p, false, 0, 0).unwrap().libraries.is_empty());
+        let mut state = EngineState::default();
+        assert!(read_dump(&p, false, &mut state, 0, 0)
+            .unwrap()
+            .libraries
+            .is_empty());
         // A type that is not a function.
         let mut w = Writer::new(false);
         w.u8(0);
@@ -584,7 +634,7 @@ mod tests {
         let crc = CRC64.checksum(&body);
         body.extend_from_slice(&crc.to_le_bytes());
         assert_eq!(
-            read_dump(&body, false, 0, 0).unwrap_err(),
+            read_dump(&body, false, &mut state, 0, 0).unwrap_err(),
             "given type is not a function"
         );
     }

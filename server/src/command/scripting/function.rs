@@ -124,12 +124,18 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     };
     let started_ms = run.srv.now_ms.max(0) as u64;
     watch.start_function(started_ms, obeyed, running);
+    // The engine is taken out of the state part while the function runs (which reaches the
+    // server through `run`).
+    let mut slot = std::mem::take(&mut run.srv.functions.engine);
     let out = &mut *ctx.out;
-    let mut go = || {
-        function_engine::with_engine(limit, |e| {
-            e.sync(generation, |id| ids.contains(&id));
-            e.call(&mut run, &lib, &fname, keys, argv, out)
-        })
+    let mut go = || -> Result<(), String> {
+        let e = function_engine::engine(&mut slot, limit)?;
+        e.sync(generation, |id| ids.contains(&id));
+        e.call(&mut run, &lib, &fname, keys, argv, out);
+        if e.is_broken() {
+            slot = Default::default();
+        }
+        Ok(())
     };
     // As EVAL's: on a multi-threaded runtime the worker hands its other tasks over first.
     let multi_thread = tokio::runtime::Handle::try_current()
@@ -140,6 +146,7 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
         go()
     };
     watch.stop();
+    ctx.srv.functions.engine = slot;
     if let Err(e) = r {
         return Err(CmdError::Reply(format!("ERR {e}")));
     }
@@ -322,8 +329,14 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
     let timeout = if obeyed(ctx) { 0 } else { LOAD_TIMEOUT_MS };
     let limit = ctx.srv.cfg.lua_memory_limit;
     let skip_crc = ctx.srv.debug.skip_checksum_validation;
-    let restored = crate::functions::read_dump(&ctx.args[2], skip_crc, timeout, limit)
-        .map_err(CmdError::err)?;
+    let restored = crate::functions::read_dump(
+        &ctx.args[2],
+        skip_crc,
+        &mut ctx.srv.functions.engine,
+        timeout,
+        limit,
+    )
+    .map_err(CmdError::err)?;
     if policy == Policy::Flush {
         ctx.srv.functions.replace_all(restored);
     } else {

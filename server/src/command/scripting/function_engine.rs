@@ -8,10 +8,11 @@
 //! - the functions it registered run with the keys and arguments as their two arguments (no
 //!   KEYS/ARGV), seeing the globals EVAL's scripts see (and none they could create).
 //!
-//! The functions a library registered are kept in the registry under the library's id. A
-//! thread that has not run a library's code yet (another worker thread than the one FUNCTION
-//! LOAD ran on) runs it when one of its functions is first called there; so a library's own
-//! upvalues are per thread (Redis has one interpreter).
+//! The functions a library registered are kept in the registry under the library's id. The
+//! interpreter is the server's (in its `functions` state part, not per thread as EVAL's), so a
+//! library's own upvalues persist from call to call as in Redis. An engine built anew (after
+//! a function broke its globals) runs a library's code again when one of its functions is
+//! first called.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -23,7 +24,7 @@ use mlua::{Lua, LuaOptions, StdLib};
 
 use super::engine::{count_hook, push_global, set_current_run, Run};
 use super::ffi::{push_bytes, push_error, to_bytes, L};
-use crate::functions::{FunctionInfo, Library, NAME_ERROR};
+use crate::functions::{EngineState, FunctionInfo, Library, NAME_ERROR};
 use crate::scripts::sflags;
 
 /// Built once per engine, after `engine::setup`: the load sandbox's globals and `redis`
@@ -62,7 +63,7 @@ local fg = setmetatable({}, fg_mt)
 return fg, fg_mt, lib_api
 "#;
 
-/// The functions engine of this thread.
+/// The functions engine of a server (kept in its `functions.engine`).
 pub struct FnEngine {
     lua: Lua,
     memory_limit: u64,
@@ -71,10 +72,19 @@ pub struct FnEngine {
     /// The `Functions::generation` last seen: when it moves, libraries gone are dropped.
     generation: u64,
     runs: u32,
+    broken: bool,
 }
 
+/// The engine as the state part holds it.
+struct Held(FnEngine);
+
+// SAFETY: `Lua` is not `Send` only because of its non-atomic reference counts; the engine
+// holds the only handle to its state (no mlua value is kept beyond a call), and it is only
+// reached through `&mut Server`, under the server lock, so it is used by one thread at a
+// time with the lock's ordering between them.
+unsafe impl Send for Held {}
+
 thread_local! {
-    static FENGINE: RefCell<Option<FnEngine>> = const { RefCell::new(None) };
     /// The library being loaded: the functions registered so far, and the time limit.
     static LOADING: RefCell<Option<LoadCtx>> = const { RefCell::new(None) };
 }
@@ -85,47 +95,43 @@ struct LoadCtx {
     timeout_ms: u64,
 }
 
-/// Run `f` with this thread's functions engine.
-pub fn with_engine<R>(memory_limit: u64, f: impl FnOnce(&mut FnEngine) -> R) -> Result<R, String> {
-    FENGINE.with(|cell| {
-        let mut slot = cell
-            .try_borrow_mut()
-            .map_err(|_| "scripting engine busy".to_string())?;
-        if slot.is_none() {
-            *slot = Some(FnEngine::new(memory_limit).map_err(|e| e.to_string())?);
-        }
-        let e = slot.as_mut().expect("engine just built");
-        if e.memory_limit != memory_limit {
-            let _ = e.lua.set_memory_limit(if memory_limit > 0 {
-                memory_limit as usize
-            } else {
-                0
-            });
-            e.memory_limit = memory_limit;
-        }
-        Ok(f(e))
-    })
+/// The server's functions engine (built on first use).
+pub fn engine(slot: &mut EngineState, memory_limit: u64) -> Result<&mut FnEngine, String> {
+    let missing = slot.0.as_ref().is_none_or(|b| !b.is::<Held>());
+    if missing {
+        let e = FnEngine::new(memory_limit).map_err(|e| e.to_string())?;
+        slot.0 = Some(Box::new(Held(e)));
+    }
+    let held = slot
+        .0
+        .as_mut()
+        .and_then(|b| b.downcast_mut::<Held>())
+        .expect("engine just built");
+    let e = &mut held.0;
+    if e.memory_limit != memory_limit {
+        let _ = e.lua.set_memory_limit(memory_limit as usize);
+        e.memory_limit = memory_limit;
+    }
+    Ok(e)
 }
 
-/// Bytes held by this thread's functions heap (0 before the first library).
-pub fn memory() -> usize {
-    FENGINE.with(|cell| {
-        cell.try_borrow()
-            .ok()
-            .and_then(|slot| slot.as_ref().map(|e| e.lua.used_memory()))
-            .unwrap_or(0)
-    })
+/// Bytes held by the functions heap (0 before the first library).
+pub fn memory(slot: &EngineState) -> usize {
+    slot.0
+        .as_ref()
+        .and_then(|b| b.downcast_ref::<Held>())
+        .map_or(0, |h| h.0.lua.used_memory())
 }
 
-/// The engine's `create` for the functions state part: run a library's code on this
-/// thread's engine.
+/// The engine's `create` for the functions state part.
 pub fn create(
+    slot: &mut EngineState,
     id: u64,
     code: &[u8],
     timeout_ms: u64,
     memory_limit: u64,
 ) -> Result<Vec<FunctionInfo>, String> {
-    with_engine(memory_limit, |e| e.load(id, code, timeout_ms))?
+    engine(slot, memory_limit)?.load(id, code, timeout_ms)
 }
 
 impl FnEngine {
@@ -153,6 +159,7 @@ impl FnEngine {
             loaded: HashSet::new(),
             generation: u64::MAX,
             runs: 0,
+            broken: false,
         })
     }
 
@@ -354,18 +361,15 @@ impl FnEngine {
         }
         if restore_failed {
             tracing::warn!("Lua functions engine reset: a function left its globals in a state that could not be restored");
-            discard();
+            self.broken = true;
         }
     }
-}
 
-/// Drop this thread's functions engine (its libraries run again when next called).
-pub fn discard() {
-    FENGINE.with(|cell| {
-        if let Ok(mut slot) = cell.try_borrow_mut() {
-            *slot = None;
-        }
-    });
+    /// A call left the interpreter in a state it cannot be trusted in: the caller drops
+    /// the engine (the libraries run again on a new one when next called).
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
 }
 
 /// Make the table in the registry under `key` the fallback of the functions' globals.
