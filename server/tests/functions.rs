@@ -788,3 +788,159 @@ fn crc64(data: &[u8]) -> u64 {
     }
     crc
 }
+
+/// Runs `cmds` on a picket-server and a Redis started with `args`, every reply compared.
+fn same_replies(args: &[&str], cmds: &[&[&str]]) {
+    let Some(redis) = Server::redis(args) else {
+        return;
+    };
+    let picket = Server::start(&[&["--save", ""], args].concat());
+    let (mut p, mut r) = (picket.conn(), redis.conn());
+    for c in cmds {
+        let (a, b) = (p.cmd(c), r.cmd(c));
+        assert_eq!(a, b, "{c:?} with {args:?}: picket (left), redis (right)");
+    }
+}
+
+const FLAGGED: &str = "#!lua name=flagged\n\
+redis.register_function('w', function() return redis.call('set', 'k', 'v') end)\n\
+redis.register_function{function_name='ro', callback=function() return redis.call('get', 'k') end, flags={'no-writes'}}\n\
+redis.register_function{function_name='oom', callback=function() return redis.call('set', 'k', 'v') end, flags={'allow-oom'}}\n\
+redis.register_function{function_name='stale', callback=function() return redis.call('get', 'k') end, flags={'no-writes', 'allow-stale'}}\n\
+redis.register_function{function_name='sneaky', callback=function() return redis.call('set', 'k', 'x') end, flags={'no-writes'}}";
+
+/// A function's flags stand for the command's: OOM, NOREPLICAS, READONLY and MASTERDOWN
+/// refusals as Redis's (`scriptPrepareForRun` and the pipeline's checks).
+#[test]
+fn function_flags_act_as_redis() {
+    same_replies(
+        &[],
+        &[
+            &["FUNCTION", "LOAD", FLAGGED],
+            &["CONFIG", "SET", "maxmemory", "1"],
+            &["FCALL", "w", "0"],
+            &["FCALL", "ro", "0"],
+            &["FCALL_RO", "ro", "0"],
+            &["FCALL", "oom", "0"],
+            &["FCALL", "sneaky", "0"],
+            &["FCALL", "stale", "0"],
+            &["CONFIG", "SET", "maxmemory", "0"],
+            &["CONFIG", "SET", "min-replicas-to-write", "1"],
+            &["FCALL", "w", "0"],
+            &["FCALL", "ro", "0"],
+            &["FCALL_RO", "w", "0"],
+            &["FCALL", "oom", "0"],
+            &["CONFIG", "SET", "min-replicas-to-write", "0"],
+            // In a transaction.
+            &["MULTI"],
+            &["FCALL", "w", "0"],
+            &["FCALL_RO", "ro", "0"],
+            &["FCALL", "nosuch", "0"],
+            &["EXEC"],
+            &["MULTI"],
+            &["FCALL"],
+            &["EXEC"],
+            // A replica whose master is gone, told not to serve stale data.
+            &["CONFIG", "SET", "replica-serve-stale-data", "no"],
+            &["REPLICAOF", "127.0.0.1", "1"],
+            &["FCALL", "ro", "0"],
+            &["FCALL", "stale", "0"],
+            &["FCALL_RO", "stale", "0"],
+            &["FCALL", "w", "0"],
+            &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
+            &["FCALL", "w", "0"],
+            &["FCALL", "ro", "0"],
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=x\nredis.register_function('x', function() end)",
+            ],
+            &["FUNCTION", "STATS"],
+            &["REPLICAOF", "NO", "ONE"],
+        ],
+    );
+}
+
+/// MONITOR shows the FCALL then its commands; INFO errorstats counts a function's errors as
+/// Redis does.
+#[test]
+fn monitor_and_error_stats_as_redis() {
+    let Some(redis) = Server::redis(&[]) else {
+        return;
+    };
+    let picket = Server::start(&["--save", ""]);
+    let code = "#!lua name=obs\n\
+        redis.register_function('a', function() redis.call('set','k','v') return redis.call('get','k') end)\n\
+        redis.register_function('b', function() return redis.call('incr','s') end)\n\
+        redis.register_function('c', function() return redis.pcall('incr','s') end)\n\
+        redis.register_function('d', function() return {err='MINE failed'} end)\n\
+        redis.register_function('e', function() error('raised') end)\n\
+        redis.register_function('f', function() return redis.call('nosuch') end)";
+    let observe = |s: &Server| {
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&["FUNCTION", "LOAD", code]), Reply::bulk("obs"));
+        let mut mon = s.conn();
+        assert_eq!(mon.q("MONITOR"), Reply::ok());
+        c.q("CONFIG RESETSTAT");
+        c.q("SET s text");
+        let mut replies = Vec::new();
+        for f in ["a", "b", "c", "d", "e", "f", "nosuch"] {
+            replies.push(c.cmd(&["FCALL", f, "0"]));
+        }
+        c.q("PING");
+        let mut lines = Vec::new();
+        loop {
+            let t = mon.read().text();
+            let rest = t.split_once(' ').map(|x| x.1).unwrap_or("").to_string();
+            let rest = match rest.split_once(']') {
+                Some((who, tail)) if !who.ends_with("lua") => format!("[client]{tail}"),
+                _ => rest,
+            };
+            if rest.contains("\"PING\"") {
+                break;
+            }
+            lines.push(rest);
+        }
+        let stats: Vec<String> = c
+            .q("INFO errorstats")
+            .text()
+            .lines()
+            .filter(|l| l.starts_with("errorstat_"))
+            .map(String::from)
+            .collect();
+        let total = info_field(&mut c, "stats", "total_error_replies");
+        (replies, lines, stats, total)
+    };
+    assert_eq!(observe(&picket), observe(&redis));
+}
+
+/// CLIENT PAUSE WRITE holds an FCALL of a function that may write, not one declared
+/// `no-writes` (Redis clears `may-replicate` for declared flags), on picket as on Redis.
+#[test]
+fn client_pause_write_holds_only_writing_functions() {
+    let redis = Server::redis(&[]);
+    let picket = Server::start(&["--save", ""]);
+    for s in std::iter::once(&picket).chain(redis.as_ref()) {
+        let mut admin = s.conn();
+        let mut c = s.conn();
+        assert_eq!(
+            c.cmd(&["FUNCTION", "LOAD", FLAGGED]),
+            Reply::bulk("flagged")
+        );
+        assert_eq!(admin.q("CLIENT PAUSE 400 WRITE"), Reply::ok());
+        let t = Instant::now();
+        assert_eq!(c.q("FCALL ro 0"), Reply::Nil);
+        assert_eq!(c.q("FCALL_RO stale 0"), Reply::Nil);
+        assert!(
+            t.elapsed() < Duration::from_millis(300),
+            "redis={}",
+            s.is_redis
+        );
+        assert_eq!(c.q("FCALL w 0"), Reply::ok());
+        assert!(
+            t.elapsed() >= Duration::from_millis(300),
+            "redis={}",
+            s.is_redis
+        );
+    }
+}

@@ -26,13 +26,11 @@ pub fn register() {
     });
 }
 
-/// The flags the pipeline checks for FCALL and FCALL_RO: the function's, in place of the
-/// command's `write`, `denyoom` and `stale` (Redis's `fcallGetCommandFlags`).
-pub fn command_flags(srv: &Server, cmd_flags: u32, args: &[Bytes]) -> u32 {
-    let Some((_, f)) = args.get(1).and_then(|n| srv.functions.ctx.function(n)) else {
-        return cmd_flags;
-    };
-    super::script_flags_to_cmd_flags(cmd_flags, f.flags)
+/// The flags of the function an FCALL or FCALL_RO names, which stand for the command's
+/// (Redis's `fcallGetCommandFlags`).
+pub fn declared_flags(srv: &Server, args: &[Bytes]) -> Option<u32> {
+    let (_, f) = srv.functions.ctx.function(args.get(1)?)?;
+    Some(f.flags)
 }
 
 pub fn fcall(ctx: &mut Ctx) -> CmdResult {

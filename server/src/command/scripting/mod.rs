@@ -97,23 +97,36 @@ pub fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
 
 /// The flags the pipeline checks for an EVAL-family request: a script that declared flags
 /// (a shebang) replaces the command's `write`, `denyoom` and `stale` with its own (Redis's
-/// `evalGetCommandFlags` and `scriptFlagsToCmdFlags`).
-pub fn command_flags(srv: &Server, spec: &super::CommandSpec, args: &[Bytes]) -> u32 {
-    let cmd_flags = spec.flags;
+/// `evalGetCommandFlags` and `scriptFlagsToCmdFlags`); so does a function's (FCALL). With
+/// them, whether they come from declared flags (then the command may replicate only if it
+/// may write: Redis clears `may-replicate`).
+pub fn command_flags_declared(
+    srv: &Server,
+    spec: &super::CommandSpec,
+    args: &[Bytes],
+) -> (u32, bool) {
+    match declared_flags(srv, spec, args) {
+        Some(f) => (script_flags_to_cmd_flags(spec.flags, f), true),
+        None => (spec.flags, false),
+    }
+}
+
+/// The flags an EVAL-family request's script or an FCALL's function declared, if any.
+fn declared_flags(srv: &Server, spec: &super::CommandSpec, args: &[Bytes]) -> Option<u32> {
     if matches!(spec.name, "fcall" | "fcall_ro") {
-        return function::command_flags(srv, cmd_flags, args);
+        return function::declared_flags(srv, args);
     }
     if !matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro") || args.len() < 2 {
-        return cmd_flags;
+        return None;
     }
     let evalsha = spec.name.starts_with("evalsha");
     if evalsha && args[1].len() != 40 {
-        return cmd_flags;
+        return None;
     }
     // A body without a shebang runs in compatibility mode (cached or not: the cache holds
     // the same body): no need to hash it.
     if !evalsha && !args[1].starts_with(b"#!") {
-        return cmd_flags;
+        return None;
     }
     let sha = if evalsha {
         lowercase_sha(&args[1])
@@ -122,16 +135,13 @@ pub fn command_flags(srv: &Server, spec: &super::CommandSpec, args: &[Bytes]) ->
     };
     let script_flags = match srv.scripts.get(&sha) {
         Some(s) => s.flags,
-        None if evalsha => return cmd_flags,
-        None => match shebang_flags(&args[1]) {
-            Ok((f, _)) => f,
-            Err(_) => return cmd_flags,
-        },
+        None if evalsha => return None,
+        None => shebang_flags(&args[1]).ok()?.0,
     };
     if script_flags & sflags::EVAL_COMPAT_MODE != 0 {
-        return cmd_flags;
+        return None;
     }
-    script_flags_to_cmd_flags(cmd_flags, script_flags)
+    Some(script_flags)
 }
 
 /// Redis's `scriptFlagsToCmdFlags`.
