@@ -213,6 +213,10 @@ fn corpus() -> Vec<Vec<Vec<String>>> {
         c(&["FUNCTION", "KILL", "x"]),
         c(&["SCRIPT", "KILL"]),
         c(&["FUNCTION", "HELP"]),
+        c(&["COMMAND", "GETKEYS", "FCALL", "f", "2", "a", "b", "c"]),
+        c(&["COMMAND", "GETKEYS", "FCALL_RO", "f", "0", "a"]),
+        c(&["COMMAND", "GETKEYSANDFLAGS", "FCALL", "f", "1", "a", "b"]),
+        c(&["COMMAND", "GETKEYS", "FCALL", "f"]),
         c(&["FUNCTION", "BOGUS"]),
         c(&["FUNCTION"]),
     ]);
