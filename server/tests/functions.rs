@@ -948,3 +948,45 @@ fn client_pause_write_holds_only_writing_functions() {
         );
     }
 }
+
+/// A library or function that exhausts the Lua heap (`lua-memory-limit`) or the C stack
+/// gets an error; the server and the other functions go on.
+#[test]
+fn memory_bombs_and_deep_recursion_get_errors() {
+    let s = Server::start(&["--lua-memory-limit", "32mb"]);
+    let mut c = s.conn();
+    for (body, err) in [
+        (
+            "local t = {} local s = 'x' for i = 1, 100 do s = s .. s t[i] = s end",
+            "ERR Error registering functions: ERR not enough memory",
+        ),
+        (
+            "local function f(n) return f(n + 1) + 1 end f(1)",
+            "ERR Error registering functions: ERR user_function:2: stack overflow",
+        ),
+    ] {
+        assert_eq!(
+            c.cmd(&["FUNCTION", "LOAD", &lib("bomb", body)]),
+            Reply::err(err)
+        );
+    }
+    let code = lib(
+        "ok",
+        "redis.register_function('bomb', function() local s = 'x' for i = 1, 100 do s = s .. s end return #s end)\n\
+         redis.register_function('rec', function() local function f(n) return f(n + 1) + 1 end return f(1) end)\n\
+         redis.register_function('fine', function() local t = {} for i = 1, 1000 do t[i] = i end return #t end)",
+    );
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", &code]), Reply::bulk("ok"));
+    for _ in 0..3 {
+        assert_eq!(
+            c.q("FCALL bomb 0"),
+            Reply::err("ERR Error running script bomb, not enough memory")
+        );
+        assert_eq!(
+            c.q("FCALL rec 0"),
+            Reply::err("ERR user_function:3: stack overflow script: rec, on @user_function:3.")
+        );
+        assert_eq!(c.q("FCALL fine 0"), Reply::Int(1000));
+    }
+    assert_eq!(c.q("PING"), Reply::simple("PONG"));
+}
