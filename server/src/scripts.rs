@@ -1,7 +1,8 @@
 //! The scripting state part: the script cache (EVAL's and SCRIPT LOAD's bodies by SHA1, with
-//! the flags of their `#!lua` shebang) and the watch over the script running now, which a
-//! connection can read and a SCRIPT KILL can set without the server lock. The Lua engine
-//! that runs them is the command layer's (`command::scripting`).
+//! the flags of their `#!lua` shebang) and the watch over the script or function running
+//! now, which a connection can read and a SCRIPT KILL or FUNCTION KILL can set without the
+//! server lock. The Lua engine that runs them is the command layer's (`command::scripting`);
+//! the function libraries are the `functions` state part's.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
