@@ -96,15 +96,13 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     client.authenticated = true;
     client.flags |= cflags::DENY_BLOCKING;
     client.name = Some("lua".into());
-    // (The ids of the libraries there are now, for the engine to forget the others.)
-    let ids: std::collections::HashSet<u64> = ctx
-        .srv
-        .functions
-        .ctx
-        .libraries
-        .values()
-        .map(|l| l.id)
-        .collect();
+    // The engine is taken out of the state part while the function runs (which reaches the
+    // server through `run`); it first forgets the libraries that are gone.
+    let mut slot = std::mem::take(&mut ctx.srv.functions.engine);
+    let libs = &ctx.srv.functions.ctx.libraries;
+    if let Ok(e) = function_engine::engine(&mut slot, limit) {
+        e.sync(generation, || libs.values().map(|l| l.id).collect());
+    }
     let mut run = super::Run {
         srv: &mut *ctx.srv,
         client,
@@ -122,13 +120,9 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     };
     let started_ms = run.srv.now_ms.max(0) as u64;
     watch.start_function(started_ms, obeyed, running);
-    // The engine is taken out of the state part while the function runs (which reaches the
-    // server through `run`).
-    let mut slot = std::mem::take(&mut run.srv.functions.engine);
     let out = &mut *ctx.out;
     let mut go = || -> Result<(), String> {
         let e = function_engine::engine(&mut slot, limit)?;
-        e.sync(generation, |id| ids.contains(&id));
         e.call(&mut run, &lib, &fname, keys, argv, out);
         if e.is_broken() {
             slot = Default::default();

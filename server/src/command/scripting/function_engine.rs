@@ -242,12 +242,19 @@ impl FnEngine {
     }
 
     /// Forget the libraries that are gone (when the state's generation moved).
-    pub fn sync(&mut self, generation: u64, ids: impl Fn(u64) -> bool) {
+    /// `ids` gives the ids of the libraries there are now (asked only when it moved).
+    pub fn sync(&mut self, generation: u64, ids: impl FnOnce() -> HashSet<u64>) {
         if self.generation == generation {
             return;
         }
         self.generation = generation;
-        let gone: Vec<u64> = self.loaded.iter().copied().filter(|&i| !ids(i)).collect();
+        let ids = ids();
+        let gone: Vec<u64> = self
+            .loaded
+            .iter()
+            .copied()
+            .filter(|i| !ids.contains(i))
+            .collect();
         if gone.is_empty() {
             return;
         }
