@@ -130,6 +130,9 @@ fn corpus() -> Vec<Vec<Vec<String>>> {
         "redis.register_function('g', function() return rawget(_G, 'y') end)",
         "redis.register_function('rnd', function() return math.random(100) end)",
         "redis.register_function('pc', function() return {pcall(error, 'x')} end)",
+        "redis.register_function('gl', function() local t = {} for k in pairs(_G) do t[#t+1] = k end table.sort(t) return t end)",
+        "redis.register_function('api', function() local t = {} for k in pairs(redis) do t[#t+1] = k end table.sort(t) return t end)",
+        "redis.register_function('meta', function() return {type(getmetatable(_G)), tostring(rawget(_G, '_G') == _G), type(getmetatable('').__index)} end)",
     ]
     .join("\n");
     let code = lib("calls", &body);
@@ -164,6 +167,11 @@ fn corpus() -> Vec<Vec<Vec<String>>> {
         vec!["FCALL", "g", "0"],
         vec!["FCALL", "rnd", "0"],
         vec!["FCALL", "pc", "0"],
+        vec!["FCALL", "gl", "0"],
+        vec!["FCALL", "api", "0"],
+        vec!["FCALL", "meta", "0"],
+        vec!["FCALL", "g", "0"],
+        vec!["FCALL", "gl", "0"],
     ] {
         calls.push(c(&f));
     }

@@ -311,7 +311,7 @@ impl FnEngine {
         // below), which is not otherwise used meanwhile.
         let r = unsafe {
             self.lua.exec_raw::<()>((), |l| {
-                push_global(l, c"__redis__err__handler");
+                ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_err_handler".as_ptr());
                 ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_libs".as_ptr());
                 ffi::lua_pushnumber(l, id as f64);
                 ffi::lua_rawget_(l, -2);
@@ -418,6 +418,29 @@ fn c_str(s: &[u8]) -> &[u8] {
 }
 
 unsafe fn fn_setup(l: L) {
+    // The globals of Redis's functions engine are EVAL's but the error handler (which lives
+    // in the registry there) and redis.breakpoint, redis.debug and redis.replicate_commands
+    // (EVAL's alone).
+    push_global(l, c"__redis__err__handler");
+    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_err_handler".as_ptr());
+    if forget_saved_global(l, c"__redis__err__handler") {
+        ffi::lua_pushstring_(l, c"__redis__err__handler".as_ptr());
+        ffi::lua_pushnil(l);
+        ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
+    }
+    // (The real redis table, behind its proxy: not restored after a call, so these go for
+    // good.)
+    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_proxies".as_ptr());
+    push_global(l, c"redis");
+    ffi::lua_rawget_(l, -2);
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        for k in [c"breakpoint", c"debug", c"replicate_commands"] {
+            ffi::lua_pushstring_(l, k.as_ptr());
+            ffi::lua_pushnil(l);
+            ffi::lua_rawset(l, -3);
+        }
+    }
+    ffi::lua_settop(l, -3);
     ffi::lua_newtable(l);
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_libs".as_ptr());
     ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
@@ -440,6 +463,39 @@ unsafe fn fn_setup(l: L) {
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_lib_api".as_ptr());
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_globals_mt".as_ptr());
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_globals".as_ptr());
+}
+
+/// Remove global `name` from the copy of the globals that the restore pass after each call
+/// (`picket_restore`, `engine::setup`'s prelude) puts back. False if that copy is not found
+/// (then the global stays: removing it would last only until the first call).
+unsafe fn forget_saved_global(l: L, name: &std::ffi::CStr) -> bool {
+    let mut found = false;
+    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_restore".as_ptr());
+    if ffi::lua_type(l, -1) == ffi::LUA_TFUNCTION {
+        let mut n = 1;
+        loop {
+            let up = ffi::lua_getupvalue(l, -1, n);
+            if up.is_null() {
+                break;
+            }
+            if std::ffi::CStr::from_ptr(up) == c"saved" && ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+                // saved[_G][name] = nil
+                ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
+                ffi::lua_rawget_(l, -2);
+                if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+                    ffi::lua_pushstring_(l, name.as_ptr());
+                    ffi::lua_pushnil(l);
+                    ffi::lua_rawset(l, -3);
+                    found = true;
+                }
+                ffi::lua_settop(l, -2);
+            }
+            ffi::lua_settop(l, -2);
+            n += 1;
+        }
+    }
+    ffi::lua_settop(l, -2);
+    found
 }
 
 /// Redis's `luaEngineLoadHook`: past the time limit the load stops (and every line after,
