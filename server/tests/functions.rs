@@ -176,6 +176,16 @@ fn corpus() -> Vec<Vec<Vec<String>>> {
         calls.push(c(&f));
     }
     cases.push(calls);
+    // C functions registered as callbacks.
+    cases.push(vec![
+        load(&lib(
+            "cfns",
+            "redis.register_function('log', redis.log)\n\
+             redis.register_function('reg', redis.register_function)",
+        )),
+        c(&["FCALL", "log", "1", "k"]),
+        c(&["FCALL", "reg", "0"]),
+    ]);
     // A library's own state lives from call to call (one interpreter, whatever thread
     // runs the command).
     let mut counter = vec![load(&lib(
@@ -359,7 +369,7 @@ fn run_corpus(resp3: bool) {
     }
     // (The libraries the cases call did load: a corpus library that fails on both servers
     // would only compare "Function not found".)
-    assert!(loaded >= 15, "{loaded} libraries loaded");
+    assert!(loaded >= 16, "{loaded} libraries loaded");
     assert!(
         failures.is_empty(),
         "{} replies differ from Redis 7.0 (resp3={resp3}):\n{}",

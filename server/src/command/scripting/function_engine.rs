@@ -33,7 +33,7 @@ use crate::scripts::sflags;
 const FN_PRELUDE: &str = r#"
 local register_function = ...
 local G = _G
-local error, tostring, setmetatable = error, tostring, setmetatable
+local error, tostring, setmetatable, type = error, tostring, setmetatable, type
 local function readonly()
   error('Attempt to modify a readonly table', 2)
 end
@@ -60,7 +60,13 @@ local lib_redis = sealed({
 local lib_api = sealed({redis = lib_redis})
 local fg_mt = {__index = G, __newindex = readonly, __metatable = false}
 local fg = setmetatable({}, fg_mt)
-return fg, fg_mt, lib_api
+local function positionless_handler(err)
+  if type(err) ~= 'table' then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  return err
+end
+return fg, fg_mt, lib_api, positionless_handler
 "#;
 
 /// The functions engine of a server (kept in its `functions.engine`).
@@ -311,7 +317,6 @@ impl FnEngine {
         // below), which is not otherwise used meanwhile.
         let r = unsafe {
             self.lua.exec_raw::<()>((), |l| {
-                ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_err_handler".as_ptr());
                 ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_libs".as_ptr());
                 ffi::lua_pushnumber(l, id as f64);
                 ffi::lua_rawget_(l, -2);
@@ -322,10 +327,21 @@ impl FnEngine {
                     ffi::lua_replace(l, -2);
                 }
                 if !found || ffi::lua_type(l, -1) != ffi::LUA_TFUNCTION {
-                    ffi::lua_settop(l, -3);
+                    ffi::lua_settop(l, -2);
                     out.error("ERR Function not found");
                     return;
                 }
+                // The error handler goes below the callback. A C function registered as
+                // the callback (redis.log, say) is at the bottom of Redis's stack, so its
+                // errors get no position; here mlua's frames are below it: the handler
+                // that adds none.
+                let handler = if ffi::lua_iscfunction(l, -1) != 0 {
+                    c"picket_fn_err_handler_c"
+                } else {
+                    c"picket_fn_err_handler"
+                };
+                ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, handler.as_ptr());
+                ffi::lua_insert(l, -2);
                 push_array(l, keys);
                 push_array(l, args);
                 if hook {
@@ -459,7 +475,12 @@ unsafe fn fn_setup(l: L) {
         ffi::lua_error(l);
     }
     ffi::lua_pushcfunction(l, register_function);
-    ffi::lua_call(l, 1, 3);
+    ffi::lua_call(l, 1, 4);
+    ffi::lua_setfield(
+        l,
+        ffi::LUA_REGISTRYINDEX,
+        c"picket_fn_err_handler_c".as_ptr(),
+    );
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_lib_api".as_ptr());
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_globals_mt".as_ptr());
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_globals".as_ptr());
