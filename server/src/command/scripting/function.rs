@@ -76,7 +76,6 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     let argv = &ctx.args[3 + n..];
     let threshold_ms = ctx.srv.cfg.busy_reply_threshold;
     let limit = ctx.srv.cfg.lua_memory_limit;
-    let generation = ctx.srv.functions.generation;
     let started = tokio::time::Instant::now();
     let running = RunningFunction {
         name: fname.clone(),
@@ -97,12 +96,9 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     client.flags |= cflags::DENY_BLOCKING;
     client.name = Some("lua".into());
     // The engine is taken out of the state part while the function runs (which reaches the
-    // server through `run`); it first forgets the libraries that are gone.
+    // server through `run`).
+    forget_gone(ctx.srv);
     let mut slot = std::mem::take(&mut ctx.srv.functions.engine);
-    let libs = &ctx.srv.functions.ctx.libraries;
-    if let Ok(e) = function_engine::engine(&mut slot, limit) {
-        e.sync(generation, || libs.values().map(|l| l.id).collect());
-    }
     let mut run = super::Run {
         srv: &mut *ctx.srv,
         client,
@@ -145,6 +141,19 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     Ok(())
 }
 
+/// The engine forgets the functions of libraries that are gone (after a change), so their
+/// memory can be collected.
+fn forget_gone(srv: &mut Server) {
+    let f = &mut srv.functions;
+    if f.engine.0.is_none() {
+        return;
+    }
+    let libs = &f.ctx.libraries;
+    if let Ok(e) = function_engine::engine(&mut f.engine, srv.cfg.lua_memory_limit) {
+        e.sync(f.generation, || libs.values().map(|l| l.id).collect());
+    }
+}
+
 // ---------------------------------------------------------------------------- FUNCTION
 
 /// FUNCTION LOAD [REPLACE] code.
@@ -172,6 +181,7 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
         .functions
         .load(&code, replace, timeout, limit)
         .map_err(CmdError::err)?;
+    forget_gone(ctx.srv);
     ctx.srv.dirty += 1;
     ctx.out.bulk(name.as_bytes());
     Ok(())
@@ -189,6 +199,7 @@ pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
     if !ctx.srv.functions.delete(&ctx.args[2]) {
         return Err(CmdError::err("Library not found"));
     }
+    forget_gone(ctx.srv);
     ctx.srv.dirty += 1;
     ctx.out.ok();
     Ok(())
@@ -207,6 +218,7 @@ pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
         ));
     }
     ctx.srv.functions.clear();
+    forget_gone(ctx.srv);
     ctx.srv.dirty += 1;
     ctx.out.ok();
     Ok(())
@@ -337,6 +349,7 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
             .join(restored, policy == Policy::Replace)
             .map_err(CmdError::err)?;
     }
+    forget_gone(ctx.srv);
     ctx.srv.dirty += 1;
     ctx.out.ok();
     Ok(())
