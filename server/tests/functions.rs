@@ -133,6 +133,12 @@ fn corpus() -> Vec<Vec<Vec<String>>> {
         "redis.register_function('gl', function() local t = {} for k in pairs(_G) do t[#t+1] = k end table.sort(t) return t end)",
         "redis.register_function('api', function() local t = {} for k in pairs(redis) do t[#t+1] = k end table.sort(t) return t end)",
         "redis.register_function('meta', function() return {type(getmetatable(_G)), tostring(rawget(_G, '_G') == _G), type(getmetatable('').__index)} end)",
+        "redis.register_function('escape', function() getmetatable(_G).__index = nil return 1 end)",
+        "redis.register_function('smt', function() getmetatable('').__index = nil return 1 end)",
+        "redis.register_function('setmt', function() setmetatable(_G, nil) return 1 end)",
+        "redis.register_function('rawmt', function() rawset(getmetatable(_G), 'x', 1) return 1 end)",
+        "redis.register_function('lib', function() string.rep = nil return 1 end)",
+        "redis.register_function('up', function() return ('x'):upper() end)",
     ]
     .join("\n");
     let code = lib("calls", &body);
@@ -170,6 +176,12 @@ fn corpus() -> Vec<Vec<Vec<String>>> {
         vec!["FCALL", "gl", "0"],
         vec!["FCALL", "api", "0"],
         vec!["FCALL", "meta", "0"],
+        vec!["FCALL", "escape", "0"],
+        vec!["FCALL", "smt", "0"],
+        vec!["FCALL", "setmt", "0"],
+        vec!["FCALL", "rawmt", "0"],
+        vec!["FCALL", "lib", "0"],
+        vec!["FCALL", "up", "0"],
         vec!["FCALL", "g", "0"],
         vec!["FCALL", "gl", "0"],
     ] {
@@ -1041,4 +1053,34 @@ fn info_counts_as_redis() {
         Some("5")
     );
     assert_eq!(p.q("FUNCTION STATS"), r.q("FUNCTION STATS"));
+}
+
+/// SHUTDOWN NOSAVE stops a busy function, even one that wrote, and the server.
+#[test]
+fn shutdown_nosave_stops_a_busy_function() {
+    let mut s = Server::start(&["--busy-reply-threshold", "100"]);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", LOOPS]), Reply::bulk("loops"));
+    let mut runner = s.conn();
+    runner.send(&["FCALL", "wspin", "0", "60000000"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let busy =
+        "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+    assert_eq!(c.q("SHUTDOWN"), Reply::err(busy));
+    c.send(&["SHUTDOWN", "NOSAVE"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = s.child.try_wait() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(s
+        .log_text()
+        .contains("Slow script detected: still in execution after"));
+    assert!(s
+        .log_text()
+        .contains("using the FUNCTION KILL command. Script name is: wspin."));
 }

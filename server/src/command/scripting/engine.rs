@@ -463,8 +463,13 @@ pub(super) unsafe extern "C-unwind" fn count_hook(l: L, _ar: *mut ffi::lua_Debug
             if elapsed >= run.threshold_ms {
                 run.timed_out = true;
                 run.watch.set_busy();
+                let kill = if run.watch.is_eval() {
+                    "SCRIPT KILL"
+                } else {
+                    "FUNCTION KILL"
+                };
                 tracing::warn!(
-                    "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
+                    "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {kill} command. Script name is: {}.",
                     run.sha
                 );
                 hand_off_runtime(&run.watch);
@@ -665,7 +670,7 @@ unsafe fn is_call_global(l: L, idx: c_int) -> bool {
 /// added are removed, changed or removed ones put back, a changed metatable restored; returns
 /// how many it undid. Scripts cannot reach these tables for writing (the proxies), so this is
 /// a check, run in debug builds only, with `lua_pcall` (restoring a field may allocate).
-unsafe extern "C-unwind" fn restore(l: L) -> c_int {
+pub(super) unsafe extern "C-unwind" fn restore(l: L) -> c_int {
     let mut fixed = 0;
     ffi::lua_settop(l, 0);
     ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_saved".as_ptr()); // 1

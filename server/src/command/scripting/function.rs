@@ -116,25 +116,26 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     };
     let started_ms = run.srv.now_ms.max(0) as u64;
     watch.start_function(started_ms, obeyed, running);
+    let mark = ctx.out.len();
     let out = &mut *ctx.out;
-    let mut go = || -> Result<(), String> {
-        let e = function_engine::engine(&mut slot, limit)?;
+    // As EVAL's: a function past busy-reply-threshold hands the runtime worker to another
+    // thread (the engine's count hook), so that connections answer -BUSY, FUNCTION KILL and
+    // FUNCTION STATS meanwhile.
+    let r = function_engine::engine(&mut slot, limit).map(|e| {
         e.call(&mut run, &lib, &fname, keys, argv, out);
-        if e.is_broken() {
-            slot = Default::default();
-        }
-        Ok(())
-    };
-    // As EVAL's: on a multi-threaded runtime the worker hands its other tasks over first.
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    let r = if multi_thread {
-        tokio::task::block_in_place(go)
-    } else {
-        go()
-    };
+        e.is_broken()
+    });
+    if r == Ok(true) {
+        slot = Default::default();
+    }
+    let shutdown = watch.shutdown_requested();
     watch.stop();
     ctx.srv.functions.engine = slot;
+    if shutdown {
+        ctx.out.buf.truncate(mark);
+        super::shutdown_from_script(ctx);
+        return Ok(());
+    }
     if let Err(e) = r {
         return Err(CmdError::Reply(format!("ERR {e}")));
     }

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use mlua::ffi;
 use mlua::{Lua, LuaOptions, StdLib};
 
-use super::engine::{count_hook, push_global, set_current_run, Run};
+use super::engine::{count_hook, push_global, restore, set_current_run, Run};
 use super::ffi::{push_bytes, push_error, to_bytes, L};
 use crate::functions::{EngineState, FunctionInfo, Library, NAME_ERROR};
 use crate::scripts::sflags;
@@ -363,10 +363,18 @@ impl FnEngine {
                     super::convert::lua_to_reply(l, out, script_resp3, 0, &mut errors);
                 }
                 ffi::lua_settop(l, -2); // the error handler
-                ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_restore".as_ptr());
-                if ffi::lua_pcall(l, 0, 0, 0) != 0 {
+                // As EVAL's engine: the protected tables cannot be reached for writing;
+                // debug builds check it after every call.
+                if cfg!(debug_assertions) {
+                    ffi::lua_pushcfunction(l, restore);
+                    if ffi::lua_pcall(l, 0, 1, 0) != 0 {
+                        restore_failed = true;
+                    } else if ffi::lua_tointeger(l, -1) > 0 {
+                        tracing::error!(
+                            "function {name} changed a protected table; undone (a hole in the sandbox)"
+                        );
+                    }
                     ffi::lua_settop(l, -2);
-                    restore_failed = true;
                 }
                 let kb = ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0) as u64;
                 if mem_error || (limit > 0 && kb * 1024 > limit / 4 * 3) {
@@ -439,11 +447,10 @@ unsafe fn fn_setup(l: L) {
     // (EVAL's alone).
     push_global(l, c"__redis__err__handler");
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_err_handler".as_ptr());
-    if forget_saved_global(l, c"__redis__err__handler") {
-        ffi::lua_pushstring_(l, c"__redis__err__handler".as_ptr());
-        ffi::lua_pushnil(l);
-        ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
-    }
+    forget_saved_global(l, c"__redis__err__handler");
+    ffi::lua_pushstring_(l, c"__redis__err__handler".as_ptr());
+    ffi::lua_pushnil(l);
+    ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
     // (The real redis table, behind its proxy: not restored after a call, so these go for
     // good.)
     ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_proxies".as_ptr());
@@ -486,37 +493,22 @@ unsafe fn fn_setup(l: L) {
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"picket_fn_globals".as_ptr());
 }
 
-/// Remove global `name` from the copy of the globals that the restore pass after each call
-/// (`picket_restore`, `engine::setup`'s prelude) puts back. False if that copy is not found
-/// (then the global stays: removing it would last only until the first call).
-unsafe fn forget_saved_global(l: L, name: &std::ffi::CStr) -> bool {
-    let mut found = false;
-    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_restore".as_ptr());
-    if ffi::lua_type(l, -1) == ffi::LUA_TFUNCTION {
-        let mut n = 1;
-        loop {
-            let up = ffi::lua_getupvalue(l, -1, n);
-            if up.is_null() {
-                break;
-            }
-            if std::ffi::CStr::from_ptr(up) == c"saved" && ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
-                // saved[_G][name] = nil
-                ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
-                ffi::lua_rawget_(l, -2);
-                if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
-                    ffi::lua_pushstring_(l, name.as_ptr());
-                    ffi::lua_pushnil(l);
-                    ffi::lua_rawset(l, -3);
-                    found = true;
-                }
-                ffi::lua_settop(l, -2);
-            }
-            ffi::lua_settop(l, -2);
-            n += 1;
+/// Remove global `name` from the copy of the globals that the debug builds' check after
+/// each call (`engine::restore`) compares with.
+unsafe fn forget_saved_global(l: L, name: &std::ffi::CStr) {
+    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_saved".as_ptr());
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        // picket_saved[_G][name] = nil
+        ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
+        ffi::lua_rawget_(l, -2);
+        if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+            ffi::lua_pushstring_(l, name.as_ptr());
+            ffi::lua_pushnil(l);
+            ffi::lua_rawset(l, -3);
         }
+        ffi::lua_settop(l, -2);
     }
     ffi::lua_settop(l, -2);
-    found
 }
 
 /// Redis's `luaEngineLoadHook`: past the time limit the load stops (and every line after,

@@ -313,7 +313,7 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
 /// mid-script): the script was stopped; its effects so far are neither propagated nor saved,
 /// so the AOF and the replicas never see half a script, and the server stops before anyone
 /// else runs a command. The caller gets no reply: its connection closes with the server.
-fn shutdown_from_script(ctx: &mut Ctx) {
+pub(super) fn shutdown_from_script(ctx: &mut Ctx) {
     ctx.srv.propagator.discard_unit();
     let req = crate::server::ShutdownRequest {
         nosave: true,
