@@ -1,6 +1,6 @@
 //! The Lua engine of FUNCTION and FCALL (Redis 7.0's `function_lua.c`): an interpreter of its
-//! own (per thread that runs commands, as EVAL's), with the same libraries, `redis` table and
-//! global protection as EVAL's (`engine::setup`), where
+//! own (one per server, apart from EVAL's), with the same libraries, `redis` table and global
+//! protection as EVAL's (`engine::setup`), where
 //! - a library's code runs once (FUNCTION LOAD, the RDB, FUNCTION RESTORE) in Redis's load
 //!   sandbox: the only global it sees is a `redis` table with `register_function`, `log`, the
 //!   log levels and the version; creating a global, or reading another, is an error; the run
@@ -29,7 +29,8 @@ use crate::scripts::sflags;
 
 /// Built once per engine, after `engine::setup`: the load sandbox's globals and `redis`
 /// table, and the table the functions' code runs in (its reads reach the real globals, its
-/// writes fail). Returns the functions' globals, their metatable and the load sandbox.
+/// writes fail). Returns the functions' globals, their metatable, the load sandbox, and the
+/// error handler for C functions registered as callbacks.
 const FN_PRELUDE: &str = r#"
 local register_function = ...
 local G = _G
