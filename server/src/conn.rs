@@ -36,6 +36,8 @@ pub async fn serve<C: Conn>(
         b
     };
     let mut decoder = RequestDecoder::new();
+    // The client's protocol as of its last batch (for FUNCTION STATS answered while busy).
+    let mut proto = picket_common::resp::Proto::Resp2;
     let cancel = shared.cancel.clone();
     let mut eof = false;
     // The last read: what it asked for and what it got, for Redis's query-buffer sizes.
@@ -45,10 +47,11 @@ pub async fn serve<C: Conn>(
         // Run whatever is decodable, and collect output, under the lock (once a script that
         // holds it past busy-reply-threshold is done: meanwhile -BUSY and SCRIPT KILL).
         let (output, close, blocked) = {
-            let mut guard = match lock_or_busy(&shared, &mut conn, &mut decoder, &mut buf).await {
-                Some(g) => g,
-                None => break,
-            };
+            let mut guard =
+                match lock_or_busy(&shared, &mut conn, &mut decoder, &mut buf, proto).await {
+                    Some(g) => g,
+                    None => break,
+                };
             let srv = &mut *guard;
             let Some(mut client) = srv.clients.remove(&id) else {
                 break;
@@ -189,6 +192,7 @@ pub async fn serve<C: Conn>(
                 (None, None) => None,
             };
             client.out = out;
+            proto = client.proto;
             srv.clients.insert(id, client);
             // Writes reach the AOF (fsynced under `always`) before their replies go out, and
             // the replicas; ACKs that arrived answer WAITs.
@@ -361,6 +365,7 @@ async fn lock_or_busy<'a, C: Conn>(
     conn: &mut C,
     decoder: &mut RequestDecoder,
     buf: &mut BytesMut,
+    proto: picket_common::resp::Proto,
 ) -> Option<crate::shared::Locked<'a>> {
     let watch = shared.script.clone();
     loop {
@@ -371,7 +376,7 @@ async fn lock_or_busy<'a, C: Conn>(
             // Ordinary contention: another connection's batch, soon over.
             return Some(shared.lock());
         }
-        if !answer_while_busy(&watch, conn, decoder, buf).await {
+        if !answer_while_busy(&watch, conn, decoder, buf, proto).await {
             return None;
         }
         // Keep reading: the client may send SCRIPT KILL (or more) while it waits.
@@ -388,18 +393,20 @@ async fn lock_or_busy<'a, C: Conn>(
 }
 
 /// While a script runs past `busy-reply-threshold`, answer the requests in `buf` that need
-/// no lock: SCRIPT KILL, and -BUSY for the others (up to the first `allow-busy` command,
-/// which waits for the script). False: the connection failed.
+/// no lock: SCRIPT KILL, FUNCTION KILL and FUNCTION STATS, and -BUSY for the others (up to
+/// the first other `allow-busy` command, which waits for the script). False: the connection
+/// failed.
 async fn answer_while_busy<C: Conn>(
     watch: &crate::scripts::ScriptWatch,
     conn: &mut C,
     decoder: &mut RequestDecoder,
     buf: &mut BytesMut,
+    proto: picket_common::resp::Proto,
 ) -> bool {
     if !watch.busy() {
         return true;
     }
-    let mut out = picket_common::resp::ReplyBuf::default();
+    let mut out = picket_common::resp::ReplyBuf::new(proto);
     loop {
         match next_request_while_busy(buf) {
             WhileBusy::Wait => break,
@@ -415,18 +422,35 @@ async fn answer_while_busy<C: Conn>(
         let Ok(Some(req)) = decoder.decode(buf, &Limits::default()) else {
             break;
         };
-        let kill = req.args.len() == 2
-            && req.args[0].eq_ignore_ascii_case(b"script")
-            && req.args[1].eq_ignore_ascii_case(b"kill");
-        if kill {
-            match watch.request_kill().error() {
+        let sub = |cmd: &[u8], sub: &[u8]| {
+            req.args.len() == 2
+                && req.args[0].eq_ignore_ascii_case(cmd)
+                && req.args[1].eq_ignore_ascii_case(sub)
+        };
+        if sub(b"script", b"kill") || sub(b"function", b"kill") {
+            match watch.request_kill_of(sub(b"script", b"kill")).error() {
                 None => out.ok(),
                 Some(e) => out.error(e),
+            }
+        } else if sub(b"function", b"stats") {
+            // Redis's `functionStatsCommand`: an EVAL script running is an error.
+            match watch.running_function() {
+                None => out.error(crate::scripts::BUSY),
+                Some(f) => {
+                    let ms = f.started.elapsed().as_millis() as u64;
+                    crate::command::scripting::function_stats_reply(
+                        &mut out,
+                        Some(&f),
+                        f.libraries,
+                        f.functions,
+                        ms,
+                    );
+                }
             }
         } else if let Err(e) = crate::command::resolve(&req.args) {
             out.error(&e.to_string());
         } else {
-            out.error(crate::scripts::BUSY);
+            out.error(watch.busy_error());
         }
     }
     out.is_empty() || conn.write_all(&out.buf).await.is_ok()
@@ -440,7 +464,8 @@ pub async fn before_admission<C: Conn>(shared: &Shared, conn: &mut C) -> Option<
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = RequestDecoder::new();
     while watch.running() {
-        if !answer_while_busy(&watch, conn, &mut decoder, &mut buf).await {
+        let proto = picket_common::resp::Proto::Resp2;
+        if !answer_while_busy(&watch, conn, &mut decoder, &mut buf, proto).await {
             return None;
         }
         tokio::select! {
@@ -460,8 +485,8 @@ pub async fn before_admission<C: Conn>(shared: &Shared, conn: &mut C) -> Option<
 enum WhileBusy {
     /// Incomplete, or a command flagged `allow-busy`: it waits for the script.
     Wait,
-    /// Answered without the lock: SCRIPT KILL, a SHUTDOWN without NOSAVE (-BUSY, as Redis's
-    /// `shutdownCommand`), or -BUSY for any other command.
+    /// Answered without the lock: SCRIPT KILL, FUNCTION KILL, FUNCTION STATS, a SHUTDOWN
+    /// without NOSAVE (-BUSY, as Redis's `shutdownCommand`), or -BUSY for any other command.
     Answer,
     /// SHUTDOWN NOSAVE: stops the script and the server.
     ShutdownNosave,
@@ -477,7 +502,14 @@ fn next_request_while_busy(buf: &BytesMut) -> WhileBusy {
         return WhileBusy::Wait;
     }
     match crate::command::resolve(&req.args) {
-        Ok(spec) if spec.full_name == "script|kill" => WhileBusy::Answer,
+        Ok(spec)
+            if matches!(
+                spec.full_name,
+                "script|kill" | "function|kill" | "function|stats"
+            ) =>
+        {
+            WhileBusy::Answer
+        }
         Ok(spec) if spec.name == "shutdown" => {
             let nosave = req.args[1..]
                 .iter()

@@ -17,6 +17,7 @@ pub mod data;
 pub mod db;
 pub mod effects;
 pub mod evict;
+pub mod functions;
 pub mod keyspace;
 pub mod logging;
 pub mod notify;

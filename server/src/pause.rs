@@ -107,8 +107,14 @@ pub(crate) fn may_replicate(spec: &CommandSpec) -> bool {
 }
 
 /// Whether this command must wait for the pause in force to end (Redis's `processCommand`
-/// check, made before a command is queued in MULTI).
-pub fn must_wait(srv: &Server, client: &Client, spec: &CommandSpec) -> bool {
+/// check, made before a command is queued in MULTI). `declared_write`: for a script or
+/// function that declared its flags, whether it may write (it may replicate only then).
+pub fn must_wait(
+    srv: &Server,
+    client: &Client,
+    spec: &CommandSpec,
+    declared_write: Option<bool>,
+) -> bool {
     if client.has(cflags::REPLICA) || client.has(cflags::MASTER) || client.has(cflags::LOADER) {
         return false;
     }
@@ -116,8 +122,7 @@ pub fn must_wait(srv: &Server, client: &Client, spec: &CommandSpec) -> bool {
         None => false,
         Some(PauseKind::All) => true,
         Some(PauseKind::Write) => {
-            spec.is_write()
-                || may_replicate(spec)
+            declared_write.unwrap_or_else(|| spec.is_write() || may_replicate(spec))
                 || (spec.name == "exec"
                     && client
                         .multi

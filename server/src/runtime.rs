@@ -119,6 +119,8 @@ fn bind_targets(bind: &[String], port: u16) -> Result<Vec<(SocketAddr, bool)>, S
 
 /// Bind the listeners and start serving.
 pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartError> {
+    // The function engines (Redis's `functionsInit`), before anything may load a library.
+    crate::command::scripting::register_function_engines();
     let mut server = Server::new(opts.config, opts.seed, opts.clock);
     let targets = bind_targets(&server.cfg.bind, server.cfg.port)?;
     let mut listeners = Vec::new();

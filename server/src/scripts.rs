@@ -1,11 +1,12 @@
 //! The scripting state part: the script cache (EVAL's and SCRIPT LOAD's bodies by SHA1, with
-//! the flags of their `#!lua` shebang) and the watch over the script running now, which a
-//! connection can read and a SCRIPT KILL can set without the server lock. The Lua engine
-//! that runs them is the command layer's (`command::scripting`).
+//! the flags of their `#!lua` shebang) and the watch over the script or function running
+//! now, which a connection can read and a SCRIPT KILL or FUNCTION KILL can set without the
+//! server lock. The Lua engine that runs them is the command layer's (`command::scripting`);
+//! the function libraries are the `functions` state part's.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -91,6 +92,21 @@ pub struct ScriptWatch {
     handing_off: AtomicBool,
     /// Another thread ran a task since the hand-off began: it holds the worker now.
     core_moved: AtomicBool,
+    /// It is an FCALL (not an EVAL): what FUNCTION STATS shows of it.
+    function: Mutex<Option<RunningFunction>>,
+}
+
+/// The function running now, as FUNCTION STATS shows it.
+#[derive(Debug, Clone)]
+pub struct RunningFunction {
+    pub name: String,
+    /// The caller's command (FCALL and its arguments, as sent).
+    pub argv: Vec<Bytes>,
+    /// FUNCTION STATS's `engines` counts (they cannot change while the function runs).
+    pub libraries: usize,
+    pub functions: usize,
+    /// When it started (FUNCTION STATS's `duration_ms`).
+    pub started: tokio::time::Instant,
 }
 
 /// What SCRIPT KILL finds.
@@ -100,10 +116,46 @@ pub enum KillOutcome {
     NotBusy,
     Wrote,
     Obeyed,
+    /// SCRIPT KILL while a function runs (`eval_running` false), or FUNCTION KILL while an
+    /// EVAL script does.
+    WrongKind {
+        eval_running: bool,
+    },
 }
 
 impl ScriptWatch {
+    /// An EVAL script starts.
     pub fn start(&self, now_ms: u64, obeyed: bool) {
+        self.set_function(None);
+        self.start_run(now_ms, obeyed);
+    }
+
+    /// A function (FCALL) starts.
+    pub fn start_function(&self, now_ms: u64, obeyed: bool, f: RunningFunction) {
+        self.set_function(Some(f));
+        self.start_run(now_ms, obeyed);
+    }
+
+    fn set_function(&self, f: Option<RunningFunction>) {
+        if let Ok(mut g) = self.function.lock() {
+            *g = f;
+        }
+    }
+
+    /// The function running now, if what runs is a function.
+    pub fn running_function(&self) -> Option<RunningFunction> {
+        if !self.running() {
+            return None;
+        }
+        self.function.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// What runs is an EVAL script (or nothing).
+    pub fn is_eval(&self) -> bool {
+        self.function.lock().map(|g| g.is_none()).unwrap_or(true)
+    }
+
+    fn start_run(&self, now_ms: u64, obeyed: bool) {
         self.wrote.store(false, Ordering::Relaxed);
         self.kill.store(false, Ordering::Relaxed);
         self.shutdown.store(false, Ordering::Relaxed);
@@ -196,6 +248,11 @@ impl ScriptWatch {
 
     /// SCRIPT KILL (Redis's `scriptKill` for EVAL scripts).
     pub fn request_kill(&self) -> KillOutcome {
+        self.request_kill_of(true)
+    }
+
+    /// SCRIPT KILL (`eval`) or FUNCTION KILL: Redis's `scriptKill`.
+    pub fn request_kill_of(&self, eval: bool) -> KillOutcome {
         if !self.running() {
             return KillOutcome::NotBusy;
         }
@@ -204,6 +261,10 @@ impl ScriptWatch {
         }
         if self.wrote.load(Ordering::Relaxed) {
             return KillOutcome::Wrote;
+        }
+        let eval_running = self.is_eval();
+        if eval != eval_running {
+            return KillOutcome::WrongKind { eval_running };
         }
         self.kill.store(true, Ordering::Relaxed);
         KillOutcome::Killed
@@ -218,6 +279,19 @@ impl KillOutcome {
             KillOutcome::NotBusy => Some("NOTBUSY No scripts in execution right now."),
             KillOutcome::Obeyed => Some("UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed."),
             KillOutcome::Wrote => Some("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."),
+            KillOutcome::WrongKind { eval_running: true } => Some(BUSY),
+            KillOutcome::WrongKind { eval_running: false } => Some(BUSY_FUNCTION),
+        }
+    }
+}
+
+impl ScriptWatch {
+    /// The -BUSY reply for what runs now (Redis's `slowevalerr` or `slowscripterr`).
+    pub fn busy_error(&self) -> &'static str {
+        if self.is_eval() {
+            BUSY
+        } else {
+            BUSY_FUNCTION
         }
     }
 }
@@ -225,3 +299,7 @@ impl KillOutcome {
 /// The reply other clients get while a script runs past `busy-reply-threshold`.
 pub const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// The same while a function runs (Redis's `slowscripterr`).
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";

@@ -60,6 +60,8 @@ pub struct Server {
     pub net: Arc<NetCounters>,
     /// The script cache and the running script's watch.
     pub scripts: crate::scripts::Scripts,
+    /// The function libraries (FUNCTION LOAD).
+    pub functions: crate::functions::Functions,
 }
 
 impl Server {
@@ -98,6 +100,7 @@ impl Server {
             debug: Default::default(),
             net: Arc::new(NetCounters::default()),
             scripts: Default::default(),
+            functions: Default::default(),
         }
     }
 

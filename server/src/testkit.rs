@@ -21,6 +21,7 @@ impl TestServer {
     /// clock starting at 2023-11-14.
     pub fn new(args: &[&str]) -> TestServer {
         let config = ConfigState::from_args(args).expect("test configuration");
+        crate::command::scripting::register_function_engines();
         let mut srv = Server::new(config, 7, Clock::starting_at(1_700_000_000_000));
         // A backlog makes the server a master with a replication stream to look at.
         srv.repl.ensure_backlog(1 << 26);

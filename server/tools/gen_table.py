@@ -115,6 +115,14 @@ HANDLERS = {
         "flush": "scripting::script_flush", "kill": "scripting::script_kill",
         "help": "scripting::script_help",
     },
+    "fcall": "scripting::fcall", "fcall_ro": "scripting::fcall_ro",
+    "function": {
+        "load": "scripting::function_load", "delete": "scripting::function_delete",
+        "flush": "scripting::function_flush", "list": "scripting::function_list",
+        "dump": "scripting::function_dump", "restore": "scripting::function_restore",
+        "stats": "scripting::function_stats", "kill": "scripting::function_kill",
+        "help": "scripting::function_help",
+    },
     # transactions
     "multi": "multi::multi", "exec": "multi::exec", "discard": "multi::discard",
     "watch": "multi::watch", "unwatch": "multi::unwatch",

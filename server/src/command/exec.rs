@@ -134,7 +134,7 @@ fn process_inner(
     let loader = client.has(cflags::LOADER) || client.has(cflags::MASTER);
     let replica = srv.repl.is_replica();
     // A script that declares flags (`#!lua flags=...`) replaces EVAL's own.
-    let cmd_flags = super::scripting::command_flags(srv, spec, args);
+    let (cmd_flags, declared) = super::scripting::command_flags_declared(srv, spec, args);
     let is_write = cmd_flags & flags::WRITE != 0
         || (spec.name == "exec" && client.multi.iter().any(|q| q.spec.is_write()));
     // Strict failover safety gates the replies of writes (not of PUBLISH or a read whose
@@ -261,7 +261,9 @@ fn process_inner(
         return Flow::Continue;
     }
     // 6b. A client pause holds the command (before MULTI would queue it, as Redis).
-    if crate::pause::must_wait(srv, client, spec) {
+    // (A script or function that declared its flags may replicate only if it may write.)
+    let declared_write = declared.then_some(cmd_flags & flags::WRITE != 0);
+    if crate::pause::must_wait(srv, client, spec, declared_write) {
         crate::pause::hold(srv, client, spec, args);
         return Flow::Blocked;
     }

@@ -260,14 +260,33 @@ fn memory(srv: &Server, out: &mut String, caller: Option<&Client>) {
     field!(out, "used_memory_lua_human", alloc::human(lua));
     field!(out, "used_memory_scripts_eval", scripts);
     field!(out, "number_of_cached_scripts", srv.scripts.cache.len());
-    field!(out, "number_of_functions", 0);
-    field!(out, "number_of_libraries", 0);
-    field!(out, "used_memory_vm_functions", 0);
-    field!(out, "used_memory_vm_total", lua);
-    field!(out, "used_memory_vm_total_human", alloc::human(lua));
-    field!(out, "used_memory_functions", 0);
-    field!(out, "used_memory_scripts", scripts);
-    field!(out, "used_memory_scripts_human", alloc::human(scripts));
+    // The functions' heap on this thread too, and the libraries' structures.
+    let vm_functions = srv.functions.engine_memory() as u64;
+    let functions = srv.functions.overhead() as u64;
+    field!(
+        out,
+        "number_of_functions",
+        srv.functions.ctx.functions_len()
+    );
+    field!(
+        out,
+        "number_of_libraries",
+        srv.functions.ctx.libraries.len()
+    );
+    field!(out, "used_memory_vm_functions", vm_functions);
+    field!(out, "used_memory_vm_total", lua + vm_functions);
+    field!(
+        out,
+        "used_memory_vm_total_human",
+        alloc::human(lua + vm_functions)
+    );
+    field!(out, "used_memory_functions", functions);
+    field!(out, "used_memory_scripts", scripts + functions);
+    field!(
+        out,
+        "used_memory_scripts_human",
+        alloc::human(scripts + functions)
+    );
     field!(out, "maxmemory", srv.cfg.maxmemory);
     field!(out, "maxmemory_human", alloc::human(srv.cfg.maxmemory));
     field!(out, "maxmemory_policy", srv.cfg.maxmemory_policy.name());

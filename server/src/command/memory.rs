@@ -185,6 +185,8 @@ pub struct Overhead {
     pub clients_slaves: u64,
     pub clients_normal: u64,
     pub aof_buffer: u64,
+    /// The function libraries' structures (`functions.caches`).
+    pub functions_caches: u64,
     pub dbs: Vec<DbOverhead>,
     pub overhead_total: u64,
     pub total_keys: u64,
@@ -289,7 +291,13 @@ pub fn overhead(srv: &Server, caller: Option<&Client>) -> Overhead {
     } else {
         0
     };
-    let mut total = startup_allocated + repl_backlog + clients_slaves + clients_normal + aof_buffer;
+    let functions_caches = srv.functions.overhead() as u64;
+    let mut total = startup_allocated
+        + repl_backlog
+        + clients_slaves
+        + clients_normal
+        + aof_buffer
+        + functions_caches;
     let mut dbs = Vec::new();
     let mut total_keys = 0;
     for db in srv.keyspace.dbs.iter().filter(|d| !d.is_empty()) {
@@ -311,6 +319,7 @@ pub fn overhead(srv: &Server, caller: Option<&Client>) -> Overhead {
         clients_slaves,
         clients_normal,
         aof_buffer,
+        functions_caches,
         dbs,
         overhead_total: total,
         total_keys,
@@ -334,8 +343,8 @@ pub fn overhead(srv: &Server, caller: Option<&Client>) -> Overhead {
 /// replica's pending stream), `aof.buffer` (the capacity of the buffer not yet written), and
 /// the allocator and fragmentation figures, which compare the allocated bytes with the RSS
 /// read from /proc (the counting allocator knows no active or resident pages of its own).
-/// Always 0: `cluster.links`, `lua.caches`, `functions.caches` and
-/// `overhead.hashtable.slot-to-keys` (no cluster, scripts or functions in picket).
+/// `functions.caches` is an estimate of the function libraries' structures. Always 0:
+/// `cluster.links`, `lua.caches` and `overhead.hashtable.slot-to-keys`.
 pub fn stats(ctx: &mut Ctx) -> CmdResult {
     let mh = overhead(ctx.srv, Some(&*ctx.client));
     let out = &mut *ctx.out;
@@ -354,7 +363,7 @@ pub fn stats(ctx: &mut Ctx) -> CmdResult {
     num(out, "cluster.links", 0);
     num(out, "aof.buffer", as_i64(mh.aof_buffer));
     num(out, "lua.caches", 0);
-    num(out, "functions.caches", 0);
+    num(out, "functions.caches", as_i64(mh.functions_caches));
     for db in &mh.dbs {
         out.bulk_str(&format!("db.{}", db.id));
         out.map(3);
@@ -671,6 +680,7 @@ mod tests {
             clients_slaves: 0,
             clients_normal: 1000,
             aof_buffer: 0,
+            functions_caches: 0,
             dbs: Vec::new(),
             overhead_total: 2 << 20,
             total_keys: 10,

@@ -453,6 +453,11 @@ fn getkeys_common(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
     let Some(c) = super::resolve_renamed(&ctx.srv.config.renames, cmd_args, false).ok() else {
         return Err(CmdError::err("Invalid command specified"));
     };
+    // Redis's `doesCommandHaveKeys`: a key spec that is not `not_key`, checked before arity.
+    let has_keys = c.key_specs.iter().any(|k| !k.flags.contains(&"not_key"));
+    if !has_keys {
+        return Err(CmdError::err("The command has no key arguments"));
+    }
     if !c.arity_ok(cmd_args.len()) {
         return Err(CmdError::err(
             "Invalid number of arguments specified for command",
@@ -464,7 +469,12 @@ fn getkeys_common(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
         key_positions(c, cmd_args)
     };
     if keys.is_empty() {
-        return Err(CmdError::err("The command has no key arguments"));
+        // (EVAL and FCALL with no keys, and the like, have none to give.)
+        if c.has(flags::NO_MANDATORY_KEYS) {
+            ctx.out.array(0);
+            return Ok(());
+        }
+        return Err(CmdError::err("Invalid arguments specified for command"));
     }
     ctx.out.array(keys.len());
     for (i, fl) in keys {

@@ -1835,9 +1835,71 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "fcall",
+        full_name: "fcall",
+        id: 63,
+        parent: None,
+        arity: -3,
+        flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow", "@scripting"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: Some("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"), flags: &["RW", "access", "update"], begin: BeginSearch::Index(2), find: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 } },
+        ],
+        doc: Doc {
+            summary: "Invoke a function",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: "Depends on the function that is executed.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "function", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "numkeys", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "arg", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "fcall_ro",
+        full_name: "fcall_ro",
+        id: 64,
+        parent: None,
+        arity: -3,
+        flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow", "@scripting"],
+        tips: &[],
+        key_specs: &[
+            KeySpec { notes: Some("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"), flags: &["RO", "access"], begin: BeginSearch::Index(2), find: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 } },
+        ],
+        doc: Doc {
+            summary: "Invoke a read-only function",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: "Depends on the function that is executed.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[
+            Arg { name: "function", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "numkeys", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "key", typ: "key", key_spec_index: 0, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+            Arg { name: "arg", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+        ],
+        },
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "flushall",
         full_name: "flushall",
-        id: 63,
+        id: 65,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1866,7 +1928,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         full_name: "flushdb",
-        id: 64,
+        id: 66,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1893,9 +1955,270 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "function",
+        full_name: "function",
+        id: 67,
+        parent: None,
+        arity: -2,
+        flags: 0,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "A container for function commands",
+            since: "7.0.0",
+            group: "scripting",
+            complexity: "Depends on subcommand.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        subcommands: &[
+            CommandSpec {
+                name: "delete",
+                full_name: "function|delete",
+                id: 68,
+                parent: Some("function"),
+                arity: 3,
+                flags: flags::WRITE | flags::NOSCRIPT,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@write", "@slow", "@scripting"],
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Delete a function by name",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "library-name", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "dump",
+                full_name: "function|dump",
+                id: 69,
+                parent: Some("function"),
+                arity: 2,
+                flags: flags::NOSCRIPT,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow", "@scripting"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Dump all functions into a serialized binary payload",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: "O(N) where N is the number of functions",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "flush",
+                full_name: "function|flush",
+                id: 70,
+                parent: Some("function"),
+                arity: -2,
+                flags: flags::WRITE | flags::NOSCRIPT,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@write", "@slow", "@scripting"],
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Deleting all functions",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: "O(N) where N is the number of functions deleted",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "async", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                        Arg { name: "async", typ: "pure-token", key_spec_index: -1, token: Some("ASYNC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "sync", typ: "pure-token", key_spec_index: -1, token: Some("SYNC"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "help",
+                full_name: "function|help",
+                id: 71,
+                parent: Some("function"),
+                arity: 2,
+                flags: flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow", "@scripting"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "kill",
+                full_name: "function|kill",
+                id: 72,
+                parent: Some("function"),
+                arity: 2,
+                flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow", "@scripting"],
+                tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Kill the function currently in execution.",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "list",
+                full_name: "function|list",
+                id: 73,
+                parent: Some("function"),
+                arity: -2,
+                flags: flags::NOSCRIPT,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow", "@scripting"],
+                tips: &["nondeterministic_output_order"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "List information about all the functions",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: "O(N) where N is the number of functions",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "library-name-pattern", typ: "string", key_spec_index: -1, token: Some("LIBRARYNAME"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "withcode", typ: "pure-token", key_spec_index: -1, token: Some("WITHCODE"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "load",
+                full_name: "function|load",
+                id: 74,
+                parent: Some("function"),
+                arity: -3,
+                flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@write", "@slow", "@scripting"],
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Create a function with the given arguments (name, code, description)",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: "O(1) (considering compilation time is redundant)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "replace", typ: "pure-token", key_spec_index: -1, token: Some("REPLACE"), summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "function-code", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "restore",
+                full_name: "function|restore",
+                id: 75,
+                parent: Some("function"),
+                arity: -3,
+                flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@write", "@slow", "@scripting"],
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Restore all the functions on the given payload",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: "O(N) where N is the number of functions on the payload",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "serialized-value", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "policy", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                        Arg { name: "flush", typ: "pure-token", key_spec_index: -1, token: Some("FLUSH"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "append", typ: "pure-token", key_spec_index: -1, token: Some("APPEND"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "replace", typ: "pure-token", key_spec_index: -1, token: Some("REPLACE"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "stats",
+                full_name: "function|stats",
+                id: 76,
+                parent: Some("function"),
+                arity: 2,
+                flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow", "@scripting"],
+                tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Return information about the function currently running (name, description, duration)",
+                    since: "7.0.0",
+                    group: "scripting",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+        ],
+    },
+    CommandSpec {
         name: "geoadd",
         full_name: "geoadd",
-        id: 65,
+        id: 77,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -1933,7 +2256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geodist",
         full_name: "geodist",
-        id: 66,
+        id: 78,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -1969,7 +2292,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geohash",
         full_name: "geohash",
-        id: 67,
+        id: 79,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -1998,7 +2321,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geopos",
         full_name: "geopos",
-        id: 68,
+        id: 80,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2027,7 +2350,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadius",
         full_name: "georadius",
-        id: 69,
+        id: 81,
         parent: None,
         arity: -6,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -2079,7 +2402,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadius_ro",
         full_name: "georadius_ro",
-        id: 70,
+        id: 82,
         parent: None,
         arity: -6,
         flags: flags::READONLY,
@@ -2127,7 +2450,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadiusbymember",
         full_name: "georadiusbymember",
-        id: 71,
+        id: 83,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -2178,7 +2501,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadiusbymember_ro",
         full_name: "georadiusbymember_ro",
-        id: 72,
+        id: 84,
         parent: None,
         arity: -5,
         flags: flags::READONLY,
@@ -2225,7 +2548,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geosearch",
         full_name: "geosearch",
-        id: 73,
+        id: 85,
         parent: None,
         arity: -7,
         flags: flags::READONLY,
@@ -2292,7 +2615,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geosearchstore",
         full_name: "geosearchstore",
-        id: 74,
+        id: 86,
         parent: None,
         arity: -8,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2359,7 +2682,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         full_name: "get",
-        id: 75,
+        id: 87,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2387,7 +2710,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         full_name: "getbit",
-        id: 76,
+        id: 88,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2416,7 +2739,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         full_name: "getdel",
-        id: 77,
+        id: 89,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -2444,7 +2767,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         full_name: "getex",
-        id: 78,
+        id: 90,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2479,7 +2802,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         full_name: "getrange",
-        id: 79,
+        id: 91,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2509,7 +2832,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         full_name: "getset",
-        id: 80,
+        id: 92,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2538,7 +2861,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         full_name: "hdel",
-        id: 81,
+        id: 93,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -2567,7 +2890,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         full_name: "hello",
-        id: 82,
+        id: 94,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -2600,7 +2923,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         full_name: "hexists",
-        id: 83,
+        id: 95,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2629,7 +2952,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         full_name: "hget",
-        id: 84,
+        id: 96,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2658,7 +2981,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         full_name: "hgetall",
-        id: 85,
+        id: 97,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2686,7 +3009,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         full_name: "hincrby",
-        id: 86,
+        id: 98,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2716,7 +3039,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         full_name: "hincrbyfloat",
-        id: 87,
+        id: 99,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2746,7 +3069,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         full_name: "hkeys",
-        id: 88,
+        id: 100,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -2774,7 +3097,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         full_name: "hlen",
-        id: 89,
+        id: 101,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2802,7 +3125,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         full_name: "hmget",
-        id: 90,
+        id: 102,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -2831,7 +3154,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         full_name: "hmset",
-        id: 91,
+        id: 103,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2863,7 +3186,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         full_name: "hrandfield",
-        id: 92,
+        id: 104,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2895,7 +3218,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         full_name: "hscan",
-        id: 93,
+        id: 105,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -2926,7 +3249,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         full_name: "hset",
-        id: 94,
+        id: 106,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2958,7 +3281,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         full_name: "hsetnx",
-        id: 95,
+        id: 107,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2988,7 +3311,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         full_name: "hstrlen",
-        id: 96,
+        id: 108,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -3017,7 +3340,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         full_name: "hvals",
-        id: 97,
+        id: 109,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -3045,7 +3368,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         full_name: "incr",
-        id: 98,
+        id: 110,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3073,7 +3396,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         full_name: "incrby",
-        id: 99,
+        id: 111,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3102,7 +3425,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         full_name: "incrbyfloat",
-        id: 100,
+        id: 112,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3131,7 +3454,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         full_name: "info",
-        id: 101,
+        id: 113,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -3157,7 +3480,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         full_name: "keys",
-        id: 102,
+        id: 114,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -3183,7 +3506,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lastsave",
         full_name: "lastsave",
-        id: 103,
+        id: 115,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -3207,7 +3530,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lcs",
         full_name: "lcs",
-        id: 104,
+        id: 116,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -3240,7 +3563,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 105,
+        id: 117,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -3269,7 +3592,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 106,
+        id: 118,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3303,7 +3626,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 107,
+        id: 119,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3331,7 +3654,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 108,
+        id: 120,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3369,7 +3692,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 109,
+        id: 121,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -3403,7 +3726,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 110,
+        id: 122,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -3432,7 +3755,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 111,
+        id: 123,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -3464,7 +3787,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 112,
+        id: 124,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3493,7 +3816,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 113,
+        id: 125,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3522,7 +3845,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 114,
+        id: 126,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -3552,7 +3875,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 115,
+        id: 127,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -3582,7 +3905,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 116,
+        id: 128,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3612,7 +3935,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 117,
+        id: 129,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -3642,7 +3965,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "memory",
         full_name: "memory",
-        id: 118,
+        id: 130,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3665,7 +3988,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "doctor",
                 full_name: "memory|doctor",
-                id: 119,
+                id: 131,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3689,7 +4012,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "memory|help",
-                id: 120,
+                id: 132,
                 parent: Some("memory"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3713,7 +4036,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "malloc-stats",
                 full_name: "memory|malloc-stats",
-                id: 121,
+                id: 133,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3737,7 +4060,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "purge",
                 full_name: "memory|purge",
-                id: 122,
+                id: 134,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3761,7 +4084,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stats",
                 full_name: "memory|stats",
-                id: 123,
+                id: 135,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -3785,7 +4108,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "usage",
                 full_name: "memory|usage",
-                id: 124,
+                id: 136,
                 parent: Some("memory"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -3816,7 +4139,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 125,
+        id: 137,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -3844,7 +4167,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 126,
+        id: 138,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3868,7 +4191,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 127,
+        id: 139,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -3897,7 +4220,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 128,
+        id: 140,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3928,7 +4251,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 129,
+        id: 141,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3959,7 +4282,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 130,
+        id: 142,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -3983,7 +4306,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 131,
+        id: 143,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4006,7 +4329,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 132,
+                id: 144,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4034,7 +4357,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 133,
+                id: 145,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4062,7 +4385,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 134,
+                id: 146,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4086,7 +4409,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 135,
+                id: 147,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4114,7 +4437,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 136,
+                id: 148,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4144,7 +4467,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 137,
+        id: 149,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -4172,7 +4495,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 138,
+        id: 150,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -4207,7 +4530,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 139,
+        id: 151,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -4242,7 +4565,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 140,
+        id: 152,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4270,7 +4593,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfadd",
         full_name: "pfadd",
-        id: 141,
+        id: 153,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4299,7 +4622,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfcount",
         full_name: "pfcount",
-        id: 142,
+        id: 154,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4327,7 +4650,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfdebug",
         full_name: "pfdebug",
-        id: 143,
+        id: 155,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::ADMIN,
@@ -4356,7 +4679,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfmerge",
         full_name: "pfmerge",
-        id: 144,
+        id: 156,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4386,7 +4709,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfselftest",
         full_name: "pfselftest",
-        id: 145,
+        id: 157,
         parent: None,
         arity: 1,
         flags: flags::ADMIN,
@@ -4410,7 +4733,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 146,
+        id: 158,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -4436,7 +4759,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 147,
+        id: 159,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4466,7 +4789,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 148,
+        id: 160,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4494,7 +4817,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 149,
+        id: 161,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4521,7 +4844,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 150,
+        id: 162,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4549,7 +4872,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 151,
+        id: 163,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -4576,7 +4899,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 152,
+        id: 164,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4599,7 +4922,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 153,
+                id: 165,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4625,7 +4948,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 154,
+                id: 166,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4649,7 +4972,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 155,
+                id: 167,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4673,7 +4996,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 156,
+                id: 168,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4699,7 +5022,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardchannels",
                 full_name: "pubsub|shardchannels",
-                id: 157,
+                id: 169,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4725,7 +5048,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardnumsub",
                 full_name: "pubsub|shardnumsub",
-                id: 158,
+                id: 170,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4753,7 +5076,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 159,
+        id: 171,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4779,7 +5102,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 160,
+        id: 172,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4803,7 +5126,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 161,
+        id: 173,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -4827,7 +5150,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 162,
+        id: 174,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -4857,7 +5180,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 163,
+        id: 175,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -4887,7 +5210,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 164,
+        id: 176,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -4911,7 +5234,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replfence",
         full_name: "replfence",
-        id: 165,
+        id: 177,
         parent: None,
         arity: 2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4937,7 +5260,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 166,
+        id: 178,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -4972,7 +5295,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 167,
+        id: 179,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4996,7 +5319,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         full_name: "restore",
-        id: 168,
+        id: 180,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5030,7 +5353,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         full_name: "restore-asking",
-        id: 169,
+        id: 181,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
@@ -5064,7 +5387,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 170,
+        id: 182,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -5088,7 +5411,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 171,
+        id: 183,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5117,7 +5440,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 172,
+        id: 184,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5147,7 +5470,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 173,
+        id: 185,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5176,7 +5499,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 174,
+        id: 186,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5205,7 +5528,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 175,
+        id: 187,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5234,7 +5557,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 176,
+        id: 188,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5258,7 +5581,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 177,
+        id: 189,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5287,7 +5610,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 178,
+        id: 190,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5315,7 +5638,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "script",
         full_name: "script",
-        id: 179,
+        id: 191,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5338,7 +5661,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "exists",
                 full_name: "script|exists",
-                id: 180,
+                id: 192,
                 parent: Some("script"),
                 arity: -3,
                 flags: flags::NOSCRIPT,
@@ -5364,7 +5687,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "flush",
                 full_name: "script|flush",
-                id: 181,
+                id: 193,
                 parent: Some("script"),
                 arity: -2,
                 flags: flags::NOSCRIPT,
@@ -5393,7 +5716,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "script|help",
-                id: 182,
+                id: 194,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -5417,7 +5740,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "script|kill",
-                id: 183,
+                id: 195,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -5441,7 +5764,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "load",
                 full_name: "script|load",
-                id: 184,
+                id: 196,
                 parent: Some("script"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::STALE,
@@ -5469,7 +5792,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 185,
+        id: 197,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5497,7 +5820,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 186,
+        id: 198,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5527,7 +5850,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 187,
+        id: 199,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5553,7 +5876,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 188,
+        id: 200,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5594,7 +5917,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 189,
+        id: 201,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5624,7 +5947,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 190,
+        id: 202,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5654,7 +5977,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 191,
+        id: 203,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5683,7 +6006,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 192,
+        id: 204,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5713,7 +6036,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 193,
+        id: 205,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -5745,7 +6068,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 194,
+        id: 206,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5773,7 +6096,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 195,
+        id: 207,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -5803,7 +6126,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 196,
+        id: 208,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5833,7 +6156,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 197,
+        id: 209,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -5862,7 +6185,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 198,
+        id: 210,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -5897,7 +6220,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 199,
+        id: 211,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5920,7 +6243,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 200,
+                id: 212,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5946,7 +6269,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 201,
+                id: 213,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -5970,7 +6293,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 202,
+                id: 214,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -5994,7 +6317,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 203,
+                id: 215,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -6020,7 +6343,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 204,
+        id: 216,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -6048,7 +6371,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 205,
+        id: 217,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6077,7 +6400,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 206,
+        id: 218,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -6108,7 +6431,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 207,
+        id: 219,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6150,7 +6473,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 208,
+        id: 220,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6190,7 +6513,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 209,
+        id: 221,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6219,7 +6542,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spublish",
         full_name: "spublish",
-        id: 210,
+        id: 222,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -6248,7 +6571,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 211,
+        id: 223,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6277,7 +6600,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 212,
+        id: 224,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6306,7 +6629,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 213,
+        id: 225,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6337,7 +6660,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ssubscribe",
         full_name: "ssubscribe",
-        id: 214,
+        id: 226,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6365,7 +6688,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 215,
+        id: 227,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6393,7 +6716,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 216,
+        id: 228,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6419,7 +6742,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 217,
+        id: 229,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -6449,7 +6772,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 218,
+        id: 230,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6477,7 +6800,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 219,
+        id: 231,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6507,7 +6830,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunsubscribe",
         full_name: "sunsubscribe",
-        id: 220,
+        id: 232,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6535,7 +6858,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 221,
+        id: 233,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -6562,7 +6885,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 222,
+        id: 234,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -6586,7 +6909,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 223,
+        id: 235,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -6610,7 +6933,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 224,
+        id: 236,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -6638,7 +6961,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 225,
+        id: 237,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6666,7 +6989,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 226,
+        id: 238,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6694,7 +7017,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 227,
+        id: 239,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6722,7 +7045,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 228,
+        id: 240,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6748,7 +7071,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 229,
+        id: 241,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -6772,7 +7095,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 230,
+        id: 242,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -6799,7 +7122,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 231,
+        id: 243,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -6827,7 +7150,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xadd",
         full_name: "xadd",
-        id: 232,
+        id: 244,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6876,7 +7199,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xdel",
         full_name: "xdel",
-        id: 233,
+        id: 245,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6905,7 +7228,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xlen",
         full_name: "xlen",
-        id: 234,
+        id: 246,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6933,7 +7256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xrange",
         full_name: "xrange",
-        id: 235,
+        id: 247,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -6964,7 +7287,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xread",
         full_name: "xread",
-        id: 236,
+        id: 248,
         parent: None,
         arity: -4,
         flags: flags::READONLY | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -6997,7 +7320,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xrevrange",
         full_name: "xrevrange",
-        id: 237,
+        id: 249,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7028,7 +7351,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xsetid",
         full_name: "xsetid",
-        id: 238,
+        id: 250,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -7059,7 +7382,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xtrim",
         full_name: "xtrim",
-        id: 239,
+        id: 251,
         parent: None,
         arity: -4,
         flags: flags::WRITE,
@@ -7099,7 +7422,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 240,
+        id: 252,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -7141,7 +7464,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 241,
+        id: 253,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -7169,7 +7492,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 242,
+        id: 254,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -7199,7 +7522,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 243,
+        id: 255,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -7229,7 +7552,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 244,
+        id: 256,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -7260,7 +7583,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 245,
+        id: 257,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -7290,7 +7613,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 246,
+        id: 258,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -7326,7 +7649,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 247,
+        id: 259,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -7356,7 +7679,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 248,
+        id: 260,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -7393,7 +7716,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 249,
+        id: 261,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -7423,7 +7746,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 250,
+        id: 262,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -7457,7 +7780,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 251,
+        id: 263,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -7486,7 +7809,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 252,
+        id: 264,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -7515,7 +7838,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 253,
+        id: 265,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -7544,7 +7867,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 254,
+        id: 266,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -7576,7 +7899,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 255,
+        id: 267,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7616,7 +7939,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 256,
+        id: 268,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7650,7 +7973,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 257,
+        id: 269,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7685,7 +8008,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 258,
+        id: 270,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -7726,7 +8049,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 259,
+        id: 271,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -7755,7 +8078,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 260,
+        id: 272,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -7784,7 +8107,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 261,
+        id: 273,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -7814,7 +8137,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 262,
+        id: 274,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -7844,7 +8167,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 263,
+        id: 275,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -7874,7 +8197,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 264,
+        id: 276,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7905,7 +8228,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 265,
+        id: 277,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7939,7 +8262,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 266,
+        id: 278,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7974,7 +8297,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 267,
+        id: 279,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -8003,7 +8326,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 268,
+        id: 280,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -8034,7 +8357,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 269,
+        id: 281,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -8063,7 +8386,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 270,
+        id: 282,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8099,7 +8422,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 271,
+        id: 283,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -8136,4 +8459,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 272;
+pub const COMMAND_IDS: usize = 284;

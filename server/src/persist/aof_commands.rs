@@ -108,8 +108,21 @@ impl Sink for CommandSink {
 pub struct CommandWriter;
 
 impl CommandWriter {
+    /// The function libraries come first, as FUNCTION LOAD commands (Redis's
+    /// `rewriteFunctions`), then the databases.
     pub fn begin(srv: &mut Server) -> Snapshot {
-        Snapshot::begin_with(srv, Box::new(CommandSink::default()))
+        let mut sink = CommandSink::default();
+        for lib in srv.functions.ctx.libraries.values() {
+            append_command(
+                &mut sink.buf,
+                &[
+                    Bytes::from_static(b"FUNCTION"),
+                    Bytes::from_static(b"LOAD"),
+                    lib.code.clone(),
+                ],
+            );
+        }
+        Snapshot::begin_with(srv, Box::new(sink))
     }
 }
 

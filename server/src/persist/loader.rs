@@ -527,6 +527,15 @@ pub(crate) fn apply_item(
             }
             st.loaded += 1;
         }
+        Item::Function(code) => {
+            // A library with the name of one already there replaces it only where keys may
+            // (DEBUG RELOAD MERGE), as Redis's `RDBFLAGS_ALLOW_DUP`. No time limit: Redis
+            // runs the RDB's libraries without one.
+            let limit = srv.cfg.lua_memory_limit;
+            srv.functions
+                .load(&bytes::Bytes::from(code), st.allow_dup, 0, limit)
+                .map_err(|e| format!("Failed loading library, {e} (at offset {at})"))?;
+        }
         Item::Eof => {}
     }
     Ok(())

@@ -52,6 +52,8 @@ impl RdbSink {
         rdb.aux("repl-id", srv.repl.replid.as_bytes());
         rdb.aux_int("repl-offset", srv.repl.offset as i64);
         rdb.aux_int("aof-base", 0);
+        // The function libraries, before the databases (Redis's `rdbSaveFunctions`).
+        srv.functions.write_rdb(&mut rdb.w);
         rdb.packed_threshold = srv.debug.packed_threshold;
         RdbSink {
             rdb,

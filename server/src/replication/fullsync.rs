@@ -360,6 +360,8 @@ fn flush_old_data(shared: &Shared, gen: u64) -> Result<(), SyncError> {
     for db in srv.keyspace.dbs.iter_mut() {
         db.clear();
     }
+    // The functions go too: the master's come with its RDB.
+    srv.functions.clear();
     srv.persistence.rdb.loading = true;
     Ok(())
 }
@@ -371,6 +373,7 @@ fn empty_after_failure(shared: &Shared) {
     for db in srv.keyspace.dbs.iter_mut() {
         db.clear();
     }
+    srv.functions.clear();
     srv.persistence.rdb.loading = false;
     srv.repl.have_history = false;
 }

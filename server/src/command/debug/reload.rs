@@ -106,12 +106,14 @@ pub fn loadaof(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Redis's `emptyData`: every database emptied, the keys clients watch touched.
+/// Redis's `emptyData`: every database emptied, the keys clients watch touched, the
+/// functions gone.
 fn empty_all(srv: &mut Server) {
     for db in 0..srv.keyspace.dbs.len() {
         srv.data().touch_all_watched(db, None);
         srv.keyspace.dbs[db].clear();
     }
+    srv.functions.clear();
 }
 
 /// Clients that must not see the AOF's commands run: those blocked on keys (served after

@@ -412,6 +412,12 @@ thread_local! {
     static RUN: Cell<*mut ()> = const { Cell::new(std::ptr::null_mut()) };
 }
 
+/// Make `run` the running script's context (the functions engine's calls, as `Engine::run`
+/// does); null when it ends.
+pub(super) fn set_current_run(run: *mut ()) {
+    RUN.with(|c| c.set(run));
+}
+
 /// The running script's context, if a script runs on this thread.
 ///
 /// # Safety
@@ -426,7 +432,7 @@ unsafe fn current_run<'a>() -> Option<&'a mut Run<'a>> {
     }
 }
 
-unsafe fn push_global(l: L, name: &std::ffi::CStr) {
+pub(super) unsafe fn push_global(l: L, name: &std::ffi::CStr) {
     ffi::lua_pushstring_(l, name.as_ptr());
     ffi::lua_rawget_(l, ffi::LUA_GLOBALSINDEX);
 }
@@ -445,7 +451,7 @@ unsafe fn set_array_global(l: L, name: &std::ffi::CStr, items: &[Bytes]) {
 /// (and other clients get -BUSY where they can be served meanwhile); once SCRIPT KILL asked,
 /// the script is stopped with Redis's error, raised on every line from then on so that a
 /// `pcall` in the script cannot keep it running.
-unsafe extern "C-unwind" fn count_hook(l: L, _ar: *mut ffi::lua_Debug) {
+pub(super) unsafe extern "C-unwind" fn count_hook(l: L, _ar: *mut ffi::lua_Debug) {
     let kill = {
         let Some(run) = current_run() else {
             return;
@@ -457,8 +463,13 @@ unsafe extern "C-unwind" fn count_hook(l: L, _ar: *mut ffi::lua_Debug) {
             if elapsed >= run.threshold_ms {
                 run.timed_out = true;
                 run.watch.set_busy();
+                let kill = if run.watch.is_eval() {
+                    "SCRIPT KILL"
+                } else {
+                    "FUNCTION KILL"
+                };
                 tracing::warn!(
-                    "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
+                    "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {kill} command. Script name is: {}.",
                     run.sha
                 );
                 hand_off_runtime(&run.watch);
@@ -515,7 +526,7 @@ fn hand_off_runtime(watch: &std::sync::Arc<crate::scripts::ScriptWatch>) {
 
 // ------------------------------------------------------------------------- setup
 
-unsafe fn setup(l: L) {
+pub(super) unsafe fn setup(l: L) {
     // Keep only the globals Redis keeps.
     let mut remove: Vec<Vec<u8>> = Vec::new();
     ffi::lua_pushnil(l);
@@ -659,7 +670,7 @@ unsafe fn is_call_global(l: L, idx: c_int) -> bool {
 /// added are removed, changed or removed ones put back, a changed metatable restored; returns
 /// how many it undid. Scripts cannot reach these tables for writing (the proxies), so this is
 /// a check, run in debug builds only, with `lua_pcall` (restoring a field may allocate).
-unsafe extern "C-unwind" fn restore(l: L) -> c_int {
+pub(super) unsafe extern "C-unwind" fn restore(l: L) -> c_int {
     let mut fixed = 0;
     ffi::lua_settop(l, 0);
     ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, c"picket_saved".as_ptr()); // 1

@@ -14,6 +14,8 @@ mod cmsgpack;
 mod convert;
 mod engine;
 mod ffi;
+mod function;
+mod function_engine;
 mod structlib;
 
 use bytes::Bytes;
@@ -26,6 +28,11 @@ use crate::scripts::{sflags, Script};
 use crate::server::Server;
 
 pub use engine::Run;
+pub use function::{
+    fcall, fcall_ro, function_delete, function_dump, function_flush, function_help, function_kill,
+    function_list, function_load, function_restore, function_stats,
+    register as register_function_engines, stats_reply as function_stats_reply,
+};
 
 /// Bytes held by this thread's Lua heap (0 before its first script).
 pub fn lua_memory() -> usize {
@@ -90,20 +97,36 @@ pub fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
 
 /// The flags the pipeline checks for an EVAL-family request: a script that declared flags
 /// (a shebang) replaces the command's `write`, `denyoom` and `stale` with its own (Redis's
-/// `evalGetCommandFlags` and `scriptFlagsToCmdFlags`).
-pub fn command_flags(srv: &Server, spec: &super::CommandSpec, args: &[Bytes]) -> u32 {
-    let cmd_flags = spec.flags;
+/// `evalGetCommandFlags` and `scriptFlagsToCmdFlags`); so does a function's (FCALL). With
+/// them, whether they come from declared flags (then the command may replicate only if it
+/// may write: Redis clears `may-replicate`).
+pub fn command_flags_declared(
+    srv: &Server,
+    spec: &super::CommandSpec,
+    args: &[Bytes],
+) -> (u32, bool) {
+    match declared_flags(srv, spec, args) {
+        Some(f) => (script_flags_to_cmd_flags(spec.flags, f), true),
+        None => (spec.flags, false),
+    }
+}
+
+/// The flags an EVAL-family request's script or an FCALL's function declared, if any.
+fn declared_flags(srv: &Server, spec: &super::CommandSpec, args: &[Bytes]) -> Option<u32> {
+    if matches!(spec.name, "fcall" | "fcall_ro") {
+        return function::declared_flags(srv, args);
+    }
     if !matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro") || args.len() < 2 {
-        return cmd_flags;
+        return None;
     }
     let evalsha = spec.name.starts_with("evalsha");
     if evalsha && args[1].len() != 40 {
-        return cmd_flags;
+        return None;
     }
     // A body without a shebang runs in compatibility mode (cached or not: the cache holds
     // the same body): no need to hash it.
     if !evalsha && !args[1].starts_with(b"#!") {
-        return cmd_flags;
+        return None;
     }
     let sha = if evalsha {
         lowercase_sha(&args[1])
@@ -112,15 +135,17 @@ pub fn command_flags(srv: &Server, spec: &super::CommandSpec, args: &[Bytes]) ->
     };
     let script_flags = match srv.scripts.get(&sha) {
         Some(s) => s.flags,
-        None if evalsha => return cmd_flags,
-        None => match shebang_flags(&args[1]) {
-            Ok((f, _)) => f,
-            Err(_) => return cmd_flags,
-        },
+        None if evalsha => return None,
+        None => shebang_flags(&args[1]).ok()?.0,
     };
     if script_flags & sflags::EVAL_COMPAT_MODE != 0 {
-        return cmd_flags;
+        return None;
     }
+    Some(script_flags)
+}
+
+/// Redis's `scriptFlagsToCmdFlags`.
+fn script_flags_to_cmd_flags(cmd_flags: u32, script_flags: u32) -> u32 {
     let mut f = cmd_flags & !(flags::STALE | flags::DENYOOM | flags::WRITE);
     if script_flags & (sflags::ALLOW_OOM | sflags::NO_WRITES) == 0 {
         f |= flags::DENYOOM;
@@ -288,7 +313,7 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
 /// mid-script): the script was stopped; its effects so far are neither propagated nor saved,
 /// so the AOF and the replicas never see half a script, and the server stops before anyone
 /// else runs a command. The caller gets no reply: its connection closes with the server.
-fn shutdown_from_script(ctx: &mut Ctx) {
+pub(super) fn shutdown_from_script(ctx: &mut Ctx) {
     ctx.srv.propagator.discard_unit();
     let req = crate::server::ShutdownRequest {
         nosave: true,
@@ -310,7 +335,7 @@ fn shutdown_from_script(ctx: &mut Ctx) {
 }
 
 /// Redis's `scriptPrepareForRun`: the refusals that depend on the script's flags.
-fn prepare(srv: &mut Server, fl: u32, ro: bool, obeyed: bool, oom: bool) -> CmdResult {
+pub(super) fn prepare(srv: &mut Server, fl: u32, ro: bool, obeyed: bool, oom: bool) -> CmdResult {
     let replica = srv.repl.is_replica();
     let running_stale = replica && !srv.repl.link_up() && !srv.cfg.repl.serve_stale_data;
     if fl & sflags::EVAL_COMPAT_MODE != 0 {

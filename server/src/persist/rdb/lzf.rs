@@ -68,74 +68,175 @@ pub fn decompress(input: &[u8], expected: usize) -> Result<Vec<u8>, LzfError> {
     Ok(out)
 }
 
-const HLOG: u32 = 14;
+const HLOG: u32 = 16;
+const HSIZE: usize = 1 << HLOG;
 const MAX_LIT: usize = 32;
 const MAX_OFF: usize = 1 << 13;
 const MAX_REF: usize = (1 << 8) + (1 << 3);
 
-/// Compress `input`; `None` when the result would not be smaller than `max_len` bytes (Redis
-/// then stores the string as it is).
-pub fn compress(input: &[u8], max_len: usize) -> Option<Vec<u8>> {
-    let n = input.len();
-    if n < 4 {
+/// liblzf's hash table, reused by every call on a thread: a slot holds the position + 1 of
+/// the last 3-byte prefix that hashed there, valid only if stamped with the current call
+/// (so no call clears the 256 Ki slots).
+struct Table {
+    slots: Vec<(u32, u32)>,
+    stamp: u32,
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<Table> = const {
+        std::cell::RefCell::new(Table {
+            slots: Vec::new(),
+            stamp: 0,
+        })
+    };
+}
+
+/// liblzf's `IDX` (HLOG 16, VERY_FAST).
+fn idx(h: u32) -> usize {
+    ((h >> (24 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1)
+}
+
+/// Compress `input` into at most `out_len` bytes, or `None` when it does not fit (Redis
+/// then stores the string as it is; it asks for `len - 4` bytes).
+///
+/// This is liblzf 3.6's `lzf_compress` as Redis 7.0 builds it (HLOG 16, VERY_FAST,
+/// STRICT_ALIGN, CHECK_INPUT), step for step, so that RDB files, DUMP and FUNCTION DUMP
+/// payloads are Redis's bytes. (Redis does not clear its hash table between calls, so a
+/// stale slot that happens to point into the new input may add a match there; this table
+/// starts empty each call.)
+pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    let in_len = input.len();
+    if in_len < 3 || out_len == 0 {
+        // (liblzf reads two bytes up front; Redis compresses only strings over 20 bytes.)
         return None;
     }
-    let mut out: Vec<u8> = Vec::with_capacity(max_len.min(n));
-    // The hash table: no bigger than the input needs (a table of 2^14 slots for every short
-    // string would cost far more to clear than to compress it).
-    let hlog = n.next_power_of_two().trailing_zeros().clamp(6, HLOG);
-    let mut table = vec![0u32; 1 << hlog];
-    let hash = |i: usize| -> usize {
-        let v = (input[i] as u32) << 16 | (input[i + 1] as u32) << 8 | input[i + 2] as u32;
-        (v.wrapping_mul(0x9e37_79b1) >> (32 - hlog)) as usize
-    };
-    let mut lit_start = 0usize; // first byte of the pending literal run
-    let mut i = 0usize;
-    let flush_literals = |out: &mut Vec<u8>, from: usize, to: usize| {
-        let mut s = from;
-        while s < to {
-            let run = (to - s).min(MAX_LIT);
-            out.push((run - 1) as u8);
-            out.extend_from_slice(&input[s..s + run]);
-            s += run;
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.slots.is_empty() {
+            t.slots = vec![(0, 0); HSIZE];
         }
-    };
-    while i + 2 < n {
-        let h = hash(i);
-        let cand = table[h] as usize;
-        table[h] = (i + 1) as u32; // 0 means empty
-        if cand > 0 {
-            let r = cand - 1;
-            let off = i - r - 1;
-            if r < i && off < MAX_OFF && input[r..r + 3] == input[i..i + 3] {
-                let max = (n - i).min(MAX_REF);
-                let mut len = 3;
-                while len < max && input[r + len] == input[i + len] {
+        t.stamp = t.stamp.wrapping_add(1);
+        if t.stamp == 0 {
+            t.slots.iter_mut().for_each(|s| *s = (0, 0));
+            t.stamp = 1;
+        }
+        compress_with(&mut t, input, out_len)
+    })
+}
+
+fn compress_with(t: &mut Table, input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    let stamp = t.stamp;
+    let in_end = input.len();
+    let out_end = out_len;
+    let mut out = vec![0u8; out_len];
+    let at = |i: usize| input[i] as u32;
+    let mut op = 1usize; // (byte 0 is the first literal run's header)
+    let mut lit: usize = 0;
+    let mut ip = 0usize;
+    let mut hval: u32 = (at(0) << 8) | at(1);
+    while ip + 2 < in_end {
+        hval = (hval << 8) | at(ip + 2);
+        let slot = &mut t.slots[idx(hval)];
+        let reference = if slot.0 == stamp && slot.1 > 0 {
+            Some(slot.1 as usize - 1)
+        } else {
+            None
+        };
+        *slot = (stamp, ip as u32 + 1);
+        let found = reference.filter(|&r| {
+            r < ip
+                && ip - r - 1 < MAX_OFF
+                && r > 0
+                && input[r + 2] == input[ip + 2]
+                && input[r] == input[ip]
+                && input[r + 1] == input[ip + 1]
+        });
+        if let Some(r) = found {
+            let off = ip - r - 1;
+            let mut len = 2usize;
+            let maxlen = (in_end - ip - len).min(MAX_REF);
+            if op + 3 + 1 >= out_end && op - (lit == 0) as usize + 3 + 1 >= out_end {
+                return None;
+            }
+            out[op - lit - 1] = (lit as u8).wrapping_sub(1); // stop run
+            op -= (lit == 0) as usize; // undo run if length is zero
+            let mut unrolled_all = true;
+            if maxlen > 16 {
+                for _ in 0..16 {
                     len += 1;
+                    if input[r + len] != input[ip + len] {
+                        unrolled_all = false;
+                        break;
+                    }
                 }
-                flush_literals(&mut out, lit_start, i);
-                let l = len - 2;
-                if l < 7 {
-                    out.push(((off >> 8) as u8) | ((l as u8) << 5));
-                } else {
-                    out.push(((off >> 8) as u8) | (7 << 5));
-                    out.push((l - 7) as u8);
+            }
+            if unrolled_all {
+                loop {
+                    len += 1;
+                    if !(len < maxlen && input[r + len] == input[ip + len]) {
+                        break;
+                    }
                 }
-                out.push(off as u8);
-                if out.len() >= max_len {
-                    return None;
-                }
-                i += len;
-                lit_start = i;
-                continue;
+            }
+            len -= 2;
+            ip += 1;
+            if len < 7 {
+                out[op] = ((off >> 8) + (len << 5)) as u8;
+                op += 1;
+            } else {
+                out[op] = ((off >> 8) + (7 << 5)) as u8;
+                out[op + 1] = (len - 7) as u8;
+                op += 2;
+            }
+            out[op] = off as u8;
+            op += 1;
+            lit = 0;
+            op += 1; // start run
+            ip += len + 1;
+            if ip + 2 >= in_end {
+                break;
+            }
+            // VERY_FAST: the two positions before the new one go into the table.
+            ip -= 2;
+            hval = (at(ip) << 8) | at(ip + 1);
+            hval = (hval << 8) | at(ip + 2);
+            t.slots[idx(hval)] = (stamp, ip as u32 + 1);
+            ip += 1;
+            hval = (hval << 8) | at(ip + 2);
+            t.slots[idx(hval)] = (stamp, ip as u32 + 1);
+            ip += 1;
+        } else {
+            if op >= out_end {
+                return None;
+            }
+            lit += 1;
+            out[op] = input[ip];
+            op += 1;
+            ip += 1;
+            if lit == MAX_LIT {
+                out[op - lit - 1] = (lit - 1) as u8;
+                lit = 0;
+                op += 1;
             }
         }
-        i += 1;
     }
-    flush_literals(&mut out, lit_start, n);
-    if out.len() >= max_len {
+    if op + 3 > out_end {
         return None;
     }
+    while ip < in_end {
+        lit += 1;
+        out[op] = input[ip];
+        op += 1;
+        ip += 1;
+        if lit == MAX_LIT {
+            out[op - lit - 1] = (lit - 1) as u8;
+            lit = 0;
+            op += 1;
+        }
+    }
+    out[op - lit - 1] = (lit as u8).wrapping_sub(1); // end run
+    op -= (lit == 0) as usize;
+    out.truncate(op);
     Some(out)
 }
 
@@ -151,6 +252,21 @@ mod tests {
         assert!(c.len() < data.len() / 5);
         assert_eq!(decompress(&c, data.len()).unwrap(), data);
         assert!(compress(b"abcdefgh", 8).is_none());
+    }
+
+    #[test]
+    fn compresses_as_redis_does() {
+        // Redis 7.0.15's DUMP of this string holds these 34 bytes.
+        let data = b"hello hello hello hello hello world, hello world! abcabcabcabcabcabcabcabc";
+        let redis = "0668656c6c6f2068e00e0505776f726c642ca01e600c042120616263e00a02016263";
+        let hex: String = compress(data, data.len() - 4)
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, redis);
+        // Too little room: no output.
+        assert!(compress(data, 20).is_none());
     }
 
     #[test]

@@ -47,8 +47,44 @@ pub enum Item {
         idle: Option<u64>,
         freq: Option<u8>,
     },
+    /// A function library (`RDB_OPCODE_FUNCTION2`, or the pre-GA `RDB_OPCODE_FUNCTION`
+    /// made into the same form): its whole code, shebang included.
+    Function(Vec<u8>),
     /// End of file; the checksum (already verified when present).
     Eof,
+}
+
+/// The code of one library record, after its opcode (Redis's `rdbFunctionLoad`): the
+/// payload of `RDB_OPCODE_FUNCTION2`, or the name, engine, description and body of the
+/// pre-GA `RDB_OPCODE_FUNCTION`, made into a payload (`#!<engine> name=<name>\n<body>`).
+/// The error is Redis's message.
+pub fn read_function(r: &mut Reader, opcode: u8) -> Result<Vec<u8>, String> {
+    read_function_record(r, opcode).map_err(|(_, msg)| msg.to_string())
+}
+
+/// [`read_function`], with the reader's error (a cut record asks for more input when
+/// streaming) beside Redis's message.
+fn read_function_record(r: &mut Reader, opcode: u8) -> Result<Vec<u8>, (RdbError, &'static str)> {
+    let string = |r: &mut Reader, what: &'static str| r.string().map_err(|e| (e, what));
+    if opcode == op::FUNCTION2 {
+        return string(r, "Failed loading library payload");
+    }
+    let name = string(r, "Failed loading library name")?;
+    let engine = string(r, "Failed loading engine name")?;
+    let has_desc = r
+        .len()
+        .map_err(|e| (e, "Failed loading library description indicator"))?;
+    if has_desc != 0 {
+        string(r, "Failed loading library description")?;
+    }
+    let blob = string(r, "Failed loading library blob")?;
+    let mut payload = b"#!".to_vec();
+    payload.extend_from_slice(&engine);
+    payload.extend_from_slice(b" name=");
+    payload.extend_from_slice(&name);
+    payload.push(b'\n');
+    payload.extend_from_slice(&blob);
+    Ok(payload)
 }
 
 /// A nested blob (listpack, ziplist, intset) and its offset in the file.
@@ -88,7 +124,9 @@ pub fn read_record(r: &mut Reader) -> Result<Item, RdbError> {
             }
             op::MODULE_AUX => return Err(RdbError::corrupt("module data is not supported", at)),
             op::FUNCTION2 | op::FUNCTION_PRE_GA => {
-                return Err(RdbError::corrupt("functions are not supported", at))
+                return read_function_record(r, t)
+                    .map(Item::Function)
+                    .map_err(|(e, _)| e);
             }
             op::EOF => return Ok(Item::Eof),
             _ => {
