@@ -138,6 +138,12 @@ HANDLERS.update({
     "xadd": "streams::xadd", "xrange": "streams::xrange", "xrevrange": "streams::xrevrange",
     "xlen": "streams::xlen", "xdel": "streams::xdel", "xtrim": "streams::xtrim",
     "xread": "streams::xread", "xsetid": "streams::xsetid",
+    "xgroup": {sub: "stream_groups::xgroup" for sub in
+               ["create", "setid", "destroy", "createconsumer", "delconsumer", "help"]},
+    "xreadgroup": "stream_groups::xreadgroup", "xack": "stream_groups::xack",
+    "xpending": "stream_groups::xpending", "xclaim": "stream_groups::xclaim",
+    "xautoclaim": "stream_groups::xautoclaim",
+    "xinfo": {sub: "stream_info::xinfo" for sub in ["stream", "groups", "consumers", "help"]},
 })
 
 FLAGS = {
@@ -343,7 +349,7 @@ pub const COMMAND_IDS: usize = %d;
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
-    server_cmds, sets, sort, streams, strings, zsets,
+    server_cmds, sets, sort, stream_groups, stream_info, streams, strings, zsets,
 };
 use super::{container, Handler};
 use super::table::COMMAND_IDS;

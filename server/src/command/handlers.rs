@@ -6,7 +6,7 @@
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
-    server_cmds, sets, sort, streams, strings, zsets,
+    server_cmds, sets, sort, stream_groups, stream_info, streams, strings, zsets,
 };
 use super::{container, Handler};
 use super::table::COMMAND_IDS;
@@ -245,44 +245,61 @@ pub static HANDLERS: [Handler; COMMAND_IDS] = [
     multi::unwatch, // 229 unwatch
     replication_cmds::wait, // 230 wait
     multi::watch, // 231 watch
-    streams::xadd, // 232 xadd
-    streams::xdel, // 233 xdel
-    streams::xlen, // 234 xlen
-    streams::xrange, // 235 xrange
-    streams::xread, // 236 xread
-    streams::xrevrange, // 237 xrevrange
-    streams::xsetid, // 238 xsetid
-    streams::xtrim, // 239 xtrim
-    zsets::zadd, // 240 zadd
-    zsets::zcard, // 241 zcard
-    zsets::zcount, // 242 zcount
-    zsets::zdiff, // 243 zdiff
-    zsets::zdiffstore, // 244 zdiffstore
-    zsets::zincrby, // 245 zincrby
-    zsets::zinter, // 246 zinter
-    zsets::zintercard, // 247 zintercard
-    zsets::zinterstore, // 248 zinterstore
-    zsets::zlexcount, // 249 zlexcount
-    zsets::zmpop, // 250 zmpop
-    zsets::zmscore, // 251 zmscore
-    zsets::zpopmax, // 252 zpopmax
-    zsets::zpopmin, // 253 zpopmin
-    zsets::zrandmember, // 254 zrandmember
-    zsets::zrange, // 255 zrange
-    zsets::zrangebylex, // 256 zrangebylex
-    zsets::zrangebyscore, // 257 zrangebyscore
-    zsets::zrangestore, // 258 zrangestore
-    zsets::zrank, // 259 zrank
-    zsets::zrem, // 260 zrem
-    zsets::zremrangebylex, // 261 zremrangebylex
-    zsets::zremrangebyrank, // 262 zremrangebyrank
-    zsets::zremrangebyscore, // 263 zremrangebyscore
-    zsets::zrevrange, // 264 zrevrange
-    zsets::zrevrangebylex, // 265 zrevrangebylex
-    zsets::zrevrangebyscore, // 266 zrevrangebyscore
-    zsets::zrevrank, // 267 zrevrank
-    zsets::zscan, // 268 zscan
-    zsets::zscore, // 269 zscore
-    zsets::zunion, // 270 zunion
-    zsets::zunionstore, // 271 zunionstore
+    stream_groups::xack, // 232 xack
+    streams::xadd, // 233 xadd
+    stream_groups::xautoclaim, // 234 xautoclaim
+    stream_groups::xclaim, // 235 xclaim
+    streams::xdel, // 236 xdel
+    container, // 237 xgroup
+    stream_groups::xgroup, // 238 xgroup|create
+    stream_groups::xgroup, // 239 xgroup|createconsumer
+    stream_groups::xgroup, // 240 xgroup|delconsumer
+    stream_groups::xgroup, // 241 xgroup|destroy
+    stream_groups::xgroup, // 242 xgroup|help
+    stream_groups::xgroup, // 243 xgroup|setid
+    container, // 244 xinfo
+    stream_info::xinfo, // 245 xinfo|consumers
+    stream_info::xinfo, // 246 xinfo|groups
+    stream_info::xinfo, // 247 xinfo|help
+    stream_info::xinfo, // 248 xinfo|stream
+    streams::xlen, // 249 xlen
+    stream_groups::xpending, // 250 xpending
+    streams::xrange, // 251 xrange
+    streams::xread, // 252 xread
+    stream_groups::xreadgroup, // 253 xreadgroup
+    streams::xrevrange, // 254 xrevrange
+    streams::xsetid, // 255 xsetid
+    streams::xtrim, // 256 xtrim
+    zsets::zadd, // 257 zadd
+    zsets::zcard, // 258 zcard
+    zsets::zcount, // 259 zcount
+    zsets::zdiff, // 260 zdiff
+    zsets::zdiffstore, // 261 zdiffstore
+    zsets::zincrby, // 262 zincrby
+    zsets::zinter, // 263 zinter
+    zsets::zintercard, // 264 zintercard
+    zsets::zinterstore, // 265 zinterstore
+    zsets::zlexcount, // 266 zlexcount
+    zsets::zmpop, // 267 zmpop
+    zsets::zmscore, // 268 zmscore
+    zsets::zpopmax, // 269 zpopmax
+    zsets::zpopmin, // 270 zpopmin
+    zsets::zrandmember, // 271 zrandmember
+    zsets::zrange, // 272 zrange
+    zsets::zrangebylex, // 273 zrangebylex
+    zsets::zrangebyscore, // 274 zrangebyscore
+    zsets::zrangestore, // 275 zrangestore
+    zsets::zrank, // 276 zrank
+    zsets::zrem, // 277 zrem
+    zsets::zremrangebylex, // 278 zremrangebylex
+    zsets::zremrangebyrank, // 279 zremrangebyrank
+    zsets::zremrangebyscore, // 280 zremrangebyscore
+    zsets::zrevrange, // 281 zrevrange
+    zsets::zrevrangebylex, // 282 zrevrangebylex
+    zsets::zrevrangebyscore, // 283 zrevrangebyscore
+    zsets::zrevrank, // 284 zrevrank
+    zsets::zscan, // 285 zscan
+    zsets::zscore, // 286 zscore
+    zsets::zunion, // 287 zunion
+    zsets::zunionstore, // 288 zunionstore
 ];

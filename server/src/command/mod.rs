@@ -37,6 +37,8 @@ pub(crate) mod scripting;
 mod server_cmds;
 mod sets;
 mod sort;
+mod stream_groups;
+mod stream_info;
 mod streams;
 mod strings;
 mod zsets;
