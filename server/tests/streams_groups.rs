@@ -315,6 +315,31 @@ fn edge_cases_as_redis() {
     run_cases(&mut d);
 }
 
+/// XINFO STREAM's `radix-tree-nodes` is computed from the node keys as Redis's rax would hold
+/// them: compared over realistic (millisecond) IDs as nodes come and go.
+#[test]
+fn radix_tree_counts_as_redis() {
+    let Some(pair) = pair() else { return };
+    let mut d = Diff::new(&pair);
+    d.line("CONFIG SET stream-node-max-entries 3");
+    let mut ms = 1_700_000_000_000u64;
+    for i in 0..400u64 {
+        ms += (i * 7919) % 5000;
+        d.line(&format!("XADD s {ms}-{} f {i}", i % 3));
+        if i % 37 == 0 {
+            d.line("XINFO STREAM s");
+        }
+        if i % 101 == 0 {
+            d.line("XTRIM s MAXLEN ~ 50");
+            d.line("XINFO STREAM s");
+        }
+    }
+    d.line("XTRIM s MAXLEN 7");
+    d.line("XINFO STREAM s");
+    d.line("XTRIM s MAXLEN 0");
+    d.line("XINFO STREAM s");
+}
+
 // ---------------------------------------------------------------------------- random walk
 
 struct Rng(u64);
@@ -685,7 +710,9 @@ fn group_traffic(m: &mut RawConn) {
 /// Redis replica of Redis has (times masked: each server stamps its own).
 #[test]
 fn replicas_get_groups_as_redis() {
-    let Some(pair) = pair() else { return };
+    let Some(pair) = Pair::start(&["--repl-diskless-sync-delay", "0"]) else {
+        return;
+    };
     let preplica = Server::start(&["--save", "", "--appendonly", "no"]);
     let Some(rreplica_of_p) = Server::redis(&[]) else {
         return;
@@ -804,4 +831,85 @@ fn rdb_with_groups_cross_load() {
     };
     let mut r2 = RawConn::connect(redis2.port);
     assert_eq!(r2.q(line), want_p, "picket's file on Redis");
+}
+
+// ---------------------------------------------------------------------------- AOF
+
+fn wait_rewrite(c: &mut RawConn) {
+    wait_until(|| {
+        let info = String::from_utf8_lossy(&c.q("INFO persistence").bytes()).into_owned();
+        info.contains("aof_rewrite_in_progress:0")
+            && info.contains("aof_rewrite_scheduled:0")
+            && info.contains("aof_rewrites:1\r\n")
+    });
+}
+
+/// Group traffic around an AOF rewrite (so the base holds the groups as Redis's
+/// `rewriteStreamObject` writes them and the increment holds the propagated XCLAIMs), then
+/// a restart; picket and Redis end with the same groups (times masked), and each loads the
+/// other's AOF directory to the same state.
+#[test]
+fn aof_with_groups_as_redis() {
+    if common::which("redis-server").is_none() {
+        return;
+    }
+    let line = "XINFO STREAM s FULL COUNT 0";
+    let mut states = Vec::new();
+    let mut dirs = Vec::new();
+    for redis in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let args = [
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            "no",
+        ];
+        let start = |args: &[&str]| {
+            if redis {
+                Server::redis(args).unwrap()
+            } else {
+                Server::start(args)
+            }
+        };
+        let s = start(&args);
+        let mut c = RawConn::connect(s.port);
+        c.q("XADD s 1-0 f 0");
+        c.q("XGROUP CREATE s g0 0");
+        c.q("XREADGROUP GROUP g0 zed STREAMS s >");
+        c.q("XGROUP CREATECONSUMER s g0 quiet");
+        c.q("BGREWRITEAOF");
+        wait_rewrite(&mut c);
+        group_traffic(&mut c);
+        let before = mask(&c.q(line), line);
+        c.send(&words("SHUTDOWN NOSAVE"));
+        drop(c);
+        drop(s);
+        let s = start(&args);
+        let mut c = RawConn::connect(s.port);
+        let after = mask(&c.q(line), line);
+        states.push((before, after));
+        c.send(&words("SHUTDOWN NOSAVE"));
+        drop(c);
+        drop(s);
+        dirs.push(dir);
+    }
+    assert_eq!(states[0], states[1], "picket (left), redis (right)");
+    assert!(!states[0].1.is_error() && states[0].1.items().len() == 18);
+    // Each loads the other's directory.
+    for (dir, redis) in [(&dirs[0], true), (&dirs[1], false)] {
+        let args = ["--dir", dir.path().to_str().unwrap(), "--appendonly", "yes"];
+        let s = if redis {
+            Server::redis(&args).unwrap()
+        } else {
+            Server::start(&args)
+        };
+        let mut c = RawConn::connect(s.port);
+        assert_eq!(
+            mask(&c.q(line), line),
+            states[0].1,
+            "redis loading: {redis}"
+        );
+    }
 }
