@@ -645,6 +645,11 @@ fn blocked_xreadgroup_as_redis() {
         w.q("XREADGROUP GROUP g c11 BLOCK 0 STREAMS b >");
         got.push(w.q("EXEC"));
         got.push(w.q("XINFO CONSUMERS b g").skeleton());
+        // A stream that expires (the active cycle, no command after it) wakes them too.
+        w.q("XGROUP CREATE e g $ MKSTREAM");
+        w.q("PEXPIRE e 100");
+        let mut c12 = block("XREADGROUP GROUP g c12 BLOCK 0 STREAMS e >");
+        got.push(c12.read());
         replies.push(got);
     }
     let redis = replies.pop().unwrap();
@@ -703,6 +708,21 @@ fn group_traffic(m: &mut RawConn) {
     m.q("XGROUP SETID s late 11-0");
     m.q("XGROUP CREATE t g $ MKSTREAM");
     m.q("XGROUP DESTROY t g");
+    // Inside a transaction and a script, the effects go out as one unit.
+    m.q("XADD s 14-0 f 14");
+    m.q("XADD s 15-0 f 15");
+    m.q("MULTI");
+    m.q("XREADGROUP GROUP g hal COUNT 1 STREAMS s >");
+    m.q("XACK s g 1-0");
+    m.q("XREADGROUP GROUP n ivy NOACK STREAMS s >");
+    assert_eq!(m.q("EXEC").items().len(), 3);
+    let v = m.cmd(&[
+        "EVAL",
+        "redis.call('XREADGROUP','GROUP','g','jo','STREAMS','s','>') \
+         return redis.call('XAUTOCLAIM','s','g','kim','0','0','COUNT','2')",
+        "0",
+    ]);
+    assert_eq!(v.items().len(), 3, "{v:?}");
 }
 
 /// The same traffic on a picket master (with a picket replica and a Redis replica) and on a
