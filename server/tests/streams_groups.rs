@@ -756,6 +756,24 @@ fn replicas_get_groups_as_redis() {
     attach(&mut rr, pair.redis.port);
     group_traffic(&mut mp);
     group_traffic(&mut mr);
+    // Blocked readers served by a later XADD propagate what they were served.
+    for (m, port) in [(&mut mp, pair.picket.port), (&mut mr, pair.redis.port)] {
+        let mut b1 = RawConn::connect(port);
+        let mut b2 = RawConn::connect(port);
+        m.q("XGROUP CREATE s fresh $");
+        b1.send(&words("XREADGROUP GROUP fresh bo BLOCK 0 STREAMS s >"));
+        b2.send(&words(
+            "XREADGROUP GROUP n newbie NOACK BLOCK 0 STREAMS s >",
+        ));
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            m.q("CLIENT LIST").text().matches("cmd=xreadgroup").count(),
+            2
+        );
+        m.q("XADD s 20-0 f 20");
+        assert!(!b1.read().is_error());
+        assert!(!b2.read().is_error());
+    }
     for (m, replicas) in [(&mut mp, vec![&mut rp, &mut rrp]), (&mut mr, vec![&mut rr])] {
         let want = info_field(m, "master_repl_offset");
         for r in replicas {
