@@ -323,8 +323,10 @@ fn radix_tree_counts_as_redis() {
     let mut d = Diff::new(&pair);
     d.line("CONFIG SET stream-node-max-entries 3");
     let mut ms = 1_700_000_000_000u64;
+    let mut ids = Vec::new();
     for i in 0..400u64 {
         ms += (i * 7919) % 5000;
+        ids.push(format!("{ms}-{}", i % 3));
         d.line(&format!("XADD s {ms}-{} f {i}", i % 3));
         if i % 37 == 0 {
             d.line("XINFO STREAM s");
@@ -334,6 +336,16 @@ fn radix_tree_counts_as_redis() {
             d.line("XINFO STREAM s");
         }
     }
+    // Whole nodes deleted in the middle, then one entry left per node.
+    for (i, id) in ids.iter().enumerate().skip(300) {
+        if (i / 3) % 2 == 0 || i % 3 != 1 {
+            d.line(&format!("XDEL s {id}"));
+        }
+        if i % 10 == 0 {
+            d.line("XINFO STREAM s");
+        }
+    }
+    d.line("XINFO STREAM s");
     d.line("XTRIM s MAXLEN 7");
     d.line("XINFO STREAM s");
     d.line("XTRIM s MAXLEN 0");
