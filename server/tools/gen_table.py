@@ -140,9 +140,9 @@ HANDLERS.update({
     "xread": "streams::xread", "xsetid": "streams::xsetid",
     "xgroup": {sub: "stream_groups::xgroup" for sub in
                ["create", "setid", "destroy", "createconsumer", "delconsumer", "help"]},
-    "xreadgroup": "stream_groups::xreadgroup", "xack": "stream_groups::xack",
-    "xpending": "stream_groups::xpending", "xclaim": "stream_groups::xclaim",
-    "xautoclaim": "stream_groups::xautoclaim",
+    "xreadgroup": "stream_groups::xreadgroup", "xack": "stream_pel::xack",
+    "xpending": "stream_pel::xpending", "xclaim": "stream_pel::xclaim",
+    "xautoclaim": "stream_pel::xautoclaim",
     "xinfo": {sub: "stream_info::xinfo" for sub in ["stream", "groups", "consumers", "help"]},
 })
 
@@ -349,7 +349,7 @@ pub const COMMAND_IDS: usize = %d;
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
-    server_cmds, sets, sort, stream_groups, stream_info, streams, strings, zsets,
+    server_cmds, sets, sort, stream_groups, stream_info, stream_pel, streams, strings, zsets,
 };
 use super::{container, Handler};
 use super::table::COMMAND_IDS;

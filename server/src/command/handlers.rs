@@ -6,7 +6,7 @@
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
-    server_cmds, sets, sort, stream_groups, stream_info, streams, strings, zsets,
+    server_cmds, sets, sort, stream_groups, stream_info, stream_pel, streams, strings, zsets,
 };
 use super::{container, Handler};
 use super::table::COMMAND_IDS;
@@ -245,10 +245,10 @@ pub static HANDLERS: [Handler; COMMAND_IDS] = [
     multi::unwatch, // 229 unwatch
     replication_cmds::wait, // 230 wait
     multi::watch, // 231 watch
-    stream_groups::xack, // 232 xack
+    stream_pel::xack, // 232 xack
     streams::xadd, // 233 xadd
-    stream_groups::xautoclaim, // 234 xautoclaim
-    stream_groups::xclaim, // 235 xclaim
+    stream_pel::xautoclaim, // 234 xautoclaim
+    stream_pel::xclaim, // 235 xclaim
     streams::xdel, // 236 xdel
     container, // 237 xgroup
     stream_groups::xgroup, // 238 xgroup|create
@@ -263,7 +263,7 @@ pub static HANDLERS: [Handler; COMMAND_IDS] = [
     stream_info::xinfo, // 247 xinfo|help
     stream_info::xinfo, // 248 xinfo|stream
     streams::xlen, // 249 xlen
-    stream_groups::xpending, // 250 xpending
+    stream_pel::xpending, // 250 xpending
     streams::xrange, // 251 xrange
     streams::xread, // 252 xread
     stream_groups::xreadgroup, // 253 xreadgroup

@@ -39,6 +39,7 @@ mod sets;
 mod sort;
 mod stream_groups;
 mod stream_info;
+mod stream_pel;
 mod streams;
 mod strings;
 mod zsets;
