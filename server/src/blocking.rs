@@ -99,6 +99,14 @@ impl Ctx<'_> {
             if !q.contains(&self.client.id) {
                 q.push_back(self.client.id);
             }
+            if self.spec.name == "xreadgroup" {
+                *self
+                    .srv
+                    .keyspace
+                    .group_waits
+                    .entry((db, k.clone()))
+                    .or_default() += 1;
+            }
         }
         self.client.blocked = Some(Blocked {
             db,
@@ -138,6 +146,14 @@ pub fn unblock(srv: &mut Server, client: &mut Client) {
     client.argc = 0;
     for k in b.keys {
         let slot = (b.db, k);
+        if b.spec.name == "xreadgroup" {
+            if let Some(n) = srv.keyspace.group_waits.get_mut(&slot) {
+                *n -= 1;
+                if *n == 0 {
+                    srv.keyspace.group_waits.remove(&slot);
+                }
+            }
+        }
         if let Some(q) = srv.keyspace.blocking.get_mut(&slot) {
             q.retain(|&id| id != client.id);
             if q.is_empty() {

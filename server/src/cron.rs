@@ -90,6 +90,14 @@ pub fn tick(srv: &mut Server) {
     if srv.keyspace.active_expire_enabled && !replica && !srv.pauses.writes_paused(srv.now_ms) {
         active_expire_cycle(srv);
     }
+    // A stream that expired or was evicted wakes its blocked XREADGROUP clients, as Redis's
+    // `beforeSleep` does after its cron.
+    if !srv.keyspace.group_waits.is_empty() {
+        srv.keyspace.signal_gone_streams();
+        if !srv.keyspace.ready_keys.is_empty() {
+            crate::command::reentry::serve_ready_keys(srv);
+        }
+    }
     if srv.cfg.activerehashing {
         for db in &mut srv.keyspace.dbs {
             db.cron_tables();

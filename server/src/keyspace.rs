@@ -22,6 +22,9 @@ pub struct Keyspace {
     pub blocking: BTreeMap<(usize, Bytes), Queue>,
     /// Keys that got data this command, whose waiters are served after it.
     pub ready_keys: Vec<(usize, Bytes)>,
+    /// The keys blocked XREADGROUP clients wait on, with how many: when one stops being a
+    /// stream (deleted, overwritten, flushed) they are woken with `-UNBLOCKED`.
+    pub group_waits: BTreeMap<(usize, Bytes), usize>,
     /// The database where random eviction looks next.
     pub evict_next_db: usize,
     /// The active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE).
@@ -34,6 +37,7 @@ impl Keyspace {
             dbs,
             blocking: BTreeMap::new(),
             ready_keys: Vec::new(),
+            group_waits: BTreeMap::new(),
             evict_next_db: 0,
             active_expire_enabled: true,
         }
@@ -108,6 +112,27 @@ impl Keyspace {
         let k = (db, Bytes::copy_from_slice(key));
         if self.blocking.contains_key(&k) && !self.ready_keys.contains(&k) {
             self.ready_keys.push(k);
+        }
+    }
+
+    /// The keys blocked XREADGROUP clients wait on that are no longer streams are ready (Redis
+    /// signals a stream key as ready when it is deleted or overwritten, and when a flush or
+    /// SWAPDB takes it away: `scanDatabaseForDeletedStreams`).
+    pub fn signal_gone_streams(&mut self) {
+        let gone: Vec<(usize, Bytes)> = self
+            .group_waits
+            .keys()
+            .filter(|(db, k)| {
+                self.dbs[*db]
+                    .get(k)
+                    .is_none_or(|e| e.val.type_name() != "stream")
+            })
+            .cloned()
+            .collect();
+        for k in gone {
+            if !self.ready_keys.contains(&k) {
+                self.ready_keys.push(k);
+            }
         }
     }
 

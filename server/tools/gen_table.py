@@ -146,6 +146,12 @@ HANDLERS.update({
     "xadd": "streams::xadd", "xrange": "streams::xrange", "xrevrange": "streams::xrevrange",
     "xlen": "streams::xlen", "xdel": "streams::xdel", "xtrim": "streams::xtrim",
     "xread": "streams::xread", "xsetid": "streams::xsetid",
+    "xgroup": {sub: "stream_groups::xgroup" for sub in
+               ["create", "setid", "destroy", "createconsumer", "delconsumer", "help"]},
+    "xreadgroup": "stream_groups::xreadgroup", "xack": "stream_pel::xack",
+    "xpending": "stream_pel::xpending", "xclaim": "stream_pel::xclaim",
+    "xautoclaim": "stream_pel::xautoclaim",
+    "xinfo": {sub: "stream_info::xinfo" for sub in ["stream", "groups", "consumers", "help"]},
 })
 
 FLAGS = {
@@ -351,7 +357,7 @@ pub const COMMAND_IDS: usize = %d;
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
-    server_cmds, sets, sort, streams, strings, zsets,
+    server_cmds, sets, sort, stream_groups, stream_info, stream_pel, streams, strings, zsets,
 };
 use super::{container, Handler};
 use super::table::COMMAND_IDS;

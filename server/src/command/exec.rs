@@ -60,7 +60,11 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
         crate::replication::feed(srv);
     }
     client.woff = srv.repl.offset;
-    // Clients blocked on keys this command filled are served now, each as its own unit.
+    // Clients blocked on keys this command filled are served now, each as its own unit
+    // (and XREADGROUP clients whose stream it took away are told so).
+    if !srv.keyspace.group_waits.is_empty() {
+        srv.keyspace.signal_gone_streams();
+    }
     if !srv.keyspace.ready_keys.is_empty() {
         super::reentry::serve_ready_keys(srv);
     }

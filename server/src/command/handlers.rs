@@ -6,7 +6,7 @@
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, lists, memory, multi, pubsub,
     replication_cmds, scripting,
-    server_cmds, sets, sort, streams, strings, zsets,
+    server_cmds, sets, sort, stream_groups, stream_info, stream_pel, streams, strings, zsets,
 };
 use super::{container, Handler};
 use super::table::COMMAND_IDS;
@@ -257,44 +257,61 @@ pub static HANDLERS: [Handler; COMMAND_IDS] = [
     multi::unwatch, // 241 unwatch
     replication_cmds::wait, // 242 wait
     multi::watch, // 243 watch
-    streams::xadd, // 244 xadd
-    streams::xdel, // 245 xdel
-    streams::xlen, // 246 xlen
-    streams::xrange, // 247 xrange
-    streams::xread, // 248 xread
-    streams::xrevrange, // 249 xrevrange
-    streams::xsetid, // 250 xsetid
-    streams::xtrim, // 251 xtrim
-    zsets::zadd, // 252 zadd
-    zsets::zcard, // 253 zcard
-    zsets::zcount, // 254 zcount
-    zsets::zdiff, // 255 zdiff
-    zsets::zdiffstore, // 256 zdiffstore
-    zsets::zincrby, // 257 zincrby
-    zsets::zinter, // 258 zinter
-    zsets::zintercard, // 259 zintercard
-    zsets::zinterstore, // 260 zinterstore
-    zsets::zlexcount, // 261 zlexcount
-    zsets::zmpop, // 262 zmpop
-    zsets::zmscore, // 263 zmscore
-    zsets::zpopmax, // 264 zpopmax
-    zsets::zpopmin, // 265 zpopmin
-    zsets::zrandmember, // 266 zrandmember
-    zsets::zrange, // 267 zrange
-    zsets::zrangebylex, // 268 zrangebylex
-    zsets::zrangebyscore, // 269 zrangebyscore
-    zsets::zrangestore, // 270 zrangestore
-    zsets::zrank, // 271 zrank
-    zsets::zrem, // 272 zrem
-    zsets::zremrangebylex, // 273 zremrangebylex
-    zsets::zremrangebyrank, // 274 zremrangebyrank
-    zsets::zremrangebyscore, // 275 zremrangebyscore
-    zsets::zrevrange, // 276 zrevrange
-    zsets::zrevrangebylex, // 277 zrevrangebylex
-    zsets::zrevrangebyscore, // 278 zrevrangebyscore
-    zsets::zrevrank, // 279 zrevrank
-    zsets::zscan, // 280 zscan
-    zsets::zscore, // 281 zscore
-    zsets::zunion, // 282 zunion
-    zsets::zunionstore, // 283 zunionstore
+    stream_pel::xack, // 244 xack
+    streams::xadd, // 245 xadd
+    stream_pel::xautoclaim, // 246 xautoclaim
+    stream_pel::xclaim, // 247 xclaim
+    streams::xdel, // 248 xdel
+    container, // 249 xgroup
+    stream_groups::xgroup, // 250 xgroup|create
+    stream_groups::xgroup, // 251 xgroup|createconsumer
+    stream_groups::xgroup, // 252 xgroup|delconsumer
+    stream_groups::xgroup, // 253 xgroup|destroy
+    stream_groups::xgroup, // 254 xgroup|help
+    stream_groups::xgroup, // 255 xgroup|setid
+    container, // 256 xinfo
+    stream_info::xinfo, // 257 xinfo|consumers
+    stream_info::xinfo, // 258 xinfo|groups
+    stream_info::xinfo, // 259 xinfo|help
+    stream_info::xinfo, // 260 xinfo|stream
+    streams::xlen, // 261 xlen
+    stream_pel::xpending, // 262 xpending
+    streams::xrange, // 263 xrange
+    streams::xread, // 264 xread
+    stream_groups::xreadgroup, // 265 xreadgroup
+    streams::xrevrange, // 266 xrevrange
+    streams::xsetid, // 267 xsetid
+    streams::xtrim, // 268 xtrim
+    zsets::zadd, // 269 zadd
+    zsets::zcard, // 270 zcard
+    zsets::zcount, // 271 zcount
+    zsets::zdiff, // 272 zdiff
+    zsets::zdiffstore, // 273 zdiffstore
+    zsets::zincrby, // 274 zincrby
+    zsets::zinter, // 275 zinter
+    zsets::zintercard, // 276 zintercard
+    zsets::zinterstore, // 277 zinterstore
+    zsets::zlexcount, // 278 zlexcount
+    zsets::zmpop, // 279 zmpop
+    zsets::zmscore, // 280 zmscore
+    zsets::zpopmax, // 281 zpopmax
+    zsets::zpopmin, // 282 zpopmin
+    zsets::zrandmember, // 283 zrandmember
+    zsets::zrange, // 284 zrange
+    zsets::zrangebylex, // 285 zrangebylex
+    zsets::zrangebyscore, // 286 zrangebyscore
+    zsets::zrangestore, // 287 zrangestore
+    zsets::zrank, // 288 zrank
+    zsets::zrem, // 289 zrem
+    zsets::zremrangebylex, // 290 zremrangebylex
+    zsets::zremrangebyrank, // 291 zremrangebyrank
+    zsets::zremrangebyscore, // 292 zremrangebyscore
+    zsets::zrevrange, // 293 zrevrange
+    zsets::zrevrangebylex, // 294 zrevrangebylex
+    zsets::zrevrangebyscore, // 295 zrevrangebyscore
+    zsets::zrevrank, // 296 zrevrank
+    zsets::zscan, // 297 zscan
+    zsets::zscore, // 298 zscore
+    zsets::zunion, // 299 zunion
+    zsets::zunionstore, // 300 zunionstore
 ];

@@ -60,13 +60,25 @@ pub fn serve_ready_keys(srv: &mut Server) {
                 None => continue,
             };
             for id in waiters {
-                let Some(found) = srv.keyspace.dbs[db].get(&key).map(|e| e.val.type_name()) else {
-                    break;
-                };
+                let found = srv.keyspace.dbs[db].get(&key).map(|e| e.val.type_name());
                 let Some(mut client) = srv.clients.remove(&id) else {
                     continue;
                 };
-                if client.blocked.as_ref().is_some_and(|b| b.want == found) {
+                let group_wait = client
+                    .blocked
+                    .as_ref()
+                    .is_some_and(|b| b.spec.name == "xreadgroup" && !b.postponed);
+                if group_wait && found != Some("stream") {
+                    // The stream an XREADGROUP waits on is gone (Redis 7.0's
+                    // `unblockDeletedStreamReadgroupClients`).
+                    client
+                        .out
+                        .error("UNBLOCKED the stream key no longer exists");
+                    crate::blocking::unblock(srv, &mut client);
+                    client.notify.notify_one();
+                } else if found
+                    .is_some_and(|f| client.blocked.as_ref().is_some_and(|b| b.want == f))
+                {
                     srv.call.serving_key = Some(key.clone());
                     reexecute(srv, &mut client);
                     srv.call.serving_key = None;

@@ -1,6 +1,6 @@
 //! Stream commands without consumer groups, as Redis 7.0's `t_stream.c`: XADD, XRANGE,
 //! XREVRANGE, XLEN, XDEL, XTRIM, XREAD and XSETID. The value and its listpack nodes are in
-//! `db::stream`; the group commands in `stream_groups`.
+//! `db::stream`; the group commands in `stream_groups`, XINFO in `stream_info`.
 //!
 //! Each handler keeps Redis's order of checks (options, then the key and its type, then the
 //! values), because that order decides the error a client sees. XADD and XTRIM propagate
@@ -99,7 +99,7 @@ pub fn parse_strict_id(arg: &[u8], missing_seq: u64) -> Result<StreamId, CmdErro
 }
 
 /// A range bound (`streamParseIntervalIDOrReply`): `(` makes it exclusive (and strict).
-fn parse_interval(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
+pub fn parse_interval(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
     if arg.len() > 1 && arg[0] == b'(' {
         Ok((parse_strict_id(&arg[1..], missing_seq)?, true))
     } else {
@@ -607,6 +607,13 @@ pub fn parse_read_args(ctx: &Ctx, xreadgroup: bool) -> Result<ReadArgs, CmdError
         let more = args.len() - i - 1;
         let o = &args[i];
         if kw(o, "block") && more > 0 {
+            if ctx.client.id == crate::client::SCRIPT_CLIENT_ID {
+                // (Redis names the command as the script typed it.)
+                return Err(CmdError::err(format!(
+                    "{} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(cstr(&args[0]))
+                )));
+            }
             i += 1;
             r.timeout = Some(parse_ms_timeout(&args[i])?);
         } else if kw(o, "count") && more > 0 {
