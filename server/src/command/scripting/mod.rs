@@ -391,7 +391,7 @@ fn rdb_write_denied(srv: &Server) -> bool {
 /// Run one command for the script (Redis's `scriptCall`): the checks a script's command
 /// passes, then the command on the script's client. The error is the message of the
 /// `{err=...}` table (`-CODE msg`, or a message that gets `ERR`).
-pub(crate) fn call_from_script(run: &mut Run, args: &[Bytes]) -> Result<Vec<u8>, String> {
+pub(crate) fn call_from_script(run: &mut Run, args: &[Bytes]) -> Result<bytes::BytesMut, String> {
     let srv = &mut *run.srv;
     let spec = match super::resolve_renamed(&srv.config.renames, args, false) {
         Ok(s) if s.arity_ok(args.len()) => s,
@@ -479,7 +479,7 @@ pub(crate) fn call_from_script(run: &mut Run, args: &[Bytes]) -> Result<Vec<u8>,
     srv.propagator.script_targets = Some(run.repl);
     super::exec::call(srv, &mut run.client, &mut out, spec, args);
     srv.propagator.script_targets = None;
-    Ok(out.buf.to_vec())
+    Ok(out.buf)
 }
 
 /// A command the script may not run: counted as rejected, as Redis's `scriptCall` does.
