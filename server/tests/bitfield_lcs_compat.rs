@@ -9,6 +9,7 @@
 mod common;
 
 use common::Pair;
+use common::Rng;
 
 const EDGE: &[&[&str]] = &[
     &["BITFIELD", "b"],
@@ -166,20 +167,6 @@ fn sorted(r: common::Reply) -> String {
     }
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn random_value(rng: &mut Rng, signed: bool, bits: u64) -> i64 {
     let edge: i64 = if signed {
         if bits == 64 {
@@ -196,7 +183,7 @@ fn random_value(rng: &mut Rng, signed: bool, bits: u64) -> i64 {
         2 => edge.wrapping_neg(),
         3 => edge.wrapping_neg().wrapping_sub(1),
         4 => rng.below(1000) as i64 - 500,
-        _ => rng.next() as i64,
+        _ => rng.next_u64() as i64,
     }
 }
 

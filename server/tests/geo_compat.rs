@@ -8,6 +8,7 @@
 mod common;
 
 use common::Pair;
+use common::Rng;
 
 const EDGE: &[&[&str]] = &[
     &[
@@ -371,23 +372,6 @@ fn documented_examples_and_errors_match_redis() {
     r.cmd(&["HELLO", "3"]);
     for c in EDGE {
         assert_eq!(p.cmd(c), r.cmd(c), "RESP3 {c:?}");
-    }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::Rng;
 use common::{Pair, Reply};
 
 const EDGE: &[&[&str]] = &[
@@ -132,20 +133,6 @@ fn edge_cases_and_corrupt_values_match_redis() {
         &["GET", "g"],
     ]);
     assert_eq!(r[1].items().len(), 16384);
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 #[test]

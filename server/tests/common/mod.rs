@@ -485,3 +485,25 @@ pub fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
         .expect("run redis-cli");
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// A small seeded xorshift generator for the differential tests' random walks (the same
+/// seed gives the same walk on every machine).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}

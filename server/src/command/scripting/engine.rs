@@ -314,7 +314,6 @@ impl Engine {
         let ptr = run as *mut Run as *mut ();
         RUN.with(|c| c.set(ptr));
         let mut restore_failed = false;
-        let mut mem_error = false;
         let mut errors: Vec<String> = Vec::new();
         self.runs += 1;
         let gc_step = self.runs.is_multiple_of(50);
@@ -337,34 +336,9 @@ impl Engine {
                 if gc_step {
                     ffi::lua_gc(l, ffi::LUA_GCSTEP, 50);
                 }
-                // The script's protocol (redis.setresp) decides how booleans convert.
-                let script_resp3 =
-                    (*(ptr as *mut Run)).client.proto == picket_common::resp::Proto::Resp3;
-                if err != 0 {
-                    mem_error = err == ffi::LUA_ERRMEM;
-                    super::convert::error_to_reply(l, out, &sha, &mut errors);
-                } else {
-                    super::convert::lua_to_reply(l, out, script_resp3, 0, &mut errors);
-                }
-                ffi::lua_settop(l, -2); // the error handler
-                if cfg!(debug_assertions) {
-                    ffi::lua_pushcfunction(l, restore);
-                    if ffi::lua_pcall(l, 0, 1, 0) != 0 {
-                        restore_failed = true;
-                    } else if ffi::lua_tointeger(l, -1) > 0 {
-                        tracing::error!(
-                            "script {sha} changed a protected table; undone (a hole in the sandbox)"
-                        );
-                    }
-                    ffi::lua_settop(l, -2);
-                }
-                // Lua 5.1 does not collect when an allocation fails: past three quarters
-                // of the heap limit (a script that built much garbage, or a memory error
-                // a pcall caught), collect now, or the next script could not even compile.
-                let kb = ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0) as u64;
-                if mem_error || (limit > 0 && kb * 1024 > limit / 4 * 3) {
-                    ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
-                }
+                let resp3 = (*(ptr as *mut Run)).client.proto == picket_common::resp::Proto::Resp3;
+                restore_failed =
+                    finish_call(l, err, out, &sha, "script", resp3, limit, &mut errors);
             })
         };
         RUN.with(|c| c.set(std::ptr::null_mut()));
@@ -383,6 +357,48 @@ impl Engine {
             discard_engine();
         }
     }
+}
+
+/// After a script's or function's `lua_pcall` (its reply or error on top of the stack, the
+/// error handler below it): write the reply (or error) to `out` with the conversions of the
+/// script's protocol (`redis.setresp` decides how booleans convert), pop both, run the
+/// debug builds' sandbox check, and collect when the heap is past three quarters of `limit`
+/// or the call ran out of memory (Lua 5.1 does not collect when an allocation fails, so the
+/// next script could not even compile). Returns whether the sandbox check itself failed.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn finish_call(
+    l: L,
+    err: c_int,
+    out: &mut picket_common::resp::ReplyBuf,
+    name: &str,
+    kind: &str,
+    resp3: bool,
+    limit: u64,
+    errors: &mut Vec<String>,
+) -> bool {
+    let mut restore_failed = false;
+    if err != 0 {
+        super::convert::error_to_reply(l, out, name, errors);
+    } else {
+        super::convert::lua_to_reply(l, out, resp3, 0, errors);
+    }
+    ffi::lua_settop(l, -2); // the error handler
+    if cfg!(debug_assertions) {
+        ffi::lua_pushcfunction(l, restore);
+        if ffi::lua_pcall(l, 0, 1, 0) != 0 {
+            restore_failed = true;
+        } else if ffi::lua_tointeger(l, -1) > 0 {
+            tracing::error!(
+                "{kind} {name} changed a protected table; undone (a hole in the sandbox)"
+            );
+        }
+        ffi::lua_settop(l, -2);
+    }
+    let kb = ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0) as u64;
+    if err == ffi::LUA_ERRMEM || (limit > 0 && kb * 1024 > limit / 4 * 3) {
+        ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
+    }
+    restore_failed
 }
 
 /// What the functions a script calls reach while it runs (Redis's `scriptRunCtx`).

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use mlua::ffi;
 use mlua::{Lua, LuaOptions, StdLib};
 
-use super::engine::{count_hook, push_global, restore, set_current_run, Run};
+use super::engine::{count_hook, push_global, set_current_run, Run};
 use super::ffi::{push_bytes, push_error, to_bytes, L};
 use crate::functions::{EngineState, FunctionInfo, Library, NAME_ERROR};
 use crate::scripts::sflags;
@@ -355,32 +355,17 @@ impl FnEngine {
                 if gc_step {
                     ffi::lua_gc(l, ffi::LUA_GCSTEP, 50);
                 }
-                let script_resp3 =
-                    (*(ptr as *mut Run)).client.proto == picket_common::resp::Proto::Resp3;
-                let mem_error = err == ffi::LUA_ERRMEM;
-                if err != 0 {
-                    super::convert::error_to_reply(l, out, name, &mut errors);
-                } else {
-                    super::convert::lua_to_reply(l, out, script_resp3, 0, &mut errors);
-                }
-                ffi::lua_settop(l, -2); // the error handler
-                // As EVAL's engine: the protected tables cannot be reached for writing;
-                // debug builds check it after every call.
-                if cfg!(debug_assertions) {
-                    ffi::lua_pushcfunction(l, restore);
-                    if ffi::lua_pcall(l, 0, 1, 0) != 0 {
-                        restore_failed = true;
-                    } else if ffi::lua_tointeger(l, -1) > 0 {
-                        tracing::error!(
-                            "function {name} changed a protected table; undone (a hole in the sandbox)"
-                        );
-                    }
-                    ffi::lua_settop(l, -2);
-                }
-                let kb = ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0) as u64;
-                if mem_error || (limit > 0 && kb * 1024 > limit / 4 * 3) {
-                    ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
-                }
+                let resp3 = (*(ptr as *mut Run)).client.proto == picket_common::resp::Proto::Resp3;
+                restore_failed = super::engine::finish_call(
+                    l,
+                    err,
+                    out,
+                    name,
+                    "function",
+                    resp3,
+                    limit,
+                    &mut errors,
+                );
             })
         };
         set_current_run(std::ptr::null_mut());
