@@ -8,6 +8,7 @@ pub mod dict;
 pub mod hash;
 pub mod hll;
 pub mod list;
+pub mod packed;
 pub mod set;
 pub mod smallbytes;
 pub mod stream;
