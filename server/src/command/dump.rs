@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::args::{int, kw};
 use super::{CmdError, CmdResult, Ctx};
 use crate::config::Settings;
-use crate::db::{Hash, SmallBytes, Value};
+use crate::db::{Hash, Value};
 use crate::notify;
 use crate::persist::load::to_value;
 use crate::persist::rdb::codec::{ty, RdbError, Reader, CRC64, RDB_VERSION};
@@ -120,11 +120,9 @@ fn restored_value(t: u8, v: RdbValue, cfg: &Settings, seed: u64) -> Result<Value
             if names.windows(2).any(|w| w[0] == w[1]) {
                 return Err(RdbError::corrupt("duplicate hash fields", 0));
             }
-            let v = fields
-                .into_iter()
-                .map(|(f, x)| (SmallBytes::from(f), SmallBytes::from(x)))
-                .collect();
-            Ok(Value::Hash(Box::new(Hash::Listpack(v))))
+            Ok(Value::Hash(Hash::listpack_from(
+                fields.iter().map(|(f, x)| (f.as_slice(), x.as_slice())),
+            )))
         }
         v => to_value(v, cfg, seed, 0),
     }

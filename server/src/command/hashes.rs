@@ -79,7 +79,7 @@ fn with_hash<R>(
 /// which fires `new`). The caller fills it in the same command.
 fn create(srv: &mut Server, db: usize, key: &[u8]) {
     srv.data()
-        .set_key(db, key, Value::Hash(Box::default()), false);
+        .set_key(db, key, Value::Hash(Hash::default()), false);
 }
 
 /// The error for a hash that vanished between its lookup and its use: impossible, as nothing
@@ -518,7 +518,7 @@ fn hrandfield_count(ctx: &mut Ctx, l: i64, withvalues: bool) -> CmdResult {
         }
         return Ok(());
     }
-    let pairs: Vec<(&SmallBytes, &SmallBytes)> = h.iter().collect();
+    let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
     if count * SUB_STRATEGY_MUL > size {
         // Case 3: close to the size: drop random pairs until `count` remain.
         let drop = (size - count) as usize;
@@ -554,7 +554,7 @@ fn hrandfield_count(ctx: &mut Ctx, l: i64, withvalues: bool) -> CmdResult {
             let Some((f, v)) = h.random(&mut rand) else {
                 break;
             };
-            if seen.insert(f.as_bytes()) {
+            if seen.insert(f) {
                 random_pair(out, withvalues, f, v);
             }
         }
@@ -580,8 +580,11 @@ pub fn hscan(ctx: &mut Ctx) -> CmdResult {
     let (count, pattern) = scan_options(args, 3)?;
     let mut found: Vec<(SmallBytes, SmallBytes)> = Vec::new();
     match h {
-        Hash::Listpack(v) => {
-            found.extend(v.iter().cloned());
+        Hash::Listpack(_) => {
+            found.extend(
+                h.iter()
+                    .map(|(f, x)| (SmallBytes::from(f), SmallBytes::from(x))),
+            );
             cursor = 0;
         }
         Hash::Table(d) => {

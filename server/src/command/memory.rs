@@ -119,15 +119,15 @@ pub fn value_bytes(v: &Value, samples: usize) -> usize {
                 + l.items.capacity() * size_of::<SmallBytes>()
                 + sampled(l.items.iter().map(SmallBytes::heap_size), l.len(), samples)
         }
-        Value::Hash(h) => {
-            let pair = |(f, x): (&SmallBytes, &SmallBytes)| f.heap_size() + x.heap_size();
-            size_of::<Hash>()
-                + match &**h {
-                    Hash::Listpack(v) => v.capacity() * size_of::<(SmallBytes, SmallBytes)>(),
-                    Hash::Table(d) => d.mem_usage(),
-                }
-                + sampled(h.iter().map(pair), h.len(), samples)
-        }
+        Value::Hash(h) => match h {
+            Hash::Listpack(p) => p.heap_size(),
+            Hash::Table(d) => {
+                let pair = |(f, x): (&SmallBytes, &SmallBytes)| f.heap_size() + x.heap_size();
+                size_of::<Dict<SmallBytes, SmallBytes>>()
+                    + d.mem_usage()
+                    + sampled(d.iter().map(pair), d.len(), samples)
+            }
+        },
         Value::Set(s) => {
             size_of::<Set>()
                 + match &**s {
@@ -581,7 +581,7 @@ mod tests {
             Value::string(b"short"),
             Value::string(&long(1)),
             Value::List(Box::new(list)),
-            Value::Hash(Box::new(h)),
+            Value::Hash(h),
             Value::Set(Box::new(st)),
             Value::Set(Box::new(ints)),
             Value::ZSet(Box::new(z)),

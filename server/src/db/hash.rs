@@ -1,6 +1,7 @@
 //! Hash values, as Redis 7.0's `t_hash.c` stores them. Small hashes keep their fields in
-//! insertion order in a vector (Redis's `listpack` encoding, whose field order clients observe:
-//! HGETALL, HKEYS, HSCAN); past `hash-max-listpack-entries` fields, or with a field or value
+//! insertion order in a [`Packed`] sequence of alternating fields and values, one exactly
+//! sized allocation (Redis's `listpack` encoding, whose field order clients observe: HGETALL,
+//! HKEYS, HSCAN); past `hash-max-listpack-entries` fields, or with a field or value
 //! longer than `hash-max-listpack-value` bytes, they convert for good to a dict (`hashtable`).
 //!
 //! The conversion rules are Redis's exactly, because OBJECT ENCODING, the order of replies and
@@ -10,6 +11,7 @@
 //! the entry limit (`hashTypeSet`).
 
 use super::dict::Iter as DictIter;
+use super::packed::{Entries, Packed};
 use super::{Dict, SmallBytes};
 
 /// A source of seeds for new dicts (the server's RNG).
@@ -28,35 +30,45 @@ const LISTPACK_MAX_SAFETY_SIZE: usize = 1 << 30;
 
 #[derive(Debug, Clone)]
 pub enum Hash {
-    Listpack(Vec<(SmallBytes, SmallBytes)>),
-    Table(Dict<SmallBytes, SmallBytes>),
+    /// Fields and values alternating, in insertion order.
+    Listpack(Packed),
+    Table(Box<Dict<SmallBytes, SmallBytes>>),
 }
+
+// The hash lives unboxed in `Value`, which must stay 32 bytes.
+const _: () = assert!(std::mem::size_of::<Hash>() <= 24);
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash::Listpack(Vec::new())
+        Hash::Listpack(Packed::new())
     }
 }
 
 /// Iterator over (field, value) in the hash's own order (insertion order, or dict order).
 pub enum Iter<'a> {
-    Listpack(std::slice::Iter<'a, (SmallBytes, SmallBytes)>),
+    Listpack(Entries<'a>, usize),
     Table(DictIter<'a, SmallBytes, SmallBytes>),
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a SmallBytes, &'a SmallBytes);
+    type Item = (&'a [u8], &'a [u8]);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Listpack(it) => it.next().map(|(f, v)| (f, v)),
-            Iter::Table(it) => it.next(),
+            Iter::Listpack(it, left) => {
+                let f = it.next()?;
+                let v = it.next()?;
+                *left -= 1;
+                Some((f, v))
+            }
+            Iter::Table(it) => it.next().map(|(f, v)| (f.as_bytes(), v.as_bytes())),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         match self {
-            Iter::Listpack(it) => it.size_hint(),
+            Iter::Listpack(_, left) => (*left, Some(*left)),
             Iter::Table(it) => it.size_hint(),
         }
     }
@@ -87,9 +99,20 @@ fn listpack_entry_bytes(len: usize) -> usize {
 }
 
 impl Hash {
+    /// A listpack hash of these pairs, in order (the caller guarantees distinct fields).
+    pub fn listpack_from<'a, I>(pairs: I) -> Hash
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        I::IntoIter: Clone,
+    {
+        Hash::Listpack(Packed::from_entries(
+            pairs.into_iter().flat_map(|(f, v)| [f, v]),
+        ))
+    }
+
     pub fn len(&self) -> usize {
         match self {
-            Hash::Listpack(v) => v.len(),
+            Hash::Listpack(p) => p.len() / 2,
             Hash::Table(d) => d.len(),
         }
     }
@@ -108,14 +131,10 @@ impl Hash {
     /// Heap bytes owned by the hash.
     pub fn mem_usage(&self) -> usize {
         match self {
-            Hash::Listpack(v) => {
-                v.capacity() * std::mem::size_of::<(SmallBytes, SmallBytes)>()
-                    + v.iter()
-                        .map(|(f, x)| f.heap_size() + x.heap_size())
-                        .sum::<usize>()
-            }
+            Hash::Listpack(p) => p.heap_size(),
             Hash::Table(d) => {
-                d.mem_usage()
+                std::mem::size_of::<Dict<SmallBytes, SmallBytes>>()
+                    + d.mem_usage()
                     + d.iter()
                         .map(|(f, x)| f.heap_size() + x.heap_size())
                         .sum::<usize>()
@@ -126,39 +145,43 @@ impl Hash {
     /// The pairs in the hash's own order.
     pub fn iter(&self) -> Iter<'_> {
         match self {
-            Hash::Listpack(v) => Iter::Listpack(v.iter()),
+            Hash::Listpack(p) => Iter::Listpack(p.iter(), p.len() / 2),
             Hash::Table(d) => Iter::Table(d.iter()),
         }
     }
 
-    pub fn get(&self, field: &[u8]) -> Option<&SmallBytes> {
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
-            Hash::Listpack(v) => v.iter().find(|(f, _)| f == field).map(|(_, x)| x),
-            Hash::Table(d) => d.get(field),
+            Hash::Listpack(p) => p.find(field, 2).map(|at| p.get(p.next(at))),
+            Hash::Table(d) => d.get(field).map(|v| v.as_bytes()),
         }
     }
 
     pub fn contains(&self, field: &[u8]) -> bool {
-        self.get(field).is_some()
+        match self {
+            Hash::Listpack(p) => p.find(field, 2).is_some(),
+            Hash::Table(d) => d.get(field).is_some(),
+        }
     }
 
-    /// Redis's `lpBytes` of the listpack this vector stands for (estimated).
-    fn listpack_bytes(v: &[(SmallBytes, SmallBytes)]) -> usize {
+    /// Redis's `lpBytes` of the listpack this sequence stands for (estimated).
+    fn listpack_bytes(p: &Packed) -> usize {
         // Header (total bytes + count) and end byte.
-        7 + v
+        7 + p
             .iter()
-            .map(|(f, x)| listpack_entry_bytes(f.len()) + listpack_entry_bytes(x.len()))
+            .map(|e| listpack_entry_bytes(e.len()))
             .sum::<usize>()
     }
 
     /// Convert a listpack to a dict presized for its entries (Redis's `hashTypeConvert`);
     /// nothing for a dict.
     pub fn convert(&mut self, seed: Seed) {
-        if let Hash::Listpack(v) = self {
-            let mut d = Dict::with_seed(seed());
-            d.expand(v.len());
-            for (f, x) in std::mem::take(v) {
-                d.insert(f, x);
+        if let Hash::Listpack(p) = self {
+            let mut d = Box::new(Dict::with_seed(seed()));
+            d.expand(p.len() / 2);
+            let mut it = p.iter();
+            while let (Some(f), Some(x)) = (it.next(), it.next()) {
+                d.insert(SmallBytes::from(f), SmallBytes::from(x));
             }
             *self = Hash::Table(d);
         }
@@ -168,7 +191,7 @@ impl Hash {
     /// a listpack converts if any of them is longer than the value limit, or if their total
     /// would make the listpack unsafely big.
     pub fn try_conversion<A: AsRef<[u8]>>(&mut self, args: &[A], lim: Limits, seed: Seed) {
-        let Hash::Listpack(v) = self else {
+        let Hash::Listpack(p) = self else {
             return;
         };
         let mut sum = 0usize;
@@ -180,7 +203,7 @@ impl Hash {
             }
             sum = sum.saturating_add(len);
         }
-        if Self::listpack_bytes(v).saturating_add(sum) > LISTPACK_MAX_SAFETY_SIZE {
+        if Self::listpack_bytes(p).saturating_add(sum) > LISTPACK_MAX_SAFETY_SIZE {
             self.convert(seed);
         }
     }
@@ -195,19 +218,21 @@ impl Hash {
             self.convert(seed);
         }
         match self {
-            Hash::Listpack(v) => {
-                let update = match v.iter_mut().find(|(f, _)| f == field) {
-                    Some((_, x)) => {
-                        *x = SmallBytes::from(value);
+            Hash::Listpack(p) => {
+                let update = match p.find(field, 2) {
+                    Some(at) => {
+                        let vpos = p.next(at);
+                        p.replace(vpos, value);
                         true
                     }
                     None => {
-                        v.push((SmallBytes::from(field), SmallBytes::from(value)));
+                        let end = p.end();
+                        p.insert_many(end, &[field, value]);
                         false
                     }
                 };
                 // Checked after updates too: a lowered limit converts on the next write.
-                if v.len() > lim.entries {
+                if p.len() / 2 > lim.entries {
                     self.convert(seed);
                 }
                 update
@@ -225,9 +250,9 @@ impl Hash {
     /// dict shrinks when sparse, as Redis's `hashTypeDelete` does.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
-            Hash::Listpack(v) => match v.iter().position(|(f, _)| f == field) {
-                Some(i) => {
-                    v.remove(i);
+            Hash::Listpack(p) => match p.find(field, 2) {
+                Some(at) => {
+                    p.remove(at, 2);
                     true
                 }
                 None => false,
@@ -244,14 +269,17 @@ impl Hash {
 
     /// A random pair (Redis's `hashTypeRandomElement`): a uniform index of a listpack, or the
     /// dict's fair random entry. None only when empty.
-    pub fn random(&self, rand: &mut dyn FnMut() -> u64) -> Option<(&SmallBytes, &SmallBytes)> {
+    pub fn random(&self, rand: &mut dyn FnMut() -> u64) -> Option<(&[u8], &[u8])> {
         match self {
-            Hash::Listpack(v) if v.is_empty() => None,
-            Hash::Listpack(v) => {
-                let (f, x) = &v[(rand() % v.len() as u64) as usize];
-                Some((f, x))
+            Hash::Listpack(p) if p.is_empty() => None,
+            Hash::Listpack(p) => {
+                let i = (rand() % (p.len() / 2) as u64) as usize;
+                let at = p.index(i * 2)?;
+                Some((p.get(at), p.get(p.next(at))))
             }
-            Hash::Table(d) => d.random_entry(rand),
+            Hash::Table(d) => d
+                .random_entry(rand)
+                .map(|(f, v)| (f.as_bytes(), v.as_bytes())),
         }
     }
 }
@@ -297,7 +325,7 @@ mod tests {
         assert!(!h.set(b"d", b"6", LIM, &mut sd));
         assert_eq!(h.encoding(), "hashtable");
         assert_eq!(h.len(), 4);
-        assert_eq!(h.get(b"b").map(|v| v.as_bytes()), Some(&b"3"[..]));
+        assert_eq!(h.get(b"b"), Some(&b"3"[..]));
         // For good: removing does not convert back.
         for f in ["a", "b", "c", "d"] {
             assert!(h.remove(f.as_bytes()));
@@ -320,7 +348,7 @@ mod tests {
         assert_eq!(h.encoding(), "listpack");
         h.try_conversion(&[&b"ok"[..], b"too long"], LIM, &mut sd);
         assert_eq!(h.encoding(), "hashtable");
-        assert_eq!(h.get(b"f").map(|v| v.as_bytes()), Some(&b"1"[..]));
+        assert_eq!(h.get(b"f"), Some(&b"1"[..]));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub enum Value {
         raw: bool,
     },
     List(Box<List>),
-    Hash(Box<Hash>),
+    Hash(Hash),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
     Stream(Box<Stream>),
@@ -175,7 +175,7 @@ impl Value {
         match self {
             Value::Big { data, .. } => data.capacity(),
             Value::List(l) => std::mem::size_of::<List>() + l.mem_usage(),
-            Value::Hash(h) => std::mem::size_of::<Hash>() + h.mem_usage(),
+            Value::Hash(h) => h.mem_usage(),
             Value::Set(s) => std::mem::size_of::<Set>() + s.mem_usage(),
             Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.mem_usage(),
             Value::Stream(s) => std::mem::size_of::<Stream>() + s.mem_usage(),

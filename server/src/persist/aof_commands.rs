@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use picket_common::resp::append_command;
 
 use super::snapshot::{Sink, Snapshot};
-use crate::db::{Hash, Set, Value};
+use crate::db::{Set, Value};
 use crate::server::Server;
 
 /// Redis's `AOF_REWRITE_ITEMS_PER_CMD`.
@@ -65,14 +65,12 @@ impl Sink for CommandSink {
                 ),
                 Set::Table(d) => self.batched(b"SADD", key, d.keys().map(|k| vec![b(k)])),
             },
-            Value::Hash(h) => match h.as_ref() {
-                Hash::Listpack(v) => {
-                    self.batched(b"HMSET", key, v.iter().map(|(f, x)| vec![b(f), b(x)]))
-                }
-                Hash::Table(d) => {
-                    self.batched(b"HMSET", key, d.iter().map(|(f, x)| vec![b(f), b(x)]))
-                }
-            },
+            Value::Hash(h) => self.batched(
+                b"HMSET",
+                key,
+                h.iter()
+                    .map(|(f, x)| vec![Bytes::copy_from_slice(f), Bytes::copy_from_slice(x)]),
+            ),
             Value::ZSet(z) => self.batched(
                 b"ZADD",
                 key,

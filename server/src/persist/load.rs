@@ -24,7 +24,7 @@ pub fn to_value(v: RdbValue, cfg: &Settings, seed: u64, at: usize) -> Result<Val
             }))
         }
         RdbValue::Set { members, .. } => Value::Set(Box::new(to_set(members, cfg, seed, at)?)),
-        RdbValue::Hash { fields, .. } => Value::Hash(Box::new(to_hash(fields, cfg, seed, at)?)),
+        RdbValue::Hash { fields, .. } => Value::Hash(to_hash(fields, cfg, seed, at)?),
         RdbValue::ZSet { members, compact } => {
             Value::ZSet(Box::new(to_zset(members, compact, cfg, seed, at)?))
         }
@@ -76,16 +76,16 @@ fn to_hash(
             f.len() <= cfg.hash_max_listpack_value && v.len() <= cfg.hash_max_listpack_value
         });
     if small {
-        let mut v: Vec<(SmallBytes, SmallBytes)> = Vec::with_capacity(fields.len());
-        for (f, x) in fields {
-            if v.iter().any(|(g, _)| g.as_bytes() == f.as_slice()) {
-                return Err(RdbError::corrupt("duplicate hash fields", at));
-            }
-            v.push((SmallBytes::from(f), SmallBytes::from(x)));
+        let mut names: Vec<&[u8]> = fields.iter().map(|(f, _)| f.as_slice()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err(RdbError::corrupt("duplicate hash fields", at));
         }
-        return Ok(Hash::Listpack(v));
+        return Ok(Hash::listpack_from(
+            fields.iter().map(|(f, x)| (f.as_slice(), x.as_slice())),
+        ));
     }
-    let mut d = Dict::with_seed(seed);
+    let mut d = Box::new(Dict::with_seed(seed));
     for (f, x) in fields {
         if d.insert(SmallBytes::from(f), SmallBytes::from(x)).is_some() {
             return Err(RdbError::corrupt("duplicate hash fields", at));

@@ -272,12 +272,8 @@ pub fn write_entry(w: &mut RdbWriter, key: &[u8], v: &Value, expire: Option<i64>
             Set::Intset(v) => w.set_intset(key, expire, v),
             Set::Table(d) => w.set(key, expire, d.len(), d.keys().map(|k| k.as_bytes())),
         },
-        Value::Hash(h) => match h.as_ref() {
-            Hash::Listpack(v) => w.hash_listpack(
-                key,
-                expire,
-                v.iter().map(|(f, x)| (f.as_bytes(), x.as_bytes())),
-            ),
+        Value::Hash(h) => match h {
+            Hash::Listpack(_) => w.hash_listpack(key, expire, h.iter()),
             Hash::Table(d) => w.hash(
                 key,
                 expire,

@@ -103,8 +103,8 @@ fn zset_digest(digest: &mut Digest, z: &ZSet) {
 fn hash_digest(digest: &mut Digest, h: &Hash) {
     for (field, value) in h.iter() {
         let mut ele = [0u8; 20];
-        mix_digest(&mut ele, field.as_bytes());
-        mix_digest(&mut ele, value.as_bytes());
+        mix_digest(&mut ele, field);
+        mix_digest(&mut ele, value);
         xor_digest(digest, &ele);
     }
 }

@@ -115,10 +115,10 @@ pub fn listpack(ctx: &mut Ctx) -> CmdResult {
     let v = lookup(ctx)?;
     let mut lp = ListpackWriter::new();
     match v {
-        Value::Hash(h) if matches!(h.as_ref(), Hash::Listpack(_)) => {
+        Value::Hash(h) if matches!(h, Hash::Listpack(_)) => {
             for (f, x) in h.iter() {
-                lp.push(f.as_bytes());
-                lp.push(x.as_bytes());
+                lp.push(f);
+                lp.push(x);
             }
         }
         Value::ZSet(z) if matches!(z.as_ref(), ZSet::Listpack(_)) => {
