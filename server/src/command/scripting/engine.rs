@@ -14,7 +14,7 @@
 use std::cell::{Cell, RefCell};
 use std::os::raw::c_int;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use mlua::ffi;
 use mlua::{Lua, LuaOptions, StdLib};
 
@@ -285,7 +285,7 @@ impl Engine {
     }
 
     pub fn is_compiled(&self, sha: &str) -> bool {
-        let name = format!("f_{sha}\0");
+        let name = FnName::new(sha);
         let mut found = false;
         // SAFETY: balanced raw calls.
         let _ = unsafe {
@@ -308,7 +308,7 @@ impl Engine {
         out: &mut picket_common::resp::ReplyBuf,
         hook: bool,
     ) {
-        let name = format!("f_{}\0", run.sha);
+        let name = FnName::new(&run.sha);
         let sha = run.sha.clone();
         let limit = self.memory_limit;
         let ptr = run as *mut Run as *mut ();
@@ -399,6 +399,36 @@ pub(super) unsafe fn finish_call(
         ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
     }
     restore_failed
+}
+
+/// `f_<sha>\0`, the registry name of a compiled script, built without an allocation for
+/// the 40-character shas of the script cache.
+struct FnName {
+    buf: [u8; 43],
+    heap: Option<String>,
+}
+
+impl FnName {
+    fn new(sha: &str) -> FnName {
+        let mut buf = [0u8; 43];
+        if sha.len() == 40 {
+            buf[..2].copy_from_slice(b"f_");
+            buf[2..42].copy_from_slice(sha.as_bytes());
+            FnName { buf, heap: None }
+        } else {
+            FnName {
+                buf,
+                heap: Some(format!("f_{sha}\0")),
+            }
+        }
+    }
+
+    fn as_ptr(&self) -> *const u8 {
+        match &self.heap {
+            Some(s) => s.as_ptr(),
+            None => self.buf.as_ptr(),
+        }
+    }
 }
 
 /// What the functions a script calls reach while it runs (Redis's `scriptRunCtx`).
@@ -927,37 +957,51 @@ unsafe fn generic_command_inner(l: L) -> CallOutcome {
         );
         return CallOutcome::Error;
     }
-    let mut args: Vec<Bytes> = Vec::with_capacity(argc as usize);
+    // The arguments are copied out of Lua into one buffer of this thread, reused from call to
+    // call (its storage comes back once the previous call's arguments are dropped), and the
+    // reply is written to another: a call allocates nothing in the steady state.
+    let (mut args, mut argbuf, reply_buf) = SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        (
+            std::mem::take(&mut s.args),
+            std::mem::take(&mut s.argbuf),
+            std::mem::take(&mut s.reply),
+        )
+    });
     let mut ok = true;
     for i in 1..=argc {
         if ffi::lua_type(l, i) == ffi::LUA_TNUMBER {
             let n = ffi::lua_tonumber(l, i);
-            args.push(Bytes::from(picket_common::resp::reply::format_g(n, 17)));
+            argbuf.extend_from_slice(picket_common::resp::reply::format_g(n, 17).as_bytes());
         } else {
             match to_bytes(l, i) {
-                Some(b) => args.push(Bytes::copy_from_slice(b)),
+                Some(b) => argbuf.extend_from_slice(b),
                 None => {
                     ok = false;
                     break;
                 }
             }
         }
+        args.push(argbuf.split().freeze());
     }
     ffi::lua_settop(l, 0);
     if !ok {
-        drop(args);
+        give_back_scratch(args, argbuf, reply_buf);
         push_error(
             l,
             b"Lua redis lib command arguments must be strings or integers",
         );
         return CallOutcome::Error;
     }
+    let mut reply_buf = Some(reply_buf);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        super::call_from_script(run, &args)
+        let buf = reply_buf.take().unwrap_or_default();
+        super::call_from_script(run, &args, buf)
     }));
-    drop(args);
+    args.clear();
     match result {
-        Ok(Err(err)) => {
+        Ok(Err((err, buf))) => {
+            give_back_scratch(args, argbuf, buf);
             push_error(l, err.as_bytes());
             drop(err);
             ffi::lua_pushboolean(l, 1);
@@ -966,11 +1010,15 @@ unsafe fn generic_command_inner(l: L) -> CallOutcome {
         }
         Ok(Ok(reply)) => {
             let is_err = reply.first() == Some(&b'-');
+            // Copies the reply into Lua strings (Lua memory errors are raised through
+            // mlua's protected call, which drops nothing of ours: the buffers are back).
+            give_back_scratch(args, argbuf, BytesMut::new());
             super::convert::reply_to_lua(l, &reply);
-            drop(reply);
+            SCRATCH.with(|s| s.borrow_mut().reply = reply);
             CallOutcome::Reply(is_err)
         }
         Err(_) => {
+            give_back_scratch(args, argbuf, BytesMut::new());
             push_error(
                 l,
                 b"ERR internal error running the command (see the server log)",
@@ -978,6 +1026,31 @@ unsafe fn generic_command_inner(l: L) -> CallOutcome {
             CallOutcome::Error
         }
     }
+}
+
+/// The buffers `redis.call` reuses from call to call on a thread.
+#[derive(Default)]
+struct Scratch {
+    args: Vec<Bytes>,
+    argbuf: BytesMut,
+    reply: BytesMut,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn give_back_scratch(mut args: Vec<Bytes>, argbuf: BytesMut, mut reply: BytesMut) {
+    args.clear();
+    reply.clear();
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        s.args = args;
+        s.argbuf = argbuf;
+        if reply.capacity() > s.reply.capacity() {
+            s.reply = reply;
+        }
+    });
 }
 
 /// Push `{err=msg}` and raise it (Redis's `luaPushError` + `luaError`).

@@ -87,8 +87,8 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     let watch = ctx.srv.scripts.watch.clone();
     let mut client = Client::new(
         crate::client::SCRIPT_CLIENT_ID,
-        "0.0.0.0:0".parse().expect("address"),
-        "0.0.0.0:0".parse().expect("address"),
+        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
         started,
     );
     client.db = ctx.client.db;

@@ -264,8 +264,8 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     let started = tokio::time::Instant::now();
     let mut client = Client::new(
         crate::client::SCRIPT_CLIENT_ID,
-        "0.0.0.0:0".parse().expect("address"),
-        "0.0.0.0:0".parse().expect("address"),
+        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
         started,
     );
     client.db = ctx.client.db;
@@ -391,71 +391,93 @@ fn rdb_write_denied(srv: &Server) -> bool {
 /// Run one command for the script (Redis's `scriptCall`): the checks a script's command
 /// passes, then the command on the script's client. The error is the message of the
 /// `{err=...}` table (`-CODE msg`, or a message that gets `ERR`).
-pub(crate) fn call_from_script(run: &mut Run, args: &[Bytes]) -> Result<bytes::BytesMut, String> {
+pub(crate) fn call_from_script(
+    run: &mut Run,
+    args: &[Bytes],
+    mut buf: bytes::BytesMut,
+) -> Result<bytes::BytesMut, (String, bytes::BytesMut)> {
     let srv = &mut *run.srv;
+    let rejected = |msg: String, buf: bytes::BytesMut| Err((msg, buf));
     let spec = match super::resolve_renamed(&srv.config.renames, args, false) {
         Ok(s) if s.arity_ok(args.len()) => s,
         Ok(s) => {
-            return Err(reject(
-                srv,
-                Some(s),
-                "Wrong number of args calling Redis command from script",
-            ))
+            return rejected(
+                reject(
+                    srv,
+                    Some(s),
+                    "Wrong number of args calling Redis command from script",
+                ),
+                buf,
+            )
         }
         Err(_) => {
-            return Err(reject(
-                srv,
-                None,
-                "Unknown Redis command called from script",
-            ))
+            return rejected(
+                reject(srv, None, "Unknown Redis command called from script"),
+                buf,
+            )
         }
     };
     if spec.has(flags::NOSCRIPT) {
-        return Err(reject(
-            srv,
-            Some(spec),
-            "This Redis command is not allowed from script",
-        ));
+        return rejected(
+            reject(
+                srv,
+                Some(spec),
+                "This Redis command is not allowed from script",
+            ),
+            buf,
+        );
     }
     let replica = srv.repl.is_replica();
     if replica && !srv.repl.link_up() && !srv.cfg.repl.serve_stale_data && !spec.has(flags::STALE) {
-        return Err(reject(
-            srv,
-            Some(spec),
-            "Can not execute the command on a stale replica",
-        ));
+        return rejected(
+            reject(
+                srv,
+                Some(spec),
+                "Can not execute the command on a stale replica",
+            ),
+            buf,
+        );
     }
     let write = spec.has(flags::WRITE);
     let may_replicate = crate::pause::may_replicate(spec);
     if run.read_only && (write || may_replicate) {
-        return Err(reject(
-            srv,
-            Some(spec),
-            "Write commands are not allowed from read-only scripts.",
-        ));
+        return rejected(
+            reject(
+                srv,
+                Some(spec),
+                "Write commands are not allowed from read-only scripts.",
+            ),
+            buf,
+        );
     }
     if write && !run.wrote {
         if replica && srv.cfg.repl.read_only && !run.obeyed {
-            return Err(reject(
-                srv,
-                Some(spec),
-                "-READONLY You can't write against a read only replica.",
-            ));
+            return rejected(
+                reject(
+                    srv,
+                    Some(spec),
+                    "-READONLY You can't write against a read only replica.",
+                ),
+                buf,
+            );
         }
         if rdb_write_denied(srv) {
             let msg = format!("-{MISCONF_RDB}");
-            return Err(reject(srv, Some(spec), &msg));
+            return rejected(reject(srv, Some(spec), &msg), buf);
         }
         if let Some(reason) = srv.persistence.aof.as_ref().and_then(|a| a.write_denied()) {
             let msg = format!("-MISCONF Errors writing to the AOF file: {reason}");
-            return Err(reject(srv, Some(spec), &msg));
+            return rejected(reject(srv, Some(spec), &msg), buf);
         }
         if !replica && !crate::replication::master::enough_good_replicas(srv) {
-            return Err(reject(
-                srv,
-                Some(spec),
-                "-NOREPLICAS Not enough good replicas to write.",
-            ));
+            return rejected(
+                reject(
+                    srv,
+                    Some(spec),
+                    "-NOREPLICAS Not enough good replicas to write.",
+                ),
+                buf,
+            );
         }
     }
     if !run.allow_oom
@@ -465,17 +487,24 @@ pub(crate) fn call_from_script(run: &mut Run, args: &[Bytes]) -> Result<bytes::B
         && run.oom_at_start
         && spec.has(flags::DENYOOM)
     {
-        return Err(reject(
-            srv,
-            Some(spec),
-            "-OOM command not allowed when used memory > 'maxmemory'.",
-        ));
+        return rejected(
+            reject(
+                srv,
+                Some(spec),
+                "-OOM command not allowed when used memory > 'maxmemory'.",
+            ),
+            buf,
+        );
     }
     if write {
         run.wrote = true;
         run.watch.set_wrote();
     }
-    let mut out = ReplyBuf::new(run.client.proto);
+    buf.clear();
+    let mut out = ReplyBuf {
+        buf,
+        proto: run.client.proto,
+    };
     srv.propagator.script_targets = Some(run.repl);
     super::exec::call(srv, &mut run.client, &mut out, spec, args);
     srv.propagator.script_targets = None;
