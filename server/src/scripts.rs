@@ -40,8 +40,8 @@ pub struct Script {
 /// The script cache and the running script's watch.
 #[derive(Debug, Default)]
 pub struct Scripts {
-    /// By lowercase hex SHA1 of the body.
-    pub cache: HashMap<String, Arc<Script>>,
+    /// By lowercase hex SHA1 of the body (never iterated for output; foldhash, as the keyspace).
+    pub cache: HashMap<String, Arc<Script>, foldhash::fast::FixedState>,
     /// Bytes held by the cache (the bodies and their names), for INFO's `used_memory_scripts_eval`.
     pub mem: usize,
     /// Bumped by SCRIPT FLUSH: an engine built for an older generation is thrown away (Redis
@@ -64,7 +64,7 @@ impl Scripts {
 
     /// SCRIPT FLUSH: forget every script and the engine's state.
     pub fn flush(&mut self) {
-        self.cache = HashMap::new();
+        self.cache = HashMap::default();
         self.mem = 0;
         self.generation += 1;
     }
