@@ -171,6 +171,8 @@ pub struct Engine {
     generation: u64,
     memory_limit: u64,
     runs: u32,
+    /// The heap's size (KB) after the last periodic collection step.
+    gc_mark_kb: c_int,
 }
 
 thread_local! {
@@ -241,6 +243,7 @@ impl Engine {
             generation,
             memory_limit,
             runs: 0,
+            gc_mark_kb: 0,
         })
     }
 
@@ -324,8 +327,8 @@ impl Engine {
             self.lua.exec_raw::<()>((), |l| {
                 push_global(l, c"__redis__err__handler");
                 ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, name.as_ptr() as *const _);
-                set_array_global(l, c"KEYS", keys);
-                set_array_global(l, c"ARGV", argv);
+                set_array_global(l, c"KEYS", c"picket_keys", keys);
+                set_array_global(l, c"ARGV", c"picket_argv", argv);
                 if hook {
                     ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKCOUNT, 100_000);
                 }
@@ -333,8 +336,12 @@ impl Engine {
                 if hook {
                     ffi::lua_sethook(l, None, 0, 0);
                 }
-                if gc_step {
+                // Redis steps the collector every 50 scripts; picket does so only when the
+                // heap grew since the last step, since scripts that leave no garbage
+                // (KEYS and ARGV are reused) would make it walk the whole heap for nothing.
+                if gc_step && ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0) > self.gc_mark_kb {
                     ffi::lua_gc(l, ffi::LUA_GCSTEP, 50);
+                    self.gc_mark_kb = ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0);
                 }
                 let resp3 = (*(ptr as *mut Run)).client.proto == picket_common::resp::Proto::Resp3;
                 restore_failed =
@@ -483,14 +490,42 @@ pub(super) unsafe fn push_global(l: L, name: &std::ffi::CStr) {
     ffi::lua_rawget_(l, ffi::LUA_GLOBALSINDEX);
 }
 
-unsafe fn set_array_global(l: L, name: &std::ffi::CStr, items: &[Bytes]) {
+/// Set the global `name` (KEYS or ARGV) to an array of `items`. The table is the same from run
+/// to run (kept in the registry at `slot`), emptied first, metatable included: a script can
+/// keep no reference to it past its run (the globals and libraries are read-only), so no
+/// script can tell, and a run makes no garbage for the collector to find.
+unsafe fn set_array_global(l: L, name: &std::ffi::CStr, slot: &std::ffi::CStr, items: &[Bytes]) {
     ffi::lua_pushstring_(l, name.as_ptr());
-    ffi::lua_createtable(l, items.len() as c_int, 0);
+    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, slot.as_ptr());
+    // A table a script filled with many entries is replaced rather than kept at its size.
+    if ffi::lua_type(l, -1) != ffi::LUA_TTABLE || clear_table(l) > 64 {
+        ffi::lua_settop(l, -2);
+        ffi::lua_createtable(l, items.len() as c_int, 0);
+        ffi::lua_pushvalue(l, -1);
+        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, slot.as_ptr());
+    }
     for (i, it) in items.iter().enumerate() {
         push_bytes(l, it);
         ffi::lua_rawseti_(l, -2, i as c_int + 1);
     }
     ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
+}
+
+/// Empty the table on top of the stack: every field (clearing fields while traversing is
+/// allowed in Lua) and its metatable. Returns how many fields it had.
+unsafe fn clear_table(l: L) -> usize {
+    ffi::lua_pushnil(l);
+    ffi::lua_setmetatable(l, -2);
+    let mut n = 0;
+    ffi::lua_pushnil(l);
+    while ffi::lua_next(l, -2) != 0 {
+        ffi::lua_settop(l, -2); // the value
+        ffi::lua_pushvalue(l, -1); // the key
+        ffi::lua_pushnil(l);
+        ffi::lua_rawset(l, -4);
+        n += 1;
+    }
+    n
 }
 
 /// Redis's `luaMaskCountHook`: past `busy-reply-threshold` the script is reported as slow

@@ -723,6 +723,30 @@ mod tests {
     }
 
     #[test]
+    fn keys_and_argv_start_clean_whatever_the_last_script_did_to_them() {
+        let mut t = TestServer::new(&[]);
+        let c = t.connect();
+        let spoil = "KEYS[5] = 'x' KEYS.extra = 1 table.insert(ARGV, 'y') \
+                     setmetatable(ARGV, {__index = function() return 'meta' end}) \
+                     for i = 1, 200 do KEYS[i] = i end return 1";
+        assert_eq!(eval(&mut t, c, spoil, &["2", "a", "b", "c"]), ":1\r\n");
+        let look = "return {#KEYS, #ARGV, tostring(KEYS.extra), tostring(ARGV[9]), \
+                    tostring(getmetatable(ARGV)), KEYS[1], ARGV[1]}";
+        for _ in 0..3 {
+            assert_eq!(
+                eval(&mut t, c, look, &["1", "k", "v"]),
+                "*7\r\n:1\r\n:1\r\n$3\r\nnil\r\n$3\r\nnil\r\n$3\r\nnil\r\n\
+                 $1\r\nk\r\n$1\r\nv\r\n"
+            );
+        }
+        assert_eq!(eval(&mut t, c, spoil, &["0"]), ":1\r\n");
+        assert_eq!(
+            eval(&mut t, c, "return {#KEYS, #ARGV}", &["0"]),
+            "*2\r\n:0\r\n:0\r\n"
+        );
+    }
+
+    #[test]
     fn globals_do_not_leak_between_scripts() {
         let mut t = TestServer::new(&[]);
         let c = t.connect();
