@@ -270,7 +270,7 @@ pub fn set_score(p: &mut Packed, f: Found, member: &[u8], score: f64) {
 
 /// Check order and encoding (tests).
 pub fn check(p: &Packed) -> Result<(), String> {
-    if p.len() % 2 != 0 {
+    if !p.len().is_multiple_of(2) {
         return Err("listpack with an odd number of entries".into());
     }
     let mut prev: Option<(&[u8], f64)> = None;

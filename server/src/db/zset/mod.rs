@@ -181,7 +181,11 @@ impl Default for ZSet {
 }
 
 /// Members with their scores in order, from a rank, up or down.
+///
+/// `Down` carries its stack buffer of positions (a few hundred bytes): an iterator lives on the
+/// stack for one walk, and boxing that variant would cost an allocation per reverse walk.
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Iter<'a> {
     Up(listpack::Up<'a>),
     Down(listpack::Down<'a>),
