@@ -586,3 +586,228 @@ impl ZSet {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIM: Limits = Limits {
+        max_entries: 8,
+        max_value: 10,
+    };
+
+    fn seed() -> impl FnMut() -> u64 {
+        let mut x = 7u64;
+        move || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            x
+        }
+    }
+
+    fn all(z: &ZSet) -> Vec<(Vec<u8>, f64)> {
+        z.iter().map(|(m, s)| (m.to_vec(), s)).collect()
+    }
+
+    /// The same members in both encodings.
+    fn both(pairs: &[(&str, f64)]) -> (ZSet, ZSet) {
+        let mut s = seed();
+        let wide = Limits {
+            max_entries: 1000,
+            max_value: 1000,
+        };
+        let mut lp = ZSet::default();
+        let mut sl = ZSet::new_skiplist(3);
+        for (m, x) in pairs {
+            lp.insert(m.as_bytes(), *x, wide, &mut s);
+            sl.insert(m.as_bytes(), *x, wide, &mut s);
+        }
+        assert_eq!((lp.encoding(), sl.encoding()), ("listpack", "skiplist"));
+        lp.check().unwrap();
+        (lp, sl)
+    }
+
+    #[test]
+    fn both_encodings_answer_alike() {
+        let pairs = [
+            ("a", 1.0),
+            ("b", 1.0),
+            ("c", 2.5),
+            ("d", -3.0),
+            ("e", 0.1),
+            ("f", 1e20),
+            ("g", f64::INFINITY),
+            ("h", f64::NEG_INFINITY),
+            ("i", 0.0),
+            ("j", 2.5),
+        ];
+        let (lp, sl) = both(&pairs);
+        assert_eq!(all(&lp), all(&sl));
+        assert_eq!(lp.len(), sl.len());
+        for rank in 0..lp.len() + 1 {
+            for rev in [false, true] {
+                let a: Vec<_> = lp.iter_from(rank, rev).collect();
+                let b: Vec<_> = sl.iter_from(rank, rev).collect();
+                assert_eq!(a, b, "rank {rank} rev {rev}");
+            }
+        }
+        for (m, x) in pairs {
+            assert_eq!(lp.score(m.as_bytes()), Some(x));
+            assert_eq!(lp.rank(m.as_bytes()), sl.rank(m.as_bytes()));
+        }
+        assert_eq!(lp.score(b"zz"), None);
+        let bounds = [
+            f64::NEG_INFINITY,
+            -3.0,
+            0.0,
+            0.1,
+            1.0,
+            2.0,
+            2.5,
+            1e20,
+            f64::INFINITY,
+        ];
+        for &min in &bounds {
+            for &max in &bounds {
+                for (minex, maxex) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let r = ScoreRange {
+                        min,
+                        max,
+                        minex,
+                        maxex,
+                    };
+                    assert_eq!(lp.first_in_score(&r), sl.first_in_score(&r), "{r:?}");
+                    assert_eq!(lp.last_in_score(&r), sl.last_in_score(&r), "{r:?}");
+                }
+            }
+        }
+        // Lex ranges over members of one score, as they are meant to be used.
+        let same: Vec<(String, f64)> = (0..6).map(|i| (format!("m{i}"), 5.0)).collect();
+        let same: Vec<(&str, f64)> = same.iter().map(|(m, s)| (m.as_str(), *s)).collect();
+        let (lp, sl) = both(&same);
+        let b = |s: &str| match s {
+            "-" => LexBound::Min,
+            "+" => LexBound::Max,
+            v => LexBound::Value(v.as_bytes().to_vec()),
+        };
+        for min in ["-", "+", "m0", "m2", "m5", "m9", "a"] {
+            for max in ["-", "+", "m0", "m3", "m5", "m9", "a"] {
+                for (minex, maxex) in [(false, false), (true, true)] {
+                    let r = LexRange {
+                        min: b(min),
+                        minex,
+                        max: b(max),
+                        maxex,
+                    };
+                    assert_eq!(lp.first_in_lex(&r), sl.first_in_lex(&r), "{r:?}");
+                    assert_eq!(lp.last_in_lex(&r), sl.last_in_lex(&r), "{r:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn listpack_converts_at_the_limits_and_shrinks_back() {
+        let mut s = seed();
+        let mut z = ZSet::for_first_member(1, LIM, &mut s);
+        for i in 0..8 {
+            z.insert(format!("m{i}").as_bytes(), i as f64 * 0.5, LIM, &mut s);
+        }
+        assert_eq!(z.encoding(), "listpack");
+        let before = all(&z);
+        z.insert(b"m8", 100.0, LIM, &mut s);
+        assert_eq!(z.encoding(), "skiplist");
+        assert_eq!(all(&z)[..8], before[..]);
+        z.check().unwrap();
+
+        let mut z = ZSet::default();
+        z.insert(b"short", 1.0, LIM, &mut s);
+        z.insert(b"far-too-long", 2.0, LIM, &mut s);
+        assert_eq!(z.encoding(), "skiplist");
+        assert!(matches!(
+            ZSet::for_first_member(11, LIM, &mut s),
+            ZSet::Skiplist(_)
+        ));
+
+        // A skiplist may hold -0; back in a listpack it is 0, in order among the zeros.
+        let mut z = ZSet::new_skiplist(1);
+        for (m, x) in [("b", -0.0), ("a", 0.0), ("c", -1.5), ("d", 7.0)] {
+            z.insert(m.as_bytes(), x, LIM, &mut s);
+        }
+        z.shrink_if_fits(LIM);
+        assert_eq!(z.encoding(), "listpack");
+        z.check().unwrap();
+        let got = all(&z);
+        assert_eq!(
+            got.iter().map(|(m, _)| &m[..]).collect::<Vec<_>>(),
+            [&b"c"[..], b"a", b"b", b"d"]
+        );
+        assert!(got
+            .iter()
+            .all(|(_, x)| !(*x == 0.0 && x.is_sign_negative())));
+        let mut z2 = z.clone();
+        z2.convert_to_skiplist(&mut s);
+        assert_eq!(all(&z2), got);
+    }
+
+    #[test]
+    fn listpack_updates_and_removals() {
+        let mut s = seed();
+        let mut z = ZSet::default();
+        for i in 0..6 {
+            z.insert(format!("m{i}").as_bytes(), i as f64, LIM, &mut s);
+        }
+        z.set_score(b"m0", 0.0, 10.5);
+        z.set_score(b"m5", 5.0, -0.0);
+        z.set_score(b"m3", 3.0, 3.25);
+        z.check().unwrap();
+        assert_eq!(z.score(b"m5"), Some(0.0));
+        assert_eq!(
+            all(&z).iter().map(|(m, _)| m[1] - b'0').collect::<Vec<_>>(),
+            [5, 1, 2, 3, 4, 0]
+        );
+        assert_eq!(
+            z.remove_at(0).map(|(m, x)| (m.as_bytes().to_vec(), x)),
+            Some((b"m5".to_vec(), 0.0))
+        );
+        assert!(z.remove(b"m2"));
+        assert!(!z.remove(b"m2"));
+        assert_eq!(z.remove_ranks(1, 2), 2);
+        assert_eq!(all(&z), vec![(b"m1".to_vec(), 1.0), (b"m0".to_vec(), 10.5)]);
+        assert_eq!(z.remove_ranks(0, 5), 2);
+        assert!(z.is_empty());
+        assert_eq!(z.mem_usage(), 0);
+        assert!(z.remove_at(0).is_none());
+        assert!(z.iter_from(0, true).next().is_none());
+        assert!(z.random(&mut seed()).is_none());
+    }
+
+    #[test]
+    fn loaded_sets_choose_their_encoding() {
+        let mut s = seed();
+        let pairs = |n: usize| -> Vec<(SmallBytes, f64)> {
+            (0..n)
+                .map(|i| (SmallBytes::from(format!("m{i}").as_bytes()), (n - i) as f64))
+                .collect()
+        };
+        let z = ZSet::from_pairs(pairs(8), true, LIM, &mut s).unwrap();
+        assert_eq!(z.encoding(), "listpack");
+        z.check().unwrap();
+        assert_eq!(z.get(0), Some((&b"m7"[..], 1.0)));
+        let z = ZSet::from_pairs(pairs(9), true, LIM, &mut s).unwrap();
+        assert_eq!(z.encoding(), "skiplist");
+        let z = ZSet::from_pairs(pairs(3), false, LIM, &mut s).unwrap();
+        assert_eq!(z.encoding(), "listpack");
+        let mut dup = pairs(3);
+        dup.push((SmallBytes::from(&b"m1"[..]), 9.0));
+        assert_eq!(
+            ZSet::from_pairs(dup, true, LIM, &mut s).err(),
+            Some(LoadError::Duplicate)
+        );
+        let mut nan = pairs(2);
+        nan[0].1 = f64::NAN;
+        assert_eq!(
+            ZSet::from_pairs(nan, true, LIM, &mut s).err(),
+            Some(LoadError::NanScore)
+        );
+    }
+}
