@@ -993,9 +993,7 @@ fn radius_generic(ctx: &mut Ctx, variant: Variant) -> CmdResult {
                 let lim = super::zsets::limits(ctx.srv);
                 let mut seed = super::zsets::seeds(ctx.srv);
                 let z = ZSet::from_sorted(pairs, lim, &mut seed);
-                ctx.srv
-                    .data()
-                    .set_key(db, &sk, Value::ZSet(Box::new(z)), false);
+                ctx.srv.data().set_key(db, &sk, Value::ZSet(z), false);
                 let event = if search {
                     "geosearchstore"
                 } else {

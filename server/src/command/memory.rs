@@ -138,25 +138,20 @@ pub fn value_bytes(v: &Value, samples: usize) -> usize {
                     }
                 }
         }
-        Value::ZSet(z) => {
-            size_of::<ZSet>()
-                + match &**z {
-                    ZSet::Listpack(v) => {
-                        v.capacity() * size_of::<(SmallBytes, f64)>()
-                            + sampled(v.iter().map(|(m, _)| m.heap_size()), v.len(), samples)
-                    }
-                    // A member is held twice: in its skiplist node and as the dict's key.
-                    ZSet::Skiplist(sl) => {
-                        size_of::<SkipList>()
-                            + sl.structure_bytes()
-                            + sampled(
-                                z.iter().map(|(m, _)| 2 * small_heap(m.len())),
-                                z.len(),
-                                samples,
-                            )
-                    }
-                }
-        }
+        Value::ZSet(z) => match z {
+            // Inline in the entry but for its packed allocation, which is exact.
+            ZSet::Listpack(p) => p.heap_size(),
+            // A member is held twice: in its skiplist node and as the dict's key.
+            ZSet::Skiplist(sl) => {
+                size_of::<SkipList>()
+                    + sl.structure_bytes()
+                    + sampled(
+                        z.iter().map(|(m, _)| 2 * small_heap(m.len())),
+                        z.len(),
+                        samples,
+                    )
+            }
+        },
     }
 }
 
@@ -584,7 +579,7 @@ mod tests {
             Value::Hash(h),
             Value::Set(Box::new(st)),
             Value::Set(Box::new(ints)),
-            Value::ZSet(Box::new(z)),
+            Value::ZSet(z),
         ]
     }
 
@@ -640,7 +635,7 @@ mod tests {
             z.insert(&m, i as f64, zl, &mut s);
         }
         let list = Value::List(Box::new(list));
-        let z = Value::ZSet(Box::new(z));
+        let z = Value::ZSet(z);
         let exact_list = list.heap_size();
         assert_eq!(value_bytes(&list, usize::MAX), exact_list);
         assert_eq!(

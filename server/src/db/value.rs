@@ -33,7 +33,8 @@ pub enum Value {
     List(Box<List>),
     Hash(Hash),
     Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    /// Inline: both encodings fit in 24 bytes (the skiplist is boxed inside).
+    ZSet(ZSet),
     Stream(Box<Stream>),
 }
 
@@ -177,7 +178,7 @@ impl Value {
             Value::List(l) => std::mem::size_of::<List>() + l.mem_usage(),
             Value::Hash(h) => h.mem_usage(),
             Value::Set(s) => std::mem::size_of::<Set>() + s.mem_usage(),
-            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.mem_usage(),
+            Value::ZSet(z) => z.mem_usage(),
             Value::Stream(s) => std::mem::size_of::<Stream>() + s.mem_usage(),
             _ => 0,
         }
@@ -213,5 +214,6 @@ mod tests {
         assert_eq!(Value::string(b"123").bytes().as_ref(), b"123");
         assert_eq!(Value::string(b"12345678901234567890").encoding(), "embstr");
         assert_eq!(std::mem::size_of::<Value>(), 32);
+        assert!(std::mem::size_of::<ZSet>() <= 24);
     }
 }

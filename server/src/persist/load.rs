@@ -26,7 +26,7 @@ pub fn to_value(v: RdbValue, cfg: &Settings, seed: u64, at: usize) -> Result<Val
         RdbValue::Set { members, .. } => Value::Set(Box::new(to_set(members, cfg, seed, at)?)),
         RdbValue::Hash { fields, .. } => Value::Hash(to_hash(fields, cfg, seed, at)?),
         RdbValue::ZSet { members, compact } => {
-            Value::ZSet(Box::new(to_zset(members, compact, cfg, seed, at)?))
+            Value::ZSet(to_zset(members, compact, cfg, seed, at)?)
         }
         RdbValue::Stream(s) => Value::Stream(s),
     })

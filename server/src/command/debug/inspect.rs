@@ -121,7 +121,7 @@ pub fn listpack(ctx: &mut Ctx) -> CmdResult {
                 lp.push(x);
             }
         }
-        Value::ZSet(z) if matches!(z.as_ref(), ZSet::Listpack(_)) => {
+        Value::ZSet(z) if matches!(z, ZSet::Listpack(_)) => {
             for (m, s) in z.iter() {
                 lp.push(m);
                 lp.push(crate::db::zset::listpack_score_text(s).as_bytes());

@@ -140,9 +140,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &str) {
     }
     let n = z.len();
     ctx.srv.data().expire_if_needed(db, dst);
-    ctx.srv
-        .data()
-        .set_key(db, dst, Value::ZSet(Box::new(z)), false);
+    ctx.srv.data().set_key(db, dst, Value::ZSet(z), false);
     ctx.flush_pushes();
     ctx.out.int(n as i64);
     ctx.changed(notify::ZSET, event, dst);
@@ -263,9 +261,7 @@ pub(super) fn zadd_generic(ctx: &mut Ctx, mut flags: u32) -> CmdResult {
     let mut nan = false;
     if write_zset(ctx.srv, db, key)?.is_none() && !has(XX) {
         let z = ZSet::for_first_member(args[i + 1].len(), lim, &mut seed);
-        ctx.srv
-            .data()
-            .set_key(db, key, Value::ZSet(Box::new(z)), false);
+        ctx.srv.data().set_key(db, key, Value::ZSet(z), false);
         // Its `new` event comes before the reply, the `zadd` one after (as in Redis).
         ctx.flush_pushes();
     }

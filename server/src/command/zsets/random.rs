@@ -85,6 +85,15 @@ fn zrandmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
     // CASE 1: repetitions allowed (or one member): `count` independent picks.
     if !uniq || count == 1 {
         range_header(out, count as usize, withscores);
+        if matches!(z, ZSet::Listpack(_)) && count >= 16 {
+            // A pick in a packed set walks to its rank: index the members once instead.
+            let all: Vec<(&[u8], f64)> = z.iter().collect();
+            for _ in 0..count {
+                let (m, s) = all[(rand() % size) as usize];
+                range_item(out, m, s, withscores);
+            }
+            return Ok(());
+        }
         for _ in 0..count {
             if let Some((m, s)) = z.random(&mut rand) {
                 range_item(out, m, s, withscores);
@@ -115,16 +124,16 @@ fn zrandmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
     }
     // CASE 4: few out of many.
     match z {
-        ZSet::Listpack(v) => {
+        ZSet::Listpack(_) => {
             // Selection sampling, in listpack order (Redis's `lpRandomPairsUnique`).
             let mut need = count;
             let mut left = size;
-            for (m, s) in v {
+            for (m, s) in z.iter() {
                 if need == 0 {
                     break;
                 }
                 if rand() % left < need {
-                    range_item(out, m, *s, withscores);
+                    range_item(out, m, s, withscores);
                     need -= 1;
                 }
                 left -= 1;

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::parse::{parse_lex_range, parse_score_range};
-use super::{limits, range_reply, read_zset, seeds, store_result};
+use super::{limits, range_header, range_item, range_reply, read_zset, seeds, store_result};
 use crate::command::args::{int, kw};
 use crate::command::{CmdError, CmdResult, Ctx};
 use crate::db::zset::{LexRange, ScoreRange, ZSet};
@@ -246,6 +246,20 @@ fn zrange_generic(
         }
         return Ok(());
     };
+    if let (None, Range::Rank(start, end)) = (store, &range) {
+        // The common read, streamed into the reply without collecting it first.
+        let len = z.len() as i64;
+        let Some((start, n)) = rank_span(*start, *end, len) else {
+            ctx.out.array(0);
+            return Ok(());
+        };
+        let from = if rev { len as usize - 1 - start } else { start };
+        range_header(ctx.out, n, withscores);
+        for (m, s) in z.iter_from(from, rev).take(n) {
+            range_item(ctx.out, m, s, withscores);
+        }
+        return Ok(());
+    }
     let items = collect_range(z, &range, rev, offset, limit);
     match store {
         None => range_reply(ctx.out, &items, withscores),
