@@ -128,16 +128,14 @@ pub fn value_bytes(v: &Value, samples: usize) -> usize {
                 }
                 + sampled(h.iter().map(pair), h.len(), samples)
         }
-        Value::Set(s) => {
-            size_of::<Set>()
-                + match &**s {
-                    Set::Intset(v) => v.capacity() * size_of::<i64>(),
-                    Set::Table(d) => {
-                        d.mem_usage()
-                            + sampled(d.keys().map(SmallBytes::heap_size), d.len(), samples)
-                    }
-                }
-        }
+        Value::Set(s) => match s {
+            Set::Intset(v) => v.heap_size(),
+            Set::Table(d) => {
+                size_of::<Dict<SmallBytes, ()>>()
+                    + d.mem_usage()
+                    + sampled(d.keys().map(SmallBytes::heap_size), d.len(), samples)
+            }
+        },
         Value::ZSet(z) => {
             size_of::<ZSet>()
                 + match &**z {
@@ -582,8 +580,8 @@ mod tests {
             Value::string(&long(1)),
             Value::List(Box::new(list)),
             Value::Hash(Box::new(h)),
-            Value::Set(Box::new(st)),
-            Value::Set(Box::new(ints)),
+            Value::Set(st),
+            Value::Set(ints),
             Value::ZSet(Box::new(z)),
         ]
     }

@@ -85,7 +85,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
         ctx.srv.data().lookup_write(db, dst);
         ctx.srv
             .data()
-            .set_key(db, dst, Value::Set(Box::new(result)), false);
+            .set_key(db, dst, Value::Set(result), false);
         ctx.out.int(n as i64);
         ctx.changed(notify::SET, event, dst);
     } else {
@@ -109,7 +109,7 @@ fn lookup_all(srv: &mut Server, db: usize, keys: &[Bytes]) -> CmdResult {
 fn stored<'a>(db: &'a Db, keys: &[Bytes]) -> Vec<Option<&'a Set>> {
     keys.iter()
         .map(|k| match db.get(k).map(|e| &e.val) {
-            Some(Value::Set(s)) => Some(&**s),
+            Some(Value::Set(s)) => Some(s),
             _ => None,
         })
         .collect()
@@ -125,7 +125,7 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
         let s = Set::for_member(&ctx.args[2], &mut || ctx.srv.data().random_u64());
         ctx.srv
             .data()
-            .set_key(db, &key, Value::Set(Box::new(s)), false);
+            .set_key(db, &key, Value::Set(s), false);
     }
     let members = &ctx.args[2..];
     let added = with_set(ctx.srv, db, &key, |s, max, seed| {
@@ -219,7 +219,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
         let s = Set::for_member(&m, &mut || ctx.srv.data().random_u64());
         ctx.srv
             .data()
-            .set_key(db, &dst, Value::Set(Box::new(s)), false);
+            .set_key(db, &dst, Value::Set(s), false);
     }
     ctx.srv.data().signal_modified(db, &src);
     ctx.srv.dirty += 1;
@@ -663,9 +663,9 @@ pub fn sscan(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let mut found: Vec<SmallBytes> = Vec::new();
-    match &**s {
+    match s {
         Set::Intset(v) => {
-            found.extend(v.iter().map(|&n| Member::Int(n).to_small()));
+            found.extend(v.iter().map(|n| Member::Int(n).to_small()));
             cursor = 0;
         }
         Set::Table(d) => {

@@ -32,10 +32,13 @@ pub enum Value {
     },
     List(Box<List>),
     Hash(Box<Hash>),
-    Set(Box<Set>),
+    Set(Set),
     ZSet(Box<ZSet>),
     Stream(Box<Stream>),
 }
+
+const _: () = assert!(std::mem::size_of::<Value>() == 32);
+const _: () = assert!(std::mem::size_of::<Set>() <= 24);
 
 /// The type names TYPE reports.
 impl Value {
@@ -176,7 +179,7 @@ impl Value {
             Value::Big { data, .. } => data.capacity(),
             Value::List(l) => std::mem::size_of::<List>() + l.mem_usage(),
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.mem_usage(),
-            Value::Set(s) => std::mem::size_of::<Set>() + s.mem_usage(),
+            Value::Set(s) => s.mem_usage(),
             Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.mem_usage(),
             Value::Stream(s) => std::mem::size_of::<Stream>() + s.mem_usage(),
             _ => 0,

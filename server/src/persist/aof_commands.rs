@@ -57,7 +57,7 @@ impl Sink for CommandSink {
                 );
             }
             Value::List(l) => self.batched(b"RPUSH", key, l.items.iter().map(|i| vec![b(i)])),
-            Value::Set(s) => match s.as_ref() {
+            Value::Set(s) => match s {
                 Set::Intset(v) => self.batched(
                     b"SADD",
                     key,

@@ -3,6 +3,7 @@
 
 use crate::config::Settings;
 use crate::db::zset::{Limits, LoadError};
+use crate::db::intset::IntSet;
 use crate::db::{Dict, Hash, List, Set, SmallBytes, Value, ZSet};
 use crate::persist::rdb::codec::RdbError;
 use crate::persist::rdb::read::RdbValue;
@@ -23,7 +24,7 @@ pub fn to_value(v: RdbValue, cfg: &Settings, seed: u64, at: usize) -> Result<Val
                     .collect(),
             }))
         }
-        RdbValue::Set { members, .. } => Value::Set(Box::new(to_set(members, cfg, seed, at)?)),
+        RdbValue::Set { members, .. } => Value::Set(to_set(members, cfg, seed, at)?),
         RdbValue::Hash { fields, .. } => Value::Hash(Box::new(to_hash(fields, cfg, seed, at)?)),
         RdbValue::ZSet { members, compact } => {
             Value::ZSet(Box::new(to_zset(members, compact, cfg, seed, at)?))
@@ -51,7 +52,7 @@ fn to_set(members: Vec<Vec<u8>>, cfg: &Settings, seed: u64, at: usize) -> Result
         if v.len() != n {
             return Err(RdbError::corrupt("duplicate set members", at));
         }
-        return Ok(Set::Intset(v));
+        return Ok(Set::Intset(IntSet::from_sorted(&v)));
     }
     let mut d = Dict::with_seed(seed);
     for m in members {
@@ -59,7 +60,7 @@ fn to_set(members: Vec<Vec<u8>>, cfg: &Settings, seed: u64, at: usize) -> Result
             return Err(RdbError::corrupt("duplicate set members", at));
         }
     }
-    Ok(Set::Table(d))
+    Ok(Set::Table(Box::new(d)))
 }
 
 fn to_hash(

@@ -53,11 +53,11 @@ pub fn mix_value(digest: &mut Digest, v: &Value, has_expire: bool) {
                 mix_digest(digest, item.as_bytes());
             }
         }
-        Value::Set(s) => match s.as_ref() {
+        Value::Set(s) => match s {
             Set::Intset(ints) => {
                 let mut buf = itoa::Buffer::new();
-                for n in ints {
-                    xor_digest(digest, buf.format(*n).as_bytes());
+                for n in ints.iter() {
+                    xor_digest(digest, buf.format(n).as_bytes());
                 }
             }
             Set::Table(_) => {
