@@ -30,7 +30,7 @@ pub enum Value {
         data: Vec<u8>,
         raw: bool,
     },
-    List(Box<List>),
+    List(List),
     Hash(Box<Hash>),
     Set(Set),
     ZSet(Box<ZSet>),
@@ -39,6 +39,7 @@ pub enum Value {
 
 const _: () = assert!(std::mem::size_of::<Value>() == 32);
 const _: () = assert!(std::mem::size_of::<Set>() <= 24);
+const _: () = assert!(std::mem::size_of::<List>() <= 24);
 
 /// The type names TYPE reports.
 impl Value {
@@ -177,7 +178,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Big { data, .. } => data.capacity(),
-            Value::List(l) => std::mem::size_of::<List>() + l.mem_usage(),
+            Value::List(l) => l.mem_usage(),
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.mem_usage(),
             Value::Set(s) => s.mem_usage(),
             Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.mem_usage(),

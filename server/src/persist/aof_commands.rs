@@ -56,7 +56,7 @@ impl Sink for CommandSink {
                     &[Bytes::from_static(b"SET"), b(key), b(&value.bytes())],
                 );
             }
-            Value::List(l) => self.batched(b"RPUSH", key, l.items.iter().map(|i| vec![b(i)])),
+            Value::List(l) => self.batched(b"RPUSH", key, l.iter().map(|i| vec![b(i)])),
             Value::Set(s) => match s {
                 Set::Intset(v) => self.batched(
                     b"SADD",

@@ -17,12 +17,7 @@ pub fn to_value(v: RdbValue, cfg: &Settings, seed: u64, at: usize) -> Result<Val
             if items.is_empty() {
                 return Err(RdbError::corrupt("empty list", at));
             }
-            Value::List(Box::new(List {
-                items: items
-                    .iter()
-                    .map(|i| SmallBytes::from(i.as_slice()))
-                    .collect(),
-            }))
+            Value::List(List::from_items(&items))
         }
         RdbValue::Set { members, .. } => Value::Set(to_set(members, cfg, seed, at)?),
         RdbValue::Hash { fields, .. } => Value::Hash(Box::new(to_hash(fields, cfg, seed, at)?)),

@@ -49,8 +49,8 @@ pub fn mix_value(digest: &mut Digest, v: &Value, has_expire: bool) {
     match v {
         Value::Int(_) | Value::Small { .. } | Value::Big { .. } => mix_digest(digest, &v.bytes()),
         Value::List(l) => {
-            for item in &l.items {
-                mix_digest(digest, item.as_bytes());
+            for item in l.iter() {
+                mix_digest(digest, item);
             }
         }
         Value::Set(s) => match s {
