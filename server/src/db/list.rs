@@ -743,6 +743,143 @@ mod tests {
         assert_eq!(l.mem_usage(), packed::HEADER + 10 * 2);
     }
 
+    /// Random operations across the conversion limits agree with a plain vector.
+    #[test]
+    fn random_walk_matches_a_model() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut l = List::new();
+        let mut m: Vec<Vec<u8>> = Vec::new();
+        let (mut packed, mut deque, mut target) = (0, 0, 200);
+        for step in 0..20_000 {
+            let size = match rnd(10) {
+                0 if rnd(4) == 0 => 300 + rnd(2000) as usize,
+                _ => rnd(12) as usize,
+            };
+            let v = vec![b'a' + rnd(3) as u8; size];
+            // Drift up to 200 elements then down to none, so the list crosses the limits both
+            // ways.
+            if m.len() >= 200 {
+                target = 0;
+            } else if m.is_empty() {
+                target = 200;
+            }
+            let grow = m.len() < target;
+            match rnd(10) {
+                op @ 0..=4 if grow || op < 2 => {
+                    if rnd(2) == 0 {
+                        l.push(End::Left, &v);
+                        m.insert(0, v);
+                    } else {
+                        l.push(End::Right, &v);
+                        m.push(v);
+                    }
+                }
+                0..=4 => {
+                    let end = if rnd(2) == 0 { End::Left } else { End::Right };
+                    let got = l.pop(end).map(|b| b.to_vec());
+                    let want = if m.is_empty() {
+                        None
+                    } else if end == End::Left {
+                        Some(m.remove(0))
+                    } else {
+                        m.pop()
+                    };
+                    assert_eq!(got, want);
+                }
+                4 => {
+                    let n = rnd(5) as usize;
+                    let end = if rnd(2) == 0 { End::Left } else { End::Right };
+                    let got: Vec<Vec<u8>> =
+                        l.pop_many(end, n).iter().map(|b| b.to_vec()).collect();
+                    let k = n.min(m.len());
+                    let want: Vec<Vec<u8>> = if end == End::Left {
+                        m.drain(..k).collect()
+                    } else {
+                        m.drain(m.len() - k..).rev().collect()
+                    };
+                    assert_eq!(got, want);
+                }
+                5 => {
+                    let i = rnd(m.len() as u64 + 2) as i64 - 1;
+                    let ok = l.set(i, &v);
+                    let pos = if i < 0 { m.len() as i64 + i } else { i };
+                    assert_eq!(ok, (0..m.len() as i64).contains(&pos));
+                    if ok {
+                        m[pos as usize] = v;
+                    }
+                }
+                6 => {
+                    let pivot = vec![b'a' + rnd(3) as u8; rnd(12) as usize];
+                    let after = rnd(2) == 0;
+                    let ok = l.insert(after, &pivot, &v);
+                    match m.iter().position(|e| *e == pivot) {
+                        Some(i) => {
+                            assert!(ok);
+                            m.insert(if after { i + 1 } else { i }, v);
+                        }
+                        None => assert!(!ok),
+                    }
+                }
+                7 => {
+                    let count = rnd(5) as i64 - 2;
+                    let removed = l.remove(count, &v);
+                    let mut idx: Vec<usize> = (0..m.len()).filter(|&i| m[i] == v).collect();
+                    if count < 0 {
+                        idx.reverse();
+                    }
+                    if count != 0 {
+                        idx.truncate(count.unsigned_abs() as usize);
+                    }
+                    idx.sort_unstable();
+                    for &i in idx.iter().rev() {
+                        m.remove(i);
+                    }
+                    assert_eq!(removed, idx.len());
+                }
+                8 if rnd(20) == 0 => {
+                    let s = rnd(4) as i64;
+                    let e = -(rnd(4) as i64) - 1;
+                    let before = m.len();
+                    let len = m.len() as i64;
+                    let (s2, e2) = (s.min(len), (len + e).max(-1));
+                    if s2 > e2 {
+                        m.clear();
+                    } else {
+                        m = m[s2 as usize..=e2 as usize].to_vec();
+                    }
+                    assert_eq!(l.trim(s, e), before - m.len());
+                }
+                _ => {
+                    let i = rnd(m.len() as u64 + 2) as i64 - 1;
+                    let pos = if i < 0 { m.len() as i64 + i } else { i };
+                    let want = usize::try_from(pos).ok().and_then(|p| m.get(p));
+                    assert_eq!(l.get(i), want.map(|v| &v[..]));
+                }
+            }
+            assert_eq!(l.len(), m.len(), "step {step}");
+            if step % 97 == 0 {
+                let all: Vec<&[u8]> = l.iter().collect();
+                let want: Vec<&[u8]> = m.iter().map(|v| &v[..]).collect();
+                assert_eq!(all, want, "step {step}");
+            }
+            let bytes = packed::encoded_size(m.iter().map(|v| &v[..]));
+            if l.is_packed() {
+                packed += 1;
+                assert!(fits_packed(m.len(), bytes), "step {step}");
+            } else {
+                deque += 1;
+                assert!(m.len() > PACKED_MAX_LEN / 2 || bytes > PACKED_MAX_BYTES / 2);
+            }
+        }
+        assert!(packed > 1000 && deque > 1000, "{packed} {deque}");
+    }
+
     #[test]
     fn a_small_list_fits_in_a_value() {
         assert!(std::mem::size_of::<List>() <= 24);
