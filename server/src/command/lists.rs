@@ -184,9 +184,7 @@ fn push_cmd(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
                 l.push(end, it);
             }
             let n = l.len();
-            ctx.srv
-                .data()
-                .set_key(db, key, Value::List(l), false);
+            ctx.srv.data().set_key(db, key, Value::List(l), false);
             n
         }
     };
@@ -466,9 +464,7 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
         Some(l) => l.push(to, &value),
         None => {
             let l = List::from_items(&[value.as_bytes()]);
-            ctx.srv
-                .data()
-                .set_key(db, dst, Value::List(l), false);
+            ctx.srv.data().set_key(db, dst, Value::List(l), false);
         }
     }
     ctx.srv.data().signal_modified(db, dst);

@@ -83,9 +83,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let n = result.len();
     if n > 0 {
         ctx.srv.data().lookup_write(db, dst);
-        ctx.srv
-            .data()
-            .set_key(db, dst, Value::Set(result), false);
+        ctx.srv.data().set_key(db, dst, Value::Set(result), false);
         ctx.out.int(n as i64);
         ctx.changed(notify::SET, event, dst);
     } else {
@@ -123,9 +121,7 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[1].clone();
     if !write_lookup(ctx.srv, db, &key)? {
         let s = Set::for_member(&ctx.args[2], &mut || ctx.srv.data().random_u64());
-        ctx.srv
-            .data()
-            .set_key(db, &key, Value::Set(s), false);
+        ctx.srv.data().set_key(db, &key, Value::Set(s), false);
     }
     let members = &ctx.args[2..];
     let added = with_set(ctx.srv, db, &key, |s, max, seed| {
@@ -217,9 +213,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
     }
     if dst_val.is_none() {
         let s = Set::for_member(&m, &mut || ctx.srv.data().random_u64());
-        ctx.srv
-            .data()
-            .set_key(db, &dst, Value::Set(s), false);
+        ctx.srv.data().set_key(db, &dst, Value::Set(s), false);
     }
     ctx.srv.data().signal_modified(db, &src);
     ctx.srv.dirty += 1;

@@ -376,7 +376,10 @@ fn list_items(l: &List, o: &Opts, start: &mut i64, end: &mut i64, n: i64) -> Vec
     let (s, n, len) = (*start as usize, n as usize, l.len());
     // The positions `lo..hi` hold the elements wanted, counted from the tail when DESC.
     let (lo, hi) = if o.desc {
-        (len.saturating_sub(s.saturating_add(n)), len.saturating_sub(s))
+        (
+            len.saturating_sub(s.saturating_add(n)),
+            len.saturating_sub(s),
+        )
     } else {
         (s.min(len), s.saturating_add(n).min(len))
     };
@@ -537,9 +540,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
             }
             if outputlen > 0 {
                 ctx.srv.data().lookup_write(db, &dst);
-                ctx.srv
-                    .data()
-                    .set_key(db, &dst, Value::List(list), false);
+                ctx.srv.data().set_key(db, &dst, Value::List(list), false);
                 ctx.srv.data().signal_modified(db, &dst);
                 ctx.srv.data().notify(notify::LIST, "sortstore", &dst, db);
                 ctx.srv.dirty += outputlen as u64;

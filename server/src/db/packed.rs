@@ -88,9 +88,9 @@ impl Packed {
         I::IntoIter: Clone,
     {
         let it = entries.into_iter();
-        let (count, size) = it
-            .clone()
-            .fold((0usize, 0usize), |(c, s), e| (c + 1, s + entry_size(e.len())));
+        let (count, size) = it.clone().fold((0usize, 0usize), |(c, s), e| {
+            (c + 1, s + entry_size(e.len()))
+        });
         if count == 0 {
             return Packed::new();
         }
@@ -359,7 +359,10 @@ mod tests {
         p.push(b"b");
         p.insert(p.first(), b"a");
         p.push(b"c");
-        assert_eq!(entries(&p), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(
+            entries(&p),
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
         assert_eq!(p.len(), 3);
         assert_eq!(p.heap_size(), HEADER + 6);
         let b = p.find(b"b", 1).expect("b");

@@ -2,8 +2,8 @@
 //! Redis 7.0 would give it on load (intset / listpack when within the thresholds).
 
 use crate::config::Settings;
-use crate::db::zset::{Limits, LoadError};
 use crate::db::intset::IntSet;
+use crate::db::zset::{Limits, LoadError};
 use crate::db::{Dict, Hash, List, Set, SmallBytes, Value, ZSet};
 use crate::persist::rdb::codec::RdbError;
 use crate::persist::rdb::read::RdbValue;
