@@ -498,6 +498,19 @@ pub fn smembers(ctx: &mut Ctx) -> CmdResult {
 /// SINTER key [key ...]: members in the order of the smallest set.
 pub fn sinter(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
+    if ctx.args.len() == 2 {
+        // SMEMBERS (or SINTER of one key): the members in the set's own order, without the
+        // vectors of the many-set path.
+        let Some(s) = read_set(ctx.srv, db, &ctx.args[1])? else {
+            ctx.out.set(0);
+            return Ok(());
+        };
+        ctx.out.set(s.len());
+        for m in s.iter() {
+            reply_member(ctx.out, m);
+        }
+        return Ok(());
+    }
     lookup_all(ctx.srv, db, &ctx.args[1..])?;
     let sets = stored(&ctx.srv.keyspace.dbs[db], &ctx.args[1..]);
     let Some(sets) = sets.into_iter().collect::<Option<Vec<&Set>>>() else {
