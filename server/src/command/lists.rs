@@ -170,7 +170,7 @@ fn push_cmd(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
     let len = match write_list(ctx.srv, db, key)? {
         Some(l) => {
             for it in items {
-                l.push(end, SmallBytes::from(&it[..]));
+                l.push(end, it);
             }
             l.len()
         }
@@ -181,12 +181,10 @@ fn push_cmd(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
         None => {
             let mut l = List::new();
             for it in items {
-                l.push(end, SmallBytes::from(&it[..]));
+                l.push(end, it);
             }
             let n = l.len();
-            ctx.srv
-                .data()
-                .set_key(db, key, Value::List(Box::new(l)), false);
+            ctx.srv.data().set_key(db, key, Value::List(l), false);
             n
         }
     };
@@ -267,7 +265,7 @@ pub fn lrange(ctx: &mut Ctx) -> CmdResult {
         None => ctx.out.array(0),
         Some((s, e)) => {
             ctx.out.array(e - s + 1);
-            for v in l.items.range(s..=e) {
+            for v in l.iter_range(s, e) {
                 ctx.out.bulk(v);
             }
         }
@@ -362,7 +360,7 @@ pub fn lset(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::NoSuchKey);
     };
     let index = int(&args[2])?;
-    if !l.set(index, SmallBytes::from(&args[3][..])) {
+    if !l.set(index, &args[3]) {
         return Err(CmdError::err("index out of range"));
     }
     ctx.out.ok();
@@ -386,7 +384,7 @@ pub fn linsert(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    if !l.insert(after, &args[3], SmallBytes::from(&args[4][..])) {
+    if !l.insert(after, &args[3], &args[4]) {
         ctx.out.int(-1);
         return Ok(());
     }
@@ -463,12 +461,10 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     };
     // The push side first: new key (waking its waiters), WATCH, event.
     match list_mut(ctx.srv, db, dst) {
-        Some(l) => l.push(to, value.clone()),
+        Some(l) => l.push(to, &value),
         None => {
-            let l = List::from_items([value.clone()]);
-            ctx.srv
-                .data()
-                .set_key(db, dst, Value::List(Box::new(l)), false);
+            let l = List::from_items(&[value.as_bytes()]);
+            ctx.srv.data().set_key(db, dst, Value::List(l), false);
         }
     }
     ctx.srv.data().signal_modified(db, dst);

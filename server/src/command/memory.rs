@@ -13,6 +13,8 @@
 //!   Redis's `objectComputeSize` does, so the command stays cheap on a huge value.
 //! - [`overhead`] is Redis's `getMemoryOverheadData`, shared with INFO's memory section.
 
+use std::collections::VecDeque;
+
 use super::args::{is, parse_i64};
 use super::client_cmd::help_reply;
 use super::{CmdError, CmdResult, Ctx};
@@ -20,7 +22,7 @@ use crate::alloc;
 use crate::client::{Client, ClientClass};
 use crate::db::smallbytes::INLINE_CAP;
 use crate::db::zset::SkipList;
-use crate::db::{Db, Dict, Entry, Hash, List, Set, SmallBytes, Value, ZSet};
+use crate::db::{Db, Dict, Entry, Hash, Set, SmallBytes, Value, ZSet};
 use crate::server::Server;
 
 /// Elements sampled by MEMORY USAGE without SAMPLES (Redis's `OBJ_COMPUTE_SIZE_DEF_SAMPLES`).
@@ -114,11 +116,15 @@ pub fn value_bytes(v: &Value, samples: usize) -> usize {
         Value::Stream(_) => v.heap_size(),
         Value::Int(_) | Value::Small { .. } => 0,
         Value::Big { data, .. } => data.capacity(),
-        Value::List(l) => {
-            size_of::<List>()
-                + l.items.capacity() * size_of::<SmallBytes>()
-                + sampled(l.items.iter().map(SmallBytes::heap_size), l.len(), samples)
-        }
+        Value::List(l) => match l.as_deque() {
+            // Packed: one exact buffer.
+            None => l.mem_usage(),
+            Some(d) => {
+                size_of::<VecDeque<SmallBytes>>()
+                    + d.capacity() * size_of::<SmallBytes>()
+                    + sampled(d.iter().map(SmallBytes::heap_size), d.len(), samples)
+            }
+        },
         Value::Hash(h) => match h {
             Hash::Listpack(p) => p.heap_size(),
             Hash::Table(d) => {
@@ -128,16 +134,14 @@ pub fn value_bytes(v: &Value, samples: usize) -> usize {
                     + sampled(d.iter().map(pair), d.len(), samples)
             }
         },
-        Value::Set(s) => {
-            size_of::<Set>()
-                + match &**s {
-                    Set::Intset(v) => v.capacity() * size_of::<i64>(),
-                    Set::Table(d) => {
-                        d.mem_usage()
-                            + sampled(d.keys().map(SmallBytes::heap_size), d.len(), samples)
-                    }
-                }
-        }
+        Value::Set(s) => match s {
+            Set::Intset(v) => v.heap_size(),
+            Set::Table(d) => {
+                size_of::<Dict<SmallBytes, ()>>()
+                    + d.mem_usage()
+                    + sampled(d.keys().map(SmallBytes::heap_size), d.len(), samples)
+            }
+        },
         Value::ZSet(z) => match z {
             // Inline in the entry but for its packed allocation, which is exact.
             ZSet::Listpack(p) => p.heap_size(),
@@ -506,7 +510,7 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
-    use crate::db::{hash, zset};
+    use crate::db::{hash, zset, List};
 
     #[test]
     fn sampled_pulls_only_samples_items() {
@@ -565,7 +569,7 @@ mod tests {
             max_value: 64,
         };
         for i in 0..n {
-            list.push(crate::db::list::End::Right, SmallBytes::from(&long(i)[..]));
+            list.push(crate::db::list::End::Right, &long(i));
             h.set(&long(i), b"v", hl, &mut s);
             st.add(&long(i), 512, &mut s);
             ints.add(i.to_string().as_bytes(), 512, &mut s);
@@ -575,10 +579,10 @@ mod tests {
             Value::string(b"12345"),
             Value::string(b"short"),
             Value::string(&long(1)),
-            Value::List(Box::new(list)),
+            Value::List(list),
             Value::Hash(h),
-            Value::Set(Box::new(st)),
-            Value::Set(Box::new(ints)),
+            Value::Set(st),
+            Value::Set(ints),
             Value::ZSet(z),
         ]
     }
@@ -631,10 +635,10 @@ mod tests {
             } else {
                 format!("m{i}").into_bytes()
             };
-            list.push(crate::db::list::End::Right, SmallBytes::from(&m[..]));
+            list.push(crate::db::list::End::Right, &m);
             z.insert(&m, i as f64, zl, &mut s);
         }
-        let list = Value::List(Box::new(list));
+        let list = Value::List(list);
         let z = Value::ZSet(z);
         let exact_list = list.heap_size();
         assert_eq!(value_bytes(&list, usize::MAX), exact_list);

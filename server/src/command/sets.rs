@@ -83,9 +83,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let n = result.len();
     if n > 0 {
         ctx.srv.data().lookup_write(db, dst);
-        ctx.srv
-            .data()
-            .set_key(db, dst, Value::Set(Box::new(result)), false);
+        ctx.srv.data().set_key(db, dst, Value::Set(result), false);
         ctx.out.int(n as i64);
         ctx.changed(notify::SET, event, dst);
     } else {
@@ -109,7 +107,7 @@ fn lookup_all(srv: &mut Server, db: usize, keys: &[Bytes]) -> CmdResult {
 fn stored<'a>(db: &'a Db, keys: &[Bytes]) -> Vec<Option<&'a Set>> {
     keys.iter()
         .map(|k| match db.get(k).map(|e| &e.val) {
-            Some(Value::Set(s)) => Some(&**s),
+            Some(Value::Set(s)) => Some(s),
             _ => None,
         })
         .collect()
@@ -123,9 +121,7 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[1].clone();
     if !write_lookup(ctx.srv, db, &key)? {
         let s = Set::for_member(&ctx.args[2], &mut || ctx.srv.data().random_u64());
-        ctx.srv
-            .data()
-            .set_key(db, &key, Value::Set(Box::new(s)), false);
+        ctx.srv.data().set_key(db, &key, Value::Set(s), false);
     }
     let members = &ctx.args[2..];
     let added = with_set(ctx.srv, db, &key, |s, max, seed| {
@@ -217,9 +213,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
     }
     if dst_val.is_none() {
         let s = Set::for_member(&m, &mut || ctx.srv.data().random_u64());
-        ctx.srv
-            .data()
-            .set_key(db, &dst, Value::Set(Box::new(s)), false);
+        ctx.srv.data().set_key(db, &dst, Value::Set(s), false);
     }
     ctx.srv.data().signal_modified(db, &src);
     ctx.srv.dirty += 1;
@@ -504,6 +498,19 @@ pub fn smembers(ctx: &mut Ctx) -> CmdResult {
 /// SINTER key [key ...]: members in the order of the smallest set.
 pub fn sinter(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.db();
+    if ctx.args.len() == 2 {
+        // SMEMBERS (or SINTER of one key): the members in the set's own order, without the
+        // vectors of the many-set path.
+        let Some(s) = read_set(ctx.srv, db, &ctx.args[1])? else {
+            ctx.out.set(0);
+            return Ok(());
+        };
+        ctx.out.set(s.len());
+        for m in s.iter() {
+            reply_member(ctx.out, m);
+        }
+        return Ok(());
+    }
     lookup_all(ctx.srv, db, &ctx.args[1..])?;
     let sets = stored(&ctx.srv.keyspace.dbs[db], &ctx.args[1..]);
     let Some(sets) = sets.into_iter().collect::<Option<Vec<&Set>>>() else {
@@ -663,9 +670,9 @@ pub fn sscan(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let mut found: Vec<SmallBytes> = Vec::new();
-    match &**s {
+    match s {
         Set::Intset(v) => {
-            found.extend(v.iter().map(|&n| Member::Int(n).to_small()));
+            found.extend(v.iter().map(|n| Member::Int(n).to_small()));
             cursor = 0;
         }
         Set::Table(d) => {

@@ -17,6 +17,7 @@ use rand::RngExt;
 
 use super::args::{cstr, int, is, is_space};
 use super::{CmdError, CmdResult, Ctx};
+use crate::db::list::End;
 use crate::db::{List, SmallBytes, Value, ZSet};
 use crate::notify;
 use crate::server::Server;
@@ -367,17 +368,29 @@ fn load(
 
 fn list_items(l: &List, o: &Opts, start: &mut i64, end: &mut i64, n: i64) -> Vec<SmallBytes> {
     if !o.dontsort {
-        return l.items.iter().cloned().collect();
+        return l.iter().map(SmallBytes::from).collect();
     }
     if *end < *start {
         return Vec::new();
     }
-    let (s, n) = (*start as usize, n as usize);
-    let v: Vec<SmallBytes> = if o.desc {
-        l.items.iter().rev().skip(s).take(n).cloned().collect()
+    let (s, n, len) = (*start as usize, n as usize, l.len());
+    // The positions `lo..hi` hold the elements wanted, counted from the tail when DESC.
+    let (lo, hi) = if o.desc {
+        (
+            len.saturating_sub(s.saturating_add(n)),
+            len.saturating_sub(s),
+        )
     } else {
-        l.items.iter().skip(s).take(n).cloned().collect()
+        (s.min(len), s.saturating_add(n).min(len))
     };
+    let mut v: Vec<SmallBytes> = if lo < hi {
+        l.iter_range(lo, hi - 1).map(SmallBytes::from).collect()
+    } else {
+        Vec::new()
+    };
+    if o.desc {
+        v.reverse();
+    }
     *end -= *start;
     *start = 0;
     v
@@ -517,19 +530,17 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
             let mut list = List::new();
             for it in range {
                 if o.gets.is_empty() {
-                    list.items.push_back(it.obj.clone());
+                    list.push(End::Right, &it.obj);
                 }
                 for g in &o.gets {
                     let v =
                         lookup_pattern(ctx.srv, db, g, &it.obj).map_or(Vec::new(), Found::bytes);
-                    list.items.push_back(SmallBytes::from(v));
+                    list.push(End::Right, &v);
                 }
             }
             if outputlen > 0 {
                 ctx.srv.data().lookup_write(db, &dst);
-                ctx.srv
-                    .data()
-                    .set_key(db, &dst, Value::List(Box::new(list)), false);
+                ctx.srv.data().set_key(db, &dst, Value::List(list), false);
                 ctx.srv.data().signal_modified(db, &dst);
                 ctx.srv.data().notify(notify::LIST, "sortstore", &dst, db);
                 ctx.srv.dirty += outputlen as u64;

@@ -7,6 +7,7 @@
 pub mod dict;
 pub mod hash;
 pub mod hll;
+pub mod intset;
 pub mod list;
 pub mod packed;
 pub mod set;

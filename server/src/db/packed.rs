@@ -14,7 +14,8 @@
 
 use std::fmt;
 
-const HEADER: usize = 4;
+/// Bytes of the entry count that starts a non-empty buffer.
+pub const HEADER: usize = 4;
 
 /// The byte offset of an entry in a [`Packed`] (or of its end, for appending).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,6 +57,23 @@ fn write_prefix(out: &mut [u8], mut n: usize) {
 /// Bytes an `n`-byte entry takes in the buffer.
 pub fn entry_size(n: usize) -> usize {
     prefix_len(n) + n
+}
+
+/// Bytes a buffer holding these entries takes (0 when there are none), to decide an encoding
+/// before building it.
+pub fn encoded_size<'a>(entries: impl Iterator<Item = &'a [u8]>) -> usize {
+    let mut any = false;
+    let size: usize = entries
+        .map(|e| {
+            any = true;
+            entry_size(e.len())
+        })
+        .sum();
+    if any {
+        HEADER + size
+    } else {
+        0
+    }
 }
 
 impl Packed {
@@ -381,6 +399,8 @@ mod tests {
         q.insert_many(q.end(), &[b"f1", b"x", b"x", b"v2", b"f3", b"v3"]);
         assert_eq!(p, q);
         assert_eq!(q.heap_size(), q.byte_len());
+        assert_eq!(encoded_size(q.iter()), q.byte_len());
+        assert_eq!(encoded_size(Packed::new().iter()), 0);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Set values, as Redis 7.0's `t_set.c` stores them. A set whose members are all integers
-//! (`string2ll` accepts them) and that holds at most `set-max-intset-entries` of them is a
-//! sorted vector of i64, Redis's `intset` (SMEMBERS and SSCAN return it sorted); any other set
-//! is a dict (`hashtable`). A set converts to a dict for good, when a non-integer is added or
+//! (`string2ll` accepts them) and that holds at most `set-max-intset-entries` of them is an
+//! [`IntSet`], Redis's `intset` byte for byte (SMEMBERS and SSCAN return it sorted); any other
+//! set is a dict (`hashtable`), boxed so that a `Set` takes 24 bytes inline in a `Value`. A set converts to a dict for good, when a non-integer is added or
 //! the size passes the limit; only building a new set (SPOP's rebuild, the STORE commands)
 //! gives an intset again.
 //!
@@ -10,6 +10,7 @@
 //! algorithm fills the result with the whole first set before removing, so it may convert).
 
 use super::dict::Iter as DictIter;
+use super::intset::{IntSet, Iter as IntIter};
 use super::{Dict, SmallBytes};
 use crate::command::args::parse_i64;
 
@@ -19,13 +20,15 @@ pub type Seed<'a> = &'a mut dyn FnMut() -> u64;
 #[derive(Debug, Clone)]
 pub enum Set {
     /// Sorted, distinct.
-    Intset(Vec<i64>),
-    Table(Dict<SmallBytes, ()>),
+    Intset(IntSet),
+    Table(Box<Dict<SmallBytes, ()>>),
 }
+
+const _: () = assert!(std::mem::size_of::<Set>() <= 24);
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Intset(Vec::new())
+        Set::Intset(IntSet::new())
     }
 }
 
@@ -58,7 +61,7 @@ fn intset_limit(max: usize) -> usize {
 
 /// Iterator over the members in the set's own order (sorted integers, or dict order).
 pub enum Iter<'a> {
-    Ints(std::slice::Iter<'a, i64>),
+    Ints(IntIter<'a>),
     Table(DictIter<'a, SmallBytes, ()>),
 }
 
@@ -67,7 +70,7 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Member<'a>> {
         match self {
-            Iter::Ints(it) => it.next().map(|&n| Member::Int(n)),
+            Iter::Ints(it) => it.next().map(Member::Int),
             Iter::Table(it) => it.next().map(|(k, _)| Member::Bytes(k.as_bytes())),
         }
     }
@@ -78,9 +81,9 @@ impl Set {
     /// an integer, else a dict seeded from `seed`.
     pub fn for_member(first: &[u8], seed: Seed) -> Set {
         if parse_i64(first).is_some() {
-            Set::Intset(Vec::new())
+            Set::Intset(IntSet::new())
         } else {
-            Set::Table(Dict::with_seed(seed()))
+            Set::Table(Box::new(Dict::with_seed(seed())))
         }
     }
 
@@ -105,8 +108,12 @@ impl Set {
     /// Heap bytes owned by the set.
     pub fn mem_usage(&self) -> usize {
         match self {
-            Set::Intset(v) => v.capacity() * 8,
-            Set::Table(d) => d.mem_usage() + d.keys().map(SmallBytes::heap_size).sum::<usize>(),
+            Set::Intset(v) => v.heap_size(),
+            Set::Table(d) => {
+                std::mem::size_of::<Dict<SmallBytes, ()>>()
+                    + d.mem_usage()
+                    + d.keys().map(SmallBytes::heap_size).sum::<usize>()
+            }
         }
     }
 
@@ -122,13 +129,13 @@ impl Set {
         if let Set::Intset(v) = self {
             let mut d = Dict::with_seed(seed());
             d.expand(v.len());
-            for &n in v.iter() {
+            for n in v.iter() {
                 d.insert(
                     SmallBytes::from(itoa::Buffer::new().format(n).as_bytes()),
                     (),
                 );
             }
-            *self = Set::Table(d);
+            *self = Set::Table(Box::new(d));
         }
     }
 
@@ -165,10 +172,9 @@ impl Set {
         let Set::Intset(v) = self else {
             return self.add(itoa::Buffer::new().format(n).as_bytes(), max_intset, seed);
         };
-        let Err(at) = v.binary_search(&n) else {
+        if !v.insert(n) {
             return false;
-        };
-        v.insert(at, n);
+        }
         if v.len() > intset_limit(max_intset) {
             self.convert(seed);
         }
@@ -186,27 +192,21 @@ impl Set {
                 }
                 removed
             }
-            Set::Intset(v) => match parse_i64(m).map(|n| v.binary_search(&n)) {
-                Some(Ok(at)) => {
-                    v.remove(at);
-                    true
-                }
-                _ => false,
-            },
+            Set::Intset(v) => parse_i64(m).is_some_and(|n| v.remove(n)),
         }
     }
 
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
             Set::Table(d) => d.contains_key(m),
-            Set::Intset(v) => parse_i64(m).is_some_and(|n| v.binary_search(&n).is_ok()),
+            Set::Intset(v) => parse_i64(m).is_some_and(|n| v.contains(n)),
         }
     }
 
     /// `contains` for a member read from another set.
     pub fn contains_member(&self, m: Member) -> bool {
         match (m, self) {
-            (Member::Int(n), Set::Intset(v)) => v.binary_search(&n).is_ok(),
+            (Member::Int(n), Set::Intset(v)) => v.contains(n),
             (Member::Bytes(b), _) => self.contains(b),
             (Member::Int(_), Set::Table(_)) => m.with_bytes(|b| self.contains(b)),
         }
@@ -217,7 +217,7 @@ impl Set {
     pub fn random(&self, rand: &mut dyn FnMut() -> u64) -> Option<Member<'_>> {
         match self {
             Set::Intset(v) if v.is_empty() => None,
-            Set::Intset(v) => Some(Member::Int(v[(rand() % v.len() as u64) as usize])),
+            Set::Intset(v) => v.get((rand() % v.len() as u64) as usize).map(Member::Int),
             Set::Table(d) => d
                 .random_entry(rand)
                 .map(|(k, _)| Member::Bytes(k.as_bytes())),

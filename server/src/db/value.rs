@@ -30,13 +30,17 @@ pub enum Value {
         data: Vec<u8>,
         raw: bool,
     },
-    List(Box<List>),
+    List(List),
     Hash(Hash),
-    Set(Box<Set>),
+    Set(Set),
     /// Inline: both encodings fit in 24 bytes (the skiplist is boxed inside).
     ZSet(ZSet),
     Stream(Box<Stream>),
 }
+
+const _: () = assert!(std::mem::size_of::<Value>() == 32);
+const _: () = assert!(std::mem::size_of::<Set>() <= 24);
+const _: () = assert!(std::mem::size_of::<List>() <= 24);
 
 /// The type names TYPE reports.
 impl Value {
@@ -175,9 +179,9 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Big { data, .. } => data.capacity(),
-            Value::List(l) => std::mem::size_of::<List>() + l.mem_usage(),
+            Value::List(l) => l.mem_usage(),
             Value::Hash(h) => h.mem_usage(),
-            Value::Set(s) => std::mem::size_of::<Set>() + s.mem_usage(),
+            Value::Set(s) => s.mem_usage(),
             Value::ZSet(z) => z.mem_usage(),
             Value::Stream(s) => std::mem::size_of::<Stream>() + s.mem_usage(),
             _ => 0,

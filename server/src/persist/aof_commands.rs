@@ -56,8 +56,8 @@ impl Sink for CommandSink {
                     &[Bytes::from_static(b"SET"), b(key), b(&value.bytes())],
                 );
             }
-            Value::List(l) => self.batched(b"RPUSH", key, l.items.iter().map(|i| vec![b(i)])),
-            Value::Set(s) => match s.as_ref() {
+            Value::List(l) => self.batched(b"RPUSH", key, l.iter().map(|i| vec![b(i)])),
+            Value::Set(s) => match s {
                 Set::Intset(v) => self.batched(
                     b"SADD",
                     key,

@@ -2,6 +2,7 @@
 //! Redis 7.0 would give it on load (intset / listpack when within the thresholds).
 
 use crate::config::Settings;
+use crate::db::intset::IntSet;
 use crate::db::zset::{Limits, LoadError};
 use crate::db::{Dict, Hash, List, Set, SmallBytes, Value, ZSet};
 use crate::persist::rdb::codec::RdbError;
@@ -16,14 +17,9 @@ pub fn to_value(v: RdbValue, cfg: &Settings, seed: u64, at: usize) -> Result<Val
             if items.is_empty() {
                 return Err(RdbError::corrupt("empty list", at));
             }
-            Value::List(Box::new(List {
-                items: items
-                    .iter()
-                    .map(|i| SmallBytes::from(i.as_slice()))
-                    .collect(),
-            }))
+            Value::List(List::from_items(&items))
         }
-        RdbValue::Set { members, .. } => Value::Set(Box::new(to_set(members, cfg, seed, at)?)),
+        RdbValue::Set { members, .. } => Value::Set(to_set(members, cfg, seed, at)?),
         RdbValue::Hash { fields, .. } => Value::Hash(to_hash(fields, cfg, seed, at)?),
         RdbValue::ZSet { members, compact } => {
             Value::ZSet(to_zset(members, compact, cfg, seed, at)?)
@@ -51,7 +47,7 @@ fn to_set(members: Vec<Vec<u8>>, cfg: &Settings, seed: u64, at: usize) -> Result
         if v.len() != n {
             return Err(RdbError::corrupt("duplicate set members", at));
         }
-        return Ok(Set::Intset(v));
+        return Ok(Set::Intset(IntSet::from_sorted(&v)));
     }
     let mut d = Dict::with_seed(seed);
     for m in members {
@@ -59,7 +55,7 @@ fn to_set(members: Vec<Vec<u8>>, cfg: &Settings, seed: u64, at: usize) -> Result
             return Err(RdbError::corrupt("duplicate set members", at));
         }
     }
-    Ok(Set::Table(d))
+    Ok(Set::Table(Box::new(d)))
 }
 
 fn to_hash(

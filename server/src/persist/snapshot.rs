@@ -267,9 +267,9 @@ pub fn write_entry(w: &mut RdbWriter, key: &[u8], v: &Value, expire: Option<i64>
         Value::Int(_) | Value::Small { .. } | Value::Big { .. } => {
             w.string(key, expire, &v.bytes())
         }
-        Value::List(l) => w.list(key, expire, fill, l.items.iter().map(|s| s.as_bytes())),
-        Value::Set(s) => match s.as_ref() {
-            Set::Intset(v) => w.set_intset(key, expire, v),
+        Value::List(l) => w.list(key, expire, fill, l.iter()),
+        Value::Set(s) => match s {
+            Set::Intset(v) => w.set_intset_blob(key, expire, v.blob()),
             Set::Table(d) => w.set(key, expire, d.len(), d.keys().map(|k| k.as_bytes())),
         },
         Value::Hash(h) => match h {

@@ -49,15 +49,15 @@ pub fn mix_value(digest: &mut Digest, v: &Value, has_expire: bool) {
     match v {
         Value::Int(_) | Value::Small { .. } | Value::Big { .. } => mix_digest(digest, &v.bytes()),
         Value::List(l) => {
-            for item in &l.items {
-                mix_digest(digest, item.as_bytes());
+            for item in l.iter() {
+                mix_digest(digest, item);
             }
         }
-        Value::Set(s) => match s.as_ref() {
+        Value::Set(s) => match s {
             Set::Intset(ints) => {
                 let mut buf = itoa::Buffer::new();
-                for n in ints {
-                    xor_digest(digest, buf.format(*n).as_bytes());
+                for n in ints.iter() {
+                    xor_digest(digest, buf.format(n).as_bytes());
                 }
             }
             Set::Table(_) => {

@@ -34,7 +34,7 @@ pub fn object(ctx: &mut Ctx) -> CmdResult {
     };
     let mut extra = String::new();
     if let Value::List(l) = &e.val {
-        let nodes = list_nodes(srv, l.items.iter().map(|s| s.as_bytes()));
+        let nodes = list_nodes(srv, l.iter());
         let size: usize = nodes.iter().map(|n| n.data.len()).sum();
         extra = format!(
             " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:0 ql_uncompressed_size:{}",
@@ -153,7 +153,7 @@ pub fn quicklist(ctx: &mut Ctx) -> CmdResult {
     let Some(Value::List(l)) = srv.keyspace.dbs[ctx.client.db].get(&key).map(|e| &e.val) else {
         return Err(CmdError::err("Not a quicklist encoded object."));
     };
-    let nodes = list_nodes(srv, l.items.iter().map(|s| s.as_bytes()));
+    let nodes = list_nodes(srv, l.iter());
     let mut text = format!(
         "{{quicklist of key {}}} {{count : {}}} {{len : {}}} {{fill : {}}} {{compress : 0}}\n",
         String::from_utf8_lossy(&key),

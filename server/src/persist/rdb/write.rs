@@ -184,6 +184,13 @@ impl RdbWriter {
         self.w.string(&intset_build(sorted));
     }
 
+    /// A set of integers as the bytes of a Redis intset (what [`crate::db::intset::IntSet`]
+    /// holds).
+    pub fn set_intset_blob(&mut self, key: &[u8], expire_ms: Option<i64>, blob: &[u8]) {
+        self.key_header(ty::SET_INTSET, key, expire_ms);
+        self.w.string(blob);
+    }
+
     pub fn set<'a>(
         &mut self,
         key: &[u8],
