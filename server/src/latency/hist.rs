@@ -95,7 +95,11 @@ impl Histogram {
     /// `hdr_value_at_percentile`: the highest value equivalent to the one at which the
     /// cumulative count reaches `percentile` % of the total (rounded half up, at least 1).
     pub fn value_at_percentile(&self, percentile: f64) -> u64 {
-        let requested = if percentile < 100.0 { percentile } else { 100.0 };
+        let requested = if percentile < 100.0 {
+            percentile
+        } else {
+            100.0
+        };
         let want = (((requested / 100.0) * self.total as f64) + 0.5) as i64;
         let want = want.max(1) as u64;
         let mut sum = 0u64;
@@ -237,8 +241,8 @@ mod tests {
         h.record(3_000); // 3 µs
         h.record(3_000);
         h.record(1_000_000_000); // 1 s
-        // The expected numbers come from Redis 7.0.15's deps/hdr_histogram compiled with a
-        // small driver doing what fillCommandCDF and fillPercentileDistributionLatencies do.
+                                 // The expected numbers come from Redis 7.0.15's deps/hdr_histogram compiled with a
+                                 // small driver doing what fillCommandCDF and fillPercentileDistributionLatencies do.
         assert_eq!(h.cdf_usec(), vec![(1, 1), (4, 3), (1_073_741, 4)]);
         assert_eq!(h.value_at_percentile(12.0), 1003);
         assert_eq!(h.value_at_percentile(99.0), 1_002_438_655);
