@@ -127,7 +127,10 @@ fn a_slow_command_is_a_command_event_as_in_redis() {
 }
 
 /// A LATENCY HISTOGRAM reply as (name, calls, buckets), checking its shape on the way.
-fn histograms(reply: &Reply, resp3: bool) -> Vec<(String, i64, Vec<(i64, i64)>)> {
+/// A command's name, calls and (bucket bound in µs, cumulative count) pairs.
+type Hist = (String, i64, Vec<(i64, i64)>);
+
+fn histograms(reply: &Reply, resp3: bool) -> Vec<Hist> {
     assert_eq!(matches!(reply, Reply::Map(_)), resp3, "{reply:?}");
     let items = reply.items();
     let mut out = Vec::new();
@@ -159,7 +162,7 @@ fn histograms(reply: &Reply, resp3: bool) -> Vec<(String, i64, Vec<(i64, i64)>)>
     out
 }
 
-fn names_and_calls(h: &[(String, i64, Vec<(i64, i64)>)]) -> Vec<(String, i64)> {
+fn names_and_calls(h: &[Hist]) -> Vec<(String, i64)> {
     h.iter().map(|(n, c, _)| (n.clone(), *c)).collect()
 }
 

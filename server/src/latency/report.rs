@@ -176,8 +176,8 @@ fn analyze(ts: &TimeSeries, now_s: i64) -> Stats {
             st.period = s.time;
         }
     }
-    if st.samples > 0 {
-        st.avg = sum / st.samples;
+    if let Some(avg) = sum.checked_div(st.samples) {
+        st.avg = avg;
         st.period = (now_s - st.period).max(0);
         if st.period == 0 {
             st.period = 1;
