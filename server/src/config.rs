@@ -435,6 +435,12 @@ pub struct Settings {
     pub obuf_limits: [BufferLimit; 3],
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
+    /// `latency-monitor-threshold` in ms (0: the latency monitor is off).
+    pub latency_monitor_threshold: u64,
+    /// `latency-tracking`: per-command latency histograms.
+    pub latency_tracking: bool,
+    /// `latency-tracking-info-percentiles`: each as shown (`99.9`) and its value.
+    pub latency_percentiles: Vec<(String, f64)>,
     pub enable_debug_command: Allow,
     pub enable_protected_configs: Allow,
     pub notify_keyspace_events: u32,
@@ -634,6 +640,13 @@ impl ConfigState {
             ],
             slowlog_log_slower_than: s.get_int("slowlog-log-slower-than"),
             slowlog_max_len: s.get_int("slowlog-max-len") as usize,
+            latency_monitor_threshold: s.get_int("latency-monitor-threshold").max(0) as u64,
+            latency_tracking: s.get_bool("latency-tracking"),
+            latency_percentiles: s
+                .get_list("latency-tracking-info-percentiles")
+                .iter()
+                .map(|p| (p.clone(), p.parse().unwrap_or(0.0)))
+                .collect(),
             enable_debug_command: allow(s.get_str("enable-debug-command")),
             enable_protected_configs: allow(s.get_str("enable-protected-configs")),
             notify_keyspace_events: notify::parse(s.get_str("notify-keyspace-events")).unwrap_or(0),

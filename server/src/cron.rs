@@ -236,7 +236,9 @@ pub fn active_expire_cycle(srv: &mut Server) {
             break;
         }
     }
-    srv.stats.expire_cycle_cpu_ms += start.elapsed().as_millis() as u64;
+    let elapsed_ms = start.elapsed().as_millis() as u64;
+    srv.stats.expire_cycle_cpu_ms += elapsed_ms;
+    crate::latency::sample(srv, "expire-cycle", elapsed_ms);
     let current = if total_sampled > 0 {
         total_expired as f64 / total_sampled as f64
     } else {

@@ -19,6 +19,7 @@ pub mod effects;
 pub mod evict;
 pub mod functions;
 pub mod keyspace;
+pub mod latency;
 pub mod logging;
 pub mod notify;
 pub mod pause;

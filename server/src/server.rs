@@ -44,6 +44,8 @@ pub struct Server {
     pub pubsub: PubSub,
     pub stats: Stats,
     pub slowlog: SlowLog,
+    /// The latency monitor's events (LATENCY).
+    pub latency: crate::latency::Monitor,
     pub rng: Rng,
     pub repl: crate::replication::state::Repl,
     /// Persistence: the RDB side, the AOF, the last save (`persist::state`).
@@ -86,6 +88,7 @@ impl Server {
             pubsub: PubSub::default(),
             stats: Stats::default(),
             slowlog: SlowLog::default(),
+            latency: Default::default(),
             rng,
             repl: crate::replication::state::Repl::new(replid),
             call: Default::default(),

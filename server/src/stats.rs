@@ -10,6 +10,8 @@ pub struct CmdStat {
     pub usec: u64,
     pub rejected: u64,
     pub failed: u64,
+    /// Latency tracking's histogram of the command's durations (created at the first).
+    pub latency: Option<crate::latency::hist::Histogram>,
 }
 
 /// Samples of a rate, as Redis's `trackInstantaneousMetric` (16 samples, every 100 ms).

@@ -56,6 +56,12 @@ HANDLERS = {
         "doctor": "memory::doctor", "help": "memory::help", "malloc-stats": "memory::malloc_stats",
         "purge": "memory::purge", "stats": "memory::stats", "usage": "memory::usage",
     },
+    "latency": {
+        "latest": "latency_cmd::latest", "history": "latency_cmd::history",
+        "graph": "latency_cmd::graph", "doctor": "latency_cmd::doctor",
+        "reset": "latency_cmd::reset", "histogram": "latency_cmd::histogram",
+        "help": "latency_cmd::help",
+    },
     "slowlog": {
         "get": "server_cmds::slowlog_get", "len": "server_cmds::slowlog_len",
         "reset": "server_cmds::slowlog_reset", "help": "server_cmds::slowlog_help",
@@ -355,7 +361,7 @@ pub const COMMAND_IDS: usize = %d;
 #![allow(clippy::all)]
 
 use super::{
-    bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, lists, memory, multi, pubsub,
+    bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, latency_cmd, lists, memory, multi, pubsub,
     replication_cmds, scripting,
     server_cmds, sets, sort, stream_groups, stream_info, stream_pel, streams, strings, zsets,
 };

@@ -435,6 +435,22 @@ pub fn call(
     if failed {
         srv.stats.cmd(spec.id).failed += 1;
     }
+    // Latency tracking: a blocked command is recorded when it completes (Redis's
+    // `updateStatsOnUnblock`), by the run that serves it.
+    if srv.cfg.latency_tracking && !client.has(cflags::BLOCKED) {
+        srv.stats
+            .cmd(spec.id)
+            .latency
+            .get_or_insert_with(Default::default)
+            .record(elapsed_us.saturating_mul(1000));
+    }
+    // The latency monitor, by Redis's rule: "fast-command" for commands flagged fast.
+    let event = if spec.has(flags::FAST) {
+        "fast-command"
+    } else {
+        "command"
+    };
+    crate::latency::sample(srv, event, elapsed_us / 1000);
 
     // Slowlog.
     let slower = srv.cfg.slowlog_log_slower_than;

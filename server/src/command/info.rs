@@ -22,7 +22,7 @@ const DEFAULT: &[&str] = &[
     "cluster",
     "keyspace",
 ];
-const ALL_EXTRA: &[&str] = &["commandstats"];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 /// Which sections a list of INFO arguments selects, in output order.
 fn selected(args: &[bytes::Bytes]) -> Vec<&'static str> {
@@ -37,6 +37,7 @@ fn selected(args: &[bytes::Bytes]) -> Vec<&'static str> {
         "modules",
         "commandstats",
         "errorstats",
+        "latencystats",
         "cluster",
         "keyspace",
     ];
@@ -104,6 +105,7 @@ pub fn render(
             "modules" => out.push_str("# Modules\r\n"),
             "commandstats" => commandstats(srv, &mut out),
             "errorstats" => errorstats(srv, &mut out),
+            "latencystats" => latencystats(srv, &mut out),
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "keyspace" => keyspace(srv, &mut out),
             _ => {}
@@ -660,6 +662,33 @@ fn commandstats(srv: &Server, out: &mut String) {
             "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
             name, st.calls, st.usec, per, st.rejected, st.failed
         );
+    }
+}
+
+/// Per command with a latency histogram, its `latency-tracking-info-percentiles` in
+/// microseconds (`fillPercentileDistributionLatencies`), in name order.
+fn latencystats(srv: &Server, out: &mut String) {
+    out.push_str("# Latencystats\r\n");
+    if !srv.cfg.latency_tracking {
+        return;
+    }
+    let mut rows: Vec<(&str, &crate::latency::hist::Histogram)> = super::all_commands()
+        .filter_map(|c| {
+            let h = srv.stats.commands.get(c.id)?.latency.as_ref()?;
+            Some((c.full_name, h))
+        })
+        .collect();
+    rows.sort_by_key(|(name, _)| *name);
+    for (name, h) in rows {
+        let _ = write!(out, "latency_percentiles_usec_{name}:");
+        for (i, (label, p)) in srv.cfg.latency_percentiles.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let v = h.value_at_percentile(*p) as f64 / 1000.0;
+            let _ = write!(out, "p{label}={v:.3}");
+        }
+        out.push_str("\r\n");
     }
 }
 

@@ -28,6 +28,7 @@ mod hashes;
 mod hll;
 mod info;
 mod keys;
+mod latency_cmd;
 mod lists;
 pub(crate) mod memory;
 pub(crate) mod multi;

@@ -3528,9 +3528,210 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "latency",
+        full_name: "latency",
+        id: 116,
+        parent: None,
+        arity: -2,
+        flags: 0,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "A container for latency diagnostics commands",
+            since: "2.8.13",
+            group: "server",
+            complexity: "Depends on subcommand.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        subcommands: &[
+            CommandSpec {
+                name: "doctor",
+                full_name: "latency|doctor",
+                id: 117,
+                parent: Some("latency"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Return a human readable latency analysis report.",
+                    since: "2.8.13",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "graph",
+                full_name: "latency|graph",
+                id: 118,
+                parent: Some("latency"),
+                arity: 3,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Return a latency graph for the event.",
+                    since: "2.8.13",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "event", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "help",
+                full_name: "latency|help",
+                id: 119,
+                parent: Some("latency"),
+                arity: 2,
+                flags: flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Show helpful text about the different subcommands.",
+                    since: "2.8.13",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "histogram",
+                full_name: "latency|histogram",
+                id: 120,
+                parent: Some("latency"),
+                arity: -2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Return the cumulative distribution of latencies of a subset of commands or all.",
+                    since: "7.0.0",
+                    group: "server",
+                    complexity: "O(N) where N is the number of commands with latency information being retrieved.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "command", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "history",
+                full_name: "latency|history",
+                id: 121,
+                parent: Some("latency"),
+                arity: 3,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Return timestamp-latency samples for the event.",
+                    since: "2.8.13",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "event", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "latest",
+                full_name: "latency|latest",
+                id: 122,
+                parent: Some("latency"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Return the latest latency samples for all events.",
+                    since: "2.8.13",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "reset",
+                full_name: "latency|reset",
+                id: 123,
+                parent: Some("latency"),
+                arity: -2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Reset latency data for one or more events.",
+                    since: "2.8.13",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "event", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+        ],
+    },
+    CommandSpec {
         name: "lcs",
         full_name: "lcs",
-        id: 116,
+        id: 124,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -3563,7 +3764,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 117,
+        id: 125,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -3592,7 +3793,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 118,
+        id: 126,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3626,7 +3827,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 119,
+        id: 127,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3654,7 +3855,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 120,
+        id: 128,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3692,7 +3893,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 121,
+        id: 129,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -3726,7 +3927,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 122,
+        id: 130,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -3755,7 +3956,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 123,
+        id: 131,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -3787,7 +3988,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 124,
+        id: 132,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3816,7 +4017,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 125,
+        id: 133,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3845,7 +4046,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 126,
+        id: 134,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -3875,7 +4076,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 127,
+        id: 135,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -3905,7 +4106,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 128,
+        id: 136,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3935,7 +4136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 129,
+        id: 137,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -3965,7 +4166,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "memory",
         full_name: "memory",
-        id: 130,
+        id: 138,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3988,7 +4189,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "doctor",
                 full_name: "memory|doctor",
-                id: 131,
+                id: 139,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4012,7 +4213,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "memory|help",
-                id: 132,
+                id: 140,
                 parent: Some("memory"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4036,7 +4237,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "malloc-stats",
                 full_name: "memory|malloc-stats",
-                id: 133,
+                id: 141,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4060,7 +4261,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "purge",
                 full_name: "memory|purge",
-                id: 134,
+                id: 142,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4084,7 +4285,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stats",
                 full_name: "memory|stats",
-                id: 135,
+                id: 143,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4108,7 +4309,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "usage",
                 full_name: "memory|usage",
-                id: 136,
+                id: 144,
                 parent: Some("memory"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -4139,7 +4340,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 137,
+        id: 145,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -4167,7 +4368,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 138,
+        id: 146,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4191,7 +4392,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 139,
+        id: 147,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -4220,7 +4421,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 140,
+        id: 148,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4251,7 +4452,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 141,
+        id: 149,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4282,7 +4483,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 142,
+        id: 150,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -4306,7 +4507,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 143,
+        id: 151,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4329,7 +4530,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 144,
+                id: 152,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4357,7 +4558,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 145,
+                id: 153,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4385,7 +4586,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 146,
+                id: 154,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4409,7 +4610,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 147,
+                id: 155,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4437,7 +4638,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 148,
+                id: 156,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4467,7 +4668,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 149,
+        id: 157,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -4495,7 +4696,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 150,
+        id: 158,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -4530,7 +4731,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 151,
+        id: 159,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -4565,7 +4766,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 152,
+        id: 160,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4593,7 +4794,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfadd",
         full_name: "pfadd",
-        id: 153,
+        id: 161,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4622,7 +4823,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfcount",
         full_name: "pfcount",
-        id: 154,
+        id: 162,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4650,7 +4851,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfdebug",
         full_name: "pfdebug",
-        id: 155,
+        id: 163,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::ADMIN,
@@ -4679,7 +4880,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfmerge",
         full_name: "pfmerge",
-        id: 156,
+        id: 164,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4709,7 +4910,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfselftest",
         full_name: "pfselftest",
-        id: 157,
+        id: 165,
         parent: None,
         arity: 1,
         flags: flags::ADMIN,
@@ -4733,7 +4934,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 158,
+        id: 166,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -4759,7 +4960,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 159,
+        id: 167,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4789,7 +4990,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 160,
+        id: 168,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4817,7 +5018,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 161,
+        id: 169,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -4844,7 +5045,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 162,
+        id: 170,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4872,7 +5073,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 163,
+        id: 171,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -4899,7 +5100,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 164,
+        id: 172,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4922,7 +5123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 165,
+                id: 173,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4948,7 +5149,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 166,
+                id: 174,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4972,7 +5173,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 167,
+                id: 175,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -4996,7 +5197,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 168,
+                id: 176,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5022,7 +5223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardchannels",
                 full_name: "pubsub|shardchannels",
-                id: 169,
+                id: 177,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5048,7 +5249,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardnumsub",
                 full_name: "pubsub|shardnumsub",
-                id: 170,
+                id: 178,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5076,7 +5277,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 171,
+        id: 179,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5102,7 +5303,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 172,
+        id: 180,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -5126,7 +5327,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 173,
+        id: 181,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -5150,7 +5351,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 174,
+        id: 182,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -5180,7 +5381,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 175,
+        id: 183,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5210,7 +5411,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 176,
+        id: 184,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -5234,7 +5435,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replfence",
         full_name: "replfence",
-        id: 177,
+        id: 185,
         parent: None,
         arity: 2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5260,7 +5461,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 178,
+        id: 186,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -5295,7 +5496,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 179,
+        id: 187,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -5319,7 +5520,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         full_name: "restore",
-        id: 180,
+        id: 188,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5353,7 +5554,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         full_name: "restore-asking",
-        id: 181,
+        id: 189,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
@@ -5387,7 +5588,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 182,
+        id: 190,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -5411,7 +5612,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 183,
+        id: 191,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5440,7 +5641,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 184,
+        id: 192,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5470,7 +5671,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 185,
+        id: 193,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5499,7 +5700,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 186,
+        id: 194,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5528,7 +5729,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 187,
+        id: 195,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5557,7 +5758,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 188,
+        id: 196,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5581,7 +5782,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 189,
+        id: 197,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5610,7 +5811,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 190,
+        id: 198,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5638,7 +5839,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "script",
         full_name: "script",
-        id: 191,
+        id: 199,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5661,7 +5862,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "exists",
                 full_name: "script|exists",
-                id: 192,
+                id: 200,
                 parent: Some("script"),
                 arity: -3,
                 flags: flags::NOSCRIPT,
@@ -5687,7 +5888,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "flush",
                 full_name: "script|flush",
-                id: 193,
+                id: 201,
                 parent: Some("script"),
                 arity: -2,
                 flags: flags::NOSCRIPT,
@@ -5716,7 +5917,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "script|help",
-                id: 194,
+                id: 202,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -5740,7 +5941,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "script|kill",
-                id: 195,
+                id: 203,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -5764,7 +5965,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "load",
                 full_name: "script|load",
-                id: 196,
+                id: 204,
                 parent: Some("script"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::STALE,
@@ -5792,7 +5993,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 197,
+        id: 205,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5820,7 +6021,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 198,
+        id: 206,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5850,7 +6051,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 199,
+        id: 207,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -5876,7 +6077,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 200,
+        id: 208,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5917,7 +6118,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 201,
+        id: 209,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5947,7 +6148,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 202,
+        id: 210,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5977,7 +6178,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 203,
+        id: 211,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6006,7 +6207,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 204,
+        id: 212,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6036,7 +6237,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 205,
+        id: 213,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -6068,7 +6269,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 206,
+        id: 214,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6096,7 +6297,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 207,
+        id: 215,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6126,7 +6327,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 208,
+        id: 216,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6156,7 +6357,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 209,
+        id: 217,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6185,7 +6386,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 210,
+        id: 218,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -6220,7 +6421,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 211,
+        id: 219,
         parent: None,
         arity: -2,
         flags: 0,
@@ -6243,7 +6444,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 212,
+                id: 220,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -6269,7 +6470,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 213,
+                id: 221,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -6293,7 +6494,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 214,
+                id: 222,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -6317,7 +6518,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 215,
+                id: 223,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -6343,7 +6544,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 216,
+        id: 224,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -6371,7 +6572,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 217,
+        id: 225,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6400,7 +6601,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 218,
+        id: 226,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -6431,7 +6632,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 219,
+        id: 227,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6473,7 +6674,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 220,
+        id: 228,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6513,7 +6714,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 221,
+        id: 229,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6542,7 +6743,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spublish",
         full_name: "spublish",
-        id: 222,
+        id: 230,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -6571,7 +6772,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 223,
+        id: 231,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6600,7 +6801,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 224,
+        id: 232,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6629,7 +6830,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 225,
+        id: 233,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6660,7 +6861,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ssubscribe",
         full_name: "ssubscribe",
-        id: 226,
+        id: 234,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6688,7 +6889,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 227,
+        id: 235,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6716,7 +6917,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 228,
+        id: 236,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6742,7 +6943,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 229,
+        id: 237,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -6772,7 +6973,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 230,
+        id: 238,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6800,7 +7001,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 231,
+        id: 239,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6830,7 +7031,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunsubscribe",
         full_name: "sunsubscribe",
-        id: 232,
+        id: 240,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6858,7 +7059,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 233,
+        id: 241,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -6885,7 +7086,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 234,
+        id: 242,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -6909,7 +7110,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 235,
+        id: 243,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -6933,7 +7134,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 236,
+        id: 244,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -6961,7 +7162,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 237,
+        id: 245,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6989,7 +7190,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 238,
+        id: 246,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -7017,7 +7218,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 239,
+        id: 247,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -7045,7 +7246,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 240,
+        id: 248,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -7071,7 +7272,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 241,
+        id: 249,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -7095,7 +7296,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 242,
+        id: 250,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -7122,7 +7323,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 243,
+        id: 251,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -7150,7 +7351,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xack",
         full_name: "xack",
-        id: 244,
+        id: 252,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::FAST,
@@ -7180,7 +7381,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xadd",
         full_name: "xadd",
-        id: 245,
+        id: 253,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -7229,7 +7430,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xautoclaim",
         full_name: "xautoclaim",
-        id: 246,
+        id: 254,
         parent: None,
         arity: -6,
         flags: flags::WRITE | flags::FAST,
@@ -7263,7 +7464,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xclaim",
         full_name: "xclaim",
-        id: 247,
+        id: 255,
         parent: None,
         arity: -6,
         flags: flags::WRITE | flags::FAST,
@@ -7301,7 +7502,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xdel",
         full_name: "xdel",
-        id: 248,
+        id: 256,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -7330,7 +7531,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xgroup",
         full_name: "xgroup",
-        id: 249,
+        id: 257,
         parent: None,
         arity: -2,
         flags: 0,
@@ -7353,7 +7554,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "create",
                 full_name: "xgroup|create",
-                id: 250,
+                id: 258,
                 parent: Some("xgroup"),
                 arity: -5,
                 flags: flags::WRITE | flags::DENYOOM,
@@ -7388,7 +7589,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "createconsumer",
                 full_name: "xgroup|createconsumer",
-                id: 251,
+                id: 259,
                 parent: Some("xgroup"),
                 arity: 5,
                 flags: flags::WRITE | flags::DENYOOM,
@@ -7418,7 +7619,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "delconsumer",
                 full_name: "xgroup|delconsumer",
-                id: 252,
+                id: 260,
                 parent: Some("xgroup"),
                 arity: 5,
                 flags: flags::WRITE,
@@ -7448,7 +7649,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "destroy",
                 full_name: "xgroup|destroy",
-                id: 253,
+                id: 261,
                 parent: Some("xgroup"),
                 arity: 4,
                 flags: flags::WRITE,
@@ -7477,7 +7678,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "xgroup|help",
-                id: 254,
+                id: 262,
                 parent: Some("xgroup"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -7501,7 +7702,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "setid",
                 full_name: "xgroup|setid",
-                id: 255,
+                id: 263,
                 parent: Some("xgroup"),
                 arity: -5,
                 flags: flags::WRITE,
@@ -7537,7 +7738,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xinfo",
         full_name: "xinfo",
-        id: 256,
+        id: 264,
         parent: None,
         arity: -2,
         flags: 0,
@@ -7560,7 +7761,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "consumers",
                 full_name: "xinfo|consumers",
-                id: 257,
+                id: 265,
                 parent: Some("xinfo"),
                 arity: 4,
                 flags: flags::READONLY,
@@ -7589,7 +7790,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "groups",
                 full_name: "xinfo|groups",
-                id: 258,
+                id: 266,
                 parent: Some("xinfo"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -7617,7 +7818,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "xinfo|help",
-                id: 259,
+                id: 267,
                 parent: Some("xinfo"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -7641,7 +7842,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stream",
                 full_name: "xinfo|stream",
-                id: 260,
+                id: 268,
                 parent: Some("xinfo"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -7674,7 +7875,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xlen",
         full_name: "xlen",
-        id: 261,
+        id: 269,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -7702,7 +7903,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xpending",
         full_name: "xpending",
-        id: 262,
+        id: 270,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -7738,7 +7939,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xrange",
         full_name: "xrange",
-        id: 263,
+        id: 271,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7769,7 +7970,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xread",
         full_name: "xread",
-        id: 264,
+        id: 272,
         parent: None,
         arity: -4,
         flags: flags::READONLY | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -7802,7 +8003,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xreadgroup",
         full_name: "xreadgroup",
-        id: 265,
+        id: 273,
         parent: None,
         arity: -7,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -7840,7 +8041,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xrevrange",
         full_name: "xrevrange",
-        id: 266,
+        id: 274,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7871,7 +8072,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xsetid",
         full_name: "xsetid",
-        id: 267,
+        id: 275,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -7902,7 +8103,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xtrim",
         full_name: "xtrim",
-        id: 268,
+        id: 276,
         parent: None,
         arity: -4,
         flags: flags::WRITE,
@@ -7942,7 +8143,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 269,
+        id: 277,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -7984,7 +8185,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 270,
+        id: 278,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -8012,7 +8213,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 271,
+        id: 279,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -8042,7 +8243,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 272,
+        id: 280,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8072,7 +8273,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 273,
+        id: 281,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -8103,7 +8304,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 274,
+        id: 282,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -8133,7 +8334,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 275,
+        id: 283,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8169,7 +8370,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 276,
+        id: 284,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8199,7 +8400,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 277,
+        id: 285,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -8236,7 +8437,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 278,
+        id: 286,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -8266,7 +8467,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 279,
+        id: 287,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -8300,7 +8501,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 280,
+        id: 288,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -8329,7 +8530,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 281,
+        id: 289,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -8358,7 +8559,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 282,
+        id: 290,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -8387,7 +8588,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 283,
+        id: 291,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -8419,7 +8620,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 284,
+        id: 292,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8459,7 +8660,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 285,
+        id: 293,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8493,7 +8694,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 286,
+        id: 294,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8528,7 +8729,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 287,
+        id: 295,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -8569,7 +8770,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 288,
+        id: 296,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -8598,7 +8799,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 289,
+        id: 297,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -8627,7 +8828,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 290,
+        id: 298,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -8657,7 +8858,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 291,
+        id: 299,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -8687,7 +8888,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 292,
+        id: 300,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -8717,7 +8918,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 293,
+        id: 301,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8748,7 +8949,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 294,
+        id: 302,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8782,7 +8983,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 295,
+        id: 303,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8817,7 +9018,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 296,
+        id: 304,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -8846,7 +9047,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 297,
+        id: 305,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -8877,7 +9078,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 298,
+        id: 306,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -8906,7 +9107,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 299,
+        id: 307,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8942,7 +9143,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 300,
+        id: 308,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -8979,4 +9180,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 301;
+pub const COMMAND_IDS: usize = 309;

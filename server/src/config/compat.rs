@@ -564,23 +564,23 @@ pub static DIRECTIVES: &[Directive] = &[
         "yes",
         "picket runs no memory test after a crash"
     ),
-    inert!(
+    Directive::new(
         "latency-monitor-threshold",
         Kind::Int { min: 0, max: I64 },
         "0",
-        "there is no latency monitor (LATENCY)"
+        "Record latency events (LATENCY) that take at least this many milliseconds (0 = off).",
     ),
-    inert!(
+    Directive::new(
         "latency-tracking",
         Kind::Bool,
         "yes",
-        "INFO has no latencystats section"
+        "Keep a histogram of each command's latency (LATENCY HISTOGRAM, INFO latencystats).",
     ),
-    inert!(
+    Directive::new(
         "latency-tracking-info-percentiles",
         Kind::Custom(&PERCENTILES),
         "50 99 99.9",
-        "INFO has no latencystats section"
+        "The percentiles INFO latencystats shows per command.",
     ),
     inert!(
         "dynamic-hz",

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use rand::RngExt;
+use tokio::time::Instant;
 
 use crate::db::{idle_seconds, Entry, LRU_CLOCK_MAX};
 use crate::notify;
@@ -43,6 +44,17 @@ pub fn perform_evictions(srv: &mut Server) -> bool {
     if policy == Policy::NoEviction {
         return false;
     }
+    // The latency monitor's "eviction-cycle" (the whole call) and "eviction-del" (each
+    // deletion), as Redis's `performEvictions`.
+    let started = crate::latency::monitoring(srv).then(Instant::now);
+    let done = evict_keys(srv, policy, started.is_some());
+    if let Some(s) = started {
+        crate::latency::sample(srv, "eviction-cycle", s.elapsed().as_millis() as u64);
+    }
+    done
+}
+
+fn evict_keys(srv: &mut Server, policy: Policy, measure: bool) -> bool {
     // Bounded work per call, as Redis's eviction tenacity.
     for evicted in 0..10_000 {
         if !over_limit(srv) {
@@ -51,7 +63,11 @@ pub fn perform_evictions(srv: &mut Server) -> bool {
         let Some((db, key)) = pick(srv, policy) else {
             return evicted > 0;
         };
+        let del_started = measure.then(Instant::now);
         srv.keyspace.dbs[db].remove(&key);
+        if let Some(s) = del_started {
+            crate::latency::sample(srv, "eviction-del", s.elapsed().as_millis() as u64);
+        }
         srv.stats.evicted_keys += 1;
         // On its own, before the command that needed the room (never in its MULTI).
         let del = crate::server::deletion(srv.cfg.lazyfree_lazy_eviction);

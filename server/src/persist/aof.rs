@@ -185,6 +185,9 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
 /// written by a later call, while writes are refused with `-MISCONF`.
 pub fn flush(srv: &mut Server) {
     crate::replication::stream::feed(srv);
+    let measure = crate::latency::monitoring(srv);
+    let rdb = &srv.persistence.rdb;
+    let child = rdb.bgsave_started.is_some() || rdb.aof_off_rewrite.started.is_some();
     let Some(aof) = srv.persistence.aof.as_mut() else {
         srv.repl.aof_buf.clear();
         return;
@@ -193,7 +196,28 @@ pub fn flush(srv: &mut Server) {
         return;
     }
     let bytes = srv.repl.aof_buf.split();
-    match aof.append(&bytes) {
+    let mut times = WriteTimes::default();
+    let result = aof.append(&bytes, measure.then_some(&mut times));
+    // The latency monitor's AOF events, as Redis's `flushAppendOnlyFile` names them: the
+    // write by what ran beside it, every write, and the fsync of `appendfsync always`.
+    if let Some(ms) = times.write_ms {
+        let beside = if aof.fsync_running.load(std::sync::atomic::Ordering::Acquire) {
+            "aof-write-pending-fsync"
+        } else if child || aof.rewrite_started.is_some() {
+            "aof-write-active-child"
+        } else {
+            "aof-write-alone"
+        };
+        crate::latency::sample(srv, beside, ms);
+        crate::latency::sample(srv, "aof-write", ms);
+    }
+    if let Some(ms) = times.fsync_ms {
+        crate::latency::sample(srv, "aof-fsync-always", ms);
+    }
+    let Some(aof) = srv.persistence.aof.as_mut() else {
+        return;
+    };
+    match result {
         Ok(()) => {}
         Err(_) if aof.fsync != Fsync::Always => {}
         Err(AofWriteError::Write(_)) => fatal(

@@ -158,6 +158,13 @@ impl Manifest {
     }
 }
 
+/// How long an append's write and fsync took, in ms (when they ran).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WriteTimes {
+    pub write_ms: Option<u64>,
+    pub fsync_ms: Option<u64>,
+}
+
 /// The AOF of a running server.
 #[derive(Debug)]
 pub struct Aof {
@@ -252,12 +259,23 @@ impl Aof {
     /// Write `bytes` after what is pending, and fsync under `always`. On failure the bytes
     /// stay pending (retried by the next call), a short write is trimmed off the file so it
     /// stays loadable, and the error says whether it was the write or the fsync.
-    pub fn append(&mut self, bytes: &[u8]) -> Result<(), AofWriteError> {
+    ///
+    /// With `times`, the write's and the fsync's durations are measured into it (for the
+    /// latency monitor's "aof-write" and "aof-fsync-always" events).
+    pub fn append(
+        &mut self,
+        bytes: &[u8],
+        mut times: Option<&mut WriteTimes>,
+    ) -> Result<(), AofWriteError> {
         self.pending.extend_from_slice(bytes);
         if self.pending.is_empty() {
             return Ok(());
         }
+        let started = times.is_some().then(Instant::now);
         let (written, r) = write_fully(&mut self.file, &self.pending);
+        if let (Some(t), Some(s)) = (times.as_deref_mut(), started) {
+            t.write_ms = Some(s.elapsed().as_millis() as u64);
+        }
         if let Err(e) = r {
             let total = self.pending.len();
             if written > 0 {
@@ -301,7 +319,12 @@ impl Aof {
         self.current_size += self.pending.len() as u64;
         self.pending.clear();
         if self.fsync == Fsync::Always {
-            if let Err(e) = self.file.sync_data() {
+            let started = times.is_some().then(Instant::now);
+            let synced = self.file.sync_data();
+            if let (Some(t), Some(s)) = (times, started) {
+                t.fsync_ms = Some(s.elapsed().as_millis() as u64);
+            }
+            if let Err(e) = synced {
                 self.last_write_error = Some(strerror(&e));
                 return Err(AofWriteError::Fsync(strerror(&e)));
             }
