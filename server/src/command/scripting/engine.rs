@@ -173,6 +173,31 @@ pub struct Engine {
     runs: u32,
     /// The heap's size (KB) after the last periodic collection step.
     gc_mark_kb: c_int,
+    /// The main state mlua created (this thread's own: the engine is thread-local).
+    raw: L,
+    /// Registry references, so that a run pushes them without hashing a name and without
+    /// allocating: [`trampoline`], the error handler, the KEYS and ARGV tables.
+    refs: Refs,
+}
+
+#[derive(Clone, Copy)]
+struct Refs {
+    trampoline: c_int,
+    err_handler: c_int,
+    keys: c_int,
+    argv: c_int,
+}
+
+/// The C function [`Engine::protected`] calls in protected mode: it runs the Rust closure
+/// whose address is its only argument. (mlua's `exec_raw` pushes two new C closures per call,
+/// which Lua 5.1 allocates: garbage for every script.)
+unsafe extern "C-unwind" fn trampoline(l: L) -> c_int {
+    let f = ffi::lua_touserdata(l, 1) as *mut &mut dyn FnMut(L);
+    ffi::lua_settop(l, 0);
+    // SAFETY: `Engine::protected` passes the address of a live `&mut dyn FnMut(L)`, used by
+    // nothing else until lua_pcall returns.
+    (*f)(l);
+    0
 }
 
 thread_local! {
@@ -233,8 +258,28 @@ impl Engine {
                 LuaOptions::new(),
             )
         };
+        let mut raw: L = std::ptr::null_mut();
+        let mut refs = Refs {
+            trampoline: 0,
+            err_handler: 0,
+            keys: 0,
+            argv: 0,
+        };
         // SAFETY: raw API calls on the state mlua created, balanced on the stack.
-        unsafe { lua.exec_raw::<()>((), |l| setup(l)) }?;
+        unsafe {
+            lua.exec_raw::<()>((), |l| {
+                setup(l);
+                raw = l;
+                ffi::lua_pushcfunction(l, trampoline);
+                refs.trampoline = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+                push_global(l, c"__redis__err__handler");
+                refs.err_handler = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_createtable(l, 0, 0);
+                refs.keys = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_createtable(l, 0, 0);
+                refs.argv = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+            })
+        }?;
         if memory_limit > 0 {
             let _ = lua.set_memory_limit(memory_limit as usize);
         }
@@ -244,7 +289,41 @@ impl Engine {
             memory_limit,
             runs: 0,
             gc_mark_kb: 0,
+            raw,
+            refs,
         })
+    }
+
+    /// Run `f` on the engine's state in protected mode, as mlua's `exec_raw` but allocating
+    /// nothing: a Lua error `f` does not catch itself (only memory errors can reach here)
+    /// comes back as its message.
+    fn protected(&self, f: &mut dyn FnMut(L)) -> Result<(), String> {
+        let l = self.raw;
+        // SAFETY: `raw` is this engine's live main state, used only on this thread; the stack
+        // is restored to where it was, whatever happened.
+        unsafe {
+            let top = ffi::lua_gettop(l);
+            if ffi::lua_checkstack(l, 4) == 0 {
+                return Err("not enough memory".into());
+            }
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, self.refs.trampoline);
+            let mut f = f;
+            ffi::lua_pushlightuserdata(
+                l,
+                &mut f as *mut &mut dyn FnMut(L) as *mut std::ffi::c_void,
+            );
+            let rc = ffi::lua_pcall(l, 1, 0, 0);
+            let r = if rc == 0 {
+                Ok(())
+            } else {
+                Err(match to_bytes(l, -1) {
+                    Some(m) => String::from_utf8_lossy(m).into_owned(),
+                    None => "not enough memory".into(),
+                })
+            };
+            ffi::lua_settop(l, top);
+            r
+        }
     }
 
     /// Compile a script body (its shebang line already blanked) as `f_<sha>`. The error is
@@ -323,12 +402,14 @@ impl Engine {
         // SAFETY: raw calls balanced on the stack; the script runs inside lua_pcall, and the
         // functions it calls reach the run through RUN (cleared below); `run` itself is not
         // used until then.
+        let refs = self.refs;
+        let mut gc_mark_kb = self.gc_mark_kb;
         let r = unsafe {
-            self.lua.exec_raw::<()>((), |l| {
-                push_global(l, c"__redis__err__handler");
+            self.protected(&mut |l| {
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, refs.err_handler);
                 ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, name.as_ptr() as *const _);
-                set_array_global(l, c"KEYS", c"picket_keys", keys);
-                set_array_global(l, c"ARGV", c"picket_argv", argv);
+                set_array_global(l, c"KEYS", refs.keys, keys);
+                set_array_global(l, c"ARGV", refs.argv, argv);
                 if hook {
                     ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKCOUNT, 100_000);
                 }
@@ -339,15 +420,16 @@ impl Engine {
                 // Redis steps the collector every 50 scripts; picket does so only when the
                 // heap grew since the last step, since scripts that leave no garbage
                 // (KEYS and ARGV are reused) would make it walk the whole heap for nothing.
-                if gc_step && ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0) > self.gc_mark_kb {
+                if gc_step && ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0) > gc_mark_kb {
                     ffi::lua_gc(l, ffi::LUA_GCSTEP, 50);
-                    self.gc_mark_kb = ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0);
+                    gc_mark_kb = ffi::lua_gc(l, ffi::LUA_GCCOUNT, 0);
                 }
                 let resp3 = (*(ptr as *mut Run)).client.proto == picket_common::resp::Proto::Resp3;
                 restore_failed =
                     finish_call(l, err, out, &sha, "script", resp3, limit, &mut errors);
             })
         };
+        self.gc_mark_kb = gc_mark_kb;
         RUN.with(|c| c.set(std::ptr::null_mut()));
         // The error replies the script's reply holds count in the error statistics, but
         // those of its commands, counted when they failed.
@@ -494,15 +576,15 @@ pub(super) unsafe fn push_global(l: L, name: &std::ffi::CStr) {
 /// to run (kept in the registry at `slot`), emptied first, metatable included: a script can
 /// keep no reference to it past its run (the globals and libraries are read-only), so no
 /// script can tell, and a run makes no garbage for the collector to find.
-unsafe fn set_array_global(l: L, name: &std::ffi::CStr, slot: &std::ffi::CStr, items: &[Bytes]) {
+unsafe fn set_array_global(l: L, name: &std::ffi::CStr, slot: c_int, items: &[Bytes]) {
     ffi::lua_pushstring_(l, name.as_ptr());
-    ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, slot.as_ptr());
+    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, slot);
     // A table a script filled with many entries is replaced rather than kept at its size.
-    if ffi::lua_type(l, -1) != ffi::LUA_TTABLE || clear_table(l) > 64 {
+    if clear_table(l) > 64 {
         ffi::lua_settop(l, -2);
         ffi::lua_createtable(l, items.len() as c_int, 0);
         ffi::lua_pushvalue(l, -1);
-        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, slot.as_ptr());
+        ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
     }
     for (i, it) in items.iter().enumerate() {
         push_bytes(l, it);
