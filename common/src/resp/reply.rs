@@ -268,6 +268,62 @@ pub fn format_g(d: f64, precision: usize) -> String {
     if d.fract() == 0.0 && d.abs() < 9.007_199_254_740_992e15 && d.abs() < 10f64.powi(p as i32) {
         return itoa::Buffer::new().format(d as i64).to_string();
     }
+    if let Some(s) = short_exact_decimal(d, p) {
+        return s;
+    }
+    format_g_exact(d, p)
+}
+
+/// `%.<p>g` of a double whose exact value has at most `p` significant digits and prints in
+/// fixed notation (1e-4 <= |d| < 10^p): that exact value, written from integers (scores
+/// such as 1.5 or 0.25). None for any other double. The general path's exact formatting
+/// costs a big-number expansion per call.
+fn short_exact_decimal(d: f64, p: usize) -> Option<String> {
+    let a = d.abs();
+    if p > 17 || !(1e-4..10f64.powi(p as i32)).contains(&a) {
+        return None;
+    }
+    let bits = a.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        return None;
+    }
+    // a = m * 2^e exactly, m odd.
+    let mant = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+    let tz = mant.trailing_zeros();
+    let m = mant >> tz;
+    let e = biased - 1075 + tz as i32;
+    if e >= 0 {
+        return None; // an integer: the caller's path, or too big for the precision
+    }
+    // k fractional digits: a * 10^k = m * 5^k.
+    let k = (-e) as u32;
+    if k > 24 {
+        return None;
+    }
+    let scaled = (m as u128) * 5u128.pow(k);
+    if scaled >= 10u128.pow(p as u32) {
+        return None;
+    }
+    let ten_k = 10u128.pow(k);
+    let (int_part, frac) = (scaled / ten_k, scaled % ten_k);
+    let mut s = String::with_capacity(24);
+    if d < 0.0 {
+        s.push('-');
+    }
+    s.push_str(itoa::Buffer::new().format(int_part as u64));
+    s.push('.');
+    let digits = itoa::Buffer::new().format(frac as u64).to_string();
+    for _ in digits.len()..k as usize {
+        s.push('0');
+    }
+    // m is odd, so the last digit is 5: no trailing zeros to trim.
+    s.push_str(&digits);
+    Some(s)
+}
+
+/// `%.<p>g` through the exact decimal expansion (any finite, non-zero double).
+fn format_g_exact(d: f64, p: usize) -> String {
     // Scientific form with p significant digits: "d.ddddde[-]x", correctly rounded.
     let sci = format!("{:.*e}", p - 1, d);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -293,6 +349,45 @@ fn trim_fraction(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_exact_decimals_print_as_the_exact_expansion_does() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut fast = 0;
+        for i in 0..200_000 {
+            // Dyadic values m / 2^k of every size, and arbitrary bit patterns.
+            let d = if i % 2 == 0 {
+                let m = (next() >> (next() % 64)) as f64;
+                let k = (next() % 70) as i32;
+                let s = if next() % 2 == 0 { 1.0 } else { -1.0 };
+                s * m / 2f64.powi(k)
+            } else {
+                f64::from_bits(next())
+            };
+            if !d.is_finite() || d == 0.0 {
+                continue;
+            }
+            for p in [17, 15, 6, 1] {
+                if let Some(s) = short_exact_decimal(d, p) {
+                    fast += 1;
+                    assert_eq!(s, format_g_exact(d, p), "{d:e} at precision {p}");
+                }
+            }
+        }
+        assert!(fast > 10_000, "the fast path ran {fast} times");
+        assert_eq!(format_g(1.5, 17), "1.5");
+        assert_eq!(format_g(-0.25, 17), "-0.25");
+        assert_eq!(format_g(0.1, 17), "0.10000000000000001");
+        assert_eq!(format_g(0.0001220703125, 17), "0.0001220703125");
+        assert_eq!(format_g(6.103515625e-05, 17), "6.103515625e-05");
+        assert_eq!(format_g(123456.5, 6), "123456");
+    }
 
     fn out(p: Proto, f: impl FnOnce(&mut ReplyBuf)) -> String {
         let mut r = ReplyBuf::new(p);
