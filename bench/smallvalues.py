@@ -19,14 +19,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import ROOT, cli, info_field, rss_of, start  # noqa: E402
-
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+from datatypes import resp  # noqa: E402
 
 
 # Key names as redis-benchmark's __rand_int__ writes them (12 digits), so the speed tests hit
