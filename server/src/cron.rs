@@ -238,7 +238,7 @@ pub fn active_expire_cycle(srv: &mut Server) {
     }
     let elapsed_ms = start.elapsed().as_millis() as u64;
     srv.stats.expire_cycle_cpu_ms += elapsed_ms;
-    crate::latency::sample(srv, "expire-cycle", elapsed_ms);
+    srv.latency_sample("expire-cycle", elapsed_ms);
     let current = if total_sampled > 0 {
         total_expired as f64 / total_sampled as f64
     } else {

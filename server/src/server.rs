@@ -67,6 +67,24 @@ pub struct Server {
 }
 
 impl Server {
+    /// Record a latency event of `ms` if the latency monitor is on and `ms` reaches its
+    /// threshold (Redis's `latencyAddSampleIfNeeded`).
+    #[inline]
+    pub fn latency_sample(&mut self, event: &str, ms: u64) {
+        let threshold = self.cfg.latency_monitor_threshold;
+        if threshold > 0 && ms >= threshold {
+            let now_s = (self.clock.unix_ms() / 1000) as i64;
+            self.latency.add(event, now_s, ms);
+        }
+    }
+
+    /// Whether the latency monitor is on (Redis's `latencyStartMonitor` reads the clock only
+    /// then).
+    #[inline]
+    pub fn latency_monitoring(&self) -> bool {
+        self.cfg.latency_monitor_threshold > 0
+    }
+
     pub fn new(config: ConfigState, seed: u64, clock: Clock) -> Self {
         let cfg = config.settings();
         let mut rng = ids::seeded(seed);

@@ -450,7 +450,7 @@ pub fn call(
     } else {
         "command"
     };
-    crate::latency::sample(srv, event, elapsed_us / 1000);
+    srv.latency_sample(event, elapsed_us / 1000);
 
     // Slowlog.
     let slower = srv.cfg.slowlog_log_slower_than;

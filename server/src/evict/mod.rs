@@ -46,10 +46,10 @@ pub fn perform_evictions(srv: &mut Server) -> bool {
     }
     // The latency monitor's "eviction-cycle" (the whole call) and "eviction-del" (each
     // deletion), as Redis's `performEvictions`.
-    let started = crate::latency::monitoring(srv).then(Instant::now);
+    let started = srv.latency_monitoring().then(Instant::now);
     let done = evict_keys(srv, policy, started.is_some());
     if let Some(s) = started {
-        crate::latency::sample(srv, "eviction-cycle", s.elapsed().as_millis() as u64);
+        srv.latency_sample("eviction-cycle", s.elapsed().as_millis() as u64);
     }
     done
 }
@@ -66,7 +66,7 @@ fn evict_keys(srv: &mut Server, policy: Policy, measure: bool) -> bool {
         let del_started = measure.then(Instant::now);
         srv.keyspace.dbs[db].remove(&key);
         if let Some(s) = del_started {
-            crate::latency::sample(srv, "eviction-del", s.elapsed().as_millis() as u64);
+            srv.latency_sample("eviction-del", s.elapsed().as_millis() as u64);
         }
         srv.stats.evicted_keys += 1;
         // On its own, before the command that needed the room (never in its MULTI).

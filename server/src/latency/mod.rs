@@ -15,8 +15,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::server::Server;
-
 pub mod hist;
 pub mod report;
 
@@ -114,23 +112,6 @@ impl Monitor {
         }
         before - self.events.len()
     }
-}
-
-/// `latencyAddSampleIfNeeded`: record `ms` for `event` when the monitor is on and `ms`
-/// reaches `latency-monitor-threshold`.
-#[inline]
-pub fn sample(srv: &mut Server, event: &str, ms: u64) {
-    let threshold = srv.cfg.latency_monitor_threshold;
-    if threshold > 0 && ms >= threshold {
-        let now_s = (srv.clock.unix_ms() / 1000) as i64;
-        srv.latency.add(event, now_s, ms);
-    }
-}
-
-/// Whether the monitor is on (Redis's `latencyStartMonitor` reads the clock only then).
-#[inline]
-pub fn monitoring(srv: &Server) -> bool {
-    srv.cfg.latency_monitor_threshold > 0
 }
 
 #[cfg(test)]

@@ -185,7 +185,7 @@ pub fn set_enabled(srv: &mut Server, on: bool) -> Result<(), AofError> {
 /// written by a later call, while writes are refused with `-MISCONF`.
 pub fn flush(srv: &mut Server) {
     crate::replication::stream::feed(srv);
-    let measure = crate::latency::monitoring(srv);
+    let measure = srv.latency_monitoring();
     let rdb = &srv.persistence.rdb;
     let child = rdb.bgsave_started.is_some() || rdb.aof_off_rewrite.started.is_some();
     let Some(aof) = srv.persistence.aof.as_mut() else {
@@ -208,11 +208,11 @@ pub fn flush(srv: &mut Server) {
         } else {
             "aof-write-alone"
         };
-        crate::latency::sample(srv, beside, ms);
-        crate::latency::sample(srv, "aof-write", ms);
+        srv.latency_sample(beside, ms);
+        srv.latency_sample("aof-write", ms);
     }
     if let Some(ms) = times.fsync_ms {
-        crate::latency::sample(srv, "aof-fsync-always", ms);
+        srv.latency_sample("aof-fsync-always", ms);
     }
     let Some(aof) = srv.persistence.aof.as_mut() else {
         return;
