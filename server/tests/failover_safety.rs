@@ -61,6 +61,33 @@ fn signal(server: &Server, sig: &str) {
         .expect("kill runs")
         .success();
     assert!(ok, "kill {sig}");
+    if sig == "-STOP" {
+        // kill returns once the signal is queued; every thread stops only when it next runs.
+        // A thread still running could acknowledge a write the test means to go unacknowledged.
+        wait_stopped(server.child.id());
+    }
+}
+
+/// Wait until every thread of `pid` is stopped (state T in /proc), at most 5 s.
+fn wait_stopped(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let all_stopped = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks.flatten().all(|t| {
+                    std::fs::read_to_string(t.path().join("stat"))
+                        .ok()
+                        .and_then(|s| s.rsplit_once(") ").map(|(_, r)| r.starts_with('T')))
+                        .unwrap_or(true)
+                })
+            })
+            .unwrap_or(true);
+        if all_stopped {
+            return;
+        }
+        assert!(Instant::now() < deadline, "process {pid} did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]
