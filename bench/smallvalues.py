@@ -19,7 +19,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import ROOT, cli, info_field, rss_of, start  # noqa: E402
-from datatypes import resp  # noqa: E402
+from datatypes import bench, resp  # noqa: E402
 
 
 # Key names as redis-benchmark's __rand_int__ writes them (12 digits), so the speed tests hit
@@ -65,20 +65,6 @@ def load(port, kind, keys, workdir):
     with open(path, "rb") as f:
         subprocess.run(["redis-cli", "-p", str(port), "--pipe"], stdin=f,
                        stdout=subprocess.DEVNULL, check=True)
-
-
-def bench(port, cmd, requests, pipeline, keys):
-    out = subprocess.run(
-        ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-P", str(pipeline),
-         "-r", str(keys), "--csv"] + cmd, capture_output=True, text=True)
-    for line in out.stdout.splitlines():
-        parts = [p.strip('"') for p in line.split(",")]
-        if len(parts) >= 2 and parts[0] != "test":
-            try:
-                return float(parts[1])
-            except ValueError:
-                pass
-    return 0.0
 
 
 def main():
