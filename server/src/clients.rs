@@ -8,7 +8,6 @@
 //! dirty), so that [`Clients::deliver`] and [`Clients::mark_dirty_cas`] reach every client
 //! alike. The pipeline takes them back when the command ends ([`Clients::finish_running`]).
 
-use std::collections::btree_map::{Values, ValuesMut};
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::BytesMut;
@@ -18,9 +17,21 @@ use tokio::time::Instant;
 use crate::client::{cflags, Client, ClientClass, ClientId};
 use crate::config::BufferLimit;
 
+/// The registry's clients by id, in id order.
+pub type Iter<'a> = std::iter::Map<
+    std::collections::btree_map::Iter<'a, ClientId, Box<Client>>,
+    fn((&'a ClientId, &'a Box<Client>)) -> (&'a ClientId, &'a Client),
+>;
+
+fn unbox_entry<'a>((id, c): (&'a ClientId, &'a Box<Client>)) -> (&'a ClientId, &'a Client) {
+    (id, &**c)
+}
+
 pub struct Clients {
-    /// Every connected client but the running one.
-    table: BTreeMap<ClientId, Client>,
+    /// Every connected client but the running one. Boxed: a command checks its client out
+    /// and back in for every batch, which moves a pointer rather than the record (and the
+    /// neighbours a B-tree node shifts on insert and remove).
+    table: BTreeMap<ClientId, Box<Client>>,
     next_id: ClientId,
     /// Clients in MONITOR mode.
     pub monitors: BTreeSet<ClientId>,
@@ -59,34 +70,36 @@ impl Clients {
     }
 
     pub fn get(&self, id: &ClientId) -> Option<&Client> {
-        self.table.get(id)
+        self.table.get(id).map(|c| &**c)
     }
 
     pub fn get_mut(&mut self, id: &ClientId) -> Option<&mut Client> {
-        self.table.get_mut(id)
+        self.table.get_mut(id).map(|c| &mut **c)
     }
 
     /// Put a client (back) in the registry.
-    pub fn insert(&mut self, id: ClientId, c: Client) {
+    pub fn insert(&mut self, id: ClientId, c: Box<Client>) {
         self.table.insert(id, c);
     }
 
     /// Take a client out of the registry: it disconnected, or its command is to run.
-    pub fn remove(&mut self, id: &ClientId) -> Option<Client> {
+    pub fn remove(&mut self, id: &ClientId) -> Option<Box<Client>> {
         self.table.remove(id)
     }
 
     /// The clients in the registry (not the running one), by id.
-    pub fn iter(&self) -> std::collections::btree_map::Iter<'_, ClientId, Client> {
-        self.table.iter()
+    pub fn iter(&self) -> Iter<'_> {
+        self.table.iter().map(unbox_entry)
     }
 
-    pub fn values(&self) -> Values<'_, ClientId, Client> {
-        self.table.values()
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Client> + ExactSizeIterator {
+        self.table.values().map(|c| &**c)
     }
 
-    pub fn values_mut(&mut self) -> ValuesMut<'_, ClientId, Client> {
-        self.table.values_mut()
+    pub fn values_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = &mut Client> + ExactSizeIterator {
+        self.table.values_mut().map(|c| &mut **c)
     }
 
     /// Number of connected clients, the running one included.
@@ -214,8 +227,8 @@ pub fn check_output_limits(
 
 impl<'a> IntoIterator for &'a Clients {
     type Item = (&'a ClientId, &'a Client);
-    type IntoIter = std::collections::btree_map::Iter<'a, ClientId, Client>;
+    type IntoIter = Iter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        self.table.iter()
+        self.iter()
     }
 }

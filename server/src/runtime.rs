@@ -302,7 +302,7 @@ fn admit_locked<C: Conn>(
     }
     let id = srv.clients.next_id();
     let now = srv.clock.now();
-    let mut client = Client::new(id, peer, laddr, now);
+    let mut client = Box::new(Client::new(id, peer, laddr, now));
     client.authenticated = !srv.requires_auth();
     client.fd = conn.raw_fd().map_or(-1, i64::from);
     let notify = client.notify.clone();

@@ -33,7 +33,7 @@ impl TestServer {
     pub fn connect(&mut self) -> ClientId {
         let id = self.srv.clients.next_id();
         let addr = "127.0.0.1:40000".parse().expect("address");
-        let mut c = Client::new(id, addr, addr, self.srv.clock.now());
+        let mut c = Box::new(Client::new(id, addr, addr, self.srv.clock.now()));
         c.authenticated = !self.srv.requires_auth();
         self.srv.clients.insert(id, c);
         id
