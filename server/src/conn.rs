@@ -39,6 +39,12 @@ pub async fn serve<C: Conn>(
     // The client's protocol as of its last batch (for FUNCTION STATS answered while busy).
     let mut proto = picket_common::resp::Proto::Resp2;
     let cancel = shared.cancel.clone();
+    // Armed once and kept across requests: a new `Notified` (or cancellation future) per
+    // wait would join and leave the waiter list every time, a cost every request paid.
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
+    let notified = notify.notified();
+    tokio::pin!(notified);
     let mut eof = false;
     // The last read: what it asked for and what it got, for Redis's query-buffer sizes.
     let mut last_read: Option<(usize, usize)> = None;
@@ -220,8 +226,8 @@ pub async fn serve<C: Conn>(
             let written = loop {
                 tokio::select! {
                     biased;
-                    _ = cancel.cancelled() => break false,
                     r = &mut write => break r.is_ok(),
+                    _ = cancelled.as_mut() => break false,
                     // The peer does not take it all at once: waiting to write (`events=rw`).
                     _ = std::future::ready(()), if first => {
                         first = false;
@@ -229,7 +235,8 @@ pub async fn serve<C: Conn>(
                             w.store(true, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
-                    _ = notify.notified() => {
+                    _ = notified.as_mut() => {
+                        notified.set(notify.notified());
                         if closing(&shared, id) {
                             break false;
                         }
@@ -276,8 +283,8 @@ pub async fn serve<C: Conn>(
         };
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => break,
-            _ = notify.notified() => {}
+            _ = cancelled.as_mut() => break,
+            _ = notified.as_mut() => notified.set(notify.notified()),
             _ = deadline => {}
             r = conn.read_buf(&mut buf) => match r {
                 Ok(0) | Err(_) => {
