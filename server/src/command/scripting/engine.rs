@@ -178,6 +178,9 @@ pub struct Engine {
     /// Registry references, so that a run pushes them without hashing a name and without
     /// allocating: [`trampoline`], the error handler, the KEYS and ARGV tables.
     refs: Refs,
+    /// The compiled scripts by SHA1: registry references to their functions (Redis names
+    /// them `f_<sha>` in the registry; a reference is found without hashing a Lua string).
+    compiled: std::collections::HashMap<String, c_int, foldhash::fast::FixedState>,
 }
 
 #[derive(Clone, Copy)]
@@ -291,6 +294,7 @@ impl Engine {
             gc_mark_kb: 0,
             raw,
             refs,
+            compiled: Default::default(),
         })
     }
 
@@ -329,8 +333,8 @@ impl Engine {
     /// Compile a script body (its shebang line already blanked) as `f_<sha>`. The error is
     /// Lua's message (`user_script:1: ...`).
     pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<(), String> {
-        let name = format!("f_{sha}\0");
         let mut result = Ok(());
+        let mut fref: c_int = ffi::LUA_NOREF;
         // SAFETY: balanced raw calls; no Rust value with a destructor is alive across calls
         // that may raise (only memory errors, inside mlua's protected call).
         let r = unsafe {
@@ -358,26 +362,19 @@ impl Engine {
                     ffi::lua_settop(l, -2);
                 } else {
                     set_script_env(l);
-                    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr() as *const _);
+                    fref = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
                 }
             })
         };
         r.map_err(|e| e.to_string())?;
+        if result.is_ok() {
+            self.compiled.insert(sha.to_string(), fref);
+        }
         result
     }
 
     pub fn is_compiled(&self, sha: &str) -> bool {
-        let name = FnName::new(sha);
-        let mut found = false;
-        // SAFETY: balanced raw calls.
-        let _ = unsafe {
-            self.lua.exec_raw::<()>((), |l| {
-                ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, name.as_ptr() as *const _);
-                found = ffi::lua_type(l, -1) == ffi::LUA_TFUNCTION;
-                ffi::lua_settop(l, -2);
-            })
-        };
-        found
+        self.compiled.contains_key(sha)
     }
 
     /// Run the compiled `f_<sha>` with KEYS and ARGV, writing its reply (or error) to `out`.
@@ -390,8 +387,13 @@ impl Engine {
         out: &mut picket_common::resp::ReplyBuf,
         hook: bool,
     ) {
-        let name = FnName::new(&run.sha);
         let sha = run.sha.clone();
+        let Some(&fref) = self.compiled.get(&sha) else {
+            out.error(&format!(
+                "ERR Error running script {sha}, the script is not compiled"
+            ));
+            return;
+        };
         let limit = self.memory_limit;
         let ptr = run as *mut Run as *mut ();
         RUN.with(|c| c.set(ptr));
@@ -407,7 +409,7 @@ impl Engine {
         let r = unsafe {
             self.protected(&mut |l| {
                 ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, refs.err_handler);
-                ffi::lua_getfield_(l, ffi::LUA_REGISTRYINDEX, name.as_ptr() as *const _);
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, fref);
                 set_array_global(l, c"KEYS", refs.keys, keys);
                 set_array_global(l, c"ARGV", refs.argv, argv);
                 if hook {
@@ -490,42 +492,12 @@ pub(super) unsafe fn finish_call(
     restore_failed
 }
 
-/// `f_<sha>\0`, the registry name of a compiled script, built without an allocation for
-/// the 40-character shas of the script cache.
-struct FnName {
-    buf: [u8; 43],
-    heap: Option<String>,
-}
-
-impl FnName {
-    fn new(sha: &str) -> FnName {
-        let mut buf = [0u8; 43];
-        if sha.len() == 40 {
-            buf[..2].copy_from_slice(b"f_");
-            buf[2..42].copy_from_slice(sha.as_bytes());
-            FnName { buf, heap: None }
-        } else {
-            FnName {
-                buf,
-                heap: Some(format!("f_{sha}\0")),
-            }
-        }
-    }
-
-    fn as_ptr(&self) -> *const u8 {
-        match &self.heap {
-            Some(s) => s.as_ptr(),
-            None => self.buf.as_ptr(),
-        }
-    }
-}
-
 /// What the functions a script calls reach while it runs (Redis's `scriptRunCtx`).
 pub struct Run<'a> {
     pub srv: &'a mut crate::server::Server,
     /// The script's own client, which runs its commands (Redis's `lua_client`): the
     /// caller's database, RESP2 unless `redis.setresp(3)`.
-    pub client: crate::client::Client,
+    pub client: Box<crate::client::Client>,
     /// The caller must be obeyed (the master, the AOF): no refusals, no kill.
     pub obeyed: bool,
     pub read_only: bool,

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::super::{CmdError, CmdResult, Ctx};
 use super::function_engine;
-use crate::client::{cflags, Client};
+use crate::client::cflags;
 use crate::functions::{engines, EngineDef, Library, LOAD_TIMEOUT_MS};
 use crate::scripts::{sflags, RunningFunction};
 use crate::server::Server;
@@ -85,16 +85,7 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
         started,
     };
     let watch = ctx.srv.scripts.watch.clone();
-    let mut client = Client::new(
-        crate::client::SCRIPT_CLIENT_ID,
-        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-        started,
-    );
-    client.db = ctx.client.db;
-    client.authenticated = true;
-    client.flags |= cflags::DENY_BLOCKING;
-    client.name = Some("lua".into());
+    let client = super::script_client(ctx.client, started);
     // The engine is taken out of the state part while the function runs (which reaches the
     // server through `run`).
     forget_gone(ctx.srv);
@@ -128,6 +119,7 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     if r == Ok(true) {
         slot = Default::default();
     }
+    super::give_back_client(run.client);
     let shutdown = watch.shutdown_requested();
     watch.stop();
     ctx.srv.functions.engine = slot;

@@ -208,6 +208,52 @@ pub fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
     eval_generic(ctx, true, true)
 }
 
+thread_local! {
+    /// The script client of the last run on this thread, kept for the next (Redis creates its
+    /// `lua_client` once): building one costs a few allocations per script.
+    static SPARE_CLIENT: std::cell::Cell<Option<Box<Client>>> = const { std::cell::Cell::new(None) };
+}
+
+/// The client a script's commands run as (Redis's `lua_client`): the caller's database,
+/// RESP2 until `redis.setresp(3)`, authenticated, never blocking. The last run's, reset, if
+/// it came back clean.
+pub(super) fn script_client(caller: &Client, now: tokio::time::Instant) -> Box<Client> {
+    let mut client = SPARE_CLIENT.with(|c| c.take()).unwrap_or_else(|| {
+        let mut c = Box::new(Client::new(
+            crate::client::SCRIPT_CLIENT_ID,
+            std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            now,
+        ));
+        c.name = Some("lua".into());
+        c
+    });
+    client.db = caller.db;
+    client.proto = picket_common::resp::Proto::Resp2;
+    client.authenticated = true;
+    client.flags = cflags::DENY_BLOCKING;
+    client.last_interaction = now;
+    client
+}
+
+/// Keep a script's client for the next run, unless its commands left it holding state that
+/// a new client would not have (none of the commands a script may run do: no MULTI, WATCH,
+/// SUBSCRIBE or blocking in scripts; checked rather than trusted).
+pub(super) fn give_back_client(client: Box<Client>) {
+    let clean = client.multi.is_empty()
+        && client.watched.is_empty()
+        && client.channels.is_empty()
+        && client.patterns.is_empty()
+        && client.shard_channels.is_empty()
+        && client.blocked.is_none()
+        && client.replica.is_none()
+        && client.close_reason.is_none()
+        && client.out.is_empty();
+    if clean {
+        SPARE_CLIENT.with(|c| c.set(Some(client)));
+    }
+}
+
 fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     // The commands the script runs propagate their own effects; the script never does.
     ctx.propagate = super::exec::Propagate::Nothing;
@@ -262,16 +308,7 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     let limit = ctx.srv.cfg.lua_memory_limit;
     let watch = ctx.srv.scripts.watch.clone();
     let started = tokio::time::Instant::now();
-    let mut client = Client::new(
-        crate::client::SCRIPT_CLIENT_ID,
-        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-        started,
-    );
-    client.db = ctx.client.db;
-    client.authenticated = true;
-    client.flags |= cflags::DENY_BLOCKING;
-    client.name = Some("lua".into());
+    let client = script_client(ctx.client, started);
     let mut run = Run {
         srv: &mut *ctx.srv,
         client,
@@ -296,6 +333,7 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     let r = engine::with_engine(generation, limit, |e| {
         e.run(&mut run, keys, argv, out, threshold_ms > 0)
     });
+    give_back_client(run.client);
     let shutdown = watch.shutdown_requested();
     watch.stop();
     if shutdown {
