@@ -763,3 +763,6 @@ mod command_tests;
 #[cfg(test)]
 #[path = "fence_tests.rs"]
 mod fence_tests;
+
+#[cfg(test)]
+mod hosts_tests;
