@@ -219,7 +219,10 @@ mod tests {
             vec!["::1".parse::<IpAddr>().unwrap()]
         );
         let local = net.resolve("localhost").await.unwrap();
-        assert!(!local.is_empty() && local.iter().all(|ip| ip.is_loopback()), "{local:?}");
+        assert!(
+            !local.is_empty() && local.iter().all(|ip| ip.is_loopback()),
+            "{local:?}"
+        );
         assert!(net.resolve("no-such-host.invalid").await.is_err());
     }
 
@@ -233,7 +236,9 @@ mod tests {
         let (ip, c) = connect_resolved(&net, "localhost", port).await.unwrap();
         assert_eq!(ip, "127.0.0.1".parse::<IpAddr>().unwrap());
         assert_eq!(c.peer_addr().unwrap().port(), port);
-        assert!(connect_resolved(&net, "no-such-host.invalid", port).await.is_err());
+        assert!(connect_resolved(&net, "no-such-host.invalid", port)
+            .await
+            .is_err());
     }
 
     #[tokio::test]

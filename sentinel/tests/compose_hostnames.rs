@@ -49,7 +49,9 @@ fn services(compose: &str) -> BTreeMap<String, Vec<String>> {
             out.insert(name.clone(), Vec::new());
             current = Some(name);
         } else if let Some(c) = &current {
-            out.entry(c.clone()).or_default().push(line.trim().to_string());
+            out.entry(c.clone())
+                .or_default()
+                .push(line.trim().to_string());
         }
     }
     out
@@ -85,7 +87,10 @@ fn services_mount_configs_that_name_the_services() {
     for (i, n) in NODES.iter().enumerate() {
         let server = &svcs[*n];
         let sentinel = &svcs[&format!("{n}-sentinel")];
-        assert!(server.contains(&format!("hostname: {n}")), "{n}: {server:?}");
+        assert!(
+            server.contains(&format!("hostname: {n}")),
+            "{n}: {server:?}"
+        );
         // The sentinel is reached at the node's name: it shares the node's network.
         assert!(
             sentinel.contains(&format!("network_mode: \"service:{n}\"")),
@@ -117,7 +122,11 @@ fn services_mount_configs_that_name_the_services() {
         } else {
             assert_eq!(
                 replicaof,
-                vec![&vec!["replicaof".to_string(), "node1".into(), "6379".into()]]
+                vec![&vec![
+                    "replicaof".to_string(),
+                    "node1".into(),
+                    "6379".into()
+                ]]
             );
         }
         // What the sentinel config says: names only, resolved and announced.
@@ -142,7 +151,8 @@ fn services_mount_configs_that_name_the_services() {
                 }
             }
             assert!(
-                !l.iter().any(|w| w.parse::<std::net::IpAddr>().is_ok() && w != "0.0.0.0"),
+                !l.iter()
+                    .any(|w| w.parse::<std::net::IpAddr>().is_ok() && w != "0.0.0.0"),
                 "an IP in a config of {n}: {l:?}"
             );
         }
@@ -217,8 +227,15 @@ fn the_configs_start_the_real_binaries() {
         assert_eq!(addr, ["node1", "6379"]);
         // The sentinel rewrote its copy (its state) and kept the names.
         let saved = sentinel.conf_text();
-        assert!(saved.contains("sentinel monitor mymaster node1 6379 2"), "{saved}");
-        assert!(saved.contains(&format!("sentinel announce-ip \"{n}\"")) || saved.contains(&format!("sentinel announce-ip {n}")), "{saved}");
+        assert!(
+            saved.contains("sentinel monitor mymaster node1 6379 2"),
+            "{saved}"
+        );
+        assert!(
+            saved.contains(&format!("sentinel announce-ip \"{n}\""))
+                || saved.contains(&format!("sentinel announce-ip {n}")),
+            "{saved}"
+        );
     }
 }
 

@@ -133,7 +133,11 @@ fn scenario(redis: Option<&Path>, announce: bool) -> Vec<String> {
     assert_eq!(new_addr[1], new.to_string());
     // The other replica was pointed at the new master with SLAVEOF <host> <port>: the name
     // with announce-hostnames yes, the address without.
-    let other = ports[1..].iter().copied().find(|p| *p != new).expect("two replicas");
+    let other = ports[1..]
+        .iter()
+        .copied()
+        .find(|p| *p != new)
+        .expect("two replicas");
     wait_for("the other replica to follow the new master", 30, || {
         info_field(other, "master_port") == new.to_string()
             && info_field(other, "master_link_status") == "up"

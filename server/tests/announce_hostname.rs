@@ -56,7 +56,11 @@ fn scenario(start: &dyn Fn(&[&str]) -> Server, name: &str) -> Vec<String> {
     let replicas = items[2].items();
     assert_eq!(replicas.len(), 1, "{role:?}");
     let entry = replicas[0].items();
-    out.push(norm(format!("role:{} {}", entry[0].text(), entry[1].text())));
+    out.push(norm(format!(
+        "role:{} {}",
+        entry[0].text(),
+        entry[1].text()
+    )));
     out.push(format!(
         "master_host:{}",
         info_field(&mut r, "replication", "master_host").unwrap_or_default()

@@ -165,9 +165,14 @@ async fn observe(net: AliasNet, seen: Arc<Mutex<Seen>>) -> Result<(), String> {
     let known = until(10, || {
         let net = net.clone();
         async move {
-            let m = ask(&net, "n2", 26379, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"])
-                .await
-                .ok_or("no answer")?;
+            let m = ask(
+                &net,
+                "n2",
+                26379,
+                &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"],
+            )
+            .await
+            .ok_or("no answer")?;
             let addr: Vec<String> = items(&m).iter().filter_map(text).collect();
             if addr != ["n1", "6379"] {
                 return Err(format!("master address {addr:?}"));
@@ -183,8 +188,8 @@ async fn observe(net: AliasNet, seen: Arc<Mutex<Seen>>) -> Result<(), String> {
                 })
                 .collect();
             reps.sort();
-            let want = [("n2:6379", "n2"), ("n3:6379", "n3")]
-                .map(|(a, b)| (a.to_string(), b.to_string()));
+            let want =
+                [("n2:6379", "n2"), ("n3:6379", "n3")].map(|(a, b)| (a.to_string(), b.to_string()));
             if reps != want {
                 return Err(format!("replicas {reps:?}"));
             }
@@ -260,9 +265,14 @@ async fn observe(net: AliasNet, seen: Arc<Mutex<Seen>>) -> Result<(), String> {
             let net = net.clone();
             let new = new2.clone();
             async move {
-                let m = ask(&net, s, 26379, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"])
-                    .await
-                    .ok_or("no answer")?;
+                let m = ask(
+                    &net,
+                    s,
+                    26379,
+                    &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"],
+                )
+                .await
+                .ok_or("no answer")?;
                 let addr: Vec<String> = items(&m).iter().filter_map(text).collect();
                 if addr == [new.as_str(), "6379"] {
                     Ok(String::new())
@@ -276,7 +286,10 @@ async fn observe(net: AliasNet, seen: Arc<Mutex<Seen>>) -> Result<(), String> {
             failures.push(e);
         }
     }
-    match ask(&net, &new, 6379, &["GET", "k"]).await.and_then(|f| text(&f)) {
+    match ask(&net, &new, 6379, &["GET", "k"])
+        .await
+        .and_then(|f| text(&f))
+    {
         Some(v) if v == "v" => {}
         other => failures.push(format!("GET k on {new}: {other:?}")),
     }
@@ -389,10 +402,7 @@ fn run(seed: u64) -> Result<(), String> {
     }
     eprintln!("seed {seed}: {:?}", s.notes);
     if !s.done || !s.failures.is_empty() {
-        return Err(format!(
-            "failures: {:?}\nseen: {:?}",
-            s.failures, s.notes
-        ));
+        return Err(format!("failures: {:?}\nseen: {:?}", s.failures, s.notes));
     }
     Ok(())
 }

@@ -43,7 +43,11 @@ impl Core {
         let epoch = self.current_epoch;
         let announce = (self.announce_ip.clone(), self.announce_port);
         // The master's address as announce-hostnames says (a name, or its IP).
-        let Some(cur) = self.masters.get(name).map(|m| self.shown(&m.current_addr())) else {
+        let Some(cur) = self
+            .masters
+            .get(name)
+            .map(|m| self.shown(&m.current_addr()))
+        else {
             return;
         };
         let Some(m) = self.masters.get_mut(name) else {

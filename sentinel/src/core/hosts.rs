@@ -60,7 +60,10 @@ impl Core {
         }
         let key = host.to_ascii_lowercase();
         if self.resolved.get(&key).map(String::as_str) != Some(ip) {
-            self.log(Level::Verbose, format!("Hostname '{host}' resolved to {ip}"));
+            self.log(
+                Level::Verbose,
+                format!("Hostname '{host}' resolved to {ip}"),
+            );
             self.resolved.insert(key, ip.to_string());
         }
     }

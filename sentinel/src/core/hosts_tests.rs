@@ -73,16 +73,20 @@ fn fail_over(c: &mut Core) -> Vec<Action> {
     let mut all = c.step(now, Input::Disconnected(mt));
     c.force_failover(now, "m").expect("a replica to promote");
     let r3 = Target::Replica("m".into(), "node3:6379".into());
-    all.extend(tick_until(c, &mut now, |a| {
-        matches!(a, Action::ReplicaOf(t, None) if *t == r3)
-    }));
+    all.extend(tick_until(
+        c,
+        &mut now,
+        |a| matches!(a, Action::ReplicaOf(t, None) if *t == r3),
+    ));
     // node3 reports being a master now.
     let promoted = "run_id:3333333333333333333333333333333333333333\r\nrole:master\r\n";
     all.extend(c.step(now, Input::InfoReply(r3, promoted.into())));
     let r2 = Target::Replica("m".into(), "node2:6379".into());
-    all.extend(tick_until(c, &mut now, |a| {
-        matches!(a, Action::ReplicaOf(t, Some(_)) if *t == r2)
-    }));
+    all.extend(tick_until(
+        c,
+        &mut now,
+        |a| matches!(a, Action::ReplicaOf(t, Some(_)) if *t == r2),
+    ));
     all.extend(c.step(
         now,
         Input::InfoReply(
@@ -107,8 +111,14 @@ fn with_announce_hostnames_everything_carries_the_names() {
     let mut now = 0;
     let a = tick_until(&mut c, &mut now, |a| matches!(a, Action::Hello(..)));
     let h = hellos(&a);
-    assert!(h[0].starts_with(&format!("node9,26379,{ME},0,m,node1,6379,")), "{h:?}");
-    assert_eq!(c.shown(&c.masters["m"].current_addr()), Addr::new("node1", 6379));
+    assert!(
+        h[0].starts_with(&format!("node9,26379,{ME},0,m,node1,6379,")),
+        "{h:?}"
+    );
+    assert_eq!(
+        c.shown(&c.masters["m"].current_addr()),
+        Addr::new("node1", 6379)
+    );
 
     let a = fail_over(&mut c);
     let ev = events(&a);
@@ -148,8 +158,14 @@ fn without_announce_hostnames_the_resolved_ips_are_shown() {
     let mut now = 0;
     let a = tick_until(&mut c, &mut now, |a| matches!(a, Action::Hello(..)));
     let h = hellos(&a);
-    assert!(h[0].starts_with(&format!("node9,26379,{ME},0,m,10.0.0.1,6379,")), "{h:?}");
-    assert_eq!(c.shown(&c.masters["m"].current_addr()), Addr::new("10.0.0.1", 6379));
+    assert!(
+        h[0].starts_with(&format!("node9,26379,{ME},0,m,10.0.0.1,6379,")),
+        "{h:?}"
+    );
+    assert_eq!(
+        c.shown(&c.masters["m"].current_addr()),
+        Addr::new("10.0.0.1", 6379)
+    );
     assert_eq!(
         c.shown_replica_name(&c.masters["m"].replicas["node2:6379"]),
         "10.0.0.2:6379"
@@ -184,7 +200,10 @@ fn without_announce_hostnames_the_resolved_ips_are_shown() {
             ip: "10.0.9.3".into(),
         },
     );
-    assert_eq!(c.shown(&c.masters["m"].inst.addr), Addr::new("10.0.9.3", 6379));
+    assert_eq!(
+        c.shown(&c.masters["m"].inst.addr),
+        Addr::new("10.0.9.3", 6379)
+    );
 }
 
 #[test]
@@ -203,7 +222,10 @@ fn names_and_ips_of_the_same_host_are_the_same_instance() {
         c.step(now, Input::PingReply(mt.clone(), "+PONG".into()));
         c.step(now, Input::PingReply(r2.clone(), "+PONG".into()));
         if k % 10 == 0 {
-            c.step(now, Input::InfoReply(mt.clone(), master_info(&[("node2", 6379)])));
+            c.step(
+                now,
+                Input::InfoReply(mt.clone(), master_info(&[("node2", 6379)])),
+            );
             all.extend(c.step(
                 now,
                 Input::InfoReply(r2.clone(), replica_info_of(&"2".repeat(40), "10.0.0.1", 10)),
@@ -212,7 +234,9 @@ fn names_and_ips_of_the_same_host_are_the_same_instance() {
         all.extend(c.step(now, Input::Tick));
     }
     assert!(
-        !events(&all).iter().any(|e| e.starts_with("+fix-slave-config")),
+        !events(&all)
+            .iter()
+            .any(|e| e.starts_with("+fix-slave-config")),
         "{:?}",
         events(&all)
     );
@@ -232,9 +256,11 @@ fn names_and_ips_of_the_same_host_are_the_same_instance() {
     assert!(!down);
     c.step(41_100, Input::Disconnected(mt.clone()));
     let mut now = 41_100;
-    tick_until(&mut c, &mut now, |a| {
-        matches!(a, Action::Event(Event::Sdown(s)) if s.kind == InstanceKind::Master)
-    });
+    tick_until(
+        &mut c,
+        &mut now,
+        |a| matches!(a, Action::Event(Event::Sdown(s)) if s.kind == InstanceKind::Master),
+    );
     let (down, _, _) = c.is_master_down_by_addr(now, &Addr::new("10.0.0.1", 6379), 1, "*");
     assert!(down);
 }

@@ -490,7 +490,10 @@ pub enum Input {
     /// A client command that changes the state: its reply is one [`Action::Reply`].
     Command(Command),
     /// A link resolved a host name to this IP (on every connection).
-    Resolved { host: String, ip: String },
+    Resolved {
+        host: String,
+        ip: String,
+    },
 }
 
 /// Simulated failures (SENTINEL SIMULATE-FAILURE).

@@ -172,9 +172,11 @@ async fn open<N: Net>(
     let mut conn = None;
     let mut local = None;
     for ip in ips {
-        let connected =
-            tokio::time::timeout(Duration::from_secs(5), net.connect(&ip.to_string(), addr.port))
-                .await;
+        let connected = tokio::time::timeout(
+            Duration::from_secs(5),
+            net.connect(&ip.to_string(), addr.port),
+        )
+        .await;
         match connected {
             Ok(Ok(c)) => {
                 conn = Some((ip, c));
