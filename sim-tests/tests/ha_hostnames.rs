@@ -339,7 +339,7 @@ async fn observe(net: AliasNet, seen: Arc<Mutex<Seen>>) -> Result<(), String> {
     Ok(())
 }
 
-fn run(seed: u64) -> Result<(), String> {
+fn run(seed: u64) -> Result<Vec<String>, String> {
     let mut sim = builder(seed, Duration::from_secs(150)).build();
     let net = AliasNet::default();
     let dir = std::env::temp_dir().join(format!(
@@ -404,7 +404,7 @@ fn run(seed: u64) -> Result<(), String> {
     if !s.done || !s.failures.is_empty() {
         return Err(format!("failures: {:?}\nseen: {:?}", s.failures, s.notes));
     }
-    Ok(())
+    Ok(s.notes.clone())
 }
 
 #[test]
@@ -413,6 +413,23 @@ fn failover_and_a_moved_node_by_host_names() {
         "ha_hostnames",
         "failover_and_a_moved_node_by_host_names",
         2,
-        run,
+        |seed| run(seed).map(|_| ()),
+    );
+}
+
+#[test]
+fn the_same_seed_replays_the_same_run() {
+    sweep(
+        "ha_hostnames",
+        "the_same_seed_replays_the_same_run",
+        1,
+        |seed| {
+            let (a, b) = (run(seed)?, run(seed)?);
+            if a == b {
+                Ok(())
+            } else {
+                Err(format!("two runs differ:\n{a:?}\n{b:?}"))
+            }
+        },
     );
 }
