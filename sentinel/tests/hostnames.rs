@@ -193,3 +193,77 @@ fn resolved_addresses_are_announced_without_it() {
     let theirs = scenario(Some(&redis), false);
     assert_eq!(ours, theirs, "picket (left) and Redis 7.0 (right) differ");
 }
+
+/// SENTINEL MONITOR by name: refused unless resolve-hostnames, then only if it resolves.
+fn monitor_replies(redis: Option<&Path>) -> Vec<String> {
+    let port = free_port();
+    let s = sentinel_from(
+        redis,
+        port,
+        "sentinel.conf",
+        &format!("port {port}\n"),
+        None,
+    );
+    let mut out = Vec::new();
+    let monitor = |name: &str, host: &str| {
+        format!(
+            "{:?}",
+            cmd(port, &["SENTINEL", "MONITOR", name, host, "6399", "2"])
+        )
+    };
+    out.push(monitor("a", "localhost"));
+    out.push(format!(
+        "{:?}",
+        cmd(
+            port,
+            &["SENTINEL", "CONFIG", "SET", "resolve-hostnames", "yes"]
+        )
+    ));
+    out.push(monitor("b", "localhost"));
+    out.push(monitor("c", "no-such-host.invalid"));
+    out.push(format!(
+        "{:?}",
+        cmd(
+            port,
+            &[
+                "SENTINEL",
+                "MONITOR",
+                "d",
+                "no-such-host.invalid",
+                "6399",
+                "0"
+            ]
+        )
+    ));
+    let masters = cmd(port, &["SENTINEL", "MASTERS"]);
+    let names: Vec<String> = masters
+        .items()
+        .iter()
+        .map(|m| m.field("name").unwrap_or_default())
+        .collect();
+    out.push(format!("masters {names:?}"));
+    drop(s);
+    out
+}
+
+#[test]
+fn monitor_by_name_needs_resolve_hostnames_and_a_name_that_resolves() {
+    let ours = monitor_replies(None);
+    assert_eq!(
+        ours,
+        [
+            "E(\"ERR Invalid IP address or hostname specified\")",
+            "S(\"OK\")",
+            "S(\"OK\")",
+            "E(\"ERR Invalid IP address or hostname specified\")",
+            "E(\"ERR Quorum must be 1 or greater.\")",
+            "masters [\"b\"]",
+        ]
+    );
+    let Some(redis) = redis_bin() else { return };
+    assert_eq!(
+        ours,
+        monitor_replies(Some(&redis)),
+        "picket (left) and Redis 7.0 (right) differ"
+    );
+}

@@ -186,6 +186,7 @@ pub(super) fn command(
     out: &mut ReplyBuf,
     args: &[Bytes],
     wait: &mut Option<AwaitSave>,
+    unresolvable: Option<&str>,
 ) {
     let Some(sub) = args.get(1).map(lower) else {
         out.error("ERR wrong number of arguments for 'sentinel' command");
@@ -365,7 +366,14 @@ pub(super) fn command(
                 out.error("ERR Quorum must be at most 4294967295.");
                 return;
             };
-            if !shared.settings().resolve_hostnames && ip.parse::<std::net::IpAddr>().is_err() {
+            // Redis's anetResolve: an IP only, unless resolve-hostnames; then a name must
+            // resolve (looked up before the command ran, see `commands::monitor_host`).
+            let resolves = if shared.settings().resolve_hostnames {
+                unresolvable != Some(ip.as_str())
+            } else {
+                ip.parse::<std::net::IpAddr>().is_ok()
+            };
+            if !resolves {
                 out.error("ERR Invalid IP address or hostname specified");
                 return;
             }
