@@ -94,6 +94,12 @@ fn scenario(redis: Option<&Path>, announce: bool) -> Vec<String> {
         .map(|r| r.field("ip").unwrap_or_default())
         .collect();
     out.push(format!("sentinels {ips:?}"));
+    let master0 = info_field(s0, "master0");
+    let address = master0
+        .split(',')
+        .find_map(|kv| kv.strip_prefix("address="))
+        .unwrap_or_default();
+    out.push(format!("INFO address={}", norm(address)));
 
     // The master dies: a failover, every event about names or addresses.
     let rx = events(s0);
@@ -160,6 +166,7 @@ fn names_are_announced_with_announce_hostnames() {
         "master ip localhost",
         "replicas [\"localhost:<r> localhost <r>\", \"localhost:<r> localhost <r>\"]",
         "sentinels [\"localhost\", \"localhost\"]",
+        "INFO address=localhost:<m>",
         "+switch-master mymaster localhost <m> localhost <r>",
         "+sdown master mymaster localhost <m>",
         "+selected-slave slave localhost:<r> localhost <r> @ mymaster localhost <m>",
@@ -181,6 +188,7 @@ fn resolved_addresses_are_announced_without_it() {
         "master ip 127.0.0.1",
         "replicas [\"127.0.0.1:<r> 127.0.0.1 <r>\", \"127.0.0.1:<r> 127.0.0.1 <r>\"]",
         "sentinels [\"127.0.0.1\", \"127.0.0.1\"]",
+        "INFO address=127.0.0.1:<m>",
         "+switch-master mymaster 127.0.0.1 <m> 127.0.0.1 <r>",
         "+sdown master mymaster 127.0.0.1 <m>",
         "+selected-slave slave 127.0.0.1:<r> 127.0.0.1 <r> @ mymaster 127.0.0.1 <m>",
