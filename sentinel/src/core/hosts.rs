@@ -69,8 +69,9 @@ impl Core {
     }
 
     /// An action as the others must see it: with `announce-hostnames no`, the names in
-    /// events, SLAVEOF / FAILOVER TO, script arguments and IS-MASTER-DOWN-BY-ADDR become
-    /// their IPs (links keep the names: they resolve them on every connection).
+    /// events, SLAVEOF, script arguments and IS-MASTER-DOWN-BY-ADDR become their IPs. Links
+    /// keep the names (they resolve them on every connection), and so does FAILOVER TO: the
+    /// master finds the replica by the address its INFO lists, the one the core keeps.
     pub(super) fn present(&self, a: Action) -> Action {
         if self.announce_hostnames || self.resolved.is_empty() {
             return a;
@@ -91,15 +92,6 @@ impl Core {
                 Action::Event(e)
             }
             Action::ReplicaOf(t, to) => Action::ReplicaOf(t, to.map(|a| self.shown(&a))),
-            Action::Switchover {
-                master,
-                to,
-                timeout_ms,
-            } => Action::Switchover {
-                master,
-                to: self.shown(&to),
-                timeout_ms,
-            },
             Action::ReconfigScript {
                 master,
                 role,

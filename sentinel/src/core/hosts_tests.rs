@@ -264,3 +264,20 @@ fn names_and_ips_of_the_same_host_are_the_same_instance() {
     let (down, _, _) = c.is_master_down_by_addr(now, &Addr::new("10.0.0.1", 6379), 1, "*");
     assert!(down);
 }
+
+#[test]
+fn failover_to_names_the_replica_as_its_master_lists_it() {
+    // FAILOVER TO goes to the master, which finds the replica by the address its INFO
+    // lists (the name the replica announces), whatever announce-hostnames says.
+    for announce in [false, true] {
+        let (mut c, _) = named(announce);
+        let mut now = 100;
+        c.force_failover(now, "m").expect("a replica to promote");
+        let a = tick_until(&mut c, &mut now, |a| matches!(a, Action::Switchover { .. }));
+        let to = a.iter().find_map(|x| match x {
+            Action::Switchover { to, .. } => Some(to.clone()),
+            _ => None,
+        });
+        assert_eq!(to, Some(Addr::new("node3", 6379)), "announce {announce}");
+    }
+}
