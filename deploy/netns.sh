@@ -44,7 +44,9 @@
 #   PICKET_NETNS_SUBNET    the first three octets of the /24 (default: 10.77.0)
 #   PICKET_NETNS_DOWN_AFTER  sentinel down-after-milliseconds (default: 1000)
 #   PICKET_NETNS_CONFIGS   ip: generated configs, addresses everywhere (default);
-#                          docker: deploy/docker/node*/ configs, host names everywhere
+#                          docker: deploy/docker/node*/ configs, host names everywhere;
+#                          compose: deploy/compose/node*/ configs (deploy/compose.yaml: each
+#                          node's sentinel announces the node's name)
 #                          (`up` remembers it in the state directory for later commands)
 #   PICKET_NETNS_IMPL      picket: picket-server and picket-sentinel (default); redis: Redis's
 #                          redis-server and redis-sentinel from PATH (7.0, for comparisons) with
@@ -110,7 +112,7 @@ preflight() {
     [[ "$SUBNET" =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "PICKET_NETNS_SUBNET must look like 10.77.0"
     [ ${#BRIDGE} -le 15 ] || die "bridge name '$BRIDGE' is longer than 15 characters"
     [ ${#PREFIX} -le 11 ] || die "PICKET_NETNS_PREFIX '$PREFIX' is longer than 11 characters"
-    [ "$CONFIGS" = ip ] || [ "$CONFIGS" = docker ] || die "PICKET_NETNS_CONFIGS must be ip or docker"
+    [ "$CONFIGS" = ip ] || [ "$CONFIGS" = docker ] || [ "$CONFIGS" = compose ] || die "PICKET_NETNS_CONFIGS must be ip, docker or compose"
     [ "$IMPL" = picket ] || [ "$IMPL" = redis ] || die "PICKET_NETNS_IMPL must be picket or redis"
     [ "$SAFETY" = classic ] || [ "$SAFETY" = strict ] || die "PICKET_NETNS_SAFETY must be classic or strict"
     [ -z "$MIN_REPLICAS" ] || [[ "$MIN_REPLICAS" =~ ^[0-9]+$ ]] || die "PICKET_NETNS_MIN_REPLICAS must be a number"
@@ -271,9 +273,13 @@ start() {
     mkdir -p "$d"
     # `ip netns exec` enters the namespace and execs the program: $! is the process itself
     # (the docker entrypoint execs the binary too).
-    if [ "$CONFIGS" = docker ]; then
+    if [ "$CONFIGS" = docker ] || [ "$CONFIGS" = compose ]; then
+        # docker: deploy/docker/node*/ (deploy/docker/compose.yaml); compose:
+        # deploy/compose/node*/ (deploy/compose.yaml, server and sentinel sharing a node).
+        local templates="$ROOT/deploy/docker"
+        [ "$CONFIGS" = compose ] && templates="$ROOT/deploy/compose"
         PATH="$BIN:$PATH" PICKET_DATA="$d" setsid ip netns exec "$(ns "$i")" \
-            sh "$ROOT/deploy/docker/entrypoint.sh" "$kind" "$ROOT/deploy/docker/node$i/$kind.conf" --dir "$d" \
+            sh "$ROOT/deploy/docker/entrypoint.sh" "$kind" "$templates/node$i/$kind.conf" --dir "$d" \
             </dev/null >>"$d/$kind.out" 2>&1 &
     elif [ "$IMPL" = redis ]; then
         setsid ip netns exec "$(ns "$i")" "$(command -v "redis-$kind")" "$d/$kind.conf" \

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -54,6 +54,32 @@ pub trait Net: Clone + Send + Sync + 'static {
     /// Connect to `host:port`; `host` may be a name or an address.
     fn connect(&self, host: &str, port: u16)
         -> impl Future<Output = io::Result<Self::Conn>> + Send;
+    /// The addresses `host` (a name or an address) stands for now, in the order to try
+    /// them: an address is itself; a name is looked up afresh on every call (no cache
+    /// here), so a caller that resolves before each connection follows a host that came
+    /// back at a new address. An unknown name is an error (`NotFound` or the resolver's).
+    fn resolve(&self, host: &str) -> impl Future<Output = io::Result<Vec<IpAddr>>> + Send;
+}
+
+/// Resolve `host` and connect to the first of its addresses that answers: the address
+/// connected to, and the connection. `host` may be an address.
+pub async fn connect_resolved<N: Net>(
+    net: &N,
+    host: &str,
+    port: u16,
+) -> io::Result<(IpAddr, N::Conn)> {
+    let ips = net.resolve(host).await?;
+    let mut last = io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("no address found for {host}"),
+    );
+    for ip in ips {
+        match net.connect(&ip.to_string(), port).await {
+            Ok(c) => return Ok((ip, c)),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// The listen backlog of [`Net::bind`]: Redis's default `tcp-backlog`.
@@ -131,6 +157,26 @@ impl Net for TokioNet {
         s.set_nodelay(true)?;
         Ok(s)
     }
+
+    async fn resolve(&self, host: &str) -> io::Result<Vec<IpAddr>> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for a in tokio::net::lookup_host((host, 0)).await? {
+            let ip = a.ip().to_canonical();
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+        if ips.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no address found for {host}"),
+            ));
+        }
+        Ok(ips)
+    }
 }
 
 fn set_v6only(s: &tokio::net::TcpSocket) -> io::Result<()> {
@@ -159,6 +205,40 @@ mod tests {
         c.read_exact(&mut b).await.unwrap();
         assert_eq!(&b, b"ping");
         t.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn resolve_names_and_addresses() {
+        let net = TokioNet;
+        assert_eq!(
+            net.resolve("10.1.2.3").await.unwrap(),
+            vec!["10.1.2.3".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            net.resolve("::1").await.unwrap(),
+            vec!["::1".parse::<IpAddr>().unwrap()]
+        );
+        let local = net.resolve("localhost").await.unwrap();
+        assert!(
+            !local.is_empty() && local.iter().all(|ip| ip.is_loopback()),
+            "{local:?}"
+        );
+        assert!(net.resolve("no-such-host.invalid").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn connect_resolved_tries_each_address() {
+        // `localhost` may stand for ::1 before 127.0.0.1: a listener on 127.0.0.1 only is
+        // still reached.
+        let net = TokioNet;
+        let l = net.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (ip, c) = connect_resolved(&net, "localhost", port).await.unwrap();
+        assert_eq!(ip, "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(c.peer_addr().unwrap().port(), port);
+        assert!(connect_resolved(&net, "no-such-host.invalid", port)
+            .await
+            .is_err());
     }
 
     #[tokio::test]

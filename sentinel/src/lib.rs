@@ -30,6 +30,7 @@ pub fn core_from(loaded: &config::Loaded, seed: u64, now: u64) -> Result<core::C
     let mut c = core::Core::new(myid, rng);
     c.current_epoch = loaded.current_epoch;
     c.resolve_hostnames = loaded.server.resolve_hostnames;
+    c.announce_hostnames = loaded.server.announce_hostnames;
     c.max_sentinels = loaded.server.max_sentinels_per_master;
     c.announce_ip = loaded.server.announce_ip.clone();
     c.settings = core::CoreSettings {

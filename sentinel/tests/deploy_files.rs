@@ -1064,3 +1064,29 @@ fn compose_configs_run_in_namespaces_with_host_names() {
     eprintln!("compose configs: failover from node1 to node{new} by host name");
     assert_down(&n);
 }
+
+#[test]
+fn pod_compose_configs_run_in_namespaces_with_host_names() {
+    // deploy/compose/node*/ (deploy/compose.yaml: a node's server and sentinel share its
+    // network, so both answer at node1..3) through the same entrypoint, in namespaces
+    // (10.78.2.x) where the names resolve: everything by name, failover included.
+    let mut n = Netns::new("pkc", "pkcbr0", "10.78.2", "compose");
+    let what = "deploy/compose configs in namespaces (PICKET_NETNS_CONFIGS=compose)";
+    if netns_up(&mut n, what).is_none() {
+        return;
+    }
+    let name = |i: u8| format!("node{i}");
+    check_deployment(&n, 1, name, name);
+    for i in 1..=3 {
+        let s = read(n.state.path().join(format!("state/node{i}/sentinel.conf")));
+        assert!(
+            s.contains("sentinel myid ")
+                && s.contains("sentinel known-sentinel mymaster node")
+                && s.contains("sentinel monitor mymaster node1 6379 2"),
+            "{s}"
+        );
+    }
+    let new = kill_master_and_check_failover(&n, name);
+    eprintln!("pod compose configs: failover from node1 to node{new} by host name");
+    assert_down(&n);
+}

@@ -60,6 +60,15 @@ impl Drop for ServerDir {
 /// defaults (port 6379, protected mode off since clients come from other hosts, a data
 /// directory of its own unless `args` name one), until it shuts down.
 pub async fn run_server(seed: u64, args: &[&str]) -> turmoil::Result {
+    run_server_on(net::SimNet, seed, args).await
+}
+
+/// [`run_server`] on another simulated network (one with its own name resolution).
+pub async fn run_server_on<N: picket_common::net::Net>(
+    net: N,
+    seed: u64,
+    args: &[&str],
+) -> turmoil::Result {
     // turmoil binds only the unspecified address of the simulation's IP version (IPv4).
     let mut all = vec![
         "--port",
@@ -85,7 +94,7 @@ pub async fn run_server(seed: u64, args: &[&str]) -> turmoil::Result {
         seed,
         clock: picket_common::clock::Clock::starting_at(EPOCH_MS),
     };
-    let handle = picket_server::start(net::SimNet, opts).await?;
+    let handle = picket_server::start(net, opts).await?;
     handle.wait().await;
     drop(dir);
     Ok(())

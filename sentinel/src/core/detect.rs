@@ -42,12 +42,19 @@ impl Core {
         let myid = self.myid.clone();
         let epoch = self.current_epoch;
         let announce = (self.announce_ip.clone(), self.announce_port);
+        // The master's address as announce-hostnames says (a name, or its IP).
+        let Some(cur) = self
+            .masters
+            .get(name)
+            .map(|m| self.shown(&m.current_addr()))
+        else {
+            return;
+        };
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
         let mut out = Vec::new();
         let master_failing = m.odown_since.is_some() || m.in_failover();
-        let cur = m.current_addr();
         let hello = format!(
             "{},{},{},{},{},{},{},{}",
             announce.0, announce.1, myid, epoch, m.inst.name, cur.host, cur.port, m.config_epoch
@@ -284,7 +291,7 @@ impl Core {
         let Some(name) = self
             .masters
             .iter()
-            .find(|(_, m)| m.inst.addr == *addr)
+            .find(|(_, m)| self.same_addr(&m.inst.addr, addr))
             .map(|(n, _)| n.clone())
         else {
             return (false, "*".into(), 0);

@@ -426,6 +426,66 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The instance the event is about (`%@`), if it has one.
+    pub fn subject_mut(&mut self) -> Option<&mut Subject> {
+        use Event::*;
+        match self {
+            Monitor { at, .. }
+            | Set { at, .. }
+            | SentinelAddressSwitch { at, .. }
+            | SentinelAddressUpdate { at, .. }
+            | RoleChange { at, .. }
+            | Odown { at, .. }
+            | SwitchoverRefused { at, .. }
+            | SlaveFenced { at, .. }
+            | FailoverWaitFence { at, .. }
+            | CmdLinkReconnection { at, .. }
+            | PubsubLinkReconnection { at, .. } => Some(at),
+            Unmonitor(at)
+            | ResetMaster(at)
+            | Slave(at)
+            | Sentinel(at)
+            | SentinelRemoved(at)
+            | SentinelInvalidAddr(at)
+            | Reboot(at)
+            | ConvertToSlave(at)
+            | FixSlaveConfig(at)
+            | Sdown(at)
+            | SdownCleared(at)
+            | OdownCleared(at)
+            | TryFailover(at)
+            | ElectedLeader(at)
+            | FailoverAbortNotElected(at)
+            | FailoverStateSelectSlave(at)
+            | FailoverAbortNoGoodSlave(at)
+            | SelectedSlave(at)
+            | FailoverStateSendSlaveofNoone(at)
+            | FailoverAbortSlaveTimeout(at)
+            | FailoverStateWaitPromotion(at)
+            | PromotedSlave(at)
+            | FailoverStateReconfSlaves(at)
+            | SlaveReconfSent(at)
+            | SlaveReconfInprog(at)
+            | SlaveReconfDone(at)
+            | SlaveReconfSentTimeout(at)
+            | SlaveReconfSentBe(at)
+            | FailoverEndForTimeout(at)
+            | FailoverEnd(at)
+            | ConfigUpdateFrom(at) => Some(at),
+            NewEpoch { .. }
+            | VoteForLeader { .. }
+            | SwitchMaster { .. }
+            | Tilt
+            | TiltExit
+            | ScriptError { .. }
+            | ScriptTimeout { .. }
+            | ScriptChild { .. }
+            | ScriptChildExit { .. } => None,
+        }
+    }
+}
+
 /// The payload, exactly as Redis publishes it.
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

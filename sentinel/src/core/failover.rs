@@ -388,19 +388,24 @@ impl Core {
     /// master and the other replicas (Redis's `sentinelResetMasterAndChangeAddress`).
     pub fn switch_master(&mut self, now: Ms, name: &str, to: Addr) {
         let timers = self.timers.clone();
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.get(name) else {
             return;
         };
         let old = m.inst.addr.clone();
+        // The same instance named or given by IP counts once (Redis's
+        // `sentinelAddrOrHostnameEqual`).
         let mut replicas: Vec<Addr> = m
             .replicas
             .values()
             .map(|r| r.inst.addr.clone())
-            .filter(|a| *a != to)
+            .filter(|a| !self.same_addr(a, &to))
             .collect();
-        if old != to && !replicas.contains(&old) {
+        if !self.same_addr(&old, &to) && !replicas.iter().any(|a| self.same_addr(a, &old)) {
             replicas.push(old.clone());
         }
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
         let switched = Event::SwitchMaster {
             name: name.to_string(),
             old: old.clone(),

@@ -207,7 +207,9 @@ impl Core {
                 r.failover_epoch > m.server_epoch
                     && !r.master_link_up
                     && r.master_link_down_ms > cut_off_for
-                    && r.master_host.as_deref() == Some(m.inst.addr.host.as_str())
+                    && r.master_host
+                        .as_deref()
+                        .is_some_and(|h| self.same_host(h, &m.inst.addr.host))
                     && r.master_port == m.inst.addr.port
                     && r.inst
                         .info_refresh

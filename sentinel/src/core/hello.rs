@@ -64,7 +64,9 @@ impl Core {
             // switch to a name it may not resolve; picket leaves the configuration as it
             // is (epoch included), so the same configuration announced with an IP is
             // still taken.
-            if to != from && !self.usable_host(mip) {
+            // The same master told by name or by IP is no new address.
+            let moved = !self.same_addr(&to, &from);
+            if moved && !self.usable_host(mip) {
                 return;
             }
             let m = &self.masters[mname];
@@ -72,7 +74,7 @@ impl Core {
             let at = Subject::sentinel(&s.inst, m);
             let m = self.masters.get_mut(mname).expect("checked");
             m.config_epoch = mepoch;
-            if to != from {
+            if moved {
                 self.event(Event::ConfigUpdateFrom(at));
                 self.switch_master(now, mname, to.clone());
                 self.out.push(Action::ReconfigScript {

@@ -165,7 +165,10 @@ impl Core {
         // (Redis's `+fix-slave-config`): after a partition heals, a replica left behind a
         // demoted master rejoins the current one.
         let wait = m.failover_timeout;
-        let follows_other = r.master_host.as_deref() != Some(m.inst.addr.host.as_str())
+        let follows_other = !r
+            .master_host
+            .as_deref()
+            .is_some_and(|h| self.same_host(h, &m.inst.addr.host))
             || r.master_port != m.inst.addr.port;
         let no_down_for = [r.inst.last_sdown, m.odown_since]
             .into_iter()
@@ -197,8 +200,11 @@ impl Core {
             let Some(p) = m.promoted().map(|p| p.inst.addr.clone()) else {
                 return;
             };
-            let follows =
-                r.master_host.as_deref() == Some(p.host.as_str()) && r.master_port == p.port;
+            let follows = r
+                .master_host
+                .as_deref()
+                .is_some_and(|h| self.same_host(h, &p.host))
+                && r.master_port == p.port;
             let at = Subject::replica(&r.inst, m);
             let (sent, inprog, up) = (r.reconf_sent, r.reconf_inprog, r.master_link_up);
             let m = self.masters.get_mut(&name).expect("instance exists");

@@ -489,6 +489,11 @@ pub enum Input {
     },
     /// A client command that changes the state: its reply is one [`Action::Reply`].
     Command(Command),
+    /// A link resolved a host name to this IP (on every connection).
+    Resolved {
+        host: String,
+        ip: String,
+    },
 }
 
 /// Simulated failures (SENTINEL SIMULATE-FAILURE).
@@ -514,6 +519,12 @@ pub struct Core {
     /// `sentinel resolve-hostnames`: off, an address that arrives from the network (hello,
     /// INFO, IS-MASTER-DOWN-BY-ADDR) must be an IP, as Redis's `createSentinelAddr`.
     pub resolve_hostnames: bool,
+    /// `sentinel announce-hostnames`: names are shown as they are (hellos, events, replies,
+    /// SLAVEOF) rather than as the IPs they resolved to (see `hosts.rs`).
+    pub announce_hostnames: bool,
+    /// What each name resolved to when a link last connected (lower case name -> IP), for
+    /// showing IPs with `announce-hostnames no` and comparing names with IPs.
+    pub resolved: BTreeMap<String, String>,
     /// `sentinel max-sentinels-per-master`: the most other sentinels known per master; a
     /// hello from a new one beyond it evicts the one unheard of for the longest.
     pub max_sentinels: usize,
@@ -568,6 +579,8 @@ impl Core {
             announce_ip: String::new(),
             announce_port: 26379,
             resolve_hostnames: false,
+            announce_hostnames: false,
+            resolved: BTreeMap::new(),
             max_sentinels: DEFAULT_MAX_SENTINELS,
             settings: CoreSettings::default(),
             sim: SimFailure::default(),
@@ -660,8 +673,9 @@ impl Core {
                 result,
             } => self.fence_reply(now, &target, epoch, result),
             Input::Command(cmd) => self.command(now, cmd),
+            Input::Resolved { host, ip } => self.host_resolved(&host, &ip),
         }
-        std::mem::take(&mut self.out)
+        self.take_actions()
     }
 
     /// Queue actions to hand out with the next `take_actions`.
@@ -669,9 +683,11 @@ impl Core {
         self.out.append(&mut a);
     }
 
-    /// Actions produced outside `step` (monitor, commands).
+    /// Actions produced outside `step` (monitor, commands), addresses as others must see
+    /// them (`announce-hostnames`, see `hosts.rs`).
     pub fn take_actions(&mut self) -> Vec<Action> {
-        std::mem::take(&mut self.out)
+        let out = std::mem::take(&mut self.out);
+        out.into_iter().map(|a| self.present(a)).collect()
     }
 
     pub fn instance_mut(&mut self, t: &Target) -> Option<&mut Instance> {
@@ -720,6 +736,7 @@ pub mod events;
 mod failover;
 mod fence;
 mod hello;
+mod hosts;
 mod info;
 mod instance;
 mod links;
@@ -749,3 +766,6 @@ mod command_tests;
 #[cfg(test)]
 #[path = "fence_tests.rs"]
 mod fence_tests;
+
+#[cfg(test)]
+mod hosts_tests;

@@ -275,8 +275,8 @@ impl Core {
                 self.announce_port = if *p != 0 { *p } else { self.settings.port };
             }
             Setting::MaxSentinels(n) => self.max_sentinels = *n,
-            Setting::AnnounceHostnames(_) | Setting::SentinelUser(_) | Setting::SentinelPass(_) => {
-            }
+            Setting::AnnounceHostnames(b) => self.announce_hostnames = *b,
+            Setting::SentinelUser(_) | Setting::SentinelPass(_) => {}
         }
     }
 }

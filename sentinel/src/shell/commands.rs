@@ -28,6 +28,30 @@ struct Session {
     proto: Proto,
     authenticated: bool,
     subscribed: bool,
+    /// The host of the SENTINEL MONITOR being run, when it did not resolve (Redis checks
+    /// the name with `resolve-hostnames yes`); looked up before the command runs.
+    unresolvable: Option<String>,
+}
+
+/// SENTINEL MONITOR with `resolve-hostnames yes` and a host name, once the checks Redis
+/// makes before resolving pass: the name, to resolve before the command runs.
+fn monitor_host(shared: &Shared, s: &Session, args: &[Bytes]) -> Option<String> {
+    if args.len() != 6 || !s.authenticated {
+        return None;
+    }
+    let typed = lower(&args[0]);
+    let cmd = match &s.commands {
+        None => typed,
+        Some(names) => names.lookup(&typed)?.to_string(),
+    };
+    if cmd != "sentinel" || lower(&args[1]) != "monitor" {
+        return None;
+    }
+    let host = text(&args[3]);
+    let quorum_ok = text(&args[5]).parse::<i64>().is_ok_and(|q| q > 0);
+    let port_ok = text(&args[4]).parse::<i64>().is_ok();
+    (quorum_ok && port_ok && !crate::core::is_ip(&host) && shared.settings().resolve_hostnames)
+        .then_some(host)
 }
 
 /// Serve one client connection.
@@ -50,6 +74,7 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
         proto: Proto::Resp2,
         authenticated: shared.settings().requirepass.is_none(),
         subscribed: false,
+        unresolvable: None,
     };
     let (tx, mut inbox) = crate::shell::outbox();
     let closed = inbox.closed.clone();
@@ -69,6 +94,21 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
                     out.proto = s.proto;
                     let before = out.len();
                     let mut wait = None;
+                    s.unresolvable = None;
+                    if let Some(host) = monitor_host(&shared, &s, &req.args) {
+                        let resolved = tokio::select! {
+                            biased;
+                            _ = cancel.cancelled() => break 'outer,
+                            r = tokio::time::timeout(
+                                std::time::Duration::from_secs(5),
+                                (shared.resolver)(host.clone()),
+                            ) => r,
+                        };
+                        if !matches!(resolved, Ok(Ok(ref ips)) if !ips.is_empty()) {
+                            tracing::warn!("Failed to resolve hostname '{host}'");
+                            s.unresolvable = Some(host);
+                        }
+                    }
                     let mut quit = dispatch(&shared, &mut s, &tx, &mut out, &req.args, &mut wait);
                     // A reply that waits for the state write (the client's task waits; the
                     // core goes on). The commands after it in the pipeline run after it.
@@ -385,7 +425,7 @@ fn dispatch(
             Some("docs") => out.map(0),
             _ => out.array(0),
         },
-        "sentinel" => sentinel::command(shared, out, args, wait),
+        "sentinel" => sentinel::command(shared, out, args, wait, s.unresolvable.as_deref()),
         _ => out.error(&unknown_command(args)),
     }
     false

@@ -149,19 +149,55 @@ enum OpenError {
     Remote,
 }
 
+/// Open a link: the host is resolved afresh (through the [`Net`]) on every connection, so
+/// a name whose instance came back at a new address is followed; the answer is reported
+/// to the core ([`Input::Resolved`]) for what it shows with `announce-hostnames no`.
 async fn open<N: Net>(
+    shared: &Shared,
     net: &N,
     addr: &Addr,
     auth: &Option<(Option<String>, String)>,
     renamed: &BTreeMap<String, String>,
     name: &str,
 ) -> Result<(N::Conn, BytesMut), OpenError> {
-    let connected =
-        tokio::time::timeout(Duration::from_secs(5), net.connect(&addr.host, addr.port)).await;
-    let mut c = match connected {
-        Ok(Ok(c)) => c,
+    let resolved = tokio::time::timeout(Duration::from_secs(5), net.resolve(&addr.host)).await;
+    let ips = match resolved {
+        Ok(Ok(ips)) => ips,
         Ok(Err(e)) if is_local_resource_error(&e) => return Err(OpenError::Local(e)),
-        Ok(Err(_)) | Err(_) => return Err(OpenError::Remote),
+        Ok(Err(_)) | Err(_) => {
+            tracing::warn!("Failed to resolve hostname '{}'", addr.host);
+            return Err(OpenError::Remote);
+        }
+    };
+    let mut conn = None;
+    let mut local = None;
+    for ip in ips {
+        let connected = tokio::time::timeout(
+            Duration::from_secs(5),
+            net.connect(&ip.to_string(), addr.port),
+        )
+        .await;
+        match connected {
+            Ok(Ok(c)) => {
+                conn = Some((ip, c));
+                break;
+            }
+            Ok(Err(e)) if is_local_resource_error(&e) => local = Some(e),
+            Ok(Err(_)) | Err(_) => {}
+        }
+    }
+    let mut c = match (conn, local) {
+        (Some((ip, c)), _) => {
+            if !crate::core::is_ip(&addr.host) {
+                let _ = shared.inputs.send(Input::Resolved {
+                    host: addr.host.clone(),
+                    ip: ip.to_canonical().to_string(),
+                });
+            }
+            c
+        }
+        (None, Some(e)) => return Err(OpenError::Local(e)),
+        (None, None) => return Err(OpenError::Remote),
     };
     let mut buf = BytesMut::new();
     let mut cmds = Vec::new();
@@ -224,7 +260,7 @@ async fn link_task<N: Net>(
         let opened = tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
-            o = open(&net, &addr, &auth, &renamed, &cmd_name_) => o,
+            o = open(&shared, &net, &addr, &auth, &renamed, &cmd_name_) => o,
         };
         let (mut conn, mut buf) = match opened {
             Ok(c) => c,
@@ -496,7 +532,7 @@ async fn pubsub_task<N: Net>(
         let opened = tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
-            o = open(&net, &addr, &auth, &renamed, &name) => o,
+            o = open(&shared, &net, &addr, &auth, &renamed, &name) => o,
         };
         let Ok((mut conn, mut buf)) = opened else {
             continue;

@@ -102,7 +102,19 @@ pub struct Shared {
     pub clients: AtomicUsize,
     /// The state writer (see `state_file`).
     pub writer: StateWriter,
+    /// Name resolution through the sentinel's [`Net`] (SENTINEL MONITOR's check).
+    pub resolver: Resolver,
 }
+
+/// [`Net::resolve`] of the network the sentinel runs on, for tasks that do not know it.
+pub type Resolver = Box<
+    dyn Fn(
+            String,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = std::io::Result<Vec<std::net::IpAddr>>> + Send>,
+        > + Send
+        + Sync,
+>;
 
 impl Shared {
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Core> {
@@ -177,6 +189,13 @@ pub async fn start<N: Net>(
         bound: Mutex::new(Vec::new()),
         clients: AtomicUsize::new(0),
         writer: StateWriter::default(),
+        resolver: {
+            let n = net.clone();
+            Box::new(move |host: String| {
+                let n = n.clone();
+                Box::pin(async move { n.resolve(&host).await })
+            })
+        },
     });
     let mut listeners = Vec::new();
     let binds = picket_common::net::bind::parse_bind_list(&binds)

@@ -127,7 +127,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "replica-announce-ip",
         Kind::String,
         "",
-        "Address this replica reports to its master (REPLCONF ip-address).",
+        "Address (IP or host name) this replica reports to its master (REPLCONF ip-address).",
     )
     .alias(&["slave-announce-ip"]),
     Directive::new(

@@ -263,7 +263,9 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
                 state(ctx.client).listening_port = p.clamp(0, 65535) as u16;
             }
             "ip-address" => {
-                if val.len() >= 46 {
+                // An IP or, as Redis 7.0, a host name (`replica-announce-ip node2`): up to
+                // NET_HOST_STR_LEN (256) bytes.
+                if val.len() >= 256 {
                     return Err(CmdError::err(format!(
                         "REPLCONF ip-address provided by replica instance is too long: {} bytes",
                         val.len()

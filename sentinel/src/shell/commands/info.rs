@@ -304,7 +304,7 @@ fn sentinel(shared: &Shared, core: &Core, out: &mut String) {
         let _ = write!(
             out,
             "master{i}:name={name},status={status},address={}:{},slaves={},sentinels={}\r\n",
-            m.inst.addr.host,
+            core.shown_host(&m.inst.addr.host),
             m.inst.addr.port,
             m.replicas.len(),
             m.sentinels.len() + 1

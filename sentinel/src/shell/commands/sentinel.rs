@@ -34,9 +34,15 @@ fn fields(core: &Core, m: &Master, who: Who<'_>, now: u64) -> Vec<(&'static str,
         Who::Sentinel(s) => (&s.inst, InstanceKind::Sentinel),
     };
     let ago = |t: Option<u64>| t.map_or(0, |t| now.saturating_sub(t)).to_string();
+    // Addresses as announce-hostnames says (names, or the IPs they resolved to); a
+    // replica is named by its shown `ip:port`, as Redis names it.
+    let name = match who {
+        Who::Replica(r) => core.shown_replica_name(r),
+        _ => inst.name.clone(),
+    };
     let mut f: Vec<(&'static str, String)> = vec![
-        ("name", inst.name.clone()),
-        ("ip", inst.addr.host.clone()),
+        ("name", name),
+        ("ip", core.shown_host(&inst.addr.host)),
         ("port", inst.addr.port.to_string()),
         ("runid", inst.runid.clone().unwrap_or_default()),
         (
@@ -132,7 +138,6 @@ fn fields(core: &Core, m: &Master, who: Who<'_>, now: u64) -> Vec<(&'static str,
             f.push(("voted-leader-epoch", s.leader_epoch.to_string()));
         }
     }
-    let _ = core;
     f
 }
 
@@ -181,6 +186,7 @@ pub(super) fn command(
     out: &mut ReplyBuf,
     args: &[Bytes],
     wait: &mut Option<AwaitSave>,
+    unresolvable: Option<&str>,
 ) {
     let Some(sub) = args.get(1).map(lower) else {
         out.error("ERR wrong number of arguments for 'sentinel' command");
@@ -252,7 +258,7 @@ pub(super) fn command(
             }
             match core.masters.get(&text(&args[2])) {
                 Some(m) => {
-                    let a = m.current_addr();
+                    let a = core.shown(&m.current_addr());
                     out.array(2);
                     out.bulk(a.host.as_bytes());
                     out.bulk(a.port.to_string().as_bytes());
@@ -360,7 +366,14 @@ pub(super) fn command(
                 out.error("ERR Quorum must be at most 4294967295.");
                 return;
             };
-            if !shared.settings().resolve_hostnames && ip.parse::<std::net::IpAddr>().is_err() {
+            // Redis's anetResolve: an IP only, unless resolve-hostnames; then a name must
+            // resolve (looked up before the command ran, see `commands::monitor_host`).
+            let resolves = if shared.settings().resolve_hostnames {
+                unresolvable != Some(ip.as_str())
+            } else {
+                ip.parse::<std::net::IpAddr>().is_ok()
+            };
+            if !resolves {
                 out.error("ERR Invalid IP address or hostname specified");
                 return;
             }
