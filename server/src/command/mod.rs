@@ -18,6 +18,7 @@ use bytes::Bytes;
 
 mod bitops;
 mod client_cmd;
+mod tracking_cmd;
 pub mod config_set;
 mod connection;
 pub(crate) mod debug;
