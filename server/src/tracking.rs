@@ -469,10 +469,7 @@ impl Tracking {
             }
             let common = encode_keys(&bs.keys, None).map(BytesMut::freeze);
             for &id in &bs.clients {
-                let noloop = self
-                    .clients
-                    .get(&id)
-                    .is_some_and(|c| c.has(tflags::NOLOOP));
+                let noloop = self.clients.get(&id).is_some_and(|c| c.has(tflags::NOLOOP));
                 if noloop {
                     if let Some(adhoc) = encode_keys(&bs.keys, Some(id)) {
                         sends.push((id, adhoc.freeze()));
@@ -561,7 +558,10 @@ fn bulk(b: &mut BytesMut, s: &[u8]) {
 
 /// The array of the changed keys, without those `except` changed last (NOLOOP); None if
 /// that leaves none (Redis's `trackingBuildBroadcastReply`).
-fn encode_keys(keys: &BTreeMap<Bytes, Option<ClientId>>, except: Option<ClientId>) -> Option<BytesMut> {
+fn encode_keys(
+    keys: &BTreeMap<Bytes, Option<ClientId>>,
+    except: Option<ClientId>,
+) -> Option<BytesMut> {
     let count = match except {
         None => keys.len(),
         Some(c) => keys.values().filter(|m| **m != Some(c)).count(),
@@ -593,7 +593,11 @@ pub enum PrefixClash {
     Existing(Bytes, Bytes),
     /// New prefix number `i` overlaps a later one. Redis 7.0 replies with the error and,
     /// unless `i` is 0, goes on to enable tracking and reply +OK as well.
-    Provided { i: usize, first: Bytes, other: Bytes },
+    Provided {
+        i: usize,
+        first: Bytes,
+        other: Bytes,
+    },
 }
 
 impl PrefixClash {
@@ -739,7 +743,9 @@ mod tests {
     use super::*;
 
     fn bs(v: &[&str]) -> Vec<Bytes> {
-        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+        v.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
     }
 
     /// Redis's loops, verbatim, as the reference.
@@ -765,7 +771,9 @@ mod tests {
 
     #[test]
     fn prefix_checks_agree_with_redis_loops() {
-        let alphabet = ["", "a", "b", "ab", "abc", "ba", "b\0c", "bb", "c", "aa", "abd"];
+        let alphabet = [
+            "", "a", "b", "ab", "abc", "ba", "b\0c", "bb", "c", "aa", "abd",
+        ];
         let mut seed = 0x9e3779b97f4a7c15u64;
         let mut next = |n: usize| {
             seed ^= seed << 13;
@@ -840,7 +848,10 @@ mod tests {
             &encode_keys(&keys, None).unwrap()[..],
             b"*2\r\n$1\r\na\r\n$1\r\nb\r\n"
         );
-        assert_eq!(&encode_keys(&keys, Some(1)).unwrap()[..], b"*1\r\n$1\r\nb\r\n");
+        assert_eq!(
+            &encode_keys(&keys, Some(1)).unwrap()[..],
+            b"*1\r\n$1\r\nb\r\n"
+        );
         keys.remove(&b"b"[..]);
         assert!(encode_keys(&keys, Some(1)).is_none());
     }

@@ -129,7 +129,7 @@ fn process_inner(
         }
     };
     client.last_cmd = spec.full_name;
-    srv.call.resolved = Some(spec.name);
+    srv.call.resolved = Some(spec.parent.unwrap_or(spec.name));
     // 2. Arity.
     if !spec.arity_ok(args.len()) {
         reject(

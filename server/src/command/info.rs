@@ -509,7 +509,11 @@ fn stats(srv: &Server, out: &mut String) {
     field!(out, "current_active_defrag_time", 0);
     field!(out, "tracking_total_keys", srv.tracking.total_keys());
     field!(out, "tracking_total_items", srv.tracking.total_items());
-    field!(out, "tracking_total_prefixes", srv.tracking.total_prefixes());
+    field!(
+        out,
+        "tracking_total_prefixes",
+        srv.tracking.total_prefixes()
+    );
     field!(out, "unexpected_error_replies", s.unexpected_error_replies);
     field!(out, "total_error_replies", s.total_error_replies);
     field!(out, "dump_payload_sanitizations", 0);

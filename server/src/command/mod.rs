@@ -18,7 +18,6 @@ use bytes::Bytes;
 
 mod bitops;
 mod client_cmd;
-mod tracking_cmd;
 pub mod config_set;
 mod connection;
 pub(crate) mod debug;
@@ -44,6 +43,7 @@ mod stream_info;
 mod stream_pel;
 mod streams;
 mod strings;
+mod tracking_cmd;
 mod zsets;
 
 pub use crate::ctx::{flags, CommandSpec, Ctx, Handler, Keys};

@@ -78,7 +78,8 @@ pub fn tracking(ctx: &mut Ctx) -> CmdResult {
         if options & tflags::BCAST != 0 {
             match check_client_prefixes(ctx.srv.tracking.state(id), &prefixes) {
                 Ok(()) => {}
-                Err(e @ PrefixClash::Existing(..)) | Err(e @ PrefixClash::Provided { i: 0, .. }) => {
+                Err(e @ PrefixClash::Existing(..))
+                | Err(e @ PrefixClash::Provided { i: 0, .. }) => {
                     return Err(CmdError::Reply(e.message()));
                 }
                 // Redis 7.0 replies with the error, then enables tracking and replies +OK
@@ -144,7 +145,12 @@ pub fn getredir(ctx: &mut Ctx) -> CmdResult {
 
 /// CLIENT TRACKINGINFO: flags (a set), redirect, prefixes.
 pub fn trackinginfo(ctx: &mut Ctx) -> CmdResult {
-    let st = ctx.srv.tracking.state(ctx.client.id).cloned().unwrap_or_default();
+    let st = ctx
+        .srv
+        .tracking
+        .state(ctx.client.id)
+        .cloned()
+        .unwrap_or_default();
     let on = st.has(tflags::ON);
     let mut flags = vec![if on { "on" } else { "off" }];
     if st.has(tflags::BCAST) {
