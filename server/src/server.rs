@@ -96,9 +96,8 @@ impl Server {
             .map(|i| Db::new(i, rng.random()))
             .collect();
         let now_ms = clock.unix_ms() as i64;
-        let tracking = crate::tracking::Tracking::new(rng.random());
         Server {
-            tracking,
+            tracking: crate::tracking::Tracking::default(),
             cfg,
             process: Process::new(run_id),
             config,

@@ -173,19 +173,31 @@ pub struct ScriptCaller {
     pub keys: Vec<Bytes>,
 }
 
-impl Tracking {
-    pub fn new(seed: u64) -> Self {
+impl Default for Tracking {
+    fn default() -> Self {
         Tracking {
             clients: BTreeMap::new(),
             on: 0,
             created: false,
-            table: KeyTable::new(seed),
+            table: KeyTable::new(0),
             total_items: 0,
             prefixes: BTreeMap::new(),
             pending: Vec::new(),
             call_depth: 0,
             script: None,
             limit_rounds: 0,
+        }
+    }
+}
+
+impl Tracking {
+    /// Create the key table, its hashing seeded with `seed`, when a client first turns
+    /// tracking on (the server's random draws stay as they were for servers that never
+    /// track).
+    pub fn create(&mut self, seed: u64) {
+        if !self.created {
+            self.table = KeyTable::new(seed);
+            self.created = true;
         }
     }
 
@@ -220,6 +232,7 @@ impl Tracking {
     }
 
     /// CLIENT TRACKING on (Redis's `enableTracking`), once the options were checked.
+    /// Call [`create`](Self::create) first.
     pub fn enable(&mut self, id: ClientId, redirect: ClientId, options: u32, prefixes: &[Bytes]) {
         self.created = true;
         let c = self.clients.entry(id).or_default();
@@ -366,14 +379,15 @@ impl Tracking {
     }
 
     fn remember_to_broadcast(&mut self, key: &[u8], modifier: Option<ClientId>) {
-        if self.prefixes.len() <= key.len() + 1 {
+        // Many prefixes and a short key: look up the key's own prefixes (each lookup costs
+        // up to the key's length); otherwise test every prefix, as Redis does.
+        if key.len() > 256 || self.prefixes.len() <= key.len() + 1 {
             for (p, bs) in self.prefixes.iter_mut() {
                 if key.starts_with(p) {
                     bs.keys.insert(Bytes::copy_from_slice(key), modifier);
                 }
             }
         } else {
-            // Many prefixes: look up the key's own prefixes instead.
             for n in 0..=key.len() {
                 if let Some(bs) = self.prefixes.get_mut(&key[..n]) {
                     bs.keys.insert(Bytes::copy_from_slice(key), modifier);

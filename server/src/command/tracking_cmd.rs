@@ -2,6 +2,7 @@
 //! Redis 7.0's `clientCommand` (the state and the invalidations are `crate::tracking`'s).
 
 use bytes::Bytes;
+use rand::RngExt;
 
 use super::args::{is, parse_i64};
 use super::{CmdError, CmdResult, Ctx};
@@ -90,6 +91,10 @@ pub fn tracking(ctx: &mut Ctx) -> CmdResult {
                     ctx.out.error(&msg);
                 }
             }
+        }
+        if !ctx.srv.tracking.active() {
+            let seed = ctx.srv.rng.random();
+            ctx.srv.tracking.create(seed);
         }
         ctx.srv
             .tracking
