@@ -437,6 +437,59 @@ fn bcast_prefixes_and_noloop() {
 }
 
 #[test]
+fn edge_cases_overlapping_bcast_self_redirection_protocol_switches() {
+    let Some(pair) = start() else { return };
+    same(
+        &pair,
+        &[],
+        &[3, 2, 3],
+        &[
+            // BCAST without a prefix adds the empty one beside the client's: two messages.
+            Cmd(0, "CLIENT TRACKING on BCAST PREFIX a"),
+            Cmd(0, "CLIENT TRACKING on BCAST"),
+            Cmd(0, "CLIENT TRACKINGINFO"),
+            Cmd(1, "SET ax 1"),
+            Cmd(1, "SET b 1"),
+            Info(1),
+            // Redirected to itself.
+            Cmd(2, "CLIENT TRACKING on REDIRECT $2"),
+            Cmd(2, "GET k"),
+            Cmd(1, "SET k 1"),
+            Cmd(2, "GET k"),
+            Cmd(2, "SET k 2"),
+            // OPTOUT with CACHING no given inside the transaction.
+            Cmd(2, "CLIENT TRACKING on OPTOUT"),
+            Cmd(2, "MULTI"),
+            Cmd(2, "CLIENT CACHING no"),
+            Cmd(2, "GET q"),
+            Cmd(2, "EXEC"),
+            Cmd(2, "GET r"),
+            Cmd(1, "MSET q 1 r 1"),
+            // Back to RESP2 (no messages without redirection), then RESP3, then subscribed.
+            Cmd(0, "CLIENT TRACKING off"),
+            Cmd(0, "CLIENT TRACKING on"),
+            Cmd(0, "GET z"),
+            Cmd(0, "HELLO 2"),
+            Cmd(1, "SET z 1"),
+            Cmd(0, "GET z"),
+            Cmd(0, "HELLO 3"),
+            Cmd(1, "SET z 2"),
+            Cmd(0, "SUBSCRIBE ch"),
+            Cmd(0, "GET z"),
+            Cmd(1, "SET z 3"),
+            Cmd(0, "CLIENT KILL ID $1"),
+            Cmd(2, "GET m"),
+            Cmd(2, "DEL m"),
+            Cmd(2, "CLIENT TRACKING on BCAST"),
+            Cmd(2, "CLIENT TRACKING off"),
+            Cmd(2, "CLIENT TRACKING on BCAST PREFIX x PREFIX y"),
+            Cmd(2, "CLIENT TRACKINGINFO"),
+            Info(0),
+        ],
+    );
+}
+
+#[test]
 fn redirection_to_a_resp2_subscriber_and_broken_redirection() {
     let Some(pair) = start() else { return };
     same(
