@@ -361,6 +361,8 @@ impl Client {
             channels: self.channels.len() + self.shard_channels.len(),
             patterns: self.patterns.len(),
         });
+        // Redis's estimate of the BCAST prefixes' radix tree: 32 bytes a node.
+        let tot_mem = tot_mem + 32 * trk.map_or(0, |t| t.rax_nodes);
         let events = if self.writing.load(std::sync::atomic::Ordering::Relaxed) {
             "rw"
         } else {

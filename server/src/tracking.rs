@@ -49,6 +49,9 @@ pub struct ClientTracking {
     /// Some of `prefixes` overlap (Redis lets them in when the overlap is between two new
     /// prefixes other than the first: see `check_prefixes`).
     overlapping: bool,
+    /// Nodes of the radix tree Redis keeps the BCAST prefixes in (0 when not BCAST): CLIENT
+    /// LIST counts 32 bytes each in `tot-mem`.
+    pub rax_nodes: usize,
 }
 
 impl ClientTracking {
@@ -260,6 +263,7 @@ impl Tracking {
             for p in prefixes {
                 add(p, c);
             }
+            c.rax_nodes = rax_nodes(&c.prefixes);
             // (Sorted: an overlapping pair shows up between neighbours.)
             c.overlapping = c
                 .prefixes
@@ -285,6 +289,7 @@ impl Tracking {
                 }
             }
             c.overlapping = false;
+            c.rax_nodes = 0;
         }
         if c.has(tflags::ON) {
             self.on -= 1;
@@ -594,6 +599,64 @@ fn encode_keys(
     Some(b)
 }
 
+/// The nodes of a Redis radix tree (`rax`) holding `keys`: the head, and every position of
+/// the trie of the keys that ends a key, branches, or is a child of a branching position
+/// (runs of single-child positions are one compressed node). One walk in sorted order with
+/// a stack along the current key.
+pub fn rax_nodes(keys: &BTreeSet<Bytes>) -> usize {
+    #[derive(Default)]
+    struct Pos {
+        children: usize,
+        key: bool,
+        /// Children that are nodes only if this position branches.
+        pending: usize,
+    }
+    let mut count = 0;
+    // Pop the deepest position: its children are final now.
+    let pop = |stack: &mut Vec<Pos>, count: &mut usize| {
+        let Some(p) = stack.pop() else { return };
+        if p.children >= 2 {
+            *count += p.pending;
+        }
+        if p.key || p.children >= 2 {
+            *count += 1;
+        } else if let Some(parent) = stack.last_mut() {
+            parent.pending += 1;
+        }
+    };
+    // stack[d]: the position of length d along the current key.
+    let mut stack: Vec<Pos> = vec![Pos::default()];
+    let mut prev: Option<&Bytes> = None;
+    for k in keys {
+        let l = prev.map_or(0, |p| {
+            p.iter().zip(k.iter()).take_while(|(a, b)| a == b).count()
+        });
+        while stack.len() > l + 1 {
+            pop(&mut stack, &mut count);
+        }
+        if k.len() > l {
+            stack[l].children += 1;
+            // Each new position but the last has the next one as its child.
+            for d in l + 1..=k.len() {
+                stack.push(Pos {
+                    children: usize::from(d < k.len()),
+                    ..Pos::default()
+                });
+            }
+        }
+        if let Some(last) = stack.last_mut() {
+            last.key = true;
+        }
+        prev = Some(k);
+    }
+    while stack.len() > 1 {
+        pop(&mut stack, &mut count);
+    }
+    // The head is always there.
+    let root = &stack[0];
+    count + 1 + if root.children >= 2 { root.pending } else { 0 }
+}
+
 /// Whether two prefixes would both match some key (one starts with the other).
 fn overlap(a: &[u8], b: &[u8]) -> bool {
     let n = a.len().min(b.len());
@@ -837,6 +900,22 @@ mod tests {
             }
         );
         assert!(check_prefixes(&BTreeSet::new(), &new[..200_000]).is_ok());
+    }
+
+    #[test]
+    fn rax_node_counts_follow_redis_s_tree() {
+        let n = |v: &[&str]| rax_nodes(&bs(v).into_iter().collect());
+        assert_eq!(n(&[]), 1);
+        assert_eq!(n(&[""]), 1);
+        assert_eq!(n(&["abc"]), 2);
+        assert_eq!(n(&["a", "c"]), 3);
+        assert_eq!(n(&["ab", "ac"]), 4);
+        assert_eq!(n(&["a", "abc"]), 3);
+        assert_eq!(n(&["abc", "abd"]), 4);
+        assert_eq!(n(&["abcd", "abx"]), 5);
+        assert_eq!(n(&["ab", "b"]), 4);
+        assert_eq!(n(&["abc", "x"]), 4);
+        assert_eq!(n(&["", "a"]), 2);
     }
 
     #[test]

@@ -878,3 +878,57 @@ fn replica_scenario(master: &Server, replica: &Server) -> Vec<String> {
     step(&mut c, "master MSET");
     seen
 }
+
+/// CLIENT LIST's `tot-mem` counts Redis's estimate of a BCAST client's prefix tree (32
+/// bytes a radix-tree node): the growth on turning BCAST on is Redis's, prefix set by
+/// prefix set (overlapping sets that Redis lets in included).
+#[test]
+fn bcast_prefixes_count_in_tot_mem_as_redis() {
+    let Some(pair) = start() else { return };
+    let sets: &[&[&str]] = &[
+        &[],
+        &["a"],
+        &["a", "c"],
+        &["ab", "ac"],
+        &["abc", "abd", "x"],
+        &["user:", "obj:", "ob"],
+        &["ccc", "b", "ca", "ab", "abca"],
+        &["c", "bb", "ba", "a"],
+        &["p0:", "p1:", "p2:", "p10:", "p11:", "q", "qq:"],
+    ];
+    let growth = |port: u16| -> Vec<(Vec<common::Reply>, i64)> {
+        sets.iter()
+            .map(|ps| {
+                let mut c = Conn::connect(port);
+                let tot = |c: &mut Conn| -> i64 {
+                    let line = c.q("CLIENT INFO").text();
+                    util::client_fields(&line)
+                        .into_iter()
+                        .find(|(k, _)| k == "tot-mem")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(-1)
+                };
+                tot(&mut c);
+                let before = tot(&mut c);
+                let mut args = vec!["CLIENT", "TRACKING", "on", "BCAST"];
+                for p in *ps {
+                    args.push("PREFIX");
+                    args.push(p);
+                }
+                c.send(&args);
+                // One reply, or two (Redis's error then +OK for some overlaps).
+                let mut replies = vec![c.read()];
+                c.set_timeout(Duration::from_millis(150));
+                if let Some(r) = c.try_read() {
+                    replies.push(r);
+                }
+                c.set_timeout(Duration::from_secs(10));
+                (replies, tot(&mut c) - before)
+            })
+            .collect()
+    };
+    let r = growth(pair.redis.port);
+    let p = growth(pair.picket.port);
+    assert_eq!(p, r, "picket (left) and redis (right) differ");
+    assert!(r.iter().any(|(_, g)| *g > 32), "{r:?}");
+}
