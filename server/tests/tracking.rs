@@ -900,30 +900,34 @@ fn bcast_prefixes_count_in_tot_mem_as_redis() {
         sets.iter()
             .map(|ps| {
                 let mut c = Conn::connect(port);
-                let tot = |c: &mut Conn| -> i64 {
-                    let line = c.q("CLIENT INFO").text();
-                    util::client_fields(&line)
+                let tot = |r: &common::Reply| -> i64 {
+                    util::client_fields(&r.text())
                         .into_iter()
                         .find(|(k, _)| k == "tot-mem")
                         .and_then(|(_, v)| v.parse().ok())
                         .unwrap_or(-1)
                 };
-                tot(&mut c);
-                let before = tot(&mut c);
+                c.q("CLIENT INFO");
                 let mut args = vec!["CLIENT", "TRACKING", "on", "BCAST"];
                 for p in *ps {
                     args.push("PREFIX");
                     args.push(p);
                 }
-                c.send(&args);
+                // In one batch, so that nothing but the command changes the client between
+                // the two measures (the cron resizes buffers).
+                let mut batch = picket_common::resp::encode_command(&["CLIENT", "INFO"]).to_vec();
+                batch.extend_from_slice(&picket_common::resp::encode_command(&args));
+                batch.extend_from_slice(&picket_common::resp::encode_command(&["CLIENT", "INFO"]));
+                c.send_raw(&batch);
+                let before = tot(&c.read());
                 // One reply, or two (Redis's error then +OK for some overlaps).
                 let mut replies = vec![c.read()];
-                c.set_timeout(Duration::from_millis(150));
-                if let Some(r) = c.try_read() {
-                    replies.push(r);
+                let mut next = c.read();
+                if !matches!(next, common::Reply::Verbatim(..) | common::Reply::Bulk(_)) {
+                    replies.push(next);
+                    next = c.read();
                 }
-                c.set_timeout(Duration::from_secs(10));
-                (replies, tot(&mut c) - before)
+                (replies, tot(&next) - before)
             })
             .collect()
     };
