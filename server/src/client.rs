@@ -260,8 +260,10 @@ impl Client {
         self.notify.notify_one();
     }
 
-    /// The `flags=` letters of CLIENT LIST, in Redis's order.
-    pub fn flag_letters(&self) -> String {
+    /// The `flags=` letters of CLIENT LIST, in Redis's order (`trk`: the client's tracking
+    /// flags, `crate::tracking::tflags`).
+    pub fn flag_letters(&self, trk: u32) -> String {
+        use crate::tracking::tflags;
         let mut s = String::new();
         if self.has(cflags::MONITOR) {
             s.push('O');
@@ -279,6 +281,15 @@ impl Client {
         }
         if self.has(cflags::BLOCKED) {
             s.push('b');
+        }
+        if trk & tflags::ON != 0 {
+            s.push('t');
+        }
+        if trk & tflags::BROKEN_REDIR != 0 {
+            s.push('R');
+        }
+        if trk & tflags::BCAST != 0 {
+            s.push('B');
         }
         if self.has(cflags::DIRTY_CAS) {
             s.push('d');
@@ -306,7 +317,23 @@ impl Client {
     /// [`info_line`](Self::info_line) for a client whose unwritten replies are `pending`
     /// bytes (the executing client's are in the command's reply buffer).
     pub fn info_line_with(&self, now: Instant, pending: usize) -> String {
+        self.info_line_tracked(now, pending, None)
+    }
+
+    /// [`info_line_with`](Self::info_line_with) with the client's tracking state (the
+    /// `t`, `R`, `B` flags, `redir=`).
+    pub fn info_line_tracked(
+        &self,
+        now: Instant,
+        pending: usize,
+        trk: Option<&crate::tracking::ClientTracking>,
+    ) -> String {
         use crate::client_mem::{total_memory, MemParts};
+        let trk_flags = trk.map_or(0, |t| t.flags);
+        let redir: i64 = match trk {
+            Some(t) if t.has(crate::tracking::tflags::ON) => t.redirect as i64,
+            _ => -1,
+        };
         let age = now.saturating_duration_since(self.created).as_secs();
         let idle = now
             .saturating_duration_since(self.last_interaction)
@@ -334,13 +361,15 @@ impl Client {
             channels: self.channels.len() + self.shard_channels.len(),
             patterns: self.patterns.len(),
         });
+        // Redis's estimate of the BCAST prefixes' radix tree: 32 bytes a node.
+        let tot_mem = tot_mem + 32 * trk.map_or(0, |t| t.rax_nodes);
         let events = if self.writing.load(std::sync::atomic::Ordering::Relaxed) {
             "rw"
         } else {
             "r"
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -348,7 +377,7 @@ impl Client {
             name,
             age,
             idle,
-            self.flag_letters(),
+            self.flag_letters(trk_flags),
             self.db,
             self.channels.len(),
             self.patterns.len(),
@@ -367,6 +396,7 @@ impl Client {
             events,
             self.last_cmd,
             self.user,
+            redir,
             self.proto.number(),
         )
     }

@@ -45,6 +45,8 @@ pub struct Clients {
     pub pushes_early: usize,
     /// A key the running client watches was modified by its own command.
     dirty_cas: bool,
+    /// The running client has subscriptions (as its command started).
+    running_pubsub: bool,
 }
 
 impl Default for Clients {
@@ -57,6 +59,7 @@ impl Default for Clients {
             pushes: BytesMut::new(),
             pushes_early: 0,
             dirty_cas: false,
+            running_pubsub: false,
         }
     }
 }
@@ -110,6 +113,29 @@ impl Clients {
     /// `client`'s command starts: pushes and WATCH invalidations for it are kept aside.
     pub fn start_running(&mut self, client: &Client) {
         self.running = Some((client.id, client.proto));
+        self.running_pubsub = client.total_subscriptions() > 0;
+    }
+
+    /// The client whose command is running (Redis's `server.current_client`).
+    pub fn running_id(&self) -> Option<ClientId> {
+        self.running.map(|(id, _)| id)
+    }
+
+    /// Whether a client is connected (the running one included: Redis's
+    /// `lookupClientByID`).
+    pub fn exists(&self, id: ClientId) -> bool {
+        self.running_id() == Some(id) || self.table.contains_key(&id)
+    }
+
+    /// A connected client's protocol and whether it has subscriptions.
+    pub fn proto_and_pubsub(&self, id: ClientId) -> Option<(Proto, bool)> {
+        match self.running {
+            Some((r, proto)) if r == id => Some((proto, self.running_pubsub)),
+            _ => self
+                .table
+                .get(&id)
+                .map(|c| (c.proto, c.total_subscriptions() > 0)),
+        }
     }
 
     /// Its command ended: the running slot is free. Returns whether a key it watches was

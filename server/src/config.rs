@@ -469,6 +469,8 @@ pub struct Settings {
     pub maxmemory_samples: usize,
     pub lfu_log_factor: i64,
     pub lfu_decay_time: i64,
+    /// `tracking-table-max-keys` (0: no limit).
+    pub tracking_table_max_keys: u64,
     /// The cron advances the rehashing of the keyspace's tables.
     pub activerehashing: bool,
     /// The listen backlog of the listening sockets.
@@ -671,6 +673,7 @@ impl ConfigState {
             maxmemory_samples: s.get_int("maxmemory-samples") as usize,
             lfu_log_factor: s.get_int("lfu-log-factor"),
             lfu_decay_time: s.get_int("lfu-decay-time"),
+            tracking_table_max_keys: s.get_int("tracking-table-max-keys").max(0) as u64,
             activerehashing: s.get_bool("activerehashing"),
             tcp_backlog: u32::try_from(s.get_int("tcp-backlog")).unwrap_or(u32::MAX),
             shutdown_on_sigterm: ShutdownFlags::parse(s.get_str("shutdown-on-sigterm")),

@@ -203,6 +203,7 @@ pub async fn serve<C: Conn>(
             // Writes reach the AOF (fsynced under `always`) before their replies go out, and
             // the replicas; ACKs that arrived answer WAITs.
             crate::replication::after_batch(srv);
+            srv.tracking_before_sleep();
             // The batch could not be made durable: none of its replies may leave.
             if srv.process.fatal.is_some() {
                 break;

@@ -110,6 +110,10 @@ pub fn tick(srv: &mut Server) {
             db.expires.shrink_if_needed();
         }
     }
+    // The tracking table within its limit even when idle (a CONFIG SET lowered it), and
+    // the BCAST invalidations of keys the cron expired or evicted.
+    srv.tracking_limit();
+    srv.tracking_before_sleep();
 }
 
 fn clients_cron(srv: &mut Server) {

@@ -165,4 +165,7 @@ pub struct Call {
     /// `maxmemory` could not be met before the command under way (Redis's
     /// `pre_command_oom_state`): scripts refuse their first write that may grow memory.
     pub pre_command_oom: bool,
+    /// The name of the command the client sent last, if it named one (CLIENT CACHING
+    /// outlives CLIENT subcommands only).
+    pub resolved: Option<&'static str>,
 }

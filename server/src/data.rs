@@ -51,6 +51,8 @@ pub struct Data<'a> {
     /// The keyspace is being loaded (an AOF replayed): a key restored already expired stays
     /// for the DEL that follows it.
     pub loading: bool,
+    /// Client-side caching: the clients a change of a key invalidates.
+    pub tracking: &'a mut crate::tracking::Tracking,
 }
 
 impl<'a> Data<'a> {
@@ -104,7 +106,7 @@ impl<'a> Data<'a> {
         self.stream.feed(db, &[del, k.clone()]);
         self.notify(notify::EXPIRED, "expired", &k, db);
         self.clients.pushes_early = self.clients.pushes.len();
-        self.signal_modified(db, &k);
+        self.signal_modified_by(db, &k, None);
     }
 
     /// Lookup for reading: lazy expiry, hit/miss statistics, LRU update.
@@ -179,9 +181,42 @@ impl<'a> Data<'a> {
     /// A key changed: invalidate WATCHes on it (Redis's `signalModifiedKey`), after the
     /// change.
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        // The client that changed it: a script's own client while a script runs.
+        let by = if self.tracking.script.is_some() {
+            Some(crate::client::SCRIPT_CLIENT_ID)
+        } else {
+            self.clients.running_id()
+        };
+        self.signal_modified_by(db, key, by);
+    }
+
+    /// [`signal_modified`](Self::signal_modified) for a change made by client `by` (None:
+    /// expiry, eviction), which BCAST's NOLOOP leaves out; the keys clients may cache are
+    /// invalidated (Redis's `trackingInvalidateKey`).
+    pub fn signal_modified_by(&mut self, db: usize, key: &[u8], by: Option<ClientId>) {
         for id in self.keyspace.modified(db, key) {
             self.mark_dirty_cas(id);
         }
+        if self.tracking.active() {
+            let mut sink = crate::tracking::Sink {
+                clients: self.clients,
+                limits: &self.cfg.obuf_limits,
+                now: self.clock.now(),
+            };
+            self.tracking.invalidate_key(key, by, true, &mut sink);
+        }
+    }
+
+    /// One or every database was emptied (FLUSHDB, FLUSHALL, a reload): every client that
+    /// tracks keys is told all its keys are invalid (Redis's `signalFlushedDb`, after the
+    /// WATCHes it touches, `touch_all_watched`).
+    pub fn signal_flushed(&mut self) {
+        let mut sink = crate::tracking::Sink {
+            clients: self.clients,
+            limits: &self.cfg.obuf_limits,
+            now: self.clock.now(),
+        };
+        self.tracking.invalidate_all(&mut sink);
     }
 
     /// Invalidate the watched keys of `db` before FLUSHDB, FLUSHALL or SWAPDB (with

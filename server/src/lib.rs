@@ -36,6 +36,7 @@ pub mod slowlog;
 pub mod stats;
 pub mod supervise;
 pub mod testkit;
+pub mod tracking;
 
 pub use runtime::{start, Options, ServerHandle, StartError};
 

@@ -51,6 +51,7 @@ pub fn remove_client(shared: &Shared, id: ClientId) {
     }
     multi::unwatch_all(&mut srv, &mut c);
     srv.clients.monitors.remove(&id);
+    srv.tracking.forget(id);
     crate::replication::master::forget_replica(&mut srv, &c);
     tracing::debug!(client = id, addr = %c.addr, "client closed");
 }

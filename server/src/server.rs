@@ -64,6 +64,8 @@ pub struct Server {
     pub scripts: crate::scripts::Scripts,
     /// The function libraries (FUNCTION LOAD).
     pub functions: crate::functions::Functions,
+    /// Client-side caching: who may cache which keys (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
 }
 
 impl Server {
@@ -95,6 +97,7 @@ impl Server {
             .collect();
         let now_ms = clock.unix_ms() as i64;
         Server {
+            tracking: crate::tracking::Tracking::default(),
             cfg,
             process: Process::new(run_id),
             config,
@@ -151,7 +154,46 @@ impl Server {
             repl: &self.repl,
             pauses: &self.pauses,
             loading: self.persistence.rdb.loading,
+            tracking: &mut self.tracking,
         }
+    }
+
+    /// Work on the tracking state with the clients as where invalidations go.
+    pub fn with_tracking<R>(
+        &mut self,
+        f: impl FnOnce(&mut crate::tracking::Tracking, &mut crate::tracking::Sink) -> R,
+    ) -> R {
+        let mut sink = crate::tracking::Sink {
+            clients: &mut self.clients,
+            limits: &self.cfg.obuf_limits,
+            now: self.clock.now(),
+        };
+        f(&mut self.tracking, &mut sink)
+    }
+
+    /// Before the server waits for events again (Redis's `beforeSleep`): the BCAST
+    /// invalidations gathered meanwhile go out.
+    pub fn tracking_before_sleep(&mut self) {
+        if self.tracking.broadcast_due() {
+            self.with_tracking(|t, sink| t.broadcast(sink));
+        }
+    }
+
+    /// Keep the tracking table within `tracking-table-max-keys` (Redis's
+    /// `trackingLimitUsedSlots`, before each command and in the cron).
+    pub fn tracking_limit(&mut self) {
+        if self.tracking.tracking_clients() == 0 {
+            return;
+        }
+        let max = self.cfg.tracking_table_max_keys;
+        let mut sink = crate::tracking::Sink {
+            clients: &mut self.clients,
+            limits: &self.cfg.obuf_limits,
+            now: self.clock.now(),
+        };
+        let rng = &mut self.rng;
+        self.tracking
+            .limit(max, &mut sink, |n| rng.random_range(0..n));
     }
 
     /// Number of connected clients (the executing one included).

@@ -20,13 +20,7 @@ fn same_lines(pair: &Pair, lines: &[&str]) {
 }
 
 /// Subcommands Redis 7.0 has and picket does not (yet).
-const MISSING_SUBCOMMANDS: &[&str] = &[
-    "client|caching",
-    "client|getredir",
-    "client|tracking",
-    "client|trackinginfo",
-    "script|debug",
-];
+const MISSING_SUBCOMMANDS: &[&str] = &["script|debug"];
 
 fn unix_now() -> i64 {
     SystemTime::now()

@@ -29,6 +29,8 @@ HANDLERS = {
         "list": "client_cmd::list", "info": "client_cmd::info", "kill": "client_cmd::kill",
         "reply": "client_cmd::reply", "help": "client_cmd::help", "no-evict": "client_cmd::no_evict",
         "unblock": "client_cmd::unblock", "pause": "client_cmd::pause", "unpause": "client_cmd::unpause",
+        "tracking": "tracking_cmd::tracking", "caching": "tracking_cmd::caching",
+        "getredir": "tracking_cmd::getredir", "trackinginfo": "tracking_cmd::trackinginfo",
     },
     # server
     "dbsize": "server_cmds::dbsize", "time": "server_cmds::time", "lastsave": "server_cmds::lastsave",
@@ -363,7 +365,7 @@ pub const COMMAND_IDS: usize = %d;
 use super::{
     bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, latency_cmd, lists, memory, multi, pubsub,
     replication_cmds, scripting,
-    server_cmds, sets, sort, stream_groups, stream_info, stream_pel, streams, strings, zsets,
+    server_cmds, sets, sort, stream_groups, stream_info, stream_pel, streams, strings, tracking_cmd, zsets,
 };
 use super::{container, Handler};
 use super::table::COMMAND_IDS;

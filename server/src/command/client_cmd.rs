@@ -19,13 +19,16 @@ pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
     ctx.out.simple("    Prints this help.");
 }
 
-/// Redis 7.0's text for the subcommands picket has (the ID filters are not in Redis's help
-/// either).
+/// Redis 7.0's text (the ID filters are not in Redis's help either).
 pub fn help(ctx: &mut Ctx) -> CmdResult {
     help_reply(
         ctx,
         "CLIENT",
         &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "GETNAME",
             "    Return the name of the current connection.",
             "ID",
@@ -50,10 +53,21 @@ pub fn help(ctx: &mut Ctx) -> CmdResult {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "REPLY (ON|OFF|SKIP)",
             "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
         ],
@@ -132,11 +146,12 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
             let Ok(id) = ClientId::try_from(n) else {
                 continue;
             };
+            let trk = ctx.srv.tracking.state(id);
             if id == ctx.client.id {
-                text.push_str(&ctx.client.info_line_with(now, ctx.out.len()));
+                text.push_str(&ctx.client.info_line_tracked(now, ctx.out.len(), trk));
                 text.push('\n');
             } else if let Some(c) = ctx.srv.clients.get(&id) {
-                text.push_str(&c.info_line(now));
+                text.push_str(&c.info_line_tracked(now, c.out.len(), trk));
                 text.push('\n');
             }
         }
@@ -151,7 +166,7 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
             return;
         }
         let pending = if c.id == me { my_pending } else { c.out.len() };
-        text.push_str(&c.info_line_with(now, pending));
+        text.push_str(&c.info_line_tracked(now, pending, ctx.srv.tracking.state(c.id)));
         text.push('\n');
     });
     ctx.out.verbatim("txt", text.as_bytes());
@@ -160,7 +175,8 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
 
 pub fn info(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.srv.clock.now();
-    let mut line = ctx.client.info_line_with(now, ctx.out.len());
+    let trk = ctx.srv.tracking.state(ctx.client.id);
+    let mut line = ctx.client.info_line_tracked(now, ctx.out.len(), trk);
     line.push('\n');
     ctx.out.verbatim("txt", line.as_bytes());
     Ok(())

@@ -173,6 +173,7 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
         super::pubsub::unsubscribe_all(ctx.srv, ctx.client, kind);
     }
     ctx.srv.clients.monitors.remove(&ctx.client.id);
+    ctx.srv.tracking.disable(ctx.client.id);
     // As Redis's `clearClientConnectionState`: CLIENT NO-EVICT survives a RESET.
     ctx.client.flags &= !(cflags::MONITOR
         | cflags::REPLICA

@@ -36,6 +36,7 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
     client.argc = args.len();
     srv.clients.start_running(client);
     srv.propagator.begin_unit();
+    srv.call.resolved = None;
     let mark = out.len();
     // Handlers are guarded in `call`; this guards the checks around them, so that the unit
     // is always closed and the client alone pays for a bug.
@@ -45,6 +46,17 @@ pub fn process(srv: &mut Server, client: &mut Client, out: &mut ReplyBuf, args: 
         Ok(flow) => flow,
         Err(payload) => command_panicked(srv, client, out, mark, &shown(&args[0]), &*payload),
     };
+    if srv.tracking.active() {
+        // The invalidations the command caused to its own client follow its reply.
+        if srv.tracking.has_pending() {
+            srv.with_tracking(|t, sink| t.flush_pending(sink));
+        }
+        // CLIENT CACHING applies to the next command (or transaction) only; CLIENT
+        // subcommands keep it (Redis's `resetClient`).
+        if !client.in_multi() && srv.call.resolved != Some("client") {
+            srv.tracking.clear_caching(client.id);
+        }
+    }
     srv.propagator.end_unit();
     if srv.clients.finish_running() {
         client.flags |= cflags::DIRTY_CAS;
@@ -117,6 +129,7 @@ fn process_inner(
         }
     };
     client.last_cmd = spec.full_name;
+    srv.call.resolved = Some(spec.parent.unwrap_or(spec.name));
     // 2. Arity.
     if !spec.arity_ok(args.len()) {
         reject(
@@ -155,6 +168,14 @@ fn process_inner(
             "OOM command not allowed when used memory > 'maxmemory'.",
         );
         return Flow::Continue;
+    }
+    // 4a. The client-side caching table within `tracking-table-max-keys`; what that and
+    // the eviction sent this client precedes its reply.
+    if srv.tracking.active() {
+        srv.tracking_limit();
+        if !srv.clients.pushes.is_empty() {
+            srv.clients.write_pushes(out);
+        }
     }
     // 4b. A failed background save stops writes (and PING), as Redis's MISCONF.
     if !loader
@@ -362,6 +383,10 @@ pub fn call(
     // commands wrote before one of them turned replies off).
     let mark = out.len();
     let suppressed_before = replies_suppressed(client);
+    // Inside a command, the invalidations of its own client wait for its reply; a script's
+    // reads track the keys its caller declared.
+    srv.tracking.call_depth += 1;
+    let outer_script = script_caller(srv, client, spec, args);
     let mut ctx = Ctx {
         srv,
         client,
@@ -379,6 +404,10 @@ pub fn call(
         Ok(r) => r,
         Err(payload) => {
             srv_stats_failed(ctx.srv, spec);
+            ctx.srv.tracking.call_depth -= 1;
+            if let Some(prev) = outer_script {
+                ctx.srv.tracking.script = prev;
+            }
             return command_panicked(
                 ctx.srv,
                 ctx.client,
@@ -489,7 +518,79 @@ pub fn call(
         }
         Propagate::Nothing => {}
     }
+    srv.tracking.call_depth -= 1;
+    if let Some(prev) = outer_script {
+        srv.tracking.script = prev;
+    }
+    // Client-side caching: the keys a read command fetched may now be cached by its client
+    // (Redis's `trackingRememberKeys`, for read-only commands other than the read-only
+    // script commands, whose reads inside count).
+    if srv.tracking.active()
+        && spec.has(flags::READONLY)
+        && !matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
+    {
+        remember_read_keys(srv, client, spec, args);
+    }
     Flow::Continue
+}
+
+/// A script command by a client: its caller and declared keys become the tracking state's
+/// script context for the commands it runs. Returns the context it replaces.
+fn script_caller(
+    srv: &mut Server,
+    client: &Client,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Option<Option<crate::tracking::ScriptCaller>> {
+    if !srv.tracking.active()
+        || client.id == crate::client::SCRIPT_CLIENT_ID
+        || !matches!(
+            spec.name,
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+        )
+    {
+        return None;
+    }
+    let keys = if srv.tracking.wants_keys(client.id) {
+        key_args(spec, args)
+    } else {
+        Vec::new()
+    };
+    let ctx = crate::tracking::ScriptCaller {
+        id: client.id,
+        keys,
+    };
+    Some(srv.tracking.script.replace(ctx))
+}
+
+/// The key arguments of a command, by its key specs (Redis's `getKeysFromCommand`).
+fn key_args(spec: &'static CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
+    super::server_cmds::key_positions(spec, args)
+        .into_iter()
+        .map(|(i, _)| args[i].clone())
+        .collect()
+}
+
+/// Remember the keys a read command fetched for its client, or for the script's caller.
+fn remember_read_keys(
+    srv: &mut Server,
+    client: &Client,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) {
+    if client.id == crate::client::SCRIPT_CLIENT_ID {
+        if let Some(sc) = srv.tracking.script.as_ref().filter(|s| !s.keys.is_empty()) {
+            let (id, keys) = (sc.id, sc.keys.clone());
+            srv.tracking.remember(id, &keys);
+        }
+        return;
+    }
+    // Shard channels are keys to COMMAND, not cached data.
+    if !srv.tracking.wants_keys(client.id) || spec.has(flags::PUBSUB) {
+        return;
+    }
+    let keys = key_args(spec, args);
+    srv.tracking.remember(client.id, &keys);
 }
 
 /// A handler panicked (a bug). Redis would crash; picket keeps serving everyone else:

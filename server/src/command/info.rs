@@ -208,7 +208,7 @@ fn clients(srv: &Server, out: &mut String, connected: usize) {
         srv.stats.client_recent_max_output_buffer
     );
     field!(out, "blocked_clients", blocked);
-    field!(out, "tracking_clients", 0);
+    field!(out, "tracking_clients", srv.tracking.tracking_clients());
     field!(out, "clients_in_timeout_table", 0);
 }
 
@@ -507,9 +507,13 @@ fn stats(srv: &Server, out: &mut String) {
     field!(out, "active_defrag_key_misses", 0);
     field!(out, "total_active_defrag_time", 0);
     field!(out, "current_active_defrag_time", 0);
-    field!(out, "tracking_total_keys", 0);
-    field!(out, "tracking_total_items", 0);
-    field!(out, "tracking_total_prefixes", 0);
+    field!(out, "tracking_total_keys", srv.tracking.total_keys());
+    field!(out, "tracking_total_items", srv.tracking.total_items());
+    field!(
+        out,
+        "tracking_total_prefixes",
+        srv.tracking.total_prefixes()
+    );
     field!(out, "unexpected_error_replies", s.unexpected_error_replies);
     field!(out, "total_error_replies", s.total_error_replies);
     field!(out, "dump_payload_sanitizations", 0);

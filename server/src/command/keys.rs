@@ -316,6 +316,7 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     flush_mode(ctx)?;
     let db = ctx.db();
     ctx.srv.data().touch_all_watched(db, None);
+    ctx.srv.data().signal_flushed();
     let n = ctx.srv.keyspace.dbs[db].clear();
     ctx.srv.dirty += n as u64;
     ctx.propagate = Propagate::Force;
@@ -332,6 +333,7 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
         ctx.srv.data().touch_all_watched(db, None);
         n += ctx.srv.keyspace.dbs[db].clear();
     }
+    ctx.srv.data().signal_flushed();
     ctx.srv.dirty += n as u64;
     ctx.propagate = Propagate::Force;
     ctx.out.ok();

@@ -43,6 +43,7 @@ mod stream_info;
 mod stream_pel;
 mod streams;
 mod strings;
+mod tracking_cmd;
 mod zsets;
 
 pub use crate::ctx::{flags, CommandSpec, Ctx, Handler, Keys};

@@ -117,6 +117,9 @@ fn reexecute(srv: &mut Server, client: &mut Client) {
     crate::replication::feed(srv);
     client.woff = srv.repl.offset;
     srv.call.reprocessing = false;
+    if srv.tracking.has_pending() {
+        srv.with_tracking(|t, sink| t.flush_pending(sink));
+    }
     if srv.clients.finish_running() {
         client.flags |= cflags::DIRTY_CAS;
     }

@@ -466,11 +466,11 @@ pub static DIRECTIVES: &[Directive] = &[
         "3000",
         "Largest sparse HyperLogLog (bytes, header included) before it turns dense.",
     ),
-    inert!(
+    Directive::new(
         "tracking-table-max-keys",
         Kind::Int { min: 0, max: I64 },
         "1000000",
-        "picket has no client-side caching (CLIENT TRACKING)"
+        "Most keys the client-side caching table remembers (CLIENT TRACKING); past it, random keys are dropped and their clients told to invalidate them (0 = no limit).",
     ),
     inert!(
         "sanitize-dump-payload",

@@ -73,7 +73,7 @@ fn evict_keys(srv: &mut Server, policy: Policy, measure: bool) -> bool {
         let del = crate::server::deletion(srv.cfg.lazyfree_lazy_eviction);
         srv.propagator.feed_now(db, &[del, key.clone()]);
         srv.data().notify(notify::EVICTED, "evicted", &key, db);
-        srv.data().signal_modified(db, &key);
+        srv.data().signal_modified_by(db, &key, None);
     }
     true
 }

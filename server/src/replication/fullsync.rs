@@ -357,6 +357,8 @@ fn flush_old_data(shared: &Shared, gen: u64) -> Result<(), SyncError> {
     // A new history: our own replicas must resync with us.
     super::replica::disconnect_replicas(&mut srv);
     srv.repl.backlog = None;
+    // Clients that cache keys drop them all (Redis's `emptyData` signals the flush).
+    srv.data().signal_flushed();
     for db in srv.keyspace.dbs.iter_mut() {
         db.clear();
     }

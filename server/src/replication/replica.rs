@@ -623,6 +623,7 @@ fn apply(
         }
     }
     super::after_batch(&mut srv);
+    srv.tracking_before_sleep();
     // What was applied could not be made durable: acknowledge none of it.
     if srv.process.fatal.is_some() {
         let off = srv.repl.offset;

@@ -113,6 +113,7 @@ fn empty_all(srv: &mut Server) {
         srv.data().touch_all_watched(db, None);
         srv.keyspace.dbs[db].clear();
     }
+    srv.data().signal_flushed();
     srv.functions.clear();
 }
 
