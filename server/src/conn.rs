@@ -36,6 +36,8 @@ pub async fn serve<C: Conn>(
         b
     };
     let mut decoder = RequestDecoder::new();
+    // The arguments of the request being run, in storage kept from request to request.
+    let mut args: Vec<bytes::Bytes> = Vec::new();
     // The client's protocol as of its last batch (for FUNCTION STATS answered while busy).
     let mut proto = picket_common::resp::Proto::Resp2;
     let cancel = shared.cancel.clone();
@@ -111,13 +113,16 @@ pub async fn serve<C: Conn>(
                     max_bulk_len: srv.cfg.proto_max_bulk_len,
                     unauthenticated: !client.authenticated && srv.requires_auth(),
                 };
-                match decoder.decode(&mut buf, &limits) {
-                    Ok(Some(req)) => {
+                match decoder.decode_into(&mut buf, &limits, &mut args) {
+                    Ok(true) => {
                         let (start, offset) = (out.len(), srv.repl.offset);
                         client.last_was_write = false;
-                        if process(srv, &mut client, &mut out, &req.args) == Flow::Close {
+                        if process(srv, &mut client, &mut out, &args) == Flow::Close {
                             close = true;
                         }
+                        // (They share the read buffer's storage, which a later read can
+                        // reuse in place only once nothing else holds it.)
+                        args.clear();
                         if strict.is_some() && client.last_was_write && srv.repl.offset > offset {
                             writes.push(Write {
                                 start,
@@ -130,7 +135,7 @@ pub async fn serve<C: Conn>(
                         let now = srv.clock.now();
                         check_output_limits(&mut client, out.len(), &srv.cfg.obuf_limits, now);
                     }
-                    Ok(None) => break,
+                    Ok(false) => break,
                     Err(e) => {
                         let msg = format!("ERR {e}");
                         srv.stats.count_error(&msg);

@@ -152,6 +152,33 @@ impl RequestDecoder {
         buf: &mut BytesMut,
         limits: &Limits,
     ) -> Result<Option<Request>, ProtoError> {
+        let mut args = Vec::new();
+        Ok(self
+            .decode_with(buf, limits, &mut args)?
+            .map(|(raw, inline)| Request { args, raw, inline }))
+    }
+
+    /// As [`RequestDecoder::decode`], for a caller that needs only the arguments: they are
+    /// put in `args` (cleared first), whose storage is reused from request to request.
+    /// Returns whether a request was decoded.
+    pub fn decode_into(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+        args: &mut Vec<Bytes>,
+    ) -> Result<bool, ProtoError> {
+        args.clear();
+        Ok(self.decode_with(buf, limits, args)?.is_some())
+    }
+
+    /// Decode the next request's arguments into `args` (empty); its wire bytes and whether
+    /// it was inline, or `None` while it is incomplete.
+    fn decode_with(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+        args: &mut Vec<Bytes>,
+    ) -> Result<Option<(Bytes, bool)>, ProtoError> {
         loop {
             if buf.is_empty() {
                 return Ok(None);
@@ -160,7 +187,10 @@ impl RequestDecoder {
                 match decode_inline(buf)? {
                     Inline::Incomplete => return Ok(None),
                     Inline::Empty => continue,
-                    Inline::Request(r) => return Ok(Some(r)),
+                    Inline::Request(r) => {
+                        args.extend(r.args);
+                        return Ok(Some((r.raw, true)));
+                    }
                 }
             }
             match self.scan_multibulk(buf, limits)? {
@@ -173,18 +203,14 @@ impl RequestDecoder {
                 }
                 Scan::Complete(n) => {
                     let raw = buf.split_to(n).freeze();
-                    let args = self
-                        .partial
-                        .args
-                        .iter()
-                        .map(|&(at, len)| raw.slice(at..at + len))
-                        .collect();
+                    args.extend(
+                        self.partial
+                            .args
+                            .iter()
+                            .map(|&(at, len)| raw.slice(at..at + len)),
+                    );
                     self.partial.reset();
-                    return Ok(Some(Request {
-                        args,
-                        raw,
-                        inline: false,
-                    }));
+                    return Ok(Some((raw, false)));
                 }
             }
         }
