@@ -60,6 +60,7 @@ fn hellos_naming_hosts_are_ignored_unless_resolve_hostnames() {
     );
     // Replicas listed by name in a master's INFO are not added either; IPs are.
     let mt = Target::Master("m".into());
+    c.step(30, Input::Connected(mt.clone()));
     let a = c.step(
         30,
         Input::InfoReply(mt, master_info(&[("replica-x", 6379), ("10.0.0.3", 6379)])),
@@ -95,6 +96,7 @@ fn hellos_naming_hosts_are_ignored_unless_resolve_hostnames() {
         events(&a).contains(&"+switch-master m 10.0.0.1 6379 node2 6379".to_string()),
         "{a:?}"
     );
+    c.step(20, Input::Connected(Target::Master("m".into())));
     let a = c.step(
         20,
         Input::InfoReply(Target::Master("m".into()), master_info(&[("node3", 6379)])),

@@ -12,6 +12,12 @@ impl Core {
         let Some(inst) = self.instance_mut(t) else {
             return;
         };
+        // A reply the link sent before the core dropped it (SENTINEL RESET forgets the
+        // replicas and reconnects: an INFO already on its way would bring them back at once).
+        // Every link reports `Connected` before its first reply.
+        if !inst.connected {
+            return;
+        }
         let info = parse_info(text);
         inst.info_refresh = Some(now);
         inst.info = Some(text.to_string());
