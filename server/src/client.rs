@@ -85,7 +85,8 @@ pub struct Client {
     pub db: usize,
     pub proto: Proto,
     pub authenticated: bool,
-    pub user: &'static str,
+    /// The ACL user the connection is authenticated as (`default` until AUTH).
+    pub user: Bytes,
     pub flags: u32,
     /// Commands queued since MULTI.
     pub multi: Vec<Queued>,
@@ -159,7 +160,7 @@ impl Client {
             db: 0,
             proto: Proto::Resp2,
             authenticated: false,
-            user: "default",
+            user: Bytes::from_static(b"default"),
             flags: 0,
             multi: Vec::new(),
             multi_mem: 0,
@@ -366,7 +367,7 @@ impl Client {
             tot_mem,
             events,
             self.last_cmd,
-            self.user,
+            String::from_utf8_lossy(&self.user),
             self.proto.number(),
         )
     }

@@ -421,6 +421,11 @@ pub struct Settings {
     pub bind: Vec<String>,
     pub dir: String,
     pub requirepass: Option<Bytes>,
+    /// `aclfile` ("": none).
+    pub aclfile: String,
+    /// `acl-pubsub-default allchannels`.
+    pub acl_pubsub_default_all: bool,
+    pub acllog_max_len: usize,
     pub protected_mode: bool,
     pub timeout: u64,
     pub tcp_keepalive: u64,
@@ -624,6 +629,9 @@ impl ConfigState {
             } else {
                 Some(Bytes::copy_from_slice(pass.as_bytes()))
             },
+            aclfile: s.get_str("aclfile").to_string(),
+            acl_pubsub_default_all: s.get_str("acl-pubsub-default") == "allchannels",
+            acllog_max_len: s.get_int("acllog-max-len").max(0) as usize,
             protected_mode: s.get_bool("protected-mode"),
             timeout: s.get_int("timeout") as u64,
             tcp_keepalive: s.get_int("tcp-keepalive") as u64,

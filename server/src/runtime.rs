@@ -34,6 +34,8 @@ pub enum StartError {
     NoListener,
     #[error("{0}")]
     Load(String),
+    #[error("Aborting Redis startup because of ACL errors: {0}")]
+    Acl(String),
 }
 
 pub use crate::shared::Shared;
@@ -122,6 +124,10 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
     // The function engines (Redis's `functionsInit`), before anything may load a library.
     crate::command::scripting::register_function_engines();
     let mut server = Server::new(opts.config, opts.seed, opts.clock);
+    if !server.cfg.aclfile.is_empty() {
+        let users = crate::command::acl_cmd::load_aclfile(&server).map_err(StartError::Acl)?;
+        server.acl.users = users;
+    }
     let targets = bind_targets(&server.cfg.bind, server.cfg.port)?;
     let mut listeners = Vec::new();
     for (addr, optional) in targets {

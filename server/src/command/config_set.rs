@@ -85,6 +85,12 @@ pub fn config_set(
             ));
         }
     }
+    // requirepass is the default user's password (Redis's `ACLUpdateDefaultUserPassword`).
+    if changed.contains(&"requirepass") {
+        let pass = srv.config.store.get_str("requirepass").to_string();
+        srv.acl
+            .set_default_password((!pass.is_empty()).then_some(pass.as_bytes()));
+    }
     // A `user default` line of the file follows the password (CONFIG REWRITE writes it).
     if changed.contains(&"requirepass") {
         let store = &mut srv.config.store;
@@ -104,6 +110,7 @@ pub fn config_set(
         srv.config.clamp_backlog_size();
     }
     srv.cfg = srv.config.settings();
+    srv.acl.pubsub_default_all = srv.cfg.acl_pubsub_default_all;
     if changed.contains(&"repl-backlog-size") {
         let size = srv.cfg.repl.backlog_size;
         if let Some(b) = srv.repl.backlog.as_mut() {

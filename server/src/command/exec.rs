@@ -133,6 +133,17 @@ fn process_inner(
         reject(srv, client, out, Some(spec), &CmdError::NoAuth.to_string());
         return Flow::Continue;
     }
+    // 3b. ACL: the user may run this command on these keys and channels (checked when
+    // queued in MULTI, as Redis's `processCommand`).
+    let ctx_kind = if client.in_multi() {
+        crate::acl::Context::Multi
+    } else {
+        crate::acl::Context::Toplevel
+    };
+    if let Err(denied) = super::acl_cmd::check_client(srv, client, spec, args, ctx_kind) {
+        reject(srv, client, out, Some(spec), &crate::acl::noperm_text(denied, spec));
+        return Flow::Continue;
+    }
     // 4. Past maxmemory: evict by the policy; if that cannot make room, commands that may
     // grow memory are refused. The master's stream and the AOF loader are obeyed.
     let loader = client.has(cflags::LOADER) || client.has(cflags::MASTER);

@@ -10,9 +10,366 @@ use super::spec::{flags, CommandSpec, Keys};
 /// Every command, sorted by name.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
+        name: "acl",
+        full_name: "acl",
+        id: 0,
+        parent: None,
+        arity: -2,
+        flags: 0,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "A container for Access List Control commands ",
+            since: "6.0.0",
+            group: "server",
+            complexity: "Depends on subcommand.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        subcommands: &[
+            CommandSpec {
+                name: "cat",
+                full_name: "acl|cat",
+                id: 1,
+                parent: Some("acl"),
+                arity: -2,
+                flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "List the ACL categories or the commands inside a category",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(1) since the categories and commands are a fixed set.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "categoryname", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "deluser",
+                full_name: "acl|deluser",
+                id: 2,
+                parent: Some("acl"),
+                arity: -3,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Remove the specified ACL users and the associated rules",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(1) amortized time considering the typical user.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "username", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["multiple"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "dryrun",
+                full_name: "acl|dryrun",
+                id: 3,
+                parent: Some("acl"),
+                arity: -4,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Returns whether the user can execute the given command without executing the command.",
+                    since: "7.0.0",
+                    group: "server",
+                    complexity: "O(1).",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "username", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "command", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "arg", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "genpass",
+                full_name: "acl|genpass",
+                id: 4,
+                parent: Some("acl"),
+                arity: -2,
+                flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Generate a pseudorandom secure password to use for ACL users",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "bits", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "getuser",
+                full_name: "acl|getuser",
+                id: 5,
+                parent: Some("acl"),
+                arity: 3,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Get the rules for a specific ACL user",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of password, command and pattern rules that the user has.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and changed the format of key and channel patterns from a list to their rule representation.")],
+                    arguments: &[
+                    Arg { name: "username", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "help",
+                full_name: "acl|help",
+                id: 6,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "list",
+                full_name: "acl|list",
+                id: 7,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "List the current ACL rules in ACL config file format",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of configured users.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "load",
+                full_name: "acl|load",
+                id: 8,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Reload the ACLs from the configured ACL file",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of configured users.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "log",
+                full_name: "acl|log",
+                id: 9,
+                parent: Some("acl"),
+                arity: -2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "List latest events denied because of ACLs in place",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N) with N being the number of entries shown.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "operation", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                        Arg { name: "count", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "reset", typ: "pure-token", key_spec_index: -1, token: Some("RESET"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "save",
+                full_name: "acl|save",
+                id: 10,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Save the current ACL rules in the configured ACL file",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of configured users.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "setuser",
+                full_name: "acl|setuser",
+                id: 11,
+                parent: Some("acl"),
+                arity: -3,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Modify or create the rules for a specific ACL user",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of rules provided.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and key based permissions.")],
+                    arguments: &[
+                    Arg { name: "username", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "rule", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "users",
+                full_name: "acl|users",
+                id: 12,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "List the username of all the configured ACL rules",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of configured users.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "whoami",
+                full_name: "acl|whoami",
+                id: 13,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Return the name of the user associated to the current connection",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+        ],
+    },
+    CommandSpec {
         name: "append",
         full_name: "append",
-        id: 0,
+        id: 14,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -41,7 +398,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "auth",
         full_name: "auth",
-        id: 1,
+        id: 15,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -68,7 +425,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bgrewriteaof",
         full_name: "bgrewriteaof",
-        id: 2,
+        id: 16,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING,
@@ -92,7 +449,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bgsave",
         full_name: "bgsave",
-        id: 3,
+        id: 17,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING,
@@ -118,7 +475,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitcount",
         full_name: "bitcount",
-        id: 4,
+        id: 18,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -154,7 +511,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitfield",
         full_name: "bitfield",
-        id: 5,
+        id: 19,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM,
@@ -207,7 +564,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitfield_ro",
         full_name: "bitfield_ro",
-        id: 6,
+        id: 20,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -239,7 +596,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitop",
         full_name: "bitop",
-        id: 7,
+        id: 21,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -270,7 +627,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitpos",
         full_name: "bitpos",
-        id: 8,
+        id: 22,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -309,7 +666,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blmove",
         full_name: "blmove",
-        id: 9,
+        id: 23,
         parent: None,
         arity: 6,
         flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT | flags::BLOCKING,
@@ -348,7 +705,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blmpop",
         full_name: "blmpop",
-        id: 10,
+        id: 24,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -383,7 +740,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blpop",
         full_name: "blpop",
-        id: 11,
+        id: 25,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING,
@@ -412,7 +769,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "brpop",
         full_name: "brpop",
-        id: 12,
+        id: 26,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING,
@@ -441,7 +798,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "brpoplpush",
         full_name: "brpoplpush",
-        id: 13,
+        id: 27,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT | flags::BLOCKING,
@@ -472,7 +829,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzmpop",
         full_name: "bzmpop",
-        id: 14,
+        id: 28,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -507,7 +864,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzpopmax",
         full_name: "bzpopmax",
-        id: 15,
+        id: 29,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING | flags::FAST,
@@ -536,7 +893,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzpopmin",
         full_name: "bzpopmin",
-        id: 16,
+        id: 30,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING | flags::FAST,
@@ -565,7 +922,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "client",
         full_name: "client",
-        id: 17,
+        id: 31,
         parent: None,
         arity: -2,
         flags: 0,
@@ -588,7 +945,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getname",
                 full_name: "client|getname",
-                id: 18,
+                id: 32,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -612,7 +969,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "client|help",
-                id: 19,
+                id: 33,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -636,7 +993,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "id",
                 full_name: "client|id",
-                id: 20,
+                id: 34,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -660,7 +1017,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "info",
                 full_name: "client|info",
-                id: 21,
+                id: 35,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -684,7 +1041,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "client|kill",
-                id: 22,
+                id: 36,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -726,7 +1083,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "client|list",
-                id: 23,
+                id: 37,
                 parent: Some("client"),
                 arity: -2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -760,7 +1117,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "no-evict",
                 full_name: "client|no-evict",
-                id: 24,
+                id: 38,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -789,7 +1146,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "pause",
                 full_name: "client|pause",
-                id: 25,
+                id: 39,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -819,7 +1176,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reply",
                 full_name: "client|reply",
-                id: 26,
+                id: 40,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -849,7 +1206,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "setname",
                 full_name: "client|setname",
-                id: 27,
+                id: 41,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -875,7 +1232,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "unblock",
                 full_name: "client|unblock",
-                id: 28,
+                id: 42,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -905,7 +1262,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "unpause",
                 full_name: "client|unpause",
-                id: 29,
+                id: 43,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -931,7 +1288,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "command",
         full_name: "command",
-        id: 30,
+        id: 44,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -954,7 +1311,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "count",
                 full_name: "command|count",
-                id: 31,
+                id: 45,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -978,7 +1335,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "docs",
                 full_name: "command|docs",
-                id: 32,
+                id: 46,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -1004,7 +1361,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getkeys",
                 full_name: "command|getkeys",
-                id: 33,
+                id: 47,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -1028,7 +1385,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getkeysandflags",
                 full_name: "command|getkeysandflags",
-                id: 34,
+                id: 48,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -1052,7 +1409,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "command|help",
-                id: 35,
+                id: 49,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -1076,7 +1433,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "info",
                 full_name: "command|info",
-                id: 36,
+                id: 50,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -1102,7 +1459,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "command|list",
-                id: 37,
+                id: 51,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -1134,7 +1491,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "config",
         full_name: "config",
-        id: 38,
+        id: 52,
         parent: None,
         arity: -2,
         flags: 0,
@@ -1157,7 +1514,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "config|get",
-                id: 39,
+                id: 53,
                 parent: Some("config"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1185,7 +1542,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "config|help",
-                id: 40,
+                id: 54,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -1209,7 +1566,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "resetstat",
                 full_name: "config|resetstat",
-                id: 41,
+                id: 55,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1233,7 +1590,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "rewrite",
                 full_name: "config|rewrite",
-                id: 42,
+                id: 56,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1257,7 +1614,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "set",
                 full_name: "config|set",
-                id: 43,
+                id: 57,
                 parent: Some("config"),
                 arity: -4,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1288,7 +1645,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "copy",
         full_name: "copy",
-        id: 44,
+        id: 58,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -1320,7 +1677,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dbsize",
         full_name: "dbsize",
-        id: 45,
+        id: 59,
         parent: None,
         arity: 1,
         flags: flags::READONLY | flags::FAST,
@@ -1344,7 +1701,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "debug",
         full_name: "debug",
-        id: 46,
+        id: 60,
         parent: None,
         arity: -2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1368,7 +1725,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decr",
         full_name: "decr",
-        id: 47,
+        id: 61,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1396,7 +1753,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decrby",
         full_name: "decrby",
-        id: 48,
+        id: 62,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1425,7 +1782,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "del",
         full_name: "del",
-        id: 49,
+        id: 63,
         parent: None,
         arity: -2,
         flags: flags::WRITE,
@@ -1453,7 +1810,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "discard",
         full_name: "discard",
-        id: 50,
+        id: 64,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -1477,7 +1834,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dump",
         full_name: "dump",
-        id: 51,
+        id: 65,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -1505,7 +1862,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "echo",
         full_name: "echo",
-        id: 52,
+        id: 66,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -1531,7 +1888,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "eval",
         full_name: "eval",
-        id: 53,
+        id: 67,
         parent: None,
         arity: -3,
         flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1562,7 +1919,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "eval_ro",
         full_name: "eval_ro",
-        id: 54,
+        id: 68,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1593,7 +1950,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "evalsha",
         full_name: "evalsha",
-        id: 55,
+        id: 69,
         parent: None,
         arity: -3,
         flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1624,7 +1981,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "evalsha_ro",
         full_name: "evalsha_ro",
-        id: 56,
+        id: 70,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1655,7 +2012,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exec",
         full_name: "exec",
-        id: 57,
+        id: 71,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::SKIP_SLOWLOG,
@@ -1679,7 +2036,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         full_name: "exists",
-        id: 58,
+        id: 72,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -1707,7 +2064,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         full_name: "expire",
-        id: 59,
+        id: 73,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1742,7 +2099,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         full_name: "expireat",
-        id: 60,
+        id: 74,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1777,7 +2134,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expiretime",
         full_name: "expiretime",
-        id: 61,
+        id: 75,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1805,7 +2162,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "failover",
         full_name: "failover",
-        id: 62,
+        id: 76,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE,
@@ -1837,7 +2194,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "fcall",
         full_name: "fcall",
-        id: 63,
+        id: 77,
         parent: None,
         arity: -3,
         flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1868,7 +2225,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "fcall_ro",
         full_name: "fcall_ro",
-        id: 64,
+        id: 78,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1899,7 +2256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushall",
         full_name: "flushall",
-        id: 65,
+        id: 79,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1928,7 +2285,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         full_name: "flushdb",
-        id: 66,
+        id: 80,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -1957,7 +2314,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "function",
         full_name: "function",
-        id: 67,
+        id: 81,
         parent: None,
         arity: -2,
         flags: 0,
@@ -1980,7 +2337,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "delete",
                 full_name: "function|delete",
-                id: 68,
+                id: 82,
                 parent: Some("function"),
                 arity: 3,
                 flags: flags::WRITE | flags::NOSCRIPT,
@@ -2006,7 +2363,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "dump",
                 full_name: "function|dump",
-                id: 69,
+                id: 83,
                 parent: Some("function"),
                 arity: 2,
                 flags: flags::NOSCRIPT,
@@ -2030,7 +2387,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "flush",
                 full_name: "function|flush",
-                id: 70,
+                id: 84,
                 parent: Some("function"),
                 arity: -2,
                 flags: flags::WRITE | flags::NOSCRIPT,
@@ -2059,7 +2416,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "function|help",
-                id: 71,
+                id: 85,
                 parent: Some("function"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -2083,7 +2440,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "function|kill",
-                id: 72,
+                id: 86,
                 parent: Some("function"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -2107,7 +2464,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "function|list",
-                id: 73,
+                id: 87,
                 parent: Some("function"),
                 arity: -2,
                 flags: flags::NOSCRIPT,
@@ -2134,7 +2491,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "load",
                 full_name: "function|load",
-                id: 74,
+                id: 88,
                 parent: Some("function"),
                 arity: -3,
                 flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT,
@@ -2161,7 +2518,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "restore",
                 full_name: "function|restore",
-                id: 75,
+                id: 89,
                 parent: Some("function"),
                 arity: -3,
                 flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT,
@@ -2192,7 +2549,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stats",
                 full_name: "function|stats",
-                id: 76,
+                id: 90,
                 parent: Some("function"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -2218,7 +2575,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geoadd",
         full_name: "geoadd",
-        id: 77,
+        id: 91,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2256,7 +2613,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geodist",
         full_name: "geodist",
-        id: 78,
+        id: 92,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -2292,7 +2649,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geohash",
         full_name: "geohash",
-        id: 79,
+        id: 93,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2321,7 +2678,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geopos",
         full_name: "geopos",
-        id: 80,
+        id: 94,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2350,7 +2707,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadius",
         full_name: "georadius",
-        id: 81,
+        id: 95,
         parent: None,
         arity: -6,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -2402,7 +2759,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadius_ro",
         full_name: "georadius_ro",
-        id: 82,
+        id: 96,
         parent: None,
         arity: -6,
         flags: flags::READONLY,
@@ -2450,7 +2807,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadiusbymember",
         full_name: "georadiusbymember",
-        id: 83,
+        id: 97,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -2501,7 +2858,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadiusbymember_ro",
         full_name: "georadiusbymember_ro",
-        id: 84,
+        id: 98,
         parent: None,
         arity: -5,
         flags: flags::READONLY,
@@ -2548,7 +2905,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geosearch",
         full_name: "geosearch",
-        id: 85,
+        id: 99,
         parent: None,
         arity: -7,
         flags: flags::READONLY,
@@ -2615,7 +2972,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geosearchstore",
         full_name: "geosearchstore",
-        id: 86,
+        id: 100,
         parent: None,
         arity: -8,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2682,7 +3039,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         full_name: "get",
-        id: 87,
+        id: 101,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2710,7 +3067,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         full_name: "getbit",
-        id: 88,
+        id: 102,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2739,7 +3096,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         full_name: "getdel",
-        id: 89,
+        id: 103,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -2767,7 +3124,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         full_name: "getex",
-        id: 90,
+        id: 104,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2802,7 +3159,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         full_name: "getrange",
-        id: 91,
+        id: 105,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2832,7 +3189,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         full_name: "getset",
-        id: 92,
+        id: 106,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2861,7 +3218,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         full_name: "hdel",
-        id: 93,
+        id: 107,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -2890,7 +3247,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         full_name: "hello",
-        id: 94,
+        id: 108,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -2923,7 +3280,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         full_name: "hexists",
-        id: 95,
+        id: 109,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2952,7 +3309,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         full_name: "hget",
-        id: 96,
+        id: 110,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2981,7 +3338,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         full_name: "hgetall",
-        id: 97,
+        id: 111,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -3009,7 +3366,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         full_name: "hincrby",
-        id: 98,
+        id: 112,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3039,7 +3396,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         full_name: "hincrbyfloat",
-        id: 99,
+        id: 113,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3069,7 +3426,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         full_name: "hkeys",
-        id: 100,
+        id: 114,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -3097,7 +3454,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         full_name: "hlen",
-        id: 101,
+        id: 115,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3125,7 +3482,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         full_name: "hmget",
-        id: 102,
+        id: 116,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -3154,7 +3511,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         full_name: "hmset",
-        id: 103,
+        id: 117,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3186,7 +3543,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         full_name: "hrandfield",
-        id: 104,
+        id: 118,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -3218,7 +3575,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         full_name: "hscan",
-        id: 105,
+        id: 119,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -3249,7 +3606,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         full_name: "hset",
-        id: 106,
+        id: 120,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3281,7 +3638,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         full_name: "hsetnx",
-        id: 107,
+        id: 121,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3311,7 +3668,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         full_name: "hstrlen",
-        id: 108,
+        id: 122,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -3340,7 +3697,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         full_name: "hvals",
-        id: 109,
+        id: 123,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -3368,7 +3725,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         full_name: "incr",
-        id: 110,
+        id: 124,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3396,7 +3753,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         full_name: "incrby",
-        id: 111,
+        id: 125,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3425,7 +3782,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         full_name: "incrbyfloat",
-        id: 112,
+        id: 126,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3454,7 +3811,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         full_name: "info",
-        id: 113,
+        id: 127,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -3480,7 +3837,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         full_name: "keys",
-        id: 114,
+        id: 128,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -3506,7 +3863,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lastsave",
         full_name: "lastsave",
-        id: 115,
+        id: 129,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -3530,7 +3887,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "latency",
         full_name: "latency",
-        id: 116,
+        id: 130,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3553,7 +3910,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "doctor",
                 full_name: "latency|doctor",
-                id: 117,
+                id: 131,
                 parent: Some("latency"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3577,7 +3934,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "graph",
                 full_name: "latency|graph",
-                id: 118,
+                id: 132,
                 parent: Some("latency"),
                 arity: 3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3603,7 +3960,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "latency|help",
-                id: 119,
+                id: 133,
                 parent: Some("latency"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3627,7 +3984,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "histogram",
                 full_name: "latency|histogram",
-                id: 120,
+                id: 134,
                 parent: Some("latency"),
                 arity: -2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3653,7 +4010,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "history",
                 full_name: "latency|history",
-                id: 121,
+                id: 135,
                 parent: Some("latency"),
                 arity: 3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3679,7 +4036,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "latest",
                 full_name: "latency|latest",
-                id: 122,
+                id: 136,
                 parent: Some("latency"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3703,7 +4060,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "latency|reset",
-                id: 123,
+                id: 137,
                 parent: Some("latency"),
                 arity: -2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3731,7 +4088,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lcs",
         full_name: "lcs",
-        id: 124,
+        id: 138,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -3764,7 +4121,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 125,
+        id: 139,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -3793,7 +4150,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 126,
+        id: 140,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3827,7 +4184,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 127,
+        id: 141,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3855,7 +4212,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 128,
+        id: 142,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3893,7 +4250,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 129,
+        id: 143,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -3927,7 +4284,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 130,
+        id: 144,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -3956,7 +4313,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 131,
+        id: 145,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -3988,7 +4345,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 132,
+        id: 146,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4017,7 +4374,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 133,
+        id: 147,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4046,7 +4403,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 134,
+        id: 148,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -4076,7 +4433,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 135,
+        id: 149,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -4106,7 +4463,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 136,
+        id: 150,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4136,7 +4493,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 137,
+        id: 151,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -4166,7 +4523,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "memory",
         full_name: "memory",
-        id: 138,
+        id: 152,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4189,7 +4546,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "doctor",
                 full_name: "memory|doctor",
-                id: 139,
+                id: 153,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4213,7 +4570,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "memory|help",
-                id: 140,
+                id: 154,
                 parent: Some("memory"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4237,7 +4594,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "malloc-stats",
                 full_name: "memory|malloc-stats",
-                id: 141,
+                id: 155,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4261,7 +4618,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "purge",
                 full_name: "memory|purge",
-                id: 142,
+                id: 156,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4285,7 +4642,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stats",
                 full_name: "memory|stats",
-                id: 143,
+                id: 157,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4309,7 +4666,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "usage",
                 full_name: "memory|usage",
-                id: 144,
+                id: 158,
                 parent: Some("memory"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -4340,7 +4697,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 145,
+        id: 159,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -4368,7 +4725,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 146,
+        id: 160,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4392,7 +4749,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 147,
+        id: 161,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -4421,7 +4778,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 148,
+        id: 162,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4452,7 +4809,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 149,
+        id: 163,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4483,7 +4840,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 150,
+        id: 164,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -4507,7 +4864,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 151,
+        id: 165,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4530,7 +4887,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 152,
+                id: 166,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4558,7 +4915,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 153,
+                id: 167,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4586,7 +4943,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 154,
+                id: 168,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4610,7 +4967,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 155,
+                id: 169,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4638,7 +4995,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 156,
+                id: 170,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4668,7 +5025,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 157,
+        id: 171,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -4696,7 +5053,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 158,
+        id: 172,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -4731,7 +5088,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 159,
+        id: 173,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -4766,7 +5123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 160,
+        id: 174,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4794,7 +5151,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfadd",
         full_name: "pfadd",
-        id: 161,
+        id: 175,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4823,7 +5180,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfcount",
         full_name: "pfcount",
-        id: 162,
+        id: 176,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4851,7 +5208,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfdebug",
         full_name: "pfdebug",
-        id: 163,
+        id: 177,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::ADMIN,
@@ -4880,7 +5237,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfmerge",
         full_name: "pfmerge",
-        id: 164,
+        id: 178,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4910,7 +5267,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfselftest",
         full_name: "pfselftest",
-        id: 165,
+        id: 179,
         parent: None,
         arity: 1,
         flags: flags::ADMIN,
@@ -4934,7 +5291,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 166,
+        id: 180,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -4960,7 +5317,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 167,
+        id: 181,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4990,7 +5347,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 168,
+        id: 182,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5018,7 +5375,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 169,
+        id: 183,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5045,7 +5402,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 170,
+        id: 184,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5073,7 +5430,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 171,
+        id: 185,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -5100,7 +5457,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 172,
+        id: 186,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5123,7 +5480,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 173,
+                id: 187,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5149,7 +5506,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 174,
+                id: 188,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -5173,7 +5530,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 175,
+                id: 189,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5197,7 +5554,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 176,
+                id: 190,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5223,7 +5580,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardchannels",
                 full_name: "pubsub|shardchannels",
-                id: 177,
+                id: 191,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5249,7 +5606,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardnumsub",
                 full_name: "pubsub|shardnumsub",
-                id: 178,
+                id: 192,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5277,7 +5634,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 179,
+        id: 193,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5303,7 +5660,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 180,
+        id: 194,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -5327,7 +5684,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 181,
+        id: 195,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -5351,7 +5708,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 182,
+        id: 196,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -5381,7 +5738,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 183,
+        id: 197,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5411,7 +5768,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 184,
+        id: 198,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -5435,7 +5792,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replfence",
         full_name: "replfence",
-        id: 185,
+        id: 199,
         parent: None,
         arity: 2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5461,7 +5818,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 186,
+        id: 200,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -5496,7 +5853,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 187,
+        id: 201,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -5520,7 +5877,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         full_name: "restore",
-        id: 188,
+        id: 202,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5554,7 +5911,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         full_name: "restore-asking",
-        id: 189,
+        id: 203,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
@@ -5588,7 +5945,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 190,
+        id: 204,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -5612,7 +5969,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 191,
+        id: 205,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5641,7 +5998,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 192,
+        id: 206,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5671,7 +6028,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 193,
+        id: 207,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5700,7 +6057,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 194,
+        id: 208,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5729,7 +6086,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 195,
+        id: 209,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5758,7 +6115,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 196,
+        id: 210,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5782,7 +6139,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 197,
+        id: 211,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5811,7 +6168,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 198,
+        id: 212,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5839,7 +6196,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "script",
         full_name: "script",
-        id: 199,
+        id: 213,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5862,7 +6219,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "exists",
                 full_name: "script|exists",
-                id: 200,
+                id: 214,
                 parent: Some("script"),
                 arity: -3,
                 flags: flags::NOSCRIPT,
@@ -5888,7 +6245,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "flush",
                 full_name: "script|flush",
-                id: 201,
+                id: 215,
                 parent: Some("script"),
                 arity: -2,
                 flags: flags::NOSCRIPT,
@@ -5917,7 +6274,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "script|help",
-                id: 202,
+                id: 216,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -5941,7 +6298,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "script|kill",
-                id: 203,
+                id: 217,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -5965,7 +6322,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "load",
                 full_name: "script|load",
-                id: 204,
+                id: 218,
                 parent: Some("script"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::STALE,
@@ -5993,7 +6350,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 205,
+        id: 219,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6021,7 +6378,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 206,
+        id: 220,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6051,7 +6408,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 207,
+        id: 221,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -6077,7 +6434,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 208,
+        id: 222,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6118,7 +6475,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 209,
+        id: 223,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6148,7 +6505,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 210,
+        id: 224,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6178,7 +6535,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 211,
+        id: 225,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6207,7 +6564,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 212,
+        id: 226,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6237,7 +6594,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 213,
+        id: 227,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -6269,7 +6626,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 214,
+        id: 228,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6297,7 +6654,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 215,
+        id: 229,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6327,7 +6684,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 216,
+        id: 230,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6357,7 +6714,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 217,
+        id: 231,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6386,7 +6743,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 218,
+        id: 232,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -6421,7 +6778,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 219,
+        id: 233,
         parent: None,
         arity: -2,
         flags: 0,
@@ -6444,7 +6801,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 220,
+                id: 234,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -6470,7 +6827,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 221,
+                id: 235,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -6494,7 +6851,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 222,
+                id: 236,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -6518,7 +6875,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 223,
+                id: 237,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -6544,7 +6901,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 224,
+        id: 238,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -6572,7 +6929,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 225,
+        id: 239,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6601,7 +6958,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 226,
+        id: 240,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -6632,7 +6989,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 227,
+        id: 241,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6674,7 +7031,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 228,
+        id: 242,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6714,7 +7071,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 229,
+        id: 243,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6743,7 +7100,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spublish",
         full_name: "spublish",
-        id: 230,
+        id: 244,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -6772,7 +7129,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 231,
+        id: 245,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6801,7 +7158,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 232,
+        id: 246,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6830,7 +7187,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 233,
+        id: 247,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6861,7 +7218,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ssubscribe",
         full_name: "ssubscribe",
-        id: 234,
+        id: 248,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6889,7 +7246,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 235,
+        id: 249,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -6917,7 +7274,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 236,
+        id: 250,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -6943,7 +7300,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 237,
+        id: 251,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -6973,7 +7330,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 238,
+        id: 252,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -7001,7 +7358,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 239,
+        id: 253,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -7031,7 +7388,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunsubscribe",
         full_name: "sunsubscribe",
-        id: 240,
+        id: 254,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -7059,7 +7416,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 241,
+        id: 255,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -7086,7 +7443,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 242,
+        id: 256,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -7110,7 +7467,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 243,
+        id: 257,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -7134,7 +7491,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 244,
+        id: 258,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -7162,7 +7519,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 245,
+        id: 259,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -7190,7 +7547,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 246,
+        id: 260,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -7218,7 +7575,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 247,
+        id: 261,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -7246,7 +7603,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 248,
+        id: 262,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -7272,7 +7629,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 249,
+        id: 263,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -7296,7 +7653,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 250,
+        id: 264,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -7323,7 +7680,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 251,
+        id: 265,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -7351,7 +7708,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xack",
         full_name: "xack",
-        id: 252,
+        id: 266,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::FAST,
@@ -7381,7 +7738,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xadd",
         full_name: "xadd",
-        id: 253,
+        id: 267,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -7430,7 +7787,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xautoclaim",
         full_name: "xautoclaim",
-        id: 254,
+        id: 268,
         parent: None,
         arity: -6,
         flags: flags::WRITE | flags::FAST,
@@ -7464,7 +7821,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xclaim",
         full_name: "xclaim",
-        id: 255,
+        id: 269,
         parent: None,
         arity: -6,
         flags: flags::WRITE | flags::FAST,
@@ -7502,7 +7859,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xdel",
         full_name: "xdel",
-        id: 256,
+        id: 270,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -7531,7 +7888,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xgroup",
         full_name: "xgroup",
-        id: 257,
+        id: 271,
         parent: None,
         arity: -2,
         flags: 0,
@@ -7554,7 +7911,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "create",
                 full_name: "xgroup|create",
-                id: 258,
+                id: 272,
                 parent: Some("xgroup"),
                 arity: -5,
                 flags: flags::WRITE | flags::DENYOOM,
@@ -7589,7 +7946,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "createconsumer",
                 full_name: "xgroup|createconsumer",
-                id: 259,
+                id: 273,
                 parent: Some("xgroup"),
                 arity: 5,
                 flags: flags::WRITE | flags::DENYOOM,
@@ -7619,7 +7976,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "delconsumer",
                 full_name: "xgroup|delconsumer",
-                id: 260,
+                id: 274,
                 parent: Some("xgroup"),
                 arity: 5,
                 flags: flags::WRITE,
@@ -7649,7 +8006,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "destroy",
                 full_name: "xgroup|destroy",
-                id: 261,
+                id: 275,
                 parent: Some("xgroup"),
                 arity: 4,
                 flags: flags::WRITE,
@@ -7678,7 +8035,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "xgroup|help",
-                id: 262,
+                id: 276,
                 parent: Some("xgroup"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -7702,7 +8059,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "setid",
                 full_name: "xgroup|setid",
-                id: 263,
+                id: 277,
                 parent: Some("xgroup"),
                 arity: -5,
                 flags: flags::WRITE,
@@ -7738,7 +8095,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xinfo",
         full_name: "xinfo",
-        id: 264,
+        id: 278,
         parent: None,
         arity: -2,
         flags: 0,
@@ -7761,7 +8118,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "consumers",
                 full_name: "xinfo|consumers",
-                id: 265,
+                id: 279,
                 parent: Some("xinfo"),
                 arity: 4,
                 flags: flags::READONLY,
@@ -7790,7 +8147,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "groups",
                 full_name: "xinfo|groups",
-                id: 266,
+                id: 280,
                 parent: Some("xinfo"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -7818,7 +8175,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "xinfo|help",
-                id: 267,
+                id: 281,
                 parent: Some("xinfo"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -7842,7 +8199,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stream",
                 full_name: "xinfo|stream",
-                id: 268,
+                id: 282,
                 parent: Some("xinfo"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -7875,7 +8232,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xlen",
         full_name: "xlen",
-        id: 269,
+        id: 283,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -7903,7 +8260,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xpending",
         full_name: "xpending",
-        id: 270,
+        id: 284,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -7939,7 +8296,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xrange",
         full_name: "xrange",
-        id: 271,
+        id: 285,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -7970,7 +8327,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xread",
         full_name: "xread",
-        id: 272,
+        id: 286,
         parent: None,
         arity: -4,
         flags: flags::READONLY | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -8003,7 +8360,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xreadgroup",
         full_name: "xreadgroup",
-        id: 273,
+        id: 287,
         parent: None,
         arity: -7,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -8041,7 +8398,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xrevrange",
         full_name: "xrevrange",
-        id: 274,
+        id: 288,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8072,7 +8429,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xsetid",
         full_name: "xsetid",
-        id: 275,
+        id: 289,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -8103,7 +8460,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xtrim",
         full_name: "xtrim",
-        id: 276,
+        id: 290,
         parent: None,
         arity: -4,
         flags: flags::WRITE,
@@ -8143,7 +8500,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 277,
+        id: 291,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -8185,7 +8542,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 278,
+        id: 292,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -8213,7 +8570,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 279,
+        id: 293,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -8243,7 +8600,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 280,
+        id: 294,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8273,7 +8630,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 281,
+        id: 295,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -8304,7 +8661,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 282,
+        id: 296,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -8334,7 +8691,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 283,
+        id: 297,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8370,7 +8727,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 284,
+        id: 298,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8400,7 +8757,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 285,
+        id: 299,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -8437,7 +8794,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 286,
+        id: 300,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -8467,7 +8824,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 287,
+        id: 301,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -8501,7 +8858,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 288,
+        id: 302,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -8530,7 +8887,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 289,
+        id: 303,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -8559,7 +8916,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 290,
+        id: 304,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -8588,7 +8945,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 291,
+        id: 305,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -8620,7 +8977,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 292,
+        id: 306,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8660,7 +9017,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 293,
+        id: 307,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8694,7 +9051,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 294,
+        id: 308,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8729,7 +9086,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 295,
+        id: 309,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -8770,7 +9127,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 296,
+        id: 310,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -8799,7 +9156,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 297,
+        id: 311,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -8828,7 +9185,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 298,
+        id: 312,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -8858,7 +9215,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 299,
+        id: 313,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -8888,7 +9245,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 300,
+        id: 314,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -8918,7 +9275,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 301,
+        id: 315,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8949,7 +9306,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 302,
+        id: 316,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8983,7 +9340,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 303,
+        id: 317,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -9018,7 +9375,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 304,
+        id: 318,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -9047,7 +9404,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 305,
+        id: 319,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -9078,7 +9435,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 306,
+        id: 320,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -9107,7 +9464,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 307,
+        id: 321,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -9143,7 +9500,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 308,
+        id: 322,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -9180,4 +9537,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 309;
+pub const COMMAND_IDS: usize = 323;
