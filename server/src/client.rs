@@ -87,6 +87,9 @@ pub struct Client {
     pub authenticated: bool,
     /// The ACL user the connection is authenticated as (`default` until AUTH).
     pub user: Bytes,
+    /// Runs without ACL checks (a script called by the master's link or the loader: Redis's
+    /// user-less clients).
+    pub acl_exempt: bool,
     pub flags: u32,
     /// Commands queued since MULTI.
     pub multi: Vec<Queued>,
@@ -161,6 +164,7 @@ impl Client {
             proto: Proto::Resp2,
             authenticated: false,
             user: Bytes::from_static(b"default"),
+            acl_exempt: false,
             flags: 0,
             multi: Vec::new(),
             multi_mem: 0,

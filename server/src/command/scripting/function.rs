@@ -93,6 +93,12 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     );
     client.db = ctx.client.db;
     client.authenticated = true;
+    // The script runs as its caller's user (the master's link and the loader, user-less,
+    // may run anything).
+    client.user = ctx.client.user.clone();
+    client.acl_exempt = ctx.client.acl_exempt
+        || ctx.client.has(cflags::MASTER)
+        || ctx.client.has(cflags::LOADER);
     client.flags |= cflags::DENY_BLOCKING;
     client.name = Some("lua".into());
     // The engine is taken out of the state part while the function runs (which reaches the

@@ -270,6 +270,12 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     );
     client.db = ctx.client.db;
     client.authenticated = true;
+    // The script runs as its caller's user (the master's link and the loader, user-less,
+    // may run anything).
+    client.user = ctx.client.user.clone();
+    client.acl_exempt = ctx.client.acl_exempt
+        || ctx.client.has(cflags::MASTER)
+        || ctx.client.has(cflags::LOADER);
     client.flags |= cflags::DENY_BLOCKING;
     client.name = Some("lua".into());
     let mut run = Run {
@@ -437,6 +443,15 @@ pub(crate) fn call_from_script(
             ),
             buf,
         );
+    }
+    // ACL, as Redis's `scriptVerifyACL`.
+    let lua = crate::acl::Context::Lua;
+    if let Err(d) = crate::command::acl_cmd::check_client(srv, &run.client, spec, args, lua) {
+        let msg = format!(
+            "The user executing the script {}",
+            crate::acl::script_error_text(d)
+        );
+        return rejected(reject(srv, Some(spec), &msg), buf);
     }
     let write = spec.has(flags::WRITE);
     let may_replicate = crate::pause::may_replicate(spec);
