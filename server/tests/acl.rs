@@ -16,7 +16,8 @@ fn norm_rules(s: &str) -> String {
     let mut cats = Vec::new();
     let mut singles = Vec::new();
     for t in s.split(' ') {
-        if t.starts_with("+@") || t.starts_with("-@") || !(t.starts_with('+') || t.starts_with('-')) {
+        if t.starts_with("+@") || t.starts_with("-@") || !(t.starts_with('+') || t.starts_with('-'))
+        {
             cats.push(t.to_string());
         } else {
             singles.push(t.to_string());
@@ -72,22 +73,84 @@ fn norm(r: &Reply) -> Reply {
 fn both(p: &mut Conn, r: &mut Conn, cmd: &[&str]) -> Reply {
     let a = p.cmd(cmd);
     let b = r.cmd(cmd);
-    assert_eq!(norm(&a), norm(&b), "{cmd:?}: picket (left) and redis (right) differ");
+    assert_eq!(
+        norm(&a),
+        norm(&b),
+        "{cmd:?}: picket (left) and redis (right) differ"
+    );
     a
 }
 
 const RULES: &[&str] = &[
-    "on", "off", "nopass", "resetpass", ">p1", ">p2", "<p1", "<nope",
+    "on",
+    "off",
+    "nopass",
+    "resetpass",
+    ">p1",
+    ">p2",
+    "<p1",
+    "<nope",
     "#5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
-    "!5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8", "#XYZ", "~k*",
-    "%R~r*", "%W~w*", "%RW~x*", "%X~bad", "%R~", "~*", "allkeys", "resetkeys", "&c*", "&*",
-    "allchannels", "resetchannels", "+get", "-get", "+set", "+@read", "-@write", "+@all",
-    "-@all", "allcommands", "nocommands", "+config|get", "-config|set", "+select|0",
-    "+select|1", "+client|id", "-client", "+@nosuch", "+nosuch", "reset", "clearselectors",
-    "(+get ~s*)", "(+@write %W~w* &x)", "sanitize-payload", "skip-sanitize-payload", "bogus",
-    "+config|get|x", "+debug|", "-select|0", "+@dangerous", "-@admin", "+@keyspace", "-@slow",
-    "+@string", "-@fast", "+@pubsub", "+cluster|info", "-module", "+@hash", "-hset", "+@list",
-    "-@dangerous", "+acl|whoami", "+@scripting", "-eval", "+@connection", "-@transaction",
+    "!5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+    "#XYZ",
+    "~k*",
+    "%R~r*",
+    "%W~w*",
+    "%RW~x*",
+    "%X~bad",
+    "%R~",
+    "~*",
+    "allkeys",
+    "resetkeys",
+    "&c*",
+    "&*",
+    "allchannels",
+    "resetchannels",
+    "+get",
+    "-get",
+    "+set",
+    "+@read",
+    "-@write",
+    "+@all",
+    "-@all",
+    "allcommands",
+    "nocommands",
+    "+config|get",
+    "-config|set",
+    "+select|0",
+    "+select|1",
+    "+client|id",
+    "-client",
+    "+@nosuch",
+    "+nosuch",
+    "reset",
+    "clearselectors",
+    "(+get ~s*)",
+    "(+@write %W~w* &x)",
+    "sanitize-payload",
+    "skip-sanitize-payload",
+    "bogus",
+    "+config|get|x",
+    "+debug|",
+    "-select|0",
+    "+@dangerous",
+    "-@admin",
+    "+@keyspace",
+    "-@slow",
+    "+@string",
+    "-@fast",
+    "+@pubsub",
+    "+cluster|info",
+    "-module",
+    "+@hash",
+    "-hset",
+    "+@list",
+    "-@dangerous",
+    "+acl|whoami",
+    "+@scripting",
+    "-eval",
+    "+@connection",
+    "-@transaction",
 ];
 
 #[test]
@@ -134,7 +197,9 @@ fn acl_commands_as_redis() {
         &["ACL", "DELUSER", "nobody"],
         &["ACL", "SETUSER", "a b"],
         &["ACL", "SETUSER", "x", "(+get", "~x"],
-        &["ACL", "SETUSER", "x", "on", "(+get", "~x)", "(", "+set", ")", ">pw"],
+        &[
+            "ACL", "SETUSER", "x", "on", "(+get", "~x)", "(", "+set", ")", ">pw",
+        ],
         &["ACL", "GETUSER", "x"],
         &["ACL", "DRYRUN", "x", "get", "x"],
         &["ACL", "DRYRUN", "x", "get", "y"],
@@ -159,8 +224,18 @@ fn acl_commands_as_redis() {
     let cats = p.cmd(&["ACL", "CAT"]);
     for cat in cats.items() {
         let name = cat.text();
-        let mut a: Vec<String> = p.cmd(&["ACL", "CAT", &name]).items().iter().map(|x| x.text()).collect();
-        let mut b: Vec<String> = r.cmd(&["ACL", "CAT", &name]).items().iter().map(|x| x.text()).collect();
+        let mut a: Vec<String> = p
+            .cmd(&["ACL", "CAT", &name])
+            .items()
+            .iter()
+            .map(|x| x.text())
+            .collect();
+        let mut b: Vec<String> = r
+            .cmd(&["ACL", "CAT", &name])
+            .items()
+            .iter()
+            .map(|x| x.text())
+            .collect();
         a.retain(|c| !common::PICKET_COMMANDS.contains(&c.as_str()));
         a.sort();
         b.sort();
@@ -201,7 +276,21 @@ fn noperm_for_commands_keys_and_channels() {
     let Some(pair) = Pair::start(&[]) else { return };
     let (mut p, mut r) = user_conns(
         &pair,
-        &["+get", "+set", "+publish", "+subscribe", "+psubscribe", "+copy", "+config|get", "+select|0", "~k*", "%R~r*", "%W~w*", "&news*", "+acl|log"],
+        &[
+            "+get",
+            "+set",
+            "+publish",
+            "+subscribe",
+            "+psubscribe",
+            "+copy",
+            "+config|get",
+            "+select|0",
+            "~k*",
+            "%R~r*",
+            "%W~w*",
+            "&news*",
+            "+acl|log",
+        ],
     );
     for c in [
         &["GET", "k1"][..],
@@ -304,7 +393,17 @@ fn multi_and_scripts() {
     let Some(pair) = Pair::start(&[]) else { return };
     let (mut p, mut r) = user_conns(
         &pair,
-        &["+multi", "+exec", "+get", "+set", "+eval", "+fcall", "~k*", "+@scripting", "-script"],
+        &[
+            "+multi",
+            "+exec",
+            "+get",
+            "+set",
+            "+eval",
+            "+fcall",
+            "~k*",
+            "+@scripting",
+            "-script",
+        ],
     );
     for c in [
         &["MULTI"][..],
@@ -333,7 +432,14 @@ fn multi_and_scripts() {
 
 #[test]
 fn pubsub_default_and_log_len_config() {
-    let Some(pair) = Pair::start(&["--acl-pubsub-default", "allchannels", "--acllog-max-len", "2"]) else { return };
+    let Some(pair) = Pair::start(&[
+        "--acl-pubsub-default",
+        "allchannels",
+        "--acllog-max-len",
+        "2",
+    ]) else {
+        return;
+    };
     let mut p = pair.picket.conn();
     let mut r = pair.redis.conn();
     for c in [
@@ -374,7 +480,9 @@ fn aclfile_load_save_round_trip() {
     let f = file.to_str().unwrap_or_default();
     let rf = rfile.to_str().unwrap_or_default();
     let picket = Server::start(&["--aclfile", f]);
-    let Some(redis) = Server::redis(&["--aclfile", rf]) else { return };
+    let Some(redis) = Server::redis(&["--aclfile", rf]) else {
+        return;
+    };
     let mut p = picket.conn();
     let mut r = redis.conn();
     for c in [
@@ -391,8 +499,16 @@ fn aclfile_load_save_round_trip() {
         both(&mut p, &mut r, c);
     }
     let saved = std::fs::read_to_string(&file).unwrap_or_default();
-    let listed: Vec<String> = p.cmd(&["ACL", "LIST"]).items().iter().map(|x| x.text()).collect();
-    assert_eq!(saved, listed.iter().map(|l| format!("{l}\n")).collect::<String>());
+    let listed: Vec<String> = p
+        .cmd(&["ACL", "LIST"])
+        .items()
+        .iter()
+        .map(|x| x.text())
+        .collect();
+    assert_eq!(
+        saved,
+        listed.iter().map(|l| format!("{l}\n")).collect::<String>()
+    );
     // A bad file is refused by ACL LOAD with Redis's text (the file names differ).
     write(&file, "user carol on +nosuch\nnotuser x\n");
     write(&rfile, "user carol on +nosuch\nnotuser x\n");
@@ -401,7 +517,9 @@ fn aclfile_load_save_round_trip() {
     assert_eq!(a, b);
     both(&mut p, &mut r, &["ACL", "USERS"]);
     // No temporary files are left.
-    let names: Vec<_> = std::fs::read_dir(dir.path()).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect()).unwrap_or_default();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
     assert_eq!(names.len(), 2, "{names:?}");
 }
 
@@ -416,17 +534,24 @@ fn bad_aclfile_at_startup_exits_with_the_reason() {
         .output()
         .expect("run picket-server");
     assert_ne!(out.status.code(), Some(0));
-    let err = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let err =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(
         err.contains(&format!("Aborting Redis startup because of ACL errors: {f}:1: Error in applying operation '+nosuch': Unknown command or category name in ACL.")),
         "{err}"
     );
     let missing = dir.path().join("missing.acl");
     let out = Command::new(picket_bin())
-        .args(["--port", "0", "--aclfile", missing.to_str().unwrap_or_default()])
+        .args([
+            "--port",
+            "0",
+            "--aclfile",
+            missing.to_str().unwrap_or_default(),
+        ])
         .output()
         .expect("run picket-server");
     assert_ne!(out.status.code(), Some(0));
-    let err = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let err =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(err.contains("Error loading ACLs, opening file"), "{err}");
 }

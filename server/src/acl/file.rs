@@ -89,7 +89,10 @@ pub fn parse(
 
 fn trim<'a>(s: &'a [u8], set: &[u8]) -> &'a [u8] {
     let start = s.iter().position(|c| !set.contains(c)).unwrap_or(s.len());
-    let end = s.iter().rposition(|c| !set.contains(c)).map_or(start, |e| e + 1);
+    let end = s
+        .iter()
+        .rposition(|c| !set.contains(c))
+        .map_or(start, |e| e + 1);
     &s[start..end.max(start)]
 }
 

@@ -45,10 +45,7 @@ pub struct Refusal {
 impl Acl {
     pub fn new(pubsub_default_all: bool) -> Acl {
         let mut users = BTreeMap::new();
-        users.insert(
-            b"default".to_vec(),
-            User::default_user(pubsub_default_all),
-        );
+        users.insert(b"default".to_vec(), User::default_user(pubsub_default_all));
         Acl {
             users,
             log: log::Log::default(),
@@ -193,7 +190,9 @@ fn check_selector(
         };
         let idx = if spec.parent.is_some() { 2 } else { 1 };
         let first = match (args.get(idx), s.firstargs.get(&id)) {
-            (Some(a), Some(list)) if args.len() >= 2 => list.iter().any(|x| a.eq_ignore_ascii_case(x)),
+            (Some(a), Some(list)) if args.len() >= 2 => {
+                list.iter().any(|x| a.eq_ignore_ascii_case(x))
+            }
             _ => false,
         };
         if !first {
@@ -208,7 +207,10 @@ fn check_selector(
             if flags.contains(&"access") {
                 need |= user::READ;
             }
-            if flags.iter().any(|f| matches!(*f, "insert" | "delete" | "update")) {
+            if flags
+                .iter()
+                .any(|f| matches!(*f, "insert" | "delete" | "update"))
+            {
                 need |= user::WRITE;
             }
             let key = &args[pos];
@@ -290,8 +292,7 @@ pub fn noperm_text(denied: Denied, spec: &CommandSpec) -> String {
             spec.full_name
         ),
         Denied::Key => {
-            "NOPERM this user has no permissions to access one of the keys used as arguments"
-                .into()
+            "NOPERM this user has no permissions to access one of the keys used as arguments".into()
         }
         _ => "NOPERM this user has no permissions to access one of the channels used as arguments"
             .into(),

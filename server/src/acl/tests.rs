@@ -17,12 +17,9 @@ fn list(acl: &Acl, name: &str) -> String {
     String::from_utf8(describe::user(&acl.users[name.as_bytes()])).unwrap_or_default()
 }
 
-fn spec(name: &str) -> &'static CommandSpec {
-    let args: Vec<Bytes> = name
-        .split(' ')
-        .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-        .collect();
-    crate::command::resolve(&args).unwrap_or_else(|_| panic!("no command {name}"))
+fn spec(cmd: &str) -> &'static CommandSpec {
+    let name = cmd.split(' ').next().unwrap_or_default();
+    crate::command::lookup::lookup(name.as_bytes()).unwrap_or_else(|| panic!("no command {name}"))
 }
 
 fn check(acl: &Acl, user: &str, cmd: &str) -> Result<(), Refusal> {
@@ -45,8 +42,12 @@ fn new_user_and_flags() {
     let mut acl = Acl::new(false);
     set(&mut acl, "a", "").unwrap();
     assert_eq!(list(&acl, "a"), "off resetchannels -@all");
-    set(&mut acl, "a", "on >pw ~k* %R~r* %W~w* &ch +get -@all +@string -append +select|0")
-        .unwrap();
+    set(
+        &mut acl,
+        "a",
+        "on >pw ~k* %R~r* %W~w* &ch +get -@all +@string -append +select|0",
+    )
+    .unwrap();
     assert_eq!(
         list(&acl, "a"),
         format!(
@@ -66,7 +67,10 @@ fn rule_errors() {
         e(&mut acl, "+nosuch"),
         "Error in ACL SETUSER modifier '+nosuch': Unknown command or category name in ACL"
     );
-    assert_eq!(e(&mut acl, "bogus"), "Error in ACL SETUSER modifier 'bogus': Syntax error");
+    assert_eq!(
+        e(&mut acl, "bogus"),
+        "Error in ACL SETUSER modifier 'bogus': Syntax error"
+    );
     assert!(e(&mut acl, "~* ~x").contains("'allkeys' flag"));
     assert!(e(&mut acl, "&* &x").contains("'allchannels' flag"));
     assert!(e(&mut acl, "<nope").contains("does not exist"));
@@ -84,7 +88,12 @@ fn rule_errors() {
 #[test]
 fn selectors_and_checks() {
     let mut acl = Acl::new(false);
-    set(&mut acl, "u", "on nopass +get ~a* (+set %W~b*) (+publish &news)").unwrap();
+    set(
+        &mut acl,
+        "u",
+        "on nopass +get ~a* (+set %W~b*) (+publish &news)",
+    )
+    .unwrap();
     assert_eq!(
         list(&acl, "u"),
         "on nopass ~a* resetchannels -@all +get (%W~b* resetchannels -@all +set) (resetchannels &news -@all +publish)"
@@ -92,8 +101,14 @@ fn selectors_and_checks() {
     assert!(check(&acl, "u", "get a1").is_ok());
     assert_eq!(check(&acl, "u", "get b1").unwrap_err().denied, Denied::Key);
     assert!(check(&acl, "u", "set b1 v").is_ok());
-    assert_eq!(check(&acl, "u", "set a1 v").unwrap_err().denied, Denied::Key);
-    assert_eq!(check(&acl, "u", "del a1").unwrap_err().denied, Denied::Command);
+    assert_eq!(
+        check(&acl, "u", "set a1 v").unwrap_err().denied,
+        Denied::Key
+    );
+    assert_eq!(
+        check(&acl, "u", "del a1").unwrap_err().denied,
+        Denied::Command
+    );
     assert!(check(&acl, "u", "publish news x").is_ok());
     let r = check(&acl, "u", "publish other x").unwrap_err();
     assert_eq!((r.denied, r.pos), (Denied::Channel, 1));
@@ -106,7 +121,10 @@ fn read_write_patterns() {
     let mut acl = Acl::new(false);
     set(&mut acl, "u", "on nopass +@all %R~r* %W~w* ~rw*").unwrap();
     assert!(check(&acl, "u", "get r1").is_ok());
-    assert_eq!(check(&acl, "u", "set r1 v").unwrap_err().denied, Denied::Key);
+    assert_eq!(
+        check(&acl, "u", "set r1 v").unwrap_err().denied,
+        Denied::Key
+    );
     assert!(check(&acl, "u", "set w1 v").is_ok());
     assert_eq!(check(&acl, "u", "get w1").unwrap_err().denied, Denied::Key);
     let r = check(&acl, "u", "copy r1 w1").map(|_| ());
@@ -155,8 +173,12 @@ fn merge_selectors() {
 
 #[test]
 fn aclfile_parse_errors() {
-    let ok = file::parse(b"user a on nopass ~* +@all\n\nuser default on nopass ~* &* +@all\n", "f.acl", false)
-        .unwrap();
+    let ok = file::parse(
+        b"user a on nopass ~* +@all\n\nuser default on nopass ~* &* +@all\n",
+        "f.acl",
+        false,
+    )
+    .unwrap();
     assert_eq!(ok.len(), 2);
     let e = file::parse(b"user a on +nosuch\nfoo\nuser a on\n", "f.acl", false).unwrap_err();
     assert_eq!(e, "f.acl:1: Error in applying operation '+nosuch': Unknown command or category name in ACL. f.acl:2 should start with user keyword followed by the username. WARNING: Duplicate user 'a' found on line 3. WARNING: ACL errors detected, no change to the previously active ACL rules was performed");

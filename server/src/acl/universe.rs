@@ -173,4 +173,3 @@ pub fn commands_in(cat: u32) -> Vec<&'static str> {
         .map(|c| c.full_name.as_str())
         .collect()
 }
-

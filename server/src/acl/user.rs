@@ -241,7 +241,11 @@ pub fn hash_password(pw: &[u8]) -> String {
 }
 
 fn check_hash(h: &[u8]) -> Result<(), RuleError> {
-    if h.len() != 64 || !h.iter().all(|&c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+    if h.len() != 64
+        || !h
+            .iter()
+            .all(|&c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    {
         return Err(RuleError::BadHash);
     }
     Ok(())

@@ -351,7 +351,9 @@ pub fn dryrun(ctx: &mut Ctx) -> CmdResult {
                     "This user has no permissions to run the '{}' command",
                     spec.full_name
                 ),
-                Denied::Key => format!("This user has no permissions to access the '{}' key", arg()),
+                Denied::Key => {
+                    format!("This user has no permissions to access the '{}' key", arg())
+                }
                 _ => format!(
                     "This user has no permissions to access the '{}' channel",
                     arg()

@@ -141,7 +141,13 @@ fn process_inner(
         crate::acl::Context::Toplevel
     };
     if let Err(denied) = super::acl_cmd::check_client(srv, client, spec, args, ctx_kind) {
-        reject(srv, client, out, Some(spec), &crate::acl::noperm_text(denied, spec));
+        reject(
+            srv,
+            client,
+            out,
+            Some(spec),
+            &crate::acl::noperm_text(denied, spec),
+        );
         return Flow::Continue;
     }
     // 4. Past maxmemory: evict by the policy; if that cannot make room, commands that may

@@ -96,9 +96,8 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     // The script runs as its caller's user (the master's link and the loader, user-less,
     // may run anything).
     client.user = ctx.client.user.clone();
-    client.acl_exempt = ctx.client.acl_exempt
-        || ctx.client.has(cflags::MASTER)
-        || ctx.client.has(cflags::LOADER);
+    client.acl_exempt =
+        ctx.client.acl_exempt || ctx.client.has(cflags::MASTER) || ctx.client.has(cflags::LOADER);
     client.flags |= cflags::DENY_BLOCKING;
     client.name = Some("lua".into());
     // The engine is taken out of the state part while the function runs (which reaches the

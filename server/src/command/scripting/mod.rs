@@ -273,9 +273,8 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     // The script runs as its caller's user (the master's link and the loader, user-less,
     // may run anything).
     client.user = ctx.client.user.clone();
-    client.acl_exempt = ctx.client.acl_exempt
-        || ctx.client.has(cflags::MASTER)
-        || ctx.client.has(cflags::LOADER);
+    client.acl_exempt =
+        ctx.client.acl_exempt || ctx.client.has(cflags::MASTER) || ctx.client.has(cflags::LOADER);
     client.flags |= cflags::DENY_BLOCKING;
     client.name = Some("lua".into());
     let mut run = Run {
