@@ -532,8 +532,7 @@ pub struct ConfigState {
 impl ConfigState {
     /// Defaults, then the config file, then `--directive value` arguments.
     pub fn load(file: Option<&Path>, args: &[String]) -> Result<Self, ConfigError> {
-        let mut store = ConfigStore::load(&DIRECTIVES, file, args)?;
-        acl_user::default_user_agrees(&mut store, args)?;
+        let store = ConfigStore::load(&DIRECTIVES, file, args)?;
         // Each line was checked when it was read, by replaying the lines before it.
         let renames = store
             .value("rename-command")

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use picket_common::config::Value;
 
-use crate::config::acl_user::DefaultUserPassword;
 use crate::config::{compat, Allow};
 use crate::server::Server;
 
@@ -90,18 +89,6 @@ pub fn config_set(
         let pass = srv.config.store.get_str("requirepass").to_string();
         srv.acl
             .set_default_password((!pass.is_empty()).then_some(pass.as_bytes()));
-    }
-    // A `user default` line of the file follows the password (CONFIG REWRITE writes it).
-    if changed.contains(&"requirepass") {
-        let store = &mut srv.config.store;
-        if store
-            .value("user")
-            .and_then(DefaultUserPassword::of)
-            .is_some()
-        {
-            let user = DefaultUserPassword::for_requirepass(store.get_str("requirepass"));
-            store.set_internal("user", user);
-        }
     }
     if changed.contains(&"hz") {
         srv.config.clamp_hz();

@@ -467,6 +467,13 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
+    // The users are written as they are now, unless they live in an ACL file.
+    let users = if ctx.srv.cfg.aclfile.is_empty() {
+        crate::config::acl_user::lines_of(&ctx.srv.acl.users)
+    } else {
+        picket_common::config::Value::List(Vec::new())
+    };
+    ctx.srv.config.store.set_internal("user", users);
     ctx.srv.config.rewrite().map_err(CmdError::Reply)?;
     tracing::info!("CONFIG REWRITE executed with success.");
     ctx.out.ok();

@@ -161,7 +161,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "user",
         Kind::Custom(&USER),
         "",
-        "Config file and command line only: picket has no ACL users, so only `user default on <password> ~* &* +@all` (what requirepass gives, and what Redis's CONFIG REWRITE writes) is accepted; its password (nopass, >password or #sha256) must agree with requirepass, or sets it. CONFIG REWRITE writes it back as Redis does. Other user lines are refused.",
+        "Config file and command line only: `user <name> <rules...>` declares an ACL user as ACL SETUSER would (each user once; not together with aclfile). CONFIG REWRITE writes the current users back.",
     )
     .file_only(),
     inert!(
