@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use picket_common::config::{
     ConfigStore, CustomKind, Directive, Kind, LineError, RewriteLine, Value,
 };
-use picket_server::config::acl_user::DefaultUserPassword;
+use picket_server::config::default_user::DefaultUserPassword;
 
 /// Redis's reason for a line it has no directive for (or the wrong number of arguments of
 /// a directive outside its table).
