@@ -555,3 +555,98 @@ fn bad_aclfile_at_startup_exits_with_the_reason() {
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(err.contains("Error loading ACLs, opening file"), "{err}");
 }
+
+/// Wait until `f` holds (10 s at most).
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+/// A replica that authenticates as a least-privilege user (what Redis documents for
+/// `masteruser`: +psync +replconf +ping) syncs from a picket master, whether the replica is
+/// Redis 7.0 or picket; with a user lacking +psync it does not.
+#[test]
+fn replica_with_a_least_privilege_user_syncs() {
+    let master = Server::start(&["--requirepass", "adminpw"]);
+    let mut m = master.conn();
+    assert_eq!(m.cmd(&["AUTH", "adminpw"]), Reply::ok());
+    for c in [
+        &[
+            "ACL",
+            "SETUSER",
+            "repl",
+            "on",
+            ">rpw",
+            "+psync",
+            "+replconf",
+            "+ping",
+        ][..],
+        &["ACL", "SETUSER", "weak", "on", ">wpw", "+replconf", "+ping"],
+        &["SET", "k1", "v1"],
+    ] {
+        assert_eq!(m.cmd(c), Reply::ok(), "{c:?}");
+    }
+    let port = master.port.to_string();
+    let mut replicas = vec![Server::start(&[
+        "--masteruser",
+        "repl",
+        "--masterauth",
+        "rpw",
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+    ])];
+    if let Some(r) = Server::redis(&[
+        "--masteruser",
+        "repl",
+        "--masterauth",
+        "rpw",
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+    ]) {
+        replicas.push(r);
+    }
+    assert_eq!(m.cmd(&["SET", "k2", "v2"]), Reply::ok());
+    for r in &replicas {
+        let mut c = r.conn();
+        assert!(
+            eventually(|| c.cmd(&["GET", "k2"]) == Reply::bulk("v2")),
+            "replica (redis: {}) did not sync",
+            r.is_redis
+        );
+        assert_eq!(c.cmd(&["GET", "k1"]), Reply::bulk("v1"));
+    }
+    // The replica connections run as `repl`.
+    let list = m.cmd(&["CLIENT", "LIST", "TYPE", "replica"]).text();
+    assert_eq!(
+        list.matches(" user=repl ").count(),
+        replicas.len(),
+        "{list}"
+    );
+    // Without +psync the handshake is refused and logged.
+    let weak = Server::start(&[
+        "--masteruser",
+        "weak",
+        "--masterauth",
+        "wpw",
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+    ]);
+    assert!(eventually(|| {
+        let log = m.cmd(&["ACL", "LOG"]);
+        log.items().iter().any(|e| {
+            let f = e.items();
+            f.get(7) == Some(&Reply::bulk("psync")) && f.get(9) == Some(&Reply::bulk("weak"))
+        })
+    }));
+    let mut w = weak.conn();
+    assert_eq!(w.cmd(&["GET", "k1"]), Reply::Nil);
+}
