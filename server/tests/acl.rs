@@ -650,3 +650,137 @@ fn replica_with_a_least_privilege_user_syncs() {
     let mut w = weak.conn();
     assert_eq!(w.cmd(&["GET", "k1"]), Reply::Nil);
 }
+
+/// The ACL user Redis's Sentinel documentation gives for the monitored servers.
+const SENTINEL_USER: &[&str] = &[
+    "ACL",
+    "SETUSER",
+    "sentinel-user",
+    "on",
+    ">sentpw",
+    "allchannels",
+    "+multi",
+    "+slaveof",
+    "+ping",
+    "+exec",
+    "+subscribe",
+    "+config|rewrite",
+    "+role",
+    "+publish",
+    "+info",
+    "+client|setname",
+    "+client|kill",
+    "+script|kill",
+];
+
+/// A real redis-sentinel monitors picket servers as that user and fails over, with no ACL
+/// refusal on the way.
+#[test]
+fn sentinel_works_with_the_documented_user() {
+    let Some(sentinel_bin) = common::which("redis-sentinel") else {
+        return;
+    };
+    let a = Server::start(&["--requirepass", "adminpw"]);
+    let b = Server::start(&[
+        "--requirepass",
+        "adminpw",
+        "--masterauth",
+        "adminpw",
+        "--replicaof",
+        "127.0.0.1",
+        &a.port.to_string(),
+    ]);
+    for s in [&a, &b] {
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&["AUTH", "adminpw"]), Reply::ok());
+        assert_eq!(c.cmd(SENTINEL_USER), Reply::ok());
+    }
+    let mut bc = b.conn();
+    assert_eq!(bc.cmd(&["AUTH", "adminpw"]), Reply::ok());
+    assert!(eventually(|| bc
+        .cmd(&["INFO", "replication"])
+        .text()
+        .contains("master_link_status:up")));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sport = common::free_port();
+    let conf = dir.path().join("sentinel.conf");
+    write(
+        &conf,
+        &format!(
+            "port {sport}\nsentinel monitor mymaster 127.0.0.1 {} 1\nsentinel auth-user mymaster sentinel-user\nsentinel auth-pass mymaster sentpw\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
+            a.port
+        ),
+    );
+    let mut child = Command::new(sentinel_bin)
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn redis-sentinel");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert!(eventually(|| std::net::TcpStream::connect((
+            "127.0.0.1",
+            sport
+        ))
+        .is_ok()));
+        let mut s = Conn::connect(sport);
+        // The sentinel sees the replica (INFO) and talks on the hello channel.
+        assert!(eventually(|| {
+            let r = s.cmd(&["SENTINEL", "REPLICAS", "mymaster"]);
+            !r.is_error()
+                && r.items().len() == 1
+                && r.items()[0]
+                    .items()
+                    .windows(2)
+                    .any(|w| w[0] == Reply::bulk("flags") && w[1] == Reply::bulk("slave"))
+                && r.items()[0]
+                    .items()
+                    .windows(2)
+                    .any(|w| w[0] == Reply::bulk("master-link-status") && w[1] == Reply::bulk("ok"))
+        }));
+        // Its INFO is refreshed every 10 s at first: wait for a fresh one.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        assert!(eventually(
+            || s.cmd(&["SENTINEL", "FAILOVER", "mymaster"]) == Reply::ok()
+        ));
+        let b_port = b.port.to_string();
+        assert!(eventually(|| {
+            let r = s.cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]);
+            !r.is_error() && r.items().get(1).map(|p| p.text()) == Some(b_port.clone())
+        }));
+        // The sentinel closes normal clients of the servers it reconfigures: ask anew.
+        let role = |srv: &Server| {
+            let mut c = srv.conn();
+            c.cmd(&["AUTH", "adminpw"]);
+            c.cmd(&["ROLE"])
+                .items()
+                .first()
+                .map(|r| r.text())
+                .unwrap_or_default()
+        };
+        assert!(eventually(|| role(&b) == "master"));
+        // The old master is converted once it has reported the wrong role for a while.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+        while role(&a) != "slave" {
+            let mut c = a.conn();
+            c.cmd(&["AUTH", "adminpw"]);
+            let log = c.cmd(&["ACL", "LOG"]);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "old master not converted; ACL LOG {log:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        for srv in [&a, &b] {
+            let mut c = srv.conn();
+            assert_eq!(c.cmd(&["AUTH", "adminpw"]), Reply::ok());
+            let log = c.cmd(&["ACL", "LOG"]);
+            assert!(log.items().is_empty(), "{log:?}");
+        }
+    }));
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
