@@ -485,6 +485,9 @@ fn aclfile_load_save_round_trip() {
     };
     let mut p = picket.conn();
     let mut r = redis.conn();
+    let mut pa = picket.conn();
+    let mut ra = redis.conn();
+    both(&mut pa, &mut ra, &["AUTH", "alice", "password"]);
     for c in [
         &["ACL", "LIST"][..],
         &["AUTH", "alice", "password"],
@@ -492,12 +495,17 @@ fn aclfile_load_save_round_trip() {
         &["AUTH", "default", "x"],
         &["ACL", "SETUSER", "bob", "on", "nopass", "+@read", "~*"],
         &["ACL", "SAVE"],
+        &["ACL", "WHOAMI"],
         &["ACL", "DELUSER", "bob"],
         &["ACL", "LOAD"],
         &["ACL", "LIST"],
     ] {
         both(&mut p, &mut r, c);
     }
+    // ACL LOAD closed the connection authenticated as alice (Redis 7.0 frees the old users).
+    assert!(pa.is_closed());
+    assert!(ra.is_closed());
+    both(&mut p, &mut r, &["ACL", "WHOAMI"]);
     let saved = std::fs::read_to_string(&file).unwrap_or_default();
     let listed: Vec<String> = p
         .cmd(&["ACL", "LIST"])
@@ -782,5 +790,47 @@ fn sentinel_works_with_the_documented_user() {
     let _ = child.wait();
     if let Err(e) = result {
         std::panic::resume_unwind(e);
+    }
+}
+
+/// Revoking channels closes the user's subscribers that hold a channel no longer allowed
+/// (Redis 7.0's `ACLKillPubsubClientsIfNeeded`); the others stay.
+#[test]
+fn revoked_channels_close_subscribers() {
+    let Some(pair) = Pair::start(&[]) else { return };
+    let mut ap = pair.picket.conn();
+    let mut ar = pair.redis.conn();
+    both(
+        &mut ap,
+        &mut ar,
+        &[
+            "ACL", "SETUSER", "sub", "on", ">pw", "+@all", "~*", "&news*", "&sport",
+        ],
+    );
+    let mut conns = Vec::new();
+    for cmd in [
+        &["SUBSCRIBE", "news1"][..],
+        &["SUBSCRIBE", "sport"],
+        &["PSUBSCRIBE", "news*"],
+    ] {
+        let mut p = pair.picket.conn();
+        let mut r = pair.redis.conn();
+        both(&mut p, &mut r, &["AUTH", "sub", "pw"]);
+        both(&mut p, &mut r, cmd);
+        conns.push((p, r));
+    }
+    // Still a superset: nobody is closed.
+    both(&mut ap, &mut ar, &["ACL", "SETUSER", "sub", "&more"]);
+    // `sport` is revoked.
+    both(
+        &mut ap,
+        &mut ar,
+        &["ACL", "SETUSER", "sub", "resetchannels", "&news*"],
+    );
+    both(&mut ap, &mut ar, &["PUBLISH", "news1", "x"]);
+    for (i, (p, r)) in conns.iter_mut().enumerate() {
+        let closed = r.is_closed();
+        assert_eq!(p.is_closed(), closed, "subscriber {i}");
+        assert_eq!(closed, i == 1, "subscriber {i}");
     }
 }

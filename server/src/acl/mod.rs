@@ -143,8 +143,7 @@ impl Acl {
 
 pub fn check_user(u: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), Refusal> {
     // A selector that allows everything (the default user's) needs no look at the command.
-    if u
-        .selectors
+    if u.selectors
         .iter()
         .any(|s| s.allcommands && s.allkeys && s.allchannels)
     {

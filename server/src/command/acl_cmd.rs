@@ -103,12 +103,58 @@ pub fn setuser(ctx: &mut Ctx) -> CmdResult {
             "Usernames can't contain spaces or null characters",
         ));
     }
+    let original = ctx.srv.acl.users.get(&name[..]).cloned();
     ctx.srv
         .acl
         .set_user(&name, &ctx.args[3..])
         .map_err(CmdError::err)?;
+    if let (Some(original), Some(new)) = (original, ctx.srv.acl.users.get(&name[..]).cloned()) {
+        kill_pubsub_clients_if_needed(ctx, &new, &original);
+    }
     ctx.out.ok();
     Ok(())
+}
+
+/// `ACLKillPubsubClientsIfNeeded`: when a user loses channel permissions, its (RESP2)
+/// subscribed connections that hold a channel or pattern no longer allowed are closed.
+fn kill_pubsub_clients_if_needed(ctx: &mut Ctx, new: &User, original: &User) {
+    if new.selectors.iter().any(|s| s.allchannels) {
+        return;
+    }
+    let upcoming: Vec<&Vec<u8>> = new.selectors.iter().flat_map(|s| &s.channels).collect();
+    let superset = original
+        .selectors
+        .iter()
+        .all(|s| !s.allchannels && s.channels.iter().all(|c| upcoming.contains(&c)));
+    if superset {
+        return;
+    }
+    let allowed = |ch: &[u8], pattern: bool| {
+        upcoming.iter().any(|p| {
+            if pattern {
+                p.as_slice() == ch
+            } else {
+                picket_common::glob::string_match(p, ch, false)
+            }
+        })
+    };
+    let ids: Vec<ClientId> = ctx
+        .srv
+        .clients
+        .values()
+        .filter(|c| c.user == original.name && c.type_name() == "pubsub")
+        .filter(|c| {
+            c.patterns.iter().any(|p| !allowed(p, true))
+                || c.channels.iter().any(|ch| !allowed(ch, false))
+                || c.shard_channels.iter().any(|ch| !allowed(ch, false))
+        })
+        .map(|c| c.id)
+        .collect();
+    for id in ids {
+        if let Some(c) = ctx.srv.clients.get_mut(&id) {
+            c.close_asap("its channel permissions were revoked");
+        }
+    }
 }
 
 pub fn deluser(ctx: &mut Ctx) -> CmdResult {
@@ -194,13 +240,14 @@ pub fn load(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::err(NO_ACLFILE));
     }
     let users = load_aclfile(ctx.srv).map_err(CmdError::err)?;
-    // Connections of users that are gone are closed, as Redis frees the old users.
+    // Redis 7.0 frees every old user but the default one (whose record takes the new
+    // rules), closing their connections, even those of users the file keeps.
     let gone: Vec<Vec<u8>> = ctx
         .srv
         .acl
         .users
         .keys()
-        .filter(|n| !users.contains_key(*n))
+        .filter(|n| n.as_slice() != b"default")
         .cloned()
         .collect();
     ctx.srv.acl.users = users;
