@@ -834,3 +834,30 @@ fn revoked_channels_close_subscribers() {
         assert_eq!(closed, i == 1, "subscriber {i}");
     }
 }
+
+/// SORT's BY and GET patterns need read access to every key (Redis 7.0's sort.c).
+#[test]
+fn sort_by_and_get_need_full_read_access() {
+    let Some(pair) = Pair::start(&[]) else { return };
+    let mut ap = pair.picket.conn();
+    let mut ar = pair.redis.conn();
+    both(&mut ap, &mut ar, &["RPUSH", "l1", "3", "1", "2"]);
+    for rules in [&["~l*"][..], &["%R~*"], &["~*"], &["%W~*", "~l*"]] {
+        let mut setup = vec!["ACL", "SETUSER", "s", "reset", "on", "nopass", "+@all"];
+        setup.extend_from_slice(rules);
+        both(&mut ap, &mut ar, &setup);
+        let mut p = pair.picket.conn();
+        let mut r = pair.redis.conn();
+        both(&mut p, &mut r, &["AUTH", "s", "x"]);
+        for c in [
+            &["SORT", "l1"][..],
+            &["SORT", "l1", "BY", "nosort"],
+            &["SORT", "l1", "BY", "w_*"],
+            &["SORT", "l1", "GET", "#"],
+            &["SORT", "l1", "GET", "v_*"],
+            &["SORT_RO", "l1", "GET", "v_*"],
+        ] {
+            both(&mut p, &mut r, c);
+        }
+    }
+}

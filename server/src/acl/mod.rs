@@ -169,6 +169,19 @@ pub fn check_user(u: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), Re
     Err(relevant)
 }
 
+/// `ACLUserCheckCmdWithUnrestrictedKeyAccess` for read access (SORT's BY and GET): a
+/// selector that may run the command and read every key.
+pub fn unrestricted_read(u: &User, spec: &CommandSpec, args: &[Bytes]) -> bool {
+    let mut keys = None;
+    u.selectors.iter().any(|s| {
+        check_selector(s, spec, args, &mut keys).is_ok()
+            && (s.allkeys
+                || s.patterns
+                    .iter()
+                    .any(|p| p.flags & user::READ != 0 && p.pattern == b"*"))
+    })
+}
+
 /// Which arguments of a command are channels, and whether as patterns (Redis's
 /// `getChannelsFromCommand`, publish and subscribe only).
 fn channels_of(spec: &CommandSpec, argc: usize) -> (std::ops::Range<usize>, bool) {

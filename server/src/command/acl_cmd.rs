@@ -38,6 +38,17 @@ pub fn check_client(
     Err(r.denied)
 }
 
+/// Whether the client's user may read any key with this command (SORT's BY and GET).
+pub fn full_key_access(srv: &Server, client: &Client, spec: &CommandSpec, args: &[Bytes]) -> bool {
+    if client.acl_exempt || client.has(cflags::LOADER) || client.has(cflags::MASTER) {
+        return true;
+    }
+    srv.acl
+        .users
+        .get(&client.user[..])
+        .is_some_and(|u| acl::unrestricted_read(u, spec, args))
+}
+
 /// `addACLLogEntry`.
 pub fn add_log(
     srv: &mut Server,
