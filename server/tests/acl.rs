@@ -861,3 +861,24 @@ fn sort_by_and_get_need_full_read_access() {
         }
     }
 }
+
+/// ACL SETUSER's rules are redacted in SLOWLOG, as Redis does (MONITOR shows no admin
+/// command at all).
+#[test]
+fn setuser_rules_are_redacted() {
+    let Some(pair) = Pair::start(&["--slowlog-log-slower-than", "0"]) else {
+        return;
+    };
+    let mut p = pair.picket.conn();
+    let mut r = pair.redis.conn();
+    both(&mut p, &mut r, &["ACL", "SETUSER", "u", "on", ">secret"]);
+    let (a, b) = (
+        p.cmd(&["SLOWLOG", "GET", "1"]),
+        r.cmd(&["SLOWLOG", "GET", "1"]),
+    );
+    assert_eq!(a.items()[0].items()[3], b.items()[0].items()[3]);
+    assert_eq!(
+        a.items()[0].items()[3],
+        Reply::bulks(&["ACL", "SETUSER", "(redacted)", "(redacted)", "(redacted)"])
+    );
+}

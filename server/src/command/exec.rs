@@ -477,7 +477,16 @@ pub fn call(
         let cname = client.name.clone().unwrap_or_default();
         let max = srv.cfg.slowlog_max_len;
         let t = srv.now_ms / 1000;
-        srv.slowlog.push(args, elapsed_us, t, peer, cname, max);
+        // ACL SETUSER's rules (passwords) are redacted, as Redis redacts them.
+        if spec.full_name == "acl|setuser" {
+            let mut shown: Vec<Bytes> = args.to_vec();
+            for a in shown.iter_mut().skip(2) {
+                *a = Bytes::from_static(b"(redacted)");
+            }
+            srv.slowlog.push(&shown, elapsed_us, t, peer, cname, max);
+        } else {
+            srv.slowlog.push(args, elapsed_us, t, peer, cname, max);
+        }
     }
 
     // MONITOR.
@@ -573,7 +582,9 @@ pub(crate) fn feed_monitors(srv: &mut Server, client: &Client, spec: &CommandSpe
     let redact = matches!(spec.name, "auth" | "hello") || spec.name == "migrate";
     for (i, a) in args.iter().enumerate() {
         line.push(' ');
-        if redact && i > 0 && (spec.name == "auth" || is_hello_secret(args, i)) {
+        if (redact && i > 0 && (spec.name == "auth" || is_hello_secret(args, i)))
+            || (spec.full_name == "acl|setuser" && i >= 2)
+        {
             line.push_str("\"(redacted)\"");
         } else {
             line.push_str(&repr(a));
