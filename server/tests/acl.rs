@@ -428,6 +428,22 @@ fn multi_and_scripts() {
     both(&mut p, &mut r, &["EXEC"]);
     let (a, b) = (log_core(&mut ap), log_core(&mut ar));
     assert_eq!(a, b);
+    // Entries from scripts show the caller's connection, as Redis.
+    for c in [&mut ap, &mut ar] {
+        let log = c.cmd(&["ACL", "LOG"]);
+        let lua: Vec<String> = log
+            .items()
+            .iter()
+            .filter(|e| e.items()[5] == Reply::bulk("lua"))
+            .map(|e| e.items()[13].text())
+            .collect();
+        assert!(!lua.is_empty());
+        assert!(
+            lua.iter()
+                .all(|i| i.contains(" cmd=eval ") && i.contains(" user=alice ")),
+            "{lua:?}"
+        );
+    }
 }
 
 #[test]

@@ -23,6 +23,29 @@ pub fn check_client(
     args: &[Bytes],
     context: Context,
 ) -> Result<(), Denied> {
+    check_client_as(srv, client, None, spec, args, context)
+}
+
+/// The CLIENT INFO line a script's ACL LOG entries show: its caller's, when the caller's
+/// user has restrictions (else nothing can be refused).
+pub fn caller_info(srv: &Server, caller: &Client) -> Option<String> {
+    let unrestricted = srv.acl.users.get(&caller.user[..]).is_some_and(|u| {
+        u.selectors
+            .iter()
+            .any(|s| s.allcommands && s.allkeys && s.allchannels)
+    });
+    (!unrestricted).then(|| caller.info_line(tokio::time::Instant::now()))
+}
+
+/// [`check_client`] logging `info` as the client's (a script's caller).
+pub fn check_client_as(
+    srv: &mut Server,
+    client: &Client,
+    info: Option<&str>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    context: Context,
+) -> Result<(), Denied> {
     if client.acl_exempt || client.has(cflags::LOADER) || client.has(cflags::MASTER) {
         return Ok(());
     }
@@ -34,7 +57,11 @@ pub fn check_client(
         _ => args.get(r.pos).map(|a| a.to_vec()).unwrap_or_default(),
     };
     let user = client.user.to_vec();
-    add_log(srv, client, r.denied, context, object, user);
+    let info = match info {
+        Some(i) => i.to_string(),
+        None => client.info_line(tokio::time::Instant::now()),
+    };
+    add_log_entry(srv, r.denied, context, object, user, info);
     Err(r.denied)
 }
 
@@ -58,7 +85,18 @@ pub fn add_log(
     object: Vec<u8>,
     username: Vec<u8>,
 ) {
-    let now = tokio::time::Instant::now();
+    let info = client.info_line(tokio::time::Instant::now());
+    add_log_entry(srv, denied, context, object, username, info);
+}
+
+fn add_log_entry(
+    srv: &mut Server,
+    denied: Denied,
+    context: Context,
+    object: Vec<u8>,
+    username: Vec<u8>,
+    client_info: String,
+) {
     let entry = acl::log::Entry {
         count: 1,
         reason: denied,
@@ -66,7 +104,7 @@ pub fn add_log(
         object,
         username,
         ctime: srv.clock.unix_ms() as i64,
-        client_info: client.info_line(now),
+        client_info,
     };
     let max = srv.cfg.acllog_max_len;
     srv.acl.log.add(entry, max);

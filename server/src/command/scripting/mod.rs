@@ -277,6 +277,7 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
         ctx.client.acl_exempt || ctx.client.has(cflags::MASTER) || ctx.client.has(cflags::LOADER);
     client.flags |= cflags::DENY_BLOCKING;
     client.name = Some("lua".into());
+    let caller_info = crate::command::acl_cmd::caller_info(ctx.srv, ctx.client);
     let mut run = Run {
         srv: &mut *ctx.srv,
         client,
@@ -291,6 +292,7 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
         threshold_ms,
         timed_out: false,
         watch: watch.clone(),
+        caller_info,
     };
     let started_ms = run.srv.now_ms.max(0) as u64;
     watch.start(started_ms, obeyed);
@@ -445,7 +447,10 @@ pub(crate) fn call_from_script(
     }
     // ACL, as Redis's `scriptVerifyACL`.
     let lua = crate::acl::Context::Lua;
-    if let Err(d) = crate::command::acl_cmd::check_client(srv, &run.client, spec, args, lua) {
+    let info = run.caller_info.as_deref();
+    if let Err(d) =
+        crate::command::acl_cmd::check_client_as(srv, &run.client, info, spec, args, lua)
+    {
         let msg = format!(
             "The user executing the script {}",
             crate::acl::script_error_text(d)
