@@ -85,7 +85,11 @@ pub struct Client {
     pub db: usize,
     pub proto: Proto,
     pub authenticated: bool,
-    pub user: &'static str,
+    /// The ACL user the connection is authenticated as (`default` until AUTH).
+    pub user: Bytes,
+    /// Runs without ACL checks (a script called by the master's link or the loader: Redis's
+    /// user-less clients).
+    pub acl_exempt: bool,
     pub flags: u32,
     /// Commands queued since MULTI.
     pub multi: Vec<Queued>,
@@ -159,7 +163,8 @@ impl Client {
             db: 0,
             proto: Proto::Resp2,
             authenticated: false,
-            user: "default",
+            user: Bytes::from_static(b"default"),
+            acl_exempt: false,
             flags: 0,
             multi: Vec::new(),
             multi_mem: 0,
@@ -395,7 +400,7 @@ impl Client {
             tot_mem,
             events,
             self.last_cmd,
-            self.user,
+            String::from_utf8_lossy(&self.user),
             redir,
             self.proto.number(),
         )

@@ -23,6 +23,8 @@ pub type Iter<'a> = std::iter::Map<
     fn((&'a ClientId, &'a Box<Client>)) -> (&'a ClientId, &'a Client),
 >;
 
+// The map's own item type: `&Box<Client>` is what its iterator yields.
+#[allow(clippy::borrowed_box)]
 fn unbox_entry<'a>((id, c): (&'a ClientId, &'a Box<Client>)) -> (&'a ClientId, &'a Client) {
     (id, &**c)
 }

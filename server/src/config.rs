@@ -15,6 +15,7 @@ use crate::notify;
 
 pub mod acl_user;
 pub mod compat;
+pub mod default_user;
 pub mod kinds;
 pub mod process;
 
@@ -421,6 +422,11 @@ pub struct Settings {
     pub bind: Vec<String>,
     pub dir: String,
     pub requirepass: Option<Bytes>,
+    /// `aclfile` ("": none).
+    pub aclfile: String,
+    /// `acl-pubsub-default allchannels`.
+    pub acl_pubsub_default_all: bool,
+    pub acllog_max_len: usize,
     pub protected_mode: bool,
     pub timeout: u64,
     pub tcp_keepalive: u64,
@@ -529,8 +535,7 @@ pub struct ConfigState {
 impl ConfigState {
     /// Defaults, then the config file, then `--directive value` arguments.
     pub fn load(file: Option<&Path>, args: &[String]) -> Result<Self, ConfigError> {
-        let mut store = ConfigStore::load(&DIRECTIVES, file, args)?;
-        acl_user::default_user_agrees(&mut store, args)?;
+        let store = ConfigStore::load(&DIRECTIVES, file, args)?;
         // Each line was checked when it was read, by replaying the lines before it.
         let renames = store
             .value("rename-command")
@@ -626,6 +631,9 @@ impl ConfigState {
             } else {
                 Some(Bytes::copy_from_slice(pass.as_bytes()))
             },
+            aclfile: s.get_str("aclfile").to_string(),
+            acl_pubsub_default_all: s.get_str("acl-pubsub-default") == "allchannels",
+            acllog_max_len: s.get_int("acllog-max-len").max(0) as usize,
             protected_mode: s.get_bool("protected-mode"),
             timeout: s.get_int("timeout") as u64,
             tcp_keepalive: s.get_int("tcp-keepalive") as u64,

@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) parses arguments, sets up logging and signals, and calls
 //! [`runtime::start`] with the real network; the simulation calls it with turmoil's.
 
+pub mod acl;
 pub mod alloc;
 pub mod blocking;
 pub mod client;

@@ -34,6 +34,10 @@ pub enum StartError {
     NoListener,
     #[error("{0}")]
     Load(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("Aborting Redis startup because of ACL errors: {0}")]
+    Acl(String),
 }
 
 pub use crate::shared::Shared;
@@ -123,6 +127,20 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
     // The function engines (Redis's `functionsInit`), before anything may load a library.
     crate::command::scripting::register_function_engines();
     let mut server = Server::new(opts.config, opts.seed, opts.clock);
+    let lines = crate::config::acl_user::decode(
+        server
+            .config
+            .store()
+            .value("user")
+            .unwrap_or(&picket_common::config::Value::List(Vec::new())),
+    );
+    let aclfile = server.cfg.aclfile.clone();
+    crate::config::acl_user::apply_configured_users(&mut server.acl, &lines, &aclfile)
+        .map_err(StartError::Config)?;
+    if !server.cfg.aclfile.is_empty() {
+        let users = crate::command::acl_cmd::load_aclfile(&server).map_err(StartError::Acl)?;
+        server.acl.users = users;
+    }
     let targets = bind_targets(&server.cfg.bind, server.cfg.port)?;
     let mut listeners = Vec::new();
     for (addr, optional) in targets {

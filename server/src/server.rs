@@ -66,6 +66,8 @@ pub struct Server {
     pub functions: crate::functions::Functions,
     /// Client-side caching: who may cache which keys (CLIENT TRACKING).
     pub tracking: crate::tracking::Tracking,
+    /// ACL users and the ACL log.
+    pub acl: crate::acl::Acl,
 }
 
 impl Server {
@@ -96,6 +98,8 @@ impl Server {
             .map(|i| Db::new(i, rng.random()))
             .collect();
         let now_ms = clock.unix_ms() as i64;
+        let mut acl = crate::acl::Acl::new(cfg.acl_pubsub_default_all);
+        acl.set_default_password(cfg.requirepass.as_deref());
         Server {
             tracking: crate::tracking::Tracking::default(),
             cfg,
@@ -125,6 +129,7 @@ impl Server {
             net: Arc::new(NetCounters::default()),
             scripts: Default::default(),
             functions: Default::default(),
+            acl,
         }
     }
 
@@ -234,9 +239,10 @@ impl Server {
                 .is_some_and(|a| a.rewrite_started.is_some())
     }
 
-    /// Whether the default user needs a password.
+    /// Whether a new connection must authenticate (Redis's `authRequired`: the default user
+    /// has a password or is off).
     pub fn requires_auth(&self) -> bool {
-        self.cfg.requirepass.is_some()
+        self.acl.auth_required()
     }
 }
 

@@ -149,6 +149,10 @@ PICKET_COMMANDS = {
     ),
 }
 HANDLERS["replfence"] = "replication_cmds::replfence"
+# access control lists
+HANDLERS["acl"] = {sub: "acl_cmd::" + sub for sub in [
+    "cat", "deluser", "dryrun", "genpass", "getuser", "help", "list", "load", "log", "save",
+    "setuser", "users", "whoami"]}
 # streams
 HANDLERS.update({
     "xadd": "streams::xadd", "xrange": "streams::xrange", "xrevrange": "streams::xrevrange",
@@ -363,7 +367,7 @@ pub const COMMAND_IDS: usize = %d;
 #![allow(clippy::all)]
 
 use super::{
-    bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, latency_cmd, lists, memory, multi, pubsub,
+    acl_cmd, bitops, client_cmd, connection, debug, dump, expire, geo, hashes, hll, info, keys, latency_cmd, lists, memory, multi, pubsub,
     replication_cmds, scripting,
     server_cmds, sets, sort, stream_groups, stream_info, stream_pel, streams, strings, tracking_cmd, zsets,
 };

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use picket_common::config::{
     ConfigStore, CustomKind, Directive, Kind, LineError, RewriteLine, Value,
 };
-use picket_server::config::acl_user::DefaultUserPassword;
+use picket_server::config::default_user::DefaultUserPassword;
 
 /// Redis's reason for a line it has no directive for (or the wrong number of arguments of
 /// a directive outside its table).
@@ -183,6 +183,8 @@ impl CustomKind for IgnoredModule {
 
 static RENAME: RenameKind = RenameKind;
 static MODULE: IgnoredModule = IgnoredModule;
+static USER: picket_server::config::default_user::UserKind =
+    picket_server::config::default_user::UserKind;
 
 /// The directive table of a sentinel: picket-server's, with the sentinel's
 /// `rename-command` and `loadmodule` rows.
@@ -193,6 +195,12 @@ pub static TABLE: LazyLock<Vec<Directive>> = LazyLock::new(|| {
             "rename-command" => Directive {
                 kind: Kind::Custom(&RENAME),
                 doc: "Config file and command line only: rename-command <name> <new-name> makes a sentinel command (SENTINEL, INFO, PING, ...) known under another name only, or under none with \"\"; lines apply in order.",
+                ..*d
+            },
+            // A sentinel has the default user only (picket-server's has ACL users).
+            "user" => Directive {
+                kind: Kind::Custom(&USER),
+                doc: "Config file and command line only: only `user default on <password> ~* &* +@all` (what requirepass gives, and what Redis's CONFIG REWRITE writes) is accepted; its password (nopass, >password or #sha256) must agree with requirepass, or sets it. Other user lines are refused.",
                 ..*d
             },
             "loadmodule" => Directive {

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use picket_common::config::{ConfigStore, Value};
 use picket_common::sds::{bare_or_repr, repr, split_args};
-use picket_server::config::acl_user::{DefaultUserPassword, UserKind};
+use picket_server::config::default_user::{DefaultUserPassword, UserKind};
 
 use super::directives::DEPRECATED;
 use super::ServerSettings;

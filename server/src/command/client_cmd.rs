@@ -1,5 +1,7 @@
 //! CLIENT subcommands.
 
+use bytes::Bytes;
+
 use super::args::is;
 use super::connection::valid_client_name;
 use super::{CmdError, CmdResult, Ctx};
@@ -189,7 +191,7 @@ struct KillFilter {
     laddr: Option<String>,
     id: Option<ClientId>,
     typ: Option<&'static str>,
-    user: Option<String>,
+    user: Option<Bytes>,
     skipme: bool,
 }
 
@@ -202,7 +204,7 @@ impl KillFilter {
                 .is_none_or(|a| c.laddr.to_string() == *a)
             && self.id.is_none_or(|i| c.id == i)
             && self.typ.is_none_or(|t| c.type_name() == t)
-            && self.user.as_ref().is_none_or(|u| c.user == u)
+            && self.user.as_ref().is_none_or(|u| c.user == *u)
     }
 }
 
@@ -233,13 +235,13 @@ pub fn kill(ctx: &mut Ctx) -> CmdResult {
             } else if is(&a[i], "laddr") {
                 f.laddr = Some(String::from_utf8_lossy(v).into_owned());
             } else if is(&a[i], "user") {
-                if &v[..] != b"default" {
+                if !ctx.srv.acl.users.contains_key(&v[..]) {
                     return Err(CmdError::err(format!(
                         "No such user '{}'",
                         String::from_utf8_lossy(v)
                     )));
                 }
-                f.user = Some("default".into());
+                f.user = Some(v.clone());
             } else if is(&a[i], "skipme") {
                 f.skipme = if is(v, "yes") {
                     true

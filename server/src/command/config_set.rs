@@ -6,7 +6,6 @@ use std::path::Path;
 
 use picket_common::config::Value;
 
-use crate::config::acl_user::DefaultUserPassword;
 use crate::config::{compat, Allow};
 use crate::server::Server;
 
@@ -85,17 +84,11 @@ pub fn config_set(
             ));
         }
     }
-    // A `user default` line of the file follows the password (CONFIG REWRITE writes it).
+    // requirepass is the default user's password (Redis's `ACLUpdateDefaultUserPassword`).
     if changed.contains(&"requirepass") {
-        let store = &mut srv.config.store;
-        if store
-            .value("user")
-            .and_then(DefaultUserPassword::of)
-            .is_some()
-        {
-            let user = DefaultUserPassword::for_requirepass(store.get_str("requirepass"));
-            store.set_internal("user", user);
-        }
+        let pass = srv.config.store.get_str("requirepass").to_string();
+        srv.acl
+            .set_default_password((!pass.is_empty()).then_some(pass.as_bytes()));
     }
     if changed.contains(&"hz") {
         srv.config.clamp_hz();
@@ -104,6 +97,7 @@ pub fn config_set(
         srv.config.clamp_backlog_size();
     }
     srv.cfg = srv.config.settings();
+    srv.acl.pubsub_default_all = srv.cfg.acl_pubsub_default_all;
     if changed.contains(&"repl-backlog-size") {
         let size = srv.cfg.repl.backlog_size;
         if let Some(b) = srv.repl.backlog.as_mut() {

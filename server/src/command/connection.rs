@@ -37,23 +37,29 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Check a password for a user of Redis's default ACL (only `default` exists).
-fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
+/// Redis's `ACLAuthenticateUser`: on success the connection is authenticated as `user`;
+/// a failure is logged (ACL LOG, reason `auth`).
+fn authenticate(ctx: &mut Ctx, user: &Bytes, pass: &[u8]) -> bool {
+    if ctx.srv.acl.check_credentials(user, pass) {
+        ctx.client.authenticated = true;
+        ctx.client.user = user.clone();
+        return true;
     }
-    match &ctx.srv.cfg.requirepass {
-        None => true,
-        Some(p) => constant_time_eq(p, pass),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)) as usize;
-    }
-    diff == 0
+    let context = if ctx.client.in_multi() {
+        crate::acl::Context::Multi
+    } else {
+        crate::acl::Context::Toplevel
+    };
+    let object = ctx.args[0].to_vec();
+    super::acl_cmd::add_log(
+        ctx.srv,
+        ctx.client,
+        crate::acl::Denied::Auth,
+        context,
+        object,
+        user.to_vec(),
+    );
+    false
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -63,16 +69,15 @@ pub fn auth(ctx: &mut Ctx) -> CmdResult {
     if ctx.args.len() > 3 {
         return Err(CmdError::Syntax);
     }
-    let (user, pass): (&[u8], &[u8]) = if ctx.args.len() == 2 {
-        if ctx.srv.cfg.requirepass.is_none() {
+    let (user, pass): (Bytes, Bytes) = if ctx.args.len() == 2 {
+        if ctx.srv.acl.default_user().is_none_or(|u| u.nopass) {
             return Err(CmdError::err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
         }
-        (b"default", &ctx.args[1])
+        (Bytes::from_static(b"default"), ctx.args[1].clone())
     } else {
-        (&ctx.args[1], &ctx.args[2])
+        (ctx.args[1].clone(), ctx.args[2].clone())
     };
-    if check_credentials(ctx, user, pass) {
-        ctx.client.authenticated = true;
+    if authenticate(ctx, &user, &pass) {
         ctx.out.ok();
         Ok(())
     } else {
@@ -111,10 +116,9 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
         let opt = &ctx.args[j];
         if is(opt, "auth") && more >= 2 {
             let (user, pass) = (ctx.args[j + 1].clone(), ctx.args[j + 2].clone());
-            if !check_credentials(ctx, &user, &pass) {
+            if !authenticate(ctx, &user, &pass) {
                 return Err(CmdError::Reply(WRONGPASS.into()));
             }
-            ctx.client.authenticated = true;
             j += 3;
         } else if is(opt, "setname") && more >= 1 {
             let n: Bytes = ctx.args[j + 1].clone();
@@ -184,6 +188,8 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.proto = Proto::Resp2;
     ctx.out.proto = Proto::Resp2;
     ctx.client.name = None;
+    // As Redis's `clearClientConnectionState`: back to the default user.
+    ctx.client.user = Bytes::from_static(b"default");
     ctx.client.authenticated = !ctx.srv.requires_auth();
     ctx.out.simple("RESET");
     Ok(())

@@ -146,6 +146,23 @@ fn process_inner(
         reject(srv, client, out, Some(spec), &CmdError::NoAuth.to_string());
         return Flow::Continue;
     }
+    // 3b. ACL: the user may run this command on these keys and channels (checked when
+    // queued in MULTI, as Redis's `processCommand`).
+    let ctx_kind = if client.in_multi() {
+        crate::acl::Context::Multi
+    } else {
+        crate::acl::Context::Toplevel
+    };
+    if let Err(denied) = super::acl_cmd::check_client(srv, client, spec, args, ctx_kind) {
+        reject(
+            srv,
+            client,
+            out,
+            Some(spec),
+            &crate::acl::noperm_text(denied, spec),
+        );
+        return Flow::Continue;
+    }
     // 4. Past maxmemory: evict by the policy; if that cannot make room, commands that may
     // grow memory are refused. The master's stream and the AOF loader are obeyed.
     let loader = client.has(cflags::LOADER) || client.has(cflags::MASTER);
@@ -489,7 +506,16 @@ pub fn call(
         let cname = client.name.clone().unwrap_or_default();
         let max = srv.cfg.slowlog_max_len;
         let t = srv.now_ms / 1000;
-        srv.slowlog.push(args, elapsed_us, t, peer, cname, max);
+        // ACL SETUSER's rules (passwords) are redacted, as Redis redacts them.
+        if spec.full_name == "acl|setuser" {
+            let mut shown: Vec<Bytes> = args.to_vec();
+            for a in shown.iter_mut().skip(2) {
+                *a = Bytes::from_static(b"(redacted)");
+            }
+            srv.slowlog.push(&shown, elapsed_us, t, peer, cname, max);
+        } else {
+            srv.slowlog.push(args, elapsed_us, t, peer, cname, max);
+        }
     }
 
     // MONITOR.
@@ -565,7 +591,7 @@ fn script_caller(
 
 /// The key arguments of a command, by its key specs (Redis's `getKeysFromCommand`).
 fn key_args(spec: &'static CommandSpec, args: &[Bytes]) -> Vec<Bytes> {
-    super::server_cmds::key_positions(spec, args)
+    super::getkeys::key_positions(spec, args)
         .into_iter()
         .map(|(i, _)| args[i].clone())
         .collect()
@@ -657,7 +683,9 @@ pub(crate) fn feed_monitors(srv: &mut Server, client: &Client, spec: &CommandSpe
     let redact = matches!(spec.name, "auth" | "hello") || spec.name == "migrate";
     for (i, a) in args.iter().enumerate() {
         line.push(' ');
-        if redact && i > 0 && (spec.name == "auth" || is_hello_secret(args, i)) {
+        if (redact && i > 0 && (spec.name == "auth" || is_hello_secret(args, i)))
+            || (spec.full_name == "acl|setuser" && i >= 2)
+        {
             line.push_str("\"(redacted)\"");
         } else {
             line.push_str(&repr(a));

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod error;
 pub mod exec;
+pub mod getkeys;
 pub mod keyspec;
 pub mod reentry;
 pub mod rename;
@@ -16,6 +17,7 @@ pub mod spec;
 
 use bytes::Bytes;
 
+pub(crate) mod acl_cmd;
 mod bitops;
 mod client_cmd;
 pub mod config_set;

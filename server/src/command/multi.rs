@@ -76,6 +76,25 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     ctx.client.flags |= cflags::DENY_BLOCKING;
     for q in &queued {
         ctx.client.last_cmd = q.spec.full_name;
+        // ACL rules may have changed since the command was queued (Redis re-checks).
+        if let Err(denied) = super::acl_cmd::check_client(
+            ctx.srv,
+            ctx.client,
+            q.spec,
+            &q.args,
+            crate::acl::Context::Multi,
+        ) {
+            let reason = match denied {
+                crate::acl::Denied::Command => "no permission to execute the command or subcommand",
+                crate::acl::Denied::Key => "no permission to touch the specified keys",
+                crate::acl::Denied::Channel => {
+                    "no permission to access one of the channels used as arguments"
+                }
+                crate::acl::Denied::Auth => "no permission",
+            };
+            ctx.out.error(&format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"));
+            continue;
+        }
         // A command that panicked ends the transaction there (its client is closed).
         if call(ctx.srv, ctx.client, ctx.out, q.spec, &q.args) == super::exec::Flow::Close {
             break;

@@ -355,99 +355,6 @@ pub fn command_list(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// The positions of the keys of a command, with the flags of the key spec that found each,
-/// as Redis's `getKeysUsingKeySpecs`.
-pub fn key_positions(c: &CommandSpec, args: &[Bytes]) -> Vec<(usize, &'static [&'static str])> {
-    let argc = args.len() as i64;
-    let mut out = Vec::new();
-    for ks in c.key_specs {
-        let first = match ks.begin {
-            BeginSearch::Index(i) => i,
-            BeginSearch::Keyword { keyword, startfrom } => {
-                let (from, to, step): (i64, i64, i64) = if startfrom >= 0 {
-                    (startfrom, argc - 1, 1)
-                } else {
-                    (argc + startfrom, 1, -1)
-                };
-                let mut found = None;
-                let mut i = from;
-                while (step > 0 && i <= to) || (step < 0 && i >= to) {
-                    if i >= 0 && i < argc && is(&args[i as usize], keyword) {
-                        found = Some(i + 1);
-                        break;
-                    }
-                    i += step;
-                }
-                match found {
-                    Some(f) => f,
-                    None => continue,
-                }
-            }
-            BeginSearch::Unknown => continue,
-        };
-        if first >= argc {
-            continue;
-        }
-        let (last, step) = match ks.find {
-            FindKeys::Range {
-                lastkey,
-                keystep,
-                limit,
-            } => {
-                let last = if lastkey >= 0 {
-                    first + lastkey
-                } else if limit <= 1 {
-                    argc + lastkey
-                } else {
-                    first + ((argc - first) / limit) + lastkey
-                };
-                (last, keystep)
-            }
-            FindKeys::Keynum {
-                keynumidx,
-                firstkey,
-                keystep,
-            } => {
-                let idx = first + keynumidx;
-                let Some(n) = args.get(idx as usize).and_then(|a| parse_i64(a)) else {
-                    continue;
-                };
-                let start = first + firstkey;
-                out_range(
-                    &mut out,
-                    start,
-                    start + (n - 1) * keystep,
-                    keystep,
-                    argc,
-                    ks.flags,
-                );
-                continue;
-            }
-            FindKeys::Unknown => continue,
-        };
-        out_range(&mut out, first, last, step, argc, ks.flags);
-    }
-    out
-}
-
-fn out_range(
-    out: &mut Vec<(usize, &'static [&'static str])>,
-    first: i64,
-    last: i64,
-    step: i64,
-    argc: i64,
-    flags: &'static [&'static str],
-) {
-    let step = step.max(1);
-    let mut i = first;
-    while i <= last && i < argc {
-        if i > 0 {
-            out.push((i as usize, flags));
-        }
-        i += step;
-    }
-}
-
 fn getkeys_common(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
     let cmd_args = &ctx.args[2..];
     let Some(c) = super::resolve_renamed(&ctx.srv.config.renames, cmd_args, false).ok() else {
@@ -464,9 +371,9 @@ fn getkeys_common(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
         ));
     }
     let keys = if c.name == "set" && c.parent.is_none() {
-        set_get_keys(cmd_args)
+        super::getkeys::set_get_keys(cmd_args)
     } else {
-        key_positions(c, cmd_args)
+        super::getkeys::key_positions(c, cmd_args)
     };
     if keys.is_empty() {
         // (EVAL and FCALL with no keys, and the like, have none to give.)
@@ -487,16 +394,6 @@ fn getkeys_common(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
         }
     }
     Ok(())
-}
-
-/// SET's key spec has `variable_flags`, so Redis asks its `setGetKeys` instead: the key is
-/// only overwritten unless a `GET` option also reads it.
-fn set_get_keys(args: &[Bytes]) -> Vec<(usize, &'static [&'static str])> {
-    if args.iter().skip(3).any(|a| is(a, "get")) {
-        vec![(1, &["RW", "access", "update"])]
-    } else {
-        vec![(1, &["OW", "update"])]
-    }
 }
 
 pub fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
@@ -570,6 +467,13 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
+    // The users are written as they are now, unless they live in an ACL file.
+    let users = if ctx.srv.cfg.aclfile.is_empty() {
+        crate::config::acl_user::lines_of(&ctx.srv.acl.users)
+    } else {
+        picket_common::config::Value::List(Vec::new())
+    };
+    ctx.srv.config.store.set_internal("user", users);
     ctx.srv.config.rewrite().map_err(CmdError::Reply)?;
     tracing::info!("CONFIG REWRITE executed with success.");
     ctx.out.ok();

@@ -76,10 +76,19 @@ fn parse(ctx: &Ctx, readonly: bool) -> Result<Opts, CmdError> {
             // later BY with a '*' does not undo it).
             if !cstr(&args[j + 1]).contains(&b'*') {
                 o.dontsort = true;
+            } else if !super::acl_cmd::full_key_access(ctx.srv, ctx.client, ctx.spec, args) {
+                return Err(CmdError::err(
+                    "BY option of SORT denied due to insufficient ACL permissions.",
+                ));
             }
             o.by = Some(args[j + 1].clone());
             j += 1;
         } else if is(a, "get") && left >= 1 {
+            if !super::acl_cmd::full_key_access(ctx.srv, ctx.client, ctx.spec, args) {
+                return Err(CmdError::err(
+                    "GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             o.gets.push(args[j + 1].clone());
             j += 1;
         } else {

@@ -10,9 +10,366 @@ use super::spec::{flags, CommandSpec, Keys};
 /// Every command, sorted by name.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
+        name: "acl",
+        full_name: "acl",
+        id: 0,
+        parent: None,
+        arity: -2,
+        flags: 0,
+        keys: Keys::range(0, 0, 0),
+        acl: &["@slow"],
+        tips: &[],
+        key_specs: &[],
+        doc: Doc {
+            summary: "A container for Access List Control commands ",
+            since: "6.0.0",
+            group: "server",
+            complexity: "Depends on subcommand.",
+            doc_flags: &[],
+            deprecated_since: None,
+            replaced_by: None,
+            history: &[],
+            arguments: &[],
+        },
+        subcommands: &[
+            CommandSpec {
+                name: "cat",
+                full_name: "acl|cat",
+                id: 1,
+                parent: Some("acl"),
+                arity: -2,
+                flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "List the ACL categories or the commands inside a category",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(1) since the categories and commands are a fixed set.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "categoryname", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "deluser",
+                full_name: "acl|deluser",
+                id: 2,
+                parent: Some("acl"),
+                arity: -3,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Remove the specified ACL users and the associated rules",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(1) amortized time considering the typical user.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "username", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["multiple"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "dryrun",
+                full_name: "acl|dryrun",
+                id: 3,
+                parent: Some("acl"),
+                arity: -4,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Returns whether the user can execute the given command without executing the command.",
+                    since: "7.0.0",
+                    group: "server",
+                    complexity: "O(1).",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "username", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "command", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "arg", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "genpass",
+                full_name: "acl|genpass",
+                id: 4,
+                parent: Some("acl"),
+                arity: -2,
+                flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Generate a pseudorandom secure password to use for ACL users",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "bits", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "getuser",
+                full_name: "acl|getuser",
+                id: 5,
+                parent: Some("acl"),
+                arity: 3,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Get the rules for a specific ACL user",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of password, command and pattern rules that the user has.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and changed the format of key and channel patterns from a list to their rule representation.")],
+                    arguments: &[
+                    Arg { name: "username", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "help",
+                full_name: "acl|help",
+                id: 6,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Show helpful text about the different subcommands",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "list",
+                full_name: "acl|list",
+                id: 7,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "List the current ACL rules in ACL config file format",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of configured users.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "load",
+                full_name: "acl|load",
+                id: 8,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Reload the ACLs from the configured ACL file",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of configured users.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "log",
+                full_name: "acl|log",
+                id: 9,
+                parent: Some("acl"),
+                arity: -2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "List latest events denied because of ACLs in place",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N) with N being the number of entries shown.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[
+                    Arg { name: "operation", typ: "oneof", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional"], deprecated_since: None, display: None, args: &[
+                        Arg { name: "count", typ: "integer", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                        Arg { name: "reset", typ: "pure-token", key_spec_index: -1, token: Some("RESET"), summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    ] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "save",
+                full_name: "acl|save",
+                id: 10,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Save the current ACL rules in the configured ACL file",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of configured users.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "setuser",
+                full_name: "acl|setuser",
+                id: 11,
+                parent: Some("acl"),
+                arity: -3,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Modify or create the rules for a specific ACL user",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of rules provided.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and key based permissions.")],
+                    arguments: &[
+                    Arg { name: "username", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &[], deprecated_since: None, display: None, args: &[] },
+                    Arg { name: "rule", typ: "string", key_spec_index: -1, token: None, summary: None, since: None, flags: &["optional", "multiple"], deprecated_since: None, display: None, args: &[] },
+                ],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "users",
+                full_name: "acl|users",
+                id: 12,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@admin", "@slow", "@dangerous"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "List the username of all the configured ACL rules",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(N). Where N is the number of configured users.",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+            CommandSpec {
+                name: "whoami",
+                full_name: "acl|whoami",
+                id: 13,
+                parent: Some("acl"),
+                arity: 2,
+                flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
+                keys: Keys::range(0, 0, 0),
+                acl: &["@slow"],
+                tips: &[],
+                key_specs: &[],
+                doc: Doc {
+                    summary: "Return the name of the user associated to the current connection",
+                    since: "6.0.0",
+                    group: "server",
+                    complexity: "O(1)",
+                    doc_flags: &[],
+                    deprecated_since: None,
+                    replaced_by: None,
+                    history: &[],
+                    arguments: &[],
+                },
+                subcommands: &[],
+            },
+        ],
+    },
+    CommandSpec {
         name: "append",
         full_name: "append",
-        id: 0,
+        id: 14,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -41,7 +398,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "auth",
         full_name: "auth",
-        id: 1,
+        id: 15,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -68,7 +425,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bgrewriteaof",
         full_name: "bgrewriteaof",
-        id: 2,
+        id: 16,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING,
@@ -92,7 +449,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bgsave",
         full_name: "bgsave",
-        id: 3,
+        id: 17,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING,
@@ -118,7 +475,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitcount",
         full_name: "bitcount",
-        id: 4,
+        id: 18,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -154,7 +511,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitfield",
         full_name: "bitfield",
-        id: 5,
+        id: 19,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM,
@@ -207,7 +564,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitfield_ro",
         full_name: "bitfield_ro",
-        id: 6,
+        id: 20,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -239,7 +596,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitop",
         full_name: "bitop",
-        id: 7,
+        id: 21,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -270,7 +627,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitpos",
         full_name: "bitpos",
-        id: 8,
+        id: 22,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -309,7 +666,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blmove",
         full_name: "blmove",
-        id: 9,
+        id: 23,
         parent: None,
         arity: 6,
         flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT | flags::BLOCKING,
@@ -348,7 +705,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blmpop",
         full_name: "blmpop",
-        id: 10,
+        id: 24,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -383,7 +740,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blpop",
         full_name: "blpop",
-        id: 11,
+        id: 25,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING,
@@ -412,7 +769,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "brpop",
         full_name: "brpop",
-        id: 12,
+        id: 26,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING,
@@ -441,7 +798,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "brpoplpush",
         full_name: "brpoplpush",
-        id: 13,
+        id: 27,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT | flags::BLOCKING,
@@ -472,7 +829,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzmpop",
         full_name: "bzmpop",
-        id: 14,
+        id: 28,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -507,7 +864,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzpopmax",
         full_name: "bzpopmax",
-        id: 15,
+        id: 29,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING | flags::FAST,
@@ -536,7 +893,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzpopmin",
         full_name: "bzpopmin",
-        id: 16,
+        id: 30,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::NOSCRIPT | flags::BLOCKING | flags::FAST,
@@ -565,7 +922,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "client",
         full_name: "client",
-        id: 17,
+        id: 31,
         parent: None,
         arity: -2,
         flags: 0,
@@ -588,7 +945,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "caching",
                 full_name: "client|caching",
-                id: 18,
+                id: 32,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -617,7 +974,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getname",
                 full_name: "client|getname",
-                id: 19,
+                id: 33,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -641,7 +998,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getredir",
                 full_name: "client|getredir",
-                id: 20,
+                id: 34,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -665,7 +1022,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "client|help",
-                id: 21,
+                id: 35,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -689,7 +1046,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "id",
                 full_name: "client|id",
-                id: 22,
+                id: 36,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -713,7 +1070,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "info",
                 full_name: "client|info",
-                id: 23,
+                id: 37,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -737,7 +1094,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "client|kill",
-                id: 24,
+                id: 38,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -779,7 +1136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "client|list",
-                id: 25,
+                id: 39,
                 parent: Some("client"),
                 arity: -2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -813,7 +1170,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "no-evict",
                 full_name: "client|no-evict",
-                id: 26,
+                id: 40,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -842,7 +1199,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "pause",
                 full_name: "client|pause",
-                id: 27,
+                id: 41,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -872,7 +1229,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reply",
                 full_name: "client|reply",
-                id: 28,
+                id: 42,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -902,7 +1259,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "setname",
                 full_name: "client|setname",
-                id: 29,
+                id: 43,
                 parent: Some("client"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -928,7 +1285,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "tracking",
                 full_name: "client|tracking",
-                id: 30,
+                id: 44,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -963,7 +1320,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "trackinginfo",
                 full_name: "client|trackinginfo",
-                id: 31,
+                id: 45,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -987,7 +1344,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "unblock",
                 full_name: "client|unblock",
-                id: 32,
+                id: 46,
                 parent: Some("client"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1017,7 +1374,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "unpause",
                 full_name: "client|unpause",
-                id: 33,
+                id: 47,
                 parent: Some("client"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1043,7 +1400,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "command",
         full_name: "command",
-        id: 34,
+        id: 48,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -1066,7 +1423,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "count",
                 full_name: "command|count",
-                id: 35,
+                id: 49,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -1090,7 +1447,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "docs",
                 full_name: "command|docs",
-                id: 36,
+                id: 50,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -1116,7 +1473,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getkeys",
                 full_name: "command|getkeys",
-                id: 37,
+                id: 51,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -1140,7 +1497,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "getkeysandflags",
                 full_name: "command|getkeysandflags",
-                id: 38,
+                id: 52,
                 parent: Some("command"),
                 arity: -4,
                 flags: flags::LOADING | flags::STALE,
@@ -1164,7 +1521,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "command|help",
-                id: 39,
+                id: 53,
                 parent: Some("command"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -1188,7 +1545,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "info",
                 full_name: "command|info",
-                id: 40,
+                id: 54,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -1214,7 +1571,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "command|list",
-                id: 41,
+                id: 55,
                 parent: Some("command"),
                 arity: -2,
                 flags: flags::LOADING | flags::STALE,
@@ -1246,7 +1603,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "config",
         full_name: "config",
-        id: 42,
+        id: 56,
         parent: None,
         arity: -2,
         flags: 0,
@@ -1269,7 +1626,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "config|get",
-                id: 43,
+                id: 57,
                 parent: Some("config"),
                 arity: -3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1297,7 +1654,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "config|help",
-                id: 44,
+                id: 58,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -1321,7 +1678,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "resetstat",
                 full_name: "config|resetstat",
-                id: 45,
+                id: 59,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1345,7 +1702,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "rewrite",
                 full_name: "config|rewrite",
-                id: 46,
+                id: 60,
                 parent: Some("config"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1369,7 +1726,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "set",
                 full_name: "config|set",
-                id: 47,
+                id: 61,
                 parent: Some("config"),
                 arity: -4,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1400,7 +1757,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "copy",
         full_name: "copy",
-        id: 48,
+        id: 62,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -1432,7 +1789,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dbsize",
         full_name: "dbsize",
-        id: 49,
+        id: 63,
         parent: None,
         arity: 1,
         flags: flags::READONLY | flags::FAST,
@@ -1456,7 +1813,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "debug",
         full_name: "debug",
-        id: 50,
+        id: 64,
         parent: None,
         arity: -2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -1480,7 +1837,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decr",
         full_name: "decr",
-        id: 51,
+        id: 65,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1508,7 +1865,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decrby",
         full_name: "decrby",
-        id: 52,
+        id: 66,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -1537,7 +1894,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "del",
         full_name: "del",
-        id: 53,
+        id: 67,
         parent: None,
         arity: -2,
         flags: flags::WRITE,
@@ -1565,7 +1922,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "discard",
         full_name: "discard",
-        id: 54,
+        id: 68,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -1589,7 +1946,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dump",
         full_name: "dump",
-        id: 55,
+        id: 69,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -1617,7 +1974,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "echo",
         full_name: "echo",
-        id: 56,
+        id: 70,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -1643,7 +2000,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "eval",
         full_name: "eval",
-        id: 57,
+        id: 71,
         parent: None,
         arity: -3,
         flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1674,7 +2031,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "eval_ro",
         full_name: "eval_ro",
-        id: 58,
+        id: 72,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1705,7 +2062,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "evalsha",
         full_name: "evalsha",
-        id: 59,
+        id: 73,
         parent: None,
         arity: -3,
         flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1736,7 +2093,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "evalsha_ro",
         full_name: "evalsha_ro",
-        id: 60,
+        id: 74,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1767,7 +2124,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exec",
         full_name: "exec",
-        id: 61,
+        id: 75,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::SKIP_SLOWLOG,
@@ -1791,7 +2148,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         full_name: "exists",
-        id: 62,
+        id: 76,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -1819,7 +2176,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         full_name: "expire",
-        id: 63,
+        id: 77,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1854,7 +2211,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         full_name: "expireat",
-        id: 64,
+        id: 78,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -1889,7 +2246,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expiretime",
         full_name: "expiretime",
-        id: 65,
+        id: 79,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -1917,7 +2274,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "failover",
         full_name: "failover",
-        id: 66,
+        id: 80,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE,
@@ -1949,7 +2306,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "fcall",
         full_name: "fcall",
-        id: 67,
+        id: 81,
         parent: None,
         arity: -3,
         flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -1980,7 +2337,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "fcall_ro",
         full_name: "fcall_ro",
-        id: 68,
+        id: 82,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
@@ -2011,7 +2368,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushall",
         full_name: "flushall",
-        id: 69,
+        id: 83,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -2040,7 +2397,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         full_name: "flushdb",
-        id: 70,
+        id: 84,
         parent: None,
         arity: -1,
         flags: flags::WRITE,
@@ -2069,7 +2426,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "function",
         full_name: "function",
-        id: 71,
+        id: 85,
         parent: None,
         arity: -2,
         flags: 0,
@@ -2092,7 +2449,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "delete",
                 full_name: "function|delete",
-                id: 72,
+                id: 86,
                 parent: Some("function"),
                 arity: 3,
                 flags: flags::WRITE | flags::NOSCRIPT,
@@ -2118,7 +2475,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "dump",
                 full_name: "function|dump",
-                id: 73,
+                id: 87,
                 parent: Some("function"),
                 arity: 2,
                 flags: flags::NOSCRIPT,
@@ -2142,7 +2499,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "flush",
                 full_name: "function|flush",
-                id: 74,
+                id: 88,
                 parent: Some("function"),
                 arity: -2,
                 flags: flags::WRITE | flags::NOSCRIPT,
@@ -2171,7 +2528,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "function|help",
-                id: 75,
+                id: 89,
                 parent: Some("function"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -2195,7 +2552,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "function|kill",
-                id: 76,
+                id: 90,
                 parent: Some("function"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -2219,7 +2576,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "list",
                 full_name: "function|list",
-                id: 77,
+                id: 91,
                 parent: Some("function"),
                 arity: -2,
                 flags: flags::NOSCRIPT,
@@ -2246,7 +2603,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "load",
                 full_name: "function|load",
-                id: 78,
+                id: 92,
                 parent: Some("function"),
                 arity: -3,
                 flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT,
@@ -2273,7 +2630,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "restore",
                 full_name: "function|restore",
-                id: 79,
+                id: 93,
                 parent: Some("function"),
                 arity: -3,
                 flags: flags::WRITE | flags::DENYOOM | flags::NOSCRIPT,
@@ -2304,7 +2661,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stats",
                 full_name: "function|stats",
-                id: 80,
+                id: 94,
                 parent: Some("function"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -2330,7 +2687,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geoadd",
         full_name: "geoadd",
-        id: 81,
+        id: 95,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2368,7 +2725,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geodist",
         full_name: "geodist",
-        id: 82,
+        id: 96,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -2404,7 +2761,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geohash",
         full_name: "geohash",
-        id: 83,
+        id: 97,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2433,7 +2790,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geopos",
         full_name: "geopos",
-        id: 84,
+        id: 98,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -2462,7 +2819,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadius",
         full_name: "georadius",
-        id: 85,
+        id: 99,
         parent: None,
         arity: -6,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -2514,7 +2871,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadius_ro",
         full_name: "georadius_ro",
-        id: 86,
+        id: 100,
         parent: None,
         arity: -6,
         flags: flags::READONLY,
@@ -2562,7 +2919,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadiusbymember",
         full_name: "georadiusbymember",
-        id: 87,
+        id: 101,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -2613,7 +2970,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "georadiusbymember_ro",
         full_name: "georadiusbymember_ro",
-        id: 88,
+        id: 102,
         parent: None,
         arity: -5,
         flags: flags::READONLY,
@@ -2660,7 +3017,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geosearch",
         full_name: "geosearch",
-        id: 89,
+        id: 103,
         parent: None,
         arity: -7,
         flags: flags::READONLY,
@@ -2727,7 +3084,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "geosearchstore",
         full_name: "geosearchstore",
-        id: 90,
+        id: 104,
         parent: None,
         arity: -8,
         flags: flags::WRITE | flags::DENYOOM,
@@ -2794,7 +3151,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         full_name: "get",
-        id: 91,
+        id: 105,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -2822,7 +3179,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         full_name: "getbit",
-        id: 92,
+        id: 106,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -2851,7 +3208,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         full_name: "getdel",
-        id: 93,
+        id: 107,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -2879,7 +3236,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         full_name: "getex",
-        id: 94,
+        id: 108,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -2914,7 +3271,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         full_name: "getrange",
-        id: 95,
+        id: 109,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -2944,7 +3301,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         full_name: "getset",
-        id: 96,
+        id: 110,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -2973,7 +3330,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         full_name: "hdel",
-        id: 97,
+        id: 111,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -3002,7 +3359,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         full_name: "hello",
-        id: 98,
+        id: 112,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -3035,7 +3392,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         full_name: "hexists",
-        id: 99,
+        id: 113,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -3064,7 +3421,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         full_name: "hget",
-        id: 100,
+        id: 114,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -3093,7 +3450,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         full_name: "hgetall",
-        id: 101,
+        id: 115,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -3121,7 +3478,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         full_name: "hincrby",
-        id: 102,
+        id: 116,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3151,7 +3508,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         full_name: "hincrbyfloat",
-        id: 103,
+        id: 117,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3181,7 +3538,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         full_name: "hkeys",
-        id: 104,
+        id: 118,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -3209,7 +3566,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         full_name: "hlen",
-        id: 105,
+        id: 119,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3237,7 +3594,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         full_name: "hmget",
-        id: 106,
+        id: 120,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -3266,7 +3623,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         full_name: "hmset",
-        id: 107,
+        id: 121,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3298,7 +3655,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         full_name: "hrandfield",
-        id: 108,
+        id: 122,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -3330,7 +3687,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         full_name: "hscan",
-        id: 109,
+        id: 123,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -3361,7 +3718,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         full_name: "hset",
-        id: 110,
+        id: 124,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3393,7 +3750,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         full_name: "hsetnx",
-        id: 111,
+        id: 125,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3423,7 +3780,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         full_name: "hstrlen",
-        id: 112,
+        id: 126,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -3452,7 +3809,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         full_name: "hvals",
-        id: 113,
+        id: 127,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -3480,7 +3837,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         full_name: "incr",
-        id: 114,
+        id: 128,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3508,7 +3865,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         full_name: "incrby",
-        id: 115,
+        id: 129,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3537,7 +3894,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         full_name: "incrbyfloat",
-        id: 116,
+        id: 130,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -3566,7 +3923,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         full_name: "info",
-        id: 117,
+        id: 131,
         parent: None,
         arity: -1,
         flags: flags::LOADING | flags::STALE,
@@ -3592,7 +3949,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         full_name: "keys",
-        id: 118,
+        id: 132,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -3618,7 +3975,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lastsave",
         full_name: "lastsave",
-        id: 119,
+        id: 133,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -3642,7 +3999,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "latency",
         full_name: "latency",
-        id: 120,
+        id: 134,
         parent: None,
         arity: -2,
         flags: 0,
@@ -3665,7 +4022,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "doctor",
                 full_name: "latency|doctor",
-                id: 121,
+                id: 135,
                 parent: Some("latency"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3689,7 +4046,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "graph",
                 full_name: "latency|graph",
-                id: 122,
+                id: 136,
                 parent: Some("latency"),
                 arity: 3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3715,7 +4072,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "latency|help",
-                id: 123,
+                id: 137,
                 parent: Some("latency"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -3739,7 +4096,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "histogram",
                 full_name: "latency|histogram",
-                id: 124,
+                id: 138,
                 parent: Some("latency"),
                 arity: -2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3765,7 +4122,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "history",
                 full_name: "latency|history",
-                id: 125,
+                id: 139,
                 parent: Some("latency"),
                 arity: 3,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3791,7 +4148,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "latest",
                 full_name: "latency|latest",
-                id: 126,
+                id: 140,
                 parent: Some("latency"),
                 arity: 2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3815,7 +4172,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "latency|reset",
-                id: 127,
+                id: 141,
                 parent: Some("latency"),
                 arity: -2,
                 flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -3843,7 +4200,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lcs",
         full_name: "lcs",
-        id: 128,
+        id: 142,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -3876,7 +4233,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         full_name: "lindex",
-        id: 129,
+        id: 143,
         parent: None,
         arity: 3,
         flags: flags::READONLY,
@@ -3905,7 +4262,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         full_name: "linsert",
-        id: 130,
+        id: 144,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -3939,7 +4296,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         full_name: "llen",
-        id: 131,
+        id: 145,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -3967,7 +4324,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         full_name: "lmove",
-        id: 132,
+        id: 146,
         parent: None,
         arity: 5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4005,7 +4362,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         full_name: "lmpop",
-        id: 133,
+        id: 147,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -4039,7 +4396,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         full_name: "lpop",
-        id: 134,
+        id: 148,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -4068,7 +4425,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         full_name: "lpos",
-        id: 135,
+        id: 149,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -4100,7 +4457,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         full_name: "lpush",
-        id: 136,
+        id: 150,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4129,7 +4486,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         full_name: "lpushx",
-        id: 137,
+        id: 151,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4158,7 +4515,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         full_name: "lrange",
-        id: 138,
+        id: 152,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -4188,7 +4545,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         full_name: "lrem",
-        id: 139,
+        id: 153,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -4218,7 +4575,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         full_name: "lset",
-        id: 140,
+        id: 154,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4248,7 +4605,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         full_name: "ltrim",
-        id: 141,
+        id: 155,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -4278,7 +4635,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "memory",
         full_name: "memory",
-        id: 142,
+        id: 156,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4301,7 +4658,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "doctor",
                 full_name: "memory|doctor",
-                id: 143,
+                id: 157,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4325,7 +4682,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "memory|help",
-                id: 144,
+                id: 158,
                 parent: Some("memory"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4349,7 +4706,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "malloc-stats",
                 full_name: "memory|malloc-stats",
-                id: 145,
+                id: 159,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4373,7 +4730,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "purge",
                 full_name: "memory|purge",
-                id: 146,
+                id: 160,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4397,7 +4754,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stats",
                 full_name: "memory|stats",
-                id: 147,
+                id: 161,
                 parent: Some("memory"),
                 arity: 2,
                 flags: 0,
@@ -4421,7 +4778,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "usage",
                 full_name: "memory|usage",
-                id: 148,
+                id: 162,
                 parent: Some("memory"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -4452,7 +4809,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         full_name: "mget",
-        id: 149,
+        id: 163,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -4480,7 +4837,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "monitor",
         full_name: "monitor",
-        id: 150,
+        id: 164,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -4504,7 +4861,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         full_name: "move",
-        id: 151,
+        id: 165,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -4533,7 +4890,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         full_name: "mset",
-        id: 152,
+        id: 166,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4564,7 +4921,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         full_name: "msetnx",
-        id: 153,
+        id: 167,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -4595,7 +4952,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         full_name: "multi",
-        id: 154,
+        id: 168,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -4619,7 +4976,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         full_name: "object",
-        id: 155,
+        id: 169,
         parent: None,
         arity: -2,
         flags: 0,
@@ -4642,7 +4999,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "encoding",
                 full_name: "object|encoding",
-                id: 156,
+                id: 170,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4670,7 +5027,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "freq",
                 full_name: "object|freq",
-                id: 157,
+                id: 171,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4698,7 +5055,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "object|help",
-                id: 158,
+                id: 172,
                 parent: Some("object"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -4722,7 +5079,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "idletime",
                 full_name: "object|idletime",
-                id: 159,
+                id: 173,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4750,7 +5107,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "refcount",
                 full_name: "object|refcount",
-                id: 160,
+                id: 174,
                 parent: Some("object"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -4780,7 +5137,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         full_name: "persist",
-        id: 161,
+        id: 175,
         parent: None,
         arity: 2,
         flags: flags::WRITE | flags::FAST,
@@ -4808,7 +5165,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         full_name: "pexpire",
-        id: 162,
+        id: 176,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -4843,7 +5200,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         full_name: "pexpireat",
-        id: 163,
+        id: 177,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -4878,7 +5235,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         full_name: "pexpiretime",
-        id: 164,
+        id: 178,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -4906,7 +5263,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfadd",
         full_name: "pfadd",
-        id: 165,
+        id: 179,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -4935,7 +5292,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfcount",
         full_name: "pfcount",
-        id: 166,
+        id: 180,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -4963,7 +5320,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfdebug",
         full_name: "pfdebug",
-        id: 167,
+        id: 181,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::ADMIN,
@@ -4992,7 +5349,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfmerge",
         full_name: "pfmerge",
-        id: 168,
+        id: 182,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5022,7 +5379,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfselftest",
         full_name: "pfselftest",
-        id: 169,
+        id: 183,
         parent: None,
         arity: 1,
         flags: flags::ADMIN,
@@ -5046,7 +5403,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         full_name: "ping",
-        id: 170,
+        id: 184,
         parent: None,
         arity: -1,
         flags: flags::FAST,
@@ -5072,7 +5429,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         full_name: "psetex",
-        id: 171,
+        id: 185,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5102,7 +5459,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         full_name: "psubscribe",
-        id: 172,
+        id: 186,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5130,7 +5487,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psync",
         full_name: "psync",
-        id: 173,
+        id: 187,
         parent: None,
         arity: -3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5157,7 +5514,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         full_name: "pttl",
-        id: 174,
+        id: 188,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5185,7 +5542,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         full_name: "publish",
-        id: 175,
+        id: 189,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -5212,7 +5569,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         full_name: "pubsub",
-        id: 176,
+        id: 190,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5235,7 +5592,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "channels",
                 full_name: "pubsub|channels",
-                id: 177,
+                id: 191,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5261,7 +5618,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "pubsub|help",
-                id: 178,
+                id: 192,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -5285,7 +5642,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numpat",
                 full_name: "pubsub|numpat",
-                id: 179,
+                id: 193,
                 parent: Some("pubsub"),
                 arity: 2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5309,7 +5666,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "numsub",
                 full_name: "pubsub|numsub",
-                id: 180,
+                id: 194,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5335,7 +5692,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardchannels",
                 full_name: "pubsub|shardchannels",
-                id: 181,
+                id: 195,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5361,7 +5718,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "shardnumsub",
                 full_name: "pubsub|shardnumsub",
-                id: 182,
+                id: 196,
                 parent: Some("pubsub"),
                 arity: -2,
                 flags: flags::PUBSUB | flags::LOADING | flags::STALE,
@@ -5389,7 +5746,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         full_name: "punsubscribe",
-        id: 183,
+        id: 197,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5415,7 +5772,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         full_name: "quit",
-        id: 184,
+        id: 198,
         parent: None,
         arity: -1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -5439,7 +5796,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         full_name: "randomkey",
-        id: 185,
+        id: 199,
         parent: None,
         arity: 1,
         flags: flags::READONLY,
@@ -5463,7 +5820,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         full_name: "rename",
-        id: 186,
+        id: 200,
         parent: None,
         arity: 3,
         flags: flags::WRITE,
@@ -5493,7 +5850,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         full_name: "renamenx",
-        id: 187,
+        id: 201,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -5523,7 +5880,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replconf",
         full_name: "replconf",
-        id: 188,
+        id: 202,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
@@ -5547,7 +5904,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replfence",
         full_name: "replfence",
-        id: 189,
+        id: 203,
         parent: None,
         arity: 2,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -5573,7 +5930,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "replicaof",
         full_name: "replicaof",
-        id: 190,
+        id: 204,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -5608,7 +5965,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         full_name: "reset",
-        id: 191,
+        id: 205,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -5632,7 +5989,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         full_name: "restore",
-        id: 192,
+        id: 206,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5666,7 +6023,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore-asking",
         full_name: "restore-asking",
-        id: 193,
+        id: 207,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::ASKING,
@@ -5700,7 +6057,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "role",
         full_name: "role",
-        id: 194,
+        id: 208,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
@@ -5724,7 +6081,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         full_name: "rpop",
-        id: 195,
+        id: 209,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -5753,7 +6110,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         full_name: "rpoplpush",
-        id: 196,
+        id: 210,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -5783,7 +6140,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         full_name: "rpush",
-        id: 197,
+        id: 211,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5812,7 +6169,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         full_name: "rpushx",
-        id: 198,
+        id: 212,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5841,7 +6198,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         full_name: "sadd",
-        id: 199,
+        id: 213,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -5870,7 +6227,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "save",
         full_name: "save",
-        id: 200,
+        id: 214,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -5894,7 +6251,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         full_name: "scan",
-        id: 201,
+        id: 215,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -5923,7 +6280,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         full_name: "scard",
-        id: 202,
+        id: 216,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -5951,7 +6308,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "script",
         full_name: "script",
-        id: 203,
+        id: 217,
         parent: None,
         arity: -2,
         flags: 0,
@@ -5974,7 +6331,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "exists",
                 full_name: "script|exists",
-                id: 204,
+                id: 218,
                 parent: Some("script"),
                 arity: -3,
                 flags: flags::NOSCRIPT,
@@ -6000,7 +6357,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "flush",
                 full_name: "script|flush",
-                id: 205,
+                id: 219,
                 parent: Some("script"),
                 arity: -2,
                 flags: flags::NOSCRIPT,
@@ -6029,7 +6386,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "script|help",
-                id: 206,
+                id: 220,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -6053,7 +6410,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "kill",
                 full_name: "script|kill",
-                id: 207,
+                id: 221,
                 parent: Some("script"),
                 arity: 2,
                 flags: flags::NOSCRIPT | flags::ALLOW_BUSY,
@@ -6077,7 +6434,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "load",
                 full_name: "script|load",
-                id: 208,
+                id: 222,
                 parent: Some("script"),
                 arity: 3,
                 flags: flags::NOSCRIPT | flags::STALE,
@@ -6105,7 +6462,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         full_name: "sdiff",
-        id: 209,
+        id: 223,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6133,7 +6490,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         full_name: "sdiffstore",
-        id: 210,
+        id: 224,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6163,7 +6520,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         full_name: "select",
-        id: 211,
+        id: 225,
         parent: None,
         arity: 2,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -6189,7 +6546,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         full_name: "set",
-        id: 212,
+        id: 226,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6230,7 +6587,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         full_name: "setbit",
-        id: 213,
+        id: 227,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6260,7 +6617,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         full_name: "setex",
-        id: 214,
+        id: 228,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6290,7 +6647,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         full_name: "setnx",
-        id: 215,
+        id: 229,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -6319,7 +6676,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         full_name: "setrange",
-        id: 216,
+        id: 230,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6349,7 +6706,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         full_name: "shutdown",
-        id: 217,
+        id: 231,
         parent: None,
         arity: -1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::NO_MULTI | flags::ALLOW_BUSY,
@@ -6381,7 +6738,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         full_name: "sinter",
-        id: 218,
+        id: 232,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6409,7 +6766,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         full_name: "sintercard",
-        id: 219,
+        id: 233,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6439,7 +6796,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         full_name: "sinterstore",
-        id: 220,
+        id: 234,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -6469,7 +6826,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         full_name: "sismember",
-        id: 221,
+        id: 235,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -6498,7 +6855,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slaveof",
         full_name: "slaveof",
-        id: 222,
+        id: 236,
         parent: None,
         arity: 3,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
@@ -6533,7 +6890,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "slowlog",
         full_name: "slowlog",
-        id: 223,
+        id: 237,
         parent: None,
         arity: -2,
         flags: 0,
@@ -6556,7 +6913,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "get",
                 full_name: "slowlog|get",
-                id: 224,
+                id: 238,
                 parent: Some("slowlog"),
                 arity: -2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -6582,7 +6939,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "slowlog|help",
-                id: 225,
+                id: 239,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -6606,7 +6963,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "len",
                 full_name: "slowlog|len",
-                id: 226,
+                id: 240,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -6630,7 +6987,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "reset",
                 full_name: "slowlog|reset",
-                id: 227,
+                id: 241,
                 parent: Some("slowlog"),
                 arity: 2,
                 flags: flags::ADMIN | flags::LOADING | flags::STALE,
@@ -6656,7 +7013,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         full_name: "smembers",
-        id: 228,
+        id: 242,
         parent: None,
         arity: 2,
         flags: flags::READONLY,
@@ -6684,7 +7041,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         full_name: "smismember",
-        id: 229,
+        id: 243,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -6713,7 +7070,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         full_name: "smove",
-        id: 230,
+        id: 244,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::FAST,
@@ -6744,7 +7101,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         full_name: "sort",
-        id: 231,
+        id: 245,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -6786,7 +7143,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         full_name: "sort_ro",
-        id: 232,
+        id: 246,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -6826,7 +7183,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         full_name: "spop",
-        id: 233,
+        id: 247,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -6855,7 +7212,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spublish",
         full_name: "spublish",
-        id: 234,
+        id: 248,
         parent: None,
         arity: 3,
         flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
@@ -6884,7 +7241,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         full_name: "srandmember",
-        id: 235,
+        id: 249,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -6913,7 +7270,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         full_name: "srem",
-        id: 236,
+        id: 250,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -6942,7 +7299,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         full_name: "sscan",
-        id: 237,
+        id: 251,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -6973,7 +7330,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ssubscribe",
         full_name: "ssubscribe",
-        id: 238,
+        id: 252,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -7001,7 +7358,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         full_name: "strlen",
-        id: 239,
+        id: 253,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -7029,7 +7386,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         full_name: "subscribe",
-        id: 240,
+        id: 254,
         parent: None,
         arity: -2,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -7055,7 +7412,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         full_name: "substr",
-        id: 241,
+        id: 255,
         parent: None,
         arity: 4,
         flags: flags::READONLY,
@@ -7085,7 +7442,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         full_name: "sunion",
-        id: 242,
+        id: 256,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -7113,7 +7470,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         full_name: "sunionstore",
-        id: 243,
+        id: 257,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM,
@@ -7143,7 +7500,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunsubscribe",
         full_name: "sunsubscribe",
-        id: 244,
+        id: 258,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -7171,7 +7528,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         full_name: "swapdb",
-        id: 245,
+        id: 259,
         parent: None,
         arity: 3,
         flags: flags::WRITE | flags::FAST,
@@ -7198,7 +7555,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sync",
         full_name: "sync",
-        id: 246,
+        id: 260,
         parent: None,
         arity: 1,
         flags: flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -7222,7 +7579,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         full_name: "time",
-        id: 247,
+        id: 261,
         parent: None,
         arity: 1,
         flags: flags::LOADING | flags::STALE | flags::FAST,
@@ -7246,7 +7603,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         full_name: "touch",
-        id: 248,
+        id: 262,
         parent: None,
         arity: -2,
         flags: flags::READONLY | flags::FAST,
@@ -7274,7 +7631,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         full_name: "ttl",
-        id: 249,
+        id: 263,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -7302,7 +7659,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         full_name: "type",
-        id: 250,
+        id: 264,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -7330,7 +7687,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         full_name: "unlink",
-        id: 251,
+        id: 265,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -7358,7 +7715,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         full_name: "unsubscribe",
-        id: 252,
+        id: 266,
         parent: None,
         arity: -1,
         flags: flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE,
@@ -7384,7 +7741,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         full_name: "unwatch",
-        id: 253,
+        id: 267,
         parent: None,
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -7408,7 +7765,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         full_name: "wait",
-        id: 254,
+        id: 268,
         parent: None,
         arity: 3,
         flags: flags::NOSCRIPT,
@@ -7435,7 +7792,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         full_name: "watch",
-        id: 255,
+        id: 269,
         parent: None,
         arity: -2,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::ALLOW_BUSY,
@@ -7463,7 +7820,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xack",
         full_name: "xack",
-        id: 256,
+        id: 270,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::FAST,
@@ -7493,7 +7850,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xadd",
         full_name: "xadd",
-        id: 257,
+        id: 271,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -7542,7 +7899,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xautoclaim",
         full_name: "xautoclaim",
-        id: 258,
+        id: 272,
         parent: None,
         arity: -6,
         flags: flags::WRITE | flags::FAST,
@@ -7576,7 +7933,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xclaim",
         full_name: "xclaim",
-        id: 259,
+        id: 273,
         parent: None,
         arity: -6,
         flags: flags::WRITE | flags::FAST,
@@ -7614,7 +7971,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xdel",
         full_name: "xdel",
-        id: 260,
+        id: 274,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -7643,7 +8000,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xgroup",
         full_name: "xgroup",
-        id: 261,
+        id: 275,
         parent: None,
         arity: -2,
         flags: 0,
@@ -7666,7 +8023,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "create",
                 full_name: "xgroup|create",
-                id: 262,
+                id: 276,
                 parent: Some("xgroup"),
                 arity: -5,
                 flags: flags::WRITE | flags::DENYOOM,
@@ -7701,7 +8058,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "createconsumer",
                 full_name: "xgroup|createconsumer",
-                id: 263,
+                id: 277,
                 parent: Some("xgroup"),
                 arity: 5,
                 flags: flags::WRITE | flags::DENYOOM,
@@ -7731,7 +8088,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "delconsumer",
                 full_name: "xgroup|delconsumer",
-                id: 264,
+                id: 278,
                 parent: Some("xgroup"),
                 arity: 5,
                 flags: flags::WRITE,
@@ -7761,7 +8118,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "destroy",
                 full_name: "xgroup|destroy",
-                id: 265,
+                id: 279,
                 parent: Some("xgroup"),
                 arity: 4,
                 flags: flags::WRITE,
@@ -7790,7 +8147,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "xgroup|help",
-                id: 266,
+                id: 280,
                 parent: Some("xgroup"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -7814,7 +8171,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "setid",
                 full_name: "xgroup|setid",
-                id: 267,
+                id: 281,
                 parent: Some("xgroup"),
                 arity: -5,
                 flags: flags::WRITE,
@@ -7850,7 +8207,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xinfo",
         full_name: "xinfo",
-        id: 268,
+        id: 282,
         parent: None,
         arity: -2,
         flags: 0,
@@ -7873,7 +8230,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "consumers",
                 full_name: "xinfo|consumers",
-                id: 269,
+                id: 283,
                 parent: Some("xinfo"),
                 arity: 4,
                 flags: flags::READONLY,
@@ -7902,7 +8259,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "groups",
                 full_name: "xinfo|groups",
-                id: 270,
+                id: 284,
                 parent: Some("xinfo"),
                 arity: 3,
                 flags: flags::READONLY,
@@ -7930,7 +8287,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "help",
                 full_name: "xinfo|help",
-                id: 271,
+                id: 285,
                 parent: Some("xinfo"),
                 arity: 2,
                 flags: flags::LOADING | flags::STALE,
@@ -7954,7 +8311,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "stream",
                 full_name: "xinfo|stream",
-                id: 272,
+                id: 286,
                 parent: Some("xinfo"),
                 arity: -3,
                 flags: flags::READONLY,
@@ -7987,7 +8344,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xlen",
         full_name: "xlen",
-        id: 273,
+        id: 287,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -8015,7 +8372,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xpending",
         full_name: "xpending",
-        id: 274,
+        id: 288,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -8051,7 +8408,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xrange",
         full_name: "xrange",
-        id: 275,
+        id: 289,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8082,7 +8439,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xread",
         full_name: "xread",
-        id: 276,
+        id: 290,
         parent: None,
         arity: -4,
         flags: flags::READONLY | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -8115,7 +8472,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xreadgroup",
         full_name: "xreadgroup",
-        id: 277,
+        id: 291,
         parent: None,
         arity: -7,
         flags: flags::WRITE | flags::BLOCKING | flags::MOVABLEKEYS,
@@ -8153,7 +8510,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xrevrange",
         full_name: "xrevrange",
-        id: 278,
+        id: 292,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8184,7 +8541,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xsetid",
         full_name: "xsetid",
-        id: 279,
+        id: 293,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -8215,7 +8572,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xtrim",
         full_name: "xtrim",
-        id: 280,
+        id: 294,
         parent: None,
         arity: -4,
         flags: flags::WRITE,
@@ -8255,7 +8612,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         full_name: "zadd",
-        id: 281,
+        id: 295,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -8297,7 +8654,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         full_name: "zcard",
-        id: 282,
+        id: 296,
         parent: None,
         arity: 2,
         flags: flags::READONLY | flags::FAST,
@@ -8325,7 +8682,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         full_name: "zcount",
-        id: 283,
+        id: 297,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -8355,7 +8712,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         full_name: "zdiff",
-        id: 284,
+        id: 298,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8385,7 +8742,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         full_name: "zdiffstore",
-        id: 285,
+        id: 299,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -8416,7 +8773,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         full_name: "zincrby",
-        id: 286,
+        id: 300,
         parent: None,
         arity: 4,
         flags: flags::WRITE | flags::DENYOOM | flags::FAST,
@@ -8446,7 +8803,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         full_name: "zinter",
-        id: 287,
+        id: 301,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8482,7 +8839,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         full_name: "zintercard",
-        id: 288,
+        id: 302,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -8512,7 +8869,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         full_name: "zinterstore",
-        id: 289,
+        id: 303,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -8549,7 +8906,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         full_name: "zlexcount",
-        id: 290,
+        id: 304,
         parent: None,
         arity: 4,
         flags: flags::READONLY | flags::FAST,
@@ -8579,7 +8936,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         full_name: "zmpop",
-        id: 291,
+        id: 305,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::MOVABLEKEYS,
@@ -8613,7 +8970,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         full_name: "zmscore",
-        id: 292,
+        id: 306,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::FAST,
@@ -8642,7 +8999,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         full_name: "zpopmax",
-        id: 293,
+        id: 307,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -8671,7 +9028,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         full_name: "zpopmin",
-        id: 294,
+        id: 308,
         parent: None,
         arity: -2,
         flags: flags::WRITE | flags::FAST,
@@ -8700,7 +9057,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         full_name: "zrandmember",
-        id: 295,
+        id: 309,
         parent: None,
         arity: -2,
         flags: flags::READONLY,
@@ -8732,7 +9089,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         full_name: "zrange",
-        id: 296,
+        id: 310,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8772,7 +9129,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         full_name: "zrangebylex",
-        id: 297,
+        id: 311,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8806,7 +9163,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         full_name: "zrangebyscore",
-        id: 298,
+        id: 312,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -8841,7 +9198,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         full_name: "zrangestore",
-        id: 299,
+        id: 313,
         parent: None,
         arity: -5,
         flags: flags::WRITE | flags::DENYOOM,
@@ -8882,7 +9239,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         full_name: "zrank",
-        id: 300,
+        id: 314,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -8911,7 +9268,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         full_name: "zrem",
-        id: 301,
+        id: 315,
         parent: None,
         arity: -3,
         flags: flags::WRITE | flags::FAST,
@@ -8940,7 +9297,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         full_name: "zremrangebylex",
-        id: 302,
+        id: 316,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -8970,7 +9327,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         full_name: "zremrangebyrank",
-        id: 303,
+        id: 317,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -9000,7 +9357,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         full_name: "zremrangebyscore",
-        id: 304,
+        id: 318,
         parent: None,
         arity: 4,
         flags: flags::WRITE,
@@ -9030,7 +9387,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         full_name: "zrevrange",
-        id: 305,
+        id: 319,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -9061,7 +9418,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         full_name: "zrevrangebylex",
-        id: 306,
+        id: 320,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -9095,7 +9452,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         full_name: "zrevrangebyscore",
-        id: 307,
+        id: 321,
         parent: None,
         arity: -4,
         flags: flags::READONLY,
@@ -9130,7 +9487,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         full_name: "zrevrank",
-        id: 308,
+        id: 322,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -9159,7 +9516,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         full_name: "zscan",
-        id: 309,
+        id: 323,
         parent: None,
         arity: -3,
         flags: flags::READONLY,
@@ -9190,7 +9547,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         full_name: "zscore",
-        id: 310,
+        id: 324,
         parent: None,
         arity: 3,
         flags: flags::READONLY | flags::FAST,
@@ -9219,7 +9576,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         full_name: "zunion",
-        id: 311,
+        id: 325,
         parent: None,
         arity: -3,
         flags: flags::READONLY | flags::MOVABLEKEYS,
@@ -9255,7 +9612,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         full_name: "zunionstore",
-        id: 312,
+        id: 326,
         parent: None,
         arity: -4,
         flags: flags::WRITE | flags::DENYOOM | flags::MOVABLEKEYS,
@@ -9292,4 +9649,4 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Number of commands and subcommands (the range of `CommandSpec::id`).
-pub const COMMAND_IDS: usize = 313;
+pub const COMMAND_IDS: usize = 327;

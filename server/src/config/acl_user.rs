@@ -1,99 +1,54 @@
-//! `user default ...` lines. picket has no ACL users, but Redis 7's CONFIG REWRITE writes
-//! the default user into every file it rewrites (`user default on nopass ~* &* +@all`, or
-//! `#<sha256>` with `requirepass`), so files that Sentinel had Redis rewrite carry one. A
-//! default user with full access is what `requirepass` gives: such a line is accepted when
-//! its password agrees with `requirepass` (or sets it, for `>password` without one); any
-//! other `user` line would change who may do what, and is refused.
+//! `user <name> <rules...>` lines of the config file, as Redis 7.0's
+//! `ACLAppendUserForLoading`: each line is checked on a scratch user when it is read (an
+//! unknown command is let through, as Redis defers it), a user may be declared once, and
+//! the lines are applied at start-up (`apply_configured_users`). CONFIG REWRITE writes the
+//! live users back (`lines_of`).
 
-use picket_common::config::{
-    ConfigError, ConfigStore, CustomKind, Format, Location, RewriteLine, Value,
-};
-use sha2::{Digest, Sha256};
+use bytes::Bytes;
+use picket_common::config::{CustomKind, RewriteLine, Value};
 
-const ONLY_DEFAULT: &str = "not supported by picket: there are no ACL users besides default (use requirepass for its password)";
-const FULL_ACCESS: &str = "not supported by picket: the default user must have full access (on ~* &* +@all), as requirepass gives";
+use crate::acl::{self, RuleError, User};
 
-/// Redis's `ACLHashPassword`: lower-case hex SHA-256.
-pub fn hash_password(pw: &str) -> String {
-    Sha256::digest(pw.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// Arguments of one line are kept joined by this byte (a rule never holds it: Redis's
+/// rules are NUL-terminated strings).
+const SEP: char = '\0';
+
+fn encode(args: &[String]) -> String {
+    args.join(&SEP.to_string())
 }
 
-/// The password part of an accepted `user default` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DefaultUserPassword {
-    /// `nopass`: no password, as an empty `requirepass`.
-    NoPass,
-    /// `>password`.
-    Plain(String),
-    /// `#<sha256 hex>`.
-    Hash(String),
-}
-
-impl DefaultUserPassword {
-    fn encode(&self) -> String {
-        match self {
-            DefaultUserPassword::NoPass => "nopass".into(),
-            DefaultUserPassword::Plain(p) => format!(">{p}"),
-            DefaultUserPassword::Hash(h) => format!("#{h}"),
-        }
-    }
-
-    fn decode(s: &str) -> Option<Self> {
-        if s == "nopass" {
-            Some(DefaultUserPassword::NoPass)
-        } else if let Some(p) = s.strip_prefix('>') {
-            Some(DefaultUserPassword::Plain(p.to_string()))
-        } else {
-            s.strip_prefix('#')
-                .map(|h| DefaultUserPassword::Hash(h.to_string()))
-        }
-    }
-
-    /// The line's password for the stored value of the `user` directive, if there was a line.
-    pub fn of(v: &Value) -> Option<Self> {
-        match v {
-            Value::List(items) => items.first().and_then(|s| Self::decode(s)),
-            _ => None,
-        }
-    }
-
-    /// The value of the `user` directive for `requirepass` (after CONFIG SET requirepass).
-    pub fn for_requirepass(pass: &str) -> Value {
-        let p = if pass.is_empty() {
-            DefaultUserPassword::NoPass
-        } else {
-            DefaultUserPassword::Hash(hash_password(pass))
-        };
-        Value::List(vec![p.encode()])
-    }
-
-    /// Whether it agrees with `requirepass`; `Err` says how it does not.
-    pub fn check(&self, requirepass: &str) -> Result<(), String> {
-        let agrees = match self {
-            DefaultUserPassword::NoPass => requirepass.is_empty(),
-            DefaultUserPassword::Plain(p) => requirepass.is_empty() || requirepass == p,
-            DefaultUserPassword::Hash(h) => {
-                !requirepass.is_empty() && hash_password(requirepass) == *h
-            }
-        };
-        if agrees {
-            return Ok(());
-        }
-        Err(match self {
-            DefaultUserPassword::Hash(_) if requirepass.is_empty() => {
-                "not supported by picket: a password known only by its hash; set requirepass to it"
-                    .into()
-            }
-            _ => "the default user's password differs from requirepass".into(),
-        })
+/// The stored lines: (name, rules with selectors merged).
+pub fn decode(v: &Value) -> Vec<(String, Vec<String>)> {
+    match v {
+        Value::List(lines) => lines
+            .iter()
+            .filter_map(|l| {
+                let mut parts = l.split(SEP).map(str::to_string);
+                let name = parts.next()?;
+                Some((name, parts.collect()))
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
-/// `user default <rules...>`: only the default user with full access; the value keeps its
-/// password ([`DefaultUserPassword`]), the last line winning.
+/// The `user` directive's value for the live users (CONFIG REWRITE), one line each, in
+/// name order, as ACL LIST shows them.
+pub fn lines_of(users: &std::collections::BTreeMap<Vec<u8>, User>) -> Value {
+    Value::List(
+        users
+            .values()
+            .map(|u| {
+                let mut args = vec![String::from_utf8_lossy(&u.name).into_owned()];
+                let descr = String::from_utf8_lossy(&acl::describe::user(u)).into_owned();
+                args.extend(descr.split(' ').map(str::to_string));
+                encode(&args)
+            })
+            .collect(),
+    )
+}
+
+/// `user <name> <rules...>` lines.
 #[derive(Debug)]
 pub struct UserKind;
 
@@ -104,91 +59,64 @@ impl CustomKind for UserKind {
 
     fn set(&self, current: &Value, args: &[String], _first: bool) -> Result<Value, String> {
         let Some((name, rules)) = args.split_first() else {
-            // The (empty) default.
             return Ok(current.clone());
         };
-        if name != "default" {
-            return Err(ONLY_DEFAULT.into());
-        }
-        // Redis applies a config file's user line to a reset user: off, no password, no
-        // keys, channels or commands.
-        let (mut on, mut keys, mut channels, mut commands) = (false, false, false, false);
-        let mut nopass = false;
-        let mut passwords: Vec<DefaultUserPassword> = Vec::new();
-        for rule in rules {
-            let lower = rule.to_ascii_lowercase();
-            match lower.as_str() {
-                "on" => on = true,
-                "off" => on = false,
-                "~*" | "allkeys" | "%rw~*" => keys = true,
-                "&*" | "allchannels" => channels = true,
-                "+@all" | "allcommands" => commands = true,
-                "nopass" => {
-                    nopass = true;
-                    passwords.clear();
-                }
-                "resetpass" => {
-                    nopass = false;
-                    passwords.clear();
-                }
-                "sanitize-payload" | "skip-sanitize-payload" => {}
-                "reset" => {
-                    (on, keys, channels, commands, nopass) = (false, false, false, false, false);
-                    passwords.clear();
-                }
-                _ if rule.starts_with('>') => {
-                    nopass = false;
-                    passwords.push(DefaultUserPassword::Plain(rule[1..].to_string()));
-                }
-                _ if rule.starts_with('#') => {
-                    let hex = &rule[1..];
-                    let lower_hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
-                    if hex.len() != 64 || !hex.bytes().all(lower_hex) {
-                        return Err("The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters".into());
-                    }
-                    nopass = false;
-                    passwords.push(DefaultUserPassword::Hash(rule[1..].to_string()));
-                }
-                _ => return Err(FULL_ACCESS.into()),
-            }
-        }
-        if !(on && keys && channels && commands) {
-            return Err(FULL_ACCESS.into());
-        }
-        let password = match (nopass, passwords.as_slice()) {
-            (true, _) => DefaultUserPassword::NoPass,
-            (false, [one]) => one.clone(),
-            (false, []) => {
-                return Err("not supported by picket: a default user without password nor nopass (nobody could log in)".into())
-            }
-            (false, _) => {
-                return Err("not supported by picket: several passwords (requirepass is one)".into())
+        // Redis names the argument at the merged rule's index of the whole line (`user`
+        // being argument 0), which is what its message shows.
+        let arg_at = |j: usize| -> String {
+            if j == 0 {
+                "user".to_string()
+            } else {
+                args.get(j - 1).cloned().unwrap_or_default()
             }
         };
-        Ok(Value::List(vec![password.encode()]))
+        let existing = decode(current);
+        if existing.iter().any(|(n, _)| n == name) {
+            return Err(format!(
+                "Error in user declaration '{name}': Duplicate user found. A user can only be defined once in config files"
+            ));
+        }
+        let raw: Vec<Bytes> = rules
+            .iter()
+            .map(|r| Bytes::copy_from_slice(r.as_bytes()))
+            .collect();
+        let merged = acl::merge_selector_args(&raw)
+            .map_err(|i| format!("Error in user declaration '{}': Wrong format", arg_at(i)))?;
+        let mut scratch = User::new(b"__fakeuser:0__", false);
+        for (j, op) in merged.iter().enumerate() {
+            match scratch.apply(op, false) {
+                Ok(()) | Err(RuleError::Unknown) => {}
+                Err(e) => return Err(format!("Error in user declaration '{}': {e}", arg_at(j))),
+            }
+        }
+        let mut line = vec![name.clone()];
+        line.extend(
+            merged
+                .iter()
+                .map(|r| String::from_utf8_lossy(r).into_owned()),
+        );
+        let mut lines = match current {
+            Value::List(l) => l.clone(),
+            _ => Vec::new(),
+        };
+        lines.push(encode(&line));
+        Ok(Value::List(lines))
     }
 
-    fn display(&self, v: &Value) -> String {
-        DefaultUserPassword::of(v)
-            .map(|p| p.encode())
-            .unwrap_or_default()
+    fn display(&self, _v: &Value) -> String {
+        String::new()
     }
 
-    /// The line as Redis's CONFIG REWRITE writes the default user (a plain password as
-    /// its hash), where the file had its line.
-    fn rewrite_lines(&self, v: &Value, default: &Value) -> Vec<RewriteLine> {
-        let Some(p) = DefaultUserPassword::of(v) else {
-            return Vec::new();
-        };
-        let pass = match p {
-            DefaultUserPassword::Plain(pw) => format!("#{}", hash_password(&pw)),
-            other => other.encode(),
-        };
-        let args = ["default", "on", &pass, "~*", "&*", "+@all"];
-        vec![RewriteLine {
-            args: args.iter().map(|a| a.to_string()).collect(),
-            force: v != default,
-        }]
+    /// One `user` line per user, always written (Redis's `rewriteConfigUserOption`).
+    fn rewrite_lines(&self, v: &Value, _default: &Value) -> Vec<RewriteLine> {
+        decode(v)
+            .into_iter()
+            .map(|(name, rules)| {
+                let mut args = vec![name];
+                args.extend(rules);
+                RewriteLine { args, force: true }
+            })
+            .collect()
     }
 
     fn repeatable(&self) -> bool {
@@ -196,118 +124,79 @@ impl CustomKind for UserKind {
     }
 }
 
-/// A `user default` line must give what `requirepass` gives (see the module doc); a plain
-/// password without `requirepass` becomes it.
-pub(super) fn default_user_agrees(
-    store: &mut ConfigStore,
-    args: &[String],
-) -> Result<(), ConfigError> {
-    let Some(password) = store.value("user").and_then(DefaultUserPassword::of) else {
-        return Ok(());
-    };
-    let requirepass = store.get_str("requirepass").to_string();
-    if let Err(message) = password.check(&requirepass) {
-        return Err(ConfigError::Directive {
-            location: last_location(store, args, "user"),
-            directive: "user".into(),
-            message,
-        });
+/// Redis's `ACLLoadUsersAtStartup` for the config file's lines: `user` lines and an
+/// `aclfile` exclude each other; each configured user is created (the default user reset
+/// first) and its rules applied. The error is the start-up message.
+pub fn apply_configured_users(
+    acl: &mut acl::Acl,
+    lines: &[(String, Vec<String>)],
+    aclfile: &str,
+) -> Result<(), String> {
+    if !aclfile.is_empty() && !lines.is_empty() {
+        return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
     }
-    if let DefaultUserPassword::Plain(pw) = password {
-        if requirepass.is_empty() {
-            store.set_internal("requirepass", Value::Str(pw));
+    let all = acl.pubsub_default_all;
+    for (name, rules) in lines {
+        if acl::user::has_spaces(name.as_bytes()) {
+            return Err("Spaces not allowed in ACL usernames".into());
         }
+        let mut u = match acl.users.get(name.as_bytes()) {
+            Some(existing) => {
+                let mut u = existing.clone();
+                let _ = u.apply(b"reset", all);
+                u
+            }
+            None => User::new(name.as_bytes(), all),
+        };
+        for r in rules {
+            if let Err(e) = u.apply(r.as_bytes(), all) {
+                return Err(format!(
+                    "Error loading ACL rule '{r}' for the user named '{name}': {e}. Critical error while loading ACLs. Exiting."
+                ));
+            }
+        }
+        if !u.enabled {
+            tracing::info!("The user '{name}' is disabled (there is no 'on' modifier in the user description). Make sure this is not a configuration error.");
+        }
+        acl.users.insert(name.as_bytes().to_vec(), u);
     }
     Ok(())
-}
-
-/// Where the last `name` line of the sources of `store` is (for errors found once all of
-/// them are read). The sources were read once already, so reading them again works.
-fn last_location(store: &ConfigStore, args: &[String], name: &str) -> Location {
-    let from_args = picket_common::config::parse_args(args).unwrap_or_default();
-    let from_file = match store.config_file() {
-        Some(f) if f.format == Format::Toml => {
-            picket_common::config::parse_toml_file(&f.path, store).unwrap_or_default()
-        }
-        Some(f) => picket_common::config::parse_conf_file(&f.path).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    from_file
-        .into_iter()
-        .chain(from_args)
-        .rfind(|d| d.name.eq_ignore_ascii_case(name))
-        .map_or(Location::CommandLine, |d| d.location)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn line(s: &str) -> Result<Option<DefaultUserPassword>, String> {
+    fn line(cur: &Value, s: &str) -> Result<Value, String> {
         let args: Vec<String> = s.split(' ').map(str::to_string).collect();
-        UserKind
-            .set(&UserKind.empty(), &args, true)
-            .map(|v| DefaultUserPassword::of(&v))
+        UserKind.set(cur, &args, true)
     }
 
     #[test]
-    fn sha256_as_redis() {
-        // What Redis 7.0 wrote for `requirepass s3cret`.
+    fn lines_are_checked_and_accumulate() {
+        let v = line(&UserKind.empty(), "alice on >pw ~k* (+get ~x) +nosuch").unwrap();
+        let v = line(&v, "default on nopass ~* &* +@all").unwrap();
+        let d = decode(&v);
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].1, ["on", ">pw", "~k*", "(+get ~x)", "+nosuch"]);
         assert_eq!(
-            hash_password("s3cret"),
-            "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0"
+            line(&v, "alice on").unwrap_err(),
+            "Error in user declaration 'alice': Duplicate user found. A user can only be defined once in config files"
         );
-    }
-
-    #[test]
-    fn full_access_default_user_lines() {
+        // Redis's message names the line's argument at the rule's index.
         assert_eq!(
-            line("default on nopass ~* &* +@all"),
-            Ok(Some(DefaultUserPassword::NoPass))
+            line(&v, "bob on bogus").unwrap_err(),
+            "Error in user declaration 'bob': Syntax error"
         );
-        assert_eq!(
-            line("default on #1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0 ~* &* +@all"),
-            Ok(Some(DefaultUserPassword::Hash(
-                "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0".into()
-            )))
+        let mut acl = acl::Acl::new(false);
+        let err = apply_configured_users(&mut acl, &d, "").unwrap_err();
+        assert!(
+            err.contains("Error loading ACL rule '+nosuch' for the user named 'alice'"),
+            "{err}"
         );
-        assert_eq!(
-            line("default on sanitize-payload >pw allkeys allchannels allcommands"),
-            Ok(Some(DefaultUserPassword::Plain("pw".into())))
-        );
-        for bad in [
-            "alice on nopass ~* &* +@all",
-            "default off nopass ~* &* +@all",
-            "default on nopass ~cache:* &* +@all",
-            "default on nopass ~* +@all",
-            "default on nopass ~* &* +@all -flushall",
-            "default on ~* &* +@all",
-            "default on >a >b ~* &* +@all",
-        ] {
-            assert!(
-                line(bad).unwrap_err().contains("not supported by picket"),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn agreement_with_requirepass() {
-        let hash = DefaultUserPassword::Hash(hash_password("pw"));
-        assert!(hash.check("pw").is_ok());
-        assert!(hash.check("other").is_err());
-        assert!(hash.check("").unwrap_err().contains("set requirepass"));
-        assert!(DefaultUserPassword::NoPass.check("").is_ok());
-        assert!(DefaultUserPassword::NoPass.check("pw").is_err());
-        let plain = DefaultUserPassword::Plain("pw".into());
-        assert!(plain.check("").is_ok() && plain.check("pw").is_ok() && plain.check("x").is_err());
-        let v = DefaultUserPassword::for_requirepass("pw");
-        let lines = UserKind.rewrite_lines(&v, &UserKind.empty());
-        assert_eq!(lines[0].args[2], format!("#{}", hash_password("pw")));
-        assert_eq!(
-            UserKind.rewrite_lines(&DefaultUserPassword::for_requirepass(""), &UserKind.empty())[0]
-                .args,
-            ["default", "on", "nopass", "~*", "&*", "+@all"]
-        );
+        let ok = decode(&line(&UserKind.empty(), "default on >pw ~* &* +@all").unwrap());
+        apply_configured_users(&mut acl, &ok, "").unwrap();
+        assert!(acl.auth_required());
+        assert!(apply_configured_users(&mut acl, &ok, "/x.acl").is_err());
     }
 }

@@ -161,7 +161,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "user",
         Kind::Custom(&USER),
         "",
-        "Config file and command line only: picket has no ACL users, so only `user default on <password> ~* &* +@all` (what requirepass gives, and what Redis's CONFIG REWRITE writes) is accepted; its password (nopass, >password or #sha256) must agree with requirepass, or sets it. CONFIG REWRITE writes it back as Redis does. Other user lines are refused.",
+        "Config file and command line only: `user <name> <rules...>` declares an ACL user as ACL SETUSER would (each user once; not together with aclfile). CONFIG REWRITE writes the current users back.",
     )
     .file_only(),
     inert!(
@@ -197,21 +197,20 @@ pub static DIRECTIVES: &[Directive] = &[
         "aclfile",
         Kind::String,
         "",
-        "ACL file to load users from: picket has no ACL users and refuses any value but \"\".",
+        "ACL file to load users from at start-up and with ACL LOAD, written by ACL SAVE; not together with `user` lines.",
     )
-    .immutable()
-    .check(kinds::no_aclfile),
-    inert!(
+    .immutable(),
+    Directive::new(
         "acl-pubsub-default",
         Kind::Enum(&["allchannels", "resetchannels"]),
         "resetchannels",
-        "there are no ACL users"
+        "Channel permissions of new users and selectors: allchannels or resetchannels.",
     ),
-    inert!(
+    Directive::new(
         "acllog-max-len",
         Kind::Int { min: 0, max: I64 },
         "128",
-        "there is no ACL log"
+        "Most entries kept by the ACL log (ACL LOG).",
     ),
     // ------------------------------------------------------------------ TLS
     Directive::new(

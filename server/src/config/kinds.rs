@@ -461,16 +461,6 @@ pub fn no_unixsocket(v: &Value) -> Result<(), String> {
     }
 }
 
-/// `aclfile`: only "" (ACL users would change who may do what).
-pub fn no_aclfile(v: &Value) -> Result<(), String> {
-    match v {
-        Value::Str(s) if !s.is_empty() => Err(unsupported(
-            "picket has no ACL users; use requirepass for the default user",
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// `activedefrag yes` fails as on Debian's redis-server, which has no defragmenting
 /// allocator either.
 pub fn no_active_defrag(v: &Value) -> Result<(), String> {

@@ -513,6 +513,9 @@ pub struct Run<'a> {
     pub threshold_ms: i64,
     pub timed_out: bool,
     pub watch: std::sync::Arc<crate::scripts::ScriptWatch>,
+    /// The caller's CLIENT INFO line for ACL LOG entries (Redis logs the script's caller),
+    /// taken only for users with restrictions.
+    pub caller_info: Option<String>,
 }
 
 thread_local! {

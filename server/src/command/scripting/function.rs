@@ -90,6 +90,7 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     // server through `run`).
     forget_gone(ctx.srv);
     let mut slot = std::mem::take(&mut ctx.srv.functions.engine);
+    let caller_info = crate::command::acl_cmd::caller_info(ctx.srv, ctx.client);
     let mut run = super::Run {
         srv: &mut *ctx.srv,
         client,
@@ -104,6 +105,7 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
         threshold_ms,
         timed_out: false,
         watch: watch.clone(),
+        caller_info,
     };
     let started_ms = run.srv.now_ms.max(0) as u64;
     watch.start_function(started_ms, obeyed, running);

@@ -229,6 +229,11 @@ pub(super) fn script_client(caller: &Client, now: tokio::time::Instant) -> Box<C
         c
     });
     client.db = caller.db;
+    // The script runs as its caller's user (the master's link and the loader, user-less,
+    // may run anything).
+    client.user = caller.user.clone();
+    client.acl_exempt =
+        caller.acl_exempt || caller.has(cflags::MASTER) || caller.has(cflags::LOADER);
     client.proto = picket_common::resp::Proto::Resp2;
     client.authenticated = true;
     client.flags = cflags::DENY_BLOCKING;
@@ -309,6 +314,7 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
     let watch = ctx.srv.scripts.watch.clone();
     let started = tokio::time::Instant::now();
     let client = script_client(ctx.client, started);
+    let caller_info = crate::command::acl_cmd::caller_info(ctx.srv, ctx.client);
     let mut run = Run {
         srv: &mut *ctx.srv,
         client,
@@ -323,6 +329,7 @@ fn eval_generic(ctx: &mut Ctx, evalsha: bool, ro: bool) -> CmdResult {
         threshold_ms,
         timed_out: false,
         watch: watch.clone(),
+        caller_info,
     };
     let started_ms = run.srv.now_ms.max(0) as u64;
     watch.start(started_ms, obeyed);
@@ -475,6 +482,18 @@ pub(crate) fn call_from_script(
             ),
             buf,
         );
+    }
+    // ACL, as Redis's `scriptVerifyACL`.
+    let lua = crate::acl::Context::Lua;
+    let info = run.caller_info.as_deref();
+    if let Err(d) =
+        crate::command::acl_cmd::check_client_as(srv, &run.client, info, spec, args, lua)
+    {
+        let msg = format!(
+            "The user executing the script {}",
+            crate::acl::script_error_text(d)
+        );
+        return rejected(reject(srv, Some(spec), &msg), buf);
     }
     let write = spec.has(flags::WRITE);
     let may_replicate = crate::pause::may_replicate(spec);
