@@ -243,6 +243,17 @@ fn acl_commands_as_redis() {
     }
     assert_eq!(p.cmd(&["ACL", "GENPASS"]).text().len(), 64);
     assert_eq!(p.cmd(&["ACL", "GENPASS", "5"]).text().len(), 2);
+    // Hex from the system's generator: never the same twice.
+    let (a, b) = (
+        p.cmd(&["ACL", "GENPASS"]).text(),
+        p.cmd(&["ACL", "GENPASS"]).text(),
+    );
+    assert!(
+        a.bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        "{a}"
+    );
+    assert_ne!(a, b);
 }
 
 /// A user for the permission tests, on both servers, and a connection authenticated as it.

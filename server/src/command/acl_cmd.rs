@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use rand::RngExt;
 
 use super::args::{is, parse_i64};
 use super::client_cmd::help_reply;
@@ -365,9 +364,20 @@ pub fn genpass(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::err("ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096"));
     }
     let chars = ((bits + 3) / 4) as usize;
+    // A password comes from the operating system's generator, as Redis's from
+    // /dev/urandom: the server's seeded RNG (which replays under the simulation) is
+    // predictable. Nothing decides on it, so determinism does not suffer.
+    let mut raw = vec![0u8; chars.div_ceil(2)];
+    if let Err(e) = rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut raw) {
+        return Err(CmdError::err(format!(
+            "Failed to generate a random password: {e}"
+        )));
+    }
     const HEX: &[u8] = b"0123456789abcdef";
-    let pass: Vec<u8> = (0..chars)
-        .map(|_| HEX[ctx.srv.rng.random_range(0..16usize)])
+    let pass: Vec<u8> = raw
+        .iter()
+        .flat_map(|b| [HEX[(b >> 4) as usize], HEX[(b & 15) as usize]])
+        .take(chars)
         .collect();
     ctx.out.bulk(&pass);
     Ok(())
