@@ -342,15 +342,8 @@ async fn observe(net: AliasNet, seen: Arc<Mutex<Seen>>) -> Result<(), String> {
 fn run(seed: u64) -> Result<Vec<String>, String> {
     let mut sim = builder(seed, Duration::from_secs(150)).build();
     let net = AliasNet::default();
-    // One directory per run: the tests of this file run in parallel threads of one process,
-    // and may run the same seed (a shared directory let one run read the other's files).
-    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "picket-sim-hostnames-{}-{seed}-{}",
-        std::process::id(),
-        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
+    // One directory per run: its two tests may run the same seed at once.
+    let dir = picket_sim_tests::ha::run_dir(seed);
     for (i, n) in NODES.iter().enumerate() {
         let host = format!("node{}-a", i + 1);
         net.point(n, &host);

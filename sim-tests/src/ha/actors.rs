@@ -11,8 +11,9 @@ pub(super) fn sentinel_host(i: usize) -> String {
     format!("t{}", i + 1)
 }
 
-/// A directory for the hosts' files, unique per run.
-pub(super) fn run_dir(seed: u64) -> PathBuf {
+/// A directory for the hosts' files, unique per run (tests run in parallel threads of one
+/// process, and may run the same seed).
+pub fn run_dir(seed: u64) -> PathBuf {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let d = std::env::temp_dir().join(format!("picket-sim-{}-{seed}-{n}", std::process::id()));

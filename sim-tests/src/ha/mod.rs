@@ -16,6 +16,7 @@ use crate::{builder, run_server};
 mod actors;
 mod scenarios;
 
+pub use actors::run_dir;
 use actors::*;
 pub use scenarios::*;
 
