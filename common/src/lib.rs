@@ -10,3 +10,4 @@ pub mod ids;
 pub mod net;
 pub mod resp;
 pub mod sds;
+pub mod tls;
