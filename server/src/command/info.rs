@@ -312,7 +312,7 @@ fn memory(srv: &Server, out: &mut String, caller: Option<&Client>) {
     field!(out, "mem_clients_normal", mh.clients_normal);
     field!(out, "mem_cluster_links", 0);
     field!(out, "mem_aof_buffer", mh.aof_buffer);
-    field!(out, "mem_allocator", "libc");
+    field!(out, "mem_allocator", "jemalloc-5.3.1");
     field!(out, "active_defrag_running", 0);
     field!(out, "lazyfree_pending_objects", 0);
     field!(out, "lazyfreed_objects", 0);

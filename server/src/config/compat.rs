@@ -414,7 +414,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "jemalloc-bg-thread",
         Kind::Bool,
         "yes",
-        "picket does not use jemalloc"
+        "picket's jemalloc purges freed pages on the allocating threads, without a background thread"
     ),
     inert!(
         "disable-thp",
