@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use picket_common::resp::ReplyBuf;
 
-use super::{describe, universe, Acl, Denied, Refusal, User, UniverseRef};
+use super::{describe, universe, Acl, Denied, Refusal, UniverseRef, User};
 
 /// What the ACL commands need from the process that runs them.
 pub trait Host {

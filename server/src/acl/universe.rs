@@ -111,7 +111,8 @@ impl Universe {
         // name -> (categories, no_auth, spec id)
         let mut rows: BTreeMap<String, (u32, bool, Option<usize>)> = BTreeMap::new();
         for r in list {
-            rows.entry(r.full_name).or_insert((r.cats, r.no_auth, r.spec));
+            rows.entry(r.full_name)
+                .or_insert((r.cats, r.no_auth, r.spec));
         }
         let max_spec = rows.values().filter_map(|r| r.2).max().unwrap_or(0);
         let mut cmds: Vec<AclCmd> = Vec::new();

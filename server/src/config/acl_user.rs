@@ -184,7 +184,11 @@ mod tests {
 
     #[test]
     fn lines_are_checked_and_accumulate() {
-        let v = line(&UserKind::SERVER.empty(), "alice on >pw ~k* (+get ~x) +nosuch").unwrap();
+        let v = line(
+            &UserKind::SERVER.empty(),
+            "alice on >pw ~k* (+get ~x) +nosuch",
+        )
+        .unwrap();
         let v = line(&v, "default on nopass ~* &* +@all").unwrap();
         let d = decode(&v);
         assert_eq!(d.len(), 2);
