@@ -625,3 +625,41 @@ fn an_acl_file_is_loaded_saved_and_reloaded_as_redis() {
     }
     assert_eq!(outs[0], outs[1], "{:#?}\n---\n{:#?}", outs[0], outs[1]);
 }
+
+/// `requirepass` alone: the default user's password, for AUTH with and without the user
+/// name, as Redis.
+#[test]
+fn requirepass_is_the_default_users_password_as_redis() {
+    let Some(redis) = redis_bin() else { return };
+    let master = free_port();
+    let mut ports = Vec::new();
+    let mut procs = Vec::new();
+    for r in [None, Some(redis.as_path())] {
+        let port = free_port();
+        let text = format!(
+            "port {port}\nsentinel monitor mymaster 127.0.0.1 {master} 2\nrequirepass s3cret\n"
+        );
+        procs.push(sentinel_from(r, port, "sentinel.conf", &text, None));
+        ports.push(port);
+    }
+    same_replies(
+        ports[0],
+        ports[1],
+        None,
+        &[
+            &["PING"],
+            &["HELLO", "3"],
+            &["AUTH", "wrong"],
+            &["AUTH", "default", "wrong"],
+            &["AUTH", "s3cret"],
+            &["ACL", "WHOAMI"],
+            &["AUTH", "default", "s3cret"],
+            &["ACL", "LIST"],
+            &["ACL", "SETUSER", "default", "resetpass", "nopass"],
+            &["AUTH", "x"],
+            &["ACL", "LOG", "2"],
+        ],
+    );
+    // After that, the default user needs no password: a new connection runs at once.
+    same_replies(ports[0], ports[1], None, &[&["PING"], &["ACL", "WHOAMI"]]);
+}
