@@ -1,7 +1,9 @@
 //! The client-facing command server of a Sentinel: PING, INFO, ROLE, AUTH, HELLO, CLIENT,
-//! pub/sub for the events, PUBLISH (hellos only), SHUTDOWN, COMMAND, and the SENTINEL
+//! pub/sub for the events, PUBLISH (hellos only), SHUTDOWN, COMMAND, ACL, and the SENTINEL
 //! family (`commands/sentinel.rs`) with Redis 7.0's replies (instance maps in its field
-//! order, RESP2 and RESP3).
+//! order, RESP2 and RESP3). Each command is checked in the order of Redis's
+//! `processCommand`: known (the sentinel's table, `crate::acl`), its arity, authentication,
+//! the user's ACL permissions (`commands/acl.rs`), then the pub/sub context.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
