@@ -90,6 +90,10 @@ pub struct ServerSettings {
     pub executable: String,
     /// The command names as `rename-command` left them.
     pub commands: CommandNames,
+    /// Not a directive: the ACL users as the state save writes them (`<name> <rules>`,
+    /// what follows `user `), kept by the shell from its live users; `None` until then
+    /// (the save writes the users the configuration gives).
+    pub users: Option<Vec<String>>,
     /// Every server directive as the file and the arguments set it (the rewrite writes
     /// them back, as Redis's does).
     pub directives: ConfigStore,
@@ -125,6 +129,7 @@ impl Default for ServerSettings {
             process_supervised: "no",
             executable: String::new(),
             commands: CommandNames::default(),
+            users: None,
             directives: directives::new_store(),
         };
         s.read_directives();
@@ -170,6 +175,44 @@ impl ServerSettings {
         self.daemonize = d.get_bool("daemonize");
         self.supervised = d.get_str("supervised").to_string();
         self.commands = directives::command_names(d);
+    }
+
+    /// How the configuration sets the ACL users up (`user` lines, `aclfile`,
+    /// `requirepass`, `acl-pubsub-default`).
+    pub fn users_config(&self) -> crate::acl::UsersConfig {
+        let d = &self.directives;
+        crate::acl::UsersConfig {
+            lines: d
+                .value("user")
+                .cloned()
+                .unwrap_or(picket_common::config::Value::List(Vec::new())),
+            aclfile: d.get_str("aclfile").to_string(),
+            requirepass: d.get_str("requirepass").to_string(),
+            pubsub_default_all: d.get_str("acl-pubsub-default") == "allchannels",
+        }
+    }
+
+    /// `acllog-max-len`.
+    pub fn acllog_max_len(&self) -> usize {
+        usize::try_from(self.directives.get_int("acllog-max-len")).unwrap_or(0)
+    }
+
+    /// The `user` lines the state save writes (without the word `user`): the live users
+    /// once the shell keeps them, else those the configuration gives; `None` with an
+    /// `aclfile` (its users are not the config file's).
+    pub fn user_lines(&self) -> Option<Vec<String>> {
+        let c = self.users_config();
+        if !c.aclfile.is_empty() {
+            return None;
+        }
+        if let Some(u) = &self.users {
+            return Some(u.clone());
+        }
+        // The configuration was checked at start; should it not load, the default user.
+        let acl = crate::acl::load_users(&c).unwrap_or_else(|_| {
+            picket_server::acl::Acl::new_in(c.pubsub_default_all, crate::acl::universe())
+        });
+        crate::acl::rewrite_lines(&acl, "")
     }
 }
 
@@ -380,7 +423,6 @@ fn load(all: &[Directive]) -> Result<Loaded, ConfigError> {
     let mut store = directives::new_store();
     let mut loader = directives::Loader::default();
     let mut queued = Vec::new();
-    let mut last_user = None;
     for d in all {
         let w = &d.words;
         if w[0].eq_ignore_ascii_case("sentinel") {
@@ -390,17 +432,11 @@ fn load(all: &[Directive]) -> Result<Loaded, ConfigError> {
             }
             continue;
         }
-        if w[0].eq_ignore_ascii_case("user") {
-            last_user = Some(d);
-        }
         loader
             .apply(&mut store, &w[0], &w[1..])
             .map_err(|why| bad(d.line, &d.text, why))?;
     }
-    directives::finish(&mut store).map_err(|why| match last_user {
-        Some(d) => bad(d.line, &d.text, why),
-        None => bad(0, "", why),
-    })?;
+    directives::finish(&mut store);
     l.server.directives = store;
     l.server.read_directives();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();

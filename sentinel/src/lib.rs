@@ -6,6 +6,7 @@
 //! turmoil) I/O around it, with the client-facing commands (`shell::commands`); [`config`]
 //! the file.
 
+pub mod acl;
 pub mod config;
 pub mod core;
 mod link_timing;

@@ -64,6 +64,12 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    // The ACL users (Redis's ACLLoadUsersAtStartup): a rule or an ACL file that does not
+    // load stops the start with Redis's message.
+    if let Err(e) = picket_sentinel::acl::load_users(&loaded.server.users_config()) {
+        eprintln!("{e}");
+        return ExitCode::from(1);
+    }
     // As Redis: supervision first (a supervised sentinel does not daemonize), then
     // `daemonize yes` detaches before anything is logged or bound.
     let (supervision, supervision_log) =

@@ -251,11 +251,28 @@ fn protected_mode_refuses_remote_clients_without_a_password_as_redis() {
         eprintln!("\n!!! SKIPPED: no non-loopback IPv4 address on this machine\n");
         return;
     };
+    // Without a password, and with a default user that has one (a `user` line: protected
+    // mode looks at the default user, not at requirepass).
+    for users in ["", "user default on >pw ~* &* +@all\n"] {
+        let replies = protected_replies(&redis, ip, users);
+        assert_eq!(replies[1], replies[0], "{users:?}");
+        if users.is_empty() {
+            assert!(replies[0].0.starts_with("-DENIED"), "{:?}", replies[0]);
+        } else {
+            assert_eq!(replies[0].0, "-NOAUTH Authentication required.\r\n");
+        }
+    }
+}
+
+/// A PING from `ip` and one from loopback to a protected-mode sentinel with `users` lines:
+/// Redis's replies, then picket's.
+fn protected_replies(redis: &Path, ip: std::net::Ipv4Addr, users: &str) -> Vec<(String, R)> {
     let mut replies = Vec::new();
-    for bin in [Some(redis.as_path()), None] {
+    for bin in [Some(redis), None] {
         let port = free_port();
-        let text =
-            format!("port {port}\nprotected-mode yes\nsentinel monitor m 127.0.0.1 6999 2\n");
+        let text = format!(
+            "port {port}\nprotected-mode yes\nsentinel monitor m 127.0.0.1 6999 2\n{users}"
+        );
         let s = sentinel_from(bin, port, "sentinel.conf", &text, None);
         let remote = {
             use std::io::{Read, Write};
@@ -269,8 +286,7 @@ fn protected_mode_refuses_remote_clients_without_a_password_as_redis() {
         let local = cmd(s.port, &["PING"]);
         replies.push((remote, local));
     }
-    assert_eq!(replies[1], replies[0]);
-    assert!(replies[0].0.starts_with("-DENIED"), "{:?}", replies[0]);
+    replies
 }
 
 fn local_non_loopback_ip() -> Option<std::net::Ipv4Addr> {
@@ -715,4 +731,42 @@ fn daemonize_and_supervised_systemd_as_redis() {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// Users in a TOML config: a top-level `user` key, the same rules; a user added at run time
+/// is saved into the key and is there after a restart.
+#[test]
+fn toml_users_are_loaded_and_saved() {
+    let port = free_port();
+    let text = format!(
+        "port = {port}\nuser = [\"default off\", \"admin on >adminpw ~* &* +@all\"]\n\n[masters.m]\nhost = \"127.0.0.1\"\nport = {}\nquorum = 2\n",
+        free_port()
+    );
+    let s = sentinel_from(None, port, "sentinel.toml", &text, None);
+    assert_eq!(
+        cmd(port, &["PING"]),
+        R::E("NOAUTH Authentication required.".into())
+    );
+    let mut a = Client::connect(port);
+    assert_eq!(a.cmd(&["AUTH", "admin", "adminpw"]), R::S("OK".into()));
+    assert_eq!(
+        a.cmd(&["ACL", "SETUSER", "app", "on", ">apppw", "+sentinel|masters"]),
+        R::S("OK".into())
+    );
+    assert_eq!(a.cmd(&["SENTINEL", "FLUSHCONFIG"]), R::S("OK".into()));
+    let saved = s.conf_text();
+    assert!(
+        saved.starts_with(&format!("port = {port}\nuser = [\n")),
+        "{saved}"
+    );
+    assert!(saved.contains("\"app on #"), "{saved}");
+    let dir = s.into_dir();
+    let s = sentinel_from(None, port, "sentinel.toml", "", Some(dir));
+    let mut app = Client::connect(s.port);
+    assert_eq!(app.cmd(&["AUTH", "app", "apppw"]), R::S("OK".into()));
+    assert_eq!(app.cmd(&["SENTINEL", "MASTERS"]).items().len(), 1);
+    assert_eq!(
+        app.cmd(&["SENTINEL", "MYID"]),
+        R::E("NOPERM this user has no permissions to run the 'sentinel|myid' command".into())
+    );
 }

@@ -213,6 +213,13 @@ fn restarted_sentinel_keeps_its_state() {
     let myid = Client::connect(s0.port).cmd(&["SENTINEL", "myid"]).s();
     let port = s0.port;
     let conf = s0.conf.clone().unwrap();
+    // The state is written off the core, a moment after it is known: wait until the file
+    // has everyone discovered (a kill -9 before that loses what was not written yet).
+    wait_for("the discovered state on disk", 10, || {
+        let t = std::fs::read_to_string(&conf).unwrap_or_default();
+        t.matches("sentinel known-replica mymaster").count() == 2
+            && t.matches("sentinel known-sentinel mymaster").count() == 2
+    });
     // Stop it (its state is in the file), keep the directory.
     let mut s0 = s0;
     s0.kill9();

@@ -15,7 +15,6 @@ use crate::notify;
 
 pub mod acl_user;
 pub mod compat;
-pub mod default_user;
 pub mod kinds;
 pub mod process;
 

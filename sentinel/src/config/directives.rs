@@ -14,7 +14,6 @@ use std::sync::LazyLock;
 use picket_common::config::{
     ConfigStore, CustomKind, Directive, Kind, LineError, RewriteLine, Value,
 };
-use picket_server::config::default_user::DefaultUserPassword;
 
 /// Redis's reason for a line it has no directive for (or the wrong number of arguments of
 /// a directive outside its table).
@@ -183,8 +182,6 @@ impl CustomKind for IgnoredModule {
 
 static RENAME: RenameKind = RenameKind;
 static MODULE: IgnoredModule = IgnoredModule;
-static USER: picket_server::config::default_user::UserKind =
-    picket_server::config::default_user::UserKind;
 
 /// The directive table of a sentinel: picket-server's, with the sentinel's
 /// `rename-command` and `loadmodule` rows.
@@ -197,10 +194,10 @@ pub static TABLE: LazyLock<Vec<Directive>> = LazyLock::new(|| {
                 doc: "Config file and command line only: rename-command <name> <new-name> makes a sentinel command (SENTINEL, INFO, PING, ...) known under another name only, or under none with \"\"; lines apply in order.",
                 ..*d
             },
-            // A sentinel has the default user only (picket-server's has ACL users).
+            // The sentinel's ACL users, over the sentinel's commands (`crate::acl`).
             "user" => Directive {
-                kind: Kind::Custom(&USER),
-                doc: "Config file and command line only: only `user default on <password> ~* &* +@all` (what requirepass gives, and what Redis's CONFIG REWRITE writes) is accepted; its password (nopass, >password or #sha256) must agree with requirepass, or sets it. Other user lines are refused.",
+                kind: Kind::Custom(&crate::acl::USER_LINES),
+                doc: "Config file and command line only: `user <name> <rules...>` declares an ACL user of the sentinel as ACL SETUSER would, over the sentinel's commands (+@all, +sentinel|get-master-addr-by-name, &+switch-master); each user once, not together with aclfile. The state save writes the current users back.",
                 ..*d
             },
             "loadmodule" => Directive {
@@ -269,25 +266,12 @@ impl Loader {
     }
 }
 
-/// Once every line is read: a `user default` line must give what `requirepass` gives (a
-/// plain password without `requirepass` becomes it), as picket-server checks; `hz` is
-/// capped to 1..500 as Redis does (and rewrites). The error is for the last `user` line.
-pub fn finish(store: &mut ConfigStore) -> Result<(), String> {
+/// Once every line is read: `hz` is capped to 1..500 as Redis does (and rewrites).
+pub fn finish(store: &mut ConfigStore) {
     let hz = store.get_int("hz");
     if !(1..=500).contains(&hz) {
         store.set_internal("hz", Value::Int(hz.clamp(1, 500)));
     }
-    let Some(password) = store.value("user").and_then(DefaultUserPassword::of) else {
-        return Ok(());
-    };
-    let requirepass = store.get_str("requirepass").to_string();
-    password.check(&requirepass)?;
-    if let DefaultUserPassword::Plain(pw) = password {
-        if requirepass.is_empty() {
-            store.set_internal("requirepass", Value::Str(pw));
-        }
-    }
-    Ok(())
 }
 
 /// The values of the `rename-command` lines.
@@ -309,7 +293,7 @@ mod tests {
             let w = picket_common::sds::split_spaces(line);
             l.apply(&mut s, &w[0], &w[1..])?;
         }
-        finish(&mut s)?;
+        finish(&mut s);
         Ok(s)
     }
 
@@ -402,12 +386,26 @@ mod tests {
     }
 
     #[test]
-    fn default_user_lines_agree_with_requirepass() {
-        let s = load(&["user default on >pw ~* &* +@all"]).unwrap();
-        assert_eq!(s.get_str("requirepass"), "pw");
-        assert!(load(&["requirepass a", "user default on nopass ~* &* +@all"]).is_err());
-        assert!(load(&["user bob on nopass ~* &* +@all"])
-            .unwrap_err()
-            .contains("not supported by picket"));
+    fn user_lines_are_checked_over_the_sentinel_commands() {
+        let s = load(&[
+            "user default on >pw ~* &* +@all",
+            "user app on >apppw resetchannels &+switch-master -@all +sentinel|get-master-addr-by-name",
+        ])
+        .unwrap();
+        let lines = picket_server::config::acl_user::decode(s.value("user").unwrap());
+        assert_eq!(lines.len(), 2);
+        // requirepass is left as it is: the user line resets the default user at start.
+        assert_eq!(s.get_str("requirepass"), "");
+        // Unknown commands wait for the start (Redis checks them when it applies the
+        // lines); syntax errors are the line's.
+        assert!(load(&["user bob on +get"]).is_ok());
+        assert_eq!(
+            load(&["user bob on bogus"]).unwrap_err(),
+            "Error in user declaration 'bob': Syntax error"
+        );
+        assert_eq!(
+            load(&["user bob on", "user bob off"]).unwrap_err(),
+            "Error in user declaration 'bob': Duplicate user found. A user can only be defined once in config files"
+        );
     }
 }

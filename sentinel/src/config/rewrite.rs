@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use picket_common::config::{ConfigStore, Value};
 use picket_common::sds::{bare_or_repr, repr, split_args};
-use picket_server::config::default_user::{DefaultUserPassword, UserKind};
 
 use super::directives::DEPRECATED;
 use super::ServerSettings;
@@ -181,6 +180,7 @@ pub fn rewritten(old: &str, core: &Core, s: &ServerSettings) -> String {
     let store = &s.directives;
     let mut st = State::read(old, store);
     server_directives(&mut st, store);
+    users(&mut st, s);
     sentinel_state(&mut st, core, s);
     st.finish()
 }
@@ -226,14 +226,17 @@ fn server_directives(st: &mut State, store: &ConfigStore) {
             }
         }
     }
-    // The default user, always: what requirepass gives it (a `user default` line agrees).
-    let user = DefaultUserPassword::for_requirepass(store.get_str("requirepass"));
-    for line in picket_common::config::CustomKind::rewrite_lines(&UserKind, &user, &user) {
-        st.rewrite("user", format!("user {}", line.args.join(" ")), true);
-    }
-    st.mark("user");
     // A sentinel loads no modules: their lines go.
     st.mark("loadmodule");
+}
+
+/// Redis's `rewriteConfigUserOption`: every user, always, in name order (the file's
+/// `user` lines reused in order); with an ACL file, the file's `user` lines are dropped.
+fn users(st: &mut State, s: &ServerSettings) {
+    for line in s.user_lines().unwrap_or_default() {
+        st.rewrite("user", format!("user {line}"), true);
+    }
+    st.mark("user");
 }
 
 fn yes_no(b: bool) -> &'static str {

@@ -142,3 +142,43 @@ fn an_empty_announce_ip_set_at_run_time_is_written_as_redis() {
     assert!(!back.server.announce_ip_set);
     assert!(!rewritten(&out, &c, &back.server).contains("announce-ip"));
 }
+
+#[test]
+fn user_lines_stay_in_place_with_the_live_users() {
+    let text =
+        "user default off\nsentinel monitor m 127.0.0.1 6999 2\nuser app on >apppw -@all +ping\n";
+    let out = saved(text, 1);
+    let hash = picket_server::acl::user::hash_password(b"apppw");
+    // The file's lines in order for the users in name order; plain passwords as hashes.
+    assert!(
+        out.starts_with(&format!("user app on #{hash} resetchannels -@all +ping\nsentinel monitor m 127.0.0.1 6999 2\nuser default off sanitize-payload resetchannels -@all\n")),
+        "{out}"
+    );
+    // Users changed at run time (the shell keeps them in the settings): a new one is
+    // appended, a deleted one's line goes.
+    let l = parse(text, &[]).unwrap();
+    let c = crate::core_from(&l, 1, 0).unwrap();
+    let mut s = l.server.clone();
+    s.users = Some(vec![
+        "default on nopass ~* &* +@all".into(),
+        "ops on nopass -@all +sentinel|masters".into(),
+    ]);
+    let out = rewritten(text, &c, &s);
+    let users: Vec<&str> = out.lines().filter(|l| l.starts_with("user ")).collect();
+    assert_eq!(
+        users,
+        [
+            "user default on nopass ~* &* +@all",
+            "user ops on nopass -@all +sentinel|masters"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.starts_with("user default on nopass ~* &* +@all\nsentinel monitor"),
+        "{out}"
+    );
+    // With an ACL file, the file's user lines are dropped.
+    let l = parse(&format!("{text}aclfile /x.acl\n"), &[]).unwrap();
+    let out = rewritten(text, &c, &l.server);
+    assert!(!out.contains("user "), "{out}");
+}

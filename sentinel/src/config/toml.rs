@@ -474,6 +474,7 @@ pub(super) fn rewritten(old: &str, core: &Core, s: &ServerSettings) -> Result<St
     })?;
     let root = doc.as_table_mut();
     let t = Timers::default();
+    users(root, s);
     {
         let st = table_mut(root, "sentinel", false, true);
         set(st, "myid", te::Value::from(core.myid.as_str()));
@@ -525,6 +526,21 @@ pub(super) fn rewritten(old: &str, core: &Core, s: &ServerSettings) -> Result<St
         master_keys(table_mut(masters, name, false, false), m, &t);
     }
     Ok(doc.to_string())
+}
+
+/// The top-level `user` key: the live users (as the redis.conf form's `user` lines) once
+/// they differ from those the configuration gives (ACL SETUSER, DELUSER, LOAD); else the
+/// key stays as written. Not with an ACL file, whose users are not the config file's.
+fn users(root: &mut dyn te::TableLike, s: &ServerSettings) {
+    let Some(live) = s.user_lines() else {
+        return;
+    };
+    let configured = crate::acl::load_users(&s.users_config())
+        .ok()
+        .and_then(|acl| crate::acl::rewrite_lines(&acl, ""));
+    if configured.as_ref() != Some(&live) {
+        set(root, "user", list(live));
+    }
 }
 
 fn master_keys(mt: &mut dyn te::TableLike, m: &Master, t: &Timers) {

@@ -325,3 +325,46 @@ fn server_directives_are_top_level_keys() {
         );
     }
 }
+
+#[test]
+fn users_are_a_top_level_key_written_once_they_change() {
+    let old = "port = 26379\nuser = [\"default off\", \"admin on >pw ~* &* +@all\", \"app on >apppw -@all +ping (+sentinel|sentinels)\"]\n\n[masters.m]\nhost = \"127.0.0.1\"\nport = 6379\nquorum = 2\n";
+    let l = loaded(old);
+    let acl = crate::acl::load_users(&l.server.users_config()).unwrap();
+    assert!(acl.check_credentials(b"admin", b"pw"));
+    assert!(!acl.check_credentials(b"default", b""));
+    assert_eq!(acl.users[b"app".as_slice()].selectors.len(), 2);
+    let c = core_of(old);
+    // Users as the file gives them: the key stays as written.
+    let mut s = l.server.clone();
+    s.users = crate::acl::rewrite_lines(&acl, "");
+    let text = rewritten(old, &c, &s).unwrap();
+    assert!(
+        text.starts_with(old.lines().take(2).collect::<Vec<_>>().join("\n").as_str()),
+        "{text}"
+    );
+    // A user added at run time: the key holds the live users, and reads back as them.
+    let mut acl = acl;
+    acl.set_user(
+        b"ops",
+        &[
+            bytes::Bytes::from_static(b"on"),
+            bytes::Bytes::from_static(b"nopass"),
+        ],
+    )
+    .unwrap();
+    s.users = crate::acl::rewrite_lines(&acl, "");
+    let text = rewritten(old, &c, &s).unwrap();
+    assert!(
+        text.contains("\"ops on nopass resetchannels -@all\""),
+        "{text}"
+    );
+    let back = crate::acl::load_users(&loaded(&text).server.users_config()).unwrap();
+    assert_eq!(crate::acl::rewrite_lines(&back, ""), s.users);
+    // With an ACL file, no users in the config file.
+    let t = "port = 26379\naclfile = \"/nonexistent.acl\"\n[masters.m]\nhost = \"127.0.0.1\"\nport = 6379\nquorum = 2\n";
+    let l = loaded(t);
+    assert!(!rewritten(t, &core_of(t), &l.server)
+        .unwrap()
+        .contains("user"));
+}

@@ -71,10 +71,12 @@ pub(super) async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
                 let _ = conn.set_nodelay(true);
                 let (protected, keepalive) = {
                     let s = shared.settings();
-                    (s.protected_mode && s.requirepass.is_none(), s.tcp_keepalive)
+                    (s.protected_mode, s.tcp_keepalive)
                 };
+                // Redis's protected mode: on while the default user needs no password.
+                let protected = protected && shared.acl().default_user().is_some_and(|u| u.nopass);
                 let _ = conn.set_keepalive(keepalive);
-                // Redis's protected mode: without a password, only loopback clients.
+                // Protected, only loopback clients are served.
                 if protected && !peer.ip().to_canonical().is_loopback() {
                     shared.tracker.spawn(async move {
                         let mut conn = conn;
@@ -101,5 +103,77 @@ pub(super) async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
                 }
             }
         }
+    }
+}
+
+/// A served client as CLIENT LIST, the ACL LOG and the ACL commands see it (Redis's
+/// `client` fields a sentinel has).
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub addr: std::net::SocketAddr,
+    pub laddr: Option<std::net::SocketAddr>,
+    /// The socket's descriptor, -1 where there is none (the simulation).
+    pub fd: i64,
+    pub name: Option<String>,
+    /// The ACL user it runs as (`default` until AUTH).
+    pub user: Bytes,
+    pub created: Instant,
+    pub last_interaction: Instant,
+    /// The full name of the last command looked up (`cmd=`; `NULL` before any).
+    pub cmd: Option<&'static str>,
+    pub resp: i64,
+    /// Cancelled to close the connection (its user deleted, its channels revoked).
+    pub kill: CancellationToken,
+}
+
+impl ClientInfo {
+    /// Redis's `catClientInfoString`, with the subscription counts given. Picket keeps
+    /// no per-client buffer statistics on a sentinel: those fields are 0.
+    pub fn line(&self, id: u64, now: Instant, sub: usize, psub: usize) -> String {
+        let age = now.saturating_duration_since(self.created).as_secs();
+        let idle = now
+            .saturating_duration_since(self.last_interaction)
+            .as_secs();
+        let laddr = self.laddr.map_or_else(String::new, |a| a.to_string());
+        format!(
+            "id={id} addr={} laddr={laddr} fd={} name={} age={age} idle={idle} flags={} db=0 sub={sub} psub={psub} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
+            self.addr,
+            self.fd,
+            self.name.as_deref().unwrap_or(""),
+            if sub + psub > 0 { "P" } else { "N" },
+            self.cmd.unwrap_or("NULL"),
+            String::from_utf8_lossy(&self.user),
+            self.resp,
+        )
+    }
+}
+
+impl Shared {
+    /// The served clients, by id.
+    pub fn client_list(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, ClientInfo>> {
+        self.client_list.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The ACL users and log.
+    pub fn acl(&self) -> std::sync::MutexGuard<'_, picket_server::acl::Acl> {
+        self.acl.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// CLIENT INFO of client `id` (its subscriptions counted), "" when it is gone.
+    pub fn client_line(&self, id: u64) -> String {
+        let (sub, psub) = self.subscription_counts(id);
+        self.client_list()
+            .get(&id)
+            .map(|c| c.line(id, Instant::now(), sub, psub))
+            .unwrap_or_default()
+    }
+
+    /// How many channels and patterns client `id` is subscribed to.
+    pub fn subscription_counts(&self, id: u64) -> (usize, usize) {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .map_or((0, 0), |s| (s.channels.len(), s.patterns.len()))
     }
 }

@@ -1,7 +1,9 @@
 //! The client-facing command server of a Sentinel: PING, INFO, ROLE, AUTH, HELLO, CLIENT,
-//! pub/sub for the events, PUBLISH (hellos only), SHUTDOWN, COMMAND, and the SENTINEL
+//! pub/sub for the events, PUBLISH (hellos only), SHUTDOWN, COMMAND, ACL, and the SENTINEL
 //! family (`commands/sentinel.rs`) with Redis 7.0's replies (instance maps in its field
-//! order, RESP2 and RESP3).
+//! order, RESP2 and RESP3). Each command is checked in the order of Redis's
+//! `processCommand`: known (the sentinel's table, `crate::acl`), its arity, authentication,
+//! the user's ACL permissions (`commands/acl.rs`), then the pub/sub context.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::core::Input;
 use crate::shell::{write_within, Outbox, Saving, Shared, Subscriber};
 
+mod acl;
 mod info;
 mod sentinel;
 
@@ -23,10 +26,15 @@ struct Session {
     /// The command names after `rename-command`, when the config renamed any.
     commands: Option<crate::config::CommandNames>,
     id: u64,
-    addr: SocketAddr,
     name: Option<String>,
     proto: Proto,
+    /// Redis's `c->authenticated`: set at connection when the default user needs no
+    /// password, then by AUTH / HELLO AUTH.
     authenticated: bool,
+    /// The ACL user (`default` until AUTH); [`Shared::client_list`] has it too.
+    user: Bytes,
+    /// Close once the replies so far are written (its own user deleted by its command).
+    close_after_reply: bool,
     subscribed: bool,
     /// The host of the SENTINEL MONITOR being run, when it did not resolve (Redis checks
     /// the name with `resolve-hostnames yes`); looked up before the command runs.
@@ -66,18 +74,39 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
         let renamed = st.commands.is_renamed().then(|| st.commands.clone());
         (renamed, st.timeout)
     };
+    let (tx, mut inbox) = crate::shell::outbox();
+    let closed = inbox.closed.clone();
+    let authenticated = {
+        let acl = shared.acl();
+        let start = tokio::time::Instant::now();
+        shared.client_list().insert(
+            id,
+            crate::shell::ClientInfo {
+                addr,
+                laddr: conn.local_addr().ok(),
+                fd: conn.raw_fd().map_or(-1, i64::from),
+                name: None,
+                user: Bytes::from_static(b"default"),
+                created: start,
+                last_interaction: start,
+                cmd: None,
+                resp: 2,
+                kill: closed.clone(),
+            },
+        );
+        acl.default_user().is_some_and(|u| u.nopass && u.enabled)
+    };
     let mut s = Session {
         commands,
         id,
-        addr,
         name: None,
         proto: Proto::Resp2,
-        authenticated: shared.settings().requirepass.is_none(),
+        authenticated,
+        user: Bytes::from_static(b"default"),
+        close_after_reply: false,
         subscribed: false,
         unresolvable: None,
     };
-    let (tx, mut inbox) = crate::shell::outbox();
-    let closed = inbox.closed.clone();
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut decoder = RequestDecoder::new();
     let cancel = shared.cancel.clone();
@@ -135,7 +164,11 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
                     if out.buf.get(before) == Some(&b'-') {
                         Stats::add(&shared.stats.error_replies, 1);
                     }
-                    if quit {
+                    // Closed by another client's ACL command: at once, as Redis frees it.
+                    if closed.is_cancelled() {
+                        break 'outer;
+                    }
+                    if quit || s.close_after_reply {
                         close = true;
                         break;
                     }
@@ -188,6 +221,9 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
                 Ok(0) | Err(_) => break 'outer,
                 Ok(n) => {
                     last_interaction = tokio::time::Instant::now();
+                    if let Some(c) = shared.client_list().get_mut(&id) {
+                        c.last_interaction = last_interaction;
+                    }
                     Stats::add(&shared.stats.net_input_bytes, n as u64);
                     Stats::add(&shared.stats.reads_processed, 1);
                 }
@@ -203,6 +239,7 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&id);
+    shared.client_list().remove(&id);
     let _ = conn.shutdown().await;
 }
 
@@ -281,9 +318,40 @@ fn dispatch(
             "ERR wrong number of arguments for '{name}' command"
         ));
     };
-    if !s.authenticated && !matches!(cmd.as_str(), "auth" | "hello" | "quit") {
-        out.error("NOAUTH Authentication required.");
-        return false;
+    // QUIT is picket's own on a sentinel (Redis 7.0's sentinel table has no QUIT).
+    if cmd != "quit" {
+        // Redis's processCommand: the command and its arity, authentication, then the
+        // user's permissions, then the pub/sub context.
+        let c = match crate::acl::lookup(&cmd, args) {
+            Ok(c) => c,
+            Err(crate::acl::NotFound::Command) => {
+                out.error(&unknown_command(args));
+                return false;
+            }
+            Err(crate::acl::NotFound::Subcommand) => {
+                out.error(&format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    text(&args[1]).chars().take(128).collect::<String>(),
+                    text(&args[0]).to_uppercase()
+                ));
+                return false;
+            }
+        };
+        if let Some(info) = shared.client_list().get_mut(&s.id) {
+            info.cmd = Some(c.full_name);
+        }
+        if !c.arity_ok(args.len()) {
+            out.error(&c.arity_error());
+            return false;
+        }
+        if !c.no_auth && !s.authenticated && shared.acl().auth_required() {
+            out.error("NOAUTH Authentication required.");
+            return false;
+        }
+        if let Err(e) = acl::check(shared, s, &c, args) {
+            out.error(&e);
+            return false;
+        }
     }
     if s.subscribed
         && s.proto == Proto::Resp2
@@ -310,25 +378,9 @@ fn dispatch(
             out.ok();
             return true;
         }
-        "auth" => {
-            let pass = match args.len() {
-                2 => &args[1],
-                3 => &args[2],
-                _ => {
-                    wrong_args(out, "auth");
-                    return false;
-                }
-            };
-            match shared.settings().requirepass.clone() {
-                None => out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"),
-                Some(p) if p.as_bytes() == &pass[..] => {
-                    s.authenticated = true;
-                    out.ok();
-                }
-                Some(_) => out.error("WRONGPASS invalid username-password pair or user is disabled."),
-            }
-        }
-        "hello" => hello(shared, s, out, args),
+        "auth" => acl::auth(shared, s, out, args),
+        "hello" => acl::hello(shared, s, out, args),
+        "acl" => acl::command(shared, s, out, args),
         "info" => info::info(shared, out, args),
         "role" => {
             let core = shared.lock();
@@ -339,7 +391,7 @@ fn dispatch(
                 out.bulk(n.as_bytes());
             }
         }
-        "client" => client(s, out, args),
+        "client" => client(shared, s, out, args),
         "subscribe" | "psubscribe" => {
             if args.len() < 2 {
                 wrong_args(out, &cmd);
@@ -446,75 +498,7 @@ fn unknown_command(args: &[Bytes]) -> String {
     )
 }
 
-fn hello(shared: &Shared, s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
-    let mut i = 1;
-    let mut proto = s.proto;
-    if let Some(v) = args.get(1) {
-        match text(v).parse::<i64>() {
-            Ok(2) => proto = Proto::Resp2,
-            Ok(3) => proto = Proto::Resp3,
-            Ok(_) => {
-                out.error("NOPROTO unsupported protocol version");
-                return;
-            }
-            Err(_) => {
-                out.error("ERR Protocol version is not an integer or out of range");
-                return;
-            }
-        }
-        i = 2;
-    }
-    while i < args.len() {
-        match lower(&args[i]).as_str() {
-            "auth" if i + 2 < args.len() => {
-                let ok = shared
-                    .settings()
-                    .requirepass
-                    .as_ref()
-                    .is_none_or(|p| p.as_bytes() == &args[i + 2][..]);
-                if !ok {
-                    out.error("WRONGPASS invalid username-password pair or user is disabled.");
-                    return;
-                }
-                s.authenticated = true;
-                i += 3;
-            }
-            "setname" if i + 1 < args.len() => {
-                s.name = Some(text(&args[i + 1]));
-                i += 2;
-            }
-            _ => {
-                out.error(&format!(
-                    "ERR Syntax error in HELLO option '{}'",
-                    text(&args[i])
-                ));
-                return;
-            }
-        }
-    }
-    if !s.authenticated {
-        out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
-        return;
-    }
-    s.proto = proto;
-    out.proto = proto;
-    // As Redis in sentinel mode: no "role" field.
-    out.map(6);
-    out.bulk(b"server");
-    out.bulk(b"redis");
-    out.bulk(b"version");
-    out.bulk(crate::REDIS_VERSION.as_bytes());
-    out.bulk(b"proto");
-    out.int(proto.number());
-    out.bulk(b"id");
-    out.int(s.id as i64);
-    out.bulk(b"mode");
-    out.bulk(b"sentinel");
-    out.bulk(b"modules");
-    out.array(0);
-}
-
-fn client(s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
+fn client(shared: &Shared, s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
     let Some(sub) = args.get(1).map(lower) else {
         out.error("ERR wrong number of arguments for 'client' command");
         return;
@@ -549,7 +533,7 @@ fn client(s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
                 );
                 return;
             }
-            s.name = (!name.is_empty()).then_some(name);
+            s.set_name(shared, (!name.is_empty()).then_some(name));
             out.ok();
         }
         "getname" => match &s.name {
@@ -557,18 +541,25 @@ fn client(s: &mut Session, out: &mut ReplyBuf, args: &[Bytes]) {
             None => out.null(),
         },
         "id" => out.int(s.id as i64),
-        "info" | "list" => {
-            if sub == "list" && n > 2 {
+        "info" => {
+            let line = format!("{}\n", shared.client_line(s.id));
+            out.verbatim("txt", line.as_bytes());
+        }
+        "list" => {
+            if n > 2 {
                 out.error("ERR syntax error");
                 return;
             }
-            let line = format!(
-                "id={} addr={} name={} db=0 cmd=client|{sub}\n",
-                s.id,
-                s.addr,
-                s.name.clone().unwrap_or_default()
-            );
-            out.verbatim("txt", line.as_bytes());
+            let ids: Vec<u64> = shared.client_list().keys().copied().collect();
+            let mut text = String::new();
+            for id in ids {
+                let line = shared.client_line(id);
+                if !line.is_empty() {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+            out.verbatim("txt", text.as_bytes());
         }
         "kill" => out.int(0),
         _ => {

@@ -36,7 +36,7 @@ mod script_runs;
 mod state_file;
 
 use clients::accept_loop;
-pub use clients::{client_cap, RESERVED_FDS};
+pub use clients::{client_cap, ClientInfo, RESERVED_FDS};
 use links::{connect, send, LinkCmd, LinkHandle};
 pub use pubsub::{outbox, write_within, Inbox, Outbox, PubsubLimits, Push, Subscriber, WriteError};
 use state_file::StateWriter;
@@ -84,6 +84,11 @@ pub struct Shared {
     pub actions: mpsc::UnboundedSender<(Option<u64>, Vec<Action>)>,
     links: Mutex<BTreeMap<Target, LinkHandle>>,
     pub subscribers: Mutex<BTreeMap<u64, Subscriber>>,
+    /// The served clients (CLIENT LIST, the ACL's closing of connections). Locked after
+    /// `acl` when both are, before `subscribers`.
+    client_list: Mutex<BTreeMap<u64, ClientInfo>>,
+    /// The ACL users and log (see `crate::acl`).
+    acl: Mutex<picket_server::acl::Acl>,
     /// Bounds of the subscribers' queues and writes.
     pubsub_limits: Mutex<PubsubLimits>,
     pub next_client: Mutex<u64>,
@@ -162,6 +167,12 @@ pub async fn start<N: Net>(
     clock: Clock,
 ) -> std::io::Result<Arc<Shared>> {
     let run_id = picket_common::ids::random_hex40(&mut core.rng);
+    // The users (Redis's ACLLoadUsersAtStartup); the binary checked them already and
+    // said why they do not load.
+    let mut settings = settings;
+    let acl = crate::acl::load_users(&settings.users_config())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    settings.users = crate::acl::rewrite_lines(&acl, &settings.users_config().aclfile);
     let (tx, rx) = mpsc::unbounded_channel();
     let (atx, arx) = mpsc::unbounded_channel();
     let port = settings.port;
@@ -179,6 +190,8 @@ pub async fn start<N: Net>(
         actions: atx,
         links: Mutex::new(BTreeMap::new()),
         subscribers: Mutex::new(BTreeMap::new()),
+        client_list: Mutex::new(BTreeMap::new()),
+        acl: Mutex::new(acl),
         pubsub_limits: Mutex::new(PubsubLimits::default()),
         next_client: Mutex::new(1),
         cancel: CancellationToken::new(),

@@ -4,7 +4,7 @@
 //! Redis emits the single-command tail in its command dictionary's (seeded hash) order;
 //! picket emits it in command id order.
 
-use super::universe::{universe, CATEGORIES};
+use super::universe::CATEGORIES;
 use super::user::{KeyPattern, Sanitize, Selector, User, ALL, READ, WRITE};
 
 /// `sdsCatPatternString`.
@@ -21,7 +21,7 @@ pub fn pattern_string(out: &mut Vec<u8>, p: &KeyPattern) {
 /// Commands allowed and denied in a category.
 fn count(s: &Selector, cat: u32) -> (usize, usize) {
     let (mut on, mut off) = (0, 0);
-    for (id, c) in universe().cmds.iter().enumerate() {
+    for (id, c) in s.universe.cmds.iter().enumerate() {
         if c.cats & cat != 0 {
             if s.bit(id) {
                 on += 1;
@@ -37,7 +37,7 @@ fn count(s: &Selector, cat: u32) -> (usize, usize) {
 pub fn command_rules(sel: &Selector) -> String {
     let mut rules = String::new();
     let additive = !sel.can_run_future_commands();
-    let mut fake = Selector::new(false, false);
+    let mut fake = Selector::new_in(false, false, sel.universe);
     if additive {
         rules.push_str("-@all ");
     } else {
@@ -71,7 +71,7 @@ pub fn command_rules(sel: &Selector) -> String {
         applied[j] = true;
     }
     // The single commands (and subcommands) that still differ, then first-args.
-    let u = universe();
+    let u = sel.universe;
     for (id, c) in u.cmds.iter().enumerate() {
         let userbit = sel.bit(id);
         if userbit != fake.bit(id) {

@@ -7,12 +7,15 @@ use std::io::Write;
 use std::path::Path;
 
 use super::user::{has_spaces, RuleError, User};
+use super::UniverseRef;
 
-/// The users of an ACL file's text, or Redis's error text (without "ERR ").
+/// The users of an ACL file's text (over the commands of `universe`), or Redis's error
+/// text (without "ERR ").
 pub fn parse(
     text: &[u8],
     filename: &str,
     all_channels: bool,
+    universe: UniverseRef,
 ) -> Result<BTreeMap<Vec<u8>, User>, String> {
     let mut users: BTreeMap<Vec<u8>, User> = BTreeMap::new();
     let mut errors = String::new();
@@ -44,7 +47,7 @@ pub fn parse(
             ));
             continue;
         }
-        let mut u = User::new(name, all_channels);
+        let mut u = User::new_in(name, all_channels, universe);
         let rest: Vec<bytes::Bytes> = argv[2..]
             .iter()
             .map(|a| bytes::Bytes::copy_from_slice(a))
@@ -83,7 +86,7 @@ pub fn parse(
     }
     users
         .entry(b"default".to_vec())
-        .or_insert_with(|| User::default_user(all_channels));
+        .or_insert_with(|| User::default_user_in(all_channels, universe));
     Ok(users)
 }
 

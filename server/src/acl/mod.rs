@@ -3,6 +3,7 @@
 //! command pipeline (here), the security log (`log.rs`) and the ACL file (`file.rs`).
 
 pub mod absent;
+pub mod command;
 pub mod describe;
 pub mod file;
 pub mod log;
@@ -17,6 +18,7 @@ use picket_common::glob::string_match;
 use crate::command::spec::CommandSpec;
 pub use log::{Context, Denied};
 use universe::universe;
+pub use universe::{Row, Universe, UniverseRef};
 pub use user::{RuleError, User};
 
 /// The users and the log.
@@ -27,6 +29,8 @@ pub struct Acl {
     pub log: log::Log,
     /// `acl-pubsub-default`: whether new selectors get `allchannels`.
     pub pubsub_default_all: bool,
+    /// The commands the rules name (picket-server's, or a sentinel's).
+    pub universe: UniverseRef,
 }
 
 impl Default for Acl {
@@ -45,14 +49,27 @@ pub struct Refusal {
 impl Acl {
     pub fn new(pubsub_default_all: bool) -> Acl {
         // Built now rather than inside the first command checked.
-        universe();
+        Acl::new_in(pubsub_default_all, UniverseRef(universe()))
+    }
+
+    /// The default user alone, over the commands of `universe` (a sentinel's).
+    pub fn new_in(pubsub_default_all: bool, universe: UniverseRef) -> Acl {
         let mut users = BTreeMap::new();
-        users.insert(b"default".to_vec(), User::default_user(pubsub_default_all));
+        users.insert(
+            b"default".to_vec(),
+            User::default_user_in(pubsub_default_all, universe),
+        );
         Acl {
             users,
             log: log::Log::default(),
             pubsub_default_all,
+            universe,
         }
+    }
+
+    /// A new user named `name` (off, nothing allowed) over this ACL's commands.
+    pub fn new_user(&self, name: &[u8]) -> User {
+        User::new_in(name, self.pubsub_default_all, self.universe)
     }
 
     pub fn default_user(&self) -> Option<&User> {
@@ -115,7 +132,7 @@ impl Acl {
             .users
             .get(name)
             .cloned()
-            .unwrap_or_else(|| User::new(name, all));
+            .unwrap_or_else(|| User::new_in(name, all, self.universe));
         for op in &merged {
             u.apply(op, all).map_err(|e| {
                 format!(
@@ -142,6 +159,16 @@ impl Acl {
 }
 
 pub fn check_user(u: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), Refusal> {
+    let mut keys: Option<Vec<(usize, &'static [&'static str])>> = None;
+    check_selectors(u, |s| check_selector(s, spec, args, &mut keys))
+}
+
+/// The first selector that allows, else the most relevant refusal (Redis's order of
+/// reasons, then the furthest argument).
+fn check_selectors(
+    u: &User,
+    mut check: impl FnMut(&user::Selector) -> Result<(), Refusal>,
+) -> Result<(), Refusal> {
     // A selector that allows everything (the default user's) needs no look at the command.
     if u.selectors
         .iter()
@@ -153,9 +180,8 @@ pub fn check_user(u: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), Re
         denied: Denied::Command,
         pos: 0,
     };
-    let mut keys: Option<Vec<(usize, &'static [&'static str])>> = None;
     for s in &u.selectors {
-        match check_selector(s, spec, args, &mut keys) {
+        match check(s) {
             Ok(()) => return Ok(()),
             Err(r) => {
                 if r.denied > relevant.denied
@@ -167,6 +193,37 @@ pub fn check_user(u: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), Re
         }
     }
     Err(relevant)
+}
+
+/// A command without keys, as a table other than picket-server's knows it (a
+/// sentinel's): its id in the user's universe, whether it is a subcommand, its arguments
+/// (the name first), and which of them are channels (and whether as patterns).
+#[derive(Debug, Clone)]
+pub struct KeylessCmd<'a> {
+    pub id: usize,
+    pub subcommand: bool,
+    pub args: &'a [Bytes],
+    pub channels: std::ops::Range<usize>,
+    pub patterns: bool,
+}
+
+/// `ACLCheckAllUserCommandPerm` for a command without keys.
+pub fn check_keyless(u: &User, cmd: &KeylessCmd<'_>) -> Result<(), Refusal> {
+    check_selectors(u, |s| {
+        check_command_bit(s, cmd.id, cmd.subcommand, cmd.args)?;
+        check_channels(s, cmd.args, cmd.channels.clone(), cmd.patterns)
+    })
+}
+
+/// Which arguments of a command are channels, and whether as patterns, by its name:
+/// Redis's `getChannelsFromCommand` (publish and subscribe only).
+pub fn channel_args(name: &str, argc: usize) -> (std::ops::Range<usize>, bool) {
+    match name {
+        "subscribe" | "ssubscribe" => (1..argc, false),
+        "psubscribe" => (1..argc, true),
+        "publish" | "spublish" => (1..2.min(argc), false),
+        _ => (0..0, false),
+    }
 }
 
 /// `ACLUserCheckCmdWithUnrestrictedKeyAccess` for read access (SORT's BY and GET): a
@@ -188,29 +245,24 @@ fn channels_of(spec: &CommandSpec, argc: usize) -> (std::ops::Range<usize>, bool
     if spec.parent.is_some() {
         return (0..0, false);
     }
-    match spec.name {
-        "subscribe" | "ssubscribe" => (1..argc, false),
-        "psubscribe" => (1..argc, true),
-        "publish" | "spublish" => (1..2.min(argc), false),
-        _ => (0..0, false),
-    }
+    channel_args(spec.name, argc)
 }
 
-fn check_selector(
+/// The command part of a selector's check: the command's bit, or an allowed first
+/// argument.
+fn check_command_bit(
     s: &user::Selector,
-    spec: &CommandSpec,
+    id: usize,
+    subcommand: bool,
     args: &[Bytes],
-    keys: &mut Option<Vec<(usize, &'static [&'static str])>>,
 ) -> Result<(), Refusal> {
-    let u = universe();
-    let id = u.of_spec(spec);
-    let c = u.cmds.get(id);
+    let c = s.universe.cmds.get(id);
     if !s.allcommands && !c.is_some_and(|c| c.no_auth) && !s.bit(id) {
         let denied = Refusal {
             denied: Denied::Command,
             pos: 0,
         };
-        let idx = if spec.parent.is_some() { 2 } else { 1 };
+        let idx = if subcommand { 2 } else { 1 };
         let first = match (args.get(idx), s.firstargs.get(&id)) {
             (Some(a), Some(list)) if args.len() >= 2 => {
                 list.iter().any(|x| a.eq_ignore_ascii_case(x))
@@ -221,6 +273,71 @@ fn check_selector(
             return Err(denied);
         }
     }
+    Ok(())
+}
+
+/// The channel part of a selector's check.
+fn check_channels(
+    s: &user::Selector,
+    args: &[Bytes],
+    range: std::ops::Range<usize>,
+    is_pattern: bool,
+) -> Result<(), Refusal> {
+    if s.allchannels {
+        return Ok(());
+    }
+    for pos in range {
+        let ch = &args[pos];
+        if !channel_allowed(&s.channels, ch, is_pattern) {
+            return Err(Refusal {
+                denied: Denied::Channel,
+                pos,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `ACLCheckChannelAgainstList`: a pattern (PSUBSCRIBE) must be in the list as it is; a
+/// channel must match one of the list's patterns.
+pub fn channel_allowed<P: AsRef<[u8]>>(list: &[P], ch: &[u8], is_pattern: bool) -> bool {
+    list.iter().any(|p| {
+        if is_pattern {
+            p.as_ref() == ch
+        } else {
+            string_match(p.as_ref(), ch, false)
+        }
+    })
+}
+
+/// The first half of `ACLKillPubsubClientsIfNeeded`: when `new` may no longer use every
+/// channel `original` could, the channel patterns it has (to check each subscribed
+/// connection of the user against, with [`channel_allowed`]); `None` when no connection
+/// can have lost anything.
+pub fn revoked_channels(new: &User, original: &User) -> Option<Vec<Vec<u8>>> {
+    if new.selectors.iter().any(|s| s.allchannels) {
+        return None;
+    }
+    let upcoming: Vec<Vec<u8>> = new
+        .selectors
+        .iter()
+        .flat_map(|s| s.channels.iter().cloned())
+        .collect();
+    let superset = original
+        .selectors
+        .iter()
+        .all(|s| !s.allchannels && s.channels.iter().all(|c| upcoming.contains(c)));
+    (!superset).then_some(upcoming)
+}
+
+fn check_selector(
+    s: &user::Selector,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    keys: &mut Option<Vec<(usize, &'static [&'static str])>>,
+) -> Result<(), Refusal> {
+    let id = s.universe.of_spec(spec);
+    check_command_bit(s, id, spec.parent.is_some(), args)?;
     let has_keys = spec.key_specs.iter().any(|k| !k.flags.contains(&"not_key"));
     if !s.allkeys && has_keys {
         let keys = keys.get_or_insert_with(|| crate::command::getkeys::keys_with_flags(spec, args));
@@ -248,26 +365,8 @@ fn check_selector(
             }
         }
     }
-    if !s.allchannels {
-        let (range, is_pattern) = channels_of(spec, args.len());
-        for pos in range {
-            let ch = &args[pos];
-            let ok = s.channels.iter().any(|p| {
-                if is_pattern {
-                    p == ch
-                } else {
-                    string_match(p, ch, false)
-                }
-            });
-            if !ok {
-                return Err(Refusal {
-                    denied: Denied::Channel,
-                    pos,
-                });
-            }
-        }
-    }
-    Ok(())
+    let (range, is_pattern) = channels_of(spec, args.len());
+    check_channels(s, args, range, is_pattern)
 }
 
 /// `ACLMergeSelectorArguments`: `(` ... `)` spread over arguments become one; `Err` is the

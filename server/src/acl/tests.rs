@@ -177,12 +177,19 @@ fn aclfile_parse_errors() {
         b"user a on nopass ~* +@all\n\nuser default on nopass ~* &* +@all\n",
         "f.acl",
         false,
+        UniverseRef::server(),
     )
     .unwrap();
     assert_eq!(ok.len(), 2);
-    let e = file::parse(b"user a on +nosuch\nfoo\nuser a on\n", "f.acl", false).unwrap_err();
+    let e = file::parse(
+        b"user a on +nosuch\nfoo\nuser a on\n",
+        "f.acl",
+        false,
+        UniverseRef::server(),
+    )
+    .unwrap_err();
     assert_eq!(e, "f.acl:1: Error in applying operation '+nosuch': Unknown command or category name in ACL. f.acl:2 should start with user keyword followed by the username. WARNING: Duplicate user 'a' found on line 3. WARNING: ACL errors detected, no change to the previously active ACL rules was performed");
     // Without a default line, the default user is created as at start-up.
-    let u = file::parse(b"user a on\n", "f.acl", false).unwrap();
+    let u = file::parse(b"user a on\n", "f.acl", false, UniverseRef::server()).unwrap();
     assert!(u.contains_key(b"default".as_slice()));
 }

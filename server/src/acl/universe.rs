@@ -69,26 +69,54 @@ fn cats_of(names: &[&str]) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
+/// One command of a table an ACL universe is built from: its full name (`get`,
+/// `config|get`), ACL categories (names, `@` optional), whether it needs no
+/// authentication, and its table row id if it has one.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub full_name: String,
+    pub cats: u32,
+    pub no_auth: bool,
+    pub spec: Option<usize>,
+}
+
+impl Row {
+    pub fn new(full_name: &str, cats: &[&str], no_auth: bool, spec: Option<usize>) -> Row {
+        Row {
+            full_name: full_name.to_string(),
+            cats: cats_of(cats),
+            no_auth,
+            spec,
+        }
+    }
+}
+
 impl Universe {
     fn build() -> Universe {
+        let mut rows: Vec<Row> = crate::command::lookup::all_commands()
+            .map(|c| Row::new(c.full_name, c.acl, c.has(flags::NO_AUTH), Some(c.id)))
+            .collect();
+        for (name, cats, no_auth) in super::absent::ABSENT {
+            if !rows.iter().any(|r| r.full_name == *name) {
+                rows.push(Row::new(name, cats, *no_auth, None));
+            }
+        }
+        Universe::from_rows(rows)
+    }
+
+    /// The universe of another command table (a sentinel's): ids by name order, each
+    /// container followed by its subcommands, as picket-server's. A name given twice keeps
+    /// its first row.
+    pub fn from_rows(list: Vec<Row>) -> Universe {
         // name -> (categories, no_auth, spec id)
         let mut rows: BTreeMap<String, (u32, bool, Option<usize>)> = BTreeMap::new();
-        for c in crate::command::lookup::all_commands() {
-            rows.insert(
-                c.full_name.to_string(),
-                (cats_of(c.acl), c.has(flags::NO_AUTH), Some(c.id)),
-            );
+        for r in list {
+            rows.entry(r.full_name)
+                .or_insert((r.cats, r.no_auth, r.spec));
         }
-        for (name, cats, no_auth) in super::absent::ABSENT {
-            rows.entry(name.to_string())
-                .or_insert((cats_of(cats), *no_auth, None));
-        }
+        let max_spec = rows.values().filter_map(|r| r.2).max().unwrap_or(0);
         let mut cmds: Vec<AclCmd> = Vec::new();
         let mut by_name = BTreeMap::new();
-        let max_spec = crate::command::lookup::all_commands()
-            .map(|c| c.id)
-            .max()
-            .unwrap_or(0);
         let mut by_spec = vec![usize::MAX; max_spec + 1];
         // BTreeMap order puts `config` before `config|get` and that before `configx`
         // only when '|' sorts after every name character, which it does (0x7c).
@@ -164,12 +192,46 @@ pub fn universe() -> &'static Universe {
     U.get_or_init(Universe::build)
 }
 
-/// ACL CAT <category>: the names of the commands in a category, in id order.
-pub fn commands_in(cat: u32) -> Vec<&'static str> {
-    universe()
-        .cmds
-        .iter()
-        .filter(|c| c.cats & cat != 0)
-        .map(|c| c.full_name.as_str())
-        .collect()
+impl Universe {
+    /// ACL CAT <category>: the names of the commands in a category, in id order.
+    pub fn commands_in(&self, cat: u32) -> Vec<&str> {
+        self.cmds
+            .iter()
+            .filter(|c| c.cats & cat != 0)
+            .map(|c| c.full_name.as_str())
+            .collect()
+    }
+}
+
+/// A universe as users and selectors hold it: compared by identity (a permission bitmap
+/// means something only in the universe its ids come from).
+#[derive(Clone, Copy)]
+pub struct UniverseRef(pub &'static Universe);
+
+impl UniverseRef {
+    /// picket-server's.
+    pub fn server() -> UniverseRef {
+        UniverseRef(universe())
+    }
+}
+
+impl std::ops::Deref for UniverseRef {
+    type Target = Universe;
+    fn deref(&self) -> &Universe {
+        self.0
+    }
+}
+
+impl PartialEq for UniverseRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for UniverseRef {}
+
+impl std::fmt::Debug for UniverseRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Universe({} commands)", self.0.cmds.len())
+    }
 }

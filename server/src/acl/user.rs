@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::universe::{category_bit, universe};
+use super::universe::{category_bit, UniverseRef};
 
 /// Bits of the command bitmap (Redis's `USER_COMMAND_BITS_COUNT`); the last one is set only
 /// by `+@all` ("future commands").
@@ -54,11 +54,18 @@ pub struct Selector {
     pub firstargs: BTreeMap<usize, Vec<Vec<u8>>>,
     pub patterns: Vec<KeyPattern>,
     pub channels: Vec<Vec<u8>>,
+    /// The commands its ids are of (picket-server's, or a sentinel's).
+    pub universe: UniverseRef,
 }
 
 impl Selector {
     /// `ACLCreateSelector`: nothing allowed; channels as `acl-pubsub-default`.
     pub fn new(root: bool, allchannels_default: bool) -> Selector {
+        Selector::new_in(root, allchannels_default, UniverseRef::server())
+    }
+
+    /// [`Selector::new`] over the commands of `universe`.
+    pub fn new_in(root: bool, allchannels_default: bool, universe: UniverseRef) -> Selector {
         Selector {
             root,
             allkeys: false,
@@ -68,6 +75,7 @@ impl Selector {
             firstargs: BTreeMap::new(),
             patterns: Vec::new(),
             channels: Vec::new(),
+            universe,
         }
     }
 
@@ -95,14 +103,16 @@ impl Selector {
     pub fn change_perm(&mut self, id: usize, allow: bool) {
         self.set_bit(id, allow);
         self.firstargs.remove(&id);
-        for &s in &universe().cmds[id].subs {
+        let u = self.universe;
+        for &s in &u.cmds[id].subs {
             self.set_bit(s, allow);
         }
     }
 
     /// `ACLSetSelectorCommandBitsForCategory`.
     pub fn change_category(&mut self, cat: u32, allow: bool) {
-        for (id, c) in universe().cmds.iter().enumerate() {
+        let u = self.universe;
+        for (id, c) in u.cmds.iter().enumerate() {
             if c.cats & cat != 0 {
                 self.change_perm(id, allow);
             }
@@ -183,7 +193,7 @@ impl Selector {
             self.allchannels = false;
         } else if at(0) == b'+' && at(1) != b'@' {
             let name = &op[1..];
-            let u = universe();
+            let u = self.universe;
             match name.iter().rposition(|&c| c == b'|') {
                 None => {
                     let id = u.lookup(name).ok_or(RuleError::Unknown)?;
@@ -214,7 +224,7 @@ impl Selector {
                 }
             }
         } else if at(0) == b'-' && at(1) != b'@' {
-            let id = universe().lookup(&op[1..]).ok_or(RuleError::Unknown)?;
+            let id = self.universe.lookup(&op[1..]).ok_or(RuleError::Unknown)?;
             self.change_perm(id, false);
         } else if (at(0) == b'+' || at(0) == b'-') && at(1) == b'@' {
             let cat = category_bit(&op[2..]).ok_or(RuleError::Unknown)?;
@@ -275,19 +285,34 @@ pub struct User {
 impl User {
     /// `ACLCreateUser`: off, no password, nothing allowed.
     pub fn new(name: &[u8], allchannels_default: bool) -> User {
+        User::new_in(name, allchannels_default, UniverseRef::server())
+    }
+
+    /// [`User::new`] over the commands of `universe`.
+    pub fn new_in(name: &[u8], allchannels_default: bool, universe: UniverseRef) -> User {
         User {
             name: name.to_vec(),
             enabled: false,
             nopass: false,
             sanitize: Sanitize::Unset,
             passwords: Vec::new(),
-            selectors: vec![Selector::new(true, allchannels_default)],
+            selectors: vec![Selector::new_in(true, allchannels_default, universe)],
         }
+    }
+
+    /// The commands its selectors' ids are of.
+    pub fn universe(&self) -> UniverseRef {
+        self.selectors[0].universe
     }
 
     /// `ACLCreateDefaultUser`.
     pub fn default_user(allchannels_default: bool) -> User {
-        let mut u = User::new(b"default", allchannels_default);
+        User::default_user_in(allchannels_default, UniverseRef::server())
+    }
+
+    /// [`User::default_user`] over the commands of `universe`.
+    pub fn default_user_in(allchannels_default: bool, universe: UniverseRef) -> User {
+        let mut u = User::new_in(b"default", allchannels_default, universe);
         for op in ["+@all", "~*", "&*", "on", "nopass"] {
             // These rules are valid: `apply` accepts each of them.
             let _ = u.apply(op.as_bytes(), allchannels_default);
@@ -344,7 +369,7 @@ impl User {
                 .ok_or(RuleError::NoSuchPassword)?;
             self.passwords.remove(at);
         } else if op[0] == b'(' && op[op.len() - 1] == b')' {
-            let mut s = Selector::new(false, allchannels_default);
+            let mut s = Selector::new_in(false, allchannels_default, self.universe());
             let inner = &op[1..op.len() - 1];
             let args = picket_common::sds::split_args(inner).unwrap_or_default();
             for a in args {

@@ -48,9 +48,19 @@ pub fn lines_of(users: &std::collections::BTreeMap<Vec<u8>, User>) -> Value {
     )
 }
 
-/// `user <name> <rules...>` lines.
+/// `user <name> <rules...>` lines, checked over the commands of a universe
+/// (picket-server's, or a sentinel's).
 #[derive(Debug)]
-pub struct UserKind;
+pub struct UserKind {
+    pub universe: fn() -> acl::UniverseRef,
+}
+
+impl UserKind {
+    /// picket-server's `user` lines.
+    pub const SERVER: UserKind = UserKind {
+        universe: acl::UniverseRef::server,
+    };
+}
 
 impl CustomKind for UserKind {
     fn empty(&self) -> Value {
@@ -82,7 +92,7 @@ impl CustomKind for UserKind {
             .collect();
         let merged = acl::merge_selector_args(&raw)
             .map_err(|i| format!("Error in user declaration '{}': Wrong format", arg_at(i)))?;
-        let mut scratch = User::new(b"__fakeuser:0__", false);
+        let mut scratch = User::new_in(b"__fakeuser:0__", false, (self.universe)());
         for (j, op) in merged.iter().enumerate() {
             match scratch.apply(op, false) {
                 Ok(()) | Err(RuleError::Unknown) => {}
@@ -146,7 +156,7 @@ pub fn apply_configured_users(
                 let _ = u.apply(b"reset", all);
                 u
             }
-            None => User::new(name.as_bytes(), all),
+            None => acl.new_user(name.as_bytes()),
         };
         for r in rules {
             if let Err(e) = u.apply(r.as_bytes(), all) {
@@ -169,12 +179,16 @@ mod tests {
 
     fn line(cur: &Value, s: &str) -> Result<Value, String> {
         let args: Vec<String> = s.split(' ').map(str::to_string).collect();
-        UserKind.set(cur, &args, true)
+        UserKind::SERVER.set(cur, &args, true)
     }
 
     #[test]
     fn lines_are_checked_and_accumulate() {
-        let v = line(&UserKind.empty(), "alice on >pw ~k* (+get ~x) +nosuch").unwrap();
+        let v = line(
+            &UserKind::SERVER.empty(),
+            "alice on >pw ~k* (+get ~x) +nosuch",
+        )
+        .unwrap();
         let v = line(&v, "default on nopass ~* &* +@all").unwrap();
         let d = decode(&v);
         assert_eq!(d.len(), 2);
@@ -194,7 +208,7 @@ mod tests {
             err.contains("Error loading ACL rule '+nosuch' for the user named 'alice'"),
             "{err}"
         );
-        let ok = decode(&line(&UserKind.empty(), "default on >pw ~* &* +@all").unwrap());
+        let ok = decode(&line(&UserKind::SERVER.empty(), "default on >pw ~* &* +@all").unwrap());
         apply_configured_users(&mut acl, &ok, "").unwrap();
         assert!(acl.auth_required());
         assert!(apply_configured_users(&mut acl, &ok, "/x.acl").is_err());

@@ -54,7 +54,7 @@ static RENAME_COMMAND: RenameCommandKind = RenameCommandKind;
 static LOADMODULE: Refused = Refused {
     reason: "not supported by picket: modules cannot be loaded",
 };
-static USER: UserKind = UserKind;
+static USER: UserKind = UserKind::SERVER;
 
 const ALLOW: &[&str] = &["no", "yes", "local"];
 const SUPERVISED: &[&str] = &["upstart", "systemd", "auto", "no"];
