@@ -232,7 +232,8 @@ impl Tls {
                 builder.with_client_cert_verifier(v)
             }
         }
-        .with_single_cert(certs.clone(), key.clone_key())?;
+        .with_single_cert(certs.clone(), key.clone_key())
+        .map_err(|e| key_error(e, key_file))?;
         server.ignore_client_order = s.prefer_server_ciphers;
         if s.session_caching {
             server.session_storage = ServerSessionMemoryCache::new(s.session_cache_size.max(1));
@@ -252,14 +253,17 @@ impl Tls {
                 .with_protocol_versions(&versions)?
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)));
-            let (ccerts, ckey) = match (&s.client_cert_file, &s.client_key_file) {
+            let (ccerts, ckey, ckey_file) = match (&s.client_cert_file, &s.client_key_file) {
                 (Some(c), Some(k)) => (
                     load_certs(c)?,
                     load_key(k, s.client_key_file_pass.is_some())?,
+                    k.as_str(),
                 ),
-                _ => (certs, key),
+                _ => (certs, key, key_file),
             };
-            let client = builder.with_client_auth_cert(ccerts, ckey)?;
+            let client = builder
+                .with_client_auth_cert(ccerts, ckey)
+                .map_err(|e| key_error(e, ckey_file))?;
             Some(tokio_rustls::TlsConnector::from(Arc::new(client)))
         };
         Ok(Self {
@@ -302,6 +306,19 @@ impl Tls {
     /// rustls's own (`rustls::StreamOwned`), as tests use.
     pub fn client_config(&self) -> Option<Arc<ClientConfig>> {
         self.connector.as_ref().map(|c| c.config().clone())
+    }
+}
+
+/// A key rustls refuses next to its certificate: Redis's text (OpenSSL's reason differs).
+fn key_error(e: rustls::Error, path: &str) -> TlsError {
+    let reason = match e {
+        rustls::Error::InconsistentKeys(_) => "key values mismatch".to_string(),
+        rustls::Error::General(why) => why,
+        e => return TlsError::Rustls(e),
+    };
+    TlsError::Key {
+        path: path.to_string(),
+        reason,
     }
 }
 

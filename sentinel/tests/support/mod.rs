@@ -55,6 +55,23 @@ pub fn redis_bin() -> Option<PathBuf> {
     None
 }
 
+/// A throwaway CA and certificates in `dir` (`tools/gen-test-certs.sh`: ca.crt,
+/// redis.{crt,key}, server.*, client.*); false, loudly, when openssl is absent (a failure
+/// under PICKET_REQUIRE_REDIS=1).
+pub fn test_certs(dir: &Path) -> bool {
+    match picket_common::tls::gen_test_certs(dir, &[]) {
+        Ok(true) => true,
+        Ok(false) => {
+            if std::env::var("PICKET_REQUIRE_REDIS").as_deref() == Ok("1") {
+                panic!("openssl is required (PICKET_REQUIRE_REDIS=1) to make the TLS tests' certificates");
+            }
+            eprintln!("\n!!! SKIPPED: openssl is not installed: the TLS tests need it to make certificates\n");
+            false
+        }
+        Err(e) => panic!("tools/gen-test-certs.sh: {e}"),
+    }
+}
+
 pub struct Proc {
     pub child: Child,
     pub port: u16,
