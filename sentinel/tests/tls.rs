@@ -498,3 +498,40 @@ fn redis_py_finds_the_master_through_tls_sentinels_and_follows_the_failover() {
     let got = tls_cmd(&cfg, port_of(&new), &["GET", "py:after"]).expect("GET");
     assert_eq!(got.s(), "1");
 }
+
+#[test]
+fn a_stalled_handshake_is_dropped_and_refusals_come_over_tls() {
+    let Some(pki) = Pki::new() else { return };
+    let cfg = pki.client_config();
+    let port = free_port();
+    let text = format!(
+        "port 0\ntls-port {port}\nmaxclients 1\n{}sentinel monitor mymaster 127.0.0.1 {} 2\n",
+        pki.conf_lines(),
+        free_port()
+    );
+    let _s = sentinel_from(None, port, "sentinel.conf", &text, None);
+    // spawn() connected once to see the port open: wait until that client is gone.
+    wait_for("the start-up probe to leave", 30, || {
+        tls_cmd(&cfg, port, &["PING"]).is_some_and(|r| r.s() == "PONG")
+    });
+    // A client that connects and never starts its handshake takes the only slot...
+    let mut stalled = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    std::thread::sleep(Duration::from_millis(200));
+    // ...so a TLS client is refused, with Redis's error, over TLS.
+    let refused = tls_cmd(&cfg, port, &["PING"]);
+    assert_eq!(
+        refused,
+        Some(R::E("ERR max number of clients reached".into())),
+        "{refused:?}"
+    );
+    // The handshake's deadline closes the stalled connection and gives its slot back.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut b = [0u8; 16];
+    let n = std::io::Read::read(&mut stalled, &mut b).unwrap_or(0);
+    assert_eq!(n, 0, "closed without a byte");
+    wait_for("the slot to be free again", 30, || {
+        tls_cmd(&cfg, port, &["PING"]).is_some_and(|r| r.s() == "PONG")
+    });
+}
