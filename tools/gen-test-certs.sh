@@ -9,10 +9,17 @@
 #
 # Every certificate names localhost, 127.0.0.1 and ::1 and the extra host names given after
 # DIR (subjectAltName), so clients that check the host name (redis-py >= 6) accept them.
-# Usage: tools/gen-test-certs.sh DIR [HOSTNAME...]
+# Keys are RSA 2048, or Ed25519 with --ed25519 (whose signatures draw no randomness: the
+# simulation's handshakes then replay byte for byte from a seed).
+# Usage: tools/gen-test-certs.sh [--ed25519] DIR [HOSTNAME...]
 set -euo pipefail
+alg=rsa
+if [ "${1:-}" = "--ed25519" ]; then
+    alg=ed25519
+    shift
+fi
 if [ $# -lt 1 ]; then
-    echo "usage: $0 DIR [HOSTNAME...]" >&2
+    echo "usage: $0 [--ed25519] DIR [HOSTNAME...]" >&2
     exit 2
 fi
 dir=$1
@@ -22,7 +29,15 @@ mkdir -p "$dir"
 san="DNS:localhost,IP:127.0.0.1,IP:::1"
 for h in "$@"; do san="$san,DNS:$h"; done
 
-openssl genrsa -out "$dir/ca.key" 2048 2>/dev/null
+genkey() {
+    if [ "$alg" = ed25519 ]; then
+        openssl genpkey -algorithm ed25519 -out "$1" 2>/dev/null
+    else
+        openssl genrsa -out "$1" 2048 2>/dev/null
+    fi
+}
+
+genkey "$dir/ca.key"
 openssl req -x509 -new -nodes -sha256 -key "$dir/ca.key" -days 3650 \
     -subj '/O=Picket Test/CN=Certificate Authority' \
     -addext 'basicConstraints=critical,CA:TRUE' \
@@ -50,7 +65,7 @@ _END_
 
 cert() {
     local name=$1 cn=$2 ext=$3
-    openssl genrsa -out "$dir/$name.key" 2048 2>/dev/null
+    genkey "$dir/$name.key"
     openssl req -new -sha256 -subj "/O=Picket Test/CN=$cn" -key "$dir/$name.key" |
         openssl x509 -req -sha256 -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
             -CAserial "$dir/ca.txt" -CAcreateserial -days 3650 \

@@ -172,6 +172,33 @@ impl std::fmt::Debug for Tls {
 impl Tls {
     /// Build both contexts from `s`, as Redis's `tlsConfigure`: all or nothing.
     pub fn configure(s: &TlsSettings) -> Result<Self, TlsError> {
+        Self::configure_with_provider(s, ring_provider())
+    }
+
+    /// [`Tls::configure`] with rustls's randomness (client and server randoms, session ids,
+    /// tickets) drawn from `random`: a seeded generator makes a simulation's handshakes
+    /// replay. (The *ring* provider's key exchange and signatures draw from the system's
+    /// generator whatever this says: see [`Tls::configure_with_provider`].)
+    pub fn configure_with_random(
+        s: &TlsSettings,
+        random: &'static dyn rustls::crypto::SecureRandom,
+    ) -> Result<Self, TlsError> {
+        Self::configure_with_provider(
+            s,
+            CryptoProvider {
+                secure_random: random,
+                ..ring_provider()
+            },
+        )
+    }
+
+    /// [`Tls::configure`] on another crypto provider (its cipher suites chosen by
+    /// `tls-ciphers` and `tls-ciphersuites` as the default's are): the simulation's, whose
+    /// randomness, key exchange and all, comes from a seed. Start from [`base_provider`].
+    pub fn configure_with_provider(
+        s: &TlsSettings,
+        base: CryptoProvider,
+    ) -> Result<Self, TlsError> {
         let cert_file = s.cert_file.as_deref().ok_or(TlsError::NoCert)?;
         let key_file = s.key_file.as_deref().ok_or(TlsError::NoKey)?;
         if (s.auth_clients != AuthClients::No || s.replication)
@@ -181,7 +208,7 @@ impl Tls {
             return Err(TlsError::NoCa);
         }
         let versions = parse_protocols(s.protocols.as_deref())?;
-        let provider = Arc::new(provider(s)?);
+        let provider = Arc::new(provider(s, base)?);
 
         let certs = load_certs(cert_file)?;
         let key = load_key(key_file, s.key_file_pass.is_some())?;
@@ -205,7 +232,8 @@ impl Tls {
                 builder.with_client_cert_verifier(v)
             }
         }
-        .with_single_cert(certs.clone(), key.clone_key())?;
+        .with_single_cert(certs.clone(), key.clone_key())
+        .map_err(|e| key_error(e, key_file))?;
         server.ignore_client_order = s.prefer_server_ciphers;
         if s.session_caching {
             server.session_storage = ServerSessionMemoryCache::new(s.session_cache_size.max(1));
@@ -225,14 +253,17 @@ impl Tls {
                 .with_protocol_versions(&versions)?
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)));
-            let (ccerts, ckey) = match (&s.client_cert_file, &s.client_key_file) {
+            let (ccerts, ckey, ckey_file) = match (&s.client_cert_file, &s.client_key_file) {
                 (Some(c), Some(k)) => (
                     load_certs(c)?,
                     load_key(k, s.client_key_file_pass.is_some())?,
+                    k.as_str(),
                 ),
-                _ => (certs, key),
+                _ => (certs, key, key_file),
             };
-            let client = builder.with_client_auth_cert(ccerts, ckey)?;
+            let client = builder
+                .with_client_auth_cert(ccerts, ckey)
+                .map_err(|e| key_error(e, ckey_file))?;
             Some(tokio_rustls::TlsConnector::from(Arc::new(client)))
         };
         Ok(Self {
@@ -269,6 +300,25 @@ impl Tls {
     /// Whether outgoing links can be made (a CA is configured).
     pub fn can_connect(&self) -> bool {
         self.connector.is_some()
+    }
+
+    /// The client side configuration (`None` without a CA), for a blocking client of
+    /// rustls's own (`rustls::StreamOwned`), as tests use.
+    pub fn client_config(&self) -> Option<Arc<ClientConfig>> {
+        self.connector.as_ref().map(|c| c.config().clone())
+    }
+}
+
+/// A key rustls refuses next to its certificate: Redis's text (OpenSSL's reason differs).
+fn key_error(e: rustls::Error, path: &str) -> TlsError {
+    let reason = match e {
+        rustls::Error::InconsistentKeys(_) => "key values mismatch".to_string(),
+        rustls::Error::General(why) => why,
+        e => return TlsError::Rustls(e),
+    };
+    TlsError::Key {
+        path: path.to_string(),
+        reason,
     }
 }
 
@@ -351,6 +401,12 @@ fn parse_protocols(s: Option<&str>) -> Result<Vec<&'static SupportedProtocolVers
     Ok(v)
 }
 
+/// The crypto provider [`Tls::configure`] starts from (rustls's *ring*), for
+/// [`Tls::configure_with_provider`].
+pub fn base_provider() -> CryptoProvider {
+    ring_provider()
+}
+
 /// rustls's *ring* provider. rustls 0.23.48 deprecates it for lacking post-quantum key
 /// exchange, which Redis 7.0's OpenSSL 3.0 lacks too; the alternative (aws-lc-rs) needs a
 /// much heavier C build on every fresh CI machine.
@@ -403,9 +459,8 @@ const TLS13_NAMES: &[(&str, CipherSuite)] = &[
     ),
 ];
 
-/// The ring provider with the suites `tls-ciphers` and `tls-ciphersuites` choose.
-fn provider(s: &TlsSettings) -> Result<CryptoProvider, TlsError> {
-    let mut p = ring_provider();
+/// `p` with the suites `tls-ciphers` and `tls-ciphersuites` choose.
+fn provider(s: &TlsSettings, mut p: CryptoProvider) -> Result<CryptoProvider, TlsError> {
     let all = p.cipher_suites.clone();
     let is13 = |c: &SupportedCipherSuite| matches!(c, SupportedCipherSuite::Tls13(_));
     let mut chosen: Vec<SupportedCipherSuite> = Vec::new();
@@ -652,6 +707,16 @@ mod tests;
 /// command line, as Redis's test suite makes its own), naming `hosts` besides localhost.
 /// `Ok(false)` when the `openssl` command is absent, so tests can skip loudly.
 pub fn gen_test_certs(dir: &Path, hosts: &[&str]) -> io::Result<bool> {
+    run_gen_test_certs(dir, hosts, false)
+}
+
+/// [`gen_test_certs`] with Ed25519 keys (`--ed25519`): their signatures are deterministic,
+/// so with a seeded provider a handshake's bytes depend on the seed alone (the simulation).
+pub fn gen_test_certs_ed25519(dir: &Path, hosts: &[&str]) -> io::Result<bool> {
+    run_gen_test_certs(dir, hosts, true)
+}
+
+fn run_gen_test_certs(dir: &Path, hosts: &[&str], ed25519: bool) -> io::Result<bool> {
     if std::process::Command::new("openssl")
         .arg("version")
         .output()
@@ -660,11 +725,12 @@ pub fn gen_test_certs(dir: &Path, hosts: &[&str]) -> io::Result<bool> {
         return Ok(false);
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/gen-test-certs.sh");
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .arg(dir)
-        .args(hosts)
-        .output()?;
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(script);
+    if ed25519 {
+        cmd.arg("--ed25519");
+    }
+    let out = cmd.arg(dir).args(hosts).output()?;
     if !out.status.success() {
         return Err(io::Error::other(format!(
             "{script} failed: {}",

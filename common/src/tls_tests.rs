@@ -236,12 +236,15 @@ fn bad_configurations_are_refused_with_redis_messages() {
         ..good.clone()
     })
     .starts_with("Failed to load certificate:"));
-    // A key that does not belong to the certificate.
-    assert!(Tls::configure(&TlsSettings {
-        key_file: Some(a.join("client.key").display().to_string()),
-        ..good.clone()
-    })
-    .is_err());
+    // A key that does not belong to the certificate: Redis's text.
+    let other = a.join("client.key").display().to_string();
+    assert_eq!(
+        err(TlsSettings {
+            key_file: Some(other.clone()),
+            ..good.clone()
+        }),
+        format!("Failed to load private key: {other}: key values mismatch")
+    );
     assert!(err(TlsSettings {
         ca_cert_file: Some("/nonexistent/ca.pem".into()),
         ..good.clone()
@@ -311,4 +314,39 @@ fn auth_clients_values() {
         Some("no")
     );
     assert_eq!(AuthClients::parse("maybe"), None);
+}
+
+/// A generator that counts its uses (and gives constant bytes: fine for a round trip).
+#[derive(Debug)]
+struct Counting(std::sync::atomic::AtomicUsize);
+
+impl rustls::crypto::SecureRandom for Counting {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        buf.fill(0x5a);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn handshakes_draw_from_the_given_generator_and_take_ed25519_keys() {
+    let Some(_) = pki() else { return };
+    static RANDOM: Counting = Counting(std::sync::atomic::AtomicUsize::new(0));
+    let dir = std::env::temp_dir().join(format!("picket-tls-unit-ed-{}", std::process::id()));
+    assert!(gen_test_certs_ed25519(&dir, &["db.example"]).expect("gen-test-certs --ed25519"));
+    let key = std::fs::read_to_string(dir.join("redis.key")).unwrap();
+    assert!(PrivateKeyDer::from_pem_slice(key.as_bytes()).is_ok());
+    let seeded = Tls::configure_with_random(&settings(&dir, "redis"), &RANDOM).unwrap();
+    let plain = Tls::configure(&settings(&dir, "redis")).unwrap();
+    round_trip(&seeded, &plain, "localhost").await.unwrap();
+    let server_side = RANDOM.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        server_side > 0,
+        "the server's random and session id come from it"
+    );
+    round_trip(&plain, &seeded, "localhost").await.unwrap();
+    assert!(RANDOM.0.load(std::sync::atomic::Ordering::SeqCst) > server_side);
+    // The client side configuration is there for blocking clients.
+    assert!(seeded.client_config().is_some());
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use picket_common::config::ConfigStore;
+use picket_common::tls::{AuthClients, Tls, TlsError, TlsSettings};
 use thiserror::Error;
 
 use crate::core::{Addr, Core};
@@ -97,6 +98,11 @@ pub struct ServerSettings {
     /// Every server directive as the file and the arguments set it (the rewrite writes
     /// them back, as Redis's does).
     pub directives: ConfigStore,
+    /// `tls-port`: the port of the TLS listener (0: none).
+    pub tls_port: u16,
+    /// The `tls-*` directives; `tls.replication` (`tls-replication`) makes every link to
+    /// an instance TLS, as Redis's sentinel.
+    pub tls: TlsSettings,
 }
 
 impl Default for ServerSettings {
@@ -131,6 +137,8 @@ impl Default for ServerSettings {
             commands: CommandNames::default(),
             users: None,
             directives: directives::new_store(),
+            tls_port: 0,
+            tls: TlsSettings::default(),
         };
         s.read_directives();
         s
@@ -175,6 +183,27 @@ impl ServerSettings {
         self.daemonize = d.get_bool("daemonize");
         self.supervised = d.get_str("supervised").to_string();
         self.commands = directives::command_names(d);
+        self.tls_port = u16::try_from(d.get_int("tls-port")).unwrap_or(0);
+        self.tls = tls_settings(d);
+    }
+
+    /// The port hellos announce without `sentinel announce-port`: the TLS port when the
+    /// links are TLS and there is one, else `port` (Redis's `sentinelSendHello`).
+    pub fn hello_port(&self) -> u16 {
+        if self.tls.replication && self.tls_port != 0 {
+            self.tls_port
+        } else {
+            self.port
+        }
+    }
+
+    /// The TLS contexts, when `tls-port` or `tls-replication` asks for TLS (Redis
+    /// configures TLS at start then, and exits when it cannot); `None` otherwise.
+    pub fn tls_context(&self) -> Result<Option<Tls>, TlsError> {
+        if self.tls_port == 0 && !self.tls.replication {
+            return Ok(None);
+        }
+        Tls::configure(&self.tls).map(Some)
     }
 
     /// How the configuration sets the ACL users up (`user` lines, `aclfile`,
@@ -213,6 +242,39 @@ impl ServerSettings {
             picket_server::acl::Acl::new_in(c.pubsub_default_all, crate::acl::universe())
         });
         crate::acl::rewrite_lines(&acl, "")
+    }
+}
+
+/// The `tls-*` directives as [`TlsSettings`] (an empty string is "not set").
+fn tls_settings(d: &ConfigStore) -> TlsSettings {
+    let opt = |name: &str| {
+        let v = d.get_str(name);
+        (!v.is_empty()).then(|| v.to_string())
+    };
+    let int = |name: &str, default: u64| u64::try_from(d.get_int(name)).unwrap_or(default);
+    let defaults = TlsSettings::default();
+    TlsSettings {
+        cert_file: opt("tls-cert-file"),
+        key_file: opt("tls-key-file"),
+        key_file_pass: opt("tls-key-file-pass"),
+        client_cert_file: opt("tls-client-cert-file"),
+        client_key_file: opt("tls-client-key-file"),
+        client_key_file_pass: opt("tls-client-key-file-pass"),
+        ca_cert_file: opt("tls-ca-cert-file"),
+        ca_cert_dir: opt("tls-ca-cert-dir"),
+        auth_clients: AuthClients::parse(d.get_str("tls-auth-clients")).unwrap_or_default(),
+        protocols: opt("tls-protocols"),
+        ciphers: opt("tls-ciphers"),
+        ciphersuites: opt("tls-ciphersuites"),
+        prefer_server_ciphers: d.get_bool("tls-prefer-server-ciphers"),
+        session_caching: d.get_bool("tls-session-caching"),
+        session_cache_size: usize::try_from(int(
+            "tls-session-cache-size",
+            defaults.session_cache_size as u64,
+        ))
+        .unwrap_or(defaults.session_cache_size),
+        session_cache_timeout: int("tls-session-cache-timeout", defaults.session_cache_timeout),
+        replication: d.get_bool("tls-replication"),
     }
 }
 

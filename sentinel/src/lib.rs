@@ -36,14 +36,14 @@ pub fn core_from(loaded: &config::Loaded, seed: u64, now: u64) -> Result<core::C
     c.announce_ip = loaded.server.announce_ip.clone();
     c.settings = core::CoreSettings {
         deny_scripts_reconfig: loaded.server.deny_scripts_reconfig,
-        port: loaded.server.port,
+        port: loaded.server.hello_port(),
         announce_ip: loaded.server.announce_ip.clone(),
         detected_ip: String::new(),
     };
     c.announce_port = if loaded.server.announce_port != 0 {
         loaded.server.announce_port
     } else {
-        loaded.server.port
+        loaded.server.hello_port()
     };
     for (name, mc) in &loaded.masters {
         let Some((addr, quorum)) = mc.addr.clone() else {

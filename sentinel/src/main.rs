@@ -70,6 +70,20 @@ fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::from(1);
     }
+    // As Redis's initServer (which runs after daemonizing: here first, so that a
+    // sentinel that cannot start says so with its exit code): TLS is configured at start
+    // when tls-port or tls-replication ask for it, and a bad configuration stops it.
+    let tls = match loaded.server.tls_context() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}\nFailed to configure TLS. Check logs for more info.");
+            return ExitCode::from(1);
+        }
+    };
+    if loaded.server.port == 0 && loaded.server.tls_port == 0 {
+        eprintln!("Configured to not listen anywhere, exiting.");
+        return ExitCode::from(1);
+    }
     // As Redis: supervision first (a supervised sentinel does not daemonize), then
     // `daemonize yes` detaches before anything is logged or bound.
     let (supervision, supervision_log) =
@@ -153,12 +167,13 @@ fn main() -> ExitCode {
     let crashed_ref = &crashed;
     let code = runtime.block_on(async move {
         core.timers = Default::default();
-        let shared = match shell::start(
+        let shared = match shell::start_with_tls(
             TokioNet,
             core,
             settings,
             path,
             picket_common::clock::Clock::system(),
+            tls,
         )
         .await
         {
@@ -173,7 +188,18 @@ fn main() -> ExitCode {
                 tracing::warn!("Failed to write PID file: {e}");
             }
         }
-        tracing::info!("Running mode=sentinel, port={}.", shared.settings().port);
+        {
+            let s = shared.settings();
+            if s.tls_port != 0 {
+                tracing::info!(
+                    "Running mode=sentinel, port={}, tls-port={}.",
+                    s.port,
+                    s.tls_port
+                );
+            } else {
+                tracing::info!("Running mode=sentinel, port={}.", s.port);
+            }
+        }
         // The state is written on a thread: the core's (only) thread never waits for the
         // disk.
         shared.set_state_store(std::sync::Arc::new(shell::DiskStore { on_thread: true }));

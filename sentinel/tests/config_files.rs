@@ -770,3 +770,115 @@ fn toml_users_are_loaded_and_saved() {
         R::E("NOPERM this user has no permissions to run the 'sentinel|myid' command".into())
     );
 }
+
+#[test]
+fn bad_tls_configuration_stops_both_with_redis_messages() {
+    let Some(redis) = redis_bin() else { return };
+    let certs = tempfile::tempdir().unwrap();
+    if !test_certs(certs.path()) {
+        return;
+    }
+    let c = |f: &str| certs.path().join(f).display().to_string();
+    let files = format!(
+        "tls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}",
+        c("redis.crt"),
+        c("redis.key"),
+        c("ca.crt")
+    );
+    let port = free_port().to_string();
+    let tls_port = free_port().to_string();
+    let tls = format!("tls-port {tls_port}");
+    let monitor = "sentinel monitor m 127.0.0.1 6999 2";
+    // (lines, what Redis logs: the whole line, or its start where OpenSSL's reason follows)
+    let cases: Vec<(String, String)> = vec![
+        (tls.clone(), "No tls-cert-file configured!".into()),
+        (
+            format!("{tls}\ntls-cert-file {}", c("redis.crt")),
+            "No tls-key-file configured!".into(),
+        ),
+        (
+            format!(
+                "tls-replication yes\ntls-cert-file {}\ntls-key-file {}\ntls-auth-clients no",
+                c("redis.crt"),
+                c("redis.key")
+            ),
+            "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!".into(),
+        ),
+        (
+            format!(
+                "{tls}\ntls-cert-file /nonexistent.crt\ntls-key-file {}\ntls-ca-cert-file {}",
+                c("redis.key"),
+                c("ca.crt")
+            ),
+            "Failed to load certificate: /nonexistent.crt: ".into(),
+        ),
+        (
+            format!(
+                "{tls}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}",
+                c("redis.crt"),
+                c("client.key"),
+                c("ca.crt")
+            ),
+            format!("Failed to load private key: {}: ", c("client.key")),
+        ),
+        (
+            format!("{tls}\n{files}\ntls-ca-cert-file /nonexistent-ca.crt"),
+            "Failed to configure CA certificate(s) file/directory: ".into(),
+        ),
+        (
+            format!("{tls}\n{files}\ntls-protocols TLSv1.4"),
+            "Invalid tls-protocols specified. Use a combination of 'TLSv1', 'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'.".into(),
+        ),
+        (
+            format!("{tls}\n{files}\ntls-ciphers RC4-MD5"),
+            "Failed to configure ciphers: RC4-MD5".into(),
+        ),
+    ];
+    let closing = "Failed to configure TLS. Check logs for more info.";
+    for (lines, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("s.conf");
+        std::fs::write(&conf, format!("{monitor}\n{lines}\n")).unwrap();
+        let args = vec![
+            conf.display().to_string(),
+            "--sentinel".into(),
+            "--port".into(),
+            port.clone(),
+        ];
+        for bin in [redis.clone(), sentinel_bin()] {
+            let out = Command::new(&bin).args(&args).output().expect("run");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let who = bin.display();
+            assert_eq!(out.status.code(), Some(1), "{who} {lines:?}: {text}");
+            assert!(
+                text.contains(&want),
+                "{who} {lines:?}: want {want:?} in {text}"
+            );
+            assert!(text.contains(closing), "{who} {lines:?}: {text}");
+        }
+    }
+    // port 0 without tls-port: no listener at all.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(&conf, format!("{monitor}\nport 0\n")).unwrap();
+    for bin in [redis.clone(), sentinel_bin()] {
+        let out = Command::new(&bin)
+            .args([conf.display().to_string(), "--sentinel".into()])
+            .output()
+            .expect("run");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(
+            text.contains("Configured to not listen anywhere, exiting."),
+            "{text}"
+        );
+    }
+}

@@ -4,9 +4,9 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 
-use tikv_jemallocator::Jemalloc;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use tikv_jemallocator::Jemalloc;
 
 /// Per-thread counters of allocated bytes, so the hot path needs no atomic read-modify-write:
 /// each thread owns one slot and updates it with a plain load and store. Threads past the

@@ -10,10 +10,12 @@ pub use picket_common::resp::frame::{show, Frame};
 use picket_common::resp::{encode_command, ReplyReader};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::net::SimConn;
+/// The connection of a client: plain, or TLS (see [`SimClient::connect_on`]).
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
 
 pub struct SimClient {
-    conn: SimConn,
+    conn: Box<dyn Stream>,
     buf: BytesMut,
     reader: ReplyReader,
 }
@@ -32,9 +34,14 @@ pub enum ClientError {
 
 impl SimClient {
     pub async fn connect(host: &str, port: u16) -> Result<Self, ClientError> {
-        let conn = crate::net::SimNet.connect(host, port).await?;
+        Self::connect_on(&crate::net::SimNet, host, port).await
+    }
+
+    /// Connect through another network (a [`crate::tls::TlsNet`]: a TLS client).
+    pub async fn connect_on<N: Net>(net: &N, host: &str, port: u16) -> Result<Self, ClientError> {
+        let conn = net.connect(host, port).await?;
         Ok(SimClient {
-            conn,
+            conn: Box::new(conn),
             buf: BytesMut::new(),
             reader: ReplyReader::default(),
         })
@@ -42,6 +49,8 @@ impl SimClient {
 
     pub async fn send(&mut self, args: &[&str]) -> Result<(), ClientError> {
         self.conn.write_all(&encode_command(args)).await?;
+        // A TLS connection holds what its socket did not take until flushed.
+        self.conn.flush().await?;
         Ok(())
     }
 

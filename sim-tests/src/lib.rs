@@ -10,6 +10,7 @@ pub mod client;
 pub mod ha;
 pub mod net;
 pub mod seeds;
+pub mod tls;
 
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -403,3 +403,102 @@ fn maxclients_is_read_checked_and_kept_by_the_rewrite() {
     let out = rewrite::rewritten(text, &c, &s);
     assert!(out.contains("\nmaxclients 300\n"), "{out}");
 }
+
+#[test]
+fn tls_directives_become_tls_settings_and_survive_the_rewrite() {
+    use picket_common::tls::{AuthClients, TlsSettings};
+    let text = "port 0\ntls-port 26999\ntls-replication yes\ntls-cert-file /c/redis.crt\ntls-key-file /c/redis.key\ntls-key-file-pass kp\ntls-client-cert-file /c/client.crt\ntls-client-key-file /c/client.key\ntls-client-key-file-pass ckp\ntls-ca-cert-file /c/ca.crt\ntls-ca-cert-dir /c/cas\ntls-auth-clients optional\ntls-protocols \"TLSv1.2 TLSv1.3\"\ntls-ciphers DEFAULT:!aNULL\ntls-ciphersuites TLS_AES_128_GCM_SHA256\ntls-prefer-server-ciphers yes\ntls-session-caching no\ntls-session-cache-size 100\ntls-session-cache-timeout 60\nsentinel monitor m 127.0.0.1 6379 2\n";
+    let want = TlsSettings {
+        cert_file: Some("/c/redis.crt".into()),
+        key_file: Some("/c/redis.key".into()),
+        key_file_pass: Some("kp".into()),
+        client_cert_file: Some("/c/client.crt".into()),
+        client_key_file: Some("/c/client.key".into()),
+        client_key_file_pass: Some("ckp".into()),
+        ca_cert_file: Some("/c/ca.crt".into()),
+        ca_cert_dir: Some("/c/cas".into()),
+        auth_clients: AuthClients::Optional,
+        protocols: Some("TLSv1.2 TLSv1.3".into()),
+        ciphers: Some("DEFAULT:!aNULL".into()),
+        ciphersuites: Some("TLS_AES_128_GCM_SHA256".into()),
+        prefer_server_ciphers: true,
+        session_caching: false,
+        session_cache_size: 100,
+        session_cache_timeout: 60,
+        replication: true,
+    };
+    let l = parse(text, &[]).unwrap();
+    assert_eq!((l.server.port, l.server.tls_port), (0, 26999));
+    assert_eq!(l.server.tls, want);
+    // Hellos announce the TLS port (sentinel.c's sentinelSendHello).
+    assert_eq!(l.server.hello_port(), 26999);
+    let mut c = crate::core_from(&l, 1, 0).unwrap();
+    assert_eq!((c.announce_port, c.settings.port), (26999, 26999));
+    // Nothing TLS: Redis's defaults, and no TLS to configure.
+    let plain = parse("sentinel monitor m 127.0.0.1 6379 2\n", &[]).unwrap();
+    assert_eq!(plain.server.tls, TlsSettings::default());
+    assert_eq!(plain.server.tls_port, 0);
+    assert!(plain.server.tls_context().unwrap().is_none());
+    // A TLS port without tls-replication: links stay plain and hellos announce `port`.
+    let l2 = parse("port 26380\ntls-port 26999\n", &[]).unwrap();
+    assert_eq!(l2.server.hello_port(), 26380);
+    // announce-port wins over both.
+    let l3 = parse(&format!("{text}sentinel announce-port 1234\n"), &[]).unwrap();
+    assert_eq!(crate::core_from(&l3, 1, 0).unwrap().announce_port, 1234);
+    // Every line is kept by the state save, and the file loads into the same settings.
+    c.myid = "a".repeat(40);
+    let out = rewrite::rewritten(text, &c, &l.server);
+    // (Strings are written quoted, as Redis writes them.)
+    for line in text.lines().filter(|l| l.starts_with("tls-")) {
+        let name = line.split(' ').next().unwrap_or_default();
+        assert_eq!(
+            out.lines()
+                .filter(|l| l.starts_with(&format!("{name} ")))
+                .count(),
+            1,
+            "{line}: {out}"
+        );
+    }
+    assert!(out.contains("\ntls-cert-file \"/c/redis.crt\"\n"), "{out}");
+    let again = parse(&out, &[]).unwrap();
+    assert_eq!((again.server.tls_port, again.server.tls), (26999, want));
+    // Redis's reasons for bad values.
+    for (line, why) in [
+        (
+            "tls-port abc",
+            "argument couldn't be parsed into an integer",
+        ),
+        (
+            "tls-port 70000",
+            "argument must be between 0 and 65535 inclusive",
+        ),
+        ("tls-replication maybe", "argument must be 'yes' or 'no'"),
+        (
+            "tls-auth-clients maybe",
+            "argument(s) must be one of the following: no, yes, optional",
+        ),
+    ] {
+        let e = parse(&format!("{line}\n"), &[]).unwrap_err().to_string();
+        assert!(e.ends_with(why), "{line}: {e}");
+    }
+}
+
+#[test]
+fn bad_tls_files_are_refused_when_tls_is_asked_for() {
+    let l = parse("tls-port 26999\n", &[]).unwrap();
+    assert_eq!(
+        l.server.tls_context().unwrap_err().to_string(),
+        "No tls-cert-file configured!"
+    );
+    let l = parse(
+        "tls-replication yes\ntls-cert-file /nonexistent/c.crt\ntls-key-file /nonexistent/c.key\ntls-ca-cert-file /nonexistent/ca.crt\n",
+        &[],
+    )
+    .unwrap();
+    assert!(l
+        .server
+        .tls_context()
+        .unwrap_err()
+        .to_string()
+        .starts_with("Failed to load certificate: /nonexistent/c.crt:"));
+}

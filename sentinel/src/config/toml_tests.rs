@@ -368,3 +368,27 @@ fn users_are_a_top_level_key_written_once_they_change() {
         .unwrap()
         .contains("user"));
 }
+
+#[test]
+fn tls_keys_are_server_directives() {
+    let text = "port = 0\ntls-port = 26999\ntls-replication = true\ntls-cert-file = \"/c/redis.crt\"\ntls-key-file = \"/c/redis.key\"\ntls-ca-cert-file = \"/c/ca.crt\"\ntls-auth-clients = \"no\"\ntls-session-caching = false\n\n[masters.m]\nhost = \"127.0.0.1\"\nport = 6379\nquorum = 2\n";
+    let l = parse_toml(text, &[]).unwrap();
+    assert_eq!((l.server.port, l.server.tls_port), (0, 26999));
+    let t = &l.server.tls;
+    assert!(t.replication && !t.session_caching);
+    assert_eq!(t.cert_file.as_deref(), Some("/c/redis.crt"));
+    assert_eq!(t.ca_cert_file.as_deref(), Some("/c/ca.crt"));
+    assert_eq!(t.auth_clients, picket_common::tls::AuthClients::No);
+    assert_eq!(l.server.hello_port(), 26999);
+    // The state save keeps the keys.
+    let mut c = crate::core_from(&l, 1, 0).unwrap();
+    c.myid = ID.into();
+    let out = rewritten(text, &c, &l.server).unwrap();
+    let again = parse_toml(&out, &[]).unwrap();
+    assert_eq!(again.server.tls, l.server.tls);
+    assert_eq!(again.server.tls_port, 26999);
+    let e = parse_toml("tls-port = \"abc\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tls-port"), "{e}");
+}

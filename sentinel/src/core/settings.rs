@@ -14,7 +14,8 @@ use super::*;
 pub struct CoreSettings {
     /// `sentinel deny-scripts-reconfig`: SENTINEL SET refuses to change a script path.
     pub deny_scripts_reconfig: bool,
-    /// The port the command server listens on: announced when announce-port is 0.
+    /// The port announced when announce-port is 0: the command server's `port`, or its
+    /// `tls-port` when the links are TLS (`ServerSettings::hello_port`).
     pub port: u16,
     /// `sentinel announce-ip` as configured ("" when unset).
     pub announce_ip: String,

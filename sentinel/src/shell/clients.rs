@@ -37,7 +37,46 @@ impl Drop for ClientSlot {
     }
 }
 
-pub(super) async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
+/// How long a TLS client has to finish its handshake: the listener's task for it is
+/// spawned off the accept loop, and one that never finishes must not hold a client slot
+/// for ever (Redis's own handshakes are bounded only by the client `timeout`).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Write Redis's refusal and close (a short write: no long wait), with a slot to give
+/// back once done. On a TLS listener the handshake comes first, so the client can read it.
+fn refuse<C: Conn>(
+    shared: &Shared,
+    conn: C,
+    tls: Option<Tls>,
+    msg: &'static [u8],
+    slot: Option<ClientSlot>,
+) {
+    async fn say<C: Conn>(mut conn: C, msg: &[u8]) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            conn.write_all(msg).await?;
+            conn.flush().await
+        })
+        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.shutdown()).await;
+    }
+    shared.tracker.spawn(async move {
+        match tls {
+            None => say(conn, msg).await,
+            Some(t) => {
+                if let Ok(Ok(c)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, t.accept(conn)).await
+                {
+                    say(c, msg).await;
+                }
+            }
+        }
+        drop(slot);
+    });
+}
+
+/// Accept the command server's clients on `listener`: a `tls-port` listener when `tls`
+/// is given (each client's handshake runs in its own task, within
+/// [`TLS_HANDSHAKE_TIMEOUT`]).
+pub(super) async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L, tls: Option<Tls>) {
     let cancel = shared.cancel.clone();
     // Out of descriptors, accept() fails at once for as long as a connection waits: warn at
     // a bounded rate and back off instead of flooding the log and spinning.
@@ -53,14 +92,13 @@ pub(super) async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
                 errors.accepted();
                 if shared.clients.load(Ordering::SeqCst) >= client_cap(&shared) {
                     crate::stats::Stats::add(&shared.stats.rejected_connections, 1);
-                    // Redis's refusal (a short write to a fresh socket: no wait).
-                    shared.tracker.spawn(async move {
-                        let mut conn = conn;
-                        let msg = b"-ERR max number of clients reached\r\n";
-                        let _ =
-                            tokio::time::timeout(Duration::from_secs(1), conn.write_all(msg)).await;
-                        let _ = conn.shutdown().await;
-                    });
+                    refuse(
+                        &shared,
+                        conn,
+                        tls.clone(),
+                        b"-ERR max number of clients reached\r\n",
+                        None,
+                    );
                     // Let the refusal be written and its descriptor closed first.
                     tokio::task::yield_now().await;
                     continue;
@@ -78,19 +116,34 @@ pub(super) async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
                 let _ = conn.set_keepalive(keepalive);
                 // Protected, only loopback clients are served.
                 if protected && !peer.ip().to_canonical().is_loopback() {
-                    shared.tracker.spawn(async move {
-                        let mut conn = conn;
-                        let msg = picket_server::runtime::DENIED.as_bytes();
-                        let _ =
-                            tokio::time::timeout(Duration::from_secs(1), conn.write_all(msg)).await;
-                        let _ = conn.shutdown().await;
-                        drop(slot);
-                    });
+                    let msg = picket_server::runtime::DENIED.as_bytes();
+                    refuse(&shared, conn, tls.clone(), msg, Some(slot));
                     continue;
                 }
                 let sh = shared.clone();
+                let tls = tls.clone();
                 shared.tracker.spawn(async move {
-                    super::commands::serve(sh, conn, peer).await;
+                    match tls {
+                        None => super::commands::serve(sh, conn, peer).await,
+                        Some(t) => {
+                            let cancel = sh.cancel.clone();
+                            let handshake = tokio::select! {
+                                biased;
+                                _ = cancel.cancelled() => None,
+                                r = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, t.accept(conn)) => Some(r),
+                            };
+                            match handshake {
+                                Some(Ok(Ok(c))) => super::commands::serve(sh, c, peer).await,
+                                Some(Ok(Err(e))) => {
+                                    tracing::debug!("Error accepting a client connection: {e} (addr={peer})")
+                                }
+                                Some(Err(_)) => tracing::debug!(
+                                    "Error accepting a client connection: TLS handshake timed out (addr={peer})"
+                                ),
+                                None => {}
+                            }
+                        }
+                    }
                     drop(slot);
                 });
             }

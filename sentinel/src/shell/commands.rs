@@ -240,7 +240,8 @@ pub async fn serve<C: Conn>(shared: Arc<Shared>, mut conn: C, addr: SocketAddr) 
         .unwrap_or_else(|e| e.into_inner())
         .remove(&id);
     shared.client_list().remove(&id);
-    let _ = conn.shutdown().await;
+    // Bounded: on TLS the close_notify is a write, which a peer that reads nothing stalls.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), conn.shutdown()).await;
 }
 
 async fn sleep_until_some(at: Option<tokio::time::Instant>) {

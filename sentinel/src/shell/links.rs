@@ -1,6 +1,8 @@
 //! One task per monitored instance: its command link (PING, INFO, hellos, questions to
 //! peers, reconfigurations) and, for masters and replicas, its pub/sub link (hellos).
 
+use picket_common::tls::MaybeTls;
+
 use super::*;
 
 /// A command for a link task.
@@ -149,9 +151,17 @@ enum OpenError {
     Remote,
 }
 
+/// A link's connection: TLS with `tls-replication yes`.
+type LinkConn<N> = MaybeTls<<N as Net>::Conn>;
+
+/// How long a link's TLS handshake may take (as its TCP connection's).
+const TLS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Open a link: the host is resolved afresh (through the [`Net`]) on every connection, so
 /// a name whose instance came back at a new address is followed; the answer is reported
 /// to the core ([`Input::Resolved`]) for what it shows with `announce-hostnames no`.
+/// With `tls-replication yes` the link is TLS (Redis's `instanceLinkNegotiateTLS`), its
+/// peer's certificate checked against the CA, not against the name.
 async fn open<N: Net>(
     shared: &Shared,
     net: &N,
@@ -159,7 +169,7 @@ async fn open<N: Net>(
     auth: &Option<(Option<String>, String)>,
     renamed: &BTreeMap<String, String>,
     name: &str,
-) -> Result<(N::Conn, BytesMut), OpenError> {
+) -> Result<(LinkConn<N>, BytesMut), OpenError> {
     let resolved = tokio::time::timeout(Duration::from_secs(5), net.resolve(&addr.host)).await;
     let ips = match resolved {
         Ok(Ok(ips)) => ips,
@@ -186,7 +196,7 @@ async fn open<N: Net>(
             Ok(Err(_)) | Err(_) => {}
         }
     }
-    let mut c = match (conn, local) {
+    let (ip, c) = match (conn, local) {
         (Some((ip, c)), _) => {
             if !crate::core::is_ip(&addr.host) {
                 let _ = shared.inputs.send(Input::Resolved {
@@ -194,10 +204,36 @@ async fn open<N: Net>(
                     ip: ip.to_canonical().to_string(),
                 });
             }
-            c
+            (ip, c)
         }
         (None, Some(e)) => return Err(OpenError::Local(e)),
         (None, None) => return Err(OpenError::Remote),
+    };
+    let tls = shared.link_tls().cloned();
+    let mut c = match tls {
+        None => MaybeTls::Plain(c),
+        // The address connected to names the peer (no SNI, as Redis's links send none).
+        Some(tls) => {
+            match tokio::time::timeout(TLS_CONNECT_TIMEOUT, tls.connect(c, &ip.to_string())).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    tracing::debug!(
+                        "link to {}:{}: Failed to initialize TLS: {e}",
+                        addr.host,
+                        addr.port
+                    );
+                    return Err(OpenError::Remote);
+                }
+                Err(_) => {
+                    tracing::debug!(
+                        "link to {}:{}: TLS handshake timed out",
+                        addr.host,
+                        addr.port
+                    );
+                    return Err(OpenError::Remote);
+                }
+            }
+        }
     };
     let mut buf = BytesMut::new();
     let mut cmds = Vec::new();
@@ -213,6 +249,7 @@ async fn open<N: Net>(
     for c2 in &cmds {
         c.write_all(c2).await.map_err(|_| OpenError::Remote)?;
     }
+    c.flush().await.map_err(|_| OpenError::Remote)?;
     for _ in &cmds {
         // Errors (an unknown CLIENT on an old server, a bad password) are not fatal here:
         // the instance will look down if it refuses our PINGs.
@@ -372,7 +409,7 @@ async fn link_task<N: Net>(
                     1,
                 ),
             };
-            if conn.write_all(&bytes).await.is_err() {
+            if conn.write_all(&bytes).await.is_err() || conn.flush().await.is_err() {
                 break false;
             }
             // A reply that does not come in time means a dead link (Redis closes a link
@@ -539,7 +576,7 @@ async fn pubsub_task<N: Net>(
         };
         let opened_at = Instant::now();
         let sub = encode(&[&cmd_name(&renamed, "SUBSCRIBE"), "__sentinel__:hello"]);
-        if conn.write_all(&sub).await.is_err() {
+        if conn.write_all(&sub).await.is_err() || conn.flush().await.is_err() {
             continue;
         }
         loop {

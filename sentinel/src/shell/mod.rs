@@ -17,6 +17,7 @@ use picket_common::fdlimit::{is_local_resource_error, os_error_text, AcceptError
 use picket_common::net::{Conn, Listener, Net};
 use picket_common::resp::frame::Frame;
 use picket_common::resp::ReplyReader;
+use picket_common::tls::Tls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -101,8 +102,13 @@ pub struct Shared {
     /// Test hook (the simulation's "stalled process"): the timer sleeps this many ms once,
     /// as if the process had been stopped, so the next tick sees the jump (TILT).
     pub stall_ms: Arc<std::sync::atomic::AtomicU64>,
-    /// The addresses the command server listens on.
+    /// The addresses the command server listens on (`port`).
     pub bound: Mutex<Vec<std::net::SocketAddr>>,
+    /// The addresses its TLS listeners are bound to (`tls-port`).
+    pub tls_bound: Mutex<Vec<std::net::SocketAddr>>,
+    /// The TLS contexts (`tls-port` or `tls-replication` set): the TLS listeners' and,
+    /// with `tls-replication`, every link's (see [`Shared::link_tls`]).
+    pub tls: Option<Tls>,
     /// Client connections being served (INFO `connected_clients`, the maxclients check).
     pub clients: AtomicUsize,
     /// The state writer (see `state_file`).
@@ -137,6 +143,17 @@ impl Shared {
             .as_millis() as u64
     }
 
+    /// The TLS context of the links to instances: with `tls-replication yes` every link
+    /// (to masters, replicas and other sentinels, command and pub/sub) is TLS, as Redis's
+    /// `instanceLinkNegotiateTLS` makes them.
+    pub fn link_tls(&self) -> Option<&Tls> {
+        if self.settings().tls.replication {
+            self.tls.as_ref()
+        } else {
+            None
+        }
+    }
+
     /// INFO `hz`.
     pub fn hz(&self) -> u64 {
         self.hz.load(Ordering::Relaxed)
@@ -159,13 +176,38 @@ impl Shared {
 pub const CONFIGURED_HZ: u64 = 10;
 
 /// Start the Sentinel: the timer/driver task, and the listeners. `clock` gives unix time.
+/// TLS, when the settings ask for it, is configured from them (an error is `InvalidInput`).
 pub async fn start<N: Net>(
+    net: N,
+    core: Core,
+    settings: ServerSettings,
+    config_path: PathBuf,
+    clock: Clock,
+) -> std::io::Result<Arc<Shared>> {
+    let tls = settings
+        .tls_context()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    start_with_tls(net, core, settings, config_path, clock, tls).await
+}
+
+/// [`start`] with TLS contexts made already (the binary checks them before it starts;
+/// the simulation seeds their randomness): the `tls-port` listeners use them, and with
+/// `tls-replication` every link. `None` when neither is set.
+pub async fn start_with_tls<N: Net>(
     net: N,
     mut core: Core,
     settings: ServerSettings,
     config_path: PathBuf,
     clock: Clock,
+    tls: Option<Tls>,
 ) -> std::io::Result<Arc<Shared>> {
+    let tls_port = settings.tls_port;
+    if tls_port != 0 && tls.is_none() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "tls-port is set but TLS is not configured",
+        ));
+    }
     let run_id = picket_common::ids::random_hex40(&mut core.rng);
     // The users (Redis's ACLLoadUsersAtStartup); the binary checked them already and
     // said why they do not load.
@@ -200,6 +242,8 @@ pub async fn start<N: Net>(
         scripts: Mutex::new(crate::scripts::Queue::default()),
         stall_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         bound: Mutex::new(Vec::new()),
+        tls_bound: Mutex::new(Vec::new()),
+        tls: tls.clone(),
         clients: AtomicUsize::new(0),
         writer: StateWriter::default(),
         resolver: {
@@ -210,23 +254,34 @@ pub async fn start<N: Net>(
             })
         },
     });
-    let mut listeners = Vec::new();
     let binds = picket_common::net::bind::parse_bind_list(&binds)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    for b in binds {
-        match net.bind(b.socket_addr(port)).await {
-            Ok(l) => listeners.push(l),
-            Err(e) if b.optional => tracing::debug!("optional bind {} failed: {e}", b.ip),
-            Err(e) => return Err(e),
+    // As Redis: port 0 is no plain listener, tls-port 0 no TLS one.
+    let mut listeners = Vec::new();
+    for (p, tls) in [(port, None), (tls_port, tls)] {
+        if p == 0 {
+            continue;
+        }
+        for b in &binds {
+            match net.bind(b.socket_addr(p)).await {
+                Ok(l) => listeners.push((l, tls.clone())),
+                Err(e) if b.optional => tracing::debug!("optional bind {} failed: {e}", b.ip),
+                Err(e) => return Err(e),
+            }
         }
     }
-    *shared.bound.lock().unwrap_or_else(|e| e.into_inner()) = listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok())
-        .collect();
-    for l in listeners {
+    let addrs = |want_tls: bool| -> Vec<std::net::SocketAddr> {
+        listeners
+            .iter()
+            .filter(|(_, t)| t.is_some() == want_tls)
+            .filter_map(|(l, _)| l.local_addr().ok())
+            .collect()
+    };
+    *shared.bound.lock().unwrap_or_else(|e| e.into_inner()) = addrs(false);
+    *shared.tls_bound.lock().unwrap_or_else(|e| e.into_inner()) = addrs(true);
+    for (l, tls) in listeners {
         let sh = shared.clone();
-        shared.tracker.spawn(accept_loop(sh, l));
+        shared.tracker.spawn(accept_loop(sh, l, tls));
     }
     shared.tracker.spawn(state_file::writer(shared.clone()));
     // The initial actions (monitor lines) and the timer.

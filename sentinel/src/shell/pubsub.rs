@@ -139,7 +139,8 @@ pub enum WriteError {
 }
 
 /// Write all of `bytes`, as long as each write makes progress within `stall` and `closed`
-/// is not cancelled.
+/// is not cancelled, then flush them (a TLS connection holds what its socket did not take
+/// until flushed).
 pub async fn write_within<C: Conn>(
     conn: &mut C,
     bytes: &[u8],
@@ -161,7 +162,14 @@ pub async fn write_within<C: Conn>(
         }
         off += n;
     }
-    Ok(())
+    tokio::select! {
+        biased;
+        _ = closed.cancelled() => Err(WriteError::Closed),
+        r = tokio::time::timeout(stall, conn.flush()) => match r {
+            Err(_) => Err(WriteError::Stalled(stall)),
+            Ok(r) => Ok(r?),
+        },
+    }
 }
 
 /// A client of the command server subscribed to events.

@@ -2,7 +2,7 @@
 //! sentinels on free ports, a small RESP2/RESP3 client, event collection and waiting.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -53,6 +53,23 @@ pub fn redis_bin() -> Option<PathBuf> {
         "\n!!! SKIPPED: redis-server (Redis 7.0) is not installed: apt-get install redis-server\n"
     );
     None
+}
+
+/// A throwaway CA and certificates in `dir` (`tools/gen-test-certs.sh`: ca.crt,
+/// redis.{crt,key}, server.*, client.*); false, loudly, when openssl is absent (a failure
+/// under PICKET_REQUIRE_REDIS=1).
+pub fn test_certs(dir: &Path) -> bool {
+    match picket_common::tls::gen_test_certs(dir, &[]) {
+        Ok(true) => true,
+        Ok(false) => {
+            if std::env::var("PICKET_REQUIRE_REDIS").as_deref() == Ok("1") {
+                panic!("openssl is required (PICKET_REQUIRE_REDIS=1) to make the TLS tests' certificates");
+            }
+            eprintln!("\n!!! SKIPPED: openssl is not installed: the TLS tests need it to make certificates\n");
+            false
+        }
+        Err(e) => panic!("tools/gen-test-certs.sh: {e}"),
+    }
 }
 
 pub struct Proc {
@@ -354,60 +371,65 @@ impl Client {
             .unwrap();
     }
 
-    fn bulk(&mut self, n: i64) -> Option<String> {
-        let mut b = vec![0u8; n as usize + 2];
-        self.r.read_exact(&mut b).ok()?;
-        b.truncate(n as usize);
-        Some(String::from_utf8_lossy(&b).into_owned())
-    }
-
     pub fn read(&mut self) -> Option<R> {
-        let mut line = String::new();
-        if self.r.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end_matches(['\r', '\n']).to_string();
-        let (t, rest) = line.split_at(1);
-        let n = || rest.parse::<i64>().unwrap();
-        Some(match t {
-            "+" => R::S(rest.into()),
-            "-" => R::E(rest.into()),
-            ":" => R::I(n()),
-            "_" => R::Nil,
-            "$" if n() < 0 => R::B(None),
-            "$" => R::B(Some(self.bulk(n())?)),
-            "=" => {
-                let s = self.bulk(n())?;
-                R::V(s[..3].to_string(), s[4..].to_string())
-            }
-            "*" if n() < 0 => R::Nil,
-            "*" | ">" | "~" => {
-                let mut v = Vec::new();
-                for _ in 0..n() {
-                    v.push(self.read()?);
-                }
-                if t == ">" {
-                    R::P(v)
-                } else {
-                    R::A(v)
-                }
-            }
-            "%" => {
-                let mut v = Vec::new();
-                for _ in 0..n() {
-                    let k = self.read()?;
-                    v.push((k, self.read()?));
-                }
-                R::M(v)
-            }
-            _ => panic!("bad reply line {line:?}"),
-        })
+        read_reply(&mut self.r)
     }
 
     pub fn cmd(&mut self, args: &[&str]) -> R {
         self.send(args);
         self.read().expect("reply")
     }
+}
+
+fn read_bulk<B: BufRead>(r: &mut B, n: i64) -> Option<String> {
+    let mut b = vec![0u8; n as usize + 2];
+    r.read_exact(&mut b).ok()?;
+    b.truncate(n as usize);
+    Some(String::from_utf8_lossy(&b).into_owned())
+}
+
+/// One RESP2 or RESP3 reply from any buffered stream (a TLS one too); None at its end.
+pub fn read_reply<B: BufRead>(r: &mut B) -> Option<R> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let line = line.trim_end_matches(['\r', '\n']).to_string();
+    let (t, rest) = line.split_at(1);
+    let n = || rest.parse::<i64>().unwrap();
+    Some(match t {
+        "+" => R::S(rest.into()),
+        "-" => R::E(rest.into()),
+        ":" => R::I(n()),
+        "_" => R::Nil,
+        "$" if n() < 0 => R::B(None),
+        "$" => R::B(Some(read_bulk(r, n())?)),
+        "=" => {
+            let s = read_bulk(r, n())?;
+            R::V(s[..3].to_string(), s[4..].to_string())
+        }
+        "*" if n() < 0 => R::Nil,
+        "*" | ">" | "~" => {
+            let mut v = Vec::new();
+            for _ in 0..n() {
+                v.push(read_reply(r)?);
+            }
+            if t == ">" {
+                R::P(v)
+            } else {
+                R::A(v)
+            }
+        }
+        "%" => {
+            let mut v = Vec::new();
+            for _ in 0..n() {
+                let k = read_reply(r)?;
+                v.push((k, read_reply(r)?));
+            }
+            R::M(v)
+        }
+        _ => panic!("bad reply line {line:?}"),
+    })
 }
 
 /// One command on a fresh connection.

@@ -14,7 +14,7 @@ fn usage() -> String {
     format!(
         "Usage: picket-sim --scenario <name> [--seeds N] [--first-seed S] [--down-after MS] [--quorum Q]\n\
          \x20                 [--failover-timeout MS] [--sentinels N] [--min-replicas N] [--wait N] [--clients N]\n\
-         \x20                 [--safety classic|strict]\n\
+         \x20                 [--safety classic|strict] [--tls yes|no]\n\
          Scenarios: {}\n",
         SCENARIOS.join(", ")
     )
@@ -76,6 +76,17 @@ fn main() -> ExitCode {
                     }
                 }
                 "--clients" => s.clients = num()? as usize,
+                "--tls" => {
+                    s.tls = match val.as_str() {
+                        "yes" => Some(
+                            picket_sim_tests::tls::sim_certs()
+                                .ok_or("--tls yes needs openssl to make certificates")?
+                                .to_path_buf(),
+                        ),
+                        "no" => None,
+                        _ => return Err(format!("--tls: yes or no, not '{val}'")),
+                    }
+                }
                 "-h" | "--help" => return Err(String::new()),
                 other => return Err(format!("unknown option {other}")),
             }
@@ -157,7 +168,7 @@ fn main() -> ExitCode {
         println!("  seed {}: {}", r.seed, r.failures.join("; "));
         // Every setting the command line can give, so the replay runs the same deployment.
         println!(
-            "    replay: cargo run -p picket-sim-tests --release --bin picket-sim -- --scenario {name} --first-seed {} --seeds 1 --down-after {} --quorum {} --failover-timeout {} --sentinels {} --min-replicas {} --wait {} --clients {} --safety {}",
+            "    replay: cargo run -p picket-sim-tests --release --bin picket-sim -- --scenario {name} --first-seed {} --seeds 1 --down-after {} --quorum {} --failover-timeout {} --sentinels {} --min-replicas {} --wait {} --clients {} --safety {} --tls {}",
             r.seed,
             s.down_after_ms,
             s.quorum,
@@ -166,7 +177,8 @@ fn main() -> ExitCode {
             s.min_replicas,
             s.wait_replicas,
             s.clients,
-            if s.strict { "strict" } else { "classic" }
+            if s.strict { "strict" } else { "classic" },
+            if s.tls.is_some() { "yes" } else { "no" }
         );
     }
     for (seed, e) in &errors {

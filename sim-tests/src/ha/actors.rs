@@ -29,14 +29,23 @@ pub(super) async fn run_sentinel(
     s: Settings,
     host: String,
     stalls: Stalls,
+    wire: WireDigest,
 ) -> turmoil::Result {
     std::fs::create_dir_all(&dir)?;
     let conf = dir.join("sentinel.conf");
     if !conf.exists() {
+        // With TLS: the TLS port only (port 0), TLS links, as a TLS deployment of Redis's.
+        let listen = match &s.tls {
+            None => "port 26379\n".to_string(),
+            Some(certs) => format!(
+                "port 0\ntls-port 26379\n{}",
+                crate::tls::sim_tls_conf_lines(certs)
+            ),
+        };
         std::fs::write(
             &conf,
             format!(
-                "port 26379\nbind 0.0.0.0\nsentinel monitor mymaster {master_ip} 6379 {}\nsentinel down-after-milliseconds mymaster {}\nsentinel failover-timeout mymaster {}\n",
+                "{listen}bind 0.0.0.0\nsentinel monitor mymaster {master_ip} 6379 {}\nsentinel down-after-milliseconds mymaster {}\nsentinel failover-timeout mymaster {}\n",
                 s.quorum, s.down_after_ms, s.failover_timeout_ms
             ),
         )?;
@@ -44,14 +53,23 @@ pub(super) async fn run_sentinel(
     let text = std::fs::read_to_string(&conf)?;
     let loaded = picket_sentinel::config::parse(&text, &[])?;
     let core = picket_sentinel::core_from(&loaded, seed, 0)?;
-    let shared = picket_sentinel::shell::start(
-        crate::net::SimNet,
-        core,
-        loaded.server.clone(),
-        conf,
-        picket_common::clock::Clock::starting_at(crate::EPOCH_MS),
-    )
-    .await?;
+    let clock = picket_common::clock::Clock::starting_at(crate::EPOCH_MS);
+    let shared = if s.tls.is_some() {
+        // The sentinel's own TLS, its randomness seeded.
+        let tls = crate::tls::seeded_tls(&loaded.server.tls, seed)?;
+        let net = TapNet::new(SimNet, wire);
+        picket_sentinel::shell::start_with_tls(
+            net,
+            core,
+            loaded.server.clone(),
+            conf,
+            clock,
+            Some(tls),
+        )
+        .await?
+    } else {
+        picket_sentinel::shell::start(SimNet, core, loaded.server.clone(), conf, clock).await?
+    };
     shared.save_now().await;
     stalls
         .lock()
@@ -71,11 +89,11 @@ pub(super) fn frame_str(f: &Frame) -> Option<String> {
 }
 
 /// Ask the sentinels where the master is (the first that answers).
-pub(super) async fn resolve(sentinels: usize) -> Option<String> {
+pub(super) async fn resolve(dial: &Dial, sentinels: usize) -> Option<String> {
     for i in 0..sentinels {
         let Ok(Ok(mut c)) = tokio::time::timeout(
             Duration::from_millis(500),
-            SimClient::connect(&sentinel_host(i), 26379),
+            dial.connect(&sentinel_host(i), 26379),
         )
         .await
         else {
@@ -101,14 +119,14 @@ pub(super) fn split(addr: &str) -> (String, u16) {
 }
 
 /// Resolve the master through the sentinels and connect to it, if it says it is one.
-async fn connect_master(s: &Settings) -> Option<(String, SimClient)> {
-    let Some(addr) = resolve(s.sentinels).await else {
+async fn connect_master(dial: &Dial, s: &Settings) -> Option<(String, SimClient)> {
+    let Some(addr) = resolve(dial, s.sentinels).await else {
         tokio::time::sleep(Duration::from_millis(100)).await;
         return None;
     };
     let (h, p) = split(&addr);
     if let Ok(Ok(mut c)) =
-        tokio::time::timeout(Duration::from_millis(500), SimClient::connect(&h, p)).await
+        tokio::time::timeout(Duration::from_millis(500), dial.connect(&h, p)).await
     {
         let role = c.cmd(&["ROLE"]).await;
         let is_master = matches!(&role, Ok(Frame::Array(v)) if v.first().and_then(frame_str).as_deref() == Some("master"));
@@ -123,13 +141,18 @@ async fn connect_master(s: &Settings) -> Option<(String, SimClient)> {
 /// A Sentinel-aware writer: resolve, check ROLE, SET a unique key (and WAIT), record.
 /// The first writer also increments the counter `ctr` every other operation, for the
 /// stale-read checker.
-pub(super) async fn writer(id: usize, s: Settings, obs: Arc<Mutex<Observed>>) -> turmoil::Result {
+pub(super) async fn writer(
+    id: usize,
+    s: Settings,
+    obs: Arc<Mutex<Observed>>,
+    dial: Dial,
+) -> turmoil::Result {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut n = 0u64;
     let mut conn: Option<(String, SimClient)> = None;
     while turmoil::sim_elapsed().unwrap_or_default() < s.writes_until {
         if conn.is_none() {
-            conn = connect_master(&s).await;
+            conn = connect_master(&dial, &s).await;
             continue;
         }
         let Some((addr, c)) = conn.as_mut() else {
@@ -195,12 +218,12 @@ pub(super) async fn writer(id: usize, s: Settings, obs: Arc<Mutex<Observed>>) ->
 
 /// A Sentinel-aware reader of the counter `ctr`: what it reads, from which server, and
 /// when the read started.
-pub(super) async fn reader(s: Settings, obs: Arc<Mutex<Observed>>) -> turmoil::Result {
+pub(super) async fn reader(s: Settings, obs: Arc<Mutex<Observed>>, dial: Dial) -> turmoil::Result {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut conn: Option<(String, SimClient)> = None;
     while turmoil::sim_elapsed().unwrap_or_default() < s.writes_until {
         if conn.is_none() {
-            conn = connect_master(&s).await;
+            conn = connect_master(&dial, &s).await;
             continue;
         }
         let Some((addr, c)) = conn.as_mut() else {
@@ -236,7 +259,7 @@ pub(super) async fn reader(s: Settings, obs: Arc<Mutex<Observed>>) -> turmoil::R
 }
 
 /// Watches the master address as the first sentinel reports it.
-pub(super) async fn watcher(s: Settings, obs: Arc<Mutex<Observed>>) -> turmoil::Result {
+pub(super) async fn watcher(s: Settings, obs: Arc<Mutex<Observed>>, dial: Dial) -> turmoil::Result {
     let mut last: Option<String> = None;
     // One connection to t1, kept while it answers (a new one per look cost the simulation
     // two TCP handshakes every 50 ms).
@@ -247,7 +270,7 @@ pub(super) async fn watcher(s: Settings, obs: Arc<Mutex<Observed>>) -> turmoil::
             break;
         }
         if conn.is_none() {
-            if let Ok(Ok(c)) = tokio::time::timeout(wait, SimClient::connect("t1", 26379)).await {
+            if let Ok(Ok(c)) = tokio::time::timeout(wait, dial.connect("t1", 26379)).await {
                 conn = Some(c);
             }
         }
@@ -339,6 +362,7 @@ pub(super) async fn checker(
     s: Settings,
     ips: Vec<String>,
     obs: Arc<Mutex<Observed>>,
+    dial: Dial,
 ) -> turmoil::Result {
     tokio::time::sleep(s.writes_until + s.settle).await;
     // The sentinels agree on one master and one epoch (retry while they converge).
@@ -352,7 +376,7 @@ pub(super) async fn checker(
         for i in 0..s.sentinels {
             let Ok(Ok(mut c)) = tokio::time::timeout(
                 Duration::from_millis(500),
-                SimClient::connect(&sentinel_host(i), 26379),
+                dial.connect(&sentinel_host(i), 26379),
             )
             .await
             else {
@@ -396,7 +420,7 @@ pub(super) async fn checker(
         for _ in 0..75 {
             converged.clear();
             let Ok(Ok(mut mc)) =
-                tokio::time::timeout(Duration::from_secs(1), SimClient::connect(&mh, mp)).await
+                tokio::time::timeout(Duration::from_secs(1), dial.connect(&mh, mp)).await
             else {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
@@ -411,8 +435,7 @@ pub(super) async fn checker(
                     continue;
                 }
                 let Ok(Ok(mut c)) =
-                    tokio::time::timeout(Duration::from_millis(500), SimClient::connect(ip, 6379))
-                        .await
+                    tokio::time::timeout(Duration::from_millis(500), dial.connect(ip, 6379)).await
                 else {
                     // A crashed server that stays down does not count.
                     continue;
@@ -447,7 +470,7 @@ pub(super) async fn checker(
     let leaseless = read_notes.iter().any(|n| n.contains("strict lease lost"));
     for ip in &ips {
         if let Ok(Ok(mut c)) =
-            tokio::time::timeout(Duration::from_millis(500), SimClient::connect(ip, 6379)).await
+            tokio::time::timeout(Duration::from_millis(500), dial.connect(ip, 6379)).await
         {
             let mut ignored = Vec::new();
             held.extend(final_keys_of(&mut c, &mut ignored).await);

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use picket_common::resp::frame::Frame;
 
-use crate::client::{show, SimClient};
-use crate::{builder, run_server};
+use crate::client::{show, ClientError, SimClient};
+use crate::net::SimNet;
+use crate::tls::{seeded_tls, sim_tls_settings, TapNet, TlsNet, WireDigest};
+use crate::{builder, run_server, run_server_on};
 
 mod actors;
 mod scenarios;
@@ -45,6 +47,10 @@ pub struct Settings {
     /// Writes stop at this time; checks start after `settle`.
     pub writes_until: Duration,
     pub settle: Duration,
+    /// Every link TLS, with the certificates of this directory ([`crate::tls::sim_certs`]):
+    /// the servers on a [`TlsNet`], the sentinels with `tls-port` and `tls-replication`,
+    /// the clients TLS clients.
+    pub tls: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -63,6 +69,7 @@ impl Default for Settings {
             duration: Duration::from_secs(120),
             writes_until: Duration::from_secs(32),
             settle: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -152,6 +159,26 @@ pub struct Observed {
     pub done: bool,
     /// The first sentinel reported TILT at some point.
     pub tilt_seen: bool,
+    /// With TLS, the digest of the handshake records written on the wire (the randoms and
+    /// key shares a seed must replay: [`WireDigest`]); 0 without.
+    pub wire_digest: u64,
+}
+
+/// How the client programs (writers, reader, watcher, checker, operator) reach servers and
+/// sentinels: plainly, or as TLS clients.
+#[derive(Clone)]
+pub(crate) enum Dial {
+    Plain,
+    Tls(TlsNet<TapNet<SimNet>>),
+}
+
+impl Dial {
+    pub(crate) async fn connect(&self, host: &str, port: u16) -> Result<SimClient, ClientError> {
+        match self {
+            Dial::Plain => SimClient::connect(host, port).await,
+            Dial::Tls(net) => SimClient::connect_on(net, host, port).await,
+        }
+    }
 }
 
 type Stalls = Arc<Mutex<BTreeMap<String, Arc<std::sync::atomic::AtomicU64>>>>;
@@ -188,13 +215,25 @@ pub fn run(
     let stalls: Stalls = Arc::default();
     let servers: Vec<String> = (0..s.servers).map(server_host).collect();
     let sentinels: Vec<String> = (0..s.sentinels).map(sentinel_host).collect();
+    let wire = WireDigest::handshakes();
+    let tls_settings = s.tls.as_deref().map(sim_tls_settings);
+    let dial = match &tls_settings {
+        None => Dial::Plain,
+        Some(t) => {
+            let tls = seeded_tls(t, seed.wrapping_mul(131).wrapping_add(999))
+                .map_err(|e| format!("TLS: {e}"))?;
+            Dial::Tls(TlsNet::new(TapNet::new(SimNet, wire.clone()), tls))
+        }
+    };
     for (i, h) in servers.iter().enumerate() {
         let s2 = s.clone();
         let master = servers[0].clone();
         let hseed = seed.wrapping_mul(31).wrapping_add(i as u64);
+        let (ts, wire) = (tls_settings.clone(), wire.clone());
         sim.host(h.as_str(), move || {
             let s = s2.clone();
             let master = master.clone();
+            let (ts, wire) = (ts.clone(), wire.clone());
             async move {
                 let prio = s.priorities.get(i).copied().unwrap_or(100).to_string();
                 let minr = s.min_replicas.to_string();
@@ -216,7 +255,15 @@ pub fn run(
                     args.extend(["--replicaof".into(), format!("{ip} 6379")]);
                 }
                 let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                run_server(hseed, &refs).await
+                match ts {
+                    None => run_server(hseed, &refs).await,
+                    // picket-server's own TLS is not on this branch: the network puts TLS
+                    // on its every connection, replication links included.
+                    Some(t) => {
+                        let net = TlsNet::new(TapNet::new(SimNet, wire), seeded_tls(&t, hseed)?);
+                        run_server_on(net, hseed, &refs).await
+                    }
+                }
             }
         });
     }
@@ -225,15 +272,15 @@ pub fn run(
         let d = dir.join(h);
         let master = servers[0].clone();
         let hseed = seed.wrapping_mul(131).wrapping_add(100 + i as u64);
-        let (host, st) = (h.clone(), stalls.clone());
+        let (host, st, wire) = (h.clone(), stalls.clone(), wire.clone());
         sim.host(h.as_str(), move || {
             let s = s2.clone();
             let d = d.clone();
             let master = master.clone();
-            let (host, st) = (host.clone(), st.clone());
+            let (host, st, wire) = (host.clone(), st.clone(), wire.clone());
             async move {
                 let ip = turmoil::lookup(master.as_str()).to_string();
-                run_sentinel(hseed, d, ip, s, host, st).await
+                run_sentinel(hseed, d, ip, s, host, st, wire).await
             }
         });
     }
@@ -241,7 +288,9 @@ pub fn run(
     // costs every simulated tick a pass over its links, and partitions never separate them.
     let (s2, o) = (s.clone(), obs.clone());
     let ips: Vec<String> = servers.clone();
+    let d0 = dial.clone();
     sim.client(CLIENTS, async move {
+        let dial = d0;
         let map: BTreeMap<String, String> = ips
             .iter()
             .map(|h| (h.clone(), turmoil::lookup(h.as_str()).to_string()))
@@ -251,16 +300,22 @@ pub fn run(
         let errors = |r: turmoil::Result| r.map_err(|e| e.to_string());
         let mut tasks = Vec::new();
         for c in 0..s2.clients {
-            let (s3, o3) = (s2.clone(), o.clone());
-            tasks.push(tokio::spawn(async move { errors(writer(c, s3, o3).await) }));
+            let (s3, o3, d3) = (s2.clone(), o.clone(), dial.clone());
+            tasks.push(tokio::spawn(
+                async move { errors(writer(c, s3, o3, d3).await) },
+            ));
         }
-        let (s3, o3) = (s2.clone(), o.clone());
-        tasks.push(tokio::spawn(async move { errors(reader(s3, o3).await) }));
-        let (s3, o3) = (s2.clone(), o.clone());
-        tasks.push(tokio::spawn(async move { errors(watcher(s3, o3).await) }));
+        let (s3, o3, d3) = (s2.clone(), o.clone(), dial.clone());
         tasks.push(tokio::spawn(
-            async move { errors(checker(s2, ips, o).await) },
+            async move { errors(reader(s3, o3, d3).await) },
         ));
+        let (s3, o3, d3) = (s2.clone(), o.clone(), dial.clone());
+        tasks.push(tokio::spawn(
+            async move { errors(watcher(s3, o3, d3).await) },
+        ));
+        tasks.push(tokio::spawn(async move {
+            errors(checker(s2, ips, o, dial).await)
+        }));
         for t in tasks {
             t.await??;
         }
@@ -330,8 +385,9 @@ pub fn run(
                 Fault::Release(a, b) => pairs(&a, &b, |x, y| sim.release(x, y)),
                 Fault::ManualFailover(h) => {
                     let name = format!("operator{}", applied.len());
+                    let dial = dial.clone();
                     sim.client(name, async move {
-                        let mut c = SimClient::connect(&h, 26379).await?;
+                        let mut c = dial.connect(&h, 26379).await?;
                         let r = c.cmd(&["SENTINEL", "FAILOVER", "mymaster"]).await?;
                         tracing::info!("SENTINEL FAILOVER: {}", show(&r));
                         Ok(())
@@ -349,7 +405,8 @@ pub fn run(
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let o = obs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut o = obs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    o.wire_digest = wire.value();
     Ok((o, applied))
 }
 

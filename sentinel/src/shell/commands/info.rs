@@ -84,13 +84,23 @@ fn os_name() -> String {
 fn server(shared: &Shared, out: &mut String) {
     let up = shared.now() / 1000;
     let unix_us = shared.clock.unix_us();
-    let port = shared
-        .bound
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .first()
-        .map(|a| a.port())
-        .unwrap_or_else(|| shared.settings().port);
+    // Redis's `server.port ? server.port : server.tls_port`.
+    let first = |b: &std::sync::Mutex<Vec<std::net::SocketAddr>>| {
+        b.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .first()
+            .map(|a| a.port())
+    };
+    let port = first(&shared.bound)
+        .or_else(|| first(&shared.tls_bound))
+        .unwrap_or_else(|| {
+            let s = shared.settings();
+            if s.port != 0 {
+                s.port
+            } else {
+                s.tls_port
+            }
+        });
     out.push_str("# Server\r\n");
     field!(out, "redis_version", crate::REDIS_VERSION);
     field!(out, "redis_git_sha1", "00000000");
