@@ -419,6 +419,12 @@ static CORE: &[Directive] = &[
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub port: u16,
+    /// `tls-port` (0: no TLS listener).
+    pub tls_port: u16,
+    /// `tls-replication`: the link to the master is TLS.
+    pub tls_replication: bool,
+    /// `tls-handshake-timeout`: how long a TLS client may take to finish its handshake.
+    pub tls_handshake_timeout: std::time::Duration,
     pub bind: Vec<String>,
     pub dir: String,
     pub requirepass: Option<Bytes>,
@@ -518,6 +524,10 @@ pub type LogLevelHook = Box<dyn Fn(&str) + Send>;
 /// Makes room for a new `maxclients` (the process's descriptor limit), or says why not.
 pub type MaxclientsHook = Box<dyn Fn(u64) -> Result<(), String> + Send>;
 
+/// Moves the TLS listeners to a new `tls-port` (0: closes them): the addresses now bound,
+/// None when nothing changed, or why not (the runtime sets it).
+pub type TlsPortHook = Box<dyn Fn(u16) -> Result<Option<Vec<std::net::SocketAddr>>, String> + Send>;
+
 /// The loaded configuration: the directive store and the file it came from.
 pub struct ConfigState {
     pub(crate) store: ConfigStore,
@@ -526,6 +536,8 @@ pub struct ConfigState {
     /// Called when CONFIG SET raises `maxclients` (the binary sets it; the simulation and
     /// the tests have no descriptor limit to change).
     pub on_maxclients: Option<MaxclientsHook>,
+    /// Called when CONFIG SET changes `tls-port` (the runtime sets it once listening).
+    pub on_tls_port: Option<TlsPortHook>,
     /// The command names as the `rename-command` lines left them.
     pub renames: Renames,
     /// The supervisor the process talks to (INFO `process_supervised`): `no`, `systemd`.
@@ -547,6 +559,7 @@ impl ConfigState {
             store,
             on_loglevel: None,
             on_maxclients: None,
+            on_tls_port: None,
             renames,
             process_supervised: "no",
         };
@@ -624,6 +637,11 @@ impl ConfigState {
         let pass = s.get_str("requirepass");
         Settings {
             port: s.get_int("port") as u16,
+            tls_port: s.get_int("tls-port") as u16,
+            tls_replication: s.get_bool("tls-replication"),
+            tls_handshake_timeout: std::time::Duration::from_millis(
+                s.get_int("tls-handshake-timeout").max(1) as u64,
+            ),
             bind: s.get_list("bind").to_vec(),
             dir: s.get_str("dir").to_string(),
             requirepass: if pass.is_empty() {
