@@ -967,6 +967,52 @@ fn failed_and_silent_handshakes_are_dropped() {
     assert_eq!(admin.q("PING"), Reply::simple("PONG"));
 }
 
+/// A client in its handshake is a client: CLIENT LIST shows it and CLIENT KILL closes
+/// it at once (not at the end of tls-handshake-timeout), as in Redis.
+#[test]
+fn a_client_in_its_handshake_can_be_killed() {
+    let Some(certs) = make_certs() else { return };
+    let d = certs.path();
+    for redis in [false, true] {
+        let Some(s) = start_tls(d, redis, &[]) else {
+            continue;
+        };
+        let mut admin = s.server.conn();
+        let mut silent = TcpStream::connect(("127.0.0.1", s.tls_port)).expect("connect");
+        let addr = silent.local_addr().expect("addr").to_string();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !admin.q("CLIENT LIST").text().contains(&addr) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            admin.q("CLIENT LIST").text().contains(&addr),
+            "redis={redis}"
+        );
+        assert_eq!(
+            admin.cmd(&["CLIENT", "KILL", &addr]),
+            Reply::ok(),
+            "redis={redis}"
+        );
+        silent
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut b = [0u8; 64];
+        let r = silent.read(&mut b);
+        assert!(matches!(r, Ok(0) | Err(_)), "redis={redis}: {r:?}");
+        if let Err(e) = &r {
+            assert_ne!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock,
+                "redis={redis}: not closed"
+            );
+        }
+        assert!(
+            !admin.q("CLIENT LIST").text().contains(&addr),
+            "redis={redis}"
+        );
+    }
+}
+
 /// `tls-auth-clients` yes / optional / no: the same clients get in, or not, as with Redis.
 #[test]
 fn auth_clients_modes_match_redis() {
