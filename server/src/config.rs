@@ -84,9 +84,8 @@ static CORE: &[Directive] = &[
         "port",
         Kind::Int { min: 0, max: 65535 },
         "6379",
-        "TCP port to listen on.",
-    )
-    .immutable(),
+        "TCP port to listen on, on the addresses of `bind` (0: none, e.g. a TLS-only server with tls-port). CONFIG SET moves or closes the listener, as Redis 7.0; open connections stay.",
+    ),
     Directive::new(
         "protected-mode",
         Kind::Bool,
@@ -524,9 +523,11 @@ pub type LogLevelHook = Box<dyn Fn(&str) + Send>;
 /// Makes room for a new `maxclients` (the process's descriptor limit), or says why not.
 pub type MaxclientsHook = Box<dyn Fn(u64) -> Result<(), String> + Send>;
 
-/// Moves the TLS listeners to a new `tls-port` (0: closes them): the addresses now bound,
-/// None when nothing changed, or why not (the runtime sets it).
-pub type TlsPortHook = Box<dyn Fn(u16) -> Result<Option<Vec<std::net::SocketAddr>>, String> + Send>;
+/// Moves the listeners of `port` (or, with true, `tls-port`) to a new port (0: closes
+/// them): the addresses now bound, None when nothing changed, or why not (the runtime sets
+/// it).
+pub type ListenHook =
+    Box<dyn Fn(bool, u16) -> Result<Option<Vec<std::net::SocketAddr>>, String> + Send>;
 
 /// The loaded configuration: the directive store and the file it came from.
 pub struct ConfigState {
@@ -536,8 +537,9 @@ pub struct ConfigState {
     /// Called when CONFIG SET raises `maxclients` (the binary sets it; the simulation and
     /// the tests have no descriptor limit to change).
     pub on_maxclients: Option<MaxclientsHook>,
-    /// Called when CONFIG SET changes `tls-port` (the runtime sets it once listening).
-    pub on_tls_port: Option<TlsPortHook>,
+    /// Called when CONFIG SET changes `port` or `tls-port` (the runtime sets it once
+    /// listening).
+    pub on_listen: Option<ListenHook>,
     /// The command names as the `rename-command` lines left them.
     pub renames: Renames,
     /// The supervisor the process talks to (INFO `process_supervised`): `no`, `systemd`.
@@ -559,7 +561,7 @@ impl ConfigState {
             store,
             on_loglevel: None,
             on_maxclients: None,
-            on_tls_port: None,
+            on_listen: None,
             renames,
             process_supervised: "no",
         };

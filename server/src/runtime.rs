@@ -155,28 +155,30 @@ async fn bind_all<N: Net>(
     Ok(listeners)
 }
 
-/// The TLS listeners (`tls-port`), as CONFIG SET moves them (Redis's `changeListenPort`,
-/// except that the new port is bound before the old one closes, so a port that cannot be
-/// bound leaves the old listeners serving).
-struct TlsListeners<N: Net> {
+/// The listeners of `port` or (`tls`) `tls-port`, as CONFIG SET moves them (Redis's
+/// `changeListenPort`, except that the new port is bound before the old one closes, so a
+/// port that cannot be bound leaves the old listeners serving).
+struct PortListeners<N: Net> {
     net: N,
     shared: std::sync::Weak<Shared>,
     bind: Vec<String>,
     backlog: u32,
+    tls: bool,
     /// The port listened on and what stops its accept loops.
     running: std::sync::Mutex<Option<(u16, tokio_util::sync::CancellationToken)>>,
 }
 
-impl<N: Net> TlsListeners<N> {
+impl<N: Net> PortListeners<N> {
     fn spawn(&self, shared: &Arc<Shared>, port: u16, listeners: Vec<N::Listener>) {
         if listeners.is_empty() {
             return;
         }
+        // (A child of the shutdown's token: the server's stop ends the loops too.)
         let stop = shared.cancel.child_token();
         for l in listeners {
             shared
                 .tracker
-                .spawn(accept_loop(shared.clone(), l, stop.clone(), true));
+                .spawn(accept_loop(shared.clone(), l, stop.clone(), self.tls));
         }
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         *running = Some((port, stop));
@@ -228,14 +230,24 @@ impl<N: Net> TlsListeners<N> {
             .unwrap_or_else(|e| e.into_inner())
             .take()
         {
-            tracing::info!("Closing the TLS listeners of port {old}");
+            tracing::info!("Closing the {} listeners of port {old}", self.kind());
             stop.cancel();
         }
         if port != 0 {
-            tracing::info!("Listening for TLS connections on port {port}");
+            tracing::info!("Listening for {} connections on port {port}", self.kind());
         }
         self.spawn(&shared, port, listeners);
         Ok(Some(addrs))
+    }
+}
+
+impl<N: Net> PortListeners<N> {
+    fn kind(&self) -> &'static str {
+        if self.tls {
+            "TLS"
+        } else {
+            "TCP"
+        }
     }
 }
 
@@ -325,21 +337,28 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
             .tracker
             .spawn(crate::persist::loader::load_task(sh, sources, aof));
     }
-    for l in listeners {
-        let sh = shared.clone();
-        let stop = shared.cancel.clone();
-        shared.tracker.spawn(accept_loop(sh, l, stop, false));
-    }
-    // The TLS listeners, which CONFIG SET tls-port opens, moves and closes.
-    let tls_ports = Arc::new(TlsListeners {
-        net: net.clone(),
-        shared: Arc::downgrade(&shared),
-        bind: shared.lock().cfg.bind.clone(),
-        backlog,
-        running: std::sync::Mutex::new(None),
-    });
+    // The listeners of `port` and `tls-port`, which CONFIG SET opens, moves and closes.
+    let bind = shared.lock().cfg.bind.clone();
+    let ports = |tls| {
+        Arc::new(PortListeners {
+            net: net.clone(),
+            shared: Arc::downgrade(&shared),
+            bind: bind.clone(),
+            backlog,
+            tls,
+            running: std::sync::Mutex::new(None),
+        })
+    };
+    let (plain_ports, tls_ports) = (ports(false), ports(true));
+    plain_ports.spawn(&shared, port, listeners);
     tls_ports.spawn(&shared, tls_port, tls_listeners);
-    shared.lock().config.on_tls_port = Some(Box::new(move |port| tls_ports.change(port)));
+    shared.lock().config.on_listen = Some(Box::new(move |tls, port| {
+        if tls {
+            tls_ports.change(port)
+        } else {
+            plain_ports.change(port)
+        }
+    }));
     let sh = shared.clone();
     shared.tracker.spawn(cron::run(sh));
     // The replication link follows `replicaof` (the directive, then REPLICAOF).

@@ -719,6 +719,62 @@ fn config_set_tls_port_opens_moves_and_closes_the_listener() {
     }
 }
 
+/// `port` moves at runtime too (Redis 7.0's updatePort), and `port 0` leaves a TLS-only
+/// server; INFO's tcp_port follows.
+#[test]
+fn config_set_port_moves_and_closes_the_tcp_listener() {
+    if !have_tools(&["redis-cli"]) {
+        return;
+    }
+    let Some(certs) = make_certs() else { return };
+    let d = certs.path();
+    for redis in [false, true] {
+        let Some(s) = start_tls(d, redis, &[]) else {
+            continue;
+        };
+        let old = s.server.port;
+        let new = free_port();
+        let mut c = s.server.conn();
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "port", &new.to_string()]),
+            Reply::ok()
+        );
+        // The connection that moved it stays.
+        assert_eq!(c.q("PING"), Reply::simple("PONG"));
+        let mut moved = Conn::connect(new);
+        assert!(
+            moved
+                .q("INFO server")
+                .text()
+                .contains(&format!("tcp_port:{new}\r")),
+            "redis={redis}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(("127.0.0.1", old)).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            TcpStream::connect(("127.0.0.1", old)).is_err(),
+            "redis={redis}"
+        );
+        // TLS only.
+        assert!(cli_ok(d, s.tls_port, &["CONFIG", "SET", "port", "0"]).contains("OK"));
+        let info = cli_ok(d, s.tls_port, &["INFO", "server"]);
+        assert!(
+            info.contains(&format!("tcp_port:{}", s.tls_port)),
+            "redis={redis}: {info}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(("127.0.0.1", new)).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            TcpStream::connect(("127.0.0.1", new)).is_err(),
+            "redis={redis}"
+        );
+    }
+}
+
 // ------------------------------------------------------------------------------ clients
 
 #[test]

@@ -39,7 +39,8 @@ pub fn config_set(
     }
     let on_loglevel = srv.config.on_loglevel.take();
     let on_maxclients = srv.config.on_maxclients.take();
-    let on_tls_port = srv.config.on_tls_port.take();
+    let on_listen = srv.config.on_listen.take();
+    let mut bound: Option<Vec<std::net::SocketAddr>> = None;
     let mut tls_bound: Option<Vec<std::net::SocketAddr>> = None;
     let result = srv
         .config
@@ -59,9 +60,16 @@ pub fn config_set(
                         f(u64::try_from(*n).unwrap_or(1))?;
                     }
                 }
+                ("port", Value::Int(n)) => {
+                    if let Some(f) = &on_listen {
+                        if let Some(addrs) = f(false, u16::try_from(*n).unwrap_or(0))? {
+                            bound = Some(addrs);
+                        }
+                    }
+                }
                 ("tls-port", Value::Int(n)) => {
-                    if let Some(f) = &on_tls_port {
-                        if let Some(addrs) = f(u16::try_from(*n).unwrap_or(0))? {
+                    if let Some(f) = &on_listen {
+                        if let Some(addrs) = f(true, u16::try_from(*n).unwrap_or(0))? {
                             tls_bound = Some(addrs);
                         }
                     }
@@ -72,7 +80,10 @@ pub fn config_set(
         });
     srv.config.on_loglevel = on_loglevel;
     srv.config.on_maxclients = on_maxclients;
-    srv.config.on_tls_port = on_tls_port;
+    srv.config.on_listen = on_listen;
+    if let Some(addrs) = bound {
+        srv.process.bound = addrs;
+    }
     if let Some(addrs) = tls_bound {
         srv.process.tls_bound = addrs;
     }
