@@ -506,7 +506,7 @@ fn admit_tls<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) -> bool {
         }
         None => shared.lock(),
     };
-    match register(shared, srv, &conn, peer) {
+    match register(srv, &conn, peer) {
         Err(msg) => {
             shared.tracker.spawn(refuse_tls(
                 shared.clone(),
@@ -561,12 +561,15 @@ async fn handshake<C: Conn>(
                     Ok(Ok(c)) => Some(c),
                     Ok(Err(e)) => {
                         // Redis logs this at verbose level.
-                        tracing::debug!("Error accepting a client connection: {e} (conn: fd, addr={})", addr_text(peer));
+                        tracing::debug!(
+                            "Error accepting a client connection: {e} (addr={})",
+                            addr_text(peer)
+                        );
                         None
                     }
                     Err(_) => {
                         tracing::debug!(
-                            "Error accepting a client connection: TLS handshake not done within {} ms (conn: fd, addr={})",
+                            "Error accepting a client connection: TLS handshake not done within {} ms (addr={})",
                             timeout.as_millis(),
                             addr_text(peer)
                         );
@@ -610,12 +613,10 @@ async fn refuse_tls<C: Conn>(
 /// Admission (maxclients, protected mode) and registration of a new client: its id and
 /// wake-up, or Redis's refusal (counted).
 fn register<C: Conn>(
-    shared: &Arc<Shared>,
     mut srv: crate::shared::Locked<'_>,
     conn: &C,
     peer: SocketAddr,
 ) -> Result<(ClientId, Arc<tokio::sync::Notify>), &'static [u8]> {
-    let _ = shared;
     let laddr = conn.local_addr().unwrap_or(peer);
     srv.stats.total_connections_received += 1;
     if srv.client_count() >= srv.cfg.maxclients {
@@ -648,7 +649,7 @@ fn admit_locked<C: Conn>(
     peer: SocketAddr,
     received: bytes::BytesMut,
 ) -> bool {
-    match register(shared, srv, &conn, peer) {
+    match register(srv, &conn, peer) {
         Err(msg) => {
             shared.tracker.spawn(async move {
                 let mut conn = conn;
