@@ -914,6 +914,17 @@ fn pushes_to_tls_clients_are_flushed() {
     let s = start_tls(d, false, &[]).expect("picket");
     let mut plain = s.server.conn();
     let mut sub = TlsConn::connect(d, s.tls_port).expect("TLS");
+    // CLIENT INFO of a TLS client is that of any client (Redis 7.0 shows nothing of TLS):
+    // its socket's descriptor, its addresses.
+    sub.send("CLIENT INFO");
+    assert!(sub.wait_for("resp=2\n"));
+    let info = String::from_utf8_lossy(&sub.got).into_owned();
+    assert!(info.contains(" fd=") && !info.contains(" fd=-1 "), "{info}");
+    assert!(
+        info.contains(&format!("laddr=127.0.0.1:{} ", s.tls_port)),
+        "{info}"
+    );
+    sub.got.clear();
     sub.send("SUBSCRIBE ch");
     assert!(sub.wait_for("subscribe"));
     assert_eq!(plain.q("PUBLISH ch hello-tls").int(), 1);
