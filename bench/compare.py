@@ -4,9 +4,14 @@
 Throughput: redis-benchmark (SET, GET, INCR, MSET, PING; 50 clients; pipeline 1 and 16)
 against both servers, alternating runs so machine noise hits both alike; the median of
 --runs repetitions is reported, with the ratio picket/redis (target >= 1.0).
-Memory: DEBUG POPULATE 1000000 on both, then used_memory and RSS, and the ratio.
+Memory: DEBUG POPULATE 1000000 on both, then used_memory and RSS, and the ratio (--keys 0
+leaves it out).
 
-Usage: bench/run.sh [--requests N] [--runs R] [--keys K] [--baseline PATH]
+--tls benchmarks the servers' TLS ports instead (`redis-benchmark --tls --cert --key
+--cacert`), both configured alike with a throwaway CA from tools/gen-test-certs.sh and
+client certificates required (Redis's default tls-auth-clients yes).
+
+Usage: bench/run.sh [--requests N] [--runs R] [--keys K] [--baseline PATH] [--tls]
 
 --baseline runs a second picket-server binary (an earlier build) in the same alternation, so
 that a change's effect is read as two ratios against the same Redis runs.
@@ -44,17 +49,34 @@ def wait_ready(port, proc):
     sys.exit("server on port %d did not start" % port)
 
 
-def start(binary, extra, workdir):
+def start(binary, extra, workdir, certs=None):
+    """Start a server; (the port to benchmark, process). With `certs`, a TLS port too,
+    which is the one returned."""
     port = free_port()
     args = [binary, "--port", str(port), "--save", "", "--appendonly", "no",
             "--enable-debug-command", "yes", "--dir", workdir] + extra
+    tls_port = None
+    if certs:
+        tls_port = free_port()
+        args += ["--tls-port", str(tls_port),
+                 "--tls-cert-file", os.path.join(certs, "redis.crt"),
+                 "--tls-key-file", os.path.join(certs, "redis.key"),
+                 "--tls-ca-cert-file", os.path.join(certs, "ca.crt")]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, proc)
+    if tls_port:
+        wait_ready(tls_port, proc)
+        return tls_port, proc
     return port, proc
 
 
+# Set by main() with --tls: the redis-benchmark / redis-cli arguments of a TLS client.
+TLS_CLIENT = []
+
+
 def cli(port, *args):
-    out = subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True, text=True)
+    out = subprocess.run(["redis-cli", "-p", str(port)] + TLS_CLIENT + list(args),
+                         capture_output=True, text=True)
     return out.stdout
 
 
@@ -75,7 +97,8 @@ def rss_of(pid):
 
 def bench(port, tests, requests, pipeline):
     out = subprocess.run(
-        ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-P", str(pipeline),
+        ["redis-benchmark", "-p", str(port)] + TLS_CLIENT +
+        ["-c", "50", "-n", str(requests), "-P", str(pipeline),
          "-t", tests, "-r", "100000", "--csv"],
         capture_output=True, text=True)
     rps = {}
@@ -101,20 +124,31 @@ def main():
     ap.add_argument("--pipelines", default="1,16", help="pipeline depths to run, comma-separated")
     ap.add_argument("--baseline", default=None,
                     help="an earlier picket-server binary, benchmarked in the same alternation")
+    ap.add_argument("--tls", action="store_true",
+                    help="benchmark the TLS ports (redis-benchmark --tls)")
     a = ap.parse_args()
     work = tempfile.mkdtemp()
-    rport, rproc = start(a.redis, [], work)
-    pport, pproc = start(a.picket, a.picket_args.split(), work)
+    certs = None
+    if a.tls:
+        certs = os.path.join(work, "certs")
+        subprocess.run(["bash", os.path.join(ROOT, "tools", "gen-test-certs.sh"), certs],
+                       check=True, stdout=subprocess.DEVNULL)
+        TLS_CLIENT.extend(["--tls", "--cert", os.path.join(certs, "client.crt"),
+                           "--key", os.path.join(certs, "client.key"),
+                           "--cacert", os.path.join(certs, "ca.crt")])
+    rport, rproc = start(a.redis, [], work, certs)
+    pport, pproc = start(a.picket, a.picket_args.split(), work, certs)
     servers = [("redis", rport), ("picket", pport)]
     procs = [rproc, pproc]
     if a.baseline:
         bwork = tempfile.mkdtemp()
-        bport, bproc = start(a.baseline, a.picket_args.split(), bwork)
+        bport, bproc = start(a.baseline, a.picket_args.split(), bwork, certs)
         servers.append(("baseline", bport))
         procs.append(bproc)
     print(", ".join("%s port %d" % s for s in servers))
     try:
-        print("\n== Throughput (requests/s, 50 clients, median of %d runs) ==" % a.runs)
+        print("\n== Throughput%s (requests/s, 50 clients, median of %d runs) ==" % (
+            " over TLS" if a.tls else "", a.runs))
         if a.baseline:
             print("%-14s %4s %12s %12s %8s %12s %8s" % ("test", "P", "redis", "picket", "ratio", "baseline", "ratio"))
         else:
@@ -138,6 +172,8 @@ def main():
                 print(line)
             sys.stdout.flush()
 
+        if a.keys <= 0:
+            return
         print("\n== Memory for %d keys (DEBUG POPULATE) ==" % a.keys)
         print("%-8s %14s %14s %14s" % ("server", "used_memory", "RSS", "bytes/key"))
         res = {}

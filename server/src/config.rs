@@ -83,9 +83,8 @@ static CORE: &[Directive] = &[
         "port",
         Kind::Int { min: 0, max: 65535 },
         "6379",
-        "TCP port to listen on.",
-    )
-    .immutable(),
+        "TCP port to listen on, on the addresses of `bind` (0: none, e.g. a TLS-only server with tls-port). CONFIG SET moves or closes the listener, as Redis 7.0; open connections stay.",
+    ),
     Directive::new(
         "protected-mode",
         Kind::Bool,
@@ -418,6 +417,12 @@ static CORE: &[Directive] = &[
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub port: u16,
+    /// `tls-port` (0: no TLS listener).
+    pub tls_port: u16,
+    /// `tls-replication`: the link to the master is TLS.
+    pub tls_replication: bool,
+    /// `tls-handshake-timeout`: how long a TLS client may take to finish its handshake.
+    pub tls_handshake_timeout: std::time::Duration,
     pub bind: Vec<String>,
     pub dir: String,
     pub requirepass: Option<Bytes>,
@@ -517,6 +522,12 @@ pub type LogLevelHook = Box<dyn Fn(&str) + Send>;
 /// Makes room for a new `maxclients` (the process's descriptor limit), or says why not.
 pub type MaxclientsHook = Box<dyn Fn(u64) -> Result<(), String> + Send>;
 
+/// Moves the listeners of `port` (or, with true, `tls-port`) to a new port (0: closes
+/// them): the addresses now bound, None when nothing changed, or why not (the runtime sets
+/// it).
+pub type ListenHook =
+    Box<dyn Fn(bool, u16) -> Result<Option<Vec<std::net::SocketAddr>>, String> + Send>;
+
 /// The loaded configuration: the directive store and the file it came from.
 pub struct ConfigState {
     pub(crate) store: ConfigStore,
@@ -525,6 +536,9 @@ pub struct ConfigState {
     /// Called when CONFIG SET raises `maxclients` (the binary sets it; the simulation and
     /// the tests have no descriptor limit to change).
     pub on_maxclients: Option<MaxclientsHook>,
+    /// Called when CONFIG SET changes `port` or `tls-port` (the runtime sets it once
+    /// listening).
+    pub on_listen: Option<ListenHook>,
     /// The command names as the `rename-command` lines left them.
     pub renames: Renames,
     /// The supervisor the process talks to (INFO `process_supervised`): `no`, `systemd`.
@@ -546,6 +560,7 @@ impl ConfigState {
             store,
             on_loglevel: None,
             on_maxclients: None,
+            on_listen: None,
             renames,
             process_supervised: "no",
         };
@@ -623,6 +638,11 @@ impl ConfigState {
         let pass = s.get_str("requirepass");
         Settings {
             port: s.get_int("port") as u16,
+            tls_port: s.get_int("tls-port") as u16,
+            tls_replication: s.get_bool("tls-replication"),
+            tls_handshake_timeout: std::time::Duration::from_millis(
+                s.get_int("tls-handshake-timeout").max(1) as u64,
+            ),
             bind: s.get_list("bind").to_vec(),
             dir: s.get_str("dir").to_string(),
             requirepass: if pass.is_empty() {

@@ -223,7 +223,12 @@ pub async fn serve<C: Conn>(
             // Redis's order (read and execute for all ready clients, write in `beforeSleep`).
             tokio::task::yield_now().await;
             let n = output.len();
-            let write = conn.write_all(&output);
+            // (A TLS stream holds records it could not send yet until flushed; a plain
+            // socket's flush does nothing.)
+            let write = async {
+                conn.write_all(&output).await?;
+                conn.flush().await
+            };
             tokio::pin!(write);
             // A peer that does not read blocks the write: keep listening for the client
             // being closed meanwhile (killed, or over its output buffer limit).
@@ -304,7 +309,9 @@ pub async fn serve<C: Conn>(
             },
         }
     }
-    let _ = conn.shutdown().await;
+    // (Bounded: a TLS shutdown writes its close_notify, which a peer that does not read
+    // would hold for ever.)
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), conn.shutdown()).await;
     crate::runtime::remove_client(&shared, id);
 }
 
@@ -359,7 +366,7 @@ fn gate_output(
 }
 
 /// Whether the client was asked to close while its connection was busy writing.
-fn closing(shared: &Shared, id: ClientId) -> bool {
+pub(crate) fn closing(shared: &Shared, id: ClientId) -> bool {
     shared
         .lock()
         .clients
@@ -466,7 +473,7 @@ async fn answer_while_busy<C: Conn>(
             out.error(watch.busy_error());
         }
     }
-    out.is_empty() || conn.write_all(&out.buf).await.is_ok()
+    out.is_empty() || (conn.write_all(&out.buf).await.is_ok() && conn.flush().await.is_ok())
 }
 
 /// A connection accepted while a script holds the lock: until the script ends, answer what

@@ -37,6 +37,7 @@ pub mod slowlog;
 pub mod stats;
 pub mod supervise;
 pub mod testkit;
+pub mod tls;
 pub mod tracking;
 
 pub use runtime::{start, Options, ServerHandle, StartError};

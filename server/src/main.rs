@@ -187,12 +187,26 @@ fn main() -> ExitCode {
             tracing::warn!("{w}");
         }
         tracing::info!("Server initialized");
-        tracing::info!("Running mode=standalone, port={}.", settings.port);
-        tracing::info!(
-            "Ready to accept connections tcp (pid={}, port={})",
-            std::process::id(),
-            server.addrs.first().map(|a| a.port()).unwrap_or(settings.port)
-        );
+        let port = if settings.port != 0 {
+            settings.port
+        } else {
+            settings.tls_port
+        };
+        tracing::info!("Running mode=standalone, port={port}.");
+        if settings.port != 0 {
+            tracing::info!(
+                "Ready to accept connections tcp (pid={}, port={})",
+                std::process::id(),
+                server.addrs.first().map(|a| a.port()).unwrap_or(settings.port)
+            );
+        }
+        if settings.tls_port != 0 {
+            tracing::info!(
+                "Ready to accept connections tls (pid={}, port={})",
+                std::process::id(),
+                settings.tls_port
+            );
+        }
         supervision.notify(if is_replica {
             "STATUS=Ready to accept connections in read-only mode. Waiting for MASTER <-> REPLICA sync\n"
         } else {

@@ -20,6 +20,12 @@ pub struct Process {
     pub run_id: String,
     /// Addresses the listeners are bound to.
     pub bound: Vec<std::net::SocketAddr>,
+    /// Addresses the TLS listeners (`tls-port`) are bound to.
+    pub tls_bound: Vec<std::net::SocketAddr>,
+    /// The TLS configuration in force (`crate::tls`): made at start-up when TLS is on
+    /// (`tls-port`, `tls-replication`, `tls-cluster`), replaced whole by CONFIG SET; each
+    /// handshake takes the one in force when it starts.
+    pub tls: crate::tls::Current,
     pub executable: PathBuf,
     /// A shutdown asked for (SHUTDOWN, a signal), done by the cron.
     pub shutdown: Option<ShutdownRequest>,
@@ -41,6 +47,8 @@ impl Process {
         Process {
             run_id,
             bound: Vec::new(),
+            tls_bound: Vec::new(),
+            tls: crate::tls::Current::default(),
             executable: std::env::current_exe().unwrap_or_default(),
             shutdown: None,
             fatal: None,

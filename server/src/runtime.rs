@@ -30,8 +30,12 @@ pub enum StartError {
     },
     #[error("bind: '{0}' is not a valid address")]
     BadAddress(String),
-    #[error("no listening socket could be bound")]
-    NoListener,
+    #[error("no listening socket could be bound on port {0}")]
+    NoListener(u16),
+    #[error("Configured to not listen anywhere, exiting.")]
+    NowhereToListen,
+    #[error("Failed to configure TLS: {0}")]
+    Tls(String),
     #[error("{0}")]
     Load(String),
     #[error("{0}")]
@@ -122,6 +126,141 @@ fn bind_targets(bind: &[String], port: u16) -> Result<Vec<(SocketAddr, bool)>, S
         .collect())
 }
 
+/// Bind every `bind` address at `port`; an optional one (`-addr`) may fail. Fails when
+/// none could be bound.
+async fn bind_all<N: Net>(
+    net: &N,
+    bind: &[String],
+    port: u16,
+    backlog: u32,
+) -> Result<Vec<N::Listener>, StartError> {
+    let mut listeners = Vec::new();
+    for (addr, optional) in bind_targets(bind, port)? {
+        match net.bind_with_backlog(addr, backlog).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => {
+                tracing::debug!("optional bind {addr} failed: {e}");
+            }
+            Err(source) => {
+                return Err(StartError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Err(StartError::NoListener(port));
+    }
+    Ok(listeners)
+}
+
+/// The listeners of `port` or (`tls`) `tls-port`, as CONFIG SET moves them (Redis's
+/// `changeListenPort`, except that the new port is bound before the old one closes, so a
+/// port that cannot be bound leaves the old listeners serving).
+struct PortListeners<N: Net> {
+    net: N,
+    shared: std::sync::Weak<Shared>,
+    bind: Vec<String>,
+    backlog: u32,
+    tls: bool,
+    /// The port listened on and what stops its accept loops.
+    running: std::sync::Mutex<Option<(u16, tokio_util::sync::CancellationToken)>>,
+}
+
+impl<N: Net> PortListeners<N> {
+    fn spawn(&self, shared: &Arc<Shared>, port: u16, listeners: Vec<N::Listener>) {
+        if listeners.is_empty() {
+            return;
+        }
+        // (A child of the shutdown's token: the server's stop ends the loops too.)
+        let stop = shared.cancel.child_token();
+        for l in listeners {
+            shared
+                .tracker
+                .spawn(accept_loop(shared.clone(), l, stop.clone(), self.tls));
+        }
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        *running = Some((port, stop));
+    }
+
+    /// Listen on `port` (0: nowhere) instead; the addresses now bound (None: already
+    /// there). Called under the
+    /// server lock (CONFIG SET), so the binding is done at once: binding a socket does not
+    /// wait on the network, and a network whose bind would wait is refused.
+    fn change(&self, port: u16) -> Result<Option<Vec<SocketAddr>>, String> {
+        let current = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|(p, _)| *p);
+        let Some(shared) = self.shared.upgrade() else {
+            return Err(crate::tls::LISTEN_FAILED.to_string());
+        };
+        if current == Some(port) || (current.is_none() && port == 0) {
+            return Ok(None);
+        }
+        let listeners = if port == 0 {
+            Vec::new()
+        } else {
+            let bound = now_or_never(bind_all(&self.net, &self.bind, port, self.backlog));
+            match bound {
+                Some(Ok(l)) => l,
+                Some(Err(e)) => {
+                    tracing::warn!("{e}");
+                    tracing::warn!("Failed listening on port {port} (TLS)");
+                    return Err(crate::tls::LISTEN_FAILED.to_string());
+                }
+                None => {
+                    tracing::warn!(
+                        "Failed listening on port {port} (TLS): the network cannot bind at once"
+                    );
+                    return Err(crate::tls::LISTEN_FAILED.to_string());
+                }
+            }
+        };
+        let addrs: Vec<SocketAddr> = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
+        if let Some((old, stop)) = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            tracing::info!("Closing the {} listeners of port {old}", self.kind());
+            stop.cancel();
+        }
+        if port != 0 {
+            tracing::info!("Listening for {} connections on port {port}", self.kind());
+        }
+        self.spawn(&shared, port, listeners);
+        Ok(Some(addrs))
+    }
+}
+
+impl<N: Net> PortListeners<N> {
+    fn kind(&self) -> &'static str {
+        if self.tls {
+            "TLS"
+        } else {
+            "TCP"
+        }
+    }
+}
+
+/// A future's output if it is ready at its first poll.
+fn now_or_never<F: std::future::Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
 /// Bind the listeners and start serving.
 pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartError> {
     // The function engines (Redis's `functionsInit`), before anything may load a library.
@@ -141,30 +280,45 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
         let users = crate::command::acl_cmd::load_aclfile(&server).map_err(StartError::Acl)?;
         server.acl.users = users;
     }
-    let targets = bind_targets(&server.cfg.bind, server.cfg.port)?;
-    let mut listeners = Vec::new();
-    for (addr, optional) in targets {
-        match net.bind_with_backlog(addr, server.cfg.tcp_backlog).await {
-            Ok(l) => listeners.push(l),
-            Err(e) if optional => {
-                tracing::debug!("optional bind {addr} failed: {e}");
-            }
-            Err(source) => {
-                return Err(StartError::Bind {
-                    addr: addr.to_string(),
-                    source,
-                })
+    // TLS is configured before anything listens, as Redis's `initServer`.
+    server
+        .process
+        .tls
+        .set_handshake_timeout(server.cfg.tls_handshake_timeout);
+    if crate::tls::enabled(server.config.store()) {
+        match crate::tls::configure(server.config.store()) {
+            Ok(tls) => server.process.tls.set_tls(Some(tls)),
+            Err(e) => {
+                tracing::warn!("{e}");
+                tracing::warn!("Failed to configure TLS. Check logs for more info.");
+                return Err(StartError::Tls(e));
             }
         }
     }
-    if listeners.is_empty() {
-        return Err(StartError::NoListener);
+    let backlog = server.cfg.tcp_backlog;
+    let (port, tls_port) = (server.cfg.port, server.cfg.tls_port);
+    let listeners = if port != 0 {
+        bind_all(&net, &server.cfg.bind, port, backlog).await?
+    } else {
+        Vec::new()
+    };
+    let tls_listeners = if tls_port != 0 {
+        bind_all(&net, &server.cfg.bind, tls_port, backlog).await?
+    } else {
+        Vec::new()
+    };
+    if port == 0 && tls_port == 0 {
+        return Err(StartError::NowhereToListen);
     }
     let addrs: Vec<SocketAddr> = listeners
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
     server.process.bound = addrs.clone();
+    server.process.tls_bound = tls_listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     server.process.startup_memory = crate::alloc::allocated();
     let (effects_tx, effects_rx) = tokio::sync::mpsc::unbounded_channel();
     let shared = Arc::new(Shared::new(
@@ -183,10 +337,28 @@ pub async fn start<N: Net>(net: N, opts: Options) -> Result<ServerHandle, StartE
             .tracker
             .spawn(crate::persist::loader::load_task(sh, sources, aof));
     }
-    for l in listeners {
-        let sh = shared.clone();
-        shared.tracker.spawn(accept_loop(sh, l));
-    }
+    // The listeners of `port` and `tls-port`, which CONFIG SET opens, moves and closes.
+    let bind = shared.lock().cfg.bind.clone();
+    let ports = |tls| {
+        Arc::new(PortListeners {
+            net: net.clone(),
+            shared: Arc::downgrade(&shared),
+            bind: bind.clone(),
+            backlog,
+            tls,
+            running: std::sync::Mutex::new(None),
+        })
+    };
+    let (plain_ports, tls_ports) = (ports(false), ports(true));
+    plain_ports.spawn(&shared, port, listeners);
+    tls_ports.spawn(&shared, tls_port, tls_listeners);
+    shared.lock().config.on_listen = Some(Box::new(move |tls, port| {
+        if tls {
+            tls_ports.change(port)
+        } else {
+            plain_ports.change(port)
+        }
+    }));
     let sh = shared.clone();
     shared.tracker.spawn(cron::run(sh));
     // The replication link follows `replicaof` (the directive, then REPLICAOF).
@@ -233,21 +405,32 @@ async fn run_effects(
     }
 }
 
-async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
-    let cancel = shared.cancel.clone();
+/// Accept connections on `listener` until `stop` (the shutdown, or a TLS listener that
+/// CONFIG SET tls-port closed); `tls`: the connections are TLS.
+async fn accept_loop<L: Listener>(
+    shared: Arc<Shared>,
+    listener: L,
+    stop: tokio_util::sync::CancellationToken,
+    tls: bool,
+) {
     // Out of descriptors, accept() fails at once for as long as a connection waits: warn at
     // a bounded rate and back off instead of flooding the log and spinning.
     let mut errors = AcceptErrors::default();
     loop {
         let accepted = tokio::select! {
             biased;
-            _ = cancel.cancelled() => break,
+            _ = stop.cancelled() => break,
             r = listener.accept() => r,
         };
         match accepted {
             Ok((conn, peer)) => {
                 errors.accepted();
-                if !admit(&shared, conn, peer) {
+                let admitted = if tls {
+                    admit_tls(&shared, conn, peer)
+                } else {
+                    admit(&shared, conn, peer)
+                };
+                if !admitted {
                     // Let the refusal be written and its descriptor closed before the next
                     // accept, so a burst of excess clients does not pile up descriptors.
                     tokio::task::yield_now().await;
@@ -257,7 +440,7 @@ async fn accept_loop<L: Listener>(shared: Arc<Shared>, listener: L) {
                 let wait = errors.failed(&e);
                 tokio::select! {
                     biased;
-                    _ = cancel.cancelled() => break,
+                    _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
@@ -289,35 +472,163 @@ fn admit<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) -> bool {
     admit_locked(shared, srv, conn, peer, bytes::BytesMut::new())
 }
 
-fn admit_locked<C: Conn>(
-    shared: &Arc<Shared>,
-    mut srv: crate::shared::Locked<'_>,
+/// A connection to the TLS port. As Redis's `acceptCommonHandler`, it is admitted (or
+/// refused) and registered as a client at once, so it counts against `maxclients` while
+/// its handshake runs; the handshake runs in its own task, bounded by
+/// `tls-handshake-timeout` (Redis waits for ever), and a client that fails it (no or a
+/// bad certificate, plain RESP, silence) is dropped. Refusals are written once the
+/// handshake is done, as Redis writes them.
+fn admit_tls<C: Conn>(shared: &Arc<Shared>, conn: C, peer: SocketAddr) -> bool {
+    let _ = conn.set_nodelay(true);
+    let crate::tls::InForce {
+        tls,
+        handshake_timeout,
+    } = shared.tls.get();
+    let Some(tls) = tls else {
+        // (A TLS listener exists only with TLS configured.)
+        return false;
+    };
+    let srv = match shared.try_lock() {
+        Some(g) => g,
+        None if shared.script.running() => {
+            let sh = shared.clone();
+            shared.tracker.spawn(async move {
+                let Some(mut conn) = handshake(&sh, &tls, conn, handshake_timeout, None).await
+                else {
+                    return;
+                };
+                if let Some(received) = crate::conn::before_admission(&sh, &mut conn).await {
+                    let srv = sh.lock();
+                    admit_locked(&sh, srv, conn, peer, received);
+                }
+            });
+            return true;
+        }
+        None => shared.lock(),
+    };
+    match register(srv, &conn, peer) {
+        Err(msg) => {
+            shared.tracker.spawn(refuse_tls(
+                shared.clone(),
+                tls,
+                conn,
+                handshake_timeout,
+                msg,
+            ));
+            false
+        }
+        Ok((id, notify)) => {
+            let sh = shared.clone();
+            shared.tracker.spawn(async move {
+                let closing = Some((id, &*notify));
+                match handshake(&sh, &tls, conn, handshake_timeout, closing).await {
+                    Some(conn) => {
+                        crate::conn::serve(sh, conn, id, notify, bytes::BytesMut::new()).await;
+                    }
+                    None => remove_client(&sh, id),
+                }
+            });
+            true
+        }
+    }
+}
+
+/// The server side of a TLS handshake, bounded in time; None when it failed, timed out,
+/// the server stops, or (`closing`) the client was killed meanwhile.
+async fn handshake<C: Conn>(
+    shared: &Shared,
+    tls: &picket_common::tls::Tls,
     conn: C,
+    timeout: Duration,
+    closing: Option<(ClientId, &tokio::sync::Notify)>,
+) -> Option<picket_common::tls::MaybeTls<C>> {
+    let peer = conn.peer_addr().ok();
+    let hs = tokio::time::timeout(timeout, tls.accept(conn));
+    tokio::pin!(hs);
+    let notify = closing.map(|(_, n)| n);
+    loop {
+        let woken = async {
+            match notify {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = shared.cancel.cancelled() => return None,
+            r = &mut hs => {
+                return match r {
+                    Ok(Ok(c)) => Some(c),
+                    Ok(Err(e)) => {
+                        // Redis logs this at verbose level.
+                        tracing::debug!(
+                            "Error accepting a client connection: {e} (addr={})",
+                            addr_text(peer)
+                        );
+                        None
+                    }
+                    Err(_) => {
+                        tracing::debug!(
+                            "Error accepting a client connection: TLS handshake not done within {} ms (addr={})",
+                            timeout.as_millis(),
+                            addr_text(peer)
+                        );
+                        None
+                    }
+                };
+            }
+            _ = woken => {
+                if let Some((id, _)) = closing {
+                    if crate::conn::closing(shared, id) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn addr_text(a: Option<SocketAddr>) -> String {
+    a.map_or_else(|| "?".to_string(), |a| a.to_string())
+}
+
+/// Write a refusal to a TLS client once its handshake is done, then close.
+async fn refuse_tls<C: Conn>(
+    shared: Arc<Shared>,
+    tls: picket_common::tls::Tls,
+    conn: C,
+    timeout: Duration,
+    msg: &'static [u8],
+) {
+    if let Some(mut conn) = handshake(&shared, &tls, conn, timeout, None).await {
+        let write = async {
+            conn.write_all(msg).await?;
+            conn.flush().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+        let _ = conn.shutdown().await;
+    }
+}
+
+/// Admission (maxclients, protected mode) and registration of a new client: its id and
+/// wake-up, or Redis's refusal (counted).
+fn register<C: Conn>(
+    mut srv: crate::shared::Locked<'_>,
+    conn: &C,
     peer: SocketAddr,
-    received: bytes::BytesMut,
-) -> bool {
+) -> Result<(ClientId, Arc<tokio::sync::Notify>), &'static [u8]> {
     let laddr = conn.local_addr().unwrap_or(peer);
     srv.stats.total_connections_received += 1;
-    let refusal: Option<&'static [u8]> = if srv.client_count() >= srv.cfg.maxclients {
+    if srv.client_count() >= srv.cfg.maxclients {
         srv.stats.rejected_connections += 1;
-        Some(b"-ERR max number of clients reached\r\n")
-    } else if srv.cfg.protected_mode && !srv.requires_auth() && !crate::client::is_local(&peer) {
+        return Err(b"-ERR max number of clients reached\r\n");
+    }
+    if srv.cfg.protected_mode && !srv.requires_auth() && !crate::client::is_local(&peer) {
         // Redis refuses silently; its "Possible SECURITY ATTACK" warning is about HTTP
         // requests, not protected mode.
         tracing::debug!("Protected mode refused connection from {peer}");
         srv.stats.rejected_connections += 1;
-        Some(DENIED.as_bytes())
-    } else {
-        None
-    };
-    if let Some(msg) = refusal {
-        drop(srv);
-        shared.tracker.spawn(async move {
-            let mut conn = conn;
-            let _ = tokio::time::timeout(Duration::from_secs(1), conn.write_all(msg)).await;
-            let _ = conn.shutdown().await;
-        });
-        return false;
+        return Err(DENIED.as_bytes());
     }
     let id = srv.clients.next_id();
     let now = srv.clock.now();
@@ -328,9 +639,35 @@ fn admit_locked<C: Conn>(
     srv.clients.insert(id, client);
     drop(srv);
     tracing::debug!(client = id, %peer, "accepted");
-    let sh = shared.clone();
-    shared
-        .tracker
-        .spawn(crate::conn::serve(sh, conn, id, notify, received));
-    true
+    Ok((id, notify))
+}
+
+fn admit_locked<C: Conn>(
+    shared: &Arc<Shared>,
+    srv: crate::shared::Locked<'_>,
+    conn: C,
+    peer: SocketAddr,
+    received: bytes::BytesMut,
+) -> bool {
+    match register(srv, &conn, peer) {
+        Err(msg) => {
+            shared.tracker.spawn(async move {
+                let mut conn = conn;
+                let write = async {
+                    conn.write_all(msg).await?;
+                    conn.flush().await
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+                let _ = conn.shutdown().await;
+            });
+            false
+        }
+        Ok((id, notify)) => {
+            let sh = shared.clone();
+            shared
+                .tracker
+                .spawn(crate::conn::serve(sh, conn, id, notify, received));
+            true
+        }
+    }
 }

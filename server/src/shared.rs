@@ -30,14 +30,19 @@ pub struct Shared {
     effects: UnboundedSender<Effect>,
     /// The running script, as connections see it without the lock (-BUSY, SCRIPT KILL).
     pub script: Arc<crate::scripts::ScriptWatch>,
+    /// The TLS configuration in force, readable without the lock (the server's
+    /// `process.tls`).
+    pub tls: crate::tls::Current,
 }
 
 impl Shared {
     pub fn new(server: Server, pipeline: Pipeline, effects: UnboundedSender<Effect>) -> Shared {
         let net = server.net.clone();
         let script = server.scripts.watch.clone();
+        let tls = server.process.tls.clone();
         Shared {
             script,
+            tls,
             state: Mutex::new(server),
             cancel: CancellationToken::new(),
             net,

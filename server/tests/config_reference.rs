@@ -19,7 +19,8 @@ fn generate() -> String {
          those marked *file only* neither with `CONFIG GET` nor `CONFIG SET`, as in Redis, and\n\
          `CONFIG REWRITE` leaves their lines as written. The table holds all 192 parameters\n\
          Redis 7.0 lists in `CONFIG GET *`, with Redis's defaults, and picket's own\n\
-         `failover-safety`, `failover-lease-ms` and `failover-epoch` (docs/failover-safety.md);\n\
+         `failover-safety`, `failover-lease-ms` and `failover-epoch` (docs/failover-safety.md)\n\
+         and `tls-handshake-timeout`;\n\
          a directive without effect in picket says so (and a value other than its default is\n\
          logged at start-up).\n\n\
          | directive | default | runtime | also named | description |\n\

@@ -29,8 +29,19 @@ pub fn config_set(
     {
         return Err("LOADING Redis is loading the dataset in memory".to_string());
     }
+    // TLS (Redis's applyTLSPort and applyTlsCfg): the new configuration is made from the
+    // values the command would leave before any is stored, so a bad one changes nothing.
+    // It is in force before the values are (a TLS listener opened below uses it).
+    let new_tls = plan_tls(srv, pairs, allow_protected)?;
+    let old_tls = new_tls.as_ref().map(|_| srv.process.tls.get().tls);
+    if let Some(t) = &new_tls {
+        srv.process.tls.set_tls(Some(t.clone()));
+    }
     let on_loglevel = srv.config.on_loglevel.take();
     let on_maxclients = srv.config.on_maxclients.take();
+    let on_listen = srv.config.on_listen.take();
+    let mut bound: Option<Vec<std::net::SocketAddr>> = None;
+    let mut tls_bound: Option<Vec<std::net::SocketAddr>> = None;
     let result = srv
         .config
         .store
@@ -49,13 +60,47 @@ pub fn config_set(
                         f(u64::try_from(*n).unwrap_or(1))?;
                     }
                 }
+                ("port", Value::Int(n)) => {
+                    if let Some(f) = &on_listen {
+                        if let Some(addrs) = f(false, u16::try_from(*n).unwrap_or(0))? {
+                            bound = Some(addrs);
+                        }
+                    }
+                }
+                ("tls-port", Value::Int(n)) => {
+                    if let Some(f) = &on_listen {
+                        if let Some(addrs) = f(true, u16::try_from(*n).unwrap_or(0))? {
+                            tls_bound = Some(addrs);
+                        }
+                    }
+                }
                 _ => {}
             }
             Ok(())
         });
     srv.config.on_loglevel = on_loglevel;
     srv.config.on_maxclients = on_maxclients;
-    let changed = result.map_err(|e| e.to_string())?;
+    srv.config.on_listen = on_listen;
+    if let Some(addrs) = bound {
+        srv.process.bound = addrs;
+    }
+    if let Some(addrs) = tls_bound {
+        srv.process.tls_bound = addrs;
+    }
+    let changed = match result {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(old) = old_tls {
+                srv.process.tls.set_tls(old);
+            }
+            return Err(e.to_string());
+        }
+    };
+    if new_tls.is_some() {
+        tracing::info!(
+            "TLS configuration applied: new TLS connections use it, open ones keep theirs"
+        );
+    }
     for name in &changed {
         let inert = srv
             .config
@@ -98,6 +143,9 @@ pub fn config_set(
     }
     srv.cfg = srv.config.settings();
     srv.acl.pubsub_default_all = srv.cfg.acl_pubsub_default_all;
+    srv.process
+        .tls
+        .set_handshake_timeout(srv.cfg.tls_handshake_timeout);
     if changed.contains(&"repl-backlog-size") {
         let size = srv.cfg.repl.backlog_size;
         if let Some(b) = srv.repl.backlog.as_mut() {
@@ -112,4 +160,46 @@ pub fn config_set(
         srv.slowlog.trim(max);
     }
     Ok(())
+}
+
+/// The TLS configuration that CONFIG SET `pairs` calls for, made from the values they would
+/// leave (None: TLS is not reconfigured), or Redis's error when it cannot be made (the
+/// reason is logged, as Redis logs it). Redis reconfigures when a `tls-*` file or setting
+/// changes while TLS is on (`applyTlsCfg`), and when `tls-port` opens a listener before
+/// anything configured TLS (`applyTLSPort`); the argument named is the first such change.
+fn plan_tls(
+    srv: &Server,
+    pairs: &[(String, String)],
+    allow_protected: bool,
+) -> Result<Option<picket_common::tls::Tls>, String> {
+    if !pairs
+        .iter()
+        .any(|(k, _)| k.len() > 4 && k[..4].eq_ignore_ascii_case("tls-"))
+    {
+        return Ok(None);
+    }
+    let mut trial = srv.config.store.clone();
+    // A value the table refuses is reported by the real CONFIG SET that follows.
+    let Ok(changed) = trial.set_checked(pairs, allow_protected, |_, _| Ok(())) else {
+        return Ok(None);
+    };
+    let opens_port = trial.get_int("tls-port") != 0 && !srv.process.tls.configured();
+    let trigger = changed.iter().find(|n| {
+        (crate::tls::RECONFIGURED_BY.contains(n) && crate::tls::enabled(&trial))
+            || (**n == "tls-port" && opens_port)
+    });
+    let Some(name) = trigger else {
+        return Ok(None);
+    };
+    match crate::tls::configure(&trial) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) => {
+            tracing::warn!("{e}");
+            tracing::warn!("Failed applying new configuration. Possibly related to new {name} setting. Restoring previous settings.");
+            Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {}",
+                crate::tls::UPDATE_FAILED
+            ))
+        }
+    }
 }

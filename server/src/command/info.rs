@@ -163,11 +163,16 @@ fn server(srv: &Server, out: &mut String) {
     field!(
         out,
         "tcp_port",
-        srv.process
-            .bound
-            .first()
-            .map(|a| a.port())
-            .unwrap_or(srv.cfg.port)
+        // Redis: `port`, else `tls-port`.
+        if srv.cfg.port != 0 {
+            srv.process
+                .bound
+                .first()
+                .map(|a| a.port())
+                .unwrap_or(srv.cfg.port)
+        } else {
+            srv.cfg.tls_port
+        }
     );
     field!(out, "server_time_usec", srv.clock.unix_us());
     field!(out, "uptime_in_seconds", up);

@@ -4,7 +4,7 @@
 //! types, defaults, ranges, aliases, mutability and error texts are Redis 7.0.15's.
 //!
 //! A directive that would change what the server does in a way picket cannot honour (a unix
-//! socket, TLS, cluster mode, modules, ACL users other than a full-access default user) is
+//! socket, cluster mode, modules, ACL users other than a full-access default user) is
 //! refused at start-up and by CONFIG SET. The others without an effect are accepted and
 //! stored (CONFIG GET, SET and REWRITE work as in Redis); their description starts with
 //! [`INERT`] and says why, and a value other than the default is logged at start-up
@@ -217,58 +217,112 @@ pub static DIRECTIVES: &[Directive] = &[
         "tls-port",
         PORT,
         "0",
-        "Port for TLS connections: picket has no TLS and refuses any value but 0.",
-    )
-    .check(kinds::no_tls_port),
+        "Port for TLS connections, on the addresses of `bind` (0: none). `port 0` with a tls-port makes a TLS-only server. CONFIG SET opens, moves or closes the TLS listener, as Redis 7.0.",
+    ),
     Directive::new(
         "tls-replication",
         Kind::Bool,
         "no",
-        "TLS on replication links: picket has no TLS and refuses yes.",
-    )
-    .check(kinds::no_tls_replication),
-    inert!("tls-cluster", Kind::Bool, "no", "picket has no TLS"),
-    inert!(
+        "A replica connects to its master over TLS (presenting tls-client-cert-file, else tls-cert-file, and verifying the master's chain against the CA, not its name) and announces its tls-port as its listening port.",
+    ),
+    inert!("tls-cluster", Kind::Bool, "no", "there is no cluster mode (a yes still requires a valid TLS configuration, as in Redis)"),
+    Directive::new(
         "tls-auth-clients",
         Kind::Enum(&["no", "yes", "optional"]),
         "yes",
-        "picket has no TLS"
+        "Client certificates on the TLS port: yes (required, signed by the CA), optional (verified when given), no (not asked for). Applies to new connections.",
     ),
-    inert!("tls-cert-file", Kind::String, "", "picket has no TLS"),
-    inert!("tls-key-file", Kind::String, "", "picket has no TLS"),
-    inert!("tls-key-file-pass", Kind::String, "", "picket has no TLS"),
-    inert!("tls-client-cert-file", Kind::String, "", "picket has no TLS"),
-    inert!("tls-client-key-file", Kind::String, "", "picket has no TLS"),
-    inert!(
+    Directive::new(
+        "tls-cert-file",
+        Kind::String,
+        "",
+        "Server certificate (PEM, the chain may follow), also the client certificate of outgoing TLS links when tls-client-cert-file is not set. CONFIG SET reloads the TLS configuration: connections already open keep theirs.",
+    ),
+    Directive::new("tls-key-file", Kind::String, "", "Private key of tls-cert-file (PEM, unencrypted: PKCS#8, PKCS#1 or SEC1)."),
+    Directive::new(
+        "tls-key-file-pass",
+        Kind::String,
+        "",
+        "Passphrase of an encrypted tls-key-file: picket (rustls) cannot read encrypted keys and refuses them with a message; store the key decrypted.",
+    ),
+    Directive::new(
+        "tls-client-cert-file",
+        Kind::String,
+        "",
+        "Client certificate of outgoing TLS links (replication); with tls-client-key-file, else tls-cert-file is used.",
+    ),
+    Directive::new("tls-client-key-file", Kind::String, "", "Private key of tls-client-cert-file (PEM, unencrypted)."),
+    Directive::new(
         "tls-client-key-file-pass",
         Kind::String,
         "",
-        "picket has no TLS"
+        "Passphrase of an encrypted tls-client-key-file: refused as tls-key-file-pass.",
     ),
-    inert!("tls-dh-params-file", Kind::String, "", "picket has no TLS"),
-    inert!("tls-ca-cert-file", Kind::String, "", "picket has no TLS"),
-    inert!("tls-ca-cert-dir", Kind::String, "", "picket has no TLS"),
-    inert!("tls-protocols", Kind::String, "", "picket has no TLS"),
-    inert!("tls-ciphers", Kind::String, "", "picket has no TLS"),
-    inert!("tls-ciphersuites", Kind::String, "", "picket has no TLS"),
-    inert!(
+    Directive::new(
+        "tls-dh-params-file",
+        Kind::String,
+        "",
+        "DH parameters file: checked as Redis reads it (it must exist and hold DH PARAMETERS), but rustls has no finite-field Diffie-Hellman (ECDHE only), so it configures nothing (logged once).",
+    ),
+    Directive::new(
+        "tls-ca-cert-file",
+        Kind::String,
+        "",
+        "CA certificate(s) that client certificates (tls-auth-clients) and masters' certificates (tls-replication) are verified against.",
+    ),
+    Directive::new(
+        "tls-ca-cert-dir",
+        Kind::String,
+        "",
+        "Directory of CA certificates (every file in it that holds a PEM certificate), as tls-ca-cert-file.",
+    ),
+    Directive::new(
+        "tls-protocols",
+        Kind::String,
+        "",
+        "Protocols, space separated: TLSv1.2 and TLSv1.3 (empty: both). TLSv1 and TLSv1.1 are accepted but not offered (rustls has neither).",
+    ),
+    Directive::new(
+        "tls-ciphers",
+        Kind::String,
+        "",
+        "TLSv1.2 cipher suites, an OpenSSL list of ECDHE AES-GCM and CHACHA20 suite names (DEFAULT, ALL, HIGH: all of them; names rustls lacks are skipped).",
+    ),
+    Directive::new(
+        "tls-ciphersuites",
+        Kind::String,
+        "",
+        "TLSv1.3 cipher suites, `:` separated (TLS_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256).",
+    ),
+    Directive::new(
         "tls-prefer-server-ciphers",
         Kind::Bool,
         "no",
-        "picket has no TLS"
+        "Choose the cipher suite in the server's order rather than the client's.",
     ),
-    inert!("tls-session-caching", Kind::Bool, "yes", "picket has no TLS"),
-    inert!(
+    Directive::new(
+        "tls-session-caching",
+        Kind::Bool,
+        "yes",
+        "Resume TLS sessions (session cache and TLSv1.3 tickets).",
+    ),
+    Directive::new(
         "tls-session-cache-size",
         Kind::Int { min: 0, max: I32 },
         "20480",
-        "picket has no TLS"
+        "Sessions the cache holds.",
     ),
     inert!(
         "tls-session-cache-timeout",
         Kind::Int { min: 0, max: I32 },
         "300",
-        "picket has no TLS"
+        "rustls's session cache has no timeout of its own (entries leave by size)"
+    ),
+    Directive::new(
+        "tls-handshake-timeout",
+        Kind::Int { min: 1, max: I32 },
+        "10000",
+        "picket's own: milliseconds a client of the TLS port has to complete its handshake before it is dropped (Redis waits for ever, or `timeout`).",
     ),
     // ------------------------------------------------------------------ cluster
     Directive::new(

@@ -423,24 +423,6 @@ fn unsupported(what: &str) -> String {
     format!("not supported by picket: {what}")
 }
 
-/// `tls-port`: only 0.
-pub fn no_tls_port(v: &Value) -> Result<(), String> {
-    match v {
-        Value::Int(0) => Ok(()),
-        _ => Err(unsupported(
-            "picket has no TLS; keep 0 and terminate TLS in a proxy (stunnel, HAProxy)",
-        )),
-    }
-}
-
-/// `tls-replication`: only `no`.
-pub fn no_tls_replication(v: &Value) -> Result<(), String> {
-    match v {
-        Value::Bool(true) => Err(unsupported("picket has no TLS; replication is plain TCP")),
-        _ => Ok(()),
-    }
-}
-
 /// `cluster-enabled`: only `no`.
 pub fn no_cluster(v: &Value) -> Result<(), String> {
     match v {

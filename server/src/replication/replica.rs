@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use picket_common::net::{Conn, Net};
 use picket_common::resp::{Limits, ReplyBuf, ReplyReader, RequestDecoder};
+use picket_common::tls::MaybeTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -185,14 +186,37 @@ fn end_of(d: Down) -> End {
     }
 }
 
+/// Connect to the master, over TLS when `tls` is given (tls-replication; `Some(None)`:
+/// TLS is asked for but not configured, which fails as Redis's `connCreateTLS` does
+/// without a context).
+async fn connect<N: Net>(
+    net: &N,
+    host: &str,
+    port: u16,
+    tls: Option<Option<picket_common::tls::Tls>>,
+) -> std::io::Result<MaybeTls<N::Conn>> {
+    let conn = net.connect(host, port).await?;
+    match tls {
+        None => Ok(MaybeTls::Plain(conn)),
+        Some(Some(tls)) => tls.connect(conn, host).await,
+        Some(None) => Err(std::io::Error::other(
+            "TLS replication is on (tls-replication yes) but TLS is not configured",
+        )),
+    }
+}
+
 /// One connection to the master: handshake, sync, stream, until it ends.
 async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen: u64) -> End {
-    let (timeout, params) = {
+    let (timeout, params, tls) = {
         let mut srv = shared.lock();
         let r = &srv.cfg.repl;
         let timeout = Duration::from_secs(r.timeout_s.max(1));
+        // Redis's `REPLCONF listening-port`: replica-announce-port, else the TLS port
+        // when replication is TLS, else the port.
         let listening_port = if r.announce_port != 0 {
             r.announce_port
+        } else if srv.cfg.tls_replication && srv.cfg.tls_port != 0 {
+            srv.cfg.tls_port
         } else {
             srv.cfg.port
         };
@@ -222,7 +246,9 @@ async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen:
             m.master_epoch = 0;
         }
         tracing::info!("Connecting to MASTER {host}:{port}");
-        (timeout, params)
+        // Redis's `connectWithMaster`: a TLS connection when tls-replication is on.
+        let tls = srv.cfg.tls_replication.then(|| srv.process.tls.get().tls);
+        (timeout, params, tls)
     };
     let failover = params.failover;
     // REPLICAOF (or REPLFENCE) abandons the connection and the handshake at once: a master
@@ -237,7 +263,7 @@ async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen:
         shared,
         &moved,
         gen,
-        tokio::time::timeout_at(deadline, net.connect(host, port)),
+        tokio::time::timeout_at(deadline, connect(net, host, port, tls)),
     )
     .await
     else {
@@ -266,7 +292,7 @@ async fn link<N: Net>(shared: &Arc<Shared>, net: &N, host: &str, port: u16, gen:
     let mut buf = BytesMut::new();
     let reply = loop {
         if let Some(bytes) = m.poll_transmit() {
-            if let Err(e) = conn.write_all(&bytes).await {
+            if let Err(e) = write_flushed(&mut conn, &bytes).await {
                 return End::Failed(format!("Error writing to MASTER: {e}"));
             }
         }
@@ -509,7 +535,7 @@ async fn stream<C: Conn>(
                 Instant::now(),
             );
             if let Some(bytes) = m.poll_transmit() {
-                if let Err(e) = wr.write_all(&bytes).await {
+                if let Err(e) = write_flushed(&mut wr, &bytes).await {
                     return End::Lost(e.to_string());
                 }
             }
@@ -519,7 +545,7 @@ async fn stream<C: Conn>(
             }
         }
         if let Some(bytes) = m.poll_transmit() {
-            if let Err(e) = wr.write_all(&bytes).await {
+            if let Err(e) = write_flushed(&mut wr, &bytes).await {
                 return End::Lost(e.to_string());
             }
         }
@@ -548,6 +574,15 @@ async fn stream<C: Conn>(
             }
         }
     }
+}
+
+/// Write and flush (a TLS stream holds what it could not send until flushed).
+async fn write_flushed<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    w.write_all(bytes).await?;
+    w.flush().await
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

@@ -18,6 +18,7 @@ pub const PICKET_DIRECTIVES: &[(&str, &str)] = &[
     ("failover-lease-ms", "500"),
     ("failover-safety", "classic"),
     ("lua-memory-limit", "1073741824"),
+    ("tls-handshake-timeout", "10000"),
 ];
 
 /// Picket's own commands (docs/failover-safety.md): `COMMAND LIST` lists Redis 7.0's
