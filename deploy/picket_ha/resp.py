@@ -1,11 +1,41 @@
 """A small RESP client: enough for INFO, SENTINEL, PSUBSCRIBE and plain commands (used by
 deploy/picket-ha on the loopback and by deploy/jepsen.py across namespaces)."""
 import socket
+import ssl
+
+# The TLS context of every connection, when the deployment is TLS (set_tls).
+TLS = {}
+
+
+def set_tls(ca, cert, key):
+    """Connect with TLS from now on: verify servers with the CA `ca`, present `cert`/`key`
+    (read at the first connection, so the files may be made after this call)."""
+    TLS["files"] = (ca, cert, key)
+    TLS.pop("ctx", None)
+
+
+def tls_context():
+    """The TLS context of the connections, or None without TLS."""
+    if "files" not in TLS:
+        return None
+    if "ctx" not in TLS:
+        ca, cert, key = TLS["files"]
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.load_cert_chain(cert, key)
+        TLS["ctx"] = ctx
+    return TLS["ctx"]
 
 
 class Conn:
     def __init__(self, port, timeout=2.0, host="127.0.0.1"):
         self.s = socket.create_connection((host, port), timeout=timeout)
+        ctx = tls_context()
+        if ctx is not None:
+            try:
+                self.s = ctx.wrap_socket(self.s, server_hostname=host)
+            except (OSError, ssl.SSLError):
+                self.s.close()
+                raise
         self.f = self.s.makefile("rb")
 
     def send(self, *args):
