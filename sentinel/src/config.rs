@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use picket_common::config::ConfigStore;
-use picket_common::tls::{AuthClients, Tls, TlsError, TlsSettings};
+use picket_common::tls::{Tls, TlsError, TlsSettings};
 use thiserror::Error;
 
 use crate::core::{Addr, Core};
@@ -184,7 +184,9 @@ impl ServerSettings {
         self.supervised = d.get_str("supervised").to_string();
         self.commands = directives::command_names(d);
         self.tls_port = u16::try_from(d.get_int("tls-port")).unwrap_or(0);
-        self.tls = tls_settings(d);
+        // The server's reading of the `tls-*` directives (Redis's sentinel runs the same
+        // tlsConfigure).
+        self.tls = picket_server::tls::settings(d);
     }
 
     /// The port hellos announce without `sentinel announce-port`: the TLS port when the
@@ -242,39 +244,6 @@ impl ServerSettings {
             picket_server::acl::Acl::new_in(c.pubsub_default_all, crate::acl::universe())
         });
         crate::acl::rewrite_lines(&acl, "")
-    }
-}
-
-/// The `tls-*` directives as [`TlsSettings`] (an empty string is "not set").
-fn tls_settings(d: &ConfigStore) -> TlsSettings {
-    let opt = |name: &str| {
-        let v = d.get_str(name);
-        (!v.is_empty()).then(|| v.to_string())
-    };
-    let int = |name: &str, default: u64| u64::try_from(d.get_int(name)).unwrap_or(default);
-    let defaults = TlsSettings::default();
-    TlsSettings {
-        cert_file: opt("tls-cert-file"),
-        key_file: opt("tls-key-file"),
-        key_file_pass: opt("tls-key-file-pass"),
-        client_cert_file: opt("tls-client-cert-file"),
-        client_key_file: opt("tls-client-key-file"),
-        client_key_file_pass: opt("tls-client-key-file-pass"),
-        ca_cert_file: opt("tls-ca-cert-file"),
-        ca_cert_dir: opt("tls-ca-cert-dir"),
-        auth_clients: AuthClients::parse(d.get_str("tls-auth-clients")).unwrap_or_default(),
-        protocols: opt("tls-protocols"),
-        ciphers: opt("tls-ciphers"),
-        ciphersuites: opt("tls-ciphersuites"),
-        prefer_server_ciphers: d.get_bool("tls-prefer-server-ciphers"),
-        session_caching: d.get_bool("tls-session-caching"),
-        session_cache_size: usize::try_from(int(
-            "tls-session-cache-size",
-            defaults.session_cache_size as u64,
-        ))
-        .unwrap_or(defaults.session_cache_size),
-        session_cache_timeout: int("tls-session-cache-timeout", defaults.session_cache_timeout),
-        replication: d.get_bool("tls-replication"),
     }
 }
 

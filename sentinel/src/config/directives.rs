@@ -205,14 +205,12 @@ pub static TABLE: LazyLock<Vec<Directive>> = LazyLock::new(|| {
                 doc: "Accepted and ignored, as Redis's sentinel does: a sentinel loads no modules (the config rewrite drops the line, as Redis's).",
                 ..*d
             },
-            // picket-server's rows refuse TLS; a sentinel has it (see `ServerSettings::tls`).
+            // What the two TLS switches mean for a sentinel (see `ServerSettings::tls`).
             "tls-port" => Directive {
-                check: None,
                 doc: "Port of the sentinel's TLS listener (0: none; with port 0, TLS only). Its hellos announce it when tls-replication is yes.",
                 ..*d
             },
             "tls-replication" => Directive {
-                check: None,
                 doc: "Every link of the sentinel to masters, replicas and other sentinels is TLS (Redis's sentinel follows tls-replication for all of them).",
                 ..*d
             },
