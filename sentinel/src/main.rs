@@ -174,6 +174,9 @@ fn main() -> ExitCode {
             path,
             picket_common::clock::Clock::system(),
             tls,
+            // As Redis: a new myid is saved at once (it must survive a restart), before
+            // any client is served.
+            new_id,
         )
         .await
         {
@@ -203,10 +206,6 @@ fn main() -> ExitCode {
         // The state is written on a thread: the core's (only) thread never waits for the
         // disk.
         shared.set_state_store(std::sync::Arc::new(shell::DiskStore { on_thread: true }));
-        // As Redis: a new myid is saved at once (it must survive a restart).
-        if new_id {
-            shared.save_now().await;
-        }
         for (name, m) in &shared.lock().masters {
             tracing::warn!(
                 "+monitor master {name} {} {} quorum {}",

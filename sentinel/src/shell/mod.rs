@@ -187,12 +187,15 @@ pub async fn start<N: Net>(
     let tls = settings
         .tls_context()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-    start_with_tls(net, core, settings, config_path, clock, tls).await
+    start_with_tls(net, core, settings, config_path, clock, tls, false).await
 }
 
 /// [`start`] with TLS contexts made already (the binary checks them before it starts;
 /// the simulation seeds their randomness): the `tls-port` listeners use them, and with
-/// `tls-replication` every link. `None` when neither is set.
+/// `tls-replication` every link. `None` when neither is set. `save_first`: the state is
+/// on disk before the first client is accepted (Redis's `sentinelIsRunning` saves a new
+/// `myid` before its event loop runs), so no client sees a sentinel whose identity a crash
+/// would lose.
 pub async fn start_with_tls<N: Net>(
     net: N,
     mut core: Core,
@@ -200,6 +203,7 @@ pub async fn start_with_tls<N: Net>(
     config_path: PathBuf,
     clock: Clock,
     tls: Option<Tls>,
+    save_first: bool,
 ) -> std::io::Result<Arc<Shared>> {
     let tls_port = settings.tls_port;
     if tls_port != 0 && tls.is_none() {
@@ -279,11 +283,14 @@ pub async fn start_with_tls<N: Net>(
     };
     *shared.bound.lock().unwrap_or_else(|e| e.into_inner()) = addrs(false);
     *shared.tls_bound.lock().unwrap_or_else(|e| e.into_inner()) = addrs(true);
+    shared.tracker.spawn(state_file::writer(shared.clone()));
+    if save_first {
+        shared.save_now().await;
+    }
     for (l, tls) in listeners {
         let sh = shared.clone();
         shared.tracker.spawn(accept_loop(sh, l, tls));
     }
-    shared.tracker.spawn(state_file::writer(shared.clone()));
     // The initial actions (monitor lines) and the timer.
     let first = shared.lock().take_actions();
     let sh = shared.clone();

@@ -65,6 +65,7 @@ pub(super) async fn run_sentinel(
             conf,
             clock,
             Some(tls),
+            false,
         )
         .await?
     } else {
