@@ -70,6 +70,17 @@ pub async fn run_server_on<N: picket_common::net::Net>(
     seed: u64,
     args: &[&str],
 ) -> turmoil::Result {
+    run_server_watched(net, seed, args, |_| {}).await
+}
+
+/// [`run_server_on`], showing the running server to `on_start` (the simulation reads its
+/// state through it: the ACL log).
+pub async fn run_server_watched<N: picket_common::net::Net>(
+    net: N,
+    seed: u64,
+    args: &[&str],
+    on_start: impl FnOnce(&picket_server::ServerHandle),
+) -> turmoil::Result {
     // turmoil binds only the unspecified address of the simulation's IP version (IPv4).
     let mut all = vec![
         "--port",
@@ -96,6 +107,7 @@ pub async fn run_server_on<N: picket_common::net::Net>(
         clock: picket_common::clock::Clock::starting_at(EPOCH_MS),
     };
     let handle = picket_server::start(net, opts).await?;
+    on_start(&handle);
     handle.wait().await;
     drop(dir);
     Ok(())

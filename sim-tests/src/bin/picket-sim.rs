@@ -14,7 +14,7 @@ fn usage() -> String {
     format!(
         "Usage: picket-sim --scenario <name> [--seeds N] [--first-seed S] [--down-after MS] [--quorum Q]\n\
          \x20                 [--failover-timeout MS] [--sentinels N] [--min-replicas N] [--wait N] [--clients N]\n\
-         \x20                 [--safety classic|strict] [--tls yes|no]\n\
+         \x20                 [--safety classic|strict] [--tls yes|no] [--acl yes|no]\n\
          Scenarios: {}\n",
         SCENARIOS.join(", ")
     )
@@ -85,6 +85,13 @@ fn main() -> ExitCode {
                         ),
                         "no" => None,
                         _ => return Err(format!("--tls: yes or no, not '{val}'")),
+                    }
+                }
+                "--acl" => {
+                    s.acl = match val.as_str() {
+                        "yes" => Some(picket_sim_tests::ha::AclUsers::from_guide()?),
+                        "no" => None,
+                        _ => return Err(format!("--acl: yes or no, not '{val}'")),
                     }
                 }
                 "-h" | "--help" => return Err(String::new()),
@@ -168,7 +175,7 @@ fn main() -> ExitCode {
         println!("  seed {}: {}", r.seed, r.failures.join("; "));
         // Every setting the command line can give, so the replay runs the same deployment.
         println!(
-            "    replay: cargo run -p picket-sim-tests --release --bin picket-sim -- --scenario {name} --first-seed {} --seeds 1 --down-after {} --quorum {} --failover-timeout {} --sentinels {} --min-replicas {} --wait {} --clients {} --safety {} --tls {}",
+            "    replay: cargo run -p picket-sim-tests --release --bin picket-sim -- --scenario {name} --first-seed {} --seeds 1 --down-after {} --quorum {} --failover-timeout {} --sentinels {} --min-replicas {} --wait {} --clients {} --safety {} --tls {} --acl {}",
             r.seed,
             s.down_after_ms,
             s.quorum,
@@ -178,7 +185,8 @@ fn main() -> ExitCode {
             s.wait_replicas,
             s.clients,
             if s.strict { "strict" } else { "classic" },
-            if s.tls.is_some() { "yes" } else { "no" }
+            if s.tls.is_some() { "yes" } else { "no" },
+            if s.acl.is_some() { "yes" } else { "no" }
         );
     }
     for (seed, e) in &errors {

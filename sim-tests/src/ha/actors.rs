@@ -22,6 +22,9 @@ pub fn run_dir(seed: u64) -> PathBuf {
     d
 }
 
+/// One sentinel host's program: its config written on first start (kept across restarts,
+/// as the sentinel rewrites it), the sentinel run until the host stops.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn run_sentinel(
     seed: u64,
     dir: PathBuf,
@@ -30,6 +33,7 @@ pub(super) async fn run_sentinel(
     host: String,
     stalls: Stalls,
     wire: WireDigest,
+    acl_logs: AclLogs,
 ) -> turmoil::Result {
     std::fs::create_dir_all(&dir)?;
     let conf = dir.join("sentinel.conf");
@@ -42,10 +46,15 @@ pub(super) async fn run_sentinel(
                 crate::tls::sim_tls_conf_lines(certs)
             ),
         };
+        // With ACL users: the users, and the login on the servers.
+        let (users, login) = match &s.acl {
+            None => (String::new(), String::new()),
+            Some(a) => a.sentinel_conf("mymaster"),
+        };
         std::fs::write(
             &conf,
             format!(
-                "{listen}bind 0.0.0.0\nsentinel monitor mymaster {master_ip} 6379 {}\nsentinel down-after-milliseconds mymaster {}\nsentinel failover-timeout mymaster {}\n",
+                "{listen}bind 0.0.0.0\n{users}sentinel monitor mymaster {master_ip} 6379 {}\n{login}sentinel down-after-milliseconds mymaster {}\nsentinel failover-timeout mymaster {}\n",
                 s.quorum, s.down_after_ms, s.failover_timeout_ms
             ),
         )?;
@@ -71,6 +80,7 @@ pub(super) async fn run_sentinel(
     } else {
         picket_sentinel::shell::start(SimNet, core, loaded.server.clone(), conf, clock).await?
     };
+    acl_logs.sentinel(&host, &shared);
     shared.save_now().await;
     stalls
         .lock()
@@ -94,7 +104,7 @@ pub(super) async fn resolve(dial: &Dial, sentinels: usize) -> Option<String> {
     for i in 0..sentinels {
         let Ok(Ok(mut c)) = tokio::time::timeout(
             Duration::from_millis(500),
-            dial.connect(&sentinel_host(i), 26379),
+            dial.connect(&sentinel_host(i), SENTINEL_PORT),
         )
         .await
         else {
@@ -271,7 +281,7 @@ pub(super) async fn watcher(s: Settings, obs: Arc<Mutex<Observed>>, dial: Dial) 
             break;
         }
         if conn.is_none() {
-            if let Ok(Ok(c)) = tokio::time::timeout(wait, dial.connect("t1", 26379)).await {
+            if let Ok(Ok(c)) = tokio::time::timeout(wait, dial.connect("t1", SENTINEL_PORT)).await {
                 conn = Some(c);
             }
         }
@@ -377,7 +387,7 @@ pub(super) async fn checker(
         for i in 0..s.sentinels {
             let Ok(Ok(mut c)) = tokio::time::timeout(
                 Duration::from_millis(500),
-                dial.connect(&sentinel_host(i), 26379),
+                dial.connect(&sentinel_host(i), SENTINEL_PORT),
             )
             .await
             else {
@@ -466,6 +476,23 @@ pub(super) async fn checker(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    // With ACL users: who the final master's and the sentinels' clients are logged in as.
+    let mut client_lists = Vec::new();
+    if s.acl.is_some() {
+        let nodes = master
+            .iter()
+            .map(|m| split(m))
+            .chain((0..s.sentinels).map(|i| (sentinel_host(i), SENTINEL_PORT)));
+        for (h, p) in nodes {
+            if let Ok(Ok(mut c)) =
+                tokio::time::timeout(Duration::from_millis(500), dial.connect(&h, p)).await
+            {
+                if let Ok(f) = c.cmd(&["CLIENT", "LIST"]).await {
+                    client_lists.push((format!("{h}:{p}"), frame_str(&f).unwrap_or_default()));
+                }
+            }
+        }
+    }
     // What every reachable server still holds.
     let mut held = final_keys.clone();
     let leaseless = read_notes.iter().any(|n| n.contains("strict lease lost"));
@@ -486,6 +513,7 @@ pub(super) async fn checker(
     o.converged = converged;
     o.final_keys = final_keys;
     o.notes.extend(read_notes);
+    o.client_lists = client_lists;
     o.done = true;
     Ok(())
 }

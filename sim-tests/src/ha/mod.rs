@@ -13,11 +13,14 @@ use picket_common::resp::frame::Frame;
 use crate::client::{show, ClientError, SimClient};
 use crate::net::SimNet;
 use crate::tls::{seeded_tls, sim_tls_settings, TapNet, TlsNet, WireDigest};
-use crate::{builder, run_server, run_server_on};
+use crate::{builder, run_server_watched};
 
+mod acl;
 mod actors;
 mod scenarios;
 
+use acl::AclLogs;
+pub use acl::{AclUsers, Login, Logins};
 pub use actors::run_dir;
 use actors::*;
 pub use scenarios::*;
@@ -51,6 +54,11 @@ pub struct Settings {
     /// the servers on a [`TlsNet`], the sentinels with `tls-port` and `tls-replication`,
     /// the clients TLS clients.
     pub tls: Option<PathBuf>,
+    /// Every link as a least-privilege ACL user (`user default off` everywhere): the
+    /// servers with these users and `masteruser`, the sentinels with theirs and
+    /// `sentinel auth-user`, the clients logged in as `app` (writers, reader) or `admin`
+    /// (watcher, checker, operator).
+    pub acl: Option<AclUsers>,
 }
 
 impl Default for Settings {
@@ -70,6 +78,7 @@ impl Default for Settings {
             writes_until: Duration::from_secs(32),
             settle: Duration::from_secs(10),
             tls: None,
+            acl: None,
         }
     }
 }
@@ -162,21 +171,64 @@ pub struct Observed {
     /// With TLS, the digest of the handshake records written on the wire (the randoms and
     /// key shares a seed must replay: [`WireDigest`]); 0 without.
     pub wire_digest: u64,
+    /// What the ACL logs of every server and sentinel hold at the end of the run (or when
+    /// the node was crashed), `host: entry`: each entry a refused command, key, channel or
+    /// AUTH.
+    pub acl_refusals: Vec<String>,
+    /// With ACL users: (node, CLIENT LIST) of the final master and of every sentinel, read
+    /// by the checker at the end (who is logged in as whom).
+    pub client_lists: Vec<(String, String)>,
 }
 
+/// The port of every sentinel (servers listen on 6379).
+pub(crate) const SENTINEL_PORT: u16 = 26379;
+
 /// How the client programs (writers, reader, watcher, checker, operator) reach servers and
-/// sentinels: plainly, or as TLS clients.
+/// sentinels: plainly or as TLS clients, logged in as an ACL user or as `default`.
 #[derive(Clone)]
-pub(crate) enum Dial {
+pub(crate) struct Dial {
+    net: DialNet,
+    /// With ACL users: whom to log in as, on a server or on a sentinel (by the port).
+    login: Option<Logins>,
+}
+
+#[derive(Clone)]
+enum DialNet {
     Plain,
     Tls(TlsNet<TapNet<SimNet>>),
 }
 
 impl Dial {
+    /// Connect, and log in if the deployment has ACL users (an AUTH refused is an error).
     pub(crate) async fn connect(&self, host: &str, port: u16) -> Result<SimClient, ClientError> {
-        match self {
-            Dial::Plain => SimClient::connect(host, port).await,
-            Dial::Tls(net) => SimClient::connect_on(net, host, port).await,
+        let mut c = match &self.net {
+            DialNet::Plain => SimClient::connect(host, port).await?,
+            DialNet::Tls(net) => SimClient::connect_on(net, host, port).await?,
+        };
+        if let Some(l) = &self.login {
+            let (user, pass) = if port == SENTINEL_PORT {
+                &l.sentinel
+            } else {
+                &l.server
+            };
+            match c.cmd(&["AUTH", user, pass]).await? {
+                Frame::SimpleString(_) => {}
+                other => {
+                    return Err(ClientError::Protocol(format!(
+                        "AUTH as {user} on {host}:{port}: {}",
+                        show(&other)
+                    )))
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// The same network, logged in with `login`.
+    fn as_user(&self, login: Option<&Logins>) -> Dial {
+        Dial {
+            net: self.net.clone(),
+            login: login.cloned(),
         }
     }
 }
@@ -217,23 +269,34 @@ pub fn run(
     let sentinels: Vec<String> = (0..s.sentinels).map(sentinel_host).collect();
     let wire = WireDigest::handshakes();
     let tls_settings = s.tls.as_deref().map(sim_tls_settings);
-    let dial = match &tls_settings {
-        None => Dial::Plain,
+    let net = match &tls_settings {
+        None => DialNet::Plain,
         Some(t) => {
             let tls = seeded_tls(t, seed.wrapping_mul(131).wrapping_add(999))
                 .map_err(|e| format!("TLS: {e}"))?;
-            Dial::Tls(TlsNet::new(TapNet::new(SimNet, wire.clone()), tls))
+            DialNet::Tls(TlsNet::new(TapNet::new(SimNet, wire.clone()), tls))
         }
     };
+    let base = Dial { net, login: None };
+    // The writers and the reader log in as the application; the watcher, the checker and
+    // the operator as the administrator.
+    let dial = base.as_user(s.acl.as_ref().map(|a| &a.app));
+    let admin = base.as_user(s.acl.as_ref().map(|a| &a.admin));
+    let acl_logs = AclLogs::default();
     for (i, h) in servers.iter().enumerate() {
         let s2 = s.clone();
         let master = servers[0].clone();
         let hseed = seed.wrapping_mul(31).wrapping_add(i as u64);
-        let (ts, wire) = (tls_settings.clone(), wire.clone());
+        let (ts, wire, logs, host) = (
+            tls_settings.clone(),
+            wire.clone(),
+            acl_logs.clone(),
+            h.clone(),
+        );
         sim.host(h.as_str(), move || {
             let s = s2.clone();
             let master = master.clone();
-            let (ts, wire) = (ts.clone(), wire.clone());
+            let (ts, wire, logs, host) = (ts.clone(), wire.clone(), logs.clone(), host.clone());
             async move {
                 let prio = s.priorities.get(i).copied().unwrap_or(100).to_string();
                 let minr = s.min_replicas.to_string();
@@ -254,14 +317,18 @@ pub fn run(
                     let ip = turmoil::lookup(master.as_str()).to_string();
                     args.extend(["--replicaof".into(), format!("{ip} 6379")]);
                 }
+                if let Some(a) = &s.acl {
+                    args.extend(a.server_args());
+                }
                 let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                let watch = |h: &picket_server::ServerHandle| logs.server(&host, &h.shared);
                 match ts {
-                    None => run_server(hseed, &refs).await,
-                    // picket-server's own TLS is not on this branch: the network puts TLS
-                    // on its every connection, replication links included.
+                    None => run_server_watched(SimNet, hseed, &refs, watch).await,
+                    // The network puts TLS on the server's every connection, replication
+                    // links included.
                     Some(t) => {
                         let net = TlsNet::new(TapNet::new(SimNet, wire), seeded_tls(&t, hseed)?);
-                        run_server_on(net, hseed, &refs).await
+                        run_server_watched(net, hseed, &refs, watch).await
                     }
                 }
             }
@@ -272,15 +339,15 @@ pub fn run(
         let d = dir.join(h);
         let master = servers[0].clone();
         let hseed = seed.wrapping_mul(131).wrapping_add(100 + i as u64);
-        let (host, st, wire) = (h.clone(), stalls.clone(), wire.clone());
+        let (host, st, wire, logs) = (h.clone(), stalls.clone(), wire.clone(), acl_logs.clone());
         sim.host(h.as_str(), move || {
             let s = s2.clone();
             let d = d.clone();
             let master = master.clone();
-            let (host, st, wire) = (host.clone(), st.clone(), wire.clone());
+            let (host, st, wire, logs) = (host.clone(), st.clone(), wire.clone(), logs.clone());
             async move {
                 let ip = turmoil::lookup(master.as_str()).to_string();
-                run_sentinel(hseed, d, ip, s, host, st, wire).await
+                run_sentinel(hseed, d, ip, s, host, st, wire, logs).await
             }
         });
     }
@@ -288,7 +355,7 @@ pub fn run(
     // costs every simulated tick a pass over its links, and partitions never separate them.
     let (s2, o) = (s.clone(), obs.clone());
     let ips: Vec<String> = servers.clone();
-    let d0 = dial.clone();
+    let (d0, a0) = (dial.clone(), admin.clone());
     sim.client(CLIENTS, async move {
         let dial = d0;
         let map: BTreeMap<String, String> = ips
@@ -309,12 +376,12 @@ pub fn run(
         tasks.push(tokio::spawn(
             async move { errors(reader(s3, o3, d3).await) },
         ));
-        let (s3, o3, d3) = (s2.clone(), o.clone(), dial.clone());
+        let (s3, o3, d3) = (s2.clone(), o.clone(), a0.clone());
         tasks.push(tokio::spawn(
             async move { errors(watcher(s3, o3, d3).await) },
         ));
         tasks.push(tokio::spawn(async move {
-            errors(checker(s2, ips, o, dial).await)
+            errors(checker(s2, ips, o, a0).await)
         }));
         for t in tasks {
             t.await??;
@@ -334,6 +401,8 @@ pub fn run(
     loop {
         let t = sim.elapsed();
         while pending.first().is_some_and(|(at, _)| *at <= t) {
+            // Read the ACL logs before a fault may crash a node.
+            acl_logs.read();
             let (at, f) = pending.remove(0);
             applied.push(format!("{}ms {f:?}", at.as_millis()));
             match f {
@@ -385,9 +454,9 @@ pub fn run(
                 Fault::Release(a, b) => pairs(&a, &b, |x, y| sim.release(x, y)),
                 Fault::ManualFailover(h) => {
                     let name = format!("operator{}", applied.len());
-                    let dial = dial.clone();
+                    let dial = admin.clone();
                     sim.client(name, async move {
-                        let mut c = dial.connect(&h, 26379).await?;
+                        let mut c = dial.connect(&h, SENTINEL_PORT).await?;
                         let r = c.cmd(&["SENTINEL", "FAILOVER", "mymaster"]).await?;
                         tracing::info!("SENTINEL FAILOVER: {}", show(&r));
                         Ok(())
@@ -404,9 +473,13 @@ pub fn run(
             }
         }
     }
+    // Before the simulation (and the nodes with it) is dropped.
+    let refusals = acl_logs.refusals();
+    drop(sim);
     let _ = std::fs::remove_dir_all(&dir);
     let mut o = obs.lock().unwrap_or_else(|e| e.into_inner()).clone();
     o.wire_digest = wire.value();
+    o.acl_refusals = refusals;
     Ok((o, applied))
 }
 

@@ -52,6 +52,15 @@ pub fn check(
             ));
         }
     }
+    // No server and no sentinel refused anything (without ACL users every connection is
+    // the default user, which may run everything).
+    if !o.acl_refusals.is_empty() {
+        failures.push(format!(
+            "{} ACL refusals: {}",
+            o.acl_refusals.len(),
+            o.acl_refusals.join("\n    ")
+        ));
+    }
     let first = o.master_changes.first().map(|x| x.1.clone());
     let switch = fault_at.and_then(|f| {
         o.master_changes
