@@ -277,6 +277,42 @@ fn hellos_add_sentinels_and_newer_configs_switch_the_master() {
     assert_eq!(c.masters["m"].config_epoch, 3);
 }
 
+/// A switch to a replica closes that replica's links (it is monitored as the master now,
+/// on new links): no link of the old topology is left open, as Redis releases the old
+/// instances. The other replicas get fresh links.
+#[test]
+fn a_switch_closes_the_promoted_replicas_links() {
+    let mut c = core();
+    c.step(0, Input::Connected(Target::Master("m".into())));
+    c.step(
+        0,
+        Input::InfoReply(
+            Target::Master("m".into()),
+            master_info(&[("10.0.0.2", 6379), ("10.0.0.3", 6379)]),
+        ),
+    );
+    assert_eq!(c.masters["m"].replicas.len(), 2);
+    c.take_actions();
+    c.switch_master(10, "m", Addr::new("10.0.0.2", 6379));
+    let a = c.take_actions();
+    let promoted = Target::Replica("m".into(), "10.0.0.2:6379".into());
+    assert!(a.contains(&Action::Disconnect(promoted.clone())), "{a:?}");
+    assert!(
+        !a.iter()
+            .any(|x| matches!(x, Action::Connect(t, _) if *t == promoted)),
+        "{a:?}"
+    );
+    for k in ["10.0.0.1:6379", "10.0.0.3:6379"] {
+        let t = Target::Replica("m".into(), k.into());
+        assert!(a.contains(&Action::Disconnect(t.clone())), "{k}: {a:?}");
+        assert!(
+            a.iter()
+                .any(|x| matches!(x, Action::Connect(u, _) if *u == t)),
+            "{k}: {a:?}"
+        );
+    }
+}
+
 #[test]
 fn tilt_when_the_timer_jumps() {
     let mut c = core();

@@ -108,6 +108,28 @@ fn failover_after_kill_9_with_every_event_and_the_old_master_rejoins() {
     assert_eq!(c.cmd(&["ROLE"]).items()[0].s(), "master");
     assert_eq!(c.cmd(&["GET", "before"]).s(), "1");
     assert_eq!(c.cmd(&["SET", "after", "2"]).s(), "OK");
+    // Each sentinel holds one command link and one pub/sub link to the new master: the
+    // links it had to it as a replica are closed (Redis releases the old instances).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let list = Client::connect(port).cmd(&["CLIENT", "LIST"]).s();
+        let mut names: Vec<&str> = list
+            .lines()
+            .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("name=")))
+            .filter(|n| n.starts_with("sentinel-"))
+            .collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        if n == 6 && names.len() == 6 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not one link of each kind per sentinel on the new master:\n{list}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     // The old master comes back (as a master, from its empty config) and is converted.
     let old_port = d.servers[0].port;
     let rxs: Vec<_> = d.sentinels.iter().map(|s| events(s.port)).collect();

@@ -411,6 +411,9 @@ impl Core {
             old: old.clone(),
             new: to.clone(),
         };
+        // The links of the old replicas, the promoted one among them: Redis releases those
+        // instances (and closes their links) when it makes the new ones.
+        let old_replicas: Vec<String> = m.replicas.keys().cloned().collect();
         // Reset the master.
         let mut fresh = m.reset_at(to.clone(), &timers, now);
         fresh.leader = m.leader.clone();
@@ -431,6 +434,12 @@ impl Core {
             fresh
                 .replicas
                 .insert(a.name(), Replica::new(a.clone(), now));
+        }
+        for k in old_replicas {
+            if !fresh.replicas.contains_key(&k) {
+                self.out
+                    .push(Action::Disconnect(Target::Replica(name.to_string(), k)));
+            }
         }
         *m = fresh;
         self.out
