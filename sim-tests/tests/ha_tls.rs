@@ -4,7 +4,7 @@
 //! sentinels, talking TLS only, fail over, and the writers go on writing on the new
 //! master. Each run is checked as the plain scenarios are (ha_scenarios.rs).
 
-use picket_sim_tests::ha::{check, run, scenario, Outcome, Settings};
+use picket_sim_tests::ha::{run_variant, Settings};
 use picket_sim_tests::seeds::sweep;
 use picket_sim_tests::tls::sim_certs;
 
@@ -17,29 +17,7 @@ fn tls_scenario(name: &str, test: &str, seeds: u64) {
         ..Settings::default()
     };
     sweep("ha_tls", test, seeds, |seed| {
-        let (s, faults, at, expect) =
-            scenario(name, &base).ok_or_else(|| format!("unknown scenario {name}"))?;
-        let (o, applied) = run(seed, &s, &faults)?;
-        let r = check(seed, &s, at, &expect, &o, &applied);
-        if !r.failures.is_empty() {
-            return Err(format!(
-                "scenario {name} over TLS: {}\n  faults: {applied:?}\n  master changes: {:?}",
-                r.failures.join("\n  "),
-                o.master_changes
-            ));
-        }
-        let fault_ms = at.map_or(0, |t| t.as_millis() as u64);
-        let new = o.final_master.clone().ok_or("no final master")?;
-        let after = o
-            .history
-            .iter()
-            .filter(|op| op.outcome == Outcome::Ok && op.server == new && op.at_ms > fault_ms)
-            .count();
-        if after == 0 {
-            return Err(format!(
-                "no write acknowledged by the new master {new} after the fault"
-            ));
-        }
+        let o = run_variant(seed, name, "over TLS", &base)?;
         if o.wire_digest == 0 {
             return Err("nothing went over the tapped TLS links".into());
         }

@@ -521,6 +521,37 @@ fn ack_windows(times: &mut [u64]) -> Vec<(u64, u64)> {
     out
 }
 
+/// One seed of the scenario `name` on `base` (a variant of the standard deployment: TLS,
+/// ACL users), checked as the plain scenarios are, plus: the final master acknowledged
+/// writes after the fault (the failover served, not only happened). The run's outcome,
+/// for the variant's own checks; `what` names the variant in errors.
+pub fn run_variant(seed: u64, name: &str, what: &str, base: &Settings) -> Result<Observed, String> {
+    let (s, faults, at, expect) =
+        scenario(name, base).ok_or_else(|| format!("unknown scenario {name}"))?;
+    let (o, applied) = super::run(seed, &s, &faults)?;
+    let r = check(seed, &s, at, &expect, &o, &applied);
+    if !r.failures.is_empty() {
+        return Err(format!(
+            "scenario {name} {what}: {}\n  faults: {applied:?}\n  master changes: {:?}",
+            r.failures.join("\n  "),
+            o.master_changes
+        ));
+    }
+    let fault_ms = at.map_or(0, |t| t.as_millis() as u64);
+    let new = o.final_master.clone().ok_or("no final master")?;
+    let after = o
+        .history
+        .iter()
+        .filter(|op| op.outcome == Outcome::Ok && op.server == new && op.at_ms > fault_ms)
+        .count();
+    if after == 0 {
+        return Err(format!(
+            "no write acknowledged by the new master {new} after the fault"
+        ));
+    }
+    Ok(o)
+}
+
 #[cfg(test)]
 mod split_tests {
     use super::ack_windows;
