@@ -209,12 +209,13 @@ impl<N: Net> PortListeners<N> {
                 Some(Ok(l)) => l,
                 Some(Err(e)) => {
                     tracing::warn!("{e}");
-                    tracing::warn!("Failed listening on port {port} (TLS)");
+                    tracing::warn!("Failed listening on port {port} ({})", self.kind());
                     return Err(crate::tls::LISTEN_FAILED.to_string());
                 }
                 None => {
                     tracing::warn!(
-                        "Failed listening on port {port} (TLS): the network cannot bind at once"
+                        "Failed listening on port {port} ({}): the network cannot bind at once",
+                        self.kind()
                     );
                     return Err(crate::tls::LISTEN_FAILED.to_string());
                 }
